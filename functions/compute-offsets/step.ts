@@ -1,0 +1,100 @@
+// ComputeOffsets: read every package back the way a player will (its signed URL, a byte range),
+// and derive each segment's offset and length from the bytes actually stored.
+import { PackageMismatch } from '../../src/core/errors';
+import {
+  arrayAt, numberAt, objectAt, parseJob, stringAt,
+  type OffsetsDocument, type PackageReceipt, type SegmentManifest, type SegmentOffset,
+} from '../../src/core/model';
+import { keys } from '../../src/core/naming';
+import { parseLocalHeader } from '../../src/core/zip';
+import type { CodeStore, ObjectStore } from '../../src/ports';
+
+export interface ComputeOffsetsPorts {
+  objects: ObjectStore;
+  code: CodeStore;
+  /** Packages read at once; GetFunction allows ~100 requests/s per account. */
+  concurrency?: number;
+}
+
+/** One read covers the 30-byte header, any name up to ~1 KB and a small extra field. */
+const FIRST_READ = 1024;
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+function parseReceipt(value: unknown, path: string): PackageReceipt {
+  const raw = objectAt(value, path);
+  return {
+    index: numberAt(raw.index, `${path}.index`),
+    functionName: stringAt(raw.functionName, `${path}.functionName`),
+    entryName: stringAt(raw.entryName, `${path}.entryName`),
+    codeSha256: stringAt(raw.codeSha256, `${path}.codeSha256`),
+    zipBytes: numberAt(raw.zipBytes, `${path}.zipBytes`),
+    created: raw.created === true,
+  };
+}
+
+export async function computeOffsets(
+  event: unknown,
+  ports: ComputeOffsetsPorts,
+): Promise<{ offsetsKey: string; segmentCount: number; packageBytes: number }> {
+  const raw = objectAt(event, 'input');
+  const job = parseJob(raw.job);
+  const receipts = arrayAt(raw.packages, 'packages').map((p, i) => parseReceipt(p, `packages[${i}]`));
+  const manifest = JSON.parse(
+    (await ports.objects.get('work', stringAt(raw.manifestKey, 'manifestKey'))).toString('utf8'),
+  ) as SegmentManifest;
+  const byIndex = new Map(receipts.map((r) => [r.index, r]));
+
+  const segments = await mapLimit(manifest.segments, ports.concurrency ?? 8, async (segment): Promise<SegmentOffset> => {
+    const receipt = byIndex.get(segment.index);
+    if (!receipt) throw new PackageMismatch(`segment ${segment.index} has no package`);
+    const location = await ports.code.describe(receipt.functionName);
+    if (!location) throw new PackageMismatch(`function ${receipt.functionName} does not exist`);
+    if (location.codeSha256 !== receipt.codeSha256) {
+      throw new PackageMismatch(
+        `function ${receipt.functionName} holds code ${location.codeSha256}, not the package written (${receipt.codeSha256})`,
+      );
+    }
+    let bytes = await ports.code.readRange(location.url, 0, Math.min(FIRST_READ, location.codeSize) - 1);
+    let header = parseLocalHeader(bytes);
+    if ('needBytes' in header) {
+      bytes = await ports.code.readRange(location.url, 0, header.needBytes - 1);
+      header = parseLocalHeader(bytes);
+    }
+    if ('needBytes' in header) throw new PackageMismatch(`package ${receipt.functionName} has a truncated header`);
+    if (header.method !== 0) throw new PackageMismatch(`package ${receipt.functionName} is compressed (method ${header.method})`);
+    if (header.name !== receipt.entryName || header.compressedSize !== segment.bytes) {
+      throw new PackageMismatch(
+        `package ${receipt.functionName} holds ${header.name} (${header.compressedSize} bytes), expected ${receipt.entryName} (${segment.bytes} bytes)`,
+      );
+    }
+    return {
+      index: segment.index,
+      functionName: receipt.functionName,
+      offset: header.headerLength,
+      length: header.compressedSize,
+      duration: segment.duration,
+    };
+  });
+
+  const document: OffsetsDocument = { videoId: job.videoId, revision: job.revision, segments };
+  const offsetsKey = keys.offsets(job.videoId, job.revision);
+  await ports.objects.put('work', offsetsKey, JSON.stringify(document), 'application/json');
+  return {
+    offsetsKey,
+    segmentCount: segments.length,
+    packageBytes: receipts.reduce((sum, r) => sum + r.zipBytes, 0),
+  };
+}
+

@@ -1,0 +1,67 @@
+// SegmentMedia: ffmpeg cuts the source into MPEG-TS segments in scratch space; each goes to the
+// work bucket, with a manifest holding ffmpeg's own durations.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CodeStorageQuotaExceeded } from '../../src/core/errors';
+import { parseJob, type SegmentationResult, type SegmentManifest } from '../../src/core/model';
+import { keys } from '../../src/core/naming';
+import { planEncoding } from '../../src/core/plan';
+import type { CodeStore, MediaTool, ObjectStore } from '../../src/ports';
+
+export interface SegmentMediaPorts {
+  objects: ObjectStore;
+  media: MediaTool;
+  code: Pick<CodeStore, 'quota'>;
+  /** A folder for scratch files (/tmp in Lambda). */
+  scratchDir: string;
+}
+
+export async function segmentMedia(event: unknown, ports: SegmentMediaPorts): Promise<SegmentationResult> {
+  const job = parseJob(event);
+  const { videoId, revision } = job;
+  const plan = planEncoding(job);
+  const outDir = await mkdtemp(join(ports.scratchDir, `segment-${videoId}-`));
+  try {
+    const files = await ports.media.segment({
+      input: await ports.objects.readableLocation('input', job.source.key),
+      plan,
+      segmentSeconds: job.options.segmentSeconds,
+      outDir,
+    });
+    const manifest: SegmentManifest = { videoId, revision, encoding: plan, segments: [] };
+    for (const file of files) {
+      const key = keys.segment(videoId, revision, file.index);
+      await ports.objects.putFile('work', key, file.path, 'video/mp2t');
+      await rm(file.path, { force: true }); // keep scratch to one segment's worth once uploaded
+      manifest.segments.push({ index: file.index, key, bytes: file.bytes, start: file.start, duration: file.duration });
+    }
+    await checkQuota(ports.code, manifest);
+    const manifestKey = keys.manifest(videoId, revision);
+    await ports.objects.put('work', manifestKey, JSON.stringify(manifest), 'application/json');
+    return {
+      manifestKey,
+      segmentCount: manifest.segments.length,
+      durationSeconds: manifest.segments.reduce((sum, s) => sum + s.duration, 0),
+      encoding: plan,
+      items: manifest.segments.map(({ index, key, bytes }) => ({ index, key, bytes })),
+    };
+  } finally {
+    await rm(outDir, { recursive: true, force: true });
+  }
+}
+
+/** Zip overhead per stored entry: local header, central header (with the name twice), end record. */
+const ZIP_OVERHEAD_BYTES = 30 + 46 + 22 + 2 * 16;
+
+/** Before any function is created: will the packages fit in the free code storage? */
+async function checkQuota(code: Pick<CodeStore, 'quota'>, manifest: SegmentManifest): Promise<void> {
+  const needed = manifest.segments.reduce((sum, s) => sum + s.bytes + ZIP_OVERHEAD_BYTES, 0);
+  const { limitBytes, usedBytes } = await code.quota();
+  const free = Math.max(0, limitBytes - usedBytes);
+  if (needed > free) {
+    const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+    throw new CodeStorageQuotaExceeded(
+      `the packages need ${mb(needed)} of code storage but only ${mb(free)} of ${mb(limitBytes)} is free: delete videos or raise the quota`,
+    );
+  }
+}

@@ -1,0 +1,68 @@
+// ValidateInput: is this an .mp4/.mp3 we can convert? Cheap checks first (name, size), then
+// ffprobe, so a 4 GB .avi is refused without reading a byte of it.
+import { EmptyInput, InputNotFound, InputTooLarge, NotMedia } from '../../src/core/errors';
+import { parseExecutionInput, type Job } from '../../src/core/model';
+import { baseName, checkNamesFit, supportedExtension, videoIdFor } from '../../src/core/naming';
+import type { MediaTool, ObjectStore } from '../../src/ports';
+
+export interface ValidateInputPorts {
+  objects: ObjectStore;
+  media: MediaTool;
+  /** Largest input accepted, in bytes. */
+  maxInputBytes: number;
+  /** Prefix of every segment function name (with the video id it must fit in 64 characters). */
+  functionPrefix: string;
+}
+
+export const DEFAULT_MAX_INPUT_BYTES = 10 * 1024 ** 3;
+
+// A container check as well as a stream check: a WAV renamed .mp3 has audio, but it is not MP3.
+const CONTAINERS: Record<string, { formats: string[]; label: string }> = {
+  '.mp4': { formats: ['mov', 'mp4', 'm4a', '3gp', '3g2', 'mj2'], label: 'MP4' },
+  '.mp3': { formats: ['mp3'], label: 'MP3' },
+};
+
+function formatBytes(bytes: number): string {
+  return bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+}
+
+export async function validateInput(event: unknown, ports: ValidateInputPorts): Promise<Job> {
+  const input = parseExecutionInput(event);
+  const key = input.source.key;
+  const name = baseName(key);
+  const extension = supportedExtension(key);
+
+  const head = await ports.objects.head('input', key);
+  if (!head) throw new InputNotFound(`${JSON.stringify(name)} is not in the input bucket (deleted before conversion?)`);
+  if (head.bytes === 0) throw new EmptyInput(`${JSON.stringify(name)} is empty (0 bytes)`);
+  if (head.bytes > ports.maxInputBytes) {
+    throw new InputTooLarge(
+      `${JSON.stringify(name)} is ${formatBytes(head.bytes)}; the limit is ${formatBytes(ports.maxInputBytes)}`,
+    );
+  }
+
+  const videoId = videoIdFor(key);
+  checkNamesFit(ports.functionPrefix, videoId, input.revision);
+
+  const media = await ports.media.probe(await ports.objects.readableLocation('input', key));
+  const container = CONTAINERS[extension]!;
+  if (!media.formatName.split(',').some((f) => container.formats.includes(f))) {
+    throw new NotMedia(`${JSON.stringify(name)} is not ${container.label}: ffprobe reads it as ${media.formatName}`);
+  }
+  if (extension === '.mp4' && !media.video) {
+    throw new NotMedia(`${JSON.stringify(name)} has no video stream; an .mp4 must carry video`);
+  }
+  if (extension === '.mp3' && !media.audio) {
+    throw new NotMedia(`${JSON.stringify(name)} has no audio stream`);
+  }
+  if (!(media.durationSeconds > 0)) {
+    throw new NotMedia(`${JSON.stringify(name)} has no playable duration`);
+  }
+  return {
+    videoId,
+    revision: input.revision,
+    source: { key, bytes: head.bytes, extension, kind: extension === '.mp3' ? 'audio' : 'video' },
+    media,
+    options: input.options,
+  };
+}

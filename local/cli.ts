@@ -1,0 +1,338 @@
+// lambda-hls: the command line. Every command works on the embedded default (local adapters under
+// $LAMBDA_HLS_HOME, default ./.lambda-hls) with no AWS account.
+import { spawn } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { resolveBinaries } from '../src/adapters/ffmpeg/media-tool';
+import { DEFAULT_OPTIONS, PROFILES, type ConversionOptions, type Profile } from '../src/core/model';
+import { isVideoId } from '../src/core/naming';
+import { deleteVideo, listRoutes } from '../src/registry';
+import { CliError, convertFile, type ConvertResult } from './convert';
+import { ExecutionStore, failedState, summarizeStates } from './executions';
+import { progressReporter } from './progress';
+import { configFromEnv, createLocalPorts, type LocalPorts } from './runtime';
+import { startServer } from './server';
+
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+
+function stderr(text: string): void {
+  process.stderr.write(`${text}\n`);
+}
+
+function portsFromEnv(): LocalPorts {
+  return createLocalPorts(configFromEnv());
+}
+
+function wholeNumber(min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function duration(seconds: number): string {
+  const m = Math.floor(seconds / 60);
+  const s = Math.round(seconds - m * 60);
+  return s === 60 ? `${m + 1}:00` : `${m}:${String(s).padStart(2, '0')}`;
+}
+
+async function runConvert(file: string, flags: { json?: boolean; segmentSeconds: number; profile: Profile }): Promise<number> {
+  const ports = portsFromEnv();
+  const options: ConversionOptions = { segmentSeconds: flags.segmentSeconds, profile: flags.profile };
+  if (!flags.json) stderr(`lambda-hls: converting ${file}`);
+  let result: ConvertResult;
+  try {
+    result = await convertFile(file, { ports, options, onEvent: progressReporter(process.stderr) });
+  } catch (error) {
+    if (error instanceof CliError) {
+      stderr(`lambda-hls: ${error.message}`);
+      return EXIT_USAGE;
+    }
+    throw error;
+  }
+  const json = {
+    status: result.status,
+    videoId: result.videoId,
+    executionName: result.executionName,
+    playlist: result.playlist,
+    segments: result.segments,
+    ...(result.error && { error: result.error }),
+  };
+  if (flags.json) process.stdout.write(`${JSON.stringify(json)}\n`);
+  if (result.status === 'SUCCEEDED') {
+    if (!flags.json) {
+      if (result.reused) stderr(`  already converted: nothing to do (execution ${result.executionName})`);
+      stderr(`lambda-hls: ${result.videoId} is ready: ${result.segments} segments`);
+      stderr(`  playlist  ${result.playlist}`);
+      stderr(`  play it   lambda-hls serve, then open http://127.0.0.1:8080/ (or /v/${result.videoId}/index.m3u8)`);
+    }
+    return 0;
+  }
+  if (!flags.json) {
+    const e = result.error;
+    stderr(`lambda-hls: conversion failed in ${e?.state ?? 'an unknown state'}: ${e?.error ?? 'error'}: ${e?.cause ?? ''}`);
+    stderr(`  details   lambda-hls history ${result.executionName}`);
+  }
+  return EXIT_FAILED;
+}
+
+async function runServe(flags: { port: number; host: string }): Promise<number> {
+  const ports = portsFromEnv();
+  let server;
+  try {
+    server = await startServer({ ports, host: flags.host, port: flags.port });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') {
+      stderr(`lambda-hls: port ${flags.port} is in use; pick another with --port`);
+      return EXIT_USAGE;
+    }
+    throw error;
+  }
+  const routes = await listRoutes(ports.objects);
+  stderr(`lambda-hls: serving ${routes.length} video${routes.length === 1 ? '' : 's'} at ${server.url}/`);
+  for (const r of routes) stderr(`  ${server.url}/v/${r.videoId}/index.m3u8  ${r.sourceKey}`);
+  if (flags.host !== '127.0.0.1' && flags.host !== 'localhost' && flags.host !== '::1') {
+    stderr(`  note: listening on ${flags.host}, so other machines can reach it`);
+  }
+  stderr('  press Ctrl-C to stop');
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await server.close();
+  return 0;
+}
+
+function runHistory(id: string, flags: { json?: boolean }): number {
+  const store = new ExecutionStore(configFromEnv().home);
+  const record = store.find(id);
+  if (!record) {
+    stderr(`lambda-hls: no execution or video named ${id} (see lambda-hls list)`);
+    return EXIT_FAILED;
+  }
+  const events = store.events(record.executionName);
+  const states = summarizeStates(events);
+  const error = record.error ?? (record.status === 'FAILED' ? failedState(events) : undefined);
+  if (flags.json) {
+    process.stdout.write(
+      `${JSON.stringify({
+        executionName: record.executionName,
+        videoId: record.videoId,
+        status: record.status,
+        startedAt: record.startedAt,
+        stoppedAt: record.stoppedAt ?? null,
+        states: states.map((s) => ({
+          state: s.state,
+          status: s.status,
+          startedAt: new Date(s.startedAt).toISOString(),
+          seconds: s.stoppedAt !== undefined ? (s.stoppedAt - s.startedAt) / 1000 : null,
+          retries: s.retries,
+          ...(s.iterations && { iterations: s.iterations }),
+          ...(s.error && { error: s.error, cause: s.cause }),
+        })),
+        ...(error && { error }),
+      })}\n`,
+    );
+    return 0;
+  }
+  const out: string[] = [];
+  out.push(`execution  ${record.executionName}`);
+  out.push(`video      ${record.videoId} (${record.sourceKey})`);
+  out.push(`status     ${record.status}`);
+  out.push(`started    ${record.startedAt}${record.stoppedAt ? `   stopped ${record.stoppedAt}` : ''}`);
+  out.push('');
+  out.push(`  ${'STATE'.padEnd(16)} ${'STATUS'.padEnd(10)} ${'TIME'.padStart(8)}  NOTES`);
+  for (const s of states) {
+    const time = s.stoppedAt !== undefined ? `${((s.stoppedAt - s.startedAt) / 1000).toFixed(1)}s` : '-';
+    const notes = [
+      s.iterations && `${s.iterations.succeeded}/${s.iterations.started} iterations`,
+      s.retries > 0 && `${s.retries} retr${s.retries === 1 ? 'y' : 'ies'}`,
+      s.error && `${s.error}`,
+    ].filter(Boolean);
+    out.push(`  ${s.state.padEnd(16)} ${s.status.padEnd(10)} ${time.padStart(8)}  ${notes.join(', ')}`);
+  }
+  if (error) {
+    out.push('');
+    out.push(`failed state  ${error.state}`);
+    out.push(`error         ${error.error}`);
+    out.push(`cause         ${error.cause}`);
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+  return 0;
+}
+
+async function runList(flags: { json?: boolean }): Promise<number> {
+  const ports = portsFromEnv();
+  const routes = (await listRoutes(ports.objects)).sort((a, b) => (a.registeredAt < b.registeredAt ? 1 : -1));
+  if (flags.json) {
+    const videos = routes.map((r) => ({
+      videoId: r.videoId, name: r.sourceKey, kind: r.kind, durationSeconds: r.durationSeconds,
+      segments: r.segmentCount, packages: r.packages.length, revision: r.revision, registeredAt: r.registeredAt,
+      playlist: ports.objects.pathOf('output', r.playlistKey),
+    }));
+    process.stdout.write(`${JSON.stringify(videos)}\n`);
+    return 0;
+  }
+  if (routes.length === 0) {
+    stderr('no videos yet: convert one with lambda-hls convert <file.mp4|file.mp3>');
+    return 0;
+  }
+  const width = Math.max(8, ...routes.map((r) => r.videoId.length));
+  process.stdout.write(`${'VIDEO'.padEnd(width)}  KIND   LENGTH  SEGMENTS  NAME\n`);
+  for (const r of routes) {
+    process.stdout.write(
+      `${r.videoId.padEnd(width)}  ${r.kind.padEnd(5)}  ${duration(r.durationSeconds).padStart(6)}  ${String(r.segmentCount).padStart(8)}  ${r.sourceKey}\n`,
+    );
+  }
+  return 0;
+}
+
+async function runDelete(videoId: string): Promise<number> {
+  if (!isVideoId(videoId)) {
+    stderr(`lambda-hls: ${JSON.stringify(videoId)} is not a video id (see lambda-hls list)`);
+    return EXIT_USAGE;
+  }
+  const ports = portsFromEnv();
+  const removed = await deleteVideo({ ...ports, functionPrefix: ports.config.functionPrefix }, videoId);
+  if (removed.functions === 0 && removed.objects === 0) {
+    stderr(`lambda-hls: no video ${videoId}`);
+    return EXIT_FAILED;
+  }
+  stderr(`lambda-hls: deleted ${videoId}: ${removed.functions} functions, ${removed.objects} objects`);
+  return 0;
+}
+
+function ffmpeg(args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(resolveBinaries().ffmpeg, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg failed: ${err.trim()}`))));
+  });
+}
+
+async function runDemo(flags: { serve: boolean; port: number }): Promise<number> {
+  const { home } = configFromEnv();
+  const dir = join(home, 'demo');
+  await mkdir(dir, { recursive: true });
+  const clip = join(dir, 'lambda-hls demo.mp4');
+  stderr(`lambda-hls demo: making a 30-second test clip with ffmpeg (${clip})`);
+  await ffmpeg([
+    '-hide_banner', '-loglevel', 'error', '-y',
+    '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=25',
+    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+    '-t', '30', '-c:v', 'libx264', '-preset', 'veryfast', '-g', '50', '-pix_fmt', 'yuv420p',
+    '-c:a', 'aac', '-b:a', '96k', '-ac', '2', '-shortest', clip,
+  ]);
+  const code = await runConvert(clip, { ...DEFAULT_OPTIONS });
+  if (code !== 0 || !flags.serve) return code;
+  return runServe({ port: flags.port, host: '127.0.0.1' });
+}
+
+export function buildProgram(): Command {
+  const program = new Command('lambda-hls')
+    .description(
+      'Turn an .mp4 or .mp3 into an HLS stream whose segments live inside Lambda code packages.\n' +
+        'Runs the ConvertVideo state machine locally (no AWS account needed); data lives in\n' +
+        '$LAMBDA_HLS_HOME (default ./.lambda-hls).',
+    )
+    .version(require('../package.json').version as string)
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  lambda-hls convert "My holiday clip.MP4"\n  lambda-hls serve --port 8080\n  lambda-hls history my-holiday-clip-1a2b3c\n' +
+        '\nEnvironment:\n  LAMBDA_HLS_HOME              where local data lives (default ./.lambda-hls)\n' +
+        '  FFMPEG_PATH, FFPROBE_PATH    use these binaries instead of the ones from npm\n' +
+        '  LAMBDA_HLS_MAX_INPUT_BYTES   largest input accepted (default 10 GiB)\n' +
+        '  LAMBDA_HLS_CODE_QUOTA_BYTES  local code storage quota (default 75 GB, as Lambda)\n' +
+        '\nExit codes: 0 success, 1 conversion failed or not found, 2 bad usage.',
+    );
+
+  program
+    .command('convert')
+    .description('convert a file with the ConvertVideo state machine, with progress on stderr')
+    .argument('<file>', 'an .mp4 (any codec; H.264 is copied, others transcoded) or .mp3')
+    .option('--json', 'print one JSON object with the result on stdout')
+    .addOption(
+      new Option('--segment-seconds <n>', 'target segment length in seconds')
+        .argParser(wholeNumber(1, 60))
+        .default(DEFAULT_OPTIONS.segmentSeconds),
+    )
+    .addOption(
+      new Option('--profile <name>', 'source: keep H.264 as it is; 360p: 640x360 baseline 3.0')
+        .choices([...PROFILES])
+        .default(DEFAULT_OPTIONS.profile),
+    )
+    .action(async (file: string, flags) => {
+      process.exitCode = await runConvert(file, flags);
+    });
+
+  program
+    .command('serve')
+    .description('serve playlists, segment redirects and a player page at / until Ctrl-C')
+    .addOption(new Option('--port <n>', 'port to listen on').argParser(wholeNumber(0, 65535)).default(8080))
+    .option('--host <host>', 'address to listen on (other than 127.0.0.1 exposes it to the network)', '127.0.0.1')
+    .action(async (flags) => {
+      process.exitCode = await runServe(flags);
+    });
+
+  program
+    .command('history')
+    .description('show each state of a conversion with status and timing, and why it failed')
+    .argument('<id>', 'a video id (its newest execution) or an execution name')
+    .option('--json', 'print the history as JSON')
+    .action((id: string, flags) => {
+      process.exitCode = runHistory(id, flags);
+    });
+
+  program
+    .command('list')
+    .description('list converted videos')
+    .option('--json', 'print the list as JSON')
+    .action(async (flags) => {
+      process.exitCode = await runList(flags);
+    });
+
+  program
+    .command('delete')
+    .description("delete a video: its route, functions, playlists and work files")
+    .argument('<videoId>', 'as shown by lambda-hls list')
+    .action(async (videoId: string) => {
+      process.exitCode = await runDelete(videoId);
+    });
+
+  program
+    .command('demo')
+    .description('make a 30-second test clip, convert it, then serve it')
+    .option('--no-serve', 'stop after converting')
+    .addOption(new Option('--port <n>', 'port to serve on').argParser(wholeNumber(0, 65535)).default(8080))
+    .action(async (flags) => {
+      process.exitCode = await runDemo(flags);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end through here with code 0
+      process.exitCode = error.exitCode === 0 ? 0 : EXIT_USAGE;
+      return;
+    }
+    stderr(`lambda-hls: ${(error as Error).message}`);
+    process.exitCode = EXIT_FAILED;
+  }
+}
+
+if (require.main === module) void main(process.argv);

@@ -1,0 +1,123 @@
+// `lambda-hls convert <file>` on the embedded default: put the file in the local input bucket,
+// run ConvertVideo on the local engine, record its history, and take the input copy away again.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { EventLog } from './engine';
+import type { ConversionOptions, ExecutionInput } from '../src/core/model';
+import { executionNameFor, revisionFor, videoIdFor } from '../src/core/naming';
+import { readRoute } from '../src/registry';
+import { loadDefinition, runStateMachine, type LoadedDefinition } from './engine';
+import { compactEvent, ExecutionStore, failedState, type ExecutionRecord, type FailureSummary } from './executions';
+import { bindSteps, type LocalPorts, type StepPorts } from './runtime';
+import { startServer } from './server';
+
+export class CliError extends Error {
+  override readonly name = 'CliError' as const;
+}
+
+export interface ConvertOptions {
+  ports: LocalPorts;
+  options: ConversionOptions;
+  /** Engine events as they happen (progress display). */
+  onEvent?: (event: EventLog) => void;
+  /** Wrap the ports the steps see (fault injection in tests). */
+  wrapPorts?: (ports: StepPorts) => StepPorts;
+  retryDelayMs?: number;
+  loaded?: LoadedDefinition;
+}
+
+export interface ConvertResult {
+  status: 'SUCCEEDED' | 'FAILED';
+  videoId: string;
+  executionName: string;
+  playlist: string | null;
+  segments: number;
+  /** True when an identical earlier conversion was found and nothing was run. */
+  reused: boolean;
+  error?: FailureSummary;
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(path), hash);
+  return hash.digest('hex');
+}
+
+export async function convertFile(file: string, options: ConvertOptions): Promise<ConvertResult> {
+  const { ports } = options;
+  const path = resolve(file);
+  const info = await stat(path).catch(() => undefined);
+  if (!info) throw new CliError(`${file}: no such file`);
+  if (!info.isFile()) throw new CliError(`${file}: not a regular file`);
+
+  // The source key is the file name, as an upload to the input bucket would be: converting a file
+  // of the same name again replaces that video. The revision is the content plus the options.
+  const sourceKey = basename(path);
+  const videoId = videoIdFor(sourceKey);
+  const revision = revisionFor(await sha256File(path), options.options);
+  const baseName = executionNameFor(videoId, revision);
+  const store = new ExecutionStore(ports.config.home);
+
+  const previous = store.read(baseName);
+  const route = await readRoute(ports.objects, videoId);
+  if (previous?.status === 'SUCCEEDED' && route?.revision === revision) {
+    return {
+      status: 'SUCCEEDED', videoId, executionName: baseName, reused: true,
+      playlist: ports.objects.pathOf('output', route.playlistKey), segments: route.segmentCount,
+    };
+  }
+
+  const executionName = store.freshName(baseName);
+  const input: ExecutionInput = { source: { key: sourceKey }, revision, options: options.options };
+  const record: ExecutionRecord = {
+    executionName, videoId, revision, sourceKey, status: 'RUNNING',
+    startedAt: new Date().toISOString(), pid: process.pid, input,
+  };
+  store.start(record);
+
+  const server = await startServer({ ports });
+  try {
+    await ports.objects.putFile('input', sourceKey, path);
+    const stepPorts: StepPorts = { objects: ports.objects, code: ports.code, media: ports.media, config: ports.config };
+    const result = await runStateMachine({
+      loaded: options.loaded ?? loadDefinition(),
+      handlers: bindSteps(options.wrapPorts ? options.wrapPorts(stepPorts) : stepPorts),
+      input: input as never,
+      retryDelayMs: options.retryDelayMs,
+      onEvent: (event) => {
+        store.append(executionName, compactEvent(event));
+        options.onEvent?.(event);
+      },
+    });
+    const events = store.events(executionName);
+    record.status = result.status;
+    record.stoppedAt = new Date().toISOString();
+    if (result.status === 'SUCCEEDED') record.output = result.output;
+    else record.error = failedState(events);
+    store.finish(record);
+
+    const output = result.output as { playlistKey?: string; segmentCount?: number } | undefined;
+    return {
+      status: result.status,
+      videoId,
+      executionName,
+      reused: false,
+      playlist: output?.playlistKey ? ports.objects.pathOf('output', output.playlistKey) : null,
+      segments: output?.segmentCount ?? 0,
+      ...(record.error && { error: record.error }),
+    };
+  } catch (error) {
+    record.status = 'FAILED';
+    record.stoppedAt = new Date().toISOString();
+    record.error = { state: 'ValidateInput', error: (error as Error).name, cause: (error as Error).message };
+    store.finish(record);
+    throw error;
+  } finally {
+    // The input bucket held a copy for this run only; the user's own file was never touched.
+    await ports.objects.delete('input', sourceKey).catch(() => undefined);
+    await server.close();
+  }
+}

@@ -1,0 +1,160 @@
+// Runs statemachines/convert-video.asl.yml in-process with aws-local-stepfunctions, each Task
+// bound by state name to a local function. Nothing here can reach AWS: a Task without a binding
+// refuses to start, and the engine only ever gets fake credentials.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { parse as parseYaml } from 'yaml';
+
+// aws-local-stepfunctions 3 declares Node ≥ 22 and calls Promise.withResolvers when a Task runs;
+// on Node 20 every Task would fail with a TypeError that a States.ALL retry hides. Provide it.
+if (typeof (Promise as { withResolvers?: unknown }).withResolvers !== 'function') {
+  Object.defineProperty(Promise, 'withResolvers', {
+    configurable: true,
+    writable: true,
+    value: function withResolvers<T>() {
+      let resolve!: (value: T | PromiseLike<T>) => void;
+      let reject!: (reason?: unknown) => void;
+      const promise = new Promise<T>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      return { promise, resolve, reject };
+    },
+  });
+}
+
+/** An engine event (the package does not export the type itself). */
+export type EventLog = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
+
+export const DEFAULT_ASL_PATH = join(__dirname, '..', 'statemachines', 'convert-video.asl.yml');
+
+type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+export type TaskHandler = (input: JsonValue) => Promise<unknown>;
+
+export interface TaskState {
+  state: string;
+  /** The serverless function key in `Fn::GetAtt: [key, Arn]`. */
+  functionKey: string;
+}
+
+export interface LoadedDefinition {
+  definition: Record<string, unknown>;
+  tasks: TaskState[];
+}
+
+const LOCAL_ACCOUNT_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:lambda-hls-local-';
+
+/**
+ * Reads the ASL file and turns each Task's `Fn::GetAtt: [key, Arn]` (what serverless-step-functions
+ * resolves at deploy time) into a placeholder ARN, returning which function each Task names.
+ */
+export function loadDefinition(path = DEFAULT_ASL_PATH): LoadedDefinition {
+  const definition = parseYaml(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  const tasks: TaskState[] = [];
+  const visit = (states: unknown) => {
+    for (const [name, state] of Object.entries((states ?? {}) as Record<string, Record<string, unknown>>)) {
+      if (state.Type === 'Task') {
+        const resource = state.Resource as { 'Fn::GetAtt'?: unknown } | string;
+        const getAtt = typeof resource === 'object' ? resource['Fn::GetAtt'] : undefined;
+        if (!Array.isArray(getAtt) || typeof getAtt[0] !== 'string' || getAtt[1] !== 'Arn') {
+          throw new Error(`Task ${name}: Resource must be Fn::GetAtt: [<function key>, Arn]`);
+        }
+        tasks.push({ state: name, functionKey: getAtt[0] });
+        state.Resource = `${LOCAL_ACCOUNT_ARN}${getAtt[0]}`;
+      }
+      const processor = (state.ItemProcessor ?? state.Iterator) as { States?: unknown } | undefined;
+      if (processor) visit(processor.States);
+    }
+  };
+  visit(definition.States);
+  return { definition, tasks };
+}
+
+export interface RunOptions {
+  loaded: LoadedDefinition;
+  /** Handlers by function key (`validateInput`, …): every Task must find one. */
+  handlers: Record<string, TaskHandler>;
+  input: JsonValue;
+  onEvent?: (event: EventLog) => void;
+  /** Milliseconds to wait before each retry instead of the ASL's (tests pass 0). */
+  retryDelayMs?: number;
+}
+
+export interface RunResult {
+  status: 'SUCCEEDED' | 'FAILED';
+  output?: unknown;
+  events: EventLog[];
+}
+
+export class UnboundTask extends Error {
+  override readonly name = 'UnboundTask' as const;
+}
+
+export async function runStateMachine(options: RunOptions): Promise<RunResult> {
+  const { loaded, handlers } = options;
+  const unbound = loaded.tasks.filter((t) => !handlers[t.functionKey]);
+  if (unbound.length > 0) {
+    throw new UnboundTask(
+      `refusing to run: Task ${unbound.map((t) => `${t.state} (${t.functionKey})`).join(', ')} has no local binding and would call AWS`,
+    );
+  }
+  // Every Task in flight, so CleanUp can wait for stragglers (a Map keeps running iterations
+  // after one fails) and then delete everything they made.
+  const inFlight = new Set<Promise<unknown>>();
+  const settleOthers = async () => {
+    while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+  };
+  const taskResourceLocalHandlers: Record<string, (input: JsonValue) => Promise<JsonValue>> = {};
+  const retryIntervalOverrides: Record<string, number> = {};
+  for (const task of loaded.tasks) {
+    const handler = handlers[task.functionKey]!;
+    const isCleanUp = task.state === 'CleanUp';
+    taskResourceLocalHandlers[task.state] = async (input) => {
+      if (isCleanUp) await settleOthers();
+      const run = handler(input);
+      if (!isCleanUp) {
+        inFlight.add(run);
+        void run.finally(() => inFlight.delete(run)).catch(() => undefined);
+      }
+      return toJson(await run);
+    };
+    if (options.retryDelayMs !== undefined) retryIntervalOverrides[task.state] = options.retryDelayMs;
+  }
+  if (options.retryDelayMs !== undefined) {
+    for (const name of Object.keys((loaded.definition.States ?? {}) as object)) retryIntervalOverrides[name] = options.retryDelayMs;
+  }
+
+  const machine = new StateMachine(loaded.definition as never, {
+    validationOptions: { checkArn: true, checkPaths: true },
+    awsConfig: {
+      region: 'us-east-1',
+      credentials: { accessKeys: { accessKeyId: 'LOCALONLY', secretAccessKey: 'LOCALONLY' } },
+    },
+  });
+  const execution = machine.run(options.input, {
+    overrides: { taskResourceLocalHandlers, retryIntervalOverrides },
+  });
+  const events: EventLog[] = [];
+  const collecting = (async () => {
+    for await (const event of execution.eventLogs) {
+      events.push(event);
+      options.onEvent?.(event);
+    }
+  })();
+  let status: RunResult['status'] = 'SUCCEEDED';
+  let output: unknown;
+  try {
+    output = await execution.result;
+  } catch {
+    status = 'FAILED';
+  }
+  await collecting;
+  await settleOthers();
+  return { status, output, events };
+}
+
+/** Task results must be plain JSON for the engine. */
+function toJson(value: unknown): JsonValue {
+  return value === undefined ? null : (JSON.parse(JSON.stringify(value)) as JsonValue);
+}

@@ -1,0 +1,237 @@
+// Execution history on disk: $LAMBDA_HLS_HOME/executions/<name>.json, written when the run
+// starts and again when it ends, with every engine event appended to <name>.events.jsonl as it
+// happens — so even a killed conversion leaves a history that says where it stopped.
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { EventLog } from './engine';
+import { oneLineCause } from '../src/core/errors';
+
+export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
+
+export interface StoredEvent {
+  type: string;
+  timestamp: number;
+  state?: string;
+  stateType?: string;
+  /** Map iteration index, for events from inside the Map. */
+  index?: number;
+  error?: string;
+  cause?: string;
+  attempt?: number;
+}
+
+export interface FailureSummary {
+  state: string;
+  error: string;
+  cause: string;
+}
+
+export interface ExecutionRecord {
+  executionName: string;
+  videoId: string;
+  revision: string;
+  sourceKey: string;
+  status: ExecutionStatus;
+  startedAt: string;
+  stoppedAt?: string;
+  pid: number;
+  input: unknown;
+  output?: unknown;
+  error?: FailureSummary;
+}
+
+export interface StateSummary {
+  state: string;
+  type: string;
+  status: 'SUCCEEDED' | 'FAILED' | 'RUNNING';
+  startedAt: number;
+  stoppedAt?: number;
+  retries: number;
+  iterations?: { started: number; succeeded: number; failed: number };
+  error?: string;
+  cause?: string;
+}
+
+export function compactEvent(event: EventLog): StoredEvent {
+  const stored: StoredEvent = { type: event.type, timestamp: event.timestamp };
+  if ('state' in event) {
+    stored.state = event.state.name;
+    stored.stateType = event.state.type;
+  }
+  if ('parentState' in event) {
+    stored.state = event.parentState.name;
+    stored.stateType = event.parentState.type;
+  }
+  if ('index' in event && typeof event.index === 'number') stored.index = event.index;
+  if ('Error' in event) {
+    stored.error = event.Error;
+    stored.cause = oneLineCause(event.Cause);
+  }
+  if ('retry' in event) stored.attempt = event.retry.attempt;
+  return stored;
+}
+
+/** The first top-level state that failed and sent the run to CleanUp (or ended it). */
+export function failedState(events: readonly StoredEvent[]): FailureSummary | undefined {
+  const failed = events.find(
+    (e) => e.type === 'StateFailed' && e.index === undefined && e.stateType !== 'Fail' && e.state !== 'CleanUp',
+  );
+  const final = [...events].reverse().find((e) => e.type === 'ExecutionFailed');
+  if (!failed && !final) return undefined;
+  return {
+    state: failed?.state ?? 'Failed',
+    error: final?.error ?? failed?.error ?? 'UnknownError',
+    cause: final?.cause ?? failed?.cause ?? '',
+  };
+}
+
+/** One line per top-level state, in the order entered, with timing, retries and Map progress. */
+export function summarizeStates(events: readonly StoredEvent[]): StateSummary[] {
+  const states: StateSummary[] = [];
+  const open = new Map<string, StateSummary>();
+  for (const event of events) {
+    if (!event.state) continue;
+    if (event.index !== undefined || event.type.startsWith('MapIteration')) {
+      const map = event.type.startsWith('MapIteration') ? open.get(event.state) : undefined;
+      if (map) {
+        map.iterations ??= { started: 0, succeeded: 0, failed: 0 };
+        if (event.type === 'MapIterationStarted') map.iterations.started++;
+        if (event.type === 'MapIterationSucceeded') map.iterations.succeeded++;
+        if (event.type === 'MapIterationFailed') map.iterations.failed++;
+      }
+      // Retries inside the Map count towards the Map.
+      if (event.type === 'StateRetried') {
+        const parent = [...open.values()].find((s) => s.type === 'Map' && s.status === 'RUNNING');
+        if (parent) parent.retries++;
+      }
+      continue;
+    }
+    switch (event.type) {
+      case 'StateEntered': {
+        const summary: StateSummary = {
+          state: event.state, type: event.stateType ?? 'Task', status: 'RUNNING', startedAt: event.timestamp, retries: 0,
+        };
+        states.push(summary);
+        open.set(event.state, summary);
+        break;
+      }
+      case 'StateExited': {
+        const summary = open.get(event.state);
+        if (summary) Object.assign(summary, { status: 'SUCCEEDED', stoppedAt: event.timestamp });
+        break;
+      }
+      case 'StateRetried': {
+        const summary = open.get(event.state);
+        if (summary) Object.assign(summary, { status: 'RUNNING', retries: summary.retries + 1 });
+        break;
+      }
+      case 'StateFailed': {
+        const summary = open.get(event.state);
+        if (summary) Object.assign(summary, { status: 'FAILED', stoppedAt: event.timestamp, error: event.error, cause: event.cause });
+        break;
+      }
+    }
+  }
+  return states;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export class ExecutionStore {
+  readonly dir: string;
+
+  constructor(home: string) {
+    this.dir = join(home, 'executions');
+  }
+
+  private recordPath(name: string): string {
+    return join(this.dir, `${name}.json`);
+  }
+
+  private eventsPath(name: string): string {
+    return join(this.dir, `${name}.events.jsonl`);
+  }
+
+  exists(name: string): boolean {
+    try {
+      readFileSync(this.recordPath(name));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  start(record: ExecutionRecord): void {
+    mkdirSync(this.dir, { recursive: true });
+    writeFileSync(this.recordPath(record.executionName), JSON.stringify(record, null, 2));
+    writeFileSync(this.eventsPath(record.executionName), '');
+  }
+
+  append(name: string, event: StoredEvent): void {
+    appendFileSync(this.eventsPath(name), `${JSON.stringify(event)}\n`);
+  }
+
+  finish(record: ExecutionRecord): void {
+    writeFileSync(this.recordPath(record.executionName), JSON.stringify(record, null, 2));
+  }
+
+  /** A record as it stands; a RUNNING one whose process is gone is reported ABORTED. */
+  read(name: string): ExecutionRecord | undefined {
+    let record: ExecutionRecord;
+    try {
+      record = JSON.parse(readFileSync(this.recordPath(name), 'utf8')) as ExecutionRecord;
+    } catch {
+      return undefined;
+    }
+    if (record.status === 'RUNNING' && record.pid !== process.pid && !isAlive(record.pid)) {
+      record.status = 'ABORTED';
+      const events = this.events(name);
+      record.error = { state: summarizeStates(events).at(-1)?.state ?? 'ValidateInput', error: 'Interrupted', cause: 'the process running the conversion stopped before it finished' };
+    }
+    return record;
+  }
+
+  events(name: string): StoredEvent[] {
+    try {
+      return readFileSync(this.eventsPath(name), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as StoredEvent);
+    } catch {
+      return [];
+    }
+  }
+
+  /** All records, newest first. */
+  all(): ExecutionRecord[] {
+    let files: string[];
+    try {
+      files = readdirSync(this.dir);
+    } catch {
+      return [];
+    }
+    return files
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => this.read(f.slice(0, -'.json'.length)))
+      .filter((r): r is ExecutionRecord => r !== undefined)
+      .sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1));
+  }
+
+  /** By execution name, or the newest execution of a video id. */
+  find(nameOrVideoId: string): ExecutionRecord | undefined {
+    return this.read(nameOrVideoId) ?? this.all().find((r) => r.videoId === nameOrVideoId);
+  }
+
+  /** A name not used yet: the deterministic one, or with -2, -3… for a new attempt. */
+  freshName(base: string): string {
+    if (!this.exists(base)) return base;
+    for (let n = 2; ; n++) if (!this.exists(`${base}-${n}`)) return `${base}-${n}`;
+  }
+}

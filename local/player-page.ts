@@ -1,0 +1,152 @@
+// The page `lambda-hls serve` shows at /: every converted video, and a player (hls.js from npm,
+// served by us; native HLS where the browser has it).
+export function playerPage(): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>lambda-hls</title>
+<style>
+  :root { font-family: system-ui, sans-serif; color: #1d2330; background: #f5f6f8; }
+  body { margin: 0 auto; max-width: 980px; padding: 24px; }
+  h1 { font-size: 1.4rem; margin: 0 0 4px; }
+  p.lead { margin: 0 0 20px; color: #555; }
+  main { display: grid; grid-template-columns: 1fr 320px; gap: 20px; align-items: start; }
+  video, audio { width: 100%; background: #000; border-radius: 6px; }
+  audio { background: transparent; }
+  #stage { background: #fff; border-radius: 8px; padding: 14px; box-shadow: 0 1px 3px #0002; }
+  #title { font-weight: 600; margin: 0 0 8px; min-height: 1.2em; }
+  #status { margin-top: 8px; font-size: .9rem; color: #555; min-height: 1.2em; }
+  #status.error { color: #b00020; font-weight: 600; }
+  ul { list-style: none; margin: 0; padding: 0; }
+  li button { width: 100%; text-align: left; border: 0; background: #fff; border-radius: 8px; padding: 10px 12px;
+    margin-bottom: 8px; cursor: pointer; box-shadow: 0 1px 3px #0002; font: inherit; }
+  li button[aria-current="true"] { outline: 2px solid #3366ff; }
+  .name { font-weight: 600; display: block; overflow-wrap: anywhere; }
+  .meta { font-size: .85rem; color: #666; }
+  .empty { color: #666; }
+  code { background: #e8eaef; padding: 1px 4px; border-radius: 4px; }
+  @media (max-width: 760px) { main { grid-template-columns: 1fr; } }
+</style>
+</head>
+<body>
+<h1>lambda-hls</h1>
+<p class="lead">HLS streams whose segments are byte ranges inside Lambda code packages. Each segment request is answered with a 302 to a signed package URL.</p>
+<main>
+  <section id="stage">
+    <p id="title">Choose a video</p>
+    <video id="video" controls playsinline hidden></video>
+    <audio id="audio" controls hidden></audio>
+    <div id="status" role="status" aria-live="polite"></div>
+  </section>
+  <aside><ul id="videos"><li class="empty">Loading…</li></ul></aside>
+</main>
+<script src="/hls.min.js"></script>
+<script>
+(function () {
+  var list = document.getElementById('videos');
+  var statusLine = document.getElementById('status');
+  var title = document.getElementById('title');
+  var hls = null;
+  var state = { fatal: null, videos: [] };
+  window.lambdaHls = state;
+
+  function say(text, isError) {
+    statusLine.textContent = text;
+    statusLine.className = isError ? 'error' : '';
+  }
+  function duration(s) {
+    var m = Math.floor(s / 60), r = Math.round(s - m * 60);
+    if (r === 60) { m += 1; r = 0; }
+    return m + ':' + String(r).padStart(2, '0');
+  }
+  function describe(data) {
+    var kinds = {
+      networkError: 'The stream could not be downloaded',
+      mediaError: 'The browser could not decode the stream',
+      muxError: 'The segments could not be read',
+      keySystemError: 'The stream is encrypted',
+      otherError: 'Playback failed'
+    };
+    var text = (kinds[data.type] || 'Playback failed') + ' (' + data.details + ')';
+    if (data.response && data.response.code) text += ': HTTP ' + data.response.code;
+    return text + '.';
+  }
+  function play(v, button) {
+    Array.prototype.forEach.call(list.querySelectorAll('button'), function (b) { b.removeAttribute('aria-current'); });
+    if (button) button.setAttribute('aria-current', 'true');
+    if (hls) { hls.destroy(); hls = null; }
+    state.fatal = null;
+    var video = document.getElementById('video'), audio = document.getElementById('audio');
+    var el = v.kind === 'audio' ? audio : video;
+    (v.kind === 'audio' ? video : audio).hidden = true;
+    (v.kind === 'audio' ? video : audio).pause();
+    el.hidden = false;
+    title.textContent = v.name;
+    state.current = v.videoId;
+    state.element = el;
+    say('Loading ' + v.segments + ' segments…', false);
+    el.onerror = function () {
+      if (!hls) say('The browser could not play this stream' + (el.error ? ' (code ' + el.error.code + ')' : '') + '.', true);
+    };
+    el.onplaying = function () { say('Playing.', false); };
+    el.onended = function () { say('Finished.', false); };
+    if (window.Hls && window.Hls.isSupported()) {
+      hls = new window.Hls();
+      state.hls = hls;
+      hls.on(window.Hls.Events.ERROR, function (_event, data) {
+        if (data.fatal) { state.fatal = data.type + ':' + data.details; say(describe(data), true); }
+      });
+      hls.loadSource(v.playlist);
+      hls.attachMedia(el);
+    } else if (el.canPlayType('application/vnd.apple.mpegurl')) {
+      el.src = v.playlist;
+    } else {
+      say('This browser cannot play HLS: it has neither Media Source Extensions nor native HLS.', true);
+      return;
+    }
+    var p = el.play();
+    if (p && p.catch) p.catch(function () { say('Press play to start.', false); });
+  }
+  function render(videos) {
+    state.videos = videos;
+    list.innerHTML = '';
+    if (videos.length === 0) {
+      list.innerHTML = '<li class="empty">No videos yet. Convert one with <code>lambda-hls convert clip.mp4</code>.</li>';
+      return;
+    }
+    videos.forEach(function (v) {
+      var li = document.createElement('li'), b = document.createElement('button');
+      var name = document.createElement('span'), meta = document.createElement('span');
+      name.className = 'name'; name.textContent = v.name;
+      meta.className = 'meta';
+      meta.textContent = (v.kind === 'audio' ? 'audio' : 'video') + ' · ' + duration(v.durationSeconds) + ' · ' +
+        v.segments + ' segment' + (v.segments === 1 ? '' : 's') + ' · ' + v.packages + ' package' + (v.packages === 1 ? '' : 's');
+      b.dataset.videoId = v.videoId;
+      b.appendChild(name); b.appendChild(meta);
+      b.onclick = function () { play(v, b); };
+      li.appendChild(b); list.appendChild(li);
+    });
+  }
+  state.play = function (videoId) {
+    var v = state.videos.filter(function (x) { return x.videoId === videoId; })[0];
+    if (v) play(v, list.querySelector('[data-video-id="' + videoId + '"]'));
+    return !!v;
+  };
+  fetch('/api/videos').then(function (r) {
+    if (!r.ok) throw new Error('HTTP ' + r.status);
+    return r.json();
+  }).then(function (videos) {
+    render(videos);
+    state.ready = true;
+  }).catch(function (e) {
+    list.innerHTML = '';
+    say('Could not list the videos: ' + e.message, true);
+  });
+})();
+</script>
+</body>
+</html>
+`;
+}

@@ -1,0 +1,231 @@
+// MediaTool on ffmpeg/ffprobe binaries: the static ones shipped in npm packages by default (so
+// `npm install` alone is enough), or any others through FFMPEG_PATH / FFPROBE_PATH (the Lambda
+// layer sets them to /opt/bin/…).
+import { spawn } from 'node:child_process';
+import { accessSync, chmodSync, constants, statSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { NotMedia, SegmentationFailed } from '../../core/errors';
+import type { ProbeResult } from '../../core/model';
+import type { MediaTool, SegmentFile, SegmentRequest } from '../../ports';
+
+export interface Binaries {
+  ffmpeg: string;
+  ffprobe: string;
+}
+
+function packagedBinary(packageName: string): string {
+  const found = require(packageName) as { path: string };
+  return found.path;
+}
+
+/** npm ≥ 11 may skip the packages' chmod postinstall; make the binary runnable if we own it. */
+function ensureExecutable(path: string): string {
+  try {
+    accessSync(path, constants.X_OK);
+  } catch {
+    try {
+      chmodSync(path, statSync(path).mode | 0o111);
+    } catch {
+      // not ours to change: spawning will report the real problem
+    }
+  }
+  return path;
+}
+
+export function resolveBinaries(env: NodeJS.ProcessEnv = process.env): Binaries {
+  return {
+    ffmpeg: env.FFMPEG_PATH || ensureExecutable(packagedBinary('@ffmpeg-installer/ffmpeg')),
+    ffprobe: env.FFPROBE_PATH || ensureExecutable(packagedBinary('@ffprobe-installer/ffprobe')),
+  };
+}
+
+interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(binary: string, args: string[]): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => {
+      // keep the tail only: ffmpeg can be chatty on long inputs
+      err = (err + chunk.toString('utf8')).slice(-8192);
+    });
+    child.on('error', (error) => reject(new Error(`cannot run ${binary}: ${error.message}`)));
+    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: err }));
+  });
+}
+
+function lastLine(text: string): string {
+  const lines = text.trim().split('\n').map((l) => l.trim()).filter(Boolean);
+  return lines[lines.length - 1] ?? 'no message';
+}
+
+/** ffmpeg reads "a:b.mp4" as protocol "a"; a file: prefix keeps local paths paths. */
+function asFfmpegInput(location: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(location) ? location : `file:${location}`;
+}
+
+function parseRate(rate: unknown): number | undefined {
+  if (typeof rate !== 'string') return undefined;
+  const [num, den] = rate.split('/').map(Number);
+  if (!num || !den) return undefined;
+  return num / den;
+}
+
+interface FfprobeStream {
+  codec_type?: string;
+  codec_name?: string;
+  width?: number;
+  height?: number;
+  channels?: number;
+  sample_rate?: string;
+  avg_frame_rate?: string;
+  r_frame_rate?: string;
+  duration?: string;
+  disposition?: { attached_pic?: number };
+}
+
+interface FfprobeOutput {
+  streams?: FfprobeStream[];
+  format?: { format_name?: string; duration?: string };
+}
+
+export function parseProbe(json: string): ProbeResult {
+  const data = JSON.parse(json) as FfprobeOutput;
+  const streams = data.streams ?? [];
+  // Cover art in an mp3 or mp4 is a one-frame "video" stream; it is not video to play.
+  const video = streams.find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic);
+  const audio = streams.find((s) => s.codec_type === 'audio');
+  const durations = [data.format?.duration, video?.duration, audio?.duration].map(Number).filter((d) => d > 0);
+  return {
+    formatName: data.format?.format_name ?? 'unknown',
+    durationSeconds: durations[0] ?? 0,
+    ...(video && {
+      video: {
+        codec: video.codec_name ?? 'unknown',
+        width: video.width ?? 0,
+        height: video.height ?? 0,
+        ...(parseRate(video.avg_frame_rate ?? video.r_frame_rate) !== undefined && {
+          frameRate: parseRate(video.avg_frame_rate ?? video.r_frame_rate),
+        }),
+      },
+    }),
+    ...(audio && {
+      audio: {
+        codec: audio.codec_name ?? 'unknown',
+        channels: audio.channels ?? 0,
+        sampleRate: Number(audio.sample_rate ?? 0),
+      },
+    }),
+  };
+}
+
+/** ffmpeg arguments that turn `input` into MPEG-TS segments as the plan says. */
+export function segmentArgs(request: SegmentRequest): string[] {
+  const { plan, segmentSeconds, outDir } = request;
+  const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-y', '-i', asFfmpegInput(request.input)];
+  if (plan.video !== 'none') args.push('-map', '0:v:0');
+  if (plan.audio !== 'none') args.push('-map', '0:a:0');
+  // A keyframe at every boundary when we encode, so segments are the length asked for.
+  const keyframes = ['-force_key_frames', `expr:gte(t,n_forced*${segmentSeconds})`];
+  switch (plan.video) {
+    case 'copy':
+      args.push('-c:v', 'copy');
+      break;
+    case 'h264':
+      args.push('-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', '-pix_fmt', 'yuv420p', ...keyframes);
+      break;
+    case 'h264-360p':
+      // The classic HLS rendition: 640x360, H.264 baseline 3.0, letterboxed to keep the aspect.
+      args.push(
+        '-vf',
+        'scale=640:360:force_original_aspect_ratio=decrease,pad=640:360:(ow-iw)/2:(oh-ih)/2,setsar=1',
+        '-c:v', 'libx264', '-profile:v', 'baseline', '-level', '3.0', '-preset', 'veryfast',
+        '-b:v', '800k', '-maxrate', '856k', '-bufsize', '1200k', '-pix_fmt', 'yuv420p', ...keyframes,
+      );
+      break;
+    case 'none':
+      args.push('-vn');
+      break;
+  }
+  switch (plan.audio) {
+    case 'copy':
+      args.push('-c:a', 'copy');
+      break;
+    case 'aac':
+      args.push('-c:a', 'aac', '-b:a', plan.video === 'h264-360p' ? '96k' : '128k', '-ac', '2');
+      break;
+    case 'none':
+      args.push('-an');
+      break;
+  }
+  args.push(
+    '-sn', '-dn',
+    '-f', 'segment',
+    '-segment_time', String(segmentSeconds),
+    '-segment_format', 'mpegts',
+    '-segment_list', join(outDir, 'segments.csv'),
+    '-segment_list_type', 'csv',
+    join(outDir, '%05d.ts'),
+  );
+  return args;
+}
+
+/** The segment muxer's CSV list: `file,start,end` per segment, times in seconds. */
+export function parseSegmentList(csv: string): { file: string; start: number; end: number }[] {
+  return csv
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .map((line) => {
+      const match = /^(.*),([\d.]+),([\d.]+)$/.exec(line);
+      if (!match) throw new SegmentationFailed(`unexpected line in ffmpeg's segment list: ${line}`);
+      return { file: match[1]!.replace(/^"|"$/g, ''), start: Number(match[2]), end: Number(match[3]) };
+    });
+}
+
+export function ffmpegMediaTool(binaries: Binaries = resolveBinaries()): MediaTool {
+  return {
+    async probe(input) {
+      const result = await run(binaries.ffprobe, [
+        '-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', asFfmpegInput(input),
+      ]);
+      if (result.code !== 0) throw new NotMedia(`ffprobe cannot read it as media: ${lastLine(result.stderr)}`);
+      let probe: ProbeResult;
+      try {
+        probe = parseProbe(result.stdout);
+      } catch {
+        throw new NotMedia('ffprobe returned no usable description of the file');
+      }
+      return probe;
+    },
+
+    async segment(request) {
+      const result = await run(binaries.ffmpeg, segmentArgs(request));
+      if (result.code !== 0) {
+        throw new SegmentationFailed(`ffmpeg could not segment the file: ${lastLine(result.stderr)}`);
+      }
+      let csv: string;
+      try {
+        csv = await readFile(join(request.outDir, 'segments.csv'), 'utf8');
+      } catch {
+        throw new SegmentationFailed('ffmpeg wrote no segments');
+      }
+      const listed = parseSegmentList(csv);
+      if (listed.length === 0) throw new SegmentationFailed('ffmpeg wrote no segments: is the file empty of frames?');
+      const files: SegmentFile[] = [];
+      for (const [index, entry] of listed.entries()) {
+        const path = join(request.outDir, entry.file);
+        const { size } = await stat(path);
+        files.push({ index, path, bytes: size, start: entry.start, duration: Math.max(0, entry.end - entry.start) });
+      }
+      return files;
+    },
+  };
+}

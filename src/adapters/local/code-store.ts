@@ -1,0 +1,116 @@
+// CodeStore on folders: each "function" is $LAMBDA_HLS_HOME/functions/<name>/ with the zip kept
+// byte for byte, as Lambda keeps an uploaded package, and URLs signed like GetFunction's.
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InvalidRequest } from '../../core/errors';
+import type { CodeStore, PackageInfo, PackageLocation } from '../../ports';
+import { readRange } from '../http-range';
+import { DEFAULT_URL_LIFETIME_SECONDS, type UrlSigner } from './signer';
+
+export interface LocalCodeStoreOptions {
+  root: string;
+  signer: UrlSigner;
+  /** Where the local server listens, e.g. http://127.0.0.1:8080 — asked each time, as it may start later. */
+  baseUrl: () => string;
+  urlLifetimeSeconds?: number;
+  /** Code storage the "account" may hold; Lambda's default is 75 GB per region. */
+  quotaBytes?: number;
+  now?: () => number;
+}
+
+const FUNCTION_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+export const DEFAULT_QUOTA_BYTES = 75 * 1000 ** 3;
+
+interface Meta extends PackageInfo {
+  createdAt: string;
+}
+
+export class LocalCodeStore implements CodeStore {
+  private readonly lifetime: number;
+  private readonly now: () => number;
+
+  constructor(private readonly options: LocalCodeStoreOptions) {
+    this.lifetime = options.urlLifetimeSeconds ?? DEFAULT_URL_LIFETIME_SECONDS;
+    this.now = options.now ?? Date.now;
+  }
+
+  private dir(name: string): string {
+    if (!FUNCTION_NAME.test(name)) throw new InvalidRequest(`${JSON.stringify(name)} is not a valid function name`);
+    return join(this.options.root, name);
+  }
+
+  zipPath(name: string): string {
+    return join(this.dir(name), 'code.zip');
+  }
+
+  private async meta(name: string): Promise<Meta | undefined> {
+    try {
+      return JSON.parse(await readFile(join(this.dir(name), 'function.json'), 'utf8')) as Meta;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async createPackage(name: string, zip: Buffer): Promise<PackageInfo & { created: boolean }> {
+    const codeSha256 = createHash('sha256').update(zip).digest('base64');
+    const existing = await this.meta(name);
+    if (existing && existing.codeSha256 === codeSha256) return { ...existing, created: false };
+    const dir = this.dir(name);
+    await mkdir(dir, { recursive: true });
+    const tag = randomBytes(6).toString('hex');
+    const info: Meta = { name, codeSha256, codeSize: zip.length, createdAt: new Date(this.now()).toISOString() };
+    // Code first, then the description: a function without function.json does not exist yet.
+    await writeFile(join(dir, `code.zip.${tag}`), zip);
+    await rename(join(dir, `code.zip.${tag}`), join(dir, 'code.zip'));
+    await writeFile(join(dir, `function.json.${tag}`), JSON.stringify(info));
+    await rename(join(dir, `function.json.${tag}`), join(dir, 'function.json'));
+    return { ...info, created: true };
+  }
+
+  async describe(name: string): Promise<PackageLocation | undefined> {
+    const meta = await this.meta(name);
+    if (!meta) return undefined;
+    const expires = Math.floor(this.now() / 1000) + this.lifetime;
+    return {
+      name,
+      codeSha256: meta.codeSha256,
+      codeSize: meta.codeSize,
+      url: `${this.options.baseUrl()}/code/${name}.zip?${this.options.signer.sign(name, expires)}`,
+      urlExpiresAt: expires * 1000,
+    };
+  }
+
+  readRange(url: string, start: number, end: number): Promise<Buffer> {
+    return readRange(url, start, end);
+  }
+
+  async delete(name: string): Promise<boolean> {
+    const existed = (await this.meta(name)) !== undefined;
+    await rm(this.dir(name), { recursive: true, force: true });
+    return existed;
+  }
+
+  async list(prefix: string): Promise<PackageInfo[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.options.root);
+    } catch {
+      return [];
+    }
+    const found: PackageInfo[] = [];
+    for (const name of names.filter((n) => n.startsWith(prefix)).sort()) {
+      const meta = await this.meta(name);
+      if (meta) found.push({ name: meta.name, codeSha256: meta.codeSha256, codeSize: meta.codeSize });
+    }
+    return found;
+  }
+
+  async quota(): Promise<{ limitBytes: number; usedBytes: number }> {
+    const all = await this.list('');
+    return {
+      limitBytes: this.options.quotaBytes ?? DEFAULT_QUOTA_BYTES,
+      usedBytes: all.reduce((sum, p) => sum + p.codeSize, 0),
+    };
+  }
+}

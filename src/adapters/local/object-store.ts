@@ -1,0 +1,110 @@
+// ObjectStore on folders: $LAMBDA_HLS_HOME/buckets/<bucket>/<key>.
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { InputNotFound } from '../../core/errors';
+import type { Bucket, ObjectInfo, ObjectStore } from '../../ports';
+import { safeRelative } from './paths';
+
+function isMissing(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException).code === 'ENOENT';
+}
+
+export class LocalObjectStore implements ObjectStore {
+  constructor(private readonly root: string) {}
+
+  pathOf(bucket: Bucket, key: string): string {
+    return join(this.root, bucket, ...safeRelative(key).split('/'));
+  }
+
+  async head(bucket: Bucket, key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const info = await stat(this.pathOf(bucket, key));
+      return info.isFile() ? { key, bytes: info.size } : undefined;
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async get(bucket: Bucket, key: string): Promise<Buffer> {
+    try {
+      return await readFile(this.pathOf(bucket, key));
+    } catch (error) {
+      if (isMissing(error)) throw new InputNotFound(`no object ${key} in the ${bucket} bucket`);
+      throw error;
+    }
+  }
+
+  /** Writes to a temporary name first, so a reader never sees half an object. */
+  private async atomically(path: string, write: (tmp: string) => Promise<void>): Promise<void> {
+    await mkdir(dirname(path), { recursive: true });
+    const tmp = `${path}.${randomBytes(6).toString('hex')}.partial`;
+    try {
+      await write(tmp);
+      await rename(tmp, path);
+    } catch (error) {
+      await rm(tmp, { force: true });
+      throw error;
+    }
+  }
+
+  async put(bucket: Bucket, key: string, body: Buffer | string): Promise<void> {
+    await this.atomically(this.pathOf(bucket, key), (tmp) => writeFile(tmp, body));
+  }
+
+  async putFile(bucket: Bucket, key: string, path: string): Promise<void> {
+    await this.atomically(this.pathOf(bucket, key), (tmp) => pipeline(createReadStream(path), createWriteStream(tmp)));
+  }
+
+  async list(bucket: Bucket, prefix: string): Promise<ObjectInfo[]> {
+    const base = join(this.root, bucket);
+    const found: ObjectInfo[] = [];
+    // Walk only the folder the prefix names, then filter by the rest of it.
+    const slash = prefix.lastIndexOf('/');
+    const start = slash >= 0 ? join(base, ...safeRelative(prefix.slice(0, slash)).split('/')) : base;
+    const walk = async (dir: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (error) {
+        if (isMissing(error)) return;
+        throw error;
+      }
+      for (const entry of entries) {
+        const full = join(dir, entry.name);
+        if (entry.isDirectory()) await walk(full);
+        else if (entry.isFile() && !entry.name.endsWith('.partial')) {
+          const key = relative(base, full).split(sep).join('/');
+          if (key.startsWith(prefix)) found.push({ key, bytes: (await stat(full)).size });
+        }
+      }
+    };
+    await walk(start);
+    return found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async delete(bucket: Bucket, key: string): Promise<void> {
+    const path = this.pathOf(bucket, key);
+    await rm(path, { force: true });
+    // Drop folders the delete left empty, up to the bucket itself.
+    let dir = dirname(path);
+    const bucketRoot = join(this.root, bucket);
+    while (dir.startsWith(bucketRoot + sep)) {
+      try {
+        await rmdir(dir); // fails when the folder still holds something: then we are done
+      } catch {
+        break;
+      }
+      dir = dirname(dir);
+    }
+  }
+
+  async readableLocation(bucket: Bucket, key: string): Promise<string> {
+    const info = await this.head(bucket, key);
+    if (!info) throw new InputNotFound(`no object ${key} in the ${bucket} bucket`);
+    return this.pathOf(bucket, key);
+  }
+}

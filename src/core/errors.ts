@@ -1,0 +1,109 @@
+// Every expected failure is a class with a literal `name`: the state machine's Retry and Catch
+// match on that name, and esbuild may rename classes, but it never rewrites a string literal.
+// Messages are one line a person can act on; they become the execution's `Cause`.
+
+/** Input errors: the upload itself is wrong. Never retried. */
+export class UnsupportedExtension extends Error {
+  override readonly name = 'UnsupportedExtension' as const;
+}
+export class EmptyInput extends Error {
+  override readonly name = 'EmptyInput' as const;
+}
+export class InputTooLarge extends Error {
+  override readonly name = 'InputTooLarge' as const;
+}
+export class NotMedia extends Error {
+  override readonly name = 'NotMedia' as const;
+}
+export class NameTooLong extends Error {
+  override readonly name = 'NameTooLong' as const;
+}
+/** The source object is not (or no longer) in the input bucket. */
+export class InputNotFound extends Error {
+  override readonly name = 'InputNotFound' as const;
+}
+/** The execution input (or a step's input) does not have the expected shape. */
+export class InvalidRequest extends Error {
+  override readonly name = 'InvalidRequest' as const;
+}
+/** ffmpeg read the file's header but could not turn it into segments (truncated, corrupt). */
+export class SegmentationFailed extends Error {
+  override readonly name = 'SegmentationFailed' as const;
+}
+/** One segment is larger than a code package may hold. */
+export class SegmentTooLarge extends Error {
+  override readonly name = 'SegmentTooLarge' as const;
+}
+
+/** Capacity: checked before any function is created. */
+export class CodeStorageQuotaExceeded extends Error {
+  override readonly name = 'CodeStorageQuotaExceeded' as const;
+}
+
+/** Integrity: the stored package is not the one we wrote, or a playlist breaks RFC 8216. */
+export class PackageMismatch extends Error {
+  override readonly name = 'PackageMismatch' as const;
+}
+export class PlaylistInvalid extends Error {
+  override readonly name = 'PlaylistInvalid' as const;
+}
+
+/**
+ * Transient: the same name AWS Lambda uses for throttling (HTTP 429), so one Retry entry in the
+ * state machine covers the AWS adapter and the local one alike.
+ */
+export class TooManyRequestsException extends Error {
+  override readonly name = 'TooManyRequestsException' as const;
+}
+/** A network fault talking to a store (connection reset, 5xx). Retried. */
+export class TransientNetworkError extends Error {
+  override readonly name = 'TransientNetworkError' as const;
+}
+
+/** Names the state machine treats as input errors: caught by name, never retried. */
+export const INPUT_ERRORS = [
+  'UnsupportedExtension',
+  'EmptyInput',
+  'InputTooLarge',
+  'NotMedia',
+  'NameTooLong',
+  'InputNotFound',
+  'InvalidRequest',
+  'SegmentationFailed',
+  'SegmentTooLarge',
+] as const;
+
+/** Names retried with backoff and jitter (AWS service names included as they reach the ASL). */
+export const TRANSIENT_ERRORS = [
+  'TooManyRequestsException',
+  'TransientNetworkError',
+  'ResourceConflictException',
+  'SlowDown',
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+] as const;
+
+/**
+ * A one-line cause for any thrown value. AWS wraps a Lambda's error as a JSON `Cause`
+ * (`{"errorType","errorMessage","trace"}`); unwrap it so people read the message itself.
+ */
+export function oneLineCause(value: unknown): string {
+  let text: string;
+  if (value instanceof Error) text = value.message;
+  else if (typeof value === 'string') text = value;
+  else text = JSON.stringify(value) ?? String(value);
+  if (text.startsWith('{')) {
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (parsed && typeof parsed === 'object' && 'errorMessage' in parsed) {
+        const message = (parsed as { errorMessage: unknown }).errorMessage;
+        if (typeof message === 'string') text = message;
+      }
+    } catch {
+      // not JSON after all: keep the text as it is
+    }
+  }
+  return text.replace(/\s*\n\s*/g, ' ').trim();
+}

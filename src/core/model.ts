@@ -1,0 +1,192 @@
+// The data that flows between the states of ConvertVideo. Every shape here is JSON.
+import { InvalidRequest } from './errors';
+import { isRevision, isVideoId } from './naming';
+
+export type MediaKind = 'video' | 'audio';
+export const PROFILES = ['source', '360p'] as const;
+export type Profile = (typeof PROFILES)[number];
+
+export interface ConversionOptions {
+  /** Target segment length in seconds; ffmpeg cuts at the next keyframe after it when copying. */
+  segmentSeconds: number;
+  /** `source` keeps H.264 as it is; `360p` always transcodes to 640x360 baseline 3.0. */
+  profile: Profile;
+}
+
+export const DEFAULT_OPTIONS: ConversionOptions = { segmentSeconds: 10, profile: 'source' };
+
+/** What starts an execution: the S3 trigger, `lambda-hls convert`, or a person by hand. */
+export interface ExecutionInput {
+  source: { key: string };
+  revision: string;
+  options?: Partial<ConversionOptions>;
+}
+
+export interface ProbeResult {
+  formatName: string;
+  durationSeconds: number;
+  video?: { codec: string; width: number; height: number; frameRate?: number };
+  audio?: { codec: string; channels: number; sampleRate: number };
+}
+
+/** ValidateInput's result: everything later states need to know about the source. */
+export interface Job {
+  videoId: string;
+  revision: string;
+  source: { key: string; bytes: number; extension: string; kind: MediaKind };
+  media: ProbeResult;
+  options: ConversionOptions;
+}
+
+export interface EncodingPlan {
+  video: 'copy' | 'h264' | 'h264-360p' | 'none';
+  audio: 'copy' | 'aac' | 'none';
+}
+
+/** One item of the PackageSegments Map. */
+export interface SegmentItem {
+  index: number;
+  key: string;
+  bytes: number;
+}
+
+export interface SegmentRecord extends SegmentItem {
+  /** Seconds, from ffmpeg's segment list. */
+  start: number;
+  duration: number;
+}
+
+export interface SegmentManifest {
+  videoId: string;
+  revision: string;
+  encoding: EncodingPlan;
+  segments: SegmentRecord[];
+}
+
+export interface SegmentationResult {
+  manifestKey: string;
+  segmentCount: number;
+  durationSeconds: number;
+  encoding: EncodingPlan;
+  items: SegmentItem[];
+}
+
+export interface PackageReceipt {
+  index: number;
+  functionName: string;
+  entryName: string;
+  codeSha256: string;
+  zipBytes: number;
+  /** False when an identical package already existed (a re-run). */
+  created: boolean;
+}
+
+export interface SegmentOffset {
+  index: number;
+  functionName: string;
+  offset: number;
+  length: number;
+  duration: number;
+}
+
+export interface OffsetsDocument {
+  videoId: string;
+  revision: string;
+  segments: SegmentOffset[];
+}
+
+/** The route registry entry: what serve-segment answers for, one per video. */
+export interface RouteRecord {
+  videoId: string;
+  revision: string;
+  sourceKey: string;
+  kind: MediaKind;
+  playlistKey: string;
+  durationSeconds: number;
+  segmentCount: number;
+  /** Function name per package number: `<n>.ts` in the playlist addresses `packages[n]`. */
+  packages: string[];
+  registeredAt: string;
+}
+
+// --- parsing untrusted JSON (execution input, step events) ---------------------------------
+
+type Json = Record<string, unknown>;
+
+function fail(path: string, expected: string): never {
+  throw new InvalidRequest(`${path} must be ${expected}`);
+}
+
+export function objectAt(value: unknown, path: string): Json {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(path, 'an object');
+  return value as Json;
+}
+
+export function stringAt(value: unknown, path: string): string {
+  if (typeof value !== 'string' || value.length === 0) fail(path, 'a non-empty string');
+  return value;
+}
+
+export function numberAt(value: unknown, path: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) fail(path, 'a number');
+  return value;
+}
+
+export function arrayAt(value: unknown, path: string): unknown[] {
+  if (!Array.isArray(value)) fail(path, 'an array');
+  return value;
+}
+
+export function videoIdAt(value: unknown, path: string): string {
+  const id = stringAt(value, path);
+  if (!isVideoId(id)) fail(path, 'a video id (lower-case letters, digits and hyphens)');
+  return id;
+}
+
+export function revisionAt(value: unknown, path: string): string {
+  const revision = stringAt(value, path);
+  if (!isRevision(revision)) fail(path, 'a revision of 4 to 16 lower-case letters or digits');
+  return revision;
+}
+
+export function parseOptions(value: unknown, path = 'options'): ConversionOptions {
+  if (value === undefined || value === null) return { ...DEFAULT_OPTIONS };
+  const raw = objectAt(value, path);
+  const segmentSeconds =
+    raw.segmentSeconds === undefined ? DEFAULT_OPTIONS.segmentSeconds : numberAt(raw.segmentSeconds, `${path}.segmentSeconds`);
+  if (segmentSeconds < 1 || segmentSeconds > 60) fail(`${path}.segmentSeconds`, 'between 1 and 60');
+  const profile = raw.profile === undefined ? DEFAULT_OPTIONS.profile : stringAt(raw.profile, `${path}.profile`);
+  if (!(PROFILES as readonly string[]).includes(profile)) fail(`${path}.profile`, `one of ${PROFILES.join(', ')}`);
+  return { segmentSeconds, profile: profile as Profile };
+}
+
+export function parseExecutionInput(value: unknown): ExecutionInput & { options: ConversionOptions } {
+  const raw = objectAt(value, 'execution input');
+  const source = objectAt(raw.source, 'source');
+  return {
+    source: { key: stringAt(source.key, 'source.key') },
+    revision: revisionAt(raw.revision, 'revision'),
+    options: parseOptions(raw.options),
+  };
+}
+
+/** Steps after ValidateInput receive the Job it produced; check the parts they rely on. */
+export function parseJob(value: unknown, path = 'job'): Job {
+  const raw = objectAt(value, path);
+  const source = objectAt(raw.source, `${path}.source`);
+  const kind = stringAt(source.kind, `${path}.source.kind`);
+  if (kind !== 'video' && kind !== 'audio') fail(`${path}.source.kind`, 'video or audio');
+  const media = objectAt(raw.media, `${path}.media`);
+  return {
+    videoId: videoIdAt(raw.videoId, `${path}.videoId`),
+    revision: revisionAt(raw.revision, `${path}.revision`),
+    source: {
+      key: stringAt(source.key, `${path}.source.key`),
+      bytes: numberAt(source.bytes, `${path}.source.bytes`),
+      extension: stringAt(source.extension, `${path}.source.extension`),
+      kind,
+    },
+    media: media as unknown as ProbeResult,
+    options: parseOptions(raw.options, `${path}.options`),
+  };
+}

@@ -1,0 +1,141 @@
+import { createHash } from 'node:crypto';
+import { NameTooLong, UnsupportedExtension } from './errors';
+
+export const SUPPORTED_EXTENSIONS = ['.mp4', '.mp3'] as const;
+export type SupportedExtension = (typeof SUPPORTED_EXTENSIONS)[number];
+
+/** Lambda function names: 1–64 characters of letters, digits, hyphens and underscores. */
+export const MAX_FUNCTION_NAME = 64;
+/** Step Functions execution names: at most 80 characters. */
+export const MAX_EXECUTION_NAME = 80;
+const MAX_SLUG = 22;
+const HASH_CHARS = 6;
+/** Package numbers are zero-based; 5 digits cover 100,000 packages. */
+export const MAX_PACKAGE_INDEX = 99_999;
+const VIDEO_ID = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+const REVISION = /^[a-z0-9]{4,16}$/;
+export const MAX_VIDEO_ID = MAX_SLUG + 1 + HASH_CHARS;
+
+export function sha256Hex(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** The file name part of an object key or path (both separators, since keys come from anywhere). */
+export function baseName(key: string): string {
+  const parts = key.split(/[\\/]/);
+  return parts[parts.length - 1] ?? '';
+}
+
+/** The extension in lower case (`.MP4` → `.mp4`), or '' when there is none. */
+export function extensionOf(key: string): string {
+  const name = baseName(key);
+  const dot = name.lastIndexOf('.');
+  return dot > 0 ? name.slice(dot).toLowerCase() : '';
+}
+
+export function supportedExtension(key: string): SupportedExtension {
+  const ext = extensionOf(key);
+  if ((SUPPORTED_EXTENSIONS as readonly string[]).includes(ext)) return ext as SupportedExtension;
+  const shown = baseName(key) || key;
+  throw new UnsupportedExtension(
+    `${JSON.stringify(shown)} is not an .mp4 or .mp3 file${ext ? ` (extension ${ext})` : ' (no extension)'}`,
+  );
+}
+
+/** A readable, ASCII, lower-case slug: "Café del Mar (live).MP4" → "cafe-del-mar-live". */
+export function slugify(fileName: string): string {
+  const dot = fileName.lastIndexOf('.');
+  const stem = dot > 0 ? fileName.slice(0, dot) : fileName;
+  const slug = stem
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, MAX_SLUG)
+    .replace(/-+$/g, '');
+  return slug || 'video';
+}
+
+/**
+ * The video id: a readable slug of the file name plus a short hash of the whole source key, so
+ * two uploads with the same name in different folders get different ids, and the same key always
+ * gets the same id. At most 29 characters, whatever the name.
+ */
+export function videoIdFor(sourceKey: string): string {
+  return `${slugify(baseName(sourceKey))}-${sha256Hex(sourceKey).slice(0, HASH_CHARS)}`;
+}
+
+export function isVideoId(value: string): boolean {
+  return value.length <= MAX_VIDEO_ID && VIDEO_ID.test(value);
+}
+
+export function isRevision(value: string): boolean {
+  return REVISION.test(value);
+}
+
+/**
+ * A revision names one version of the source together with the conversion options, so the same
+ * bytes converted the same way always produce the same names (idempotent), and anything else
+ * produces new ones instead of overwriting what is being played.
+ */
+export function revisionFor(sourceVersion: string, options: object): string {
+  return sha256Hex(`${sourceVersion}\n${JSON.stringify(options)}`).slice(0, 8);
+}
+
+export function executionNameFor(videoId: string, revision: string): string {
+  const name = `${videoId}-${revision}`;
+  if (name.length > MAX_EXECUTION_NAME) {
+    throw new NameTooLong(`execution name ${name} is longer than ${MAX_EXECUTION_NAME} characters`);
+  }
+  return name;
+}
+
+/** Every function of one video shares this prefix; every function of one revision, the next. */
+export function videoFunctionPrefix(functionPrefix: string, videoId: string): string {
+  return `${functionPrefix}${videoId}-`;
+}
+
+export function revisionFunctionPrefix(functionPrefix: string, videoId: string, revision: string): string {
+  return `${videoFunctionPrefix(functionPrefix, videoId)}${revision}-`;
+}
+
+export function packageFunctionName(
+  functionPrefix: string,
+  videoId: string,
+  revision: string,
+  packageIndex: number,
+): string {
+  const name = `${revisionFunctionPrefix(functionPrefix, videoId, revision)}${packageIndex}`;
+  if (!/^[A-Za-z0-9_-]+$/.test(name)) {
+    throw new NameTooLong(`function name ${name} has characters Lambda does not allow`);
+  }
+  if (name.length > MAX_FUNCTION_NAME) {
+    throw new NameTooLong(
+      `function name ${name} is ${name.length} characters; Lambda allows ${MAX_FUNCTION_NAME} (shorten the function prefix "${functionPrefix}")`,
+    );
+  }
+  return name;
+}
+
+/** Throws NameTooLong unless the longest function name this video could need fits. */
+export function checkNamesFit(functionPrefix: string, videoId: string, revision: string): void {
+  packageFunctionName(functionPrefix, videoId, revision, MAX_PACKAGE_INDEX);
+}
+
+/** Object keys: the work area per revision, the output playlist per revision, the route per video. */
+export const keys = {
+  workPrefix: (videoId: string, revision: string) => `${videoId}/${revision}/`,
+  segment: (videoId: string, revision: string, index: number) =>
+    `${videoId}/${revision}/segments/${String(index).padStart(5, '0')}.ts`,
+  manifest: (videoId: string, revision: string) => `${videoId}/${revision}/manifest.json`,
+  offsets: (videoId: string, revision: string) => `${videoId}/${revision}/offsets.json`,
+  outputPrefix: (videoId: string, revision: string) => `v/${videoId}/${revision}/`,
+  playlist: (videoId: string, revision: string) => `v/${videoId}/${revision}/index.m3u8`,
+  route: (videoId: string) => `routes/${videoId}.json`,
+  routesPrefix: 'routes/',
+} as const;
+
+export function playbackPath(videoId: string): string {
+  return `/v/${videoId}/index.m3u8`;
+}

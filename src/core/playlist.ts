@@ -1,0 +1,156 @@
+// HLS media playlists (RFC 8216). Pure: text in, text out.
+import { PlaylistInvalid } from './errors';
+
+export interface PlaylistSegment {
+  /** Seconds, as ffmpeg measured them. */
+  duration: number;
+  /** Relative URI of the package holding the segment, ending in a media extension. */
+  uri: string;
+  /** Byte range of the segment inside the resource at `uri`. */
+  length: number;
+  offset: number;
+}
+
+/** RFC 8216 §7: EXT-X-BYTERANGE needs protocol version 4 or higher. */
+export const PLAYLIST_VERSION = 4;
+
+/** RFC 8216 §4.3.3.1: every EXTINF rounded to the nearest integer ≤ EXT-X-TARGETDURATION. */
+export function targetDurationFor(durations: readonly number[]): number {
+  return Math.max(1, ...durations.map((d) => Math.round(d)));
+}
+
+function formatDuration(seconds: number): string {
+  // RFC 8216 §4.3.2.1: decimal-floating-point durations since version 3; microseconds suffice.
+  return seconds.toFixed(6);
+}
+
+/** A VOD playlist with one EXT-X-BYTERANGE:<len>@<offset> per segment. */
+export function writePlaylist(segments: readonly PlaylistSegment[]): string {
+  if (segments.length === 0) throw new PlaylistInvalid('a playlist needs at least one segment');
+  const lines = [
+    '#EXTM3U',
+    `#EXT-X-VERSION:${PLAYLIST_VERSION}`,
+    `#EXT-X-TARGETDURATION:${targetDurationFor(segments.map((s) => s.duration))}`,
+    '#EXT-X-MEDIA-SEQUENCE:0',
+    '#EXT-X-PLAYLIST-TYPE:VOD',
+    '#EXT-X-INDEPENDENT-SEGMENTS',
+  ];
+  for (const segment of segments) {
+    lines.push(`#EXTINF:${formatDuration(segment.duration)},`);
+    lines.push(`#EXT-X-BYTERANGE:${segment.length}@${segment.offset}`);
+    lines.push(segment.uri);
+  }
+  lines.push('#EXT-X-ENDLIST', '');
+  return lines.join('\n');
+}
+
+export interface ParsedSegment extends PlaylistSegment {
+  line: number;
+}
+
+export interface PlaylistCheck {
+  version: number;
+  targetDuration: number;
+  segments: ParsedSegment[];
+  problems: string[];
+}
+
+const BYTERANGE = /^#EXT-X-BYTERANGE:(\d+)(?:@(\d+))?$/;
+const EXTINF = /^#EXTINF:(\d+(?:\.\d+)?),.*$/;
+const MEDIA_URI = /^[^#\s][^\s]*\.(ts|aac|m4s|mp4)(\?[^\s]*)?$/;
+
+/**
+ * Checks a media playlist against the RFC 8216 rules this product relies on, returning every
+ * problem found (empty when it is good). The prior art of this trick once shipped
+ * `#EXT-X-BYTERANGE10659788:@66`; this catches such a line before anything is written.
+ */
+export function checkPlaylist(text: string): PlaylistCheck {
+  const problems: string[] = [];
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  let version = 1;
+  let targetDuration = Number.NaN;
+  let sawVod = false;
+  let sawEnd = false;
+  const segments: ParsedSegment[] = [];
+  let pendingDuration: number | undefined;
+  let pendingRange: { length: number; offset?: number } | undefined;
+  // RFC 8216 §4.3.1.1: the first line MUST be #EXTM3U.
+  if (lines[0] !== '#EXTM3U') problems.push('line 1: the first line must be #EXTM3U');
+  lines.forEach((raw, i) => {
+    const n = i + 1;
+    const line = raw.replace(/\r$/, '');
+    if (n === 1 || line === '') return;
+    if (sawEnd) problems.push(`line ${n}: nothing may follow #EXT-X-ENDLIST`);
+    if (line.startsWith('#EXT-X-VERSION:')) {
+      version = Number(line.slice('#EXT-X-VERSION:'.length));
+      if (!Number.isInteger(version)) problems.push(`line ${n}: bad EXT-X-VERSION`);
+    } else if (line.startsWith('#EXT-X-TARGETDURATION:')) {
+      const value = line.slice('#EXT-X-TARGETDURATION:'.length);
+      targetDuration = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+      // RFC 8216 §4.3.3.1: the value is a decimal-integer.
+      if (Number.isNaN(targetDuration)) problems.push(`line ${n}: EXT-X-TARGETDURATION must be a whole number`);
+    } else if (line === '#EXT-X-PLAYLIST-TYPE:VOD') {
+      sawVod = true;
+    } else if (line === '#EXT-X-ENDLIST') {
+      sawEnd = true;
+    } else if (line.startsWith('#EXTINF')) {
+      const match = EXTINF.exec(line);
+      if (!match) problems.push(`line ${n}: malformed EXTINF: ${line}`);
+      pendingDuration = match ? Number(match[1]) : Number.NaN;
+    } else if (line.startsWith('#EXT-X-BYTERANGE')) {
+      const match = BYTERANGE.exec(line);
+      if (!match) {
+        problems.push(`line ${n}: malformed EXT-X-BYTERANGE: ${line}`);
+        pendingRange = { length: Number.NaN, offset: Number.NaN };
+      } else {
+        pendingRange = { length: Number(match[1]), offset: match[2] === undefined ? undefined : Number(match[2]) };
+      }
+    } else if (line.startsWith('#')) {
+      // RFC 8216 §4.1: other tags and comments; nothing here depends on them.
+    } else {
+      // A URI line: RFC 8216 §4.3.2.1, each segment's EXTINF comes before its URI.
+      if (pendingDuration === undefined) problems.push(`line ${n}: URI without a preceding EXTINF`);
+      if (!pendingRange) problems.push(`line ${n}: segment without EXT-X-BYTERANGE`);
+      else if (pendingRange.offset === undefined) {
+        problems.push(`line ${n}: EXT-X-BYTERANGE without @offset (this product always writes the offset)`);
+      }
+      if (!MEDIA_URI.test(line)) problems.push(`line ${n}: URI ${line} must be relative and end in a media extension`);
+      segments.push({
+        line: n,
+        uri: line,
+        duration: pendingDuration ?? Number.NaN,
+        length: pendingRange?.length ?? Number.NaN,
+        offset: pendingRange?.offset ?? Number.NaN,
+      });
+      pendingDuration = undefined;
+      pendingRange = undefined;
+    }
+  });
+  if (Number.isNaN(targetDuration)) problems.push('missing EXT-X-TARGETDURATION');
+  // RFC 8216 §4.3.2.2: EXT-X-BYTERANGE requires a compatibility version of 4 or more.
+  if (version < PLAYLIST_VERSION) problems.push(`EXT-X-VERSION is ${version}; byte ranges need 4 or more`);
+  if (!sawVod) problems.push('missing #EXT-X-PLAYLIST-TYPE:VOD');
+  // RFC 8216 §4.3.3.4: a playlist that will not change ends with EXT-X-ENDLIST.
+  if (!sawEnd) problems.push('missing #EXT-X-ENDLIST');
+  if (segments.length === 0) problems.push('no segments');
+  if (pendingDuration !== undefined || pendingRange) problems.push('the last segment has no URI');
+  for (const segment of segments) {
+    // RFC 8216 §4.3.3.1: "The EXTINF duration of each Media Segment in the Playlist file, when
+    // rounded to the nearest integer, MUST be less than or equal to the target duration".
+    if (Math.round(segment.duration) > targetDuration) {
+      problems.push(`line ${segment.line}: EXTINF ${segment.duration} rounds above the target duration ${targetDuration}`);
+    }
+    if (!(segment.length > 0)) problems.push(`line ${segment.line}: byte range length must be positive`);
+  }
+  return { version, targetDuration, segments, problems };
+}
+
+/** Throws PlaylistInvalid naming the first problems, or returns the parsed playlist. */
+export function assertPlaylist(text: string): PlaylistCheck {
+  const check = checkPlaylist(text);
+  if (check.problems.length > 0) {
+    throw new PlaylistInvalid(`generated playlist breaks RFC 8216: ${check.problems.slice(0, 3).join('; ')}`);
+  }
+  return check;
+}

@@ -1,0 +1,225 @@
+// A stored (method 0) zip keeps every file's bytes verbatim right after its local file header,
+// so a byte range inside the package is the file itself (APPNOTE.TXT §4.3.7, §4.4.5).
+
+const LOCAL_HEADER_SIGNATURE = 0x04034b50;
+const CENTRAL_HEADER_SIGNATURE = 0x02014b50;
+const END_OF_CENTRAL_DIRECTORY_SIGNATURE = 0x06054b50;
+export const LOCAL_HEADER_FIXED_BYTES = 30;
+const CENTRAL_HEADER_FIXED_BYTES = 46;
+const END_OF_CENTRAL_DIRECTORY_BYTES = 22;
+const FLAG_DATA_DESCRIPTOR = 0x0008;
+const FLAG_UTF8_NAME = 0x0800;
+const METHOD_STORED = 0;
+const VERSION_NEEDED = 10; // 1.0: stored entries, no zip64
+/** Zip without zip64 caps sizes and offsets at 32 bits. */
+export const MAX_STORED_BYTES = 0xffff_fffe;
+// A fixed timestamp (1980-01-01 00:00) makes the same segment always give the same package
+// bytes, hence the same CodeSha256: re-running a conversion finds its packages unchanged.
+const DOS_TIME = 0;
+const DOS_DATE = (0 << 9) | (1 << 5) | 1;
+
+const CRC_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+/** CRC-32 (ISO 3309, as zip uses it); pass the previous value to continue over more bytes. */
+export function crc32(data: Uint8Array, previous = 0): number {
+  let crc = (previous ^ 0xffffffff) >>> 0;
+  for (let i = 0; i < data.length; i++) {
+    crc = (CRC_TABLE[(crc ^ data[i]!) & 0xff]! ^ (crc >>> 8)) >>> 0;
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+export interface ZipEntryInput {
+  name: string;
+  data: Uint8Array;
+}
+
+export interface StoredEntry {
+  name: string;
+  /** Offset of the entry's first data byte within the zip. */
+  dataOffset: number;
+  size: number;
+  crc32: number;
+}
+
+export interface StoredZip {
+  bytes: Buffer;
+  entries: StoredEntry[];
+}
+
+function isAscii(text: string): boolean {
+  return /^[\x20-\x7e]*$/.test(text);
+}
+
+function checkEntryName(name: string): Buffer {
+  const encoded = Buffer.from(name, 'utf8');
+  if (encoded.length === 0 || encoded.length > 0xffff) {
+    throw new RangeError(`zip entry name must be 1 to 65535 bytes, got ${encoded.length}`);
+  }
+  return encoded;
+}
+
+/** Writes a zip whose entries are all stored uncompressed, with correct CRC-32s. */
+export function writeStoredZip(entries: readonly ZipEntryInput[]): StoredZip {
+  const parts: Buffer[] = [];
+  const central: Buffer[] = [];
+  const written: StoredEntry[] = [];
+  let offset = 0;
+  for (const entry of entries) {
+    const name = checkEntryName(entry.name);
+    const size = entry.data.length;
+    if (size > MAX_STORED_BYTES || offset > MAX_STORED_BYTES) {
+      throw new RangeError('zip without zip64 holds at most 4 GiB');
+    }
+    const crc = crc32(entry.data);
+    const flags = isAscii(entry.name) ? 0 : FLAG_UTF8_NAME;
+    const local = Buffer.alloc(LOCAL_HEADER_FIXED_BYTES);
+    local.writeUInt32LE(LOCAL_HEADER_SIGNATURE, 0);
+    local.writeUInt16LE(VERSION_NEEDED, 4);
+    local.writeUInt16LE(flags, 6);
+    local.writeUInt16LE(METHOD_STORED, 8);
+    local.writeUInt16LE(DOS_TIME, 10);
+    local.writeUInt16LE(DOS_DATE, 12);
+    local.writeUInt32LE(crc, 14);
+    local.writeUInt32LE(size, 18);
+    local.writeUInt32LE(size, 22);
+    local.writeUInt16LE(name.length, 26);
+    local.writeUInt16LE(0, 28);
+    const header = Buffer.alloc(CENTRAL_HEADER_FIXED_BYTES);
+    header.writeUInt32LE(CENTRAL_HEADER_SIGNATURE, 0);
+    header.writeUInt16LE((3 << 8) | VERSION_NEEDED, 4); // made by: UNIX
+    header.writeUInt16LE(VERSION_NEEDED, 6);
+    header.writeUInt16LE(flags, 8);
+    header.writeUInt16LE(METHOD_STORED, 10);
+    header.writeUInt16LE(DOS_TIME, 12);
+    header.writeUInt16LE(DOS_DATE, 14);
+    header.writeUInt32LE(crc, 16);
+    header.writeUInt32LE(size, 20);
+    header.writeUInt32LE(size, 24);
+    header.writeUInt16LE(name.length, 28);
+    header.writeUInt16LE(0, 30); // extra
+    header.writeUInt16LE(0, 32); // comment
+    header.writeUInt16LE(0, 34); // disk
+    header.writeUInt16LE(0, 36); // internal attributes
+    header.writeUInt32LE((0o100644 << 16) >>> 0, 38); // external: regular file, rw-r--r--
+    header.writeUInt32LE(offset, 42);
+    const dataOffset = offset + LOCAL_HEADER_FIXED_BYTES + name.length;
+    parts.push(local, name, Buffer.from(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength));
+    central.push(header, name);
+    written.push({ name: entry.name, dataOffset, size, crc32: crc });
+    offset = dataOffset + size;
+  }
+  const centralBytes = central.reduce((sum, part) => sum + part.length, 0);
+  const end = Buffer.alloc(END_OF_CENTRAL_DIRECTORY_BYTES);
+  end.writeUInt32LE(END_OF_CENTRAL_DIRECTORY_SIGNATURE, 0);
+  end.writeUInt16LE(0, 4);
+  end.writeUInt16LE(0, 6);
+  end.writeUInt16LE(entries.length, 8);
+  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt32LE(centralBytes, 12);
+  end.writeUInt32LE(offset, 16);
+  end.writeUInt16LE(0, 20);
+  return { bytes: Buffer.concat([...parts, ...central, end]), entries: written };
+}
+
+export interface LocalHeader {
+  name: string;
+  method: number;
+  flags: number;
+  crc32: number;
+  compressedSize: number;
+  uncompressedSize: number;
+  /** Bytes from the header's start to the first data byte: 30 + name length + extra length. */
+  headerLength: number;
+}
+
+/**
+ * Parses the local file header at the start of `bytes`. Returns the number of bytes still needed
+ * when `bytes` stops inside the header's variable part.
+ */
+export function parseLocalHeader(bytes: Uint8Array): LocalHeader | { needBytes: number } {
+  if (bytes.length < LOCAL_HEADER_FIXED_BYTES) return { needBytes: LOCAL_HEADER_FIXED_BYTES };
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.readUInt32LE(0) !== LOCAL_HEADER_SIGNATURE) {
+    throw new RangeError('not a zip local file header (bad signature)');
+  }
+  const nameLength = view.readUInt16LE(26);
+  const extraLength = view.readUInt16LE(28);
+  const headerLength = LOCAL_HEADER_FIXED_BYTES + nameLength + extraLength;
+  if (bytes.length < headerLength) return { needBytes: headerLength };
+  return {
+    name: view.toString('utf8', LOCAL_HEADER_FIXED_BYTES, LOCAL_HEADER_FIXED_BYTES + nameLength),
+    flags: view.readUInt16LE(6),
+    method: view.readUInt16LE(8),
+    crc32: view.readUInt32LE(14),
+    compressedSize: view.readUInt32LE(18),
+    uncompressedSize: view.readUInt32LE(22),
+    headerLength,
+  };
+}
+
+export function hasDataDescriptor(header: LocalHeader): boolean {
+  return (header.flags & FLAG_DATA_DESCRIPTOR) !== 0;
+}
+
+export interface CentralEntry {
+  name: string;
+  method: number;
+  crc32: number;
+  compressedSize: number;
+  uncompressedSize: number;
+  localHeaderOffset: number;
+}
+
+/**
+ * Reads the central directory from the tail of a zip (`tail` holds the file's last bytes and
+ * `tailOffset` is where they start). Returns the bytes still needed when the directory begins
+ * before `tail`.
+ */
+export function parseCentralDirectory(
+  tail: Uint8Array,
+  tailOffset: number,
+): CentralEntry[] | { needFromOffset: number } {
+  const view = Buffer.from(tail.buffer, tail.byteOffset, tail.byteLength);
+  let end = -1;
+  for (let i = view.length - END_OF_CENTRAL_DIRECTORY_BYTES; i >= 0; i--) {
+    if (view.readUInt32LE(i) === END_OF_CENTRAL_DIRECTORY_SIGNATURE) {
+      end = i;
+      break;
+    }
+  }
+  if (end < 0) throw new RangeError('no end-of-central-directory record in the zip tail');
+  const count = view.readUInt16LE(end + 10);
+  const size = view.readUInt32LE(end + 12);
+  const start = view.readUInt32LE(end + 16);
+  if (start < tailOffset) return { needFromOffset: start };
+  const entries: CentralEntry[] = [];
+  let at = start - tailOffset;
+  for (let i = 0; i < count; i++) {
+    if (at + CENTRAL_HEADER_FIXED_BYTES > end || view.readUInt32LE(at) !== CENTRAL_HEADER_SIGNATURE) {
+      throw new RangeError(`central directory entry ${i} is malformed`);
+    }
+    const nameLength = view.readUInt16LE(at + 28);
+    const extraLength = view.readUInt16LE(at + 30);
+    const commentLength = view.readUInt16LE(at + 32);
+    entries.push({
+      name: view.toString('utf8', at + CENTRAL_HEADER_FIXED_BYTES, at + CENTRAL_HEADER_FIXED_BYTES + nameLength),
+      method: view.readUInt16LE(at + 10),
+      crc32: view.readUInt32LE(at + 16),
+      compressedSize: view.readUInt32LE(at + 20),
+      uncompressedSize: view.readUInt32LE(at + 24),
+      localHeaderOffset: view.readUInt32LE(at + 42),
+    });
+    at += CENTRAL_HEADER_FIXED_BYTES + nameLength + extraLength + commentLength;
+  }
+  if (at - (start - tailOffset) !== size) throw new RangeError('central directory size does not match its entries');
+  return entries;
+}

@@ -1,0 +1,81 @@
+// The outside world as the steps see it. One adapter set per backend (AWS, local); a step never
+// knows which one it got.
+import type { EncodingPlan, ProbeResult } from './core/model';
+
+/** Logical buckets; each adapter maps them to real buckets or folders. */
+export type Bucket = 'input' | 'work' | 'output';
+
+export interface ObjectInfo {
+  key: string;
+  bytes: number;
+}
+
+export interface ObjectStore {
+  /** Size of an object, or undefined when there is none. */
+  head(bucket: Bucket, key: string): Promise<ObjectInfo | undefined>;
+  /** Whole object; throws InputNotFound when there is none. */
+  get(bucket: Bucket, key: string): Promise<Buffer>;
+  put(bucket: Bucket, key: string, body: Buffer | string, contentType?: string): Promise<void>;
+  /** Uploads a file from scratch space without holding it in memory. */
+  putFile(bucket: Bucket, key: string, path: string, contentType?: string): Promise<void>;
+  /** Keys under a prefix, in lexical order. */
+  list(bucket: Bucket, prefix: string): Promise<ObjectInfo[]>;
+  /** Deletes an object; deleting what is not there is not an error. */
+  delete(bucket: Bucket, key: string): Promise<void>;
+  /** Something ffmpeg can open: a local path or a presigned URL. */
+  readableLocation(bucket: Bucket, key: string): Promise<string>;
+}
+
+export interface PackageInfo {
+  name: string;
+  /** base64(SHA-256 of the zip), as Lambda reports it. */
+  codeSha256: string;
+  codeSize: number;
+}
+
+export interface PackageLocation extends PackageInfo {
+  /** A signed URL that serves the zip with Range support. */
+  url: string;
+  /** Epoch milliseconds after which the URL stops working. */
+  urlExpiresAt: number;
+}
+
+export interface CodeStore {
+  /**
+   * Stores a zip as a function's code package. Idempotent: an existing function with the same
+   * code is left alone (`created: false`); one with other code is given this code.
+   */
+  createPackage(name: string, zip: Buffer): Promise<PackageInfo & { created: boolean }>;
+  /** The package and a fresh signed URL, or undefined when there is no such function. */
+  describe(name: string): Promise<PackageLocation | undefined>;
+  /** Bytes `start`..`end` (inclusive) of a package through its signed URL. */
+  readRange(url: string, start: number, end: number): Promise<Buffer>;
+  /** Deletes a function; true when it existed. */
+  delete(name: string): Promise<boolean>;
+  /** Functions whose names start with the prefix. */
+  list(prefix: string): Promise<PackageInfo[]>;
+  /** Code storage: what the account may hold and what it holds now, in bytes. */
+  quota(): Promise<{ limitBytes: number; usedBytes: number }>;
+}
+
+export interface SegmentFile {
+  index: number;
+  path: string;
+  bytes: number;
+  start: number;
+  duration: number;
+}
+
+export interface SegmentRequest {
+  input: string;
+  plan: EncodingPlan;
+  segmentSeconds: number;
+  outDir: string;
+}
+
+export interface MediaTool {
+  /** Streams and duration; throws NotMedia when the file is not audio or video. */
+  probe(input: string): Promise<ProbeResult>;
+  /** Cuts the input into MPEG-TS segments in `outDir`; durations as ffmpeg reports them. */
+  segment(request: SegmentRequest): Promise<SegmentFile[]>;
+}

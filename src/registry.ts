@@ -1,0 +1,74 @@
+// The route registry (one JSON object per video in the output bucket) and what a revision of a
+// video owns: the operations several steps and the CLI share.
+import type { RouteRecord } from './core/model';
+import { keys, revisionFunctionPrefix, videoFunctionPrefix } from './core/naming';
+import type { CodeStore, ObjectStore } from './ports';
+
+export async function readRoute(objects: ObjectStore, videoId: string): Promise<RouteRecord | undefined> {
+  if (!(await objects.head('output', keys.route(videoId)))) return undefined;
+  try {
+    return JSON.parse((await objects.get('output', keys.route(videoId))).toString('utf8')) as RouteRecord;
+  } catch {
+    return undefined; // deleted between head and get
+  }
+}
+
+export async function listRoutes(objects: ObjectStore): Promise<RouteRecord[]> {
+  const found: RouteRecord[] = [];
+  for (const object of await objects.list('output', keys.routesPrefix)) {
+    const videoId = object.key.slice(keys.routesPrefix.length).replace(/\.json$/, '');
+    const route = await readRoute(objects, videoId);
+    if (route) found.push(route);
+  }
+  return found;
+}
+
+/** Deletes every function and object of one revision of a video; returns what it removed. */
+export async function deleteRevision(
+  ports: { objects: ObjectStore; code: CodeStore; functionPrefix: string },
+  videoId: string,
+  revision: string,
+  what: { functions: boolean; output: boolean; work: boolean },
+): Promise<{ functions: number; objects: number }> {
+  let functions = 0;
+  let objects = 0;
+  if (what.functions) {
+    for (const fn of await ports.code.list(revisionFunctionPrefix(ports.functionPrefix, videoId, revision))) {
+      if (await ports.code.delete(fn.name)) functions++;
+    }
+  }
+  const prefixes: ['work' | 'output', string][] = [];
+  if (what.work) prefixes.push(['work', keys.workPrefix(videoId, revision)]);
+  if (what.output) prefixes.push(['output', keys.outputPrefix(videoId, revision)]);
+  for (const [bucket, prefix] of prefixes) {
+    for (const object of await ports.objects.list(bucket, prefix)) {
+      await ports.objects.delete(bucket, object.key);
+      objects++;
+    }
+  }
+  return { functions, objects };
+}
+
+/** Everything a video owns, in every revision: its route, functions, playlists and work files. */
+export async function deleteVideo(
+  ports: { objects: ObjectStore; code: CodeStore; functionPrefix: string },
+  videoId: string,
+): Promise<{ functions: number; objects: number }> {
+  let functions = 0;
+  let objects = 0;
+  // The route goes first, so nothing is served from what is about to disappear.
+  if (await ports.objects.head('output', keys.route(videoId))) {
+    await ports.objects.delete('output', keys.route(videoId));
+    objects++;
+  }
+  for (const fn of await ports.code.list(videoFunctionPrefix(ports.functionPrefix, videoId))) {
+    if (await ports.code.delete(fn.name)) functions++;
+  }
+  for (const [bucket, prefix] of [['output', `v/${videoId}/`], ['work', `${videoId}/`]] as const) {
+    for (const object of await ports.objects.list(bucket, prefix)) {
+      await ports.objects.delete(bucket, object.key);
+      objects++;
+    }
+  }
+  return { functions, objects };
+}
