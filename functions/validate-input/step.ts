@@ -44,7 +44,12 @@ export async function validateInput(event: unknown, ports: ValidateInputPorts): 
   const videoId = videoIdFor(key);
   checkNamesFit(ports.functionPrefix, videoId, input.revision);
 
-  const media = await ports.media.probe(await ports.objects.readableLocation('input', key));
+  const media = await ports.media
+    .probe(await ports.objects.readableLocation('input', key))
+    .catch((error: unknown) => {
+      if (error instanceof NotMedia) throw new NotMedia(`${JSON.stringify(name)}: ${error.message}`);
+      throw error;
+    });
   const container = CONTAINERS[extension]!;
   if (!media.formatName.split(',').some((f) => container.formats.includes(f))) {
     throw new NotMedia(`${JSON.stringify(name)} is not ${container.label}: ffprobe reads it as ${media.formatName}`);

@@ -193,10 +193,13 @@ export function parseSegmentList(csv: string): { file: string; start: number; en
 export function ffmpegMediaTool(binaries: Binaries = resolveBinaries()): MediaTool {
   return {
     async probe(input) {
-      const result = await run(binaries.ffprobe, [
-        '-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', asFfmpegInput(input),
-      ]);
-      if (result.code !== 0) throw new NotMedia(`ffprobe cannot read it as media: ${lastLine(result.stderr)}`);
+      const target = asFfmpegInput(input);
+      const result = await run(binaries.ffprobe, ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', target]);
+      if (result.code !== 0) {
+        // ffprobe names the file it was given (a scratch path or a presigned URL): leave that out.
+        const why = lastLine(result.stderr).split(target).join('').replace(/^[:\s]+/, '');
+        throw new NotMedia(`ffprobe cannot read it as audio or video (${why})`);
+      }
       let probe: ProbeResult;
       try {
         probe = parseProbe(result.stdout);

@@ -1,0 +1,85 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import * as errors from '../../src/core/errors';
+import { INPUT_ERRORS, oneLineCause, TRANSIENT_ERRORS } from '../../src/core/errors';
+import { parseExecutionInput } from '../../src/core/model';
+
+const classes = (Object.entries(errors) as [string, unknown][]).filter(
+  (entry): entry is [string, new (message: string) => Error] =>
+    typeof entry[1] === 'function' && (entry[1] as { prototype?: unknown }).prototype instanceof Error,
+);
+
+type Rule = { ErrorEquals: string[] };
+type State = { Type: string; Retry?: Rule[]; Catch?: Rule[]; ItemProcessor?: { States: Record<string, State> } };
+function allStates(states: Record<string, State>): [string, State][] {
+  return Object.entries(states).flatMap(([name, s]) => [[name, s] as [string, State], ...(s.ItemProcessor ? allStates(s.ItemProcessor.States) : [])]);
+}
+const asl = parse(readFileSync(join(__dirname, '../../statemachines/convert-video.asl.yml'), 'utf8')) as { States: Record<string, State> };
+const states = allStates(asl.States);
+
+describe('typed errors', () => {
+  it.each(classes)('%s carries its own name literally, as the state machine matches it', (className, ErrorClass) => {
+    const error = new ErrorClass('why');
+    expect(error.name).toBe(className);
+    expect(error.message).toBe('why');
+    expect(error).toBeInstanceOf(Error);
+  });
+
+  it('never retries an input error', () => {
+    for (const [name, state] of states) {
+      for (const rule of state.Retry ?? []) {
+        for (const input of INPUT_ERRORS) expect([name, rule.ErrorEquals.includes(input)]).toEqual([name, false]);
+      }
+    }
+  });
+
+  it('retries the transient errors in every Task except CleanUp, which retries everything', () => {
+    for (const [name, state] of states.filter(([, s]) => s.Type === 'Task')) {
+      const retried = (state.Retry ?? []).flatMap((r) => r.ErrorEquals);
+      if (name === 'CleanUp') expect(retried).toEqual(['States.ALL']);
+      else for (const transient of ['TooManyRequestsException', 'TransientNetworkError', 'Lambda.ServiceException']) {
+        expect([name, retried.includes(transient)]).toEqual([name, true]);
+      }
+    }
+  });
+
+  it('catches every input error by name somewhere, and sends every failure to CleanUp', () => {
+    const caught = new Set(states.flatMap(([, s]) => (s.Catch ?? []).flatMap((c) => c.ErrorEquals)));
+    for (const name of INPUT_ERRORS.filter((e) => e !== 'SegmentationFailed')) expect(caught.has(name)).toBe(true);
+    for (const [name, state] of states.filter(([n, s]) => s.Type !== 'Fail' && n !== 'CleanUp' && n !== 'PackageSegment')) {
+      const last = state.Catch?.at(-1) as (Rule & { Next: string }) | undefined;
+      expect([name, last?.ErrorEquals, last?.Next]).toEqual([name, ['States.ALL'], 'CleanUp']);
+    }
+  });
+
+  it('lists only names that exist', () => {
+    const known = new Set(classes.map(([n]) => n));
+    for (const name of INPUT_ERRORS) expect(known.has(name)).toBe(true);
+    expect(TRANSIENT_ERRORS).toContain('TooManyRequestsException');
+  });
+});
+
+describe('oneLineCause', () => {
+  it('unwraps the JSON cause AWS gives a Lambda error', () => {
+    const cause = JSON.stringify({ errorType: 'NotMedia', errorMessage: '"a.mp4" has no video stream', trace: ['at x'] });
+    expect(oneLineCause(cause)).toBe('"a.mp4" has no video stream');
+  });
+  it('folds a multi-line message into one line', () => {
+    expect(oneLineCause(new Error('first\n  second'))).toBe('first second');
+  });
+});
+
+describe('execution input', () => {
+  it('names the field that is wrong', () => {
+    expect(() => parseExecutionInput({ source: {}, revision: 'abcd1234' })).toThrow('source.key must be a non-empty string');
+    expect(() => parseExecutionInput({ source: { key: 'a.mp4' }, revision: '../x' })).toThrow(/revision must be/);
+    expect(() => parseExecutionInput({ source: { key: 'a.mp4' }, revision: 'abcd1234', options: { segmentSeconds: 0 } })).toThrow(
+      'options.segmentSeconds must be between 1 and 60',
+    );
+    expect(() => parseExecutionInput({ source: { key: 'a.mp4' }, revision: 'abcd1234', options: { profile: '4k' } })).toThrow(/options.profile/);
+  });
+  it('fills in the default options', () => {
+    expect(parseExecutionInput({ source: { key: 'a.mp4' }, revision: 'abcd1234' }).options).toEqual({ segmentSeconds: 10, profile: 'source' });
+  });
+});

@@ -1,0 +1,46 @@
+import { UrlSigner } from '../../src/adapters/local/signer';
+import { parseRange } from '../../local/server';
+
+describe('signed package URLs', () => {
+  const signer = new UrlSigner(Buffer.alloc(32, 1));
+  const expires = 2_000_000_000;
+  const query = (name: string, q: string) => [name, new URLSearchParams(q)] as const;
+
+  it('accept what they signed until it expires', () => {
+    const [name, q] = query('fn-1', signer.sign('fn-1', expires));
+    expect(signer.verify(name, q, expires * 1000 - 1)).toBe('ok');
+    expect(signer.verify(name, q, expires * 1000)).toBe('expired');
+  });
+  it('reject another function name, a moved expiry, or a changed signature', () => {
+    const good = signer.sign('fn-1', expires);
+    expect(signer.verify('fn-2', new URLSearchParams(good), 0)).toBe('bad-signature');
+    expect(signer.verify('fn-1', new URLSearchParams(good.replace(String(expires), String(expires + 1))), 0)).toBe('bad-signature');
+    const flipped = good.replace(/signature=(.)/, (_, c: string) => `signature=${c === 'a' ? 'b' : 'a'}`);
+    expect(signer.verify('fn-1', new URLSearchParams(flipped), 0)).toBe('bad-signature');
+    expect(signer.verify('fn-1', new URLSearchParams('expires=1'), 0)).toBe('bad-signature');
+  });
+  it('reject a URL signed with another secret', () => {
+    const other = new UrlSigner(Buffer.alloc(32, 2));
+    expect(signer.verify('fn-1', new URLSearchParams(other.sign('fn-1', expires)), 0)).toBe('bad-signature');
+  });
+});
+
+describe('Range header', () => {
+  it.each([
+    ['bytes=0-29', { start: 0, end: 29 }],
+    ['bytes=38-', { start: 38, end: 99 }],
+    ['bytes=-10', { start: 90, end: 99 }],
+    ['bytes=90-500', { start: 90, end: 99 }],
+  ])('%s of 100 bytes', (header, expected) => {
+    expect(parseRange(header, 100)).toEqual(expected);
+  });
+  it('is unsatisfiable past the end', () => {
+    expect(parseRange('bytes=100-', 100)).toBe('unsatisfiable');
+    expect(parseRange('bytes=5-2', 100)).toBe('unsatisfiable');
+  });
+  it('is ignored when absent or not understood, as S3 ignores it', () => {
+    expect(parseRange(undefined, 100)).toBeUndefined();
+    expect(parseRange('bytes=0-1,5-6', 100)).toBeUndefined();
+    expect(parseRange('items=1-2', 100)).toBeUndefined();
+  });
+});

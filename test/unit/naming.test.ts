@@ -1,0 +1,62 @@
+import fc from 'fast-check';
+import { NameTooLong, UnsupportedExtension } from '../../src/core/errors';
+import {
+  checkNamesFit, executionNameFor, extensionOf, isVideoId, MAX_PACKAGE_INDEX, packageFunctionName,
+  revisionFor, slugify, supportedExtension, videoIdFor,
+} from '../../src/core/naming';
+
+// What a deployed stack uses: <service>-<stage>-seg-
+const AWS_PREFIX = 'lambda-hls-prod-seg-';
+
+describe('extensions', () => {
+  it.each(['clip.mp4', 'CLIP.MP4', 'a.b.Mp4', 'song.mp3', 'SONG.MP3', 'dir/x.mp4'])('accepts %s', (key) => {
+    expect(['.mp4', '.mp3']).toContain(supportedExtension(key));
+  });
+  it.each(['clip.avi', 'clip', '.mp4', 'clip.mp4.txt', 'clip.mp4 ', 'clip.m4a', 'clip.mp4/'])('rejects %s with UnsupportedExtension', (key) => {
+    expect(() => supportedExtension(key)).toThrow(UnsupportedExtension);
+  });
+  it('reads the extension of the file name only', () => {
+    expect(extensionOf('folder.mp4/clip')).toBe('');
+  });
+});
+
+describe('video ids', () => {
+  it('are a readable slug plus a short hash', () => {
+    expect(videoIdFor('My holiday clip.MP4')).toMatch(/^my-holiday-clip-[0-9a-f]{6}$/);
+    expect(slugify('Café del Mar (live).mp3')).toBe('cafe-del-mar-live');
+    expect(slugify('日本語.mp4')).toBe('video');
+  });
+  it('are the same for the same key and differ for keys that share a name', () => {
+    expect(videoIdFor('a/clip.mp4')).toBe(videoIdFor('a/clip.mp4'));
+    expect(videoIdFor('a/clip.mp4')).not.toBe(videoIdFor('b/clip.mp4'));
+  });
+  it('keep every function name within 64 characters, whatever the file name', () => {
+    const names = fc.oneof(
+      fc.string({ maxLength: 250, unit: 'grapheme' }),
+      fc.constant('x'.repeat(200)),
+      fc.constant(' spaces  and\ttabs '),
+    );
+    fc.assert(
+      fc.property(names, fc.constantFrom('.mp4', '.MP3'), (name, ext) => {
+        const id = videoIdFor(`${name}${ext}`);
+        expect(isVideoId(id)).toBe(true);
+        const fn = packageFunctionName(AWS_PREFIX, id, 'deadbeef', MAX_PACKAGE_INDEX);
+        expect(fn.length).toBeLessThanOrEqual(64);
+        expect(fn).toMatch(/^[A-Za-z0-9_-]+$/);
+        expect(executionNameFor(id, 'deadbeef').length).toBeLessThanOrEqual(80);
+      }),
+    );
+  });
+  it('fail with NameTooLong when the configured prefix leaves no room', () => {
+    expect(() => checkNamesFit('a-very-long-service-name-production-seg-', videoIdFor('x'.repeat(200) + '.mp4'), 'deadbeef')).toThrow(NameTooLong);
+  });
+});
+
+describe('revisions', () => {
+  it('change with the content or the options, and only then', () => {
+    const base = revisionFor('sha-a', { segmentSeconds: 10, profile: 'source' });
+    expect(revisionFor('sha-a', { segmentSeconds: 10, profile: 'source' })).toBe(base);
+    expect(revisionFor('sha-b', { segmentSeconds: 10, profile: 'source' })).not.toBe(base);
+    expect(revisionFor('sha-a', { segmentSeconds: 6, profile: 'source' })).not.toBe(base);
+  });
+});

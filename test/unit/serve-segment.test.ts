@@ -1,0 +1,97 @@
+import { PackageUrlCache, serveSegment, URL_REFRESH_MARGIN_MS } from '../../functions/serve-segment/step';
+import type { RouteRecord } from '../../src/core/model';
+import { keys } from '../../src/core/naming';
+import { MemoryCodeStore, MemoryObjectStore } from '../support/memory';
+
+const VIDEO = 'my-clip-1a2b3c';
+
+async function setup() {
+  let now = 1_000_000;
+  const clock = () => now;
+  const objects = new MemoryObjectStore();
+  const code = new MemoryCodeStore(clock);
+  await code.createPackage('seg-0', Buffer.from('zip-0'));
+  await code.createPackage('seg-1', Buffer.from('zip-1'));
+  const route: RouteRecord = {
+    videoId: VIDEO, revision: 'abcd1234', sourceKey: 'my clip.mp4', kind: 'video', playlistKey: keys.playlist(VIDEO, 'abcd1234'),
+    durationSeconds: 20, segmentCount: 2, packages: ['seg-0', 'seg-1'], registeredAt: new Date(0).toISOString(),
+  };
+  await objects.put('output', keys.route(VIDEO), JSON.stringify(route));
+  await objects.put('output', route.playlistKey, '#EXTM3U\n');
+  const urls = new PackageUrlCache(clock);
+  const serve = (path: string, method = 'GET') => serveSegment({ method, path }, { objects, code, urls, now: clock });
+  return { serve, code, urls, objects, advance: (ms: number) => (now += ms) };
+}
+
+describe('serve-segment', () => {
+  it('answers the playlist of a registered video', async () => {
+    const { serve } = await setup();
+    const res = await serve(`/v/${VIDEO}/index.m3u8`);
+    expect(res.status).toBe(200);
+    expect(res.headers['Content-Type']).toBe('application/vnd.apple.mpegurl');
+    expect(res.headers['Access-Control-Allow-Origin']).toBe('*');
+    expect(res.body).toBe('#EXTM3U\n');
+  });
+
+  it('answers a segment with 302 to its package URL and a Cache-Control shorter than the URL lives', async () => {
+    const { serve } = await setup();
+    const res = await serve(`/v/${VIDEO}/1.ts`);
+    expect(res.status).toBe(302);
+    expect(res.headers.Location).toMatch(/^memory:\/\/code\/seg-1\?/);
+    const maxAge = Number(/max-age=(\d+)/.exec(res.headers['Cache-Control'] ?? '')?.[1]);
+    expect(maxAge).toBeGreaterThan(0);
+    expect(maxAge * 1000).toBeLessThanOrEqual(600_000 - URL_REFRESH_MARGIN_MS);
+  });
+
+  it.each([
+    ['an unknown video', '/v/other-video-000000/0.ts'],
+    ['a segment past the end', `/v/${VIDEO}/2.ts`],
+    ['a negative segment', `/v/${VIDEO}/-1.ts`],
+    ['a huge segment number', `/v/${VIDEO}/99999999999.ts`],
+    ['a leading zero', `/v/${VIDEO}/01.ts`],
+    ['dot segments', `/v/${VIDEO}/../index.m3u8`],
+    ['an encoded slash', `/v/${VIDEO}%2F0.ts`],
+    ['an encoded dot', `/v/${VIDEO}/%2e%2e/0.ts`],
+    ['upper case', `/v/${VIDEO.toUpperCase()}/0.ts`],
+    ['another extension', `/v/${VIDEO}/0.zip`],
+    ['an overlong path', `/v/${'a'.repeat(300)}/0.ts`],
+    ['the bare prefix', '/v/'],
+  ])('answers 404 for %s without calling the code store', async (_, path) => {
+    const { serve, code } = await setup();
+    const res = await serve(path);
+    expect(res.status).toBe(404);
+    expect(code.describeCalls).toBe(0);
+  });
+
+  it('refuses methods other than GET and HEAD', async () => {
+    const { serve } = await setup();
+    expect((await serve(`/v/${VIDEO}/0.ts`, 'POST')).status).toBe(405);
+    expect((await serve(`/v/${VIDEO}/0.ts`, 'HEAD')).status).toBe(302);
+  });
+
+  it('looks a package URL up once and reuses it until shortly before it expires', async () => {
+    const { serve, code, advance } = await setup();
+    await serve(`/v/${VIDEO}/0.ts`);
+    await serve(`/v/${VIDEO}/0.ts`);
+    advance(600_000 - URL_REFRESH_MARGIN_MS - 1000);
+    await serve(`/v/${VIDEO}/0.ts`);
+    expect(code.describeCalls).toBe(1);
+    advance(2000); // now within the refresh margin
+    const res = await serve(`/v/${VIDEO}/0.ts`);
+    expect(code.describeCalls).toBe(2);
+    expect(res.headers['Cache-Control']).toMatch(/max-age=5\d\d/);
+  });
+
+  it('coalesces concurrent misses for the same package into one look-up', async () => {
+    const { serve, code } = await setup();
+    const answers = await Promise.all(Array.from({ length: 20 }, () => serve(`/v/${VIDEO}/1.ts`)));
+    expect(answers.every((a) => a.status === 302)).toBe(true);
+    expect(code.describeCalls).toBe(1);
+  });
+
+  it('stops answering for a video once its route is gone', async () => {
+    const { serve, objects } = await setup();
+    await objects.delete('output', keys.route(VIDEO));
+    expect((await serve(`/v/${VIDEO}/index.m3u8`)).status).toBe(404);
+  });
+});
