@@ -1,0 +1,271 @@
+// The real ASL file on the local engine, with the real steps and local adapters: one named case
+// per path through the machine, asserting on the execution history and on what is left behind.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { TooManyRequestsException } from '../../src/core/errors';
+import { checkPlaylist } from '../../src/core/playlist';
+import { keys, revisionFor, videoIdFor } from '../../src/core/naming';
+import { readRoute } from '../../src/registry';
+import { convertFile, type ConvertResult } from '../../local/convert';
+import { loadDefinition, runStateMachine, UnboundTask } from '../../local/engine';
+import { compactEvent, ExecutionStore, failedState } from '../../local/executions';
+import { bindSteps, type LocalConfig, type StepPorts } from '../../local/runtime';
+import { startServer } from '../../local/server';
+import {
+  freshPorts, leftovers, makeAudioOnlyMp4, makeMp3, makeVideo, makeWav, tempDir, writeText,
+} from '../support/fixtures';
+
+const options = { segmentSeconds: 2, profile: 'source' as const };
+let dir: string;
+let mp4: string;
+let mp3: string;
+
+beforeAll(() => {
+  dir = tempDir('sm');
+  mp4 = makeVideo(join(dir, 'clip.mp4'), { seconds: 5 });
+  mp3 = makeMp3(join(dir, 'song.mp3'), 5);
+});
+
+async function convert(file: string, config: Partial<LocalConfig> = {}, wrapPorts?: (p: StepPorts) => StepPorts) {
+  const ports = freshPorts(config);
+  const result = await convertFile(file, { ports, options, retryDelayMs: 0, wrapPorts });
+  const store = new ExecutionStore(ports.config.home);
+  return { ports, result, events: store.events(result.executionName), record: store.read(result.executionName) };
+}
+
+function expectFailed(result: ConvertResult, state: string, error: string) {
+  expect(result.status).toBe('FAILED');
+  expect(result.error).toMatchObject({ state, error });
+  expect(result.error?.cause).toBeTruthy();
+  expect(result.error?.cause).not.toMatch(/\n/);
+}
+
+describe('ConvertVideo, happy paths', () => {
+  it('converts an mp4 through every state and registers a playable route', async () => {
+    const { ports, result, events, record } = await convert(mp4);
+    expect(result.status).toBe('SUCCEEDED');
+    const entered = events.filter((e) => e.type === 'StateEntered' && e.index === undefined).map((e) => e.state);
+    expect(entered).toEqual(['ValidateInput', 'SegmentMedia', 'PackageSegments', 'ComputeOffsets', 'WritePlaylist', 'RegisterRoute']);
+    expect(record?.status).toBe('SUCCEEDED');
+
+    const route = await readRoute(ports.objects, result.videoId);
+    expect(route?.packages).toHaveLength(result.segments);
+    expect(result.segments).toBeGreaterThanOrEqual(2);
+    const functions = readdirSync(join(ports.config.home, 'functions'));
+    expect(functions.sort()).toEqual([...route!.packages].sort());
+
+    const playlist = (await ports.objects.get('output', route!.playlistKey)).toString();
+    const check = checkPlaylist(playlist);
+    expect(check.problems).toEqual([]);
+    expect(check.segments.reduce((s, x) => s + x.duration, 0)).toBeCloseTo(5, 0);
+    // Only the packages and the playlist remain: work files and the input copy are gone.
+    expect(leftovers(ports.config.home).filter((f) => f.startsWith('buckets/'))).toEqual(
+      [`buckets/output/${route!.playlistKey}`, `buckets/output/${keys.route(result.videoId)}`].sort(),
+    );
+  });
+
+  it('converts an mp3 into audio-only segments', async () => {
+    const { ports, result } = await convert(mp3);
+    expect(result.status).toBe('SUCCEEDED');
+    const route = await readRoute(ports.objects, result.videoId);
+    expect(route?.kind).toBe('audio');
+    expect(route?.durationSeconds).toBeGreaterThan(4.9);
+  });
+
+  it('finds an identical earlier conversion instead of running again', async () => {
+    const ports = freshPorts();
+    const first = await convertFile(mp4, { ports, options, retryDelayMs: 0 });
+    const second = await convertFile(mp4, { ports, options, retryDelayMs: 0 });
+    expect(second).toMatchObject({ status: 'SUCCEEDED', reused: true, executionName: first.executionName });
+  });
+
+  it('creates each package once when the same revision runs again', async () => {
+    const ports = freshPorts();
+    const first = await convertFile(mp4, { ports, options, retryDelayMs: 0 });
+    const functions = readdirSync(join(ports.config.home, 'functions')).sort();
+    // A second execution by hand with the same input, as a redelivered event would start.
+    await ports.objects.putFile('input', 'clip.mp4', mp4);
+    const created: boolean[] = [];
+    const server = await startServer({ ports });
+    const run = await runStateMachine({
+      loaded: loadDefinition(),
+      handlers: bindSteps({
+        ...ports,
+        code: Object.assign(Object.create(ports.code) as typeof ports.code, {
+          createPackage: async (name: string, zip: Buffer) => {
+            const r = await ports.code.createPackage(name, zip);
+            created.push(r.created);
+            return r;
+          },
+        }),
+      }),
+      input: { source: { key: 'clip.mp4' }, revision: revisionFor('x', {}), options },
+      retryDelayMs: 0,
+    }).finally(() => server.close());
+    expect(run.status).toBe('SUCCEEDED');
+    expect(first.status).toBe('SUCCEEDED');
+    // Different revision: new packages, and the first revision's are removed once the route moves.
+    expect(created.every(Boolean)).toBe(true);
+    expect(readdirSync(join(ports.config.home, 'functions')).some((f) => functions.includes(f))).toBe(false);
+  });
+
+  it('reuses existing packages with identical code (created: false) on a repeat run', async () => {
+    const ports = freshPorts();
+    const server = await startServer({ ports });
+    const input = { source: { key: 'clip.mp4' }, revision: 'abcd1234', options };
+    const created: boolean[] = [];
+    const handlers = bindSteps({
+      ...ports,
+      code: Object.assign(Object.create(ports.code) as typeof ports.code, {
+        createPackage: async (name: string, zip: Buffer) => {
+          const r = await ports.code.createPackage(name, zip);
+          created.push(r.created);
+          return r;
+        },
+      }),
+    });
+    try {
+      for (let i = 0; i < 2; i++) {
+        await ports.objects.putFile('input', 'clip.mp4', mp4);
+        const run = await runStateMachine({ loaded: loadDefinition(), handlers, input, retryDelayMs: 0 });
+        expect(run.status).toBe('SUCCEEDED');
+      }
+    } finally {
+      await server.close();
+    }
+    const half = created.length / 2;
+    expect(created.slice(0, half).every(Boolean)).toBe(true);
+    expect(created.slice(half).some(Boolean)).toBe(false);
+    expect(readdirSync(join(ports.config.home, 'functions'))).toHaveLength(half);
+  });
+});
+
+describe('ConvertVideo, input errors end in the right state and leave nothing behind', () => {
+  const cases: [string, () => string, Partial<LocalConfig>, string, string][] = [
+    ['a .avi file', () => writeText(join(dir, 'movie.avi'), 'x'), {}, 'ValidateInput', 'UnsupportedExtension'],
+    ['an empty .mp4', () => writeText(join(dir, 'empty.mp4'), ''), {}, 'ValidateInput', 'EmptyInput'],
+    ['an input over the size limit', () => mp4, { maxInputBytes: 1000 }, 'ValidateInput', 'InputTooLarge'],
+    ['a text file named .mp4', () => writeText(join(dir, 'notes.mp4'), 'not a video\n'), {}, 'ValidateInput', 'NotMedia'],
+    ['an .mp4 with audio only', () => makeAudioOnlyMp4(join(dir, 'voice.mp4'), 2), {}, 'ValidateInput', 'NotMedia'],
+    ['a WAV named .mp3', () => makeWav(join(dir, 'tone.mp3'), 2), {}, 'ValidateInput', 'NotMedia'],
+    ['a function prefix that leaves no room', () => mp4, { functionPrefix: 'a-much-too-long-service-name-stage-seg-' }, 'ValidateInput', 'NameTooLong'],
+    ['a code storage quota too small', () => mp4, { quotaBytes: 10_000 }, 'SegmentMedia', 'CodeStorageQuotaExceeded'],
+  ];
+
+  it.each(cases)('%s', async (_, file, config, state, error) => {
+    const { ports, result, events, record } = await convert(file(), config);
+    expectFailed(result, state, error);
+    expect(record?.error).toMatchObject({ state, error });
+    expect(events.filter((e) => e.type === 'StateRetried')).toEqual([]);
+    expect(events.some((e) => e.type === 'StateEntered' && e.state === 'CleanUp')).toBe(true);
+    expect(events.at(-1)).toMatchObject({ type: 'ExecutionFailed', error });
+    expect(leftovers(ports.config.home)).toEqual([]);
+  });
+
+  it('fails with InputNotFound when an execution started by hand names a missing object', async () => {
+    const ports = freshPorts();
+    const run = await runStateMachine({
+      loaded: loadDefinition(),
+      handlers: bindSteps(ports),
+      input: { source: { key: 'gone.mp4' }, revision: 'abcd1234' },
+      retryDelayMs: 0,
+    });
+    expect(run.status).toBe('FAILED');
+    expect(failedState(run.events.map(compactEvent))).toMatchObject({ state: 'ValidateInput', error: 'InputNotFound' });
+  });
+
+  it('fails with InvalidRequest when the execution input is malformed', async () => {
+    const ports = freshPorts();
+    const run = await runStateMachine({ loaded: loadDefinition(), handlers: bindSteps(ports), input: { source: 'x' }, retryDelayMs: 0 });
+    expect(failedState(run.events.map(compactEvent))).toMatchObject({ state: 'ValidateInput', error: 'InvalidRequest' });
+  });
+});
+
+describe('ConvertVideo, faults after packages exist', () => {
+  const throttleCreate = (times: number) => (ports: StepPorts): StepPorts => {
+    let calls = 0;
+    const code = Object.create(ports.code) as StepPorts['code'];
+    code.createPackage = async (name, zip) => {
+      if (calls++ < times) throw new TooManyRequestsException('Rate exceeded');
+      return ports.code.createPackage(name, zip);
+    };
+    return { ...ports, code };
+  };
+
+  it('retries a throttled CreateFunction and succeeds, with the retry in the history', async () => {
+    const { result, events } = await convert(mp4, {}, throttleCreate(1));
+    expect(result.status).toBe('SUCCEEDED');
+    const retried = events.filter((e) => e.type === 'StateRetried');
+    expect(retried).toHaveLength(1);
+    expect(retried[0]).toMatchObject({ state: 'PackageSegment' });
+    expect(events.find((e) => e.type === 'StateFailed')).toMatchObject({ error: 'TooManyRequestsException' });
+  });
+
+  it('fails cleanly through CleanUp under persistent throttling, deleting the packages it made', async () => {
+    let made = 0;
+    const { ports, result, events } = await convert(mp4, {}, (p) => {
+      const code = Object.create(p.code) as StepPorts['code'];
+      // The first package goes through, every later one is throttled for good.
+      code.createPackage = async (name, zip) => {
+        if (made++ === 0) return p.code.createPackage(name, zip);
+        throw new TooManyRequestsException('Rate exceeded');
+      };
+      return { ...p, code };
+    });
+    expectFailed(result, 'PackageSegments', 'TooManyRequestsException');
+    expect(events.filter((e) => e.type === 'StateRetried').length).toBeGreaterThan(1);
+    expect(leftovers(ports.config.home)).toEqual([]);
+  });
+
+  it('fails with PackageMismatch when the stored code is not what was written, leaving nothing', async () => {
+    const { ports, result } = await convert(mp4, {}, (p) => {
+      const code = Object.create(p.code) as StepPorts['code'];
+      code.describe = async (name) => {
+        const found = await p.code.describe(name);
+        return found && { ...found, codeSha256: 'AAAA' };
+      };
+      return { ...p, code };
+    });
+    expectFailed(result, 'ComputeOffsets', 'PackageMismatch');
+    expect(leftovers(ports.config.home)).toEqual([]);
+  });
+
+  it('keeps the video being served when a repeat of its conversion fails', async () => {
+    const ports = freshPorts();
+    const first = await convertFile(mp4, { ports, options, retryDelayMs: 0 });
+    const server = await startServer({ ports });
+    await ports.objects.putFile('input', 'clip.mp4', mp4);
+    const full = Object.create(ports.code) as StepPorts['code'];
+    full.quota = async () => ({ limitBytes: 1, usedBytes: 1 });
+    const run = await runStateMachine({
+      loaded: loadDefinition(),
+      handlers: bindSteps({ ...ports, code: full }),
+      input: { source: { key: 'clip.mp4' }, revision: (await readRoute(ports.objects, first.videoId))!.revision, options },
+      retryDelayMs: 0,
+    }).finally(() => server.close());
+    expect(run.status).toBe('FAILED');
+    const route = await readRoute(ports.objects, first.videoId);
+    expect(readdirSync(join(ports.config.home, 'functions')).sort()).toEqual([...route!.packages].sort());
+  });
+});
+
+describe('the local runtime', () => {
+  it('refuses to run when a Task has no local binding', async () => {
+    const ports = freshPorts();
+    const handlers = bindSteps(ports);
+    delete handlers.computeOffsets;
+    await expect(
+      runStateMachine({ loaded: loadDefinition(), handlers, input: {}, retryDelayMs: 0 }),
+    ).rejects.toThrow(UnboundTask);
+  });
+
+  it('binds every Task of the ASL file by its serverless function key', () => {
+    const { tasks } = loadDefinition();
+    expect(tasks.map((t) => t.functionKey).sort()).toEqual(Object.keys(bindSteps(freshPorts())).sort());
+  });
+
+  it('derives the same video id the CLI reports', async () => {
+    const { result } = await convert(mp3);
+    expect(result.videoId).toBe(videoIdFor('song.mp3'));
+  });
+});
