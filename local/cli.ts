@@ -244,6 +244,8 @@ export function buildProgram(): Command {
     )
     .version(require('../package.json').version as string)
     .showHelpAfterError('(run with --help for usage)')
+    // Set before the commands are added so they inherit it: usage errors end in main() with exit 2.
+    .exitOverride()
     .addHelpText(
       'after',
       '\nExamples:\n  lambda-hls convert "My holiday clip.MP4"\n  lambda-hls serve --port 8080\n  lambda-hls history my-holiday-clip-1a2b3c\n' +
@@ -321,7 +323,6 @@ export function buildProgram(): Command {
 
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
-  program.exitOverride();
   try {
     await program.parseAsync(argv);
   } catch (error) {

@@ -1,0 +1,234 @@
+// The whole product as a user runs it: the built CLI converts generated clips, `serve` answers on
+// 127.0.0.1, and an independent player (Debian's ffmpeg 5.1 ffprobe) reads each playlist over
+// HTTP through the 302s and byte ranges.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { resolveBinaries } from '../../src/adapters/ffmpeg/media-tool';
+import { checkPlaylist } from '../../src/core/playlist';
+import { leftovers, makeMp3, makeVideo, tempDir, writeText } from '../support/fixtures';
+
+const ROOT = join(__dirname, '..', '..');
+const CLI = join(ROOT, 'bin', 'lambda-hls.js');
+// The static ffprobe from npm crashes on MPEG-TS, so the player check uses another build.
+const PLAYER_FFPROBE = process.env.E2E_FFPROBE ?? '/usr/bin/ffprobe';
+
+let home: string;
+let dir: string;
+let server: ChildProcess | undefined;
+let baseUrl = '';
+
+function cli(args: string[]) {
+  const result = spawnSync(process.execPath, [CLI, ...args], {
+    env: { ...process.env, LAMBDA_HLS_HOME: home },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function convertJson(file: string, extra: string[] = []) {
+  const run = cli(['convert', file, '--json', '--segment-seconds', '4', ...extra]);
+  const json = JSON.parse(run.stdout.trim()) as {
+    status: string; videoId: string; executionName: string; playlist: string | null; segments: number;
+    error?: { state: string; error: string; cause: string };
+  };
+  return { ...run, json };
+}
+
+function probe(binary: string, args: string[]): string {
+  const result = spawnSync(binary, ['-v', 'error', ...args], { encoding: 'utf8', timeout: 120_000 });
+  if (result.status !== 0) throw new Error(`${binary} ${args.join(' ')}: ${result.stderr}`);
+  return result.stdout.trim();
+}
+
+function framesOf(binary: string, input: string): number {
+  // For HLS, ffprobe lists the stream under its program too: the same count twice.
+  const lines = probe(binary, ['-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', input])
+    .split('\n')
+    .filter(Boolean);
+  return Number(lines[0]);
+}
+
+/** Seconds of decoded audio: from the first packet's start to the last packet's end. */
+function audioSpan(binary: string, input: string): number {
+  const rows = probe(binary, ['-select_streams', 'a:0', '-show_entries', 'packet=pts_time,duration_time', '-of', 'csv=p=0', input])
+    .split('\n')
+    .map((line) => line.split(',').map(Number))
+    .filter((r) => r.length === 2 && !Number.isNaN(r[0]));
+  const first = rows[0]!;
+  const last = rows[rows.length - 1]!;
+  return last[0]! + last[1]! - first[0]!;
+}
+
+async function startServe(): Promise<void> {
+  server = spawn(process.execPath, [CLI, 'serve', '--port', '0'], {
+    env: { ...process.env, LAMBDA_HLS_HOME: home },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  baseUrl = await new Promise<string>((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`serve did not start: ${seen}`)), 20_000);
+    server!.stderr!.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      const match = /at (http:\/\/127\.0\.0\.1:\d+)\//.exec(seen);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    });
+    server!.on('exit', () => reject(new Error(`serve exited: ${seen}`)));
+  });
+}
+
+let h264: string;
+let mpeg4: string;
+let mp3: string;
+
+beforeAll(async () => {
+  expect(spawnSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT }).status).toBe(0);
+  if (!existsSync(PLAYER_FFPROBE)) {
+    throw new Error(`the e2e player check needs ${PLAYER_FFPROBE}: apt-get install ffmpeg (or set E2E_FFPROBE)`);
+  }
+  home = tempDir('e2e-home');
+  dir = tempDir('e2e-media');
+  h264 = makeVideo(join(dir, 'Mon été à Paris — clip 1.MP4'), { seconds: 12, size: '320x180' });
+  mpeg4 = makeVideo(join(dir, 'old camera.mp4'), { seconds: 6, size: '320x240', videoCodec: 'mpeg4' });
+  mp3 = makeMp3(join(dir, 'podcast episode.mp3'), 12);
+});
+
+afterAll(() => {
+  server?.kill('SIGTERM');
+});
+
+describe('lambda-hls convert, serve and an independent player', () => {
+  const converted: Record<string, ReturnType<typeof convertJson>['json']> = {};
+
+  it('converts an H.264 mp4 whose name has spaces and non-ASCII letters', () => {
+    const run = convertJson(h264);
+    expect(run.code).toBe(0);
+    expect(run.json).toMatchObject({ status: 'SUCCEEDED', videoId: expect.stringMatching(/^mon-ete-a-paris-clip-1-[0-9a-f]{6}$/), segments: 3 });
+    expect(run.json.playlist && existsSync(run.json.playlist)).toBe(true);
+    expect(run.stderr).toMatch(/PackageSegments +3\/3/);
+    converted.h264 = run.json;
+  });
+
+  it('transcodes an mp4 that is not H.264', () => {
+    const run = convertJson(mpeg4);
+    expect(run.code).toBe(0);
+    expect(run.json.status).toBe('SUCCEEDED');
+    converted.mpeg4 = run.json;
+  });
+
+  it('converts an mp3', () => {
+    const run = convertJson(mp3);
+    expect(run.code).toBe(0);
+    expect(run.json.status).toBe('SUCCEEDED');
+    converted.mp3 = run.json;
+  });
+
+  it('writes every playlist by RFC 8216 with byte ranges inside their packages', async () => {
+    for (const video of Object.values(converted)) {
+      const check = checkPlaylist(require('node:fs').readFileSync(video.playlist!, 'utf8') as string);
+      expect(check.problems).toEqual([]);
+      expect(check.version).toBeGreaterThanOrEqual(4);
+      expect(check.segments).toHaveLength(video.segments);
+    }
+  });
+
+  it('stores packages that unzip -t accepts', () => {
+    const functions = readdirSync(join(home, 'functions'));
+    expect(functions.length).toBeGreaterThan(0);
+    for (const fn of functions) {
+      const result = spawnSync('unzip', ['-t', join(home, 'functions', fn, 'code.zip')], { encoding: 'utf8' });
+      expect([fn, result.status, result.stdout]).toEqual([fn, 0, expect.stringContaining('No errors detected')]);
+    }
+  });
+
+  it('serves on 127.0.0.1 and the player decodes every frame of the source through the 302s', async () => {
+    await startServe();
+    for (const [name, source] of [['h264', h264], ['mpeg4', mpeg4]] as const) {
+      const url = `${baseUrl}/v/${converted[name]!.videoId}/index.m3u8`;
+      const sourceFrames = framesOf(resolveBinaries().ffprobe, source);
+      expect(sourceFrames).toBeGreaterThan(100);
+      expect([name, framesOf(PLAYER_FFPROBE, url)]).toEqual([name, sourceFrames]);
+    }
+  });
+
+  it('plays the mp3 for as long as the source, within 0.1 s', () => {
+    const url = `${baseUrl}/v/${converted.mp3!.videoId}/index.m3u8`;
+    const source = Number(probe(resolveBinaries().ffprobe, ['-show_entries', 'format=duration', '-of', 'csv=p=0', mp3]));
+    expect(Math.abs(audioSpan(PLAYER_FFPROBE, url) - source)).toBeLessThanOrEqual(0.1);
+  });
+
+  it('answers a segment with a 302 to a signed URL that serves the byte range', async () => {
+    const playlist = checkPlaylist(await (await fetch(`${baseUrl}/v/${converted.h264!.videoId}/index.m3u8`)).text());
+    const segment = playlist.segments[1]!;
+    const redirect = await fetch(`${baseUrl}/v/${converted.h264!.videoId}/${segment.uri}`, { redirect: 'manual' });
+    expect(redirect.status).toBe(302);
+    expect(redirect.headers.get('cache-control')).toMatch(/max-age=\d+/);
+    const location = new URL(redirect.headers.get('location')!, baseUrl);
+    const range = await fetch(location, { headers: { Range: `bytes=${segment.offset}-${segment.offset + segment.length - 1}` } });
+    expect(range.status).toBe(206);
+    expect(range.headers.get('access-control-allow-origin')).toBe('*');
+    const bytes = Buffer.from(await range.arrayBuffer());
+    expect(bytes.length).toBe(segment.length);
+    expect(bytes[0]).toBe(0x47); // an MPEG-TS sync byte: the segment starts exactly here
+    location.searchParams.set('signature', '0'.repeat(64));
+    expect((await fetch(location)).status).toBe(403);
+  });
+
+  it('shows a player page that lists the videos', async () => {
+    const page = await (await fetch(`${baseUrl}/`)).text();
+    expect(page).toContain('/hls.min.js');
+    expect((await fetch(`${baseUrl}/hls.min.js`)).status).toBe(200);
+    const videos = (await (await fetch(`${baseUrl}/api/videos`)).json()) as { videoId: string; segments: number; packages: number }[];
+    expect(videos.map((v) => v.videoId).sort()).toEqual(Object.values(converted).map((v) => v.videoId).sort());
+  });
+
+  it('shows the history of a conversion', () => {
+    const run = cli(['history', converted.h264!.videoId, '--json']);
+    expect(run.code).toBe(0);
+    const history = JSON.parse(run.stdout) as { status: string; states: { state: string; status: string; iterations?: { succeeded: number } }[] };
+    expect(history.status).toBe('SUCCEEDED');
+    expect(history.states.map((s) => s.state)).toEqual(['ValidateInput', 'SegmentMedia', 'PackageSegments', 'ComputeOffsets', 'WritePlaylist', 'RegisterRoute']);
+    expect(history.states.find((s) => s.state === 'PackageSegments')?.iterations?.succeeded).toBe(3);
+  });
+
+  it('fails a bad input with exit 1, a named error in history, and nothing left behind', () => {
+    const before = leftovers(home);
+    const run = convertJson(writeText(join(dir, 'holiday.avi'), 'not a video'));
+    expect(run.code).toBe(1);
+    expect(run.json).toMatchObject({ status: 'FAILED', playlist: null, error: { state: 'ValidateInput', error: 'UnsupportedExtension' } });
+    const history = cli(['history', run.json.executionName]);
+    expect(history.stdout).toMatch(/failed state +ValidateInput/);
+    expect(history.stdout).toMatch(/error +UnsupportedExtension/);
+    expect(history.stdout).toMatch(/cause +"holiday.avi" is not an .mp4 or .mp3 file/);
+    expect(leftovers(home)).toEqual(before);
+  });
+
+  it('exits 2 for a missing file or a bad flag', () => {
+    expect(cli(['convert', join(dir, 'nowhere.mp4')]).code).toBe(2);
+    expect(cli(['convert', h264, '--segment-seconds', 'zero']).code).toBe(2);
+    expect(cli(['frobnicate']).code).toBe(2);
+  });
+
+  it('explains itself with --help', () => {
+    const run = cli(['--help']);
+    expect(run.code).toBe(0);
+    for (const command of ['convert', 'serve', 'history', 'list', 'delete']) expect(run.stdout).toContain(command);
+    expect(cli(['convert', '--help']).stdout).toContain('--segment-seconds');
+  });
+
+  it('lists the videos, then deletes one with nothing left behind', async () => {
+    const list = JSON.parse(cli(['list', '--json']).stdout) as { videoId: string }[];
+    expect(list).toHaveLength(3);
+    const id = converted.mpeg4!.videoId;
+    const run = cli(['delete', id]);
+    expect(run.code).toBe(0);
+    expect(leftovers(home).filter((f) => f.includes(id))).toEqual([]);
+    expect((JSON.parse(cli(['list', '--json']).stdout) as { videoId: string }[]).map((v) => v.videoId)).not.toContain(id);
+    expect((await fetch(`${baseUrl}/v/${id}/index.m3u8`)).status).toBe(404);
+    expect(cli(['delete', id]).code).toBe(1);
+  });
+});
