@@ -1,48 +1,22 @@
 // The embedded default: local adapters under $LAMBDA_HLS_HOME, and each Task of the state
 // machine bound to its step with them.
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ffmpegMediaTool } from '../src/adapters/ffmpeg/media-tool';
-import { LocalCodeStore, DEFAULT_QUOTA_BYTES } from '../src/adapters/local/code-store';
-import { LocalObjectStore } from '../src/adapters/local/object-store';
-import { homeDir } from '../src/adapters/local/paths';
-import { DEFAULT_URL_LIFETIME_SECONDS, UrlSigner } from '../src/adapters/local/signer';
+import type { LocalCodeStore } from '../src/adapters/local/code-store';
+import { localAdapters, type LocalConfig } from '../src/adapters/local/config';
+import type { LocalObjectStore } from '../src/adapters/local/object-store';
+import type { UrlSigner } from '../src/adapters/local/signer';
 import type { CodeStore, MediaTool, ObjectStore } from '../src/ports';
 import { cleanUp } from '../functions/clean-up/step';
 import { computeOffsets } from '../functions/compute-offsets/step';
 import { packageSegment } from '../functions/package-segments/step';
 import { registerRoute } from '../functions/register-route/step';
 import { segmentMedia } from '../functions/segment-media/step';
-import { DEFAULT_MAX_INPUT_BYTES, validateInput } from '../functions/validate-input/step';
+import { validateInput } from '../functions/validate-input/step';
 import { writePlaylist } from '../functions/write-playlist/step';
 import type { TaskHandler } from './engine';
 
-export interface LocalConfig {
-  home: string;
-  /** Prefix of segment function names; with the video id they stay within 64 characters. */
-  functionPrefix: string;
-  maxInputBytes: number;
-  quotaBytes: number;
-  urlLifetimeSeconds: number;
-}
-
-function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got ${JSON.stringify(raw)}`);
-  return value;
-}
-
-export function configFromEnv(env: NodeJS.ProcessEnv = process.env): LocalConfig {
-  return {
-    home: homeDir(env),
-    functionPrefix: env.LAMBDA_HLS_FUNCTION_PREFIX ?? 'lhls-',
-    maxInputBytes: positive(env, 'LAMBDA_HLS_MAX_INPUT_BYTES', DEFAULT_MAX_INPUT_BYTES),
-    quotaBytes: positive(env, 'LAMBDA_HLS_CODE_QUOTA_BYTES', DEFAULT_QUOTA_BYTES),
-    urlLifetimeSeconds: positive(env, 'LAMBDA_HLS_URL_LIFETIME_SECONDS', DEFAULT_URL_LIFETIME_SECONDS),
-  };
-}
+export { configFromEnv, type LocalConfig } from '../src/adapters/local/config';
 
 export interface LocalPorts {
   config: LocalConfig;
@@ -56,22 +30,14 @@ export interface LocalPorts {
 
 export function createLocalPorts(config: LocalConfig, media: MediaTool = ffmpegMediaTool()): LocalPorts {
   let baseUrl = '';
-  const signer = UrlSigner.fromFile(join(config.home, 'signing-key'));
+  const adapters = localAdapters(config, () => {
+    if (!baseUrl) throw new Error('the local code server is not running');
+    return baseUrl;
+  });
   return {
     config,
-    objects: new LocalObjectStore(join(config.home, 'buckets')),
-    code: new LocalCodeStore({
-      root: join(config.home, 'functions'),
-      signer,
-      baseUrl: () => {
-        if (!baseUrl) throw new Error('the local code server is not running');
-        return baseUrl;
-      },
-      urlLifetimeSeconds: config.urlLifetimeSeconds,
-      quotaBytes: config.quotaBytes,
-    }),
+    ...adapters,
     media,
-    signer,
     setBaseUrl(url) {
       baseUrl = url;
     },

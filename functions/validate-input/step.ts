@@ -14,8 +14,6 @@ export interface ValidateInputPorts {
   functionPrefix: string;
 }
 
-export const DEFAULT_MAX_INPUT_BYTES = 10 * 1024 ** 3;
-
 // A container check as well as a stream check: a WAV renamed .mp3 has audio, but it is not MP3.
 const CONTAINERS: Record<string, { formats: string[]; label: string }> = {
   '.mp4': { formats: ['mov', 'mp4', 'm4a', '3gp', '3g2', 'mj2'], label: 'MP4' },

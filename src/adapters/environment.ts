@@ -2,13 +2,9 @@
 // LAMBDA_HLS_BACKEND=local points the handlers at the local adapters (a $LAMBDA_HLS_HOME and a
 // running `lambda-hls serve` for code URLs); the AWS adapters are added with deployment support.
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { CodeStore, MediaTool, ObjectStore } from '../ports';
 import { ffmpegMediaTool } from './ffmpeg/media-tool';
-import { LocalCodeStore } from './local/code-store';
-import { LocalObjectStore } from './local/object-store';
-import { homeDir } from './local/paths';
-import { UrlSigner } from './local/signer';
+import { configFromEnv, localAdapters } from './local/config';
 
 export interface HandlerPorts {
   objects: ObjectStore;
@@ -31,14 +27,15 @@ export function environmentPorts(env: NodeJS.ProcessEnv = process.env): HandlerP
   if (backend !== 'local') {
     throw new BackendUnavailable(`LAMBDA_HLS_BACKEND=${backend}: this build has only the local backend`);
   }
-  const home = homeDir(env);
+  const config = configFromEnv(env);
   const codeUrl = env.LAMBDA_HLS_CODE_URL ?? 'http://127.0.0.1:8080';
+  const { objects, code } = localAdapters(config, () => codeUrl);
   cached = {
-    objects: new LocalObjectStore(join(home, 'buckets')),
-    code: new LocalCodeStore({ root: join(home, 'functions'), signer: UrlSigner.fromFile(join(home, 'signing-key')), baseUrl: () => codeUrl }),
+    objects,
+    code,
     media: ffmpegMediaTool(),
-    functionPrefix: env.LAMBDA_HLS_FUNCTION_PREFIX ?? 'lhls-',
-    maxInputBytes: Number(env.LAMBDA_HLS_MAX_INPUT_BYTES ?? 10 * 1024 ** 3),
+    functionPrefix: config.functionPrefix,
+    maxInputBytes: config.maxInputBytes,
     scratchDir: tmpdir(),
   };
   return cached;

@@ -67,6 +67,23 @@ function checkEntryName(name: string): Buffer {
   return encoded;
 }
 
+/**
+ * The run of fields the local header (at 4) and the central header (at 6) share: version needed,
+ * flags, method, time, date, CRC-32, both sizes, name length, extra length (APPNOTE §4.3.7, §4.3.12).
+ */
+function writeSharedFields(buf: Buffer, at: number, flags: number, crc: number, size: number, nameLength: number): void {
+  buf.writeUInt16LE(VERSION_NEEDED, at);
+  buf.writeUInt16LE(flags, at + 2);
+  buf.writeUInt16LE(METHOD_STORED, at + 4);
+  buf.writeUInt16LE(DOS_TIME, at + 6);
+  buf.writeUInt16LE(DOS_DATE, at + 8);
+  buf.writeUInt32LE(crc, at + 10);
+  buf.writeUInt32LE(size, at + 14);
+  buf.writeUInt32LE(size, at + 18);
+  buf.writeUInt16LE(nameLength, at + 22);
+  buf.writeUInt16LE(0, at + 24); // no extra field
+}
+
 /** Writes a zip whose entries are all stored uncompressed, with correct CRC-32s. */
 export function writeStoredZip(entries: readonly ZipEntryInput[]): StoredZip {
   const parts: Buffer[] = [];
@@ -83,29 +100,11 @@ export function writeStoredZip(entries: readonly ZipEntryInput[]): StoredZip {
     const flags = isAscii(entry.name) ? 0 : FLAG_UTF8_NAME;
     const local = Buffer.alloc(LOCAL_HEADER_FIXED_BYTES);
     local.writeUInt32LE(LOCAL_HEADER_SIGNATURE, 0);
-    local.writeUInt16LE(VERSION_NEEDED, 4);
-    local.writeUInt16LE(flags, 6);
-    local.writeUInt16LE(METHOD_STORED, 8);
-    local.writeUInt16LE(DOS_TIME, 10);
-    local.writeUInt16LE(DOS_DATE, 12);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(size, 18);
-    local.writeUInt32LE(size, 22);
-    local.writeUInt16LE(name.length, 26);
-    local.writeUInt16LE(0, 28);
+    writeSharedFields(local, 4, flags, crc, size, name.length);
     const header = Buffer.alloc(CENTRAL_HEADER_FIXED_BYTES);
     header.writeUInt32LE(CENTRAL_HEADER_SIGNATURE, 0);
     header.writeUInt16LE((3 << 8) | VERSION_NEEDED, 4); // made by: UNIX
-    header.writeUInt16LE(VERSION_NEEDED, 6);
-    header.writeUInt16LE(flags, 8);
-    header.writeUInt16LE(METHOD_STORED, 10);
-    header.writeUInt16LE(DOS_TIME, 12);
-    header.writeUInt16LE(DOS_DATE, 14);
-    header.writeUInt32LE(crc, 16);
-    header.writeUInt32LE(size, 20);
-    header.writeUInt32LE(size, 24);
-    header.writeUInt16LE(name.length, 28);
-    header.writeUInt16LE(0, 30); // extra
+    writeSharedFields(header, 6, flags, crc, size, name.length);
     header.writeUInt16LE(0, 32); // comment
     header.writeUInt16LE(0, 34); // disk
     header.writeUInt16LE(0, 36); // internal attributes

@@ -33,6 +33,18 @@ async function convert(file: string, config: Partial<LocalConfig> = {}, wrapPort
   return { ports, result, events: store.events(result.executionName), record: store.read(result.executionName) };
 }
 
+/** The code store as is, noting for every createPackage whether it made a new package. */
+function recordingCreates(inner: StepPorts['code']) {
+  const created: boolean[] = [];
+  const code = Object.create(inner) as StepPorts['code'];
+  code.createPackage = async (name, zip) => {
+    const result = await inner.createPackage(name, zip);
+    created.push(result.created);
+    return result;
+  };
+  return { code, created };
+}
+
 function expectFailed(result: ConvertResult, state: string, error: string) {
   expect(result.status).toBe('FAILED');
   expect(result.error).toMatchObject({ state, error });
@@ -79,26 +91,17 @@ describe('ConvertVideo, happy paths', () => {
     expect(second).toMatchObject({ status: 'SUCCEEDED', reused: true, executionName: first.executionName });
   });
 
-  it('creates each package once when the same revision runs again', async () => {
+  it('replaces the previous revision\'s packages once the route moves to a new revision', async () => {
     const ports = freshPorts();
     const first = await convertFile(mp4, { ports, options, retryDelayMs: 0 });
     const functions = readdirSync(join(ports.config.home, 'functions')).sort();
     // A second execution by hand with the same input, as a redelivered event would start.
     await ports.objects.putFile('input', 'clip.mp4', mp4);
-    const created: boolean[] = [];
+    const { code, created } = recordingCreates(ports.code);
     const server = await startServer({ ports });
     const run = await runStateMachine({
       loaded: loadDefinition(),
-      handlers: bindSteps({
-        ...ports,
-        code: Object.assign(Object.create(ports.code) as typeof ports.code, {
-          createPackage: async (name: string, zip: Buffer) => {
-            const r = await ports.code.createPackage(name, zip);
-            created.push(r.created);
-            return r;
-          },
-        }),
-      }),
+      handlers: bindSteps({ ...ports, code }),
       input: { source: { key: 'clip.mp4' }, revision: revisionFor('x', {}), options },
       retryDelayMs: 0,
     }).finally(() => server.close());
@@ -113,17 +116,8 @@ describe('ConvertVideo, happy paths', () => {
     const ports = freshPorts();
     const server = await startServer({ ports });
     const input = { source: { key: 'clip.mp4' }, revision: 'abcd1234', options };
-    const created: boolean[] = [];
-    const handlers = bindSteps({
-      ...ports,
-      code: Object.assign(Object.create(ports.code) as typeof ports.code, {
-        createPackage: async (name: string, zip: Buffer) => {
-          const r = await ports.code.createPackage(name, zip);
-          created.push(r.created);
-          return r;
-        },
-      }),
-    });
+    const { code, created } = recordingCreates(ports.code);
+    const handlers = bindSteps({ ...ports, code });
     try {
       for (let i = 0; i < 2; i++) {
         await ports.objects.putFile('input', 'clip.mp4', mp4);

@@ -1,0 +1,52 @@
+// Settings of the local backend, from the environment.
+import { join } from 'node:path';
+import { DEFAULT_QUOTA_BYTES, LocalCodeStore } from './code-store';
+import { LocalObjectStore } from './object-store';
+import { homeDir } from './paths';
+import { DEFAULT_URL_LIFETIME_SECONDS, UrlSigner } from './signer';
+
+/** Largest input accepted by default: 10 GiB. */
+export const DEFAULT_MAX_INPUT_BYTES = 10 * 1024 ** 3;
+
+export interface LocalConfig {
+  home: string;
+  /** Prefix of segment function names; with the video id they stay within 64 characters. */
+  functionPrefix: string;
+  maxInputBytes: number;
+  quotaBytes: number;
+  urlLifetimeSeconds: number;
+}
+
+function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): LocalConfig {
+  return {
+    home: homeDir(env),
+    functionPrefix: env.LAMBDA_HLS_FUNCTION_PREFIX ?? 'lhls-',
+    maxInputBytes: positive(env, 'LAMBDA_HLS_MAX_INPUT_BYTES', DEFAULT_MAX_INPUT_BYTES),
+    quotaBytes: positive(env, 'LAMBDA_HLS_CODE_QUOTA_BYTES', DEFAULT_QUOTA_BYTES),
+    urlLifetimeSeconds: positive(env, 'LAMBDA_HLS_URL_LIFETIME_SECONDS', DEFAULT_URL_LIFETIME_SECONDS),
+  };
+}
+
+/** The local object store, code store and URL signer for one home folder. */
+export function localAdapters(config: LocalConfig, baseUrl: () => string) {
+  const signer = UrlSigner.fromFile(join(config.home, 'signing-key'));
+  return {
+    signer,
+    objects: new LocalObjectStore(join(config.home, 'buckets')),
+    code: new LocalCodeStore({
+      root: join(config.home, 'functions'),
+      signer,
+      baseUrl,
+      urlLifetimeSeconds: config.urlLifetimeSeconds,
+      quotaBytes: config.quotaBytes,
+    }),
+  };
+}
