@@ -1,7 +1,7 @@
 // The route registry (one JSON object per video in the output bucket) and what a revision of a
 // video owns: the operations several steps and the CLI share.
 import type { RouteRecord } from './core/model';
-import { keys, revisionFunctionPrefix, videoFunctionPrefix } from './core/naming';
+import { isVideoFunction, keys, revisionFunctionPrefix, videoFunctionPrefix } from './core/naming';
 import type { CodeStore, ObjectStore } from './ports';
 
 export async function readRoute(objects: ObjectStore, videoId: string): Promise<RouteRecord | undefined> {
@@ -62,7 +62,7 @@ export async function deleteVideo(
     objects++;
   }
   for (const fn of await ports.code.list(videoFunctionPrefix(ports.functionPrefix, videoId))) {
-    if (await ports.code.delete(fn.name)) functions++;
+    if (isVideoFunction(ports.functionPrefix, videoId, fn.name) && (await ports.code.delete(fn.name))) functions++;
   }
   for (const [bucket, prefix] of [['output', `v/${videoId}/`], ['work', `${videoId}/`]] as const) {
     for (const object of await ports.objects.list(bucket, prefix)) {

@@ -118,6 +118,17 @@ export function packageFunctionName(
   return name;
 }
 
+/**
+ * Whether a function belongs to this video. A prefix match alone is not enough: the functions of
+ * video `a-123456-bbbbbb` also start with `<prefix>a-123456-`.
+ */
+export function isVideoFunction(functionPrefix: string, videoId: string, name: string): boolean {
+  const rest = name.startsWith(videoFunctionPrefix(functionPrefix, videoId))
+    ? name.slice(videoFunctionPrefix(functionPrefix, videoId).length)
+    : '';
+  return /^[a-z0-9]{4,16}-\d+$/.test(rest);
+}
+
 /** Throws NameTooLong unless the longest function name this video could need fits. */
 export function checkNamesFit(functionPrefix: string, videoId: string, revision: string): void {
   packageFunctionName(functionPrefix, videoId, revision, MAX_PACKAGE_INDEX);

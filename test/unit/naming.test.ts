@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { NameTooLong, UnsupportedExtension } from '../../src/core/errors';
 import {
-  checkNamesFit, executionNameFor, extensionOf, isVideoId, MAX_PACKAGE_INDEX, packageFunctionName,
+  checkNamesFit, executionNameFor, extensionOf, isVideoFunction, isVideoId, MAX_PACKAGE_INDEX, packageFunctionName,
   revisionFor, slugify, supportedExtension, videoIdFor,
 } from '../../src/core/naming';
 
@@ -49,6 +49,16 @@ describe('video ids', () => {
   });
   it('fail with NameTooLong when the configured prefix leaves no room', () => {
     expect(() => checkNamesFit('a-very-long-service-name-production-seg-', videoIdFor('x'.repeat(200) + '.mp4'), 'deadbeef')).toThrow(NameTooLong);
+  });
+});
+
+describe('function ownership', () => {
+  it('tells a video\'s functions from those of a video whose id extends it', () => {
+    const mine = packageFunctionName('lhls-', 'a-123456', 'deadbeef', 3);
+    const theirs = packageFunctionName('lhls-', 'a-123456-bbbbbb', '12345678', 0);
+    expect(isVideoFunction('lhls-', 'a-123456', mine)).toBe(true);
+    expect(theirs.startsWith('lhls-a-123456-')).toBe(true);
+    expect(isVideoFunction('lhls-', 'a-123456', theirs)).toBe(false);
   });
 });
 
