@@ -1,0 +1,167 @@
+// CodeStore on AWS Lambda: every package is the code of a function that is never invoked.
+import { createHash } from 'node:crypto';
+import {
+  CreateFunctionCommand, DeleteFunctionCommand, GetAccountSettingsCommand, GetFunctionCommand,
+  paginateListFunctions, UpdateFunctionCodeCommand, waitUntilFunctionActiveV2, waitUntilFunctionUpdatedV2,
+  type FunctionCode, type LambdaClient, type Runtime,
+} from '@aws-sdk/client-lambda';
+import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { CodeStore, PackageInfo, PackageLocation } from '../../ports';
+import { readRange } from '../http-range';
+import { retryThrottled, type RetryOptions } from './retry';
+
+/** Lambda: a zip passed directly (ZipFile) may be at most 50 MB; larger ones go through S3. */
+export const DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024;
+/** GetFunction's Code.Location is "valid for up to 10 minutes". */
+export const CODE_URL_LIFETIME_MS = 10 * 60 * 1000;
+
+export interface LambdaCodeStoreOptions {
+  /** A role with no permissions: segment functions are never invoked. */
+  roleArn: string;
+  /** A current runtime: creation with a retired one is refused. */
+  runtime?: Runtime;
+  /** Bucket and prefix where packages over 50 MB are staged for CreateFunction. */
+  stagingBucket: string;
+  stagingPrefix?: string;
+  /** Seconds to wait for a new function to become Active. */
+  activeWaitSeconds?: number;
+  retry?: RetryOptions;
+  now?: () => number;
+}
+
+function sha256Base64(zip: Buffer): string {
+  return createHash('sha256').update(zip).digest('base64');
+}
+
+function named(error: unknown, name: string): boolean {
+  return error instanceof Error && error.name === name;
+}
+
+/** When the presigned URL stops working: X-Amz-Date + X-Amz-Expires when present, else 10 minutes. */
+export function urlExpiry(url: string, fetchedAt: number): number {
+  try {
+    const query = new URL(url).searchParams;
+    const date = query.get('X-Amz-Date');
+    const expires = Number(query.get('X-Amz-Expires'));
+    if (date && expires > 0) {
+      const iso = date.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z');
+      const signed = Date.parse(iso);
+      if (!Number.isNaN(signed)) return Math.min(signed + expires * 1000, fetchedAt + CODE_URL_LIFETIME_MS);
+    }
+  } catch {
+    // not a URL we can read: fall back to the documented lifetime
+  }
+  return fetchedAt + CODE_URL_LIFETIME_MS;
+}
+
+export class LambdaCodeStore implements CodeStore {
+  private readonly now: () => number;
+
+  constructor(
+    private readonly lambda: LambdaClient,
+    private readonly s3: S3Client,
+    private readonly options: LambdaCodeStoreOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  private send<T>(call: () => Promise<T>): Promise<T> {
+    return retryThrottled(call, this.options.retry);
+  }
+
+  async createPackage(name: string, zip: Buffer): Promise<PackageInfo & { created: boolean }> {
+    const codeSha256 = sha256Base64(zip);
+    const staged = zip.length > DIRECT_UPLOAD_LIMIT ? `${this.options.stagingPrefix ?? 'packages/'}${name}.zip` : undefined;
+    const code: FunctionCode = staged ? { S3Bucket: this.options.stagingBucket, S3Key: staged } : { ZipFile: zip };
+    if (staged) {
+      await this.send(() => this.s3.send(new PutObjectCommand({ Bucket: this.options.stagingBucket, Key: staged, Body: zip })));
+    }
+    try {
+      let created = true;
+      try {
+        await this.send(() =>
+          this.lambda.send(
+            new CreateFunctionCommand({
+              FunctionName: name,
+              Role: this.options.roleArn,
+              Runtime: this.options.runtime ?? 'nodejs22.x',
+              Handler: 'index.handler',
+              PackageType: 'Zip',
+              Code: code,
+              Description: 'lambda-hls segment package (storage only, never invoked)',
+              MemorySize: 128,
+              Timeout: 1,
+              Publish: false,
+            }),
+          ),
+        );
+      } catch (error) {
+        if (!named(error, 'ResourceConflictException')) throw error;
+        // It exists: the same code is success; other code is replaced with ours.
+        const existing = await this.send(() => this.lambda.send(new GetFunctionCommand({ FunctionName: name })));
+        if (existing.Configuration?.CodeSha256 === codeSha256) {
+          return { name, codeSha256, codeSize: zip.length, created: false };
+        }
+        await this.send(() => this.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: name, ...code })));
+        await waitUntilFunctionUpdatedV2({ client: this.lambda, maxWaitTime: this.options.activeWaitSeconds ?? 120 }, { FunctionName: name });
+        created = false;
+      }
+      await waitUntilFunctionActiveV2({ client: this.lambda, maxWaitTime: this.options.activeWaitSeconds ?? 120 }, { FunctionName: name });
+      return { name, codeSha256, codeSize: zip.length, created };
+    } finally {
+      if (staged) {
+        await this.s3.send(new DeleteObjectCommand({ Bucket: this.options.stagingBucket, Key: staged })).catch(() => undefined);
+      }
+    }
+  }
+
+  async describe(name: string): Promise<PackageLocation | undefined> {
+    const fetchedAt = this.now();
+    try {
+      const out = await this.send(() => this.lambda.send(new GetFunctionCommand({ FunctionName: name })));
+      const url = out.Code?.Location;
+      if (!url || !out.Configuration?.CodeSha256) return undefined;
+      return {
+        name,
+        codeSha256: out.Configuration.CodeSha256,
+        codeSize: out.Configuration.CodeSize ?? 0,
+        url,
+        urlExpiresAt: urlExpiry(url, fetchedAt),
+      };
+    } catch (error) {
+      if (named(error, 'ResourceNotFoundException')) return undefined;
+      throw error;
+    }
+  }
+
+  readRange(url: string, start: number, end: number): Promise<Buffer> {
+    return readRange(url, start, end);
+  }
+
+  async delete(name: string): Promise<boolean> {
+    try {
+      await this.send(() => this.lambda.send(new DeleteFunctionCommand({ FunctionName: name })));
+      return true;
+    } catch (error) {
+      if (named(error, 'ResourceNotFoundException')) return false;
+      throw error;
+    }
+  }
+
+  async list(prefix: string): Promise<PackageInfo[]> {
+    const found: PackageInfo[] = [];
+    for await (const page of paginateListFunctions({ client: this.lambda }, {})) {
+      for (const fn of page.Functions ?? []) {
+        if (fn.FunctionName?.startsWith(prefix)) {
+          found.push({ name: fn.FunctionName, codeSha256: fn.CodeSha256 ?? '', codeSize: fn.CodeSize ?? 0 });
+        }
+      }
+    }
+    return found.sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  async quota(): Promise<{ limitBytes: number; usedBytes: number }> {
+    const out = await this.send(() => this.lambda.send(new GetAccountSettingsCommand({})));
+    return { limitBytes: out.AccountLimit?.TotalCodeSize ?? 0, usedBytes: out.AccountUsage?.TotalCodeSize ?? 0 };
+  }
+}

@@ -1,0 +1,76 @@
+// ObjectStore on S3. Clients come from the caller (created once per cold start, with an empty
+// config so region and endpoint come from the environment); tests pass mocked ones.
+import { createReadStream } from 'node:fs';
+import {
+  DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, paginateListObjectsV2, PutObjectCommand, type S3Client,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { InputNotFound } from '../../core/errors';
+import type { Bucket, ObjectInfo, ObjectStore } from '../../ports';
+
+export type BucketNames = Record<Bucket, string>;
+
+/** ffmpeg reads the input through this URL; an hour covers the longest SegmentMedia run (900 s). */
+export const INPUT_URL_SECONDS = 3600;
+
+function isMissing(error: unknown): boolean {
+  const name = (error as Error).name;
+  return name === 'NotFound' || name === 'NoSuchKey';
+}
+
+export class S3ObjectStore implements ObjectStore {
+  constructor(private readonly s3: S3Client, private readonly buckets: BucketNames) {}
+
+  async head(bucket: Bucket, key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const out = await this.s3.send(new HeadObjectCommand({ Bucket: this.buckets[bucket], Key: key }));
+      return { key, bytes: out.ContentLength ?? 0 };
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async get(bucket: Bucket, key: string): Promise<Buffer> {
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.buckets[bucket], Key: key }));
+      if (!out.Body) return Buffer.alloc(0);
+      return Buffer.from(await out.Body.transformToByteArray());
+    } catch (error) {
+      if (isMissing(error)) throw new InputNotFound(`no object ${key} in the ${bucket} bucket`);
+      throw error;
+    }
+  }
+
+  async put(bucket: Bucket, key: string, body: Buffer | string, contentType?: string): Promise<void> {
+    await this.s3.send(new PutObjectCommand({ Bucket: this.buckets[bucket], Key: key, Body: body, ContentType: contentType }));
+  }
+
+  /** Streams the file (multipart above 5 MB), never holding it in memory. */
+  async putFile(bucket: Bucket, key: string, path: string, contentType?: string): Promise<void> {
+    await new Upload({
+      client: this.s3,
+      params: { Bucket: this.buckets[bucket], Key: key, Body: createReadStream(path), ContentType: contentType },
+    }).done();
+  }
+
+  async list(bucket: Bucket, prefix: string): Promise<ObjectInfo[]> {
+    const found: ObjectInfo[] = [];
+    for await (const page of paginateListObjectsV2({ client: this.s3 }, { Bucket: this.buckets[bucket], Prefix: prefix })) {
+      for (const object of page.Contents ?? []) {
+        if (object.Key) found.push({ key: object.Key, bytes: object.Size ?? 0 });
+      }
+    }
+    return found;
+  }
+
+  async delete(bucket: Bucket, key: string): Promise<void> {
+    await this.s3.send(new DeleteObjectCommand({ Bucket: this.buckets[bucket], Key: key }));
+  }
+
+  async readableLocation(bucket: Bucket, key: string): Promise<string> {
+    if (!(await this.head(bucket, key))) throw new InputNotFound(`no object ${key} in the ${bucket} bucket`);
+    return getSignedUrl(this.s3, new GetObjectCommand({ Bucket: this.buckets[bucket], Key: key }), { expiresIn: INPUT_URL_SECONDS });
+  }
+}
