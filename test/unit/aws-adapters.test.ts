@@ -185,3 +185,21 @@ describe('S3ObjectStore', () => {
     expect(url.searchParams.get('X-Amz-Expires')).toBe('3600');
   });
 });
+
+describe('handler ports from the environment', () => {
+  it('builds S3 and Lambda adapters from the stack variables', () => {
+    const { awsPorts } = require('../../src/adapters/environment') as typeof import('../../src/adapters/environment');
+    const ports = awsPorts({
+      INPUT_BUCKET: 'in', WORK_BUCKET: 'work', OUTPUT_BUCKET: 'out', SEGMENT_ROLE_ARN: ROLE, LAMBDA_HLS_FUNCTION_PREFIX: 'svc-dev-seg-',
+      FFMPEG_PATH: '/opt/bin/ffmpeg', FFPROBE_PATH: '/opt/bin/ffprobe',
+    });
+    expect(ports.objects).toBeInstanceOf(S3ObjectStore);
+    expect(ports.code).toBeInstanceOf(LambdaCodeStore);
+    expect(ports.functionPrefix).toBe('svc-dev-seg-');
+  });
+
+  it('names the missing variable when the stack did not configure the function', () => {
+    const { awsPorts } = require('../../src/adapters/environment') as typeof import('../../src/adapters/environment');
+    expect(() => awsPorts({ INPUT_BUCKET: 'in' })).toThrow('WORK_BUCKET is not set');
+  });
+});

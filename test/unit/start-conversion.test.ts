@@ -1,0 +1,55 @@
+import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { mockClient } from 'aws-sdk-client-mock';
+import { StepFunctionsStarter } from '../../src/adapters/aws/executions';
+import { decodeS3Key, startConversion } from '../../functions/start-conversion/step';
+import { videoIdFor } from '../../src/core/naming';
+
+const sfnMock = mockClient(SFNClient);
+const ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:lambda-hls-dev-convert-video';
+const ports = () => ({ executions: new StepFunctionsStarter(new SFNClient({ region: 'us-east-1' }), ARN) });
+const event = (key: string, extra: Record<string, string> = {}) => ({ Records: [{ s3: { object: { key, eTag: 'abc123', ...extra } } }] });
+
+beforeEach(() => sfnMock.reset());
+
+describe('S3 event keys', () => {
+  it.each([
+    ['My+holiday+clip.MP4', 'My holiday clip.MP4'],
+    ['caf%C3%A9+%26+more.mp3', 'café & more.mp3'],
+    ['a%2Bb.mp4', 'a+b.mp4'],
+    ['folder/sub+dir/x%25y.mp4', 'folder/sub dir/x%y.mp4'],
+  ])('decodes %s as %s', (raw, decoded) => {
+    expect(decodeS3Key(raw)).toBe(decoded);
+  });
+});
+
+describe('start-conversion', () => {
+  it('starts one execution named after the video id and the upload version', async () => {
+    sfnMock.on(StartExecutionCommand).resolves({ executionArn: 'arn:x' });
+    const [outcome] = await startConversion(event('lecture+1.MP4'), ports());
+    const call = sfnMock.commandCalls(StartExecutionCommand)[0]!.args[0].input;
+    expect(call.stateMachineArn).toBe(ARN);
+    expect(call.name).toBe(outcome!.executionName);
+    expect(call.name).toMatch(new RegExp(`^${videoIdFor('lecture 1.MP4')}-[0-9a-f]{8}$`));
+    expect(JSON.parse(call.input!)).toMatchObject({ source: { key: 'lecture 1.MP4' }, options: { segmentSeconds: 10, profile: 'source' } });
+  });
+
+  it('gives a redelivered event the same name, and treats the existing execution as success', async () => {
+    sfnMock.on(StartExecutionCommand).resolvesOnce({}).rejects(new ExecutionAlreadyExists({ message: 'exists', $metadata: {} }));
+    const first = await startConversion(event('a.mp4'), ports());
+    const again = await startConversion(event('a.mp4'), ports());
+    expect(again[0]).toMatchObject({ result: 'exists', executionName: first[0]!.executionName });
+  });
+
+  it('gives a new version of the same key a new execution', async () => {
+    sfnMock.on(StartExecutionCommand).resolves({});
+    const [a] = await startConversion(event('a.mp4', { versionId: 'v1' }), ports());
+    const [b] = await startConversion(event('a.mp4', { versionId: 'v2' }), ports());
+    expect(a!.executionName).not.toBe(b!.executionName);
+  });
+
+  it('ignores other extensions without starting anything', async () => {
+    const outcomes = await startConversion(event('notes.txt'), ports());
+    expect(outcomes).toEqual([{ key: 'notes.txt', result: 'ignored', reason: 'extension .txt is not .mp4 or .mp3' }]);
+    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+});
