@@ -7,7 +7,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { resolveBinaries } from '../src/adapters/ffmpeg/media-tool';
 import { DEFAULT_OPTIONS, PROFILES, type ConversionOptions, type Profile } from '../src/core/model';
 import { isVideoId } from '../src/core/naming';
-import { deleteVideo, listRoutes } from '../src/registry';
+import { byNewest, deleteVideo, listRoutes, routeSummary } from '../src/registry';
 import { CliError, convertFile, type ConvertResult } from './convert';
 import { ExecutionStore, failedState, summarizeStates } from './executions';
 import { progressReporter } from './progress';
@@ -168,13 +168,9 @@ function runHistory(id: string, flags: { json?: boolean }): number {
 
 async function runList(flags: { json?: boolean }): Promise<number> {
   const ports = portsFromEnv();
-  const routes = (await listRoutes(ports.objects)).sort((a, b) => (a.registeredAt < b.registeredAt ? 1 : -1));
+  const routes = (await listRoutes(ports.objects)).sort(byNewest);
   if (flags.json) {
-    const videos = routes.map((r) => ({
-      videoId: r.videoId, name: r.sourceKey, kind: r.kind, durationSeconds: r.durationSeconds,
-      segments: r.segmentCount, packages: r.packages.length, revision: r.revision, registeredAt: r.registeredAt,
-      playlist: ports.objects.pathOf('output', r.playlistKey),
-    }));
+    const videos = routes.map((r) => ({ ...routeSummary(r), playlist: ports.objects.pathOf('output', r.playlistKey) }));
     process.stdout.write(`${JSON.stringify(videos)}\n`);
     return 0;
   }

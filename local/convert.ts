@@ -10,7 +10,7 @@ import type { ConversionOptions, ExecutionInput } from '../src/core/model';
 import { executionNameFor, revisionFor, videoIdFor } from '../src/core/naming';
 import { readRoute } from '../src/registry';
 import { loadDefinition, runStateMachine, type LoadedDefinition } from './engine';
-import { compactEvent, ExecutionStore, failedState, type ExecutionRecord, type FailureSummary } from './executions';
+import { compactEvent, ExecutionStore, failedState, lastState, type ExecutionRecord, type FailureSummary } from './executions';
 import { bindSteps, type LocalPorts, type StepPorts } from './runtime';
 import { startServer } from './server';
 
@@ -62,8 +62,8 @@ export async function convertFile(file: string, options: ConvertOptions): Promis
   const store = new ExecutionStore(ports.config.home);
 
   const previous = store.read(baseName);
-  const route = await readRoute(ports.objects, videoId);
-  if (previous?.status === 'SUCCEEDED' && route?.revision === revision) {
+  const route = previous?.status === 'SUCCEEDED' ? await readRoute(ports.objects, videoId) : undefined;
+  if (route?.revision === revision) {
     return {
       status: 'SUCCEEDED', videoId, executionName: baseName, reused: true,
       playlist: ports.objects.pathOf('output', route.playlistKey), segments: route.segmentCount,
@@ -112,7 +112,7 @@ export async function convertFile(file: string, options: ConvertOptions): Promis
   } catch (error) {
     record.status = 'FAILED';
     record.stoppedAt = new Date().toISOString();
-    record.error = { state: 'ValidateInput', error: (error as Error).name, cause: (error as Error).message };
+    record.error = { state: lastState(store.events(executionName)), error: (error as Error).name, cause: (error as Error).message };
     store.finish(record);
     throw error;
   } finally {

@@ -41,6 +41,8 @@ export interface TaskState {
 export interface LoadedDefinition {
   definition: Record<string, unknown>;
   tasks: TaskState[];
+  /** Every state, those inside the Map included. */
+  stateNames: string[];
 }
 
 const LOCAL_ACCOUNT_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:lambda-hls-local-';
@@ -52,8 +54,10 @@ const LOCAL_ACCOUNT_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:lambda
 export function loadDefinition(path = DEFAULT_ASL_PATH): LoadedDefinition {
   const definition = parseYaml(readFileSync(path, 'utf8')) as Record<string, unknown>;
   const tasks: TaskState[] = [];
+  const stateNames: string[] = [];
   const visit = (states: unknown) => {
     for (const [name, state] of Object.entries((states ?? {}) as Record<string, Record<string, unknown>>)) {
+      stateNames.push(name);
       if (state.Type === 'Task') {
         const resource = state.Resource as { 'Fn::GetAtt'?: unknown } | string;
         const getAtt = typeof resource === 'object' ? resource['Fn::GetAtt'] : undefined;
@@ -68,7 +72,7 @@ export function loadDefinition(path = DEFAULT_ASL_PATH): LoadedDefinition {
     }
   };
   visit(definition.States);
-  return { definition, tasks };
+  return { definition, tasks, stateNames };
 }
 
 export interface RunOptions {
@@ -119,10 +123,9 @@ export async function runStateMachine(options: RunOptions): Promise<RunResult> {
       }
       return toJson(await run);
     };
-    if (options.retryDelayMs !== undefined) retryIntervalOverrides[task.state] = options.retryDelayMs;
   }
   if (options.retryDelayMs !== undefined) {
-    for (const name of Object.keys((loaded.definition.States ?? {}) as object)) retryIntervalOverrides[name] = options.retryDelayMs;
+    for (const name of loaded.stateNames) retryIntervalOverrides[name] = options.retryDelayMs;
   }
 
   const machine = new StateMachine(loaded.definition as never, {

@@ -1,7 +1,7 @@
 // Execution history on disk: $LAMBDA_HLS_HOME/executions/<name>.json, written when the run
 // starts and again when it ends, with every engine event appended to <name>.events.jsonl as it
 // happens — so even a killed conversion leaves a history that says where it stopped.
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EventLog } from './engine';
 import { oneLineCause } from '../src/core/errors';
@@ -135,6 +135,11 @@ export function summarizeStates(events: readonly StoredEvent[]): StateSummary[] 
   return states;
 }
 
+/** The last top-level state entered, where a run that stopped outside the engine was. */
+export function lastState(events: readonly StoredEvent[]): string {
+  return summarizeStates(events).at(-1)?.state ?? 'ValidateInput';
+}
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -160,12 +165,7 @@ export class ExecutionStore {
   }
 
   exists(name: string): boolean {
-    try {
-      readFileSync(this.recordPath(name));
-      return true;
-    } catch {
-      return false;
-    }
+    return existsSync(this.recordPath(name));
   }
 
   start(record: ExecutionRecord): void {
@@ -193,7 +193,7 @@ export class ExecutionStore {
     if (record.status === 'RUNNING' && record.pid !== process.pid && !isAlive(record.pid)) {
       record.status = 'ABORTED';
       const events = this.events(name);
-      record.error = { state: summarizeStates(events).at(-1)?.state ?? 'ValidateInput', error: 'Interrupted', cause: 'the process running the conversion stopped before it finished' };
+      record.error = { state: lastState(events), error: 'Interrupted', cause: 'the process running the conversion stopped before it finished' };
     }
     return record;
   }

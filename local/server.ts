@@ -4,7 +4,8 @@ import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PackageUrlCache, serveSegment } from '../functions/serve-segment/step';
-import { listRoutes } from '../src/registry';
+import { playbackPath } from '../src/core/naming';
+import { byNewest, listRoutes, routeSummary } from '../src/registry';
 import { playerPage } from './player-page';
 import type { LocalPorts } from './runtime';
 
@@ -131,18 +132,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       send(res, 200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'public, max-age=3600' }, hlsJs(), head);
     } else if (rawPath === '/api/videos') {
       const routes = await listRoutes(ports.objects);
-      const videos = routes
-        .sort((a, b) => (a.registeredAt < b.registeredAt ? 1 : -1))
-        .map((r) => ({
-          videoId: r.videoId,
-          name: r.sourceKey,
-          kind: r.kind,
-          durationSeconds: r.durationSeconds,
-          segments: r.segmentCount,
-          packages: r.packages.length,
-          playlist: `/v/${r.videoId}/index.m3u8`,
-          registeredAt: r.registeredAt,
-        }));
+      const videos = routes.sort(byNewest).map((r) => ({ ...routeSummary(r), playlist: playbackPath(r.videoId) }));
       send(res, 200, { ...CORS, 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }, JSON.stringify(videos), head);
     } else {
       send(res, 404, { 'Content-Type': 'text/plain' }, 'not found\n', head);

@@ -1,16 +1,36 @@
 // The route registry (one JSON object per video in the output bucket) and what a revision of a
 // video owns: the operations several steps and the CLI share.
+import { InputNotFound } from './core/errors';
 import type { RouteRecord } from './core/model';
 import { isVideoFunction, keys, revisionFunctionPrefix, videoFunctionPrefix } from './core/naming';
 import type { CodeStore, ObjectStore } from './ports';
 
 export async function readRoute(objects: ObjectStore, videoId: string): Promise<RouteRecord | undefined> {
-  if (!(await objects.head('output', keys.route(videoId)))) return undefined;
   try {
     return JSON.parse((await objects.get('output', keys.route(videoId))).toString('utf8')) as RouteRecord;
-  } catch {
-    return undefined; // deleted between head and get
+  } catch (error) {
+    if (error instanceof InputNotFound) return undefined; // one read, not head + get: this runs per request
+    throw error;
   }
+}
+
+/** What `list --json` and the player page show of a video. */
+export function routeSummary(route: RouteRecord) {
+  return {
+    videoId: route.videoId,
+    name: route.sourceKey,
+    kind: route.kind,
+    durationSeconds: route.durationSeconds,
+    segments: route.segmentCount,
+    packages: route.packages.length,
+    revision: route.revision,
+    registeredAt: route.registeredAt,
+  };
+}
+
+/** Newest first. */
+export function byNewest(a: RouteRecord, b: RouteRecord): number {
+  return a.registeredAt < b.registeredAt ? 1 : -1;
 }
 
 export async function listRoutes(objects: ObjectStore): Promise<RouteRecord[]> {

@@ -103,6 +103,7 @@ export function parseProbe(json: string): ProbeResult {
   const video = streams.find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic);
   const audio = streams.find((s) => s.codec_type === 'audio');
   const durations = [data.format?.duration, video?.duration, audio?.duration].map(Number).filter((d) => d > 0);
+  const frameRate = video ? parseRate(video.avg_frame_rate ?? video.r_frame_rate) : undefined;
   return {
     formatName: data.format?.format_name ?? 'unknown',
     durationSeconds: durations[0] ?? 0,
@@ -111,9 +112,7 @@ export function parseProbe(json: string): ProbeResult {
         codec: video.codec_name ?? 'unknown',
         width: video.width ?? 0,
         height: video.height ?? 0,
-        ...(parseRate(video.avg_frame_rate ?? video.r_frame_rate) !== undefined && {
-          frameRate: parseRate(video.avg_frame_rate ?? video.r_frame_rate),
-        }),
+        ...(frameRate !== undefined && { frameRate }),
       },
     }),
     ...(audio && {
