@@ -43,18 +43,28 @@ export async function listRoutes(objects: ObjectStore): Promise<RouteRecord[]> {
   return found;
 }
 
-/** Deletes every function and object of one revision of a video; returns what it removed. */
+/**
+ * Deletes every function and object of one revision of a video; returns what it removed. The
+ * functions are the ones named by the revision's package claims (written before each function is
+ * created) and by `knownFunctions` (a route's packages, once the claims are gone), so the steps
+ * never list the account's functions: in AWS that would need lambda:ListFunctions on "*", which
+ * also reveals every other function's configuration.
+ */
 export async function deleteRevision(
   ports: { objects: ObjectStore; code: CodeStore; functionPrefix: string },
   videoId: string,
   revision: string,
   what: { functions: boolean; output: boolean; work: boolean },
+  knownFunctions: readonly string[] = [],
 ): Promise<{ functions: number; objects: number }> {
   let functions = 0;
   let objects = 0;
   if (what.functions) {
-    for (const fn of await ports.code.list(revisionFunctionPrefix(ports.functionPrefix, videoId, revision))) {
-      if (await ports.code.delete(fn.name)) functions++;
+    const claimsPrefix = keys.packageClaimsPrefix(videoId, revision);
+    const claimed = (await ports.objects.list('work', claimsPrefix)).map((o) => o.key.slice(claimsPrefix.length));
+    const own = revisionFunctionPrefix(ports.functionPrefix, videoId, revision);
+    for (const name of new Set([...knownFunctions, ...claimed])) {
+      if (name.startsWith(own) && (await ports.code.delete(name))) functions++;
     }
   }
   const prefixes: ['work' | 'output', string][] = [];

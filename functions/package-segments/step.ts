@@ -2,7 +2,7 @@
 // the zip becomes a function's code package.
 import { SegmentTooLarge } from '../../src/core/errors';
 import { numberAt, objectAt, revisionAt, stringAt, videoIdAt, type PackageReceipt } from '../../src/core/model';
-import { packageFunctionName } from '../../src/core/naming';
+import { keys, packageFunctionName } from '../../src/core/naming';
 import { writeStoredZip } from '../../src/core/zip';
 import type { CodeStore, ObjectStore } from '../../src/ports';
 
@@ -36,6 +36,8 @@ export async function packageSegment(event: unknown, ports: PackageSegmentsPorts
   const entryName = segmentEntryName(index);
   const data = await ports.objects.get('work', key);
   const zip = writeStoredZip([{ name: entryName, data }]);
+  // The claim comes first: whatever happens after it, CleanUp knows this function may exist.
+  await ports.objects.put('work', keys.packageClaim(videoId, revision, functionName), '', 'text/plain');
   const stored = await ports.code.createPackage(functionName, zip.bytes);
   return {
     index,

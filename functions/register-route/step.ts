@@ -50,7 +50,7 @@ export async function registerRoute(event: unknown, ports: RegisterRoutePorts): 
   await ports.objects.put('output', keys.route(job.videoId), JSON.stringify(record), 'application/json');
 
   if (previous && previous.revision !== job.revision) {
-    await deleteRevision(ports, job.videoId, previous.revision, { functions: true, output: true, work: true });
+    await deleteRevision(ports, job.videoId, previous.revision, { functions: true, output: true, work: true }, previous.packages);
   }
   // Segments now live in their packages; the work copies and manifests are no longer needed.
   await deleteRevision(ports, job.videoId, job.revision, { functions: false, output: false, work: true });

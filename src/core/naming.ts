@@ -140,6 +140,9 @@ export const keys = {
   segment: (videoId: string, revision: string, index: number) =>
     `${videoId}/${revision}/segments/${String(index).padStart(5, '0')}.ts`,
   manifest: (videoId: string, revision: string) => `${videoId}/${revision}/manifest.json`,
+  /** Written before a package's function is created: what CleanUp deletes, without listing functions. */
+  packageClaim: (videoId: string, revision: string, functionName: string) => `${videoId}/${revision}/packages/${functionName}`,
+  packageClaimsPrefix: (videoId: string, revision: string) => `${videoId}/${revision}/packages/`,
   offsets: (videoId: string, revision: string) => `${videoId}/${revision}/offsets.json`,
   outputPrefix: (videoId: string, revision: string) => `v/${videoId}/${revision}/`,
   playlist: (videoId: string, revision: string) => `v/${videoId}/${revision}/index.m3u8`,
