@@ -1,0 +1,64 @@
+'use strict';
+// What `serverless package` and `serverless deploy` need beyond the framework itself:
+//
+// 0. The ffmpeg layer is assembled (layers/ffmpeg/build.mjs) before packaging when it is missing
+//    or older than the build script, so `npx serverless deploy` works from a fresh clone.
+// 1. Its config schema stops at nodejs20.x; Lambda has nodejs22.x (and newer), which this
+//    project uses everywhere. The plugin adds the current Node runtimes to the schema's runtime
+//    list so `configValidationMode: error` still checks everything else strictly.
+// 2. `serverless package` with a layer asks CloudFormation whether the layer changed since the
+//    last deploy (to skip re-uploading it), which needs credentials. With no credentials, and
+//    only for `package`, the plugin skips that question: the package is complete without it, and
+//    `deploy` (which has credentials) still asks it.
+
+const CURRENT_NODE_RUNTIMES = ['nodejs22.x', 'nodejs24.x'];
+
+const { spawnSync } = require('node:child_process');
+const { existsSync, statSync } = require('node:fs');
+const { join } = require('node:path');
+
+class LambdaHlsDeploy {
+  constructor(serverless) {
+    this.serverless = serverless;
+    this.allowCurrentRuntimes();
+    this.hooks = {
+      'before:package:initialize': () => this.buildLayer(),
+      'before:package:compileLayers': () => this.tolerateMissingCredentials(),
+    };
+  }
+
+  buildLayer() {
+    const dir = join(this.serverless.serviceDir, 'layers', 'ffmpeg');
+    const script = join(dir, 'build.mjs');
+    const built = join(dir, 'build', 'bin', 'ffprobe');
+    if (existsSync(built) && statSync(built).mtimeMs >= statSync(script).mtimeMs) return;
+    const arch = this.serverless.service.provider.architecture ?? 'x86_64';
+    const run = spawnSync(process.execPath, [script, '--arch', arch], { stdio: 'inherit' });
+    if (run.status !== 0) throw new Error(`the ffmpeg layer could not be built (node ${join('layers', 'ffmpeg', 'build.mjs')} --arch ${arch})`);
+  }
+
+  allowCurrentRuntimes() {
+    const runtimes = this.serverless.configSchemaHandler?.schema?.definitions?.awsLambdaRuntime?.enum;
+    if (!Array.isArray(runtimes)) return;
+    for (const runtime of CURRENT_NODE_RUNTIMES) if (!runtimes.includes(runtime)) runtimes.push(runtime);
+  }
+
+  tolerateMissingCredentials() {
+    const commands = this.serverless.processedInput?.commands ?? [];
+    if (commands.join(' ') !== 'package') return;
+    const compiler = this.serverless.pluginManager.plugins.find((p) => p.constructor.name === 'AwsCompileLayers');
+    if (!compiler) return;
+    const compare = compiler.compareWithLastLayer.bind(compiler);
+    compiler.compareWithLastLayer = async (layerName) => {
+      try {
+        return await compare(layerName);
+      } catch (error) {
+        if (error?.code !== 'AWS_CREDENTIALS_NOT_FOUND') throw error;
+        this.serverless.cli.log?.(`offline package: layer ${layerName} not compared with a deployed stack (no AWS credentials)`);
+        return undefined;
+      }
+    };
+  }
+}
+
+module.exports = LambdaHlsDeploy;

@@ -1,0 +1,225 @@
+'use strict';
+// The CloudFormation serverless.yml does not write by itself: the three buckets, the S3 trigger,
+// one least-privilege role per function, the permission-less role of the segment packages, and
+// the outputs the CLI looks up. Read by serverless.yml as ${file(deploy/stack.js):...}.
+//
+// Bucket names are built from strings (not Ref/GetAtt of the buckets), so the input bucket can
+// name start-conversion in its notification while the roles name the buckets: no cycle.
+
+const partition = { Ref: 'AWS::Partition' };
+const region = { Ref: 'AWS::Region' };
+const account = { Ref: 'AWS::AccountId' };
+const join = (...parts) => ({ 'Fn::Join': ['', parts] });
+
+/** Serverless function key → logical id prefix, as the framework names them (validateInput → ValidateInput). */
+const logical = (key) => key[0].toUpperCase() + key.slice(1);
+
+function bucketNamesFor(base) {
+  // S3 names are global and lower case: the stack's account and region make them unique.
+  const name = (purpose) => join(`${base}-${purpose}-`, account, '-', region);
+  return { input: name('input'), work: name('work'), output: name('output') };
+}
+
+function bucketArn(name) {
+  return join('arn:', partition, ':s3:::', name);
+}
+
+function objectsArn(name) {
+  return join('arn:', partition, ':s3:::', name, '/*');
+}
+
+function privateBucket(name, extra = {}) {
+  return {
+    Type: 'AWS::S3::Bucket',
+    Properties: {
+      BucketName: name,
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' }, BucketKeyEnabled: true }],
+      },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+      ...extra,
+      LifecycleConfiguration: {
+        Rules: [
+          { Id: 'abort-incomplete-uploads', Status: 'Enabled', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } },
+          ...(extra.LifecycleConfiguration?.Rules ?? []),
+        ],
+      },
+    },
+  };
+}
+
+function tlsOnlyPolicy(bucketLogicalId, name) {
+  return {
+    Type: 'AWS::S3::BucketPolicy',
+    Properties: {
+      Bucket: { Ref: bucketLogicalId },
+      PolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'TlsOnly',
+            Effect: 'Deny',
+            Principal: '*',
+            Action: 's3:*',
+            Resource: [bucketArn(name), objectsArn(name)],
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          },
+        ],
+      },
+    },
+  };
+}
+
+/**
+ * What each function may do, statement by statement. Reading an object that may be missing needs
+ * s3:ListBucket on its bucket too, or S3 answers 403 instead of 404 and a missing input or route
+ * could not be told from a refusal.
+ */
+function permissions({ buckets, functionPrefix, stateMachine }) {
+  const s3 = (actions, name) => ({ Effect: 'Allow', Action: actions.map((a) => `s3:${a}`), Resource: objectsArn(name) });
+  const list = (name) => ({ Effect: 'Allow', Action: ['s3:ListBucket'], Resource: bucketArn(name) });
+  const segmentFunctions = (actions) => ({
+    Effect: 'Allow',
+    Action: actions.map((a) => `lambda:${a}`),
+    Resource: join('arn:', partition, ':lambda:', region, ':', account, ':function:', functionPrefix, '*'),
+  });
+  // Account-level and read-only; IAM has no resource to scope it to.
+  const accountSettings = { Effect: 'Allow', Action: ['lambda:GetAccountSettings'], Resource: '*' };
+  const passSegmentRole = {
+    Effect: 'Allow',
+    Action: ['iam:PassRole'],
+    Resource: { 'Fn::GetAtt': ['SegmentPackageRole', 'Arn'] },
+    Condition: { StringEquals: { 'iam:PassedToService': 'lambda.amazonaws.com' } },
+  };
+  return {
+    // head + presigned GET of the upload for ffprobe
+    validateInput: [s3(['GetObject'], buckets.input), list(buckets.input)],
+    // presigned GET for ffmpeg, segments and the manifest into the work bucket, the quota check
+    segmentMedia: [s3(['GetObject'], buckets.input), list(buckets.input), s3(['PutObject'], buckets.work), accountSettings],
+    // read a segment, write the claim, stage packages over 50 MB (Lambda reads them as the caller)
+    packageSegments: [
+      s3(['GetObject', 'PutObject', 'DeleteObject'], buckets.work),
+      list(buckets.work),
+      segmentFunctions(['CreateFunction', 'GetFunction', 'UpdateFunctionCode']),
+      passSegmentRole,
+    ],
+    // the manifest in, the offsets out; each package's code URL
+    computeOffsets: [s3(['GetObject', 'PutObject'], buckets.work), list(buckets.work), segmentFunctions(['GetFunction'])],
+    writePlaylist: [s3(['GetObject'], buckets.work), list(buckets.work), s3(['PutObject'], buckets.output)],
+    // switch the route, then delete the previous revision and the work files
+    registerRoute: [
+      s3(['GetObject', 'DeleteObject'], buckets.work),
+      list(buckets.work),
+      s3(['GetObject', 'PutObject', 'DeleteObject'], buckets.output),
+      list(buckets.output),
+      segmentFunctions(['DeleteFunction']),
+    ],
+    // delete what a failed execution made (never the revision being served)
+    cleanUp: [
+      s3(['DeleteObject'], buckets.work),
+      list(buckets.work),
+      s3(['GetObject', 'DeleteObject'], buckets.output),
+      list(buckets.output),
+      segmentFunctions(['DeleteFunction']),
+    ],
+    // the route and playlist, and each package's code URL
+    serveSegment: [s3(['GetObject'], buckets.output), list(buckets.output), segmentFunctions(['GetFunction'])],
+    startConversion: [{ Effect: 'Allow', Action: ['states:StartExecution'], Resource: stateMachine }],
+  };
+}
+
+const assumedByLambda = {
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+};
+
+function functionRole(functionName, statements) {
+  const logGroup = join('arn:', partition, ':logs:', region, ':', account, ':log-group:/aws/lambda/', functionName, ':*');
+  return {
+    Type: 'AWS::IAM::Role',
+    Properties: {
+      AssumeRolePolicyDocument: assumedByLambda,
+      Policies: [
+        {
+          PolicyName: 'least-privilege',
+          PolicyDocument: {
+            Version: '2012-10-17',
+            Statement: [{ Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: logGroup }, ...statements],
+          },
+        },
+      ],
+    },
+  };
+}
+
+async function describe({ resolveVariable }) {
+  const service = await resolveVariable('self:service');
+  const stage = await resolveVariable('sls:stage');
+  const functionPrefix = await resolveVariable('self:custom.functionPrefix');
+  const base = `${service}-${stage}`.toLowerCase();
+  const buckets = bucketNamesFor(base);
+  const stateMachine = { Ref: 'ConvertVideo' };
+
+  const roles = {};
+  for (const [key, statements] of Object.entries(permissions({ buckets, functionPrefix, stateMachine }))) {
+    roles[`${logical(key)}Role`] = functionRole(`${service}-${stage}-${key}`, statements);
+  }
+
+  const resources = {
+    InputBucket: {
+      ...privateBucket(buckets.input, {
+        NotificationConfiguration: {
+          // Every upload: start-conversion ignores other extensions itself (S3 suffix filters are case-sensitive, lecture.MP4 counts).
+          LambdaConfigurations: [{ Event: 's3:ObjectCreated:*', Function: { 'Fn::GetAtt': ['StartConversionLambdaFunction', 'Arn'] } }],
+        },
+      }),
+      DependsOn: ['StartConversionFromInputBucket'],
+    },
+    StartConversionFromInputBucket: {
+      Type: 'AWS::Lambda::Permission',
+      Properties: {
+        FunctionName: { 'Fn::GetAtt': ['StartConversionLambdaFunction', 'Arn'] },
+        Action: 'lambda:InvokeFunction',
+        Principal: 's3.amazonaws.com',
+        SourceArn: bucketArn(buckets.input),
+        SourceAccount: account,
+      },
+    },
+    WorkBucket: privateBucket(buckets.work, {
+      // Segments, manifests and claims live here only while a conversion runs.
+      LifecycleConfiguration: { Rules: [{ Id: 'expire-work-files', Status: 'Enabled', ExpirationInDays: 7 }] },
+    }),
+    OutputBucket: privateBucket(buckets.output),
+    InputBucketPolicy: tlsOnlyPolicy('InputBucket', buckets.input),
+    WorkBucketPolicy: tlsOnlyPolicy('WorkBucket', buckets.work),
+    OutputBucketPolicy: tlsOnlyPolicy('OutputBucket', buckets.output),
+    // Segment packages are stored, never invoked: their role may do nothing at all.
+    SegmentPackageRole: {
+      Type: 'AWS::IAM::Role',
+      Properties: { AssumeRolePolicyDocument: assumedByLambda, Description: 'lambda-hls segment packages: no permissions' },
+    },
+    ...roles,
+  };
+
+  const outputs = {
+    InputBucketName: { Description: 'Upload .mp4 and .mp3 files here', Value: { Ref: 'InputBucket' } },
+    WorkBucketName: { Description: 'Segments and manifests while a conversion runs', Value: { Ref: 'WorkBucket' } },
+    OutputBucketName: { Description: 'Playlists and the route registry', Value: { Ref: 'OutputBucket' } },
+    StateMachineArn: { Description: 'The ConvertVideo state machine', Value: { Ref: 'ConvertVideo' } },
+    PlaybackBaseUrl: {
+      Description: 'Play <PlaybackBaseUrl>/v/<videoId>/index.m3u8',
+      Value: { 'Fn::GetAtt': ['HttpApi', 'ApiEndpoint'] },
+    },
+    SegmentFunctionPrefix: { Description: 'Segment packages are functions named <prefix><videoId>-<revision>-<n>', Value: functionPrefix },
+  };
+
+  return { bucketNames: buckets, resources: { Resources: resources, Outputs: outputs } };
+}
+
+module.exports = describe;
