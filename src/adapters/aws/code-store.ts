@@ -12,6 +12,8 @@ import { retryThrottled, type RetryOptions } from './retry';
 
 /** Lambda: a zip passed directly (ZipFile) may be at most 50 MB; larger ones go through S3. */
 export const DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024;
+/** Segment packages' runtime: a current one (creation with a retired runtime is refused); the same as serverless.yml's. */
+export const SEGMENT_RUNTIME: Runtime = 'nodejs22.x';
 /** GetFunction's Code.Location is "valid for up to 10 minutes". */
 export const CODE_URL_LIFETIME_MS = 10 * 60 * 1000;
 
@@ -84,7 +86,7 @@ export class LambdaCodeStore implements CodeStore {
             new CreateFunctionCommand({
               FunctionName: name,
               Role: this.options.roleArn,
-              Runtime: this.options.runtime ?? 'nodejs22.x',
+              Runtime: this.options.runtime ?? SEGMENT_RUNTIME,
               Handler: 'index.handler',
               PackageType: 'Zip',
               Code: code,

@@ -1,0 +1,340 @@
+// The deployment, proven offline: `serverless package` (no AWS credentials, telemetry off) compiles
+// serverless.yml into CloudFormation, and these tests read what it wrote: the state machine, the
+// IAM roles statement by statement, the buckets, the S3 trigger, the HTTP API and the layer.
+import { spawnSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { SEGMENT_RUNTIME } from '../../src/adapters/aws/code-store';
+import { parseCentralDirectory, type CentralEntry } from '../../src/core/zip';
+import { loadDefinition } from '../../local/engine';
+import { removeDir, tempDir } from '../support/fixtures';
+
+const ROOT = join(__dirname, '..', '..');
+const STAGE = 'ci';
+const SERVICE = 'lambda-hls';
+const PREFIX = `${SERVICE}-${STAGE}-seg-`;
+
+type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any -- CloudFormation is untyped JSON
+
+let dir: string;
+let template: { Resources: Record<string, { Type: string; Properties: Json; DependsOn?: string[] }>; Outputs: Record<string, Json> };
+
+beforeAll(() => {
+  dir = tempDir('lambda-hls-package-');
+  const env: NodeJS.ProcessEnv = { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' };
+  // No credentials of any kind: the package must not need them.
+  for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE']) delete env[name];
+  env.AWS_SHARED_CREDENTIALS_FILE = join(dir, 'no-credentials');
+  env.AWS_CONFIG_FILE = join(dir, 'no-config');
+  const run = spawnSync(
+    process.execPath,
+    [join(ROOT, 'node_modules', 'serverless', 'bin', 'serverless.js'), 'package', '--stage', STAGE, '--package', join(dir, 'out')],
+    { cwd: ROOT, env, encoding: 'utf8', timeout: 240_000 },
+  );
+  if (run.status !== 0) throw new Error(`serverless package failed (${run.status ?? run.signal}):\n${run.stdout}\n${run.stderr}`);
+  template = JSON.parse(readFileSync(join(dir, 'out', 'cloudformation-template-update-stack.json'), 'utf8'));
+}, 300_000);
+
+afterAll(() => removeDir(dir));
+
+/** Renders intrinsic functions into strings for one imagined account, so ARNs can be compared as text. */
+function render(value: Json): Json {
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value;
+  if (Array.isArray(value)) return value.map(render);
+  if (value && typeof value === 'object') {
+    if ('Ref' in value) {
+      const pseudo: Record<string, string> = { 'AWS::Partition': 'aws', 'AWS::Region': 'us-east-1', 'AWS::AccountId': '123456789012' };
+      return pseudo[value.Ref] ?? `<${value.Ref}>`;
+    }
+    if ('Fn::GetAtt' in value) return `<${value['Fn::GetAtt'].join('.')}>`;
+    if ('Fn::Join' in value) return (render(value['Fn::Join'][1]) as string[]).join(value['Fn::Join'][0]);
+    if ('Fn::Sub' in value) {
+      const [text, vars] = Array.isArray(value['Fn::Sub']) ? value['Fn::Sub'] : [value['Fn::Sub'], {}];
+      return (text as string).replace(/\$\{([^}]+)\}/g, (_, name: string) => (name in vars ? String(render(vars[name])) : String(render({ Ref: name }))));
+    }
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, render(v)]));
+  }
+  return value;
+}
+
+function resourcesOfType(type: string): [string, Json][] {
+  return Object.entries(template.Resources)
+    .filter(([, r]) => r.Type === type)
+    .map(([id, r]) => [id, r.Properties]);
+}
+
+function zipEntries(path: string): CentralEntry[] {
+  const bytes = readFileSync(path);
+  const entries = parseCentralDirectory(bytes, 0);
+  if (!Array.isArray(entries)) throw new Error(`${path}: central directory not found`);
+  return entries;
+}
+
+const FUNCTIONS = ['validateInput', 'segmentMedia', 'packageSegments', 'computeOffsets', 'writePlaylist', 'registerRoute', 'cleanUp', 'serveSegment', 'startConversion'];
+const logical = (key: string) => key[0]!.toUpperCase() + key.slice(1);
+const bucketName = (purpose: string) => `${SERVICE}-${STAGE}-${purpose}-123456789012-us-east-1`;
+const objects = (purpose: string) => `arn:aws:s3:::${bucketName(purpose)}/*`;
+const bucket = (purpose: string) => `arn:aws:s3:::${bucketName(purpose)}`;
+const SEGMENT_FUNCTIONS = `arn:aws:lambda:us-east-1:123456789012:function:${PREFIX}*`;
+
+describe('serverless package (offline) compiles the whole product', () => {
+  it('has one function per step plus serve-segment and start-conversion, all on a current Node runtime', () => {
+    const functions = resourcesOfType('AWS::Lambda::Function');
+    expect(functions.map(([id]) => id).sort()).toEqual(FUNCTIONS.map((f) => `${logical(f)}LambdaFunction`).sort());
+    for (const [id, props] of functions) {
+      const major = Number(/^nodejs(\d+)\.x$/.exec(props.Runtime)?.[1]);
+      expect({ id, current: major >= 22 }).toEqual({ id, current: true });
+      expect(props.Architectures).toEqual(['x86_64']);
+    }
+    // Segment packages are created at run time by the code store, on the same current runtime.
+    expect(SEGMENT_RUNTIME).toBe(functions[0]![1].Runtime);
+  });
+
+  it('bundles each handler into its own package', () => {
+    for (const [id, props] of resourcesOfType('AWS::Lambda::Function')) {
+      const key = id.replace(/LambdaFunction$/, '');
+      const zip = join(dir, 'out', `${key[0]!.toLowerCase()}${key.slice(1)}.zip`);
+      const handlerFile = `${(props.Handler as string).replace(/\.handler$/, '')}.js`;
+      expect(zipEntries(zip).map((e) => e.name)).toContain(handlerFile);
+    }
+  });
+
+  it('has a Standard state machine whose every Task invokes one of the stack\'s functions', () => {
+    const [[, machine]] = resourcesOfType('AWS::StepFunctions::StateMachine') as [[string, Json]];
+    expect(machine.StateMachineType).toBe('STANDARD');
+    const [text, vars] = machine.DefinitionString['Fn::Sub'] as [string, Record<string, Json>];
+    const compiled = JSON.parse(text);
+    const source = loadDefinition();
+    const compiledNames: string[] = [];
+    const resources: Record<string, string> = {};
+    const visit = (states: Record<string, Json>) => {
+      for (const [name, state] of Object.entries(states)) {
+        compiledNames.push(name);
+        if (state.Type === 'Task') resources[name] = state.Resource;
+        if (state.ItemProcessor) visit(state.ItemProcessor.States);
+      }
+    };
+    visit(compiled.States);
+    expect(compiledNames).toEqual(source.stateNames);
+    expect(Object.keys(resources).sort()).toEqual(source.tasks.map((t) => t.state).sort());
+    for (const task of source.tasks) {
+      const placeholder = /^\$\{(\w+)\}$/.exec(resources[task.state]!)?.[1];
+      expect(placeholder && vars[placeholder]).toEqual({ 'Fn::GetAtt': [`${logical(task.functionKey)}LambdaFunction`, 'Arn'] });
+      expect(template.Resources[`${logical(task.functionKey)}LambdaFunction`]?.Type).toBe('AWS::Lambda::Function');
+    }
+    // The state machine may invoke exactly the step functions, nothing else.
+    const role = template.Resources[render(machine.RoleArn).replace(/^<|\.Arn>$/g, '')]!.Properties;
+    const statements = role.Policies.flatMap((p: Json) => p.PolicyDocument.Statement);
+    expect(statements.map((s: Json) => s.Action)).toEqual([['lambda:InvokeFunction']]);
+    const invocable = new Set((render(statements[0].Resource) as string[]).map((r) => r.replace(/^<|\.Arn>(:\*)?$/g, '')));
+    expect([...invocable].sort()).toEqual([...new Set(source.tasks.map((t) => `${logical(t.functionKey)}LambdaFunction`))].sort());
+  });
+
+  it('keeps every bucket private, encrypted and TLS-only, and expires work files', () => {
+    const buckets = Object.fromEntries(resourcesOfType('AWS::S3::Bucket').filter(([id]) => id !== 'ServerlessDeploymentBucket'));
+    expect(Object.keys(buckets).sort()).toEqual(['InputBucket', 'OutputBucket', 'WorkBucket']);
+    for (const [id, props] of Object.entries(buckets)) {
+      expect({ id, block: props.PublicAccessBlockConfiguration }).toEqual({
+        id,
+        block: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      });
+      expect(props.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toBe('AES256');
+      expect(props.OwnershipControls.Rules).toEqual([{ ObjectOwnership: 'BucketOwnerEnforced' }]);
+      const policy = resourcesOfType('AWS::S3::BucketPolicy').find(([, p]) => p.Bucket.Ref === id)?.[1];
+      expect(policy.PolicyDocument.Statement).toEqual([
+        expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+      ]);
+    }
+    expect(buckets.WorkBucket.LifecycleConfiguration.Rules).toContainEqual(expect.objectContaining({ Status: 'Enabled', ExpirationInDays: 7 }));
+    expect(buckets.InputBucket.LifecycleConfiguration.Rules.some((r: Json) => r.ExpirationInDays)).toBe(false);
+    expect(buckets.OutputBucket.LifecycleConfiguration.Rules.some((r: Json) => r.ExpirationInDays)).toBe(false);
+  });
+
+  it('starts start-conversion on every upload to the input bucket, and lets only that bucket invoke it', () => {
+    const input = template.Resources.InputBucket!;
+    expect(render(input.Properties.BucketName)).toBe(bucketName('input'));
+    expect(input.Properties.NotificationConfiguration.LambdaConfigurations).toEqual([
+      { Event: 's3:ObjectCreated:*', Function: { 'Fn::GetAtt': ['StartConversionLambdaFunction', 'Arn'] } },
+    ]);
+    const permission = template.Resources.StartConversionFromInputBucket!;
+    expect(input.DependsOn).toContain('StartConversionFromInputBucket');
+    expect(render(permission.Properties)).toEqual({
+      FunctionName: '<StartConversionLambdaFunction.Arn>',
+      Action: 'lambda:InvokeFunction',
+      Principal: 's3.amazonaws.com',
+      SourceArn: bucket('input'),
+      SourceAccount: '123456789012',
+    });
+    expect(render(template.Resources.StartConversionLambdaFunction!.Properties.Environment.Variables.STATE_MACHINE_ARN)).toBe('<ConvertVideo>');
+  });
+
+  it('routes both playback paths of the HTTP API to serve-segment, with CORS', () => {
+    const routes = resourcesOfType('AWS::ApiGatewayV2::Route').map(([, r]) => r);
+    expect(routes.map((r) => r.RouteKey).sort()).toEqual(['GET /v/{videoId}/index.m3u8', 'GET /v/{videoId}/{segment}']);
+    for (const route of routes) {
+      const integrationId = render(route.Target).replace(/^integrations\/<|>$/g, '');
+      expect(template.Resources[integrationId]!.Properties.IntegrationUri).toEqual({ 'Fn::GetAtt': ['ServeSegmentLambdaFunction', 'Arn'] });
+    }
+    const [[, api]] = resourcesOfType('AWS::ApiGatewayV2::Api') as [[string, Json]];
+    expect(api.CorsConfiguration.AllowOrigins).toEqual(['*']);
+    expect(api.CorsConfiguration.AllowMethods).toContain('GET');
+  });
+
+  it('attaches the ffmpeg layer to ValidateInput and SegmentMedia only, with both binaries, within Lambda\'s size limit', () => {
+    const withLayer = resourcesOfType('AWS::Lambda::Function')
+      .filter(([, p]) => p.Layers)
+      .map(([id, p]) => [id, p.Layers]);
+    expect(withLayer).toEqual([
+      ['ValidateInputLambdaFunction', [{ Ref: 'FfmpegLambdaLayer' }]],
+      ['SegmentMediaLambdaFunction', [{ Ref: 'FfmpegLambdaLayer' }]],
+    ]);
+    for (const id of ['ValidateInputLambdaFunction', 'SegmentMediaLambdaFunction']) {
+      expect(template.Resources[id]!.Properties.Environment.Variables).toMatchObject({ FFMPEG_PATH: '/opt/bin/ffmpeg', FFPROBE_PATH: '/opt/bin/ffprobe' });
+    }
+    const layer = zipEntries(join(dir, 'out', 'ffmpeg.zip')).filter((e) => !e.name.endsWith('/'));
+    expect(layer.map((e) => e.name).sort()).toEqual(['bin/ffmpeg', 'bin/ffprobe']);
+    const unzipped = layer.reduce((sum, e) => sum + e.uncompressedSize, 0);
+    const biggestFunction = Math.max(...zipEntries(join(dir, 'out', 'segmentMedia.zip')).map((e) => e.uncompressedSize)) * 10;
+    expect(unzipped + biggestFunction).toBeLessThan(250 * 1024 * 1024);
+    expect(statSync(join(dir, 'out', 'ffmpeg.zip')).size).toBeGreaterThan(10e6);
+  });
+
+  it('gives the stack outputs the CLI looks up', () => {
+    expect(render(template.Outputs.InputBucketName.Value)).toBe('<InputBucket>');
+    expect(render(template.Outputs.StateMachineArn.Value)).toBe('<ConvertVideo>');
+    expect(render(template.Outputs.PlaybackBaseUrl.Value)).toBe('<HttpApi.ApiEndpoint>');
+    expect(template.Outputs.SegmentFunctionPrefix.Value).toBe(PREFIX);
+    for (const purpose of ['input', 'work', 'output']) {
+      expect(render(template.Resources[`${logical(purpose)}Bucket`]!.Properties.BucketName)).toBe(bucketName(purpose));
+    }
+  });
+});
+
+describe('IAM: least privilege, statement by statement', () => {
+  function statementsOf(functionKey: string): Json[] {
+    const fn = template.Resources[`${logical(functionKey)}LambdaFunction`]!;
+    const roleId = render(fn.Properties.Role).replace(/^<|\.Arn>$/g, '');
+    const role = template.Resources[roleId]!;
+    expect(role.Type).toBe('AWS::IAM::Role');
+    expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    return role.Properties.Policies.flatMap((p: Json) => render(p.PolicyDocument.Statement));
+  }
+
+  /** action → resources, over every Allow statement of the function's role (logs excluded). */
+  function grants(functionKey: string): Record<string, string[]> {
+    const out: Record<string, string[]> = {};
+    for (const s of statementsOf(functionKey)) {
+      expect(s.Effect).toBe('Allow');
+      for (const action of [s.Action].flat() as string[]) {
+        if (action.startsWith('logs:')) continue;
+        out[action] = [...(out[action] ?? []), ...[s.Resource].flat()].sort();
+      }
+    }
+    return out;
+  }
+
+  it('gives each function its own role', () => {
+    const roles = FUNCTIONS.map((f) => render(template.Resources[`${logical(f)}LambdaFunction`]!.Properties.Role));
+    expect(new Set(roles).size).toBe(FUNCTIONS.length);
+  });
+
+  it('lets each function write only its own log group', () => {
+    for (const f of FUNCTIONS) {
+      const logs = statementsOf(f).filter((s) => [s.Action].flat().some((a: string) => a.startsWith('logs:')));
+      expect(logs).toEqual([
+        {
+          Effect: 'Allow',
+          Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          Resource: `arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/${SERVICE}-${STAGE}-${f}:*`,
+        },
+      ]);
+    }
+  });
+
+  it('grants each function exactly the actions it uses, on exactly its resources', () => {
+    const expected: Record<string, Record<string, string[]>> = {
+      validateInput: { 's3:GetObject': [objects('input')], 's3:ListBucket': [bucket('input')] },
+      segmentMedia: {
+        's3:GetObject': [objects('input')],
+        's3:ListBucket': [bucket('input')],
+        's3:PutObject': [objects('work')],
+        'lambda:GetAccountSettings': ['*'],
+      },
+      packageSegments: {
+        's3:GetObject': [objects('work')],
+        's3:PutObject': [objects('work')],
+        's3:DeleteObject': [objects('work')],
+        's3:ListBucket': [bucket('work')],
+        'lambda:CreateFunction': [SEGMENT_FUNCTIONS],
+        'lambda:GetFunction': [SEGMENT_FUNCTIONS],
+        'lambda:UpdateFunctionCode': [SEGMENT_FUNCTIONS],
+        'iam:PassRole': ['<SegmentPackageRole.Arn>'],
+      },
+      computeOffsets: {
+        's3:GetObject': [objects('work')],
+        's3:PutObject': [objects('work')],
+        's3:ListBucket': [bucket('work')],
+        'lambda:GetFunction': [SEGMENT_FUNCTIONS],
+      },
+      writePlaylist: { 's3:GetObject': [objects('work')], 's3:ListBucket': [bucket('work')], 's3:PutObject': [objects('output')] },
+      registerRoute: {
+        's3:GetObject': [objects('output'), objects('work')],
+        's3:PutObject': [objects('output')],
+        's3:DeleteObject': [objects('output'), objects('work')],
+        's3:ListBucket': [bucket('output'), bucket('work')],
+        'lambda:DeleteFunction': [SEGMENT_FUNCTIONS],
+      },
+      cleanUp: {
+        's3:GetObject': [objects('output')],
+        's3:DeleteObject': [objects('output'), objects('work')],
+        's3:ListBucket': [bucket('output'), bucket('work')],
+        'lambda:DeleteFunction': [SEGMENT_FUNCTIONS],
+      },
+      serveSegment: { 's3:GetObject': [objects('output')], 's3:ListBucket': [bucket('output')], 'lambda:GetFunction': [SEGMENT_FUNCTIONS] },
+      startConversion: { 'states:StartExecution': ['<ConvertVideo>'] },
+    };
+    for (const f of FUNCTIONS) {
+      const sorted = Object.fromEntries(Object.entries(expected[f]!).map(([a, r]) => [a, [...r].sort()]));
+      expect({ function: f, grants: grants(f) }).toEqual({ function: f, grants: sorted });
+    }
+  });
+
+  it('has no wildcard actions and no "*" resource except the account-level GetAccountSettings', () => {
+    for (const f of FUNCTIONS) {
+      for (const s of statementsOf(f)) {
+        const actions = [s.Action].flat() as string[];
+        for (const action of actions) expect({ f, action }).toEqual({ f, action: expect.stringMatching(/^[a-z0-9]+:[A-Za-z]+$/) });
+        if ([s.Resource].flat().includes('*')) expect({ f, actions }).toEqual({ f, actions: ['lambda:GetAccountSettings'] });
+        for (const resource of [s.Resource].flat() as string[]) {
+          if (resource.startsWith('arn:aws:lambda:')) expect(resource).toBe(SEGMENT_FUNCTIONS);
+        }
+      }
+    }
+  });
+
+  it('passes only the segment role, and only to Lambda', () => {
+    const passing = FUNCTIONS.filter((f) => statementsOf(f).some((s) => [s.Action].flat().includes('iam:PassRole')));
+    expect(passing).toEqual(['packageSegments']);
+    const pass = statementsOf('packageSegments').find((s) => [s.Action].flat().includes('iam:PassRole'));
+    expect(pass).toEqual({
+      Effect: 'Allow',
+      Action: ['iam:PassRole'],
+      Resource: '<SegmentPackageRole.Arn>',
+      Condition: { StringEquals: { 'iam:PassedToService': 'lambda.amazonaws.com' } },
+    });
+  });
+
+  it('gives the segment packages a role with no permissions at all, and that role to the code store', () => {
+    const role = template.Resources.SegmentPackageRole!.Properties;
+    expect(role.Policies).toBeUndefined();
+    expect(role.ManagedPolicyArns).toBeUndefined();
+    expect(role.PermissionsBoundary).toBeUndefined();
+    expect(render(role.AssumeRolePolicyDocument.Statement)).toEqual([
+      { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
+    ]);
+    const env = template.Resources.PackageSegmentsLambdaFunction!.Properties.Environment.Variables;
+    expect(render(env.SEGMENT_ROLE_ARN)).toBe('<SegmentPackageRole.Arn>');
+    expect(env.LAMBDA_HLS_FUNCTION_PREFIX).toBe(PREFIX);
+    expect(render(env.WORK_BUCKET)).toBe(bucketName('work'));
+  });
+});
