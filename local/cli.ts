@@ -7,12 +7,13 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { resolveBinaries } from '../src/adapters/ffmpeg/media-tool';
 import { DEFAULT_OPTIONS, PROFILES, type ConversionOptions, type Profile } from '../src/core/model';
 import { isVideoId } from '../src/core/naming';
-import { byNewest, deleteVideo, listRoutes, routeSummary } from '../src/registry';
+import { byNewest, deleteEverything, deleteVideo, listRoutes, routeSummary } from '../src/registry';
 import { CliError, convertFile, type ConvertResult } from './convert';
-import { ExecutionStore, failedState, summarizeStates } from './executions';
+import { ExecutionStore, failedState, summarizeStates, type FailureSummary, type StateSummary } from './executions';
 import { progressReporter } from './progress';
 import { configFromEnv, createLocalPorts, type LocalPorts } from './runtime';
 import { startServer } from './server';
+import { connect, convertRemote, findExecution, playlistUrl, remoteHistory, type RemotePorts, type RemoteTarget } from './remote';
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
@@ -39,13 +40,40 @@ function duration(seconds: number): string {
   return s === 60 ? `${m + 1}:00` : `${m}:${String(s).padStart(2, '0')}`;
 }
 
-async function runConvert(file: string, flags: { json?: boolean; segmentSeconds: number; profile: Profile }): Promise<number> {
-  const ports = portsFromEnv();
+interface StageFlags {
+  stage?: string;
+  region?: string;
+}
+
+function remoteTarget(flags: StageFlags): RemoteTarget | undefined {
+  return flags.stage ? { stage: flags.stage, ...(flags.region && { region: flags.region }) } : undefined;
+}
+
+async function runConvert(file: string, flags: StageFlags & { json?: boolean; segmentSeconds: number; profile: Profile }): Promise<number> {
   const options: ConversionOptions = { segmentSeconds: flags.segmentSeconds, profile: flags.profile };
-  if (!flags.json) stderr(`lambda-hls: converting ${file}`);
+  const target = remoteTarget(flags);
   let result: ConvertResult;
+  let playHint: string;
   try {
-    result = await convertFile(file, { ports, options, onEvent: progressReporter(process.stderr) });
+    if (target) {
+      const remote = await connect(target);
+      if (!flags.json) stderr(`lambda-hls: converting ${file} on ${remote.stack.stackName} (${remote.region})`);
+      result = await convertRemote(file, remote, {
+        options,
+        onEvent: progressReporter(process.stderr),
+        onStart: (name, how) => {
+          if (flags.json) return;
+          const what = { uploaded: 'uploaded; the S3 trigger starts', started: 'started', exists: 'already under way:' }[how];
+          stderr(`  ${what} execution ${name}`);
+        },
+      });
+      playHint = `play it   in Safari or VLC (Chrome and Firefox: see the README), or ffplay ${result.playlist ?? ''}`;
+    } else {
+      const ports = portsFromEnv();
+      if (!flags.json) stderr(`lambda-hls: converting ${file}`);
+      result = await convertFile(file, { ports, options, onEvent: progressReporter(process.stderr) });
+      playHint = `play it   lambda-hls serve, then open http://127.0.0.1:8080/ (or /v/${result.videoId}/index.m3u8)`;
+    }
   } catch (error) {
     if (error instanceof CliError) {
       stderr(`lambda-hls: ${error.message}`);
@@ -67,14 +95,14 @@ async function runConvert(file: string, flags: { json?: boolean; segmentSeconds:
       if (result.reused) stderr(`  already converted: nothing to do (execution ${result.executionName})`);
       stderr(`lambda-hls: ${result.videoId} is ready: ${result.segments} segments`);
       stderr(`  playlist  ${result.playlist}`);
-      stderr(`  play it   lambda-hls serve, then open http://127.0.0.1:8080/ (or /v/${result.videoId}/index.m3u8)`);
+      stderr(`  ${playHint}`);
     }
     return 0;
   }
   if (!flags.json) {
     const e = result.error;
     stderr(`lambda-hls: conversion failed in ${e?.state ?? 'an unknown state'}: ${e?.error ?? 'error'}: ${e?.cause ?? ''}`);
-    stderr(`  details   lambda-hls history ${result.executionName}`);
+    stderr(`  details   lambda-hls history ${result.executionName}${flags.stage ? ` --stage ${flags.stage}` : ''}`);
   }
   return EXIT_FAILED;
 }
@@ -108,24 +136,28 @@ async function runServe(flags: { port: number; host: string }): Promise<number> 
   return 0;
 }
 
-function runHistory(id: string, flags: { json?: boolean }): number {
-  const store = new ExecutionStore(configFromEnv().home);
-  const record = store.find(id);
-  if (!record) {
-    stderr(`lambda-hls: no execution or video named ${id} (see lambda-hls list)`);
-    return EXIT_FAILED;
-  }
-  const events = store.events(record.executionName);
-  const states = summarizeStates(events);
-  const error = record.error ?? (record.status === 'FAILED' ? failedState(events) : undefined);
-  if (flags.json) {
+interface HistoryView {
+  executionName: string;
+  videoId: string;
+  sourceKey: string;
+  status: string;
+  startedAt: string;
+  stoppedAt?: string;
+  states: StateSummary[];
+  error?: FailureSummary;
+}
+
+/** Prints one execution's history the same way, whether it ran here or in AWS. */
+function printHistory(view: HistoryView, json: boolean | undefined): void {
+  const { states, error } = view;
+  if (json) {
     process.stdout.write(
       `${JSON.stringify({
-        executionName: record.executionName,
-        videoId: record.videoId,
-        status: record.status,
-        startedAt: record.startedAt,
-        stoppedAt: record.stoppedAt ?? null,
+        executionName: view.executionName,
+        videoId: view.videoId,
+        status: view.status,
+        startedAt: view.startedAt,
+        stoppedAt: view.stoppedAt ?? null,
         states: states.map((s) => ({
           state: s.state,
           status: s.status,
@@ -138,13 +170,13 @@ function runHistory(id: string, flags: { json?: boolean }): number {
         ...(error && { error }),
       })}\n`,
     );
-    return 0;
+    return;
   }
   const out: string[] = [];
-  out.push(`execution  ${record.executionName}`);
-  out.push(`video      ${record.videoId} (${record.sourceKey})`);
-  out.push(`status     ${record.status}`);
-  out.push(`started    ${record.startedAt}${record.stoppedAt ? `   stopped ${record.stoppedAt}` : ''}`);
+  out.push(`execution  ${view.executionName}`);
+  out.push(`video      ${view.videoId} (${view.sourceKey})`);
+  out.push(`status     ${view.status}`);
+  out.push(`started    ${view.startedAt}${view.stoppedAt ? `   stopped ${view.stoppedAt}` : ''}`);
   out.push('');
   out.push(`  ${'STATE'.padEnd(16)} ${'STATUS'.padEnd(10)} ${'TIME'.padStart(8)}  NOTES`);
   for (const s of states) {
@@ -163,19 +195,75 @@ function runHistory(id: string, flags: { json?: boolean }): number {
     out.push(`cause         ${error.cause}`);
   }
   process.stdout.write(`${out.join('\n')}\n`);
+}
+
+async function runHistory(id: string, flags: StageFlags & { json?: boolean }): Promise<number> {
+  const target = remoteTarget(flags);
+  if (target) {
+    const remote = await connect(target);
+    const name = await findExecution(remote, id);
+    const found = name ? await remoteHistory(remote, name) : undefined;
+    if (!found) {
+      stderr(`lambda-hls: no execution or video named ${id} on ${remote.stack.stackName} (see lambda-hls list --stage ${target.stage})`);
+      return EXIT_FAILED;
+    }
+    const { description, events } = found;
+    const failed = description.status !== 'SUCCEEDED' && description.status !== 'RUNNING';
+    printHistory(
+      {
+        executionName: description.name,
+        videoId: found.videoId,
+        sourceKey: found.sourceKey,
+        status: description.status,
+        startedAt: description.startedAt,
+        ...(description.stoppedAt && { stoppedAt: description.stoppedAt }),
+        states: summarizeStates(events),
+        ...(failed && { error: failedState(events) ?? { state: 'unknown', error: description.error ?? description.status, cause: description.cause ?? '' } }),
+      },
+      flags.json,
+    );
+    return 0;
+  }
+  const store = new ExecutionStore(configFromEnv().home);
+  const record = store.find(id);
+  if (!record) {
+    stderr(`lambda-hls: no execution or video named ${id} (see lambda-hls list)`);
+    return EXIT_FAILED;
+  }
+  const events = store.events(record.executionName);
+  const error = record.error ?? (record.status === 'FAILED' ? failedState(events) : undefined);
+  printHistory(
+    {
+      executionName: record.executionName,
+      videoId: record.videoId,
+      sourceKey: record.sourceKey,
+      status: record.status,
+      startedAt: record.startedAt,
+      ...(record.stoppedAt && { stoppedAt: record.stoppedAt }),
+      states: summarizeStates(events),
+      ...(error && { error }),
+    },
+    flags.json,
+  );
   return 0;
 }
 
-async function runList(flags: { json?: boolean }): Promise<number> {
-  const ports = portsFromEnv();
-  const routes = (await listRoutes(ports.objects)).sort(byNewest);
+async function runList(flags: StageFlags & { json?: boolean }): Promise<number> {
+  const target = remoteTarget(flags);
+  const remote = target ? await connect(target) : undefined;
+  const local = remote ? undefined : portsFromEnv();
+  const objects = remote?.objects ?? local!.objects;
+  const routes = (await listRoutes(objects)).sort(byNewest);
   if (flags.json) {
-    const videos = routes.map((r) => ({ ...routeSummary(r), playlist: ports.objects.pathOf('output', r.playlistKey) }));
+    const videos = routes.map((r) => ({
+      ...routeSummary(r),
+      playlist: remote ? playlistUrl(remote.stack, r.videoId) : local!.objects.pathOf('output', r.playlistKey),
+    }));
     process.stdout.write(`${JSON.stringify(videos)}\n`);
     return 0;
   }
   if (routes.length === 0) {
-    stderr('no videos yet: convert one with lambda-hls convert <file.mp4|file.mp3>');
+    stderr(`no videos yet: convert one with lambda-hls convert <file.mp4|file.mp3>${flags.stage ? ` --stage ${flags.stage}` : ''}`);
     return 0;
   }
   const width = Math.max(8, ...routes.map((r) => r.videoId.length));
@@ -188,13 +276,27 @@ async function runList(flags: { json?: boolean }): Promise<number> {
   return 0;
 }
 
-async function runDelete(videoId: string): Promise<number> {
-  if (!isVideoId(videoId)) {
+async function runDelete(videoId: string | undefined, flags: StageFlags & { all?: boolean }): Promise<number> {
+  if (flags.all === (videoId !== undefined)) {
+    stderr('lambda-hls: give either a video id or --all');
+    return EXIT_USAGE;
+  }
+  if (videoId !== undefined && !isVideoId(videoId)) {
     stderr(`lambda-hls: ${JSON.stringify(videoId)} is not a video id (see lambda-hls list)`);
     return EXIT_USAGE;
   }
-  const ports = portsFromEnv();
-  const removed = await deleteVideo({ ...ports, functionPrefix: ports.config.functionPrefix }, videoId);
+  const target = remoteTarget(flags);
+  const remote: RemotePorts | undefined = target ? await connect(target) : undefined;
+  const local = remote ? undefined : portsFromEnv();
+  const ports = remote
+    ? { objects: remote.objects, code: remote.code, functionPrefix: remote.stack.functionPrefix }
+    : { objects: local!.objects, code: local!.code, functionPrefix: local!.config.functionPrefix };
+  if (videoId === undefined) {
+    const removed = await deleteEverything(ports);
+    stderr(`lambda-hls: deleted every video: ${removed.functions} functions, ${removed.objects} objects`);
+    return 0;
+  }
+  const removed = await deleteVideo(ports, videoId);
   if (removed.functions === 0 && removed.objects === 0) {
     stderr(`lambda-hls: no video ${videoId}`);
     return EXIT_FAILED;
@@ -231,6 +333,13 @@ async function runDemo(flags: { serve: boolean; port: number }): Promise<number>
   return runServe({ port: flags.port, host: '127.0.0.1' });
 }
 
+/** --stage switches a command from the embedded default to a deployed stack. */
+function stageOptions(command: Command): void {
+  command
+    .option('--stage <name>', 'work on the stack deployed with serverless deploy --stage <name> instead of locally')
+    .option('--region <region>', 'AWS region of that stack (default $AWS_REGION, else us-east-1)');
+}
+
 export function buildProgram(): Command {
   const program = new Command('lambda-hls')
     .description(
@@ -245,6 +354,8 @@ export function buildProgram(): Command {
     .addHelpText(
       'after',
       '\nExamples:\n  lambda-hls convert "My holiday clip.MP4"\n  lambda-hls serve --port 8080\n  lambda-hls history my-holiday-clip-1a2b3c\n' +
+        '  lambda-hls convert lecture.MP4 --stage dev      (in AWS: upload, then follow the execution)\n' +
+        '  lambda-hls history lecture-9f8e7d --stage dev\n' +
         '\nEnvironment:\n  LAMBDA_HLS_HOME              where local data lives (default ./.lambda-hls)\n' +
         '  FFMPEG_PATH, FFPROBE_PATH    use these binaries instead of the ones from npm\n' +
         '  LAMBDA_HLS_MAX_INPUT_BYTES   largest input accepted (default 10 GiB)\n' +
@@ -252,10 +363,10 @@ export function buildProgram(): Command {
         '\nExit codes: 0 success, 1 conversion failed or not found, 2 bad usage.',
     );
 
-  program
+  const convert = program
     .command('convert')
     .description('convert a file with the ConvertVideo state machine, with progress on stderr')
-    .argument('<file>', 'an .mp4 (any codec; H.264 is copied, others transcoded) or .mp3')
+    .argument('<file>', 'an .mp4 (any codec; H.264 is copied, others transcoded) or .mp3; with --stage also s3://<input bucket>/<key>')
     .option('--json', 'print one JSON object with the result on stdout')
     .addOption(
       new Option('--segment-seconds <n>', 'target segment length in seconds')
@@ -270,6 +381,7 @@ export function buildProgram(): Command {
     .action(async (file: string, flags) => {
       process.exitCode = await runConvert(file, flags);
     });
+  stageOptions(convert);
 
   program
     .command('serve')
@@ -280,30 +392,34 @@ export function buildProgram(): Command {
       process.exitCode = await runServe(flags);
     });
 
-  program
+  const history = program
     .command('history')
     .description('show each state of a conversion with status and timing, and why it failed')
     .argument('<id>', 'a video id (its newest execution) or an execution name')
     .option('--json', 'print the history as JSON')
-    .action((id: string, flags) => {
-      process.exitCode = runHistory(id, flags);
+    .action(async (id: string, flags) => {
+      process.exitCode = await runHistory(id, flags);
     });
+  stageOptions(history);
 
-  program
+  const list = program
     .command('list')
     .description('list converted videos')
     .option('--json', 'print the list as JSON')
     .action(async (flags) => {
       process.exitCode = await runList(flags);
     });
+  stageOptions(list);
 
-  program
+  const del = program
     .command('delete')
-    .description("delete a video: its route, functions, playlists and work files")
-    .argument('<videoId>', 'as shown by lambda-hls list')
-    .action(async (videoId: string) => {
-      process.exitCode = await runDelete(videoId);
+    .description('delete a video: its route, functions, playlists and work files')
+    .argument('[videoId]', 'as shown by lambda-hls list')
+    .option('--all', 'delete every video, every segment function under the prefix and every work file (before serverless remove)')
+    .action(async (videoId: string | undefined, flags) => {
+      process.exitCode = await runDelete(videoId, flags);
     });
+  stageOptions(del);
 
   program
     .command('demo')

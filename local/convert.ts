@@ -5,12 +5,11 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { EventLog } from './engine';
 import type { ConversionOptions, ExecutionInput } from '../src/core/model';
 import { executionNameFor, revisionFor, videoIdFor } from '../src/core/naming';
 import { readRoute } from '../src/registry';
 import { loadDefinition, runStateMachine, type LoadedDefinition } from './engine';
-import { compactEvent, ExecutionStore, failedState, lastState, type ExecutionRecord, type FailureSummary } from './executions';
+import { compactEvent, ExecutionStore, failedState, lastState, type ExecutionRecord, type FailureSummary, type StoredEvent } from './executions';
 import { bindSteps, type LocalPorts, type StepPorts } from './runtime';
 import { startServer } from './server';
 
@@ -21,8 +20,8 @@ export class CliError extends Error {
 export interface ConvertOptions {
   ports: LocalPorts;
   options: ConversionOptions;
-  /** Engine events as they happen (progress display). */
-  onEvent?: (event: EventLog) => void;
+  /** Engine events as they happen, as stored in the history (progress display). */
+  onEvent?: (event: StoredEvent) => void;
   /** Wrap the ports the steps see (fault injection in tests). */
   wrapPorts?: (ports: StepPorts) => StepPorts;
   retryDelayMs?: number;
@@ -88,8 +87,9 @@ export async function convertFile(file: string, options: ConvertOptions): Promis
       input: input as never,
       retryDelayMs: options.retryDelayMs,
       onEvent: (event) => {
-        store.append(executionName, compactEvent(event));
-        options.onEvent?.(event);
+        const stored = compactEvent(event);
+        store.append(executionName, stored);
+        options.onEvent?.(stored);
       },
     });
     const events = store.events(executionName);

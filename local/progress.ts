@@ -1,7 +1,7 @@
 // Progress on stderr while a conversion runs: each state as it finishes, retries as they happen,
-// and a live counter for the PackageSegments Map.
-import type { EventLog } from './engine';
-import { oneLineCause } from '../src/core/errors';
+// and a live counter for the PackageSegments Map. Fed StoredEvents, so the local engine and an
+// execution followed in AWS show the same lines.
+import type { StoredEvent } from '../src/core/history';
 
 export interface ProgressWriter {
   write(text: string): void;
@@ -12,7 +12,7 @@ function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)}s`;
 }
 
-export function progressReporter(out: ProgressWriter): (event: EventLog) => void {
+export function progressReporter(out: ProgressWriter): (event: StoredEvent) => void {
   const started = new Map<string, number>();
   let total = 0;
   let done = 0;
@@ -25,12 +25,13 @@ export function progressReporter(out: ProgressWriter): (event: EventLog) => void
     out.write(`${text}\n`);
   };
   return (event) => {
-    const nested = 'index' in event && typeof event.index === 'number';
+    const nested = event.index !== undefined;
+    const state = event.state ?? '';
     switch (event.type) {
       case 'StateEntered':
         if (!nested) {
-          started.set(event.state.name, event.timestamp);
-          if (event.state.type === 'Map') {
+          started.set(state, event.timestamp);
+          if (event.stateType === 'Map') {
             done = 0;
             lastShown = -1;
           }
@@ -38,15 +39,14 @@ export function progressReporter(out: ProgressWriter): (event: EventLog) => void
         break;
       case 'StateExited': {
         if (nested) break;
-        const took = event.timestamp - (started.get(event.state.name) ?? event.timestamp);
+        const took = event.timestamp - (started.get(state) ?? event.timestamp);
         let detail = '';
-        const output = event.state.output as { segments?: { segmentCount?: number } } | null | undefined;
-        if (event.state.name === 'SegmentMedia' && output?.segments?.segmentCount !== undefined) {
-          total = output.segments.segmentCount;
+        if (event.segments !== undefined) {
+          total = event.segments;
           detail = `  ${total} segment${total === 1 ? '' : 's'}`;
         }
-        if (event.state.type === 'Map') detail = `  ${done}/${total} packages`;
-        line(`  ok      ${event.state.name.padEnd(16)} ${seconds(took).padStart(7)}${detail}`);
+        if (event.stateType === 'Map') detail = `  ${done}/${total} packages`;
+        line(`  ok      ${state.padEnd(16)} ${seconds(took).padStart(7)}${detail}`);
         break;
       }
       case 'MapIterationSucceeded': {
@@ -66,16 +66,16 @@ export function progressReporter(out: ProgressWriter): (event: EventLog) => void
       }
       case 'StateFailed':
         // Whether this failure is retried or caught is only known from the next event.
-        lastFailure.set(`${event.state.name}#${nested ? event.index : ''}`, `${event.Error}: ${oneLineCause(event.Cause)}`);
+        lastFailure.set(`${state}#${nested ? event.index : ''}`, `${event.error}: ${event.cause}`);
         break;
       case 'StateRetried': {
-        const why = lastFailure.get(`${event.state.name}#${nested ? event.index : ''}`) ?? 'an error';
-        const where = nested ? `${event.state.name} #${event.index}` : event.state.name;
+        const why = lastFailure.get(`${state}#${nested ? event.index : ''}`) ?? 'an error';
+        const where = nested ? `${state} #${event.index}` : state;
         line(`  retry   ${where.padEnd(16)} after ${why}`);
         break;
       }
       case 'StateCaught':
-        if (!nested) line(`  FAILED  ${event.state.name.padEnd(16)} ${lastFailure.get(`${event.state.name}#`) ?? ''}`);
+        if (!nested) line(`  FAILED  ${state.padEnd(16)} ${lastFailure.get(`${state}#`) ?? ''}`);
         break;
       default:
         break;

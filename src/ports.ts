@@ -8,6 +8,8 @@ export type Bucket = 'input' | 'work' | 'output';
 export interface ObjectInfo {
   key: string;
   bytes: number;
+  /** Which upload of the key this is (S3: version id or ETag), when the store knows. */
+  version?: string;
 }
 
 export interface ObjectStore {

@@ -102,3 +102,30 @@ export async function deleteVideo(
   }
   return { functions, objects };
 }
+
+/**
+ * Every video, every function under the prefix (orphans too) and every object in the work and
+ * output buckets: what `delete --all` removes before `serverless remove`. Uploads in the input
+ * bucket are the user's and stay.
+ */
+export async function deleteEverything(ports: {
+  objects: ObjectStore;
+  code: CodeStore;
+  functionPrefix: string;
+}): Promise<{ functions: number; objects: number }> {
+  let functions = 0;
+  let objects = 0;
+  // Routes first, so nothing is served from what is about to disappear.
+  for (const bucket of ['output', 'work'] as const) {
+    const all = await ports.objects.list(bucket, '');
+    const ordered = [...all.filter((o) => o.key.startsWith(keys.routesPrefix)), ...all.filter((o) => !o.key.startsWith(keys.routesPrefix))];
+    for (const object of ordered) {
+      await ports.objects.delete(bucket, object.key);
+      objects++;
+    }
+    if (bucket === 'output') {
+      for (const fn of await ports.code.list(ports.functionPrefix)) if (await ports.code.delete(fn.name)) functions++;
+    }
+  }
+  return { functions, objects };
+}

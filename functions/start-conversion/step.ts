@@ -1,6 +1,6 @@
 // start-conversion: an upload to the input bucket starts one ConvertVideo execution, named after
 // the video id and the object's version, so a redelivered S3 event starts nothing new.
-import { DEFAULT_OPTIONS, type ExecutionInput } from '../../src/core/model';
+import { DEFAULT_OPTIONS, type ConversionOptions, type ExecutionInput } from '../../src/core/model';
 import { executionNameFor, extensionOf, revisionFor, SUPPORTED_EXTENSIONS, videoIdFor } from '../../src/core/naming';
 import type { ExecutionStarter } from '../../src/adapters/aws/executions';
 
@@ -16,6 +16,15 @@ interface S3Record {
 /** S3 event keys are URL-encoded with `+` for spaces (the form encoding): "My+clip%C3%A9.mp4". */
 export function decodeS3Key(key: string): string {
   return decodeURIComponent(key.replace(/\+/g, ' '));
+}
+
+/**
+ * The execution for one upload of a key: named after the video id and a revision of the upload's
+ * version and the options, so the S3 trigger and `lambda-hls convert --stage` agree on the name.
+ */
+export function conversionFor(key: string, version: string, options: ConversionOptions = DEFAULT_OPTIONS) {
+  const input: ExecutionInput = { source: { key }, revision: revisionFor(version, options), options };
+  return { input, executionName: executionNameFor(videoIdFor(key), input.revision) };
 }
 
 export interface StartOutcome {
@@ -45,8 +54,7 @@ export async function startConversion(event: unknown, ports: StartConversionPort
     }
     // The version id (versioned bucket) or the ETag names this upload of the key.
     const version = object.versionId ?? object.eTag ?? object.sequencer ?? 'unversioned';
-    const input: ExecutionInput = { source: { key }, revision: revisionFor(version, DEFAULT_OPTIONS), options: DEFAULT_OPTIONS };
-    const executionName = executionNameFor(videoIdFor(key), input.revision);
+    const { input, executionName } = conversionFor(key, version);
     const result = await ports.executions.start(executionName, input);
     outcomes.push({ key, result, executionName });
   }

@@ -25,7 +25,9 @@ export class S3ObjectStore implements ObjectStore {
   async head(bucket: Bucket, key: string): Promise<ObjectInfo | undefined> {
     try {
       const out = await this.s3.send(new HeadObjectCommand({ Bucket: this.buckets[bucket], Key: key }));
-      return { key, bytes: out.ContentLength ?? 0 };
+      // The version names this upload as start-conversion's S3 event does: versionId, else the ETag unquoted.
+      const version = out.VersionId ?? out.ETag?.replace(/"/g, '');
+      return { key, bytes: out.ContentLength ?? 0, ...(version && { version }) };
     } catch (error) {
       if (isMissing(error)) return undefined;
       throw error;

@@ -1,0 +1,182 @@
+// The CLI against a deployed stage (`--stage <name>`): the stack's outputs are looked up, files go
+// to the input bucket (the S3 trigger starts the conversion), executions are followed and read
+// back from Step Functions, and list/delete use the same registry code as the local backend.
+import { stat } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { conversionFor } from '../functions/start-conversion/step';
+import { LambdaCodeStore } from '../src/adapters/aws/code-store';
+import { StepFunctionsExecutions, type ExecutionDescription } from '../src/adapters/aws/executions';
+import { historyTranslator, storedEventsFromHistory } from '../src/adapters/aws/history';
+import { S3ObjectStore } from '../src/adapters/aws/object-store';
+import { readStackOutputs, type StackOutputs } from '../src/adapters/aws/stack';
+import { failedState, type FailureSummary, type StoredEvent } from '../src/core/history';
+import { DEFAULT_OPTIONS, type ConversionOptions, type ExecutionInput } from '../src/core/model';
+import { extensionOf, playbackPath, SUPPORTED_EXTENSIONS, videoIdFor } from '../src/core/naming';
+import { CliError, type ConvertResult } from './convert';
+
+export interface RemoteTarget {
+  stage: string;
+  region?: string;
+}
+
+export interface RemotePorts {
+  region: string;
+  stack: StackOutputs;
+  objects: S3ObjectStore;
+  code: LambdaCodeStore;
+  executions: StepFunctionsExecutions;
+}
+
+/** --region, else the SDK's usual environment variables, else serverless.yml's default. */
+export function regionOf(target: RemoteTarget, env: NodeJS.ProcessEnv = process.env): string {
+  return target.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
+}
+
+export async function connect(target: RemoteTarget): Promise<RemotePorts> {
+  const region = regionOf(target);
+  const stack = await readStackOutputs(new CloudFormationClient({ region }), target.stage, region);
+  const s3 = new S3Client({ region });
+  return {
+    region,
+    stack,
+    objects: new S3ObjectStore(s3, { input: stack.inputBucket, work: stack.workBucket, output: stack.outputBucket }),
+    // The CLI never creates packages: no role is needed, only list and delete.
+    code: new LambdaCodeStore(new LambdaClient({ region }), s3, { roleArn: '', stagingBucket: stack.workBucket }),
+    executions: new StepFunctionsExecutions(new SFNClient({ region }), stack.stateMachineArn),
+  };
+}
+
+export function playlistUrl(stack: StackOutputs, videoId: string): string {
+  return `${stack.playbackBaseUrl.replace(/\/$/, '')}${playbackPath(videoId)}`;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export interface FollowOptions {
+  onEvent?: (event: StoredEvent) => void;
+  pollMs?: number;
+  /** How long to wait for the S3 trigger to start the execution. */
+  startTimeoutMs?: number;
+}
+
+/** Waits for the execution to exist and to end, passing its events on as they arrive. */
+export async function follow(executions: StepFunctionsExecutions, name: string, options: FollowOptions = {}) {
+  const pollMs = options.pollMs ?? 2000;
+  const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
+  let description = await executions.describe(name);
+  while (!description) {
+    if (Date.now() > deadline) {
+      throw new CliError(`execution ${name} did not start within ${Math.round((options.startTimeoutMs ?? 60_000) / 1000)} s: is the input bucket's trigger deployed? (see start-conversion's logs)`);
+    }
+    await sleep(pollMs);
+    description = await executions.describe(name);
+  }
+  const translate = historyTranslator();
+  const events: StoredEvent[] = [];
+  let lastId = 0;
+  for (;;) {
+    const running = description.status === 'RUNNING';
+    const fresh = await executions.history(name, lastId);
+    lastId = fresh.at(-1)?.id ?? lastId;
+    for (const event of translate(fresh)) {
+      events.push(event);
+      options.onEvent?.(event);
+    }
+    if (!running) return { description, events };
+    await sleep(pollMs);
+    description = (await executions.describe(name)) ?? description;
+  }
+}
+
+function resultOf(stack: StackOutputs, videoId: string, description: ExecutionDescription, events: StoredEvent[]): ConvertResult {
+  const output = description.output as { segmentCount?: number } | undefined;
+  const succeeded = description.status === 'SUCCEEDED';
+  const error: FailureSummary | undefined = succeeded
+    ? undefined
+    : failedState(events) ?? { state: 'unknown', error: description.error ?? description.status, cause: description.cause ?? '' };
+  return {
+    status: succeeded ? 'SUCCEEDED' : 'FAILED',
+    videoId,
+    executionName: description.name,
+    playlist: succeeded ? playlistUrl(stack, videoId) : null,
+    segments: output?.segmentCount ?? 0,
+    reused: false,
+    ...(error && { error }),
+  };
+}
+
+/** s3://bucket/key → parts, or undefined for anything else. */
+export function parseS3Url(text: string): { bucket: string; key: string } | undefined {
+  const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(text);
+  return match ? { bucket: match[1]!, key: match[2]! } : undefined;
+}
+
+export interface RemoteConvertOptions extends FollowOptions {
+  options: ConversionOptions;
+  /** Called once the execution's name is known. */
+  onStart?: (executionName: string, how: 'uploaded' | 'started' | 'exists') => void;
+}
+
+/**
+ * `convert <file> --stage`: uploads the file to the input bucket under its base name and follows
+ * the execution the S3 trigger starts. `convert s3://<input bucket>/<key> --stage`: starts (or
+ * finds) the execution for an object already there, with any options.
+ */
+export async function convertRemote(source: string, ports: RemotePorts, options: RemoteConvertOptions): Promise<ConvertResult> {
+  const s3Url = parseS3Url(source);
+  let key: string;
+  let executionName: string;
+  if (s3Url) {
+    if (s3Url.bucket !== ports.stack.inputBucket) {
+      throw new CliError(`${source}: only objects in the input bucket ${ports.stack.inputBucket} can be converted; copy it there first`);
+    }
+    key = s3Url.key;
+    const head = await ports.objects.head('input', key);
+    if (!head) throw new CliError(`${source}: no such object`);
+    const conversion = conversionFor(key, head.version ?? 'unversioned', options.options);
+    executionName = conversion.executionName;
+    const how = await ports.executions.start(executionName, conversion.input satisfies ExecutionInput);
+    options.onStart?.(executionName, how);
+  } else {
+    const path = resolve(source);
+    const info = await stat(path).catch(() => undefined);
+    if (!info?.isFile()) throw new CliError(`${source}: no such file`);
+    key = basename(path);
+    if (!(SUPPORTED_EXTENSIONS as readonly string[]).includes(extensionOf(key))) {
+      throw new CliError(`${source}: only .mp4 and .mp3 files are converted (the input bucket's trigger ignores others)`);
+    }
+    if (JSON.stringify(options.options) !== JSON.stringify(DEFAULT_OPTIONS)) {
+      throw new CliError(
+        'an upload is converted by the S3 trigger with the default options; to use others, upload it, then run ' +
+          `lambda-hls convert s3://${ports.stack.inputBucket}/${key} with them`,
+      );
+    }
+    await ports.objects.putFile('input', key, path);
+    const head = await ports.objects.head('input', key);
+    executionName = conversionFor(key, head?.version ?? 'unversioned').executionName;
+    options.onStart?.(executionName, 'uploaded');
+  }
+  const { description, events } = await follow(ports.executions, executionName, options);
+  return resultOf(ports.stack, videoIdFor(key), description, events);
+}
+
+/** An execution name, or the newest execution of a video id. */
+export async function findExecution(ports: RemotePorts, id: string): Promise<string | undefined> {
+  if (await ports.executions.describe(id)) return id;
+  return ports.executions.latestFor(id);
+}
+
+export async function remoteHistory(ports: RemotePorts, name: string) {
+  const description = await ports.executions.describe(name);
+  if (!description) return undefined;
+  const events = storedEventsFromHistory(await ports.executions.history(name));
+  const input = description.input as Partial<ExecutionInput> | undefined;
+  const sourceKey = typeof input?.source?.key === 'string' ? input.source.key : '';
+  return { description, events, sourceKey, videoId: sourceKey ? videoIdFor(sourceKey) : '' };
+}
