@@ -36,11 +36,17 @@ export interface StateSummary {
   cause?: string;
 }
 
-/** The first top-level state that failed and sent the run to CleanUp (or ended it). */
+/**
+ * The first top-level state whose failure was final (not retried) and sent the run to CleanUp or
+ * ended it, with the execution's error and cause.
+ */
 export function failedState(events: readonly StoredEvent[]): FailureSummary | undefined {
-  const failed = events.find(
-    (e) => e.type === 'StateFailed' && e.index === undefined && e.stateType !== 'Fail' && e.state !== 'CleanUp',
-  );
+  let failed: StoredEvent | undefined;
+  for (const e of events) {
+    if (e.index !== undefined) continue;
+    if (e.type === 'StateFailed' && !failed && e.stateType !== 'Fail' && e.state !== 'CleanUp') failed = e;
+    else if (e.type === 'StateRetried' && failed && e.state === failed.state) failed = undefined;
+  }
   const final = [...events].reverse().find((e) => e.type === 'ExecutionFailed');
   if (!failed && !final) return undefined;
   return {
@@ -87,7 +93,12 @@ export function summarizeStates(events: readonly StoredEvent[]): StateSummary[] 
       }
       case 'StateRetried': {
         const summary = open.get(event.state);
-        if (summary) Object.assign(summary, { status: 'RUNNING', retries: summary.retries + 1 });
+        if (summary) {
+          // A retried failure is not the state's outcome.
+          Object.assign(summary, { status: 'RUNNING', retries: summary.retries + 1 });
+          delete summary.error;
+          delete summary.cause;
+        }
         break;
       }
       case 'StateFailed': {

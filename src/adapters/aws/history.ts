@@ -40,6 +40,8 @@ export function historyTranslator(): (events: readonly HistoryEvent[]) => Stored
   // Per state (and iteration): failed and not yet retried or caught; scheduled at least once.
   const pendingFailure = new Set<string>();
   const scheduled = new Set<string>();
+  // MapStateFailed carries no error of its own: it is the failure of the iteration that ended it.
+  let lastIterationFailure: { error: string; cause: string } | undefined;
   return (events) => {
     const out: StoredEvent[] = [];
     for (const event of events) {
@@ -97,7 +99,9 @@ export function historyTranslator(): (events: readonly HistoryEvent[]) => Stored
       } else if (FAILURES.has(type)) {
         if (pendingFailure.has(key)) continue; // MapStateFailed after its own iteration failure: one failure
         pendingFailure.add(key);
-        out.push({ ...base, type: 'StateFailed', ...failureOf(event) });
+        const failure = type === 'MapStateFailed' && lastIterationFailure ? lastIterationFailure : failureOf(event);
+        if (place.index !== undefined) lastIterationFailure = failure;
+        out.push({ ...base, type: 'StateFailed', ...failure });
       } else if (type.startsWith('MapIteration')) {
         out.push({ ...base, type });
       } else if (type === 'ExecutionFailed' || type === 'ExecutionTimedOut' || type === 'ExecutionAborted') {
