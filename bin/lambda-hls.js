@@ -8,4 +8,9 @@ if (!existsSync(cli)) {
   process.stderr.write('lambda-hls: the CLI is not built yet; run `npm install` (or `npm run build`) in the project folder\n');
   process.exit(2);
 }
+// The AWS SDK warns on every run that its releases after January 2027 need Node 22; this one runs
+// on Node 20 (package.json engines), and the README says so once instead.
+if (process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED === undefined) {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+}
 require(cli).main(process.argv);

@@ -277,7 +277,7 @@ async function runList(flags: StageFlags & { json?: boolean }): Promise<number> 
 }
 
 async function runDelete(videoId: string | undefined, flags: StageFlags & { all?: boolean }): Promise<number> {
-  if (flags.all === (videoId !== undefined)) {
+  if (Boolean(flags.all) === (videoId !== undefined)) {
     stderr('lambda-hls: give either a video id or --all');
     return EXIT_USAGE;
   }
@@ -444,6 +444,9 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     stderr(`lambda-hls: ${(error as Error).message}`);
+    if ((error as Error).name === 'CredentialsProviderError') {
+      stderr('  --stage needs AWS credentials for the account the stack is in: set AWS_PROFILE, or run aws configure / aws sso login');
+    }
     process.exitCode = EXIT_FAILED;
   }
 }

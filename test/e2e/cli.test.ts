@@ -231,4 +231,40 @@ describe('lambda-hls convert, serve and an independent player', () => {
     expect((await fetch(`${baseUrl}/v/${id}/index.m3u8`)).status).toBe(404);
     expect(cli(['delete', id]).code).toBe(1);
   });
+
+  it('refuses delete with neither a video id nor --all, deleting nothing', () => {
+    const before = leftovers(home);
+    const run = cli(['delete']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('give either a video id or --all');
+    expect(leftovers(home)).toEqual(before);
+  });
+
+  it('offers --stage and --region on the commands that work against AWS, and says what is missing without credentials', () => {
+    for (const command of ['convert', 'history', 'list', 'delete']) {
+      const help = cli([command, '--help']).stdout;
+      expect(help).toContain('--stage <name>');
+      expect(help).toContain('--region <region>');
+    }
+    const noCredentials = spawnSync(process.execPath, [CLI, 'list', '--stage', 'dev', '--region', 'eu-west-1'], {
+      env: {
+        PATH: process.env.PATH, HOME: home, LAMBDA_HLS_HOME: home, AWS_EC2_METADATA_DISABLED: 'true',
+        AWS_SHARED_CREDENTIALS_FILE: join(home, 'none'), AWS_CONFIG_FILE: join(home, 'none'),
+      },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(noCredentials.status).toBe(1);
+    expect(noCredentials.stderr).toContain('--stage needs AWS credentials');
+    expect(noCredentials.stderr).not.toMatch(/^\s+at /m); // a message, not a stack trace
+  });
+
+  it('deletes every video and every function with delete --all', () => {
+    expect((JSON.parse(cli(['list', '--json']).stdout) as unknown[]).length).toBeGreaterThan(0);
+    const run = cli(['delete', '--all']);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/deleted every video: [1-9]\d* functions, [1-9]\d* objects/);
+    expect(leftovers(home).filter((f) => f.startsWith('buckets/') || f.startsWith('functions/'))).toEqual([]);
+    expect(JSON.parse(cli(['list', '--json']).stdout)).toEqual([]);
+  });
 });
