@@ -1,12 +1,15 @@
 'use strict';
 // What `serverless package` and `serverless deploy` need beyond the framework itself:
 //
-// 0. The ffmpeg layer is assembled (layers/ffmpeg/build.mjs) before packaging when it is missing
+// 0. `serverless remove` first runs `lambda-hls delete --all` for the stage: segment functions are
+//    made at run time, so CloudFormation does not know them and would leave them behind, and the
+//    work and output buckets must be empty before CloudFormation can delete them.
+// 1. The ffmpeg layer is assembled (layers/ffmpeg/build.mjs) before packaging when it is missing
 //    or older than the build script, so `npx serverless deploy` works from a fresh clone.
-// 1. Its config schema stops at nodejs20.x; Lambda has nodejs22.x (and newer), which this
+// 2. Its config schema stops at nodejs20.x; Lambda has nodejs22.x (and newer), which this
 //    project uses everywhere. The plugin adds the current Node runtimes to the schema's runtime
 //    list so `configValidationMode: error` still checks everything else strictly.
-// 2. `serverless package` with a layer asks CloudFormation whether the layer changed since the
+// 3. `serverless package` with a layer asks CloudFormation whether the layer changed since the
 //    last deploy (to skip re-uploading it), which needs credentials. With no credentials, and
 //    only for `package`, the plugin skips that question: the package is complete without it, and
 //    `deploy` (which has credentials) still asks it.
@@ -23,8 +26,27 @@ class LambdaHlsDeploy {
     this.allowCurrentRuntimes();
     this.hooks = {
       'before:package:initialize': () => this.buildLayer(),
+      'before:remove:remove': () => this.deleteSegmentFunctions(),
       'before:package:compileLayers': () => this.tolerateMissingCredentials(),
     };
+  }
+
+  deleteSegmentFunctions() {
+    const provider = this.serverless.getProvider('aws');
+    const stage = provider.getStage();
+    const region = provider.getRegion();
+    const cli = join(this.serverless.serviceDir, 'bin', 'lambda-hls.js');
+    const env = { ...process.env };
+    const profile = this.serverless.processedInput?.options?.['aws-profile'] ?? this.serverless.service.provider.profile;
+    if (profile) env.AWS_PROFILE = profile;
+    this.serverless.cli.log(`lambda-hls: deleting every video and segment function of ${stage} before the stack`);
+    const run = spawnSync(process.execPath, [cli, 'delete', '--all', '--stage', stage, '--region', region], { stdio: 'inherit', env });
+    if (run.status !== 0) {
+      throw new this.serverless.classes.Error(
+        `lambda-hls delete --all --stage ${stage} --region ${region} failed, so the stack was not removed ` +
+          '(its segment functions would be left behind); fix the cause above and run serverless remove again',
+      );
+    }
   }
 
   buildLayer() {
@@ -34,7 +56,7 @@ class LambdaHlsDeploy {
     if (existsSync(built) && statSync(built).mtimeMs >= statSync(script).mtimeMs) return;
     const arch = this.serverless.service.provider.architecture ?? 'x86_64';
     const run = spawnSync(process.execPath, [script, '--arch', arch], { stdio: 'inherit' });
-    if (run.status !== 0) throw new Error(`the ffmpeg layer could not be built (node ${join('layers', 'ffmpeg', 'build.mjs')} --arch ${arch})`);
+    if (run.status !== 0) throw new this.serverless.classes.Error(`the ffmpeg layer could not be built (node ${join('layers', 'ffmpeg', 'build.mjs')} --arch ${arch})`);
   }
 
   allowCurrentRuntimes() {

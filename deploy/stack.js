@@ -180,6 +180,9 @@ async function describe({ resolveVariable }) {
         },
       }),
       DependsOn: ['StartConversionFromInputBucket'],
+      // The uploads are the user's: `serverless remove` keeps the bucket and what is in it.
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
     },
     StartConversionFromInputBucket: {
       Type: 'AWS::Lambda::Permission',

@@ -17,20 +17,26 @@ const PREFIX = `${SERVICE}-${STAGE}-seg-`;
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any -- CloudFormation is untyped JSON
 
 let dir: string;
-let template: { Resources: Record<string, { Type: string; Properties: Json; DependsOn?: string[] }>; Outputs: Record<string, Json> };
+let template: {
+  Resources: Record<string, { Type: string; Properties: Json; DependsOn?: string[]; DeletionPolicy?: string }>;
+  Outputs: Record<string, Json>;
+};
 
-beforeAll(() => {
-  dir = tempDir('lambda-hls-package-');
+/** The Serverless Framework with no credentials of any kind and telemetry off. */
+function serverless(args: string[]) {
   const env: NodeJS.ProcessEnv = { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' };
-  // No credentials of any kind: the package must not need them.
   for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE']) delete env[name];
   env.AWS_SHARED_CREDENTIALS_FILE = join(dir, 'no-credentials');
   env.AWS_CONFIG_FILE = join(dir, 'no-config');
-  const run = spawnSync(
-    process.execPath,
-    [join(ROOT, 'node_modules', 'serverless', 'bin', 'serverless.js'), 'package', '--stage', STAGE, '--package', join(dir, 'out')],
-    { cwd: ROOT, env, encoding: 'utf8', timeout: 240_000 },
-  );
+  env.AWS_EC2_METADATA_DISABLED = 'true';
+  return spawnSync(process.execPath, [join(ROOT, 'node_modules', 'serverless', 'bin', 'serverless.js'), ...args], {
+    cwd: ROOT, env, encoding: 'utf8', timeout: 240_000,
+  });
+}
+
+beforeAll(() => {
+  dir = tempDir('lambda-hls-package-');
+  const run = serverless(['package', '--stage', STAGE, '--package', join(dir, 'out')]);
   if (run.status !== 0) throw new Error(`serverless package failed (${run.status ?? run.signal}):\n${run.stdout}\n${run.stderr}`);
   template = JSON.parse(readFileSync(join(dir, 'out', 'cloudformation-template-update-stack.json'), 'utf8'));
 }, 300_000);
@@ -147,6 +153,10 @@ describe('serverless package (offline) compiles the whole product', () => {
     }
     expect(buckets.WorkBucket.LifecycleConfiguration.Rules).toContainEqual(expect.objectContaining({ Status: 'Enabled', ExpirationInDays: 7 }));
     expect(buckets.InputBucket.LifecycleConfiguration.Rules.some((r: Json) => r.ExpirationInDays)).toBe(false);
+    // Uploads survive `serverless remove`; what the pipeline made does not.
+    expect(template.Resources.InputBucket!.DeletionPolicy).toBe('Retain');
+    expect(template.Resources.WorkBucket!.DeletionPolicy).toBeUndefined();
+    expect(template.Resources.OutputBucket!.DeletionPolicy).toBeUndefined();
     expect(buckets.OutputBucket.LifecycleConfiguration.Rules.some((r: Json) => r.ExpirationInDays)).toBe(false);
   });
 
@@ -336,5 +346,17 @@ describe('IAM: least privilege, statement by statement', () => {
     expect(render(env.SEGMENT_ROLE_ARN)).toBe('<SegmentPackageRole.Arn>');
     expect(env.LAMBDA_HLS_FUNCTION_PREFIX).toBe(PREFIX);
     expect(render(env.WORK_BUCKET)).toBe(bucketName('work'));
+  });
+});
+
+describe('serverless remove', () => {
+  it('deletes the stage\'s videos and segment functions first, and stops when it cannot', () => {
+    // Without credentials `lambda-hls delete --all` cannot run, so the stack must stay.
+    const run = serverless(['remove', '--stage', STAGE]);
+    expect(run.status).not.toBe(0);
+    const output = `${run.stdout}${run.stderr}`;
+    expect(output).toContain(`lambda-hls: deleting every video and segment function of ${STAGE} before the stack`);
+    expect(output).toContain('--stage needs AWS credentials');
+    expect(output).toContain(`lambda-hls delete --all --stage ${STAGE} --region us-east-1 failed, so the stack was not removed`);
   });
 });
