@@ -5,7 +5,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { resolveBinaries } from '../src/adapters/ffmpeg/media-tool';
-import { DEFAULT_OPTIONS, PROFILES, type ConversionOptions, type Profile } from '../src/core/model';
+import { DEFAULT_OPTIONS, PROFILES, type ConversionOptions, type Profile, type RouteRecord } from '../src/core/model';
 import { isVideoId } from '../src/core/naming';
 import { byNewest, deleteEverything, deleteVideo, listRoutes, routeSummary } from '../src/registry';
 import { CliError, convertFile, type ConvertResult } from './convert';
@@ -47,6 +47,23 @@ interface StageFlags {
 
 function remoteTarget(flags: StageFlags): RemoteTarget | undefined {
   return flags.stage ? { stage: flags.stage, ...(flags.region && { region: flags.region }) } : undefined;
+}
+
+/** The stores list and delete work on, locally or in the stage's stack, and where a playlist is played from. */
+async function registryPorts(flags: StageFlags) {
+  const target = remoteTarget(flags);
+  if (target) {
+    const remote: RemotePorts = await connect(target);
+    return {
+      objects: remote.objects, code: remote.code, functionPrefix: remote.stack.functionPrefix,
+      playlistOf: (r: RouteRecord) => playlistUrl(remote.stack, r.videoId),
+    };
+  }
+  const local = portsFromEnv();
+  return {
+    objects: local.objects, code: local.code, functionPrefix: local.config.functionPrefix,
+    playlistOf: (r: RouteRecord) => local.objects.pathOf('output', r.playlistKey),
+  };
 }
 
 async function runConvert(file: string, flags: StageFlags & { json?: boolean; segmentSeconds: number; profile: Profile }): Promise<number> {
@@ -249,16 +266,10 @@ async function runHistory(id: string, flags: StageFlags & { json?: boolean }): P
 }
 
 async function runList(flags: StageFlags & { json?: boolean }): Promise<number> {
-  const target = remoteTarget(flags);
-  const remote = target ? await connect(target) : undefined;
-  const local = remote ? undefined : portsFromEnv();
-  const objects = remote?.objects ?? local!.objects;
-  const routes = (await listRoutes(objects)).sort(byNewest);
+  const ports = await registryPorts(flags);
+  const routes = (await listRoutes(ports.objects)).sort(byNewest);
   if (flags.json) {
-    const videos = routes.map((r) => ({
-      ...routeSummary(r),
-      playlist: remote ? playlistUrl(remote.stack, r.videoId) : local!.objects.pathOf('output', r.playlistKey),
-    }));
+    const videos = routes.map((r) => ({ ...routeSummary(r), playlist: ports.playlistOf(r) }));
     process.stdout.write(`${JSON.stringify(videos)}\n`);
     return 0;
   }
@@ -285,12 +296,7 @@ async function runDelete(videoId: string | undefined, flags: StageFlags & { all?
     stderr(`lambda-hls: ${JSON.stringify(videoId)} is not a video id (see lambda-hls list)`);
     return EXIT_USAGE;
   }
-  const target = remoteTarget(flags);
-  const remote: RemotePorts | undefined = target ? await connect(target) : undefined;
-  const local = remote ? undefined : portsFromEnv();
-  const ports = remote
-    ? { objects: remote.objects, code: remote.code, functionPrefix: remote.stack.functionPrefix }
-    : { objects: local!.objects, code: local!.code, functionPrefix: local!.config.functionPrefix };
+  const ports = await registryPorts(flags);
   if (videoId === undefined) {
     const removed = await deleteEverything(ports);
     stderr(`lambda-hls: deleted every video: ${removed.functions} functions, ${removed.objects} objects`);
