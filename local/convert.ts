@@ -10,6 +10,7 @@ import { executionNameFor, revisionFor, videoIdFor } from '../src/core/naming';
 import { readRoute } from '../src/registry';
 import { loadDefinition, runStateMachine, type LoadedDefinition } from './engine';
 import { compactEvent, ExecutionStore, failedState, lastState, type ExecutionRecord, type FailureSummary, type StoredEvent } from './executions';
+import { faultsFromEnv, withFaults, withRetries, type Fault, type FaultCounts } from '../src/adapters/local/faults';
 import { bindSteps, type LocalPorts, type StepPorts } from './runtime';
 import { startServer } from './server';
 
@@ -22,6 +23,9 @@ export interface ConvertOptions {
   options: ConversionOptions;
   /** Engine events as they happen, as stored in the history (progress display). */
   onEvent?: (event: StoredEvent) => void;
+  /** Faults for the steps' ports (default: LAMBDA_HLS_FAULTS), and where to count those that fired. */
+  faults?: { faults: Fault[]; random: () => number };
+  faultCounts?: FaultCounts;
   /** Wrap the ports the steps see (fault injection in tests). */
   wrapPorts?: (ports: StepPorts) => StepPorts;
   retryDelayMs?: number;
@@ -47,6 +51,13 @@ async function sha256File(path: string): Promise<string> {
 
 export async function convertFile(file: string, options: ConvertOptions): Promise<ConvertResult> {
   const { ports } = options;
+  let faultSetup: { faults: Fault[]; random: () => number };
+  try {
+    faultSetup = options.faults ?? faultsFromEnv();
+  } catch (error) {
+    throw new CliError((error as Error).message);
+  }
+  const { faults, random } = faultSetup;
   const path = resolve(file);
   const info = await stat(path).catch(() => undefined);
   if (!info) throw new CliError(`${file}: no such file`);
@@ -80,7 +91,16 @@ export async function convertFile(file: string, options: ConvertOptions): Promis
   const server = await startServer({ ports });
   try {
     await ports.objects.putFile('input', sourceKey, path);
-    const stepPorts: StepPorts = { objects: ports.objects, code: ports.code, media: ports.media, config: ports.config };
+    // LAMBDA_HLS_FAULTS: what the steps see may throttle, fail or stall (the CLI's own calls do
+    // not); object-store faults sit beneath the few quick retries the AWS SDK makes for S3.
+    const sdkRetry = options.retryDelayMs === 0 ? { baseMs: 0 } : {};
+    const stepPorts: StepPorts = {
+      objects: faults.length ? withRetries(withFaults('objects', ports.objects, faults, random, options.faultCounts), sdkRetry) : ports.objects,
+      // Code-store faults reach the steps as they are, so the state machine's retries show in the history.
+      code: withFaults('code', ports.code, faults, random, options.faultCounts),
+      media: withFaults('media', ports.media, faults, random, options.faultCounts),
+      config: ports.config,
+    };
     const result = await runStateMachine({
       loaded: options.loaded ?? loadDefinition(),
       handlers: bindSteps(options.wrapPorts ? options.wrapPorts(stepPorts) : stepPorts),

@@ -6,6 +6,7 @@ import {
   type OffsetsDocument, type PackageReceipt, type SegmentManifest, type SegmentOffset,
 } from '../../src/core/model';
 import { keys } from '../../src/core/naming';
+import { retryTransient, type RetryOptions } from '../../src/core/retry';
 import { parseLocalHeader } from '../../src/core/zip';
 import type { CodeStore, ObjectStore } from '../../src/ports';
 
@@ -14,6 +15,8 @@ export interface ComputeOffsetsPorts {
   code: CodeStore;
   /** Packages read at once; GetFunction allows ~100 requests/s per account. */
   concurrency?: number;
+  /** Per-package retry timing (tests make it instant). */
+  retry?: RetryOptions;
 }
 
 /** One read covers the 30-byte header, any name up to ~1 KB and a small extra field. */
@@ -56,7 +59,12 @@ export async function computeOffsets(
   ) as SegmentManifest;
   const byIndex = new Map(receipts.map((r) => [r.index, r]));
 
-  const segments = await mapLimit(manifest.segments, ports.concurrency ?? 8, async (segment): Promise<SegmentOffset> => {
+  // Each package is read back on its own, retried on throttling and transient faults: one bad call
+  // out of hundreds must not throw away the whole Task's work (the ASL Retry repeats all of it).
+  const segments = await mapLimit(manifest.segments, ports.concurrency ?? 8, (segment) =>
+    retryTransient(() => readBack(segment), { attempts: 5, ...ports.retry }),
+  );
+  async function readBack(segment: SegmentManifest['segments'][number]): Promise<SegmentOffset> {
     const receipt = byIndex.get(segment.index);
     if (!receipt) throw new PackageMismatch(`segment ${segment.index} has no package`);
     const location = await ports.code.describe(receipt.functionName);
@@ -86,7 +94,7 @@ export async function computeOffsets(
       length: header.compressedSize,
       duration: segment.duration,
     };
-  });
+  }
 
   const document: OffsetsDocument = { videoId: job.videoId, revision: job.revision, segments };
   const offsetsKey = keys.offsets(job.videoId, job.revision);

@@ -30,12 +30,17 @@ export async function registerRoute(event: unknown, ports: RegisterRoutePorts): 
   const playlist = objectAt(raw.playlist, 'playlist');
   const playlistKey = stringAt(playlist.playlistKey, 'playlist.playlistKey');
   const durationSeconds = numberAt(playlist.durationSeconds, 'playlist.durationSeconds');
+  const previous = await readRoute(ports.objects, job.videoId);
+  if (previous?.revision === job.revision) {
+    // Registered already, by an earlier attempt of this Task (or an identical earlier run): the
+    // work files may be gone, so finish the clean-up from the route record instead of failing.
+    await finishCleanUp(ports, previous);
+    return resultOf(previous);
+  }
   const offsets = JSON.parse(
     (await ports.objects.get('work', stringAt(raw.offsetsKey, 'offsetsKey'))).toString('utf8'),
   ) as OffsetsDocument;
   const packages = [...offsets.segments].sort((a, b) => a.index - b.index).map((s) => s.functionName);
-
-  const previous = await readRoute(ports.objects, job.videoId);
   const record: RouteRecord = {
     videoId: job.videoId,
     revision: job.revision,
@@ -46,22 +51,30 @@ export async function registerRoute(event: unknown, ports: RegisterRoutePorts): 
     segmentCount: offsets.segments.length,
     packages,
     registeredAt: new Date((ports.now ?? Date.now)()).toISOString(),
+    ...(previous && { replaced: { revision: previous.revision, packages: previous.packages } }),
   };
   await ports.objects.put('output', keys.route(job.videoId), JSON.stringify(record), 'application/json');
+  await finishCleanUp(ports, record);
+  return resultOf(record);
+}
 
-  if (previous && previous.revision !== job.revision) {
-    await deleteRevision(ports, job.videoId, previous.revision, { functions: true, output: true, work: true }, previous.packages);
+/** After the switch: the replaced revision goes, and this one's work files (segments now live in packages). */
+async function finishCleanUp(ports: RegisterRoutePorts, record: RouteRecord): Promise<void> {
+  if (record.replaced && record.replaced.revision !== record.revision) {
+    const { revision, packages } = record.replaced;
+    await deleteRevision(ports, record.videoId, revision, { functions: true, output: true, work: true }, packages);
   }
-  // Segments now live in their packages; the work copies and manifests are no longer needed.
-  await deleteRevision(ports, job.videoId, job.revision, { functions: false, output: false, work: true });
+  await deleteRevision(ports, record.videoId, record.revision, { functions: false, output: false, work: true });
+}
 
+function resultOf(record: RouteRecord): RouteResult {
   return {
-    videoId: job.videoId,
-    revision: job.revision,
-    playbackPath: playbackPath(job.videoId),
-    playlistKey,
+    videoId: record.videoId,
+    revision: record.revision,
+    playbackPath: playbackPath(record.videoId),
+    playlistKey: record.playlistKey,
     segmentCount: record.segmentCount,
-    durationSeconds,
-    packages: packages.length,
+    durationSeconds: record.durationSeconds,
+    packages: record.packages.length,
   };
 }

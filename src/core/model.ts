@@ -107,6 +107,8 @@ export interface RouteRecord {
   /** Function name per package number: `<n>.ts` in the playlist addresses `packages[n]`. */
   packages: string[];
   registeredAt: string;
+  /** The revision this one replaced, kept so a retried RegisterRoute can finish deleting it. */
+  replaced?: { revision: string; packages: string[] };
 }
 
 // --- parsing untrusted JSON (execution input, step events) ---------------------------------

@@ -211,6 +211,11 @@ describe('lambda-hls convert, serve and an independent player', () => {
     expect(cli(['convert', join(dir, 'nowhere.mp4')]).code).toBe(2);
     expect(cli(['convert', h264, '--segment-seconds', 'zero']).code).toBe(2);
     expect(cli(['frobnicate']).code).toBe(2);
+    const badFaults = spawnSync(process.execPath, [CLI, 'convert', h264], {
+      env: { ...process.env, LAMBDA_HLS_HOME: home, LAMBDA_HLS_FAULTS: 'code.throttle=lots' }, encoding: 'utf8', timeout: 60_000,
+    });
+    expect(badFaults.status).toBe(2);
+    expect(badFaults.stderr).toContain('LAMBDA_HLS_FAULTS: "code.throttle=lots" is not <port>.<kind>=<rate 0..1>');
   });
 
   it('explains itself with --help', () => {

@@ -3,6 +3,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { TooManyRequestsException } from '../../src/core/errors';
+import { faultsFromEnv, InvalidFaultSpec, parseFaults } from '../../src/adapters/local/faults';
 import { checkPlaylist } from '../../src/core/playlist';
 import { keys, revisionFor, videoIdFor } from '../../src/core/naming';
 import { readRoute } from '../../src/registry';
@@ -261,5 +262,60 @@ describe('the local runtime', () => {
   it('derives the same video id the CLI reports', async () => {
     const { result } = await convert(mp3);
     expect(result.videoId).toBe(videoIdFor('song.mp3'));
+  });
+});
+
+describe('ConvertVideo under faults injected by LAMBDA_HLS_FAULTS', () => {
+  let long: string;
+  beforeAll(() => {
+    long = makeVideo(join(dir, 'faults.mp4'), { seconds: 12 });
+  });
+
+  async function convertWithFaults(spec: string, seed: string) {
+    const ports = freshPorts();
+    const counts = { calls: 0, throttle: 0, transient: 0, slow: 0 };
+    const result = await convertFile(long, {
+      ports,
+      options: { segmentSeconds: 1, profile: 'source' },
+      retryDelayMs: 0,
+      faults: faultsFromEnv({ LAMBDA_HLS_FAULTS: spec, LAMBDA_HLS_FAULT_SEED: seed }),
+      faultCounts: counts,
+    });
+    const events = new ExecutionStore(ports.config.home).events(result.executionName);
+    return { ports, result, events, counts };
+  }
+
+  it('succeeds with 30% of code-store calls throttled, and the history shows the retries', async () => {
+    const { result, events, counts } = await convertWithFaults('code.throttle=0.3', '7');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.segments).toBeGreaterThanOrEqual(10);
+    expect(counts.throttle).toBeGreaterThan(3);
+    // The state machine retried whole Tasks (the rest were retried per call inside ComputeOffsets).
+    const retries = events.filter((e) => e.type === 'StateRetried');
+    expect(retries.length).toBeGreaterThan(0);
+    expect(new Set(retries.map((e) => e.state))).toContain('PackageSegment');
+    expect(events.filter((e) => e.type === 'StateFailed').every((e) => e.error === 'TooManyRequestsException')).toBe(true);
+  });
+
+  it('succeeds with transient object-store faults and slow media calls as well', async () => {
+    const { result, counts } = await convertWithFaults('objects.transient=0.1,media.slow=0.5:20', '3');
+    expect(result.error).toBeUndefined();
+    expect(result.status).toBe('SUCCEEDED');
+    expect(counts.transient + counts.slow).toBeGreaterThan(0);
+  });
+
+  it('fails cleanly through CleanUp when the code store is throttled for good, leaving nothing', async () => {
+    const { ports, result, events } = await convertWithFaults('code.throttle=1', '1');
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toMatchObject({ error: 'TooManyRequestsException' });
+    expect(events.some((e) => e.type === 'StateEntered' && e.state === 'CleanUp')).toBe(true);
+    expect(events.filter((e) => e.type === 'StateRetried').length).toBeGreaterThan(1);
+    expect(leftovers(ports.config.home)).toEqual([]);
+  });
+
+  it('refuses a fault spec it cannot read, naming the part', () => {
+    expect(() => parseFaults('code.throttle=0.3,disk.full=1')).toThrow(/"disk.full=1" is not <port>.<kind>=<rate 0..1>/);
+    expect(() => parseFaults('code.throttle=1.5')).toThrow(InvalidFaultSpec);
+    expect(parseFaults('media.slow=0.5:250')).toEqual([{ port: 'media', kind: 'slow', rate: 0.5, delayMs: 250 }]);
   });
 });

@@ -8,7 +8,7 @@ import {
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { CodeStore, PackageInfo, PackageLocation } from '../../ports';
 import { readRange } from '../http-range';
-import { retryThrottled, type RetryOptions } from './retry';
+import { retryThrottled, type RetryOptions } from '../../core/retry';
 
 /** Lambda: a zip passed directly (ZipFile) may be at most 50 MB; larger ones go through S3. */
 export const DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024;

@@ -6,7 +6,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import { oneLineCause } from '../../core/errors';
 import type { ExecutionStatus } from '../../core/history';
-import { retryThrottled, type RetryOptions } from './retry';
+import { retryThrottled, type RetryOptions } from '../../core/retry';
 
 export interface ExecutionStarter {
   /** 'exists' when an execution of that name was already started (a redelivered event). */

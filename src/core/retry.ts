@@ -1,0 +1,47 @@
+// A few quick retries of one call, before the state machine's own Retry (which repeats the whole
+// Task, with a longer backoff) takes over. Full jitter, as AWS recommends for contended APIs.
+// The AWS adapters retry throttling this way; a step that makes many calls in one Task (reading
+// every package back) also retries transient faults per call, so one bad call out of hundreds
+// does not throw the whole Task's work away.
+export interface RetryOptions {
+  attempts?: number;
+  baseMs?: number;
+  maxMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+const THROTTLING = new Set(['TooManyRequestsException', 'ThrottlingException', 'SlowDown', 'RequestLimitExceeded']);
+
+const TRANSIENT = new Set(['TransientNetworkError']);
+
+export function isThrottling(error: unknown): boolean {
+  return error instanceof Error && THROTTLING.has(error.name);
+}
+
+export function isTransient(error: unknown): boolean {
+  return isThrottling(error) || (error instanceof Error && TRANSIENT.has(error.name));
+}
+
+export function retryThrottled<T>(call: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
+  return retryWhen(isThrottling, call, options);
+}
+
+export function retryTransient<T>(call: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
+  return retryWhen(isTransient, call, options);
+}
+
+async function retryWhen<T>(retryable: (error: unknown) => boolean, call: () => Promise<T>, options: RetryOptions): Promise<T> {
+  const attempts = options.attempts ?? 3;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const random = options.random ?? Math.random;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!retryable(error) || attempt >= attempts) throw error;
+      const cap = Math.min(options.maxMs ?? 5000, (options.baseMs ?? 200) * 2 ** (attempt - 1));
+      await sleep(Math.floor(random() * cap));
+    }
+  }
+}
