@@ -7,7 +7,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { resolveBinaries } from '../src/adapters/ffmpeg/media-tool';
 import { DEFAULT_OPTIONS, PROFILES, type ConversionOptions, type Profile, type RouteRecord } from '../src/core/model';
 import { isVideoId } from '../src/core/naming';
-import { byNewest, deleteEverything, deleteVideo, listRoutes, routeSummary } from '../src/registry';
+import { byNewest, collectGarbage, deleteEverything, deleteVideo, listRoutes, routeSummary, type RunningExecutions } from '../src/registry';
 import { CliError, convertFile, type ConvertResult } from './convert';
 import { ExecutionStore, failedState, summarizeStates, type FailureSummary, type StateSummary } from './executions';
 import { progressReporter } from './progress';
@@ -311,6 +311,31 @@ async function runDelete(videoId: string | undefined, flags: StageFlags & { all?
   return 0;
 }
 
+async function runGc(flags: StageFlags & { dryRun?: boolean; json?: boolean }): Promise<number> {
+  const target = remoteTarget(flags);
+  const ports = await registryPorts(flags);
+  const runningNow = async (): Promise<RunningExecutions> => {
+    if (target) {
+      // Execution names are <videoId>-<revision>: the revision is the last 8 hex digits.
+      const names = await (await connect(target)).executions.running();
+      const revisions = names.map((n) => /^(.+)-([0-9a-f]{8})$/.exec(n)).filter((m) => m !== null).map((m) => `${m[1]}/${m[2]}`);
+      return { revisions: new Set(revisions), sources: new Set() };
+    }
+    const running = new ExecutionStore(configFromEnv().home).all().filter((r) => r.status === 'RUNNING');
+    return { revisions: new Set(running.map((r) => `${r.videoId}/${r.revision}`)), sources: new Set(running.map((r) => r.sourceKey)) };
+  };
+  const report = await collectGarbage(ports, runningNow, { dryRun: flags.dryRun, inputIsScratch: !target });
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify({ dryRun: Boolean(flags.dryRun), ...report })}\n`);
+    return 0;
+  }
+  const verb = flags.dryRun ? 'would remove' : 'removed';
+  for (const name of report.functions) stderr(`  ${verb} function ${name}`);
+  for (const path of report.objects) stderr(`  ${verb} object ${path}`);
+  stderr(`lambda-hls: gc ${verb} ${report.functions.length} functions and ${report.objects.length} objects that no video and no running conversion owns`);
+  return 0;
+}
+
 function ffmpeg(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(resolveBinaries().ffmpeg, args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -427,6 +452,16 @@ export function buildProgram(): Command {
       process.exitCode = await runDelete(videoId, flags);
     });
   stageOptions(del);
+
+  const gc = program
+    .command('gc')
+    .description('remove functions and objects that no video and no running conversion owns (left by killed runs)')
+    .option('--dry-run', 'only list what would be removed')
+    .option('--json', 'print { dryRun, functions, objects } on stdout')
+    .action(async (flags) => {
+      process.exitCode = await runGc(flags);
+    });
+  stageOptions(gc);
 
   program
     .command('demo')

@@ -273,3 +273,77 @@ describe('lambda-hls convert, serve and an independent player', () => {
     expect(JSON.parse(cli(['list', '--json']).stdout)).toEqual([]);
   });
 });
+
+describe('a conversion killed in the middle of PackageSegments', () => {
+  let killHome: string;
+  let clip: string;
+
+  beforeAll(() => {
+    killHome = tempDir('e2e-kill');
+    clip = makeVideo(join(dir, 'interrupted talk.mp4'), { seconds: 12, size: '160x90' });
+  });
+
+  function run(args: string[], env: Record<string, string> = {}) {
+    const result = spawnSync(process.execPath, [CLI, ...args], {
+      env: { ...process.env, LAMBDA_HLS_HOME: killHome, ...env }, encoding: 'utf8', timeout: 120_000,
+    });
+    return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+  }
+
+  /** Starts a conversion with slow code-store calls and SIGKILLs it once some packages exist. */
+  async function convertAndKill(file: string): Promise<string> {
+    const child = spawn(process.execPath, [CLI, 'convert', file, '--segment-seconds', '1'], {
+      env: { ...process.env, LAMBDA_HLS_HOME: killHome, LAMBDA_HLS_FAULTS: 'code.slow=1:150' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let seen = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no PackageSegments progress: ${seen}`)), 60_000);
+      child.stderr!.on('data', (chunk: Buffer) => {
+        seen += chunk.toString();
+        if (/PackageSegments +[1-9]\d*\/\d+/.test(seen)) {
+          clearTimeout(timer);
+          child.kill('SIGKILL');
+          resolve();
+        }
+      });
+      child.on('exit', () => reject(new Error(`convert ended before it was killed: ${seen}`)));
+    });
+    await new Promise((r) => child.once('close', r));
+    return seen;
+  }
+
+  const owned = () => leftovers(killHome).filter((f) => f.startsWith('buckets/') || f.startsWith('functions/'));
+
+  it('completes when run again, and history shows the killed run as ABORTED in PackageSegments', async () => {
+    await convertAndKill(clip);
+    const videoId = (JSON.parse(run(['convert', clip, '--json', '--segment-seconds', '1']).stdout) as { videoId: string; status: string; segments: number; executionName: string });
+    expect(videoId).toMatchObject({ status: 'SUCCEEDED', segments: 12 });
+    // The killed run is the first execution of that revision; the second has a -2 suffix.
+    const killed = JSON.parse(run(['history', videoId.executionName.replace(/-2$/, ''), '--json']).stdout) as { status: string; error: { state: string } };
+    expect(videoId.executionName).toMatch(/-2$/);
+    expect(killed).toMatchObject({ status: 'ABORTED', error: { state: 'PackageSegments' } });
+    // Nothing left over: gc finds nothing that the registered video does not own.
+    const gc = JSON.parse(run(['gc', '--dry-run', '--json']).stdout) as { functions: string[]; objects: string[] };
+    expect(gc).toEqual({ dryRun: true, functions: [], objects: [] });
+  });
+
+  it('gc removes what a killed run left behind and reports it, keeping the registered video', async () => {
+    const before = owned();
+    await convertAndKill(makeVideo(join(dir, 'abandoned.mp4'), { seconds: 12, size: '160x90' }));
+    const left = owned().filter((f) => !before.includes(f));
+    expect(left.some((f) => f.startsWith('functions/'))).toBe(true);
+    expect(left.some((f) => f.startsWith('buckets/work/'))).toBe(true);
+    expect(left.some((f) => f.startsWith('buckets/input/'))).toBe(true);
+
+    const dry = JSON.parse(run(['gc', '--dry-run', '--json']).stdout) as { functions: string[]; objects: string[] };
+    expect(dry.functions.length).toBeGreaterThan(0);
+    expect(owned()).toEqual([...before, ...left].sort());
+
+    const gc = run(['gc']);
+    expect(gc.code).toBe(0);
+    expect(gc.stderr).toMatch(new RegExp(`gc removed ${dry.functions.length} functions and ${dry.objects.length} objects`));
+    expect(owned()).toEqual(before);
+    expect((JSON.parse(run(['list', '--json']).stdout) as unknown[]).length).toBe(1);
+  });
+});

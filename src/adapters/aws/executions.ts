@@ -90,6 +90,18 @@ export class StepFunctionsExecutions implements ExecutionStarter {
     return undefined;
   }
 
+  /** Names of the executions still running. */
+  async running(): Promise<string[]> {
+    const names: string[] = [];
+    for await (const page of paginateListExecutions(
+      { client: this.sfn, pageSize: 1000 },
+      { stateMachineArn: this.stateMachineArn, statusFilter: 'RUNNING' },
+    )) {
+      for (const e of page.executions ?? []) if (e.name) names.push(e.name);
+    }
+    return names;
+  }
+
   /**
    * Every event of an execution after event `afterId` (0: all), oldest first, over as many pages
    * as it takes. Read newest first and stopped at `afterId`, so following a long run does not
