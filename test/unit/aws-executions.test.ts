@@ -160,6 +160,16 @@ describe('StepFunctionsExecutions', () => {
     expect(sfnMock.commandCalls(ListExecutionsCommand)[0]!.args[0].input).toMatchObject({ stateMachineArn: MACHINE, maxResults: 1000 });
   });
 
+  it('lists the running executions over pages, for gc', async () => {
+    sfnMock
+      .on(ListExecutionsCommand, { stateMachineArn: MACHINE, statusFilter: 'RUNNING', nextToken: undefined })
+      .resolves({ executions: [{ name: 'a-123456-0a1b2c3d' } as never], nextToken: 'p2' })
+      .on(ListExecutionsCommand, { stateMachineArn: MACHINE, statusFilter: 'RUNNING', nextToken: 'p2' })
+      .resolves({ executions: [{ name: 'b-654321-deadbeef' } as never] });
+    expect(await executions().running()).toEqual(['a-123456-0a1b2c3d', 'b-654321-deadbeef']);
+    expect(sfnMock.commandCalls(ListExecutionsCommand)[0]!.args[0].input).toMatchObject({ statusFilter: 'RUNNING' });
+  });
+
   it('reads the whole history over pages, oldest first', async () => {
     const all = FAILED_RUN;
     const newestFirst = [...all].reverse();
