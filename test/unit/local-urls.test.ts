@@ -44,3 +44,22 @@ describe('Range header', () => {
     expect(parseRange('items=1-2', 100)).toBeUndefined();
   });
 });
+
+describe('local code store after a create cut off half-way', () => {
+  it('lists the half-made function so delete and gc can remove it, but never describes it', async () => {
+    const { mkdirSync, writeFileSync, existsSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { freshPorts, removeDir } = await import('../support/fixtures');
+    const ports = freshPorts();
+    const dir = join(ports.config.home, 'functions', 'lhls-talk-123456-0a1b2c3d-4');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'code.zip'), Buffer.alloc(100));
+    writeFileSync(join(dir, 'function.json.5e6f'), '{"na'); // killed while writing the description
+    expect(await ports.code.list('lhls-talk-')).toEqual([{ name: 'lhls-talk-123456-0a1b2c3d-4', codeSha256: '', codeSize: 104 }]);
+    expect(await ports.code.describe('lhls-talk-123456-0a1b2c3d-4')).toBeUndefined();
+    expect(await ports.code.delete('lhls-talk-123456-0a1b2c3d-4')).toBe(true);
+    expect(existsSync(dir)).toBe(false);
+    expect(await ports.code.delete('lhls-talk-123456-0a1b2c3d-4')).toBe(false);
+    removeDir(ports.config.home);
+  });
+});

@@ -1,7 +1,7 @@
 // CodeStore on folders: each "function" is $LAMBDA_HLS_HOME/functions/<name>/ with the zip kept
 // byte for byte, as Lambda keeps an uploaded package, and URLs signed like GetFunction's.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidRequest } from '../../core/errors';
 import type { CodeStore, PackageInfo, PackageLocation } from '../../ports';
@@ -85,8 +85,9 @@ export class LocalCodeStore implements CodeStore {
     return readRange(url, start, end);
   }
 
+  /** Removes the function, a half-made one (a create cut off before its description) too. */
   async delete(name: string): Promise<boolean> {
-    const existed = (await this.meta(name)) !== undefined;
+    const existed = await stat(this.dir(name)).then(() => true, () => false);
     await rm(this.dir(name), { recursive: true, force: true });
     return existed;
   }
@@ -101,7 +102,15 @@ export class LocalCodeStore implements CodeStore {
     const found: PackageInfo[] = [];
     for (const name of names.filter((n) => n.startsWith(prefix)).sort()) {
       const meta = await this.meta(name);
-      if (meta) found.push({ name: meta.name, codeSha256: meta.codeSha256, codeSize: meta.codeSize });
+      if (meta) {
+        found.push({ name: meta.name, codeSha256: meta.codeSha256, codeSize: meta.codeSize });
+      } else {
+        // A create cut off half-way (a killed process) is listed, as Lambda lists a Pending
+        // function, so delete and gc can find it; it has no code hash and cannot be described.
+        const files = await readdir(this.dir(name)).catch(() => [] as string[]);
+        const sizes = await Promise.all(files.map((f) => stat(join(this.dir(name), f)).then((st) => st.size, () => 0)));
+        found.push({ name, codeSha256: '', codeSize: sizes.reduce((a, b) => a + b, 0) });
+      }
     }
     return found;
   }
