@@ -13,7 +13,7 @@ import { ExecutionStore, failedState, summarizeStates, type FailureSummary, type
 import { progressReporter } from './progress';
 import { configFromEnv, createLocalPorts, type LocalPorts } from './runtime';
 import { startServer } from './server';
-import { connect, convertRemote, findExecution, playlistUrl, remoteHistory, type RemotePorts, type RemoteTarget } from './remote';
+import { connect, convertRemote, failureOf, findExecution, playlistUrl, remoteHistory, type RemotePorts, type RemoteTarget } from './remote';
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
@@ -55,13 +55,13 @@ async function registryPorts(flags: StageFlags) {
   if (target) {
     const remote: RemotePorts = await connect(target);
     return {
-      objects: remote.objects, code: remote.code, functionPrefix: remote.stack.functionPrefix,
+      remote, objects: remote.objects, code: remote.code, functionPrefix: remote.stack.functionPrefix,
       playlistOf: (r: RouteRecord) => playlistUrl(remote.stack, r.videoId),
     };
   }
   const local = portsFromEnv();
   return {
-    objects: local.objects, code: local.code, functionPrefix: local.config.functionPrefix,
+    remote: undefined, objects: local.objects, code: local.code, functionPrefix: local.config.functionPrefix,
     playlistOf: (r: RouteRecord) => local.objects.pathOf('output', r.playlistKey),
   };
 }
@@ -225,7 +225,7 @@ async function runHistory(id: string, flags: StageFlags & { json?: boolean }): P
       return EXIT_FAILED;
     }
     const { description, events } = found;
-    const failed = description.status !== 'SUCCEEDED' && description.status !== 'RUNNING';
+    const error = failureOf(description, events);
     printHistory(
       {
         executionName: description.name,
@@ -235,7 +235,7 @@ async function runHistory(id: string, flags: StageFlags & { json?: boolean }): P
         startedAt: description.startedAt,
         ...(description.stoppedAt && { stoppedAt: description.stoppedAt }),
         states: summarizeStates(events),
-        ...(failed && { error: failedState(events) ?? { state: 'unknown', error: description.error ?? description.status, cause: description.cause ?? '' } }),
+        ...(error && { error }),
       },
       flags.json,
     );
@@ -312,19 +312,19 @@ async function runDelete(videoId: string | undefined, flags: StageFlags & { all?
 }
 
 async function runGc(flags: StageFlags & { dryRun?: boolean; json?: boolean }): Promise<number> {
-  const target = remoteTarget(flags);
   const ports = await registryPorts(flags);
+  const { remote } = ports;
   const runningNow = async (): Promise<RunningExecutions> => {
-    if (target) {
+    if (remote) {
       // Execution names are <videoId>-<revision>: the revision is the last 8 hex digits.
-      const names = await (await connect(target)).executions.running();
+      const names = await remote.executions.running();
       const revisions = names.map((n) => /^(.+)-([0-9a-f]{8})$/.exec(n)).filter((m) => m !== null).map((m) => `${m[1]}/${m[2]}`);
       return { revisions: new Set(revisions), sources: new Set() };
     }
     const running = new ExecutionStore(configFromEnv().home).all().filter((r) => r.status === 'RUNNING');
     return { revisions: new Set(running.map((r) => `${r.videoId}/${r.revision}`)), sources: new Set(running.map((r) => r.sourceKey)) };
   };
-  const report = await collectGarbage(ports, runningNow, { dryRun: flags.dryRun, inputIsScratch: !target });
+  const report = await collectGarbage(ports, runningNow, { dryRun: flags.dryRun, inputIsScratch: !remote });
   if (flags.json) {
     process.stdout.write(`${JSON.stringify({ dryRun: Boolean(flags.dryRun), ...report })}\n`);
     return 0;

@@ -5,12 +5,12 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { ConversionOptions, ExecutionInput } from '../src/core/model';
-import { executionNameFor, revisionFor, videoIdFor } from '../src/core/naming';
+import { conversionFor, type ConversionOptions } from '../src/core/model';
+import { videoIdFor } from '../src/core/naming';
 import { readRoute } from '../src/registry';
 import { loadDefinition, runStateMachine, type LoadedDefinition } from './engine';
 import { compactEvent, ExecutionStore, failedState, lastState, type ExecutionRecord, type FailureSummary, type StoredEvent } from './executions';
-import { faultsFromEnv, withFaults, withRetries, type Fault, type FaultCounts } from '../src/adapters/local/faults';
+import { faultsFromEnv, injectFaults, type FaultCounts, type FaultSetup } from '../src/adapters/local/faults';
 import { bindSteps, type LocalPorts, type StepPorts } from './runtime';
 import { startServer } from './server';
 
@@ -24,7 +24,7 @@ export interface ConvertOptions {
   /** Engine events as they happen, as stored in the history (progress display). */
   onEvent?: (event: StoredEvent) => void;
   /** Faults for the steps' ports (default: LAMBDA_HLS_FAULTS), and where to count those that fired. */
-  faults?: { faults: Fault[]; random: () => number };
+  faults?: FaultSetup;
   faultCounts?: FaultCounts;
   /** Wrap the ports the steps see (fault injection in tests). */
   wrapPorts?: (ports: StepPorts) => StepPorts;
@@ -51,13 +51,12 @@ async function sha256File(path: string): Promise<string> {
 
 export async function convertFile(file: string, options: ConvertOptions): Promise<ConvertResult> {
   const { ports } = options;
-  let faultSetup: { faults: Fault[]; random: () => number };
+  let faultSetup: FaultSetup;
   try {
     faultSetup = options.faults ?? faultsFromEnv();
   } catch (error) {
     throw new CliError((error as Error).message);
   }
-  const { faults, random } = faultSetup;
   const path = resolve(file);
   const info = await stat(path).catch(() => undefined);
   if (!info) throw new CliError(`${file}: no such file`);
@@ -67,8 +66,9 @@ export async function convertFile(file: string, options: ConvertOptions): Promis
   // of the same name again replaces that video. The revision is the content plus the options.
   const sourceKey = basename(path);
   const videoId = videoIdFor(sourceKey);
-  const revision = revisionFor(await sha256File(path), options.options);
-  const baseName = executionNameFor(videoId, revision);
+  // Named as an upload would be, with the content's hash as its version.
+  const { input, executionName: baseName } = conversionFor(sourceKey, await sha256File(path), options.options);
+  const { revision } = input;
   const store = new ExecutionStore(ports.config.home);
 
   const previous = store.read(baseName);
@@ -81,7 +81,6 @@ export async function convertFile(file: string, options: ConvertOptions): Promis
   }
 
   const executionName = store.freshName(baseName);
-  const input: ExecutionInput = { source: { key: sourceKey }, revision, options: options.options };
   const record: ExecutionRecord = {
     executionName, videoId, revision, sourceKey, status: 'RUNNING',
     startedAt: new Date().toISOString(), pid: process.pid, input,
@@ -91,14 +90,12 @@ export async function convertFile(file: string, options: ConvertOptions): Promis
   const server = await startServer({ ports });
   try {
     await ports.objects.putFile('input', sourceKey, path);
-    // LAMBDA_HLS_FAULTS: what the steps see may throttle, fail or stall (the CLI's own calls do
-    // not); object-store faults sit beneath the few quick retries the AWS SDK makes for S3.
-    const sdkRetry = options.retryDelayMs === 0 ? { baseMs: 0 } : {};
+    // LAMBDA_HLS_FAULTS: what the steps see may throttle, fail or stall; the CLI's own calls do not.
     const stepPorts: StepPorts = {
-      objects: faults.length ? withRetries(withFaults('objects', ports.objects, faults, random, options.faultCounts), sdkRetry) : ports.objects,
-      // Code-store faults reach the steps as they are, so the state machine's retries show in the history.
-      code: withFaults('code', ports.code, faults, random, options.faultCounts),
-      media: withFaults('media', ports.media, faults, random, options.faultCounts),
+      ...injectFaults({ objects: ports.objects, code: ports.code, media: ports.media }, faultSetup, {
+        counts: options.faultCounts,
+        retry: options.retryDelayMs === 0 ? { baseMs: 0 } : {},
+      }),
       config: ports.config,
     };
     const result = await runStateMachine({

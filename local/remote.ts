@@ -7,15 +7,14 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { conversionFor } from '../functions/start-conversion/step';
 import { LambdaCodeStore } from '../src/adapters/aws/code-store';
 import { StepFunctionsExecutions, type ExecutionDescription } from '../src/adapters/aws/executions';
 import { historyTranslator, storedEventsFromHistory } from '../src/adapters/aws/history';
 import { S3ObjectStore } from '../src/adapters/aws/object-store';
 import { readStackOutputs, type StackOutputs } from '../src/adapters/aws/stack';
 import { failedState, type FailureSummary, type StoredEvent } from '../src/core/history';
-import { DEFAULT_OPTIONS, type ConversionOptions, type ExecutionInput } from '../src/core/model';
-import { extensionOf, playbackPath, SUPPORTED_EXTENSIONS, videoIdFor } from '../src/core/naming';
+import { conversionFor, DEFAULT_OPTIONS, type ConversionOptions, type ExecutionInput } from '../src/core/model';
+import { isSupportedKey, playbackPath, videoIdFor } from '../src/core/naming';
 import { CliError, type ConvertResult } from './convert';
 
 export interface RemoteTarget {
@@ -94,12 +93,16 @@ export async function follow(executions: StepFunctionsExecutions, name: string, 
   }
 }
 
+/** Why an execution that ended without success did so: from its events, else from DescribeExecution. */
+export function failureOf(description: ExecutionDescription, events: readonly StoredEvent[]): FailureSummary | undefined {
+  if (description.status === 'SUCCEEDED' || description.status === 'RUNNING') return undefined;
+  return failedState(events) ?? { state: 'unknown', error: description.error ?? description.status, cause: description.cause ?? '' };
+}
+
 function resultOf(stack: StackOutputs, videoId: string, description: ExecutionDescription, events: StoredEvent[]): ConvertResult {
   const output = description.output as { segmentCount?: number } | undefined;
   const succeeded = description.status === 'SUCCEEDED';
-  const error: FailureSummary | undefined = succeeded
-    ? undefined
-    : failedState(events) ?? { state: 'unknown', error: description.error ?? description.status, cause: description.cause ?? '' };
+  const error = failureOf(description, events);
   return {
     status: succeeded ? 'SUCCEEDED' : 'FAILED',
     videoId,
@@ -148,7 +151,7 @@ export async function convertRemote(source: string, ports: RemotePorts, options:
     const info = await stat(path).catch(() => undefined);
     if (!info?.isFile()) throw new CliError(`${source}: no such file`);
     key = basename(path);
-    if (!(SUPPORTED_EXTENSIONS as readonly string[]).includes(extensionOf(key))) {
+    if (!isSupportedKey(key)) {
       throw new CliError(`${source}: only .mp4 and .mp3 files are converted (the input bucket's trigger ignores others)`);
     }
     if (JSON.stringify(options.options) !== JSON.stringify(DEFAULT_OPTIONS)) {

@@ -1,7 +1,7 @@
 // start-conversion: an upload to the input bucket starts one ConvertVideo execution, named after
 // the video id and the object's version, so a redelivered S3 event starts nothing new.
-import { DEFAULT_OPTIONS, type ConversionOptions, type ExecutionInput } from '../../src/core/model';
-import { executionNameFor, extensionOf, revisionFor, SUPPORTED_EXTENSIONS, videoIdFor } from '../../src/core/naming';
+import { conversionFor } from '../../src/core/model';
+import { extensionOf, isSupportedKey } from '../../src/core/naming';
 import type { ExecutionStarter } from '../../src/adapters/aws/executions';
 
 export interface StartConversionPorts {
@@ -16,15 +16,6 @@ interface S3Record {
 /** S3 event keys are URL-encoded with `+` for spaces (the form encoding): "My+clip%C3%A9.mp4". */
 export function decodeS3Key(key: string): string {
   return decodeURIComponent(key.replace(/\+/g, ' '));
-}
-
-/**
- * The execution for one upload of a key: named after the video id and a revision of the upload's
- * version and the options, so the S3 trigger and `lambda-hls convert --stage` agree on the name.
- */
-export function conversionFor(key: string, version: string, options: ConversionOptions = DEFAULT_OPTIONS) {
-  const input: ExecutionInput = { source: { key }, revision: revisionFor(version, options), options };
-  return { input, executionName: executionNameFor(videoIdFor(key), input.revision) };
 }
 
 export interface StartOutcome {
@@ -47,8 +38,8 @@ export async function startConversion(event: unknown, ports: StartConversionPort
       outcomes.push({ key: object.key, result: 'ignored', reason: 'the key is not valid URL encoding' });
       continue;
     }
-    const ext = extensionOf(key);
-    if (!(SUPPORTED_EXTENSIONS as readonly string[]).includes(ext)) {
+    if (!isSupportedKey(key)) {
+      const ext = extensionOf(key);
       outcomes.push({ key, result: 'ignored', reason: `extension ${ext || '(none)'} is not .mp4 or .mp3` });
       continue;
     }

@@ -33,9 +33,14 @@ export function extensionOf(key: string): string {
   return dot > 0 ? name.slice(dot).toLowerCase() : '';
 }
 
+/** Whether a key names a file the pipeline converts (.mp4 or .mp3, any case). */
+export function isSupportedKey(key: string): boolean {
+  return (SUPPORTED_EXTENSIONS as readonly string[]).includes(extensionOf(key));
+}
+
 export function supportedExtension(key: string): SupportedExtension {
   const ext = extensionOf(key);
-  if ((SUPPORTED_EXTENSIONS as readonly string[]).includes(ext)) return ext as SupportedExtension;
+  if (isSupportedKey(key)) return ext as SupportedExtension;
   const shown = baseName(key) || key;
   throw new UnsupportedExtension(
     `${JSON.stringify(shown)} is not an .mp4 or .mp3 file${ext ? ` (extension ${ext})` : ' (no extension)'}`,

@@ -9,11 +9,11 @@ import {
   SFNClient, StartExecutionCommand, type HistoryEvent,
 } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
-import { conversionFor } from '../../functions/start-conversion/step';
 import { StepFunctionsExecutions } from '../../src/adapters/aws/executions';
 import { storedEventsFromHistory } from '../../src/adapters/aws/history';
 import { readStackOutputs, StackNotDeployed } from '../../src/adapters/aws/stack';
 import { failedState, summarizeStates } from '../../src/core/history';
+import { conversionFor } from '../../src/core/model';
 import { progressReporter } from '../../local/progress';
 import { connect, convertRemote } from '../../local/remote';
 import { CliError } from '../../local/convert';

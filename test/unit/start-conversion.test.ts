@@ -1,12 +1,12 @@
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
-import { StepFunctionsStarter } from '../../src/adapters/aws/executions';
+import { StepFunctionsExecutions } from '../../src/adapters/aws/executions';
 import { decodeS3Key, startConversion } from '../../functions/start-conversion/step';
 import { videoIdFor } from '../../src/core/naming';
 
 const sfnMock = mockClient(SFNClient);
 const ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:lambda-hls-dev-convert-video';
-const ports = () => ({ executions: new StepFunctionsStarter(new SFNClient({ region: 'us-east-1' }), ARN) });
+const ports = () => ({ executions: new StepFunctionsExecutions(new SFNClient({ region: 'us-east-1' }), ARN) });
 const event = (key: string, extra: Record<string, string> = {}) => ({ Records: [{ s3: { object: { key, eTag: 'abc123', ...extra } } }] });
 
 beforeEach(() => sfnMock.reset());

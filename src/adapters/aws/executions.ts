@@ -120,6 +120,3 @@ export class StepFunctionsExecutions implements ExecutionStarter {
     return events.reverse();
   }
 }
-
-/** What start-conversion needs: starting only. */
-export { StepFunctionsExecutions as StepFunctionsStarter };

@@ -60,8 +60,13 @@ export interface FaultCounts {
   slow: number;
 }
 
+export interface FaultSetup {
+  faults: Fault[];
+  random: () => number;
+}
+
 /** Faults from the environment; LAMBDA_HLS_FAULT_SEED picks a repeatable sequence. */
-export function faultsFromEnv(env: NodeJS.ProcessEnv = process.env): { faults: Fault[]; random: () => number } {
+export function faultsFromEnv(env: NodeJS.ProcessEnv = process.env): FaultSetup {
   const faults = parseFaults(env.LAMBDA_HLS_FAULTS);
   const seed = env.LAMBDA_HLS_FAULT_SEED;
   return { faults, random: seed !== undefined && seed !== '' ? seededRandom(Number(seed)) : Math.random };
@@ -116,4 +121,24 @@ export function withRetries<T extends object>(target: T, options: RetryOptions =
       };
     },
   });
+}
+
+/**
+ * The stores and media tool with the faults applied. Object-store faults sit beneath the few
+ * quick retries the AWS SDK makes for S3; code-store faults reach the steps as they are, so the
+ * state machine's retries show in the history.
+ */
+export function injectFaults<P extends { objects: object; code: object; media: object }>(
+  ports: P,
+  setup: FaultSetup,
+  options: { counts?: FaultCounts; retry?: RetryOptions } = {},
+): P {
+  const { faults, random } = setup;
+  if (faults.length === 0) return ports;
+  return {
+    ...ports,
+    objects: withRetries(withFaults('objects', ports.objects, faults, random, options.counts), options.retry),
+    code: withFaults('code', ports.code, faults, random, options.counts),
+    media: withFaults('media', ports.media, faults, random, options.counts),
+  };
 }
