@@ -10,6 +10,7 @@ import { isVideoId } from '../src/core/naming';
 import { byNewest, collectGarbage, deleteEverything, deleteVideo, listRoutes, routeSummary, type RunningExecutions } from '../src/registry';
 import { CliError, convertFile, type ConvertResult } from './convert';
 import { ExecutionStore, failedState, summarizeStates, type FailureSummary, type StateSummary } from './executions';
+import { executionStats, type ExecutionStats } from '../src/core/history';
 import { progressReporter } from './progress';
 import { configFromEnv, createLocalPorts, type LocalPorts } from './runtime';
 import { startServer } from './server';
@@ -104,6 +105,7 @@ async function runConvert(file: string, flags: StageFlags & { json?: boolean; se
     executionName: result.executionName,
     playlist: result.playlist,
     segments: result.segments,
+    stats: result.stats,
     ...(result.error && { error: result.error }),
   };
   if (flags.json) process.stdout.write(`${JSON.stringify(json)}\n`);
@@ -161,6 +163,7 @@ interface HistoryView {
   startedAt: string;
   stoppedAt?: string;
   states: StateSummary[];
+  stats: ExecutionStats;
   error?: FailureSummary;
 }
 
@@ -181,9 +184,11 @@ function printHistory(view: HistoryView, json: boolean | undefined): void {
           startedAt: new Date(s.startedAt).toISOString(),
           seconds: s.stoppedAt !== undefined ? (s.stoppedAt - s.startedAt) / 1000 : null,
           retries: s.retries,
+          ...(s.callRetries && { callRetries: s.callRetries }),
           ...(s.iterations && { iterations: s.iterations }),
           ...(s.error && { error: s.error, cause: s.cause }),
         })),
+        stats: view.stats,
         ...(error && { error }),
       })}\n`,
     );
@@ -201,10 +206,16 @@ function printHistory(view: HistoryView, json: boolean | undefined): void {
     const notes = [
       s.iterations && `${s.iterations.succeeded}/${s.iterations.started} iterations`,
       s.retries > 0 && `${s.retries} retr${s.retries === 1 ? 'y' : 'ies'}`,
+      s.callRetries && `${s.callRetries} call${s.callRetries === 1 ? '' : 's'} retried in-step`,
       s.error && `${s.error}`,
     ].filter(Boolean);
     out.push(`  ${s.state.padEnd(16)} ${s.status.padEnd(10)} ${time.padStart(8)}  ${notes.join(', ')}`);
   }
+  const { stats } = view;
+  out.push('');
+  out.push(
+    `size       ${stats.segments} segments, ${stats.packages} packages, largest state ${stats.maxStatePayloadBytes} bytes (limit 262144), ${stats.historyEvents} history events (limit 25000)`,
+  );
   if (error) {
     out.push('');
     out.push(`failed state  ${error.state}`);
@@ -224,7 +235,7 @@ async function runHistory(id: string, flags: StageFlags & { json?: boolean }): P
       stderr(`lambda-hls: no execution or video named ${id} on ${remote.stack.stackName} (see lambda-hls list --stage ${target.stage})`);
       return EXIT_FAILED;
     }
-    const { description, events } = found;
+    const { description, events, stats } = found;
     const error = failureOf(description, events);
     printHistory(
       {
@@ -235,6 +246,7 @@ async function runHistory(id: string, flags: StageFlags & { json?: boolean }): P
         startedAt: description.startedAt,
         ...(description.stoppedAt && { stoppedAt: description.stoppedAt }),
         states: summarizeStates(events),
+        stats,
         ...(error && { error }),
       },
       flags.json,
@@ -258,6 +270,7 @@ async function runHistory(id: string, flags: StageFlags & { json?: boolean }): P
       startedAt: record.startedAt,
       ...(record.stoppedAt && { stoppedAt: record.stoppedAt }),
       states: summarizeStates(events),
+      stats: executionStats(events),
       ...(error && { error }),
     },
     flags.json,

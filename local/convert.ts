@@ -10,6 +10,7 @@ import { videoIdFor } from '../src/core/naming';
 import { readRoute } from '../src/registry';
 import { loadDefinition, runStateMachine, type LoadedDefinition } from './engine';
 import { compactEvent, ExecutionStore, failedState, lastState, type ExecutionRecord, type FailureSummary, type StoredEvent } from './executions';
+import { executionStats, type ExecutionStats } from '../src/core/history';
 import { faultsFromEnv, injectFaults, type FaultCounts, type FaultSetup } from '../src/adapters/local/faults';
 import { bindSteps, type LocalPorts, type StepPorts } from './runtime';
 import { startServer } from './server';
@@ -40,6 +41,8 @@ export interface ConvertResult {
   segments: number;
   /** True when an identical earlier conversion was found and nothing was run. */
   reused: boolean;
+  /** Segments, packages, largest state payload and history events (AWS's count) of the run. */
+  stats: ExecutionStats;
   error?: FailureSummary;
 }
 
@@ -77,6 +80,7 @@ export async function convertFile(file: string, options: ConvertOptions): Promis
     return {
       status: 'SUCCEEDED', videoId, executionName: baseName, reused: true,
       playlist: ports.objects.pathOf('output', route.playlistKey), segments: route.segmentCount,
+      stats: executionStats(store.events(baseName)),
     };
   }
 
@@ -100,7 +104,10 @@ export async function convertFile(file: string, options: ConvertOptions): Promis
     };
     const result = await runStateMachine({
       loaded: options.loaded ?? loadDefinition(),
-      handlers: bindSteps(options.wrapPorts ? options.wrapPorts(stepPorts) : stepPorts),
+      // retryDelayMs 0 (tests): the steps' own per-call retries are instant too.
+      handlers: bindSteps(options.wrapPorts ? options.wrapPorts(stepPorts) : stepPorts, {
+        ...(options.retryDelayMs === 0 && { retry: { baseMs: 0 } }),
+      }),
       input: input as never,
       retryDelayMs: options.retryDelayMs,
       onEvent: (event) => {
@@ -124,6 +131,7 @@ export async function convertFile(file: string, options: ConvertOptions): Promis
       reused: false,
       playlist: output?.playlistKey ? ports.objects.pathOf('output', output.playlistKey) : null,
       segments: output?.segmentCount ?? 0,
+      stats: executionStats(events),
       ...(record.error && { error: record.error }),
     };
   } catch (error) {

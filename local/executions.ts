@@ -5,7 +5,7 @@ import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, write
 import { join } from 'node:path';
 import type { EventLog } from './engine';
 import { oneLineCause } from '../src/core/errors';
-import { lastState, type ExecutionStatus, type FailureSummary, type StoredEvent } from '../src/core/history';
+import { lastState, progressOf, type ExecutionStatus, type FailureSummary, type StoredEvent } from '../src/core/history';
 
 export { failedState, lastState, summarizeStates } from '../src/core/history';
 export type { ExecutionStatus, FailureSummary, StateSummary, StoredEvent } from '../src/core/history';
@@ -40,10 +40,14 @@ export function compactEvent(event: EventLog): StoredEvent {
     stored.cause = oneLineCause(event.Cause);
   }
   if ('retry' in event) stored.attempt = event.retry.attempt;
-  if (event.type === 'StateExited' && 'state' in event && event.state.name === 'SegmentMedia') {
-    const output = event.state.output as { segments?: { segmentCount?: unknown } } | null | undefined;
-    if (typeof output?.segments?.segmentCount === 'number') stored.segments = output.segments.segmentCount;
-  }
+  const payload =
+    event.type === 'StateEntered' && 'state' in event ? event.state.input
+    : event.type === 'StateExited' && 'state' in event ? event.state.output
+    : event.type === 'ExecutionStarted' ? event.input
+    : event.type === 'ExecutionSucceeded' ? event.output
+    : undefined;
+  if (payload !== undefined) stored.payloadBytes = Buffer.byteLength(JSON.stringify(payload) ?? '');
+  if (event.type === 'StateExited' && 'state' in event) Object.assign(stored, progressOf(event.state.name, event.state.output));
   return stored;
 }
 

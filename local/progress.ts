@@ -24,6 +24,20 @@ export function progressReporter(out: ProgressWriter): (event: StoredEvent) => v
     counterOnLine = false;
     out.write(`${text}\n`);
   };
+  const showPackages = (count: number) => {
+    done += count;
+    // On a terminal, one line that counts up; in a log, a line per tenth.
+    if (out.isTTY) {
+      out.write(`\r  ...     PackageSegments  ${done}/${total}`);
+      counterOnLine = true;
+    } else {
+      const tenth = total > 0 ? Math.floor((done * 10) / total) : done;
+      if (tenth !== lastShown) {
+        lastShown = tenth;
+        line(`  ...     PackageSegments  ${done}/${total}`);
+      }
+    }
+  };
   return (event) => {
     const nested = event.index !== undefined;
     const state = event.state ?? '';
@@ -38,7 +52,11 @@ export function progressReporter(out: ProgressWriter): (event: StoredEvent) => v
         }
         break;
       case 'StateExited': {
-        if (nested) break;
+        if (nested) {
+          // A PackageSegments batch finished: its packages count towards the Map's progress.
+          if (event.packages !== undefined) showPackages(event.packages);
+          break;
+        }
         const took = event.timestamp - (started.get(state) ?? event.timestamp);
         let detail = '';
         if (event.segments !== undefined) {
@@ -47,21 +65,6 @@ export function progressReporter(out: ProgressWriter): (event: StoredEvent) => v
         }
         if (event.stateType === 'Map') detail = `  ${done}/${total} packages`;
         line(`  ok      ${state.padEnd(16)} ${seconds(took).padStart(7)}${detail}`);
-        break;
-      }
-      case 'MapIterationSucceeded': {
-        done++;
-        // On a terminal, one line that counts up; in a log, a line per tenth.
-        if (out.isTTY) {
-          out.write(`\r  ...     PackageSegments  ${done}/${total}`);
-          counterOnLine = true;
-        } else {
-          const tenth = total > 0 ? Math.floor((done * 10) / total) : done;
-          if (tenth !== lastShown) {
-            lastShown = tenth;
-            line(`  ...     PackageSegments  ${done}/${total}`);
-          }
-        }
         break;
       }
       case 'StateFailed':

@@ -12,7 +12,7 @@ import { StepFunctionsExecutions, type ExecutionDescription } from '../src/adapt
 import { historyTranslator, storedEventsFromHistory } from '../src/adapters/aws/history';
 import { S3ObjectStore } from '../src/adapters/aws/object-store';
 import { readStackOutputs, type StackOutputs } from '../src/adapters/aws/stack';
-import { failedState, type FailureSummary, type StoredEvent } from '../src/core/history';
+import { executionStats, failedState, type FailureSummary, type StoredEvent } from '../src/core/history';
 import { conversionFor, DEFAULT_OPTIONS, type ConversionOptions, type ExecutionInput } from '../src/core/model';
 import { isSupportedKey, playbackPath, videoIdFor } from '../src/core/naming';
 import { CliError, type ConvertResult } from './convert';
@@ -87,7 +87,7 @@ export async function follow(executions: StepFunctionsExecutions, name: string, 
       events.push(event);
       options.onEvent?.(event);
     }
-    if (!running) return { description, events };
+    if (!running) return { description, events, historyEvents: lastId };
     await sleep(pollMs);
     description = (await executions.describe(name)) ?? description;
   }
@@ -99,7 +99,9 @@ export function failureOf(description: ExecutionDescription, events: readonly St
   return failedState(events) ?? { state: 'unknown', error: description.error ?? description.status, cause: description.cause ?? '' };
 }
 
-function resultOf(stack: StackOutputs, videoId: string, description: ExecutionDescription, events: StoredEvent[]): ConvertResult {
+function resultOf(
+  stack: StackOutputs, videoId: string, description: ExecutionDescription, events: StoredEvent[], historyEvents: number,
+): ConvertResult {
   const output = description.output as { segmentCount?: number } | undefined;
   const succeeded = description.status === 'SUCCEEDED';
   const error = failureOf(description, events);
@@ -110,6 +112,8 @@ function resultOf(stack: StackOutputs, videoId: string, description: ExecutionDe
     playlist: succeeded ? playlistUrl(stack, videoId) : null,
     segments: output?.segmentCount ?? 0,
     reused: false,
+    // AWS numbers its events from one: the last id is the history's length.
+    stats: executionStats(events, historyEvents),
     ...(error && { error }),
   };
 }
@@ -165,8 +169,8 @@ export async function convertRemote(source: string, ports: RemotePorts, options:
     executionName = conversionFor(key, head?.version ?? 'unversioned').executionName;
     options.onStart?.(executionName, 'uploaded');
   }
-  const { description, events } = await follow(ports.executions, executionName, options);
-  return resultOf(ports.stack, videoIdFor(key), description, events);
+  const { description, events, historyEvents } = await follow(ports.executions, executionName, options);
+  return resultOf(ports.stack, videoIdFor(key), description, events, historyEvents);
 }
 
 /** An execution name, or the newest execution of a video id. */
@@ -178,8 +182,9 @@ export async function findExecution(ports: RemotePorts, id: string): Promise<str
 export async function remoteHistory(ports: RemotePorts, name: string) {
   const description = await ports.executions.describe(name);
   if (!description) return undefined;
-  const events = storedEventsFromHistory(await ports.executions.history(name));
+  const raw = await ports.executions.history(name);
+  const events = storedEventsFromHistory(raw);
   const input = description.input as Partial<ExecutionInput> | undefined;
   const sourceKey = typeof input?.source?.key === 'string' ? input.source.key : '';
-  return { description, events, sourceKey, videoId: sourceKey ? videoIdFor(sourceKey) : '' };
+  return { description, events, stats: executionStats(events, raw.length), sourceKey, videoId: sourceKey ? videoIdFor(sourceKey) : '' };
 }

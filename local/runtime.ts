@@ -6,10 +6,11 @@ import type { LocalCodeStore } from '../src/adapters/local/code-store';
 import { localAdapters, type LocalConfig } from '../src/adapters/local/config';
 import type { LocalObjectStore } from '../src/adapters/local/object-store';
 import type { UrlSigner } from '../src/adapters/local/signer';
+import type { RetryOptions } from '../src/core/retry';
 import type { CodeStore, MediaTool, ObjectStore } from '../src/ports';
 import { cleanUp } from '../functions/clean-up/step';
 import { computeOffsets } from '../functions/compute-offsets/step';
-import { packageSegment } from '../functions/package-segments/step';
+import { packageBatch } from '../functions/package-segments/step';
 import { registerRoute } from '../functions/register-route/step';
 import { segmentMedia } from '../functions/segment-media/step';
 import { validateInput } from '../functions/validate-input/step';
@@ -53,14 +54,15 @@ export interface StepPorts {
 }
 
 /** Function key (as in serverless.yml and the ASL's Fn::GetAtt) → its step with local ports. */
-export function bindSteps(ports: StepPorts): Record<string, TaskHandler> {
+export function bindSteps(ports: StepPorts, options: { retry?: RetryOptions } = {}): Record<string, TaskHandler> {
   const { objects, code, media, config } = ports;
+  const { retry } = options;
   const functionPrefix = config.functionPrefix;
   return {
     validateInput: (e) => validateInput(e, { objects, media, maxInputBytes: config.maxInputBytes, functionPrefix }),
-    segmentMedia: (e) => segmentMedia(e, { objects, media, code, scratchDir: tmpdir() }),
-    packageSegments: (e) => packageSegment(e, { objects, code, functionPrefix }),
-    computeOffsets: (e) => computeOffsets(e, { objects, code }),
+    segmentMedia: (e) => segmentMedia(e, { objects, media, code, scratchDir: tmpdir(), maxPackageBytes: config.maxPackageBytes }),
+    packageSegments: (e) => packageBatch(e, { objects, code, functionPrefix, retry }),
+    computeOffsets: (e) => computeOffsets(e, { objects, code, retry }),
     writePlaylist: (e) => writePlaylist(e, { objects }),
     registerRoute: (e) => registerRoute(e, { objects, code, functionPrefix }),
     cleanUp: (e) => cleanUp(e, { objects, code, functionPrefix }),

@@ -47,17 +47,29 @@ function parseReceipt(value: unknown, path: string): PackageReceipt {
   };
 }
 
+async function readJson(objects: ObjectStore, key: string): Promise<unknown> {
+  return JSON.parse((await objects.get('work', key)).toString('utf8'));
+}
+
 export async function computeOffsets(
   event: unknown,
   ports: ComputeOffsetsPorts,
 ): Promise<{ offsetsKey: string; segmentCount: number; packageBytes: number }> {
   const raw = objectAt(event, 'input');
   const job = parseJob(raw.job);
-  const receipts = arrayAt(raw.packages, 'packages').map((p, i) => parseReceipt(p, `packages[${i}]`));
-  const manifest = JSON.parse(
-    (await ports.objects.get('work', stringAt(raw.manifestKey, 'manifestKey'))).toString('utf8'),
-  ) as SegmentManifest;
+  const manifest = (await readJson(ports.objects, stringAt(raw.manifestKey, 'manifestKey'))) as SegmentManifest;
+  // The Map's result names each batch's receipts object; the receipts themselves never pass
+  // through the state machine.
+  const receipts: PackageReceipt[] = [];
+  for (const [i, batch] of arrayAt(raw.batches, 'batches').entries()) {
+    const receiptsKey = stringAt(objectAt(batch, `batches[${i}]`).receiptsKey, `batches[${i}].receiptsKey`);
+    const listed = arrayAt(await readJson(ports.objects, receiptsKey), receiptsKey);
+    receipts.push(...listed.map((r, j) => parseReceipt(r, `${receiptsKey}[${j}]`)));
+  }
   const byIndex = new Map(receipts.map((r) => [r.index, r]));
+  if (byIndex.size !== manifest.segments.length) {
+    throw new PackageMismatch(`${manifest.segments.length} segments but ${byIndex.size} packages`);
+  }
 
   // Each package is read back on its own, retried on throttling and transient faults: one bad call
   // out of hundreds must not throw away the whole Task's work (the ASL Retry repeats all of it).

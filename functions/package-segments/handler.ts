@@ -1,5 +1,5 @@
 // Lambda entry for one iteration of the PackageSegments Map.
 import { environmentPorts } from '../../src/adapters/environment';
-import { packageSegment } from './step';
+import { packageBatch } from './step';
 
-export const handler = (event: unknown) => packageSegment(event, environmentPorts());
+export const handler = (event: unknown) => packageBatch(event, environmentPorts());

@@ -2,10 +2,10 @@
 // work bucket, with a manifest holding ffmpeg's own durations.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CodeStorageQuotaExceeded } from '../../src/core/errors';
+import { CodeStorageQuotaExceeded, SegmentTooLarge } from '../../src/core/errors';
 import { parseJob, type SegmentationResult, type SegmentManifest } from '../../src/core/model';
 import { keys } from '../../src/core/naming';
-import { planEncoding } from '../../src/core/plan';
+import { MAX_PACKAGE_BYTES, planBatches, planEncoding, type BatchLimits } from '../../src/core/plan';
 import type { CodeStore, MediaTool, ObjectStore } from '../../src/ports';
 
 export interface SegmentMediaPorts {
@@ -14,6 +14,9 @@ export interface SegmentMediaPorts {
   code: Pick<CodeStore, 'quota'>;
   /** A folder for scratch files (/tmp in Lambda). */
   scratchDir: string;
+  /** Largest segment a package may hold (default: Lambda's 250 MB unzipped). */
+  maxPackageBytes?: number;
+  batchLimits?: BatchLimits;
 }
 
 export async function segmentMedia(event: unknown, ports: SegmentMediaPorts): Promise<SegmentationResult> {
@@ -35,6 +38,8 @@ export async function segmentMedia(event: unknown, ports: SegmentMediaPorts): Pr
       await rm(file.path, { force: true }); // keep scratch to one segment's worth once uploaded
       manifest.segments.push({ index: file.index, key, bytes: file.bytes, start: file.start, duration: file.duration });
     }
+    // Limits before money: both checks run before any function is created.
+    checkSegmentSizes(manifest, Math.min(ports.maxPackageBytes ?? MAX_PACKAGE_BYTES, MAX_PACKAGE_BYTES), job.options.segmentSeconds);
     await checkQuota(ports.code, manifest);
     const manifestKey = keys.manifest(videoId, revision);
     await ports.objects.put('work', manifestKey, JSON.stringify(manifest), 'application/json');
@@ -43,10 +48,21 @@ export async function segmentMedia(event: unknown, ports: SegmentMediaPorts): Pr
       segmentCount: manifest.segments.length,
       durationSeconds: manifest.segments.reduce((sum, s) => sum + s.duration, 0),
       encoding: plan,
-      items: manifest.segments.map(({ index, key, bytes }) => ({ index, key, bytes })),
+      batches: planBatches(manifest.segments, ports.batchLimits),
     };
   } finally {
     await rm(outDir, { recursive: true, force: true });
+  }
+}
+
+function checkSegmentSizes(manifest: SegmentManifest, maxBytes: number, segmentSeconds: number): void {
+  const largest = manifest.segments.reduce((big, s) => (s.bytes > big.bytes ? s : big), manifest.segments[0]!);
+  if (largest && largest.bytes > maxBytes) {
+    const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+    const shorter = Math.max(1, Math.floor((segmentSeconds * maxBytes) / largest.bytes / 2));
+    throw new SegmentTooLarge(
+      `segment ${largest.index} is ${mb(largest.bytes)} and a package holds at most ${mb(maxBytes)}: use shorter segments (e.g. --segment-seconds ${shorter}) or a smaller profile (--profile 360p)`,
+    );
   }
 }
 

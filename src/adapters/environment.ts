@@ -17,6 +17,7 @@ export interface HandlerPorts {
   media: MediaTool;
   functionPrefix: string;
   maxInputBytes: number;
+  maxPackageBytes: number;
   scratchDir: string;
 }
 
@@ -42,6 +43,7 @@ export function awsPorts(env: NodeJS.ProcessEnv = process.env): HandlerPorts {
     media: ffmpegMediaTool(),
     functionPrefix: required(env, 'LAMBDA_HLS_FUNCTION_PREFIX'),
     maxInputBytes: config.maxInputBytes,
+    maxPackageBytes: config.maxPackageBytes,
     scratchDir: tmpdir(),
   };
 }
@@ -63,6 +65,7 @@ export function environmentPorts(env: NodeJS.ProcessEnv = process.env): HandlerP
     media: ffmpegMediaTool(),
     functionPrefix: config.functionPrefix,
     maxInputBytes: config.maxInputBytes,
+    maxPackageBytes: config.maxPackageBytes,
     scratchDir: tmpdir(),
   };
   return cached;

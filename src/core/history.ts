@@ -16,6 +16,77 @@ export interface StoredEvent {
   attempt?: number;
   /** SegmentMedia's segment count, on its StateExited (for progress). */
   segments?: number;
+  /** On a PackageSegments iteration's StateExited: packages it holds, calls it retried itself. */
+  packages?: number;
+  callRetries?: number;
+  /** UTF-8 size of the state's input (StateEntered) or output (StateExited, Execution*). */
+  payloadBytes?: number;
+}
+
+/** What progress and stats need from a state's output: SegmentMedia's count, a batch's packages. */
+export function progressOf(state: string, output: unknown): Pick<StoredEvent, 'segments' | 'packages' | 'callRetries'> {
+  const o = (output ?? {}) as { segments?: { segmentCount?: unknown }; packages?: unknown; retries?: unknown };
+  if (state === 'SegmentMedia' && typeof o.segments?.segmentCount === 'number') return { segments: o.segments.segmentCount };
+  if (state === 'PackageBatch' && typeof o.packages === 'number') {
+    return { packages: o.packages, ...(typeof o.retries === 'number' && o.retries > 0 && { callRetries: o.retries }) };
+  }
+  return {};
+}
+
+/** What `convert --json` and `history --json` report about an execution's size. */
+export interface ExecutionStats {
+  segments: number;
+  packages: number;
+  /** The largest state input or output; Step Functions allows 262,144 bytes. */
+  maxStatePayloadBytes: number;
+  /** Events in the execution history as AWS counts them; the limit is 25,000. */
+  historyEvents: number;
+}
+
+/**
+ * How many events AWS Step Functions records for these, per its event types: a Task adds
+ * TaskStateEntered, LambdaFunctionScheduled/Started/Succeeded-or-Failed per attempt and
+ * TaskStateExited (also when caught); a Map adds MapStateEntered/Started and
+ * MapStateSucceeded-or-Failed/Exited, and one MapIterationStarted and -Succeeded/-Failed per
+ * iteration around its inner states; a Fail state FailStateEntered; the execution its own
+ * Started and final event. Events from AWS itself are counted as they came.
+ */
+export function awsHistoryEventCount(events: readonly StoredEvent[]): number {
+  let count = 0;
+  for (const e of events) {
+    const isMap = e.stateType === 'Map' && e.index === undefined;
+    switch (e.type) {
+      case 'StateEntered':
+        count += isMap ? 2 : e.stateType === 'Task' ? 4 : 1;
+        break;
+      case 'StateRetried':
+        count += 3;
+        break;
+      case 'StateExited':
+        count += isMap ? 2 : e.stateType === 'Fail' ? 0 : 1;
+        break;
+      case 'StateFailed':
+        if (isMap) count += 1; // MapStateFailed; a Task's failure is its attempt's third event
+        break;
+      case 'StateCaught':
+        count += 1; // <Type>StateExited
+        break;
+      default:
+        if (e.type.startsWith('MapIteration') || e.type.startsWith('Execution')) count += 1;
+    }
+  }
+  return count;
+}
+
+/** Segment and package counts, the largest state payload and the AWS event count of a run. */
+export function executionStats(events: readonly StoredEvent[], historyEvents = awsHistoryEventCount(events)): ExecutionStats {
+  const stats: ExecutionStats = { segments: 0, packages: 0, maxStatePayloadBytes: 0, historyEvents };
+  for (const e of events) {
+    if (e.segments !== undefined) stats.segments = e.segments;
+    if (e.packages !== undefined && e.type === 'StateExited') stats.packages += e.packages;
+    if (e.payloadBytes !== undefined) stats.maxStatePayloadBytes = Math.max(stats.maxStatePayloadBytes, e.payloadBytes);
+  }
+  return stats;
 }
 
 export interface FailureSummary {
@@ -30,7 +101,10 @@ export interface StateSummary {
   status: 'SUCCEEDED' | 'FAILED' | 'RUNNING';
   startedAt: number;
   stoppedAt?: number;
+  /** Times the state machine retried the state (in a Map: its iterations' Tasks). */
   retries: number;
+  /** Calls the state's iterations retried themselves (throttling), as their results report. */
+  callRetries?: number;
   iterations?: { started: number; succeeded: number; failed: number };
   error?: string;
   cause?: string;
@@ -71,9 +145,14 @@ export function summarizeStates(events: readonly StoredEvent[]): StateSummary[] 
         if (event.type === 'MapIterationFailed') map.iterations.failed++;
       }
       // Retries inside the Map count towards the Map.
+      const parent = () => [...open.values()].find((s) => s.type === 'Map' && s.status === 'RUNNING');
       if (event.type === 'StateRetried') {
-        const parent = [...open.values()].find((s) => s.type === 'Map' && s.status === 'RUNNING');
-        if (parent) parent.retries++;
+        const map = parent();
+        if (map) map.retries++;
+      }
+      if (event.type === 'StateExited' && event.callRetries) {
+        const map = parent();
+        if (map) map.callRetries = (map.callRetries ?? 0) + event.callRetries;
       }
       continue;
     }

@@ -1,6 +1,7 @@
 // The data that flows between the states of ConvertVideo. Every shape here is JSON.
 import { InvalidRequest } from './errors';
 import { executionNameFor, isRevision, isVideoId, revisionFor, videoIdFor } from './naming';
+import type { SegmentBatch } from './plan';
 
 export type MediaKind = 'video' | 'audio';
 export const PROFILES = ['source', '360p'] as const;
@@ -43,14 +44,11 @@ export interface EncodingPlan {
   audio: 'copy' | 'aac' | 'none';
 }
 
-/** One item of the PackageSegments Map. */
-export interface SegmentItem {
+/** One segment as SegmentMedia stored it in the work bucket. */
+export interface SegmentRecord {
   index: number;
   key: string;
   bytes: number;
-}
-
-export interface SegmentRecord extends SegmentItem {
   /** Seconds, from ffmpeg's segment list. */
   start: number;
   duration: number;
@@ -63,12 +61,29 @@ export interface SegmentManifest {
   segments: SegmentRecord[];
 }
 
+/**
+ * SegmentMedia's result. The segment list itself stays in the manifest object: only the batches
+ * (a few numbers each) travel through the state machine, so the state stays far below 256 KiB
+ * however long the video.
+ */
 export interface SegmentationResult {
   manifestKey: string;
   segmentCount: number;
   durationSeconds: number;
   encoding: EncodingPlan;
-  items: SegmentItem[];
+  batches: SegmentBatch[];
+}
+
+/** One PackageSegments iteration's result; its receipts are in the work bucket at `receiptsKey`. */
+export interface BatchResult {
+  batch: number;
+  receiptsKey: string;
+  packages: number;
+  zipBytes: number;
+  /** Packages made by this run; the others already existed with the same code (a re-run). */
+  created: number;
+  /** Calls this iteration retried itself after throttling or a transient fault. */
+  retries: number;
 }
 
 export interface PackageReceipt {

@@ -148,6 +148,9 @@ export const keys = {
   /** Written before a package's function is created: what CleanUp deletes, without listing functions. */
   packageClaim: (videoId: string, revision: string, functionName: string) => `${videoId}/${revision}/packages/${functionName}`,
   packageClaimsPrefix: (videoId: string, revision: string) => `${videoId}/${revision}/packages/`,
+  /** What one PackageSegments iteration made: a PackageReceipt per segment of the batch. */
+  receipts: (videoId: string, revision: string, batch: number) =>
+    `${videoId}/${revision}/receipts/${String(batch).padStart(5, '0')}.json`,
   offsets: (videoId: string, revision: string) => `${videoId}/${revision}/offsets.json`,
   outputPrefix: (videoId: string, revision: string) => `v/${videoId}/${revision}/`,
   playlist: (videoId: string, revision: string) => `v/${videoId}/${revision}/index.m3u8`,

@@ -9,6 +9,8 @@ export interface RetryOptions {
   maxMs?: number;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
+  /** Told of each retry (a step counts them into its result, so the history shows them). */
+  onRetry?: (error: unknown, attempt: number) => void;
 }
 
 const THROTTLING = new Set(['TooManyRequestsException', 'ThrottlingException', 'SlowDown', 'RequestLimitExceeded']);
@@ -40,6 +42,7 @@ async function retryWhen<T>(retryable: (error: unknown) => boolean, call: () => 
       return await call();
     } catch (error) {
       if (!retryable(error) || attempt >= attempts) throw error;
+      options.onRetry?.(error, attempt);
       const cap = Math.min(options.maxMs ?? 5000, (options.baseMs ?? 200) * 2 ** (attempt - 1));
       await sleep(Math.floor(random() * cap));
     }

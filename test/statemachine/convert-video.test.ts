@@ -9,7 +9,7 @@ import { keys, revisionFor, videoIdFor } from '../../src/core/naming';
 import { readRoute } from '../../src/registry';
 import { convertFile, type ConvertResult } from '../../local/convert';
 import { loadDefinition, runStateMachine, UnboundTask } from '../../local/engine';
-import { compactEvent, ExecutionStore, failedState } from '../../local/executions';
+import { compactEvent, ExecutionStore, failedState, summarizeStates } from '../../local/executions';
 import { bindSteps, type LocalConfig, type StepPorts } from '../../local/runtime';
 import { startServer } from '../../local/server';
 import {
@@ -187,13 +187,24 @@ describe('ConvertVideo, faults after packages exist', () => {
     return { ...ports, code };
   };
 
-  it('retries a throttled CreateFunction and succeeds, with the retry in the history', async () => {
+  it('retries a throttled CreateFunction inside the batch, and the batch result reports it', async () => {
     const { result, events } = await convert(mp4, {}, throttleCreate(1));
+    expect(result.status).toBe('SUCCEEDED');
+    expect(events.filter((e) => e.type === 'StateRetried')).toHaveLength(0);
+    expect(summarizeStates(events).find((s) => s.state === 'PackageSegments')).toMatchObject({ retries: 0, callRetries: 1 });
+  });
+
+  it('retries the whole batch from the state machine when the throttling outlasts the in-step retries', async () => {
+    const { ports, result, events } = await convert(mp4, {}, throttleCreate(4));
     expect(result.status).toBe('SUCCEEDED');
     const retried = events.filter((e) => e.type === 'StateRetried');
     expect(retried).toHaveLength(1);
-    expect(retried[0]).toMatchObject({ state: 'PackageSegment' });
+    expect(retried[0]).toMatchObject({ state: 'PackageBatch' });
     expect(events.find((e) => e.type === 'StateFailed')).toMatchObject({ error: 'TooManyRequestsException' });
+    // The failed attempt's own three call retries went with it; the history shows its failure.
+    expect(summarizeStates(events).find((s) => s.state === 'PackageSegments')).toMatchObject({ retries: 1 });
+    const route = await readRoute(ports.objects, result.videoId);
+    expect(readdirSync(join(ports.config.home, 'functions')).sort()).toEqual([...route!.packages].sort());
   });
 
   it('fails cleanly through CleanUp under persistent throttling, deleting the packages it made', async () => {
@@ -290,10 +301,12 @@ describe('ConvertVideo under faults injected by LAMBDA_HLS_FAULTS', () => {
     expect(result.status).toBe('SUCCEEDED');
     expect(result.segments).toBeGreaterThanOrEqual(10);
     expect(counts.throttle).toBeGreaterThan(3);
-    // The state machine retried whole Tasks (the rest were retried per call inside ComputeOffsets).
-    const retries = events.filter((e) => e.type === 'StateRetried');
-    expect(retries.length).toBeGreaterThan(0);
-    expect(new Set(retries.map((e) => e.state))).toContain('PackageSegment');
+    // Throttled calls were retried inside the batches (their results count them) and whole Tasks
+    // by the state machine; both show in the history's summary.
+    const packaging = summarizeStates(events).find((s) => s.state === 'PackageSegments')!;
+    expect(packaging.status).toBe('SUCCEEDED');
+    expect(packaging.retries + (packaging.callRetries ?? 0)).toBeGreaterThan(0);
+    expect(events.filter((e) => e.type === 'StateRetried').length).toBeGreaterThan(0);
     expect(events.filter((e) => e.type === 'StateFailed').every((e) => e.error === 'TooManyRequestsException')).toBe(true);
   });
 

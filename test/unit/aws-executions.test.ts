@@ -68,12 +68,12 @@ const FAILED_RUN = history(
   ['MapStateStarted', 12], //                                                  13
   ['MapIterationStarted', 13, iteration('Started', 0)], //                     14
   ['MapIterationStarted', 13, iteration('Started', 1)], //                     15
-  ['TaskStateEntered', 14, entered('PackageSegment')], //                      16
-  ['TaskStateEntered', 15, entered('PackageSegment')], //                      17
+  ['TaskStateEntered', 14, entered('PackageBatch')], //                      16
+  ['TaskStateEntered', 15, entered('PackageBatch')], //                      17
   ['LambdaFunctionScheduled', 16], //                                          18
   ['LambdaFunctionScheduled', 17], //                                          19
   ['LambdaFunctionSucceeded', 18], //                                          20
-  ['TaskStateExited', 20, exited('PackageSegment')], //                        21
+  ['TaskStateExited', 20, exited('PackageBatch')], //                        21
   ['MapIterationSucceeded', 21, iteration('Succeeded', 0)], //                 22
   ['LambdaFunctionFailed', 19, failed('SegmentTooLarge', '{"errorType":"SegmentTooLarge","errorMessage":"segment 1 is 300 MB; use shorter segments"}')], // 23
   ['MapIterationFailed', 23, iteration('Failed', 1)], //                       24
@@ -103,7 +103,7 @@ describe('AWS execution history read like a local one', () => {
 
   it('gives the inner Map states their iteration index, and nothing outside the Map one', () => {
     const events = storedEventsFromHistory(FAILED_RUN);
-    expect(events.filter((e) => e.state === 'PackageSegment').map((e) => [e.type, e.index])).toEqual([
+    expect(events.filter((e) => e.state === 'PackageBatch').map((e) => [e.type, e.index])).toEqual([
       ['StateEntered', 0], ['StateEntered', 1], ['StateExited', 0], ['StateFailed', 1],
     ]);
     expect(events.filter((e) => e.state === 'CleanUp').every((e) => e.index === undefined)).toBe(true);
@@ -268,6 +268,8 @@ describe('stack outputs', () => {
       expect(result).toEqual({
         status: 'SUCCEEDED', videoId: expect.stringMatching(/^lecture-1-[0-9a-f]{6}$/), executionName, reused: false, segments: 3,
         playlist: `https://abc.execute-api.us-east-1.amazonaws.com/v/${result.videoId}/index.m3u8`,
+        // The history's length as AWS recorded it: its last event id.
+        stats: expect.objectContaining({ historyEvents: 6 }),
       });
       // Each event once, although the history was read twice.
       expect(seen).toEqual(['ExecutionStarted:', 'StateEntered:ValidateInput', 'StateExited:ValidateInput', 'ExecutionSucceeded:']);

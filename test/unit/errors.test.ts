@@ -47,7 +47,7 @@ describe('typed errors', () => {
   it('catches every input error by name somewhere, and sends every failure to CleanUp', () => {
     const caught = new Set(states.flatMap(([, s]) => (s.Catch ?? []).flatMap((c) => c.ErrorEquals)));
     for (const name of INPUT_ERRORS.filter((e) => e !== 'SegmentationFailed')) expect(caught.has(name)).toBe(true);
-    for (const [name, state] of states.filter(([n, s]) => s.Type !== 'Fail' && n !== 'CleanUp' && n !== 'PackageSegment')) {
+    for (const [name, state] of states.filter(([n, s]) => s.Type !== 'Fail' && n !== 'CleanUp' && n !== 'PackageBatch')) {
       const last = state.Catch?.at(-1) as (Rule & { Next: string }) | undefined;
       expect([name, last?.ErrorEquals, last?.Next]).toEqual([name, ['States.ALL'], 'CleanUp']);
     }

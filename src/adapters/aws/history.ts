@@ -4,7 +4,7 @@
 // failure was retried or caught shows only in the events after it, as in the local engine.
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
 import { oneLineCause } from '../../core/errors';
-import type { StoredEvent } from '../../core/history';
+import { progressOf, type StoredEvent } from '../../core/history';
 
 const ENTERED = /^(\w+?)StateEntered$/;
 const EXITED = /^(\w+?)StateExited$/;
@@ -75,7 +75,8 @@ export function historyTranslator(): (events: readonly HistoryEvent[]) => Stored
       if (entered) {
         pendingFailure.delete(key);
         scheduled.delete(key);
-        out.push({ ...base, type: 'StateEntered' });
+        const input = event.stateEnteredEventDetails?.input;
+        out.push({ ...base, type: 'StateEntered', ...(input !== undefined && { payloadBytes: Buffer.byteLength(input) }) });
       } else if (EXITED.test(type)) {
         const name = event.stateExitedEventDetails?.name ?? place.state;
         const exited: StoredEvent = { ...base, state: name, stateType: EXITED.exec(type)![1] };
@@ -83,12 +84,13 @@ export function historyTranslator(): (events: readonly HistoryEvent[]) => Stored
           out.push({ ...exited, type: 'StateCaught' });
         } else {
           exited.type = 'StateExited';
-          if (name === 'SegmentMedia') {
+          const output = event.stateExitedEventDetails?.output;
+          if (output !== undefined) {
+            exited.payloadBytes = Buffer.byteLength(output);
             try {
-              const output = JSON.parse(event.stateExitedEventDetails?.output ?? 'null') as { segments?: { segmentCount?: unknown } };
-              if (typeof output?.segments?.segmentCount === 'number') exited.segments = output.segments.segmentCount;
+              Object.assign(exited, progressOf(name ?? '', JSON.parse(output)));
             } catch {
-              // output not JSON: no count to show
+              // output not JSON: no counts to show
             }
           }
           out.push(exited);

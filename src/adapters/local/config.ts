@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { DEFAULT_QUOTA_BYTES, LocalCodeStore } from './code-store';
 import { LocalObjectStore } from './object-store';
+import { MAX_PACKAGE_BYTES } from '../../core/plan';
 import { homeDir } from './paths';
 import { DEFAULT_URL_LIFETIME_SECONDS, UrlSigner } from './signer';
 
@@ -13,6 +14,8 @@ export interface LocalConfig {
   /** Prefix of segment function names; with the video id they stay within 64 characters. */
   functionPrefix: string;
   maxInputBytes: number;
+  /** Largest segment a package may hold: Lambda's 250 MB unless set lower. */
+  maxPackageBytes: number;
   quotaBytes: number;
   urlLifetimeSeconds: number;
 }
@@ -30,6 +33,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): LocalConfig
     home: homeDir(env),
     functionPrefix: env.LAMBDA_HLS_FUNCTION_PREFIX ?? 'lhls-',
     maxInputBytes: positive(env, 'LAMBDA_HLS_MAX_INPUT_BYTES', DEFAULT_MAX_INPUT_BYTES),
+    maxPackageBytes: Math.min(MAX_PACKAGE_BYTES, positive(env, 'LAMBDA_HLS_MAX_PACKAGE_BYTES', MAX_PACKAGE_BYTES)),
     quotaBytes: positive(env, 'LAMBDA_HLS_CODE_QUOTA_BYTES', DEFAULT_QUOTA_BYTES),
     urlLifetimeSeconds: positive(env, 'LAMBDA_HLS_URL_LIFETIME_SECONDS', DEFAULT_URL_LIFETIME_SECONDS),
   };
