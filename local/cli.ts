@@ -186,6 +186,7 @@ function printHistory(view: HistoryView, json: boolean | undefined): void {
           retries: s.retries,
           ...(s.callRetries && { callRetries: s.callRetries }),
           ...(s.iterations && { iterations: s.iterations }),
+          ...(s.packages !== undefined && { packages: s.packages }),
           ...(s.error && { error: s.error, cause: s.cause }),
         })),
         stats: view.stats,
@@ -204,7 +205,8 @@ function printHistory(view: HistoryView, json: boolean | undefined): void {
   for (const s of states) {
     const time = s.stoppedAt !== undefined ? `${((s.stoppedAt - s.startedAt) / 1000).toFixed(1)}s` : '-';
     const notes = [
-      s.iterations && `${s.iterations.succeeded}/${s.iterations.started} iterations`,
+      s.iterations && `${s.iterations.succeeded}/${s.iterations.started} batches`,
+      s.packages !== undefined && `${s.packages} packages`,
       s.retries > 0 && `${s.retries} retr${s.retries === 1 ? 'y' : 'ies'}`,
       s.callRetries && `${s.callRetries} call${s.callRetries === 1 ? '' : 's'} retried in-step`,
       s.error && `${s.error}`,

@@ -106,6 +106,8 @@ export interface StateSummary {
   /** Calls the state's iterations retried themselves (throttling), as their results report. */
   callRetries?: number;
   iterations?: { started: number; succeeded: number; failed: number };
+  /** Packages the Map's finished iterations made or found (PackageSegments). */
+  packages?: number;
   error?: string;
   cause?: string;
 }
@@ -150,9 +152,12 @@ export function summarizeStates(events: readonly StoredEvent[]): StateSummary[] 
         const map = parent();
         if (map) map.retries++;
       }
-      if (event.type === 'StateExited' && event.callRetries) {
+      if (event.type === 'StateExited' && event.packages !== undefined) {
         const map = parent();
-        if (map) map.callRetries = (map.callRetries ?? 0) + event.callRetries;
+        if (map) {
+          map.packages = (map.packages ?? 0) + event.packages;
+          if (event.callRetries) map.callRetries = (map.callRetries ?? 0) + event.callRetries;
+        }
       }
       continue;
     }

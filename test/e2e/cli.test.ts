@@ -2,11 +2,11 @@
 // 127.0.0.1, and an independent player (Debian's ffmpeg 5.1 ffprobe) reads each playlist over
 // HTTP through the 302s and byte ranges.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveBinaries } from '../../src/adapters/ffmpeg/media-tool';
 import { checkPlaylist } from '../../src/core/playlist';
-import { leftovers, makeMp3, makeVideo, tempDir, writeText } from '../support/fixtures';
+import { ffmpeg, leftovers, makeMp3, makeVideo, tempDir, writeText } from '../support/fixtures';
 
 const ROOT = join(__dirname, '..', '..');
 const CLI = join(ROOT, 'bin', 'lambda-hls.js');
@@ -189,10 +189,18 @@ describe('lambda-hls convert, serve and an independent player', () => {
   it('shows the history of a conversion', () => {
     const run = cli(['history', converted.h264!.videoId, '--json']);
     expect(run.code).toBe(0);
-    const history = JSON.parse(run.stdout) as { status: string; states: { state: string; status: string; iterations?: { succeeded: number } }[] };
+    const history = JSON.parse(run.stdout) as {
+      status: string; stats: Record<string, number>;
+      states: { state: string; status: string; iterations?: { succeeded: number }; packages?: number }[];
+    };
     expect(history.status).toBe('SUCCEEDED');
     expect(history.states.map((s) => s.state)).toEqual(['ValidateInput', 'SegmentMedia', 'PackageSegments', 'ComputeOffsets', 'WritePlaylist', 'RegisterRoute']);
-    expect(history.states.find((s) => s.state === 'PackageSegments')?.iterations?.succeeded).toBe(3);
+    // Three segments make one batch (one Map iteration) of three packages.
+    expect(history.states.find((s) => s.state === 'PackageSegments')).toMatchObject({ iterations: { succeeded: 1 }, packages: 3 });
+    expect(history.stats).toEqual({ segments: 3, packages: 3, maxStatePayloadBytes: expect.any(Number), historyEvents: 31 + 7 });
+    const text = cli(['history', converted.h264!.videoId]).stdout;
+    expect(text).toMatch(/PackageSegments +SUCCEEDED .*1\/1 batches, 3 packages/);
+    expect(text).toMatch(/size +3 segments, 3 packages, largest state \d+ bytes \(limit 262144\), 38 history events \(limit 25000\)/);
   });
 
   it('fails a bad input with exit 1, a named error in history, and nothing left behind', () => {
@@ -274,6 +282,14 @@ describe('lambda-hls convert, serve and an independent player', () => {
   });
 });
 
+function functionsIn(home: string): string[] {
+  try {
+    return readdirSync(join(home, 'functions'));
+  } catch {
+    return [];
+  }
+}
+
 describe('a conversion killed in the middle of PackageSegments', () => {
   let killHome: string;
   let clip: string;
@@ -292,23 +308,23 @@ describe('a conversion killed in the middle of PackageSegments', () => {
 
   /** Starts a conversion with slow code-store calls and SIGKILLs it once some packages exist. */
   async function convertAndKill(file: string): Promise<string> {
+    const before = new Set(functionsIn(killHome));
     const child = spawn(process.execPath, [CLI, 'convert', file, '--segment-seconds', '1'], {
       env: { ...process.env, LAMBDA_HLS_HOME: killHome, LAMBDA_HLS_FAULTS: 'code.slow=1:150' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let seen = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no PackageSegments progress: ${seen}`)), 60_000);
-      child.stderr!.on('data', (chunk: Buffer) => {
-        seen += chunk.toString();
-        if (/PackageSegments +[1-9]\d*\/\d+/.test(seen)) {
-          clearTimeout(timer);
-          child.kill('SIGKILL');
-          resolve();
-        }
-      });
-      child.on('exit', () => reject(new Error(`convert ended before it was killed: ${seen}`)));
-    });
+    child.stderr!.on('data', (chunk: Buffer) => void (seen += chunk.toString()));
+    let exited = false;
+    child.once('exit', () => void (exited = true));
+    // Packages are made one by one inside a batch: kill once two new functions exist.
+    const deadline = Date.now() + 60_000;
+    while (functionsIn(killHome).filter((f) => !before.has(f)).length < 2) {
+      if (exited) throw new Error(`convert ended before it was killed: ${seen}`);
+      if (Date.now() > deadline) throw new Error(`no packages made: ${seen}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill('SIGKILL');
     await new Promise((r) => child.once('close', r));
     return seen;
   }
@@ -345,5 +361,60 @@ describe('a conversion killed in the middle of PackageSegments', () => {
     expect(gc.stderr).toMatch(new RegExp(`gc removed ${dry.functions.length} functions and ${dry.objects.length} objects`));
     expect(owned()).toEqual(before);
     expect((JSON.parse(run(['list', '--json']).stdout) as unknown[]).length).toBe(1);
+  });
+});
+
+describe('a 24-hour video at 10-second segments fits one execution', () => {
+  // 8,640 segments, as many as 24 h at 10 s: 2 h 24 min of a 64x64 picture at one frame per
+  // second, every frame a keyframe, cut at 1 s. Tiny, so thousands of segments come quickly.
+  const SEGMENTS = 8640;
+  let longHome: string;
+  let result: {
+    status: string; videoId: string; executionName: string; playlist: string; segments: number;
+    stats: { segments: number; packages: number; maxStatePayloadBytes: number; historyEvents: number };
+  };
+
+  function run(args: string[]) {
+    const r = spawnSync(process.execPath, [CLI, ...args], {
+      env: { ...process.env, LAMBDA_HLS_HOME: longHome }, encoding: 'utf8', timeout: 300_000,
+    });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  beforeAll(() => {
+    longHome = tempDir('e2e-long');
+    const input = join(dir, 'day-long recording.mp4');
+    ffmpeg([
+      '-f', 'lavfi', '-i', 'testsrc=size=64x64:rate=1', '-t', String(SEGMENTS),
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '1', '-pix_fmt', 'yuv420p', input,
+    ]);
+    const convert = run(['convert', input, '--segment-seconds', '1', '--json']);
+    if (convert.code !== 0) throw new Error(`convert failed: ${convert.stdout} ${convert.stderr}`);
+    result = JSON.parse(convert.stdout) as typeof result;
+  }, 300_000);
+
+  it('converts every segment, with each state within 256 KiB and the history within 25,000 events', () => {
+    expect(result).toMatchObject({ status: 'SUCCEEDED', segments: SEGMENTS });
+    expect(result.stats.segments).toBe(SEGMENTS);
+    expect(result.stats.packages).toBe(SEGMENTS);
+    expect(result.stats.maxStatePayloadBytes).toBeLessThanOrEqual(262_144);
+    expect(result.stats.historyEvents).toBeLessThanOrEqual(25_000);
+    // 5 Tasks × 5 events, Map 4, execution 2, and 7 per batch of at most 25 segments.
+    expect(result.stats.historyEvents).toBe(31 + 7 * Math.ceil(SEGMENTS / 25));
+  });
+
+  it('writes a valid playlist of 8,640 byte ranges, one package each', () => {
+    const check = checkPlaylist(readFileSync(result.playlist, 'utf8'));
+    expect(check.problems).toEqual([]);
+    expect(check.segments).toHaveLength(SEGMENTS);
+    expect(check.segments.reduce((sum, s) => sum + s.duration, 0)).toBeCloseTo(SEGMENTS, 0);
+    expect(functionsIn(longHome)).toHaveLength(SEGMENTS);
+  });
+
+  it('reports the same figures in history, and deletes the video with nothing left behind', () => {
+    const history = JSON.parse(run(['history', result.videoId, '--json']).stdout) as { stats: unknown };
+    expect(history.stats).toEqual(result.stats);
+    expect(run(['delete', result.videoId]).code).toBe(0);
+    expect(leftovers(longHome).filter((f) => f.startsWith('buckets/') || f.startsWith('functions/'))).toEqual([]);
   });
 });
