@@ -19,6 +19,7 @@ export function progressReporter(out: ProgressWriter): (event: StoredEvent) => v
   let lastShown = -1;
   let counterOnLine = false;
   const lastFailure = new Map<string, string>();
+  const caught = new Set<string>();
   const line = (text: string) => {
     if (counterOnLine) out.write('\n');
     counterOnLine = false;
@@ -57,6 +58,8 @@ export function progressReporter(out: ProgressWriter): (event: StoredEvent) => v
           if (event.packages !== undefined) showPackages(event.packages);
           break;
         }
+        // A caught failure also exits the state; the FAILED line has said it all.
+        if (caught.delete(state)) break;
         const took = event.timestamp - (started.get(state) ?? event.timestamp);
         let detail = '';
         if (event.segments !== undefined) {
@@ -78,6 +81,7 @@ export function progressReporter(out: ProgressWriter): (event: StoredEvent) => v
         break;
       }
       case 'StateCaught':
+        if (!nested) caught.add(state);
         if (!nested) line(`  FAILED  ${state.padEnd(16)} ${lastFailure.get(`${state}#`) ?? ''}`);
         break;
       default:

@@ -53,6 +53,7 @@ export interface ExecutionStats {
  */
 export function awsHistoryEventCount(events: readonly StoredEvent[]): number {
   let count = 0;
+  const failedMaps = new Set<string>();
   for (const e of events) {
     const isMap = e.stateType === 'Map' && e.index === undefined;
     switch (e.type) {
@@ -62,15 +63,19 @@ export function awsHistoryEventCount(events: readonly StoredEvent[]): number {
       case 'StateRetried':
         count += 3;
         break;
-      case 'StateExited':
-        count += isMap ? 2 : e.stateType === 'Fail' ? 0 : 1;
-        break;
       case 'StateFailed':
-        if (isMap) count += 1; // MapStateFailed; a Task's failure is its attempt's third event
+        // MapStateFailed; a Task's failure is its attempt's third event, a Fail state's the execution's.
+        if (isMap) {
+          count += 1;
+          failedMaps.add(e.state ?? '');
+        }
+        break;
+      case 'StateExited':
+        // A failed (caught) Map exits with MapStateExited alone.
+        count += isMap ? (failedMaps.has(e.state ?? '') ? 1 : 2) : 1;
         break;
       case 'StateCaught':
-        count += 1; // <Type>StateExited
-        break;
+        break; // followed by the state's StateExited
       default:
         if (e.type.startsWith('MapIteration') || e.type.startsWith('Execution')) count += 1;
     }
@@ -171,8 +176,9 @@ export function summarizeStates(events: readonly StoredEvent[]): StateSummary[] 
         break;
       }
       case 'StateExited': {
+        // A state also exits after its failure was caught: it stays FAILED.
         const summary = open.get(event.state);
-        if (summary) Object.assign(summary, { status: 'SUCCEEDED', stoppedAt: event.timestamp });
+        if (summary && summary.status !== 'FAILED') Object.assign(summary, { status: 'SUCCEEDED', stoppedAt: event.timestamp });
         break;
       }
       case 'StateRetried': {

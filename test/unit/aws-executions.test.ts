@@ -12,7 +12,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { StepFunctionsExecutions } from '../../src/adapters/aws/executions';
 import { storedEventsFromHistory } from '../../src/adapters/aws/history';
 import { readStackOutputs, StackNotDeployed } from '../../src/adapters/aws/stack';
-import { failedState, summarizeStates } from '../../src/core/history';
+import { awsHistoryEventCount, executionStats, failedState, summarizeStates } from '../../src/core/history';
 import { conversionFor } from '../../src/core/model';
 import { progressReporter } from '../../local/progress';
 import { connect, convertRemote } from '../../local/remote';
@@ -33,15 +33,25 @@ beforeEach(() => {
 });
 
 const t0 = Date.parse('2026-11-20T12:00:00Z');
-/** A history as AWS writes it: ids in order, each event pointing at the one it follows. */
+/**
+ * A history as AWS writes it: ids in order, each event pointing at the one it follows, and a
+ * LambdaFunctionStarted after every LambdaFunctionScheduled (listed here without them).
+ */
 function history(...events: [type: string, previous: number, details?: Partial<HistoryEvent>][]): HistoryEvent[] {
-  return events.map(([type, previous, details], i) => ({
-    id: i + 1,
-    previousEventId: previous,
-    type: type as HistoryEvent['type'],
-    timestamp: new Date(t0 + i * 1000),
-    ...details,
-  }));
+  const out: HistoryEvent[] = [];
+  const idOf = new Map<number, number>();
+  events.forEach(([type, previous, details], i) => {
+    const id = out.length + 1;
+    idOf.set(i + 1, id);
+    const timestamp = new Date(t0 + i * 1000);
+    out.push({ id, previousEventId: idOf.get(previous) ?? 0, type: type as HistoryEvent['type'], timestamp, ...details });
+    if (type === 'LambdaFunctionScheduled') {
+      // What followed the scheduling follows the start.
+      out.push({ id: id + 1, previousEventId: id, type: 'LambdaFunctionStarted', timestamp });
+      idOf.set(i + 1, id + 1);
+    }
+  });
+  return out;
 }
 const entered = (name: string) => ({ stateEnteredEventDetails: { name } });
 const exited = (name: string, output?: unknown) => ({ stateExitedEventDetails: { name, ...(output !== undefined && { output: JSON.stringify(output) }) } });
@@ -99,6 +109,46 @@ describe('AWS execution history read like a local one', () => {
       { state: 'CleanUp', status: 'SUCCEEDED', retries: 0, iterations: undefined, error: undefined },
       { state: 'Failed', status: 'RUNNING', retries: 0, iterations: undefined, error: undefined },
     ]);
+  });
+
+  it('counts the events of a local run as AWS does: the same number as the AWS history itself', () => {
+    // Both histories, translated, give back their own length: the rules awsHistoryEventCount
+    // applies to the local engine's events are the event types AWS writes.
+    expect(awsHistoryEventCount(storedEventsFromHistory(FAILED_RUN))).toBe(FAILED_RUN.length);
+    const succeeded = history(
+      ['ExecutionStarted', 0],
+      ['TaskStateEntered', 1, entered('SegmentMedia')],
+      ['LambdaFunctionScheduled', 2],
+      ['LambdaFunctionSucceeded', 3],
+      ['TaskStateExited', 4, exited('SegmentMedia', { segments: { segmentCount: 30 } })],
+      ['MapStateEntered', 5, entered('PackageSegments')],
+      ['MapStateStarted', 6],
+      ['MapIterationStarted', 7, iteration('Started', 0)],
+      ['TaskStateEntered', 8, entered('PackageBatch')],
+      ['LambdaFunctionScheduled', 9],
+      ['LambdaFunctionFailed', 10, failed('TooManyRequestsException', 'Rate exceeded')],
+      ['LambdaFunctionScheduled', 11],
+      ['LambdaFunctionSucceeded', 12],
+      ['TaskStateExited', 13, exited('PackageBatch', { batch: 0, packages: 25, retries: 2 })],
+      ['MapIterationSucceeded', 14, iteration('Succeeded', 0)],
+      ['MapIterationStarted', 7, iteration('Started', 1)],
+      ['TaskStateEntered', 16, entered('PackageBatch')],
+      ['LambdaFunctionScheduled', 17],
+      ['LambdaFunctionSucceeded', 18],
+      ['TaskStateExited', 19, exited('PackageBatch', { batch: 1, packages: 5, retries: 0 })],
+      ['MapIterationSucceeded', 20, iteration('Succeeded', 1)],
+      ['MapStateSucceeded', 21],
+      ['MapStateExited', 22, exited('PackageSegments', { big: 'x'.repeat(5000) })],
+      ['ExecutionSucceeded', 23],
+    );
+    const events = storedEventsFromHistory(succeeded);
+    expect(awsHistoryEventCount(events)).toBe(succeeded.length);
+    expect(executionStats(events, succeeded.length)).toEqual({
+      segments: 30, packages: 30, maxStatePayloadBytes: JSON.stringify({ big: 'x'.repeat(5000) }).length, historyEvents: succeeded.length,
+    });
+    expect(summarizeStates(events).find((s) => s.state === 'PackageSegments')).toMatchObject({
+      status: 'SUCCEEDED', retries: 1, callRetries: 2, packages: 30, iterations: { started: 2, succeeded: 2, failed: 0 },
+    });
   });
 
   it('gives the inner Map states their iteration index, and nothing outside the Map one', () => {
@@ -194,8 +244,9 @@ describe('StepFunctionsExecutions', () => {
       .resolves({ events: newestFirst.slice(0, 20), nextToken: 't2' })
       .on(GetExecutionHistoryCommand, { nextToken: 't2' })
       .resolves({ events: newestFirst.slice(20) });
-    const fresh = await executions().history('x-123456-0a1b2c3d', 28);
-    expect(fresh.map((e) => e.id)).toEqual([29, 30, 31, 32]);
+    const last = FAILED_RUN.length;
+    const fresh = await executions().history('x-123456-0a1b2c3d', last - 4);
+    expect(fresh.map((e) => e.id)).toEqual([last - 3, last - 2, last - 1, last]);
     expect(sfnMock.commandCalls(GetExecutionHistoryCommand)).toHaveLength(1);
   });
 });
@@ -269,7 +320,7 @@ describe('stack outputs', () => {
         status: 'SUCCEEDED', videoId: expect.stringMatching(/^lecture-1-[0-9a-f]{6}$/), executionName, reused: false, segments: 3,
         playlist: `https://abc.execute-api.us-east-1.amazonaws.com/v/${result.videoId}/index.m3u8`,
         // The history's length as AWS recorded it: its last event id.
-        stats: expect.objectContaining({ historyEvents: 6 }),
+        stats: expect.objectContaining({ historyEvents: succeeded.length }),
       });
       // Each event once, although the history was read twice.
       expect(seen).toEqual(['ExecutionStarted:', 'StateEntered:ValidateInput', 'StateExited:ValidateInput', 'ExecutionSucceeded:']);

@@ -81,7 +81,8 @@ export function historyTranslator(): (events: readonly HistoryEvent[]) => Stored
         const name = event.stateExitedEventDetails?.name ?? place.state;
         const exited: StoredEvent = { ...base, state: name, stateType: EXITED.exec(type)![1] };
         if (pendingFailure.delete(key)) {
-          out.push({ ...exited, type: 'StateCaught' });
+          // As the local engine reports a caught failure: caught, then exited.
+          out.push({ ...exited, type: 'StateCaught' }, { ...exited, type: 'StateExited' });
         } else {
           exited.type = 'StateExited';
           const output = event.stateExitedEventDetails?.output;
