@@ -2,9 +2,9 @@
 // work bucket, with a manifest holding ffmpeg's own durations.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CodeStorageQuotaExceeded, SegmentTooLarge } from '../../src/core/errors';
+import { CodeStorageQuotaExceeded, InputNotFound, SegmentationFailed, SegmentTooLarge } from '../../src/core/errors';
 import { parseJob, type SegmentationResult, type SegmentManifest } from '../../src/core/model';
-import { keys } from '../../src/core/naming';
+import { baseName, keys } from '../../src/core/naming';
 import { MAX_PACKAGE_BYTES, planBatches, planEncoding, type BatchLimits } from '../../src/core/plan';
 import type { CodeStore, MediaTool, ObjectStore } from '../../src/ports';
 
@@ -25,12 +25,17 @@ export async function segmentMedia(event: unknown, ports: SegmentMediaPorts): Pr
   const plan = planEncoding(job);
   const outDir = await mkdtemp(join(ports.scratchDir, `segment-${videoId}-`));
   try {
-    const files = await ports.media.segment({
-      input: await ports.objects.readableLocation('input', job.source.key),
-      plan,
-      segmentSeconds: job.options.segmentSeconds,
-      outDir,
+    const gone = () => new InputNotFound(`${JSON.stringify(baseName(job.source.key))} was deleted from the input bucket while it was being converted`);
+    const input = await ports.objects.readableLocation('input', job.source.key).catch((error: unknown) => {
+      throw error instanceof InputNotFound ? gone() : error;
     });
+    const files = await ports.media
+      .segment({ input, plan, segmentSeconds: job.options.segmentSeconds, outDir })
+      .catch(async (error: unknown) => {
+        // ffmpeg fails when its input disappears under it: say so, rather than blame the file.
+        if (error instanceof SegmentationFailed && !(await ports.objects.head('input', job.source.key))) throw gone();
+        throw error;
+      });
     const manifest: SegmentManifest = { videoId, revision, encoding: plan, segments: [] };
     for (const file of files) {
       const key = keys.segment(videoId, revision, file.index);

@@ -2,11 +2,11 @@
 // 127.0.0.1, and an independent player (Debian's ffmpeg 5.1 ffprobe) reads each playlist over
 // HTTP through the 302s and byte ranges.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveBinaries } from '../../src/adapters/ffmpeg/media-tool';
 import { checkPlaylist } from '../../src/core/playlist';
-import { ffmpeg, leftovers, makeMp3, makeVideo, tempDir, writeText } from '../support/fixtures';
+import { ffmpeg, leftovers, makeAudioOnlyMp4, makeMp3, makeVideo, makeWav, tempDir, writeText } from '../support/fixtures';
 
 const ROOT = join(__dirname, '..', '..');
 const CLI = join(ROOT, 'bin', 'lambda-hls.js');
@@ -416,5 +416,156 @@ describe('a 24-hour video at 10-second segments fits one execution', () => {
     expect(history.stats).toEqual(result.stats);
     expect(run(['delete', result.videoId]).code).toBe(0);
     expect(leftovers(longHome).filter((f) => f.startsWith('buckets/') || f.startsWith('functions/'))).toEqual([]);
+  });
+});
+
+describe('bad inputs: a named error in the failed state, exit 1, nothing left behind, nothing of the user\'s lost', () => {
+  let bad: string;
+  let video: string;
+  beforeAll(() => {
+    bad = tempDir('e2e-bad');
+    video = makeVideo(join(bad, 'source.mp4'), { seconds: 3 });
+  });
+
+  /** A copy of the sample video under another name. */
+  const videoNamed = (name: string) => () => {
+    const path = join(bad, name);
+    writeFileSync(path, readFileSync(video));
+    return path;
+  };
+  const text = (name: string, body = 'just some notes\n') => () => writeText(join(bad, name), body);
+  const bytes = (name: string, data: Buffer) => () => {
+    writeFileSync(join(bad, name), data);
+    return join(bad, name);
+  };
+
+  type Case = [what: string, make: () => string, env: Record<string, string>, state: string, error: string];
+  const cases: Case[] = [
+    ['a video with a wrong extension (.avi)', videoNamed('holiday.avi'), {}, 'ValidateInput', 'UnsupportedExtension'],
+    ['a video with no extension', videoNamed('holiday'), {}, 'ValidateInput', 'UnsupportedExtension'],
+    ['a double extension ending in .avi', videoNamed('holiday.mp4.avi'), {}, 'ValidateInput', 'UnsupportedExtension'],
+    ['a name ending in a dot', videoNamed('holiday.mp4.'), {}, 'ValidateInput', 'UnsupportedExtension'],
+    ['a name ending in a space', videoNamed('holiday.mp4 '), {}, 'ValidateInput', 'UnsupportedExtension'],
+    ['an .m4v', videoNamed('holiday.m4v'), {}, 'ValidateInput', 'UnsupportedExtension'],
+    ['a name that is only an extension (.mp4)', videoNamed('.mp4'), {}, 'ValidateInput', 'UnsupportedExtension'],
+    ['an upper-case .AVI', videoNamed('HOLIDAY.AVI'), {}, 'ValidateInput', 'UnsupportedExtension'],
+    ['zero bytes (.mp4)', text('empty.mp4', ''), {}, 'ValidateInput', 'EmptyInput'],
+    ['zero bytes, upper-case .MP3', text('EMPTY.MP3', ''), {}, 'ValidateInput', 'EmptyInput'],
+    ['a text file named .mp4', text('notes.mp4'), {}, 'ValidateInput', 'NotMedia'],
+    ['a text file named .MP4', text('NOTES.MP4'), {}, 'ValidateInput', 'NotMedia'],
+    ['random bytes named .mp4', bytes('noise.mp4', Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 251))), {}, 'ValidateInput', 'NotMedia'],
+    ['a truncated mp4 (its index was at the end)', () => {
+      const whole = readFileSync(video);
+      return bytes('truncated.mp4', whole.subarray(0, whole.length >> 1))();
+    }, {}, 'ValidateInput', 'NotMedia'],
+    ['an mp4 with audio only', () => makeAudioOnlyMp4(join(bad, 'voice memo.mp4'), 2), {}, 'ValidateInput', 'NotMedia'],
+    ['a PNG picture named .mp4', () => {
+      const path = join(bad, 'picture.mp4');
+      ffmpeg(['-f', 'lavfi', '-i', 'testsrc=size=64x64', '-frames:v', '1', '-f', 'image2', '-c:v', 'png', path]);
+      return path;
+    }, {}, 'ValidateInput', 'NotMedia'],
+    ['an mp3 that is really a WAV', () => makeWav(join(bad, 'tone.mp3'), 2), {}, 'ValidateInput', 'NotMedia'],
+    ['an mp3 that is really text', text('lyrics.mp3'), {}, 'ValidateInput', 'NotMedia'],
+    ['an mp3 that is only an ID3 tag', bytes('tags.mp3', Buffer.from('ID3\x04\x00\x00\x00\x00\x00\x00', 'latin1')), {}, 'ValidateInput', 'NotMedia'],
+    ['an mp4 video named .mp3', videoNamed('clip.mp3'), {}, 'ValidateInput', 'NotMedia'],
+    ['an mp3 named .mp4', () => makeMp3(join(bad, 'song.mp4'), 2), {}, 'ValidateInput', 'NotMedia'],
+    ['an input over the size limit', videoNamed('big.mp4'), { LAMBDA_HLS_MAX_INPUT_BYTES: '1000' }, 'ValidateInput', 'InputTooLarge'],
+    ['a function prefix that leaves no room for the names', videoNamed('prefix.mp4'), { LAMBDA_HLS_FUNCTION_PREFIX: 'a-much-too-long-service-name-stage-seg-' }, 'ValidateInput', 'NameTooLong'],
+    ['more packages than the free code storage', videoNamed('quota.mp4'), { LAMBDA_HLS_CODE_QUOTA_BYTES: '10000' }, 'SegmentMedia', 'CodeStorageQuotaExceeded'],
+    ['a segment larger than a package may hold', videoNamed('dense.mp4'), { LAMBDA_HLS_MAX_PACKAGE_BYTES: '5000' }, 'SegmentMedia', 'SegmentTooLarge'],
+  ];
+
+  function runIn(home: string, args: string[], env: Record<string, string>) {
+    const r = spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, LAMBDA_HLS_HOME: home, ...env }, encoding: 'utf8', timeout: 60_000 });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  function expectCleanFailure(home: string, file: string, original: Buffer, run: ReturnType<typeof runIn>, state: string, error: string) {
+    expect(run.code).toBe(1);
+    const json = JSON.parse(run.stdout) as { status: string; executionName: string; playlist: unknown; error: { state: string; error: string; cause: string } };
+    expect(json).toMatchObject({ status: 'FAILED', playlist: null, error: { state, error } });
+    expect(json.error.cause.length).toBeGreaterThan(10);
+    expect(json.error.cause).not.toMatch(/\n|at .*\.js:\d+/); // one line, no stack trace
+    // The history names the same state and error, and shows that state FAILED.
+    const history = JSON.parse(runIn(home, ['history', json.executionName, '--json'], {}).stdout) as {
+      status: string; error: { state: string; error: string }; states: { state: string; status: string }[];
+    };
+    expect(history).toMatchObject({ status: 'FAILED', error: { state, error } });
+    expect(history.states.find((s) => s.state === state)?.status).toBe('FAILED');
+    expect(history.states.map((s) => s.state)).toContain('CleanUp');
+    // Nothing half-made: no function, no object in any bucket; the user's file untouched.
+    expect(leftovers(home)).toEqual([]);
+    expect(readFileSync(file)).toEqual(original);
+  }
+
+  it(`has at least 25 cases`, () => expect(cases.length).toBeGreaterThanOrEqual(25));
+
+  it.each(cases.map(([what, make, env, state, error]) => ({ what, make, env, state, error })))('$what → $state $error', ({ make, env, state, error }) => {
+    const home = tempDir('e2e-bad-home');
+    const file = make();
+    const original = readFileSync(file);
+    const run = runIn(home, ['convert', file, '--json', '--segment-seconds', '1'], env);
+    expectCleanFailure(home, file, original, run, state, error);
+  });
+
+  it('an input that vanishes from the input bucket mid-run → SegmentMedia InputNotFound', async () => {
+    const home = tempDir('e2e-bad-home');
+    const file = videoNamed('vanishing.mp4')();
+    const original = readFileSync(file);
+    // Media calls are slowed down, so the input can be taken away between the probe and ffmpeg.
+    const child = spawn(process.execPath, [CLI, 'convert', file, '--json', '--segment-seconds', '1'], {
+      env: { ...process.env, LAMBDA_HLS_HOME: home, LAMBDA_HLS_FAULTS: 'media.slow=1:1500' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let seen = '';
+    child.stdout!.on('data', (c: Buffer) => void (stdout += c.toString()));
+    const code = await new Promise<number | null>((resolve) => {
+      child.stderr!.on('data', (c: Buffer) => {
+        seen += c.toString();
+        if (/ok +ValidateInput/.test(seen)) rmSync(join(home, 'buckets', 'input', 'vanishing.mp4'), { force: true });
+      });
+      child.on('close', resolve);
+    });
+    expect(seen).toMatch(/ok +ValidateInput/);
+    expectCleanFailure(home, file, original, { code, stdout, stderr: seen }, 'SegmentMedia', 'InputNotFound');
+    expect(stdout).toMatch(/was deleted from the input bucket while it was being converted/);
+  });
+});
+
+describe('unusual but valid names convert, and delete leaves nothing', () => {
+  let odd: string;
+  let video: string;
+  beforeAll(() => {
+    odd = tempDir('e2e-odd');
+    video = makeVideo(join(odd, 'source.mp4'), { seconds: 2 });
+  });
+
+  const names = [
+    'HOLIDAY.MP4',
+    'Mixed Case.Mp4',
+    'clip.mp3.mp4',
+    'Ünïcødé 日本語 — clip.mp4',
+    `${'long name '.repeat(25)}.mp4`.slice(-250),
+    'a+b%20c&d=e?.mp4',
+    '..\\..\\windows style path.mp4',
+    '-starts-with-a-dash.mp4',
+  ];
+
+  it.each(names)('%s', (name) => {
+    const home = tempDir('e2e-odd-home');
+    const file = join(odd, name);
+    writeFileSync(file, readFileSync(video));
+    const r = spawnSync(process.execPath, [CLI, 'convert', '--json', '--segment-seconds', '1', '--', file], {
+      env: { ...process.env, LAMBDA_HLS_HOME: home }, encoding: 'utf8', timeout: 60_000,
+    });
+    expect(r.status).toBe(0);
+    const json = JSON.parse(r.stdout) as { status: string; videoId: string; segments: number; playlist: string };
+    expect(json).toMatchObject({ status: 'SUCCEEDED', segments: 2 });
+    expect(json.videoId).toMatch(/^[a-z0-9-]{1,29}$/);
+    expect(checkPlaylist(readFileSync(json.playlist, 'utf8')).problems).toEqual([]);
+    const del = spawnSync(process.execPath, [CLI, 'delete', json.videoId], { env: { ...process.env, LAMBDA_HLS_HOME: home }, encoding: 'utf8' });
+    expect(del.status).toBe(0);
+    expect(leftovers(home)).toEqual([]);
   });
 });

@@ -1,3 +1,9 @@
+import { resolve, sep } from 'node:path';
+import fc from 'fast-check';
+import { InvalidRequest } from '../../src/core/errors';
+import { LocalObjectStore } from '../../src/adapters/local/object-store';
+import { keyOfPath, pathOfKey, TEMP_PREFIX } from '../../src/adapters/local/paths';
+import { tempDir } from '../support/fixtures';
 import { UrlSigner } from '../../src/adapters/local/signer';
 import { parseRange } from '../../local/server';
 
@@ -61,5 +67,45 @@ describe('local code store after a create cut off half-way', () => {
     expect(existsSync(dir)).toBe(false);
     expect(await ports.code.delete('lhls-talk-123456-0a1b2c3d-4')).toBe(false);
     removeDir(ports.config.home);
+  });
+});
+
+describe('the local object store holds any S3 key without leaving its bucket folder', () => {
+  const part = fc.stringMatching(/^[a-z.%\\ +éü日-]{1,12}$/);
+  const key = fc.array(part, { minLength: 1, maxLength: 4 }).map((parts) => parts.join('/'));
+
+  it('maps every key to a path inside the bucket and back to the same key', () => {
+    fc.assert(
+      fc.property(key, (k) => {
+        const parts = pathOfKey(k);
+        const root = resolve('/bucket');
+        const full = resolve(root, ...parts);
+        expect(full.startsWith(`${root}${sep}`)).toBe(true);
+        expect(parts.every((p) => p !== '.' && p !== '..' && !p.includes('/') && !p.includes('\\') && !p.startsWith(TEMP_PREFIX))).toBe(true);
+        expect(keyOfPath(parts)).toBe(k);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it.each(['../secret.mp4', '..\\..\\win.mp4', 'a/../../b', '.', '..', '%2E%2E', '100% real.mp4'])('%s stays inside and round-trips', (k) => {
+    const parts = pathOfKey(k);
+    expect(parts.some((p) => p === '..' || p === '.')).toBe(false);
+    expect(keyOfPath(parts)).toBe(k);
+  });
+
+  it.each(['', '/abs.mp4', 'a//b', 'nul\0.mp4'])('refuses %j with InvalidRequest', (k) => {
+    expect(() => pathOfKey(k)).toThrow(InvalidRequest);
+  });
+
+  it('stores, lists and deletes such keys, and never lists a temporary file', async () => {
+    const store = new LocalObjectStore(tempDir('objects'));
+    const keys = ['../up.mp4', 'v/..\\x.ts', 'v/100%.ts', 'v/%2E%2E'];
+    for (const k of keys) await store.put('work', k, k);
+    expect((await store.list('work', '')).map((o) => o.key)).toEqual([...keys].sort());
+    expect((await store.list('work', 'v/')).map((o) => o.key)).toEqual(['v/%2E%2E', 'v/..\\x.ts', 'v/100%.ts'].sort());
+    for (const k of keys) expect((await store.get('work', k)).toString()).toBe(k);
+    for (const k of keys) await store.delete('work', k);
+    expect(await store.list('work', '')).toEqual([]);
   });
 });

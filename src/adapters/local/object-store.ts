@@ -6,7 +6,7 @@ import { dirname, join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { InputNotFound } from '../../core/errors';
 import type { Bucket, ObjectInfo, ObjectStore } from '../../ports';
-import { safeRelative } from './paths';
+import { keyOfPath, pathOfKey, TEMP_PREFIX } from './paths';
 
 function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException).code === 'ENOENT';
@@ -16,7 +16,7 @@ export class LocalObjectStore implements ObjectStore {
   constructor(private readonly root: string) {}
 
   pathOf(bucket: Bucket, key: string): string {
-    return join(this.root, bucket, ...safeRelative(key).split('/'));
+    return join(this.root, bucket, ...pathOfKey(key));
   }
 
   async head(bucket: Bucket, key: string): Promise<ObjectInfo | undefined> {
@@ -41,7 +41,8 @@ export class LocalObjectStore implements ObjectStore {
   /** Writes to a temporary name first, so a reader never sees half an object. */
   private async atomically(path: string, write: (tmp: string) => Promise<void>): Promise<void> {
     await mkdir(dirname(path), { recursive: true });
-    const tmp = `${path}.${randomBytes(6).toString('hex')}.partial`;
+    // Short, so a key near the file-name limit still has room for its temporary twin.
+    const tmp = join(dirname(path), `${TEMP_PREFIX}${randomBytes(6).toString('hex')}`);
     try {
       await write(tmp);
       await rename(tmp, path);
@@ -64,7 +65,7 @@ export class LocalObjectStore implements ObjectStore {
     const found: ObjectInfo[] = [];
     // Walk only the folder the prefix names, then filter by the rest of it.
     const slash = prefix.lastIndexOf('/');
-    const start = slash >= 0 ? join(base, ...safeRelative(prefix.slice(0, slash)).split('/')) : base;
+    const start = slash >= 0 ? join(base, ...pathOfKey(prefix.slice(0, slash))) : base;
     const walk = async (dir: string): Promise<void> => {
       let entries;
       try {
@@ -76,8 +77,8 @@ export class LocalObjectStore implements ObjectStore {
       for (const entry of entries) {
         const full = join(dir, entry.name);
         if (entry.isDirectory()) await walk(full);
-        else if (entry.isFile() && !entry.name.endsWith('.partial')) {
-          const key = relative(base, full).split(sep).join('/');
+        else if (entry.isFile() && !entry.name.startsWith(TEMP_PREFIX)) {
+          const key = keyOfPath(relative(base, full).split(sep));
           if (key.startsWith(prefix)) found.push({ key, bytes: (await stat(full)).size });
         }
       }
