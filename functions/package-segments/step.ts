@@ -8,6 +8,7 @@ import { keys, packageFunctionName } from '../../src/core/naming';
 import { MAX_PACKAGE_BYTES } from '../../src/core/plan';
 import { retryTransient, type RetryOptions } from '../../src/core/retry';
 import { writeStoredZip } from '../../src/core/zip';
+import { formatBytes } from '../../src/core/units';
 import type { CodeStore, ObjectStore } from '../../src/ports';
 
 export interface PackageSegmentsPorts {
@@ -67,7 +68,7 @@ async function packageSegment(videoId: string, revision: string, index: number, 
   if (data.length > MAX_PACKAGE_BYTES) {
     // SegmentMedia refuses such segments before anything is created; this guards a hand-made input.
     throw new SegmentTooLarge(
-      `segment ${index} is ${Math.round(data.length / 1e6)} MB; a package holds at most ${MAX_PACKAGE_BYTES / 1e6} MB: use shorter segments`,
+      `segment ${index} is ${formatBytes(data.length)}; a package holds at most ${formatBytes(MAX_PACKAGE_BYTES)}: use shorter segments`,
     );
   }
   const zip = writeStoredZip([{ name: entryName, data }]);

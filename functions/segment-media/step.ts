@@ -6,6 +6,7 @@ import { CodeStorageQuotaExceeded, InputNotFound, SegmentationFailed, SegmentToo
 import { parseJob, type SegmentationResult, type SegmentManifest } from '../../src/core/model';
 import { baseName, keys } from '../../src/core/naming';
 import { MAX_PACKAGE_BYTES, planBatches, planEncoding, type BatchLimits } from '../../src/core/plan';
+import { formatBytes } from '../../src/core/units';
 import type { CodeStore, MediaTool, ObjectStore } from '../../src/ports';
 
 export interface SegmentMediaPorts {
@@ -63,10 +64,9 @@ export async function segmentMedia(event: unknown, ports: SegmentMediaPorts): Pr
 function checkSegmentSizes(manifest: SegmentManifest, maxBytes: number, segmentSeconds: number): void {
   const largest = manifest.segments.reduce((big, s) => (s.bytes > big.bytes ? s : big), manifest.segments[0]!);
   if (largest && largest.bytes > maxBytes) {
-    const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
     const shorter = Math.max(1, Math.floor((segmentSeconds * maxBytes) / largest.bytes / 2));
     throw new SegmentTooLarge(
-      `segment ${largest.index} is ${mb(largest.bytes)} and a package holds at most ${mb(maxBytes)}: use shorter segments (e.g. --segment-seconds ${shorter}) or a smaller profile (--profile 360p)`,
+      `segment ${largest.index} is ${formatBytes(largest.bytes)} and a package holds at most ${formatBytes(maxBytes)}: use shorter segments (e.g. --segment-seconds ${shorter}) or a smaller profile (--profile 360p)`,
     );
   }
 }
@@ -80,9 +80,8 @@ async function checkQuota(code: Pick<CodeStore, 'quota'>, manifest: SegmentManif
   const { limitBytes, usedBytes } = await code.quota();
   const free = Math.max(0, limitBytes - usedBytes);
   if (needed > free) {
-    const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
     throw new CodeStorageQuotaExceeded(
-      `the packages need ${mb(needed)} of code storage but only ${mb(free)} of ${mb(limitBytes)} is free: delete videos or raise the quota`,
+      `the packages need ${formatBytes(needed)} of code storage but only ${formatBytes(free)} of ${formatBytes(limitBytes)} is free: delete videos or raise the quota`,
     );
   }
 }

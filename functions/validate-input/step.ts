@@ -3,6 +3,7 @@
 import { EmptyInput, InputNotFound, InputTooLarge, NotMedia } from '../../src/core/errors';
 import { parseExecutionInput, type Job } from '../../src/core/model';
 import { baseName, checkNamesFit, supportedExtension, videoIdFor } from '../../src/core/naming';
+import { formatBytes } from '../../src/core/units';
 import type { MediaTool, ObjectStore } from '../../src/ports';
 
 export interface ValidateInputPorts {
@@ -19,10 +20,6 @@ const CONTAINERS: Record<string, { formats: string[]; label: string }> = {
   '.mp4': { formats: ['mov', 'mp4', 'm4a', '3gp', '3g2', 'mj2'], label: 'MP4' },
   '.mp3': { formats: ['mp3'], label: 'MP3' },
 };
-
-function formatBytes(bytes: number): string {
-  return bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
-}
 
 export async function validateInput(event: unknown, ports: ValidateInputPorts): Promise<Job> {
   const input = parseExecutionInput(event);

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { formatBytes } from '../../src/core/units';
 import { NameTooLong, UnsupportedExtension } from '../../src/core/errors';
 import {
   checkNamesFit, executionNameFor, extensionOf, isVideoFunction, isVideoId, MAX_PACKAGE_INDEX, packageFunctionName,
@@ -69,4 +70,10 @@ describe('revisions', () => {
     expect(revisionFor('sha-b', { segmentSeconds: 10, profile: 'source' })).not.toBe(base);
     expect(revisionFor('sha-a', { segmentSeconds: 6, profile: 'source' })).not.toBe(base);
   });
+});
+
+describe('formatBytes', () => {
+  it.each([
+    [0, '0 bytes'], [812, '812 bytes'], [1024, '1.0 KiB'], [5000, '4.9 KiB'], [262_144_000, '250.0 MiB'], [10 * 1024 ** 3, '10.0 GiB'],
+  ])('%d → %s', (bytes, text) => expect(formatBytes(bytes)).toBe(text));
 });
