@@ -89,7 +89,14 @@ async function runConvert(file: string, flags: StageFlags & { json?: boolean; se
     } else {
       const ports = portsFromEnv();
       if (!flags.json) stderr(`lambda-hls: converting ${file}`);
-      result = await convertFile(file, { ports, options, onEvent: progressReporter(process.stderr) });
+      result = await convertFile(file, {
+        ports,
+        options,
+        onEvent: progressReporter(process.stderr),
+        onWait: (pid) => {
+          if (!flags.json) stderr(`  waiting: another lambda-hls (pid ${pid}) is converting a file of this name`);
+        },
+      });
       playHint = `play it   lambda-hls serve, then open http://127.0.0.1:8080/ (or /v/${result.videoId}/index.m3u8)`;
     }
   } catch (error) {

@@ -5,7 +5,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { conversionFor, type ConversionOptions } from '../src/core/model';
+import { conversionFor, type ConversionOptions, type ExecutionInput } from '../src/core/model';
 import { videoIdFor } from '../src/core/naming';
 import { readRoute } from '../src/registry';
 import { loadDefinition, runStateMachine, type LoadedDefinition } from './engine';
@@ -27,6 +27,8 @@ export interface ConvertOptions {
   /** Faults for the steps' ports (default: LAMBDA_HLS_FAULTS), and where to count those that fired. */
   faults?: FaultSetup;
   faultCounts?: FaultCounts;
+  /** Told when another process is converting a file of the same name, and this one waits for it. */
+  onWait?: (holderPid: number) => void;
   /** Wrap the ports the steps see (fault injection in tests). */
   wrapPorts?: (ports: StepPorts) => StepPorts;
   retryDelayMs?: number;
@@ -74,16 +76,43 @@ export async function convertFile(file: string, options: ConvertOptions): Promis
   const { revision } = input;
   const store = new ExecutionStore(ports.config.home);
 
-  const previous = store.read(baseName);
-  const route = previous?.status === 'SUCCEEDED' ? await readRoute(ports.objects, videoId) : undefined;
-  if (route?.revision === revision) {
-    return {
-      status: 'SUCCEEDED', videoId, executionName: baseName, reused: true,
-      playlist: ports.objects.pathOf('output', route.playlistKey), segments: route.segmentCount,
-      stats: executionStats(store.events(baseName)),
-    };
+  // One conversion of a video at a time: a second `convert` of the same file name waits for the
+  // first, since both would use the same input key (and, for the same options, the same functions).
+  const release = await store.lock(videoId, options.onWait);
+  try {
+    // Converted already (by an earlier attempt, or by the run just waited for): nothing to do.
+    const done = store.attempts(baseName).find((r) => r.status === 'SUCCEEDED');
+    const route = done ? await readRoute(ports.objects, videoId) : undefined;
+    if (done && route?.revision === revision) {
+      return {
+        status: 'SUCCEEDED', videoId, executionName: done.executionName, reused: true,
+        playlist: ports.objects.pathOf('output', route.playlistKey), segments: route.segmentCount,
+        stats: executionStats(store.events(done.executionName)),
+      };
+    }
+    return await execute({ ports, options, store, faultSetup, path, sourceKey, videoId, baseName, input });
+  } finally {
+    release();
   }
+}
 
+interface Conversion {
+  ports: LocalPorts;
+  options: ConvertOptions;
+  store: ExecutionStore;
+  faultSetup: FaultSetup;
+  /** The user's file, and its key in the input bucket. */
+  path: string;
+  sourceKey: string;
+  videoId: string;
+  baseName: string;
+  input: ExecutionInput;
+}
+
+/** One execution of ConvertVideo on the local engine, recorded in the history as it runs. */
+async function execute(conversion: Conversion): Promise<ConvertResult> {
+  const { ports, options, store, faultSetup, path, sourceKey, videoId, baseName, input } = conversion;
+  const { revision } = input;
   const executionName = store.freshName(baseName);
   const record: ExecutionRecord = {
     executionName, videoId, revision, sourceKey, status: 'RUNNING',

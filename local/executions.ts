@@ -1,7 +1,7 @@
 // Execution history on disk: $LAMBDA_HLS_HOME/executions/<name>.json, written when the run
 // starts and again when it ends, with every engine event appended to <name>.events.jsonl as it
 // happens — so even a killed conversion leaves a history that says where it stopped.
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EventLog } from './engine';
 import { oneLineCause } from '../src/core/errors';
@@ -138,6 +138,45 @@ export class ExecutionStore {
   /** By execution name, or the newest execution of a video id. */
   find(nameOrVideoId: string): ExecutionRecord | undefined {
     return this.read(nameOrVideoId) ?? this.all().find((r) => r.videoId === nameOrVideoId);
+  }
+
+  /** The executions of one deterministic name: `base` and its later attempts `base-2`, `base-3`…, newest first. */
+  attempts(base: string): ExecutionRecord[] {
+    const found: ExecutionRecord[] = [];
+    for (let n = 1; ; n++) {
+      const record = this.read(n === 1 ? base : `${base}-${n}`);
+      if (!record) break;
+      found.unshift(record);
+    }
+    return found;
+  }
+
+  /**
+   * Holds a video while one conversion of it runs, so two `convert`s of the same file name take
+   * turns instead of sharing one input key and, with the same options, writing the same functions
+   * and work files at once (in AWS the execution name serialises the latter: one per name). A lock
+   * left by a process that died is taken over. Returns the release.
+   */
+  async lock(videoId: string, onWait?: (holderPid: number) => void, pollMs = 200): Promise<() => void> {
+    mkdirSync(this.dir, { recursive: true });
+    const path = join(this.dir, `${videoId}.lock`);
+    let told = false;
+    for (;;) {
+      try {
+        writeFileSync(path, String(process.pid), { flag: 'wx' });
+        return () => rmSync(path, { force: true });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      const holder = Number(readFileSync(path, 'utf8').trim() || 0);
+      if (!holder || !isAlive(holder)) {
+        rmSync(path, { force: true }); // its process is gone: the lock is stale
+        continue;
+      }
+      if (!told) onWait?.(holder);
+      told = true;
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+    }
   }
 
   /** A name not used yet: the deterministic one, or with -2, -3… for a new attempt. */

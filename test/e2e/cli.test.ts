@@ -569,3 +569,77 @@ describe('unusual but valid names convert, and delete leaves nothing', () => {
     expect(leftovers(home)).toEqual([]);
   });
 });
+
+describe('two conversions of the same video at the same time', () => {
+  let twinHome: string;
+  let clip: string;
+  beforeAll(() => {
+    twinHome = tempDir('e2e-twins');
+    clip = makeVideo(join(dir, 'twins.mp4'), { seconds: 6 });
+  });
+
+  /** Runs `convert` twice at once (code-store calls slowed so they overlap); both results. */
+  async function both(first: string[], second: string[]) {
+    const start = (args: string[]) => {
+      const child = spawn(process.execPath, [CLI, 'convert', clip, '--json', ...args], {
+        env: { ...process.env, LAMBDA_HLS_HOME: twinHome, LAMBDA_HLS_FAULTS: 'code.slow=1:40' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout!.on('data', (c: Buffer) => void (stdout += c.toString()));
+      child.stderr!.on('data', (c: Buffer) => void (stderr += c.toString()));
+      return new Promise<{ code: number | null; json: { status: string; videoId: string; executionName: string; playlist: string; segments: number }; stderr: string }>(
+        (resolve) => child.on('close', (code) => resolve({ code, json: JSON.parse(stdout || 'null'), stderr })),
+      );
+    };
+    return Promise.all([start(first), start(second)]);
+  }
+
+  function registered(videoId: string) {
+    const route = JSON.parse(readFileSync(join(twinHome, 'buckets', 'output', 'routes', `${videoId}.json`), 'utf8')) as { revision: string; packages: string[]; playlistKey: string };
+    return route;
+  }
+
+  it('with the same options: one runs, the other waits and reports it, and the functions are those of the route', async () => {
+    const [a, b] = await both(['--segment-seconds', '1'], ['--segment-seconds', '1']);
+    expect([a.code, b.code]).toEqual([0, 0]);
+    expect(a.json.videoId).toBe(b.json.videoId);
+    expect(a.json.executionName).toBe(b.json.executionName);
+    expect(readFileSync(a.json.playlist)).toEqual(readFileSync(b.json.playlist));
+    // The one that waited (with --json nothing is printed about it) ran nothing.
+    const history = JSON.parse(spawnSync(process.execPath, [CLI, 'list', '--json'], { env: { ...process.env, LAMBDA_HLS_HOME: twinHome }, encoding: 'utf8' }).stdout) as unknown[];
+    expect(history).toHaveLength(1);
+    const route = registered(a.json.videoId);
+    expect(functionsIn(twinHome).sort()).toEqual([...route.packages].sort());
+    expect(readdirSync(join(twinHome, 'executions')).filter((f) => f.endsWith('.lock'))).toEqual([]);
+  });
+
+  it('with different options: they take turns, the later one is served, and nothing of the earlier one is left', async () => {
+    const [a, b] = await both(['--segment-seconds', '2'], ['--segment-seconds', '3']);
+    expect([a.code, b.code]).toEqual([0, 0]);
+    expect(a.json.videoId).toBe(b.json.videoId);
+    expect(new Set([a.json.segments, b.json.segments])).toEqual(new Set([3, 2]));
+    const route = registered(a.json.videoId);
+    const served = [a, b].find((r) => r.json.executionName.includes(route.revision))!;
+    expect(served).toBeDefined();
+    expect(checkPlaylist(readFileSync(served.json.playlist, 'utf8')).segments).toHaveLength(served.json.segments);
+    expect(functionsIn(twinHome).sort()).toEqual([...route.packages].sort());
+    const gc = JSON.parse(spawnSync(process.execPath, [CLI, 'gc', '--dry-run', '--json'], { env: { ...process.env, LAMBDA_HLS_HOME: twinHome }, encoding: 'utf8' }).stdout);
+    expect(gc).toEqual({ dryRun: true, functions: [], objects: [] });
+  });
+
+  it('says so when one waits for the other', async () => {
+    const child = spawn(process.execPath, [CLI, 'convert', clip, '--segment-seconds', '4'], {
+      env: { ...process.env, LAMBDA_HLS_HOME: twinHome, LAMBDA_HLS_FAULTS: 'code.slow=1:40' }, stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const second = spawnSync(process.execPath, [CLI, 'convert', clip, '--segment-seconds', '4'], {
+      env: { ...process.env, LAMBDA_HLS_HOME: twinHome }, encoding: 'utf8', timeout: 60_000,
+    });
+    await new Promise((r) => child.on('close', r));
+    expect(second.status).toBe(0);
+    expect(second.stderr).toMatch(/waiting: another lambda-hls \(pid \d+\) is converting a file of this name/);
+    expect(second.stderr).toMatch(/already converted: nothing to do/);
+  });
+});
