@@ -1,6 +1,8 @@
 // The real ASL file on the local engine, with the real steps and local adapters: one named case
 // per path through the machine, asserting on the execution history and on what is left behind.
 import { readdirSync } from 'node:fs';
+import { request } from 'node:http';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { TooManyRequestsException } from '../../src/core/errors';
 import { faultsFromEnv, InvalidFaultSpec, parseFaults } from '../../src/adapters/local/faults';
@@ -330,5 +332,97 @@ describe('ConvertVideo under faults injected by LAMBDA_HLS_FAULTS', () => {
     expect(() => parseFaults('code.throttle=0.3,disk.full=1')).toThrow(/"disk.full=1" is not <port>.<kind>=<rate 0..1>/);
     expect(() => parseFaults('code.throttle=1.5')).toThrow(InvalidFaultSpec);
     expect(parseFaults('media.slow=0.5:250')).toEqual([{ port: 'media', kind: 'slow', rate: 0.5, delayMs: 250 }]);
+  });
+});
+
+/** The status for a path sent exactly as written (fetch would resolve `..` before sending). */
+function rawStatus(port: number, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path, method: 'GET' }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+describe('the local server answers only what is registered and signed, on 127.0.0.1', () => {
+  let ports: ReturnType<typeof freshPorts>;
+  let videoId: string;
+  let describes = 0;
+  let server: Awaited<ReturnType<typeof startServer>>;
+
+  beforeAll(async () => {
+    ports = freshPorts({ urlLifetimeSeconds: 2 });
+    videoId = (await convertFile(mp4, { ports, options, retryDelayMs: 0 })).videoId;
+    const code = Object.create(ports.code) as typeof ports.code;
+    code.describe = (name) => {
+      describes++;
+      return ports.code.describe(name);
+    };
+    server = await startServer({ ports: { ...ports, code } });
+  });
+  afterAll(() => server.close());
+
+  it('listens on 127.0.0.1 unless told otherwise', () => {
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const outside = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal);
+    if (outside) {
+      return expect(fetch(`http://${outside.address}:${server.port}/`)).rejects.toThrow();
+    }
+    return undefined;
+  });
+
+  it.each([
+    ['an unknown video', () => '/v/other-video-000000/0.ts'],
+    ['a segment past the end', () => `/v/${videoId}/999.ts`],
+    ['a negative segment', () => `/v/${videoId}/-1.ts`],
+    ['a huge segment number', () => `/v/${videoId}/${'9'.repeat(40)}.ts`],
+    ['dot segments', () => `/v/${videoId}/../${videoId}/0.ts`],
+    ['encoded dot segments', () => `/v/${videoId}/%2e%2e/0.ts`],
+    ['an encoded slash', () => `/v/${videoId}%2F0.ts`],
+    ['an encoded backslash', () => `/v/${videoId}%5C0.ts`],
+    ['a NUL byte', () => `/v/${videoId}/0%00.ts`],
+    ['a double slash', () => `/v//${videoId}/0.ts`],
+    ['an overlong path', () => `/v/${'a'.repeat(5000)}/0.ts`],
+    ['a fractional segment', () => `/v/${videoId}/1.5.ts`],
+    ['a route file', () => `/v/../routes/${videoId}.json`],
+  ])('404 for %s, without asking the code store', async (_, path) => {
+    const before = describes;
+    expect(await rawStatus(server.port, path())).toBe(404);
+    expect(describes).toBe(before);
+  });
+
+  it('serves a code URL only as signed: another function, a moved expiry, a changed or missing signature, or too late → 403', async () => {
+    const redirect = await fetch(`${server.url}/v/${videoId}/0.ts`, { redirect: 'manual' });
+    expect(redirect.status).toBe(302);
+    const good = new URL(redirect.headers.get('location')!, server.url);
+    expect((await fetch(good)).status).toBe(200);
+    const variants: URL[] = [];
+    const other = new URL(good);
+    other.pathname = other.pathname.replace(/-0\.zip$/, '-1.zip');
+    variants.push(other);
+    const later = new URL(good);
+    later.searchParams.set('expires', String(Number(good.searchParams.get('expires')) + 3600));
+    variants.push(later);
+    const flipped = new URL(good);
+    flipped.searchParams.set('signature', '0'.repeat(64));
+    variants.push(flipped);
+    const bare = new URL(good);
+    bare.search = '';
+    variants.push(bare);
+    for (const url of variants) expect((await fetch(url)).status).toBe(403);
+    // The URLs live 2 s here.
+    await new Promise((r) => setTimeout(r, 2100));
+    const expired = await fetch(good);
+    expect(expired.status).toBe(403);
+    expect(await expired.text()).toMatch(/expired/);
+  });
+
+  it('refuses a code path that is not a function name', async () => {
+    for (const path of ['/code/../signing-key', '/code/%2e%2e%2fsigning-key.zip', `/code/${'a'.repeat(65)}.zip`]) {
+      expect(await rawStatus(server.port, path)).toBe(404);
+    }
   });
 });
