@@ -121,15 +121,23 @@ describe('ConvertVideo, happy paths', () => {
     const input = { source: { key: 'clip.mp4' }, revision: 'abcd1234', options };
     const { code, created } = recordingCreates(ports.code);
     const handlers = bindSteps({ ...ports, code });
+    const playlists: Buffer[] = [];
+    const files: string[][] = [];
     try {
       for (let i = 0; i < 2; i++) {
         await ports.objects.putFile('input', 'clip.mp4', mp4);
         const run = await runStateMachine({ loaded: loadDefinition(), handlers, input, retryDelayMs: 0 });
         expect(run.status).toBe('SUCCEEDED');
+        const route = await readRoute(ports.objects, videoIdFor('clip.mp4'));
+        playlists.push(await ports.objects.get('output', route!.playlistKey));
+        files.push(leftovers(ports.config.home).filter((f) => !f.startsWith('buckets/output/routes/')));
       }
     } finally {
       await server.close();
     }
+    // The same playlist bytes, and exactly the same functions and objects: nothing extra.
+    expect(playlists[1]).toEqual(playlists[0]);
+    expect(files[1]).toEqual(files[0]);
     const half = created.length / 2;
     expect(created.slice(0, half).every(Boolean)).toBe(true);
     expect(created.slice(half).some(Boolean)).toBe(false);
