@@ -43,6 +43,8 @@ export interface LoadedDefinition {
   tasks: TaskState[];
   /** Every state, those inside the Map included. */
   stateNames: string[];
+  /** Wait states that lead to CleanUp: they give AWS's stragglers time; locally they need none. */
+  waitsBeforeCleanUp: string[];
 }
 
 const LOCAL_ACCOUNT_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:lambda-hls-local-';
@@ -55,9 +57,11 @@ export function loadDefinition(path = DEFAULT_ASL_PATH): LoadedDefinition {
   const definition = parseYaml(readFileSync(path, 'utf8')) as Record<string, unknown>;
   const tasks: TaskState[] = [];
   const stateNames: string[] = [];
+  const waitsBeforeCleanUp: string[] = [];
   const visit = (states: unknown) => {
     for (const [name, state] of Object.entries((states ?? {}) as Record<string, Record<string, unknown>>)) {
       stateNames.push(name);
+      if (state.Type === 'Wait' && state.Next === 'CleanUp') waitsBeforeCleanUp.push(name);
       if (state.Type === 'Task') {
         const resource = state.Resource as { 'Fn::GetAtt'?: unknown } | string;
         const getAtt = typeof resource === 'object' ? resource['Fn::GetAtt'] : undefined;
@@ -72,7 +76,7 @@ export function loadDefinition(path = DEFAULT_ASL_PATH): LoadedDefinition {
     }
   };
   visit(definition.States);
-  return { definition, tasks, stateNames };
+  return { definition, tasks, stateNames, waitsBeforeCleanUp };
 }
 
 export interface RunOptions {
@@ -135,8 +139,10 @@ export async function runStateMachine(options: RunOptions): Promise<RunResult> {
       credentials: { accessKeys: { accessKeyId: 'LOCALONLY', secretAccessKey: 'LOCALONLY' } },
     },
   });
+  // CleanUp itself waits for every Task in flight (settleOthers), so the wait for stragglers is 0.
+  const waitTimeOverrides = Object.fromEntries(loaded.waitsBeforeCleanUp.map((name) => [name, 0]));
   const execution = machine.run(options.input, {
-    overrides: { taskResourceLocalHandlers, retryIntervalOverrides },
+    overrides: { taskResourceLocalHandlers, retryIntervalOverrides, waitTimeOverrides },
   });
   const events: EventLog[] = [];
   const collecting = (async () => {
