@@ -60,12 +60,14 @@ export async function computeOffsets(
   const manifest = (await readJson(ports.objects, stringAt(raw.manifestKey, 'manifestKey'))) as SegmentManifest;
   // The Map's result names each batch's receipts object; the receipts themselves never pass
   // through the state machine.
-  const receipts: PackageReceipt[] = [];
-  for (const [i, batch] of arrayAt(raw.batches, 'batches').entries()) {
-    const receiptsKey = stringAt(objectAt(batch, `batches[${i}]`).receiptsKey, `batches[${i}].receiptsKey`);
-    const listed = arrayAt(await readJson(ports.objects, receiptsKey), receiptsKey);
-    receipts.push(...listed.map((r, j) => parseReceipt(r, `${receiptsKey}[${j}]`)));
-  }
+  const receiptsKeys = arrayAt(raw.batches, 'batches').map((batch, i) =>
+    stringAt(objectAt(batch, `batches[${i}]`).receiptsKey, `batches[${i}].receiptsKey`),
+  );
+  const receipts = (
+    await mapLimit(receiptsKeys, ports.concurrency ?? 8, async (key) =>
+      arrayAt(await readJson(ports.objects, key), key).map((r, j) => parseReceipt(r, `${key}[${j}]`)),
+    )
+  ).flat();
   const byIndex = new Map(receipts.map((r) => [r.index, r]));
   if (byIndex.size !== manifest.segments.length) {
     throw new PackageMismatch(`${manifest.segments.length} segments but ${byIndex.size} packages`);

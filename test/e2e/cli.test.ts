@@ -18,13 +18,18 @@ let dir: string;
 let server: ChildProcess | undefined;
 let baseUrl = '';
 
-function cli(args: string[]) {
+/** The built CLI with its data in `dataHome` (and more environment), as a user runs it. */
+function cliIn(dataHome: string, args: string[], env: Record<string, string> = {}, timeout = 120_000) {
   const result = spawnSync(process.execPath, [CLI, ...args], {
-    env: { ...process.env, LAMBDA_HLS_HOME: home },
+    env: { ...process.env, LAMBDA_HLS_HOME: dataHome, ...env },
     encoding: 'utf8',
-    timeout: 120_000,
+    timeout,
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function cli(args: string[]) {
+  return cliIn(home, args);
 }
 
 function convertJson(file: string, extra: string[] = []) {
@@ -299,12 +304,7 @@ describe('a conversion killed in the middle of PackageSegments', () => {
     clip = makeVideo(join(dir, 'interrupted talk.mp4'), { seconds: 12, size: '160x90' });
   });
 
-  function run(args: string[], env: Record<string, string> = {}) {
-    const result = spawnSync(process.execPath, [CLI, ...args], {
-      env: { ...process.env, LAMBDA_HLS_HOME: killHome, ...env }, encoding: 'utf8', timeout: 120_000,
-    });
-    return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-  }
+  const run = (args: string[], env: Record<string, string> = {}) => cliIn(killHome, args, env);
 
   /** Starts a conversion with slow code-store calls and SIGKILLs it once some packages exist. */
   async function convertAndKill(file: string): Promise<string> {
@@ -374,12 +374,7 @@ describe('a 24-hour video at 10-second segments fits one execution', () => {
     stats: { segments: number; packages: number; maxStatePayloadBytes: number; historyEvents: number };
   };
 
-  function run(args: string[]) {
-    const r = spawnSync(process.execPath, [CLI, ...args], {
-      env: { ...process.env, LAMBDA_HLS_HOME: longHome }, encoding: 'utf8', timeout: 300_000,
-    });
-    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-  }
+  const run = (args: string[]) => cliIn(longHome, args, {}, 300_000);
 
   beforeAll(() => {
     longHome = tempDir('e2e-long');
@@ -475,19 +470,15 @@ describe('bad inputs: a named error in the failed state, exit 1, nothing left be
     ['a segment larger than a package may hold', videoNamed('dense.mp4'), { LAMBDA_HLS_MAX_PACKAGE_BYTES: '5000' }, 'SegmentMedia', 'SegmentTooLarge'],
   ];
 
-  function runIn(home: string, args: string[], env: Record<string, string>) {
-    const r = spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, LAMBDA_HLS_HOME: home, ...env }, encoding: 'utf8', timeout: 60_000 });
-    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-  }
 
-  function expectCleanFailure(home: string, file: string, original: Buffer, run: ReturnType<typeof runIn>, state: string, error: string) {
+  function expectCleanFailure(home: string, file: string, original: Buffer, run: ReturnType<typeof cliIn>, state: string, error: string) {
     expect(run.code).toBe(1);
     const json = JSON.parse(run.stdout) as { status: string; executionName: string; playlist: unknown; error: { state: string; error: string; cause: string } };
     expect(json).toMatchObject({ status: 'FAILED', playlist: null, error: { state, error } });
     expect(json.error.cause.length).toBeGreaterThan(10);
     expect(json.error.cause).not.toMatch(/\n|at .*\.js:\d+/); // one line, no stack trace
     // The history names the same state and error, and shows that state FAILED.
-    const history = JSON.parse(runIn(home, ['history', json.executionName, '--json'], {}).stdout) as {
+    const history = JSON.parse(cliIn(home, ['history', json.executionName, '--json'], {}).stdout) as {
       status: string; error: { state: string; error: string }; states: { state: string; status: string }[];
     };
     expect(history).toMatchObject({ status: 'FAILED', error: { state, error } });
@@ -504,7 +495,7 @@ describe('bad inputs: a named error in the failed state, exit 1, nothing left be
     const home = tempDir('e2e-bad-home');
     const file = make();
     const original = readFileSync(file);
-    const run = runIn(home, ['convert', file, '--json', '--segment-seconds', '1'], env);
+    const run = cliIn(home, ['convert', file, '--json', '--segment-seconds', '1'], env);
     expectCleanFailure(home, file, original, run, state, error);
   });
 
@@ -556,16 +547,13 @@ describe('unusual but valid names convert, and delete leaves nothing', () => {
     const home = tempDir('e2e-odd-home');
     const file = join(odd, name);
     writeFileSync(file, readFileSync(video));
-    const r = spawnSync(process.execPath, [CLI, 'convert', '--json', '--segment-seconds', '1', '--', file], {
-      env: { ...process.env, LAMBDA_HLS_HOME: home }, encoding: 'utf8', timeout: 60_000,
-    });
-    expect(r.status).toBe(0);
+    const r = cliIn(home, ['convert', '--json', '--segment-seconds', '1', '--', file]);
+    expect(r.code).toBe(0);
     const json = JSON.parse(r.stdout) as { status: string; videoId: string; segments: number; playlist: string };
     expect(json).toMatchObject({ status: 'SUCCEEDED', segments: 2 });
     expect(json.videoId).toMatch(/^[a-z0-9-]{1,29}$/);
     expect(checkPlaylist(readFileSync(json.playlist, 'utf8')).problems).toEqual([]);
-    const del = spawnSync(process.execPath, [CLI, 'delete', json.videoId], { env: { ...process.env, LAMBDA_HLS_HOME: home }, encoding: 'utf8' });
-    expect(del.status).toBe(0);
+    expect(cliIn(home, ['delete', json.videoId]).code).toBe(0);
     expect(leftovers(home)).toEqual([]);
   });
 });
@@ -608,7 +596,7 @@ describe('two conversions of the same video at the same time', () => {
     expect(a.json.executionName).toBe(b.json.executionName);
     expect(readFileSync(a.json.playlist)).toEqual(readFileSync(b.json.playlist));
     // The one that waited (with --json nothing is printed about it) ran nothing.
-    const history = JSON.parse(spawnSync(process.execPath, [CLI, 'list', '--json'], { env: { ...process.env, LAMBDA_HLS_HOME: twinHome }, encoding: 'utf8' }).stdout) as unknown[];
+    const history = JSON.parse(cliIn(twinHome, ['list', '--json']).stdout) as unknown[];
     expect(history).toHaveLength(1);
     const route = registered(a.json.videoId);
     expect(functionsIn(twinHome).sort()).toEqual([...route.packages].sort());
@@ -625,7 +613,7 @@ describe('two conversions of the same video at the same time', () => {
     expect(served).toBeDefined();
     expect(checkPlaylist(readFileSync(served.json.playlist, 'utf8')).segments).toHaveLength(served.json.segments);
     expect(functionsIn(twinHome).sort()).toEqual([...route.packages].sort());
-    const gc = JSON.parse(spawnSync(process.execPath, [CLI, 'gc', '--dry-run', '--json'], { env: { ...process.env, LAMBDA_HLS_HOME: twinHome }, encoding: 'utf8' }).stdout);
+    const gc = JSON.parse(cliIn(twinHome, ['gc', '--dry-run', '--json']).stdout) as unknown;
     expect(gc).toEqual({ dryRun: true, functions: [], objects: [] });
   });
 
@@ -634,11 +622,9 @@ describe('two conversions of the same video at the same time', () => {
       env: { ...process.env, LAMBDA_HLS_HOME: twinHome, LAMBDA_HLS_FAULTS: 'code.slow=1:40' }, stdio: ['ignore', 'ignore', 'pipe'],
     });
     await new Promise((r) => setTimeout(r, 300));
-    const second = spawnSync(process.execPath, [CLI, 'convert', clip, '--segment-seconds', '4'], {
-      env: { ...process.env, LAMBDA_HLS_HOME: twinHome }, encoding: 'utf8', timeout: 60_000,
-    });
+    const second = cliIn(twinHome, ['convert', clip, '--segment-seconds', '4']);
     await new Promise((r) => child.on('close', r));
-    expect(second.status).toBe(0);
+    expect(second.code).toBe(0);
     expect(second.stderr).toMatch(/waiting: another lambda-hls \(pid \d+\) is converting a file of this name/);
     expect(second.stderr).toMatch(/already converted: nothing to do/);
   });
