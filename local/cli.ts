@@ -35,6 +35,11 @@ function wholeNumber(min: number, max: number) {
   };
 }
 
+/** "1 package", "3 packages", "2 batches". */
+function plural(count: number, word: string, many = `${word}s`): string {
+  return `${count} ${count === 1 ? word : many}`;
+}
+
 function duration(seconds: number): string {
   const m = Math.floor(seconds / 60);
   const s = Math.round(seconds - m * 60);
@@ -212,8 +217,8 @@ function printHistory(view: HistoryView, json: boolean | undefined): void {
   for (const s of states) {
     const time = s.stoppedAt !== undefined ? `${((s.stoppedAt - s.startedAt) / 1000).toFixed(1)}s` : '-';
     const notes = [
-      s.iterations && `${s.iterations.succeeded}/${s.iterations.started} batches`,
-      s.packages !== undefined && `${s.packages} packages`,
+      s.iterations && `${s.iterations.succeeded}/${plural(s.iterations.started, 'batch', 'batches')}`,
+      s.packages !== undefined && plural(s.packages, 'package'),
       s.retries > 0 && `${s.retries} retr${s.retries === 1 ? 'y' : 'ies'}`,
       s.callRetries && `${s.callRetries} call${s.callRetries === 1 ? '' : 's'} retried in-step`,
       s.error && `${s.error}`,
@@ -223,7 +228,7 @@ function printHistory(view: HistoryView, json: boolean | undefined): void {
   const { stats } = view;
   out.push('');
   out.push(
-    `size       ${stats.segments} segments, ${stats.packages} packages, largest state ${stats.maxStatePayloadBytes} bytes (limit 262144), ${stats.historyEvents} history events (limit 25000)`,
+    `size       ${plural(stats.segments, 'segment')}, ${plural(stats.packages, 'package')}, largest state ${stats.maxStatePayloadBytes} bytes (limit 262144), ${stats.historyEvents} history events (limit 25000)`,
   );
   if (error) {
     out.push('');

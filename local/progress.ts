@@ -63,8 +63,9 @@ export function progressReporter(out: ProgressWriter): (event: StoredEvent) => v
         const took = event.timestamp - (started.get(state) ?? event.timestamp);
         let detail = '';
         if (event.segments !== undefined) {
-          total = event.segments;
-          detail = `  ${total} segment${total === 1 ? '' : 's'}`;
+          total = event.plannedPackages ?? event.segments;
+          detail = `  ${event.segments} segment${event.segments === 1 ? '' : 's'}`;
+          if (event.plannedPackages !== undefined) detail += ` in ${total} package${total === 1 ? '' : 's'}`;
         }
         if (event.stateType === 'Map') detail = `  ${done}/${total} packages`;
         line(`  ok      ${state.padEnd(16)} ${seconds(took).padStart(7)}${detail}`);

@@ -6,6 +6,7 @@ import type { LocalCodeStore } from '../src/adapters/local/code-store';
 import { localAdapters, type LocalConfig } from '../src/adapters/local/config';
 import type { LocalObjectStore } from '../src/adapters/local/object-store';
 import type { UrlSigner } from '../src/adapters/local/signer';
+import { DEFAULT_PACKING } from '../src/core/plan';
 import type { RetryOptions } from '../src/core/retry';
 import type { CodeStore, MediaTool, ObjectStore } from '../src/ports';
 import { cleanUp } from '../functions/clean-up/step';
@@ -60,7 +61,11 @@ export function bindSteps(ports: StepPorts, options: { retry?: RetryOptions } = 
   const functionPrefix = config.functionPrefix;
   return {
     validateInput: (e) => validateInput(e, { objects, media, maxInputBytes: config.maxInputBytes, functionPrefix }),
-    segmentMedia: (e) => segmentMedia(e, { objects, media, code, scratchDir: tmpdir(), maxPackageBytes: config.maxPackageBytes }),
+    segmentMedia: (e) =>
+      segmentMedia(e, {
+        objects, media, code, scratchDir: tmpdir(), maxPackageBytes: config.maxPackageBytes,
+        packing: { ...DEFAULT_PACKING, maxBytes: config.packageBytes },
+      }),
     packageSegments: (e) => packageBatch(e, { objects, code, functionPrefix, retry }),
     computeOffsets: (e) => computeOffsets(e, { objects, code, retry }),
     writePlaylist: (e) => writePlaylist(e, { objects }),

@@ -17,6 +17,8 @@ export interface ObjectStore {
   head(bucket: Bucket, key: string): Promise<ObjectInfo | undefined>;
   /** Whole object; throws InputNotFound when there is none. */
   get(bucket: Bucket, key: string): Promise<Buffer>;
+  /** The object's bytes as they arrive, never all in memory; throws InputNotFound when there is none. */
+  read(bucket: Bucket, key: string): Promise<AsyncIterable<Uint8Array>>;
   put(bucket: Bucket, key: string, body: Buffer | string, contentType?: string): Promise<void>;
   /** Uploads a file from scratch space without holding it in memory. */
   putFile(bucket: Bucket, key: string, path: string, contentType?: string): Promise<void>;
@@ -42,12 +44,35 @@ export interface PackageLocation extends PackageInfo {
   urlExpiresAt: number;
 }
 
+/** A zip to store: its size known up front, its bytes streamed (again on every call of `chunks`). */
+export interface PackageSource {
+  size: number;
+  chunks(): AsyncIterable<Uint8Array>;
+}
+
+/** A zip already in memory as a PackageSource. */
+export function bufferSource(zip: Uint8Array): PackageSource {
+  return {
+    size: zip.length,
+    async *chunks() {
+      yield zip;
+    },
+  };
+}
+
+/** All of a stream's bytes in one buffer (for what must be whole: a ZipFile of at most 50 MB). */
+export async function collectBytes(chunks: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of chunks) parts.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+  return Buffer.concat(parts);
+}
+
 export interface CodeStore {
   /**
    * Stores a zip as a function's code package. Idempotent: an existing function with the same
    * code is left alone (`created: false`); one with other code is given this code.
    */
-  createPackage(name: string, zip: Buffer): Promise<PackageInfo & { created: boolean }>;
+  createPackage(name: string, zip: PackageSource): Promise<PackageInfo & { created: boolean }>;
   /** The package and a fresh signed URL, or undefined when there is no such function. */
   describe(name: string): Promise<PackageLocation | undefined>;
   /** Bytes `start`..`end` (inclusive) of a package through its signed URL. */
@@ -78,6 +103,11 @@ export interface SegmentRequest {
 export interface MediaTool {
   /** Streams and duration; throws NotMedia when the file is not audio or video. */
   probe(input: string): Promise<ProbeResult>;
-  /** Cuts the input into MPEG-TS segments in `outDir`; durations as ffmpeg reports them. */
-  segment(request: SegmentRequest): Promise<SegmentFile[]>;
+  /**
+   * Cuts the input into MPEG-TS segments in `outDir`, handing each over as soon as ffmpeg has
+   * finished it (durations as ffmpeg reports them). ffmpeg goes on meanwhile, but waits while a
+   * few finished segments are not yet taken, so scratch space stays within a few segments. The
+   * caller removes each file once it is done with it.
+   */
+  segment(request: SegmentRequest): Promise<AsyncIterable<SegmentFile>>;
 }

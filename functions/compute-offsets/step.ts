@@ -38,12 +38,20 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
 function parseReceipt(value: unknown, path: string): PackageReceipt {
   const raw = objectAt(value, path);
   return {
-    index: numberAt(raw.index, `${path}.index`),
+    package: numberAt(raw.package, `${path}.package`),
     functionName: stringAt(raw.functionName, `${path}.functionName`),
-    entryName: stringAt(raw.entryName, `${path}.entryName`),
     codeSha256: stringAt(raw.codeSha256, `${path}.codeSha256`),
     zipBytes: numberAt(raw.zipBytes, `${path}.zipBytes`),
     created: raw.created === true,
+    entries: arrayAt(raw.entries, `${path}.entries`).map((e, i) => {
+      const entry = objectAt(e, `${path}.entries[${i}]`);
+      return {
+        index: numberAt(entry.index, `${path}.entries[${i}].index`),
+        name: stringAt(entry.name, `${path}.entries[${i}].name`),
+        bytes: numberAt(entry.bytes, `${path}.entries[${i}].bytes`),
+        crc32: numberAt(entry.crc32, `${path}.entries[${i}].crc32`),
+      };
+    }),
   };
 }
 
@@ -54,33 +62,35 @@ async function readJson(objects: ObjectStore, key: string): Promise<unknown> {
 export async function computeOffsets(
   event: unknown,
   ports: ComputeOffsetsPorts,
-): Promise<{ offsetsKey: string; segmentCount: number; packageBytes: number }> {
+): Promise<{ offsetsKey: string; segmentCount: number; packageCount: number; packageBytes: number }> {
   const raw = objectAt(event, 'input');
   const job = parseJob(raw.job);
   const manifest = (await readJson(ports.objects, stringAt(raw.manifestKey, 'manifestKey'))) as SegmentManifest;
-  // The Map's result names each batch's receipts object; the receipts themselves never pass
-  // through the state machine.
-  const receiptsKeys = arrayAt(raw.batches, 'batches').map((batch, i) =>
-    stringAt(objectAt(batch, `batches[${i}]`).receiptsKey, `batches[${i}].receiptsKey`),
-  );
+  // Each batch's receipts are in the work bucket under its number; they never pass through the
+  // state machine.
+  const receiptsKeys = arrayAt(raw.batches, 'batches').map((batch, i) => {
+    const n = numberAt(batch, `batches[${i}]`);
+    return keys.receipts(job.videoId, job.revision, n);
+  });
   const receipts = (
     await mapLimit(receiptsKeys, ports.concurrency ?? 8, async (key) =>
       arrayAt(await readJson(ports.objects, key), key).map((r, j) => parseReceipt(r, `${key}[${j}]`)),
     )
   ).flat();
-  const byIndex = new Map(receipts.map((r) => [r.index, r]));
-  if (byIndex.size !== manifest.segments.length) {
-    throw new PackageMismatch(`${manifest.segments.length} segments but ${byIndex.size} packages`);
+  const packed = receipts.flatMap((r) => r.entries.map((e) => e.index)).sort((a, b) => a - b);
+  if (packed.length !== manifest.segments.length || packed.some((index, i) => index !== i)) {
+    throw new PackageMismatch(`${manifest.segments.length} segments, but the packages hold ${packed.length} entries`);
   }
+  const durations = new Map(manifest.segments.map((s) => [s.index, s.duration]));
 
   // Each package is read back on its own, retried on throttling and transient faults: one bad call
   // out of hundreds must not throw away the whole Task's work (the ASL Retry repeats all of it).
-  const segments = await mapLimit(manifest.segments, ports.concurrency ?? 8, (segment) =>
-    retryTransient(() => readBack(segment), { attempts: 5, ...ports.retry }),
+  const perPackage = await mapLimit(receipts, ports.concurrency ?? 8, (receipt) =>
+    retryTransient(() => readBack(receipt), { attempts: 5, ...ports.retry }),
   );
-  async function readBack(segment: SegmentManifest['segments'][number]): Promise<SegmentOffset> {
-    const receipt = byIndex.get(segment.index);
-    if (!receipt) throw new PackageMismatch(`segment ${segment.index} has no package`);
+
+  /** One GetFunction, then each entry's local header in turn, where the previous entry ends. */
+  async function readBack(receipt: PackageReceipt): Promise<SegmentOffset[]> {
     const location = await ports.code.describe(receipt.functionName);
     if (!location) throw new PackageMismatch(`function ${receipt.functionName} does not exist`);
     if (location.codeSha256 !== receipt.codeSha256) {
@@ -88,35 +98,41 @@ export async function computeOffsets(
         `function ${receipt.functionName} holds code ${location.codeSha256}, not the package written (${receipt.codeSha256})`,
       );
     }
-    let bytes = await ports.code.readRange(location.url, 0, Math.min(FIRST_READ, location.codeSize) - 1);
-    let header = parseLocalHeader(bytes);
-    if ('needBytes' in header) {
-      bytes = await ports.code.readRange(location.url, 0, header.needBytes - 1);
-      header = parseLocalHeader(bytes);
+    const offsets: SegmentOffset[] = [];
+    let at = 0;
+    for (const entry of receipt.entries) {
+      const read = (length: number) => ports.code.readRange(location.url, at, Math.min(at + length, location.codeSize) - 1);
+      if (at >= location.codeSize) throw new PackageMismatch(`package ${receipt.functionName} ends before ${entry.name}`);
+      let header = parseLocalHeader(await read(FIRST_READ));
+      if ('needBytes' in header) header = parseLocalHeader(await read(header.needBytes));
+      if ('needBytes' in header) throw new PackageMismatch(`package ${receipt.functionName} has a truncated header`);
+      if (header.method !== 0) throw new PackageMismatch(`package ${receipt.functionName} is compressed (method ${header.method})`);
+      if (header.name !== entry.name || header.compressedSize !== entry.bytes || header.crc32 !== entry.crc32) {
+        throw new PackageMismatch(
+          `package ${receipt.functionName} holds ${header.name} (${header.compressedSize} bytes), expected ${entry.name} (${entry.bytes} bytes)`,
+        );
+      }
+      offsets.push({
+        index: entry.index,
+        package: receipt.package,
+        functionName: receipt.functionName,
+        offset: at + header.headerLength,
+        length: header.compressedSize,
+        duration: durations.get(entry.index) ?? 0,
+      });
+      at += header.headerLength + header.compressedSize;
     }
-    if ('needBytes' in header) throw new PackageMismatch(`package ${receipt.functionName} has a truncated header`);
-    if (header.method !== 0) throw new PackageMismatch(`package ${receipt.functionName} is compressed (method ${header.method})`);
-    if (header.name !== receipt.entryName || header.compressedSize !== segment.bytes) {
-      throw new PackageMismatch(
-        `package ${receipt.functionName} holds ${header.name} (${header.compressedSize} bytes), expected ${receipt.entryName} (${segment.bytes} bytes)`,
-      );
-    }
-    return {
-      index: segment.index,
-      functionName: receipt.functionName,
-      offset: header.headerLength,
-      length: header.compressedSize,
-      duration: segment.duration,
-    };
+    return offsets;
   }
 
+  const segments = perPackage.flat().sort((a, b) => a.index - b.index);
   const document: OffsetsDocument = { videoId: job.videoId, revision: job.revision, segments };
   const offsetsKey = keys.offsets(job.videoId, job.revision);
   await ports.objects.put('work', offsetsKey, JSON.stringify(document), 'application/json');
   return {
     offsetsKey,
     segmentCount: segments.length,
+    packageCount: receipts.length,
     packageBytes: receipts.reduce((sum, r) => sum + r.zipBytes, 0),
   };
 }
-

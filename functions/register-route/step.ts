@@ -3,6 +3,7 @@
 import {
   numberAt, objectAt, parseJob, stringAt, type OffsetsDocument, type RouteRecord,
 } from '../../src/core/model';
+import { InvalidRequest } from '../../src/core/errors';
 import { keys, playbackPath } from '../../src/core/naming';
 import type { CodeStore, ObjectStore } from '../../src/ports';
 import { deleteRevision, readRoute } from '../../src/registry';
@@ -40,7 +41,10 @@ export async function registerRoute(event: unknown, ports: RegisterRoutePorts): 
   const offsets = JSON.parse(
     (await ports.objects.get('work', stringAt(raw.offsetsKey, 'offsetsKey'))).toString('utf8'),
   ) as OffsetsDocument;
-  const packages = [...offsets.segments].sort((a, b) => a.index - b.index).map((s) => s.functionName);
+  // Function name by package number: `<n>.ts` in the playlist is packages[n].
+  const packages: string[] = [];
+  for (const s of offsets.segments) packages[s.package] = s.functionName;
+  if (packages.some((name) => !name) || packages.length === 0) throw new InvalidRequest('the offsets leave a package number without a function');
   const record: RouteRecord = {
     videoId: job.videoId,
     revision: job.revision,

@@ -1,11 +1,16 @@
 // SegmentMedia: ffmpeg cuts the source into MPEG-TS segments in scratch space; each goes to the
-// work bucket, with a manifest holding ffmpeg's own durations.
+// work bucket as soon as it is finished, with a manifest holding ffmpeg's own durations and each
+// segment's CRC-32. Then the packing: consecutive segments fill packages, packages form batches.
+import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CodeStorageQuotaExceeded, InputNotFound, SegmentationFailed, SegmentTooLarge } from '../../src/core/errors';
-import { parseJob, type SegmentationResult, type SegmentManifest } from '../../src/core/model';
+import { parseJob, type BatchDocument, type SegmentationResult, type SegmentManifest } from '../../src/core/model';
 import { baseName, keys } from '../../src/core/naming';
-import { MAX_PACKAGE_BYTES, planBatches, planEncoding, type BatchLimits } from '../../src/core/plan';
+import {
+  MAX_PACKAGE_BYTES, planBatches, planEncoding, planPackages, segmentEntryName, type BatchLimits, type PackingLimits,
+} from '../../src/core/plan';
+import { crc32 } from '../../src/core/zip';
 import { formatBytes } from '../../src/core/units';
 import type { CodeStore, MediaTool, ObjectStore } from '../../src/ports';
 
@@ -17,7 +22,14 @@ export interface SegmentMediaPorts {
   scratchDir: string;
   /** Largest segment a package may hold (default: Lambda's 250 MB unzipped). */
   maxPackageBytes?: number;
+  packing?: PackingLimits;
   batchLimits?: BatchLimits;
+}
+
+async function crc32File(path: string): Promise<number> {
+  let crc = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) crc = crc32(chunk as Buffer, crc);
+  return crc;
 }
 
 export async function segmentMedia(event: unknown, ports: SegmentMediaPorts): Promise<SegmentationResult> {
@@ -25,40 +37,59 @@ export async function segmentMedia(event: unknown, ports: SegmentMediaPorts): Pr
   const { videoId, revision } = job;
   const plan = planEncoding(job);
   const outDir = await mkdtemp(join(ports.scratchDir, `segment-${videoId}-`));
+  const gone = () => new InputNotFound(`${JSON.stringify(baseName(job.source.key))} was deleted from the input bucket while it was being converted`);
+  const manifest: SegmentManifest = { videoId, revision, encoding: plan, segments: [] };
   try {
-    const gone = () => new InputNotFound(`${JSON.stringify(baseName(job.source.key))} was deleted from the input bucket while it was being converted`);
     const input = await ports.objects.readableLocation('input', job.source.key).catch((error: unknown) => {
       throw error instanceof InputNotFound ? gone() : error;
     });
-    const files = await ports.media
-      .segment({ input, plan, segmentSeconds: job.options.segmentSeconds, outDir })
-      .catch(async (error: unknown) => {
-        // ffmpeg fails when its input disappears under it: say so, rather than blame the file.
-        if (error instanceof SegmentationFailed && !(await ports.objects.head('input', job.source.key))) throw gone();
-        throw error;
-      });
-    const manifest: SegmentManifest = { videoId, revision, encoding: plan, segments: [] };
-    for (const file of files) {
+    // Each segment goes to the work bucket as soon as ffmpeg has finished it, and leaves scratch
+    // space at once: ffmpeg goes on meanwhile (and waits if uploads fall behind).
+    for await (const file of await ports.media.segment({ input, plan, segmentSeconds: job.options.segmentSeconds, outDir })) {
       const key = keys.segment(videoId, revision, file.index);
+      const crc = await crc32File(file.path);
       await ports.objects.putFile('work', key, file.path, 'video/mp2t');
-      await rm(file.path, { force: true }); // keep scratch to one segment's worth once uploaded
-      manifest.segments.push({ index: file.index, key, bytes: file.bytes, start: file.start, duration: file.duration });
+      await rm(file.path, { force: true });
+      manifest.segments.push({ index: file.index, key, bytes: file.bytes, crc32: crc, start: file.start, duration: file.duration });
     }
-    // Limits before money: both checks run before any function is created.
-    checkSegmentSizes(manifest, Math.min(ports.maxPackageBytes ?? MAX_PACKAGE_BYTES, MAX_PACKAGE_BYTES), job.options.segmentSeconds);
-    await checkQuota(ports.code, manifest);
-    const manifestKey = keys.manifest(videoId, revision);
-    await ports.objects.put('work', manifestKey, JSON.stringify(manifest), 'application/json');
-    return {
-      manifestKey,
-      segmentCount: manifest.segments.length,
-      durationSeconds: manifest.segments.reduce((sum, s) => sum + s.duration, 0),
-      encoding: plan,
-      batches: planBatches(manifest.segments, ports.batchLimits),
-    };
+  } catch (error) {
+    // ffmpeg fails when its input disappears under it: say so, rather than blame the file.
+    if (error instanceof SegmentationFailed && !(await ports.objects.head('input', job.source.key))) throw gone();
+    throw error;
   } finally {
     await rm(outDir, { recursive: true, force: true });
   }
+
+  // Limits before money: both checks run before any function is created.
+  checkSegmentSizes(manifest, Math.min(ports.maxPackageBytes ?? MAX_PACKAGE_BYTES, MAX_PACKAGE_BYTES), job.options.segmentSeconds);
+  const packages = planPackages(manifest.segments, ports.packing);
+  await checkQuota(ports.code, packages.reduce((sum, p) => sum + p.bytes, 0));
+
+  const manifestKey = keys.manifest(videoId, revision);
+  await ports.objects.put('work', manifestKey, JSON.stringify(manifest), 'application/json');
+  // Each batch's plan is its own small object: an iteration reads only what it packs.
+  const batches = planBatches(packages, ports.batchLimits);
+  for (const batch of batches) {
+    const document: BatchDocument = {
+      videoId, revision, batch: batch.batch,
+      packages: packages.slice(batch.firstPackage, batch.firstPackage + batch.packageCount).map((p) => ({
+        package: p.package,
+        bytes: p.bytes,
+        entries: manifest.segments.slice(p.first, p.first + p.count).map((s) => ({
+          index: s.index, name: segmentEntryName(s.index), key: s.key, bytes: s.bytes, crc32: s.crc32,
+        })),
+      })),
+    };
+    await ports.objects.put('work', keys.batch(videoId, revision, batch.batch), JSON.stringify(document), 'application/json');
+  }
+  return {
+    manifestKey,
+    segmentCount: manifest.segments.length,
+    packageCount: packages.length,
+    durationSeconds: manifest.segments.reduce((sum, s) => sum + s.duration, 0),
+    encoding: plan,
+    batches: batches.map((b) => b.batch),
+  };
 }
 
 function checkSegmentSizes(manifest: SegmentManifest, maxBytes: number, segmentSeconds: number): void {
@@ -71,12 +102,8 @@ function checkSegmentSizes(manifest: SegmentManifest, maxBytes: number, segmentS
   }
 }
 
-/** Zip overhead per stored entry: local header, central header (with the name twice), end record. */
-const ZIP_OVERHEAD_BYTES = 30 + 46 + 22 + 2 * 16;
-
 /** Before any function is created: will the packages fit in the free code storage? */
-async function checkQuota(code: Pick<CodeStore, 'quota'>, manifest: SegmentManifest): Promise<void> {
-  const needed = manifest.segments.reduce((sum, s) => sum + s.bytes + ZIP_OVERHEAD_BYTES, 0);
+async function checkQuota(code: Pick<CodeStore, 'quota'>, needed: number): Promise<void> {
   const { limitBytes, usedBytes } = await code.quota();
   const free = Math.max(0, limitBytes - usedBytes);
   if (needed > free) {

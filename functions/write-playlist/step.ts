@@ -1,5 +1,5 @@
-// WritePlaylist: a VOD playlist with one EXT-X-BYTERANGE per segment, checked against RFC 8216
-// before it is written.
+// WritePlaylist: a VOD playlist with one EXT-X-BYTERANGE per segment (each pointing into its
+// package, `<package>.ts`), checked against RFC 8216 before it is written.
 import { objectAt, parseJob, stringAt, type OffsetsDocument } from '../../src/core/model';
 import { keys } from '../../src/core/naming';
 import { assertPlaylist, writePlaylist as renderPlaylist } from '../../src/core/playlist';
@@ -29,7 +29,7 @@ export async function writePlaylist(event: unknown, ports: WritePlaylistPorts): 
   ) as OffsetsDocument;
   const segments = [...offsets.segments].sort((a, b) => a.index - b.index);
   const text = renderPlaylist(
-    segments.map((s) => ({ duration: s.duration, uri: packageUri(s.index), length: s.length, offset: s.offset })),
+    segments.map((s) => ({ duration: s.duration, uri: packageUri(s.package), length: s.length, offset: s.offset })),
   );
   const checked = assertPlaylist(text);
   const playlistKey = keys.playlist(job.videoId, job.revision);

@@ -9,6 +9,7 @@ import { LambdaCodeStore } from './aws/code-store';
 import { S3ObjectStore } from './aws/object-store';
 import type { CodeStore, MediaTool, ObjectStore } from '../ports';
 import { ffmpegMediaTool } from './ffmpeg/media-tool';
+import { DEFAULT_PACKING, type PackingLimits } from '../core/plan';
 import { configFromEnv, localAdapters } from './local/config';
 
 export interface HandlerPorts {
@@ -18,6 +19,7 @@ export interface HandlerPorts {
   functionPrefix: string;
   maxInputBytes: number;
   maxPackageBytes: number;
+  packing: PackingLimits;
   scratchDir: string;
 }
 
@@ -44,6 +46,7 @@ export function awsPorts(env: NodeJS.ProcessEnv = process.env): HandlerPorts {
     functionPrefix: required(env, 'LAMBDA_HLS_FUNCTION_PREFIX'),
     maxInputBytes: config.maxInputBytes,
     maxPackageBytes: config.maxPackageBytes,
+    packing: { ...DEFAULT_PACKING, maxBytes: config.packageBytes },
     scratchDir: tmpdir(),
   };
 }
@@ -66,6 +69,7 @@ export function environmentPorts(env: NodeJS.ProcessEnv = process.env): HandlerP
     functionPrefix: config.functionPrefix,
     maxInputBytes: config.maxInputBytes,
     maxPackageBytes: config.maxPackageBytes,
+    packing: { ...DEFAULT_PACKING, maxBytes: config.packageBytes },
     scratchDir: tmpdir(),
   };
   return cached;

@@ -14,8 +14,9 @@ export interface StoredEvent {
   error?: string;
   cause?: string;
   attempt?: number;
-  /** SegmentMedia's segment count, on its StateExited (for progress). */
+  /** SegmentMedia's segment and planned package counts, on its StateExited (for progress). */
   segments?: number;
+  plannedPackages?: number;
   /** On a PackageSegments iteration's StateExited: packages it holds, calls it retried itself. */
   packages?: number;
   callRetries?: number;
@@ -24,9 +25,12 @@ export interface StoredEvent {
 }
 
 /** What progress and stats need from a state's output: SegmentMedia's count, a batch's packages. */
-export function progressOf(state: string, output: unknown): Pick<StoredEvent, 'segments' | 'packages' | 'callRetries'> {
-  const o = (output ?? {}) as { segments?: { segmentCount?: unknown }; packages?: unknown; retries?: unknown };
-  if (state === 'SegmentMedia' && typeof o.segments?.segmentCount === 'number') return { segments: o.segments.segmentCount };
+export function progressOf(state: string, output: unknown): Pick<StoredEvent, 'segments' | 'plannedPackages' | 'packages' | 'callRetries'> {
+  const o = (output ?? {}) as { segments?: { segmentCount?: unknown; packageCount?: unknown }; packages?: unknown; retries?: unknown };
+  if (state === 'SegmentMedia' && typeof o.segments?.segmentCount === 'number') {
+    const planned = o.segments.packageCount;
+    return { segments: o.segments.segmentCount, ...(typeof planned === 'number' && { plannedPackages: planned }) };
+  }
   if (state === 'PackageBatch' && typeof o.packages === 'number') {
     return { packages: o.packages, ...(typeof o.retries === 'number' && o.retries > 0 && { callRetries: o.retries }) };
   }

@@ -1,7 +1,6 @@
 // The data that flows between the states of ConvertVideo. Every shape here is JSON.
 import { InvalidRequest } from './errors';
 import { executionNameFor, isRevision, isVideoId, revisionFor, videoIdFor } from './naming';
-import type { SegmentBatch } from './plan';
 
 export type MediaKind = 'video' | 'audio';
 export const PROFILES = ['source', '360p'] as const;
@@ -49,6 +48,8 @@ export interface SegmentRecord {
   index: number;
   key: string;
   bytes: number;
+  /** CRC-32 of the bytes, computed on upload: the package's zip headers carry it. */
+  crc32: number;
   /** Seconds, from ffmpeg's segment list. */
   start: number;
   duration: number;
@@ -62,16 +63,34 @@ export interface SegmentManifest {
 }
 
 /**
- * SegmentMedia's result. The segment list itself stays in the manifest object: only the batches
- * (a few numbers each) travel through the state machine, so the state stays far below 256 KiB
- * however long the video.
+ * SegmentMedia's result. The segment list stays in the manifest and each batch's packing plan in
+ * its own object: only batch numbers travel through the state machine, so the state stays far
+ * below 256 KiB however long the video.
  */
 export interface SegmentationResult {
   manifestKey: string;
   segmentCount: number;
+  packageCount: number;
   durationSeconds: number;
   encoding: EncodingPlan;
-  batches: SegmentBatch[];
+  /** 0, 1, 2 … — the Map's items; batch n's plan is at keys.batch(videoId, revision, n). */
+  batches: number[];
+}
+
+/** One entry of a package: a segment, named and checked as the zip's headers will say. */
+export interface PackageEntry {
+  index: number;
+  name: string;
+  bytes: number;
+  crc32: number;
+}
+
+/** What one PackageSegments iteration packs: consecutive packages of consecutive segments. */
+export interface BatchDocument {
+  videoId: string;
+  revision: string;
+  batch: number;
+  packages: { package: number; bytes: number; entries: (PackageEntry & { key: string })[] }[];
 }
 
 /** One PackageSegments iteration's result; its receipts are in the work bucket at `receiptsKey`. */
@@ -87,17 +106,19 @@ export interface BatchResult {
 }
 
 export interface PackageReceipt {
-  index: number;
+  package: number;
   functionName: string;
-  entryName: string;
   codeSha256: string;
   zipBytes: number;
   /** False when an identical package already existed (a re-run). */
   created: boolean;
+  entries: PackageEntry[];
 }
 
 export interface SegmentOffset {
   index: number;
+  /** The package's number: the segment's URI in the playlist is `<package>.ts`. */
+  package: number;
   functionName: string;
   offset: number;
   length: number;

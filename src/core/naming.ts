@@ -148,7 +148,10 @@ export const keys = {
   /** Written before a package's function is created: what CleanUp deletes, without listing functions. */
   packageClaim: (videoId: string, revision: string, functionName: string) => `${videoId}/${revision}/packages/${functionName}`,
   packageClaimsPrefix: (videoId: string, revision: string) => `${videoId}/${revision}/packages/`,
-  /** What one PackageSegments iteration made: a PackageReceipt per segment of the batch. */
+  /** What one PackageSegments iteration packs (a BatchDocument, written by SegmentMedia). */
+  batch: (videoId: string, revision: string, batch: number) =>
+    `${videoId}/${revision}/batches/${String(batch).padStart(5, '0')}.json`,
+  /** What one PackageSegments iteration made: a PackageReceipt per package of the batch. */
   receipts: (videoId: string, revision: string, batch: number) =>
     `${videoId}/${revision}/receipts/${String(batch).padStart(5, '0')}.json`,
   offsets: (videoId: string, revision: string) => `${videoId}/${revision}/offsets.json`,

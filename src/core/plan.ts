@@ -11,43 +11,91 @@ export function planEncoding(job: Pick<Job, 'source' | 'media' | 'options'>): En
   return { video: media.video.codec === 'h264' ? 'copy' : 'h264', audio };
 }
 
-/**
- * One iteration of the PackageSegments Map: consecutive segments `first` … `first + count - 1`.
- * The Map runs over batches, not segments, so a long video keeps the history small: each
- * iteration adds about seven events whatever it holds (25,000 per execution at most).
- */
-export interface SegmentBatch {
-  batch: number;
+/** Lambda: function code and layers ≤ 250 MB unzipped (262,144,000 bytes). */
+export const MAX_PACKAGE_BYTES = 262_144_000;
+/** Lambda: a zip passed directly to CreateFunction may be 50 MB; larger ones go through S3. */
+export const DIRECT_UPLOAD_BYTES = 50 * 1024 * 1024;
+
+/** The name of segment `index` inside its package. */
+export function segmentEntryName(index: number): string {
+  return `${String(index).padStart(5, '0')}.ts`;
+}
+
+/** Zip bytes around one stored entry: local header and central header, each with the name. */
+export function entryOverhead(name: string): number {
+  return 30 + 46 + 2 * Buffer.byteLength(name);
+}
+const END_RECORD_BYTES = 22;
+
+/** A package: consecutive segments `first` … `first + count - 1` in one stored zip of `bytes`. */
+export interface PackagePlan {
+  package: number;
   first: number;
   count: number;
   bytes: number;
 }
 
+export interface PackingLimits {
+  /** Zip bytes per package: by default what fits CreateFunction's direct 50 MB upload. */
+  maxBytes: number;
+  /** Entries per package: keeps read-back and listing quick (zip without zip64 allows 65,535). */
+  maxEntries: number;
+}
+
+export const DEFAULT_PACKING: PackingLimits = { maxBytes: DIRECT_UPLOAD_BYTES, maxEntries: 1000 };
+
+/**
+ * Fills packages with consecutive segments up to the limits. A segment larger than `maxBytes`
+ * gets a package of its own (stored through S3, up to MAX_PACKAGE_BYTES; SegmentMedia refuses
+ * larger ones before this).
+ */
+export function planPackages(segments: readonly { index: number; bytes: number }[], limits = DEFAULT_PACKING): PackagePlan[] {
+  const packages: PackagePlan[] = [];
+  let current: PackagePlan | undefined;
+  segments.forEach((segment, position) => {
+    if (segment.index !== position) throw new Error(`segment ${segment.index} found at position ${position}: indices must run 0, 1, 2 …`);
+    const grows = segment.bytes + entryOverhead(segmentEntryName(segment.index));
+    if (!current || current.count >= limits.maxEntries || current.bytes + grows > limits.maxBytes) {
+      current = { package: packages.length, first: segment.index, count: 0, bytes: END_RECORD_BYTES };
+      packages.push(current);
+    }
+    current.count++;
+    current.bytes += grows;
+  });
+  return packages;
+}
+
+/**
+ * One iteration of the PackageSegments Map: consecutive packages. The Map runs over batches so a
+ * long video keeps the history small: each iteration adds about seven events whatever it holds.
+ */
+export interface BatchPlan {
+  batch: number;
+  firstPackage: number;
+  packageCount: number;
+  bytes: number;
+}
+
 export interface BatchLimits {
-  /** Segments per iteration: bounds the iteration's time (CreateFunction shares ~15 req/s). */
-  maxSegments: number;
-  /** Bytes per iteration: bounds the time spent uploading inside one Lambda invocation. */
+  /** Packages per iteration: CreateFunction shares ~15 requests/s per account. */
+  maxPackages: number;
+  /** Bytes per iteration: bounds the time one Lambda invocation spends streaming packages. */
   maxBytes: number;
 }
 
-/** 8,640 segments (24 h at 10 s) make 346 iterations, about 2,400 history events. */
-export const DEFAULT_BATCH_LIMITS: BatchLimits = { maxSegments: 25, maxBytes: 400 * 1024 * 1024 };
+/** At one package per 10-second segment, 8,640 segments (24 h) make 1,080 iterations, ~7,600 events. */
+export const DEFAULT_BATCH_LIMITS: BatchLimits = { maxPackages: 8, maxBytes: 400 * 1024 * 1024 };
 
-/** Splits segments (in index order, indices 0, 1, 2 …) into batches within the limits. */
-export function planBatches(segments: readonly { index: number; bytes: number }[], limits = DEFAULT_BATCH_LIMITS): SegmentBatch[] {
-  const batches: SegmentBatch[] = [];
-  let current: SegmentBatch | undefined;
-  segments.forEach((segment, position) => {
-    if (segment.index !== position) throw new Error(`segment ${segment.index} found at position ${position}: indices must run 0, 1, 2 …`);
-    if (!current || current.count >= limits.maxSegments || (current.count > 0 && current.bytes + segment.bytes > limits.maxBytes)) {
-      current = { batch: batches.length, first: segment.index, count: 0, bytes: 0 };
+export function planBatches(packages: readonly PackagePlan[], limits = DEFAULT_BATCH_LIMITS): BatchPlan[] {
+  const batches: BatchPlan[] = [];
+  let current: BatchPlan | undefined;
+  for (const pkg of packages) {
+    if (!current || current.packageCount >= limits.maxPackages || current.bytes + pkg.bytes > limits.maxBytes) {
+      current = { batch: batches.length, firstPackage: pkg.package, packageCount: 0, bytes: 0 };
       batches.push(current);
     }
-    current.count++;
-    current.bytes += segment.bytes;
-  });
+    current.packageCount++;
+    current.bytes += pkg.bytes;
+  }
   return batches;
 }
-
-/** Lambda: function code and layers ≤ 250 MB unzipped (262,144,000 bytes). */
-export const MAX_PACKAGE_BYTES = 262_144_000;

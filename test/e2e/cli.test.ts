@@ -114,7 +114,7 @@ describe('lambda-hls convert, serve and an independent player', () => {
     expect(run.code).toBe(0);
     expect(run.json).toMatchObject({ status: 'SUCCEEDED', videoId: expect.stringMatching(/^mon-ete-a-paris-clip-1-[0-9a-f]{6}$/), segments: 3 });
     expect(run.json.playlist && existsSync(run.json.playlist)).toBe(true);
-    expect(run.stderr).toMatch(/PackageSegments +3\/3/);
+    expect(run.stderr).toMatch(/PackageSegments +1\/1/); // three small segments share one package
     converted.h264 = run.json;
   });
 
@@ -200,12 +200,12 @@ describe('lambda-hls convert, serve and an independent player', () => {
     };
     expect(history.status).toBe('SUCCEEDED');
     expect(history.states.map((s) => s.state)).toEqual(['ValidateInput', 'SegmentMedia', 'PackageSegments', 'ComputeOffsets', 'WritePlaylist', 'RegisterRoute']);
-    // Three segments make one batch (one Map iteration) of three packages.
-    expect(history.states.find((s) => s.state === 'PackageSegments')).toMatchObject({ iterations: { succeeded: 1 }, packages: 3 });
-    expect(history.stats).toEqual({ segments: 3, packages: 3, maxStatePayloadBytes: expect.any(Number), historyEvents: 31 + 7 });
+    // Three small segments make one package, in one batch (one Map iteration).
+    expect(history.states.find((s) => s.state === 'PackageSegments')).toMatchObject({ iterations: { succeeded: 1 }, packages: 1 });
+    expect(history.stats).toEqual({ segments: 3, packages: 1, maxStatePayloadBytes: expect.any(Number), historyEvents: 31 + 7 });
     const text = cli(['history', converted.h264!.videoId]).stdout;
-    expect(text).toMatch(/PackageSegments +SUCCEEDED .*1\/1 batches, 3 packages/);
-    expect(text).toMatch(/size +3 segments, 3 packages, largest state \d+ bytes \(limit 262144\), 38 history events \(limit 25000\)/);
+    expect(text).toMatch(/PackageSegments +SUCCEEDED .*1\/1 batch, 1 package/);
+    expect(text).toMatch(/size +3 segments, 1 package, largest state \d+ bytes \(limit 262144\), 38 history events \(limit 25000\)/);
   });
 
   it('fails a bad input with exit 1, a named error in history, and nothing left behind', () => {
@@ -310,7 +310,8 @@ describe('a conversion killed in the middle of PackageSegments', () => {
   async function convertAndKill(file: string): Promise<string> {
     const before = new Set(functionsIn(killHome));
     const child = spawn(process.execPath, [CLI, 'convert', file, '--segment-seconds', '1'], {
-      env: { ...process.env, LAMBDA_HLS_HOME: killHome, LAMBDA_HLS_FAULTS: 'code.slow=1:150' },
+      // One package per segment, each created slowly: a window to kill it in.
+      env: { ...process.env, LAMBDA_HLS_HOME: killHome, LAMBDA_HLS_FAULTS: 'code.slow=1:150', LAMBDA_HLS_PACKAGE_BYTES: '1' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let seen = '';
@@ -333,7 +334,7 @@ describe('a conversion killed in the middle of PackageSegments', () => {
 
   it('completes when run again, and history shows the killed run as ABORTED in PackageSegments', async () => {
     await convertAndKill(clip);
-    const videoId = (JSON.parse(run(['convert', clip, '--json', '--segment-seconds', '1']).stdout) as { videoId: string; status: string; segments: number; executionName: string });
+    const videoId = (JSON.parse(run(['convert', clip, '--json', '--segment-seconds', '1'], { LAMBDA_HLS_PACKAGE_BYTES: '1' }).stdout) as { videoId: string; status: string; segments: number; executionName: string });
     expect(videoId).toMatchObject({ status: 'SUCCEEDED', segments: 12 });
     // The killed run is the first execution of that revision; the second has a -2 suffix.
     const killed = JSON.parse(run(['history', videoId.executionName.replace(/-2$/, ''), '--json']).stdout) as { status: string; error: { state: string } };
@@ -367,6 +368,7 @@ describe('a conversion killed in the middle of PackageSegments', () => {
 describe('a 24-hour video at 10-second segments fits one execution', () => {
   // 8,640 segments, as many as 24 h at 10 s: 2 h 24 min of a 64x64 picture at one frame per
   // second, every frame a keyframe, cut at 1 s. Tiny, so thousands of segments come quickly.
+  // Packed one segment per package (LAMBDA_HLS_PACKAGE_BYTES=1), the worst case for the Map.
   const SEGMENTS = 8640;
   let longHome: string;
   let result: {
@@ -383,7 +385,7 @@ describe('a 24-hour video at 10-second segments fits one execution', () => {
       '-f', 'lavfi', '-i', 'testsrc=size=64x64:rate=1', '-t', String(SEGMENTS),
       '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '1', '-pix_fmt', 'yuv420p', input,
     ]);
-    const convert = run(['convert', input, '--segment-seconds', '1', '--json']);
+    const convert = cliIn(longHome, ['convert', input, '--segment-seconds', '1', '--json'], { LAMBDA_HLS_PACKAGE_BYTES: '1' }, 300_000);
     if (convert.code !== 0) throw new Error(`convert failed: ${convert.stdout} ${convert.stderr}`);
     result = JSON.parse(convert.stdout) as typeof result;
   }, 300_000);
@@ -394,8 +396,8 @@ describe('a 24-hour video at 10-second segments fits one execution', () => {
     expect(result.stats.packages).toBe(SEGMENTS);
     expect(result.stats.maxStatePayloadBytes).toBeLessThanOrEqual(262_144);
     expect(result.stats.historyEvents).toBeLessThanOrEqual(25_000);
-    // 5 Tasks × 5 events, Map 4, execution 2, and 7 per batch of at most 25 segments.
-    expect(result.stats.historyEvents).toBe(31 + 7 * Math.ceil(SEGMENTS / 25));
+    // 5 Tasks × 5 events, Map 4, execution 2, and 7 per batch of at most 8 packages.
+    expect(result.stats.historyEvents).toBe(31 + 7 * Math.ceil(SEGMENTS / 8));
   });
 
   it('writes a valid playlist of 8,640 byte ranges, one package each', () => {

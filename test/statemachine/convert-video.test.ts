@@ -1,6 +1,6 @@
 // The real ASL file on the local engine, with the real steps and local adapters: one named case
 // per path through the machine, asserting on the execution history and on what is left behind.
-import { readdirSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { loadDefinition, runStateMachine, UnboundTask } from '../../local/engine
 import { compactEvent, ExecutionStore, failedState, summarizeStates } from '../../local/executions';
 import { bindSteps, type LocalConfig, type StepPorts } from '../../local/runtime';
 import { startServer } from '../../local/server';
+import { ffmpegMediaTool, MAX_PENDING_SEGMENTS } from '../../src/adapters/ffmpeg/media-tool';
 import {
   freshPorts, leftovers, makeAudioOnlyMp4, makeMp3, makeVideo, makeWav, tempDir, writeText,
 } from '../support/fixtures';
@@ -64,8 +65,10 @@ describe('ConvertVideo, happy paths', () => {
     expect(record?.status).toBe('SUCCEEDED');
 
     const route = await readRoute(ports.objects, result.videoId);
-    expect(route?.packages).toHaveLength(result.segments);
+    // A few small segments share one package.
     expect(result.segments).toBeGreaterThanOrEqual(2);
+    expect(route?.packages).toHaveLength(1);
+    expect(result.stats).toMatchObject({ segments: result.segments, packages: 1 });
     const functions = readdirSync(join(ports.config.home, 'functions'));
     expect(functions.sort()).toEqual([...route!.packages].sort());
 
@@ -219,7 +222,7 @@ describe('ConvertVideo, faults after packages exist', () => {
 
   it('fails cleanly through CleanUp under persistent throttling, deleting the packages it made', async () => {
     let made = 0;
-    const { ports, result, events } = await convert(mp4, {}, (p) => {
+    const { ports, result, events } = await convert(mp4, { packageBytes: 1 }, (p) => {
       const code = Object.create(p.code) as StepPorts['code'];
       // The first package goes through, every later one is throttled for good.
       code.createPackage = async (name, zip) => {
@@ -293,7 +296,8 @@ describe('ConvertVideo under faults injected by LAMBDA_HLS_FAULTS', () => {
   });
 
   async function convertWithFaults(spec: string, seed: string) {
-    const ports = freshPorts();
+    // One package per segment, so the code store sees many calls.
+    const ports = freshPorts({ packageBytes: 1 });
     const counts = { calls: 0, throttle: 0, transient: 0, slow: 0 };
     const result = await convertFile(long, {
       ports,
@@ -429,6 +433,78 @@ describe('the local server answers only what is registered and signed, on 127.0.
   it('refuses a code path that is not a function name', async () => {
     for (const path of ['/code/../signing-key', '/code/%2e%2e%2fsigning-key.zip', `/code/${'a'.repeat(65)}.zip`]) {
       expect(await rawStatus(server.port, path)).toBe(404);
+    }
+  });
+});
+
+describe('segmenting streams: each segment is handed over as ffmpeg finishes it', () => {
+  it('keeps scratch within a few segments while the caller is slower than ffmpeg, and hands over all of them in order', async () => {
+    const source = makeVideo(join(dir, 'long for streaming.mp4'), { seconds: 30, size: '320x180', videoCodec: 'mpeg4' });
+    const outDir = tempDir('segments');
+    const seen: number[] = [];
+    let mostOnDisk = 0;
+    let total = 0;
+    const stream = await ffmpegMediaTool().segment({ input: source, plan: { video: 'h264', audio: 'aac' }, segmentSeconds: 1, outDir });
+    for await (const file of stream) {
+      mostOnDisk = Math.max(mostOnDisk, readdirSync(outDir).filter((f) => f.endsWith('.ts')).length);
+      seen.push(file.index);
+      total += file.duration;
+      expect(statSync(file.path).size).toBe(file.bytes);
+      await new Promise((r) => setTimeout(r, 60)); // an upload
+      rmSync(file.path);
+    }
+    expect(seen).toEqual(seen.map((_, i) => i));
+    expect(seen.length).toBeGreaterThanOrEqual(25);
+    expect(total).toBeCloseTo(30, 0);
+    // The waiting ones, the one being written, and the one just handed over.
+    expect(mostOnDisk).toBeLessThanOrEqual(MAX_PENDING_SEGMENTS + 2);
+  });
+
+  it('stops ffmpeg when the caller stops taking segments', async () => {
+    const source = makeVideo(join(dir, 'abandoned stream.mp4'), { seconds: 30, size: '320x180', videoCodec: 'mpeg4' });
+    const outDir = tempDir('segments');
+    for await (const file of await ffmpegMediaTool().segment({ input: source, plan: { video: 'h264', audio: 'aac' }, segmentSeconds: 1, outDir })) {
+      if (file.index === 1) break;
+    }
+    const after = readdirSync(outDir).length;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(readdirSync(outDir).length).toBe(after);
+    expect(after).toBeLessThan(15);
+  });
+});
+
+describe('packing: several segments per package, each with its own byte range', () => {
+  it('spreads the segments over packages by the size bound, and every range reads back as MPEG-TS', async () => {
+    const clip = makeVideo(join(dir, 'packed.mp4'), { seconds: 8, size: '320x180' });
+    const probe = await convert(clip);
+    const one = await readRoute(probe.ports.objects, probe.result.videoId);
+    expect(one?.packages).toHaveLength(1);
+    // About three segments per package.
+    const playlist = checkPlaylist((await probe.ports.objects.get('output', one!.playlistKey)).toString());
+    const perSegment = Math.max(...playlist.segments.map((s) => s.length!)) + 120;
+    const { ports, result } = await convert(clip, { packageBytes: 3 * perSegment + 22 });
+    const route = await readRoute(ports.objects, result.videoId);
+    const packed = checkPlaylist((await ports.objects.get('output', route!.playlistKey)).toString());
+    expect(packed.problems).toEqual([]);
+    expect(route!.packages.length).toBeGreaterThanOrEqual(Math.ceil(result.segments / 3));
+    expect(route!.packages.length).toBeLessThan(result.segments);
+    expect(result.stats.packages).toBe(route!.packages.length);
+    const server = await startServer({ ports });
+    try {
+      let previous = { uri: '', end: 0 };
+      for (const segment of packed.segments) {
+        const pkg = Number(segment.uri.replace('.ts', ''));
+        const location = (await ports.code.describe(route!.packages[pkg]!))!;
+        expect(segment.offset! + segment.length!).toBeLessThanOrEqual(location.codeSize);
+        // Within a package, each segment starts after the previous one (and its entry header).
+        if (segment.uri === previous.uri) expect(segment.offset!).toBeGreaterThan(previous.end);
+        previous = { uri: segment.uri, end: segment.offset! + segment.length! };
+        const bytes = await ports.code.readRange(location.url, segment.offset!, segment.offset! + segment.length! - 1);
+        expect(bytes.length).toBe(segment.length);
+        for (let at = 0; at < bytes.length; at += 188) expect(bytes[at]).toBe(0x47);
+      }
+    } finally {
+      await server.close();
     }
   });
 });

@@ -1,6 +1,6 @@
 // In-memory ports for unit tests: no disk, no processes, no network.
 import { createHash } from 'node:crypto';
-import type { Bucket, CodeStore, ObjectInfo, ObjectStore, PackageInfo, PackageLocation } from '../../src/ports';
+import { collectBytes, type Bucket, type CodeStore, type ObjectInfo, type ObjectStore, type PackageInfo, type PackageLocation, type PackageSource } from '../../src/ports';
 import { InputNotFound } from '../../src/core/errors';
 
 export class MemoryObjectStore implements ObjectStore {
@@ -16,6 +16,12 @@ export class MemoryObjectStore implements ObjectStore {
     const body = this.data.get(this.id(bucket, key));
     if (!body) throw new InputNotFound(`no ${key}`);
     return body;
+  }
+  async read(bucket: Bucket, key: string): Promise<AsyncIterable<Uint8Array>> {
+    const body = await this.get(bucket, key);
+    return (async function* () {
+      yield body;
+    })();
   }
   async put(bucket: Bucket, key: string, body: Buffer | string): Promise<void> {
     this.data.set(this.id(bucket, key), Buffer.from(body));
@@ -44,7 +50,8 @@ export class MemoryCodeStore implements CodeStore {
   private info(name: string, zip: Buffer): PackageInfo {
     return { name, codeSha256: createHash('sha256').update(zip).digest('base64'), codeSize: zip.length };
   }
-  async createPackage(name: string, zip: Buffer) {
+  async createPackage(name: string, source: PackageSource) {
+    const zip = await collectBytes(source.chunks());
     const existing = this.functions.get(name);
     if (existing?.equals(zip)) return { ...this.info(name, zip), created: false };
     this.functions.set(name, zip);

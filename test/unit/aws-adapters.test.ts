@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/client-lambda';
 import { DeleteObjectCommand, HeadObjectCommand, GetObjectCommand, ListObjectsV2Command, NoSuchKey, NotFound, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
+import { bufferSource } from '../../src/ports';
 import { createHash } from 'node:crypto';
 import { DIRECT_UPLOAD_LIMIT, LambdaCodeStore, urlExpiry } from '../../src/adapters/aws/code-store';
 import { S3ObjectStore } from '../../src/adapters/aws/object-store';
@@ -40,7 +41,7 @@ describe('LambdaCodeStore.createPackage', () => {
   it('creates a never-invoked function with the zip passed directly', async () => {
     const zip = Buffer.from('PK\x03\x04 small package');
     lambdaMock.on(CreateFunctionCommand).resolves({ FunctionName: 'seg-0' });
-    const result = await store().createPackage('seg-0', zip);
+    const result = await store().createPackage('seg-0', bufferSource(zip));
     expect(result).toEqual({ name: 'seg-0', codeSha256: sha(zip), codeSize: zip.length, created: true });
     const calls = lambdaMock.commandCalls(CreateFunctionCommand);
     expect(calls).toHaveLength(1);
@@ -56,8 +57,13 @@ describe('LambdaCodeStore.createPackage', () => {
     s3Mock.on(PutObjectCommand).resolves({});
     s3Mock.on(DeleteObjectCommand).resolves({});
     lambdaMock.on(CreateFunctionCommand).resolves({});
-    await store().createPackage('seg-big', zip);
-    expect(s3Mock.commandCalls(PutObjectCommand)[0]!.args[0].input).toMatchObject({ Bucket: 'work-bucket', Key: 'packages/seg-big.zip' });
+    // Streamed in pieces, never whole: the hash is still that of the whole zip.
+    const pieces = { size: zip.length, async *chunks() { for (let i = 0; i < zip.length; i += 8 << 20) yield zip.subarray(i, i + (8 << 20)); } };
+    const result = await store().createPackage('seg-big', pieces);
+    expect(result).toEqual({ name: 'seg-big', codeSha256: sha(zip), codeSize: zip.length, created: true });
+    expect(s3Mock.commandCalls(PutObjectCommand)[0]!.args[0].input).toMatchObject({
+      Bucket: 'work-bucket', Key: 'packages/seg-big.zip', ContentLength: zip.length,
+    });
     expect(lambdaMock.commandCalls(CreateFunctionCommand)[0]!.args[0].input.Code).toEqual({ S3Bucket: 'work-bucket', S3Key: 'packages/seg-big.zip' });
     expect(s3Mock.commandCalls(DeleteObjectCommand)[0]!.args[0].input).toEqual({ Bucket: 'work-bucket', Key: 'packages/seg-big.zip' });
   });
@@ -66,7 +72,7 @@ describe('LambdaCodeStore.createPackage', () => {
     const zip = Buffer.from('same');
     lambdaMock.on(CreateFunctionCommand).rejects(new ResourceConflictException({ message: 'Function already exist: seg-0', ...meta }));
     lambdaMock.on(GetFunctionCommand).resolves({ Configuration: { CodeSha256: sha(zip), State: 'Active' } });
-    const result = await store().createPackage('seg-0', zip);
+    const result = await store().createPackage('seg-0', bufferSource(zip));
     expect(result.created).toBe(false);
     expect(lambdaMock.commandCalls(UpdateFunctionCodeCommand)).toHaveLength(0);
   });
@@ -76,7 +82,7 @@ describe('LambdaCodeStore.createPackage', () => {
     lambdaMock.on(CreateFunctionCommand).rejects(new ResourceConflictException({ message: 'exists', ...meta }));
     lambdaMock.on(GetFunctionCommand).resolves({ Configuration: { CodeSha256: 'old', State: 'Active', LastUpdateStatus: 'Successful' } });
     lambdaMock.on(UpdateFunctionCodeCommand).resolves({});
-    await store().createPackage('seg-0', zip);
+    await store().createPackage('seg-0', bufferSource(zip));
     expect(lambdaMock.commandCalls(UpdateFunctionCodeCommand)[0]!.args[0].input).toEqual({ FunctionName: 'seg-0', ZipFile: zip });
   });
 
@@ -86,14 +92,14 @@ describe('LambdaCodeStore.createPackage', () => {
       .rejectsOnce(new TooManyRequestsException({ message: 'Rate exceeded', ...meta }))
       .rejectsOnce(new TooManyRequestsException({ message: 'Rate exceeded', ...meta }))
       .resolves({});
-    await store().createPackage('seg-0', Buffer.from('x'));
+    await store().createPackage('seg-0', bufferSource(Buffer.from('x')));
     expect(lambdaMock.commandCalls(CreateFunctionCommand)).toHaveLength(3);
     expect(sleeps).toEqual([100, 200]);
   });
 
   it('hands persistent throttling to the state machine under its own name', async () => {
     lambdaMock.on(CreateFunctionCommand).rejects(new TooManyRequestsException({ message: 'Rate exceeded', ...meta }));
-    await expect(store().createPackage('seg-0', Buffer.from('x'))).rejects.toMatchObject({ name: 'TooManyRequestsException' });
+    await expect(store().createPackage('seg-0', bufferSource(Buffer.from('x')))).rejects.toMatchObject({ name: 'TooManyRequestsException' });
     expect(lambdaMock.commandCalls(CreateFunctionCommand)).toHaveLength(3);
   });
 });

@@ -1,5 +1,6 @@
 import { parseProbe, parseSegmentList, segmentArgs } from '../../src/adapters/ffmpeg/media-tool';
-import { planEncoding } from '../../src/core/plan';
+import { DIRECT_UPLOAD_BYTES, entryOverhead, planBatches, planEncoding, planPackages, segmentEntryName } from '../../src/core/plan';
+import { layoutStoredZip } from '../../src/core/zip';
 import type { Job } from '../../src/core/model';
 
 const video = { codec: 'h264', width: 1920, height: 1080 };
@@ -80,5 +81,37 @@ describe('segment list', () => {
       { file: '00000.ts', start: 0, end: 10.08 },
       { file: '00001.ts', start: 10.08, end: 20.08 },
     ]);
+  });
+});
+
+describe('packing segments into packages, and packages into batches', () => {
+  const segments = (sizes: number[]) => sizes.map((bytes, index) => ({ index, bytes }));
+  const overhead = entryOverhead(segmentEntryName(0));
+
+  it('fills each package with consecutive segments up to the byte bound, the zip included', () => {
+    const plan = planPackages(segments([400, 400, 400, 400, 400]), { maxBytes: 22 + 2 * (400 + overhead), maxEntries: 1000 });
+    expect(plan.map((p) => [p.first, p.count])).toEqual([[0, 2], [2, 2], [4, 1]]);
+    expect(plan[0]!.bytes).toBe(22 + 2 * (400 + overhead)); // exactly what layoutStoredZip makes
+    const zip = layoutStoredZip([0, 1].map((i) => ({ name: segmentEntryName(i), size: 400, crc32: 0 })));
+    expect(zip.size).toBe(plan[0]!.bytes);
+  });
+
+  it('caps the entries per package, and gives a segment over the bound a package of its own', () => {
+    expect(planPackages(segments([1, 1, 1, 1, 1]), { maxBytes: 1e9, maxEntries: 2 }).map((p) => p.count)).toEqual([2, 2, 1]);
+    const plan = planPackages(segments([10, 5000, 10]), { maxBytes: 1000, maxEntries: 1000 });
+    expect(plan.map((p) => [p.first, p.count])).toEqual([[0, 1], [1, 1], [2, 1]]);
+  });
+
+  it('packs by default up to the 50 MB a direct CreateFunction takes', () => {
+    const tenMb = segments(Array.from({ length: 12 }, () => 10 * 1024 * 1024));
+    const plan = planPackages(tenMb);
+    expect(plan.map((p) => p.count)).toEqual([4, 4, 4]);
+    expect(Math.max(...plan.map((p) => p.bytes))).toBeLessThanOrEqual(DIRECT_UPLOAD_BYTES);
+  });
+
+  it('groups packages into batches by count and bytes', () => {
+    const packages = planPackages(segments(Array.from({ length: 20 }, () => 100)), { maxBytes: 1, maxEntries: 1 });
+    expect(planBatches(packages, { maxPackages: 8, maxBytes: 1e9 }).map((b) => b.packageCount)).toEqual([8, 8, 4]);
+    expect(planBatches(packages, { maxPackages: 100, maxBytes: 3 * packages[0]!.bytes }).map((b) => b.packageCount)).toEqual([3, 3, 3, 3, 3, 3, 2]);
   });
 });

@@ -1,3 +1,4 @@
+import { bufferSource } from '../../src/ports';
 import { PackageUrlCache, serveSegment, URL_REFRESH_MARGIN_MS } from '../../functions/serve-segment/step';
 import type { RouteRecord } from '../../src/core/model';
 import { keys } from '../../src/core/naming';
@@ -10,8 +11,8 @@ async function setup() {
   const clock = () => now;
   const objects = new MemoryObjectStore();
   const code = new MemoryCodeStore(clock);
-  await code.createPackage('seg-0', Buffer.from('zip-0'));
-  await code.createPackage('seg-1', Buffer.from('zip-1'));
+  await code.createPackage('seg-0', bufferSource(Buffer.from('zip-0')));
+  await code.createPackage('seg-1', bufferSource(Buffer.from('zip-1')));
   const route: RouteRecord = {
     videoId: VIDEO, revision: 'abcd1234', sourceKey: 'my clip.mp4', kind: 'video', playlistKey: keys.playlist(VIDEO, 'abcd1234'),
     durationSeconds: 20, segmentCount: 2, packages: ['seg-0', 'seg-1'], registeredAt: new Date(0).toISOString(),

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { crc32, parseCentralDirectory, parseLocalHeader, writeStoredZip } from '../../src/core/zip';
+import { crc32, crc32Js, layoutStoredZip, parseCentralDirectory, parseLocalHeader, streamStoredZip, writeStoredZip } from '../../src/core/zip';
+import { PackageMismatch } from '../../src/core/errors';
 
 describe('crc32', () => {
   it('matches the standard check value for "123456789"', () => {
@@ -75,5 +76,47 @@ describe('stored zip', () => {
 
   it('rejects data that is not a local file header', () => {
     expect(() => parseLocalHeader(Buffer.alloc(64))).toThrow(/signature/);
+  });
+});
+
+describe('streamStoredZip', () => {
+  const chunked = (data: Uint8Array, size: number) =>
+    (async function* () {
+      for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size);
+    })();
+  const collect = async (chunks: AsyncIterable<Buffer>) => {
+    const parts: Buffer[] = [];
+    for await (const c of chunks) parts.push(c);
+    return Buffer.concat(parts);
+  };
+
+  it('streams exactly the bytes writeStoredZip writes, whatever the chunking', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.uint8Array({ maxLength: 300 }), { minLength: 1, maxLength: 5 }),
+        fc.integer({ min: 1, max: 64 }),
+        async (files, chunk) => {
+          const entries = files.map((data, i) => ({ name: `${String(i).padStart(5, '0')}.ts`, data }));
+          const layout = layoutStoredZip(entries.map((e) => ({ name: e.name, size: e.data.length, crc32: crc32(e.data) })));
+          const streamed = await collect(streamStoredZip(layout, (i) => chunked(entries[i]!.data, chunk)));
+          expect(streamed).toEqual(writeStoredZip(entries).bytes);
+          expect(streamed.length).toBe(layout.size);
+        },
+      ),
+    );
+  });
+
+  it('stops with PackageMismatch when an entry has other bytes than its header promises', async () => {
+    const data = Buffer.from('segment bytes');
+    const layout = layoutStoredZip([{ name: '00000.ts', size: data.length, crc32: crc32(data) }]);
+    await expect(collect(streamStoredZip(layout, () => chunked(Buffer.from('segment bytez'), 4)))).rejects.toThrow(PackageMismatch);
+    await expect(collect(streamStoredZip(layout, () => chunked(data.subarray(1), 4)))).rejects.toThrow(/read 12 bytes/);
+    await expect(collect(streamStoredZip(layout, () => chunked(Buffer.concat([data, data]), 4)))).rejects.toThrow(PackageMismatch);
+  });
+
+  it('uses a CRC-32 equal to the JavaScript one', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 2000 }), fc.nat(), (data, seed) => {
+      expect(crc32(data, seed >>> 0)).toBe(crc32Js(data, seed >>> 0));
+    }));
   });
 });

@@ -1,12 +1,13 @@
 // CodeStore on AWS Lambda: every package is the code of a function that is never invoked.
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import {
   CreateFunctionCommand, DeleteFunctionCommand, GetAccountSettingsCommand, GetFunctionCommand,
   paginateListFunctions, UpdateFunctionCodeCommand, waitUntilFunctionActiveV2, waitUntilFunctionUpdatedV2,
   type FunctionCode, type LambdaClient, type Runtime,
 } from '@aws-sdk/client-lambda';
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { CodeStore, PackageInfo, PackageLocation } from '../../ports';
+import { collectBytes, type CodeStore, type PackageInfo, type PackageLocation, type PackageSource } from '../../ports';
 import { readRange } from '../http-range';
 import { retryThrottled, type RetryOptions } from '../../core/retry';
 
@@ -33,6 +34,13 @@ export interface LambdaCodeStoreOptions {
 
 function sha256Base64(zip: Buffer): string {
   return createHash('sha256').update(zip).digest('base64');
+}
+
+async function* hashing(chunks: AsyncIterable<Uint8Array>, hash: Hash): AsyncGenerator<Uint8Array> {
+  for await (const chunk of chunks) {
+    hash.update(chunk);
+    yield chunk;
+  }
 }
 
 function named(error: unknown, name: string): boolean {
@@ -71,13 +79,30 @@ export class LambdaCodeStore implements CodeStore {
     return retryThrottled(call, this.options.retry);
   }
 
-  async createPackage(name: string, zip: Buffer): Promise<PackageInfo & { created: boolean }> {
-    const codeSha256 = sha256Base64(zip);
-    const staged = zip.length > DIRECT_UPLOAD_LIMIT ? `${this.options.stagingPrefix ?? 'packages/'}${name}.zip` : undefined;
-    const code: FunctionCode = staged ? { S3Bucket: this.options.stagingBucket, S3Key: staged } : { ZipFile: zip };
+  async createPackage(name: string, source: PackageSource): Promise<PackageInfo & { created: boolean }> {
+    const staged = source.size > DIRECT_UPLOAD_LIMIT ? `${this.options.stagingPrefix ?? 'packages/'}${name}.zip` : undefined;
+    let code: FunctionCode;
+    let codeSha256: string;
     if (staged) {
-      await this.send(() => this.s3.send(new PutObjectCommand({ Bucket: this.options.stagingBucket, Key: staged, Body: zip })));
+      // Over 50 MB: streamed to the staging bucket (hashed on the way), never whole in memory.
+      codeSha256 = await this.send(async () => {
+        const hash = createHash('sha256');
+        const body = Readable.from(hashing(source.chunks(), hash));
+        await this.s3.send(
+          new PutObjectCommand({ Bucket: this.options.stagingBucket, Key: staged, Body: body, ContentLength: source.size }),
+        );
+        for await (const _ of body) {
+          // The request has read it all; whatever it did not (a stub client) still counts in the hash.
+        }
+        return hash.digest('base64');
+      });
+      code = { S3Bucket: this.options.stagingBucket, S3Key: staged };
+    } else {
+      const zip = await collectBytes(source.chunks());
+      codeSha256 = sha256Base64(zip);
+      code = { ZipFile: zip };
     }
+    const codeSize = source.size;
     try {
       let created = true;
       try {
@@ -102,14 +127,14 @@ export class LambdaCodeStore implements CodeStore {
         // It exists: the same code is success; other code is replaced with ours.
         const existing = await this.send(() => this.lambda.send(new GetFunctionCommand({ FunctionName: name })));
         if (existing.Configuration?.CodeSha256 === codeSha256) {
-          return { name, codeSha256, codeSize: zip.length, created: false };
+          return { name, codeSha256, codeSize, created: false };
         }
         await this.send(() => this.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: name, ...code })));
         await waitUntilFunctionUpdatedV2({ client: this.lambda, maxWaitTime: this.options.activeWaitSeconds ?? 120 }, { FunctionName: name });
         created = false;
       }
       await waitUntilFunctionActiveV2({ client: this.lambda, maxWaitTime: this.options.activeWaitSeconds ?? 120 }, { FunctionName: name });
-      return { name, codeSha256, codeSize: zip.length, created };
+      return { name, codeSha256, codeSize, created };
     } finally {
       if (staged) {
         await this.s3.send(new DeleteObjectCommand({ Bucket: this.options.stagingBucket, Key: staged })).catch(() => undefined);

@@ -45,6 +45,17 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  async read(bucket: Bucket, key: string): Promise<AsyncIterable<Uint8Array>> {
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.buckets[bucket], Key: key }));
+      // In Node the body is a Readable: chunks as they arrive from the socket.
+      return (out.Body as AsyncIterable<Uint8Array> | undefined) ?? (async function* () {})();
+    } catch (error) {
+      if (isMissing(error)) throw new InputNotFound(`no object ${key} in the ${bucket} bucket`);
+      throw error;
+    }
+  }
+
   async put(bucket: Bucket, key: string, body: Buffer | string, contentType?: string): Promise<void> {
     await this.s3.send(new PutObjectCommand({ Bucket: this.buckets[bucket], Key: key, Body: body, ContentType: contentType }));
   }

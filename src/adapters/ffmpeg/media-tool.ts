@@ -3,7 +3,7 @@
 // layer sets them to /opt/bin/…).
 import { spawn } from 'node:child_process';
 import { accessSync, chmodSync, constants, statSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotMedia, SegmentationFailed } from '../../core/errors';
 import type { ProbeResult } from '../../core/model';
@@ -209,25 +209,117 @@ export function ffmpegMediaTool(binaries: Binaries = resolveBinaries()): MediaTo
     },
 
     async segment(request) {
-      const result = await run(binaries.ffmpeg, segmentArgs(request));
-      if (result.code !== 0) {
-        throw new SegmentationFailed(`ffmpeg could not segment the file: ${lastLine(result.stderr)}`);
-      }
-      let csv: string;
-      try {
-        csv = await readFile(join(request.outDir, 'segments.csv'), 'utf8');
-      } catch {
-        throw new SegmentationFailed('ffmpeg wrote no segments');
-      }
-      const listed = parseSegmentList(csv);
-      if (listed.length === 0) throw new SegmentationFailed('ffmpeg wrote no segments: is the file empty of frames?');
-      const files: SegmentFile[] = [];
-      for (const [index, entry] of listed.entries()) {
-        const path = join(request.outDir, entry.file);
-        const { size } = await stat(path);
-        files.push({ index, path, bytes: size, start: entry.start, duration: Math.max(0, entry.end - entry.start) });
-      }
-      return files;
+      return streamSegments(binaries.ffmpeg, request);
     },
   };
+}
+
+/** Finished segments not yet taken before ffmpeg is paused: scratch holds these plus the one being written. */
+export const MAX_PENDING_SEGMENTS = 3;
+const POLL_MS = 50;
+
+/**
+ * Runs the segment muxer and hands over each segment once ffmpeg lists it in its CSV (it does so
+ * when the segment is closed). ffmpeg keeps cutting while the caller uploads, but when
+ * MAX_PENDING_SEGMENTS are waiting it is paused (SIGSTOP) until the caller catches up (SIGCONT).
+ * If the caller stops early, ffmpeg is killed.
+ */
+async function streamSegments(ffmpeg: string, request: SegmentRequest): Promise<AsyncIterable<SegmentFile>> {
+  const child = spawn(ffmpeg, segmentArgs(request), { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString('utf8')).slice(-8192);
+  });
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.on('error', (error) => reject(new SegmentationFailed(`cannot run ${ffmpeg}: ${error.message}`)));
+    child.on('close', (code) => resolve(code));
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', (error) => reject(new SegmentationFailed(`cannot run ${ffmpeg}: ${error.message}`)));
+  });
+  const listPath = join(request.outDir, 'segments.csv');
+  const queue: SegmentFile[] = [];
+  let listed = 0;
+  let listBytes = 0; // how much of the CSV has been read
+  let partial = '';
+  let running = true;
+  let paused = false;
+  const pause = (on: boolean) => {
+    if (!running || paused === on) return;
+    paused = on;
+    child.kill(on ? 'SIGSTOP' : 'SIGCONT');
+  };
+  void exited.then(() => (running = false), () => (running = false));
+
+  /** Reads the lines ffmpeg has added to its list since the last look. */
+  const poll = async () => {
+    let handle;
+    try {
+      handle = await open(listPath, 'r');
+    } catch {
+      return; // not written yet
+    }
+    try {
+      const { size } = await handle.stat();
+      if (size <= listBytes) return;
+      const fresh = Buffer.alloc(size - listBytes);
+      await handle.read(fresh, 0, fresh.length, listBytes);
+      listBytes = size;
+      const text = partial + fresh.toString('utf8');
+      partial = text.slice(text.lastIndexOf('\n') + 1);
+      for (const entry of parseSegmentList(text.slice(0, text.length - partial.length))) {
+        const path = join(request.outDir, entry.file);
+        const { size: bytes } = await stat(path);
+        queue.push({ index: listed++, path, bytes, start: entry.start, duration: Math.max(0, entry.end - entry.start) });
+      }
+    } finally {
+      await handle.close();
+    }
+    if (queue.length >= MAX_PENDING_SEGMENTS) pause(true);
+  };
+  // Looks in the background, so ffmpeg is paused even while the caller is busy with a segment.
+  let polling: Promise<void> | undefined;
+  let pollError: unknown;
+  const tick = () => {
+    polling ??= poll()
+      .catch((error: unknown) => void (pollError = error))
+      .finally(() => (polling = undefined));
+    return polling;
+  };
+  const timer = setInterval(tick, POLL_MS);
+
+  async function* segments(): AsyncGenerator<SegmentFile> {
+    try {
+      for (;;) {
+        if (pollError) throw pollError;
+        if (queue.length === 0) {
+          if (!running) {
+            await polling;
+            await tick(); // the last segment is listed as ffmpeg closes
+            if (pollError) throw pollError;
+            if (queue.length === 0) break;
+            continue;
+          }
+          await Promise.race([exited.catch(() => null), new Promise((r) => setTimeout(r, POLL_MS))]);
+          continue;
+        }
+        const next = queue.shift()!;
+        if (queue.length < MAX_PENDING_SEGMENTS) pause(false);
+        yield next;
+      }
+      const code = await exited;
+      if (code !== 0) throw new SegmentationFailed(`ffmpeg could not segment the file: ${lastLine(stderr)}`);
+      if (listed === 0) throw new SegmentationFailed('ffmpeg wrote no segments: is the file empty of frames?');
+    } finally {
+      clearInterval(timer);
+      if (running) {
+        pause(false);
+        child.kill('SIGKILL');
+        await exited.catch(() => undefined);
+      }
+      await polling;
+    }
+  }
+  return segments();
 }

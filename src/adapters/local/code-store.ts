@@ -1,10 +1,13 @@
 // CodeStore on folders: each "function" is $LAMBDA_HLS_HOME/functions/<name>/ with the zip kept
 // byte for byte, as Lambda keeps an uploaded package, and URLs signed like GetFunction's.
 import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { InvalidRequest } from '../../core/errors';
-import type { CodeStore, PackageInfo, PackageLocation } from '../../ports';
+import type { CodeStore, PackageInfo, PackageLocation, PackageSource } from '../../ports';
 import { readRange } from '../http-range';
 import { DEFAULT_URL_LIFETIME_SECONDS, type UrlSigner } from './signer';
 
@@ -52,17 +55,44 @@ export class LocalCodeStore implements CodeStore {
     }
   }
 
-  async createPackage(name: string, zip: Buffer): Promise<PackageInfo & { created: boolean }> {
-    const codeSha256 = createHash('sha256').update(zip).digest('base64');
-    const existing = await this.meta(name);
-    if (existing && existing.codeSha256 === codeSha256) return { ...existing, created: false };
+  async createPackage(name: string, zip: PackageSource): Promise<PackageInfo & { created: boolean }> {
     const dir = this.dir(name);
     await mkdir(dir, { recursive: true });
     const tag = randomBytes(6).toString('hex');
-    const info: Meta = { name, codeSha256, codeSize: zip.length, createdAt: new Date(this.now()).toISOString() };
+    const staged = join(dir, `code.zip.${tag}`);
+    // The zip streams to a staged file, hashed on the way, as Lambda reads an upload.
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+      await pipeline(
+        Readable.from(zip.chunks()),
+        new Transform({
+          transform(chunk: Buffer, _encoding, done) {
+            hash.update(chunk);
+            size += chunk.length;
+            done(null, chunk);
+          },
+        }),
+        createWriteStream(staged),
+      );
+    } catch (error) {
+      await rm(staged, { force: true });
+      if (!(await this.meta(name))) await rm(dir, { recursive: true, force: true });
+      throw error;
+    }
+    if (size !== zip.size) {
+      await rm(staged, { force: true });
+      throw new InvalidRequest(`package for ${name} streamed ${size} bytes, announced ${zip.size}`);
+    }
+    const codeSha256 = hash.digest('base64');
+    const existing = await this.meta(name);
+    if (existing && existing.codeSha256 === codeSha256) {
+      await rm(staged, { force: true });
+      return { ...existing, created: false };
+    }
+    const info: Meta = { name, codeSha256, codeSize: size, createdAt: new Date(this.now()).toISOString() };
     // Code first, then the description: a function without function.json does not exist yet.
-    await writeFile(join(dir, `code.zip.${tag}`), zip);
-    await rename(join(dir, `code.zip.${tag}`), join(dir, 'code.zip'));
+    await rename(staged, join(dir, 'code.zip'));
     await writeFile(join(dir, `function.json.${tag}`), JSON.stringify(info));
     await rename(join(dir, `function.json.${tag}`), join(dir, 'function.json'));
     return { ...info, created: true };

@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { DEFAULT_QUOTA_BYTES, LocalCodeStore } from './code-store';
 import { LocalObjectStore } from './object-store';
-import { MAX_PACKAGE_BYTES } from '../../core/plan';
+import { DEFAULT_PACKING, MAX_PACKAGE_BYTES } from '../../core/plan';
 import { homeDir } from './paths';
 import { DEFAULT_URL_LIFETIME_SECONDS, UrlSigner } from './signer';
 
@@ -16,6 +16,8 @@ export interface LocalConfig {
   maxInputBytes: number;
   /** Largest segment a package may hold: Lambda's 250 MB unless set lower. */
   maxPackageBytes: number;
+  /** Zip bytes consecutive segments are packed up to: the 50 MB direct upload unless set (≤ 250 MB, via S3). */
+  packageBytes: number;
   quotaBytes: number;
   urlLifetimeSeconds: number;
 }
@@ -34,6 +36,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): LocalConfig
     functionPrefix: env.LAMBDA_HLS_FUNCTION_PREFIX ?? 'lhls-',
     maxInputBytes: positive(env, 'LAMBDA_HLS_MAX_INPUT_BYTES', DEFAULT_MAX_INPUT_BYTES),
     maxPackageBytes: Math.min(MAX_PACKAGE_BYTES, positive(env, 'LAMBDA_HLS_MAX_PACKAGE_BYTES', MAX_PACKAGE_BYTES)),
+    packageBytes: Math.min(MAX_PACKAGE_BYTES, positive(env, 'LAMBDA_HLS_PACKAGE_BYTES', DEFAULT_PACKING.maxBytes)),
     quotaBytes: positive(env, 'LAMBDA_HLS_CODE_QUOTA_BYTES', DEFAULT_QUOTA_BYTES),
     urlLifetimeSeconds: positive(env, 'LAMBDA_HLS_URL_LIFETIME_SECONDS', DEFAULT_URL_LIFETIME_SECONDS),
   };

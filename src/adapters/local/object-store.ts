@@ -1,7 +1,7 @@
 // ObjectStore on folders: $LAMBDA_HLS_HOME/buckets/<bucket>/<key>.
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { InputNotFound } from '../../core/errors';
@@ -36,6 +36,17 @@ export class LocalObjectStore implements ObjectStore {
       if (isMissing(error)) throw new InputNotFound(`no object ${key} in the ${bucket} bucket`);
       throw error;
     }
+  }
+
+  async read(bucket: Bucket, key: string): Promise<AsyncIterable<Uint8Array>> {
+    let file;
+    try {
+      file = await open(this.pathOf(bucket, key));
+    } catch (error) {
+      if (isMissing(error)) throw new InputNotFound(`no object ${key} in the ${bucket} bucket`);
+      throw error;
+    }
+    return file.createReadStream({ highWaterMark: 1024 * 1024 });
   }
 
   /** Writes to a temporary name first, so a reader never sees half an object. */
