@@ -3,7 +3,7 @@
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PackageUrlCache, serveSegment } from '../functions/serve-segment/step';
+import { PackageUrlCache, ServeRecordCache, serveSegment } from '../functions/serve-segment/step';
 import { playbackPath } from '../src/core/naming';
 import { byNewest, listRoutes, routeSummary } from '../src/registry';
 import { playerPage } from './player-page';
@@ -99,6 +99,7 @@ function serveCode(req: IncomingMessage, res: ServerResponse, url: URL, name: st
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { ports } = options;
   const urls = new PackageUrlCache();
+  const records = new ServeRecordCache();
   let selfUrl = '';
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -115,7 +116,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return;
     }
     if (rawPath.startsWith('/v/')) {
-      const answer = await serveSegment({ method: req.method ?? 'GET', path: rawPath }, { objects: ports.objects, code: ports.code, urls });
+      const answer = await serveSegment({ method: req.method ?? 'GET', path: rawPath }, { objects: ports.objects, code: ports.code, urls, records });
       // Our own code URLs go out path-relative, so they work through whatever host name the player used.
       const location = answer.headers.Location;
       if (location?.startsWith(`${selfUrl}/`)) answer.headers.Location = location.slice(selfUrl.length);

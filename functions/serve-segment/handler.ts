@@ -1,9 +1,11 @@
 // Lambda entry for the playback route behind an API Gateway HTTP API (payload format 2.0).
 import { environmentPorts } from '../../src/adapters/environment';
-import { PackageUrlCache, serveSegment, type ServeResponse } from './step';
+import { PackageUrlCache, ServeRecordCache, serveSegment, type ServeResponse } from './step';
 
-// One cache per container: a warm container answers repeat segments without a GetFunction call.
+// One cache per container: a warm container answers repeat segments without a GetFunction call,
+// and repeat requests of a video without reading its route or playlist from S3.
 const urls = new PackageUrlCache();
+const records = new ServeRecordCache();
 
 export interface HttpApiEvent {
   rawPath?: string;
@@ -17,5 +19,5 @@ export function toHttpApiResult(response: ServeResponse) {
 export const handler = async (event: HttpApiEvent) => {
   const { objects, code } = environmentPorts();
   const request = { method: event.requestContext?.http?.method ?? 'GET', path: event.rawPath ?? '/' };
-  return toHttpApiResult(await serveSegment(request, { objects, code, urls }));
+  return toHttpApiResult(await serveSegment(request, { objects, code, urls, records }));
 };

@@ -2,6 +2,7 @@
 // `GET /v/<id>/<n>.ts` answers 302 to package n's signed code URL, and the player's Range request
 // goes straight to the storage behind it. Used by `lambda-hls serve` now, API Gateway in AWS.
 import { isVideoId } from '../../src/core/naming';
+import type { RouteRecord } from '../../src/core/model';
 import type { CodeStore, ObjectStore, PackageLocation } from '../../src/ports';
 import { readRoute } from '../../src/registry';
 
@@ -21,7 +22,46 @@ export interface ServeSegmentPorts {
   objects: ObjectStore;
   code: CodeStore;
   urls: PackageUrlCache;
+  /** Route records and playlist bytes, kept per container (optional: without it every request reads the store). */
+  records?: ServeRecordCache;
   now?: () => number;
+}
+
+/** How long a route record is trusted: a new revision or a deletion is seen within this. */
+export const ROUTE_TTL_MS = 5_000;
+
+/**
+ * Values kept for a while, concurrent misses sharing one load; at most `maxEntries`, the oldest
+ * dropped first. Failed loads are not kept.
+ */
+export class TtlCache<T> {
+  private readonly entries = new Map<string, { value: Promise<T>; expiresAt: number }>();
+  loads = 0;
+
+  constructor(private readonly ttlMs: number, private readonly now: () => number = Date.now, private readonly maxEntries = 1000) {}
+
+  get(key: string, load: () => Promise<T>): Promise<T> {
+    const hit = this.entries.get(key);
+    if (hit && hit.expiresAt > this.now()) return hit.value;
+    this.loads++;
+    const value = load();
+    this.entries.delete(key);
+    this.entries.set(key, { value, expiresAt: this.now() + this.ttlMs });
+    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    value.catch(() => this.entries.get(key)?.value === value && this.entries.delete(key));
+    return value;
+  }
+}
+
+/** Route records for a few seconds; playlists for an hour (a playlist key names one revision's, which never changes). */
+export class ServeRecordCache {
+  readonly routes: TtlCache<RouteRecord | undefined>;
+  readonly playlists: TtlCache<string | undefined>;
+
+  constructor(now: () => number = Date.now) {
+    this.routes = new TtlCache(ROUTE_TTL_MS, now);
+    this.playlists = new TtlCache(3_600_000, now, 200);
+  }
 }
 
 /** Re-fetch a URL this long before it expires, so no player is sent to a dying one. */
@@ -85,11 +125,14 @@ export async function serveSegment(request: ServeRequest, ports: ServeSegmentPor
   if (request.method !== 'GET' && request.method !== 'HEAD') return text(405, 'method not allowed\n', { Allow: 'GET, HEAD, OPTIONS' });
 
   const videoId = match[1]!;
-  const route = await readRoute(ports.objects, videoId);
+  const records = ports.records;
+  const readRecord = () => readRoute(ports.objects, videoId);
+  const route = await (records ? records.routes.get(videoId, readRecord) : readRecord());
   if (!route) return notFound();
 
   if (match[2] === 'index.m3u8') {
-    const playlist = await ports.objects.get('output', route.playlistKey).catch(() => undefined);
+    const readPlaylist = () => ports.objects.get('output', route.playlistKey).then((b) => b.toString('utf8'), () => undefined);
+    const playlist = await (records ? records.playlists.get(route.playlistKey, readPlaylist) : readPlaylist());
     if (!playlist) return notFound();
     return {
       status: 200,
@@ -99,7 +142,7 @@ export async function serveSegment(request: ServeRequest, ports: ServeSegmentPor
         // Short: a re-conversion switches the route to a new playlist.
         'Cache-Control': 'public, max-age=10',
       },
-      body: playlist.toString('utf8'),
+      body: playlist,
     };
   }
 

@@ -1,5 +1,5 @@
 import { bufferSource } from '../../src/ports';
-import { PackageUrlCache, serveSegment, URL_REFRESH_MARGIN_MS } from '../../functions/serve-segment/step';
+import { PackageUrlCache, ROUTE_TTL_MS, ServeRecordCache, serveSegment, URL_REFRESH_MARGIN_MS } from '../../functions/serve-segment/step';
 import type { RouteRecord } from '../../src/core/model';
 import { keys } from '../../src/core/naming';
 import { MemoryCodeStore, MemoryObjectStore } from '../support/memory';
@@ -20,8 +20,10 @@ async function setup() {
   await objects.put('output', keys.route(VIDEO), JSON.stringify(route));
   await objects.put('output', route.playlistKey, '#EXTM3U\n');
   const urls = new PackageUrlCache(clock);
+  const records = new ServeRecordCache(clock);
   const serve = (path: string, method = 'GET') => serveSegment({ method, path }, { objects, code, urls, now: clock });
-  return { serve, code, urls, objects, advance: (ms: number) => (now += ms) };
+  const serveCached = (path: string) => serveSegment({ method: 'GET', path }, { objects, code, urls, records, now: clock });
+  return { serve, serveCached, records, code, urls, objects, advance: (ms: number) => (now += ms) };
 }
 
 describe('serve-segment', () => {
@@ -88,6 +90,29 @@ describe('serve-segment', () => {
     const answers = await Promise.all(Array.from({ length: 20 }, () => serve(`/v/${VIDEO}/1.ts`)));
     expect(answers.every((a) => a.status === 302)).toBe(true);
     expect(code.describeCalls).toBe(1);
+  });
+
+  it('with the record cache, reads a route and a playlist once for many requests, and sees a deletion within ROUTE_TTL_MS', async () => {
+    const { serveCached, records, objects, advance } = await setup();
+    const reads = jest.spyOn(objects, 'get');
+    for (let i = 0; i < 50; i++) {
+      expect((await serveCached(`/v/${VIDEO}/index.m3u8`)).body).toBe('#EXTM3U\n');
+      expect((await serveCached(`/v/${VIDEO}/${i % 2}.ts`)).status).toBe(302);
+    }
+    expect(reads).toHaveBeenCalledTimes(2); // the route, then the playlist
+    expect(records.routes.loads).toBe(1);
+    await objects.delete('output', keys.route(VIDEO));
+    expect((await serveCached(`/v/${VIDEO}/0.ts`)).status).toBe(302); // still trusted
+    advance(ROUTE_TTL_MS + 1);
+    expect((await serveCached(`/v/${VIDEO}/0.ts`)).status).toBe(404);
+    expect((await serveCached(`/v/${VIDEO}/index.m3u8`)).status).toBe(404);
+  });
+
+  it('coalesces concurrent route misses into one read', async () => {
+    const { serveCached, objects } = await setup();
+    const reads = jest.spyOn(objects, 'get');
+    await Promise.all(Array.from({ length: 20 }, () => serveCached(`/v/${VIDEO}/0.ts`)));
+    expect(reads).toHaveBeenCalledTimes(1);
   });
 
   it('stops answering for a video once its route is gone', async () => {
