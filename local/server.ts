@@ -131,6 +131,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       send(res, 200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' }, playerPage(), head);
     } else if (rawPath === '/hls.min.js') {
       send(res, 200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'public, max-age=3600' }, hlsJs(), head);
+    } else if (rawPath === '/api/stats') {
+      // How well the playback caches work: store look-ups since the server started.
+      const stats = { urlLookups: urls.lookups, routeLoads: records.routes.loads, playlistLoads: records.playlists.loads };
+      send(res, 200, { ...CORS, 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }, JSON.stringify(stats), head);
     } else if (rawPath === '/api/videos') {
       const routes = await listRoutes(ports.objects);
       const videos = routes.sort(byNewest).map((r) => ({ ...routeSummary(r), playlist: playbackPath(r.videoId) }));

@@ -1,9 +1,7 @@
 // ObjectStore on folders: $LAMBDA_HLS_HOME/buckets/<bucket>/<key>.
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { constants, copyFile, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { InputNotFound } from '../../core/errors';
 import type { Bucket, ObjectInfo, ObjectStore } from '../../ports';
 import { keyOfPath, pathOfKey, TEMP_PREFIX } from './paths';
@@ -67,8 +65,9 @@ export class LocalObjectStore implements ObjectStore {
     await this.atomically(this.pathOf(bucket, key), (tmp) => writeFile(tmp, body));
   }
 
+  /** A kernel copy (copy_file_range, or a reflink where the file system has them), not through JS. */
   async putFile(bucket: Bucket, key: string, path: string): Promise<void> {
-    await this.atomically(this.pathOf(bucket, key), (tmp) => pipeline(createReadStream(path), createWriteStream(tmp)));
+    await this.atomically(this.pathOf(bucket, key), (tmp) => copyFile(path, tmp, constants.COPYFILE_FICLONE));
   }
 
   async list(bucket: Bucket, prefix: string): Promise<ObjectInfo[]> {
