@@ -14,7 +14,10 @@ import { executionStats, type ExecutionStats } from '../src/core/history';
 import { progressReporter } from './progress';
 import { configFromEnv, createLocalPorts, type LocalPorts } from './runtime';
 import { startServer } from './server';
-import { connect, convertRemote, failureOf, findExecution, playlistUrl, remoteHistory, type RemotePorts, type RemoteTarget } from './remote';
+import type { RemotePorts, RemoteTarget } from './remote';
+
+/** The AWS side, loaded only for --stage: local commands start without the AWS SDK. */
+const aws = () => import('./remote');
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
@@ -59,6 +62,7 @@ function remoteTarget(flags: StageFlags): RemoteTarget | undefined {
 async function registryPorts(flags: StageFlags) {
   const target = remoteTarget(flags);
   if (target) {
+    const { connect, playlistUrl } = await aws();
     const remote: RemotePorts = await connect(target);
     return {
       remote, objects: remote.objects, code: remote.code, functionPrefix: remote.stack.functionPrefix,
@@ -79,6 +83,7 @@ async function runConvert(file: string, flags: StageFlags & { json?: boolean; se
   let playHint: string;
   try {
     if (target) {
+      const { connect, convertRemote } = await aws();
       const remote = await connect(target);
       if (!flags.json) stderr(`lambda-hls: converting ${file} on ${remote.stack.stackName} (${remote.region})`);
       result = await convertRemote(file, remote, {
@@ -242,6 +247,7 @@ function printHistory(view: HistoryView, json: boolean | undefined): void {
 async function runHistory(id: string, flags: StageFlags & { json?: boolean }): Promise<number> {
   const target = remoteTarget(flags);
   if (target) {
+    const { connect, failureOf, findExecution, remoteHistory } = await aws();
     const remote = await connect(target);
     const name = await findExecution(remote, id);
     const found = name ? await remoteHistory(remote, name) : undefined;

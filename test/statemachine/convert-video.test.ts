@@ -278,6 +278,15 @@ describe('the local runtime', () => {
     ).rejects.toThrow(UnboundTask);
   });
 
+  it('runs a definition the engine validates (runs skip the validation for speed)', async () => {
+    const ports = freshPorts();
+    const run = await runStateMachine({
+      loaded: loadDefinition(), handlers: bindSteps(ports), input: { source: 'x' }, retryDelayMs: 0, validate: true,
+    });
+    expect(run.status).toBe('FAILED'); // InvalidRequest, after the definition passed validation
+    expect(failedState(run.events.map(compactEvent))).toMatchObject({ error: 'InvalidRequest' });
+  });
+
   it('binds every Task of the ASL file by its serverless function key', () => {
     const { tasks } = loadDefinition();
     expect(tasks.map((t) => t.functionKey).sort()).toEqual(Object.keys(bindSteps(freshPorts())).sort());
