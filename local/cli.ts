@@ -424,6 +424,7 @@ export function buildProgram(): Command {
         '  FFMPEG_PATH, FFPROBE_PATH    use these binaries instead of the ones from npm\n' +
         '  LAMBDA_HLS_MAX_INPUT_BYTES   largest input accepted (default 10 GiB)\n' +
         '  LAMBDA_HLS_CODE_QUOTA_BYTES  local code storage quota (default 75 GB, as Lambda)\n' +
+        '  LAMBDA_HLS_PACKAGE_BYTES     fill packages up to this (default 50 MiB, the direct upload; max 250 MB)\n' +
         '  LAMBDA_HLS_MAX_PACKAGE_BYTES largest segment a package may hold (default 250 MB, as Lambda)\n' +
         '  LAMBDA_HLS_FAULTS            inject faults, e.g. code.throttle=0.3 (see the README)\n' +
         '\nExit codes: 0 success, 1 conversion failed or not found, 2 bad usage.',
