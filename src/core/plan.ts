@@ -1,5 +1,6 @@
 // What SegmentMedia does to each stream. Pure: decided from the probe and the options only.
 import type { EncodingPlan, Job } from './model';
+import { STORED_ZIP_END_BYTES, storedEntryOverhead } from './zip';
 
 export function planEncoding(job: Pick<Job, 'source' | 'media' | 'options'>): EncodingPlan {
   const { media, options, source } = job;
@@ -21,11 +22,6 @@ export function segmentEntryName(index: number): string {
   return `${String(index).padStart(5, '0')}.ts`;
 }
 
-/** Zip bytes around one stored entry: local header and central header, each with the name. */
-export function entryOverhead(name: string): number {
-  return 30 + 46 + 2 * Buffer.byteLength(name);
-}
-const END_RECORD_BYTES = 22;
 
 /** A package: consecutive segments `first` … `first + count - 1` in one stored zip of `bytes`. */
 export interface PackagePlan {
@@ -54,9 +50,9 @@ export function planPackages(segments: readonly { index: number; bytes: number }
   let current: PackagePlan | undefined;
   segments.forEach((segment, position) => {
     if (segment.index !== position) throw new Error(`segment ${segment.index} found at position ${position}: indices must run 0, 1, 2 …`);
-    const grows = segment.bytes + entryOverhead(segmentEntryName(segment.index));
+    const grows = segment.bytes + storedEntryOverhead(segmentEntryName(segment.index));
     if (!current || current.count >= limits.maxEntries || current.bytes + grows > limits.maxBytes) {
-      current = { package: packages.length, first: segment.index, count: 0, bytes: END_RECORD_BYTES };
+      current = { package: packages.length, first: segment.index, count: 0, bytes: STORED_ZIP_END_BYTES };
       packages.push(current);
     }
     current.count++;

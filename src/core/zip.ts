@@ -94,6 +94,14 @@ function writeSharedFields(buf: Buffer, at: number, flags: number, crc: number, 
   buf.writeUInt16LE(0, at + 24); // no extra field
 }
 
+/** Zip bytes around one stored entry besides its data: local and central header, each with the name. */
+export function storedEntryOverhead(name: string): number {
+  return LOCAL_HEADER_FIXED_BYTES + CENTRAL_HEADER_FIXED_BYTES + 2 * Buffer.byteLength(name, 'utf8');
+}
+
+/** The end-of-central-directory record every zip ends with. */
+export const STORED_ZIP_END_BYTES = END_OF_CENTRAL_DIRECTORY_BYTES;
+
 /** What a stored entry is before its bytes are read: name, size and CRC-32 known up front. */
 export interface StoredEntrySpec {
   name: string;

@@ -1,6 +1,6 @@
 import { parseProbe, parseSegmentList, segmentArgs } from '../../src/adapters/ffmpeg/media-tool';
-import { DIRECT_UPLOAD_BYTES, entryOverhead, planBatches, planEncoding, planPackages, segmentEntryName } from '../../src/core/plan';
-import { layoutStoredZip } from '../../src/core/zip';
+import { DIRECT_UPLOAD_BYTES, planBatches, planEncoding, planPackages, segmentEntryName } from '../../src/core/plan';
+import { layoutStoredZip, storedEntryOverhead } from '../../src/core/zip';
 import type { Job } from '../../src/core/model';
 
 const video = { codec: 'h264', width: 1920, height: 1080 };
@@ -86,7 +86,7 @@ describe('segment list', () => {
 
 describe('packing segments into packages, and packages into batches', () => {
   const segments = (sizes: number[]) => sizes.map((bytes, index) => ({ index, bytes }));
-  const overhead = entryOverhead(segmentEntryName(0));
+  const overhead = storedEntryOverhead(segmentEntryName(0));
 
   it('fills each package with consecutive segments up to the byte bound, the zip included', () => {
     const plan = planPackages(segments([400, 400, 400, 400, 400]), { maxBytes: 22 + 2 * (400 + overhead), maxEntries: 1000 });
