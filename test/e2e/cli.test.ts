@@ -6,6 +6,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { resolveBinaries } from '../../src/adapters/ffmpeg/media-tool';
 import { checkPlaylist } from '../../src/core/playlist';
+import { checkEveryPlaylist } from '../support/independent-playlist';
 import { ffmpeg, leftovers, makeAudioOnlyMp4, makeMp3, makeVideo, makeWav, tempDir, writeText } from '../support/fixtures';
 
 const ROOT = join(__dirname, '..', '..');
@@ -139,6 +140,8 @@ describe('lambda-hls convert, serve and an independent player', () => {
       expect(check.version).toBeGreaterThanOrEqual(4);
       expect(check.segments).toHaveLength(video.segments);
     }
+    // And by a parser we did not write, with every range inside its package's bytes on disk.
+    expect(checkEveryPlaylist(home)).toEqual({ checked: Object.keys(converted).length, problems: {} });
   });
 
   it('stores packages that unzip -t accepts', () => {
@@ -412,6 +415,7 @@ describe('a 24-hour video at 10-second segments fits one execution', () => {
     expect(check.segments).toHaveLength(SEGMENTS);
     expect(check.segments.reduce((sum, s) => sum + s.duration, 0)).toBeCloseTo(SEGMENTS, 0);
     expect(functionsIn(longHome)).toHaveLength(SEGMENTS);
+    expect(checkEveryPlaylist(longHome)).toEqual({ checked: 1, problems: {} });
   });
 
   it('reports the same figures in history, and deletes the video with nothing left behind', () => {
@@ -561,6 +565,7 @@ describe('unusual but valid names convert, and delete leaves nothing', () => {
     expect(json).toMatchObject({ status: 'SUCCEEDED', segments: 2 });
     expect(json.videoId).toMatch(/^[a-z0-9-]{1,29}$/);
     expect(checkPlaylist(readFileSync(json.playlist, 'utf8')).problems).toEqual([]);
+    expect(checkEveryPlaylist(home)).toEqual({ checked: 1, problems: {} });
     expect(cliIn(home, ['delete', json.videoId]).code).toBe(0);
     expect(leftovers(home)).toEqual([]);
   });
@@ -621,6 +626,7 @@ describe('two conversions of the same video at the same time', () => {
     expect(served).toBeDefined();
     expect(checkPlaylist(readFileSync(served.json.playlist, 'utf8')).segments).toHaveLength(served.json.segments);
     expect(functionsIn(twinHome).sort()).toEqual([...route.packages].sort());
+    expect(checkEveryPlaylist(twinHome)).toEqual({ checked: 1, problems: {} });
     const gc = JSON.parse(cliIn(twinHome, ['gc', '--dry-run', '--json']).stdout) as unknown;
     expect(gc).toEqual({ dryRun: true, functions: [], objects: [] });
   });

@@ -1,3 +1,4 @@
+import { independentPlaylistProblems } from '../support/independent-playlist';
 import { PlaylistInvalid } from '../../src/core/errors';
 import { assertPlaylist, checkPlaylist, targetDurationFor, writePlaylist } from '../../src/core/playlist';
 
@@ -91,5 +92,30 @@ describe('segment URIs', () => {
   });
   it('refuses to write a playlist with no segments', () => {
     expect(() => writePlaylist([])).toThrow(PlaylistInvalid);
+  });
+});
+
+describe('the independent check (m3u8-parser) used on every playlist the e2e tests write', () => {
+  const good = writePlaylist([
+    { duration: 4, uri: '0.ts', offset: 38, length: 1000 },
+    { duration: 4, uri: '0.ts', offset: 1076, length: 1000 },
+    { duration: 2.5, uri: '1.ts', offset: 38, length: 500 },
+  ]);
+  const sizes: Record<string, number> = { '0.ts': 2200, '1.ts': 700 };
+
+  it('passes what the writer writes', () => {
+    expect(independentPlaylistProblems(good, (u) => sizes[u])).toEqual([]);
+  });
+
+  it.each([
+    ['no ENDLIST', good.replace('#EXT-X-ENDLIST\n', ''), /ENDLIST/],
+    ['version 3', good.replace('#EXT-X-VERSION:4', '#EXT-X-VERSION:3'), /VERSION 3/],
+    ['a range past its package', good.replace('1000@1076', '1200@1076'), /run past 0.ts/],
+    ['overlapping ranges', good.replace('1000@1076', '1000@500'), /overlaps/],
+    ['a range without offset', good.replace('500@38', '500'), /without @offset/],
+    ['a duration above the target', good.replace('#EXTINF:2.500000,', '#EXTINF:9.000000,'), /rounds above/],
+    ['an absolute URI', good.replace('\n1.ts', '\nhttp://x/1.ts'), /not relative/],
+  ])('catches %s', (_, text, problem) => {
+    expect(independentPlaylistProblems(text, (u) => sizes[u] ?? sizes[u.replace('http://x/', '')]).join('\n')).toMatch(problem);
   });
 });

@@ -1,0 +1,64 @@
+// Every playlist the pipeline writes, read by a parser we did not write (videojs' m3u8-parser)
+// and held to RFC 8216: our own checker cannot vouch for our own writer.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { Parser } from 'm3u8-parser';
+
+/** Problems found, none when the playlist is sound; `packageBytes(uri)` is the size of the package a URI names. */
+export function independentPlaylistProblems(text: string, packageBytes: (uri: string) => number | undefined): string[] {
+  const problems: string[] = [];
+  const parser = new Parser();
+  parser.on('warn', (w) => problems.push(`parser: ${w.message}`));
+  parser.push(text);
+  parser.end();
+  const m = parser.manifest;
+  if (!text.startsWith('#EXTM3U\n')) problems.push('does not start with #EXTM3U (§4.3.1.1)');
+  if (!m.version || m.version < 4) problems.push(`EXT-X-VERSION ${m.version} is below 4, which EXT-X-BYTERANGE needs (§7)`);
+  if (!Number.isInteger(m.targetDuration)) problems.push('EXT-X-TARGETDURATION is missing or not an integer (§4.3.3.1)');
+  if (m.playlistType !== 'VOD') problems.push(`EXT-X-PLAYLIST-TYPE is ${m.playlistType}, not VOD`);
+  if (!m.endList) problems.push('no EXT-X-ENDLIST (§4.3.3.4)');
+  if (m.segments.length === 0) problems.push('no segments');
+  const byterangeLines = text.split('\n').filter((l) => l.startsWith('#EXT-X-BYTERANGE:'));
+  if (byterangeLines.length !== m.segments.length) problems.push('not every segment has an EXT-X-BYTERANGE');
+  if (byterangeLines.some((l) => !l.includes('@'))) problems.push('an EXT-X-BYTERANGE without @offset');
+  const lastEnd = new Map<string, number>();
+  m.segments.forEach((s, i) => {
+    if (Math.round(s.duration) > (m.targetDuration ?? 0)) problems.push(`segment ${i}: EXTINF ${s.duration} rounds above the target duration (§4.3.3.1)`);
+    if (!(s.duration > 0)) problems.push(`segment ${i}: EXTINF ${s.duration} is not positive`);
+    if (/^[a-z]+:|^\//i.test(s.uri)) problems.push(`segment ${i}: URI ${s.uri} is not relative`);
+    if (!s.uri.endsWith('.ts')) problems.push(`segment ${i}: URI ${s.uri} has no media extension`);
+    const range = s.byterange;
+    if (!range) return;
+    const size = packageBytes(s.uri);
+    if (size === undefined) problems.push(`segment ${i}: no package behind ${s.uri}`);
+    else if (range.offset + range.length > size) problems.push(`segment ${i}: bytes ${range.offset}+${range.length} run past ${s.uri}'s ${size} bytes`);
+    if (range.offset < (lastEnd.get(s.uri) ?? 0)) problems.push(`segment ${i}: overlaps the previous range in ${s.uri}`);
+    lastEnd.set(s.uri, range.offset + range.length);
+  });
+  return problems;
+}
+
+/** Every registered video's playlist in a LAMBDA_HLS_HOME, checked; problems by video id. */
+export function checkEveryPlaylist(home: string): { checked: number; problems: Record<string, string[]> } {
+  const routes = join(home, 'buckets', 'output', 'routes');
+  const problems: Record<string, string[]> = {};
+  let checked = 0;
+  let names: string[] = [];
+  try {
+    names = readdirSync(routes);
+  } catch {
+    return { checked, problems };
+  }
+  for (const name of names) {
+    const route = JSON.parse(readFileSync(join(routes, name), 'utf8')) as { videoId: string; playlistKey: string; packages: string[] };
+    const text = readFileSync(join(home, 'buckets', 'output', ...route.playlistKey.split('/')), 'utf8');
+    const sizeOf = (uri: string) => {
+      const fn = route.packages[Number(uri.replace(/\.ts$/, ''))];
+      return fn ? statSync(join(home, 'functions', fn, 'code.zip')).size : undefined;
+    };
+    const found = independentPlaylistProblems(text, sizeOf);
+    if (found.length > 0) problems[route.videoId] = found;
+    checked++;
+  }
+  return { checked, problems };
+}
