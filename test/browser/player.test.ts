@@ -43,6 +43,11 @@ const durationOf = (file: string) => Number(probe(['-show_entries', 'format=dura
 const framesOf = (file: string) =>
   Number(probe(['-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', file]));
 
+/** What the player page exposes on `window.lambdaHls` for scripts (and this test). */
+interface PageWindow {
+  lambdaHls: { ready?: boolean; play(id: string): boolean; element: HTMLMediaElement; fatal: string | null };
+}
+
 interface PlayResult {
   ended: boolean;
   currentTime: number;
@@ -56,7 +61,7 @@ function playToEnd(videoId: string): Promise<PlayResult> {
   return page.evaluate(
     (id) =>
       new Promise<PlayResult>((resolve) => {
-        const state = (window as unknown as { lambdaHls: { play(id: string): boolean; element: HTMLMediaElement; fatal: string | null } }).lambdaHls;
+        const state = (window as unknown as PageWindow).lambdaHls;
         if (!state.play(id)) throw new Error(`no video ${id} in the list`);
         const el = state.element;
         const timer = setInterval(() => {
@@ -100,7 +105,7 @@ beforeAll(async () => {
   browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
   page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
   await page.goto(`${server.url}/`);
-  await page.waitForFunction(() => (window as unknown as { lambdaHls?: { ready?: boolean } }).lambdaHls?.ready === true);
+  await page.waitForFunction(() => (window as unknown as Partial<PageWindow>).lambdaHls?.ready === true);
 }, 120_000);
 
 afterAll(async () => {
@@ -151,7 +156,7 @@ describe('the player page in chromium', () => {
     served.length = 0;
     page.on('request', (request) => fetched.push({ url: request.url(), range: request.headers().range }));
     await page.evaluate((id) => {
-      const state = (window as unknown as { lambdaHls: { play(id: string): boolean; element: HTMLMediaElement } }).lambdaHls;
+      const state = (window as unknown as PageWindow).lambdaHls;
       state.play(id);
       return new Promise<void>((resolve) => state.element.addEventListener('playing', () => resolve(), { once: true }));
     }, long.videoId);
@@ -159,7 +164,7 @@ describe('the player page in chromium', () => {
     const resumed = await page.evaluate(
       (at) =>
         new Promise<{ seekedAt: number; later: number }>((resolve) => {
-          const el = (window as unknown as { lambdaHls: { element: HTMLMediaElement } }).lambdaHls.element;
+          const el = (window as unknown as PageWindow).lambdaHls.element;
           el.addEventListener(
             'seeked',
             () => {
@@ -191,8 +196,8 @@ describe('the player page in chromium', () => {
     const broken = await convertFile(makeMp3(join(tempDir('browser'), 'broken.mp3'), 2), { ports, options: { segmentSeconds: 2, profile: 'source' } });
     await ports.objects.delete('output', (await readRoute(ports.objects, broken.videoId))!.playlistKey);
     await page.reload();
-    await page.waitForFunction(() => (window as unknown as { lambdaHls?: { ready?: boolean } }).lambdaHls?.ready === true);
-    await page.evaluate((id) => (window as unknown as { lambdaHls: { play(id: string): boolean } }).lambdaHls.play(id), broken.videoId);
+    await page.waitForFunction(() => (window as unknown as Partial<PageWindow>).lambdaHls?.ready === true);
+    await page.evaluate((id) => (window as unknown as PageWindow).lambdaHls.play(id), broken.videoId);
     await page.waitForFunction(() => document.querySelector('#status')?.classList.contains('error'), undefined, { timeout: 30_000 });
     expect(await page.locator('#status').innerText()).toMatch(/could not be downloaded \(manifestLoadError\): HTTP 404\./);
   });
