@@ -32,23 +32,32 @@ export const ROUTE_TTL_MS = 5_000;
 
 /**
  * Values kept for a while, concurrent misses sharing one load; at most `maxEntries`, the oldest
- * dropped first. Failed loads are not kept.
+ * dropped first. A value lives `lifetime` ms from when its load finished (a number, or computed
+ * from the value); failed loads are not kept.
  */
 export class TtlCache<T> {
   private readonly entries = new Map<string, { value: Promise<T>; expiresAt: number }>();
   loads = 0;
 
-  constructor(private readonly ttlMs: number, private readonly now: () => number = Date.now, private readonly maxEntries = 1000) {}
+  constructor(
+    private readonly lifetime: number | ((value: T) => number),
+    private readonly now: () => number = Date.now,
+    private readonly maxEntries = 1000,
+  ) {}
 
   get(key: string, load: () => Promise<T>): Promise<T> {
     const hit = this.entries.get(key);
     if (hit && hit.expiresAt > this.now()) return hit.value;
     this.loads++;
     const value = load();
+    const entry = { value, expiresAt: Number.POSITIVE_INFINITY }; // in flight: shared by every caller
     this.entries.delete(key);
-    this.entries.set(key, { value, expiresAt: this.now() + this.ttlMs });
+    this.entries.set(key, entry);
     if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-    value.catch(() => this.entries.get(key)?.value === value && this.entries.delete(key));
+    value.then(
+      (v) => (entry.expiresAt = this.now() + (typeof this.lifetime === 'number' ? this.lifetime : this.lifetime(v))),
+      () => this.entries.get(key) === entry && this.entries.delete(key),
+    );
     return value;
   }
 }
@@ -76,37 +85,22 @@ const CORS = {
 };
 
 /**
- * Signed package URLs per function, kept until shortly before they expire. Concurrent misses for
- * the same function share one code-store call.
+ * Signed package URLs per function, kept until shortly before they expire (a missing function is
+ * not kept). Concurrent misses for the same function share one code-store call.
  */
 export class PackageUrlCache {
-  private readonly entries = new Map<string, Promise<PackageLocation | undefined>>();
-  lookups = 0;
+  private readonly cache: TtlCache<PackageLocation | undefined>;
 
-  constructor(private readonly now: () => number = Date.now) {}
-
-  async get(code: CodeStore, name: string): Promise<PackageLocation | undefined> {
-    const cached = this.entries.get(name);
-    if (cached) {
-      const location = await cached;
-      if (location && location.urlExpiresAt - this.now() > URL_REFRESH_MARGIN_MS) return location;
-      if (this.entries.get(name) !== cached) return this.get(code, name); // someone refreshed it
-    }
-    this.lookups++;
-    const pending = code.describe(name);
-    this.entries.set(name, pending);
-    try {
-      const location = await pending;
-      if (!location) this.entries.delete(name);
-      return location;
-    } catch (error) {
-      this.entries.delete(name);
-      throw error;
-    }
+  constructor(now: () => number = Date.now) {
+    this.cache = new TtlCache((location) => (location ? location.urlExpiresAt - now() - URL_REFRESH_MARGIN_MS : 0), now, 10_000);
   }
 
-  forget(name: string): void {
-    this.entries.delete(name);
+  get lookups(): number {
+    return this.cache.loads;
+  }
+
+  get(code: CodeStore, name: string): Promise<PackageLocation | undefined> {
+    return this.cache.get(name, () => code.describe(name));
   }
 }
 
