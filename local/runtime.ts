@@ -3,10 +3,9 @@
 import { tmpdir } from 'node:os';
 import { ffmpegMediaTool } from '../src/adapters/ffmpeg/media-tool';
 import type { LocalCodeStore } from '../src/adapters/local/code-store';
-import { localAdapters, type LocalConfig } from '../src/adapters/local/config';
+import { localAdapters, stepLimits, type LocalConfig } from '../src/adapters/local/config';
 import type { LocalObjectStore } from '../src/adapters/local/object-store';
 import type { UrlSigner } from '../src/adapters/local/signer';
-import { DEFAULT_PACKING } from '../src/core/plan';
 import type { RetryOptions } from '../src/core/retry';
 import type { CodeStore, MediaTool, ObjectStore } from '../src/ports';
 import { cleanUp } from '../functions/clean-up/step';
@@ -59,13 +58,10 @@ export function bindSteps(ports: StepPorts, options: { retry?: RetryOptions } = 
   const { objects, code, media, config } = ports;
   const { retry } = options;
   const functionPrefix = config.functionPrefix;
+  const limits = stepLimits(config);
   return {
-    validateInput: (e) => validateInput(e, { objects, media, maxInputBytes: config.maxInputBytes, functionPrefix }),
-    segmentMedia: (e) =>
-      segmentMedia(e, {
-        objects, media, code, scratchDir: tmpdir(), maxPackageBytes: config.maxPackageBytes,
-        packing: { ...DEFAULT_PACKING, maxBytes: config.packageBytes },
-      }),
+    validateInput: (e) => validateInput(e, { objects, media, functionPrefix, ...limits }),
+    segmentMedia: (e) => segmentMedia(e, { objects, media, code, scratchDir: tmpdir(), ...limits }),
     packageSegments: (e) => packageBatch(e, { objects, code, functionPrefix, retry }),
     computeOffsets: (e) => computeOffsets(e, { objects, code, retry }),
     writePlaylist: (e) => writePlaylist(e, { objects }),

@@ -60,6 +60,11 @@ export function bufferSource(zip: Uint8Array): PackageSource {
   };
 }
 
+/** A JSON document the steps keep in a bucket (manifest, batch plans, receipts, offsets, routes). */
+export async function readJson<T>(objects: ObjectStore, bucket: Bucket, key: string): Promise<T> {
+  return JSON.parse((await objects.get(bucket, key)).toString('utf8')) as T;
+}
+
 /** All of a stream's bytes in one buffer (for what must be whole: a ZipFile of at most 50 MB). */
 export async function collectBytes(chunks: AsyncIterable<Uint8Array>): Promise<Buffer> {
   const parts: Buffer[] = [];

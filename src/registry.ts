@@ -3,11 +3,11 @@
 import { InputNotFound } from './core/errors';
 import type { RouteRecord } from './core/model';
 import { isVideoFunction, keys, revisionFunctionPrefix, videoFunctionPrefix } from './core/naming';
-import type { CodeStore, ObjectStore } from './ports';
+import { readJson, type CodeStore, type ObjectStore } from './ports';
 
 export async function readRoute(objects: ObjectStore, videoId: string): Promise<RouteRecord | undefined> {
   try {
-    return JSON.parse((await objects.get('output', keys.route(videoId))).toString('utf8')) as RouteRecord;
+    return await readJson<RouteRecord>(objects, 'output', keys.route(videoId));
   } catch (error) {
     if (error instanceof InputNotFound) return undefined; // one read, not head + get: this runs per request
     throw error;

@@ -8,7 +8,7 @@ import {
 import { keys } from '../../src/core/naming';
 import { retryTransient, type RetryOptions } from '../../src/core/retry';
 import { parseLocalHeader } from '../../src/core/zip';
-import type { CodeStore, ObjectStore } from '../../src/ports';
+import { readJson, type CodeStore, type ObjectStore } from '../../src/ports';
 
 export interface ComputeOffsetsPorts {
   objects: ObjectStore;
@@ -55,17 +55,13 @@ function parseReceipt(value: unknown, path: string): PackageReceipt {
   };
 }
 
-async function readJson(objects: ObjectStore, key: string): Promise<unknown> {
-  return JSON.parse((await objects.get('work', key)).toString('utf8'));
-}
-
 export async function computeOffsets(
   event: unknown,
   ports: ComputeOffsetsPorts,
 ): Promise<{ offsetsKey: string; segmentCount: number; packageCount: number; packageBytes: number }> {
   const raw = objectAt(event, 'input');
   const job = parseJob(raw.job);
-  const manifest = (await readJson(ports.objects, stringAt(raw.manifestKey, 'manifestKey'))) as SegmentManifest;
+  const manifest = await readJson<SegmentManifest>(ports.objects, 'work', stringAt(raw.manifestKey, 'manifestKey'));
   // Each batch's receipts are in the work bucket under its number; they never pass through the
   // state machine.
   const receiptsKeys = arrayAt(raw.batches, 'batches').map((batch, i) => {
@@ -74,7 +70,7 @@ export async function computeOffsets(
   });
   const receipts = (
     await mapLimit(receiptsKeys, ports.concurrency ?? 8, async (key) =>
-      arrayAt(await readJson(ports.objects, key), key).map((r, j) => parseReceipt(r, `${key}[${j}]`)),
+      arrayAt(await readJson<unknown>(ports.objects, 'work', key), key).map((r, j) => parseReceipt(r, `${key}[${j}]`)),
     )
   ).flat();
   const packed = receipts.flatMap((r) => r.entries.map((e) => e.index)).sort((a, b) => a - b);

@@ -11,7 +11,7 @@ import { MAX_PACKAGE_BYTES } from '../../src/core/plan';
 import { retryTransient, type RetryOptions } from '../../src/core/retry';
 import { formatBytes } from '../../src/core/units';
 import { layoutStoredZip, streamStoredZip } from '../../src/core/zip';
-import type { CodeStore, ObjectStore } from '../../src/ports';
+import { readJson, type CodeStore, type ObjectStore } from '../../src/ports';
 
 export interface PackageSegmentsPorts {
   objects: ObjectStore;
@@ -27,7 +27,7 @@ export async function packageBatch(event: unknown, ports: PackageSegmentsPorts):
   const revision = revisionAt(raw.revision, 'revision');
   const batch = numberAt(raw.batch, 'batch');
   if (!Number.isInteger(batch) || batch < 0) throw new InvalidRequest('batch must be a whole number ≥ 0');
-  const plan = JSON.parse((await ports.objects.get('work', keys.batch(videoId, revision, batch))).toString('utf8')) as BatchDocument;
+  const plan = await readJson<BatchDocument>(ports.objects, 'work', keys.batch(videoId, revision, batch));
 
   const result: BatchResult = {
     batch, receiptsKey: keys.receipts(videoId, revision, batch), packages: 0, zipBytes: 0, created: 0, retries: 0,

@@ -5,7 +5,7 @@ import {
 } from '../../src/core/model';
 import { InvalidRequest } from '../../src/core/errors';
 import { keys, playbackPath } from '../../src/core/naming';
-import type { CodeStore, ObjectStore } from '../../src/ports';
+import { readJson, type CodeStore, type ObjectStore } from '../../src/ports';
 import { deleteRevision, readRoute } from '../../src/registry';
 
 export interface RegisterRoutePorts {
@@ -38,9 +38,7 @@ export async function registerRoute(event: unknown, ports: RegisterRoutePorts): 
     await finishCleanUp(ports, previous);
     return resultOf(previous);
   }
-  const offsets = JSON.parse(
-    (await ports.objects.get('work', stringAt(raw.offsetsKey, 'offsetsKey'))).toString('utf8'),
-  ) as OffsetsDocument;
+  const offsets = await readJson<OffsetsDocument>(ports.objects, 'work', stringAt(raw.offsetsKey, 'offsetsKey'));
   // Function name by package number: `<n>.ts` in the playlist is packages[n].
   const packages: string[] = [];
   for (const s of offsets.segments) packages[s.package] = s.functionName;

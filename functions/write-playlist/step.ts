@@ -3,7 +3,7 @@
 import { objectAt, parseJob, stringAt, type OffsetsDocument } from '../../src/core/model';
 import { keys } from '../../src/core/naming';
 import { assertPlaylist, writePlaylist as renderPlaylist } from '../../src/core/playlist';
-import type { ObjectStore } from '../../src/ports';
+import { readJson, type ObjectStore } from '../../src/ports';
 
 export interface WritePlaylistPorts {
   objects: ObjectStore;
@@ -24,9 +24,7 @@ export function packageUri(packageIndex: number): string {
 export async function writePlaylist(event: unknown, ports: WritePlaylistPorts): Promise<PlaylistResult> {
   const raw = objectAt(event, 'input');
   const job = parseJob(raw.job);
-  const offsets = JSON.parse(
-    (await ports.objects.get('work', stringAt(raw.offsetsKey, 'offsetsKey'))).toString('utf8'),
-  ) as OffsetsDocument;
+  const offsets = await readJson<OffsetsDocument>(ports.objects, 'work', stringAt(raw.offsetsKey, 'offsetsKey'));
   const segments = [...offsets.segments].sort((a, b) => a.index - b.index);
   const text = renderPlaylist(
     segments.map((s) => ({ duration: s.duration, uri: packageUri(s.package), length: s.length, offset: s.offset })),

@@ -9,8 +9,8 @@ import { LambdaCodeStore } from './aws/code-store';
 import { S3ObjectStore } from './aws/object-store';
 import type { CodeStore, MediaTool, ObjectStore } from '../ports';
 import { ffmpegMediaTool } from './ffmpeg/media-tool';
-import { DEFAULT_PACKING, type PackingLimits } from '../core/plan';
-import { configFromEnv, localAdapters } from './local/config';
+import type { PackingLimits } from '../core/plan';
+import { configFromEnv, localAdapters, stepLimits } from './local/config';
 
 export interface HandlerPorts {
   objects: ObjectStore;
@@ -44,9 +44,7 @@ export function awsPorts(env: NodeJS.ProcessEnv = process.env): HandlerPorts {
     code: new LambdaCodeStore(new LambdaClient({}), s3, { roleArn: required(env, 'SEGMENT_ROLE_ARN'), stagingBucket: work }),
     media: ffmpegMediaTool(),
     functionPrefix: required(env, 'LAMBDA_HLS_FUNCTION_PREFIX'),
-    maxInputBytes: config.maxInputBytes,
-    maxPackageBytes: config.maxPackageBytes,
-    packing: { ...DEFAULT_PACKING, maxBytes: config.packageBytes },
+    ...stepLimits(config),
     scratchDir: tmpdir(),
   };
 }
@@ -67,9 +65,7 @@ export function environmentPorts(env: NodeJS.ProcessEnv = process.env): HandlerP
     code,
     media: ffmpegMediaTool(),
     functionPrefix: config.functionPrefix,
-    maxInputBytes: config.maxInputBytes,
-    maxPackageBytes: config.maxPackageBytes,
-    packing: { ...DEFAULT_PACKING, maxBytes: config.packageBytes },
+    ...stepLimits(config),
     scratchDir: tmpdir(),
   };
   return cached;

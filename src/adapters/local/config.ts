@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { DEFAULT_QUOTA_BYTES, LocalCodeStore } from './code-store';
 import { LocalObjectStore } from './object-store';
-import { DEFAULT_PACKING, MAX_PACKAGE_BYTES } from '../../core/plan';
+import { DEFAULT_PACKING, MAX_PACKAGE_BYTES, type PackingLimits } from '../../core/plan';
 import { homeDir } from './paths';
 import { DEFAULT_URL_LIFETIME_SECONDS, UrlSigner } from './signer';
 
@@ -39,6 +39,15 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): LocalConfig
     packageBytes: Math.min(MAX_PACKAGE_BYTES, positive(env, 'LAMBDA_HLS_PACKAGE_BYTES', DEFAULT_PACKING.maxBytes)),
     quotaBytes: positive(env, 'LAMBDA_HLS_CODE_QUOTA_BYTES', DEFAULT_QUOTA_BYTES),
     urlLifetimeSeconds: positive(env, 'LAMBDA_HLS_URL_LIFETIME_SECONDS', DEFAULT_URL_LIFETIME_SECONDS),
+  };
+}
+
+/** The size limits the steps take from the configuration (ValidateInput and SegmentMedia). */
+export function stepLimits(config: LocalConfig): { maxInputBytes: number; maxPackageBytes: number; packing: PackingLimits } {
+  return {
+    maxInputBytes: config.maxInputBytes,
+    maxPackageBytes: config.maxPackageBytes,
+    packing: { ...DEFAULT_PACKING, maxBytes: config.packageBytes },
   };
 }
 
