@@ -29,9 +29,7 @@ export async function packageBatch(event: unknown, ports: PackageSegmentsPorts):
   if (!Number.isInteger(batch) || batch < 0) throw new InvalidRequest('batch must be a whole number ≥ 0');
   const plan = await readJson<BatchDocument>(ports.objects, 'work', keys.batch(videoId, revision, batch));
 
-  const result: BatchResult = {
-    batch, receiptsKey: keys.receipts(videoId, revision, batch), packages: 0, zipBytes: 0, created: 0, retries: 0,
-  };
+  const result: BatchResult = { batch, packages: 0, zipBytes: 0, created: 0, retries: 0 };
   const receipts: PackageReceipt[] = [];
   // One package at a time: CreateFunction shares ~15 requests/s per account, and the Map already
   // runs a few batches side by side. Each package is retried on its own, so one throttled call
@@ -47,7 +45,7 @@ export async function packageBatch(event: unknown, ports: PackageSegmentsPorts):
     result.zipBytes += receipt.zipBytes;
     if (receipt.created) result.created++;
   }
-  await ports.objects.put('work', result.receiptsKey, JSON.stringify(receipts), 'application/json');
+  await ports.objects.put('work', keys.receipts(videoId, revision, batch), JSON.stringify(receipts), 'application/json');
   return result;
 }
 

@@ -93,10 +93,9 @@ export interface BatchDocument {
   packages: { package: number; bytes: number; entries: (PackageEntry & { key: string })[] }[];
 }
 
-/** One PackageSegments iteration's result; its receipts are in the work bucket at `receiptsKey`. */
+/** One PackageSegments iteration's result; its receipts are in the work bucket at keys.receipts(…, batch). */
 export interface BatchResult {
   batch: number;
-  receiptsKey: string;
   packages: number;
   zipBytes: number;
   /** Packages made by this run; the others already existed with the same code (a re-run). */
