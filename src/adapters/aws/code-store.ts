@@ -8,11 +8,12 @@ import {
 } from '@aws-sdk/client-lambda';
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { collectBytes, type CodeStore, type PackageInfo, type PackageLocation, type PackageSource } from '../../ports';
+import { DIRECT_UPLOAD_BYTES } from '../../core/plan';
 import { readRange } from '../http-range';
 import { retryThrottled, type RetryOptions } from '../../core/retry';
 
 /** Lambda: a zip passed directly (ZipFile) may be at most 50 MB; larger ones go through S3. */
-export const DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024;
+export const DIRECT_UPLOAD_LIMIT = DIRECT_UPLOAD_BYTES;
 /** Segment packages' runtime: a current one (creation with a retired runtime is refused); the same as serverless.yml's. */
 export const SEGMENT_RUNTIME: Runtime = 'nodejs22.x';
 /** GetFunction's Code.Location is "valid for up to 10 minutes". */
