@@ -6,6 +6,8 @@
 // Bucket names are built from strings (not Ref/GetAtt of the buckets), so the input bucket can
 // name start-conversion in its notification while the roles name the buckets: no cycle.
 
+const { composition } = require('./composition');
+
 const partition = { Ref: 'AWS::Partition' };
 const region = { Ref: 'AWS::Region' };
 const account = { Ref: 'AWS::AccountId' };
@@ -103,7 +105,7 @@ function permissions({ buckets, functionPrefix, stateMachine }) {
     // presigned GET for ffmpeg, segments and the manifest into the work bucket, the quota check
     segmentMedia: [s3(['GetObject'], buckets.input), list(buckets.input), s3(['PutObject'], buckets.work), accountSettings],
     // read a segment, write the claim, stage packages over 50 MB (Lambda reads them as the caller)
-    packageSegments: [
+    packageBatch: [
       s3(['GetObject', 'PutObject', 'DeleteObject'], buckets.work),
       list(buckets.work),
       segmentFunctions(['CreateFunction', 'GetFunction', 'UpdateFunctionCode']),
@@ -156,6 +158,34 @@ function functionRole(functionName, statements) {
       ],
     },
   };
+}
+
+/**
+ * Each function's environment: exactly the variables its step's ports and the step itself read
+ * (src/composition), with the values this stack gives them.
+ */
+function environments({ buckets, functionPrefix }) {
+  const values = {
+    INPUT_BUCKET: buckets.input,
+    WORK_BUCKET: buckets.work,
+    OUTPUT_BUCKET: buckets.output,
+    SEGMENT_ROLE_ARN: { 'Fn::GetAtt': ['SegmentPackageRole', 'Arn'] },
+    STATE_MACHINE_ARN: { Ref: 'ConvertVideo' },
+    LAMBDA_HLS_FUNCTION_PREFIX: functionPrefix,
+    // The ffmpeg layer (serverless.yml) puts its binaries here.
+    FFMPEG_PATH: '/opt/bin/ffmpeg',
+    FFPROBE_PATH: '/opt/bin/ffprobe',
+  };
+  const environment = {};
+  for (const [key, names] of Object.entries(composition().functionVariables())) {
+    environment[key] = Object.fromEntries(
+      names.map((name) => {
+        if (!(name in values)) throw new Error(`deploy/stack.js: no value for ${name}, which ${key} reads`);
+        return [name, values[name]];
+      }),
+    );
+  }
+  return environment;
 }
 
 async function describe({ resolveVariable }) {
@@ -222,7 +252,11 @@ async function describe({ resolveVariable }) {
     SegmentFunctionPrefix: { Description: 'Segment packages are functions named <prefix><videoId>-<revision>-<n>', Value: functionPrefix },
   };
 
-  return { bucketNames: buckets, resources: { Resources: resources, Outputs: outputs } };
+  return {
+    bucketNames: buckets,
+    environment: environments({ buckets, functionPrefix }),
+    resources: { Resources: resources, Outputs: outputs },
+  };
 }
 
 module.exports = describe;

@@ -1,22 +1,24 @@
 // lambda-hls: the command line. Every command works on the embedded default (local adapters under
 // $LAMBDA_HLS_HOME, default ./.lambda-hls) with no AWS account.
-import { spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { resolveBinaries } from '../src/adapters/ffmpeg/media-tool';
-import { DEFAULT_OPTIONS, PROFILES, type ConversionOptions, type Profile, type RouteRecord } from '../src/core/model';
-import { isVideoId } from '../src/core/naming';
-import { byNewest, collectGarbage, deleteEverything, deleteVideo, listRoutes, routeSummary, type RunningExecutions } from '../src/registry';
-import { CliError, convertFile, type ConvertResult } from './convert';
-import { ExecutionStore, failedState, summarizeStates, type FailureSummary, type StateSummary } from './executions';
+import { connectStage, type StageBackend, type StageTarget } from '../src/composition/backends/aws';
+import { localBackend, type LocalBackend } from '../src/composition/backends/local';
+import { InvalidSetting, settings, settingsHelp } from '../src/composition/settings';
 import { executionStats, type ExecutionStats } from '../src/core/history';
+import { DEFAULT_OPTIONS, PROFILES, type ConversionOptions, type Profile, type RouteRecord } from '../src/core/model';
+import { isVideoId, parseExecutionName } from '../src/core/naming';
+import { deleteEverything, deleteVideo } from '../src/registry/deletion';
+import { collectGarbage, type RunningExecutions } from '../src/registry/gc';
+import { byNewest, listRoutes, routeSummary } from '../src/registry/routes';
+import { convertFile, type ConvertResult } from './convert';
+import { CliError } from './errors';
+import { ExecutionStore, failedState, summarizeStates, type FailureSummary, type StateSummary } from './executions';
 import { progressReporter } from './progress';
-import { configFromEnv, createLocalPorts, type LocalPorts } from './runtime';
 import { startServer } from './server';
-import type { RemotePorts, RemoteTarget } from './remote';
 
-/** The AWS side, loaded only for --stage: local commands start without the AWS SDK. */
+/** Following and reading executions in AWS, loaded only for --stage: local commands start without the AWS SDK. */
 const aws = () => import('./remote');
 
 const EXIT_FAILED = 1;
@@ -26,8 +28,8 @@ function stderr(text: string): void {
   process.stderr.write(`${text}\n`);
 }
 
-function portsFromEnv(): LocalPorts {
-  return createLocalPorts(configFromEnv());
+function local(): LocalBackend {
+  return localBackend(settings());
 }
 
 function wholeNumber(min: number, max: number) {
@@ -54,7 +56,7 @@ interface StageFlags {
   region?: string;
 }
 
-function remoteTarget(flags: StageFlags): RemoteTarget | undefined {
+function remoteTarget(flags: StageFlags): StageTarget | undefined {
   return flags.stage ? { stage: flags.stage, ...(flags.region && { region: flags.region }) } : undefined;
 }
 
@@ -62,17 +64,17 @@ function remoteTarget(flags: StageFlags): RemoteTarget | undefined {
 async function registryPorts(flags: StageFlags) {
   const target = remoteTarget(flags);
   if (target) {
-    const { connect, playlistUrl } = await aws();
-    const remote: RemotePorts = await connect(target);
+    const { playlistUrl } = await aws();
+    const remote: StageBackend = await connectStage(target);
     return {
-      remote, objects: remote.objects, code: remote.code, functionPrefix: remote.stack.functionPrefix,
+      remote, objects: remote.objects, code: remote.code, functionPrefix: remote.functionPrefix,
       playlistOf: (r: RouteRecord) => playlistUrl(remote.stack, r.videoId),
     };
   }
-  const local = portsFromEnv();
+  const backend = local();
   return {
-    remote: undefined, objects: local.objects, code: local.code, functionPrefix: local.config.functionPrefix,
-    playlistOf: (r: RouteRecord) => local.objects.pathOf('output', r.playlistKey),
+    remote: undefined, objects: backend.objects, code: backend.code, functionPrefix: backend.settings.functionPrefix,
+    playlistOf: (r: RouteRecord) => backend.objects.pathOf('output', r.playlistKey),
   };
 }
 
@@ -83,8 +85,8 @@ async function runConvert(file: string, flags: StageFlags & { json?: boolean; se
   let playHint: string;
   try {
     if (target) {
-      const { connect, convertRemote } = await aws();
-      const remote = await connect(target);
+      const { convertRemote } = await aws();
+      const remote = await connectStage(target);
       if (!flags.json) stderr(`lambda-hls: converting ${file} on ${remote.stack.stackName} (${remote.region})`);
       result = await convertRemote(file, remote, {
         options,
@@ -97,10 +99,10 @@ async function runConvert(file: string, flags: StageFlags & { json?: boolean; se
       });
       playHint = `play it   in Safari or VLC (Chrome and Firefox: see the README), or ffplay ${result.playlist ?? ''}`;
     } else {
-      const ports = portsFromEnv();
+      const backend = local();
       if (!flags.json) stderr(`lambda-hls: converting ${file}`);
       result = await convertFile(file, {
-        ports,
+        backend,
         options,
         onEvent: progressReporter(process.stderr),
         onWait: (pid) => {
@@ -110,7 +112,7 @@ async function runConvert(file: string, flags: StageFlags & { json?: boolean; se
       playHint = `play it   lambda-hls serve, then open http://127.0.0.1:8080/ (or /v/${result.videoId}/index.m3u8)`;
     }
   } catch (error) {
-    if (error instanceof CliError) {
+    if (error instanceof CliError || error instanceof InvalidSetting) {
       stderr(`lambda-hls: ${error.message}`);
       return EXIT_USAGE;
     }
@@ -144,10 +146,10 @@ async function runConvert(file: string, flags: StageFlags & { json?: boolean; se
 }
 
 async function runServe(flags: { port: number; host: string }): Promise<number> {
-  const ports = portsFromEnv();
+  const backend = local();
   let server;
   try {
-    server = await startServer({ ports, host: flags.host, port: flags.port });
+    server = await startServer({ backend, host: flags.host, port: flags.port });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') {
@@ -156,7 +158,7 @@ async function runServe(flags: { port: number; host: string }): Promise<number> 
     }
     throw error;
   }
-  const routes = await listRoutes(ports.objects);
+  const routes = await listRoutes(backend.objects);
   stderr(`lambda-hls: serving ${routes.length} video${routes.length === 1 ? '' : 's'} at ${server.url}/`);
   for (const r of routes) stderr(`  ${server.url}/v/${r.videoId}/index.m3u8  ${r.sourceKey}`);
   if (flags.host !== '127.0.0.1' && flags.host !== 'localhost' && flags.host !== '::1') {
@@ -247,8 +249,8 @@ function printHistory(view: HistoryView, json: boolean | undefined): void {
 async function runHistory(id: string, flags: StageFlags & { json?: boolean }): Promise<number> {
   const target = remoteTarget(flags);
   if (target) {
-    const { connect, failureOf, findExecution, remoteHistory } = await aws();
-    const remote = await connect(target);
+    const { failureOf, findExecution, remoteHistory } = await aws();
+    const remote = await connectStage(target);
     const name = await findExecution(remote, id);
     const found = name ? await remoteHistory(remote, name) : undefined;
     if (!found) {
@@ -273,7 +275,7 @@ async function runHistory(id: string, flags: StageFlags & { json?: boolean }): P
     );
     return 0;
   }
-  const store = new ExecutionStore(configFromEnv().home);
+  const store = new ExecutionStore(settings().home);
   const record = store.find(id);
   if (!record) {
     stderr(`lambda-hls: no execution or video named ${id} (see lambda-hls list)`);
@@ -349,12 +351,14 @@ async function runGc(flags: StageFlags & { dryRun?: boolean; json?: boolean }): 
   const { remote } = ports;
   const runningNow = async (): Promise<RunningExecutions> => {
     if (remote) {
-      // Execution names are <videoId>-<revision>: the revision is the last 8 hex digits.
       const names = await remote.executions.running();
-      const revisions = names.map((n) => /^(.+)-([0-9a-f]{8})$/.exec(n)).filter((m) => m !== null).map((m) => `${m[1]}/${m[2]}`);
+      const revisions = names.flatMap((n) => {
+        const parsed = parseExecutionName(n);
+        return parsed ? [`${parsed.videoId}/${parsed.revision}`] : [];
+      });
       return { revisions: new Set(revisions), sources: new Set() };
     }
-    const running = new ExecutionStore(configFromEnv().home).all().filter((r) => r.status === 'RUNNING');
+    const running = new ExecutionStore(settings().home).all().filter((r) => r.status === 'RUNNING');
     return { revisions: new Set(running.map((r) => `${r.videoId}/${r.revision}`)), sources: new Set(running.map((r) => r.sourceKey)) };
   };
   const report = await collectGarbage(ports, runningNow, { dryRun: flags.dryRun, inputIsScratch: !remote });
@@ -369,29 +373,13 @@ async function runGc(flags: StageFlags & { dryRun?: boolean; json?: boolean }): 
   return 0;
 }
 
-function ffmpeg(args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(resolveBinaries().ffmpeg, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg failed: ${err.trim()}`))));
-  });
-}
-
 async function runDemo(flags: { serve: boolean; port: number }): Promise<number> {
-  const { home } = configFromEnv();
-  const dir = join(home, 'demo');
+  const backend = local();
+  const dir = join(backend.settings.home, 'demo');
   await mkdir(dir, { recursive: true });
   const clip = join(dir, 'lambda-hls demo.mp4');
   stderr(`lambda-hls demo: making a 30-second test clip with ffmpeg (${clip})`);
-  await ffmpeg([
-    '-hide_banner', '-loglevel', 'error', '-y',
-    '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=25',
-    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-    '-t', '30', '-c:v', 'libx264', '-preset', 'veryfast', '-g', '50', '-pix_fmt', 'yuv420p',
-    '-c:a', 'aac', '-b:a', '96k', '-ac', '2', '-shortest', clip,
-  ]);
+  await backend.media.testClip(clip, 30);
   const code = await runConvert(clip, { ...DEFAULT_OPTIONS });
   if (code !== 0 || !flags.serve) return code;
   return runServe({ port: flags.port, host: '127.0.0.1' });
@@ -420,14 +408,8 @@ export function buildProgram(): Command {
       '\nExamples:\n  lambda-hls convert "My holiday clip.MP4"\n  lambda-hls serve --port 8080\n  lambda-hls history my-holiday-clip-1a2b3c\n' +
         '  lambda-hls convert lecture.MP4 --stage dev      (in AWS: upload, then follow the execution)\n' +
         '  lambda-hls history lecture-9f8e7d --stage dev\n' +
-        '\nEnvironment:\n  LAMBDA_HLS_HOME              where local data lives (default ./.lambda-hls)\n' +
-        '  FFMPEG_PATH, FFPROBE_PATH    use these binaries instead of the ones from npm\n' +
-        '  LAMBDA_HLS_MAX_INPUT_BYTES   largest input accepted (default 10 GiB)\n' +
-        '  LAMBDA_HLS_CODE_QUOTA_BYTES  local code storage quota (default 75 GB, as Lambda)\n' +
-        '  LAMBDA_HLS_PACKAGE_BYTES     fill packages up to this (default 50 MiB, the direct upload; max 250 MB)\n' +
-        '  LAMBDA_HLS_MAX_PACKAGE_BYTES largest segment a package may hold (default 250 MB, as Lambda)\n' +
-        '  LAMBDA_HLS_FAULTS            inject faults, e.g. code.throttle=0.3 (see the README)\n' +
-        '\nExit codes: 0 success, 1 conversion failed or not found, 2 bad usage.',
+        `\nEnvironment:\n${settingsHelp()}\n` +
+        '\nExit codes: 0 success, 1 conversion failed or not found, 2 bad usage (or a setting it cannot use).',
     );
 
   const convert = program
@@ -518,6 +500,11 @@ export async function main(argv: string[]): Promise<void> {
     if (error instanceof CommanderError) {
       // --help and --version end through here with code 0
       process.exitCode = error.exitCode === 0 ? 0 : EXIT_USAGE;
+      return;
+    }
+    if (error instanceof InvalidSetting) {
+      stderr(`lambda-hls: ${error.message}`);
+      process.exitCode = EXIT_USAGE;
       return;
     }
     stderr(`lambda-hls: ${(error as Error).message}`);

@@ -7,30 +7,29 @@ import { basename, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { conversionFor, type ConversionOptions, type ExecutionInput } from '../src/core/model';
 import { videoIdFor } from '../src/core/naming';
-import { readRoute } from '../src/registry';
+import { readRoute } from '../src/registry/routes';
 import { loadDefinition, runStateMachine, type LoadedDefinition } from './engine';
 import { compactEvent, ExecutionStore, failedState, lastState, type ExecutionRecord, type FailureSummary, type StoredEvent } from './executions';
 import { executionStats, type ExecutionStats } from '../src/core/history';
-import { faultsFromEnv, injectFaults, type FaultCounts, type FaultSetup } from '../src/adapters/local/faults';
-import { bindSteps, type LocalPorts, type StepPorts } from './runtime';
+import { faultSetup, injectFaults, type FaultCounts, type FaultSetup } from '../src/adapters/local/faults';
+import type { LocalBackend } from '../src/composition/backends/local';
+import { bindSteps } from '../src/composition/steps';
+import type { Ports } from '../src/ports';
+import { CliError } from './errors';
 import { startServer } from './server';
 
-export class CliError extends Error {
-  override readonly name = 'CliError' as const;
-}
-
 export interface ConvertOptions {
-  ports: LocalPorts;
+  backend: LocalBackend;
   options: ConversionOptions;
   /** Engine events as they happen, as stored in the history (progress display). */
   onEvent?: (event: StoredEvent) => void;
-  /** Faults for the steps' ports (default: LAMBDA_HLS_FAULTS), and where to count those that fired. */
+  /** Faults for the steps' ports (default: LAMBDA_HLS_FAULTS and LAMBDA_HLS_FAULT_SEED), and where to count those that fired. */
   faults?: FaultSetup;
   faultCounts?: FaultCounts;
   /** Told when another process is converting a file of the same name, and this one waits for it. */
   onWait?: (holderPid: number) => void;
   /** Wrap the ports the steps see (fault injection in tests). */
-  wrapPorts?: (ports: StepPorts) => StepPorts;
+  wrapPorts?: (ports: Ports) => Ports;
   retryDelayMs?: number;
   loaded?: LoadedDefinition;
 }
@@ -55,13 +54,9 @@ async function sha256File(path: string): Promise<string> {
 }
 
 export async function convertFile(file: string, options: ConvertOptions): Promise<ConvertResult> {
-  const { ports } = options;
-  let faultSetup: FaultSetup;
-  try {
-    faultSetup = options.faults ?? faultsFromEnv();
-  } catch (error) {
-    throw new CliError((error as Error).message);
-  }
+  const { backend } = options;
+  const { settings } = backend;
+  const faults = options.faults ?? faultSetup(settings.faults, settings.faultSeed);
   const path = resolve(file);
   const info = await stat(path).catch(() => undefined);
   if (!info) throw new CliError(`${file}: no such file`);
@@ -74,7 +69,7 @@ export async function convertFile(file: string, options: ConvertOptions): Promis
   // Named as an upload would be, with the content's hash as its version.
   const { input, executionName: baseName } = conversionFor(sourceKey, await sha256File(path), options.options);
   const { revision } = input;
-  const store = new ExecutionStore(ports.config.home);
+  const store = new ExecutionStore(settings.home);
 
   // One conversion of a video at a time: a second `convert` of the same file name waits for the
   // first, since both would use the same input key (and, for the same options, the same functions).
@@ -82,25 +77,25 @@ export async function convertFile(file: string, options: ConvertOptions): Promis
   try {
     // Converted already (by an earlier attempt, or by the run just waited for): nothing to do.
     const done = store.attempts(baseName).find((r) => r.status === 'SUCCEEDED');
-    const route = done ? await readRoute(ports.objects, videoId) : undefined;
+    const route = done ? await readRoute(backend.objects, videoId) : undefined;
     if (done && route?.revision === revision) {
       return {
         status: 'SUCCEEDED', videoId, executionName: done.executionName, reused: true,
-        playlist: ports.objects.pathOf('output', route.playlistKey), segments: route.segmentCount,
+        playlist: backend.objects.pathOf('output', route.playlistKey), segments: route.segmentCount,
         stats: executionStats(store.events(done.executionName)),
       };
     }
-    return await execute({ ports, options, store, faultSetup, path, sourceKey, videoId, baseName, input });
+    return await execute({ backend, options, store, faults, path, sourceKey, videoId, baseName, input });
   } finally {
     release();
   }
 }
 
 interface Conversion {
-  ports: LocalPorts;
+  backend: LocalBackend;
   options: ConvertOptions;
   store: ExecutionStore;
-  faultSetup: FaultSetup;
+  faults: FaultSetup;
   /** The user's file, and its key in the input bucket. */
   path: string;
   sourceKey: string;
@@ -111,7 +106,7 @@ interface Conversion {
 
 /** One execution of ConvertVideo on the local engine, recorded in the history as it runs. */
 async function execute(conversion: Conversion): Promise<ConvertResult> {
-  const { ports, options, store, faultSetup, path, sourceKey, videoId, baseName, input } = conversion;
+  const { backend, options, store, faults, path, sourceKey, videoId, baseName, input } = conversion;
   const { revision } = input;
   const executionName = store.freshName(baseName);
   const record: ExecutionRecord = {
@@ -120,21 +115,19 @@ async function execute(conversion: Conversion): Promise<ConvertResult> {
   };
   store.start(record);
 
-  const server = await startServer({ ports });
+  const server = await startServer({ backend });
   try {
-    await ports.objects.putFile('input', sourceKey, path);
+    await backend.objects.putFile('input', sourceKey, path);
     // LAMBDA_HLS_FAULTS: what the steps see may throttle, fail or stall; the CLI's own calls do not.
-    const stepPorts: StepPorts = {
-      ...injectFaults({ objects: ports.objects, code: ports.code, media: ports.media }, faultSetup, {
-        counts: options.faultCounts,
-        retry: options.retryDelayMs === 0 ? { baseMs: 0 } : {},
-      }),
-      config: ports.config,
-    };
+    const stepPorts = injectFaults(backend, faults, {
+      counts: options.faultCounts,
+      retry: options.retryDelayMs === 0 ? { baseMs: 0 } : {},
+    });
     const result = await runStateMachine({
       loaded: options.loaded ?? loadDefinition(),
       // retryDelayMs 0 (tests): the steps' own per-call retries are instant too.
       handlers: bindSteps(options.wrapPorts ? options.wrapPorts(stepPorts) : stepPorts, {
+        ...backend.settings,
         ...(options.retryDelayMs === 0 && { retry: { baseMs: 0 } }),
       }),
       input: input as never,
@@ -158,7 +151,7 @@ async function execute(conversion: Conversion): Promise<ConvertResult> {
       videoId,
       executionName,
       reused: false,
-      playlist: output?.playlistKey ? ports.objects.pathOf('output', output.playlistKey) : null,
+      playlist: output?.playlistKey ? backend.objects.pathOf('output', output.playlistKey) : null,
       segments: output?.segmentCount ?? 0,
       stats: executionStats(events),
       ...(record.error && { error: record.error }),
@@ -171,7 +164,7 @@ async function execute(conversion: Conversion): Promise<ConvertResult> {
     throw error;
   } finally {
     // The input bucket held a copy for this run only; the user's own file was never touched.
-    await ports.objects.delete('input', sourceKey).catch(() => undefined);
+    await backend.objects.delete('input', sourceKey).catch(() => undefined);
     await server.close();
   }
 }

@@ -3,51 +3,15 @@
 // back from Step Functions, and list/delete use the same registry code as the local backend.
 import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { LambdaClient } from '@aws-sdk/client-lambda';
-import { S3Client } from '@aws-sdk/client-s3';
-import { SFNClient } from '@aws-sdk/client-sfn';
-import { LambdaCodeStore } from '../src/adapters/aws/code-store';
-import { StepFunctionsExecutions, type ExecutionDescription } from '../src/adapters/aws/executions';
+import type { ExecutionDescription, StepFunctionsExecutions } from '../src/adapters/aws/executions';
 import { historyTranslator, storedEventsFromHistory } from '../src/adapters/aws/history';
-import { S3ObjectStore } from '../src/adapters/aws/object-store';
-import { readStackOutputs, type StackOutputs } from '../src/adapters/aws/stack';
+import type { StackOutputs } from '../src/adapters/aws/stack';
+import type { StageBackend } from '../src/composition/backends/aws';
 import { executionStats, failedState, type FailureSummary, type StoredEvent } from '../src/core/history';
 import { conversionFor, DEFAULT_OPTIONS, type ConversionOptions, type ExecutionInput } from '../src/core/model';
 import { isSupportedKey, playbackPath, videoIdFor } from '../src/core/naming';
-import { CliError, type ConvertResult } from './convert';
-
-export interface RemoteTarget {
-  stage: string;
-  region?: string;
-}
-
-export interface RemotePorts {
-  region: string;
-  stack: StackOutputs;
-  objects: S3ObjectStore;
-  code: LambdaCodeStore;
-  executions: StepFunctionsExecutions;
-}
-
-/** --region, else the SDK's usual environment variables, else serverless.yml's default. */
-export function regionOf(target: RemoteTarget, env: NodeJS.ProcessEnv = process.env): string {
-  return target.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
-}
-
-export async function connect(target: RemoteTarget): Promise<RemotePorts> {
-  const region = regionOf(target);
-  const stack = await readStackOutputs(new CloudFormationClient({ region }), target.stage, region);
-  const s3 = new S3Client({ region });
-  return {
-    region,
-    stack,
-    objects: new S3ObjectStore(s3, { input: stack.inputBucket, work: stack.workBucket, output: stack.outputBucket }),
-    // The CLI never creates packages: no role is needed, only list and delete.
-    code: new LambdaCodeStore(new LambdaClient({ region }), s3, { roleArn: '', stagingBucket: stack.workBucket }),
-    executions: new StepFunctionsExecutions(new SFNClient({ region }), stack.stateMachineArn),
-  };
-}
+import type { ConvertResult } from './convert';
+import { CliError } from './errors';
 
 export function playlistUrl(stack: StackOutputs, videoId: string): string {
   return `${stack.playbackBaseUrl.replace(/\/$/, '')}${playbackPath(videoId)}`;
@@ -135,7 +99,7 @@ export interface RemoteConvertOptions extends FollowOptions {
  * the execution the S3 trigger starts. `convert s3://<input bucket>/<key> --stage`: starts (or
  * finds) the execution for an object already there, with any options.
  */
-export async function convertRemote(source: string, ports: RemotePorts, options: RemoteConvertOptions): Promise<ConvertResult> {
+export async function convertRemote(source: string, ports: StageBackend, options: RemoteConvertOptions): Promise<ConvertResult> {
   const s3Url = parseS3Url(source);
   let key: string;
   let executionName: string;
@@ -174,12 +138,12 @@ export async function convertRemote(source: string, ports: RemotePorts, options:
 }
 
 /** An execution name, or the newest execution of a video id. */
-export async function findExecution(ports: RemotePorts, id: string): Promise<string | undefined> {
+export async function findExecution(ports: StageBackend, id: string): Promise<string | undefined> {
   if (await ports.executions.describe(id)) return id;
   return ports.executions.latestFor(id);
 }
 
-export async function remoteHistory(ports: RemotePorts, name: string) {
+export async function remoteHistory(ports: StageBackend, name: string) {
   const description = await ports.executions.describe(name);
   if (!description) return undefined;
   const raw = await ports.executions.history(name);

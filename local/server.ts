@@ -5,9 +5,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { PackageUrlCache, ServeRecordCache, serveSegment } from '../functions/serve-segment/step';
 import { playbackPath } from '../src/core/naming';
-import { byNewest, listRoutes, routeSummary } from '../src/registry';
+import type { LocalBackend } from '../src/composition/backends/local';
+import { byNewest, listRoutes, routeSummary } from '../src/registry/routes';
 import { playerPage } from './player-page';
-import type { LocalPorts } from './runtime';
 
 export interface RunningServer {
   url: string;
@@ -17,7 +17,7 @@ export interface RunningServer {
 }
 
 export interface ServerOptions {
-  ports: LocalPorts;
+  backend: LocalBackend;
   host?: string;
   port?: number;
   /** Called once per request with a short line (method, path, status). */
@@ -62,14 +62,14 @@ function send(res: ServerResponse, status: number, headers: Record<string, strin
   res.end(head ? undefined : body);
 }
 
-function serveCode(req: IncomingMessage, res: ServerResponse, url: URL, name: string, ports: LocalPorts): void {
+function serveCode(req: IncomingMessage, res: ServerResponse, url: URL, name: string, backend: LocalBackend): void {
   const head = req.method === 'HEAD';
-  const verdict = ports.signer.verify(name, url.searchParams, Date.now());
+  const verdict = backend.signer.verify(name, url.searchParams, backend.clock());
   if (verdict !== 'ok') {
     send(res, 403, { ...CORS, 'Content-Type': 'text/plain' }, `${verdict === 'expired' ? 'URL expired' : 'signature does not match'}\n`, head);
     return;
   }
-  const path = ports.code.zipPath(name);
+  const path = backend.code.zipPath(name);
   let size: number;
   try {
     size = statSync(path).size;
@@ -97,9 +97,9 @@ function serveCode(req: IncomingMessage, res: ServerResponse, url: URL, name: st
 }
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const { ports } = options;
-  const urls = new PackageUrlCache();
-  const records = new ServeRecordCache();
+  const { backend } = options;
+  const urls = new PackageUrlCache(backend.clock);
+  const records = new ServeRecordCache(backend.clock);
   let selfUrl = '';
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -112,11 +112,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
     const code = CODE_PATH.exec(rawPath);
     if (code && (req.method === 'GET' || head)) {
-      serveCode(req, res, url, code[1]!, ports);
+      serveCode(req, res, url, code[1]!, backend);
       return;
     }
     if (rawPath.startsWith('/v/')) {
-      const answer = await serveSegment({ method: req.method ?? 'GET', path: rawPath }, { objects: ports.objects, code: ports.code, urls, records });
+      const answer = await serveSegment({ method: req.method ?? 'GET', path: rawPath }, backend, { urls, records });
       // Our own code URLs go out path-relative, so they work through whatever host name the player used.
       const location = answer.headers.Location;
       if (location?.startsWith(`${selfUrl}/`)) answer.headers.Location = location.slice(selfUrl.length);
@@ -136,7 +136,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const stats = { urlLookups: urls.lookups, routeLoads: records.routes.loads, playlistLoads: records.playlists.loads };
       send(res, 200, { ...CORS, 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }, JSON.stringify(stats), head);
     } else if (rawPath === '/api/videos') {
-      const routes = await listRoutes(ports.objects);
+      const routes = await listRoutes(backend.objects);
       const videos = routes.sort(byNewest).map((r) => ({ ...routeSummary(r), playlist: playbackPath(r.videoId) }));
       send(res, 200, { ...CORS, 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }, JSON.stringify(videos), head);
     } else {
@@ -159,7 +159,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const port = (server.address() as AddressInfo).port;
   const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
   selfUrl = `http://${shownHost}:${port}`;
-  ports.setBaseUrl(selfUrl);
+  backend.setBaseUrl(selfUrl);
   return {
     url: selfUrl,
     port,

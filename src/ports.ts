@@ -1,5 +1,5 @@
-// The outside world as the steps see it. One adapter set per backend (AWS, local); a step never
-// knows which one it got.
+// The outside world as the steps see it: interfaces only. Each backend (src/composition/backends)
+// provides all of them, built on first use; a step never knows which backend it got.
 import type { EncodingPlan, ProbeResult } from './core/model';
 
 /** Logical buckets; each adapter maps them to real buckets or folders. */
@@ -50,28 +50,6 @@ export interface PackageSource {
   chunks(): AsyncIterable<Uint8Array>;
 }
 
-/** A zip already in memory as a PackageSource. */
-export function bufferSource(zip: Uint8Array): PackageSource {
-  return {
-    size: zip.length,
-    async *chunks() {
-      yield zip;
-    },
-  };
-}
-
-/** A JSON document the steps keep in a bucket (manifest, batch plans, receipts, offsets, routes). */
-export async function readJson<T>(objects: ObjectStore, bucket: Bucket, key: string): Promise<T> {
-  return JSON.parse((await objects.get(bucket, key)).toString('utf8')) as T;
-}
-
-/** All of a stream's bytes in one buffer (for what must be whole: a ZipFile of at most 50 MB). */
-export async function collectBytes(chunks: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const chunk of chunks) parts.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
-  return Buffer.concat(parts);
-}
-
 export interface CodeStore {
   /**
    * Stores a zip as a function's code package. Idempotent: an existing function with the same
@@ -115,4 +93,25 @@ export interface MediaTool {
    * caller removes each file once it is done with it.
    */
   segment(request: SegmentRequest): Promise<AsyncIterable<SegmentFile>>;
+  /** Writes a 720p H.264/AAC test pattern with a tone, `seconds` long (the demo's clip). */
+  testClip(path: string, seconds: number): Promise<void>;
 }
+
+export interface ExecutionStarter {
+  /** 'exists' when an execution of that name was already started (a redelivered event). */
+  start(name: string, input: unknown): Promise<'started' | 'exists'>;
+}
+
+/** The time, in epoch milliseconds (tests pass their own). */
+export type Clock = () => number;
+
+/** Every port a step may be given; a step's table entry names the ones it uses. */
+export interface Ports {
+  objects: ObjectStore;
+  code: CodeStore;
+  media: MediaTool;
+  executions: ExecutionStarter;
+  clock: Clock;
+}
+
+export type PortName = keyof Ports;

@@ -1,5 +1,4 @@
-// Lambda entry for CleanUp.
-import { environmentPorts } from '../../src/adapters/environment';
-import { cleanUp } from './step';
+// Lambda entry for the cleanUp function: its step, as the step table (src/composition/steps.ts) wires it.
+import { lambdaHandler } from '../../src/composition/lambda';
 
-export const handler = (event: unknown) => cleanUp(event, environmentPorts());
+export const handler = lambdaHandler('cleanUp');

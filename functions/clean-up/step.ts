@@ -2,13 +2,22 @@
 // the original error on (normalised to one line) for the Fail state.
 import { oneLineCause } from '../../src/core/errors';
 import { isRevision, isVideoId, videoIdFor } from '../../src/core/naming';
-import type { CodeStore, ObjectStore } from '../../src/ports';
-import { deleteRevision, readRoute } from '../../src/registry';
+import type { Ports } from '../../src/ports';
+import { deleteRevision } from '../../src/registry/deletion';
+import { readRoute } from '../../src/registry/routes';
 
-export interface CleanUpPorts {
-  objects: ObjectStore;
-  code: CodeStore;
+export type CleanUpPorts = Pick<Ports, 'objects' | 'code'>;
+
+export interface CleanUpSettings {
   functionPrefix: string;
+}
+
+/** The execution's state at the failure, as far as it got: whatever of it exists tells what to delete. */
+export interface CleanUpInput {
+  error: { Error: string; Cause: string };
+  /** Known once ValidateInput ran (or from the source key); absent when the input was unusable. */
+  videoId?: string;
+  revision?: string;
 }
 
 export interface CleanUpResult {
@@ -21,24 +30,30 @@ function field(value: unknown, key: string): unknown {
   return value && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
 }
 
-/** Takes the whole execution state at the failure: whatever of it exists tells what to delete. */
-export async function cleanUp(event: unknown, ports: CleanUpPorts): Promise<CleanUpResult> {
+/** Never refuses: CleanUp must run whatever state the failure left, so a missing field means "nothing of it to delete". */
+export function parseCleanUpInput(event: unknown): CleanUpInput {
   const error = field(event, 'error');
   const name = field(error, 'Error');
-  const result: CleanUpResult = {
-    Error: typeof name === 'string' && name ? name : 'UnknownError',
-    Cause: oneLineCause(field(error, 'Cause') ?? 'no cause recorded'),
-    deleted: { functions: 0, objects: 0 },
-  };
   const jobVideoId = field(field(event, 'job'), 'videoId');
   const sourceKey = field(field(event, 'source'), 'key');
   const videoId = typeof jobVideoId === 'string' ? jobVideoId : typeof sourceKey === 'string' ? videoIdFor(sourceKey) : undefined;
   const revision = field(event, 'revision');
-  if (!videoId || !isVideoId(videoId) || typeof revision !== 'string' || !isRevision(revision)) return result;
+  return {
+    error: { Error: typeof name === 'string' && name ? name : 'UnknownError', Cause: oneLineCause(field(error, 'Cause') ?? 'no cause recorded') },
+    ...(videoId !== undefined && isVideoId(videoId) && { videoId }),
+    ...(typeof revision === 'string' && isRevision(revision) && { revision }),
+  };
+}
+
+export async function cleanUp(input: CleanUpInput, ports: CleanUpPorts, settings: CleanUpSettings): Promise<CleanUpResult> {
+  const result: CleanUpResult = { ...input.error, deleted: { functions: 0, objects: 0 } };
+  const { videoId, revision } = input;
+  if (!videoId || !revision) return result;
 
   // A repeat of a conversion that already succeeded must not delete what is being served.
   const route = await readRoute(ports.objects, videoId);
   const serving = route?.revision === revision;
-  result.deleted = await deleteRevision(ports, videoId, revision, { functions: !serving, output: !serving, work: true });
+  const owned = { objects: ports.objects, code: ports.code, functionPrefix: settings.functionPrefix };
+  result.deleted = await deleteRevision(owned, videoId, revision, { functions: !serving, output: !serving, work: true });
   return result;
 }

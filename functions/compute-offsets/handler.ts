@@ -1,5 +1,4 @@
-// Lambda entry for ComputeOffsets.
-import { environmentPorts } from '../../src/adapters/environment';
-import { computeOffsets } from './step';
+// Lambda entry for the computeOffsets function: its step, as the step table (src/composition/steps.ts) wires it.
+import { lambdaHandler } from '../../src/composition/lambda';
 
-export const handler = (event: unknown) => computeOffsets(event, environmentPorts());
+export const handler = lambdaHandler('computeOffsets');

@@ -1,22 +1,47 @@
 // ComputeOffsets: read every package back the way a player will (its signed URL, a byte range),
 // and derive each segment's offset and length from the bytes actually stored.
+import { parseManifest, parseReceipts } from '../../src/core/documents';
 import { PackageMismatch } from '../../src/core/errors';
 import {
-  arrayAt, numberAt, objectAt, parseJob, stringAt,
-  type OffsetsDocument, type PackageReceipt, type SegmentManifest, type SegmentOffset,
+  arrayAt, numberAt, objectAt, parseJob, stringAt, type Job, type OffsetsDocument, type PackageReceipt, type SegmentOffset,
 } from '../../src/core/model';
 import { keys } from '../../src/core/naming';
 import { retryTransient, type RetryOptions } from '../../src/core/retry';
 import { parseLocalHeader } from '../../src/core/zip';
-import { readJson, type CodeStore, type ObjectStore } from '../../src/ports';
+import type { Ports } from '../../src/ports';
+import { readDocument } from '../../src/read-document';
 
-export interface ComputeOffsetsPorts {
-  objects: ObjectStore;
-  code: CodeStore;
-  /** Packages read at once; GetFunction allows ~100 requests/s per account. */
-  concurrency?: number;
+export type ComputeOffsetsPorts = Pick<Ports, 'objects' | 'code'>;
+
+export interface ComputeOffsetsSettings {
   /** Per-package retry timing (tests make it instant). */
   retry?: RetryOptions;
+}
+
+/** Packages read at once; GetFunction allows ~100 requests/s per account. */
+const CONCURRENCY = 8;
+
+export interface ComputeOffsetsInput {
+  job: Job;
+  manifestKey: string;
+  /** The batch numbers SegmentMedia planned: each batch's receipts are at keys.receipts(…, n). */
+  batches: number[];
+}
+
+export function parseComputeOffsetsInput(event: unknown): ComputeOffsetsInput {
+  const raw = objectAt(event, 'input');
+  return {
+    job: parseJob(raw.job),
+    manifestKey: stringAt(raw.manifestKey, 'manifestKey'),
+    batches: arrayAt(raw.batches, 'batches').map((batch, i) => numberAt(batch, `batches[${i}]`)),
+  };
+}
+
+export interface OffsetsResult {
+  offsetsKey: string;
+  segmentCount: number;
+  packageCount: number;
+  packageBytes: number;
 }
 
 /** One read covers the 30-byte header, any name up to ~1 KB and a small extra field. */
@@ -35,44 +60,13 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return results;
 }
 
-function parseReceipt(value: unknown, path: string): PackageReceipt {
-  const raw = objectAt(value, path);
-  return {
-    package: numberAt(raw.package, `${path}.package`),
-    functionName: stringAt(raw.functionName, `${path}.functionName`),
-    codeSha256: stringAt(raw.codeSha256, `${path}.codeSha256`),
-    zipBytes: numberAt(raw.zipBytes, `${path}.zipBytes`),
-    created: raw.created === true,
-    entries: arrayAt(raw.entries, `${path}.entries`).map((e, i) => {
-      const entry = objectAt(e, `${path}.entries[${i}]`);
-      return {
-        index: numberAt(entry.index, `${path}.entries[${i}].index`),
-        name: stringAt(entry.name, `${path}.entries[${i}].name`),
-        bytes: numberAt(entry.bytes, `${path}.entries[${i}].bytes`),
-        crc32: numberAt(entry.crc32, `${path}.entries[${i}].crc32`),
-      };
-    }),
-  };
-}
-
-export async function computeOffsets(
-  event: unknown,
-  ports: ComputeOffsetsPorts,
-): Promise<{ offsetsKey: string; segmentCount: number; packageCount: number; packageBytes: number }> {
-  const raw = objectAt(event, 'input');
-  const job = parseJob(raw.job);
-  const manifest = await readJson<SegmentManifest>(ports.objects, 'work', stringAt(raw.manifestKey, 'manifestKey'));
+export async function computeOffsets(input: ComputeOffsetsInput, ports: ComputeOffsetsPorts, settings: ComputeOffsetsSettings): Promise<OffsetsResult> {
+  const { job } = input;
+  const manifest = await readDocument(ports.objects, 'work', input.manifestKey, parseManifest);
   // Each batch's receipts are in the work bucket under its number; they never pass through the
   // state machine.
-  const receiptsKeys = arrayAt(raw.batches, 'batches').map((batch, i) => {
-    const n = numberAt(batch, `batches[${i}]`);
-    return keys.receipts(job.videoId, job.revision, n);
-  });
-  const receipts = (
-    await mapLimit(receiptsKeys, ports.concurrency ?? 8, async (key) =>
-      arrayAt(await readJson<unknown>(ports.objects, 'work', key), key).map((r, j) => parseReceipt(r, `${key}[${j}]`)),
-    )
-  ).flat();
+  const receiptsKeys = input.batches.map((n) => keys.receipts(job.videoId, job.revision, n));
+  const receipts = (await mapLimit(receiptsKeys, CONCURRENCY, (key) => readDocument(ports.objects, 'work', key, parseReceipts))).flat();
   const packed = receipts.flatMap((r) => r.entries.map((e) => e.index)).sort((a, b) => a - b);
   if (packed.length !== manifest.segments.length || packed.some((index, i) => index !== i)) {
     throw new PackageMismatch(`${manifest.segments.length} segments, but the packages hold ${packed.length} entries`);
@@ -81,8 +75,8 @@ export async function computeOffsets(
 
   // Each package is read back on its own, retried on throttling and transient faults: one bad call
   // out of hundreds must not throw away the whole Task's work (the ASL Retry repeats all of it).
-  const perPackage = await mapLimit(receipts, ports.concurrency ?? 8, (receipt) =>
-    retryTransient(() => readBack(receipt), { attempts: 5, ...ports.retry }),
+  const perPackage = await mapLimit(receipts, CONCURRENCY, (receipt) =>
+    retryTransient(() => readBack(receipt), { attempts: 5, ...settings.retry }),
   );
 
   /** One GetFunction, then each entry's local header in turn, where the previous entry ends. */

@@ -1,5 +1,4 @@
-// Lambda entry for RegisterRoute.
-import { environmentPorts } from '../../src/adapters/environment';
-import { registerRoute } from './step';
+// Lambda entry for the registerRoute function: its step, as the step table (src/composition/steps.ts) wires it.
+import { lambdaHandler } from '../../src/composition/lambda';
 
-export const handler = (event: unknown) => registerRoute(event, environmentPorts());
+export const handler = lambdaHandler('registerRoute');

@@ -1,18 +1,37 @@
 // RegisterRoute: record the video so serve-segment answers for it. The route switches to the new
 // revision in one write; only then are the previous revision and this run's work files removed.
-import {
-  numberAt, objectAt, parseJob, stringAt, type OffsetsDocument, type RouteRecord,
-} from '../../src/core/model';
+import { parseOffsets } from '../../src/core/documents';
 import { InvalidRequest } from '../../src/core/errors';
+import { numberAt, objectAt, parseJob, stringAt, type Job, type RouteRecord } from '../../src/core/model';
 import { keys, playbackPath } from '../../src/core/naming';
-import { readJson, type CodeStore, type ObjectStore } from '../../src/ports';
-import { deleteRevision, readRoute } from '../../src/registry';
+import type { Ports } from '../../src/ports';
+import { readDocument } from '../../src/read-document';
+import { deleteRevision, type OwnedStores } from '../../src/registry/deletion';
+import { readRoute } from '../../src/registry/routes';
 
-export interface RegisterRoutePorts {
-  objects: ObjectStore;
-  code: CodeStore;
+export type RegisterRoutePorts = Pick<Ports, 'objects' | 'code' | 'clock'>;
+
+export interface RegisterRouteSettings {
   functionPrefix: string;
-  now?: () => number;
+}
+
+export interface RegisterRouteInput {
+  job: Job;
+  playlist: { playlistKey: string; durationSeconds: number };
+  offsetsKey: string;
+}
+
+export function parseRegisterRouteInput(event: unknown): RegisterRouteInput {
+  const raw = objectAt(event, 'input');
+  const playlist = objectAt(raw.playlist, 'playlist');
+  return {
+    job: parseJob(raw.job),
+    playlist: {
+      playlistKey: stringAt(playlist.playlistKey, 'playlist.playlistKey'),
+      durationSeconds: numberAt(playlist.durationSeconds, 'playlist.durationSeconds'),
+    },
+    offsetsKey: stringAt(raw.offsetsKey, 'offsetsKey'),
+  };
 }
 
 export interface RouteResult {
@@ -25,20 +44,18 @@ export interface RouteResult {
   packages: number;
 }
 
-export async function registerRoute(event: unknown, ports: RegisterRoutePorts): Promise<RouteResult> {
-  const raw = objectAt(event, 'input');
-  const job = parseJob(raw.job);
-  const playlist = objectAt(raw.playlist, 'playlist');
-  const playlistKey = stringAt(playlist.playlistKey, 'playlist.playlistKey');
-  const durationSeconds = numberAt(playlist.durationSeconds, 'playlist.durationSeconds');
+export async function registerRoute(input: RegisterRouteInput, ports: RegisterRoutePorts, settings: RegisterRouteSettings): Promise<RouteResult> {
+  const { job } = input;
+  const { playlistKey, durationSeconds } = input.playlist;
+  const owned = { objects: ports.objects, code: ports.code, functionPrefix: settings.functionPrefix };
   const previous = await readRoute(ports.objects, job.videoId);
   if (previous?.revision === job.revision) {
     // Registered already, by an earlier attempt of this Task (or an identical earlier run): the
     // work files may be gone, so finish the clean-up from the route record instead of failing.
-    await finishCleanUp(ports, previous);
+    await finishCleanUp(owned, previous);
     return resultOf(previous);
   }
-  const offsets = await readJson<OffsetsDocument>(ports.objects, 'work', stringAt(raw.offsetsKey, 'offsetsKey'));
+  const offsets = await readDocument(ports.objects, 'work', input.offsetsKey, parseOffsets);
   // Function name by package number: `<n>.ts` in the playlist is packages[n].
   const packages: string[] = [];
   for (const s of offsets.segments) packages[s.package] = s.functionName;
@@ -52,16 +69,16 @@ export async function registerRoute(event: unknown, ports: RegisterRoutePorts): 
     durationSeconds,
     segmentCount: offsets.segments.length,
     packages,
-    registeredAt: new Date((ports.now ?? Date.now)()).toISOString(),
+    registeredAt: new Date(ports.clock()).toISOString(),
     ...(previous && { replaced: { revision: previous.revision, packages: previous.packages } }),
   };
   await ports.objects.put('output', keys.route(job.videoId), JSON.stringify(record), 'application/json');
-  await finishCleanUp(ports, record);
+  await finishCleanUp(owned, record);
   return resultOf(record);
 }
 
 /** After the switch: the replaced revision goes, and this one's work files (segments now live in packages). */
-async function finishCleanUp(ports: RegisterRoutePorts, record: RouteRecord): Promise<void> {
+async function finishCleanUp(ports: OwnedStores, record: RouteRecord): Promise<void> {
   if (record.replaced && record.replaced.revision !== record.revision) {
     const { revision, packages } = record.replaced;
     await deleteRevision(ports, record.videoId, revision, { functions: true, output: true, work: true }, packages);

@@ -1,5 +1,4 @@
-// Lambda entry for SegmentMedia (needs the ffmpeg layer).
-import { environmentPorts } from '../../src/adapters/environment';
-import { segmentMedia } from './step';
+// Lambda entry for the segmentMedia function: its step, as the step table (src/composition/steps.ts) wires it.
+import { lambdaHandler } from '../../src/composition/lambda';
 
-export const handler = (event: unknown) => segmentMedia(event, environmentPorts());
+export const handler = lambdaHandler('segmentMedia');

@@ -5,24 +5,27 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CodeStorageQuotaExceeded, InputNotFound, SegmentationFailed, SegmentTooLarge } from '../../src/core/errors';
-import { parseJob, type BatchDocument, type SegmentationResult, type SegmentManifest } from '../../src/core/model';
+import type { BatchDocument, Job, SegmentationResult, SegmentManifest } from '../../src/core/model';
 import { baseName, keys } from '../../src/core/naming';
 import {
-  MAX_PACKAGE_BYTES, planBatches, planEncoding, planPackages, segmentEntryName, type BatchLimits, type PackingLimits,
+  DEFAULT_BATCH_LIMITS, DEFAULT_PACKING, planBatches, planEncoding, planPackages, segmentEntryName, type BatchLimits,
 } from '../../src/core/plan';
 import { crc32 } from '../../src/core/zip';
 import { formatBytes } from '../../src/core/units';
-import type { CodeStore, MediaTool, ObjectStore } from '../../src/ports';
+import type { CodeStore, Ports } from '../../src/ports';
 
-export interface SegmentMediaPorts {
-  objects: ObjectStore;
-  media: MediaTool;
-  code: Pick<CodeStore, 'quota'>;
+export { parseJob as parseSegmentMediaInput } from '../../src/core/model';
+
+export type SegmentMediaPorts = Pick<Ports, 'objects' | 'media' | 'code'>;
+
+export interface SegmentMediaSettings {
   /** A folder for scratch files (/tmp in Lambda). */
   scratchDir: string;
-  /** Largest segment a package may hold (default: Lambda's 250 MB unzipped). */
-  maxPackageBytes?: number;
-  packing?: PackingLimits;
+  /** Largest segment a package may hold. */
+  maxPackageBytes: number;
+  /** Zip bytes consecutive segments are packed up to. */
+  packageBytes: number;
+  /** Packages per Map iteration (tests make them small). */
   batchLimits?: BatchLimits;
 }
 
@@ -32,11 +35,10 @@ async function crc32File(path: string): Promise<number> {
   return crc;
 }
 
-export async function segmentMedia(event: unknown, ports: SegmentMediaPorts): Promise<SegmentationResult> {
-  const job = parseJob(event);
+export async function segmentMedia(job: Job, ports: SegmentMediaPorts, settings: SegmentMediaSettings): Promise<SegmentationResult> {
   const { videoId, revision } = job;
   const plan = planEncoding(job);
-  const outDir = await mkdtemp(join(ports.scratchDir, `segment-${videoId}-`));
+  const outDir = await mkdtemp(join(settings.scratchDir, `segment-${videoId}-`));
   const gone = () => new InputNotFound(`${JSON.stringify(baseName(job.source.key))} was deleted from the input bucket while it was being converted`);
   const manifest: SegmentManifest = { videoId, revision, encoding: plan, segments: [] };
   try {
@@ -61,14 +63,14 @@ export async function segmentMedia(event: unknown, ports: SegmentMediaPorts): Pr
   }
 
   // Limits before money: both checks run before any function is created.
-  checkSegmentSizes(manifest, Math.min(ports.maxPackageBytes ?? MAX_PACKAGE_BYTES, MAX_PACKAGE_BYTES), job.options.segmentSeconds);
-  const packages = planPackages(manifest.segments, ports.packing);
+  checkSegmentSizes(manifest, settings.maxPackageBytes, job.options.segmentSeconds);
+  const packages = planPackages(manifest.segments, { ...DEFAULT_PACKING, maxBytes: settings.packageBytes });
   await checkQuota(ports.code, packages.reduce((sum, p) => sum + p.bytes, 0));
 
   const manifestKey = keys.manifest(videoId, revision);
   await ports.objects.put('work', manifestKey, JSON.stringify(manifest), 'application/json');
   // Each batch's plan is its own small object: an iteration reads only what it packs.
-  const batches = planBatches(packages, ports.batchLimits);
+  const batches = planBatches(packages, settings.batchLimits ?? DEFAULT_BATCH_LIMITS);
   for (const batch of batches) {
     const document: BatchDocument = {
       videoId, revision, batch: batch.batch,

@@ -3,8 +3,8 @@
 // goes straight to the storage behind it. Used by `lambda-hls serve` now, API Gateway in AWS.
 import { isVideoId } from '../../src/core/naming';
 import type { RouteRecord } from '../../src/core/model';
-import type { CodeStore, ObjectStore, PackageLocation } from '../../src/ports';
-import { readRoute } from '../../src/registry';
+import type { Clock, CodeStore, PackageLocation, Ports } from '../../src/ports';
+import { readRoute } from '../../src/registry/routes';
 
 export interface ServeRequest {
   method: string;
@@ -18,13 +18,13 @@ export interface ServeResponse {
   body: string;
 }
 
-export interface ServeSegmentPorts {
-  objects: ObjectStore;
-  code: CodeStore;
+export type ServeSegmentPorts = Pick<Ports, 'objects' | 'code' | 'clock'>;
+
+/** What a container (or the local server) keeps between requests. */
+export interface ServeCaches {
   urls: PackageUrlCache;
-  /** Route records and playlist bytes, kept per container (optional: without it every request reads the store). */
+  /** Route records and playlist bytes (optional: without it every request reads the store). */
   records?: ServeRecordCache;
-  now?: () => number;
 }
 
 /** How long a route record is trusted: a new revision or a deletion is seen within this. */
@@ -41,7 +41,7 @@ export class TtlCache<T> {
 
   constructor(
     private readonly lifetime: number | ((value: T) => number),
-    private readonly now: () => number = Date.now,
+    private readonly now: Clock,
     private readonly maxEntries = 1000,
   ) {}
 
@@ -67,7 +67,7 @@ export class ServeRecordCache {
   readonly routes: TtlCache<RouteRecord | undefined>;
   readonly playlists: TtlCache<string | undefined>;
 
-  constructor(now: () => number = Date.now) {
+  constructor(now: Clock) {
     this.routes = new TtlCache(ROUTE_TTL_MS, now);
     this.playlists = new TtlCache(3_600_000, now, 200);
   }
@@ -91,7 +91,7 @@ const CORS = {
 export class PackageUrlCache {
   private readonly cache: TtlCache<PackageLocation | undefined>;
 
-  constructor(now: () => number = Date.now) {
+  constructor(now: Clock) {
     this.cache = new TtlCache((location) => (location ? location.urlExpiresAt - now() - URL_REFRESH_MARGIN_MS : 0), now, 10_000);
   }
 
@@ -110,8 +110,8 @@ function text(status: number, body: string, extra: Record<string, string> = {}):
 
 const notFound = () => text(404, 'not found\n');
 
-export async function serveSegment(request: ServeRequest, ports: ServeSegmentPorts): Promise<ServeResponse> {
-  const now = (ports.now ?? Date.now)();
+export async function serveSegment(request: ServeRequest, ports: ServeSegmentPorts, caches: ServeCaches): Promise<ServeResponse> {
+  const now = ports.clock();
   // Only the exact shapes we publish: anything encoded, dotted or overlong never reaches a store.
   const match = request.path.length <= MAX_PATH ? ROUTE.exec(request.path) : null;
   if (!match || !isVideoId(match[1]!)) return notFound();
@@ -119,7 +119,7 @@ export async function serveSegment(request: ServeRequest, ports: ServeSegmentPor
   if (request.method !== 'GET' && request.method !== 'HEAD') return text(405, 'method not allowed\n', { Allow: 'GET, HEAD, OPTIONS' });
 
   const videoId = match[1]!;
-  const records = ports.records;
+  const { records } = caches;
   const readRecord = () => readRoute(ports.objects, videoId);
   const route = await (records ? records.routes.get(videoId, readRecord) : readRecord());
   if (!route) return notFound();
@@ -142,7 +142,7 @@ export async function serveSegment(request: ServeRequest, ports: ServeSegmentPor
 
   const functionName = route.packages[Number(match[3])];
   if (!functionName) return notFound();
-  const location = await ports.urls.get(ports.code, functionName);
+  const location = await caches.urls.get(ports.code, functionName);
   if (!location) return notFound();
   // A cached redirect must never outlive the URL it points at.
   const remaining = Math.floor((location.urlExpiresAt - now - URL_REFRESH_MARGIN_MS) / 1000);
@@ -156,4 +156,31 @@ export async function serveSegment(request: ServeRequest, ports: ServeSegmentPor
     },
     body: '',
   };
+}
+
+/** What API Gateway's HTTP API (payload format 2.0) sends the Lambda: the parts the route reads. */
+export interface HttpApiEvent {
+  rawPath?: string;
+  requestContext?: { http?: { method?: string } };
+}
+
+/** Never refuses: an event without a path is a request for `/`, which the route answers 404. */
+export function parseHttpApiEvent(event: unknown): ServeRequest {
+  const raw = (event ?? {}) as HttpApiEvent;
+  const method = raw.requestContext?.http?.method;
+  return { method: typeof method === 'string' ? method : 'GET', path: typeof raw.rawPath === 'string' ? raw.rawPath : '/' };
+}
+
+export function toHttpApiResult(response: ServeResponse) {
+  return { statusCode: response.status, headers: response.headers, body: response.body };
+}
+
+// One set per container: a warm container answers repeat segments without a GetFunction call,
+// and repeat requests of a video without reading its route or playlist from S3.
+let containerCaches: ServeCaches | undefined;
+
+/** The deployed route: serveSegment with this container's caches, answered in the HTTP API's shape. */
+export async function servePlayback(request: ServeRequest, ports: ServeSegmentPorts) {
+  containerCaches ??= { urls: new PackageUrlCache(ports.clock), records: new ServeRecordCache(ports.clock) };
+  return toHttpApiResult(await serveSegment(request, ports, containerCaches));
 }

@@ -1,9 +1,4 @@
-// Lambda entry for start-conversion, triggered by s3:ObjectCreated:* on the input bucket.
-import { SFNClient } from '@aws-sdk/client-sfn';
-import { StepFunctionsExecutions } from '../../src/adapters/aws/executions';
-import { startConversion } from './step';
+// Lambda entry for the startConversion function: its step, as the step table (src/composition/steps.ts) wires it.
+import { lambdaHandler } from '../../src/composition/lambda';
 
-// Created once per cold start; region and endpoint come from the environment.
-const executions = new StepFunctionsExecutions(new SFNClient({}), process.env.STATE_MACHINE_ARN ?? '');
-
-export const handler = (event: unknown) => startConversion(event, { executions, log: (line) => console.log(line) });
+export const handler = lambdaHandler('startConversion');

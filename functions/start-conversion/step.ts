@@ -2,15 +2,35 @@
 // the video id and the object's version, so a redelivered S3 event starts nothing new.
 import { conversionFor } from '../../src/core/model';
 import { extensionOf, isSupportedKey } from '../../src/core/naming';
-import type { ExecutionStarter } from '../../src/adapters/aws/executions';
+import type { Ports } from '../../src/ports';
 
-export interface StartConversionPorts {
-  executions: ExecutionStarter;
-  log?: (line: string) => void;
+export type StartConversionPorts = Pick<Ports, 'executions'>;
+
+/** One created object of an S3 event notification, its key still URL-encoded as S3 sends it. */
+export interface CreatedObject {
+  key: string;
+  /** The version id (versioned bucket), else the ETag, else the sequencer: names this upload of the key. */
+  version: string;
 }
 
 interface S3Record {
-  s3?: { object?: { key?: string; versionId?: string; eTag?: string; sequencer?: string; size?: number } };
+  s3?: { object?: { key?: unknown; versionId?: unknown; eTag?: unknown; sequencer?: unknown } };
+}
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' && value ? value : undefined;
+}
+
+/** Never refuses: records without an object key are not uploads and are skipped. */
+export function parseS3Event(event: unknown): CreatedObject[] {
+  const records = (event as { Records?: unknown } | null)?.Records;
+  if (!Array.isArray(records)) return [];
+  return (records as S3Record[]).flatMap((record) => {
+    const object = record?.s3?.object;
+    const key = text(object?.key);
+    if (!key) return [];
+    return [{ key, version: text(object?.versionId) ?? text(object?.eTag) ?? text(object?.sequencer) ?? 'unversioned' }];
+  });
 }
 
 /** S3 event keys are URL-encoded with `+` for spaces (the form encoding): "My+clip%C3%A9.mp4". */
@@ -25,12 +45,14 @@ export interface StartOutcome {
   reason?: string;
 }
 
-export async function startConversion(event: unknown, ports: StartConversionPorts): Promise<StartOutcome[]> {
-  const records = ((event as { Records?: S3Record[] } | null)?.Records ?? []) as S3Record[];
+/** The line start-conversion logs for each object (CloudWatch: why an upload did or did not start). */
+export function describeOutcome(o: StartOutcome): string {
+  return `${o.result} ${JSON.stringify(o.key)}${o.executionName ? ` as ${o.executionName}` : ''}${o.reason ? `: ${o.reason}` : ''}`;
+}
+
+export async function startConversion(objects: CreatedObject[], ports: StartConversionPorts): Promise<StartOutcome[]> {
   const outcomes: StartOutcome[] = [];
-  for (const record of records) {
-    const object = record.s3?.object;
-    if (!object?.key) continue;
+  for (const object of objects) {
     let key: string;
     try {
       key = decodeS3Key(object.key);
@@ -43,12 +65,9 @@ export async function startConversion(event: unknown, ports: StartConversionPort
       outcomes.push({ key, result: 'ignored', reason: `extension ${ext || '(none)'} is not .mp4 or .mp3` });
       continue;
     }
-    // The version id (versioned bucket) or the ETag names this upload of the key.
-    const version = object.versionId ?? object.eTag ?? object.sequencer ?? 'unversioned';
-    const { input, executionName } = conversionFor(key, version);
+    const { input, executionName } = conversionFor(key, object.version);
     const result = await ports.executions.start(executionName, input);
     outcomes.push({ key, result, executionName });
   }
-  for (const o of outcomes) ports.log?.(`${o.result} ${JSON.stringify(o.key)}${o.executionName ? ` as ${o.executionName}` : ''}${o.reason ? `: ${o.reason}` : ''}`);
   return outcomes;
 }

@@ -1,5 +1,4 @@
-// Lambda entry for ValidateInput: the step does the work; errors keep their names for the ASL.
-import { environmentPorts } from '../../src/adapters/environment';
-import { validateInput } from './step';
+// Lambda entry for the validateInput function: its step, as the step table (src/composition/steps.ts) wires it.
+import { lambdaHandler } from '../../src/composition/lambda';
 
-export const handler = (event: unknown) => validateInput(event, environmentPorts());
+export const handler = lambdaHandler('validateInput');

@@ -1,14 +1,16 @@
 // ValidateInput: is this an .mp4/.mp3 we can convert? Cheap checks first (name, size), then
 // ffprobe, so a 4 GB .avi is refused without reading a byte of it.
 import { EmptyInput, InputNotFound, InputTooLarge, NotMedia } from '../../src/core/errors';
-import { parseExecutionInput, type Job } from '../../src/core/model';
+import type { ConversionRequest, Job } from '../../src/core/model';
 import { baseName, checkNamesFit, supportedExtension, videoIdFor } from '../../src/core/naming';
 import { formatBytes } from '../../src/core/units';
-import type { MediaTool, ObjectStore } from '../../src/ports';
+import type { Ports } from '../../src/ports';
 
-export interface ValidateInputPorts {
-  objects: ObjectStore;
-  media: MediaTool;
+export { parseExecutionInput as parseValidateInput } from '../../src/core/model';
+
+export type ValidateInputPorts = Pick<Ports, 'objects' | 'media'>;
+
+export interface ValidateInputSettings {
   /** Largest input accepted, in bytes. */
   maxInputBytes: number;
   /** Prefix of every segment function name (with the video id it must fit in 64 characters). */
@@ -21,8 +23,7 @@ const CONTAINERS: Record<string, { formats: string[]; label: string }> = {
   '.mp3': { formats: ['mp3'], label: 'MP3' },
 };
 
-export async function validateInput(event: unknown, ports: ValidateInputPorts): Promise<Job> {
-  const input = parseExecutionInput(event);
+export async function validateInput(input: ConversionRequest, ports: ValidateInputPorts, settings: ValidateInputSettings): Promise<Job> {
   const key = input.source.key;
   const name = baseName(key);
   const extension = supportedExtension(key);
@@ -30,14 +31,14 @@ export async function validateInput(event: unknown, ports: ValidateInputPorts): 
   const head = await ports.objects.head('input', key);
   if (!head) throw new InputNotFound(`${JSON.stringify(name)} is not in the input bucket (deleted before conversion?)`);
   if (head.bytes === 0) throw new EmptyInput(`${JSON.stringify(name)} is empty (0 bytes)`);
-  if (head.bytes > ports.maxInputBytes) {
+  if (head.bytes > settings.maxInputBytes) {
     throw new InputTooLarge(
-      `${JSON.stringify(name)} is ${formatBytes(head.bytes)}; the limit is ${formatBytes(ports.maxInputBytes)}`,
+      `${JSON.stringify(name)} is ${formatBytes(head.bytes)}; the limit is ${formatBytes(settings.maxInputBytes)}`,
     );
   }
 
   const videoId = videoIdFor(key);
-  checkNamesFit(ports.functionPrefix, videoId, input.revision);
+  checkNamesFit(settings.functionPrefix, videoId, input.revision);
 
   const media = await ports.media
     .probe(await ports.objects.readableLocation('input', key))

@@ -1,5 +1,4 @@
-// Lambda entry for WritePlaylist.
-import { environmentPorts } from '../../src/adapters/environment';
-import { writePlaylist } from './step';
+// Lambda entry for the writePlaylist function: its step, as the step table (src/composition/steps.ts) wires it.
+import { lambdaHandler } from '../../src/composition/lambda';
 
-export const handler = (event: unknown) => writePlaylist(event, environmentPorts());
+export const handler = lambdaHandler('writePlaylist');

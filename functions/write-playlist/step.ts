@@ -1,12 +1,22 @@
 // WritePlaylist: a VOD playlist with one EXT-X-BYTERANGE per segment (each pointing into its
 // package, `<package>.ts`), checked against RFC 8216 before it is written.
-import { objectAt, parseJob, stringAt, type OffsetsDocument } from '../../src/core/model';
+import { parseOffsets } from '../../src/core/documents';
+import { objectAt, parseJob, stringAt, type Job } from '../../src/core/model';
 import { keys } from '../../src/core/naming';
-import { assertPlaylist, writePlaylist as renderPlaylist } from '../../src/core/playlist';
-import { readJson, type ObjectStore } from '../../src/ports';
+import { assertPlaylist, renderPlaylist } from '../../src/core/playlist';
+import type { Ports } from '../../src/ports';
+import { readDocument } from '../../src/read-document';
 
-export interface WritePlaylistPorts {
-  objects: ObjectStore;
+export type WritePlaylistPorts = Pick<Ports, 'objects'>;
+
+export interface WritePlaylistInput {
+  job: Job;
+  offsetsKey: string;
+}
+
+export function parseWritePlaylistInput(event: unknown): WritePlaylistInput {
+  const raw = objectAt(event, 'input');
+  return { job: parseJob(raw.job), offsetsKey: stringAt(raw.offsetsKey, 'offsetsKey') };
 }
 
 export interface PlaylistResult {
@@ -21,10 +31,8 @@ export function packageUri(packageIndex: number): string {
   return `${packageIndex}.ts`;
 }
 
-export async function writePlaylist(event: unknown, ports: WritePlaylistPorts): Promise<PlaylistResult> {
-  const raw = objectAt(event, 'input');
-  const job = parseJob(raw.job);
-  const offsets = await readJson<OffsetsDocument>(ports.objects, 'work', stringAt(raw.offsetsKey, 'offsetsKey'));
+export async function writePlaylist({ job, offsetsKey }: WritePlaylistInput, ports: WritePlaylistPorts): Promise<PlaylistResult> {
+  const offsets = await readDocument(ports.objects, 'work', offsetsKey, parseOffsets);
   const segments = [...offsets.segments].sort((a, b) => a.index - b.index);
   const text = renderPlaylist(
     segments.map((s) => ({ duration: s.duration, uri: packageUri(s.package), length: s.length, offset: s.offset })),

@@ -186,6 +186,18 @@ export function revisionAt(value: unknown, path: string): string {
   return revision;
 }
 
+const VIDEO_PLANS: readonly EncodingPlan['video'][] = ['copy', 'h264', 'h264-360p', 'none'];
+const AUDIO_PLANS: readonly EncodingPlan['audio'][] = ['copy', 'aac', 'none'];
+
+export function parseEncodingPlan(value: unknown, path: string): EncodingPlan {
+  const raw = objectAt(value, path);
+  const video = stringAt(raw.video, `${path}.video`);
+  const audio = stringAt(raw.audio, `${path}.audio`);
+  if (!(VIDEO_PLANS as readonly string[]).includes(video)) fail(`${path}.video`, `one of ${VIDEO_PLANS.join(', ')}`);
+  if (!(AUDIO_PLANS as readonly string[]).includes(audio)) fail(`${path}.audio`, `one of ${AUDIO_PLANS.join(', ')}`);
+  return { video: video as EncodingPlan['video'], audio: audio as EncodingPlan['audio'] };
+}
+
 export function parseOptions(value: unknown, path = 'options'): ConversionOptions {
   if (value === undefined || value === null) return { ...DEFAULT_OPTIONS };
   const raw = objectAt(value, path);
@@ -197,7 +209,10 @@ export function parseOptions(value: unknown, path = 'options'): ConversionOption
   return { segmentSeconds, profile: profile as Profile };
 }
 
-export function parseExecutionInput(value: unknown): ExecutionInput & { options: ConversionOptions } {
+/** An execution input once checked, with every option filled in. */
+export type ConversionRequest = ExecutionInput & { options: ConversionOptions };
+
+export function parseExecutionInput(value: unknown): ConversionRequest {
   const raw = objectAt(value, 'execution input');
   const source = objectAt(raw.source, 'source');
   return {

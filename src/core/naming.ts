@@ -13,7 +13,11 @@ const HASH_CHARS = 6;
 /** Package numbers are zero-based; 5 digits cover 100,000 packages. */
 export const MAX_PACKAGE_INDEX = 99_999;
 const VIDEO_ID = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
-const REVISION = /^[a-z0-9]{4,16}$/;
+/** A revision: 8 hex digits when we make it (revisionFor), 4–16 of a-z0-9 when a person starts a run by hand. */
+const REVISION_PART = '[a-z0-9]{4,16}';
+const REVISION = new RegExp(`^${REVISION_PART}$`);
+const FUNCTION_REST = new RegExp(`^(.+)-(${REVISION_PART})-(0|[1-9]\\d{0,4})$`);
+const EXECUTION_NAME = new RegExp(`^(.+)-(${REVISION_PART})(?:-([2-9]|[1-9]\\d+))?$`);
 export const MAX_VIDEO_ID = MAX_SLUG + 1 + HASH_CHARS;
 
 export function sha256Hex(data: string | Uint8Array): string {
@@ -123,15 +127,30 @@ export function packageFunctionName(
   return name;
 }
 
+/** `<prefix><videoId>-<revision>-<n>` → its parts, or undefined for any other name. */
+export function parseFunctionName(functionPrefix: string, name: string): { videoId: string; revision: string; package: number } | undefined {
+  if (!name.startsWith(functionPrefix)) return undefined;
+  const match = FUNCTION_REST.exec(name.slice(functionPrefix.length));
+  if (!match || !isVideoId(match[1]!)) return undefined;
+  return { videoId: match[1]!, revision: match[2]!, package: Number(match[3]) };
+}
+
 /**
  * Whether a function belongs to this video. A prefix match alone is not enough: the functions of
  * video `a-123456-bbbbbb` also start with `<prefix>a-123456-`.
  */
 export function isVideoFunction(functionPrefix: string, videoId: string, name: string): boolean {
-  const rest = name.startsWith(videoFunctionPrefix(functionPrefix, videoId))
-    ? name.slice(videoFunctionPrefix(functionPrefix, videoId).length)
-    : '';
-  return /^[a-z0-9]{4,16}-\d+$/.test(rest);
+  return parseFunctionName(functionPrefix, name)?.videoId === videoId;
+}
+
+/**
+ * `<videoId>-<revision>` (as in AWS), or `-<n>` after it for a later local attempt → its parts, or
+ * undefined for any other name.
+ */
+export function parseExecutionName(name: string): { videoId: string; revision: string; attempt: number } | undefined {
+  const match = EXECUTION_NAME.exec(name);
+  if (!match || !isVideoId(match[1]!)) return undefined;
+  return { videoId: match[1]!, revision: match[2]!, attempt: match[3] ? Number(match[3]) : 1 };
 }
 
 /** Throws NameTooLong unless the longest function name this video could need fits. */

@@ -25,7 +25,7 @@ function formatDuration(seconds: number): string {
 }
 
 /** A VOD playlist with one EXT-X-BYTERANGE:<len>@<offset> per segment. */
-export function writePlaylist(segments: readonly PlaylistSegment[]): string {
+export function renderPlaylist(segments: readonly PlaylistSegment[]): string {
   if (segments.length === 0) throw new PlaylistInvalid('a playlist needs at least one segment');
   const lines = [
     '#EXTM3U',

@@ -5,12 +5,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { resolveBinaries } from '../../src/adapters/ffmpeg/media-tool';
 import { checkPlaylist } from '../../src/core/playlist';
-import { readRoute } from '../../src/registry';
+import { readRoute } from '../../src/registry/routes';
 import { convertFile, type ConvertResult } from '../../local/convert';
 import { startServer } from '../../local/server';
-import { freshPorts, makeMp3, makeVideo, tempDir } from '../support/fixtures';
+import { freshBackend, makeMp3, makeVideo, tempDir, testBinaries } from '../support/fixtures';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const FLAGS = [
@@ -21,7 +20,7 @@ const FLAGS = [
 ];
 const ARTIFACTS = join(__dirname, '..', '..', 'artifacts');
 
-let ports: ReturnType<typeof freshPorts>;
+let ports: ReturnType<typeof freshBackend>;
 let server: Awaited<ReturnType<typeof startServer>>;
 /** What the server answered: `<method> <url> <status>`. */
 const served: string[] = [];
@@ -35,7 +34,7 @@ let songSource: string;
 let longSource: string;
 
 function probe(args: string[]): string {
-  const result = spawnSync(resolveBinaries().ffprobe, ['-v', 'error', ...args], { encoding: 'utf8' });
+  const result = spawnSync(testBinaries().ffprobe, ['-v', 'error', ...args], { encoding: 'utf8' });
   if (result.status !== 0) throw new Error(result.stderr);
   return result.stdout.trim();
 }
@@ -96,12 +95,12 @@ beforeAll(async () => {
   // Longer than hls.js buffers ahead (30 s), so a seek to its middle must fetch.
   longSource = makeVideo(join(dir, 'two minutes.mp4'), { seconds: 120, size: '320x180' });
   // Small packages, so the video spans several and a seek must fetch a later one.
-  ports = freshPorts({ packageBytes: 400_000 });
+  ports = freshBackend({ packageBytes: 400_000 });
   const options = { segmentSeconds: 2, profile: 'source' as const };
-  video = await convertFile(videoSource, { ports, options });
-  song = await convertFile(songSource, { ports, options });
-  long = await convertFile(longSource, { ports, options });
-  server = await startServer({ ports, log: (line) => served.push(line) });
+  video = await convertFile(videoSource, { backend: ports, options });
+  song = await convertFile(songSource, { backend: ports, options });
+  long = await convertFile(longSource, { backend: ports, options });
+  server = await startServer({ backend: ports, log: (line) => served.push(line) });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
   page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
   await page.goto(`${server.url}/`);
@@ -193,7 +192,7 @@ describe('the player page in chromium', () => {
   it('says in words when a stream cannot be played', async () => {
     // A registered video whose playlist has gone (never played, so no cache holds it): hls.js
     // fails to load the manifest, and the page says so.
-    const broken = await convertFile(makeMp3(join(tempDir('browser'), 'broken.mp3'), 2), { ports, options: { segmentSeconds: 2, profile: 'source' } });
+    const broken = await convertFile(makeMp3(join(tempDir('browser'), 'broken.mp3'), 2), { backend: ports, options: { segmentSeconds: 2, profile: 'source' } });
     await ports.objects.delete('output', (await readRoute(ports.objects, broken.videoId))!.playlistKey);
     await page.reload();
     await page.waitForFunction(() => (window as unknown as Partial<PageWindow>).lambdaHls?.ready === true);

@@ -2,9 +2,12 @@
 // serverless.yml into CloudFormation, and these tests read what it wrote: the state machine, the
 // IAM roles statement by statement, the buckets, the S3 trigger, the HTTP API and the layer.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { SEGMENT_RUNTIME } from '../../src/adapters/aws/code-store';
+import { functionsWithMedia, functionVariables } from '../../src/composition/deployment';
+import type { FunctionKey } from '../../src/composition/steps';
 import { parseCentralDirectory, type CentralEntry } from '../../src/core/zip';
 import { loadDefinition } from '../../local/engine';
 import { removeDir, tempDir } from '../support/fixtures';
@@ -76,7 +79,7 @@ function zipEntries(path: string): CentralEntry[] {
   return entries;
 }
 
-const FUNCTIONS = ['validateInput', 'segmentMedia', 'packageSegments', 'computeOffsets', 'writePlaylist', 'registerRoute', 'cleanUp', 'serveSegment', 'startConversion'];
+const FUNCTIONS = ['validateInput', 'segmentMedia', 'packageBatch', 'computeOffsets', 'writePlaylist', 'registerRoute', 'cleanUp', 'serveSegment', 'startConversion'];
 const logical = (key: string) => key[0]!.toUpperCase() + key.slice(1);
 const bucketName = (purpose: string) => `${SERVICE}-${STAGE}-${purpose}-123456789012-us-east-1`;
 const objects = (purpose: string) => `arn:aws:s3:::${bucketName(purpose)}/*`;
@@ -198,6 +201,8 @@ describe('serverless package (offline) compiles the whole product', () => {
       ['ValidateInputLambdaFunction', [{ Ref: 'FfmpegLambdaLayer' }]],
       ['SegmentMediaLambdaFunction', [{ Ref: 'FfmpegLambdaLayer' }]],
     ]);
+    // The layer goes exactly where the step table says media is used.
+    expect(withLayer.map(([id]) => id)).toEqual(functionsWithMedia().map((key) => `${logical(key)}LambdaFunction`));
     for (const id of ['ValidateInputLambdaFunction', 'SegmentMediaLambdaFunction']) {
       expect(template.Resources[id]!.Properties.Environment.Variables).toMatchObject({ FFMPEG_PATH: '/opt/bin/ffmpeg', FFPROBE_PATH: '/opt/bin/ffprobe' });
     }
@@ -207,6 +212,16 @@ describe('serverless package (offline) compiles the whole product', () => {
     const biggestFunction = Math.max(...zipEntries(join(dir, 'out', 'segmentMedia.zip')).map((e) => e.uncompressedSize)) * 10;
     expect(unzipped + biggestFunction).toBeLessThan(250 * 1024 * 1024);
     expect(statSync(join(dir, 'out', 'ffmpeg.zip')).size).toBeGreaterThan(10e6);
+  });
+
+  it('gives each function exactly the variables its step and its ports read, and nothing else', () => {
+    const expected = functionVariables();
+    for (const [id, props] of resourcesOfType('AWS::Lambda::Function')) {
+      const key = `${id[0]!.toLowerCase()}${id.slice(1).replace(/LambdaFunction$/, '')}` as FunctionKey;
+      const names = Object.keys(props.Environment.Variables).filter((name) => name !== 'NODE_OPTIONS');
+      expect({ key, names: names.sort() }).toEqual({ key, names: expected[key] });
+    }
+    expect(Object.keys(expected)).toHaveLength(FUNCTIONS.length);
   });
 
   it('gives the stack outputs the CLI looks up', () => {
@@ -270,7 +285,7 @@ describe('IAM: least privilege, statement by statement', () => {
         's3:PutObject': [objects('work')],
         'lambda:GetAccountSettings': ['*'],
       },
-      packageSegments: {
+      packageBatch: {
         's3:GetObject': [objects('work')],
         's3:PutObject': [objects('work')],
         's3:DeleteObject': [objects('work')],
@@ -324,8 +339,8 @@ describe('IAM: least privilege, statement by statement', () => {
 
   it('passes only the segment role, and only to Lambda', () => {
     const passing = FUNCTIONS.filter((f) => statementsOf(f).some((s) => [s.Action].flat().includes('iam:PassRole')));
-    expect(passing).toEqual(['packageSegments']);
-    const pass = statementsOf('packageSegments').find((s) => [s.Action].flat().includes('iam:PassRole'));
+    expect(passing).toEqual(['packageBatch']);
+    const pass = statementsOf('packageBatch').find((s) => [s.Action].flat().includes('iam:PassRole'));
     expect(pass).toEqual({
       Effect: 'Allow',
       Action: ['iam:PassRole'],
@@ -342,10 +357,84 @@ describe('IAM: least privilege, statement by statement', () => {
     expect(render(role.AssumeRolePolicyDocument.Statement)).toEqual([
       { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
     ]);
-    const env = template.Resources.PackageSegmentsLambdaFunction!.Properties.Environment.Variables;
+    const env = template.Resources.PackageBatchLambdaFunction!.Properties.Environment.Variables;
     expect(render(env.SEGMENT_ROLE_ARN)).toBe('<SegmentPackageRole.Arn>');
     expect(env.LAMBDA_HLS_FUNCTION_PREFIX).toBe(PREFIX);
     expect(render(env.WORK_BUCKET)).toBe(bucketName('work'));
+  });
+});
+
+/** A port on 127.0.0.1 that nothing listens on: any AWS call a handler makes is refused at once. */
+function closedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const VIDEO = 'clip-1a2b3c';
+const JOB = {
+  videoId: VIDEO, revision: 'abcd1234', source: { key: 'clip.mp4', bytes: 1, extension: '.mp4', kind: 'video' },
+  media: { formatName: 'mov,mp4', durationSeconds: 1 }, options: { segmentSeconds: 10, profile: 'source' },
+};
+/** For each function, an event of the shape its caller sends (the state machine, the HTTP API, the input bucket). */
+const WELL_FORMED: Record<FunctionKey, unknown> = {
+  validateInput: { source: { key: 'clip.mp4' }, revision: 'abcd1234' },
+  segmentMedia: JOB,
+  packageBatch: { videoId: VIDEO, revision: 'abcd1234', batch: 0 },
+  computeOffsets: { job: JOB, manifestKey: `${VIDEO}/abcd1234/manifest.json`, batches: [0] },
+  writePlaylist: { job: JOB, offsetsKey: `${VIDEO}/abcd1234/offsets.json` },
+  registerRoute: { job: JOB, playlist: { playlistKey: 'v/x/index.m3u8', durationSeconds: 1 }, offsetsKey: `${VIDEO}/abcd1234/offsets.json` },
+  cleanUp: { error: { Error: 'NotMedia', Cause: 'x' }, job: JOB, revision: 'abcd1234' },
+  serveSegment: { rawPath: `/v/${VIDEO}/index.m3u8`, requestContext: { http: { method: 'GET' } } },
+  startConversion: { Records: [{ s3: { object: { key: 'clip.mp4', eTag: 'e' } } }] },
+};
+
+/** Runs in the unzipped bundle's folder: the handler with an empty event, then with a well-formed one. */
+const CALL_TWICE = `
+const outcome = (p) => Promise.resolve().then(p).then(() => ({ ok: true }), (e) => ({ name: e.name, code: e.code, message: String(e.message).slice(0, 300) }));
+const { handler } = require(process.argv[1]);
+(async () => {
+  const empty = await outcome(() => handler({}));
+  const wellFormed = await outcome(() => handler(JSON.parse(process.argv[2])));
+  process.stdout.write(JSON.stringify({ empty, wellFormed }));
+})();
+`;
+
+describe('every packaged function starts as deployed: its bundle alone, with its template environment', () => {
+  let port: number;
+  beforeAll(async () => {
+    port = await closedPort();
+  });
+
+  it.each(FUNCTIONS)('%s: refuses an empty event by name or answers it, and reaches AWS with a well-formed one', (key) => {
+    const props = template.Resources[`${logical(key)}LambdaFunction`]!.Properties;
+    // An empty folder outside the project: nothing but the bundle, no node_modules to fall back on.
+    const root = join(dir, 'unzipped', key);
+    mkdirSync(root, { recursive: true });
+    const unzip = spawnSync('unzip', ['-q', join(dir, 'out', `${key}.zip`), '-d', root], { encoding: 'utf8' });
+    expect(unzip.status).toBe(0);
+    const handlerFile = join(root, `${(props.Handler as string).replace(/\.handler$/, '')}.js`);
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '',
+      // What Lambda's runtime sets, with credentials that sign but reach nothing.
+      AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'AKIDSMOKETEST', AWS_SECRET_ACCESS_KEY: 'smoke-test', LAMBDA_TASK_ROOT: root,
+      AWS_ENDPOINT_URL: `http://127.0.0.1:${port}`, AWS_MAX_ATTEMPTS: '1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      ...(render(props.Environment.Variables) as Record<string, string>),
+    };
+    const run = spawnSync(process.execPath, ['-e', CALL_TWICE, handlerFile, JSON.stringify(WELL_FORMED[key as FunctionKey])], {
+      cwd: root, env, encoding: 'utf8', timeout: 60_000,
+    });
+    expect({ key, status: run.status, stderr: run.stderr.replace(/\(node:\d+\) .*\n?/g, '') }).toEqual({ key, status: 0, stderr: '' });
+    const { empty, wellFormed } = JSON.parse(run.stdout) as Record<'empty' | 'wellFormed', { ok?: true; name?: string; code?: string; message?: string }>;
+    // Started: the empty event was parsed and refused as malformed input, or answered without AWS.
+    expect({ key, empty: empty.ok ? 'answered' : empty.name }).toEqual({ key, empty: expect.stringMatching(/^(answered|InvalidRequest)$/) });
+    // Built its ports from its environment, loaded what they need, and sent its first request.
+    expect({ key, wellFormed: wellFormed.code }).toEqual({ key, wellFormed: 'ECONNREFUSED' });
   });
 });
 

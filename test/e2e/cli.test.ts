@@ -4,10 +4,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { resolveBinaries } from '../../src/adapters/ffmpeg/media-tool';
 import { checkPlaylist } from '../../src/core/playlist';
 import { checkEveryPlaylist } from '../support/independent-playlist';
-import { ffmpeg, leftovers, makeAudioOnlyMp4, makeMp3, makeVideo, makeWav, tempDir, writeText } from '../support/fixtures';
+import { ffmpeg, leftovers, testBinaries, makeAudioOnlyMp4, makeMp3, makeVideo, makeWav, tempDir, writeText } from '../support/fixtures';
 
 const ROOT = join(__dirname, '..', '..');
 const CLI = join(ROOT, 'bin', 'lambda-hls.js');
@@ -157,7 +156,7 @@ describe('lambda-hls convert, serve and an independent player', () => {
     await startServe();
     for (const [name, source] of [['h264', h264], ['mpeg4', mpeg4]] as const) {
       const url = `${baseUrl}/v/${converted[name]!.videoId}/index.m3u8`;
-      const sourceFrames = framesOf(resolveBinaries().ffprobe, source);
+      const sourceFrames = framesOf(testBinaries().ffprobe, source);
       expect(sourceFrames).toBeGreaterThan(100);
       expect([name, framesOf(PLAYER_FFPROBE, url)]).toEqual([name, sourceFrames]);
     }
@@ -165,7 +164,7 @@ describe('lambda-hls convert, serve and an independent player', () => {
 
   it('plays the mp3 for as long as the source, within 0.1 s', () => {
     const url = `${baseUrl}/v/${converted.mp3!.videoId}/index.m3u8`;
-    const source = Number(probe(resolveBinaries().ffprobe, ['-show_entries', 'format=duration', '-of', 'csv=p=0', mp3]));
+    const source = Number(probe(testBinaries().ffprobe, ['-show_entries', 'format=duration', '-of', 'csv=p=0', mp3]));
     expect(Math.abs(audioSpan(PLAYER_FFPROBE, url) - source)).toBeLessThanOrEqual(0.1);
   });
 

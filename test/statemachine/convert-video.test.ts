@@ -5,18 +5,20 @@ import { request } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { TooManyRequestsException } from '../../src/core/errors';
-import { faultsFromEnv, InvalidFaultSpec, parseFaults } from '../../src/adapters/local/faults';
+import { faultSetup, InvalidFaultSpec, parseFaults } from '../../src/adapters/local/faults';
 import { checkPlaylist } from '../../src/core/playlist';
 import { keys, revisionFor, videoIdFor } from '../../src/core/naming';
-import { readRoute } from '../../src/registry';
+import { readRoute } from '../../src/registry/routes';
 import { convertFile, type ConvertResult } from '../../local/convert';
 import { loadDefinition, runStateMachine, UnboundTask } from '../../local/engine';
 import { compactEvent, ExecutionStore, failedState, summarizeStates } from '../../local/executions';
-import { bindSteps, type LocalConfig, type StepPorts } from '../../local/runtime';
+import type { Settings } from '../../src/composition/settings';
+import { bindSteps } from '../../src/composition/steps';
+import type { Ports } from '../../src/ports';
 import { startServer } from '../../local/server';
 import { ffmpegMediaTool, MAX_PENDING_SEGMENTS } from '../../src/adapters/ffmpeg/media-tool';
 import {
-  freshPorts, leftovers, makeAudioOnlyMp4, makeMp3, makeVideo, makeWav, tempDir, writeText,
+  freshBackend, leftovers, makeAudioOnlyMp4, makeMp3, makeVideo, makeWav, tempDir, writeText,
 } from '../support/fixtures';
 
 const options = { segmentSeconds: 2, profile: 'source' as const };
@@ -30,17 +32,17 @@ beforeAll(() => {
   mp3 = makeMp3(join(dir, 'song.mp3'), 5);
 });
 
-async function convert(file: string, config: Partial<LocalConfig> = {}, wrapPorts?: (p: StepPorts) => StepPorts) {
-  const ports = freshPorts(config);
-  const result = await convertFile(file, { ports, options, retryDelayMs: 0, wrapPorts });
-  const store = new ExecutionStore(ports.config.home);
+async function convert(file: string, config: Partial<Settings> = {}, wrapPorts?: (p: Ports) => Ports) {
+  const ports = freshBackend(config);
+  const result = await convertFile(file, { backend: ports, options, retryDelayMs: 0, wrapPorts });
+  const store = new ExecutionStore(ports.settings.home);
   return { ports, result, events: store.events(result.executionName), record: store.read(result.executionName) };
 }
 
 /** The code store as is, noting for every createPackage whether it made a new package. */
-function recordingCreates(inner: StepPorts['code']) {
+function recordingCreates(inner: Ports['code']) {
   const created: boolean[] = [];
-  const code = Object.create(inner) as StepPorts['code'];
+  const code = Object.create(inner) as Ports['code'];
   code.createPackage = async (name, zip) => {
     const result = await inner.createPackage(name, zip);
     created.push(result.created);
@@ -69,7 +71,7 @@ describe('ConvertVideo, happy paths', () => {
     expect(result.segments).toBeGreaterThanOrEqual(2);
     expect(route?.packages).toHaveLength(1);
     expect(result.stats).toMatchObject({ segments: result.segments, packages: 1 });
-    const functions = readdirSync(join(ports.config.home, 'functions'));
+    const functions = readdirSync(join(ports.settings.home, 'functions'));
     expect(functions.sort()).toEqual([...route!.packages].sort());
 
     const playlist = (await ports.objects.get('output', route!.playlistKey)).toString();
@@ -77,7 +79,7 @@ describe('ConvertVideo, happy paths', () => {
     expect(check.problems).toEqual([]);
     expect(check.segments.reduce((s, x) => s + x.duration, 0)).toBeCloseTo(5, 0);
     // Only the packages and the playlist remain: work files and the input copy are gone.
-    expect(leftovers(ports.config.home).filter((f) => f.startsWith('buckets/'))).toEqual(
+    expect(leftovers(ports.settings.home).filter((f) => f.startsWith('buckets/'))).toEqual(
       [`buckets/output/${route!.playlistKey}`, `buckets/output/${keys.route(result.videoId)}`].sort(),
     );
   });
@@ -91,23 +93,23 @@ describe('ConvertVideo, happy paths', () => {
   });
 
   it('finds an identical earlier conversion instead of running again', async () => {
-    const ports = freshPorts();
-    const first = await convertFile(mp4, { ports, options, retryDelayMs: 0 });
-    const second = await convertFile(mp4, { ports, options, retryDelayMs: 0 });
+    const ports = freshBackend();
+    const first = await convertFile(mp4, { backend: ports, options, retryDelayMs: 0 });
+    const second = await convertFile(mp4, { backend: ports, options, retryDelayMs: 0 });
     expect(second).toMatchObject({ status: 'SUCCEEDED', reused: true, executionName: first.executionName });
   });
 
   it('replaces the previous revision\'s packages once the route moves to a new revision', async () => {
-    const ports = freshPorts();
-    const first = await convertFile(mp4, { ports, options, retryDelayMs: 0 });
-    const functions = readdirSync(join(ports.config.home, 'functions')).sort();
+    const ports = freshBackend();
+    const first = await convertFile(mp4, { backend: ports, options, retryDelayMs: 0 });
+    const functions = readdirSync(join(ports.settings.home, 'functions')).sort();
     // A second execution by hand with the same input, as a redelivered event would start.
     await ports.objects.putFile('input', 'clip.mp4', mp4);
     const { code, created } = recordingCreates(ports.code);
-    const server = await startServer({ ports });
+    const server = await startServer({ backend: ports });
     const run = await runStateMachine({
       loaded: loadDefinition(),
-      handlers: bindSteps({ ...ports, code }),
+      handlers: bindSteps({ ...ports, code }, ports.settings),
       input: { source: { key: 'clip.mp4' }, revision: revisionFor('x', {}), options },
       retryDelayMs: 0,
     }).finally(() => server.close());
@@ -115,15 +117,15 @@ describe('ConvertVideo, happy paths', () => {
     expect(first.status).toBe('SUCCEEDED');
     // Different revision: new packages, and the first revision's are removed once the route moves.
     expect(created.every(Boolean)).toBe(true);
-    expect(readdirSync(join(ports.config.home, 'functions')).some((f) => functions.includes(f))).toBe(false);
+    expect(readdirSync(join(ports.settings.home, 'functions')).some((f) => functions.includes(f))).toBe(false);
   });
 
   it('reuses existing packages with identical code (created: false) on a repeat run', async () => {
-    const ports = freshPorts();
-    const server = await startServer({ ports });
+    const ports = freshBackend();
+    const server = await startServer({ backend: ports });
     const input = { source: { key: 'clip.mp4' }, revision: 'abcd1234', options };
     const { code, created } = recordingCreates(ports.code);
-    const handlers = bindSteps({ ...ports, code });
+    const handlers = bindSteps({ ...ports, code }, ports.settings);
     const playlists: Buffer[] = [];
     const files: string[][] = [];
     try {
@@ -133,7 +135,7 @@ describe('ConvertVideo, happy paths', () => {
         expect(run.status).toBe('SUCCEEDED');
         const route = await readRoute(ports.objects, videoIdFor('clip.mp4'));
         playlists.push(await ports.objects.get('output', route!.playlistKey));
-        files.push(leftovers(ports.config.home).filter((f) => !f.startsWith('buckets/output/routes/')));
+        files.push(leftovers(ports.settings.home).filter((f) => !f.startsWith('buckets/output/routes/')));
       }
     } finally {
       await server.close();
@@ -144,12 +146,12 @@ describe('ConvertVideo, happy paths', () => {
     const half = created.length / 2;
     expect(created.slice(0, half).every(Boolean)).toBe(true);
     expect(created.slice(half).some(Boolean)).toBe(false);
-    expect(readdirSync(join(ports.config.home, 'functions'))).toHaveLength(half);
+    expect(readdirSync(join(ports.settings.home, 'functions'))).toHaveLength(half);
   });
 });
 
 describe('ConvertVideo, input errors end in the right state and leave nothing behind', () => {
-  const cases: [string, () => string, Partial<LocalConfig>, string, string][] = [
+  const cases: [string, () => string, Partial<Settings>, string, string][] = [
     ['a .avi file', () => writeText(join(dir, 'movie.avi'), 'x'), {}, 'ValidateInput', 'UnsupportedExtension'],
     ['an empty .mp4', () => writeText(join(dir, 'empty.mp4'), ''), {}, 'ValidateInput', 'EmptyInput'],
     ['an input over the size limit', () => mp4, { maxInputBytes: 1000 }, 'ValidateInput', 'InputTooLarge'],
@@ -167,14 +169,14 @@ describe('ConvertVideo, input errors end in the right state and leave nothing be
     expect(events.filter((e) => e.type === 'StateRetried')).toEqual([]);
     expect(events.some((e) => e.type === 'StateEntered' && e.state === 'CleanUp')).toBe(true);
     expect(events.at(-1)).toMatchObject({ type: 'ExecutionFailed', error });
-    expect(leftovers(ports.config.home)).toEqual([]);
+    expect(leftovers(ports.settings.home)).toEqual([]);
   });
 
   it('fails with InputNotFound when an execution started by hand names a missing object', async () => {
-    const ports = freshPorts();
+    const ports = freshBackend();
     const run = await runStateMachine({
       loaded: loadDefinition(),
-      handlers: bindSteps(ports),
+      handlers: bindSteps(ports, ports.settings),
       input: { source: { key: 'gone.mp4' }, revision: 'abcd1234' },
       retryDelayMs: 0,
     });
@@ -183,16 +185,16 @@ describe('ConvertVideo, input errors end in the right state and leave nothing be
   });
 
   it('fails with InvalidRequest when the execution input is malformed', async () => {
-    const ports = freshPorts();
-    const run = await runStateMachine({ loaded: loadDefinition(), handlers: bindSteps(ports), input: { source: 'x' }, retryDelayMs: 0 });
+    const ports = freshBackend();
+    const run = await runStateMachine({ loaded: loadDefinition(), handlers: bindSteps(ports, ports.settings), input: { source: 'x' }, retryDelayMs: 0 });
     expect(failedState(run.events.map(compactEvent))).toMatchObject({ state: 'ValidateInput', error: 'InvalidRequest' });
   });
 });
 
 describe('ConvertVideo, faults after packages exist', () => {
-  const throttleCreate = (times: number) => (ports: StepPorts): StepPorts => {
+  const throttleCreate = (times: number) => (ports: Ports): Ports => {
     let calls = 0;
-    const code = Object.create(ports.code) as StepPorts['code'];
+    const code = Object.create(ports.code) as Ports['code'];
     code.createPackage = async (name, zip) => {
       if (calls++ < times) throw new TooManyRequestsException('Rate exceeded');
       return ports.code.createPackage(name, zip);
@@ -217,13 +219,13 @@ describe('ConvertVideo, faults after packages exist', () => {
     // The failed attempt's own three call retries went with it; the history shows its failure.
     expect(summarizeStates(events).find((s) => s.state === 'PackageSegments')).toMatchObject({ retries: 1 });
     const route = await readRoute(ports.objects, result.videoId);
-    expect(readdirSync(join(ports.config.home, 'functions')).sort()).toEqual([...route!.packages].sort());
+    expect(readdirSync(join(ports.settings.home, 'functions')).sort()).toEqual([...route!.packages].sort());
   });
 
   it('fails cleanly through CleanUp under persistent throttling, deleting the packages it made', async () => {
     let made = 0;
     const { ports, result, events } = await convert(mp4, { packageBytes: 1 }, (p) => {
-      const code = Object.create(p.code) as StepPorts['code'];
+      const code = Object.create(p.code) as Ports['code'];
       // The first package goes through, every later one is throttled for good.
       code.createPackage = async (name, zip) => {
         if (made++ === 0) return p.code.createPackage(name, zip);
@@ -233,12 +235,12 @@ describe('ConvertVideo, faults after packages exist', () => {
     });
     expectFailed(result, 'PackageSegments', 'TooManyRequestsException');
     expect(events.filter((e) => e.type === 'StateRetried').length).toBeGreaterThan(1);
-    expect(leftovers(ports.config.home)).toEqual([]);
+    expect(leftovers(ports.settings.home)).toEqual([]);
   });
 
   it('fails with PackageMismatch when the stored code is not what was written, leaving nothing', async () => {
     const { ports, result } = await convert(mp4, {}, (p) => {
-      const code = Object.create(p.code) as StepPorts['code'];
+      const code = Object.create(p.code) as Ports['code'];
       code.describe = async (name) => {
         const found = await p.code.describe(name);
         return found && { ...found, codeSha256: 'AAAA' };
@@ -246,50 +248,44 @@ describe('ConvertVideo, faults after packages exist', () => {
       return { ...p, code };
     });
     expectFailed(result, 'ComputeOffsets', 'PackageMismatch');
-    expect(leftovers(ports.config.home)).toEqual([]);
+    expect(leftovers(ports.settings.home)).toEqual([]);
   });
 
   it('keeps the video being served when a repeat of its conversion fails', async () => {
-    const ports = freshPorts();
-    const first = await convertFile(mp4, { ports, options, retryDelayMs: 0 });
-    const server = await startServer({ ports });
+    const ports = freshBackend();
+    const first = await convertFile(mp4, { backend: ports, options, retryDelayMs: 0 });
+    const server = await startServer({ backend: ports });
     await ports.objects.putFile('input', 'clip.mp4', mp4);
-    const full = Object.create(ports.code) as StepPorts['code'];
+    const full = Object.create(ports.code) as Ports['code'];
     full.quota = async () => ({ limitBytes: 1, usedBytes: 1 });
     const run = await runStateMachine({
       loaded: loadDefinition(),
-      handlers: bindSteps({ ...ports, code: full }),
+      handlers: bindSteps({ ...ports, code: full }, ports.settings),
       input: { source: { key: 'clip.mp4' }, revision: (await readRoute(ports.objects, first.videoId))!.revision, options },
       retryDelayMs: 0,
     }).finally(() => server.close());
     expect(run.status).toBe('FAILED');
     const route = await readRoute(ports.objects, first.videoId);
-    expect(readdirSync(join(ports.config.home, 'functions')).sort()).toEqual([...route!.packages].sort());
+    expect(readdirSync(join(ports.settings.home, 'functions')).sort()).toEqual([...route!.packages].sort());
   });
 });
 
 describe('the local runtime', () => {
   it('refuses to run when a Task has no local binding', async () => {
-    const ports = freshPorts();
-    const handlers = bindSteps(ports);
-    delete handlers.computeOffsets;
+    const ports = freshBackend();
+    const { computeOffsets: _unbound, ...handlers } = bindSteps(ports, ports.settings);
     await expect(
       runStateMachine({ loaded: loadDefinition(), handlers, input: {}, retryDelayMs: 0 }),
     ).rejects.toThrow(UnboundTask);
   });
 
   it('runs a definition the engine validates (runs skip the validation for speed)', async () => {
-    const ports = freshPorts();
+    const ports = freshBackend();
     const run = await runStateMachine({
-      loaded: loadDefinition(), handlers: bindSteps(ports), input: { source: 'x' }, retryDelayMs: 0, validate: true,
+      loaded: loadDefinition(), handlers: bindSteps(ports, ports.settings), input: { source: 'x' }, retryDelayMs: 0, validate: true,
     });
     expect(run.status).toBe('FAILED'); // InvalidRequest, after the definition passed validation
     expect(failedState(run.events.map(compactEvent))).toMatchObject({ error: 'InvalidRequest' });
-  });
-
-  it('binds every Task of the ASL file by its serverless function key', () => {
-    const { tasks } = loadDefinition();
-    expect(tasks.map((t) => t.functionKey).sort()).toEqual(Object.keys(bindSteps(freshPorts())).sort());
   });
 
   it('derives the same video id the CLI reports', async () => {
@@ -306,16 +302,16 @@ describe('ConvertVideo under faults injected by LAMBDA_HLS_FAULTS', () => {
 
   async function convertWithFaults(spec: string, seed: string) {
     // One package per segment, so the code store sees many calls.
-    const ports = freshPorts({ packageBytes: 1 });
+    const ports = freshBackend({ packageBytes: 1 });
     const counts = { calls: 0, throttle: 0, transient: 0, slow: 0 };
     const result = await convertFile(long, {
-      ports,
+      backend: ports,
       options: { segmentSeconds: 1, profile: 'source' },
       retryDelayMs: 0,
-      faults: faultsFromEnv({ LAMBDA_HLS_FAULTS: spec, LAMBDA_HLS_FAULT_SEED: seed }),
+      faults: faultSetup(parseFaults(spec), Number(seed)),
       faultCounts: counts,
     });
-    const events = new ExecutionStore(ports.config.home).events(result.executionName);
+    const events = new ExecutionStore(ports.settings.home).events(result.executionName);
     return { ports, result, events, counts };
   }
 
@@ -346,7 +342,7 @@ describe('ConvertVideo under faults injected by LAMBDA_HLS_FAULTS', () => {
     expect(result.error).toMatchObject({ error: 'TooManyRequestsException' });
     expect(events.some((e) => e.type === 'StateEntered' && e.state === 'CleanUp')).toBe(true);
     expect(events.filter((e) => e.type === 'StateRetried').length).toBeGreaterThan(1);
-    expect(leftovers(ports.config.home)).toEqual([]);
+    expect(leftovers(ports.settings.home)).toEqual([]);
   });
 
   it('refuses a fault spec it cannot read, naming the part', () => {
@@ -369,20 +365,20 @@ function rawStatus(port: number, path: string): Promise<number> {
 }
 
 describe('the local server answers only what is registered and signed, on 127.0.0.1', () => {
-  let ports: ReturnType<typeof freshPorts>;
+  let ports: ReturnType<typeof freshBackend>;
   let videoId: string;
   let describes = 0;
   let server: Awaited<ReturnType<typeof startServer>>;
 
   beforeAll(async () => {
-    ports = freshPorts({ urlLifetimeSeconds: 2 });
-    videoId = (await convertFile(mp4, { ports, options, retryDelayMs: 0 })).videoId;
+    ports = freshBackend({ urlLifetimeSeconds: 2 });
+    videoId = (await convertFile(mp4, { backend: ports, options, retryDelayMs: 0 })).videoId;
     const code = Object.create(ports.code) as typeof ports.code;
     code.describe = (name) => {
       describes++;
       return ports.code.describe(name);
     };
-    server = await startServer({ ports: { ...ports, code } });
+    server = await startServer({ backend: { ...ports, code } });
   });
   afterAll(() => server.close());
 
@@ -498,7 +494,7 @@ describe('packing: several segments per package, each with its own byte range', 
     expect(route!.packages.length).toBeGreaterThanOrEqual(Math.ceil(result.segments / 3));
     expect(route!.packages.length).toBeLessThan(result.segments);
     expect(result.stats.packages).toBe(route!.packages.length);
-    const server = await startServer({ ports });
+    const server = await startServer({ backend: ports });
     try {
       let previous = { uri: '', end: 0 };
       for (const segment of packed.segments) {

@@ -5,14 +5,20 @@ import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { resolveBinaries } from '../../src/adapters/ffmpeg/media-tool';
-import { configFromEnv, createLocalPorts, type LocalConfig, type LocalPorts } from '../../local/runtime';
+import { localBackend, type LocalBackend } from '../../src/composition/backends/local';
+import { readSettings, type Settings } from '../../src/composition/settings';
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `lambda-hls-${prefix}-`));
 }
 
+/** The ffmpeg and ffprobe the product runs here (FFMPEG_PATH/FFPROBE_PATH, else npm's). */
+export function testBinaries() {
+  return resolveBinaries(readSettings());
+}
+
 export function ffmpeg(args: string[]): void {
-  const result = spawnSync(resolveBinaries().ffmpeg, ['-hide_banner', '-loglevel', 'error', '-y', ...args], { encoding: 'utf8' });
+  const result = spawnSync(testBinaries().ffmpeg, ['-hide_banner', '-loglevel', 'error', '-y', ...args], { encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`ffmpeg ${args.join(' ')} failed: ${result.stderr}`);
 }
 
@@ -60,10 +66,10 @@ export function writeText(path: string, text: string): string {
   return path;
 }
 
-/** Local ports in a fresh home folder. */
-export function freshPorts(overrides: Partial<LocalConfig> = {}): LocalPorts {
+/** The local backend in a fresh home folder, with the default settings except `overrides`. */
+export function freshBackend(overrides: Partial<Settings> = {}): LocalBackend {
   const home = tempDir('home');
-  return createLocalPorts({ ...configFromEnv({ LAMBDA_HLS_HOME: home }), ...overrides });
+  return localBackend({ ...readSettings({ LAMBDA_HLS_HOME: home }), ...overrides });
 }
 
 /** Every file a conversion can leave: functions and objects in any bucket (not the history). */

@@ -1,6 +1,7 @@
 // In-memory ports for unit tests: no disk, no processes, no network.
 import { createHash } from 'node:crypto';
-import { collectBytes, type Bucket, type CodeStore, type ObjectInfo, type ObjectStore, type PackageInfo, type PackageLocation, type PackageSource } from '../../src/ports';
+import { collectBytes } from '../../src/adapters/streams';
+import type { Bucket, CodeStore, ObjectInfo, ObjectStore, PackageInfo, PackageLocation, PackageSource } from '../../src/ports';
 import { InputNotFound } from '../../src/core/errors';
 
 export class MemoryObjectStore implements ObjectStore {
@@ -77,4 +78,14 @@ export class MemoryCodeStore implements CodeStore {
   async quota() {
     return { limitBytes: 75e9, usedBytes: [...this.functions.values()].reduce((s, z) => s + z.length, 0) };
   }
+}
+
+/** A zip already in memory as a PackageSource. */
+export function bufferSource(zip: Uint8Array): PackageSource {
+  return {
+    size: zip.length,
+    async *chunks() {
+      yield zip;
+    },
+  };
 }

@@ -6,11 +6,13 @@ import {
 } from '@aws-sdk/client-lambda';
 import { DeleteObjectCommand, HeadObjectCommand, GetObjectCommand, ListObjectsV2Command, NoSuchKey, NotFound, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
-import { bufferSource } from '../../src/ports';
 import { createHash } from 'node:crypto';
 import { DIRECT_UPLOAD_LIMIT, LambdaCodeStore, urlExpiry } from '../../src/adapters/aws/code-store';
 import { S3ObjectStore } from '../../src/adapters/aws/object-store';
 import { InputNotFound } from '../../src/core/errors';
+import { awsBackend } from '../../src/composition/backends/aws';
+import { readSettings } from '../../src/composition/settings';
+import { bufferSource } from '../support/memory';
 
 const lambdaMock = mockClient(LambdaClient);
 const s3Mock = mockClient(S3Client);
@@ -192,20 +194,24 @@ describe('S3ObjectStore', () => {
   });
 });
 
-describe('handler ports from the environment', () => {
-  it('builds S3 and Lambda adapters from the stack variables', () => {
-    const { awsPorts } = require('../../src/adapters/environment') as typeof import('../../src/adapters/environment');
-    const ports = awsPorts({
-      INPUT_BUCKET: 'in', WORK_BUCKET: 'work', OUTPUT_BUCKET: 'out', SEGMENT_ROLE_ARN: ROLE, LAMBDA_HLS_FUNCTION_PREFIX: 'svc-dev-seg-',
-      FFMPEG_PATH: '/opt/bin/ffmpeg', FFPROBE_PATH: '/opt/bin/ffprobe',
-    });
+describe('the aws backend', () => {
+  const stack = { INPUT_BUCKET: 'in', WORK_BUCKET: 'work', OUTPUT_BUCKET: 'out', SEGMENT_ROLE_ARN: ROLE };
+
+  it('builds S3 and Lambda adapters from the variables the stack sets', () => {
+    const ports = awsBackend(readSettings(stack), 'us-east-1');
     expect(ports.objects).toBeInstanceOf(S3ObjectStore);
     expect(ports.code).toBeInstanceOf(LambdaCodeStore);
-    expect(ports.functionPrefix).toBe('svc-dev-seg-');
   });
 
   it('names the missing variable when the stack did not configure the function', () => {
-    const { awsPorts } = require('../../src/adapters/environment') as typeof import('../../src/adapters/environment');
-    expect(() => awsPorts({ INPUT_BUCKET: 'in' })).toThrow('WORK_BUCKET is not set');
+    const ports = awsBackend(readSettings({ INPUT_BUCKET: 'in' }), 'us-east-1');
+    expect(() => ports.objects).toThrow('WORK_BUCKET is not set');
+    expect(() => ports.executions).toThrow('STATE_MACHINE_ARN is not set');
+  });
+
+  it('asks for the segment role only when a package is created', async () => {
+    const code = awsBackend(readSettings({}), 'us-east-1').code;
+    await expect(code.createPackage('seg-0', bufferSource(Buffer.from('x')))).rejects.toThrow('SEGMENT_ROLE_ARN is not set');
+    expect(lambdaMock.calls()).toHaveLength(0);
   });
 });

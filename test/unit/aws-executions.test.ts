@@ -15,8 +15,9 @@ import { readStackOutputs, StackNotDeployed } from '../../src/adapters/aws/stack
 import { awsHistoryEventCount, executionStats, failedState, summarizeStates } from '../../src/core/history';
 import { conversionFor } from '../../src/core/model';
 import { progressReporter } from '../../local/progress';
-import { connect, convertRemote } from '../../local/remote';
-import { CliError } from '../../local/convert';
+import { convertRemote } from '../../local/remote';
+import { connectStage } from '../../src/composition/backends/aws';
+import { CliError } from '../../local/errors';
 import { removeDir, tempDir } from '../support/fixtures';
 
 const sfnMock = mockClient(SFNClient);
@@ -309,7 +310,7 @@ describe('stack outputs', () => {
         .resolves({ name: executionName, status: 'SUCCEEDED', startDate: new Date(t0), stopDate: new Date(t0 + 6000), input: '{}', output: '{"segmentCount":3}' });
       sfnMock.on(GetExecutionHistoryCommand).resolvesOnce({ events: [...succeeded.slice(0, 3)].reverse() }).resolves({ events: [...succeeded].reverse() });
 
-      const ports = await connect({ stage: 'dev', region: 'us-east-1' });
+      const ports = await connectStage({ stage: 'dev', region: 'us-east-1' });
       const seen: string[] = [];
       const result = await convertRemote(file, ports, {
         options: { segmentSeconds: 10, profile: 'source' }, pollMs: 1, onEvent: (e) => seen.push(`${e.type}:${e.state ?? ''}`),
@@ -335,7 +336,7 @@ describe('stack outputs', () => {
         name: executionName, status: 'FAILED', startDate: new Date(t0), input: '{}', error: 'NotMedia', cause: 'no streams',
       });
       sfnMock.on(GetExecutionHistoryCommand).resolves({ events: [] });
-      const ports = await connect({ stage: 'dev' });
+      const ports = await connectStage({ stage: 'dev' });
       const result = await convertRemote('s3://in/talks/keynote.mp4', ports, { options, pollMs: 1 });
       expect(sfnMock.commandCalls(StartExecutionCommand)[0]!.args[0].input).toEqual({ stateMachineArn: MACHINE, name: executionName, input: JSON.stringify(input) });
       expect(result).toMatchObject({ status: 'FAILED', playlist: null, error: { error: 'NotMedia', cause: 'no streams' } });
@@ -347,7 +348,7 @@ describe('stack outputs', () => {
     it('refuses other options for an upload, since the trigger converts with the defaults', async () => {
       const file = join(dir, 'clip.mp4');
       writeFileSync(file, 'x');
-      const ports = await connect({ stage: 'dev' });
+      const ports = await connectStage({ stage: 'dev' });
       await expect(convertRemote(file, ports, { options: { segmentSeconds: 4, profile: 'source' } })).rejects.toThrow(/default options/);
       expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(0);
     });

@@ -55,9 +55,9 @@ describe('local code store after a create cut off half-way', () => {
   it('lists the half-made function so delete and gc can remove it, but never describes it', async () => {
     const { mkdirSync, writeFileSync, existsSync } = await import('node:fs');
     const { join } = await import('node:path');
-    const { freshPorts, removeDir } = await import('../support/fixtures');
-    const ports = freshPorts();
-    const dir = join(ports.config.home, 'functions', 'lhls-talk-123456-0a1b2c3d-4');
+    const { freshBackend, removeDir } = await import('../support/fixtures');
+    const ports = freshBackend();
+    const dir = join(ports.settings.home, 'functions', 'lhls-talk-123456-0a1b2c3d-4');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'code.zip'), Buffer.alloc(100));
     writeFileSync(join(dir, 'function.json.5e6f'), '{"na'); // killed while writing the description
@@ -66,7 +66,7 @@ describe('local code store after a create cut off half-way', () => {
     expect(await ports.code.delete('lhls-talk-123456-0a1b2c3d-4')).toBe(true);
     expect(existsSync(dir)).toBe(false);
     expect(await ports.code.delete('lhls-talk-123456-0a1b2c3d-4')).toBe(false);
-    removeDir(ports.config.home);
+    removeDir(ports.settings.home);
   });
 });
 

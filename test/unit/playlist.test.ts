@@ -1,6 +1,6 @@
 import { independentPlaylistProblems } from '../support/independent-playlist';
 import { PlaylistInvalid } from '../../src/core/errors';
-import { assertPlaylist, checkPlaylist, targetDurationFor, writePlaylist } from '../../src/core/playlist';
+import { assertPlaylist, checkPlaylist, targetDurationFor, renderPlaylist } from '../../src/core/playlist';
 
 const segments = [
   { duration: 10.08, uri: '0.ts', length: 1061824, offset: 38 },
@@ -11,10 +11,10 @@ const segments = [
 describe('RFC 8216 §4.3.1.1 EXTM3U', () => {
   // "The EXTM3U tag ... MUST be the first line of every Media Playlist"
   it('starts every playlist with #EXTM3U', () => {
-    expect(writePlaylist(segments).split('\n')[0]).toBe('#EXTM3U');
+    expect(renderPlaylist(segments).split('\n')[0]).toBe('#EXTM3U');
   });
   it('reports a playlist that does not', () => {
-    const text = writePlaylist(segments).replace('#EXTM3U\n', '');
+    const text = renderPlaylist(segments).replace('#EXTM3U\n', '');
     expect(checkPlaylist(text).problems).toContain('line 1: the first line must be #EXTM3U');
   });
 });
@@ -22,14 +22,14 @@ describe('RFC 8216 §4.3.1.1 EXTM3U', () => {
 describe('RFC 8216 §4.3.2.2 EXT-X-BYTERANGE', () => {
   // "Use of the EXT-X-BYTERANGE tag REQUIRES a compatibility version number of 4 or greater."
   it('writes EXT-X-VERSION:4 with byte ranges', () => {
-    expect(writePlaylist(segments)).toContain('#EXT-X-VERSION:4\n');
+    expect(renderPlaylist(segments)).toContain('#EXT-X-VERSION:4\n');
   });
   it('reports byte ranges under a lower version', () => {
-    const text = writePlaylist(segments).replace('#EXT-X-VERSION:4', '#EXT-X-VERSION:3');
+    const text = renderPlaylist(segments).replace('#EXT-X-VERSION:4', '#EXT-X-VERSION:3');
     expect(checkPlaylist(text).problems.join()).toMatch(/byte ranges need 4/);
   });
   it('writes <length>@<offset> for every segment, right before its URI', () => {
-    const lines = writePlaylist(segments).split('\n');
+    const lines = renderPlaylist(segments).split('\n');
     segments.forEach((s) => {
       const at = lines.indexOf(s.uri);
       expect(lines[at - 1]).toBe(`#EXT-X-BYTERANGE:${s.length}@${s.offset}`);
@@ -37,12 +37,12 @@ describe('RFC 8216 §4.3.2.2 EXT-X-BYTERANGE', () => {
     });
   });
   it('reports the malformed line the prior art shipped', () => {
-    const text = writePlaylist(segments).replace('#EXT-X-BYTERANGE:1061824@38', '#EXT-X-BYTERANGE10659788:@66');
+    const text = renderPlaylist(segments).replace('#EXT-X-BYTERANGE:1061824@38', '#EXT-X-BYTERANGE10659788:@66');
     expect(() => assertPlaylist(text)).toThrow(PlaylistInvalid);
     expect(checkPlaylist(text).problems.join()).toMatch(/malformed EXT-X-BYTERANGE/);
   });
   it('reports a byte range without an offset', () => {
-    const text = writePlaylist(segments).replace('#EXT-X-BYTERANGE:1061824@38', '#EXT-X-BYTERANGE:1061824');
+    const text = renderPlaylist(segments).replace('#EXT-X-BYTERANGE:1061824@38', '#EXT-X-BYTERANGE:1061824');
     expect(checkPlaylist(text).problems.join()).toMatch(/without @offset/);
   });
 });
@@ -56,47 +56,47 @@ describe('RFC 8216 §4.3.3.1 EXT-X-TARGETDURATION', () => {
     expect(targetDurationFor([0.2])).toBe(1);
   });
   it('holds for every written playlist', () => {
-    const check = checkPlaylist(writePlaylist([...segments, { duration: 12.6, uri: '3.ts', length: 9, offset: 38 }]));
+    const check = checkPlaylist(renderPlaylist([...segments, { duration: 12.6, uri: '3.ts', length: 9, offset: 38 }]));
     expect(check.targetDuration).toBe(13);
     expect(check.problems).toEqual([]);
   });
   it('reports an EXTINF that rounds above the target', () => {
-    const text = writePlaylist(segments).replace('#EXT-X-TARGETDURATION:10', '#EXT-X-TARGETDURATION:9');
+    const text = renderPlaylist(segments).replace('#EXT-X-TARGETDURATION:10', '#EXT-X-TARGETDURATION:9');
     expect(checkPlaylist(text).problems.join()).toMatch(/rounds above the target duration 9/);
   });
 });
 
 describe('RFC 8216 §4.3.3.4–5 VOD and ENDLIST', () => {
   it('marks the playlist VOD and ends it with EXT-X-ENDLIST', () => {
-    const text = writePlaylist(segments);
+    const text = renderPlaylist(segments);
     expect(text).toContain('#EXT-X-PLAYLIST-TYPE:VOD\n');
     expect(text.trimEnd().endsWith('#EXT-X-ENDLIST')).toBe(true);
   });
   it('reports a playlist without ENDLIST', () => {
-    const text = writePlaylist(segments).replace('#EXT-X-ENDLIST\n', '');
+    const text = renderPlaylist(segments).replace('#EXT-X-ENDLIST\n', '');
     expect(checkPlaylist(text).problems).toContain('missing #EXT-X-ENDLIST');
   });
 });
 
 describe('segment URIs', () => {
   it('are relative and end in .ts, as ffmpeg ≥ 6.1 requires of segment URLs', () => {
-    const check = checkPlaylist(writePlaylist(segments));
+    const check = checkPlaylist(renderPlaylist(segments));
     expect(check.segments.map((s) => s.uri)).toEqual(['0.ts', '1.ts', '2.ts']);
   });
   it('reports an absolute or extension-less URI', () => {
-    expect(checkPlaylist(writePlaylist([{ ...segments[0]!, uri: '/v/x/0' }])).problems.join()).toMatch(/media extension/);
+    expect(checkPlaylist(renderPlaylist([{ ...segments[0]!, uri: '/v/x/0' }])).problems.join()).toMatch(/media extension/);
   });
   it('parses back exactly what was written', () => {
-    const check = checkPlaylist(writePlaylist(segments));
+    const check = checkPlaylist(renderPlaylist(segments));
     expect(check.segments.map(({ duration, uri, length, offset }) => ({ duration, uri, length, offset }))).toEqual(segments);
   });
   it('refuses to write a playlist with no segments', () => {
-    expect(() => writePlaylist([])).toThrow(PlaylistInvalid);
+    expect(() => renderPlaylist([])).toThrow(PlaylistInvalid);
   });
 });
 
 describe('the independent check (m3u8-parser) used on every playlist the e2e tests write', () => {
-  const good = writePlaylist([
+  const good = renderPlaylist([
     { duration: 4, uri: '0.ts', offset: 38, length: 1000 },
     { duration: 4, uri: '0.ts', offset: 1076, length: 1000 },
     { duration: 2.5, uri: '1.ts', offset: 38, length: 500 },

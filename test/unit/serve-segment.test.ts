@@ -1,8 +1,7 @@
-import { bufferSource } from '../../src/ports';
 import { PackageUrlCache, ROUTE_TTL_MS, ServeRecordCache, serveSegment, URL_REFRESH_MARGIN_MS } from '../../functions/serve-segment/step';
 import type { RouteRecord } from '../../src/core/model';
 import { keys } from '../../src/core/naming';
-import { MemoryCodeStore, MemoryObjectStore } from '../support/memory';
+import { bufferSource, MemoryCodeStore, MemoryObjectStore } from '../support/memory';
 
 const VIDEO = 'my-clip-1a2b3c';
 
@@ -21,8 +20,8 @@ async function setup() {
   await objects.put('output', route.playlistKey, '#EXTM3U\n');
   const urls = new PackageUrlCache(clock);
   const records = new ServeRecordCache(clock);
-  const serve = (path: string, method = 'GET') => serveSegment({ method, path }, { objects, code, urls, now: clock });
-  const serveCached = (path: string) => serveSegment({ method: 'GET', path }, { objects, code, urls, records, now: clock });
+  const serve = (path: string, method = 'GET') => serveSegment({ method, path }, { objects, code, clock }, { urls });
+  const serveCached = (path: string) => serveSegment({ method: 'GET', path }, { objects, code, clock }, { urls, records });
   return { serve, serveCached, records, code, urls, objects, advance: (ms: number) => (now += ms) };
 }
 

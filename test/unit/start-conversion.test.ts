@@ -1,13 +1,14 @@
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { StepFunctionsExecutions } from '../../src/adapters/aws/executions';
-import { decodeS3Key, startConversion } from '../../functions/start-conversion/step';
+import { decodeS3Key, parseS3Event, startConversion } from '../../functions/start-conversion/step';
 import { videoIdFor } from '../../src/core/naming';
 
 const sfnMock = mockClient(SFNClient);
 const ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:lambda-hls-dev-convert-video';
 const ports = () => ({ executions: new StepFunctionsExecutions(new SFNClient({ region: 'us-east-1' }), ARN) });
-const event = (key: string, extra: Record<string, string> = {}) => ({ Records: [{ s3: { object: { key, eTag: 'abc123', ...extra } } }] });
+/** The created objects of an S3 notification for one upload, as start-conversion's parser reads them. */
+const event = (key: string, extra: Record<string, string> = {}) => parseS3Event({ Records: [{ s3: { object: { key, eTag: 'abc123', ...extra } } }] });
 
 beforeEach(() => sfnMock.reset());
 

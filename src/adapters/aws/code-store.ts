@@ -7,7 +7,8 @@ import {
   type FunctionCode, type LambdaClient, type Runtime,
 } from '@aws-sdk/client-lambda';
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { collectBytes, type CodeStore, type PackageInfo, type PackageLocation, type PackageSource } from '../../ports';
+import type { CodeStore, PackageInfo, PackageLocation, PackageSource } from '../../ports';
+import { collectBytes } from '../streams';
 import { DIRECT_UPLOAD_BYTES } from '../../core/plan';
 import { readRange } from '../http-range';
 import { retryThrottled, type RetryOptions } from '../../core/retry';
@@ -20,12 +21,12 @@ export const SEGMENT_RUNTIME: Runtime = 'nodejs22.x';
 export const CODE_URL_LIFETIME_MS = 10 * 60 * 1000;
 
 export interface LambdaCodeStoreOptions {
-  /** A role with no permissions: segment functions are never invoked. */
-  roleArn: string;
+  /** A role with no permissions: segment functions are never invoked. Asked for only when creating. */
+  roleArn: string | (() => string);
   /** A current runtime: creation with a retired one is refused. */
   runtime?: Runtime;
-  /** Bucket and prefix where packages over 50 MB are staged for CreateFunction. */
-  stagingBucket: string;
+  /** Bucket and prefix where packages over 50 MB are staged for CreateFunction. Asked for only when staging. */
+  stagingBucket: string | (() => string);
   stagingPrefix?: string;
   /** Seconds to wait for a new function to become Active. */
   activeWaitSeconds?: number;
@@ -42,6 +43,10 @@ async function* hashing(chunks: AsyncIterable<Uint8Array>, hash: Hash): AsyncGen
     hash.update(chunk);
     yield chunk;
   }
+}
+
+function given(value: string | (() => string)): string {
+  return typeof value === 'function' ? value() : value;
 }
 
 function named(error: unknown, name: string): boolean {
@@ -81,7 +86,9 @@ export class LambdaCodeStore implements CodeStore {
   }
 
   async createPackage(name: string, source: PackageSource): Promise<PackageInfo & { created: boolean }> {
+    const roleArn = given(this.options.roleArn);
     const staged = source.size > DIRECT_UPLOAD_LIMIT ? `${this.options.stagingPrefix ?? 'packages/'}${name}.zip` : undefined;
+    const stagingBucket = staged ? given(this.options.stagingBucket) : '';
     let code: FunctionCode;
     let codeSha256: string;
     if (staged) {
@@ -90,14 +97,14 @@ export class LambdaCodeStore implements CodeStore {
         const hash = createHash('sha256');
         const body = Readable.from(hashing(source.chunks(), hash));
         await this.s3.send(
-          new PutObjectCommand({ Bucket: this.options.stagingBucket, Key: staged, Body: body, ContentLength: source.size }),
+          new PutObjectCommand({ Bucket: stagingBucket, Key: staged, Body: body, ContentLength: source.size }),
         );
         for await (const _ of body) {
           // The request has read it all; whatever it did not (a stub client) still counts in the hash.
         }
         return hash.digest('base64');
       });
-      code = { S3Bucket: this.options.stagingBucket, S3Key: staged };
+      code = { S3Bucket: stagingBucket, S3Key: staged };
     } else {
       const zip = await collectBytes(source.chunks());
       codeSha256 = sha256Base64(zip);
@@ -111,7 +118,7 @@ export class LambdaCodeStore implements CodeStore {
           this.lambda.send(
             new CreateFunctionCommand({
               FunctionName: name,
-              Role: this.options.roleArn,
+              Role: roleArn,
               Runtime: this.options.runtime ?? SEGMENT_RUNTIME,
               Handler: 'index.handler',
               PackageType: 'Zip',
@@ -138,7 +145,7 @@ export class LambdaCodeStore implements CodeStore {
       return { name, codeSha256, codeSize, created };
     } finally {
       if (staged) {
-        await this.s3.send(new DeleteObjectCommand({ Bucket: this.options.stagingBucket, Key: staged })).catch(() => undefined);
+        await this.s3.send(new DeleteObjectCommand({ Bucket: stagingBucket, Key: staged })).catch(() => undefined);
       }
     }
   }

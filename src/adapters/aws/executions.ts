@@ -7,11 +7,8 @@ import {
 import { oneLineCause } from '../../core/errors';
 import type { ExecutionStatus } from '../../core/history';
 import { retryThrottled, type RetryOptions } from '../../core/retry';
-
-export interface ExecutionStarter {
-  /** 'exists' when an execution of that name was already started (a redelivered event). */
-  start(name: string, input: unknown): Promise<'started' | 'exists'>;
-}
+import { parseExecutionName } from '../../core/naming';
+import type { ExecutionStarter } from '../../ports';
 
 export interface ExecutionDescription {
   name: string;
@@ -82,9 +79,8 @@ export class StepFunctionsExecutions implements ExecutionStarter {
 
   /** The newest execution whose name is `<videoId>-<revision>` (newest first is ListExecutions' order). */
   async latestFor(videoId: string): Promise<string | undefined> {
-    const own = new RegExp(`^${videoId.replace(/[^a-z0-9-]/g, '')}-[0-9a-f]{8}(-\\d+)?$`);
     for await (const page of paginateListExecutions({ client: this.sfn, pageSize: 1000 }, { stateMachineArn: this.stateMachineArn })) {
-      const found = page.executions?.find((e) => e.name && own.test(e.name));
+      const found = page.executions?.find((e) => e.name && parseExecutionName(e.name)?.videoId === videoId);
       if (found?.name) return found.name;
     }
     return undefined;

@@ -33,11 +33,21 @@ function ensureExecutable(path: string): string {
   return path;
 }
 
-export function resolveBinaries(env: NodeJS.ProcessEnv = process.env): Binaries {
-  return {
-    ffmpeg: env.FFMPEG_PATH || ensureExecutable(packagedBinary('@ffmpeg-installer/ffmpeg')),
-    ffprobe: env.FFPROBE_PATH || ensureExecutable(packagedBinary('@ffprobe-installer/ffprobe')),
-  };
+/** Binaries to run instead of the npm ones (FFMPEG_PATH, FFPROBE_PATH; the layer's /opt/bin in Lambda). */
+export interface BinaryPaths {
+  ffmpegPath?: string | undefined;
+  ffprobePath?: string | undefined;
+}
+
+const PACKAGES = { ffmpeg: '@ffmpeg-installer/ffmpeg', ffprobe: '@ffprobe-installer/ffprobe' } as const;
+
+/** One binary: the path given, else the static one from npm (resolved only now, when it is needed). */
+export function resolveBinary(name: keyof Binaries, paths: BinaryPaths): string {
+  return (name === 'ffmpeg' ? paths.ffmpegPath : paths.ffprobePath) || ensureExecutable(packagedBinary(PACKAGES[name]));
+}
+
+export function resolveBinaries(paths: BinaryPaths): Binaries {
+  return { ffmpeg: resolveBinary('ffmpeg', paths), ffprobe: resolveBinary('ffprobe', paths) };
 }
 
 interface RunResult {
@@ -189,11 +199,14 @@ export function parseSegmentList(csv: string): { file: string; start: number; en
     });
 }
 
-export function ffmpegMediaTool(binaries: Binaries = resolveBinaries()): MediaTool {
+/** The media tool on ffmpeg and ffprobe; each binary is looked up when first run, so a step that only probes never needs ffmpeg. */
+export function ffmpegMediaTool(paths: BinaryPaths = {}): MediaTool {
+  const binaries: Partial<Binaries> = {};
+  const binary = (name: keyof Binaries) => (binaries[name] ??= resolveBinary(name, paths));
   return {
     async probe(input) {
       const target = asFfmpegInput(input);
-      const result = await run(binaries.ffprobe, ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', target]);
+      const result = await run(binary('ffprobe'), ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', target]);
       if (result.code !== 0) {
         // ffprobe names the file it was given (a scratch path or a presigned URL): leave that out.
         const why = lastLine(result.stderr).split(target).join('').replace(/^[:\s]+/, '');
@@ -209,7 +222,18 @@ export function ffmpegMediaTool(binaries: Binaries = resolveBinaries()): MediaTo
     },
 
     async segment(request) {
-      return streamSegments(binaries.ffmpeg, request);
+      return streamSegments(binary('ffmpeg'), request);
+    },
+
+    async testClip(path, seconds) {
+      const result = await run(binary('ffmpeg'), [
+        '-hide_banner', '-loglevel', 'error', '-nostdin', '-y',
+        '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=25',
+        '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+        '-t', String(seconds), '-c:v', 'libx264', '-preset', 'veryfast', '-g', '50', '-pix_fmt', 'yuv420p',
+        '-c:a', 'aac', '-b:a', '96k', '-ac', '2', '-shortest', asFfmpegInput(path),
+      ]);
+      if (result.code !== 0) throw new Error(`ffmpeg could not make the test clip: ${lastLine(result.stderr)}`);
     },
   };
 }

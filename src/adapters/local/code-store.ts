@@ -9,21 +9,20 @@ import { pipeline } from 'node:stream/promises';
 import { InvalidRequest } from '../../core/errors';
 import type { CodeStore, PackageInfo, PackageLocation, PackageSource } from '../../ports';
 import { readRange } from '../http-range';
-import { DEFAULT_URL_LIFETIME_SECONDS, type UrlSigner } from './signer';
+import type { UrlSigner } from './signer';
 
 export interface LocalCodeStoreOptions {
   root: string;
   signer: UrlSigner;
   /** Where the local server listens, e.g. http://127.0.0.1:8080 — asked each time, as it may start later. */
   baseUrl: () => string;
-  urlLifetimeSeconds?: number;
+  urlLifetimeSeconds: number;
   /** Code storage the "account" may hold; Lambda's default is 75 GB per region. */
-  quotaBytes?: number;
+  quotaBytes: number;
   now?: () => number;
 }
 
 const FUNCTION_NAME = /^[A-Za-z0-9_-]{1,64}$/;
-export const DEFAULT_QUOTA_BYTES = 75 * 1000 ** 3;
 
 interface Meta extends PackageInfo {
   createdAt: string;
@@ -34,7 +33,7 @@ export class LocalCodeStore implements CodeStore {
   private readonly now: () => number;
 
   constructor(private readonly options: LocalCodeStoreOptions) {
-    this.lifetime = options.urlLifetimeSeconds ?? DEFAULT_URL_LIFETIME_SECONDS;
+    this.lifetime = options.urlLifetimeSeconds;
     this.now = options.now ?? Date.now;
   }
 
@@ -148,7 +147,7 @@ export class LocalCodeStore implements CodeStore {
   async quota(): Promise<{ limitBytes: number; usedBytes: number }> {
     const all = await this.list('');
     return {
-      limitBytes: this.options.quotaBytes ?? DEFAULT_QUOTA_BYTES,
+      limitBytes: this.options.quotaBytes,
       usedBytes: all.reduce((sum, p) => sum + p.codeSize, 0),
     };
   }

@@ -7,6 +7,7 @@
 // Each call of the port draws once per fault; LAMBDA_HLS_FAULT_SEED makes the draws repeatable.
 import { TooManyRequestsException, TransientNetworkError } from '../../core/errors';
 import { retryTransient, type RetryOptions } from '../../core/retry';
+import type { Ports } from '../../ports';
 
 export type FaultPort = 'objects' | 'code' | 'media';
 export type FaultKind = 'throttle' | 'transient' | 'slow';
@@ -65,11 +66,9 @@ export interface FaultSetup {
   random: () => number;
 }
 
-/** Faults from the environment; LAMBDA_HLS_FAULT_SEED picks a repeatable sequence. */
-export function faultsFromEnv(env: NodeJS.ProcessEnv = process.env): FaultSetup {
-  const faults = parseFaults(env.LAMBDA_HLS_FAULTS);
-  const seed = env.LAMBDA_HLS_FAULT_SEED;
-  return { faults, random: seed !== undefined && seed !== '' ? seededRandom(Number(seed)) : Math.random };
+/** The faults to inject and their draws: repeatable when a seed is given (LAMBDA_HLS_FAULT_SEED). */
+export function faultSetup(faults: Fault[], seed: number | undefined): FaultSetup {
+  return { faults, random: seed !== undefined ? seededRandom(seed) : Math.random };
 }
 
 /**
@@ -128,15 +127,12 @@ export function withRetries<T extends object>(target: T, options: RetryOptions =
  * quick retries the AWS SDK makes for S3; code-store faults reach the steps as they are, so the
  * state machine's retries show in the history.
  */
-export function injectFaults<P extends { objects: object; code: object; media: object }>(
-  ports: P,
-  setup: FaultSetup,
-  options: { counts?: FaultCounts; retry?: RetryOptions } = {},
-): P {
+export function injectFaults(ports: Ports, setup: FaultSetup, options: { counts?: FaultCounts; retry?: RetryOptions } = {}): Ports {
   const { faults, random } = setup;
   if (faults.length === 0) return ports;
   return {
-    ...ports,
+    executions: ports.executions,
+    clock: ports.clock,
     objects: withRetries(withFaults('objects', ports.objects, faults, random, options.counts), options.retry),
     code: withFaults('code', ports.code, faults, random, options.counts),
     media: withFaults('media', ports.media, faults, random, options.counts),

@@ -4,8 +4,6 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-export const DEFAULT_URL_LIFETIME_SECONDS = 600;
-
 export class UrlSigner {
   constructor(private readonly secret: Buffer) {}
 

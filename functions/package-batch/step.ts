@@ -1,7 +1,8 @@
-// PackageSegments (one Map iteration = one batch of consecutive packages): each package is a
-// stored zip of consecutive segments, streamed from the work bucket into the code store with
-// CRC-32s checked on the way, never whole in memory. What was made is written to the work bucket
-// as the batch's receipts; only a small summary goes back to the Map.
+// PackageBatch (one iteration of the PackageSegments Map = one batch of consecutive packages):
+// each package is a stored zip of consecutive segments, streamed from the work bucket into the
+// code store with CRC-32s checked on the way, never whole in memory. What was made is written to
+// the work bucket as the batch's receipts; only a small summary goes back to the Map.
+import { parseBatch } from '../../src/core/documents';
 import { InvalidRequest, SegmentTooLarge } from '../../src/core/errors';
 import {
   numberAt, objectAt, revisionAt, videoIdAt, type BatchDocument, type BatchResult, type PackageReceipt,
@@ -11,23 +12,34 @@ import { MAX_PACKAGE_BYTES } from '../../src/core/plan';
 import { retryTransient, type RetryOptions } from '../../src/core/retry';
 import { formatBytes } from '../../src/core/units';
 import { layoutStoredZip, streamStoredZip } from '../../src/core/zip';
-import { readJson, type CodeStore, type ObjectStore } from '../../src/ports';
+import type { Ports } from '../../src/ports';
+import { readDocument } from '../../src/read-document';
 
-export interface PackageSegmentsPorts {
-  objects: ObjectStore;
-  code: CodeStore;
+export type PackageBatchPorts = Pick<Ports, 'objects' | 'code'>;
+
+export interface PackageBatchSettings {
   functionPrefix: string;
   /** Per-package retry timing (tests make it instant). */
   retry?: RetryOptions;
 }
 
-export async function packageBatch(event: unknown, ports: PackageSegmentsPorts): Promise<BatchResult> {
+/** The Map's item (its ItemSelector): which batch of which revision. */
+export interface BatchItem {
+  videoId: string;
+  revision: string;
+  batch: number;
+}
+
+export function parsePackageBatchInput(event: unknown): BatchItem {
   const raw = objectAt(event, 'Map item');
-  const videoId = videoIdAt(raw.videoId, 'videoId');
-  const revision = revisionAt(raw.revision, 'revision');
   const batch = numberAt(raw.batch, 'batch');
   if (!Number.isInteger(batch) || batch < 0) throw new InvalidRequest('batch must be a whole number ≥ 0');
-  const plan = await readJson<BatchDocument>(ports.objects, 'work', keys.batch(videoId, revision, batch));
+  return { videoId: videoIdAt(raw.videoId, 'videoId'), revision: revisionAt(raw.revision, 'revision'), batch };
+}
+
+export async function packageBatch(item: BatchItem, ports: PackageBatchPorts, settings: PackageBatchSettings): Promise<BatchResult> {
+  const { videoId, revision, batch } = item;
+  const plan = await readDocument(ports.objects, 'work', keys.batch(videoId, revision, batch), parseBatch);
 
   const result: BatchResult = { batch, packages: 0, zipBytes: 0, created: 0, retries: 0 };
   const receipts: PackageReceipt[] = [];
@@ -35,9 +47,9 @@ export async function packageBatch(event: unknown, ports: PackageSegmentsPorts):
   // runs a few batches side by side. Each package is retried on its own, so one throttled call
   // does not throw away the batch's earlier packages (a retried batch would reuse them anyway).
   for (const pkg of plan.packages) {
-    const receipt = await retryTransient(() => storePackage(videoId, revision, pkg, ports), {
+    const receipt = await retryTransient(() => storePackage(item, pkg, ports, settings.functionPrefix), {
       attempts: 4,
-      ...ports.retry,
+      ...settings.retry,
       onRetry: () => result.retries++,
     });
     receipts.push(receipt);
@@ -50,12 +62,12 @@ export async function packageBatch(event: unknown, ports: PackageSegmentsPorts):
 }
 
 async function storePackage(
-  videoId: string,
-  revision: string,
+  { videoId, revision }: BatchItem,
   pkg: BatchDocument['packages'][number],
-  ports: PackageSegmentsPorts,
+  ports: PackageBatchPorts,
+  functionPrefix: string,
 ): Promise<PackageReceipt> {
-  const functionName = packageFunctionName(ports.functionPrefix, videoId, revision, pkg.package);
+  const functionName = packageFunctionName(functionPrefix, videoId, revision, pkg.package);
   const layout = layoutStoredZip(pkg.entries.map((e) => ({ name: e.name, size: e.bytes, crc32: e.crc32 })));
   if (layout.size > MAX_PACKAGE_BYTES) {
     // SegmentMedia plans packages within the limit; this guards a hand-made batch.

@@ -1,0 +1,53 @@
+// The local backend, the embedded default: buckets and functions are folders under
+// $LAMBDA_HLS_HOME, package URLs are signed by a key kept there and served by the local server,
+// media is ffmpeg from npm (or FFMPEG_PATH). Every port is built on first use.
+import { join } from 'node:path';
+import { ffmpegMediaTool } from '../../adapters/ffmpeg/media-tool';
+import { LocalCodeStore } from '../../adapters/local/code-store';
+import { LocalObjectStore } from '../../adapters/local/object-store';
+import { UrlSigner } from '../../adapters/local/signer';
+import type { Ports } from '../../ports';
+import type { Settings } from '../settings';
+import { BackendUnavailable, lazily } from './lazy';
+
+export interface LocalBackend extends Ports {
+  settings: Settings;
+  objects: LocalObjectStore;
+  code: LocalCodeStore;
+  /** Signs package URLs (`convert`) and checks them (`serve`), with the key in the home folder. */
+  signer: UrlSigner;
+  /** Where the local server that serves package URLs listens; set once it is up. */
+  setBaseUrl(url: string): void;
+}
+
+export function localBackend(settings: Settings): LocalBackend {
+  let baseUrl = '';
+  type Built = Omit<LocalBackend, 'settings' | 'setBaseUrl'>;
+  const backend: Built = lazily<Built>({
+    signer: () => UrlSigner.fromFile(join(settings.home, 'signing-key')),
+    objects: () => new LocalObjectStore(join(settings.home, 'buckets')),
+    code: () =>
+      new LocalCodeStore({
+        root: join(settings.home, 'functions'),
+        signer: backend.signer,
+        baseUrl: () => {
+          if (!baseUrl) throw new BackendUnavailable('the local code server is not running');
+          return baseUrl;
+        },
+        urlLifetimeSeconds: settings.urlLifetimeSeconds,
+        quotaBytes: settings.quotaBytes,
+      }),
+    media: () => ffmpegMediaTool(settings),
+    executions: () => ({
+      start: () => Promise.reject(new BackendUnavailable('locally, executions are started by lambda-hls convert')),
+    }),
+    clock: () => Date.now,
+  });
+  // Own properties beside the getters, so `{ ...backend, code }` (tests wrapping a port) keeps them all.
+  return Object.assign(backend, {
+    settings,
+    setBaseUrl(url: string) {
+      baseUrl = url;
+    },
+  });
+}

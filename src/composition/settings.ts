@@ -1,0 +1,205 @@
+// Every environment variable the product reads, in one table: its name, default, range and what
+// it does. Read and validated once per process (`settings()`); the CLI's --help, the README's
+// environment table and each deployed function's environment (deploy/stack.js) come from here.
+import { resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { DEFAULT_PACKING, MAX_PACKAGE_BYTES } from '../core/plan';
+import { parseFaults, type Fault } from '../adapters/local/faults';
+
+/** A setting that cannot be used as given: the CLI exits 2 with this message. */
+export class InvalidSetting extends Error {
+  override readonly name = 'InvalidSetting' as const;
+}
+
+/** Largest input accepted by default: 10 GiB. */
+export const DEFAULT_MAX_INPUT_BYTES = 10 * 1024 ** 3;
+/** Lambda's default code storage per region: 75 GB. */
+export const DEFAULT_QUOTA_BYTES = 75 * 1000 ** 3;
+/** GetFunction's Code.Location lives "up to 10 minutes"; local URLs the same by default. */
+export const DEFAULT_URL_LIFETIME_SECONDS = 600;
+
+export interface Settings {
+  home: string;
+  /** Prefix of segment function names; with the video id they stay within 64 characters. */
+  functionPrefix: string;
+  maxInputBytes: number;
+  /** Zip bytes consecutive segments are packed up to. */
+  packageBytes: number;
+  /** Largest segment a package may hold. */
+  maxPackageBytes: number;
+  quotaBytes: number;
+  urlLifetimeSeconds: number;
+  faults: Fault[];
+  faultSeed: number | undefined;
+  ffmpegPath: string | undefined;
+  ffprobePath: string | undefined;
+  /** Names the stack gives a deployed function (unset elsewhere). */
+  inputBucket: string | undefined;
+  workBucket: string | undefined;
+  outputBucket: string | undefined;
+  segmentRoleArn: string | undefined;
+  stateMachineArn: string | undefined;
+  /** Scratch space for ffmpeg's segments (/tmp in Lambda). */
+  scratchDir: string;
+}
+
+/**
+ * Who reads a setting: `local` (the CLI's embedded default), `both` (also a deployed function,
+ * where the user may override the default in serverless.yml), or `stack` (set by the stack for
+ * the deployed functions that need it, never by hand).
+ */
+export type Scope = 'local' | 'both' | 'stack';
+
+interface Spec<K extends keyof Settings> {
+  name: string;
+  key: K;
+  scope: Scope;
+  /** What it does, for --help and the README. */
+  help: string;
+  /** The default, as a person reads it. */
+  shown: string;
+  parse(raw: string | undefined): Settings[K];
+}
+
+function whole(name: string, fallback: number, min: number, max: number, unit: string) {
+  return (raw: string | undefined): number => {
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new InvalidSetting(`${name} must be a whole number of ${unit} from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    }
+    return value;
+  };
+}
+
+function optional(raw: string | undefined): string | undefined {
+  return raw === undefined || raw === '' ? undefined : raw;
+}
+
+const MAX_BYTES = Number.MAX_SAFE_INTEGER;
+
+/** The table. Order is the order of --help and the README. */
+export const SETTINGS = [
+  {
+    name: 'LAMBDA_HLS_HOME', key: 'home', scope: 'local', shown: './.lambda-hls',
+    help: 'where local data lives: buckets, functions, execution histories',
+    parse: (raw) => resolve(raw || '.lambda-hls'),
+  } satisfies Spec<'home'>,
+  {
+    name: 'FFMPEG_PATH', key: 'ffmpegPath', scope: 'both', shown: 'the npm binary',
+    help: 'ffmpeg to run instead of the static one from npm (deployed: /opt/bin/ffmpeg from the layer)',
+    parse: optional,
+  } satisfies Spec<'ffmpegPath'>,
+  {
+    name: 'FFPROBE_PATH', key: 'ffprobePath', scope: 'both', shown: 'the npm binary',
+    help: 'ffprobe to run instead of the static one from npm (deployed: /opt/bin/ffprobe)',
+    parse: optional,
+  } satisfies Spec<'ffprobePath'>,
+  {
+    name: 'LAMBDA_HLS_FUNCTION_PREFIX', key: 'functionPrefix', scope: 'both', shown: 'lhls-',
+    help: 'prefix of every segment function name (deployed: lambda-hls-<stage>-seg-, set by the stack)',
+    parse: (raw) => {
+      const value = raw === undefined || raw === '' ? 'lhls-' : raw;
+      if (!/^[A-Za-z0-9_-]{1,63}$/.test(value)) {
+        throw new InvalidSetting(`LAMBDA_HLS_FUNCTION_PREFIX must be letters, digits, - or _ (as Lambda function names), got ${JSON.stringify(raw)}`);
+      }
+      return value;
+    },
+  } satisfies Spec<'functionPrefix'>,
+  {
+    name: 'LAMBDA_HLS_MAX_INPUT_BYTES', key: 'maxInputBytes', scope: 'both', shown: '10 GiB',
+    help: 'largest input accepted (InputTooLarge above it)',
+    parse: whole('LAMBDA_HLS_MAX_INPUT_BYTES', DEFAULT_MAX_INPUT_BYTES, 1, MAX_BYTES, 'bytes'),
+  } satisfies Spec<'maxInputBytes'>,
+  {
+    name: 'LAMBDA_HLS_PACKAGE_BYTES', key: 'packageBytes', scope: 'both', shown: '50 MiB',
+    help: 'consecutive segments are packed up to this many zip bytes (50 MiB: the direct upload; up to 250 MB through S3)',
+    parse: whole('LAMBDA_HLS_PACKAGE_BYTES', DEFAULT_PACKING.maxBytes, 1, MAX_PACKAGE_BYTES, 'bytes'),
+  } satisfies Spec<'packageBytes'>,
+  {
+    name: 'LAMBDA_HLS_MAX_PACKAGE_BYTES', key: 'maxPackageBytes', scope: 'both', shown: '250 MB',
+    help: "largest segment a package may hold (SegmentTooLarge above it); Lambda's 250 MB unzipped at most",
+    parse: whole('LAMBDA_HLS_MAX_PACKAGE_BYTES', MAX_PACKAGE_BYTES, 1, MAX_PACKAGE_BYTES, 'bytes'),
+  } satisfies Spec<'maxPackageBytes'>,
+  {
+    name: 'LAMBDA_HLS_CODE_QUOTA_BYTES', key: 'quotaBytes', scope: 'local', shown: '75 GB',
+    help: "local code storage quota, as Lambda's per region (CodeStorageQuotaExceeded above it)",
+    parse: whole('LAMBDA_HLS_CODE_QUOTA_BYTES', DEFAULT_QUOTA_BYTES, 1, MAX_BYTES, 'bytes'),
+  } satisfies Spec<'quotaBytes'>,
+  {
+    name: 'LAMBDA_HLS_URL_LIFETIME_SECONDS', key: 'urlLifetimeSeconds', scope: 'local', shown: '600',
+    help: 'how long a local package URL stays valid, as GetFunction\'s "up to 10 minutes"',
+    parse: whole('LAMBDA_HLS_URL_LIFETIME_SECONDS', DEFAULT_URL_LIFETIME_SECONDS, 1, 7 * 24 * 3600, 'seconds'),
+  } satisfies Spec<'urlLifetimeSeconds'>,
+  {
+    name: 'LAMBDA_HLS_FAULTS', key: 'faults', scope: 'local', shown: 'none',
+    help: 'inject faults into local runs, e.g. code.throttle=0.3 (README: Fault injection)',
+    parse: (raw) => {
+      try {
+        return parseFaults(raw);
+      } catch (error) {
+        throw new InvalidSetting((error as Error).message);
+      }
+    },
+  } satisfies Spec<'faults'>,
+  {
+    name: 'LAMBDA_HLS_FAULT_SEED', key: 'faultSeed', scope: 'local', shown: 'random',
+    help: 'makes the injected faults repeatable',
+    parse: (raw) => (raw === undefined || raw === '' ? undefined : whole('LAMBDA_HLS_FAULT_SEED', 0, 0, 2 ** 32 - 1, 'units')(raw)),
+  } satisfies Spec<'faultSeed'>,
+  {
+    name: 'INPUT_BUCKET', key: 'inputBucket', scope: 'stack', shown: '',
+    help: 'the bucket uploads go to', parse: optional,
+  } satisfies Spec<'inputBucket'>,
+  {
+    name: 'WORK_BUCKET', key: 'workBucket', scope: 'stack', shown: '',
+    help: 'segments, manifests and claims while a conversion runs', parse: optional,
+  } satisfies Spec<'workBucket'>,
+  {
+    name: 'OUTPUT_BUCKET', key: 'outputBucket', scope: 'stack', shown: '',
+    help: 'playlists and the route registry', parse: optional,
+  } satisfies Spec<'outputBucket'>,
+  {
+    name: 'SEGMENT_ROLE_ARN', key: 'segmentRoleArn', scope: 'stack', shown: '',
+    help: 'the permission-less role of the segment functions', parse: optional,
+  } satisfies Spec<'segmentRoleArn'>,
+  {
+    name: 'STATE_MACHINE_ARN', key: 'stateMachineArn', scope: 'stack', shown: '',
+    help: 'the ConvertVideo state machine the S3 trigger starts', parse: optional,
+  } satisfies Spec<'stateMachineArn'>,
+] as const;
+
+export type SettingName = (typeof SETTINGS)[number]['name'];
+
+/** Reads and checks every setting; throws InvalidSetting naming the first that is wrong. */
+export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const read: Partial<Record<keyof Settings, unknown>> = { scratchDir: tmpdir() };
+  for (const spec of SETTINGS) read[spec.key] = (spec.parse as (raw: string | undefined) => unknown)(env[spec.name]);
+  return read as Settings;
+}
+
+let current: Settings | undefined;
+
+/** This process's settings, read from its environment the first time they are asked for. */
+export function settings(): Settings {
+  current ??= readSettings(process.env);
+  return current;
+}
+
+/** The environment variables a person may set, for `lambda-hls --help`. */
+export function settingsHelp(): string {
+  const shown = SETTINGS.filter((s) => s.scope !== 'stack');
+  const width = Math.max(...shown.map((s) => s.name.length)) + 2;
+  return shown.map((s) => `  ${s.name.padEnd(width)}${s.help} (default ${s.shown})`).join('\n');
+}
+
+/** The README's environment table (a test holds the README to it). */
+export function settingsTable(): string {
+  const where: Record<Scope, string> = { local: 'local', both: 'local, deployed', stack: 'deployed, set by the stack' };
+  return [
+    '| variable | default | read by | what it does |',
+    '|---|---|---|---|',
+    // `<stage>` would be read as an HTML tag.
+    ...SETTINGS.map((s) => `| \`${s.name}\` | ${s.shown || '—'} | ${where[s.scope]} | ${s.help.replace(/</g, '&lt;')} |`),
+  ].join('\n');
+}

@@ -1,0 +1,98 @@
+// The step table: each function key (as in serverless.yml and the ASL's Fn::GetAtt) → how its
+// event is parsed, the step it runs and the ports it uses. The Lambda handlers (lambda.ts), the
+// local engine (bindSteps) and the deployed environment (deployment.ts) all read it, and a test
+// holds it equal to the ASL's Tasks and serverless.yml's functions.
+import { cleanUp, parseCleanUpInput } from '../../functions/clean-up/step';
+import { computeOffsets, parseComputeOffsetsInput } from '../../functions/compute-offsets/step';
+import { packageBatch, parsePackageBatchInput } from '../../functions/package-batch/step';
+import { parseRegisterRouteInput, registerRoute } from '../../functions/register-route/step';
+import { parseSegmentMediaInput, segmentMedia } from '../../functions/segment-media/step';
+import { parseHttpApiEvent, servePlayback } from '../../functions/serve-segment/step';
+import { describeOutcome, parseS3Event, startConversion } from '../../functions/start-conversion/step';
+import { parseValidateInput, validateInput } from '../../functions/validate-input/step';
+import { parseWritePlaylistInput, writePlaylist } from '../../functions/write-playlist/step';
+import type { BatchLimits } from '../core/plan';
+import type { RetryOptions } from '../core/retry';
+import type { PortName, Ports } from '../ports';
+import type { SettingName, Settings } from './settings';
+
+/** The settings as steps get them; the local engine may add test timings (instant retries, small batches). */
+export type StepSettings = Settings & { retry?: RetryOptions; batchLimits?: BatchLimits };
+
+export interface StepEntry<I, O, P extends PortName> {
+  /** What invokes the function: a Task of ConvertVideo, the playback API, or the input bucket. */
+  invokedBy: 'state machine' | 'HTTP API' | 'input bucket';
+  /** The ports the step uses: the only ones built for it, and those whose variables its function gets. */
+  ports: readonly P[];
+  /** Variables the stack sets for the function besides its ports' (deploy/stack.js). */
+  variables: readonly SettingName[];
+  /** The event as the function receives it → the step's typed input (InvalidRequest when it cannot be). */
+  parse(event: unknown): I;
+  run(input: I, ports: Pick<Ports, P>, settings: StepSettings): Promise<O>;
+}
+
+function entry<I, O, const P extends PortName>(step: StepEntry<I, O, P>): StepEntry<I, O, P> {
+  return step;
+}
+
+export const STEPS = {
+  validateInput: entry({
+    invokedBy: 'state machine', ports: ['objects', 'media'], variables: ['LAMBDA_HLS_FUNCTION_PREFIX'],
+    parse: parseValidateInput, run: validateInput,
+  }),
+  segmentMedia: entry({
+    invokedBy: 'state machine', ports: ['objects', 'media', 'code'], variables: [],
+    parse: parseSegmentMediaInput, run: segmentMedia,
+  }),
+  packageBatch: entry({
+    invokedBy: 'state machine', ports: ['objects', 'code'], variables: ['LAMBDA_HLS_FUNCTION_PREFIX', 'SEGMENT_ROLE_ARN'],
+    parse: parsePackageBatchInput, run: packageBatch,
+  }),
+  computeOffsets: entry({
+    invokedBy: 'state machine', ports: ['objects', 'code'], variables: [],
+    parse: parseComputeOffsetsInput, run: computeOffsets,
+  }),
+  writePlaylist: entry({
+    invokedBy: 'state machine', ports: ['objects'], variables: [],
+    parse: parseWritePlaylistInput, run: (input, ports) => writePlaylist(input, ports),
+  }),
+  registerRoute: entry({
+    invokedBy: 'state machine', ports: ['objects', 'code', 'clock'], variables: ['LAMBDA_HLS_FUNCTION_PREFIX'],
+    parse: parseRegisterRouteInput, run: registerRoute,
+  }),
+  cleanUp: entry({
+    invokedBy: 'state machine', ports: ['objects', 'code'], variables: ['LAMBDA_HLS_FUNCTION_PREFIX'],
+    parse: parseCleanUpInput, run: cleanUp,
+  }),
+  serveSegment: entry({
+    invokedBy: 'HTTP API', ports: ['objects', 'code', 'clock'], variables: [],
+    parse: parseHttpApiEvent, run: (request, ports) => servePlayback(request, ports),
+  }),
+  startConversion: entry({
+    invokedBy: 'input bucket', ports: ['executions'], variables: [],
+    parse: parseS3Event,
+    run: async (objects, ports) => {
+      const outcomes = await startConversion(objects, ports);
+      for (const outcome of outcomes) console.log(describeOutcome(outcome));
+      return outcomes;
+    },
+  }),
+};
+
+export type FunctionKey = keyof typeof STEPS;
+
+export const FUNCTION_KEYS = Object.keys(STEPS) as FunctionKey[];
+
+/** A function's step on given ports: parse the event, then run. */
+export async function runStep(key: FunctionKey, event: unknown, ports: Ports, settings: StepSettings): Promise<unknown> {
+  const step = STEPS[key] as StepEntry<unknown, unknown, PortName>;
+  return step.run(step.parse(event), ports, settings);
+}
+
+/** Every function key → its step on these ports: what the local engine binds the ASL's Tasks to. */
+export function bindSteps(ports: Ports, settings: StepSettings): Record<FunctionKey, (event: unknown) => Promise<unknown>> {
+  return Object.fromEntries(FUNCTION_KEYS.map((key) => [key, (event: unknown) => runStep(key, event, ports, settings)])) as Record<
+    FunctionKey,
+    (event: unknown) => Promise<unknown>
+  >;
+}

@@ -1,0 +1,140 @@
+// The JSON documents the steps keep in buckets, checked field by field when they are read back:
+// a document of the wrong shape fails with InvalidRequest naming the field, never as a cast that
+// breaks three calls later.
+import { InvalidRequest } from './errors';
+import {
+  arrayAt, numberAt, objectAt, parseEncodingPlan, revisionAt, stringAt, videoIdAt,
+  type BatchDocument, type OffsetsDocument, type PackageEntry, type PackageReceipt, type RouteRecord, type SegmentManifest,
+} from './model';
+
+export type DocumentParser<T> = (value: unknown, path: string) => T;
+
+function entryAt(value: unknown, path: string): PackageEntry {
+  const raw = objectAt(value, path);
+  return {
+    index: numberAt(raw.index, `${path}.index`),
+    name: stringAt(raw.name, `${path}.name`),
+    bytes: numberAt(raw.bytes, `${path}.bytes`),
+    crc32: numberAt(raw.crc32, `${path}.crc32`),
+  };
+}
+
+function stringsAt(value: unknown, path: string): string[] {
+  return arrayAt(value, path).map((v, i) => stringAt(v, `${path}[${i}]`));
+}
+
+/** SegmentMedia's manifest: every segment with its key, size, CRC-32 and timing. */
+export const parseManifest: DocumentParser<SegmentManifest> = (value, path) => {
+  const raw = objectAt(value, path);
+  return {
+    videoId: videoIdAt(raw.videoId, `${path}.videoId`),
+    revision: revisionAt(raw.revision, `${path}.revision`),
+    encoding: parseEncodingPlan(raw.encoding, `${path}.encoding`),
+    segments: arrayAt(raw.segments, `${path}.segments`).map((s, i) => {
+      const at = `${path}.segments[${i}]`;
+      const segment = objectAt(s, at);
+      return {
+        index: numberAt(segment.index, `${at}.index`),
+        key: stringAt(segment.key, `${at}.key`),
+        bytes: numberAt(segment.bytes, `${at}.bytes`),
+        crc32: numberAt(segment.crc32, `${at}.crc32`),
+        start: numberAt(segment.start, `${at}.start`),
+        duration: numberAt(segment.duration, `${at}.duration`),
+      };
+    }),
+  };
+};
+
+/** One PackageBatch iteration's plan. */
+export const parseBatch: DocumentParser<BatchDocument> = (value, path) => {
+  const raw = objectAt(value, path);
+  return {
+    videoId: videoIdAt(raw.videoId, `${path}.videoId`),
+    revision: revisionAt(raw.revision, `${path}.revision`),
+    batch: numberAt(raw.batch, `${path}.batch`),
+    packages: arrayAt(raw.packages, `${path}.packages`).map((p, i) => {
+      const at = `${path}.packages[${i}]`;
+      const pkg = objectAt(p, at);
+      return {
+        package: numberAt(pkg.package, `${at}.package`),
+        bytes: numberAt(pkg.bytes, `${at}.bytes`),
+        entries: arrayAt(pkg.entries, `${at}.entries`).map((e, j) => ({
+          ...entryAt(e, `${at}.entries[${j}]`),
+          key: stringAt(objectAt(e, `${at}.entries[${j}]`).key, `${at}.entries[${j}].key`),
+        })),
+      };
+    }),
+  };
+};
+
+/** What one PackageBatch iteration made: a receipt per package. */
+export const parseReceipts: DocumentParser<PackageReceipt[]> = (value, path) =>
+  arrayAt(value, path).map((r, i) => {
+    const at = `${path}[${i}]`;
+    const raw = objectAt(r, at);
+    return {
+      package: numberAt(raw.package, `${at}.package`),
+      functionName: stringAt(raw.functionName, `${at}.functionName`),
+      codeSha256: stringAt(raw.codeSha256, `${at}.codeSha256`),
+      zipBytes: numberAt(raw.zipBytes, `${at}.zipBytes`),
+      created: raw.created === true,
+      entries: arrayAt(raw.entries, `${at}.entries`).map((e, j) => entryAt(e, `${at}.entries[${j}]`)),
+    };
+  });
+
+/** ComputeOffsets' result: each segment's package, offset and length. */
+export const parseOffsets: DocumentParser<OffsetsDocument> = (value, path) => {
+  const raw = objectAt(value, path);
+  return {
+    videoId: videoIdAt(raw.videoId, `${path}.videoId`),
+    revision: revisionAt(raw.revision, `${path}.revision`),
+    segments: arrayAt(raw.segments, `${path}.segments`).map((s, i) => {
+      const at = `${path}.segments[${i}]`;
+      const segment = objectAt(s, at);
+      return {
+        index: numberAt(segment.index, `${at}.index`),
+        package: numberAt(segment.package, `${at}.package`),
+        functionName: stringAt(segment.functionName, `${at}.functionName`),
+        offset: numberAt(segment.offset, `${at}.offset`),
+        length: numberAt(segment.length, `${at}.length`),
+        duration: numberAt(segment.duration, `${at}.duration`),
+      };
+    }),
+  };
+};
+
+/** A video's entry in the route registry. */
+export const parseRoute: DocumentParser<RouteRecord> = (value, path) => {
+  const raw = objectAt(value, path);
+  const kind = stringAt(raw.kind, `${path}.kind`);
+  if (kind !== 'video' && kind !== 'audio') throw new InvalidRequest(`${path}.kind must be video or audio`);
+  const replaced = raw.replaced === undefined ? undefined : objectAt(raw.replaced, `${path}.replaced`);
+  return {
+    videoId: videoIdAt(raw.videoId, `${path}.videoId`),
+    revision: revisionAt(raw.revision, `${path}.revision`),
+    sourceKey: stringAt(raw.sourceKey, `${path}.sourceKey`),
+    kind,
+    playlistKey: stringAt(raw.playlistKey, `${path}.playlistKey`),
+    durationSeconds: numberAt(raw.durationSeconds, `${path}.durationSeconds`),
+    segmentCount: numberAt(raw.segmentCount, `${path}.segmentCount`),
+    packages: stringsAt(raw.packages, `${path}.packages`),
+    registeredAt: stringAt(raw.registeredAt, `${path}.registeredAt`),
+    ...(replaced && {
+      replaced: {
+        revision: revisionAt(replaced.revision, `${path}.replaced.revision`),
+        packages: stringsAt(replaced.packages, `${path}.replaced.packages`),
+      },
+    }),
+  };
+};
+
+/** Parses a document's text; text that is not JSON fails like a document of the wrong shape. */
+export function parseDocument<T>(text: string, path: string, parse: DocumentParser<T>): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new InvalidRequest(`${path} is not JSON (${(error as Error).message})`);
+  }
+  return parse(value, path);
+}

@@ -1,0 +1,98 @@
+// Deleting what a video, or one revision of it, owns: functions, playlists, work files, route.
+import { isVideoFunction, keys, revisionFunctionPrefix, videoFunctionPrefix } from '../core/naming';
+import type { CodeStore, ObjectStore } from '../ports';
+
+/** What deleting needs: the stores and the prefix every segment function name starts with. */
+export interface OwnedStores {
+  objects: ObjectStore;
+  code: CodeStore;
+  functionPrefix: string;
+}
+
+export interface Removed {
+  functions: number;
+  objects: number;
+}
+
+/**
+ * Deletes every function and object of one revision of a video; returns what it removed. The
+ * functions are the ones named by the revision's package claims (written before each function is
+ * created) and by `knownFunctions` (a route's packages, once the claims are gone), so the steps
+ * never list the account's functions: in AWS that would need lambda:ListFunctions on "*", which
+ * also reveals every other function's configuration.
+ */
+export async function deleteRevision(
+  ports: OwnedStores,
+  videoId: string,
+  revision: string,
+  what: { functions: boolean; output: boolean; work: boolean },
+  knownFunctions: readonly string[] = [],
+): Promise<Removed> {
+  let functions = 0;
+  let objects = 0;
+  if (what.functions) {
+    const claimsPrefix = keys.packageClaimsPrefix(videoId, revision);
+    const claimed = (await ports.objects.list('work', claimsPrefix)).map((o) => o.key.slice(claimsPrefix.length));
+    const own = revisionFunctionPrefix(ports.functionPrefix, videoId, revision);
+    for (const name of new Set([...knownFunctions, ...claimed])) {
+      if (name.startsWith(own) && (await ports.code.delete(name))) functions++;
+    }
+  }
+  const prefixes: ['work' | 'output', string][] = [];
+  if (what.work) prefixes.push(['work', keys.workPrefix(videoId, revision)]);
+  if (what.output) prefixes.push(['output', keys.outputPrefix(videoId, revision)]);
+  for (const [bucket, prefix] of prefixes) {
+    for (const object of await ports.objects.list(bucket, prefix)) {
+      await ports.objects.delete(bucket, object.key);
+      objects++;
+    }
+  }
+  return { functions, objects };
+}
+
+/** Everything a video owns, in every revision: its route, functions, playlists and work files. */
+export async function deleteVideo(
+  ports: OwnedStores,
+  videoId: string,
+): Promise<Removed> {
+  let functions = 0;
+  let objects = 0;
+  // The route goes first, so nothing is served from what is about to disappear.
+  if (await ports.objects.head('output', keys.route(videoId))) {
+    await ports.objects.delete('output', keys.route(videoId));
+    objects++;
+  }
+  for (const fn of await ports.code.list(videoFunctionPrefix(ports.functionPrefix, videoId))) {
+    if (isVideoFunction(ports.functionPrefix, videoId, fn.name) && (await ports.code.delete(fn.name))) functions++;
+  }
+  for (const [bucket, prefix] of [['output', `v/${videoId}/`], ['work', `${videoId}/`]] as const) {
+    for (const object of await ports.objects.list(bucket, prefix)) {
+      await ports.objects.delete(bucket, object.key);
+      objects++;
+    }
+  }
+  return { functions, objects };
+}
+
+/**
+ * Every video, every function under the prefix (orphans too) and every object in the work and
+ * output buckets: what `delete --all` removes before `serverless remove`. Uploads in the input
+ * bucket are the user's and stay.
+ */
+export async function deleteEverything(ports: OwnedStores): Promise<Removed> {
+  let functions = 0;
+  let objects = 0;
+  // Routes first, so nothing is served from what is about to disappear.
+  for (const bucket of ['output', 'work'] as const) {
+    const all = await ports.objects.list(bucket, '');
+    const ordered = [...all.filter((o) => o.key.startsWith(keys.routesPrefix)), ...all.filter((o) => !o.key.startsWith(keys.routesPrefix))];
+    for (const object of ordered) {
+      await ports.objects.delete(bucket, object.key);
+      objects++;
+    }
+    if (bucket === 'output') {
+      for (const fn of await ports.code.list(ports.functionPrefix)) if (await ports.code.delete(fn.name)) functions++;
+    }
+  }
+  return { functions, objects };
+}
