@@ -6,7 +6,6 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { connectStage, type StageBackend, type StageTarget } from '../src/composition/backends/aws';
 import { localBackend, type LocalBackend } from '../src/composition/backends/local';
 import { InvalidSetting, settings, settingsHelp } from '../src/composition/settings';
-import { executionStats, type ExecutionStats } from '../src/core/history';
 import { DEFAULT_OPTIONS, PROFILES, type ConversionOptions, type Profile, type RouteRecord } from '../src/core/model';
 import { isVideoId, parseExecutionName } from '../src/core/naming';
 import { deleteEverything, deleteVideo } from '../src/registry/deletion';
@@ -14,7 +13,8 @@ import { collectGarbage, type RunningExecutions } from '../src/registry/gc';
 import { byNewest, listRoutes, routeSummary } from '../src/registry/routes';
 import { convertFile, type ConvertResult } from './convert';
 import { CliError } from './errors';
-import { ExecutionStore, failedState, summarizeStates, type FailureSummary, type StateSummary } from './executions';
+import { executionStats, failedState, summarizeStates, type ExecutionStats, type FailureSummary, type StateSummary } from '../src/core/history';
+import { ExecutionStore } from './executions';
 import { progressReporter } from './progress';
 import { startServer } from './server';
 

@@ -9,8 +9,8 @@ import { conversionFor, type ConversionOptions, type ExecutionInput } from '../s
 import { videoIdFor } from '../src/core/naming';
 import { readRoute } from '../src/registry/routes';
 import { loadDefinition, runStateMachine, type LoadedDefinition } from './engine';
-import { compactEvent, ExecutionStore, failedState, lastState, type ExecutionRecord, type FailureSummary, type StoredEvent } from './executions';
-import { executionStats, type ExecutionStats } from '../src/core/history';
+import { executionStats, failedState, lastState, type ExecutionStats, type FailureSummary, type StoredEvent } from '../src/core/history';
+import { compactEvent, ExecutionStore, type ExecutionRecord } from './executions';
 import { faultSetup, injectFaults, type FaultCounts, type FaultSetup } from '../src/adapters/local/faults';
 import type { LocalBackend } from '../src/composition/backends/local';
 import { bindSteps } from '../src/composition/steps';

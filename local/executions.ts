@@ -7,8 +7,6 @@ import type { EventLog } from './engine';
 import { oneLineCause } from '../src/core/errors';
 import { lastState, progressOf, type ExecutionStatus, type FailureSummary, type StoredEvent } from '../src/core/history';
 
-export { failedState, lastState, summarizeStates } from '../src/core/history';
-export type { ExecutionStatus, FailureSummary, StateSummary, StoredEvent } from '../src/core/history';
 
 export interface ExecutionRecord {
   executionName: string;

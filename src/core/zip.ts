@@ -4,12 +4,11 @@ import * as zlib from 'node:zlib';
 import { PackageMismatch } from './errors';
 
 const LOCAL_HEADER_SIGNATURE = 0x04034b50;
-const CENTRAL_HEADER_SIGNATURE = 0x02014b50;
-const END_OF_CENTRAL_DIRECTORY_SIGNATURE = 0x06054b50;
+export const CENTRAL_HEADER_SIGNATURE = 0x02014b50;
+export const END_OF_CENTRAL_DIRECTORY_SIGNATURE = 0x06054b50;
 export const LOCAL_HEADER_FIXED_BYTES = 30;
-const CENTRAL_HEADER_FIXED_BYTES = 46;
-const END_OF_CENTRAL_DIRECTORY_BYTES = 22;
-const FLAG_DATA_DESCRIPTOR = 0x0008;
+export const CENTRAL_HEADER_FIXED_BYTES = 46;
+export const END_OF_CENTRAL_DIRECTORY_BYTES = 22;
 const FLAG_UTF8_NAME = 0x0800;
 const METHOD_STORED = 0;
 const VERSION_NEEDED = 10; // 1.0: stored entries, no zip64
@@ -47,22 +46,12 @@ export function crc32(data: Uint8Array, previous = 0): number {
   return nativeCrc32 ? nativeCrc32(data, previous) >>> 0 : crc32Js(data, previous);
 }
 
-export interface ZipEntryInput {
-  name: string;
-  data: Uint8Array;
-}
-
 export interface StoredEntry {
   name: string;
   /** Offset of the entry's first data byte within the zip. */
   dataOffset: number;
   size: number;
   crc32: number;
-}
-
-export interface StoredZip {
-  bytes: Buffer;
-  entries: StoredEntry[];
 }
 
 function isAscii(text: string): boolean {
@@ -196,16 +185,6 @@ export async function* streamStoredZip(
   yield layout.tail;
 }
 
-/** Writes a zip whose entries are all stored uncompressed, with correct CRC-32s. */
-export function writeStoredZip(entries: readonly ZipEntryInput[]): StoredZip {
-  const layout = layoutStoredZip(entries.map((e) => ({ name: e.name, size: e.data.length, crc32: crc32(e.data) })));
-  const parts: Buffer[] = [];
-  entries.forEach((entry, i) => {
-    parts.push(layout.localHeaders[i]!, Buffer.from(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength));
-  });
-  return { bytes: Buffer.concat([...parts, layout.tail]), entries: layout.entries };
-}
-
 export interface LocalHeader {
   name: string;
   method: number;
@@ -240,62 +219,4 @@ export function parseLocalHeader(bytes: Uint8Array): LocalHeader | { needBytes: 
     uncompressedSize: view.readUInt32LE(22),
     headerLength,
   };
-}
-
-export function hasDataDescriptor(header: LocalHeader): boolean {
-  return (header.flags & FLAG_DATA_DESCRIPTOR) !== 0;
-}
-
-export interface CentralEntry {
-  name: string;
-  method: number;
-  crc32: number;
-  compressedSize: number;
-  uncompressedSize: number;
-  localHeaderOffset: number;
-}
-
-/**
- * Reads the central directory from the tail of a zip (`tail` holds the file's last bytes and
- * `tailOffset` is where they start). Returns the bytes still needed when the directory begins
- * before `tail`.
- */
-export function parseCentralDirectory(
-  tail: Uint8Array,
-  tailOffset: number,
-): CentralEntry[] | { needFromOffset: number } {
-  const view = Buffer.from(tail.buffer, tail.byteOffset, tail.byteLength);
-  let end = -1;
-  for (let i = view.length - END_OF_CENTRAL_DIRECTORY_BYTES; i >= 0; i--) {
-    if (view.readUInt32LE(i) === END_OF_CENTRAL_DIRECTORY_SIGNATURE) {
-      end = i;
-      break;
-    }
-  }
-  if (end < 0) throw new RangeError('no end-of-central-directory record in the zip tail');
-  const count = view.readUInt16LE(end + 10);
-  const size = view.readUInt32LE(end + 12);
-  const start = view.readUInt32LE(end + 16);
-  if (start < tailOffset) return { needFromOffset: start };
-  const entries: CentralEntry[] = [];
-  let at = start - tailOffset;
-  for (let i = 0; i < count; i++) {
-    if (at + CENTRAL_HEADER_FIXED_BYTES > end || view.readUInt32LE(at) !== CENTRAL_HEADER_SIGNATURE) {
-      throw new RangeError(`central directory entry ${i} is malformed`);
-    }
-    const nameLength = view.readUInt16LE(at + 28);
-    const extraLength = view.readUInt16LE(at + 30);
-    const commentLength = view.readUInt16LE(at + 32);
-    entries.push({
-      name: view.toString('utf8', at + CENTRAL_HEADER_FIXED_BYTES, at + CENTRAL_HEADER_FIXED_BYTES + nameLength),
-      method: view.readUInt16LE(at + 10),
-      crc32: view.readUInt32LE(at + 16),
-      compressedSize: view.readUInt32LE(at + 20),
-      uncompressedSize: view.readUInt32LE(at + 24),
-      localHeaderOffset: view.readUInt32LE(at + 42),
-    });
-    at += CENTRAL_HEADER_FIXED_BYTES + nameLength + extraLength + commentLength;
-  }
-  if (at - (start - tailOffset) !== size) throw new RangeError('central directory size does not match its entries');
-  return entries;
 }

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { SEGMENT_RUNTIME } from '../../src/adapters/aws/code-store';
 import { functionsWithMedia, functionVariables } from '../../src/composition/deployment';
 import type { FunctionKey } from '../../src/composition/steps';
-import { parseCentralDirectory, type CentralEntry } from '../../src/core/zip';
+import { TRANSIENT_ERRORS } from '../../src/core/errors';
+import { parseCentralDirectory, type CentralEntry } from '../support/zip';
 import { loadDefinition } from '../../local/engine';
 import { removeDir, tempDir } from '../support/fixtures';
 
@@ -116,16 +117,20 @@ describe('serverless package (offline) compiles the whole product', () => {
     const source = loadDefinition();
     const compiledNames: string[] = [];
     const resources: Record<string, string> = {};
+    const retried: Record<string, string[][]> = {};
     const visit = (states: Record<string, Json>) => {
       for (const [name, state] of Object.entries(states)) {
         compiledNames.push(name);
         if (state.Type === 'Task') resources[name] = state.Resource;
+        if (state.Type === 'Task' && name !== 'CleanUp') retried[name] = state.Retry.map((r: Json) => r.ErrorEquals);
         if (state.ItemProcessor) visit(state.ItemProcessor.States);
       }
     };
     visit(compiled.States);
     expect(compiledNames).toEqual(source.stateNames);
     expect(Object.keys(resources).sort()).toEqual(source.tasks.map((t) => t.state).sort());
+    // The ASL writes the transient list once (a YAML anchor): every Task got all of it.
+    for (const [name, lists] of Object.entries(retried)) expect([name, lists]).toEqual([name, [[...TRANSIENT_ERRORS]]]);
     for (const task of source.tasks) {
       const placeholder = /^\$\{(\w+)\}$/.exec(resources[task.state]!)?.[1];
       expect(placeholder && vars[placeholder]).toEqual({ 'Fn::GetAtt': [`${logical(task.functionKey)}LambdaFunction`, 'Arn'] });

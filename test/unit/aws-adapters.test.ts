@@ -7,7 +7,8 @@ import {
 import { DeleteObjectCommand, HeadObjectCommand, GetObjectCommand, ListObjectsV2Command, NoSuchKey, NotFound, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createHash } from 'node:crypto';
-import { DIRECT_UPLOAD_LIMIT, LambdaCodeStore, urlExpiry } from '../../src/adapters/aws/code-store';
+import { LambdaCodeStore, urlExpiry } from '../../src/adapters/aws/code-store';
+import { DIRECT_UPLOAD_BYTES } from '../../src/core/plan';
 import { S3ObjectStore } from '../../src/adapters/aws/object-store';
 import { InputNotFound } from '../../src/core/errors';
 import { awsBackend } from '../../src/composition/backends/aws';
@@ -55,7 +56,7 @@ describe('LambdaCodeStore.createPackage', () => {
   });
 
   it('stages a package over 50 MB in S3, creates from there, then removes the staged copy', async () => {
-    const zip = Buffer.alloc(DIRECT_UPLOAD_LIMIT + 1);
+    const zip = Buffer.alloc(DIRECT_UPLOAD_BYTES + 1);
     s3Mock.on(PutObjectCommand).resolves({});
     s3Mock.on(DeleteObjectCommand).resolves({});
     lambdaMock.on(CreateFunctionCommand).resolves({});

@@ -13,8 +13,6 @@ import { DIRECT_UPLOAD_BYTES } from '../../core/plan';
 import { readRange } from '../http-range';
 import { retryThrottled, type RetryOptions } from '../../core/retry';
 
-/** Lambda: a zip passed directly (ZipFile) may be at most 50 MB; larger ones go through S3. */
-export const DIRECT_UPLOAD_LIMIT = DIRECT_UPLOAD_BYTES;
 /** Segment packages' runtime: a current one (creation with a retired runtime is refused); the same as serverless.yml's. */
 export const SEGMENT_RUNTIME: Runtime = 'nodejs22.x';
 /** GetFunction's Code.Location is "valid for up to 10 minutes". */
@@ -87,7 +85,7 @@ export class LambdaCodeStore implements CodeStore {
 
   async createPackage(name: string, source: PackageSource): Promise<PackageInfo & { created: boolean }> {
     const roleArn = given(this.options.roleArn);
-    const staged = source.size > DIRECT_UPLOAD_LIMIT ? `${this.options.stagingPrefix ?? 'packages/'}${name}.zip` : undefined;
+    const staged = source.size > DIRECT_UPLOAD_BYTES ? `${this.options.stagingPrefix ?? 'packages/'}${name}.zip` : undefined;
     const stagingBucket = staged ? given(this.options.stagingBucket) : '';
     let code: FunctionCode;
     let codeSha256: string;
