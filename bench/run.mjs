@@ -64,9 +64,36 @@ log(`lambda-hls bench in ${work}${QUICK ? ' (quick)' : ''}`);
 const one = join(work, 'one.mp4');
 const gen = timed(() =>
   ffmpeg([
-    '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-    '-t', String(minute), '-c:v', 'libx264', '-preset', 'ultrafast', '-b:v', '8M', '-maxrate', '8M', '-bufsize', '16M',
-    '-g', '60', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '128k', '-shortest', one,
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=1920x1080:rate=30',
+    '-f',
+    'lavfi',
+    '-i',
+    'sine=frequency=440:sample_rate=48000',
+    '-t',
+    String(minute),
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-b:v',
+    '8M',
+    '-maxrate',
+    '8M',
+    '-bufsize',
+    '16M',
+    '-g',
+    '60',
+    '-pix_fmt',
+    'yuv420p',
+    '-c:a',
+    'aac',
+    '-b:a',
+    '128k',
+    '-shortest',
+    one,
   ]),
 );
 /** The same minute, looped without re-encoding. */
@@ -93,7 +120,9 @@ function report(name, value, unit, baseline, baselineUnit, ratio, goal, met, not
     const out = join(work, `floor-${i}`);
     mkdirSync(out);
     floors.push(
-      timed(() => ffmpeg(['-i', two, '-c', 'copy', '-f', 'segment', '-segment_time', '10', '-segment_format', 'mpegts', join(out, '%05d.ts')])).seconds,
+      timed(() =>
+        ffmpeg(['-i', two, '-c', 'copy', '-f', 'segment', '-segment_time', '10', '-segment_format', 'mpegts', join(out, '%05d.ts')]),
+      ).seconds,
     );
     rmSync(out, { recursive: true, force: true });
     const home = join(work, `wall-${i}`);
@@ -102,7 +131,16 @@ function report(name, value, unit, baseline, baselineUnit, ratio, goal, met, not
   }
   const floor = median(floors);
   const ours = median(converts);
-  report('conversion wall time, 1080p 2 min', ours, 's', floor, 's (ffmpeg -c copy segmenting)', ours / floor, '≤ 1.3×', ours / floor <= 1.3);
+  report(
+    'conversion wall time, 1080p 2 min',
+    ours,
+    's',
+    floor,
+    's (ffmpeg -c copy segmenting)',
+    ours / floor,
+    '≤ 1.3×',
+    ours / floor <= 1.3,
+  );
   log(`  wall time: convert ${ours.toFixed(2)} s, ffmpeg alone ${floor.toFixed(2)} s`);
 }
 
@@ -117,16 +155,33 @@ let servedVideo;
   const large = convert(ten, serveHome);
   servedVideo = large.result;
   const ratio = large.rssBytes / small.rssBytes;
-  report('peak RSS of convert, 10 min', large.rssBytes / MiB, 'MiB', small.rssBytes / MiB, 'MiB (1 min)', ratio,
-    '< 200 MiB, ≤ 1.10×', large.rssBytes < 200 * MiB && ratio <= 1.1);
+  report(
+    'peak RSS of convert, 10 min',
+    large.rssBytes / MiB,
+    'MiB',
+    small.rssBytes / MiB,
+    'MiB (1 min)',
+    ratio,
+    '< 200 MiB, ≤ 1.10×',
+    large.rssBytes < 200 * MiB && ratio <= 1.1,
+  );
   log(`  peak RSS: ${(small.rssBytes / MiB).toFixed(0)} MiB for 1 min, ${(large.rssBytes / MiB).toFixed(0)} MiB for 10 min`);
 
   const bytes = statSync(ten).size;
   const seconds = minute * 10;
   const perHour = (large.result.stats.packages * 3600) / seconds;
   const budget = Math.ceil((bytes * 3600) / seconds / (45 * MiB));
-  report('functions per hour of 8 Mbit/s video', perHour, 'functions', budget, 'functions (bytes / 45 MiB)', perHour / budget, '≤ 1.0×', perHour <= budget,
-    `${large.result.stats.packages} packages for ${(bytes / MiB).toFixed(0)} MiB over ${(seconds / 60).toFixed(1)} min`);
+  report(
+    'functions per hour of 8 Mbit/s video',
+    perHour,
+    'functions',
+    budget,
+    'functions (bytes / 45 MiB)',
+    perHour / budget,
+    '≤ 1.0×',
+    perHour <= budget,
+    `${large.result.stats.packages} packages for ${(bytes / MiB).toFixed(0)} MiB over ${(seconds / 60).toFixed(1)} min`,
+  );
   log(`  functions: ${large.result.stats.packages} for ${(seconds / 60).toFixed(1)} min (${perHour.toFixed(0)}/h; budget ${budget}/h)`);
 
   // The same with packages up to 250 MB (created from S3): the configurable upper bound.
@@ -134,8 +189,17 @@ let servedVideo;
   const big = convert(ten, homeBig, { LAMBDA_HLS_PACKAGE_BYTES: '250000000' });
   rmSync(homeBig, { recursive: true, force: true });
   const bigPerHour = (big.result.stats.packages * 3600) / seconds;
-  report('functions per hour, LAMBDA_HLS_PACKAGE_BYTES=250 MB', bigPerHour, 'functions', budget, 'functions (bytes / 45 MiB)', bigPerHour / budget,
-    '≤ 1.0×', bigPerHour <= budget, `${big.result.stats.packages} packages through the S3 path`);
+  report(
+    'functions per hour, LAMBDA_HLS_PACKAGE_BYTES=250 MB',
+    bigPerHour,
+    'functions',
+    budget,
+    'functions (bytes / 45 MiB)',
+    bigPerHour / budget,
+    '≤ 1.0×',
+    bigPerHour <= budget,
+    `${big.result.stats.packages} packages through the S3 path`,
+  );
 }
 
 // --- 3. serve route vs a bare Node 302 ------------------------------------------------------
@@ -152,7 +216,9 @@ async function load(port, paths, total, connections = 32) {
         if (res.statusCode !== 302) bad++;
         res.resume();
         res.on('end', resolve);
-      }).on('error', reject).end();
+      })
+        .on('error', reject)
+        .end();
     });
   const start = process.hrtime.bigint();
   await Promise.all(
@@ -185,7 +251,10 @@ function startChild(args, env, pattern) {
   const requests = QUICK ? 10_000 : 100_000;
   const ours = await startChild([CLI, 'serve', '--port', '0'], { LAMBDA_HLS_HOME: serveHome }, /127\.0\.0\.1:(\d+)\//);
   const bare = await startChild(
-    ['-e', "require('http').createServer((q,r)=>{r.writeHead(302,{Location:'/code/x.zip?expires=1&signature=0'});r.end()}).listen(0,'127.0.0.1',function(){console.log('port '+this.address().port)})"],
+    [
+      '-e',
+      "require('http').createServer((q,r)=>{r.writeHead(302,{Location:'/code/x.zip?expires=1&signature=0'});r.end()}).listen(0,'127.0.0.1',function(){console.log('port '+this.address().port)})",
+    ],
     {},
     /port (\d+)/,
   );
@@ -199,15 +268,34 @@ function startChild(args, env, pattern) {
     const after = await (await fetch(`http://127.0.0.1:${ours.port}/api/stats`)).json();
     await load(bare.port, ['/'], 1000);
     const bareRate = await load(bare.port, ['/'], requests);
-    report('serve route throughput, warm', oursRate, 'req/s', bareRate, 'req/s (bare Node 302)', oursRate / bareRate, '≥ 0.8×', oursRate / bareRate >= 0.8);
+    report(
+      'serve route throughput, warm',
+      oursRate,
+      'req/s',
+      bareRate,
+      'req/s (bare Node 302)',
+      oursRate / bareRate,
+      '≥ 0.8×',
+      oursRate / bareRate >= 0.8,
+    );
     // Every URL look-up the run made (warm-up included) against one per package per URL lifetime
     // (GetFunction's is 10 minutes; the local server's 600 s): the run is far shorter than that.
     const lookups = after.urlLookups;
     const allowed = uris.length;
-    report(`code-store URL look-ups for ${requests.toLocaleString('en')} segment requests`, lookups, 'look-ups', allowed,
-      'packages (one each per URL lifetime)', lookups / allowed, '≤ 1.0×', lookups <= allowed,
-      `${before.urlLookups} while warming; ${after.routeLoads} route reads`);
-    log(`  serve: ${oursRate.toFixed(0)} req/s vs bare ${bareRate.toFixed(0)} req/s; ${after.urlLookups} URL look-ups for ${uris.length} packages`);
+    report(
+      `code-store URL look-ups for ${requests.toLocaleString('en')} segment requests`,
+      lookups,
+      'look-ups',
+      allowed,
+      'packages (one each per URL lifetime)',
+      lookups / allowed,
+      '≤ 1.0×',
+      lookups <= allowed,
+      `${before.urlLookups} while warming; ${after.routeLoads} route reads`,
+    );
+    log(
+      `  serve: ${oursRate.toFixed(0)} req/s vs bare ${bareRate.toFixed(0)} req/s; ${after.urlLookups} URL look-ups for ${uris.length} packages`,
+    );
   } finally {
     ours.child.kill();
     bare.child.kill();
@@ -218,11 +306,19 @@ function startChild(args, env, pattern) {
 const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB RAM, Node ${process.versions.node}`;
 const fmt = (n) => (Math.abs(n) >= 100 ? n.toFixed(0) : n.toFixed(2));
 const rows = [['figure', 'value', 'baseline', 'ratio', 'goal', 'met']];
-for (const r of results) rows.push([r.name, `${fmt(r.value)} ${r.unit}`, `${fmt(r.baseline)} ${r.baselineUnit}`, `${r.ratio.toFixed(2)}×`, r.goal, r.met ? 'yes' : 'NO']);
+for (const r of results)
+  rows.push([
+    r.name,
+    `${fmt(r.value)} ${r.unit}`,
+    `${fmt(r.baseline)} ${r.baselineUnit}`,
+    `${r.ratio.toFixed(2)}×`,
+    r.goal,
+    r.met ? 'yes' : 'NO',
+  ]);
 const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
 process.stdout.write(`\nlambda-hls bench on ${machine}${QUICK ? ' (quick run)' : ''}\n\n`);
 for (const row of rows) process.stdout.write(`${row.map((cell, i) => cell.padEnd(widths[i])).join('  ')}\n`);
 process.stdout.write('\n');
 for (const r of results) process.stdout.write(`${JSON.stringify({ ...r, machine, quick: QUICK })}\n`);
-writeFileSync(join(ROOT, 'bench', 'latest.jsonl'), results.map((r) => JSON.stringify({ ...r, machine, quick: QUICK })).join('\n') + '\n');
+writeFileSync(join(ROOT, 'bench', 'latest.jsonl'), `${results.map((r) => JSON.stringify({ ...r, machine, quick: QUICK })).join('\n')}\n`);
 rmSync(work, { recursive: true, force: true });

@@ -11,7 +11,14 @@ function composition() {
   if (loaded) return loaded;
   const entry = join(__dirname, '..', 'src', 'composition', 'deployment.ts');
   const { outputFiles } = require('esbuild').buildSync({
-    entryPoints: [entry], bundle: true, platform: 'node', format: 'cjs', target: 'node20', packages: 'external', write: false, logLevel: 'silent',
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    packages: 'external',
+    write: false,
+    logLevel: 'silent',
   });
   const module = new Module(entry);
   module.filename = entry;

@@ -56,7 +56,10 @@ class LambdaHlsDeploy {
     if (existsSync(built) && statSync(built).mtimeMs >= statSync(script).mtimeMs) return;
     const arch = this.serverless.service.provider.architecture ?? 'x86_64';
     const run = spawnSync(process.execPath, [script, '--arch', arch], { stdio: 'inherit' });
-    if (run.status !== 0) throw new this.serverless.classes.Error(`the ffmpeg layer could not be built (node ${join('layers', 'ffmpeg', 'build.mjs')} --arch ${arch})`);
+    if (run.status !== 0)
+      throw new this.serverless.classes.Error(
+        `the ffmpeg layer could not be built (node ${join('layers', 'ffmpeg', 'build.mjs')} --arch ${arch})`,
+      );
   }
 
   allowCurrentRuntimes() {

@@ -13,7 +13,14 @@ import { collectGarbage, type RunningExecutions } from '../src/registry/gc';
 import { byNewest, listRoutes, routeSummary } from '../src/registry/routes';
 import { convertFile, type ConvertResult } from './convert';
 import { CliError } from './errors';
-import { executionStats, failedState, summarizeStates, type ExecutionStats, type FailureSummary, type StateSummary } from '../src/core/history';
+import {
+  executionStats,
+  failedState,
+  summarizeStates,
+  type ExecutionStats,
+  type FailureSummary,
+  type StateSummary,
+} from '../src/core/history';
 import { ExecutionStore } from './executions';
 import { progressReporter } from './progress';
 import { startServer } from './server';
@@ -67,13 +74,19 @@ async function registryPorts(flags: StageFlags) {
     const { playlistUrl } = await aws();
     const remote: StageBackend = await connectStage(target);
     return {
-      remote, objects: remote.objects, code: remote.code, functionPrefix: remote.functionPrefix,
+      remote,
+      objects: remote.objects,
+      code: remote.code,
+      functionPrefix: remote.functionPrefix,
       playlistOf: (r: RouteRecord) => playlistUrl(remote.stack, r.videoId),
     };
   }
   const backend = local();
   return {
-    remote: undefined, objects: backend.objects, code: backend.code, functionPrefix: backend.settings.functionPrefix,
+    remote: undefined,
+    objects: backend.objects,
+    code: backend.code,
+    functionPrefix: backend.settings.functionPrefix,
     playlistOf: (r: RouteRecord) => backend.objects.pathOf('output', r.playlistKey),
   };
 }
@@ -147,7 +160,7 @@ async function runConvert(file: string, flags: StageFlags & { json?: boolean; se
 
 async function runServe(flags: { port: number; host: string }): Promise<number> {
   const backend = local();
-  let server;
+  let server: Awaited<ReturnType<typeof startServer>>;
   try {
     server = await startServer({ backend, host: flags.host, port: flags.port });
   } catch (error) {
@@ -369,7 +382,9 @@ async function runGc(flags: StageFlags & { dryRun?: boolean; json?: boolean }): 
   const verb = flags.dryRun ? 'would remove' : 'removed';
   for (const name of report.functions) stderr(`  ${verb} function ${name}`);
   for (const path of report.objects) stderr(`  ${verb} object ${path}`);
-  stderr(`lambda-hls: gc ${verb} ${report.functions.length} functions and ${report.objects.length} objects that no video and no running conversion owns`);
+  stderr(
+    `lambda-hls: gc ${verb} ${report.functions.length} functions and ${report.objects.length} objects that no video and no running conversion owns`,
+  );
   return 0;
 }
 

@@ -80,8 +80,12 @@ export async function convertFile(file: string, options: ConvertOptions): Promis
     const route = done ? await readRoute(backend.objects, videoId) : undefined;
     if (done && route?.revision === revision) {
       return {
-        status: 'SUCCEEDED', videoId, executionName: done.executionName, reused: true,
-        playlist: backend.objects.pathOf('output', route.playlistKey), segments: route.segmentCount,
+        status: 'SUCCEEDED',
+        videoId,
+        executionName: done.executionName,
+        reused: true,
+        playlist: backend.objects.pathOf('output', route.playlistKey),
+        segments: route.segmentCount,
         stats: executionStats(store.events(done.executionName)),
       };
     }
@@ -110,8 +114,14 @@ async function execute(conversion: Conversion): Promise<ConvertResult> {
   const { revision } = input;
   const executionName = store.freshName(baseName);
   const record: ExecutionRecord = {
-    executionName, videoId, revision, sourceKey, status: 'RUNNING',
-    startedAt: new Date().toISOString(), pid: process.pid, input,
+    executionName,
+    videoId,
+    revision,
+    sourceKey,
+    status: 'RUNNING',
+    startedAt: new Date().toISOString(),
+    pid: process.pid,
+    input,
   };
   store.start(record);
 

@@ -7,7 +7,6 @@ import type { EventLog } from './engine';
 import { oneLineCause } from '../src/core/errors';
 import { lastState, progressOf, type ExecutionStatus, type FailureSummary, type StoredEvent } from '../src/core/history';
 
-
 export interface ExecutionRecord {
   executionName: string;
   videoId: string;
@@ -39,11 +38,15 @@ export function compactEvent(event: EventLog): StoredEvent {
   }
   if ('retry' in event) stored.attempt = event.retry.attempt;
   const payload =
-    event.type === 'StateEntered' && 'state' in event ? event.state.input
-    : event.type === 'StateExited' && 'state' in event ? event.state.output
-    : event.type === 'ExecutionStarted' ? event.input
-    : event.type === 'ExecutionSucceeded' ? event.output
-    : undefined;
+    event.type === 'StateEntered' && 'state' in event
+      ? event.state.input
+      : event.type === 'StateExited' && 'state' in event
+        ? event.state.output
+        : event.type === 'ExecutionStarted'
+          ? event.input
+          : event.type === 'ExecutionSucceeded'
+            ? event.output
+            : undefined;
   if (payload !== undefined) stored.payloadBytes = Buffer.byteLength(JSON.stringify(payload) ?? '');
   if (event.type === 'StateExited' && 'state' in event) Object.assign(stored, progressOf(event.state.name, event.state.output));
   return stored;
@@ -102,7 +105,11 @@ export class ExecutionStore {
     if (record.status === 'RUNNING' && record.pid !== process.pid && !isAlive(record.pid)) {
       record.status = 'ABORTED';
       const events = this.events(name);
-      record.error = { state: lastState(events), error: 'Interrupted', cause: 'the process running the conversion stopped before it finished' };
+      record.error = {
+        state: lastState(events),
+        error: 'Interrupted',
+        cause: 'the process running the conversion stopped before it finished',
+      };
     }
     return record;
   }

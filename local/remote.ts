@@ -35,7 +35,9 @@ export async function follow(executions: StepFunctionsExecutions, name: string, 
   let description = await executions.describe(name);
   while (!description) {
     if (Date.now() > deadline) {
-      throw new CliError(`execution ${name} did not start within ${Math.round((options.startTimeoutMs ?? 60_000) / 1000)} s: is the input bucket's trigger deployed? (see start-conversion's logs)`);
+      throw new CliError(
+        `execution ${name} did not start within ${Math.round((options.startTimeoutMs ?? 60_000) / 1000)} s: is the input bucket's trigger deployed? (see start-conversion's logs)`,
+      );
     }
     await sleep(pollMs);
     description = await executions.describe(name);
@@ -64,7 +66,11 @@ export function failureOf(description: ExecutionDescription, events: readonly St
 }
 
 function resultOf(
-  stack: StackOutputs, videoId: string, description: ExecutionDescription, events: StoredEvent[], historyEvents: number,
+  stack: StackOutputs,
+  videoId: string,
+  description: ExecutionDescription,
+  events: StoredEvent[],
+  historyEvents: number,
 ): ConvertResult {
   const output = description.output as { segmentCount?: number } | undefined;
   const succeeded = description.status === 'SUCCEEDED';

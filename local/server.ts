@@ -66,7 +66,13 @@ function serveCode(req: IncomingMessage, res: ServerResponse, url: URL, name: st
   const head = req.method === 'HEAD';
   const verdict = backend.signer.verify(name, url.searchParams, backend.clock());
   if (verdict !== 'ok') {
-    send(res, 403, { ...CORS, 'Content-Type': 'text/plain' }, `${verdict === 'expired' ? 'URL expired' : 'signature does not match'}\n`, head);
+    send(
+      res,
+      403,
+      { ...CORS, 'Content-Type': 'text/plain' },
+      `${verdict === 'expired' ? 'URL expired' : 'signature does not match'}\n`,
+      head,
+    );
     return;
   }
   const path = backend.code.zipPath(name);
@@ -93,7 +99,9 @@ function serveCode(req: IncomingMessage, res: ServerResponse, url: URL, name: st
     res.end();
     return;
   }
-  createReadStream(path, { start, end }).on('error', () => res.destroy()).pipe(res);
+  createReadStream(path, { start, end })
+    .on('error', () => res.destroy())
+    .pipe(res);
 }
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {

@@ -39,7 +39,10 @@ export function parseCleanUpInput(event: unknown): CleanUpInput {
   const videoId = typeof jobVideoId === 'string' ? jobVideoId : typeof sourceKey === 'string' ? videoIdFor(sourceKey) : undefined;
   const revision = field(event, 'revision');
   return {
-    error: { Error: typeof name === 'string' && name ? name : 'UnknownError', Cause: oneLineCause(field(error, 'Cause') ?? 'no cause recorded') },
+    error: {
+      Error: typeof name === 'string' && name ? name : 'UnknownError',
+      Cause: oneLineCause(field(error, 'Cause') ?? 'no cause recorded'),
+    },
     ...(videoId !== undefined && isVideoId(videoId) && { videoId }),
     ...(typeof revision === 'string' && isRevision(revision) && { revision }),
   };

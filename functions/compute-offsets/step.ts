@@ -3,7 +3,15 @@
 import { parseManifest, parseReceipts } from '../../src/core/documents';
 import { PackageMismatch } from '../../src/core/errors';
 import {
-  arrayAt, numberAt, objectAt, parseJob, stringAt, type Job, type OffsetsDocument, type PackageReceipt, type SegmentOffset,
+  arrayAt,
+  numberAt,
+  objectAt,
+  parseJob,
+  stringAt,
+  type Job,
+  type OffsetsDocument,
+  type PackageReceipt,
+  type SegmentOffset,
 } from '../../src/core/model';
 import { keys } from '../../src/core/naming';
 import { retryTransient, type RetryOptions } from '../../src/core/retry';
@@ -60,7 +68,11 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return results;
 }
 
-export async function computeOffsets(input: ComputeOffsetsInput, ports: ComputeOffsetsPorts, settings: ComputeOffsetsSettings): Promise<OffsetsResult> {
+export async function computeOffsets(
+  input: ComputeOffsetsInput,
+  ports: ComputeOffsetsPorts,
+  settings: ComputeOffsetsSettings,
+): Promise<OffsetsResult> {
   const { job } = input;
   const manifest = await readDocument(ports.objects, 'work', input.manifestKey, parseManifest);
   // Each batch's receipts are in the work bucket under its number; they never pass through the

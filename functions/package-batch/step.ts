@@ -4,9 +4,7 @@
 // the work bucket as the batch's receipts; only a small summary goes back to the Map.
 import { parseBatch } from '../../src/core/documents';
 import { InvalidRequest, SegmentTooLarge } from '../../src/core/errors';
-import {
-  numberAt, objectAt, revisionAt, videoIdAt, type BatchDocument, type BatchResult, type PackageReceipt,
-} from '../../src/core/model';
+import { numberAt, objectAt, revisionAt, videoIdAt, type BatchDocument, type BatchResult, type PackageReceipt } from '../../src/core/model';
 import { keys, packageFunctionName } from '../../src/core/naming';
 import { MAX_PACKAGE_BYTES } from '../../src/core/plan';
 import { retryTransient, type RetryOptions } from '../../src/core/retry';
@@ -71,7 +69,9 @@ async function storePackage(
   const layout = layoutStoredZip(pkg.entries.map((e) => ({ name: e.name, size: e.bytes, crc32: e.crc32 })));
   if (layout.size > MAX_PACKAGE_BYTES) {
     // SegmentMedia plans packages within the limit; this guards a hand-made batch.
-    throw new SegmentTooLarge(`package ${pkg.package} would be ${formatBytes(layout.size)}; a package holds at most ${formatBytes(MAX_PACKAGE_BYTES)}: use shorter segments`);
+    throw new SegmentTooLarge(
+      `package ${pkg.package} would be ${formatBytes(layout.size)}; a package holds at most ${formatBytes(MAX_PACKAGE_BYTES)}: use shorter segments`,
+    );
   }
   // The claim comes first: whatever happens after it, CleanUp knows this function may exist.
   await ports.objects.put('work', keys.packageClaim(videoId, revision, functionName), '', 'text/plain');

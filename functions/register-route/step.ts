@@ -44,7 +44,11 @@ export interface RouteResult {
   packages: number;
 }
 
-export async function registerRoute(input: RegisterRouteInput, ports: RegisterRoutePorts, settings: RegisterRouteSettings): Promise<RouteResult> {
+export async function registerRoute(
+  input: RegisterRouteInput,
+  ports: RegisterRoutePorts,
+  settings: RegisterRouteSettings,
+): Promise<RouteResult> {
   const { job } = input;
   const { playlistKey, durationSeconds } = input.playlist;
   const owned = { objects: ports.objects, code: ports.code, functionPrefix: settings.functionPrefix };
@@ -59,7 +63,8 @@ export async function registerRoute(input: RegisterRouteInput, ports: RegisterRo
   // Function name by package number: `<n>.ts` in the playlist is packages[n].
   const packages: string[] = [];
   for (const s of offsets.segments) packages[s.package] = s.functionName;
-  if (packages.some((name) => !name) || packages.length === 0) throw new InvalidRequest('the offsets leave a package number without a function');
+  if (packages.some((name) => !name) || packages.length === 0)
+    throw new InvalidRequest('the offsets leave a package number without a function');
   const record: RouteRecord = {
     videoId: job.videoId,
     revision: job.revision,

@@ -8,7 +8,13 @@ import { CodeStorageQuotaExceeded, InputNotFound, SegmentationFailed, SegmentToo
 import type { BatchDocument, Job, SegmentationResult, SegmentManifest } from '../../src/core/model';
 import { baseName, keys } from '../../src/core/naming';
 import {
-  DEFAULT_BATCH_LIMITS, DEFAULT_PACKING, planBatches, planEncoding, planPackages, segmentEntryName, type BatchLimits,
+  DEFAULT_BATCH_LIMITS,
+  DEFAULT_PACKING,
+  planBatches,
+  planEncoding,
+  planPackages,
+  segmentEntryName,
+  type BatchLimits,
 } from '../../src/core/plan';
 import { crc32 } from '../../src/core/zip';
 import { formatBytes } from '../../src/core/units';
@@ -39,7 +45,8 @@ export async function segmentMedia(job: Job, ports: SegmentMediaPorts, settings:
   const { videoId, revision } = job;
   const plan = planEncoding(job);
   const outDir = await mkdtemp(join(settings.scratchDir, `segment-${videoId}-`));
-  const gone = () => new InputNotFound(`${JSON.stringify(baseName(job.source.key))} was deleted from the input bucket while it was being converted`);
+  const gone = () =>
+    new InputNotFound(`${JSON.stringify(baseName(job.source.key))} was deleted from the input bucket while it was being converted`);
   const manifest: SegmentManifest = { videoId, revision, encoding: plan, segments: [] };
   try {
     const input = await ports.objects.readableLocation('input', job.source.key).catch((error: unknown) => {
@@ -65,7 +72,10 @@ export async function segmentMedia(job: Job, ports: SegmentMediaPorts, settings:
   // Limits before money: both checks run before any function is created.
   checkSegmentSizes(manifest, settings.maxPackageBytes, job.options.segmentSeconds);
   const packages = planPackages(manifest.segments, { ...DEFAULT_PACKING, maxBytes: settings.packageBytes });
-  await checkQuota(ports.code, packages.reduce((sum, p) => sum + p.bytes, 0));
+  await checkQuota(
+    ports.code,
+    packages.reduce((sum, p) => sum + p.bytes, 0),
+  );
 
   const manifestKey = keys.manifest(videoId, revision);
   await ports.objects.put('work', manifestKey, JSON.stringify(manifest), 'application/json');
@@ -73,12 +83,18 @@ export async function segmentMedia(job: Job, ports: SegmentMediaPorts, settings:
   const batches = planBatches(packages, settings.batchLimits ?? DEFAULT_BATCH_LIMITS);
   for (const batch of batches) {
     const document: BatchDocument = {
-      videoId, revision, batch: batch.batch,
+      videoId,
+      revision,
+      batch: batch.batch,
       packages: packages.slice(batch.firstPackage, batch.firstPackage + batch.packageCount).map((p) => ({
         package: p.package,
         bytes: p.bytes,
         entries: manifest.segments.slice(p.first, p.first + p.count).map((s) => ({
-          index: s.index, name: segmentEntryName(s.index), key: s.key, bytes: s.bytes, crc32: s.crc32,
+          index: s.index,
+          name: segmentEntryName(s.index),
+          key: s.key,
+          bytes: s.bytes,
+          crc32: s.crc32,
         })),
       })),
     };

@@ -125,7 +125,11 @@ export async function serveSegment(request: ServeRequest, ports: ServeSegmentPor
   if (!route) return notFound();
 
   if (match[2] === 'index.m3u8') {
-    const readPlaylist = () => ports.objects.get('output', route.playlistKey).then((b) => b.toString('utf8'), () => undefined);
+    const readPlaylist = () =>
+      ports.objects.get('output', route.playlistKey).then(
+        (b) => b.toString('utf8'),
+        () => undefined,
+      );
     const playlist = await (records ? records.playlists.get(route.playlistKey, readPlaylist) : readPlaylist());
     if (!playlist) return notFound();
     return {

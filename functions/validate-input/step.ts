@@ -32,20 +32,16 @@ export async function validateInput(input: ConversionRequest, ports: ValidateInp
   if (!head) throw new InputNotFound(`${JSON.stringify(name)} is not in the input bucket (deleted before conversion?)`);
   if (head.bytes === 0) throw new EmptyInput(`${JSON.stringify(name)} is empty (0 bytes)`);
   if (head.bytes > settings.maxInputBytes) {
-    throw new InputTooLarge(
-      `${JSON.stringify(name)} is ${formatBytes(head.bytes)}; the limit is ${formatBytes(settings.maxInputBytes)}`,
-    );
+    throw new InputTooLarge(`${JSON.stringify(name)} is ${formatBytes(head.bytes)}; the limit is ${formatBytes(settings.maxInputBytes)}`);
   }
 
   const videoId = videoIdFor(key);
   checkNamesFit(settings.functionPrefix, videoId, input.revision);
 
-  const media = await ports.media
-    .probe(await ports.objects.readableLocation('input', key))
-    .catch((error: unknown) => {
-      if (error instanceof NotMedia) throw new NotMedia(`${JSON.stringify(name)}: ${error.message}`);
-      throw error;
-    });
+  const media = await ports.media.probe(await ports.objects.readableLocation('input', key)).catch((error: unknown) => {
+    if (error instanceof NotMedia) throw new NotMedia(`${JSON.stringify(name)}: ${error.message}`);
+    throw error;
+  });
   const container = CONTAINERS[extension]!;
   if (!media.formatName.split(',').some((f) => container.formats.includes(f))) {
     throw new NotMedia(`${JSON.stringify(name)} is not ${container.label}: ffprobe reads it as ${media.formatName}`);

@@ -3,8 +3,19 @@
 // breaks three calls later.
 import { InvalidRequest } from './errors';
 import {
-  arrayAt, numberAt, objectAt, parseEncodingPlan, revisionAt, stringAt, videoIdAt,
-  type BatchDocument, type OffsetsDocument, type PackageEntry, type PackageReceipt, type RouteRecord, type SegmentManifest,
+  arrayAt,
+  numberAt,
+  objectAt,
+  parseEncodingPlan,
+  revisionAt,
+  stringAt,
+  videoIdAt,
+  type BatchDocument,
+  type OffsetsDocument,
+  type PackageEntry,
+  type PackageReceipt,
+  type RouteRecord,
+  type SegmentManifest,
 } from './model';
 
 export type DocumentParser<T> = (value: unknown, path: string) => T;

@@ -173,7 +173,11 @@ export function summarizeStates(events: readonly StoredEvent[]): StateSummary[] 
     switch (event.type) {
       case 'StateEntered': {
         const summary: StateSummary = {
-          state: event.state, type: event.stateType ?? 'Task', status: 'RUNNING', startedAt: event.timestamp, retries: 0,
+          state: event.state,
+          type: event.stateType ?? 'Task',
+          status: 'RUNNING',
+          startedAt: event.timestamp,
+          retries: 0,
         };
         states.push(summary);
         open.set(event.state, summary);

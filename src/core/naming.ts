@@ -46,9 +46,7 @@ export function supportedExtension(key: string): SupportedExtension {
   const ext = extensionOf(key);
   if (isSupportedKey(key)) return ext as SupportedExtension;
   const shown = baseName(key) || key;
-  throw new UnsupportedExtension(
-    `${JSON.stringify(shown)} is not an .mp4 or .mp3 file${ext ? ` (extension ${ext})` : ' (no extension)'}`,
-  );
+  throw new UnsupportedExtension(`${JSON.stringify(shown)} is not an .mp4 or .mp3 file${ext ? ` (extension ${ext})` : ' (no extension)'}`);
 }
 
 /** A readable, ASCII, lower-case slug: "Café del Mar (live).MP4" → "cafe-del-mar-live". */
@@ -109,12 +107,7 @@ export function revisionFunctionPrefix(functionPrefix: string, videoId: string, 
   return `${videoFunctionPrefix(functionPrefix, videoId)}${revision}-`;
 }
 
-export function packageFunctionName(
-  functionPrefix: string,
-  videoId: string,
-  revision: string,
-  packageIndex: number,
-): string {
+export function packageFunctionName(functionPrefix: string, videoId: string, revision: string, packageIndex: number): string {
   const name = `${revisionFunctionPrefix(functionPrefix, videoId, revision)}${packageIndex}`;
   if (!/^[A-Za-z0-9_-]+$/.test(name)) {
     throw new NameTooLong(`function name ${name} has characters Lambda does not allow`);
@@ -128,7 +121,10 @@ export function packageFunctionName(
 }
 
 /** `<prefix><videoId>-<revision>-<n>` → its parts, or undefined for any other name. */
-export function parseFunctionName(functionPrefix: string, name: string): { videoId: string; revision: string; package: number } | undefined {
+export function parseFunctionName(
+  functionPrefix: string,
+  name: string,
+): { videoId: string; revision: string; package: number } | undefined {
   if (!name.startsWith(functionPrefix)) return undefined;
   const match = FUNCTION_REST.exec(name.slice(functionPrefix.length));
   if (!match || !isVideoId(match[1]!)) return undefined;
@@ -161,18 +157,15 @@ export function checkNamesFit(functionPrefix: string, videoId: string, revision:
 /** Object keys: the work area per revision, the output playlist per revision, the route per video. */
 export const keys = {
   workPrefix: (videoId: string, revision: string) => `${videoId}/${revision}/`,
-  segment: (videoId: string, revision: string, index: number) =>
-    `${videoId}/${revision}/segments/${String(index).padStart(5, '0')}.ts`,
+  segment: (videoId: string, revision: string, index: number) => `${videoId}/${revision}/segments/${String(index).padStart(5, '0')}.ts`,
   manifest: (videoId: string, revision: string) => `${videoId}/${revision}/manifest.json`,
   /** Written before a package's function is created: what CleanUp deletes, without listing functions. */
   packageClaim: (videoId: string, revision: string, functionName: string) => `${videoId}/${revision}/packages/${functionName}`,
   packageClaimsPrefix: (videoId: string, revision: string) => `${videoId}/${revision}/packages/`,
   /** What one PackageSegments iteration packs (a BatchDocument, written by SegmentMedia). */
-  batch: (videoId: string, revision: string, batch: number) =>
-    `${videoId}/${revision}/batches/${String(batch).padStart(5, '0')}.json`,
+  batch: (videoId: string, revision: string, batch: number) => `${videoId}/${revision}/batches/${String(batch).padStart(5, '0')}.json`,
   /** What one PackageSegments iteration made: a PackageReceipt per package of the batch. */
-  receipts: (videoId: string, revision: string, batch: number) =>
-    `${videoId}/${revision}/receipts/${String(batch).padStart(5, '0')}.json`,
+  receipts: (videoId: string, revision: string, batch: number) => `${videoId}/${revision}/receipts/${String(batch).padStart(5, '0')}.json`,
   offsets: (videoId: string, revision: string) => `${videoId}/${revision}/offsets.json`,
   outputPrefix: (videoId: string, revision: string) => `v/${videoId}/${revision}/`,
   playlist: (videoId: string, revision: string) => `v/${videoId}/${revision}/index.m3u8`,

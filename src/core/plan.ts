@@ -22,7 +22,6 @@ export function segmentEntryName(index: number): string {
   return `${String(index).padStart(5, '0')}.ts`;
 }
 
-
 /** A package: consecutive segments `first` … `first + count - 1` in one stored zip of `bytes`. */
 export interface PackagePlan {
   package: number;

@@ -51,10 +51,7 @@ export async function deleteRevision(
 }
 
 /** Everything a video owns, in every revision: its route, functions, playlists and work files. */
-export async function deleteVideo(
-  ports: OwnedStores,
-  videoId: string,
-): Promise<Removed> {
+export async function deleteVideo(ports: OwnedStores, videoId: string): Promise<Removed> {
   let functions = 0;
   let objects = 0;
   // The route goes first, so nothing is served from what is about to disappear.
@@ -65,7 +62,10 @@ export async function deleteVideo(
   for (const fn of await ports.code.list(videoFunctionPrefix(ports.functionPrefix, videoId))) {
     if (isVideoFunction(ports.functionPrefix, videoId, fn.name) && (await ports.code.delete(fn.name))) functions++;
   }
-  for (const [bucket, prefix] of [['output', `v/${videoId}/`], ['work', `${videoId}/`]] as const) {
+  for (const [bucket, prefix] of [
+    ['output', `v/${videoId}/`],
+    ['work', `${videoId}/`],
+  ] as const) {
     for (const object of await ports.objects.list(bucket, prefix)) {
       await ports.objects.delete(bucket, object.key);
       objects++;

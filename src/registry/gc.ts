@@ -35,8 +35,7 @@ export async function collectGarbage(
   const input = options.inputIsScratch ? await ports.objects.list('input', '') : [];
   const served = new Map((await listRoutes(ports.objects)).map((r) => [r.videoId, r.revision]));
   const running = await runningNow();
-  const owned = (videoId: string, revision: string) =>
-    served.get(videoId) === revision || running.revisions.has(`${videoId}/${revision}`);
+  const owned = (videoId: string, revision: string) => served.get(videoId) === revision || running.revisions.has(`${videoId}/${revision}`);
 
   const report: GarbageReport = { functions: [], objects: [] };
   for (const fn of functions) {

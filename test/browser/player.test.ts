@@ -13,7 +13,11 @@ import { freshBackend, makeMp3, makeVideo, tempDir, testBinaries } from '../supp
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const FLAGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
   '--disable-sync',
   // The test presses no play button.
   '--autoplay-policy=no-user-gesture-required',
@@ -78,7 +82,10 @@ function playToEnd(videoId: string): Promise<PlayResult> {
               ended: true,
               currentTime: el.currentTime,
               fatal: state.fatal,
-              ...(quality && { decodedFrames: quality.totalVideoFrames - quality.droppedVideoFrames, droppedFrames: quality.droppedVideoFrames }),
+              ...(quality && {
+                decodedFrames: quality.totalVideoFrames - quality.droppedVideoFrames,
+                droppedFrames: quality.droppedVideoFrames,
+              }),
             });
           },
           { once: true },
@@ -141,14 +148,19 @@ describe('the player page in chromium', () => {
     expect(result.fatal).toBeNull();
     expect(result.ended).toBe(true);
     expect(Math.abs(result.currentTime - durationOf(songSource))).toBeLessThanOrEqual(0.5);
-    expect(await page.locator('#status').innerText()).toBe('Finished.');
+    expect(await page.locator('#status').textContent()).toBe('Finished.');
   });
 
   it('seeks to the middle and resumes there, fetching a later package by byte range', async () => {
-    const playlist = checkPlaylist((await ports.objects.get('output', (await readRoute(ports.objects, long.videoId))!.playlistKey)).toString());
+    const playlist = checkPlaylist(
+      (await ports.objects.get('output', (await readRoute(ports.objects, long.videoId))!.playlistKey)).toString(),
+    );
     const middle = durationOf(longSource) / 2;
     let start = 0;
-    const target = playlist.segments.find((s) => (start += s.duration) > middle)!;
+    const target = playlist.segments.find((s) => {
+      start += s.duration;
+      return start > middle;
+    })!;
     expect(target.uri).not.toBe(playlist.segments[0]!.uri); // the middle lives in a later package
 
     const fetched: { url: string; range?: string }[] = [];
@@ -192,12 +204,15 @@ describe('the player page in chromium', () => {
   it('says in words when a stream cannot be played', async () => {
     // A registered video whose playlist has gone (never played, so no cache holds it): hls.js
     // fails to load the manifest, and the page says so.
-    const broken = await convertFile(makeMp3(join(tempDir('browser'), 'broken.mp3'), 2), { backend: ports, options: { segmentSeconds: 2, profile: 'source' } });
+    const broken = await convertFile(makeMp3(join(tempDir('browser'), 'broken.mp3'), 2), {
+      backend: ports,
+      options: { segmentSeconds: 2, profile: 'source' },
+    });
     await ports.objects.delete('output', (await readRoute(ports.objects, broken.videoId))!.playlistKey);
     await page.reload();
     await page.waitForFunction(() => (window as unknown as Partial<PageWindow>).lambdaHls?.ready === true);
     await page.evaluate((id) => (window as unknown as PageWindow).lambdaHls.play(id), broken.videoId);
     await page.waitForFunction(() => document.querySelector('#status')?.classList.contains('error'), undefined, { timeout: 30_000 });
-    expect(await page.locator('#status').innerText()).toMatch(/could not be downloaded \(manifestLoadError\): HTTP 404\./);
+    expect(await page.locator('#status').textContent()).toMatch(/could not be downloaded \(manifestLoadError\): HTTP 404\./);
   });
 });

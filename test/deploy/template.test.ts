@@ -18,7 +18,8 @@ const STAGE = 'ci';
 const SERVICE = 'lambda-hls';
 const PREFIX = `${SERVICE}-${STAGE}-seg-`;
 
-type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any -- CloudFormation is untyped JSON
+// biome-ignore lint/suspicious/noExplicitAny: CloudFormation is untyped JSON, read by shape in every test
+type Json = any;
 
 let dir: string;
 let template: {
@@ -34,7 +35,10 @@ function serverless(args: string[]) {
   env.AWS_CONFIG_FILE = join(dir, 'no-config');
   env.AWS_EC2_METADATA_DISABLED = 'true';
   return spawnSync(process.execPath, [join(ROOT, 'node_modules', 'serverless', 'bin', 'serverless.js'), ...args], {
-    cwd: ROOT, env, encoding: 'utf8', timeout: 240_000,
+    cwd: ROOT,
+    env,
+    encoding: 'utf8',
+    timeout: 240_000,
   });
 }
 
@@ -60,7 +64,9 @@ function render(value: Json): Json {
     if ('Fn::Join' in value) return (render(value['Fn::Join'][1]) as string[]).join(value['Fn::Join'][0]);
     if ('Fn::Sub' in value) {
       const [text, vars] = Array.isArray(value['Fn::Sub']) ? value['Fn::Sub'] : [value['Fn::Sub'], {}];
-      return (text as string).replace(/\$\{([^}]+)\}/g, (_, name: string) => (name in vars ? String(render(vars[name])) : String(render({ Ref: name }))));
+      return (text as string).replace(/\$\{([^}]+)\}/g, (_, name: string) =>
+        name in vars ? String(render(vars[name])) : String(render({ Ref: name })),
+      );
     }
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, render(v)]));
   }
@@ -80,7 +86,17 @@ function zipEntries(path: string): CentralEntry[] {
   return entries;
 }
 
-const FUNCTIONS = ['validateInput', 'segmentMedia', 'packageBatch', 'computeOffsets', 'writePlaylist', 'registerRoute', 'cleanUp', 'serveSegment', 'startConversion'];
+const FUNCTIONS = [
+  'validateInput',
+  'segmentMedia',
+  'packageBatch',
+  'computeOffsets',
+  'writePlaylist',
+  'registerRoute',
+  'cleanUp',
+  'serveSegment',
+  'startConversion',
+];
 const logical = (key: string) => key[0]!.toUpperCase() + key.slice(1);
 const bucketName = (purpose: string) => `${SERVICE}-${STAGE}-${purpose}-123456789012-us-east-1`;
 const objects = (purpose: string) => `arn:aws:s3:::${bucketName(purpose)}/*`;
@@ -109,7 +125,7 @@ describe('serverless package (offline) compiles the whole product', () => {
     }
   });
 
-  it('has a Standard state machine whose every Task invokes one of the stack\'s functions', () => {
+  it("has a Standard state machine whose every Task invokes one of the stack's functions", () => {
     const [[, machine]] = resourcesOfType('AWS::StepFunctions::StateMachine') as [[string, Json]];
     expect(machine.StateMachineType).toBe('STANDARD');
     const [text, vars] = machine.DefinitionString['Fn::Sub'] as [string, Record<string, Json>];
@@ -159,7 +175,9 @@ describe('serverless package (offline) compiles the whole product', () => {
         expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
       ]);
     }
-    expect(buckets.WorkBucket.LifecycleConfiguration.Rules).toContainEqual(expect.objectContaining({ Status: 'Enabled', ExpirationInDays: 7 }));
+    expect(buckets.WorkBucket.LifecycleConfiguration.Rules).toContainEqual(
+      expect.objectContaining({ Status: 'Enabled', ExpirationInDays: 7 }),
+    );
     expect(buckets.InputBucket.LifecycleConfiguration.Rules.some((r: Json) => r.ExpirationInDays)).toBe(false);
     // Uploads survive `serverless remove`; what the pipeline made does not.
     expect(template.Resources.InputBucket!.DeletionPolicy).toBe('Retain');
@@ -183,7 +201,9 @@ describe('serverless package (offline) compiles the whole product', () => {
       SourceArn: bucket('input'),
       SourceAccount: '123456789012',
     });
-    expect(render(template.Resources.StartConversionLambdaFunction!.Properties.Environment.Variables.STATE_MACHINE_ARN)).toBe('<ConvertVideo>');
+    expect(render(template.Resources.StartConversionLambdaFunction!.Properties.Environment.Variables.STATE_MACHINE_ARN)).toBe(
+      '<ConvertVideo>',
+    );
   });
 
   it('routes both playback paths of the HTTP API to serve-segment, with CORS', () => {
@@ -198,7 +218,7 @@ describe('serverless package (offline) compiles the whole product', () => {
     expect(api.CorsConfiguration.AllowMethods).toContain('GET');
   });
 
-  it('attaches the ffmpeg layer to ValidateInput and SegmentMedia only, with both binaries, within Lambda\'s size limit', () => {
+  it("attaches the ffmpeg layer to ValidateInput and SegmentMedia only, with both binaries, within Lambda's size limit", () => {
     const withLayer = resourcesOfType('AWS::Lambda::Function')
       .filter(([, p]) => p.Layers)
       .map(([id, p]) => [id, p.Layers]);
@@ -209,7 +229,10 @@ describe('serverless package (offline) compiles the whole product', () => {
     // The layer goes exactly where the step table says media is used.
     expect(withLayer.map(([id]) => id)).toEqual(functionsWithMedia().map((key) => `${logical(key)}LambdaFunction`));
     for (const id of ['ValidateInputLambdaFunction', 'SegmentMediaLambdaFunction']) {
-      expect(template.Resources[id]!.Properties.Environment.Variables).toMatchObject({ FFMPEG_PATH: '/opt/bin/ffmpeg', FFPROBE_PATH: '/opt/bin/ffprobe' });
+      expect(template.Resources[id]!.Properties.Environment.Variables).toMatchObject({
+        FFMPEG_PATH: '/opt/bin/ffmpeg',
+        FFPROBE_PATH: '/opt/bin/ffprobe',
+      });
     }
     const layer = zipEntries(join(dir, 'out', 'ffmpeg.zip')).filter((e) => !e.name.endsWith('/'));
     expect(layer.map((e) => e.name).sort()).toEqual(['bin/ffmpeg', 'bin/ffprobe']);
@@ -383,8 +406,11 @@ function closedPort(): Promise<number> {
 
 const VIDEO = 'clip-1a2b3c';
 const JOB = {
-  videoId: VIDEO, revision: 'abcd1234', source: { key: 'clip.mp4', bytes: 1, extension: '.mp4', kind: 'video' },
-  media: { formatName: 'mov,mp4', durationSeconds: 1 }, options: { segmentSeconds: 10, profile: 'source' },
+  videoId: VIDEO,
+  revision: 'abcd1234',
+  source: { key: 'clip.mp4', bytes: 1, extension: '.mp4', kind: 'video' },
+  media: { formatName: 'mov,mp4', durationSeconds: 1 },
+  options: { segmentSeconds: 10, profile: 'source' },
 };
 /** For each function, an event of the shape its caller sends (the state machine, the HTTP API, the input bucket). */
 const WELL_FORMED: Record<FunctionKey, unknown> = {
@@ -393,7 +419,11 @@ const WELL_FORMED: Record<FunctionKey, unknown> = {
   packageBatch: { videoId: VIDEO, revision: 'abcd1234', batch: 0 },
   computeOffsets: { job: JOB, manifestKey: `${VIDEO}/abcd1234/manifest.json`, batches: [0] },
   writePlaylist: { job: JOB, offsetsKey: `${VIDEO}/abcd1234/offsets.json` },
-  registerRoute: { job: JOB, playlist: { playlistKey: 'v/x/index.m3u8', durationSeconds: 1 }, offsetsKey: `${VIDEO}/abcd1234/offsets.json` },
+  registerRoute: {
+    job: JOB,
+    playlist: { playlistKey: 'v/x/index.m3u8', durationSeconds: 1 },
+    offsetsKey: `${VIDEO}/abcd1234/offsets.json`,
+  },
   cleanUp: { error: { Error: 'NotMedia', Cause: 'x' }, job: JOB, revision: 'abcd1234' },
   serveSegment: { rawPath: `/v/${VIDEO}/index.m3u8`, requestContext: { http: { method: 'GET' } } },
   startConversion: { Records: [{ s3: { object: { key: 'clip.mp4', eTag: 'e' } } }] },
@@ -427,24 +457,38 @@ describe('every packaged function starts as deployed: its bundle alone, with its
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '',
       // What Lambda's runtime sets, with credentials that sign but reach nothing.
-      AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'AKIDSMOKETEST', AWS_SECRET_ACCESS_KEY: 'smoke-test', LAMBDA_TASK_ROOT: root,
-      AWS_ENDPOINT_URL: `http://127.0.0.1:${port}`, AWS_MAX_ATTEMPTS: '1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'AKIDSMOKETEST',
+      AWS_SECRET_ACCESS_KEY: 'smoke-test',
+      LAMBDA_TASK_ROOT: root,
+      AWS_ENDPOINT_URL: `http://127.0.0.1:${port}`,
+      AWS_MAX_ATTEMPTS: '1',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       ...(render(props.Environment.Variables) as Record<string, string>),
     };
     const run = spawnSync(process.execPath, ['-e', CALL_TWICE, handlerFile, JSON.stringify(WELL_FORMED[key as FunctionKey])], {
-      cwd: root, env, encoding: 'utf8', timeout: 60_000,
+      cwd: root,
+      env,
+      encoding: 'utf8',
+      timeout: 60_000,
     });
     expect({ key, status: run.status, stderr: run.stderr.replace(/\(node:\d+\) .*\n?/g, '') }).toEqual({ key, status: 0, stderr: '' });
-    const { empty, wellFormed } = JSON.parse(run.stdout) as Record<'empty' | 'wellFormed', { ok?: true; name?: string; code?: string; message?: string }>;
+    const { empty, wellFormed } = JSON.parse(run.stdout) as Record<
+      'empty' | 'wellFormed',
+      { ok?: true; name?: string; code?: string; message?: string }
+    >;
     // Started: the empty event was parsed and refused as malformed input, or answered without AWS.
-    expect({ key, empty: empty.ok ? 'answered' : empty.name }).toEqual({ key, empty: expect.stringMatching(/^(answered|InvalidRequest)$/) });
+    expect({ key, empty: empty.ok ? 'answered' : empty.name }).toEqual({
+      key,
+      empty: expect.stringMatching(/^(answered|InvalidRequest)$/),
+    });
     // Built its ports from its environment, loaded what they need, and sent its first request.
     expect({ key, wellFormed: wellFormed.code }).toEqual({ key, wellFormed: 'ECONNREFUSED' });
   });
 });
 
 describe('serverless remove', () => {
-  it('deletes the stage\'s videos and segment functions first, and stops when it cannot', () => {
+  it("deletes the stage's videos and segment functions first, and stops when it cannot", () => {
     // Without credentials `lambda-hls delete --all` cannot run, so the stack must stay.
     const run = serverless(['remove', '--stage', STAGE]);
     expect(run.status).not.toBe(0);

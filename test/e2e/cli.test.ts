@@ -35,7 +35,11 @@ function cli(args: string[]) {
 function convertJson(file: string, extra: string[] = []) {
   const run = cli(['convert', file, '--json', '--segment-seconds', '4', ...extra]);
   const json = JSON.parse(run.stdout.trim()) as {
-    status: string; videoId: string; executionName: string; playlist: string | null; segments: number;
+    status: string;
+    videoId: string;
+    executionName: string;
+    playlist: string | null;
+    segments: number;
     error?: { state: string; error: string; cause: string };
   };
   return { ...run, json };
@@ -49,7 +53,16 @@ function probe(binary: string, args: string[]): string {
 
 function framesOf(binary: string, input: string): number {
   // For HLS, ffprobe lists the stream under its program too: the same count twice.
-  const lines = probe(binary, ['-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', input])
+  const lines = probe(binary, [
+    '-count_frames',
+    '-select_streams',
+    'v:0',
+    '-show_entries',
+    'stream=nb_read_frames',
+    '-of',
+    'csv=p=0',
+    input,
+  ])
     .split('\n')
     .filter(Boolean);
   return Number(lines[0]);
@@ -112,7 +125,11 @@ describe('lambda-hls convert, serve and an independent player', () => {
   it('converts an H.264 mp4 whose name has spaces and non-ASCII letters', () => {
     const run = convertJson(h264);
     expect(run.code).toBe(0);
-    expect(run.json).toMatchObject({ status: 'SUCCEEDED', videoId: expect.stringMatching(/^mon-ete-a-paris-clip-1-[0-9a-f]{6}$/), segments: 3 });
+    expect(run.json).toMatchObject({
+      status: 'SUCCEEDED',
+      videoId: expect.stringMatching(/^mon-ete-a-paris-clip-1-[0-9a-f]{6}$/),
+      segments: 3,
+    });
     expect(run.json.playlist && existsSync(run.json.playlist)).toBe(true);
     expect(run.stderr).toMatch(/PackageSegments +1\/1/); // three small segments share one package
     converted.h264 = run.json;
@@ -154,7 +171,10 @@ describe('lambda-hls convert, serve and an independent player', () => {
 
   it('serves on 127.0.0.1 and the player decodes every frame of the source through the 302s', async () => {
     await startServe();
-    for (const [name, source] of [['h264', h264], ['mpeg4', mpeg4]] as const) {
+    for (const [name, source] of [
+      ['h264', h264],
+      ['mpeg4', mpeg4],
+    ] as const) {
       const url = `${baseUrl}/v/${converted[name]!.videoId}/index.m3u8`;
       const sourceFrames = framesOf(testBinaries().ffprobe, source);
       expect(sourceFrames).toBeGreaterThan(100);
@@ -190,18 +210,30 @@ describe('lambda-hls convert, serve and an independent player', () => {
     expect(page).toContain('/hls.min.js');
     expect((await fetch(`${baseUrl}/hls.min.js`)).status).toBe(200);
     const videos = (await (await fetch(`${baseUrl}/api/videos`)).json()) as { videoId: string; segments: number; packages: number }[];
-    expect(videos.map((v) => v.videoId).sort()).toEqual(Object.values(converted).map((v) => v.videoId).sort());
+    expect(videos.map((v) => v.videoId).sort()).toEqual(
+      Object.values(converted)
+        .map((v) => v.videoId)
+        .sort(),
+    );
   });
 
   it('shows the history of a conversion', () => {
     const run = cli(['history', converted.h264!.videoId, '--json']);
     expect(run.code).toBe(0);
     const history = JSON.parse(run.stdout) as {
-      status: string; stats: Record<string, number>;
+      status: string;
+      stats: Record<string, number>;
       states: { state: string; status: string; iterations?: { succeeded: number }; packages?: number }[];
     };
     expect(history.status).toBe('SUCCEEDED');
-    expect(history.states.map((s) => s.state)).toEqual(['ValidateInput', 'SegmentMedia', 'PackageSegments', 'ComputeOffsets', 'WritePlaylist', 'RegisterRoute']);
+    expect(history.states.map((s) => s.state)).toEqual([
+      'ValidateInput',
+      'SegmentMedia',
+      'PackageSegments',
+      'ComputeOffsets',
+      'WritePlaylist',
+      'RegisterRoute',
+    ]);
     // Three small segments make one package, in one batch (one Map iteration).
     expect(history.states.find((s) => s.state === 'PackageSegments')).toMatchObject({ iterations: { succeeded: 1 }, packages: 1 });
     expect(history.stats).toEqual({ segments: 3, packages: 1, maxStatePayloadBytes: expect.any(Number), historyEvents: 31 + 7 });
@@ -227,7 +259,9 @@ describe('lambda-hls convert, serve and an independent player', () => {
     expect(cli(['convert', h264, '--segment-seconds', 'zero']).code).toBe(2);
     expect(cli(['frobnicate']).code).toBe(2);
     const badFaults = spawnSync(process.execPath, [CLI, 'convert', h264], {
-      env: { ...process.env, LAMBDA_HLS_HOME: home, LAMBDA_HLS_FAULTS: 'code.throttle=lots' }, encoding: 'utf8', timeout: 60_000,
+      env: { ...process.env, LAMBDA_HLS_HOME: home, LAMBDA_HLS_FAULTS: 'code.throttle=lots' },
+      encoding: 'utf8',
+      timeout: 60_000,
     });
     expect(badFaults.status).toBe(2);
     expect(badFaults.stderr).toContain('LAMBDA_HLS_FAULTS: "code.throttle=lots" is not <port>.<kind>=<rate 0..1>');
@@ -274,8 +308,12 @@ describe('lambda-hls convert, serve and an independent player', () => {
     }
     const noCredentials = spawnSync(process.execPath, [CLI, 'list', '--stage', 'dev', '--region', 'eu-west-1'], {
       env: {
-        PATH: process.env.PATH, HOME: home, LAMBDA_HLS_HOME: home, AWS_EC2_METADATA_DISABLED: 'true',
-        AWS_SHARED_CREDENTIALS_FILE: join(home, 'none'), AWS_CONFIG_FILE: join(home, 'none'),
+        PATH: process.env.PATH,
+        HOME: home,
+        LAMBDA_HLS_HOME: home,
+        AWS_EC2_METADATA_DISABLED: 'true',
+        AWS_SHARED_CREDENTIALS_FILE: join(home, 'none'),
+        AWS_CONFIG_FILE: join(home, 'none'),
       },
       encoding: 'utf8',
       timeout: 60_000,
@@ -323,9 +361,13 @@ describe('a conversion killed in the middle of PackageSegments', () => {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let seen = '';
-    child.stderr!.on('data', (chunk: Buffer) => void (seen += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+    });
     let exited = false;
-    child.once('exit', () => void (exited = true));
+    child.once('exit', () => {
+      exited = true;
+    });
     // Packages are made one by one inside a batch: kill once two new functions exist.
     const deadline = Date.now() + 60_000;
     while (functionsIn(killHome).filter((f) => !before.has(f)).length < 2) {
@@ -342,10 +384,18 @@ describe('a conversion killed in the middle of PackageSegments', () => {
 
   it('completes when run again, and history shows the killed run as ABORTED in PackageSegments', async () => {
     await convertAndKill(clip);
-    const videoId = (JSON.parse(run(['convert', clip, '--json', '--segment-seconds', '1'], { LAMBDA_HLS_PACKAGE_BYTES: '1' }).stdout) as { videoId: string; status: string; segments: number; executionName: string });
+    const videoId = JSON.parse(run(['convert', clip, '--json', '--segment-seconds', '1'], { LAMBDA_HLS_PACKAGE_BYTES: '1' }).stdout) as {
+      videoId: string;
+      status: string;
+      segments: number;
+      executionName: string;
+    };
     expect(videoId).toMatchObject({ status: 'SUCCEEDED', segments: 12 });
     // The killed run is the first execution of that revision; the second has a -2 suffix.
-    const killed = JSON.parse(run(['history', videoId.executionName.replace(/-2$/, ''), '--json']).stdout) as { status: string; error: { state: string } };
+    const killed = JSON.parse(run(['history', videoId.executionName.replace(/-2$/, ''), '--json']).stdout) as {
+      status: string;
+      error: { state: string };
+    };
     expect(videoId.executionName).toMatch(/-2$/);
     expect(killed).toMatchObject({ status: 'ABORTED', error: { state: 'PackageSegments' } });
     // Nothing left over: gc finds nothing that the registered video does not own.
@@ -380,7 +430,11 @@ describe('a 24-hour video at 10-second segments fits one execution', () => {
   const SEGMENTS = 8640;
   let longHome: string;
   let result: {
-    status: string; videoId: string; executionName: string; playlist: string; segments: number;
+    status: string;
+    videoId: string;
+    executionName: string;
+    playlist: string;
+    segments: number;
     stats: { segments: number; packages: number; maxStatePayloadBytes: number; historyEvents: number };
   };
 
@@ -390,8 +444,21 @@ describe('a 24-hour video at 10-second segments fits one execution', () => {
     longHome = tempDir('e2e-long');
     const input = join(dir, 'day-long recording.mp4');
     ffmpeg([
-      '-f', 'lavfi', '-i', 'testsrc=size=64x64:rate=1', '-t', String(SEGMENTS),
-      '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '1', '-pix_fmt', 'yuv420p', input,
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc=size=64x64:rate=1',
+      '-t',
+      String(SEGMENTS),
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-g',
+      '1',
+      '-pix_fmt',
+      'yuv420p',
+      input,
     ]);
     const convert = cliIn(longHome, ['convert', input, '--segment-seconds', '1', '--json'], { LAMBDA_HLS_PACKAGE_BYTES: '1' }, 300_000);
     if (convert.code !== 0) throw new Error(`convert failed: ${convert.stdout} ${convert.stderr}`);
@@ -425,7 +492,7 @@ describe('a 24-hour video at 10-second segments fits one execution', () => {
   });
 });
 
-describe('bad inputs: a named error in the failed state, exit 1, nothing left behind, nothing of the user\'s lost', () => {
+describe("bad inputs: a named error in the failed state, exit 1, nothing left behind, nothing of the user's lost", () => {
   let bad: string;
   let video: string;
   beforeAll(() => {
@@ -439,7 +506,10 @@ describe('bad inputs: a named error in the failed state, exit 1, nothing left be
     writeFileSync(path, readFileSync(video));
     return path;
   };
-  const text = (name: string, body = 'just some notes\n') => () => writeText(join(bad, name), body);
+  const text =
+    (name: string, body = 'just some notes\n') =>
+    () =>
+      writeText(join(bad, name), body);
   const bytes = (name: string, data: Buffer) => () => {
     writeFileSync(join(bad, name), data);
     return join(bad, name);
@@ -459,38 +529,86 @@ describe('bad inputs: a named error in the failed state, exit 1, nothing left be
     ['zero bytes, upper-case .MP3', text('EMPTY.MP3', ''), {}, 'ValidateInput', 'EmptyInput'],
     ['a text file named .mp4', text('notes.mp4'), {}, 'ValidateInput', 'NotMedia'],
     ['a text file named .MP4', text('NOTES.MP4'), {}, 'ValidateInput', 'NotMedia'],
-    ['random bytes named .mp4', bytes('noise.mp4', Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 251))), {}, 'ValidateInput', 'NotMedia'],
-    ['a truncated mp4 (its index was at the end)', () => {
-      const whole = readFileSync(video);
-      return bytes('truncated.mp4', whole.subarray(0, whole.length >> 1))();
-    }, {}, 'ValidateInput', 'NotMedia'],
+    [
+      'random bytes named .mp4',
+      bytes('noise.mp4', Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 251))),
+      {},
+      'ValidateInput',
+      'NotMedia',
+    ],
+    [
+      'a truncated mp4 (its index was at the end)',
+      () => {
+        const whole = readFileSync(video);
+        return bytes('truncated.mp4', whole.subarray(0, whole.length >> 1))();
+      },
+      {},
+      'ValidateInput',
+      'NotMedia',
+    ],
     ['an mp4 with audio only', () => makeAudioOnlyMp4(join(bad, 'voice memo.mp4'), 2), {}, 'ValidateInput', 'NotMedia'],
-    ['a PNG picture named .mp4', () => {
-      const path = join(bad, 'picture.mp4');
-      ffmpeg(['-f', 'lavfi', '-i', 'testsrc=size=64x64', '-frames:v', '1', '-f', 'image2', '-c:v', 'png', path]);
-      return path;
-    }, {}, 'ValidateInput', 'NotMedia'],
+    [
+      'a PNG picture named .mp4',
+      () => {
+        const path = join(bad, 'picture.mp4');
+        ffmpeg(['-f', 'lavfi', '-i', 'testsrc=size=64x64', '-frames:v', '1', '-f', 'image2', '-c:v', 'png', path]);
+        return path;
+      },
+      {},
+      'ValidateInput',
+      'NotMedia',
+    ],
     ['an mp3 that is really a WAV', () => makeWav(join(bad, 'tone.mp3'), 2), {}, 'ValidateInput', 'NotMedia'],
     ['an mp3 that is really text', text('lyrics.mp3'), {}, 'ValidateInput', 'NotMedia'],
-    ['an mp3 that is only an ID3 tag', bytes('tags.mp3', Buffer.from('ID3\x04\x00\x00\x00\x00\x00\x00', 'latin1')), {}, 'ValidateInput', 'NotMedia'],
+    [
+      'an mp3 that is only an ID3 tag',
+      bytes('tags.mp3', Buffer.from('ID3\x04\x00\x00\x00\x00\x00\x00', 'latin1')),
+      {},
+      'ValidateInput',
+      'NotMedia',
+    ],
     ['an mp4 video named .mp3', videoNamed('clip.mp3'), {}, 'ValidateInput', 'NotMedia'],
     ['an mp3 named .mp4', () => makeMp3(join(bad, 'song.mp4'), 2), {}, 'ValidateInput', 'NotMedia'],
     ['an input over the size limit', videoNamed('big.mp4'), { LAMBDA_HLS_MAX_INPUT_BYTES: '1000' }, 'ValidateInput', 'InputTooLarge'],
-    ['a function prefix that leaves no room for the names', videoNamed('prefix.mp4'), { LAMBDA_HLS_FUNCTION_PREFIX: 'a-much-too-long-service-name-stage-seg-' }, 'ValidateInput', 'NameTooLong'],
-    ['more packages than the free code storage', videoNamed('quota.mp4'), { LAMBDA_HLS_CODE_QUOTA_BYTES: '10000' }, 'SegmentMedia', 'CodeStorageQuotaExceeded'],
-    ['a segment larger than a package may hold', videoNamed('dense.mp4'), { LAMBDA_HLS_MAX_PACKAGE_BYTES: '5000' }, 'SegmentMedia', 'SegmentTooLarge'],
+    [
+      'a function prefix that leaves no room for the names',
+      videoNamed('prefix.mp4'),
+      { LAMBDA_HLS_FUNCTION_PREFIX: 'a-much-too-long-service-name-stage-seg-' },
+      'ValidateInput',
+      'NameTooLong',
+    ],
+    [
+      'more packages than the free code storage',
+      videoNamed('quota.mp4'),
+      { LAMBDA_HLS_CODE_QUOTA_BYTES: '10000' },
+      'SegmentMedia',
+      'CodeStorageQuotaExceeded',
+    ],
+    [
+      'a segment larger than a package may hold',
+      videoNamed('dense.mp4'),
+      { LAMBDA_HLS_MAX_PACKAGE_BYTES: '5000' },
+      'SegmentMedia',
+      'SegmentTooLarge',
+    ],
   ];
-
 
   function expectCleanFailure(home: string, file: string, original: Buffer, run: ReturnType<typeof cliIn>, state: string, error: string) {
     expect(run.code).toBe(1);
-    const json = JSON.parse(run.stdout) as { status: string; executionName: string; playlist: unknown; error: { state: string; error: string; cause: string } };
+    const json = JSON.parse(run.stdout) as {
+      status: string;
+      executionName: string;
+      playlist: unknown;
+      error: { state: string; error: string; cause: string };
+    };
     expect(json).toMatchObject({ status: 'FAILED', playlist: null, error: { state, error } });
     expect(json.error.cause.length).toBeGreaterThan(10);
     expect(json.error.cause).not.toMatch(/\n|at .*\.js:\d+/); // one line, no stack trace
     // The history names the same state and error, and shows that state FAILED.
     const history = JSON.parse(cliIn(home, ['history', json.executionName, '--json'], {}).stdout) as {
-      status: string; error: { state: string; error: string }; states: { state: string; status: string }[];
+      status: string;
+      error: { state: string; error: string };
+      states: { state: string; status: string }[];
     };
     expect(history).toMatchObject({ status: 'FAILED', error: { state, error } });
     expect(history.states.find((s) => s.state === state)?.status).toBe('FAILED');
@@ -502,13 +620,16 @@ describe('bad inputs: a named error in the failed state, exit 1, nothing left be
 
   it(`has at least 25 cases`, () => expect(cases.length).toBeGreaterThanOrEqual(25));
 
-  it.each(cases.map(([what, make, env, state, error]) => ({ what, make, env, state, error })))('$what → $state $error', ({ make, env, state, error }) => {
-    const home = tempDir('e2e-bad-home');
-    const file = make();
-    const original = readFileSync(file);
-    const run = cliIn(home, ['convert', file, '--json', '--segment-seconds', '1'], env);
-    expectCleanFailure(home, file, original, run, state, error);
-  });
+  it.each(cases.map(([what, make, env, state, error]) => ({ what, make, env, state, error })))(
+    '$what → $state $error',
+    ({ make, env, state, error }) => {
+      const home = tempDir('e2e-bad-home');
+      const file = make();
+      const original = readFileSync(file);
+      const run = cliIn(home, ['convert', file, '--json', '--segment-seconds', '1'], env);
+      expectCleanFailure(home, file, original, run, state, error);
+    },
+  );
 
   it('an input that vanishes from the input bucket mid-run → SegmentMedia InputNotFound', async () => {
     const home = tempDir('e2e-bad-home');
@@ -521,7 +642,9 @@ describe('bad inputs: a named error in the failed state, exit 1, nothing left be
     });
     let stdout = '';
     let seen = '';
-    child.stdout!.on('data', (c: Buffer) => void (stdout += c.toString()));
+    child.stdout!.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
     const code = await new Promise<number | null>((resolve) => {
       child.stderr!.on('data', (c: Buffer) => {
         seen += c.toString();
@@ -587,17 +710,27 @@ describe('two conversions of the same video at the same time', () => {
       });
       let stdout = '';
       let stderr = '';
-      child.stdout!.on('data', (c: Buffer) => void (stdout += c.toString()));
-      child.stderr!.on('data', (c: Buffer) => void (stderr += c.toString()));
-      return new Promise<{ code: number | null; json: { status: string; videoId: string; executionName: string; playlist: string; segments: number }; stderr: string }>(
-        (resolve) => child.on('close', (code) => resolve({ code, json: JSON.parse(stdout || 'null'), stderr })),
-      );
+      child.stdout!.on('data', (c: Buffer) => {
+        stdout += c.toString();
+      });
+      child.stderr!.on('data', (c: Buffer) => {
+        stderr += c.toString();
+      });
+      return new Promise<{
+        code: number | null;
+        json: { status: string; videoId: string; executionName: string; playlist: string; segments: number };
+        stderr: string;
+      }>((resolve) => child.on('close', (code) => resolve({ code, json: JSON.parse(stdout || 'null'), stderr })));
     };
     return Promise.all([start(first), start(second)]);
   }
 
   function registered(videoId: string) {
-    const route = JSON.parse(readFileSync(join(twinHome, 'buckets', 'output', 'routes', `${videoId}.json`), 'utf8')) as { revision: string; packages: string[]; playlistKey: string };
+    const route = JSON.parse(readFileSync(join(twinHome, 'buckets', 'output', 'routes', `${videoId}.json`), 'utf8')) as {
+      revision: string;
+      packages: string[];
+      playlistKey: string;
+    };
     return route;
   }
 
@@ -632,7 +765,8 @@ describe('two conversions of the same video at the same time', () => {
 
   it('says so when one waits for the other', async () => {
     const child = spawn(process.execPath, [CLI, 'convert', clip, '--segment-seconds', '4'], {
-      env: { ...process.env, LAMBDA_HLS_HOME: twinHome, LAMBDA_HLS_FAULTS: 'code.slow=1:40' }, stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, LAMBDA_HLS_HOME: twinHome, LAMBDA_HLS_FAULTS: 'code.slow=1:40' },
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
     await new Promise((r) => setTimeout(r, 300));
     const second = cliIn(twinHome, ['convert', clip, '--segment-seconds', '4']);

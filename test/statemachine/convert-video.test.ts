@@ -18,9 +18,7 @@ import { bindSteps } from '../../src/composition/steps';
 import type { Ports } from '../../src/ports';
 import { startServer } from '../../local/server';
 import { ffmpegMediaTool, MAX_PENDING_SEGMENTS } from '../../src/adapters/ffmpeg/media-tool';
-import {
-  freshBackend, leftovers, makeAudioOnlyMp4, makeMp3, makeVideo, makeWav, tempDir, writeText,
-} from '../support/fixtures';
+import { freshBackend, leftovers, makeAudioOnlyMp4, makeMp3, makeVideo, makeWav, tempDir, writeText } from '../support/fixtures';
 
 const options = { segmentSeconds: 2, profile: 'source' as const };
 let dir: string;
@@ -100,7 +98,7 @@ describe('ConvertVideo, happy paths', () => {
     expect(second).toMatchObject({ status: 'SUCCEEDED', reused: true, executionName: first.executionName });
   });
 
-  it('replaces the previous revision\'s packages once the route moves to a new revision', async () => {
+  it("replaces the previous revision's packages once the route moves to a new revision", async () => {
     const ports = freshBackend();
     const first = await convertFile(mp4, { backend: ports, options, retryDelayMs: 0 });
     const functions = readdirSync(join(ports.settings.home, 'functions')).sort();
@@ -159,7 +157,13 @@ describe('ConvertVideo, input errors end in the right state and leave nothing be
     ['a text file named .mp4', () => writeText(join(dir, 'notes.mp4'), 'not a video\n'), {}, 'ValidateInput', 'NotMedia'],
     ['an .mp4 with audio only', () => makeAudioOnlyMp4(join(dir, 'voice.mp4'), 2), {}, 'ValidateInput', 'NotMedia'],
     ['a WAV named .mp3', () => makeWav(join(dir, 'tone.mp3'), 2), {}, 'ValidateInput', 'NotMedia'],
-    ['a function prefix that leaves no room', () => mp4, { functionPrefix: 'a-much-too-long-service-name-stage-seg-' }, 'ValidateInput', 'NameTooLong'],
+    [
+      'a function prefix that leaves no room',
+      () => mp4,
+      { functionPrefix: 'a-much-too-long-service-name-stage-seg-' },
+      'ValidateInput',
+      'NameTooLong',
+    ],
     ['a code storage quota too small', () => mp4, { quotaBytes: 10_000 }, 'SegmentMedia', 'CodeStorageQuotaExceeded'],
   ];
 
@@ -187,21 +191,28 @@ describe('ConvertVideo, input errors end in the right state and leave nothing be
 
   it('fails with InvalidRequest when the execution input is malformed', async () => {
     const ports = freshBackend();
-    const run = await runStateMachine({ loaded: loadDefinition(), handlers: bindSteps(ports, ports.settings), input: { source: 'x' }, retryDelayMs: 0 });
+    const run = await runStateMachine({
+      loaded: loadDefinition(),
+      handlers: bindSteps(ports, ports.settings),
+      input: { source: 'x' },
+      retryDelayMs: 0,
+    });
     expect(failedState(run.events.map(compactEvent))).toMatchObject({ state: 'ValidateInput', error: 'InvalidRequest' });
   });
 });
 
 describe('ConvertVideo, faults after packages exist', () => {
-  const throttleCreate = (times: number) => (ports: Ports): Ports => {
-    let calls = 0;
-    const code = Object.create(ports.code) as Ports['code'];
-    code.createPackage = async (name, zip) => {
-      if (calls++ < times) throw new TooManyRequestsException('Rate exceeded');
-      return ports.code.createPackage(name, zip);
+  const throttleCreate =
+    (times: number) =>
+    (ports: Ports): Ports => {
+      let calls = 0;
+      const code = Object.create(ports.code) as Ports['code'];
+      code.createPackage = async (name, zip) => {
+        if (calls++ < times) throw new TooManyRequestsException('Rate exceeded');
+        return ports.code.createPackage(name, zip);
+      };
+      return { ...ports, code };
     };
-    return { ...ports, code };
-  };
 
   it('retries a throttled CreateFunction inside the batch, and the batch result reports it', async () => {
     const { result, events } = await convert(mp4, {}, throttleCreate(1));
@@ -275,15 +286,17 @@ describe('the local runtime', () => {
   it('refuses to run when a Task has no local binding', async () => {
     const ports = freshBackend();
     const { computeOffsets: _unbound, ...handlers } = bindSteps(ports, ports.settings);
-    await expect(
-      runStateMachine({ loaded: loadDefinition(), handlers, input: {}, retryDelayMs: 0 }),
-    ).rejects.toThrow(UnboundTask);
+    await expect(runStateMachine({ loaded: loadDefinition(), handlers, input: {}, retryDelayMs: 0 })).rejects.toThrow(UnboundTask);
   });
 
   it('runs a definition the engine validates (runs skip the validation for speed)', async () => {
     const ports = freshBackend();
     const run = await runStateMachine({
-      loaded: loadDefinition(), handlers: bindSteps(ports, ports.settings), input: { source: 'x' }, retryDelayMs: 0, validate: true,
+      loaded: loadDefinition(),
+      handlers: bindSteps(ports, ports.settings),
+      input: { source: 'x' },
+      retryDelayMs: 0,
+      validate: true,
     });
     expect(run.status).toBe('FAILED'); // InvalidRequest, after the definition passed validation
     expect(failedState(run.events.map(compactEvent))).toMatchObject({ error: 'InvalidRequest' });
@@ -386,7 +399,9 @@ describe('the local server answers only what is registered and signed, on 127.0.
   it('listens on 127.0.0.1 unless told otherwise', async () => {
     expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     // Not reachable on the machine's other addresses, where it has any.
-    const outside = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal);
+    const outside = Object.values(networkInterfaces())
+      .flat()
+      .find((i) => i && i.family === 'IPv4' && !i.internal);
     if (outside) await expect(fetch(`http://${outside.address}:${server.port}/`)).rejects.toThrow();
   });
 
@@ -462,14 +477,23 @@ describe('segmenting streams: each segment is handed over as ffmpeg finishes it'
     expect(seen).toEqual(seen.map((_, i) => i));
     expect(seen.length).toBeGreaterThanOrEqual(25);
     expect(total).toBeCloseTo(30, 0);
-    // The waiting ones, the one being written, and the one just handed over.
-    expect(mostOnDisk).toBeLessThanOrEqual(MAX_PENDING_SEGMENTS + 2);
+    // Bounded by a constant, not by the input: the waiting ones, the one being written, the one just
+    // handed over, and the few ffmpeg closes in the 50 ms before it sees its list and is paused (how
+    // many depends on ffmpeg's speed, so the bound leaves room for them). Without the pause, the
+    // caller's pace would leave most of the 30 on disk.
+    expect(mostOnDisk).toBeLessThanOrEqual(MAX_PENDING_SEGMENTS + 5);
+    expect(mostOnDisk).toBeLessThan(seen.length / 3);
   });
 
   it('stops ffmpeg when the caller stops taking segments', async () => {
     const source = makeVideo(join(dir, 'abandoned stream.mp4'), { seconds: 30, size: '320x180', videoCodec: 'mpeg4' });
     const outDir = tempDir('segments');
-    for await (const file of await ffmpegMediaTool().segment({ input: source, plan: { video: 'h264', audio: 'aac' }, segmentSeconds: 1, outDir })) {
+    for await (const file of await ffmpegMediaTool().segment({
+      input: source,
+      plan: { video: 'h264', audio: 'aac' },
+      segmentSeconds: 1,
+      outDir,
+    })) {
       if (file.index === 1) break;
     }
     const after = readdirSync(outDir).length;

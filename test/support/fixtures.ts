@@ -34,14 +34,19 @@ export interface ClipOptions {
 export function makeVideo(path: string, options: ClipOptions): string {
   const rate = options.rate ?? 25;
   ffmpeg([
-    '-f', 'lavfi', '-i', `testsrc2=size=${options.size ?? '160x90'}:rate=${rate}`,
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc2=size=${options.size ?? '160x90'}:rate=${rate}`,
     ...(options.audio === false ? [] : ['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000']),
-    '-t', String(options.seconds),
+    '-t',
+    String(options.seconds),
     ...(options.videoCodec === 'mpeg4'
       ? ['-c:v', 'mpeg4', '-q:v', '5', '-g', String(rate)]
       : ['-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(rate), '-pix_fmt', 'yuv420p']),
     ...(options.audio === false ? [] : ['-c:a', 'aac', '-b:a', '64k', '-ac', '2']),
-    '-shortest', path,
+    '-shortest',
+    path,
   ]);
   return path;
 }

@@ -23,7 +23,8 @@ export function independentPlaylistProblems(text: string, packageBytes: (uri: st
   if (byterangeLines.some((l) => !l.includes('@'))) problems.push('an EXT-X-BYTERANGE without @offset');
   const lastEnd = new Map<string, number>();
   m.segments.forEach((s, i) => {
-    if (Math.round(s.duration) > (m.targetDuration ?? 0)) problems.push(`segment ${i}: EXTINF ${s.duration} rounds above the target duration (§4.3.3.1)`);
+    if (Math.round(s.duration) > (m.targetDuration ?? 0))
+      problems.push(`segment ${i}: EXTINF ${s.duration} rounds above the target duration (§4.3.3.1)`);
     if (!(s.duration > 0)) problems.push(`segment ${i}: EXTINF ${s.duration} is not positive`);
     if (/^[a-z]+:|^\//i.test(s.uri)) problems.push(`segment ${i}: URI ${s.uri} is not relative`);
     if (!s.uri.endsWith('.ts')) problems.push(`segment ${i}: URI ${s.uri} has no media extension`);
@@ -31,7 +32,8 @@ export function independentPlaylistProblems(text: string, packageBytes: (uri: st
     if (!range) return;
     const size = packageBytes(s.uri);
     if (size === undefined) problems.push(`segment ${i}: no package behind ${s.uri}`);
-    else if (range.offset + range.length > size) problems.push(`segment ${i}: bytes ${range.offset}+${range.length} run past ${s.uri}'s ${size} bytes`);
+    else if (range.offset + range.length > size)
+      problems.push(`segment ${i}: bytes ${range.offset}+${range.length} run past ${s.uri}'s ${size} bytes`);
     if (range.offset < (lastEnd.get(s.uri) ?? 0)) problems.push(`segment ${i}: overlaps the previous range in ${s.uri}`);
     lastEnd.set(s.uri, range.offset + range.length);
   });

@@ -47,7 +47,10 @@ export class MemoryObjectStore implements ObjectStore {
 export class MemoryCodeStore implements CodeStore {
   readonly functions = new Map<string, Buffer>();
   describeCalls = 0;
-  constructor(private readonly now: () => number = Date.now, private readonly lifetimeMs = 600_000) {}
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly lifetimeMs = 600_000,
+  ) {}
   private info(name: string, zip: Buffer): PackageInfo {
     return { name, codeSha256: createHash('sha256').update(zip).digest('base64'), codeSize: zip.length };
   }

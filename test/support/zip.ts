@@ -1,8 +1,13 @@
 // Zip code only the tests need: a whole stored zip written in memory (to compare with what the
 // product streams) and a central-directory reader (to look inside packages and bundles).
 import {
-  CENTRAL_HEADER_FIXED_BYTES, CENTRAL_HEADER_SIGNATURE, crc32, END_OF_CENTRAL_DIRECTORY_BYTES, END_OF_CENTRAL_DIRECTORY_SIGNATURE,
-  layoutStoredZip, type StoredEntry,
+  CENTRAL_HEADER_FIXED_BYTES,
+  CENTRAL_HEADER_SIGNATURE,
+  crc32,
+  END_OF_CENTRAL_DIRECTORY_BYTES,
+  END_OF_CENTRAL_DIRECTORY_SIGNATURE,
+  layoutStoredZip,
+  type StoredEntry,
 } from '../../src/core/zip';
 
 export interface ZipEntryInput {
@@ -39,10 +44,7 @@ export interface CentralEntry {
  * `tailOffset` is where they start). Returns the bytes still needed when the directory begins
  * before `tail`.
  */
-export function parseCentralDirectory(
-  tail: Uint8Array,
-  tailOffset: number,
-): CentralEntry[] | { needFromOffset: number } {
+export function parseCentralDirectory(tail: Uint8Array, tailOffset: number): CentralEntry[] | { needFromOffset: number } {
   const view = Buffer.from(tail.buffer, tail.byteOffset, tail.byteLength);
   let end = -1;
   for (let i = view.length - END_OF_CENTRAL_DIRECTORY_BYTES; i >= 0; i--) {

@@ -1,10 +1,26 @@
 // The AWS adapters, with aws-sdk-client-mock: the exact commands each port method sends.
 import {
-  CreateFunctionCommand, DeleteFunctionCommand, GetAccountSettingsCommand, GetFunctionCommand, LambdaClient,
-  ListFunctionsCommand, ResourceConflictException, ResourceNotFoundException, TooManyRequestsException,
+  CreateFunctionCommand,
+  DeleteFunctionCommand,
+  GetAccountSettingsCommand,
+  GetFunctionCommand,
+  LambdaClient,
+  ListFunctionsCommand,
+  ResourceConflictException,
+  ResourceNotFoundException,
+  TooManyRequestsException,
   UpdateFunctionCodeCommand,
 } from '@aws-sdk/client-lambda';
-import { DeleteObjectCommand, HeadObjectCommand, GetObjectCommand, ListObjectsV2Command, NoSuchKey, NotFound, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  HeadObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  NoSuchKey,
+  NotFound,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createHash } from 'node:crypto';
 import { LambdaCodeStore, urlExpiry } from '../../src/adapters/aws/code-store';
@@ -49,8 +65,13 @@ describe('LambdaCodeStore.createPackage', () => {
     const calls = lambdaMock.commandCalls(CreateFunctionCommand);
     expect(calls).toHaveLength(1);
     expect(calls[0]!.args[0].input).toMatchObject({
-      FunctionName: 'seg-0', Role: ROLE, Runtime: 'nodejs22.x', Handler: 'index.handler', PackageType: 'Zip',
-      Code: { ZipFile: zip }, Publish: false,
+      FunctionName: 'seg-0',
+      Role: ROLE,
+      Runtime: 'nodejs22.x',
+      Handler: 'index.handler',
+      PackageType: 'Zip',
+      Code: { ZipFile: zip },
+      Publish: false,
     });
     expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(0);
   });
@@ -61,13 +82,23 @@ describe('LambdaCodeStore.createPackage', () => {
     s3Mock.on(DeleteObjectCommand).resolves({});
     lambdaMock.on(CreateFunctionCommand).resolves({});
     // Streamed in pieces, never whole: the hash is still that of the whole zip.
-    const pieces = { size: zip.length, async *chunks() { for (let i = 0; i < zip.length; i += 8 << 20) yield zip.subarray(i, i + (8 << 20)); } };
+    const pieces = {
+      size: zip.length,
+      async *chunks() {
+        for (let i = 0; i < zip.length; i += 8 << 20) yield zip.subarray(i, i + (8 << 20));
+      },
+    };
     const result = await store().createPackage('seg-big', pieces);
     expect(result).toEqual({ name: 'seg-big', codeSha256: sha(zip), codeSize: zip.length, created: true });
     expect(s3Mock.commandCalls(PutObjectCommand)[0]!.args[0].input).toMatchObject({
-      Bucket: 'work-bucket', Key: 'packages/seg-big.zip', ContentLength: zip.length,
+      Bucket: 'work-bucket',
+      Key: 'packages/seg-big.zip',
+      ContentLength: zip.length,
     });
-    expect(lambdaMock.commandCalls(CreateFunctionCommand)[0]!.args[0].input.Code).toEqual({ S3Bucket: 'work-bucket', S3Key: 'packages/seg-big.zip' });
+    expect(lambdaMock.commandCalls(CreateFunctionCommand)[0]!.args[0].input.Code).toEqual({
+      S3Bucket: 'work-bucket',
+      S3Key: 'packages/seg-big.zip',
+    });
     expect(s3Mock.commandCalls(DeleteObjectCommand)[0]!.args[0].input).toEqual({ Bucket: 'work-bucket', Key: 'packages/seg-big.zip' });
   });
 
@@ -102,20 +133,27 @@ describe('LambdaCodeStore.createPackage', () => {
 
   it('hands persistent throttling to the state machine under its own name', async () => {
     lambdaMock.on(CreateFunctionCommand).rejects(new TooManyRequestsException({ message: 'Rate exceeded', ...meta }));
-    await expect(store().createPackage('seg-0', bufferSource(Buffer.from('x')))).rejects.toMatchObject({ name: 'TooManyRequestsException' });
+    await expect(store().createPackage('seg-0', bufferSource(Buffer.from('x')))).rejects.toMatchObject({
+      name: 'TooManyRequestsException',
+    });
     expect(lambdaMock.commandCalls(CreateFunctionCommand)).toHaveLength(3);
   });
 });
 
 describe('LambdaCodeStore, reading and deleting', () => {
   it('describes a package with its presigned URL and when the URL expires', async () => {
-    const url = 'https://awslambda-us-east-1-tasks.s3.us-east-1.amazonaws.com/snapshots/x?X-Amz-Date=20261120T115930Z&X-Amz-Expires=600&X-Amz-Signature=abc';
+    const url =
+      'https://awslambda-us-east-1-tasks.s3.us-east-1.amazonaws.com/snapshots/x?X-Amz-Date=20261120T115930Z&X-Amz-Expires=600&X-Amz-Signature=abc';
     lambdaMock.on(GetFunctionCommand, { FunctionName: 'seg-0' }).resolves({
       Configuration: { CodeSha256: 'c2hh', CodeSize: 1234 },
       Code: { Location: url },
     });
     expect(await store().describe('seg-0')).toEqual({
-      name: 'seg-0', codeSha256: 'c2hh', codeSize: 1234, url, urlExpiresAt: Date.parse('2026-11-20T12:09:30Z'),
+      name: 'seg-0',
+      codeSha256: 'c2hh',
+      codeSize: 1234,
+      url,
+      urlExpiresAt: Date.parse('2026-11-20T12:09:30Z'),
     });
   });
 
@@ -135,7 +173,10 @@ describe('LambdaCodeStore, reading and deleting', () => {
   it('lists functions by prefix across pages', async () => {
     lambdaMock
       .on(ListFunctionsCommand)
-      .resolvesOnce({ Functions: [{ FunctionName: 'svc-dev-seg-a-0', CodeSha256: 'x', CodeSize: 1 }, { FunctionName: 'other' }], NextMarker: 'm1' })
+      .resolvesOnce({
+        Functions: [{ FunctionName: 'svc-dev-seg-a-0', CodeSha256: 'x', CodeSize: 1 }, { FunctionName: 'other' }],
+        NextMarker: 'm1',
+      })
       .resolvesOnce({ Functions: [{ FunctionName: 'svc-dev-seg-a-1', CodeSha256: 'y', CodeSize: 2 }] });
     const found = await store().list('svc-dev-seg-a-');
     expect(found.map((f) => f.name)).toEqual(['svc-dev-seg-a-0', 'svc-dev-seg-a-1']);
@@ -143,7 +184,9 @@ describe('LambdaCodeStore, reading and deleting', () => {
   });
 
   it('reads the code storage quota from GetAccountSettings', async () => {
-    lambdaMock.on(GetAccountSettingsCommand).resolves({ AccountLimit: { TotalCodeSize: 80_530_636_800 }, AccountUsage: { TotalCodeSize: 1_000 } });
+    lambdaMock
+      .on(GetAccountSettingsCommand)
+      .resolves({ AccountLimit: { TotalCodeSize: 80_530_636_800 }, AccountUsage: { TotalCodeSize: 1_000 } });
     expect(await store().quota()).toEqual({ limitBytes: 80_530_636_800, usedBytes: 1_000 });
   });
 
@@ -175,15 +218,25 @@ describe('S3ObjectStore', () => {
       .on(ListObjectsV2Command)
       .resolvesOnce({ Contents: [{ Key: 'v/a/1', Size: 1 }], IsTruncated: true, NextContinuationToken: 't' })
       .resolvesOnce({ Contents: [{ Key: 'v/a/2', Size: 2 }] });
-    expect(await objects().list('output', 'v/a/')).toEqual([{ key: 'v/a/1', bytes: 1 }, { key: 'v/a/2', bytes: 2 }]);
-    expect(s3Mock.commandCalls(ListObjectsV2Command)[1]!.args[0].input).toMatchObject({ Bucket: 'out-b', Prefix: 'v/a/', ContinuationToken: 't' });
+    expect(await objects().list('output', 'v/a/')).toEqual([
+      { key: 'v/a/1', bytes: 1 },
+      { key: 'v/a/2', bytes: 2 },
+    ]);
+    expect(s3Mock.commandCalls(ListObjectsV2Command)[1]!.args[0].input).toMatchObject({
+      Bucket: 'out-b',
+      Prefix: 'v/a/',
+      ContinuationToken: 't',
+    });
   });
 
   it('writes objects with their content type', async () => {
     s3Mock.on(PutObjectCommand).resolves({});
     await objects().put('output', 'v/a/r/index.m3u8', '#EXTM3U\n', 'application/vnd.apple.mpegurl');
     expect(s3Mock.commandCalls(PutObjectCommand)[0]!.args[0].input).toEqual({
-      Bucket: 'out-b', Key: 'v/a/r/index.m3u8', Body: '#EXTM3U\n', ContentType: 'application/vnd.apple.mpegurl',
+      Bucket: 'out-b',
+      Key: 'v/a/r/index.m3u8',
+      Body: '#EXTM3U\n',
+      ContentType: 'application/vnd.apple.mpegurl',
     });
   });
 

@@ -5,8 +5,14 @@ import { join } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
-  DescribeExecutionCommand, ExecutionAlreadyExists, ExecutionDoesNotExist, GetExecutionHistoryCommand, ListExecutionsCommand,
-  SFNClient, StartExecutionCommand, type HistoryEvent,
+  DescribeExecutionCommand,
+  ExecutionAlreadyExists,
+  ExecutionDoesNotExist,
+  GetExecutionHistoryCommand,
+  ListExecutionsCommand,
+  SFNClient,
+  StartExecutionCommand,
+  type HistoryEvent,
 } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { StepFunctionsExecutions } from '../../src/adapters/aws/executions';
@@ -55,7 +61,9 @@ function history(...events: [type: string, previous: number, details?: Partial<H
   return out;
 }
 const entered = (name: string) => ({ stateEnteredEventDetails: { name } });
-const exited = (name: string, output?: unknown) => ({ stateExitedEventDetails: { name, ...(output !== undefined && { output: JSON.stringify(output) }) } });
+const exited = (name: string, output?: unknown) => ({
+  stateExitedEventDetails: { name, ...(output !== undefined && { output: JSON.stringify(output) }) },
+});
 const failed = (error: string, cause: string) => ({ lambdaFunctionFailedEventDetails: { error, cause } });
 const iteration = (kind: 'Started' | 'Succeeded' | 'Failed', index: number) => ({
   [`mapIteration${kind}EventDetails`]: { name: 'PackageSegments', index },
@@ -86,7 +94,11 @@ const FAILED_RUN = history(
   ['LambdaFunctionSucceeded', 18], //                                          20
   ['TaskStateExited', 20, exited('PackageBatch')], //                        21
   ['MapIterationSucceeded', 21, iteration('Succeeded', 0)], //                 22
-  ['LambdaFunctionFailed', 19, failed('SegmentTooLarge', '{"errorType":"SegmentTooLarge","errorMessage":"segment 1 is 300 MB; use shorter segments"}')], // 23
+  [
+    'LambdaFunctionFailed',
+    19,
+    failed('SegmentTooLarge', '{"errorType":"SegmentTooLarge","errorMessage":"segment 1 is 300 MB; use shorter segments"}'),
+  ], // 23
   ['MapIterationFailed', 23, iteration('Failed', 1)], //                       24
   ['MapStateFailed', 24], //                                                   25
   ['MapStateExited', 25, exited('PackageSegments')], //                        26
@@ -95,18 +107,38 @@ const FAILED_RUN = history(
   ['LambdaFunctionSucceeded', 28], //                                          29
   ['TaskStateExited', 29, exited('CleanUp')], //                               30
   ['FailStateEntered', 30, entered('Failed')], //                              31
-  ['ExecutionFailed', 31, { executionFailedEventDetails: { error: 'SegmentTooLarge', cause: 'segment 1 is 300 MB; use shorter segments' } }],
+  [
+    'ExecutionFailed',
+    31,
+    { executionFailedEventDetails: { error: 'SegmentTooLarge', cause: 'segment 1 is 300 MB; use shorter segments' } },
+  ],
 );
 
 describe('AWS execution history read like a local one', () => {
   it('names the failed state, its error and a one-line cause, with retries and Map progress', () => {
     const events = storedEventsFromHistory(FAILED_RUN);
-    expect(failedState(events)).toEqual({ state: 'PackageSegments', error: 'SegmentTooLarge', cause: 'segment 1 is 300 MB; use shorter segments' });
-    const states = summarizeStates(events).map(({ state, status, retries, iterations, error }) => ({ state, status, retries, iterations, error }));
+    expect(failedState(events)).toEqual({
+      state: 'PackageSegments',
+      error: 'SegmentTooLarge',
+      cause: 'segment 1 is 300 MB; use shorter segments',
+    });
+    const states = summarizeStates(events).map(({ state, status, retries, iterations, error }) => ({
+      state,
+      status,
+      retries,
+      iterations,
+      error,
+    }));
     expect(states).toEqual([
       { state: 'ValidateInput', status: 'SUCCEEDED', retries: 0, iterations: undefined, error: undefined },
       { state: 'SegmentMedia', status: 'SUCCEEDED', retries: 1, iterations: undefined, error: undefined },
-      { state: 'PackageSegments', status: 'FAILED', retries: 0, iterations: { started: 2, succeeded: 1, failed: 1 }, error: 'SegmentTooLarge' },
+      {
+        state: 'PackageSegments',
+        status: 'FAILED',
+        retries: 0,
+        iterations: { started: 2, succeeded: 1, failed: 1 },
+        error: 'SegmentTooLarge',
+      },
       { state: 'CleanUp', status: 'SUCCEEDED', retries: 0, iterations: undefined, error: undefined },
       { state: 'Failed', status: 'RUNNING', retries: 0, iterations: undefined, error: undefined },
     ]);
@@ -145,24 +177,38 @@ describe('AWS execution history read like a local one', () => {
     const events = storedEventsFromHistory(succeeded);
     expect(awsHistoryEventCount(events)).toBe(succeeded.length);
     expect(executionStats(events, succeeded.length)).toEqual({
-      segments: 30, packages: 30, maxStatePayloadBytes: JSON.stringify({ big: 'x'.repeat(5000) }).length, historyEvents: succeeded.length,
+      segments: 30,
+      packages: 30,
+      maxStatePayloadBytes: JSON.stringify({ big: 'x'.repeat(5000) }).length,
+      historyEvents: succeeded.length,
     });
     expect(summarizeStates(events).find((s) => s.state === 'PackageSegments')).toMatchObject({
-      status: 'SUCCEEDED', retries: 1, callRetries: 2, packages: 30, iterations: { started: 2, succeeded: 2, failed: 0 },
+      status: 'SUCCEEDED',
+      retries: 1,
+      callRetries: 2,
+      packages: 30,
+      iterations: { started: 2, succeeded: 2, failed: 0 },
     });
   });
 
   it('gives the inner Map states their iteration index, and nothing outside the Map one', () => {
     const events = storedEventsFromHistory(FAILED_RUN);
     expect(events.filter((e) => e.state === 'PackageBatch').map((e) => [e.type, e.index])).toEqual([
-      ['StateEntered', 0], ['StateEntered', 1], ['StateExited', 0], ['StateFailed', 1],
+      ['StateEntered', 0],
+      ['StateEntered', 1],
+      ['StateExited', 0],
+      ['StateFailed', 1],
     ]);
     expect(events.filter((e) => e.state === 'CleanUp').every((e) => e.index === undefined)).toBe(true);
   });
 
   it('shows the same progress lines as a local run, retries and counts included', () => {
     let text = '';
-    const report = progressReporter({ write: (s) => void (text += s) });
+    const report = progressReporter({
+      write: (s) => {
+        text += s;
+      },
+    });
     for (const event of storedEventsFromHistory(FAILED_RUN)) report(event);
     expect(text).toContain('retry   SegmentMedia     after TooManyRequestsException: Rate exceeded');
     expect(text).toMatch(/ok {6}SegmentMedia +5\.0s {2}2 segments/);
@@ -179,23 +225,40 @@ describe('AWS execution history read like a local one', () => {
 
 describe('StepFunctionsExecutions', () => {
   it('starts with the exact name and input, and treats ExecutionAlreadyExists as under way', async () => {
-    sfnMock.on(StartExecutionCommand).resolvesOnce({}).rejectsOnce(new ExecutionAlreadyExists({ message: 'exists', $metadata: {} }));
+    sfnMock
+      .on(StartExecutionCommand)
+      .resolvesOnce({})
+      .rejectsOnce(new ExecutionAlreadyExists({ message: 'exists', $metadata: {} }));
     expect(await executions().start('clip-abc123-0a1b2c3d', { source: { key: 'clip.mp4' } })).toBe('started');
     expect(await executions().start('clip-abc123-0a1b2c3d', { source: { key: 'clip.mp4' } })).toBe('exists');
     expect(sfnMock.commandCalls(StartExecutionCommand)[0]!.args[0].input).toEqual({
-      stateMachineArn: MACHINE, name: 'clip-abc123-0a1b2c3d', input: '{"source":{"key":"clip.mp4"}}',
+      stateMachineArn: MACHINE,
+      name: 'clip-abc123-0a1b2c3d',
+      input: '{"source":{"key":"clip.mp4"}}',
     });
   });
 
   it('describes an execution by its ARN, and returns nothing for an unknown one', async () => {
     sfnMock.on(DescribeExecutionCommand, { executionArn: EXECUTION('a-123456-0a1b2c3d') }).resolves({
-      name: 'a-123456-0a1b2c3d', status: 'FAILED', startDate: new Date(t0), stopDate: new Date(t0 + 5000),
-      input: '{"source":{"key":"a.mp4"}}', error: 'NotMedia', cause: '{"errorMessage":"not a media file"}',
+      name: 'a-123456-0a1b2c3d',
+      status: 'FAILED',
+      startDate: new Date(t0),
+      stopDate: new Date(t0 + 5000),
+      input: '{"source":{"key":"a.mp4"}}',
+      error: 'NotMedia',
+      cause: '{"errorMessage":"not a media file"}',
     });
-    sfnMock.on(DescribeExecutionCommand, { executionArn: EXECUTION('nope') }).rejects(new ExecutionDoesNotExist({ message: 'no', $metadata: {} }));
+    sfnMock
+      .on(DescribeExecutionCommand, { executionArn: EXECUTION('nope') })
+      .rejects(new ExecutionDoesNotExist({ message: 'no', $metadata: {} }));
     expect(await executions().describe('a-123456-0a1b2c3d')).toEqual({
-      name: 'a-123456-0a1b2c3d', status: 'FAILED', startedAt: '2026-11-20T12:00:00.000Z', stoppedAt: '2026-11-20T12:00:05.000Z',
-      input: { source: { key: 'a.mp4' } }, error: 'NotMedia', cause: 'not a media file',
+      name: 'a-123456-0a1b2c3d',
+      status: 'FAILED',
+      startedAt: '2026-11-20T12:00:00.000Z',
+      stoppedAt: '2026-11-20T12:00:05.000Z',
+      input: { source: { key: 'a.mp4' } },
+      error: 'NotMedia',
+      cause: 'not a media file',
     });
     expect(await executions().describe('nope')).toBeUndefined();
   });
@@ -233,7 +296,10 @@ describe('StepFunctionsExecutions', () => {
     const calls = sfnMock.commandCalls(GetExecutionHistoryCommand);
     expect(calls).toHaveLength(2);
     expect(calls[0]!.args[0].input).toMatchObject({
-      executionArn: EXECUTION('a-123456-0a1b2c3d'), includeExecutionData: true, reverseOrder: true, maxResults: 1000,
+      executionArn: EXECUTION('a-123456-0a1b2c3d'),
+      includeExecutionData: true,
+      reverseOrder: true,
+      maxResults: 1000,
     });
     expect(calls[1]!.args[0].input).toMatchObject({ nextToken: 't2' });
   });
@@ -254,23 +320,41 @@ describe('StepFunctionsExecutions', () => {
 
 describe('stack outputs', () => {
   const outputs = {
-    InputBucketName: 'in', WorkBucketName: 'work', OutputBucketName: 'out', StateMachineArn: MACHINE,
-    PlaybackBaseUrl: 'https://abc.execute-api.us-east-1.amazonaws.com', SegmentFunctionPrefix: 'lambda-hls-dev-seg-',
+    InputBucketName: 'in',
+    WorkBucketName: 'work',
+    OutputBucketName: 'out',
+    StateMachineArn: MACHINE,
+    PlaybackBaseUrl: 'https://abc.execute-api.us-east-1.amazonaws.com',
+    SegmentFunctionPrefix: 'lambda-hls-dev-seg-',
   };
   const describeStacks = (o: Record<string, string>) => ({
-    Stacks: [{ StackName: 'lambda-hls-dev', StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date(), Outputs: Object.entries(o).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })) }],
+    Stacks: [
+      {
+        StackName: 'lambda-hls-dev',
+        StackStatus: 'UPDATE_COMPLETE',
+        CreationTime: new Date(),
+        Outputs: Object.entries(o).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })),
+      },
+    ],
   });
 
-  it('reads every output the CLI needs from the stage\'s stack', async () => {
+  it("reads every output the CLI needs from the stage's stack", async () => {
     cfnMock.on(DescribeStacksCommand, { StackName: 'lambda-hls-dev' }).resolves(describeStacks(outputs) as never);
     expect(await readStackOutputs(new CloudFormationClient({}), 'dev', 'us-east-1')).toEqual({
-      stackName: 'lambda-hls-dev', inputBucket: 'in', workBucket: 'work', outputBucket: 'out', stateMachineArn: MACHINE,
-      playbackBaseUrl: 'https://abc.execute-api.us-east-1.amazonaws.com', functionPrefix: 'lambda-hls-dev-seg-',
+      stackName: 'lambda-hls-dev',
+      inputBucket: 'in',
+      workBucket: 'work',
+      outputBucket: 'out',
+      stateMachineArn: MACHINE,
+      playbackBaseUrl: 'https://abc.execute-api.us-east-1.amazonaws.com',
+      functionPrefix: 'lambda-hls-dev-seg-',
     });
   });
 
   it('says how to deploy when the stack is not there, and what is missing from an old one', async () => {
-    cfnMock.on(DescribeStacksCommand).rejects(Object.assign(new Error('Stack with id lambda-hls-prod does not exist'), { name: 'ValidationError' }));
+    cfnMock
+      .on(DescribeStacksCommand)
+      .rejects(Object.assign(new Error('Stack with id lambda-hls-prod does not exist'), { name: 'ValidationError' }));
     await expect(readStackOutputs(new CloudFormationClient({}), 'prod', 'eu-west-1')).rejects.toThrow(
       new StackNotDeployed('no stack lambda-hls-prod in eu-west-1: deploy it with npx serverless deploy --stage prod --region eu-west-1'),
     );
@@ -307,18 +391,34 @@ describe('stack outputs', () => {
         .on(DescribeExecutionCommand)
         .rejectsOnce(new ExecutionDoesNotExist({ message: 'not yet', $metadata: {} }))
         .resolvesOnce({ name: executionName, status: 'RUNNING', startDate: new Date(t0), input: '{}' })
-        .resolves({ name: executionName, status: 'SUCCEEDED', startDate: new Date(t0), stopDate: new Date(t0 + 6000), input: '{}', output: '{"segmentCount":3}' });
-      sfnMock.on(GetExecutionHistoryCommand).resolvesOnce({ events: [...succeeded.slice(0, 3)].reverse() }).resolves({ events: [...succeeded].reverse() });
+        .resolves({
+          name: executionName,
+          status: 'SUCCEEDED',
+          startDate: new Date(t0),
+          stopDate: new Date(t0 + 6000),
+          input: '{}',
+          output: '{"segmentCount":3}',
+        });
+      sfnMock
+        .on(GetExecutionHistoryCommand)
+        .resolvesOnce({ events: [...succeeded.slice(0, 3)].reverse() })
+        .resolves({ events: [...succeeded].reverse() });
 
       const ports = await connectStage({ stage: 'dev', region: 'us-east-1' });
       const seen: string[] = [];
       const result = await convertRemote(file, ports, {
-        options: { segmentSeconds: 10, profile: 'source' }, pollMs: 1, onEvent: (e) => seen.push(`${e.type}:${e.state ?? ''}`),
+        options: { segmentSeconds: 10, profile: 'source' },
+        pollMs: 1,
+        onEvent: (e) => seen.push(`${e.type}:${e.state ?? ''}`),
       });
       expect(s3Mock.commandCalls(PutObjectCommand)[0]!.args[0].input).toMatchObject({ Bucket: 'in', Key: 'Lecture 1.MP4' });
       expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0); // the trigger starts it
       expect(result).toEqual({
-        status: 'SUCCEEDED', videoId: expect.stringMatching(/^lecture-1-[0-9a-f]{6}$/), executionName, reused: false, segments: 3,
+        status: 'SUCCEEDED',
+        videoId: expect.stringMatching(/^lecture-1-[0-9a-f]{6}$/),
+        executionName,
+        reused: false,
+        segments: 3,
         playlist: `https://abc.execute-api.us-east-1.amazonaws.com/v/${result.videoId}/index.m3u8`,
         // The history's length as AWS recorded it: its last event id.
         stats: expect.objectContaining({ historyEvents: succeeded.length }),
@@ -333,12 +433,21 @@ describe('stack outputs', () => {
       const { executionName, input } = conversionFor('talks/keynote.mp4', 'abc', options);
       sfnMock.on(StartExecutionCommand).resolves({});
       sfnMock.on(DescribeExecutionCommand).resolves({
-        name: executionName, status: 'FAILED', startDate: new Date(t0), input: '{}', error: 'NotMedia', cause: 'no streams',
+        name: executionName,
+        status: 'FAILED',
+        startDate: new Date(t0),
+        input: '{}',
+        error: 'NotMedia',
+        cause: 'no streams',
       });
       sfnMock.on(GetExecutionHistoryCommand).resolves({ events: [] });
       const ports = await connectStage({ stage: 'dev' });
       const result = await convertRemote('s3://in/talks/keynote.mp4', ports, { options, pollMs: 1 });
-      expect(sfnMock.commandCalls(StartExecutionCommand)[0]!.args[0].input).toEqual({ stateMachineArn: MACHINE, name: executionName, input: JSON.stringify(input) });
+      expect(sfnMock.commandCalls(StartExecutionCommand)[0]!.args[0].input).toEqual({
+        stateMachineArn: MACHINE,
+        name: executionName,
+        input: JSON.stringify(input),
+      });
       expect(result).toMatchObject({ status: 'FAILED', playlist: null, error: { error: 'NotMedia', cause: 'no streams' } });
       await expect(convertRemote('s3://elsewhere/keynote.mp4', ports, { options, pollMs: 1 })).rejects.toThrow(
         new CliError('s3://elsewhere/keynote.mp4: only objects in the input bucket in can be converted; copy it there first'),

@@ -23,12 +23,16 @@ describe('the step table', () => {
       const folder = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
       expect(serverless.functions[key]!.handler).toBe(`functions/${folder}/handler.handler`);
       // The handler is one line naming its entry.
-      expect(readFileSync(join(ROOT, 'functions', folder, 'handler.ts'), 'utf8')).toContain(`export const handler = lambdaHandler('${key}');`);
+      expect(readFileSync(join(ROOT, 'functions', folder, 'handler.ts'), 'utf8')).toContain(
+        `export const handler = lambdaHandler('${key}');`,
+      );
     }
   });
 
   it('has an entry for every Task of the ASL, and only the Tasks are invoked by the state machine', () => {
-    const tasks = loadDefinition().tasks.map((t) => t.functionKey).sort();
+    const tasks = loadDefinition()
+      .tasks.map((t) => t.functionKey)
+      .sort();
     const invokedByMachine = FUNCTION_KEYS.filter((key) => STEPS[key].invokedBy === 'state machine').sort();
     expect(invokedByMachine).toEqual(tasks);
   });
@@ -46,7 +50,12 @@ describe('the step table', () => {
         return Reflect.get(target, key, receiver) as unknown;
       },
     }) as Ports;
-    await runStep('cleanUp', { error: { Error: 'NotMedia', Cause: 'x' }, job: { videoId: 'clip-1a2b3c' }, revision: 'abcd1234' }, watched, backend.settings);
+    await runStep(
+      'cleanUp',
+      { error: { Error: 'NotMedia', Cause: 'x' }, job: { videoId: 'clip-1a2b3c' }, revision: 'abcd1234' },
+      watched,
+      backend.settings,
+    );
     expect(new Set(touched)).toEqual(new Set(['objects', 'code']));
   });
 
@@ -59,13 +68,24 @@ describe('the step table', () => {
 describe('settings', () => {
   it('take their defaults when nothing is set', () => {
     expect(readSettings({})).toMatchObject({
-      functionPrefix: 'lhls-', maxInputBytes: 10 * 1024 ** 3, packageBytes: 50 * 1024 * 1024, maxPackageBytes: 262_144_000,
-      quotaBytes: 75e9, urlLifetimeSeconds: 600, faults: [], faultSeed: undefined, ffmpegPath: undefined,
+      functionPrefix: 'lhls-',
+      maxInputBytes: 10 * 1024 ** 3,
+      packageBytes: 50 * 1024 * 1024,
+      maxPackageBytes: 262_144_000,
+      quotaBytes: 75e9,
+      urlLifetimeSeconds: 600,
+      faults: [],
+      faultSeed: undefined,
+      ffmpegPath: undefined,
     });
   });
 
   it.each([
-    ['LAMBDA_HLS_PACKAGE_BYTES', '300000000', /LAMBDA_HLS_PACKAGE_BYTES must be a whole number of bytes from 1 to 262144000, got "300000000"/],
+    [
+      'LAMBDA_HLS_PACKAGE_BYTES',
+      '300000000',
+      /LAMBDA_HLS_PACKAGE_BYTES must be a whole number of bytes from 1 to 262144000, got "300000000"/,
+    ],
     ['LAMBDA_HLS_MAX_INPUT_BYTES', '-1', /LAMBDA_HLS_MAX_INPUT_BYTES must be a whole number/],
     ['LAMBDA_HLS_URL_LIFETIME_SECONDS', '1.5', /whole number of seconds/],
     ['LAMBDA_HLS_FUNCTION_PREFIX', 'bad prefix', /letters, digits, - or _/],

@@ -13,7 +13,10 @@ const classes = (Object.entries(errors) as [string, unknown][]).filter(
 type Rule = { ErrorEquals: string[] };
 type State = { Type: string; Retry?: Rule[]; Catch?: Rule[]; ItemProcessor?: { States: Record<string, State> } };
 function allStates(states: Record<string, State>): [string, State][] {
-  return Object.entries(states).flatMap(([name, s]) => [[name, s] as [string, State], ...(s.ItemProcessor ? allStates(s.ItemProcessor.States) : [])]);
+  return Object.entries(states).flatMap(([name, s]) => [
+    [name, s] as [string, State],
+    ...(s.ItemProcessor ? allStates(s.ItemProcessor.States) : []),
+  ]);
 }
 const asl = parse(readFileSync(join(__dirname, '../../statemachines/convert-video.asl.yml'), 'utf8')) as { States: Record<string, State> };
 const states = allStates(asl.States);
@@ -81,9 +84,14 @@ describe('execution input', () => {
     expect(() => parseExecutionInput({ source: { key: 'a.mp4' }, revision: 'abcd1234', options: { segmentSeconds: 0 } })).toThrow(
       'options.segmentSeconds must be between 1 and 60',
     );
-    expect(() => parseExecutionInput({ source: { key: 'a.mp4' }, revision: 'abcd1234', options: { profile: '4k' } })).toThrow(/options.profile/);
+    expect(() => parseExecutionInput({ source: { key: 'a.mp4' }, revision: 'abcd1234', options: { profile: '4k' } })).toThrow(
+      /options.profile/,
+    );
   });
   it('fills in the default options', () => {
-    expect(parseExecutionInput({ source: { key: 'a.mp4' }, revision: 'abcd1234' }).options).toEqual({ segmentSeconds: 10, profile: 'source' });
+    expect(parseExecutionInput({ source: { key: 'a.mp4' }, revision: 'abcd1234' }).options).toEqual({
+      segmentSeconds: 10,
+      profile: 'source',
+    });
   });
 });

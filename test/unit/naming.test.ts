@@ -2,8 +2,17 @@ import fc from 'fast-check';
 import { formatBytes } from '../../src/core/units';
 import { NameTooLong, UnsupportedExtension } from '../../src/core/errors';
 import {
-  checkNamesFit, executionNameFor, extensionOf, isVideoFunction, isVideoId, MAX_PACKAGE_INDEX, packageFunctionName,
-  revisionFor, slugify, supportedExtension, videoIdFor,
+  checkNamesFit,
+  executionNameFor,
+  extensionOf,
+  isVideoFunction,
+  isVideoId,
+  MAX_PACKAGE_INDEX,
+  packageFunctionName,
+  revisionFor,
+  slugify,
+  supportedExtension,
+  videoIdFor,
 } from '../../src/core/naming';
 
 // What a deployed stack uses: <service>-<stage>-seg-
@@ -13,9 +22,12 @@ describe('extensions', () => {
   it.each(['clip.mp4', 'CLIP.MP4', 'a.b.Mp4', 'song.mp3', 'SONG.MP3', 'dir/x.mp4'])('accepts %s', (key) => {
     expect(['.mp4', '.mp3']).toContain(supportedExtension(key));
   });
-  it.each(['clip.avi', 'clip', '.mp4', 'clip.mp4.txt', 'clip.mp4 ', 'clip.m4a', 'clip.mp4/'])('rejects %s with UnsupportedExtension', (key) => {
-    expect(() => supportedExtension(key)).toThrow(UnsupportedExtension);
-  });
+  it.each(['clip.avi', 'clip', '.mp4', 'clip.mp4.txt', 'clip.mp4 ', 'clip.m4a', 'clip.mp4/'])(
+    'rejects %s with UnsupportedExtension',
+    (key) => {
+      expect(() => supportedExtension(key)).toThrow(UnsupportedExtension);
+    },
+  );
   it('reads the extension of the file name only', () => {
     expect(extensionOf('folder.mp4/clip')).toBe('');
   });
@@ -49,12 +61,14 @@ describe('video ids', () => {
     );
   });
   it('fail with NameTooLong when the configured prefix leaves no room', () => {
-    expect(() => checkNamesFit('a-very-long-service-name-production-seg-', videoIdFor('x'.repeat(200) + '.mp4'), 'deadbeef')).toThrow(NameTooLong);
+    expect(() => checkNamesFit('a-very-long-service-name-production-seg-', videoIdFor(`${'x'.repeat(200)}.mp4`), 'deadbeef')).toThrow(
+      NameTooLong,
+    );
   });
 });
 
 describe('function ownership', () => {
-  it('tells a video\'s functions from those of a video whose id extends it', () => {
+  it("tells a video's functions from those of a video whose id extends it", () => {
     const mine = packageFunctionName('lhls-', 'a-123456', 'deadbeef', 3);
     const theirs = packageFunctionName('lhls-', 'a-123456-bbbbbb', '12345678', 0);
     expect(isVideoFunction('lhls-', 'a-123456', mine)).toBe(true);
@@ -74,6 +88,11 @@ describe('revisions', () => {
 
 describe('formatBytes', () => {
   it.each([
-    [0, '0 bytes'], [812, '812 bytes'], [1024, '1.0 KiB'], [5000, '4.9 KiB'], [262_144_000, '250.0 MiB'], [10 * 1024 ** 3, '10.0 GiB'],
+    [0, '0 bytes'],
+    [812, '812 bytes'],
+    [1024, '1.0 KiB'],
+    [5000, '4.9 KiB'],
+    [262_144_000, '250.0 MiB'],
+    [10 * 1024 ** 3, '10.0 GiB'],
   ])('%d → %s', (bytes, text) => expect(formatBytes(bytes)).toBe(text));
 });

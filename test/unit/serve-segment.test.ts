@@ -13,8 +13,15 @@ async function setup() {
   await code.createPackage('seg-0', bufferSource(Buffer.from('zip-0')));
   await code.createPackage('seg-1', bufferSource(Buffer.from('zip-1')));
   const route: RouteRecord = {
-    videoId: VIDEO, revision: 'abcd1234', sourceKey: 'my clip.mp4', kind: 'video', playlistKey: keys.playlist(VIDEO, 'abcd1234'),
-    durationSeconds: 20, segmentCount: 2, packages: ['seg-0', 'seg-1'], registeredAt: new Date(0).toISOString(),
+    videoId: VIDEO,
+    revision: 'abcd1234',
+    sourceKey: 'my clip.mp4',
+    kind: 'video',
+    playlistKey: keys.playlist(VIDEO, 'abcd1234'),
+    durationSeconds: 20,
+    segmentCount: 2,
+    packages: ['seg-0', 'seg-1'],
+    registeredAt: new Date(0).toISOString(),
   };
   await objects.put('output', keys.route(VIDEO), JSON.stringify(route));
   await objects.put('output', route.playlistKey, '#EXTM3U\n');

@@ -8,7 +8,8 @@ const sfnMock = mockClient(SFNClient);
 const ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:lambda-hls-dev-convert-video';
 const ports = () => ({ executions: new StepFunctionsExecutions(new SFNClient({ region: 'us-east-1' }), ARN) });
 /** The created objects of an S3 notification for one upload, as start-conversion's parser reads them. */
-const event = (key: string, extra: Record<string, string> = {}) => parseS3Event({ Records: [{ s3: { object: { key, eTag: 'abc123', ...extra } } }] });
+const event = (key: string, extra: Record<string, string> = {}) =>
+  parseS3Event({ Records: [{ s3: { object: { key, eTag: 'abc123', ...extra } } }] });
 
 beforeEach(() => sfnMock.reset());
 
@@ -35,7 +36,10 @@ describe('start-conversion', () => {
   });
 
   it('gives a redelivered event the same name, and treats the existing execution as success', async () => {
-    sfnMock.on(StartExecutionCommand).resolvesOnce({}).rejects(new ExecutionAlreadyExists({ message: 'exists', $metadata: {} }));
+    sfnMock
+      .on(StartExecutionCommand)
+      .resolvesOnce({})
+      .rejects(new ExecutionAlreadyExists({ message: 'exists', $metadata: {} }));
     const first = await startConversion(event('a.mp4'), ports());
     const again = await startConversion(event('a.mp4'), ports());
     expect(again[0]).toMatchObject({ result: 'exists', executionName: first[0]!.executionName });

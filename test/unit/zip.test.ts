@@ -116,8 +116,10 @@ describe('streamStoredZip', () => {
   });
 
   it('uses a CRC-32 equal to the JavaScript one', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 2000 }), fc.nat(), (data, seed) => {
-      expect(crc32(data, seed >>> 0)).toBe(crc32Js(data, seed >>> 0));
-    }));
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2000 }), fc.nat(), (data, seed) => {
+        expect(crc32(data, seed >>> 0)).toBe(crc32Js(data, seed >>> 0));
+      }),
+    );
   });
 });

@@ -2,9 +2,17 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
-  CreateFunctionCommand, DeleteFunctionCommand, GetAccountSettingsCommand, GetFunctionCommand,
-  paginateListFunctions, UpdateFunctionCodeCommand, waitUntilFunctionActiveV2, waitUntilFunctionUpdatedV2,
-  type FunctionCode, type LambdaClient, type Runtime,
+  CreateFunctionCommand,
+  DeleteFunctionCommand,
+  GetAccountSettingsCommand,
+  GetFunctionCommand,
+  paginateListFunctions,
+  UpdateFunctionCodeCommand,
+  waitUntilFunctionActiveV2,
+  waitUntilFunctionUpdatedV2,
+  type FunctionCode,
+  type LambdaClient,
+  type Runtime,
 } from '@aws-sdk/client-lambda';
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { CodeStore, PackageInfo, PackageLocation, PackageSource } from '../../ports';
@@ -94,9 +102,7 @@ export class LambdaCodeStore implements CodeStore {
       codeSha256 = await this.send(async () => {
         const hash = createHash('sha256');
         const body = Readable.from(hashing(source.chunks(), hash));
-        await this.s3.send(
-          new PutObjectCommand({ Bucket: stagingBucket, Key: staged, Body: body, ContentLength: source.size }),
-        );
+        await this.s3.send(new PutObjectCommand({ Bucket: stagingBucket, Key: staged, Body: body, ContentLength: source.size }));
         for await (const _ of body) {
           // The request has read it all; whatever it did not (a stub client) still counts in the hash.
         }
@@ -136,7 +142,10 @@ export class LambdaCodeStore implements CodeStore {
           return { name, codeSha256, codeSize, created: false };
         }
         await this.send(() => this.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: name, ...code })));
-        await waitUntilFunctionUpdatedV2({ client: this.lambda, maxWaitTime: this.options.activeWaitSeconds ?? 120 }, { FunctionName: name });
+        await waitUntilFunctionUpdatedV2(
+          { client: this.lambda, maxWaitTime: this.options.activeWaitSeconds ?? 120 },
+          { FunctionName: name },
+        );
         created = false;
       }
       await waitUntilFunctionActiveV2({ client: this.lambda, maxWaitTime: this.options.activeWaitSeconds ?? 120 }, { FunctionName: name });

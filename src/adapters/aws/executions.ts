@@ -1,8 +1,13 @@
 // Step Functions: starting ConvertVideo executions under deterministic names, finding them again,
 // and reading their whole history (every page).
 import {
-  DescribeExecutionCommand, ExecutionAlreadyExists, paginateGetExecutionHistory, paginateListExecutions, StartExecutionCommand,
-  type HistoryEvent, type SFNClient,
+  DescribeExecutionCommand,
+  ExecutionAlreadyExists,
+  paginateGetExecutionHistory,
+  paginateListExecutions,
+  StartExecutionCommand,
+  type HistoryEvent,
+  type SFNClient,
 } from '@aws-sdk/client-sfn';
 import { oneLineCause } from '../../core/errors';
 import type { ExecutionStatus } from '../../core/history';
@@ -60,7 +65,10 @@ export class StepFunctionsExecutions implements ExecutionStarter {
   /** undefined when there is no execution of that name. */
   async describe(name: string): Promise<ExecutionDescription | undefined> {
     try {
-      const out = await retryThrottled(() => this.sfn.send(new DescribeExecutionCommand({ executionArn: this.executionArn(name) })), this.retry);
+      const out = await retryThrottled(
+        () => this.sfn.send(new DescribeExecutionCommand({ executionArn: this.executionArn(name) })),
+        this.retry,
+      );
       return {
         name: out.name ?? name,
         status: (out.status ?? 'RUNNING') as ExecutionDescription['status'],

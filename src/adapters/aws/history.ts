@@ -9,8 +9,16 @@ import { progressOf, type StoredEvent } from '../../core/history';
 const ENTERED = /^(\w+?)StateEntered$/;
 const EXITED = /^(\w+?)StateExited$/;
 const FAILURES = new Set([
-  'LambdaFunctionFailed', 'LambdaFunctionTimedOut', 'LambdaFunctionStartFailed', 'LambdaFunctionScheduleFailed',
-  'TaskFailed', 'TaskTimedOut', 'TaskStartFailed', 'TaskSubmitFailed', 'MapStateFailed', 'EvaluationFailed',
+  'LambdaFunctionFailed',
+  'LambdaFunctionTimedOut',
+  'LambdaFunctionStartFailed',
+  'LambdaFunctionScheduleFailed',
+  'TaskFailed',
+  'TaskTimedOut',
+  'TaskStartFailed',
+  'TaskSubmitFailed',
+  'MapStateFailed',
+  'EvaluationFailed',
 ]);
 
 interface Place {
@@ -21,10 +29,18 @@ interface Place {
 
 function failureOf(event: HistoryEvent): { error: string; cause: string } {
   const details =
-    event.lambdaFunctionFailedEventDetails ?? event.lambdaFunctionTimedOutEventDetails ?? event.lambdaFunctionStartFailedEventDetails ??
-    event.lambdaFunctionScheduleFailedEventDetails ?? event.taskFailedEventDetails ?? event.taskTimedOutEventDetails ??
-    event.taskStartFailedEventDetails ?? event.taskSubmitFailedEventDetails ?? event.evaluationFailedEventDetails ??
-    event.executionFailedEventDetails ?? event.executionTimedOutEventDetails ?? event.executionAbortedEventDetails;
+    event.lambdaFunctionFailedEventDetails ??
+    event.lambdaFunctionTimedOutEventDetails ??
+    event.lambdaFunctionStartFailedEventDetails ??
+    event.lambdaFunctionScheduleFailedEventDetails ??
+    event.taskFailedEventDetails ??
+    event.taskTimedOutEventDetails ??
+    event.taskStartFailedEventDetails ??
+    event.taskSubmitFailedEventDetails ??
+    event.evaluationFailedEventDetails ??
+    event.executionFailedEventDetails ??
+    event.executionTimedOutEventDetails ??
+    event.executionAbortedEventDetails;
   const raw = details as { error?: string; cause?: string } | undefined;
   const fallback = event.type === 'LambdaFunctionTimedOut' || event.type === 'TaskTimedOut' ? 'States.Timeout' : 'States.TaskFailed';
   return { error: raw?.error || fallback, cause: oneLineCause(raw?.cause ?? '') };
@@ -60,8 +76,10 @@ export function historyTranslator(): (events: readonly HistoryEvent[]) => Stored
       if (entered) place = { ...place, state: event.stateEnteredEventDetails?.name, stateType: entered[1] };
       if (type.startsWith('MapIteration')) {
         const details =
-          event.mapIterationStartedEventDetails ?? event.mapIterationSucceededEventDetails ??
-          event.mapIterationFailedEventDetails ?? event.mapIterationAbortedEventDetails;
+          event.mapIterationStartedEventDetails ??
+          event.mapIterationSucceededEventDetails ??
+          event.mapIterationFailedEventDetails ??
+          event.mapIterationAbortedEventDetails;
         place = { state: details?.name ?? place.state, stateType: 'Map', index: details?.index };
       }
       places.set(id, type === 'MapIterationStarted' ? { ...place } : place);

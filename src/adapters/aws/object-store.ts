@@ -2,7 +2,12 @@
 // config so region and endpoint come from the environment); tests pass mocked ones.
 import { createReadStream } from 'node:fs';
 import {
-  DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, paginateListObjectsV2, PutObjectCommand, type S3Client,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  paginateListObjectsV2,
+  PutObjectCommand,
+  type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -20,7 +25,10 @@ function isMissing(error: unknown): boolean {
 }
 
 export class S3ObjectStore implements ObjectStore {
-  constructor(private readonly s3: S3Client, private readonly buckets: BucketNames) {}
+  constructor(
+    private readonly s3: S3Client,
+    private readonly buckets: BucketNames,
+  ) {}
 
   async head(bucket: Bucket, key: string): Promise<ObjectInfo | undefined> {
     try {

@@ -42,13 +42,17 @@ export async function readStackOutputs(cfn: CloudFormationClient, stage: string,
     outputs = Object.fromEntries((stack.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
   } catch (error) {
     if (/does not exist/.test((error as Error).message)) {
-      throw new StackNotDeployed(`no stack ${stackName} in ${region}: deploy it with npx serverless deploy --stage ${stage} --region ${region}`);
+      throw new StackNotDeployed(
+        `no stack ${stackName} in ${region}: deploy it with npx serverless deploy --stage ${stage} --region ${region}`,
+      );
     }
     throw error;
   }
   const missing = Object.values(REQUIRED).filter((key) => !outputs[key]);
   if (missing.length > 0) {
-    throw new StackNotDeployed(`stack ${stackName} in ${region} has no ${missing.join(', ')} output: deploy this version with npx serverless deploy --stage ${stage}`);
+    throw new StackNotDeployed(
+      `stack ${stackName} in ${region} has no ${missing.join(', ')} output: deploy this version with npx serverless deploy --stage ${stage}`,
+    );
   }
   const found = Object.fromEntries(Object.entries(REQUIRED).map(([field, key]) => [field, outputs[key]!]));
   return { stackName, ...(found as Omit<StackOutputs, 'stackName'>) };

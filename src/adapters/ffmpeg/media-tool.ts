@@ -72,7 +72,11 @@ function run(binary: string, args: string[]): Promise<RunResult> {
 }
 
 function lastLine(text: string): string {
-  const lines = text.trim().split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = text
+    .trim()
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   return lines[lines.length - 1] ?? 'no message';
 }
 
@@ -155,8 +159,23 @@ export function segmentArgs(request: SegmentRequest): string[] {
       args.push(
         '-vf',
         'scale=640:360:force_original_aspect_ratio=decrease,pad=640:360:(ow-iw)/2:(oh-ih)/2,setsar=1',
-        '-c:v', 'libx264', '-profile:v', 'baseline', '-level', '3.0', '-preset', 'veryfast',
-        '-b:v', '800k', '-maxrate', '856k', '-bufsize', '1200k', '-pix_fmt', 'yuv420p', ...keyframes,
+        '-c:v',
+        'libx264',
+        '-profile:v',
+        'baseline',
+        '-level',
+        '3.0',
+        '-preset',
+        'veryfast',
+        '-b:v',
+        '800k',
+        '-maxrate',
+        '856k',
+        '-bufsize',
+        '1200k',
+        '-pix_fmt',
+        'yuv420p',
+        ...keyframes,
       );
       break;
     case 'none':
@@ -175,12 +194,18 @@ export function segmentArgs(request: SegmentRequest): string[] {
       break;
   }
   args.push(
-    '-sn', '-dn',
-    '-f', 'segment',
-    '-segment_time', String(segmentSeconds),
-    '-segment_format', 'mpegts',
-    '-segment_list', join(outDir, 'segments.csv'),
-    '-segment_list_type', 'csv',
+    '-sn',
+    '-dn',
+    '-f',
+    'segment',
+    '-segment_time',
+    String(segmentSeconds),
+    '-segment_format',
+    'mpegts',
+    '-segment_list',
+    join(outDir, 'segments.csv'),
+    '-segment_list_type',
+    'csv',
     join(outDir, '%05d.ts'),
   );
   return args;
@@ -209,7 +234,10 @@ export function ffmpegMediaTool(paths: BinaryPaths = {}): MediaTool {
       const result = await run(binary('ffprobe'), ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', target]);
       if (result.code !== 0) {
         // ffprobe names the file it was given (a scratch path or a presigned URL): leave that out.
-        const why = lastLine(result.stderr).split(target).join('').replace(/^[:\s]+/, '');
+        const why = lastLine(result.stderr)
+          .split(target)
+          .join('')
+          .replace(/^[:\s]+/, '');
         throw new NotMedia(`ffprobe cannot read it as audio or video (${why})`);
       }
       let probe: ProbeResult;
@@ -227,11 +255,37 @@ export function ffmpegMediaTool(paths: BinaryPaths = {}): MediaTool {
 
     async testClip(path, seconds) {
       const result = await run(binary('ffmpeg'), [
-        '-hide_banner', '-loglevel', 'error', '-nostdin', '-y',
-        '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=25',
-        '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-        '-t', String(seconds), '-c:v', 'libx264', '-preset', 'veryfast', '-g', '50', '-pix_fmt', 'yuv420p',
-        '-c:a', 'aac', '-b:a', '96k', '-ac', '2', '-shortest', asFfmpegInput(path),
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-nostdin',
+        '-y',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc2=size=1280x720:rate=25',
+        '-f',
+        'lavfi',
+        '-i',
+        'sine=frequency=440:sample_rate=48000',
+        '-t',
+        String(seconds),
+        '-c:v',
+        'libx264',
+        '-preset',
+        'veryfast',
+        '-g',
+        '50',
+        '-pix_fmt',
+        'yuv420p',
+        '-c:a',
+        'aac',
+        '-b:a',
+        '96k',
+        '-ac',
+        '2',
+        '-shortest',
+        asFfmpegInput(path),
       ]);
       if (result.code !== 0) throw new Error(`ffmpeg could not make the test clip: ${lastLine(result.stderr)}`);
     },
@@ -274,11 +328,14 @@ async function streamSegments(ffmpeg: string, request: SegmentRequest): Promise<
     paused = on;
     child.kill(on ? 'SIGSTOP' : 'SIGCONT');
   };
-  void exited.then(() => (running = false), () => (running = false));
+  void exited.then(
+    () => (running = false),
+    () => (running = false),
+  );
 
   /** Reads the lines ffmpeg has added to its list since the last look. */
   const poll = async () => {
-    let handle;
+    let handle: Awaited<ReturnType<typeof open>>;
     try {
       handle = await open(listPath, 'r');
     } catch {
@@ -307,8 +364,12 @@ async function streamSegments(ffmpeg: string, request: SegmentRequest): Promise<
   let pollError: unknown;
   const tick = () => {
     polling ??= poll()
-      .catch((error: unknown) => void (pollError = error))
-      .finally(() => (polling = undefined));
+      .catch((error: unknown) => {
+        pollError = error;
+      })
+      .finally(() => {
+        polling = undefined;
+      });
     return polling;
   };
   const timer = setInterval(tick, POLL_MS);

@@ -116,7 +116,10 @@ export class LocalCodeStore implements CodeStore {
 
   /** Removes the function, a half-made one (a create cut off before its description) too. */
   async delete(name: string): Promise<boolean> {
-    const existed = await stat(this.dir(name)).then(() => true, () => false);
+    const existed = await stat(this.dir(name)).then(
+      () => true,
+      () => false,
+    );
     await rm(this.dir(name), { recursive: true, force: true });
     return existed;
   }
@@ -137,7 +140,14 @@ export class LocalCodeStore implements CodeStore {
         // A create cut off half-way (a killed process) is listed, as Lambda lists a Pending
         // function, so delete and gc can find it; it has no code hash and cannot be described.
         const files = await readdir(this.dir(name)).catch(() => [] as string[]);
-        const sizes = await Promise.all(files.map((f) => stat(join(this.dir(name), f)).then((st) => st.size, () => 0)));
+        const sizes = await Promise.all(
+          files.map((f) =>
+            stat(join(this.dir(name), f)).then(
+              (st) => st.size,
+              () => 0,
+            ),
+          ),
+        );
         found.push({ name, codeSha256: '', codeSize: sizes.reduce((a, b) => a + b, 0) });
       }
     }

@@ -75,7 +75,13 @@ export function faultSetup(faults: Fault[], seed: number | undefined): FaultSetu
  * Wraps every method of a port: before the real call, each fault for this port fires with its
  * rate. `counts` records what fired, so a test can check that faults really happened.
  */
-export function withFaults<T extends object>(port: FaultPort, target: T, faults: readonly Fault[], random: () => number, counts?: FaultCounts): T {
+export function withFaults<T extends object>(
+  port: FaultPort,
+  target: T,
+  faults: readonly Fault[],
+  random: () => number,
+  counts?: FaultCounts,
+): T {
   const mine = faults.filter((f) => f.port === port);
   if (mine.length === 0) return target;
   return new Proxy(target, {
@@ -116,7 +122,7 @@ export function withRetries<T extends object>(target: T, options: RetryOptions =
         const first = (value as (...a: unknown[]) => unknown).apply(obj, args);
         if (!(first instanceof Promise)) return first;
         let attempt = 0;
-        return retryTransient(() => (attempt++ === 0 ? first : ((value as (...a: unknown[]) => Promise<unknown>).apply(obj, args))), options);
+        return retryTransient(() => (attempt++ === 0 ? first : (value as (...a: unknown[]) => Promise<unknown>).apply(obj, args)), options);
       };
     },
   });

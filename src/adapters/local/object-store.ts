@@ -1,6 +1,7 @@
 // ObjectStore on folders: $LAMBDA_HLS_HOME/buckets/<bucket>/<key>.
 import { randomBytes } from 'node:crypto';
 import { constants, copyFile, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { InputNotFound } from '../../core/errors';
 import type { Bucket, ObjectInfo, ObjectStore } from '../../ports';
@@ -37,7 +38,7 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   async read(bucket: Bucket, key: string): Promise<AsyncIterable<Uint8Array>> {
-    let file;
+    let file: Awaited<ReturnType<typeof open>>;
     try {
       file = await open(this.pathOf(bucket, key));
     } catch (error) {
@@ -77,7 +78,7 @@ export class LocalObjectStore implements ObjectStore {
     const slash = prefix.lastIndexOf('/');
     const start = slash >= 0 ? join(base, ...pathOfKey(prefix.slice(0, slash))) : base;
     const walk = async (dir: string): Promise<void> => {
-      let entries;
+      let entries: Dirent[];
       try {
         entries = await readdir(dir, { withFileTypes: true });
       } catch (error) {
