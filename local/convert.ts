@@ -16,6 +16,7 @@ import type { LocalBackend } from '../src/composition/backends/local';
 import { bindSteps } from '../src/composition/steps';
 import type { Ports } from '../src/ports';
 import { CliError } from './errors';
+import { conversionProgress } from './progress';
 import { startServer } from './server';
 
 export interface ConvertOptions {
@@ -133,8 +134,10 @@ async function execute(conversion: Conversion): Promise<ConvertResult> {
       counts: options.faultCounts,
       retry: options.retryDelayMs === 0 ? { baseMs: 0 } : {},
     });
+    const loaded = options.loaded ?? loadDefinition();
+    const progressOf = conversionProgress(loaded);
     const result = await runStateMachine({
-      loaded: options.loaded ?? loadDefinition(),
+      loaded,
       // retryDelayMs 0 (tests): the steps' own per-call retries are instant too.
       handlers: bindSteps(options.wrapPorts ? options.wrapPorts(stepPorts) : stepPorts, {
         ...backend.settings,
@@ -143,7 +146,7 @@ async function execute(conversion: Conversion): Promise<ConvertResult> {
       input: input as never,
       retryDelayMs: options.retryDelayMs,
       onEvent: (event) => {
-        const stored = compactEvent(event);
+        const stored = compactEvent(event, progressOf);
         store.append(executionName, stored);
         options.onEvent?.(stored);
       },

@@ -36,6 +36,8 @@ export interface TaskState {
   state: string;
   /** The serverless function key in `Fn::GetAtt: [key, Arn]`. */
   functionKey: string;
+  /** Where the function's result goes in the state's output: a JSONPath, or undefined for the whole output. */
+  resultIn: string | undefined;
 }
 
 export interface LoadedDefinition {
@@ -68,7 +70,10 @@ export function loadDefinition(path = DEFAULT_ASL_PATH): LoadedDefinition {
         if (!Array.isArray(getAtt) || typeof getAtt[0] !== 'string' || getAtt[1] !== 'Arn') {
           throw new Error(`Task ${name}: Resource must be Fn::GetAtt: [<function key>, Arn]`);
         }
-        tasks.push({ state: name, functionKey: getAtt[0] });
+        // With OutputPath equal to ResultPath the state's output is the result itself.
+        const resultPath = state.ResultPath as string | undefined;
+        const resultIn = resultPath === undefined || resultPath === '$' || state.OutputPath === resultPath ? undefined : resultPath;
+        tasks.push({ state: name, functionKey: getAtt[0], resultIn });
         state.Resource = `${LOCAL_ACCOUNT_ARN}${getAtt[0]}`;
       }
       const processor = (state.ItemProcessor ?? state.Iterator) as { States?: unknown } | undefined;

@@ -5,7 +5,7 @@ import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSyn
 import { join } from 'node:path';
 import type { EventLog } from './engine';
 import { oneLineCause } from '../src/core/errors';
-import { lastState, progressOf, type ExecutionStatus, type FailureSummary, type StoredEvent } from '../src/core/history';
+import { lastState, type ExecutionStatus, type FailureSummary, type ProgressOf, type StoredEvent } from '../src/core/history';
 
 export interface ExecutionRecord {
   executionName: string;
@@ -21,7 +21,7 @@ export interface ExecutionRecord {
   error?: FailureSummary;
 }
 
-export function compactEvent(event: EventLog): StoredEvent {
+export function compactEvent(event: EventLog, progressOf: ProgressOf): StoredEvent {
   const stored: StoredEvent = { type: event.type, timestamp: event.timestamp };
   if ('state' in event) {
     stored.state = event.state.name;

@@ -1,7 +1,14 @@
 // Progress on stderr while a conversion runs: each state as it finishes, retries as they happen,
 // and a live counter for the PackageSegments Map. Fed StoredEvents, so the local engine and an
 // execution followed in AWS show the same lines.
-import type { StoredEvent } from '../src/core/history';
+import { progressReader } from '../src/composition/steps';
+import type { ProgressOf, StoredEvent } from '../src/core/history';
+import { loadDefinition, type LoadedDefinition } from './engine';
+
+/** Progress of ConvertVideo's states, as its ASL places each step's result. */
+export function conversionProgress(loaded: LoadedDefinition = loadDefinition()): ProgressOf {
+  return progressReader(loaded.tasks);
+}
 
 export interface ProgressWriter {
   write(text: string): void;

@@ -12,6 +12,7 @@ import { conversionFor, DEFAULT_OPTIONS, type ConversionOptions, type ExecutionI
 import { isSupportedKey, playbackPath, videoIdFor } from '../src/core/naming';
 import type { ConvertResult } from './convert';
 import { CliError } from './errors';
+import { conversionProgress } from './progress';
 
 export function playlistUrl(stack: StackOutputs, videoId: string): string {
   return `${stack.playbackBaseUrl.replace(/\/$/, '')}${playbackPath(videoId)}`;
@@ -42,7 +43,7 @@ export async function follow(executions: StepFunctionsExecutions, name: string, 
     await sleep(pollMs);
     description = await executions.describe(name);
   }
-  const translate = historyTranslator();
+  const translate = historyTranslator(conversionProgress());
   const events: StoredEvent[] = [];
   let lastId = 0;
   for (;;) {
@@ -153,7 +154,7 @@ export async function remoteHistory(ports: StageBackend, name: string) {
   const description = await ports.executions.describe(name);
   if (!description) return undefined;
   const raw = await ports.executions.history(name);
-  const events = storedEventsFromHistory(raw);
+  const events = storedEventsFromHistory(raw, conversionProgress());
   const input = description.input as Partial<ExecutionInput> | undefined;
   const sourceKey = typeof input?.source?.key === 'string' ? input.source.key : '';
   return { description, events, stats: executionStats(events, raw.length), sourceKey, videoId: sourceKey ? videoIdFor(sourceKey) : '' };

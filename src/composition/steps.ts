@@ -11,6 +11,7 @@ import { parseHttpApiEvent, servePlayback } from '../../functions/serve-segment/
 import { describeOutcome, parseS3Event, startConversion } from '../../functions/start-conversion/step';
 import { parseValidateInput, validateInput } from '../../functions/validate-input/step';
 import { parseWritePlaylistInput, writePlaylist } from '../../functions/write-playlist/step';
+import type { Progress, ProgressOf } from '../core/history';
 import type { BatchLimits } from '../core/plan';
 import type { RetryOptions } from '../core/retry';
 import type { PortName, Ports } from '../ports';
@@ -29,6 +30,8 @@ export interface StepEntry<I, O, P extends PortName> {
   /** The event as the function receives it → the step's typed input (InvalidRequest when it cannot be). */
   parse(event: unknown): I;
   run(input: I, ports: Pick<Ports, P>, settings: StepSettings): Promise<O>;
+  /** What the step's result tells a person following the run (counts for progress and stats). */
+  progress?(result: O): Progress;
 }
 
 function entry<I, O, const P extends PortName>(step: StepEntry<I, O, P>): StepEntry<I, O, P> {
@@ -49,6 +52,7 @@ export const STEPS = {
     variables: [],
     parse: parseSegmentMediaInput,
     run: segmentMedia,
+    progress: (result) => ({ segments: result.segmentCount, plannedPackages: result.packageCount }),
   }),
   packageBatch: entry({
     invokedBy: 'state machine',
@@ -56,6 +60,7 @@ export const STEPS = {
     variables: ['LAMBDA_HLS_FUNCTION_PREFIX', 'SEGMENT_ROLE_ARN'],
     parse: parsePackageBatchInput,
     run: packageBatch,
+    progress: (result) => ({ packages: result.packages, ...(result.retries > 0 && { callRetries: result.retries }) }),
   }),
   computeOffsets: entry({
     invokedBy: 'state machine',
@@ -121,4 +126,37 @@ export function bindSteps(ports: Ports, settings: StepSettings): Record<Function
     FunctionKey,
     (event: unknown) => Promise<unknown>
   >;
+}
+
+/** A state's function key and where its result is in the state's output, as the ASL says. */
+export interface TaskPlace {
+  state: string;
+  functionKey: string;
+  resultIn: string | undefined;
+}
+
+/** `$.a.b` of a value, or undefined. */
+function valueAt(value: unknown, path: string): unknown {
+  return path
+    .replace(/^\$\.?/, '')
+    .split('.')
+    .filter(Boolean)
+    .reduce<unknown>((at, key) => (at && typeof at === 'object' ? (at as Record<string, unknown>)[key] : undefined), value);
+}
+
+/** Progress of any state from its output: the ASL places the step's result, the step table reads it. */
+export function progressReader(tasks: readonly TaskPlace[]): ProgressOf {
+  const byState = new Map(tasks.map((task) => [task.state, task]));
+  return (state, output) => {
+    const task = byState.get(state);
+    const step = task && (STEPS as Record<string, StepEntry<unknown, unknown, PortName>>)[task.functionKey];
+    if (!task || !step?.progress) return {};
+    const result = task.resultIn ? valueAt(output, task.resultIn) : output;
+    if (!result || typeof result !== 'object') return {};
+    try {
+      return step.progress(result);
+    } catch {
+      return {}; // an output of another shape (a failure caught into it): nothing to count
+    }
+  };
 }

@@ -14,28 +14,21 @@ export interface StoredEvent {
   error?: string;
   cause?: string;
   attempt?: number;
-  /** SegmentMedia's segment and planned package counts, on its StateExited (for progress). */
+  /** The segment and planned package counts, on the StateExited of the state that plans them (for progress). */
   segments?: number;
   plannedPackages?: number;
-  /** On a PackageSegments iteration's StateExited: packages it holds, calls it retried itself. */
+  /** On a Map iteration's StateExited: packages it holds, calls it retried itself. */
   packages?: number;
   callRetries?: number;
   /** UTF-8 size of the state's input (StateEntered) or output (StateExited, Execution*). */
   payloadBytes?: number;
 }
 
-/** What progress and stats need from a state's output: SegmentMedia's count, a batch's packages. */
-export function progressOf(state: string, output: unknown): Pick<StoredEvent, 'segments' | 'plannedPackages' | 'packages' | 'callRetries'> {
-  const o = (output ?? {}) as { segments?: { segmentCount?: unknown; packageCount?: unknown }; packages?: unknown; retries?: unknown };
-  if (state === 'SegmentMedia' && typeof o.segments?.segmentCount === 'number') {
-    const planned = o.segments.packageCount;
-    return { segments: o.segments.segmentCount, ...(typeof planned === 'number' && { plannedPackages: planned }) };
-  }
-  if (state === 'PackageBatch' && typeof o.packages === 'number') {
-    return { packages: o.packages, ...(typeof o.retries === 'number' && o.retries > 0 && { callRetries: o.retries }) };
-  }
-  return {};
-}
+/** What progress and stats take from a state's output: planned counts, a batch's packages and in-step retries. */
+export type Progress = Pick<StoredEvent, 'segments' | 'plannedPackages' | 'packages' | 'callRetries'>;
+
+/** Reads a state's Progress from its output (composition: the ASL says which step ran there, the step table what it reports). */
+export type ProgressOf = (state: string, output: unknown) => Progress;
 
 /** What `convert --json` and `history --json` report about an execution's size. */
 export interface ExecutionStats {

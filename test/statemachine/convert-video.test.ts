@@ -13,6 +13,7 @@ import { convertFile, type ConvertResult } from '../../local/convert';
 import { loadDefinition, runStateMachine, UnboundTask } from '../../local/engine';
 import { failedState, summarizeStates } from '../../src/core/history';
 import { compactEvent, ExecutionStore } from '../../local/executions';
+import { conversionProgress } from '../../local/progress';
 import type { Settings } from '../../src/composition/settings';
 import { bindSteps } from '../../src/composition/steps';
 import type { Ports } from '../../src/ports';
@@ -186,7 +187,10 @@ describe('ConvertVideo, input errors end in the right state and leave nothing be
       retryDelayMs: 0,
     });
     expect(run.status).toBe('FAILED');
-    expect(failedState(run.events.map(compactEvent))).toMatchObject({ state: 'ValidateInput', error: 'InputNotFound' });
+    expect(failedState(run.events.map((e) => compactEvent(e, conversionProgress())))).toMatchObject({
+      state: 'ValidateInput',
+      error: 'InputNotFound',
+    });
   });
 
   it('fails with InvalidRequest when the execution input is malformed', async () => {
@@ -197,7 +201,10 @@ describe('ConvertVideo, input errors end in the right state and leave nothing be
       input: { source: 'x' },
       retryDelayMs: 0,
     });
-    expect(failedState(run.events.map(compactEvent))).toMatchObject({ state: 'ValidateInput', error: 'InvalidRequest' });
+    expect(failedState(run.events.map((e) => compactEvent(e, conversionProgress())))).toMatchObject({
+      state: 'ValidateInput',
+      error: 'InvalidRequest',
+    });
   });
 });
 
@@ -299,7 +306,7 @@ describe('the local runtime', () => {
       validate: true,
     });
     expect(run.status).toBe('FAILED'); // InvalidRequest, after the definition passed validation
-    expect(failedState(run.events.map(compactEvent))).toMatchObject({ error: 'InvalidRequest' });
+    expect(failedState(run.events.map((e) => compactEvent(e, conversionProgress())))).toMatchObject({ error: 'InvalidRequest' });
   });
 
   it('derives the same video id the CLI reports', async () => {

@@ -20,7 +20,7 @@ import { storedEventsFromHistory } from '../../src/adapters/aws/history';
 import { readStackOutputs, StackNotDeployed } from '../../src/adapters/aws/stack';
 import { awsHistoryEventCount, executionStats, failedState, summarizeStates } from '../../src/core/history';
 import { conversionFor } from '../../src/core/model';
-import { progressReporter } from '../../local/progress';
+import { conversionProgress, progressReporter } from '../../local/progress';
 import { convertRemote } from '../../local/remote';
 import { connectStage } from '../../src/composition/backends/aws';
 import { CliError } from '../../local/errors';
@@ -116,7 +116,7 @@ const FAILED_RUN = history(
 
 describe('AWS execution history read like a local one', () => {
   it('names the failed state, its error and a one-line cause, with retries and Map progress', () => {
-    const events = storedEventsFromHistory(FAILED_RUN);
+    const events = storedEventsFromHistory(FAILED_RUN, conversionProgress());
     expect(failedState(events)).toEqual({
       state: 'PackageSegments',
       error: 'SegmentTooLarge',
@@ -147,7 +147,7 @@ describe('AWS execution history read like a local one', () => {
   it('counts the events of a local run as AWS does: the same number as the AWS history itself', () => {
     // Both histories, translated, give back their own length: the rules awsHistoryEventCount
     // applies to the local engine's events are the event types AWS writes.
-    expect(awsHistoryEventCount(storedEventsFromHistory(FAILED_RUN))).toBe(FAILED_RUN.length);
+    expect(awsHistoryEventCount(storedEventsFromHistory(FAILED_RUN, conversionProgress()))).toBe(FAILED_RUN.length);
     const succeeded = history(
       ['ExecutionStarted', 0],
       ['TaskStateEntered', 1, entered('SegmentMedia')],
@@ -174,7 +174,7 @@ describe('AWS execution history read like a local one', () => {
       ['MapStateExited', 22, exited('PackageSegments', { big: 'x'.repeat(5000) })],
       ['ExecutionSucceeded', 23],
     );
-    const events = storedEventsFromHistory(succeeded);
+    const events = storedEventsFromHistory(succeeded, conversionProgress());
     expect(awsHistoryEventCount(events)).toBe(succeeded.length);
     expect(executionStats(events, succeeded.length)).toEqual({
       segments: 30,
@@ -192,7 +192,7 @@ describe('AWS execution history read like a local one', () => {
   });
 
   it('gives the inner Map states their iteration index, and nothing outside the Map one', () => {
-    const events = storedEventsFromHistory(FAILED_RUN);
+    const events = storedEventsFromHistory(FAILED_RUN, conversionProgress());
     expect(events.filter((e) => e.state === 'PackageBatch').map((e) => [e.type, e.index])).toEqual([
       ['StateEntered', 0],
       ['StateEntered', 1],
@@ -209,7 +209,7 @@ describe('AWS execution history read like a local one', () => {
         text += s;
       },
     });
-    for (const event of storedEventsFromHistory(FAILED_RUN)) report(event);
+    for (const event of storedEventsFromHistory(FAILED_RUN, conversionProgress())) report(event);
     expect(text).toContain('retry   SegmentMedia     after TooManyRequestsException: Rate exceeded');
     expect(text).toMatch(/ok {6}SegmentMedia +5\.0s {2}2 segments/);
     expect(text).toContain('FAILED  PackageSegments  SegmentTooLarge: segment 1 is 300 MB; use shorter segments');
@@ -217,9 +217,9 @@ describe('AWS execution history read like a local one', () => {
 
   it('translates a history fed in pieces exactly as one fed whole', async () => {
     const { historyTranslator } = await import('../../src/adapters/aws/history');
-    const translate = historyTranslator();
+    const translate = historyTranslator(conversionProgress());
     const pieces = [FAILED_RUN.slice(0, 9), FAILED_RUN.slice(9, 20), FAILED_RUN.slice(20)].flatMap((p) => translate(p));
-    expect(pieces).toEqual(storedEventsFromHistory(FAILED_RUN));
+    expect(pieces).toEqual(storedEventsFromHistory(FAILED_RUN, conversionProgress()));
   });
 });
 

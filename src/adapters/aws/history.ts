@@ -4,7 +4,7 @@
 // failure was retried or caught shows only in the events after it, as in the local engine.
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
 import { oneLineCause } from '../../core/errors';
-import { progressOf, type StoredEvent } from '../../core/history';
+import type { ProgressOf, StoredEvent } from '../../core/history';
 
 const ENTERED = /^(\w+?)StateEntered$/;
 const EXITED = /^(\w+?)StateExited$/;
@@ -50,7 +50,7 @@ function failureOf(event: HistoryEvent): { error: string; cause: string } {
  * A translator that keeps its place between calls: feed it an execution's events oldest first,
  * all at once or as they arrive while following a run, and it returns the new StoredEvents.
  */
-export function historyTranslator(): (events: readonly HistoryEvent[]) => StoredEvent[] {
+export function historyTranslator(progressOf: ProgressOf): (events: readonly HistoryEvent[]) => StoredEvent[] {
   const places = new Map<number, Place>();
   const types = new Map<number, string>();
   // Per state (and iteration): failed and not yet retried or caught; scheduled at least once.
@@ -136,6 +136,6 @@ export function historyTranslator(): (events: readonly HistoryEvent[]) => Stored
 }
 
 /** Translates a whole history (oldest first) into StoredEvents. */
-export function storedEventsFromHistory(events: readonly HistoryEvent[]): StoredEvent[] {
-  return historyTranslator()(events);
+export function storedEventsFromHistory(events: readonly HistoryEvent[], progressOf: ProgressOf): StoredEvent[] {
+  return historyTranslator(progressOf)(events);
 }
