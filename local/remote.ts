@@ -6,13 +6,14 @@ import { basename, resolve } from 'node:path';
 import type { ExecutionDescription, StepFunctionsExecutions } from '../src/adapters/aws/executions';
 import { historyTranslator, storedEventsFromHistory } from '../src/adapters/aws/history';
 import type { StackOutputs } from '../src/adapters/aws/stack';
-import type { StageBackend } from '../src/composition/backends/aws';
-import { executionStats, failedState, type FailureSummary, type StoredEvent } from '../src/core/history';
+import { connectStage, type StageBackend, type StageTarget } from '../src/composition/backends/aws';
+import { executionStats, failedState, summarizeStates, type FailureSummary, type StoredEvent } from '../src/core/history';
 import { conversionFor, DEFAULT_OPTIONS, type ConversionOptions, type ExecutionInput } from '../src/core/model';
-import { isSupportedKey, playbackPath, videoIdFor } from '../src/core/naming';
+import { isSupportedKey, parseExecutionName, playbackPath, videoIdFor } from '../src/core/naming';
 import type { ConvertResult } from './convert';
 import { CliError } from './errors';
 import { conversionProgress } from './progress';
+import type { HistoryView, Target } from './targets';
 
 export function playlistUrl(stack: StackOutputs, videoId: string): string {
   return `${stack.playbackBaseUrl.replace(/\/$/, '')}${playbackPath(videoId)}`;
@@ -145,17 +146,61 @@ export async function convertRemote(source: string, ports: StageBackend, options
 }
 
 /** An execution name, or the newest execution of a video id. */
-export async function findExecution(ports: StageBackend, id: string): Promise<string | undefined> {
-  if (await ports.executions.describe(id)) return id;
-  return ports.executions.latestFor(id);
+/** An execution name, or the newest execution of a video id. */
+async function findExecution(stage: StageBackend, id: string): Promise<string | undefined> {
+  if (await stage.executions.describe(id)) return id;
+  return stage.executions.latestFor(id);
 }
 
-export async function remoteHistory(ports: StageBackend, name: string) {
-  const description = await ports.executions.describe(name);
-  if (!description) return undefined;
-  const raw = await ports.executions.history(name);
+/** One execution's history from GetExecutionHistory, read like a local one. */
+export async function remoteHistory(stage: StageBackend, id: string): Promise<HistoryView | undefined> {
+  const name = await findExecution(stage, id);
+  const description = name ? await stage.executions.describe(name) : undefined;
+  if (!name || !description) return undefined;
+  const raw = await stage.executions.history(name);
   const events = storedEventsFromHistory(raw, conversionProgress());
   const input = description.input as Partial<ExecutionInput> | undefined;
   const sourceKey = typeof input?.source?.key === 'string' ? input.source.key : '';
-  return { description, events, stats: executionStats(events, raw.length), sourceKey, videoId: sourceKey ? videoIdFor(sourceKey) : '' };
+  const error = failureOf(description, events);
+  return {
+    executionName: description.name,
+    videoId: sourceKey ? videoIdFor(sourceKey) : '',
+    sourceKey,
+    status: description.status,
+    startedAt: description.startedAt,
+    ...(description.stoppedAt && { stoppedAt: description.stoppedAt }),
+    states: summarizeStates(events),
+    // AWS numbers its events from one: the last id is the history's length.
+    stats: executionStats(events, raw.length),
+    ...(error && { error }),
+  };
+}
+
+const STARTED = { uploaded: 'uploaded; the S3 trigger starts', started: 'started', exists: 'already under way:' } as const;
+
+/** A deployed stage as the CLI's target: its stack found once, its stores and executions behind it. */
+export async function stageTarget(target: StageTarget): Promise<Target> {
+  const stage = await connectStage(target);
+  return {
+    flags: ` --stage ${target.stage}`,
+    where: ` on ${stage.stack.stackName} (${stage.region})`,
+    inputIsScratch: false,
+    stores: () => ({ objects: stage.objects, code: stage.code, functionPrefix: stage.functionPrefix }),
+    playlistOf: (route) => playlistUrl(stage.stack, route.videoId),
+    convert: (file, options, report) =>
+      convertRemote(file, stage, {
+        options,
+        onEvent: report.onEvent,
+        onStart: (name, how) => report.note(`  ${STARTED[how]} execution ${name}`),
+      }),
+    playHint: (result) => `play it   in Safari or VLC (Chrome and Firefox: see the README), or ffplay ${result.playlist ?? ''}`,
+    history: (id) => remoteHistory(stage, id),
+    async running() {
+      const revisions = (await stage.executions.running()).flatMap((name) => {
+        const parsed = parseExecutionName(name);
+        return parsed ? [`${parsed.videoId}/${parsed.revision}`] : [];
+      });
+      return { revisions: new Set(revisions), sources: new Set<string>() };
+    },
+  };
 }

@@ -1,0 +1,26 @@
+// `lambda-hls list [--json] [--stage S]`: the converted videos, newest first.
+import { byNewest, listRoutes, routeSummary } from '../../src/registry/routes';
+import type { Target } from '../targets';
+import type { VideoJson } from './contracts';
+import { duration, EXIT_OK, printJson, say } from './output';
+
+export async function runList(target: Target, json: boolean): Promise<number> {
+  const routes = (await listRoutes(target.stores().objects)).sort(byNewest);
+  if (json) {
+    printJson(routes.map((r): VideoJson => ({ ...routeSummary(r), playlist: target.playlistOf(r) })));
+    return EXIT_OK;
+  }
+  if (routes.length === 0) {
+    say(`no videos yet: convert one with lambda-hls convert <file.mp4|file.mp3>${target.flags}`);
+    return EXIT_OK;
+  }
+  const width = Math.max(8, ...routes.map((r) => r.videoId.length));
+  const lines = [`${'VIDEO'.padEnd(width)}  KIND   LENGTH  SEGMENTS  NAME`];
+  for (const r of routes) {
+    lines.push(
+      `${r.videoId.padEnd(width)}  ${r.kind.padEnd(5)}  ${duration(r.durationSeconds).padStart(6)}  ${String(r.segmentCount).padStart(8)}  ${r.sourceKey}`,
+    );
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return EXIT_OK;
+}

@@ -1,0 +1,29 @@
+// What every command shares: where it writes, its exit codes, and how numbers read.
+
+export const EXIT_OK = 0;
+/** The conversion failed, or what was asked for does not exist. */
+export const EXIT_FAILED = 1;
+/** Bad usage: a flag, a file that is not there, a setting that cannot be used. */
+export const EXIT_USAGE = 2;
+
+/** A line for the person at the terminal (progress, results, hints). */
+export function say(text: string): void {
+  process.stderr.write(`${text}\n`);
+}
+
+/** One JSON document on stdout: what `--json` promises scripts (see ./contracts.ts). */
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+/** "1 package", "3 packages", "2 batches". */
+export function plural(count: number, word: string, many = `${word}s`): string {
+  return `${count} ${count === 1 ? word : many}`;
+}
+
+/** 75.4 → "1:15". */
+export function duration(seconds: number): string {
+  const m = Math.floor(seconds / 60);
+  const s = Math.round(seconds - m * 60);
+  return s === 60 ? `${m + 1}:00` : `${m}:${String(s).padStart(2, '0')}`;
+}

@@ -1,0 +1,114 @@
+// Where a command works: the embedded default (local backend, local engine, histories on disk) or
+// a deployed stage (`--stage <name>`: the aws backend, executions in Step Functions). Both have one
+// shape, so no command branches on --stage.
+import { localBackend } from '../src/composition/backends/local';
+import { settings } from '../src/composition/settings';
+import {
+  executionStats,
+  failedState,
+  summarizeStates,
+  type ExecutionStats,
+  type FailureSummary,
+  type StateSummary,
+  type StoredEvent,
+} from '../src/core/history';
+import type { ConversionOptions, RouteRecord } from '../src/core/model';
+import type { OwnedStores } from '../src/registry/deletion';
+import type { RunningExecutions } from '../src/registry/gc';
+import { convertFile, type ConvertResult } from './convert';
+import { ExecutionStore } from './executions';
+
+/** One execution's history, wherever it ran. */
+export interface HistoryView {
+  executionName: string;
+  videoId: string;
+  sourceKey: string;
+  status: string;
+  startedAt: string;
+  stoppedAt?: string;
+  states: StateSummary[];
+  stats: ExecutionStats;
+  error?: FailureSummary;
+}
+
+/** How `convert` tells the person what happens while it runs. */
+export interface ConvertReport {
+  onEvent(event: StoredEvent): void;
+  /** A line about the run itself (waiting for another, the execution started); not printed with --json. */
+  note(text: string): void;
+}
+
+export interface Target {
+  /** What to add to a suggested command so it runs here again: '' locally, ' --stage dev' for a stage. */
+  readonly flags: string;
+  /** Where the work happens, for "converting X…": '' locally, ' on lambda-hls-dev (eu-west-1)' for a stage. */
+  readonly where: string;
+  /** The local input bucket holds a copy per run only; a stage's holds the user's uploads. */
+  readonly inputIsScratch: boolean;
+  stores(): OwnedStores;
+  /** Where a video's playlist is played from: its path on disk, or its URL under the stack's PlaybackBaseUrl. */
+  playlistOf(route: RouteRecord): string;
+  convert(file: string, options: ConversionOptions, report: ConvertReport): Promise<ConvertResult>;
+  /** How to play a converted video from here. */
+  playHint(result: ConvertResult): string;
+  /** An execution by name, or the newest of a video id. */
+  history(id: string): Promise<HistoryView | undefined>;
+  running(): Promise<RunningExecutions>;
+}
+
+/** `--stage <name> [--region R]`, as the commands that can work on a deployed stack take them. */
+export interface StageFlags {
+  stage?: string;
+  region?: string;
+}
+
+/** The target the flags name: a stage (its AWS code loaded only then), else the local default. */
+export async function targetOf(flags: StageFlags): Promise<Target> {
+  if (!flags.stage) return localTarget();
+  const { stageTarget } = await import('./remote');
+  return stageTarget({ stage: flags.stage, ...(flags.region && { region: flags.region }) });
+}
+
+export function localTarget(): Target {
+  const backend = localBackend(settings());
+  const store = new ExecutionStore(backend.settings.home);
+  return {
+    flags: '',
+    where: '',
+    inputIsScratch: true,
+    stores: () => ({ objects: backend.objects, code: backend.code, functionPrefix: backend.settings.functionPrefix }),
+    playlistOf: (route) => backend.objects.pathOf('output', route.playlistKey),
+    convert: (file, options, report) =>
+      convertFile(file, {
+        backend,
+        options,
+        onEvent: report.onEvent,
+        onWait: (pid) => report.note(`  waiting: another lambda-hls (pid ${pid}) is converting a file of this name`),
+      }),
+    playHint: (result) => `play it   lambda-hls serve, then open http://127.0.0.1:8080/ (or /v/${result.videoId}/index.m3u8)`,
+    async history(id) {
+      const record = store.find(id);
+      if (!record) return undefined;
+      const events = store.events(record.executionName);
+      const error = record.error ?? (record.status === 'FAILED' ? failedState(events) : undefined);
+      return {
+        executionName: record.executionName,
+        videoId: record.videoId,
+        sourceKey: record.sourceKey,
+        status: record.status,
+        startedAt: record.startedAt,
+        ...(record.stoppedAt && { stoppedAt: record.stoppedAt }),
+        states: summarizeStates(events),
+        stats: executionStats(events),
+        ...(error && { error }),
+      };
+    },
+    async running() {
+      const running = store.all().filter((r) => r.status === 'RUNNING');
+      return {
+        revisions: new Set(running.map((r) => `${r.videoId}/${r.revision}`)),
+        sources: new Set(running.map((r) => r.sourceKey)),
+      };
+    },
+  };
+}
