@@ -1,7 +1,24 @@
 // In-memory ports for unit tests: no disk, no processes, no network.
 import { createHash } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { collectBytes } from '../../src/adapters/streams';
-import type { Bucket, CodeStore, ObjectInfo, ObjectStore, PackageInfo, PackageLocation, PackageSource } from '../../src/ports';
+import { InvalidRequest, NotMedia, SegmentationFailed } from '../../src/core/errors';
+import type { ProbeResult } from '../../src/core/model';
+import type {
+  Bucket,
+  CodeStore,
+  MediaTool,
+  ObjectInfo,
+  ObjectStore,
+  PackageInfo,
+  PackageLocation,
+  PackageSource,
+  Ports,
+  SegmentFile,
+  SegmentRequest,
+} from '../../src/ports';
 import { InputNotFound } from '../../src/core/errors';
 
 export class MemoryObjectStore implements ObjectStore {
@@ -27,8 +44,8 @@ export class MemoryObjectStore implements ObjectStore {
   async put(bucket: Bucket, key: string, body: Buffer | string): Promise<void> {
     this.data.set(this.id(bucket, key), Buffer.from(body));
   }
-  async putFile(): Promise<void> {
-    throw new Error('not used in unit tests');
+  async putFile(bucket: Bucket, key: string, path: string): Promise<void> {
+    this.data.set(this.id(bucket, key), await readFile(path));
   }
   async list(bucket: Bucket, prefix: string): Promise<ObjectInfo[]> {
     return [...this.data.entries()]
@@ -91,4 +108,62 @@ export function bufferSource(zip: Uint8Array): PackageSource {
       yield zip;
     },
   };
+}
+
+/**
+ * A media tool that answers probes from a script and "segments" by writing segment files of the
+ * given sizes (filled with MPEG-TS sync bytes) into the request's scratch folder, one at a time.
+ */
+export class ScriptedMediaTool implements MediaTool {
+  readonly segmented: SegmentRequest[] = [];
+
+  constructor(
+    private readonly script: {
+      probe?: ProbeResult | ((input: string) => ProbeResult);
+      segments?: { bytes: number; duration: number }[];
+      /** Fails after handing over this many segments, as ffmpeg does when its input disappears. */
+      failAfter?: number;
+    } = {},
+  ) {}
+
+  async probe(input: string): Promise<ProbeResult> {
+    const { probe } = this.script;
+    if (!probe) throw new NotMedia('ffprobe cannot read it as audio or video (Invalid data found when processing input)');
+    return typeof probe === 'function' ? probe(input) : probe;
+  }
+
+  async segment(request: SegmentRequest): Promise<AsyncIterable<SegmentFile>> {
+    this.segmented.push(request);
+    const { segments = [], failAfter } = this.script;
+    await mkdir(request.outDir, { recursive: true });
+    return (async function* () {
+      let start = 0;
+      for (const [index, segment] of segments.entries()) {
+        if (failAfter !== undefined && index >= failAfter)
+          throw new SegmentationFailed('ffmpeg could not segment the file: Connection reset');
+        const path = join(request.outDir, `${String(index).padStart(5, '0')}.ts`);
+        await writeFile(path, Buffer.alloc(segment.bytes, 0x47));
+        yield { index, path, bytes: segment.bytes, start, duration: segment.duration };
+        start += segment.duration;
+      }
+    })();
+  }
+
+  async testClip(): Promise<void> {
+    throw new InvalidRequest('the scripted media tool makes no clips');
+  }
+}
+
+/** Every port in memory, the clock included; override any of them. */
+export function memoryPorts(overrides: Partial<Ports> = {}): Ports & { objects: MemoryObjectStore; code: MemoryCodeStore } {
+  const now = Date.parse('2026-01-01T00:00:00Z');
+  const clock = overrides.clock ?? (() => now);
+  return {
+    objects: new MemoryObjectStore(),
+    code: new MemoryCodeStore(clock),
+    media: new ScriptedMediaTool(),
+    executions: { start: async () => 'started' },
+    clock,
+    ...overrides,
+  } as Ports & { objects: MemoryObjectStore; code: MemoryCodeStore };
 }

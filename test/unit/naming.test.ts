@@ -22,12 +22,21 @@ describe('extensions', () => {
   it.each(['clip.mp4', 'CLIP.MP4', 'a.b.Mp4', 'song.mp3', 'SONG.MP3', 'dir/x.mp4'])('accepts %s', (key) => {
     expect(['.mp4', '.mp3']).toContain(supportedExtension(key));
   });
-  it.each(['clip.avi', 'clip', '.mp4', 'clip.mp4.txt', 'clip.mp4 ', 'clip.m4a', 'clip.mp4/'])(
-    'rejects %s with UnsupportedExtension',
-    (key) => {
-      expect(() => supportedExtension(key)).toThrow(UnsupportedExtension);
-    },
-  );
+  it.each([
+    'clip.avi',
+    'CLIP.AVI',
+    'clip',
+    '.mp4',
+    'clip.mp4.txt',
+    'clip.mp4.avi',
+    'clip.mp4.',
+    'clip.mp4 ',
+    'clip.m4a',
+    'clip.m4v',
+    'clip.mp4/',
+  ])('rejects %s with UnsupportedExtension', (key) => {
+    expect(() => supportedExtension(key)).toThrow(UnsupportedExtension);
+  });
   it('reads the extension of the file name only', () => {
     expect(extensionOf('folder.mp4/clip')).toBe('');
   });

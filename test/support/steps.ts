@@ -1,0 +1,57 @@
+// Running the steps on in-memory ports, as the state machine would chain them.
+import { computeOffsets } from '../../functions/compute-offsets/step';
+import { packageBatch } from '../../functions/package-batch/step';
+import { segmentMedia } from '../../functions/segment-media/step';
+import { validateInput } from '../../functions/validate-input/step';
+import { writePlaylist } from '../../functions/write-playlist/step';
+import { readSettings } from '../../src/composition/settings';
+import type { StepSettings } from '../../src/composition/steps';
+import type { ProbeResult } from '../../src/core/model';
+import { tempDir } from './fixtures';
+import { memoryPorts, ScriptedMediaTool } from './memory';
+
+/** Default settings, instant in-step retries and a scratch folder of its own. */
+export function stepSettings(overrides: Partial<StepSettings> = {}): StepSettings {
+  return { ...readSettings({}), scratchDir: tempDir('scratch'), retry: { baseMs: 0 }, ...overrides };
+}
+
+export const MP4: ProbeResult = {
+  formatName: 'mov,mp4,m4a,3gp,3g2,mj2',
+  durationSeconds: 30,
+  video: { codec: 'h264', width: 320, height: 180, frameRate: 25 },
+  audio: { codec: 'aac', channels: 2, sampleRate: 48000 },
+};
+
+/** Ten-second segments of these sizes. */
+export function segmentsOf(...bytes: number[]) {
+  return bytes.map((b) => ({ bytes: b, duration: 10 }));
+}
+
+/** Memory ports whose media tool probes as `probe` and cuts `segments`, with `key` uploaded. */
+export async function uploadedClip(
+  options: { key?: string; probe?: ProbeResult; segments?: { bytes: number; duration: number }[]; bytes?: number } = {},
+) {
+  const key = options.key ?? 'clip.mp4';
+  const media = new ScriptedMediaTool({ probe: options.probe ?? MP4, segments: options.segments ?? segmentsOf(1000, 2000, 1500) });
+  const ports = memoryPorts({ media });
+  await ports.objects.put('input', key, Buffer.alloc(options.bytes ?? 4096, 1));
+  return {
+    ports,
+    media,
+    key,
+    request: { source: { key }, revision: 'abcd1234', options: { segmentSeconds: 10, profile: 'source' as const } },
+  };
+}
+
+/** ValidateInput through WritePlaylist, each step's result kept. */
+export async function convertInMemory(clip: Awaited<ReturnType<typeof uploadedClip>>, settings = stepSettings()) {
+  const { ports, request } = clip;
+  const job = await validateInput(request, ports, settings);
+  const segmented = await segmentMedia(job, ports, settings);
+  const batches = [];
+  for (const batch of segmented.batches)
+    batches.push(await packageBatch({ videoId: job.videoId, revision: job.revision, batch }, ports, settings));
+  const offsets = await computeOffsets({ job, manifestKey: segmented.manifestKey, batches: segmented.batches }, ports, settings);
+  const playlist = await writePlaylist({ job, offsetsKey: offsets.offsetsKey }, ports);
+  return { job, segmented, batches, offsets, playlist };
+}

@@ -1,0 +1,61 @@
+import { registerRoute } from '../../../functions/register-route/step';
+import { keys } from '../../../src/core/naming';
+import { readRoute } from '../../../src/registry/routes';
+import { convertInMemory, segmentsOf, stepSettings, uploadedClip } from '../../support/steps';
+
+const settings = stepSettings();
+
+async function ready(revision = 'abcd1234', clip?: Awaited<ReturnType<typeof uploadedClip>>) {
+  const source = clip ?? (await uploadedClip({ segments: segmentsOf(1000, 1000) }));
+  const converted = await convertInMemory({ ...source, request: { ...source.request, revision } }, settings);
+  const input = { job: converted.job, playlist: converted.playlist, offsetsKey: converted.offsets.offsetsKey };
+  return { ...source, ...converted, input };
+}
+
+describe('RegisterRoute', () => {
+  it("registers the route in one write, then removes this revision's work files but not its packages", async () => {
+    const { ports, job, input } = await ready();
+    const result = await registerRoute(input, ports, settings);
+    expect(result).toMatchObject({
+      videoId: job.videoId,
+      revision: 'abcd1234',
+      playbackPath: `/v/${job.videoId}/index.m3u8`,
+      segmentCount: 2,
+      packages: 1,
+    });
+    const route = await readRoute(ports.objects, job.videoId);
+    expect(route).toMatchObject({
+      revision: 'abcd1234',
+      packages: [`lhls-${job.videoId}-abcd1234-0`],
+      registeredAt: '2026-01-01T00:00:00.000Z',
+    });
+    expect(await ports.objects.list('work', keys.workPrefix(job.videoId, job.revision))).toEqual([]);
+    expect(await ports.code.describe(route!.packages[0]!)).toBeDefined();
+  });
+
+  it("switches a video to a new revision, then deletes the old revision's packages and playlist", async () => {
+    const first = await ready('aaaa1111');
+    await registerRoute(first.input, first.ports, settings);
+    const second = await ready('bbbb2222', first);
+    await registerRoute(second.input, first.ports, settings);
+    const route = await readRoute(first.ports.objects, first.job.videoId);
+    expect(route).toMatchObject({ revision: 'bbbb2222', replaced: { revision: 'aaaa1111' } });
+    expect((await first.ports.code.list('')).map((f) => f.name)).toEqual([`lhls-${first.job.videoId}-bbbb2222-0`]);
+    expect(await first.ports.objects.head('output', first.playlist.playlistKey)).toBeUndefined();
+  });
+
+  it('finishes from the route record when retried after the switch, the work files already gone', async () => {
+    const first = await ready('aaaa1111');
+    await registerRoute(first.input, first.ports, settings);
+    const second = await ready('bbbb2222', first);
+    // The first attempt switched the route, then failed while deleting the old revision.
+    const remove = first.ports.code.delete.bind(first.ports.code);
+    first.ports.code.delete = () => Promise.reject(new Error('connection reset'));
+    await expect(registerRoute(second.input, first.ports, settings)).rejects.toThrow('connection reset');
+    first.ports.code.delete = remove;
+    // The retry reads no offsets (they are gone with the work files) and completes the clean-up.
+    await first.ports.objects.delete('work', second.input.offsetsKey);
+    await expect(registerRoute(second.input, first.ports, settings)).resolves.toMatchObject({ revision: 'bbbb2222', packages: 1 });
+    expect((await first.ports.code.list('')).map((f) => f.name)).toEqual([`lhls-${first.job.videoId}-bbbb2222-0`]);
+  });
+});

@@ -1,0 +1,87 @@
+import { readdirSync } from 'node:fs';
+import { segmentMedia } from '../../../functions/segment-media/step';
+import { validateInput } from '../../../functions/validate-input/step';
+import { parseBatch, parseManifest } from '../../../src/core/documents';
+import { keys } from '../../../src/core/naming';
+import { crc32 } from '../../../src/core/zip';
+import { readDocument } from '../../../src/read-document';
+import { ScriptedMediaTool } from '../../support/memory';
+import { segmentsOf, stepSettings, uploadedClip } from '../../support/steps';
+
+async function segmented(segments: { bytes: number; duration: number }[], settings = stepSettings()) {
+  const clip = await uploadedClip({ segments });
+  const job = await validateInput(clip.request, clip.ports, settings);
+  return { ...clip, job, settings, run: () => segmentMedia(job, clip.ports, settings) };
+}
+
+describe('SegmentMedia', () => {
+  it('uploads every segment with its CRC-32, writes the manifest and leaves scratch empty', async () => {
+    const { ports, job, settings, run } = await segmented(segmentsOf(1000, 2000, 1500));
+    const result = await run();
+    expect(result).toMatchObject({
+      segmentCount: 3,
+      packageCount: 1,
+      durationSeconds: 30,
+      batches: [0],
+      encoding: { video: 'copy', audio: 'copy' },
+    });
+    const manifest = await readDocument(ports.objects, 'work', result.manifestKey, parseManifest);
+    expect(manifest.segments.map((s) => [s.index, s.bytes, s.start, s.duration])).toEqual([
+      [0, 1000, 0, 10],
+      [1, 2000, 10, 10],
+      [2, 1500, 20, 10],
+    ]);
+    for (const s of manifest.segments) expect(s.crc32).toBe(crc32(await ports.objects.get('work', s.key)));
+    expect(readdirSync(settings.scratchDir)).toEqual([]);
+    expect(await ports.code.list('')).toEqual([]); // packaging is the next state's work
+    expect(job.source.kind).toBe('video');
+  });
+
+  it('fills packages up to the package size and groups them into batches, each with its own plan', async () => {
+    const settings = stepSettings({ packageBytes: 2500, batchLimits: { maxPackages: 2, maxBytes: 1e9 } });
+    const { ports, job, run } = await segmented(segmentsOf(1000, 1000, 1000, 1000, 1000), settings);
+    const result = await run();
+    expect(result.packageCount).toBe(3); // two segments per package, then one
+    expect(result.batches).toEqual([0, 1]);
+    const second = await readDocument(ports.objects, 'work', keys.batch(job.videoId, job.revision, 1), parseBatch);
+    expect(second.packages.map((p) => p.entries.map((e) => e.index))).toEqual([[4]]);
+  });
+
+  it('refuses a segment larger than a package may hold before anything is planned, suggesting shorter segments', async () => {
+    const { ports, job, run } = await segmented(segmentsOf(1000, 9000), stepSettings({ maxPackageBytes: 5000 }));
+    await expect(run()).rejects.toMatchObject({
+      name: 'SegmentTooLarge',
+      message: expect.stringMatching(
+        /segment 1 is 8\.8 KiB .* at most 4\.9 KiB: use shorter segments \(e\.g\. --segment-seconds 2\) or .*--profile 360p/,
+      ),
+    });
+    expect(await ports.objects.head('work', keys.manifest(job.videoId, job.revision))).toBeUndefined();
+  });
+
+  it('refuses packages that would not fit in the free code storage, before any function exists', async () => {
+    const { ports, run } = await segmented(segmentsOf(1000, 1000));
+    ports.code.quota = async () => ({ limitBytes: 10_000, usedBytes: 9_000 });
+    await expect(run()).rejects.toMatchObject({
+      name: 'CodeStorageQuotaExceeded',
+      message: expect.stringMatching(/only 1000 bytes of 9\.8 KiB is free/),
+    });
+    expect(await ports.code.list('')).toEqual([]);
+  });
+
+  it('says the input was deleted when ffmpeg fails because it disappeared mid-run', async () => {
+    const { ports, job, settings } = await segmented(segmentsOf(1000, 1000, 1000));
+    const media = new ScriptedMediaTool({ segments: segmentsOf(1000, 1000, 1000), failAfter: 1 });
+    await ports.objects.delete('input', 'clip.mp4');
+    await expect(segmentMedia(job, { ...ports, media }, settings)).rejects.toMatchObject({
+      name: 'InputNotFound',
+      message: '"clip.mp4" was deleted from the input bucket while it was being converted',
+    });
+    expect(readdirSync(settings.scratchDir)).toEqual([]);
+  });
+
+  it("keeps ffmpeg's own failure when the input is still there", async () => {
+    const { ports, job, settings } = await segmented(segmentsOf(1000));
+    const media = new ScriptedMediaTool({ segments: segmentsOf(1000, 1000), failAfter: 1 });
+    await expect(segmentMedia(job, { ...ports, media }, settings)).rejects.toMatchObject({ name: 'SegmentationFailed' });
+  });
+});

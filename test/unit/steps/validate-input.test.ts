@@ -1,0 +1,93 @@
+import { parseValidateInput, validateInput } from '../../../functions/validate-input/step';
+import { videoIdFor } from '../../../src/core/naming';
+import { ScriptedMediaTool } from '../../support/memory';
+import { stepSettings, uploadedClip } from '../../support/steps';
+
+const settings = stepSettings();
+
+describe('ValidateInput', () => {
+  it('describes an .mp4 with video as the job the later states run on', async () => {
+    const { ports, request } = await uploadedClip({ bytes: 5000 });
+    const job = await validateInput(request, ports, settings);
+    expect(job).toMatchObject({
+      videoId: videoIdFor('clip.mp4'),
+      revision: 'abcd1234',
+      source: { key: 'clip.mp4', bytes: 5000, extension: '.mp4', kind: 'video' },
+      options: { segmentSeconds: 10, profile: 'source' },
+    });
+  });
+
+  it('refuses a name that is not .mp4 or .mp3 before reading anything', async () => {
+    const { ports } = await uploadedClip({ key: 'clip.avi' });
+    const head = jest.spyOn(ports.objects, 'head');
+    await expect(
+      validateInput(parseValidateInput({ source: { key: 'clip.avi' }, revision: 'abcd1234' }), ports, settings),
+    ).rejects.toMatchObject({
+      name: 'UnsupportedExtension',
+    });
+    expect(head).not.toHaveBeenCalled();
+  });
+
+  it('says a missing object is missing (InputNotFound), an empty one empty (EmptyInput)', async () => {
+    const { ports, request } = await uploadedClip();
+    await ports.objects.put('input', 'clip.mp4', '');
+    await expect(validateInput(request, ports, settings)).rejects.toMatchObject({
+      name: 'EmptyInput',
+      message: '"clip.mp4" is empty (0 bytes)',
+    });
+    await ports.objects.delete('input', 'clip.mp4');
+    await expect(validateInput(request, ports, settings)).rejects.toMatchObject({ name: 'InputNotFound' });
+  });
+
+  it('refuses an input over the limit with both sizes, without probing it', async () => {
+    const { ports, media, request } = await uploadedClip({ bytes: 2048 });
+    const probe = jest.spyOn(media, 'probe');
+    await expect(validateInput(request, ports, stepSettings({ maxInputBytes: 1024 }))).rejects.toMatchObject({
+      name: 'InputTooLarge',
+      message: '"clip.mp4" is 2.0 KiB; the limit is 1.0 KiB',
+    });
+    expect(probe).not.toHaveBeenCalled();
+  });
+
+  it('refuses a function prefix that leaves no room for the names, without probing', async () => {
+    const { ports, media, request } = await uploadedClip();
+    const probe = jest.spyOn(media, 'probe');
+    await expect(
+      validateInput(request, ports, stepSettings({ functionPrefix: 'a-much-too-long-service-name-stage-seg-' })),
+    ).rejects.toMatchObject({
+      name: 'NameTooLong',
+    });
+    expect(probe).not.toHaveBeenCalled();
+  });
+
+  it.each([
+    ['ffprobe cannot read it', 'clip.mp4', undefined, /^"clip.mp4": ffprobe cannot read it/],
+    [
+      'an .mp3 that ffprobe reads as MP4',
+      'song.mp3',
+      { formatName: 'mov,mp4', durationSeconds: 3, audio: { codec: 'aac', channels: 2, sampleRate: 44100 } },
+      /is not MP3: ffprobe reads it as mov,mp4/,
+    ],
+    [
+      'an .mp4 without video',
+      'voice.mp4',
+      { formatName: 'mov,mp4', durationSeconds: 3, audio: { codec: 'aac', channels: 2, sampleRate: 44100 } },
+      /has no video stream/,
+    ],
+    ['an .mp3 without audio', 'odd.mp3', { formatName: 'mp3', durationSeconds: 3 }, /has no audio stream/],
+    [
+      'media without a duration',
+      'still.mp4',
+      { formatName: 'mov,mp4', durationSeconds: 0, video: { codec: 'h264', width: 2, height: 2 } },
+      /has no playable duration/,
+    ],
+  ])('refuses %s as NotMedia, naming the file', async (_, key, probe, message) => {
+    const { ports, request } = await uploadedClip({ key, ...(probe && { probe }) });
+    // No probe scripted: the tool answers as ffprobe does for bytes it cannot read.
+    const media = probe ? ports.media : new ScriptedMediaTool();
+    await expect(validateInput(request, { ...ports, media }, settings)).rejects.toMatchObject({
+      name: 'NotMedia',
+      message: expect.stringMatching(message),
+    });
+  });
+});
