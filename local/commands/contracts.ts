@@ -1,6 +1,6 @@
 // The JSON the commands print with --json: the shapes scripts rely on (README: CLI). Changing one
 // is changing a contract.
-import type { ExecutionStats, FailureSummary } from '../../src/core/history';
+import type { ExecutionStats, FailureSummary, StateSummary } from '../../src/core/history';
 import type { MediaKind } from '../../src/core/model';
 
 /** `convert --json` */
@@ -15,19 +15,13 @@ export interface ConvertJson {
   error?: FailureSummary;
 }
 
-/** One state in `history --json`. */
-export interface HistoryStateJson {
-  state: string;
-  status: 'SUCCEEDED' | 'FAILED' | 'RUNNING';
+/** One state in `history --json`: its summary, with times as a person reads them. */
+export type HistoryStateJson = Omit<StateSummary, 'type' | 'startedAt' | 'stoppedAt'> & {
+  /** ISO 8601. */
   startedAt: string;
+  /** How long it ran, or null while it runs. */
   seconds: number | null;
-  retries: number;
-  callRetries?: number;
-  iterations?: { started: number; succeeded: number; failed: number };
-  packages?: number;
-  error?: string;
-  cause?: string;
-}
+};
 
 /** `history --json` */
 export interface HistoryJson {

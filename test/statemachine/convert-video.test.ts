@@ -51,6 +51,14 @@ function recordingCreates(inner: Ports['code']) {
   return { code, created };
 }
 
+/** An execution started by hand with a malformed input (`source` not an object), on fresh local ports. */
+async function runMalformedInput(validate = false) {
+  const ports = freshBackend();
+  const handlers = bindSteps(ports, ports.settings);
+  const run = await runStateMachine({ loaded: loadDefinition(), handlers, input: { source: 'x' }, retryDelayMs: 0, validate });
+  return { status: run.status, failure: failedState(run.events.map((event) => compactEvent(event, conversionProgress()))) };
+}
+
 function expectFailed(result: ConvertResult, state: string, error: string) {
   expect(result.status).toBe('FAILED');
   expect(result.error).toMatchObject({ state, error });
@@ -194,17 +202,7 @@ describe('ConvertVideo, input errors end in the right state and leave nothing be
   });
 
   it('fails with InvalidRequest when the execution input is malformed', async () => {
-    const ports = freshBackend();
-    const run = await runStateMachine({
-      loaded: loadDefinition(),
-      handlers: bindSteps(ports, ports.settings),
-      input: { source: 'x' },
-      retryDelayMs: 0,
-    });
-    expect(failedState(run.events.map((e) => compactEvent(e, conversionProgress())))).toMatchObject({
-      state: 'ValidateInput',
-      error: 'InvalidRequest',
-    });
+    expect(await runMalformedInput()).toMatchObject({ status: 'FAILED', failure: { state: 'ValidateInput', error: 'InvalidRequest' } });
   });
 });
 
@@ -297,16 +295,8 @@ describe('the local runtime', () => {
   });
 
   it('runs a definition the engine validates (runs skip the validation for speed)', async () => {
-    const ports = freshBackend();
-    const run = await runStateMachine({
-      loaded: loadDefinition(),
-      handlers: bindSteps(ports, ports.settings),
-      input: { source: 'x' },
-      retryDelayMs: 0,
-      validate: true,
-    });
-    expect(run.status).toBe('FAILED'); // InvalidRequest, after the definition passed validation
-    expect(failedState(run.events.map((e) => compactEvent(e, conversionProgress())))).toMatchObject({ error: 'InvalidRequest' });
+    // InvalidRequest, after the definition passed validation.
+    expect(await runMalformedInput(true)).toMatchObject({ status: 'FAILED', failure: { error: 'InvalidRequest' } });
   });
 });
 
