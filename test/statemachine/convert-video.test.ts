@@ -1,6 +1,6 @@
 // The real ASL file on the local engine, with the real steps and local adapters: one named case
 // per path through the machine, asserting on the execution history and on what is left behind.
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
@@ -454,6 +454,20 @@ describe('the local server answers only what is registered and signed, on 127.0.
   });
 });
 
+/** The processes whose command line contains `text` (Linux: /proc). */
+function processesNaming(text: string): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry) && Number(entry) !== process.pid)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text);
+      } catch {
+        return false; // ended while we looked
+      }
+    })
+    .map(Number);
+}
+
 describe('segmenting streams: each segment is handed over as ffmpeg finishes it', () => {
   it('keeps scratch within a few segments while the caller is slower than ffmpeg, and hands over all of them in order', async () => {
     const source = makeVideo(join(dir, 'long for streaming.mp4'), { seconds: 30, size: '320x180', videoCodec: 'mpeg4' });
@@ -490,12 +504,13 @@ describe('segmenting streams: each segment is handed over as ffmpeg finishes it'
       segmentSeconds: 1,
       outDir,
     })) {
+      // ffmpeg is at work meanwhile: its command line names the scratch folder.
+      if (file.index === 0) expect(processesNaming(outDir)).toHaveLength(1);
       if (file.index === 1) break;
     }
-    const after = readdirSync(outDir).length;
-    await new Promise((r) => setTimeout(r, 500));
-    expect(readdirSync(outDir).length).toBe(after);
-    expect(after).toBeLessThan(15);
+    // Stopping the iteration ended ffmpeg (and waited for it): nothing writes there any more.
+    expect(processesNaming(outDir)).toEqual([]);
+    expect(readdirSync(outDir).length).toBeLessThan(15);
   });
 });
 
