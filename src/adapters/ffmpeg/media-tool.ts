@@ -1,6 +1,7 @@
 // MediaTool on ffmpeg/ffprobe binaries: the static ones shipped in npm packages by default (so
 // `npm install` alone is enough), or any others through FFMPEG_PATH / FFPROBE_PATH (the Lambda
-// layer sets them to /opt/bin/…).
+// layer sets them to /opt/bin/…). A URL input is opened through a relay on 127.0.0.1
+// (./loopback.ts): the static binaries crash resolving host names.
 import { spawn } from 'node:child_process';
 import { accessSync, chmodSync, constants, statSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
@@ -8,6 +9,7 @@ import { join } from 'node:path';
 import { NotMedia, SegmentationFailed } from '../../core/errors';
 import type { ProbeResult } from '../../core/model';
 import type { MediaTool, SegmentFile, SegmentRequest } from '../../ports';
+import { loopbackFor } from './loopback';
 
 export interface Binaries {
   ffmpeg: string;
@@ -230,8 +232,11 @@ export function ffmpegMediaTool(paths: BinaryPaths = {}): MediaTool {
   const binary = (name: keyof Binaries) => (binaries[name] ??= resolveBinary(name, paths));
   return {
     async probe(input) {
-      const target = asFfmpegInput(input);
-      const result = await run(binary('ffprobe'), ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', target]);
+      const loopback = await loopbackFor(input);
+      const target = asFfmpegInput(loopback.location);
+      const result = await run(binary('ffprobe'), ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', target]).finally(
+        () => loopback.close(),
+      );
       if (result.code !== 0) {
         // ffprobe names the file it was given (a scratch path or a presigned URL): leave that out.
         const why = lastLine(result.stderr)
@@ -250,7 +255,20 @@ export function ffmpegMediaTool(paths: BinaryPaths = {}): MediaTool {
     },
 
     async segment(request) {
-      return streamSegments(binary('ffmpeg'), request);
+      const loopback = await loopbackFor(request.input);
+      try {
+        const segments = await streamSegments(binary('ffmpeg'), { ...request, input: loopback.location });
+        return (async function* () {
+          try {
+            yield* segments;
+          } finally {
+            await loopback.close();
+          }
+        })();
+      } catch (error) {
+        await loopback.close();
+        throw error;
+      }
     },
 
     async testClip(path, seconds) {

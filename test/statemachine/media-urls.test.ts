@@ -1,0 +1,81 @@
+// The npm ffmpeg and ffprobe crash (exit 139) resolving a host name, and in AWS the input is a
+// presigned URL under one. The media tool opens such URLs through a relay on 127.0.0.1.
+import { createReadStream, readdirSync, rmSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { needsLoopback } from '../../src/adapters/ffmpeg/loopback';
+import { ffmpegMediaTool } from '../../src/adapters/ffmpeg/media-tool';
+import { parseRange } from '../../local/server';
+import { makeVideo, tempDir } from '../support/fixtures';
+
+let server: Server;
+let port: number;
+const requests: { path: string; range?: string }[] = [];
+let clip: string;
+
+beforeAll(async () => {
+  const dir = tempDir('media-urls');
+  // moov at the end (ffmpeg's default): reading it takes ranged requests far into the file.
+  clip = makeVideo(join(dir, 'lecture.mp4'), { seconds: 6, size: '320x180' });
+  server = createServer((req, res) => {
+    requests.push({ path: req.url ?? '', ...(req.headers.range && { range: req.headers.range }) });
+    const size = statSync(clip).size;
+    const range = parseRange(req.headers.range, size);
+    if (range === 'unsatisfiable') {
+      res.writeHead(416, { 'Content-Range': `bytes */${size}` }).end();
+      return;
+    }
+    const { start, end } = range ?? { start: 0, end: size - 1 };
+    res.writeHead(range ? 206 : 200, {
+      'Content-Type': 'video/mp4',
+      'Accept-Ranges': 'bytes',
+      'Content-Length': String(end - start + 1),
+      ...(range && { 'Content-Range': `bytes ${start}-${end}/${size}` }),
+    });
+    createReadStream(clip, { start, end }).pipe(res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  port = (server.address() as { port: number }).port;
+});
+
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+describe('media inputs addressed by host name, as presigned URLs are', () => {
+  it('relays only URLs whose host is a name', () => {
+    expect(needsLoopback('https://in-bucket.s3.eu-west-1.amazonaws.com/a.mp4?X-Amz-Signature=x')).toBe(true);
+    expect(needsLoopback('http://localhost:9000/a.mp4')).toBe(true);
+    expect(needsLoopback('http://127.0.0.1:9000/a.mp4')).toBe(false);
+    expect(needsLoopback('http://[::1]:9000/a.mp4')).toBe(false);
+    expect(needsLoopback('/tmp/a.mp4')).toBe(false);
+  });
+
+  it('probes a URL on localhost with the npm ffprobe, the query string reaching the server', async () => {
+    requests.length = 0;
+    const probe = await ffmpegMediaTool().probe(`http://localhost:${port}/bucket/lecture.mp4?X-Amz-Signature=abc`);
+    expect(probe).toMatchObject({ video: { codec: 'h264', width: 320, height: 180 } });
+    expect(probe.durationSeconds).toBeCloseTo(6, 0);
+    expect(requests.every((r) => r.path === '/bucket/lecture.mp4?X-Amz-Signature=abc')).toBe(true);
+    expect(requests.some((r) => r.range && !r.range.startsWith('bytes=0-'))).toBe(true); // it sought
+  });
+
+  it('segments a URL on localhost with the npm ffmpeg, and closes the relay when done', async () => {
+    const outDir = tempDir('media-urls-out');
+    const seen: number[] = [];
+    const input = `http://localhost:${port}/bucket/lecture.mp4`;
+    for await (const file of await ffmpegMediaTool().segment({
+      input,
+      plan: { video: 'copy', audio: 'copy' },
+      segmentSeconds: 2,
+      outDir,
+    })) {
+      seen.push(file.index);
+      rmSync(file.path);
+    }
+    expect(seen).toEqual([0, 1, 2]);
+    expect(readdirSync(outDir).filter((f) => f.endsWith('.ts'))).toEqual([]);
+  });
+
+  it('says NotMedia, not a crash, when the server behind the name is gone', async () => {
+    await expect(ffmpegMediaTool().probe('http://localhost:1/lecture.mp4')).rejects.toMatchObject({ name: 'NotMedia' });
+  });
+});
