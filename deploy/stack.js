@@ -102,8 +102,15 @@ function permissions({ buckets, functionPrefix, stateMachine }) {
   return {
     // head + presigned GET of the upload for ffprobe
     validateInput: [s3(['GetObject'], buckets.input), list(buckets.input)],
-    // presigned GET for ffmpeg, segments and the manifest into the work bucket, the quota check
-    segmentMedia: [s3(['GetObject'], buckets.input), list(buckets.input), s3(['PutObject'], buckets.work), accountSettings],
+    // presigned GET for ffmpeg, segments and the manifest into the work bucket, the quota check.
+    // Segments over 5 MB go up in parts: when a part fails, lib-storage aborts the upload, and without
+    // AbortMultipartUpload that abort's AccessDenied would replace the transient error the ASL retries.
+    segmentMedia: [
+      s3(['GetObject'], buckets.input),
+      list(buckets.input),
+      s3(['PutObject', 'AbortMultipartUpload'], buckets.work),
+      accountSettings,
+    ],
     // read a segment, write the claim, stage packages over 50 MB (Lambda reads them as the caller)
     packageBatch: [
       s3(['GetObject', 'PutObject', 'DeleteObject'], buckets.work),

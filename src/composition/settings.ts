@@ -132,8 +132,8 @@ export const SETTINGS = [
     name: 'LAMBDA_HLS_PACKAGE_BYTES',
     key: 'packageBytes',
     scope: 'both',
-    shown: '50 MiB',
-    help: 'consecutive segments are packed up to this many zip bytes (50 MiB: the direct upload; up to 250 MB through S3)',
+    shown: '52428414 (just under 50 MiB)',
+    help: 'consecutive segments are packed up to this many zip bytes (the default is the largest zip CreateFunction takes directly; up to 250 MB through S3)',
     parse: whole('LAMBDA_HLS_PACKAGE_BYTES', DEFAULT_PACKING.maxBytes, 1, MAX_PACKAGE_BYTES, 'bytes'),
   } satisfies Spec<'packageBytes'>,
   {

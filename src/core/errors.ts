@@ -83,6 +83,8 @@ export const TRANSIENT_ERRORS = [
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',
   'Lambda.TooManyRequestsException',
+  // The invocation itself timed out in Lambda's front end (AWS lists it among the errors to retry).
+  'Lambda.ClientExecutionTimeoutException',
 ] as const;
 
 /**

@@ -14,8 +14,15 @@ export function planEncoding(job: Pick<Job, 'source' | 'media' | 'options'>): En
 
 /** Lambda: function code and layers ≤ 250 MB unzipped (262,144,000 bytes). */
 export const MAX_PACKAGE_BYTES = 262_144_000;
-/** Lambda: a zip passed directly to CreateFunction may be 50 MB; larger ones go through S3. */
-export const DIRECT_UPLOAD_BYTES = 50 * 1024 * 1024;
+/**
+ * CreateFunction sends a direct zip base64-encoded inside its JSON request, which must be smaller
+ * than 69,905,067 bytes. The rest of the request is 402 bytes with a 64-character function name and
+ * role name (measured with the SDK's own serialiser); 512 leaves room for a role path.
+ */
+export const CREATE_FUNCTION_REQUEST_LIMIT = 69_905_067;
+const CREATE_FUNCTION_REQUEST_OVERHEAD = 512;
+/** The largest zip CreateFunction takes directly (52,428,414 bytes, a little under 50 MiB); larger ones go through S3. */
+export const DIRECT_UPLOAD_BYTES = Math.floor((CREATE_FUNCTION_REQUEST_LIMIT - 1 - CREATE_FUNCTION_REQUEST_OVERHEAD) / 4) * 3;
 
 /** The name of segment `index` inside its package. */
 export function segmentEntryName(index: number): string {

@@ -242,6 +242,24 @@ describe('serverless package (offline) compiles the whole product', () => {
     expect(statSync(join(dir, 'out', 'ffmpeg.zip')).size).toBeGreaterThan(10e6);
   });
 
+  it('gives every Task state at least as long as its function may run', () => {
+    const [[, machine]] = resourcesOfType('AWS::StepFunctions::StateMachine') as [[string, Json]];
+    const [text] = machine.DefinitionString['Fn::Sub'] as [string];
+    const tasks: [string, number][] = [];
+    const visit = (states: Record<string, Json>) => {
+      for (const [name, state] of Object.entries(states)) {
+        if (state.Type === 'Task') tasks.push([name, state.TimeoutSeconds]);
+        if (state.ItemProcessor) visit(state.ItemProcessor.States);
+      }
+    };
+    visit(JSON.parse(text).States);
+    for (const [state, seconds] of tasks) {
+      const functionTimeout = template.Resources[`${state}LambdaFunction`]!.Properties.Timeout as number;
+      expect({ state, enough: seconds >= functionTimeout }).toEqual({ state, enough: true });
+    }
+    expect(tasks).toHaveLength(7);
+  });
+
   it('gives each function exactly the variables its step and its ports read, and nothing else', () => {
     const expected = functionVariables();
     for (const [id, props] of resourcesOfType('AWS::Lambda::Function')) {
@@ -311,6 +329,7 @@ describe('IAM: least privilege, statement by statement', () => {
         's3:GetObject': [objects('input')],
         's3:ListBucket': [bucket('input')],
         's3:PutObject': [objects('work')],
+        's3:AbortMultipartUpload': [objects('work')],
         'lambda:GetAccountSettings': ['*'],
       },
       packageBatch: {

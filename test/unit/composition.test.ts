@@ -70,7 +70,7 @@ describe('settings', () => {
     expect(readSettings({})).toMatchObject({
       functionPrefix: 'lhls-',
       maxInputBytes: 10 * 1024 ** 3,
-      packageBytes: 50 * 1024 * 1024,
+      packageBytes: 52_428_414,
       maxPackageBytes: 262_144_000,
       quotaBytes: 75e9,
       urlLifetimeSeconds: 600,
