@@ -16,10 +16,21 @@ const join = (...parts) => ({ 'Fn::Join': ['', parts] });
 /** Serverless function key → logical id prefix, as the framework names them (validateInput → ValidateInput). */
 const logical = (key) => key[0].toUpperCase() + key.slice(1);
 
+/** The first group of the stack's id (arn:…:stack/<name>/<uuid>): unique to this stack, not to its name. */
+const stackIdFragment = {
+  'Fn::Select': [0, { 'Fn::Split': ['-', { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] }] }],
+};
+
 function bucketNamesFor(base) {
   // S3 names are global and lower case: the stack's account and region make them unique.
   const name = (purpose) => join(`${base}-${purpose}-`, account, '-', region);
-  return { input: name('input'), work: name('work'), output: name('output') };
+  return {
+    // The input bucket outlives its stack (Retain: the uploads are the user's). Named after the stack's
+    // id, a first deploy that rolls back leaves it under a name the next deploy does not ask for.
+    input: join(`${base}-input-`, account, '-', stackIdFragment),
+    work: name('work'),
+    output: name('output'),
+  };
 }
 
 function bucketArn(name) {
@@ -171,7 +182,7 @@ function functionRole(functionName, statements) {
  * Each function's environment: exactly the variables its step's ports and the step itself read
  * (src/composition), with the values this stack gives them.
  */
-function environments({ buckets, functionPrefix }) {
+function environments({ buckets, functionPrefix, segmentRuntime }) {
   const values = {
     INPUT_BUCKET: buckets.input,
     WORK_BUCKET: buckets.work,
@@ -179,6 +190,7 @@ function environments({ buckets, functionPrefix }) {
     SEGMENT_ROLE_ARN: { 'Fn::GetAtt': ['SegmentPackageRole', 'Arn'] },
     STATE_MACHINE_ARN: { Ref: 'ConvertVideo' },
     LAMBDA_HLS_FUNCTION_PREFIX: functionPrefix,
+    LAMBDA_HLS_SEGMENT_RUNTIME: segmentRuntime,
     // The ffmpeg layer (serverless.yml) puts its binaries here.
     FFMPEG_PATH: '/opt/bin/ffmpeg',
     FFPROBE_PATH: '/opt/bin/ffprobe',
@@ -199,6 +211,7 @@ async function describe({ resolveVariable }) {
   const service = await resolveVariable('self:service');
   const stage = await resolveVariable('sls:stage');
   const functionPrefix = await resolveVariable('self:custom.functionPrefix');
+  const segmentRuntime = await resolveVariable('self:custom.segmentRuntime');
   const base = `${service}-${stage}`.toLowerCase();
   const buckets = bucketNamesFor(base);
   const stateMachine = { Ref: 'ConvertVideo' };
@@ -261,7 +274,7 @@ async function describe({ resolveVariable }) {
 
   return {
     bucketNames: buckets,
-    environment: environments({ buckets, functionPrefix }),
+    environment: environments({ buckets, functionPrefix, segmentRuntime }),
     resources: { Resources: resources, Outputs: outputs },
   };
 }

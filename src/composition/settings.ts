@@ -39,6 +39,8 @@ export interface Settings {
   outputBucket: string | undefined;
   segmentRoleArn: string | undefined;
   stateMachineArn: string | undefined;
+  /** Runtime CreateFunction gives segment functions (never invoked: only accepted). */
+  segmentRuntime: string;
   /** Scratch space for ffmpeg's segments (/tmp in Lambda). */
   scratchDir: string;
 }
@@ -182,6 +184,19 @@ export const SETTINGS = [
     help: 'makes the injected faults repeatable',
     parse: (raw) => (raw === undefined || raw === '' ? undefined : whole('LAMBDA_HLS_FAULT_SEED', 0, 0, 2 ** 32 - 1, 'units')(raw)),
   } satisfies Spec<'faultSeed'>,
+  {
+    name: 'LAMBDA_HLS_SEGMENT_RUNTIME',
+    key: 'segmentRuntime',
+    scope: 'stack',
+    shown: 'provided.al2023',
+    help: 'runtime of the segment functions (serverless.yml custom.segmentRuntime): never invoked, so the one whose creation AWS allows longest (provided.al2023: until 2029; nodejs22.x: until 2027-06-01)',
+    parse: (raw) => {
+      const value = raw === undefined || raw === '' ? 'provided.al2023' : raw;
+      if (!/^[a-z][a-z0-9.]*$/.test(value))
+        throw new InvalidSetting(`LAMBDA_HLS_SEGMENT_RUNTIME must be a Lambda runtime identifier, got ${JSON.stringify(raw)}`);
+      return value;
+    },
+  } satisfies Spec<'segmentRuntime'>,
   {
     name: 'INPUT_BUCKET',
     key: 'inputBucket',

@@ -57,7 +57,7 @@ export const STEPS = {
   packageBatch: entry({
     invokedBy: 'state machine',
     ports: ['objects', 'code'],
-    variables: ['LAMBDA_HLS_FUNCTION_PREFIX', 'SEGMENT_ROLE_ARN'],
+    variables: ['LAMBDA_HLS_FUNCTION_PREFIX', 'SEGMENT_ROLE_ARN', 'LAMBDA_HLS_SEGMENT_RUNTIME'],
     parse: parsePackageBatchInput,
     run: packageBatch,
     progress: (result) => ({ packages: result.packages, ...(result.retries > 0 && { callRetries: result.retries }) }),

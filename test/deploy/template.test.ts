@@ -5,7 +5,6 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { SEGMENT_RUNTIME } from '../../src/adapters/aws/code-store';
 import { functionsWithMedia, functionVariables } from '../../src/composition/deployment';
 import type { FunctionKey } from '../../src/composition/steps';
 import { TRANSIENT_ERRORS } from '../../src/core/errors';
@@ -57,11 +56,18 @@ function render(value: Json): Json {
   if (Array.isArray(value)) return value.map(render);
   if (value && typeof value === 'object') {
     if ('Ref' in value) {
-      const pseudo: Record<string, string> = { 'AWS::Partition': 'aws', 'AWS::Region': 'us-east-1', 'AWS::AccountId': '123456789012' };
+      const pseudo: Record<string, string> = {
+        'AWS::Partition': 'aws',
+        'AWS::Region': 'us-east-1',
+        'AWS::AccountId': '123456789012',
+        'AWS::StackId': `arn:aws:cloudformation:us-east-1:123456789012:stack/lambda-hls-${STAGE}/${STACK_UUID}`,
+      };
       return pseudo[value.Ref] ?? `<${value.Ref}>`;
     }
     if ('Fn::GetAtt' in value) return `<${value['Fn::GetAtt'].join('.')}>`;
     if ('Fn::Join' in value) return (render(value['Fn::Join'][1]) as string[]).join(value['Fn::Join'][0]);
+    if ('Fn::Split' in value) return (render(value['Fn::Split'][1]) as string).split(value['Fn::Split'][0]);
+    if ('Fn::Select' in value) return (render(value['Fn::Select'][1]) as string[])[value['Fn::Select'][0]];
     if ('Fn::Sub' in value) {
       const [text, vars] = Array.isArray(value['Fn::Sub']) ? value['Fn::Sub'] : [value['Fn::Sub'], {}];
       return (text as string).replace(/\$\{([^}]+)\}/g, (_, name: string) =>
@@ -98,22 +104,27 @@ const FUNCTIONS = [
   'startConversion',
 ];
 const logical = (key: string) => key[0]!.toUpperCase() + key.slice(1);
-const bucketName = (purpose: string) => `${SERVICE}-${STAGE}-${purpose}-123456789012-us-east-1`;
+const STACK_UUID = '51af3dc0-da77-11e4-872e-1234567db123';
+/** Input: account and the stack id's first group (it outlives its stack); work and output: account and region. */
+const bucketName = (purpose: string) =>
+  purpose === 'input' ? `${SERVICE}-${STAGE}-input-123456789012-51af3dc0` : `${SERVICE}-${STAGE}-${purpose}-123456789012-us-east-1`;
 const objects = (purpose: string) => `arn:aws:s3:::${bucketName(purpose)}/*`;
 const bucket = (purpose: string) => `arn:aws:s3:::${bucketName(purpose)}`;
 const SEGMENT_FUNCTIONS = `arn:aws:lambda:us-east-1:123456789012:function:${PREFIX}*`;
 
 describe('serverless package (offline) compiles the whole product', () => {
-  it('has one function per step plus serve-segment and start-conversion, all on a current Node runtime', () => {
+  it('has one function per step plus serve-segment and start-conversion, all on nodejs24.x, and segment packages on provided.al2023', () => {
     const functions = resourcesOfType('AWS::Lambda::Function');
     expect(functions.map(([id]) => id).sort()).toEqual(FUNCTIONS.map((f) => `${logical(f)}LambdaFunction`).sort());
     for (const [id, props] of functions) {
       const major = Number(/^nodejs(\d+)\.x$/.exec(props.Runtime)?.[1]);
-      expect({ id, current: major >= 22 }).toEqual({ id, current: true });
+      expect({ id, major }).toEqual({ id, major: 24 });
       expect(props.Architectures).toEqual(['x86_64']);
     }
-    // Segment packages are created at run time by the code store, on the same current runtime.
-    expect(SEGMENT_RUNTIME).toBe(functions[0]![1].Runtime);
+    // Segment packages are created at run time, never invoked: on the runtime AWS lets us create longest.
+    expect(template.Resources.PackageBatchLambdaFunction!.Properties.Environment.Variables.LAMBDA_HLS_SEGMENT_RUNTIME).toBe(
+      'provided.al2023',
+    );
   });
 
   it('bundles each handler into its own package', () => {
@@ -226,6 +237,8 @@ describe('serverless package (offline) compiles the whole product', () => {
       ['ValidateInputLambdaFunction', [{ Ref: 'FfmpegLambdaLayer' }]],
       ['SegmentMediaLambdaFunction', [{ Ref: 'FfmpegLambdaLayer' }]],
     ]);
+    // One layer per stage: a plain "ffmpeg" would be shared by every stage of the account.
+    expect(template.Resources.FfmpegLambdaLayer!.Properties.LayerName).toBe(`${SERVICE}-${STAGE}-ffmpeg`);
     // The layer goes exactly where the step table says media is used.
     expect(withLayer.map(([id]) => id)).toEqual(functionsWithMedia().map((key) => `${logical(key)}LambdaFunction`));
     for (const id of ['ValidateInputLambdaFunction', 'SegmentMediaLambdaFunction']) {

@@ -39,6 +39,7 @@ const ROLE = 'arn:aws:iam::123456789012:role/lambda-hls-dev-segment';
 function store() {
   return new LambdaCodeStore(new LambdaClient({ region: 'us-east-1' }), new S3Client({ region: 'us-east-1' }), {
     roleArn: ROLE,
+    runtime: 'provided.al2023',
     stagingBucket: 'work-bucket',
     activeWaitSeconds: 5,
     retry: { sleep: async (ms) => void sleeps.push(ms), random: () => 0.5 },
@@ -67,7 +68,7 @@ describe('LambdaCodeStore.createPackage', () => {
     expect(calls[0]!.args[0].input).toMatchObject({
       FunctionName: 'seg-0',
       Role: ROLE,
-      Runtime: 'nodejs22.x',
+      Runtime: 'provided.al2023',
       Handler: 'index.handler',
       PackageType: 'Zip',
       Code: { ZipFile: zip },

@@ -23,6 +23,7 @@ describe('LambdaCodeStore, the direct upload bound', () => {
     const store = new LambdaCodeStore(lambda, new S3Client({ region: 'us-east-1' }), {
       roleArn: `arn:aws:iam::123456789012:role/${'r'.repeat(64)}`,
       stagingBucket: 'work',
+      runtime: 'provided.al2023',
     });
     await expect(store.createPackage('f'.repeat(64), bufferSource(Buffer.alloc(DIRECT_UPLOAD_BYTES)))).rejects.toThrow('measured');
     expect(requestBytes).toBeGreaterThan(CREATE_FUNCTION_REQUEST_LIMIT - 600);

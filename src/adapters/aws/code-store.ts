@@ -21,16 +21,14 @@ import { DIRECT_UPLOAD_BYTES } from '../../core/plan';
 import { readRange } from '../http-range';
 import { retryThrottled, type RetryOptions } from '../../core/retry';
 
-/** Segment packages' runtime: a current one (creation with a retired runtime is refused); the same as serverless.yml's. */
-export const SEGMENT_RUNTIME: Runtime = 'nodejs22.x';
 /** GetFunction's Code.Location is "valid for up to 10 minutes". */
 export const CODE_URL_LIFETIME_MS = 10 * 60 * 1000;
 
 export interface LambdaCodeStoreOptions {
   /** A role with no permissions: segment functions are never invoked. Asked for only when creating. */
   roleArn: string | (() => string);
-  /** A current runtime: creation with a retired one is refused. */
-  runtime?: Runtime;
+  /** The segment functions' runtime (LAMBDA_HLS_SEGMENT_RUNTIME): creation with a retired one is refused. */
+  runtime: string;
   /** Bucket and prefix where packages over 50 MB are staged for CreateFunction. Asked for only when staging. */
   stagingBucket: string | (() => string);
   stagingPrefix?: string;
@@ -123,7 +121,7 @@ export class LambdaCodeStore implements CodeStore {
             new CreateFunctionCommand({
               FunctionName: name,
               Role: roleArn,
-              Runtime: this.options.runtime ?? SEGMENT_RUNTIME,
+              Runtime: this.options.runtime as Runtime,
               Handler: 'index.handler',
               PackageType: 'Zip',
               Code: code,

@@ -234,9 +234,15 @@ export function ffmpegMediaTool(paths: BinaryPaths = {}): MediaTool {
     async probe(input) {
       const loopback = await loopbackFor(input);
       const target = asFfmpegInput(loopback.location);
-      const result = await run(binary('ffprobe'), ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', target]).finally(
-        () => loopback.close(),
-      );
+      const result = await run(binary('ffprobe'), [
+        '-v',
+        'error',
+        '-print_format',
+        'json',
+        '-show_format',
+        '-show_streams',
+        target,
+      ]).finally(() => loopback.close());
       if (result.code !== 0) {
         // ffprobe names the file it was given (a scratch path or a presigned URL): leave that out.
         const why = lastLine(result.stderr)

@@ -15,7 +15,7 @@ import { BackendUnavailable, lazily } from './lazy';
 /** What the aws backend is built from: a deployed function's settings, or a stage's stack outputs. */
 export type AwsResources = Pick<
   Settings,
-  'inputBucket' | 'workBucket' | 'outputBucket' | 'segmentRoleArn' | 'stateMachineArn' | 'ffmpegPath' | 'ffprobePath'
+  'inputBucket' | 'workBucket' | 'outputBucket' | 'segmentRoleArn' | 'segmentRuntime' | 'stateMachineArn' | 'ffmpegPath' | 'ffprobePath'
 >;
 
 /**
@@ -63,6 +63,7 @@ function codeStore(sdk: Clients, resources: AwsResources): LambdaCodeStore {
   return new LambdaCodeStore(sdk.lambda, sdk.s3, {
     roleArn: () => needed(resources.segmentRoleArn, 'SEGMENT_ROLE_ARN'),
     stagingBucket: () => needed(resources.workBucket, 'WORK_BUCKET'),
+    runtime: resources.segmentRuntime,
   });
 }
 
@@ -120,6 +121,7 @@ export async function connectStage(target: StageTarget): Promise<StageBackend> {
     outputBucket: stack.outputBucket,
     // The CLI never creates packages: it lists, reads and deletes them.
     segmentRoleArn: undefined,
+    segmentRuntime: 'provided.al2023', // never used: the CLI creates no packages
     stateMachineArn: stack.stateMachineArn,
     ffmpegPath: undefined,
     ffprobePath: undefined,
