@@ -514,8 +514,13 @@ describe('every packaged function starts as deployed: its bundle alone, with its
       key,
       empty: expect.stringMatching(/^(answered|InvalidRequest)$/),
     });
-    // Built its ports from its environment, loaded what they need, and sent its first request.
-    expect({ key, wellFormed: wellFormed.code }).toEqual({ key, wellFormed: 'ECONNREFUSED' });
+    // Built its ports from its environment, loaded what they need, and sent its first request, whose
+    // refused connection reaches the state machine under the name it retries.
+    expect({ key, name: wellFormed.name, refused: /ECONNREFUSED/.test(wellFormed.message ?? '') }).toEqual({
+      key,
+      name: 'TransientNetworkError',
+      refused: true,
+    });
   });
 });
 

@@ -12,6 +12,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { InputNotFound } from '../../core/errors';
+import { asTransient, transientBody } from './transient';
 import type { Bucket, ObjectInfo, ObjectStore } from '../../ports';
 
 export type BucketNames = Record<Bucket, string>;
@@ -49,15 +50,15 @@ export class S3ObjectStore implements ObjectStore {
       return Buffer.from(await out.Body.transformToByteArray());
     } catch (error) {
       if (isMissing(error)) throw new InputNotFound(`no object ${key} in the ${bucket} bucket`);
-      throw error;
+      throw asTransient(error); // the body can break after the response began
     }
   }
 
   async read(bucket: Bucket, key: string): Promise<AsyncIterable<Uint8Array>> {
     try {
       const out = await this.s3.send(new GetObjectCommand({ Bucket: this.buckets[bucket], Key: key }));
-      // In Node the body is a Readable: chunks as they arrive from the socket.
-      return (out.Body as AsyncIterable<Uint8Array> | undefined) ?? (async function* () {})();
+      // In Node the body is a Readable: chunks as they arrive from the socket (a break among them is transient).
+      return out.Body ? transientBody(out.Body as AsyncIterable<Uint8Array>) : (async function* () {})();
     } catch (error) {
       if (isMissing(error)) throw new InputNotFound(`no object ${key} in the ${bucket} bucket`);
       throw error;

@@ -1,7 +1,8 @@
 // The aws backend: S3, Lambda and Step Functions through the SDK v3. Each port, and each SDK
 // module behind it, is loaded on first use; clients get an empty config, so the region and
 // endpoints come from the environment (AWS_REGION, AWS_ENDPOINT_URL_<SERVICE>) in Lambda, and
-// from --region for the CLI's --stage.
+// from --region for the CLI's --stage. Every client names network and server faults
+// TransientNetworkError once its own retries are spent (../../adapters/aws/transient.ts).
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { LambdaCodeStore } from '../../adapters/aws/code-store';
@@ -10,6 +11,7 @@ import type { S3ObjectStore } from '../../adapters/aws/object-store';
 import type { StackOutputs } from '../../adapters/aws/stack';
 import type { PortName, Ports } from '../../ports';
 import type { SettingName, Settings } from '../settings';
+import { withTransientErrors } from '../../adapters/aws/transient';
 import { BackendUnavailable, lazily } from './lazy';
 
 /** What the aws backend is built from: a deployed function's settings, or a stage's stack outputs. */
@@ -43,8 +45,8 @@ interface Clients {
 function clients(region: string | undefined): Clients {
   const config = region ? { region } : {};
   return lazily<Clients>({
-    s3: () => new (require('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3')).S3Client(config),
-    lambda: () => new (require('@aws-sdk/client-lambda') as typeof import('@aws-sdk/client-lambda')).LambdaClient(config),
+    s3: () => withTransientErrors(new (require('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3')).S3Client(config)),
+    lambda: () => withTransientErrors(new (require('@aws-sdk/client-lambda') as typeof import('@aws-sdk/client-lambda')).LambdaClient(config)),
   });
 }
 
@@ -70,7 +72,8 @@ function codeStore(sdk: Clients, resources: AwsResources): LambdaCodeStore {
 function executions(resources: AwsResources, region: string | undefined): StepFunctionsExecutions {
   const { SFNClient } = require('@aws-sdk/client-sfn') as typeof import('@aws-sdk/client-sfn');
   const { StepFunctionsExecutions } = require('../../adapters/aws/executions') as typeof import('../../adapters/aws/executions');
-  return new StepFunctionsExecutions(new SFNClient(region ? { region } : {}), needed(resources.stateMachineArn, 'STATE_MACHINE_ARN'));
+  const sfn = withTransientErrors(new SFNClient(region ? { region } : {}));
+  return new StepFunctionsExecutions(sfn, needed(resources.stateMachineArn, 'STATE_MACHINE_ARN'));
 }
 
 /** Every port on AWS. In Lambda: `awsBackend(settings())`, region and endpoints from the environment. */
