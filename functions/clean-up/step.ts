@@ -35,7 +35,8 @@ export function parseCleanUpInput(event: unknown): CleanUpInput {
   const error = field(event, 'error');
   const name = field(error, 'Error');
   const jobVideoId = field(field(event, 'job'), 'videoId');
-  const sourceKey = field(field(event, 'source'), 'key');
+  // The key as the trigger and the CLI name it, or as a person typed it in the console.
+  const sourceKey = field(field(event, 'source'), 'key') ?? field(event, 'key');
   const videoId = typeof jobVideoId === 'string' ? jobVideoId : typeof sourceKey === 'string' ? videoIdFor(sourceKey) : undefined;
   const revision = field(event, 'revision');
   return {

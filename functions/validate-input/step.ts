@@ -2,7 +2,7 @@
 // ffprobe, so a 4 GB .avi is refused without reading a byte of it.
 import { EmptyInput, InputNotFound, InputTooLarge, NotMedia } from '../../src/core/errors';
 import type { ConversionRequest, Job } from '../../src/core/model';
-import { baseName, checkNamesFit, supportedExtension, videoIdFor } from '../../src/core/naming';
+import { baseName, checkNamesFit, revisionFor, supportedExtension, videoIdFor } from '../../src/core/naming';
 import { formatBytes } from '../../src/core/units';
 import type { Ports } from '../../src/ports';
 
@@ -36,7 +36,9 @@ export async function validateInput(input: ConversionRequest, ports: ValidateInp
   }
 
   const videoId = videoIdFor(key);
-  checkNamesFit(settings.functionPrefix, videoId, input.revision);
+  // Started by hand from the console: named after this upload of the key, as the S3 trigger names it.
+  const revision = input.revision ?? revisionFor(head.version ?? 'unversioned', input.options);
+  checkNamesFit(settings.functionPrefix, videoId, revision);
 
   const media = await ports.media.probe(await ports.objects.readableLocation('input', key)).catch((error: unknown) => {
     if (error instanceof NotMedia) throw new NotMedia(`${JSON.stringify(name)}: ${error.message}`);
@@ -57,7 +59,7 @@ export async function validateInput(input: ConversionRequest, ports: ValidateInp
   }
   return {
     videoId,
-    revision: input.revision,
+    revision,
     source: { key, bytes: head.bytes, extension, kind: extension === '.mp3' ? 'audio' : 'video' },
     media,
     options: input.options,

@@ -209,15 +209,28 @@ export function parseOptions(value: unknown, path = 'options'): ConversionOption
   return { segmentSeconds, profile: profile as Profile };
 }
 
-/** An execution input once checked, with every option filled in. */
-export type ConversionRequest = ExecutionInput & { options: ConversionOptions };
+/**
+ * An execution input once checked, with every option filled in. The revision is absent when a
+ * person started the run by hand with the console input: ValidateInput derives it then.
+ */
+export type ConversionRequest = Omit<ExecutionInput, 'revision'> & { revision?: string; options: ConversionOptions };
 
+/** What to type in the Step Functions console to start a conversion (README: Deploy to AWS). */
+export const CONSOLE_INPUT_HELP =
+  'execution input must name the object to convert: {"key": "<object key in the input bucket>"}, ' +
+  'optionally with "options": {"segmentSeconds": 1-60, "profile": "source" or "360p"}';
+
+/**
+ * The S3 trigger and the CLI send `{source: {key}, revision, options}`; a person in the Step
+ * Functions console sends `{key, options?}` (the revision then comes from the object's version).
+ */
 export function parseExecutionInput(value: unknown): ConversionRequest {
-  const raw = objectAt(value, 'execution input');
-  const source = objectAt(raw.source, 'source');
+  const raw = value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : undefined;
+  if (!raw || (raw.source === undefined && raw.key === undefined)) throw new InvalidRequest(CONSOLE_INPUT_HELP);
+  const key = raw.source !== undefined ? stringAt(objectAt(raw.source, 'source').key, 'source.key') : stringAt(raw.key, 'key');
   return {
-    source: { key: stringAt(source.key, 'source.key') },
-    revision: revisionAt(raw.revision, 'revision'),
+    source: { key },
+    ...(raw.revision !== undefined && { revision: revisionAt(raw.revision, 'revision') }),
     options: parseOptions(raw.options),
   };
 }

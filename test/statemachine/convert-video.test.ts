@@ -201,6 +201,20 @@ describe('ConvertVideo, input errors end in the right state and leave nothing be
     });
   });
 
+  it('converts when started by hand with the console input {"key": …}', async () => {
+    const ports = freshBackend();
+    await ports.objects.putFile('input', 'clip.mp4', mp4);
+    const server = await startServer({ backend: ports });
+    const run = await runStateMachine({
+      loaded: loadDefinition(),
+      handlers: bindSteps(ports, ports.settings),
+      input: { key: 'clip.mp4', options: { segmentSeconds: 2 } },
+      retryDelayMs: 0,
+    }).finally(() => server.close());
+    expect(run.status).toBe('SUCCEEDED');
+    expect(await readRoute(ports.objects, videoIdFor('clip.mp4'))).toMatchObject({ sourceKey: 'clip.mp4', segmentCount: 3 });
+  });
+
   it('fails with InvalidRequest when the execution input is malformed', async () => {
     expect(await runMalformedInput()).toMatchObject({ status: 'FAILED', failure: { state: 'ValidateInput', error: 'InvalidRequest' } });
   });

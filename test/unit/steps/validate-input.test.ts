@@ -1,5 +1,5 @@
 import { parseValidateInput, validateInput } from '../../../functions/validate-input/step';
-import { videoIdFor } from '../../../src/core/naming';
+import { revisionFor, videoIdFor } from '../../../src/core/naming';
 import { ScriptedMediaTool } from '../../support/memory';
 import { stepSettings, uploadedClip } from '../../support/steps';
 
@@ -15,6 +15,20 @@ describe('ValidateInput', () => {
       source: { key: 'clip.mp4', bytes: 5000, extension: '.mp4', kind: 'video' },
       options: { segmentSeconds: 10, profile: 'source' },
     });
+  });
+
+  it('takes the console input {"key": …}, naming the revision after the upload and the options as the trigger does', async () => {
+    const { ports } = await uploadedClip();
+    const input = parseValidateInput({ key: 'clip.mp4', options: { segmentSeconds: 4 } });
+    const job = await validateInput(input, ports, settings);
+    expect(job).toMatchObject({ videoId: videoIdFor('clip.mp4'), options: { segmentSeconds: 4, profile: 'source' } });
+    expect(job.revision).toBe(revisionFor('unversioned', { segmentSeconds: 4, profile: 'source' }));
+  });
+
+  it("says what to type when started with the console's default input", () => {
+    expect(() => parseValidateInput({ Comment: 'Insert your JSON here' })).toThrow(
+      'execution input must name the object to convert: {"key": "<object key in the input bucket>"}',
+    );
   });
 
   it('refuses a name that is not .mp4 or .mp3 before reading anything', async () => {
