@@ -3,6 +3,7 @@
 // happens — so even a killed conversion leaves a history that says where it stopped.
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { attemptName } from '../src/core/naming';
 import type { EventLog } from './engine';
 import { oneLineCause } from '../src/core/errors';
 import { lastState, type ExecutionStatus, type FailureSummary, type ProgressOf, type StoredEvent } from '../src/core/history';
@@ -149,7 +150,7 @@ export class ExecutionStore {
   attempts(base: string): ExecutionRecord[] {
     const found: ExecutionRecord[] = [];
     for (let n = 1; ; n++) {
-      const record = this.read(n === 1 ? base : `${base}-${n}`);
+      const record = this.read(attemptName(base, n));
       if (!record) break;
       found.unshift(record);
     }
@@ -186,7 +187,6 @@ export class ExecutionStore {
 
   /** A name not used yet: the deterministic one, or with -2, -3… for a new attempt. */
   freshName(base: string): string {
-    if (!this.exists(base)) return base;
-    for (let n = 2; ; n++) if (!this.exists(`${base}-${n}`)) return `${base}-${n}`;
+    for (let n = 1; ; n++) if (!this.exists(attemptName(base, n))) return attemptName(base, n);
   }
 }

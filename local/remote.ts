@@ -9,8 +9,9 @@ import type { StackOutputs } from '../src/adapters/aws/stack';
 import { connectStage, type StageBackend, type StageTarget } from '../src/composition/backends/aws';
 import { executionStats, failedState, summarizeStates, type FailureSummary, type StoredEvent } from '../src/core/history';
 import { conversionFor, DEFAULT_OPTIONS, type ConversionOptions, type ExecutionInput } from '../src/core/model';
-import { isSupportedKey, parseExecutionName, playbackPath, videoIdFor } from '../src/core/naming';
+import { attemptName, isSupportedKey, parseExecutionName, playbackPath, videoIdFor } from '../src/core/naming';
 import type { ConvertResult } from './convert';
+import { startExecutionAttempt } from '../src/start-execution';
 import { CliError } from './errors';
 import { conversionProgress } from './progress';
 import type { HistoryView, Target } from './targets';
@@ -103,6 +104,20 @@ export interface RemoteConvertOptions extends FollowOptions {
 }
 
 /**
+ * Which attempt of a conversion an upload starts: the trigger starts the first, answers for one
+ * under way or done, and starts the next after one that failed (src/start-execution.ts).
+ */
+async function attemptStartedBy(executions: StepFunctionsExecutions, base: string, uploadedAt: number): Promise<string> {
+  const newest = await executions.newestAttempt(base);
+  if (!newest) return base;
+  const { attempt, description } = newest;
+  const closedUnsuccessfully = ['FAILED', 'TIMED_OUT', 'ABORTED'].includes(description.status);
+  // An attempt that failed before this upload is an earlier run's: this upload starts the next.
+  if (closedUnsuccessfully && Date.parse(description.startedAt) < uploadedAt) return attemptName(base, attempt + 1);
+  return attemptName(base, attempt);
+}
+
+/**
  * `convert <file> --stage`: uploads the file to the input bucket under its base name and follows
  * the execution the S3 trigger starts. `convert s3://<input bucket>/<key> --stage`: starts (or
  * finds) the execution for an object already there, with any options.
@@ -119,9 +134,9 @@ export async function convertRemote(source: string, ports: StageBackend, options
     const head = await ports.objects.head('input', key);
     if (!head) throw new CliError(`${source}: no such object`);
     const conversion = conversionFor(key, head.version ?? 'unversioned', options.options);
-    executionName = conversion.executionName;
-    const how = await ports.executions.start(executionName, conversion.input satisfies ExecutionInput);
-    options.onStart?.(executionName, how);
+    const started = await startExecutionAttempt(ports.executions, conversion.executionName, conversion.input satisfies ExecutionInput);
+    executionName = started.executionName;
+    options.onStart?.(executionName, started.result);
   } else {
     const path = resolve(source);
     const info = await stat(path).catch(() => undefined);
@@ -136,9 +151,10 @@ export async function convertRemote(source: string, ports: StageBackend, options
           `lambda-hls convert s3://${ports.stack.inputBucket}/${key} with them`,
       );
     }
+    const uploadedAt = Date.now();
     await ports.objects.putFile('input', key, path);
     const head = await ports.objects.head('input', key);
-    executionName = conversionFor(key, head?.version ?? 'unversioned').executionName;
+    executionName = await attemptStartedBy(ports.executions, conversionFor(key, head?.version ?? 'unversioned').executionName, uploadedAt);
     options.onStart?.(executionName, 'uploaded');
   }
   const { description, events, historyEvents } = await follow(ports.executions, executionName, options);

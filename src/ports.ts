@@ -1,5 +1,6 @@
 // The outside world as the steps see it: interfaces only. Each backend (src/composition/backends)
 // provides all of them, built on first use; a step never knows which backend it got.
+import type { ExecutionStatus } from './core/history';
 import type { EncodingPlan, ProbeResult } from './core/model';
 
 /** Logical buckets; each adapter maps them to real buckets or folders. */
@@ -100,6 +101,8 @@ export interface MediaTool {
 export interface ExecutionStarter {
   /** 'exists' when an execution of that name was already started (a redelivered event). */
   start(name: string, input: unknown): Promise<'started' | 'exists'>;
+  /** Where an execution of that name stands, or undefined when there is none. */
+  status(name: string): Promise<ExecutionStatus | 'PENDING_REDRIVE' | undefined>;
 }
 
 /** The time, in epoch milliseconds (tests pass their own). */

@@ -1,8 +1,10 @@
 // start-conversion: an upload to the input bucket starts one ConvertVideo execution, named after
-// the video id and the object's version, so a redelivered S3 event starts nothing new.
+// the video id and the object's version, so a redelivered S3 event starts nothing new; the same
+// upload after a failed run starts the next attempt.
 import { conversionFor } from '../../src/core/model';
 import { extensionOf, isSupportedKey } from '../../src/core/naming';
 import type { Ports } from '../../src/ports';
+import { startExecutionAttempt } from '../../src/start-execution';
 
 export type StartConversionPorts = Pick<Ports, 'executions'>;
 
@@ -65,8 +67,8 @@ export async function startConversion(objects: CreatedObject[], ports: StartConv
       outcomes.push({ key, result: 'ignored', reason: `extension ${ext || '(none)'} is not .mp4 or .mp3` });
       continue;
     }
-    const { input, executionName } = conversionFor(key, object.version);
-    const result = await ports.executions.start(executionName, input);
+    const conversion = conversionFor(key, object.version);
+    const { result, executionName } = await startExecutionAttempt(ports.executions, conversion.executionName, conversion.input);
     outcomes.push({ key, result, executionName });
   }
   return outcomes;

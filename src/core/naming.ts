@@ -139,9 +139,14 @@ export function isVideoFunction(functionPrefix: string, videoId: string, name: s
   return parseFunctionName(functionPrefix, name)?.videoId === videoId;
 }
 
+/** The name of attempt `n` of an execution: the deterministic name, then `<name>-2`, `<name>-3`… */
+export function attemptName(base: string, attempt: number): string {
+  return attempt === 1 ? base : `${base}-${attempt}`;
+}
+
 /**
- * `<videoId>-<revision>` (as in AWS), or `-<n>` after it for a later local attempt → its parts, or
- * undefined for any other name.
+ * `<videoId>-<revision>`, or `-<n>` after it for a later attempt (after a failed one, in AWS or
+ * locally) → its parts, or undefined for any other name.
  */
 export function parseExecutionName(name: string): { videoId: string; revision: string; attempt: number } | undefined {
   const match = EXECUTION_NAME.exec(name);

@@ -162,7 +162,7 @@ export function memoryPorts(overrides: Partial<Ports> = {}): Ports & { objects: 
     objects: new MemoryObjectStore(),
     code: new MemoryCodeStore(clock),
     media: new ScriptedMediaTool(),
-    executions: { start: async () => 'started' },
+    executions: { start: async () => 'started', status: async () => undefined },
     clock,
     ...overrides,
   } as Ports & { objects: MemoryObjectStore; code: MemoryCodeStore };

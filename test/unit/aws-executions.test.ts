@@ -19,7 +19,7 @@ import { StepFunctionsExecutions } from '../../src/adapters/aws/executions';
 import { storedEventsFromHistory } from '../../src/adapters/aws/history';
 import { readStackOutputs, StackNotDeployed } from '../../src/adapters/aws/stack';
 import { awsHistoryEventCount, executionStats, failedState, summarizeStates } from '../../src/core/history';
-import { conversionFor } from '../../src/core/model';
+import { conversionFor, DEFAULT_OPTIONS } from '../../src/core/model';
 import { conversionProgress, progressReporter } from '../../local/progress';
 import { convertRemote } from '../../local/remote';
 import { connectStage } from '../../src/composition/backends/aws';
@@ -425,6 +425,26 @@ describe('stack outputs', () => {
       });
       // Each event once, although the history was read twice.
       expect(seen).toEqual(['ExecutionStarted:', 'StateEntered:ValidateInput', 'StateExited:ValidateInput', 'ExecutionSucceeded:']);
+    });
+
+    it('follows the next attempt when the same file failed before (the trigger starts <name>-2)', async () => {
+      const file = join(dir, 'Lecture 1.MP4');
+      writeFileSync(file, 'same bytes as last time');
+      s3Mock.on(PutObjectCommand).resolves({ ETag: '"abc"' });
+      s3Mock.on(HeadObjectCommand).resolves({ ContentLength: 23, ETag: '"abc"' });
+      const { executionName } = conversionFor('Lecture 1.MP4', 'abc');
+      const arn = (name: string) => `${MACHINE.replace(':stateMachine:', ':execution:')}:${name}`;
+      const gone = new ExecutionDoesNotExist({ message: 'no', $metadata: {} });
+      sfnMock
+        .on(DescribeExecutionCommand, { executionArn: arn(executionName) })
+        .resolves({ name: executionName, status: 'FAILED', startDate: new Date(t0), input: '{}', error: 'NotMedia', cause: 'x' });
+      sfnMock
+        .on(DescribeExecutionCommand, { executionArn: arn(`${executionName}-2`) })
+        .rejectsOnce(gone) // not yet started when the CLI looks
+        .resolves({ name: `${executionName}-2`, status: 'SUCCEEDED', startDate: new Date(), input: '{}', output: '{"segmentCount":2}' });
+      sfnMock.on(GetExecutionHistoryCommand).resolves({ events: [] });
+      const result = await convertRemote(file, await connectStage({ stage: 'dev' }), { options: DEFAULT_OPTIONS, pollMs: 1 });
+      expect(result).toMatchObject({ status: 'SUCCEEDED', executionName: `${executionName}-2`, segments: 2 });
     });
 
     it('starts an execution with the given options for an object already in the input bucket', async () => {

@@ -1,4 +1,4 @@
-import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { StepFunctionsExecutions } from '../../src/adapters/aws/executions';
 import { decodeS3Key, parseS3Event, startConversion } from '../../functions/start-conversion/step';
@@ -40,9 +40,24 @@ describe('start-conversion', () => {
       .on(StartExecutionCommand)
       .resolvesOnce({})
       .rejects(new ExecutionAlreadyExists({ message: 'exists', $metadata: {} }));
+    sfnMock.on(DescribeExecutionCommand).resolves({ name: 'x', status: 'RUNNING', startDate: new Date(), input: '{}' });
     const first = await startConversion(event('a.mp4'), ports());
     const again = await startConversion(event('a.mp4'), ports());
     expect(again[0]).toMatchObject({ result: 'exists', executionName: first[0]!.executionName });
+    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(2);
+  });
+
+  it('starts the next attempt when the same upload arrives again after its execution failed', async () => {
+    const exists = new ExecutionAlreadyExists({ message: 'exists', $metadata: {} });
+    sfnMock.on(StartExecutionCommand).rejectsOnce(exists).rejectsOnce(exists).resolves({});
+    sfnMock
+      .on(DescribeExecutionCommand)
+      .resolvesOnce({ name: 'x', status: 'FAILED', startDate: new Date(), input: '{}' })
+      .resolvesOnce({ name: 'x', status: 'TIMED_OUT', startDate: new Date(), input: '{}' });
+    const [outcome] = await startConversion(event('a.mp4'), ports());
+    const names = sfnMock.commandCalls(StartExecutionCommand).map((c) => c.args[0].input.name);
+    expect(names).toEqual([names[0], `${names[0]}-2`, `${names[0]}-3`]);
+    expect(outcome).toMatchObject({ result: 'started', executionName: `${names[0]}-3` });
   });
 
   it('gives a new version of the same key a new execution', async () => {

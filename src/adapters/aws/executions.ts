@@ -12,7 +12,7 @@ import {
 import { oneLineCause } from '../../core/errors';
 import type { ExecutionStatus } from '../../core/history';
 import { retryThrottled, type RetryOptions } from '../../core/retry';
-import { parseExecutionName } from '../../core/naming';
+import { attemptName, parseExecutionName } from '../../core/naming';
 import type { ExecutionStarter } from '../../ports';
 
 export interface ExecutionDescription {
@@ -62,6 +62,10 @@ export class StepFunctionsExecutions implements ExecutionStarter {
     }
   }
 
+  async status(name: string): Promise<ExecutionDescription['status'] | undefined> {
+    return (await this.describe(name))?.status;
+  }
+
   /** undefined when there is no execution of that name. */
   async describe(name: string): Promise<ExecutionDescription | undefined> {
     try {
@@ -82,6 +86,16 @@ export class StepFunctionsExecutions implements ExecutionStarter {
     } catch (error) {
       if ((error as Error).name === 'ExecutionDoesNotExist') return undefined;
       throw error;
+    }
+  }
+
+  /** The last attempt of a conversion (`<name>`, `<name>-2`, …) that exists, with its number. */
+  async newestAttempt(base: string): Promise<{ attempt: number; description: ExecutionDescription } | undefined> {
+    let newest: { attempt: number; description: ExecutionDescription } | undefined;
+    for (let attempt = 1; ; attempt++) {
+      const description = await this.describe(attemptName(base, attempt));
+      if (!description) return newest;
+      newest = { attempt, description };
     }
   }
 

@@ -6,7 +6,17 @@ import { TransientNetworkError } from '../../core/errors';
 import { isThrottling } from '../../core/retry';
 
 /** Node's codes for a connection that failed or broke: worth another try. */
-const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET']);
+const NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_SOCKET',
+]);
 const TIMEOUTS = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException']);
 
 interface SdkError extends Error {
@@ -35,7 +45,10 @@ export async function* transientBody(chunks: AsyncIterable<Uint8Array>): AsyncGe
 }
 
 interface MiddlewareStack {
-  add(middleware: (next: (args: unknown) => Promise<unknown>) => (args: unknown) => Promise<unknown>, options: { step: 'initialize'; name: string }): void;
+  add(
+    middleware: (next: (args: unknown) => Promise<unknown>) => (args: unknown) => Promise<unknown>,
+    options: { step: 'initialize'; name: string },
+  ): void;
 }
 
 /** Installs the mapping on a client: every command it sends, paginators and lib-storage uploads included. */

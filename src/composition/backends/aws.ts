@@ -46,7 +46,8 @@ function clients(region: string | undefined): Clients {
   const config = region ? { region } : {};
   return lazily<Clients>({
     s3: () => withTransientErrors(new (require('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3')).S3Client(config)),
-    lambda: () => withTransientErrors(new (require('@aws-sdk/client-lambda') as typeof import('@aws-sdk/client-lambda')).LambdaClient(config)),
+    lambda: () =>
+      withTransientErrors(new (require('@aws-sdk/client-lambda') as typeof import('@aws-sdk/client-lambda')).LambdaClient(config)),
   });
 }
 

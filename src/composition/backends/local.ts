@@ -38,9 +38,10 @@ export function localBackend(settings: Settings): LocalBackend {
         quotaBytes: settings.quotaBytes,
       }),
     media: () => ffmpegMediaTool(settings),
-    executions: () => ({
-      start: () => Promise.reject(new BackendUnavailable('locally, executions are started by lambda-hls convert')),
-    }),
+    executions: () => {
+      const refuse = () => Promise.reject(new BackendUnavailable('locally, executions are started and followed by lambda-hls convert'));
+      return { start: refuse, status: refuse };
+    },
     clock: () => Date.now,
   });
   // Own properties beside the getters, so `{ ...backend, code }` (tests wrapping a port) keeps them all.
