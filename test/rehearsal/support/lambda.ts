@@ -1,0 +1,228 @@
+// Emulated Lambda control plane, for the functions the product creates at run time (the segment
+// packages), written from the Lambda API reference (REST-JSON, 2015-03-31): CreateFunction (ZipFile
+// or S3 source, within the request size AWS accepts), GetFunction (Code.Location: an expiring
+// presigned URL of the emulated S3 holding the zip), UpdateFunctionCode, DeleteFunction,
+// ListFunctions (paged) and GetAccountSettings. Errors have AWS's shapes; CreateFunction,
+// UpdateFunctionCode and DeleteFunction share the account's 15 requests/s, GetFunction has 100/s.
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+
+/** CreateFunction's request (the zip base64-encoded inside JSON) must be smaller than this. */
+const REQUEST_LIMIT = 69_905_067;
+/** Lambda's default code storage per region. */
+const CODE_STORAGE = 75 * 1000 ** 3;
+const CODE_URL_SECONDS = 600;
+
+interface StoredFunction {
+  configuration: Record<string, unknown>;
+  codeKey: string;
+}
+
+export interface LambdaEmulator {
+  endpoint: string;
+  /** Every segment function there is, by name. */
+  functions: Map<string, StoredFunction>;
+  /** Requests refused for the rate, by action. */
+  throttled: Map<string, number>;
+  close(): Promise<void>;
+}
+
+/** A token bucket: `rate` requests a second, bursts up to `rate`. */
+function rateLimit(rate: number, now: () => number) {
+  let tokens = rate;
+  let at = now();
+  return (): boolean => {
+    const t = now();
+    tokens = Math.min(rate, tokens + ((t - at) / 1000) * rate);
+    at = t;
+    if (tokens < 1) return false;
+    tokens--;
+    return true;
+  };
+}
+
+class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function body(req: IncomingMessage): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of req) parts.push(chunk as Buffer);
+  return Buffer.concat(parts);
+}
+
+export async function startLambda(options: {
+  account: string;
+  region: string;
+  /** Where the zips are kept: a bucket of the emulated S3, read through presigned URLs. */
+  s3Endpoint: string;
+  codeBucket: string;
+  /** The emulator's own key in the emulated S3. */
+  credentials: { accessKeyId: string; secretAccessKey: string };
+  /** Rates of the account's control plane (AWS: 15 and 100 a second; tests may lower them). */
+  rates?: { control: number; getFunction: number };
+  now?: () => number;
+}): Promise<LambdaEmulator> {
+  const now = options.now ?? Date.now;
+  // Path-style: the presigned Code.Location must open in any player, which resolves `localhost` but not `<bucket>.localhost`.
+  const s3 = new S3Client({ region: options.region, endpoint: options.s3Endpoint, credentials: options.credentials, forcePathStyle: true });
+  const functions = new Map<string, StoredFunction>();
+  const throttled = new Map<string, number>();
+  const control = rateLimit(options.rates?.control ?? 15, now);
+  const getFunction = rateLimit(options.rates?.getFunction ?? 100, now);
+
+  const arn = (name: string) => `arn:aws:lambda:${options.region}:${options.account}:function:${name}`;
+  const limited = (action: string, allow: () => boolean) => {
+    if (allow()) return;
+    throttled.set(action, (throttled.get(action) ?? 0) + 1);
+    throw new ApiError(429, 'TooManyRequestsException', 'Rate exceeded');
+  };
+
+  async function storeCode(name: string, code: { ZipFile?: string; S3Bucket?: string; S3Key?: string }) {
+    let zip: Buffer;
+    if (code.ZipFile) zip = Buffer.from(code.ZipFile, 'base64');
+    else if (code.S3Bucket && code.S3Key) {
+      const object = await s3.send(new GetObjectCommand({ Bucket: code.S3Bucket, Key: code.S3Key })).catch(() => undefined);
+      if (!object?.Body)
+        throw new ApiError(
+          400,
+          'InvalidParameterValueException',
+          `Error occurred while GetObject. S3 Error Code: NoSuchKey. S3 Error Message: The specified key does not exist.`,
+        );
+      zip = Buffer.from(await object.Body.transformToByteArray());
+    } else throw new ApiError(400, 'InvalidParameterValueException', 'Code must have ZipFile or S3Bucket and S3Key');
+    const codeKey = `${name}/${createHash('sha256').update(zip).digest('hex')}.zip`;
+    await s3.send(new PutObjectCommand({ Bucket: options.codeBucket, Key: codeKey, Body: zip }));
+    return { codeKey, CodeSha256: createHash('sha256').update(zip).digest('base64'), CodeSize: zip.length };
+  }
+
+  async function location(codeKey: string): Promise<string> {
+    return getSignedUrl(s3, new GetObjectCommand({ Bucket: options.codeBucket, Key: codeKey }), { expiresIn: CODE_URL_SECONDS });
+  }
+
+  const usage = () => [...functions.values()].reduce((sum, f) => sum + Number(f.configuration.CodeSize), 0);
+
+  async function route(req: IncomingMessage): Promise<[number, unknown]> {
+    const url = new URL(req.url ?? '/', 'http://lambda');
+    const path = url.pathname.replace(/\/+$/, '');
+    const method = req.method ?? 'GET';
+    const raw = await body(req);
+    if (method === 'GET' && path === '/2016-08-19/account-settings') {
+      return [
+        200,
+        {
+          AccountLimit: { TotalCodeSize: CODE_STORAGE, CodeSizeZipped: 52428800, CodeSizeUnzipped: 262144000 },
+          AccountUsage: { TotalCodeSize: usage(), FunctionCount: functions.size },
+        },
+      ];
+    }
+    if (method === 'POST' && path === '/2015-03-31/functions') {
+      limited('CreateFunction', control);
+      if (raw.length >= REQUEST_LIMIT)
+        throw new ApiError(
+          413,
+          'RequestEntityTooLargeException',
+          `Request must be smaller than ${REQUEST_LIMIT} bytes for the CreateFunction operation`,
+        );
+      const input = JSON.parse(raw.toString('utf8')) as Record<string, unknown> & { FunctionName: string; Code: Record<string, string> };
+      if (!input.Runtime || !input.Role || !input.Handler)
+        throw new ApiError(400, 'InvalidParameterValueException', 'Runtime, Role and Handler are required for a zip package');
+      if (functions.has(input.FunctionName))
+        throw new ApiError(409, 'ResourceConflictException', `Function already exist: ${input.FunctionName}`);
+      const code = await storeCode(input.FunctionName, input.Code);
+      const configuration = {
+        FunctionName: input.FunctionName,
+        FunctionArn: arn(input.FunctionName),
+        Runtime: input.Runtime,
+        Role: input.Role,
+        Handler: input.Handler,
+        Description: input.Description ?? '',
+        MemorySize: input.MemorySize ?? 128,
+        Timeout: input.Timeout ?? 3,
+        CodeSha256: code.CodeSha256,
+        CodeSize: code.CodeSize,
+        PackageType: 'Zip',
+        State: 'Active',
+        LastUpdateStatus: 'Successful',
+        LastModified: new Date(now()).toISOString(),
+      };
+      functions.set(input.FunctionName, { configuration, codeKey: code.codeKey });
+      return [201, configuration];
+    }
+    if (method === 'GET' && path === '/2015-03-31/functions') {
+      const names = [...functions.keys()].sort();
+      const start = url.searchParams.get('Marker') ? names.indexOf(url.searchParams.get('Marker')!) : 0;
+      const max = Math.min(50, Number(url.searchParams.get('MaxItems') ?? 50));
+      const page = names.slice(start, start + max);
+      const next = names[start + max];
+      return [200, { Functions: page.map((n) => functions.get(n)!.configuration), ...(next && { NextMarker: next }) }];
+    }
+    const one = /^\/2015-03-31\/functions\/([^/]+)(\/code)?$/.exec(path);
+    if (one) {
+      const name = decodeURIComponent(one[1]!).replace(/^arn:aws:lambda:[^:]+:\d+:function:/, '');
+      const fn = functions.get(name);
+      if (method === 'GET' && !one[2]) {
+        limited('GetFunction', getFunction);
+        if (!fn) throw new ApiError(404, 'ResourceNotFoundException', `Function not found: ${arn(name)}`);
+        return [200, { Configuration: fn.configuration, Code: { RepositoryType: 'S3', Location: await location(fn.codeKey) } }];
+      }
+      if (method === 'PUT' && one[2]) {
+        limited('UpdateFunctionCode', control);
+        if (!fn) throw new ApiError(404, 'ResourceNotFoundException', `Function not found: ${arn(name)}`);
+        const code = await storeCode(name, JSON.parse(raw.toString('utf8')) as Record<string, string>);
+        Object.assign(fn.configuration, {
+          CodeSha256: code.CodeSha256,
+          CodeSize: code.CodeSize,
+          LastModified: new Date(now()).toISOString(),
+        });
+        fn.codeKey = code.codeKey;
+        return [200, fn.configuration];
+      }
+      if (method === 'DELETE' && !one[2]) {
+        limited('DeleteFunction', control);
+        if (!fn) throw new ApiError(404, 'ResourceNotFoundException', `Function not found: ${arn(name)}`);
+        functions.delete(name);
+        return [204, undefined];
+      }
+    }
+    throw new ApiError(404, 'UnknownOperationException', `${method} ${path} is not emulated`);
+  }
+
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    route(req).then(
+      ([status, out]) => {
+        res.writeHead(status, { 'Content-Type': 'application/json' });
+        res.end(out === undefined ? undefined : JSON.stringify(out));
+      },
+      (error: Error) => {
+        const api = error instanceof ApiError ? error : new ApiError(500, 'ServiceException', error.message);
+        res.writeHead(api.status, {
+          'Content-Type': 'application/json',
+          'x-amzn-ErrorType': api.type,
+          ...(api.status === 429 && { 'Retry-After': '1' }),
+        });
+        res.end(JSON.stringify({ Type: api.status >= 500 ? 'Service' : 'User', message: api.message }));
+      },
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    endpoint: `http://lambda.localhost:${port}`,
+    functions,
+    throttled,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
