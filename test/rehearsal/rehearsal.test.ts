@@ -5,13 +5,25 @@
 import './support/hosts.cjs'; // this process reaches the emulated services by name too
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  type HistoryEvent,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import { storedEventsFromHistory } from '../../src/adapters/aws/history';
+import { failedState } from '../../src/core/history';
+import { conversionFor } from '../../src/core/model';
 import { videoIdFor } from '../../src/core/naming';
+import { conversionProgress } from '../../local/progress';
 import { makeMp3, makeVideo, removeDir, tempDir } from '../support/fixtures';
-import { FunctionRunner, InvocationError, lambdaNode, roleCredentials } from './support/functions';
+import { FunctionRunner, lambdaNode, roleCredentials } from './support/functions';
 import { startLambda, type LambdaEmulator } from './support/lambda';
 import { startS3, type S3Emulator } from './support/s3';
-import { emulatedAccount, packageStack, resourcesOfType, type Account, type Template } from './support/stack';
+import { emulatedAccount, packageStack, resolve, resourcesOfType, type Account, type Template } from './support/stack';
+import { startStepFunctions, type StepFunctionsEmulator } from './support/stepfunctions';
 
 const STAGE = 'rehearsal';
 const CODE_BUCKET = 'awslambda-us-east-1-tasks';
@@ -22,7 +34,12 @@ let account: Account;
 let s3: S3Emulator;
 let lambda: LambdaEmulator;
 let runner: FunctionRunner;
+let states: StepFunctionsEmulator;
 let user: S3Client;
+let sfn: SFNClient;
+let machineArn: string;
+/** What start-conversion logged, as CloudWatch would show it. */
+const notifications: unknown[] = [];
 let buckets: { input: string; work: string; output: string };
 
 beforeAll(async () => {
@@ -39,6 +56,11 @@ beforeAll(async () => {
     directory: join(scratch, 's3'),
     buckets: [...Object.values(buckets), CODE_BUCKET],
     credentials: [people, lambdaService, ...roles.map(roleCredentials)],
+    // The input bucket's notification (deploy/stack.js) invokes start-conversion.
+    notifying: [buckets.input],
+    onObjectCreated: (event) => {
+      notifications.push(runner.invoke('startConversion', event).catch((error: unknown) => error));
+    },
   });
   lambda = await startLambda({
     account: account.account,
@@ -46,6 +68,18 @@ beforeAll(async () => {
     s3Endpoint: s3.pathStyleEndpoint,
     codeBucket: CODE_BUCKET,
     credentials: lambdaService,
+  });
+  const [[machineId, machine]] = resourcesOfType(template, account, 'AWS::StepFunctions::StateMachine') as [
+    [string, { DefinitionString: string }],
+  ];
+  machineArn = resolve(template, account, { Ref: machineId }) as string;
+  let invoke: (arn: string, input: unknown) => Promise<unknown> = async () => undefined;
+  states = await startStepFunctions({
+    region: account.region,
+    account: account.account,
+    machine: { arn: machineArn, definition: machine.DefinitionString },
+    invoke: (arn, input) => invoke(arn, input),
+    idle: () => runner.idle(),
   });
   runner = new FunctionRunner({
     packaged: join(scratch, 'out'),
@@ -55,47 +89,54 @@ beforeAll(async () => {
       AWS_DEFAULT_REGION: account.region,
       AWS_ENDPOINT_URL_S3: s3.endpoint,
       AWS_ENDPOINT_URL_LAMBDA: lambda.endpoint,
+      AWS_ENDPOINT_URL_SFN: states.endpoint,
     },
   });
   runner.deploy(template, account);
+  invoke = (arn, input) => runner.invoke(arn, input);
+  sfn = new SFNClient({ region: account.region, endpoint: states.endpoint, credentials: people });
   user = new S3Client({ region: account.region, endpoint: s3.endpoint, credentials: people });
 }, 300_000);
 
 afterAll(async () => {
+  await states?.settled();
+  await states?.close();
   await runner?.close();
   await lambda?.close();
   await s3?.close();
   removeDir(scratch);
 });
 
-/** The Tasks of ConvertVideo in the ASL's order, each its deployed bundle (the Step Functions emulator is the next step). */
-async function runTasks(key: string, options = { segmentSeconds: 4, profile: 'source' }) {
-  const job = (await runner.invoke('validateInput', { source: { key }, revision: 'abcd1234', options })) as {
-    videoId: string;
-    revision: string;
-  };
-  const segmented = (await runner.invoke('segmentMedia', job)) as { manifestKey: string; batches: number[] };
-  await Promise.all(
-    segmented.batches.map((batch) => runner.invoke('packageBatch', { videoId: job.videoId, revision: job.revision, batch })),
-  );
-  const offsets = (await runner.invoke('computeOffsets', { job, manifestKey: segmented.manifestKey, batches: segmented.batches })) as {
-    offsetsKey: string;
-  };
-  const playlist = (await runner.invoke('writePlaylist', { job, offsetsKey: offsets.offsetsKey })) as {
-    playlistKey: string;
-    durationSeconds: number;
-  };
-  const route = (await runner.invoke('registerRoute', { job, playlist, offsetsKey: offsets.offsetsKey })) as {
-    videoId: string;
-    segmentCount: number;
-    durationSeconds: number;
-    packages: number;
-  };
-  return { job, route };
+/** Uploads a file to the input bucket; the notification starts its execution. Resolves once it has ended. */
+async function convertByUpload(key: string, file: string) {
+  const body = readFileSync(file);
+  const out = await user.send(new PutObjectCommand({ Bucket: buckets.input, Key: key, Body: body }));
+  const { executionName } = conversionFor(key, String(out.ETag).replace(/"/g, ''));
+  return finished(executionName);
 }
 
-async function upload(key: string, file: string) {
-  await user.send(new PutObjectCommand({ Bucket: buckets.input, Key: key, Body: readFileSync(file) }));
+/** The newest attempt of an execution name, once every execution has ended. */
+async function finished(executionName: string) {
+  await Promise.all(notifications);
+  await states.settled();
+  const attempts = [...states.executions.values()].filter((e) => e.name === executionName || e.name.startsWith(`${executionName}-`));
+  const newest = attempts.sort((a, b) => b.startDate.getTime() - a.startDate.getTime())[0];
+  if (!newest)
+    throw new Error(`no execution ${executionName} started; start-conversion answered ${JSON.stringify(await Promise.all(notifications))}`);
+  const described = await sfn.send(new DescribeExecutionCommand({ executionArn: newest.arn }));
+  const history: HistoryEvent[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn: newest.arn, nextToken, maxResults: 20 }));
+    history.push(...(page.events ?? []));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return { described, history, events: storedEventsFromHistory(history, conversionProgress()) };
+}
+
+async function leftIn(bucket: string, prefix: string): Promise<string[]> {
+  const out = await user.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+  return (out.Contents ?? []).map((o) => o.Key ?? '');
 }
 
 describe('the deployed functions on emulated AWS', () => {
@@ -105,13 +146,22 @@ describe('the deployed functions on emulated AWS', () => {
     await expect(runner.invoke('writePlaylist', {})).rejects.toMatchObject({ name: 'InvalidRequest' });
   });
 
-  it("convert an upload whose name has spaces through every Task, the layer's ffmpeg reading a presigned URL on a host name", async () => {
+  it("converts an upload whose name has spaces: the notification starts the compiled state machine, whose Tasks run their bundles (the layer's ffmpeg reading a presigned URL on a host name)", async () => {
     const key = 'Lecture 1.MP4';
-    await upload(key, makeVideo(join(scratch, 'lecture.mp4'), { seconds: 12, size: '320x180' }));
-    const { route } = await runTasks(key);
-    expect(route).toMatchObject({ videoId: videoIdFor(key), segmentCount: 3, packages: 1 });
+    const { described, events } = await convertByUpload(key, makeVideo(join(scratch, 'lecture.mp4'), { seconds: 30, size: '320x180' }));
+    expect({ status: described.status, failure: failedState(events) }).toEqual({ status: 'SUCCEEDED', failure: undefined });
+    expect(JSON.parse(described.output!)).toMatchObject({ videoId: videoIdFor(key), segmentCount: 3, packages: 1 });
+    expect(events.filter((e) => e.type === 'StateEntered' && e.index === undefined).map((e) => e.state)).toEqual([
+      'ValidateInput',
+      'SegmentMedia',
+      'PackageSegments',
+      'ComputeOffsets',
+      'WritePlaylist',
+      'RegisterRoute',
+    ]);
     const created = [...lambda.functions.values()].map((f) => f.configuration);
-    expect(created.map((c) => c.FunctionName)).toEqual([`lambda-hls-${STAGE}-seg-${videoIdFor(key)}-abcd1234-0`]);
+    const { revision } = JSON.parse(described.output!) as { revision: string };
+    expect(created.map((c) => c.FunctionName)).toEqual([`lambda-hls-${STAGE}-seg-${videoIdFor(key)}-${revision}-0`]);
     // Never invoked: on the runtime AWS lets us create longest.
     expect(created[0]).toMatchObject({ Runtime: 'provided.al2023', Handler: expect.any(String) });
   });
@@ -146,19 +196,69 @@ describe('the deployed functions on emulated AWS', () => {
     for (let at = 0; at < body.length; at += 188) expect(body[at]).toBe(0x47);
   });
 
-  it('converts an mp3 to audio-only segments through the same functions', async () => {
+  it('converts an mp3 uploaded the same way', async () => {
     const key = 'podcast episode.mp3';
-    await upload(key, makeMp3(join(scratch, 'podcast.mp3'), 8));
-    const { route } = await runTasks(key);
-    expect(route.segmentCount).toBeGreaterThanOrEqual(2);
-    expect(route.durationSeconds).toBeCloseTo(8, 0);
+    const { described } = await convertByUpload(key, makeMp3(join(scratch, 'podcast.mp3'), 25));
+    expect(described.status).toBe('SUCCEEDED');
+    expect(JSON.parse(described.output!).durationSeconds).toBeCloseTo(25, 0);
   });
 
-  it('ends a bad input in ValidateInput with its error name and a cause a person reads', async () => {
+  it('ends a bad input in ValidateInput with its error name and a one-line cause in the history, leaving nothing behind', async () => {
     const key = 'notes.mp4';
-    await user.send(new PutObjectCommand({ Bucket: buckets.input, Key: key, Body: 'just some notes\n' }));
-    const failed = await runner.invoke('validateInput', { source: { key }, revision: 'abcd1234' }).catch((e: unknown) => e);
-    expect(failed).toBeInstanceOf(InvocationError);
-    expect(failed).toMatchObject({ name: 'NotMedia', errorMessage: expect.stringMatching(/^"notes.mp4": ffprobe cannot read it/) });
+    const file = join(scratch, 'notes.mp4');
+    require('node:fs').writeFileSync(file, 'just some notes\n');
+    const { described, events } = await convertByUpload(key, file);
+    expect(described).toMatchObject({ status: 'FAILED', error: 'NotMedia' });
+    expect(failedState(events)).toEqual({
+      state: 'ValidateInput',
+      error: 'NotMedia',
+      cause: expect.stringMatching(/^"notes.mp4": ffprobe cannot read it/),
+    });
+    expect(events.some((e) => e.type === 'StateEntered' && e.state === 'CleanUp')).toBe(true);
+    expect(await leftIn(buckets.work, `${videoIdFor(key)}/`)).toEqual([]);
+    expect([...lambda.functions.keys()].filter((name) => name.includes(videoIdFor(key)))).toEqual([]);
+  });
+
+  it('converts the identical file uploaded again after its run failed (as the next attempt)', async () => {
+    const key = 'again.mp4';
+    const file = makeVideo(join(scratch, 'again.mp4'), { seconds: 8, size: '320x180' });
+    lambda.codeStorageBytes = 1; // the account's code storage is full: the first run fails before any function exists
+    const first = await convertByUpload(key, file);
+    expect(first.described).toMatchObject({ status: 'FAILED', error: 'CodeStorageQuotaExceeded' });
+    lambda.codeStorageBytes = undefined;
+    const again = await convertByUpload(key, file);
+    expect(again.described.name).toBe(`${first.described.name}-2`);
+    expect(again.described.status).toBe('SUCCEEDED');
+  });
+
+  it('converts an execution started by hand with the console input {"key": …}', async () => {
+    const key = 'Lecture 1.MP4';
+    const out = await sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: machineArn,
+        name: 'by-hand-1',
+        input: JSON.stringify({ key, options: { segmentSeconds: 6 } }),
+      }),
+    );
+    const { described } = await finished('by-hand-1');
+    expect(out.executionArn).toBe(described.executionArn);
+    expect(described.status).toBe('SUCCEEDED');
+    expect(JSON.parse(described.output!)).toMatchObject({ videoId: videoIdFor(key), segmentCount: 5 });
+  });
+
+  it("refuses the console's default input with what to type", async () => {
+    await sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: machineArn,
+        name: 'by-hand-2',
+        input: JSON.stringify({ Comment: 'Insert your JSON here' }),
+      }),
+    );
+    const { described } = await finished('by-hand-2');
+    expect(described).toMatchObject({
+      status: 'FAILED',
+      error: 'InvalidRequest',
+      cause: expect.stringContaining('{"key": "<object key in the input bucket>"}'),
+    });
   });
 });

@@ -59,9 +59,11 @@ function unzip(zip: string, into: string): void {
 
 export class FunctionRunner {
   readonly functions = new Map<string, DeployedFunction>();
-  private readonly idle = new Map<string, Environment[]>();
+  private readonly warm = new Map<string, Environment[]>();
   private readonly all = new Set<ChildProcess>();
   private invocations = 0;
+  private running = 0;
+  private waiting: (() => void)[] = [];
   /** Invocations by function key, and how many ran at once at most. */
   readonly stats = new Map<string, { invocations: number; environments: number }>();
 
@@ -156,13 +158,28 @@ export class FunctionRunner {
     const stats = this.stats.get(fn.key) ?? { invocations: 0, environments: 0 };
     this.stats.set(fn.key, stats);
     stats.invocations++;
-    const pool = this.idle.get(fn.name) ?? [];
-    this.idle.set(fn.name, pool);
+    const pool = this.warm.get(fn.name) ?? [];
+    this.warm.set(fn.name, pool);
     let environment = pool.pop();
     if (!environment) {
       environment = this.start(fn);
       stats.environments++;
     }
+    this.running++;
+    try {
+      return await this.run(fn, environment, pool, event);
+    } finally {
+      this.running--;
+      if (this.running === 0) for (const resolve of this.waiting.splice(0)) resolve();
+    }
+  }
+
+  /** Resolves when no invocation runs. */
+  idle(): Promise<void> {
+    return this.running === 0 ? Promise.resolve() : new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private async run(fn: DeployedFunction, environment: Environment, pool: Environment[], event: unknown): Promise<unknown> {
     await environment.ready;
     const id = ++this.invocations;
     const { process: child } = environment;
@@ -197,7 +214,7 @@ export class FunctionRunner {
 
   async close(): Promise<void> {
     for (const child of this.all) child.kill('SIGKILL');
-    this.idle.clear();
+    this.warm.clear();
   }
 }
 

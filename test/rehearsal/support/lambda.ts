@@ -26,6 +26,8 @@ export interface LambdaEmulator {
   functions: Map<string, StoredFunction>;
   /** Requests refused for the rate, by action. */
   throttled: Map<string, number>;
+  /** The account's code storage (default Lambda's 75 GB): set it low to fill the account. */
+  codeStorageBytes: number | undefined;
   close(): Promise<void>;
 }
 
@@ -79,6 +81,17 @@ export async function startLambda(options: {
   const control = rateLimit(options.rates?.control ?? 15, now);
   const getFunction = rateLimit(options.rates?.getFunction ?? 100, now);
 
+  const emulator: LambdaEmulator = {
+    endpoint: '',
+    functions,
+    throttled,
+    codeStorageBytes: undefined,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
   const arn = (name: string) => `arn:aws:lambda:${options.region}:${options.account}:function:${name}`;
   const limited = (action: string, allow: () => boolean) => {
     if (allow()) return;
@@ -119,7 +132,7 @@ export async function startLambda(options: {
       return [
         200,
         {
-          AccountLimit: { TotalCodeSize: CODE_STORAGE, CodeSizeZipped: 52428800, CodeSizeUnzipped: 262144000 },
+          AccountLimit: { TotalCodeSize: emulator.codeStorageBytes ?? CODE_STORAGE, CodeSizeZipped: 52428800, CodeSizeUnzipped: 262144000 },
           AccountUsage: { TotalCodeSize: usage(), FunctionCount: functions.size },
         },
       ];
@@ -215,14 +228,6 @@ export async function startLambda(options: {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
-  return {
-    endpoint: `http://lambda.localhost:${port}`,
-    functions,
-    throttled,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  emulator.endpoint = `http://lambda.localhost:${port}`;
+  return emulator;
 }

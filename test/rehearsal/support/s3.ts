@@ -8,6 +8,17 @@ interface AccountRegistry {
   DUMMY_ACCOUNT: { createKeyPair(accessKeyId: string, secretAccessKey: string): void };
 }
 
+interface S3Record {
+  eventName: string;
+  s3: { bucket: { name: string }; object: { key: string } & Record<string, unknown> };
+}
+
+/** S3 delivers keys URL-encoded as a form would (`+` for a space); s3rver hands them over raw. */
+function asDelivered(record: S3Record): S3Record {
+  const key = encodeURIComponent(record.s3.object.key).replace(/%20/g, '+').replace(/%2F/g, '/');
+  return { ...record, s3: { ...record.s3, object: { ...record.s3.object, key } } };
+}
+
 export interface S3Emulator {
   /** For the SDK: buckets by host name. */
   endpoint: string;
@@ -21,6 +32,8 @@ export async function startS3(options: {
   directory: string;
   buckets: string[];
   credentials: { accessKeyId: string; secretAccessKey: string }[];
+  /** The buckets whose notification configuration sends object-created events (the input bucket). */
+  notifying?: string[];
   onObjectCreated?: (event: { Records: unknown[] }) => void;
 }): Promise<S3Emulator> {
   // s3rver knows one account; every role's key is registered with it.
@@ -37,8 +50,11 @@ export async function startS3(options: {
   });
   const { port } = await server.run();
   if (options.onObjectCreated) {
-    server.on('event', (event: { Records: { eventName: string }[] }) => {
-      if (event.Records.some((r) => r.eventName.startsWith('ObjectCreated:'))) options.onObjectCreated!(event);
+    server.on('event', (event: { Records: S3Record[] }) => {
+      const records = event.Records.filter(
+        (r) => r.eventName.startsWith('ObjectCreated:') && options.notifying?.includes(r.s3.bucket.name),
+      ).map(asDelivered);
+      if (records.length > 0) options.onObjectCreated!({ Records: records });
     });
   }
   return { endpoint: `http://s3.localhost:${port}`, pathStyleEndpoint: `http://localhost:${port}`, port, close: () => server.close() };

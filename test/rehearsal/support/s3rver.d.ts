@@ -11,6 +11,7 @@ declare module 's3rver' {
     });
     run(): Promise<{ address: string; port: number }>;
     close(): Promise<void>;
-    on(event: 'event', listener: (event: { Records: { eventName: string }[] }) => void): this;
+    // biome-ignore lint/suspicious/noExplicitAny: S3 event records, read by shape
+    on(event: 'event', listener: (event: { Records: any[] }) => void): this;
   }
 }
