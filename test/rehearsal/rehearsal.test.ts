@@ -3,8 +3,10 @@
 // by host name through the standard AWS_ENDPOINT_URL_<SERVICE> variables. The product's code does
 // not know it is rehearsing.
 import './support/hosts.cjs'; // this process reaches the emulated services by name too
+import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   DescribeExecutionCommand,
@@ -20,12 +22,33 @@ import { videoIdFor } from '../../src/core/naming';
 import { conversionProgress } from '../../local/progress';
 import { makeMp3, makeVideo, removeDir, tempDir } from '../support/fixtures';
 import { FunctionRunner, lambdaNode, roleCredentials } from './support/functions';
+import { startApi, type ApiEmulator } from './support/api';
 import { startLambda, type LambdaEmulator } from './support/lambda';
 import { startS3, type S3Emulator } from './support/s3';
 import { emulatedAccount, packageStack, resolve, resourcesOfType, type Account, type Template } from './support/stack';
 import { startStepFunctions, type StepFunctionsEmulator } from './support/stepfunctions';
 
 const STAGE = 'rehearsal';
+// The static ffprobe from npm crashes on MPEG-TS; Debian's (apt-get install ffmpeg; .ci/run does) plays.
+const PLAYER = process.env.E2E_FFPROBE ?? '/usr/bin/ffprobe';
+
+/** Video frames a player decodes from a file or a playlist URL (asynchronously: this process serves the emulated API). */
+async function framesOf(ffprobe: string, input: string): Promise<number> {
+  const args = [
+    '-v',
+    'error',
+    '-count_frames',
+    '-select_streams',
+    'v:0',
+    '-show_entries',
+    'stream=nb_read_frames',
+    '-of',
+    'csv=p=0',
+    input,
+  ];
+  const { stdout } = await promisify(execFile)(ffprobe, args, { timeout: 120_000 });
+  return Number(stdout.trim().split('\n')[0]);
+}
 const CODE_BUCKET = 'awslambda-us-east-1-tasks';
 
 let scratch: string;
@@ -35,6 +58,7 @@ let s3: S3Emulator;
 let lambda: LambdaEmulator;
 let runner: FunctionRunner;
 let states: StepFunctionsEmulator;
+let api: ApiEmulator;
 let user: S3Client;
 let sfn: SFNClient;
 let machineArn: string;
@@ -44,7 +68,8 @@ let buckets: { input: string; work: string; output: string };
 
 beforeAll(async () => {
   scratch = tempDir('rehearsal');
-  account = emulatedAccount(STAGE, 'http://localhost:0');
+  api = await startApi((arn, event) => runner.invoke(arn, event));
+  account = emulatedAccount(STAGE, api.endpoint);
   template = packageStack(STAGE, join(scratch, 'out'), scratch);
   const named = Object.fromEntries(resourcesOfType(template, account, 'AWS::S3::Bucket').map(([id, p]) => [id, p.BucketName as string]));
   buckets = { input: named.InputBucket!, work: named.WorkBucket!, output: named.OutputBucket! };
@@ -93,6 +118,7 @@ beforeAll(async () => {
     },
   });
   runner.deploy(template, account);
+  api.route(template, account);
   invoke = (arn, input) => runner.invoke(arn, input);
   sfn = new SFNClient({ region: account.region, endpoint: states.endpoint, credentials: people });
   user = new S3Client({ region: account.region, endpoint: s3.endpoint, credentials: people });
@@ -101,6 +127,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await states?.settled();
   await states?.close();
+  await api?.close();
   await runner?.close();
   await lambda?.close();
   await s3?.close();
@@ -194,6 +221,12 @@ describe('the deployed functions on emulated AWS', () => {
     const body = Buffer.from(await bytes.arrayBuffer());
     expect(body.length).toBe(length);
     for (let at = 0; at < body.length; at += 188) expect(body[at]).toBe(0x47);
+  });
+
+  it("plays through the stack's PlaybackBaseUrl: an independent player (Debian's ffprobe) decodes every frame of the source, through the API's 302s to the code URLs", async () => {
+    const playbackBaseUrl = resolve(template, account, template.Outputs.PlaybackBaseUrl!.Value) as string;
+    const playlist = `${playbackBaseUrl}/v/${videoIdFor('Lecture 1.MP4')}/index.m3u8`;
+    expect(await framesOf(PLAYER, playlist)).toBe(await framesOf(PLAYER, join(scratch, 'lecture.mp4')));
   });
 
   it('converts an mp3 uploaded the same way', async () => {
