@@ -54,6 +54,8 @@ export interface Target {
   /** An execution by name, or the newest of a video id. */
   history(id: string): Promise<HistoryView | undefined>;
   running(): Promise<RunningExecutions>;
+  /** What writers that were killed left half-written, for gc (the local store's temporaries; S3 expires its own). */
+  abandoned?: { list(): Promise<string[]>; remove(path: string): Promise<void> };
 }
 
 /** `--stage <name> [--region R]`, as the commands that can work on a deployed stack take them. */
@@ -103,6 +105,7 @@ export function localTarget(): Target {
         ...(error && { error }),
       };
     },
+    abandoned: { list: () => backend.objects.abandonedTemporaries(), remove: (path) => backend.objects.removeTemporary(path) },
     async running() {
       const running = store.all().filter((r) => r.status === 'RUNNING');
       return {

@@ -6,7 +6,11 @@ import type { GcJson } from './contracts';
 import { EXIT_OK, printJson, say } from './output';
 
 export async function runGc(target: Target, dryRun: boolean, json: boolean): Promise<number> {
-  const report = await collectGarbage(target.stores(), () => target.running(), { dryRun, inputIsScratch: target.inputIsScratch });
+  const report = await collectGarbage(target.stores(), () => target.running(), {
+    dryRun,
+    inputIsScratch: target.inputIsScratch,
+    ...(target.abandoned && { abandoned: target.abandoned }),
+  });
   if (json) {
     const out: GcJson = { dryRun, ...report };
     printJson(out);

@@ -27,12 +27,18 @@ export interface RunningExecutions {
 export async function collectGarbage(
   ports: OwnedStores,
   runningNow: () => Promise<RunningExecutions>,
-  options: { dryRun?: boolean; inputIsScratch?: boolean } = {},
+  options: {
+    dryRun?: boolean;
+    inputIsScratch?: boolean;
+    /** Partial files a killed writer left (the local store's temporaries), as `<bucket>/<path>`. */
+    abandoned?: { list(): Promise<string[]>; remove(path: string): Promise<void> };
+  } = {},
 ): Promise<GarbageReport> {
   const functions = await ports.code.list(ports.functionPrefix);
   const work = await ports.objects.list('work', '');
   const output = await ports.objects.list('output', 'v/');
   const input = options.inputIsScratch ? await ports.objects.list('input', '') : [];
+  const abandoned = (await options.abandoned?.list()) ?? [];
   const served = new Map((await listRoutes(ports.objects)).map((r) => [r.videoId, r.revision]));
   const running = await runningNow();
   const owned = (videoId: string, revision: string) => served.get(videoId) === revision || running.revisions.has(`${videoId}/${revision}`);
@@ -54,9 +60,11 @@ export async function collectGarbage(
   for (const object of input) {
     if (!running.sources.has(object.key)) report.objects.push(`input/${object.key}`);
   }
+  report.objects.push(...abandoned);
   if (!options.dryRun) {
     for (const name of report.functions) await ports.code.delete(name);
-    for (const path of report.objects) {
+    for (const path of abandoned) await options.abandoned!.remove(path);
+    for (const path of report.objects.filter((p) => !abandoned.includes(p))) {
       const slash = path.indexOf('/');
       await ports.objects.delete(path.slice(0, slash) as Bucket, path.slice(slash + 1));
     }

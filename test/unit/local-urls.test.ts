@@ -1,4 +1,5 @@
-import { resolve, sep } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join, resolve, sep } from 'node:path';
 import fc from 'fast-check';
 import { InvalidRequest } from '../../src/core/errors';
 import { LocalObjectStore } from '../../src/adapters/local/object-store';
@@ -101,6 +102,24 @@ describe('the local object store holds any S3 key without leaving its bucket fol
 
   it.each(['', '/abs.mp4', 'a//b', 'nul\0.mp4'])('refuses %j with InvalidRequest', (k) => {
     expect(() => pathOfKey(k)).toThrow(InvalidRequest);
+  });
+
+  it('finds the temporary files of writers that are gone, not of one still writing, and removes only those', async () => {
+    const root = tempDir('objects');
+    const store = new LocalObjectStore(root);
+    await store.put('work', 'v/r/packages/f-0', '');
+    const dir = join(root, 'work', 'v', 'r', 'packages');
+    writeFileSync(join(dir, `%tmp-${(2 ** 22 + 12345).toString(36)}-00aa11bb`), 'half'); // a pid above Linux's maximum: gone
+    writeFileSync(join(dir, `%tmp-${process.pid.toString(36)}-22cc33dd`), 'half'); // this process: still writing
+    writeFileSync(join(dir, '%tmp-0a1b2c3d4e5f'), 'half'); // an older writer's name, without a pid
+    const abandoned = await store.abandonedTemporaries();
+    expect(abandoned).toEqual(
+      [`work/v/r/packages/%tmp-0a1b2c3d4e5f`, `work/v/r/packages/%tmp-${(2 ** 22 + 12345).toString(36)}-00aa11bb`].sort(),
+    );
+    for (const path of abandoned) await store.removeTemporary(path);
+    expect(await store.abandonedTemporaries()).toEqual([]);
+    expect((await store.list('work', '')).map((o) => o.key)).toEqual(['v/r/packages/f-0']);
+    await expect(store.removeTemporary('work/v/r/packages/f-0')).rejects.toMatchObject({ name: 'InvalidRequest' });
   });
 
   it('stores, lists and deletes such keys, and never lists a temporary file', async () => {

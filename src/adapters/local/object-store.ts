@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { constants, copyFile, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import type { Dirent } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
-import { InputNotFound } from '../../core/errors';
+import { InputNotFound, InvalidRequest } from '../../core/errors';
 import type { Bucket, ObjectInfo, ObjectStore } from '../../ports';
 import { keyOfPath, pathOfKey, TEMP_PREFIX } from './paths';
 
@@ -51,8 +51,9 @@ export class LocalObjectStore implements ObjectStore {
   /** Writes to a temporary name first, so a reader never sees half an object. */
   private async atomically(path: string, write: (tmp: string) => Promise<void>): Promise<void> {
     await mkdir(dirname(path), { recursive: true });
-    // Short, so a key near the file-name limit still has room for its temporary twin.
-    const tmp = join(dirname(path), `${TEMP_PREFIX}${randomBytes(6).toString('hex')}`);
+    // Short, so a key near the file-name limit still has room for its temporary twin; it names the
+    // writing process, so what a killed process left can be told from what one is still writing.
+    const tmp = join(dirname(path), `${TEMP_PREFIX}${process.pid.toString(36)}-${randomBytes(4).toString('hex')}`);
     try {
       await write(tmp);
       await rename(tmp, path);
@@ -69,6 +70,30 @@ export class LocalObjectStore implements ObjectStore {
   /** A kernel copy (copy_file_range, or a reflink where the file system has them), not through JS. */
   async putFile(bucket: Bucket, key: string, path: string): Promise<void> {
     await this.atomically(this.pathOf(bucket, key), (tmp) => copyFile(path, tmp, constants.COPYFILE_FICLONE));
+  }
+
+  /**
+   * Temporary files whose writer is gone (killed mid-write): `<bucket>/<path>` of each. Never listed
+   * as objects, so only this finds them; gc removes them with `removeTemporary`.
+   */
+  async abandonedTemporaries(): Promise<string[]> {
+    const found: string[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      const entries = await readdir(dir, { withFileTypes: true }).catch(() => [] as Dirent[]);
+      for (const entry of entries) {
+        const full = join(dir, entry.name);
+        if (entry.isDirectory()) await walk(full);
+        else if (entry.name.startsWith(TEMP_PREFIX) && !writerAlive(entry.name)) found.push(relative(this.root, full).split(sep).join('/'));
+      }
+    };
+    await walk(this.root);
+    return found.sort();
+  }
+
+  async removeTemporary(path: string): Promise<void> {
+    const name = path.split('/').pop() ?? '';
+    if (!name.startsWith(TEMP_PREFIX)) throw new InvalidRequest(`${path} is not a temporary file`);
+    await rm(join(this.root, ...path.split('/')), { force: true });
   }
 
   async list(bucket: Bucket, prefix: string): Promise<ObjectInfo[]> {
@@ -118,5 +143,17 @@ export class LocalObjectStore implements ObjectStore {
     const info = await this.head(bucket, key);
     if (!info) throw new InputNotFound(`no object ${key} in the ${bucket} bucket`);
     return this.pathOf(bucket, key);
+  }
+}
+
+/** Whether the process that is writing a temporary file runs still (a name without a pid is an old one's). */
+function writerAlive(name: string): boolean {
+  const pid = Number.parseInt(/^%tmp-([0-9a-z]+)-/.exec(name)?.[1] ?? '', 36);
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
