@@ -3,7 +3,7 @@
 // by host name through the standard AWS_ENDPOINT_URL_<SERVICE> variables. The product's code does
 // not know it is rehearsing.
 import './support/hosts.cjs'; // this process reaches the emulated services by name too
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -23,12 +23,15 @@ import { conversionProgress } from '../../local/progress';
 import { makeMp3, makeVideo, removeDir, tempDir } from '../support/fixtures';
 import { FunctionRunner, lambdaNode, roleCredentials } from './support/functions';
 import { startApi, type ApiEmulator } from './support/api';
+import { startCloudFormation, type CloudFormationEmulator } from './support/cloudformation';
 import { startLambda, type LambdaEmulator } from './support/lambda';
 import { startS3, type S3Emulator } from './support/s3';
 import { emulatedAccount, packageStack, resolve, resourcesOfType, type Account, type Template } from './support/stack';
 import { startStepFunctions, type StepFunctionsEmulator } from './support/stepfunctions';
 
 const STAGE = 'rehearsal';
+const ROOT = join(__dirname, '..', '..');
+const CLI = join(ROOT, 'bin', 'lambda-hls.js');
 // The static ffprobe from npm crashes on MPEG-TS; Debian's (apt-get install ffmpeg; .ci/run does) plays.
 const PLAYER = process.env.E2E_FFPROBE ?? '/usr/bin/ffprobe';
 
@@ -59,6 +62,8 @@ let lambda: LambdaEmulator;
 let runner: FunctionRunner;
 let states: StepFunctionsEmulator;
 let api: ApiEmulator;
+let cloudFormation: CloudFormationEmulator;
+const people = { accessKeyId: 'AKIAREHEARSALUSER', secretAccessKey: 'rehearsal-user' };
 let user: S3Client;
 let sfn: SFNClient;
 let machineArn: string;
@@ -68,13 +73,14 @@ let buckets: { input: string; work: string; output: string };
 
 beforeAll(async () => {
   scratch = tempDir('rehearsal');
+  // The CLI as a user runs it: built once, here, before any emulator serves (its build blocks).
+  expect(spawnSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT }).status).toBe(0);
   api = await startApi((arn, event) => runner.invoke(arn, event));
   account = emulatedAccount(STAGE, api.endpoint);
   template = packageStack(STAGE, join(scratch, 'out'), scratch);
   const named = Object.fromEntries(resourcesOfType(template, account, 'AWS::S3::Bucket').map(([id, p]) => [id, p.BucketName as string]));
   buckets = { input: named.InputBucket!, work: named.WorkBucket!, output: named.OutputBucket! };
   const roles = resourcesOfType(template, account, 'AWS::IAM::Role').map(([id]) => id);
-  const people = { accessKeyId: 'AKIAREHEARSALUSER', secretAccessKey: 'rehearsal-user' };
   const lambdaService = { accessKeyId: 'AKIALAMBDASERVICE', secretAccessKey: 'rehearsal-lambda' };
   mkdirSync(join(scratch, 's3'));
   s3 = await startS3({
@@ -121,6 +127,7 @@ beforeAll(async () => {
   api.route(template, account);
   invoke = (arn, input) => runner.invoke(arn, input);
   sfn = new SFNClient({ region: account.region, endpoint: states.endpoint, credentials: people });
+  cloudFormation = await startCloudFormation(template, account);
   user = new S3Client({ region: account.region, endpoint: s3.endpoint, credentials: people });
 }, 300_000);
 
@@ -128,6 +135,7 @@ afterAll(async () => {
   await states?.settled();
   await states?.close();
   await api?.close();
+  await cloudFormation?.close();
   await runner?.close();
   await lambda?.close();
   await s3?.close();
@@ -293,5 +301,68 @@ describe('the deployed functions on emulated AWS', () => {
       error: 'InvalidRequest',
       cause: expect.stringContaining('{"key": "<object key in the input bucket>"}'),
     });
+  });
+});
+
+/** The CLI as a user runs it with --stage, credentials and a region in the environment (asynchronously: this process serves the emulators). */
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const home = join(scratch, 'cli-home');
+  mkdirSync(home, { recursive: true });
+  const env = {
+    PATH: process.env.PATH ?? '',
+    HOME: home,
+    LAMBDA_HLS_HOME: join(home, '.lambda-hls'),
+    AWS_REGION: account.region,
+    AWS_ACCESS_KEY_ID: people.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: people.secretAccessKey,
+    AWS_ENDPOINT_URL_S3: s3.endpoint,
+    AWS_ENDPOINT_URL_LAMBDA: lambda.endpoint,
+    AWS_ENDPOINT_URL_SFN: states.endpoint,
+    AWS_ENDPOINT_URL_CLOUDFORMATION: cloudFormation.endpoint,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    NODE_OPTIONS: `--require ${join(__dirname, 'support', 'hosts.cjs')}`,
+  };
+  return new Promise((done) => {
+    execFile(process.execPath, [CLI, ...args, '--stage', STAGE], { env, timeout: 180_000 }, (error, stdout, stderr) =>
+      done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+describe('lambda-hls --stage rehearsal, on the rehearsed stack', () => {
+  it('converts a file: uploads it, the notification starts the run, progress is followed, and the playlist is under PlaybackBaseUrl', async () => {
+    const file = makeVideo(join(scratch, 'Talk 2.MP4'), { seconds: 25, size: '320x180' });
+    const run = await cli(['convert', file, '--json']);
+    expect({ code: run.code, stderr: run.code === 0 ? '' : run.stderr }).toEqual({ code: 0, stderr: '' });
+    const json = JSON.parse(run.stdout) as { status: string; videoId: string; playlist: string; segments: number };
+    expect(json).toMatchObject({ status: 'SUCCEEDED', videoId: videoIdFor('Talk 2.MP4'), segments: 3 });
+    expect(json.playlist).toBe(`${api.endpoint}/v/${json.videoId}/index.m3u8`);
+    expect(await framesOf(PLAYER, json.playlist)).toBe(await framesOf(PLAYER, file));
+  });
+
+  it("shows a failed run's failed state, error and cause with history", async () => {
+    const run = await cli(['history', videoIdFor('notes.mp4'), '--json']);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ status: 'FAILED', error: { state: 'ValidateInput', error: 'NotMedia' } });
+  });
+
+  it('lists the converted videos with their playlist URLs, and gc finds nothing that no video owns', async () => {
+    const list = JSON.parse((await cli(['list', '--json'])).stdout) as { videoId: string; playlist: string }[];
+    expect(list.map((v) => v.videoId)).toEqual(
+      expect.arrayContaining([videoIdFor('Lecture 1.MP4'), videoIdFor('Talk 2.MP4'), videoIdFor('podcast episode.mp3')]),
+    );
+    expect(list.every((v) => v.playlist === `${api.endpoint}/v/${v.videoId}/index.m3u8`)).toBe(true);
+    expect(JSON.parse((await cli(['gc', '--dry-run', '--json'])).stdout)).toEqual({ dryRun: true, functions: [], objects: [] });
+  });
+
+  it('deletes one video, then everything (what serverless remove runs first), leaving no segment function and empty work and output buckets', async () => {
+    const id = videoIdFor('Talk 2.MP4');
+    expect((await cli(['delete', id])).code).toBe(0);
+    expect([...lambda.functions.keys()].some((name) => name.includes(id))).toBe(false);
+    expect((await cli(['delete', '--all'])).code).toBe(0);
+    expect([...lambda.functions.keys()]).toEqual([]);
+    expect(await leftIn(buckets.work, '')).toEqual([]);
+    expect(await leftIn(buckets.output, '')).toEqual([]);
+    expect((await leftIn(buckets.input, '')).length).toBeGreaterThan(0); // the uploads are the user's
   });
 });
