@@ -94,7 +94,7 @@ function tlsOnlyPolicy(bucketLogicalId, name) {
  * s3:ListBucket on its bucket too, or S3 answers 403 instead of 404 and a missing input or route
  * could not be told from a refusal.
  */
-function permissions({ buckets, functionPrefix, stateMachine }) {
+function permissions({ buckets, functionPrefix, stateMachine, executions }) {
   const s3 = (actions, name) => ({ Effect: 'Allow', Action: actions.map((a) => `s3:${a}`), Resource: objectsArn(name) });
   const list = (name) => ({ Effect: 'Allow', Action: ['s3:ListBucket'], Resource: bucketArn(name) });
   const segmentFunctions = (actions) => ({
@@ -150,7 +150,12 @@ function permissions({ buckets, functionPrefix, stateMachine }) {
     ],
     // the route and playlist, and each package's code URL
     serveSegment: [s3(['GetObject'], buckets.output), list(buckets.output), segmentFunctions(['GetFunction'])],
-    startConversion: [{ Effect: 'Allow', Action: ['states:StartExecution'], Resource: stateMachine }],
+    // Start a conversion; when its name is taken, see whether that attempt failed (then the next
+    // attempt, <name>-2, is started: the same file uploaded again after a failed run converts).
+    startConversion: [
+      { Effect: 'Allow', Action: ['states:StartExecution'], Resource: stateMachine },
+      { Effect: 'Allow', Action: ['states:DescribeExecution'], Resource: executions },
+    ],
   };
 }
 
@@ -215,9 +220,11 @@ async function describe({ resolveVariable }) {
   const base = `${service}-${stage}`.toLowerCase();
   const buckets = bucketNamesFor(base);
   const stateMachine = { Ref: 'ConvertVideo' };
+  // The executions of that state machine (serverless.yml names it <service>-<stage>-convert-video).
+  const executions = join('arn:', partition, ':states:', region, ':', account, `:execution:${service}-${stage}-convert-video:*`);
 
   const roles = {};
-  for (const [key, statements] of Object.entries(permissions({ buckets, functionPrefix, stateMachine }))) {
+  for (const [key, statements] of Object.entries(permissions({ buckets, functionPrefix, stateMachine, executions }))) {
     roles[`${logical(key)}Role`] = functionRole(`${service}-${stage}-${key}`, statements);
   }
 

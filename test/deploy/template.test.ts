@@ -376,7 +376,10 @@ describe('IAM: least privilege, statement by statement', () => {
         'lambda:DeleteFunction': [SEGMENT_FUNCTIONS],
       },
       serveSegment: { 's3:GetObject': [objects('output')], 's3:ListBucket': [bucket('output')], 'lambda:GetFunction': [SEGMENT_FUNCTIONS] },
-      startConversion: { 'states:StartExecution': ['<ConvertVideo>'] },
+      startConversion: {
+        'states:StartExecution': ['<ConvertVideo>'],
+        'states:DescribeExecution': [`arn:aws:states:us-east-1:123456789012:execution:${SERVICE}-${STAGE}-convert-video:*`],
+      },
     };
     for (const f of FUNCTIONS) {
       const sorted = Object.fromEntries(Object.entries(expected[f]!).map(([a, r]) => [a, [...r].sort()]));

@@ -24,6 +24,7 @@ import { makeMp3, makeVideo, removeDir, tempDir } from '../support/fixtures';
 import { FunctionRunner, lambdaNode, roleCredentials } from './support/functions';
 import { startApi, type ApiEmulator } from './support/api';
 import { startCloudFormation, type CloudFormationEmulator } from './support/cloudformation';
+import { Iam } from './support/iam';
 import { startLambda, type LambdaEmulator } from './support/lambda';
 import { startS3, type S3Emulator } from './support/s3';
 import { emulatedAccount, packageStack, resolve, resourcesOfType, type Account, type Template } from './support/stack';
@@ -63,6 +64,7 @@ let runner: FunctionRunner;
 let states: StepFunctionsEmulator;
 let api: ApiEmulator;
 let cloudFormation: CloudFormationEmulator;
+let iam: Iam;
 const people = { accessKeyId: 'AKIAREHEARSALUSER', secretAccessKey: 'rehearsal-user' };
 let user: S3Client;
 let sfn: SFNClient;
@@ -82,6 +84,11 @@ beforeAll(async () => {
   buckets = { input: named.InputBucket!, work: named.WorkBucket!, output: named.OutputBucket! };
   const roles = resourcesOfType(template, account, 'AWS::IAM::Role').map(([id]) => id);
   const lambdaService = { accessKeyId: 'AKIALAMBDASERVICE', secretAccessKey: 'rehearsal-lambda' };
+  // Every call is evaluated against the template's policies: the roles' and the buckets'.
+  iam = new Iam(template, account, [
+    { accessKeyId: people.accessKeyId, name: 'rehearsal-admin' },
+    { accessKeyId: lambdaService.accessKeyId, name: 'lambda.amazonaws.com' },
+  ]);
   mkdirSync(join(scratch, 's3'));
   s3 = await startS3({
     directory: join(scratch, 's3'),
@@ -92,6 +99,7 @@ beforeAll(async () => {
     onObjectCreated: (event) => {
       notifications.push(runner.invoke('startConversion', event).catch((error: unknown) => error));
     },
+    iam,
   });
   lambda = await startLambda({
     account: account.account,
@@ -99,6 +107,7 @@ beforeAll(async () => {
     s3Endpoint: s3.pathStyleEndpoint,
     codeBucket: CODE_BUCKET,
     credentials: lambdaService,
+    iam,
   });
   const [[machineId, machine]] = resourcesOfType(template, account, 'AWS::StepFunctions::StateMachine') as [
     [string, { DefinitionString: string }],
@@ -111,6 +120,12 @@ beforeAll(async () => {
     machine: { arn: machineArn, definition: machine.DefinitionString },
     invoke: (arn, input) => invoke(arn, input),
     idle: () => runner.idle(),
+    iam,
+    machineRoleKey: roleCredentials(
+      String(resolve(template, account, template.Resources[machineId]!.Properties.RoleArn))
+        .split('/')
+        .pop()!,
+    ).accessKeyId,
   });
   runner = new FunctionRunner({
     packaged: join(scratch, 'out'),
@@ -364,5 +379,26 @@ describe('lambda-hls --stage rehearsal, on the rehearsed stack', () => {
     expect(await leftIn(buckets.work, '')).toEqual([]);
     expect(await leftIn(buckets.output, '')).toEqual([]);
     expect((await leftIn(buckets.input, '')).length).toBeGreaterThan(0); // the uploads are the user's
+  });
+});
+
+describe("IAM: every call above was evaluated against the template's policies", () => {
+  it('denied none of them', () => {
+    expect(iam.denials).toEqual([]);
+    expect(iam.checked.allowed).toBeGreaterThan(200);
+  });
+
+  it('fails a run when a grant the product needs is taken away, naming the denied call', async () => {
+    const restore = iam.revoke('SegmentMediaRole', 's3:PutObject');
+    try {
+      const { described } = await convertByUpload('denied.mp4', makeVideo(join(scratch, 'denied.mp4'), { seconds: 4, size: '160x90' }));
+      expect(described).toMatchObject({ status: 'FAILED', error: 'AccessDenied' });
+      expect(iam.denials).toEqual([
+        expect.objectContaining({ principal: expect.stringMatching(/role\/SegmentMediaRole$/), action: 's3:PutObject' }),
+      ]);
+    } finally {
+      restore();
+      iam.denials.length = 0;
+    }
   });
 });

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { accessKeyOf, type Iam } from './iam';
 
 /** CreateFunction's request (the zip base64-encoded inside JSON) must be smaller than this. */
 const REQUEST_LIMIT = 69_905_067;
@@ -72,6 +73,8 @@ export async function startLambda(options: {
   /** Rates of the account's control plane (AWS: 15 and 100 a second; tests may lower them). */
   rates?: { control: number; getFunction: number };
   now?: () => number;
+  /** Evaluates each call against the caller's policies. */
+  iam?: Iam;
 }): Promise<LambdaEmulator> {
   const now = options.now ?? Date.now;
   // Path-style: the presigned Code.Location must open in any player, which resolves `localhost` but not `<bucket>.localhost`.
@@ -128,7 +131,17 @@ export async function startLambda(options: {
     const path = url.pathname.replace(/\/+$/, '');
     const method = req.method ?? 'GET';
     const raw = await body(req);
+    const accessKeyId = accessKeyOf(req.headers, url.searchParams) ?? 'anonymous';
+    const authorize = async (action: string, resource: string, context?: Record<string, string>) => {
+      if (!options.iam || (await options.iam.allows(accessKeyId, action, resource, { ...(context && { context }) }))) return;
+      throw new ApiError(
+        403,
+        'AccessDeniedException',
+        `User: ${options.iam.principalOf(accessKeyId)} is not authorized to perform: ${action} on resource: ${resource}`,
+      );
+    };
     if (method === 'GET' && path === '/2016-08-19/account-settings') {
+      await authorize('lambda:GetAccountSettings', '*');
       return [
         200,
         {
@@ -146,6 +159,8 @@ export async function startLambda(options: {
           `Request must be smaller than ${REQUEST_LIMIT} bytes for the CreateFunction operation`,
         );
       const input = JSON.parse(raw.toString('utf8')) as Record<string, unknown> & { FunctionName: string; Code: Record<string, string> };
+      await authorize('lambda:CreateFunction', arn(input.FunctionName));
+      await authorize('iam:PassRole', String(input.Role), { 'iam:PassedToService': 'lambda.amazonaws.com' });
       if (!input.Runtime || !input.Role || !input.Handler)
         throw new ApiError(400, 'InvalidParameterValueException', 'Runtime, Role and Handler are required for a zip package');
       if (functions.has(input.FunctionName))
@@ -171,6 +186,7 @@ export async function startLambda(options: {
       return [201, configuration];
     }
     if (method === 'GET' && path === '/2015-03-31/functions') {
+      await authorize('lambda:ListFunctions', '*');
       const names = [...functions.keys()].sort();
       const start = url.searchParams.get('Marker') ? names.indexOf(url.searchParams.get('Marker')!) : 0;
       const max = Math.min(50, Number(url.searchParams.get('MaxItems') ?? 50));
@@ -183,11 +199,13 @@ export async function startLambda(options: {
       const name = decodeURIComponent(one[1]!).replace(/^arn:aws:lambda:[^:]+:\d+:function:/, '');
       const fn = functions.get(name);
       if (method === 'GET' && !one[2]) {
+        await authorize('lambda:GetFunction', arn(name));
         limited('GetFunction', getFunction);
         if (!fn) throw new ApiError(404, 'ResourceNotFoundException', `Function not found: ${arn(name)}`);
         return [200, { Configuration: fn.configuration, Code: { RepositoryType: 'S3', Location: await location(fn.codeKey) } }];
       }
       if (method === 'PUT' && one[2]) {
+        await authorize('lambda:UpdateFunctionCode', arn(name));
         limited('UpdateFunctionCode', control);
         if (!fn) throw new ApiError(404, 'ResourceNotFoundException', `Function not found: ${arn(name)}`);
         const code = await storeCode(name, JSON.parse(raw.toString('utf8')) as Record<string, string>);
@@ -200,6 +218,7 @@ export async function startLambda(options: {
         return [200, fn.configuration];
       }
       if (method === 'DELETE' && !one[2]) {
+        await authorize('lambda:DeleteFunction', arn(name));
         limited('DeleteFunction', control);
         if (!fn) throw new ApiError(404, 'ResourceNotFoundException', `Function not found: ${arn(name)}`);
         functions.delete(name);

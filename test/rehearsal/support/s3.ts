@@ -2,7 +2,9 @@
 // `http://s3.localhost:<port>` with buckets addressed by host (`<bucket>.s3.localhost`), as the SDK
 // does by default; `http://localhost:<port>/<bucket>/…` (path style) for URLs any player opens. It sends no CORS headers (nor does AWS's code bucket). Object-created events are
 // handed to `onObjectCreated` as S3 event notification records.
+import { createServer, request as forward, type IncomingMessage, type ServerResponse } from 'node:http';
 import S3rver from 's3rver';
+import { accessKeyOf, type Iam } from './iam';
 
 interface AccountRegistry {
   DUMMY_ACCOUNT: { createKeyPair(accessKeyId: string, secretAccessKey: string): void };
@@ -35,6 +37,8 @@ export async function startS3(options: {
   /** The buckets whose notification configuration sends object-created events (the input bucket). */
   notifying?: string[];
   onObjectCreated?: (event: { Records: unknown[] }) => void;
+  /** Evaluates every request against the template's policies before s3rver sees it. */
+  iam?: Iam;
 }): Promise<S3Emulator> {
   // s3rver knows one account; every role's key is registered with it.
   const { DUMMY_ACCOUNT } = require('s3rver/lib/models/account') as AccountRegistry;
@@ -48,7 +52,38 @@ export async function startS3(options: {
     serviceEndpoint: 'localhost',
     configureBuckets: options.buckets.map((name) => ({ name, configs: [] })),
   });
-  const { port } = await server.run();
+  const { port: inner } = await server.run();
+  const front = createServer((req, res) => {
+    authorize(req, options.iam).then(
+      (decision) => {
+        if (decision.denied) return deny(res, decision.denied);
+        const upstream = forward(
+          { host: '127.0.0.1', port: inner, method: req.method, path: req.url, headers: req.headers },
+          async (answer) => {
+            // S3 answers a missing object with 403, not 404, to a caller that may not list the bucket.
+            if (
+              answer.statusCode === 404 &&
+              decision.object &&
+              options.iam &&
+              !(await options.iam.allows(decision.accessKeyId, 's3:ListBucket', `arn:aws:s3:::${decision.bucket}`, {
+                bucket: decision.bucket,
+              }))
+            ) {
+              answer.resume();
+              return deny(res, `s3:ListBucket on arn:aws:s3:::${decision.bucket}`);
+            }
+            res.writeHead(answer.statusCode ?? 500, answer.headers);
+            answer.pipe(res);
+          },
+        );
+        upstream.on('error', () => res.destroy());
+        req.pipe(upstream);
+      },
+      () => res.destroy(),
+    );
+  });
+  await new Promise<void>((done) => front.listen(0, '127.0.0.1', done));
+  const { port } = front.address() as { port: number };
   if (options.onObjectCreated) {
     server.on('event', (event: { Records: S3Record[] }) => {
       const records = event.Records.filter(
@@ -57,5 +92,59 @@ export async function startS3(options: {
       if (records.length > 0) options.onObjectCreated!({ Records: records });
     });
   }
-  return { endpoint: `http://s3.localhost:${port}`, pathStyleEndpoint: `http://localhost:${port}`, port, close: () => server.close() };
+  return {
+    endpoint: `http://s3.localhost:${port}`,
+    pathStyleEndpoint: `http://localhost:${port}`,
+    port,
+    close: async () => {
+      await new Promise<void>((done) => {
+        front.close(() => done());
+        front.closeAllConnections();
+      });
+      await server.close();
+    },
+  };
+}
+
+/** S3's REST calls as IAM actions (the ones this product and its users make). */
+export function s3Action(method: string, key: string, query: URLSearchParams): string {
+  if (!key) {
+    if (method === 'GET' || method === 'HEAD') return 's3:ListBucket';
+    if (method === 'PUT') return 's3:CreateBucket';
+    return method === 'POST' && query.has('delete') ? 's3:DeleteObject' : `s3:${method}Bucket`;
+  }
+  if (method === 'GET' || method === 'HEAD') return 's3:GetObject';
+  if (method === 'PUT' || (method === 'POST' && (query.has('uploads') || query.has('uploadId')))) return 's3:PutObject';
+  if (method === 'DELETE') return query.has('uploadId') ? 's3:AbortMultipartUpload' : 's3:DeleteObject';
+  return `s3:Unknown${method}`;
+}
+
+interface Decision {
+  accessKeyId: string;
+  bucket: string;
+  object: boolean;
+  denied?: string;
+}
+
+async function authorize(req: IncomingMessage, iam: Iam | undefined): Promise<Decision> {
+  const url = new URL(req.url ?? '/', 'http://s3');
+  const host = String(req.headers.host ?? '').replace(/:\d+$/, '');
+  const vhost = /^(.+)\.s3\.localhost$/.exec(host)?.[1];
+  const segments = url.pathname.split('/').slice(1);
+  const bucket = vhost ?? decodeURIComponent(segments.shift() ?? '');
+  const key = (vhost ? segments : segments).map(decodeURIComponent).join('/');
+  const accessKeyId = accessKeyOf(req.headers, url.searchParams) ?? 'anonymous';
+  const decision: Decision = { accessKeyId, bucket, object: key !== '' };
+  if (!iam) return decision;
+  const action = s3Action(req.method ?? 'GET', key, url.searchParams);
+  const resource = key ? `arn:aws:s3:::${bucket}/${key}` : `arn:aws:s3:::${bucket}`;
+  if (!(await iam.allows(accessKeyId, action, resource, { bucket }))) decision.denied = `${action} on ${resource}`;
+  return decision;
+}
+
+function deny(res: ServerResponse, what: string): void {
+  res.writeHead(403, { 'Content-Type': 'application/xml' });
+  res.end(
+    `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied (${what})</Message><RequestId>rehearsal</RequestId></Error>`,
+  );
 }

@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { StateMachine } from 'aws-local-stepfunctions';
 import '../../../local/engine'; // its Promise.withResolvers polyfill, for Node 20
 import type { InvocationError } from './functions';
+import { accessKeyOf, type Iam } from './iam';
 
 type Status = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 
@@ -163,6 +164,10 @@ export async function startStepFunctions(options: {
   invoke(arn: string, input: unknown): Promise<unknown>;
   /** Waits until no invocation runs: what the ASL's Wait before CleanUp gives stragglers in AWS. */
   idle(): Promise<void>;
+  /** Evaluates each call (and the state machine role's invocations) against the template's policies. */
+  iam?: Iam;
+  /** The access key standing for the state machine's role. */
+  machineRoleKey?: string;
 }): Promise<StepFunctionsEmulator> {
   const executions = new Map<string, Execution>();
   const definition = JSON.parse(options.machine.definition) as { States: Record<string, EngineEvent> };
@@ -186,6 +191,9 @@ export async function startStepFunctions(options: {
         state,
         async (input: unknown) => {
           if (state === 'CleanUp') await options.idle();
+          if (options.iam && !(await options.iam.allows(options.machineRoleKey ?? '', 'lambda:InvokeFunction', arn))) {
+            throw Object.assign(new Error(`the state machine's role may not invoke ${arn}`), { name: 'Lambda.AWSLambdaException' });
+          }
           try {
             return (await options.invoke(arn, input)) ?? null;
           } catch (error) {
@@ -296,9 +304,17 @@ export async function startStepFunctions(options: {
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const operation = String(req.headers['x-amz-target'] ?? '').replace(/^AWSStepFunctions\./, '');
     body(req)
-      .then((input) => {
+      .then(async (input) => {
         const handler = operations[operation];
         if (!handler) throw new ApiError('UnknownOperationException', `${operation} is not emulated`);
+        const accessKeyId = accessKeyOf(req.headers, new URLSearchParams()) ?? 'anonymous';
+        const resource = String(input.executionArn ?? input.stateMachineArn ?? '*');
+        if (options.iam && !(await options.iam.allows(accessKeyId, `states:${operation}`, resource))) {
+          throw new ApiError(
+            'AccessDeniedException',
+            `User: ${options.iam.principalOf(accessKeyId)} is not authorized to perform: states:${operation} on resource: ${resource}`,
+          );
+        }
         return handler(input);
       })
       .then(
