@@ -7,7 +7,8 @@ import { execFile, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import {
   DescribeExecutionCommand,
   GetExecutionHistoryCommand,
@@ -244,6 +245,31 @@ describe('the deployed functions on emulated AWS', () => {
     const body = Buffer.from(await bytes.arrayBuffer());
     expect(body.length).toBe(length);
     for (let at = 0; at < body.length; at += 188) expect(body[at]).toBe(0x47);
+  });
+
+  it('refuses a code URL whose signature was changed, and one past its expiry, as S3 does', async () => {
+    const segment = (await runner.invoke('serveSegment', {
+      rawPath: `/v/${videoIdFor('Lecture 1.MP4')}/0.ts`,
+      requestContext: { http: { method: 'GET' } },
+    })) as {
+      headers: Record<string, string>;
+    };
+    const good = new URL(segment.headers.Location!);
+    expect((await fetch(good, { headers: { Range: 'bytes=0-29' } })).status).toBe(206);
+    const tampered = new URL(good);
+    tampered.searchParams.set('X-Amz-Signature', '0'.repeat(64));
+    expect(await (await fetch(tampered)).text()).toContain('<Code>SignatureDoesNotMatch</Code>');
+    // Signed eleven minutes ago for ten: what a player holding a stale redirect gets.
+    const signingDate = new Date(Date.now() - 11 * 60_000);
+    const stale = await getSignedUrl(user, new GetObjectCommand({ Bucket: buckets.input, Key: 'Lecture 1.MP4' }), {
+      expiresIn: 600,
+      signingDate,
+    });
+    const answer = await fetch(stale);
+    expect({ status: answer.status, body: await answer.text() }).toEqual({
+      status: 403,
+      body: expect.stringContaining('Request has expired'),
+    });
   });
 
   it("plays through the stack's PlaybackBaseUrl: an independent player (Debian's ffprobe) decodes every frame of the source, through the API's 302s to the code URLs", async () => {

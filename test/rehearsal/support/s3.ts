@@ -1,10 +1,12 @@
-// Emulated S3: s3rver (a maintained S3 REST emulator on npm) on 127.0.0.1, reached as
+// Emulated S3: s3rver (a maintained S3 REST emulator on npm) behind a front that checks presigned
+// URLs' signatures and expiry and evaluates IAM, on 127.0.0.1, reached as
 // `http://s3.localhost:<port>` with buckets addressed by host (`<bucket>.s3.localhost`), as the SDK
 // does by default; `http://localhost:<port>/<bucket>/…` (path style) for URLs any player opens. It sends no CORS headers (nor does AWS's code bucket). Object-created events are
 // handed to `onObjectCreated` as S3 event notification records.
 import { createServer, request as forward, type IncomingMessage, type ServerResponse } from 'node:http';
 import S3rver from 's3rver';
 import { accessKeyOf, type Iam } from './iam';
+import { verifyPresigned } from './sigv4';
 
 interface AccountRegistry {
   DUMMY_ACCOUNT: { createKeyPair(accessKeyId: string, secretAccessKey: string): void };
@@ -53,7 +55,14 @@ export async function startS3(options: {
     configureBuckets: options.buckets.map((name) => ({ name, configs: [] })),
   });
   const { port: inner } = await server.run();
+  const secrets = new Map(options.credentials.map((c) => [c.accessKeyId, c.secretAccessKey]));
   const front = createServer((req, res) => {
+    // s3rver checks neither a presigned URL's signature nor its expiry: S3 does.
+    const [rawPath = '/', rawQuery = ''] = (req.url ?? '/').split('?');
+    const presigned = verifyPresigned(req.method ?? 'GET', rawPath, rawQuery, req.headers, (key) => secrets.get(key), Date.now());
+    if (presigned === 'bad-signature')
+      return refuse(res, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided.');
+    if (presigned === 'expired') return refuse(res, 'AccessDenied', 'Request has expired');
     authorize(req, options.iam).then(
       (decision) => {
         if (decision.denied) return deny(res, decision.denied);
@@ -140,6 +149,13 @@ async function authorize(req: IncomingMessage, iam: Iam | undefined): Promise<De
   const resource = key ? `arn:aws:s3:::${bucket}/${key}` : `arn:aws:s3:::${bucket}`;
   if (!(await iam.allows(accessKeyId, action, resource, { bucket }))) decision.denied = `${action} on ${resource}`;
   return decision;
+}
+
+function refuse(res: ServerResponse, code: string, message: string): void {
+  res.writeHead(403, { 'Content-Type': 'application/xml' });
+  res.end(
+    `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message><RequestId>rehearsal</RequestId></Error>`,
+  );
 }
 
 function deny(res: ServerResponse, what: string): void {
