@@ -51,12 +51,20 @@ export interface PackageSource {
   chunks(): AsyncIterable<Uint8Array>;
 }
 
+/** A package as createPackage left it. */
+export interface StoredPackage extends PackageInfo {
+  /** False when a function with the same code already existed. */
+  created: boolean;
+  /** Calls the store retried itself on the way (throttling), so a run's history can show them. */
+  retries?: number;
+}
+
 export interface CodeStore {
   /**
    * Stores a zip as a function's code package. Idempotent: an existing function with the same
    * code is left alone (`created: false`); one with other code is given this code.
    */
-  createPackage(name: string, zip: PackageSource): Promise<PackageInfo & { created: boolean }>;
+  createPackage(name: string, zip: PackageSource): Promise<StoredPackage>;
   /** The package and a fresh signed URL, or undefined when there is no such function. */
   describe(name: string): Promise<PackageLocation | undefined>;
   /** Bytes `start`..`end` (inclusive) of a package through its signed URL. */

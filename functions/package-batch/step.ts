@@ -45,11 +45,13 @@ export async function packageBatch(item: BatchItem, ports: PackageBatchPorts, se
   // runs a few batches side by side. Each package is retried on its own, so one throttled call
   // does not throw away the batch's earlier packages (a retried batch would reuse them anyway).
   for (const pkg of plan.packages) {
-    const receipt = await retryTransient(() => storePackage(item, pkg, ports, settings.functionPrefix), {
-      attempts: 4,
-      ...settings.retry,
-      onRetry: () => result.retries++,
-    });
+    const receipt = await retryTransient(
+      () =>
+        storePackage(item, pkg, ports, settings.functionPrefix, (absorbed) => {
+          result.retries += absorbed; // what the code store retried itself shows in the history too
+        }),
+      { attempts: 4, ...settings.retry, onRetry: () => result.retries++ },
+    );
     receipts.push(receipt);
     result.packages++;
     result.zipBytes += receipt.zipBytes;
@@ -64,6 +66,7 @@ async function storePackage(
   pkg: BatchDocument['packages'][number],
   ports: PackageBatchPorts,
   functionPrefix: string,
+  onStoreRetries: (count: number) => void,
 ): Promise<PackageReceipt> {
   const functionName = packageFunctionName(functionPrefix, videoId, revision, pkg.package);
   const layout = layoutStoredZip(pkg.entries.map((e) => ({ name: e.name, size: e.bytes, crc32: e.crc32 })));
@@ -79,6 +82,7 @@ async function storePackage(
     size: layout.size,
     chunks: () => streamStoredZip(layout, (i) => ports.objects.read('work', pkg.entries[i]!.key)),
   });
+  onStoreRetries(stored.retries ?? 0);
   return {
     package: pkg.package,
     functionName,

@@ -17,7 +17,7 @@ import {
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { storedEventsFromHistory } from '../../src/adapters/aws/history';
-import { failedState } from '../../src/core/history';
+import { failedState, summarizeStates } from '../../src/core/history';
 import { conversionFor } from '../../src/core/model';
 import { videoIdFor } from '../../src/core/naming';
 import { conversionProgress } from '../../local/progress';
@@ -405,6 +405,40 @@ describe('lambda-hls --stage rehearsal, on the rehearsed stack', () => {
     expect(await leftIn(buckets.work, '')).toEqual([]);
     expect(await leftIn(buckets.output, '')).toEqual([]);
     expect((await leftIn(buckets.input, '')).length).toBeGreaterThan(0); // the uploads are the user's
+  });
+});
+
+describe("AWS's rates", () => {
+  it("converts a video of 40+ packages under the control plane's 15 requests/s, the throttling retried and shown in its history", async () => {
+    const key = 'many packages.mp4';
+    await user.send(
+      new PutObjectCommand({
+        Bucket: buckets.input,
+        Key: `by-hand/${key}`,
+        Body: readFileSync(makeVideo(join(scratch, 'many.mp4'), { seconds: 44, size: '160x90' })),
+      }),
+    );
+    // One package per segment, as a user would set it in serverless.yml (LAMBDA_HLS_PACKAGE_BYTES).
+    const restore = runner.configure('segmentMedia', { LAMBDA_HLS_PACKAGE_BYTES: '1' });
+    try {
+      await sfn.send(
+        new StartExecutionCommand({
+          stateMachineArn: machineArn,
+          name: 'many-packages',
+          input: JSON.stringify({ key: `by-hand/${key}`, options: { segmentSeconds: 1 } }),
+        }),
+      );
+      const { described, events } = await finished('many-packages');
+      expect(described.status).toBe('SUCCEEDED');
+      expect(JSON.parse(described.output!).packages).toBeGreaterThanOrEqual(40);
+      const packaging = summarizeStates(events).find((s) => s.state === 'PackageSegments')!;
+      // Every 429 was retried (by the SDK, the adapter or the step), and the history counts each one.
+      const throttled = lambda.throttled.get('CreateFunction') ?? 0;
+      expect(throttled).toBeGreaterThan(0);
+      expect(packaging.retries + (packaging.callRetries ?? 0)).toBe(throttled);
+    } finally {
+      restore();
+    }
   });
 });
 

@@ -62,7 +62,7 @@ describe('LambdaCodeStore.createPackage', () => {
     const zip = Buffer.from('PK\x03\x04 small package');
     lambdaMock.on(CreateFunctionCommand).resolves({ FunctionName: 'seg-0' });
     const result = await store().createPackage('seg-0', bufferSource(zip));
-    expect(result).toEqual({ name: 'seg-0', codeSha256: sha(zip), codeSize: zip.length, created: true });
+    expect(result).toEqual({ name: 'seg-0', codeSha256: sha(zip), codeSize: zip.length, created: true, retries: 0 });
     const calls = lambdaMock.commandCalls(CreateFunctionCommand);
     expect(calls).toHaveLength(1);
     expect(calls[0]!.args[0].input).toMatchObject({
@@ -90,7 +90,7 @@ describe('LambdaCodeStore.createPackage', () => {
       },
     };
     const result = await store().createPackage('seg-big', pieces);
-    expect(result).toEqual({ name: 'seg-big', codeSha256: sha(zip), codeSize: zip.length, created: true });
+    expect(result).toEqual({ name: 'seg-big', codeSha256: sha(zip), codeSize: zip.length, created: true, retries: 0 });
     expect(s3Mock.commandCalls(PutObjectCommand)[0]!.args[0].input).toMatchObject({
       Bucket: 'work-bucket',
       Key: 'packages/seg-big.zip',
@@ -121,15 +121,17 @@ describe('LambdaCodeStore.createPackage', () => {
     expect(lambdaMock.commandCalls(UpdateFunctionCodeCommand)[0]!.args[0].input).toEqual({ FunctionName: 'seg-0', ZipFile: zip });
   });
 
-  it('retries TooManyRequestsException with jittered backoff, then succeeds', async () => {
+  it('retries TooManyRequestsException with jittered backoff, then succeeds, counting what it retried', async () => {
     lambdaMock
       .on(CreateFunctionCommand)
       .rejectsOnce(new TooManyRequestsException({ message: 'Rate exceeded', ...meta }))
       .rejectsOnce(new TooManyRequestsException({ message: 'Rate exceeded', ...meta }))
-      .resolves({});
-    await store().createPackage('seg-0', bufferSource(Buffer.from('x')));
+      // The SDK had retried this one once more itself.
+      .resolves({ $metadata: { attempts: 2 } });
+    const stored = await store().createPackage('seg-0', bufferSource(Buffer.from('x')));
     expect(lambdaMock.commandCalls(CreateFunctionCommand)).toHaveLength(3);
     expect(sleeps).toEqual([100, 200]);
+    expect(stored.retries).toBe(3);
   });
 
   it('hands persistent throttling to the state machine under its own name', async () => {

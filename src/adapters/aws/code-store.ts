@@ -15,7 +15,7 @@ import {
   type Runtime,
 } from '@aws-sdk/client-lambda';
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { CodeStore, PackageInfo, PackageLocation, PackageSource } from '../../ports';
+import type { CodeStore, PackageInfo, PackageLocation, PackageSource, StoredPackage } from '../../ports';
 import { collectBytes } from '../streams';
 import { DIRECT_UPLOAD_BYTES } from '../../core/plan';
 import { readRange } from '../http-range';
@@ -47,6 +47,11 @@ async function* hashing(chunks: AsyncIterable<Uint8Array>, hash: Hash): AsyncGen
     hash.update(chunk);
     yield chunk;
   }
+}
+
+/** What every SDK answer (and error) carries: how many attempts it took. */
+interface SdkOutput {
+  $metadata?: { attempts?: number };
 }
 
 function given(value: string | (() => string)): string {
@@ -85,11 +90,32 @@ export class LambdaCodeStore implements CodeStore {
     this.now = options.now ?? Date.now;
   }
 
-  private send<T>(call: () => Promise<T>): Promise<T> {
-    return retryThrottled(call, this.options.retry);
+  /**
+   * One call, throttling retried (after the SDK's own retries); `retried` counts both, read from each
+   * answer's $metadata.attempts, so what was absorbed still shows in the run's history.
+   */
+  private send<T>(call: () => Promise<T>, retried?: { count: number }): Promise<T> {
+    const counted = async () => {
+      try {
+        const out = await call();
+        if (retried) retried.count += Math.max(0, ((out as SdkOutput)?.$metadata?.attempts ?? 1) - 1);
+        return out;
+      } catch (error) {
+        if (retried) retried.count += Math.max(0, ((error as SdkOutput)?.$metadata?.attempts ?? 1) - 1);
+        throw error;
+      }
+    };
+    return retryThrottled(counted, {
+      ...this.options.retry,
+      onRetry: (error, attempt) => {
+        if (retried) retried.count++;
+        this.options.retry?.onRetry?.(error, attempt);
+      },
+    });
   }
 
-  async createPackage(name: string, source: PackageSource): Promise<PackageInfo & { created: boolean }> {
+  async createPackage(name: string, source: PackageSource): Promise<StoredPackage> {
+    const retried = { count: 0 };
     const roleArn = given(this.options.roleArn);
     const staged = source.size > DIRECT_UPLOAD_BYTES ? `${this.options.stagingPrefix ?? 'packages/'}${name}.zip` : undefined;
     const stagingBucket = staged ? given(this.options.stagingBucket) : '';
@@ -116,30 +142,32 @@ export class LambdaCodeStore implements CodeStore {
     try {
       let created = true;
       try {
-        await this.send(() =>
-          this.lambda.send(
-            new CreateFunctionCommand({
-              FunctionName: name,
-              Role: roleArn,
-              Runtime: this.options.runtime as Runtime,
-              Handler: 'index.handler',
-              PackageType: 'Zip',
-              Code: code,
-              Description: 'lambda-hls segment package (storage only, never invoked)',
-              MemorySize: 128,
-              Timeout: 1,
-              Publish: false,
-            }),
-          ),
+        await this.send(
+          () =>
+            this.lambda.send(
+              new CreateFunctionCommand({
+                FunctionName: name,
+                Role: roleArn,
+                Runtime: this.options.runtime as Runtime,
+                Handler: 'index.handler',
+                PackageType: 'Zip',
+                Code: code,
+                Description: 'lambda-hls segment package (storage only, never invoked)',
+                MemorySize: 128,
+                Timeout: 1,
+                Publish: false,
+              }),
+            ),
+          retried,
         );
       } catch (error) {
         if (!named(error, 'ResourceConflictException')) throw error;
         // It exists: the same code is success; other code is replaced with ours.
-        const existing = await this.send(() => this.lambda.send(new GetFunctionCommand({ FunctionName: name })));
+        const existing = await this.send(() => this.lambda.send(new GetFunctionCommand({ FunctionName: name })), retried);
         if (existing.Configuration?.CodeSha256 === codeSha256) {
-          return { name, codeSha256, codeSize, created: false };
+          return { name, codeSha256, codeSize, created: false, retries: retried.count };
         }
-        await this.send(() => this.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: name, ...code })));
+        await this.send(() => this.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: name, ...code })), retried);
         await waitUntilFunctionUpdatedV2(
           { client: this.lambda, maxWaitTime: this.options.activeWaitSeconds ?? 120 },
           { FunctionName: name },
@@ -147,7 +175,7 @@ export class LambdaCodeStore implements CodeStore {
         created = false;
       }
       await waitUntilFunctionActiveV2({ client: this.lambda, maxWaitTime: this.options.activeWaitSeconds ?? 120 }, { FunctionName: name });
-      return { name, codeSha256, codeSize, created };
+      return { name, codeSha256, codeSize, created, retries: retried.count };
     } finally {
       if (staged) {
         await this.s3.send(new DeleteObjectCommand({ Bucket: stagingBucket, Key: staged })).catch(() => undefined);

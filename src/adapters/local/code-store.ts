@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InvalidRequest } from '../../core/errors';
-import type { CodeStore, PackageInfo, PackageLocation, PackageSource } from '../../ports';
+import type { CodeStore, PackageInfo, PackageLocation, PackageSource, StoredPackage } from '../../ports';
 import { readRange } from '../http-range';
 import type { UrlSigner } from './signer';
 
@@ -54,7 +54,7 @@ export class LocalCodeStore implements CodeStore {
     }
   }
 
-  async createPackage(name: string, zip: PackageSource): Promise<PackageInfo & { created: boolean }> {
+  async createPackage(name: string, zip: PackageSource): Promise<StoredPackage> {
     const dir = this.dir(name);
     await mkdir(dir, { recursive: true });
     const tag = randomBytes(6).toString('hex');

@@ -114,6 +114,22 @@ export class FunctionRunner {
     }
   }
 
+  /**
+   * Sets variables of a deployed function, as a user does in serverless.yml before a deploy: its warm
+   * environments end, new ones start with them. Returns the undo.
+   */
+  configure(key: string, variables: Record<string, string>): () => void {
+    const fn = this.find(key);
+    const before = { ...fn.environment };
+    const apply = (environment: Record<string, string>) => {
+      fn.environment = environment;
+      for (const warm of this.warm.get(fn.name) ?? []) warm.process.kill('SIGKILL');
+      this.warm.set(fn.name, []);
+    };
+    apply({ ...fn.environment, ...variables });
+    return () => apply(before);
+  }
+
   /** A function by name, ARN or key. */
   find(nameOrArn: string): DeployedFunction {
     const name = nameOrArn.replace(/^arn:aws:lambda:[^:]+:\d+:function:/, '');
