@@ -278,6 +278,15 @@ describe('the deployed functions on emulated AWS', () => {
     expect(await framesOf(PLAYER, playlist)).toBe(await framesOf(PLAYER, join(scratch, 'lecture.mp4')));
   });
 
+  it("transcodes a video that is not H.264 with the layer's ffmpeg, and a player decodes every frame", async () => {
+    const key = 'old camera.mp4';
+    const file = makeVideo(join(scratch, 'old camera.mp4'), { seconds: 12, size: '320x240', videoCodec: 'mpeg4' });
+    const { described } = await convertByUpload(key, file);
+    expect(described.status).toBe('SUCCEEDED');
+    const playbackBaseUrl = resolve(template, account, template.Outputs.PlaybackBaseUrl!.Value) as string;
+    expect(await framesOf(PLAYER, `${playbackBaseUrl}/v/${videoIdFor(key)}/index.m3u8`)).toBe(await framesOf(PLAYER, file));
+  });
+
   it('converts an mp3 uploaded the same way', async () => {
     const key = 'podcast episode.mp3';
     const { described } = await convertByUpload(key, makeMp3(join(scratch, 'podcast.mp3'), 25));
