@@ -28,6 +28,7 @@ export interface S3Emulator {
   endpoint: string;
   /** For URLs handed to players, which resolve `localhost` but not names under it. */
   pathStyleEndpoint: string;
+
   port: number;
   close(): Promise<void>;
 }
@@ -66,6 +67,12 @@ export async function startS3(options: {
     authorize(req, options.iam).then(
       (decision) => {
         if (decision.denied) return deny(res, decision.denied);
+        // s3rver has no AbortMultipartUpload (it answers MethodNotAllowed): S3 discards the parts and says 204.
+        if (req.method === 'DELETE' && new URL(req.url ?? '/', 'http://s3').searchParams.has('uploadId')) {
+          req.resume();
+          res.writeHead(204).end();
+          return;
+        }
         const upstream = forward(
           { host: '127.0.0.1', port: inner, method: req.method, path: req.url, headers: req.headers },
           async (answer) => {
