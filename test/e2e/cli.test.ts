@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { videoIdFor } from '../../src/core/naming';
 import { checkPlaylist } from '../../src/core/playlist';
 import { checkEveryPlaylist } from '../support/independent-playlist';
+import { framesOf } from '../support/player';
 import { ffmpeg, leftovers, testBinaries, makeAudioOnlyMp4, makeMp3, makeVideo, makeWav, tempDir, writeText } from '../support/fixtures';
 
 const ROOT = join(__dirname, '..', '..');
@@ -50,23 +51,6 @@ function probe(binary: string, args: string[]): string {
   const result = spawnSync(binary, ['-v', 'error', ...args], { encoding: 'utf8', timeout: 120_000 });
   if (result.status !== 0) throw new Error(`${binary} ${args.join(' ')}: ${result.stderr}`);
   return result.stdout.trim();
-}
-
-function framesOf(binary: string, input: string): number {
-  // For HLS, ffprobe lists the stream under its program too: the same count twice.
-  const lines = probe(binary, [
-    '-count_frames',
-    '-select_streams',
-    'v:0',
-    '-show_entries',
-    'stream=nb_read_frames',
-    '-of',
-    'csv=p=0',
-    input,
-  ])
-    .split('\n')
-    .filter(Boolean);
-  return Number(lines[0]);
 }
 
 /** Seconds of decoded audio: from the first packet's start to the last packet's end. */
@@ -177,9 +161,9 @@ describe('lambda-hls convert, serve and an independent player', () => {
       ['mpeg4', mpeg4],
     ] as const) {
       const url = `${baseUrl}/v/${converted[name]!.videoId}/index.m3u8`;
-      const sourceFrames = framesOf(testBinaries().ffprobe, source);
+      const sourceFrames = await framesOf(testBinaries().ffprobe, source);
       expect(sourceFrames).toBeGreaterThan(100);
-      expect([name, framesOf(PLAYER_FFPROBE, url)]).toEqual([name, sourceFrames]);
+      expect([name, await framesOf(PLAYER_FFPROBE, url)]).toEqual([name, sourceFrames]);
     }
   });
 

@@ -6,7 +6,6 @@ import './support/hosts.cjs'; // this process reaches the emulated services by n
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import {
@@ -21,6 +20,7 @@ import { failedState, summarizeStates } from '../../src/core/history';
 import { conversionFor } from '../../src/core/model';
 import { videoIdFor } from '../../src/core/naming';
 import { conversionProgress } from '../../local/progress';
+import { framesOf, PLAYER } from '../support/player';
 import { makeMp3, makeVideo, removeDir, tempDir } from '../support/fixtures';
 import { FunctionRunner, lambdaNode, roleCredentials } from './support/functions';
 import { startApi, type ApiEmulator } from './support/api';
@@ -34,26 +34,7 @@ import { startStepFunctions, type StepFunctionsEmulator } from './support/stepfu
 const STAGE = 'rehearsal';
 const ROOT = join(__dirname, '..', '..');
 const CLI = join(ROOT, 'bin', 'lambda-hls.js');
-// The static ffprobe from npm crashes on MPEG-TS; Debian's (apt-get install ffmpeg; .ci/run does) plays.
-const PLAYER = process.env.E2E_FFPROBE ?? '/usr/bin/ffprobe';
 
-/** Video frames a player decodes from a file or a playlist URL (asynchronously: this process serves the emulated API). */
-async function framesOf(ffprobe: string, input: string): Promise<number> {
-  const args = [
-    '-v',
-    'error',
-    '-count_frames',
-    '-select_streams',
-    'v:0',
-    '-show_entries',
-    'stream=nb_read_frames',
-    '-of',
-    'csv=p=0',
-    input,
-  ];
-  const { stdout } = await promisify(execFile)(ffprobe, args, { timeout: 120_000 });
-  return Number(stdout.trim().split('\n')[0]);
-}
 const CODE_BUCKET = 'awslambda-us-east-1-tasks';
 
 let scratch: string;
