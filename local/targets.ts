@@ -1,7 +1,7 @@
 // Where a command works: the embedded default (local backend, local engine, histories on disk) or
 // a deployed stage (`--stage <name>`: the aws backend, executions in Step Functions). Both have one
 // shape, so no command branches on --stage.
-import { localBackend } from '../src/composition/backends/local';
+import { localBackend, type LocalBackend } from '../src/composition/backends/local';
 import { settings } from '../src/composition/settings';
 import {
   executionStats,
@@ -71,8 +71,8 @@ export async function targetOf(flags: StageFlags): Promise<Target> {
   return stageTarget({ stage: flags.stage, ...(flags.region && { region: flags.region }) });
 }
 
-export function localTarget(): Target {
-  const backend = localBackend(settings());
+/** The embedded default, on the given local backend (by default one on this process's settings). */
+export function localTarget(backend: LocalBackend = localBackend(settings())): Target {
   const store = new ExecutionStore(backend.settings.home);
   return {
     flags: '',

@@ -8,7 +8,18 @@ import { videoIdFor } from '../../src/core/naming';
 import { checkPlaylist } from '../../src/core/playlist';
 import { checkEveryPlaylist } from '../support/independent-playlist';
 import { framesOf } from '../support/player';
-import { ffmpeg, leftovers, testBinaries, makeAudioOnlyMp4, makeMp3, makeVideo, makeWav, tempDir, writeText } from '../support/fixtures';
+import {
+  CONVERSION_STATES,
+  ffmpeg,
+  leftovers,
+  testBinaries,
+  makeAudioOnlyMp4,
+  makeMp3,
+  makeVideo,
+  makeWav,
+  tempDir,
+  writeText,
+} from '../support/fixtures';
 
 const ROOT = join(__dirname, '..', '..');
 const CLI = join(ROOT, 'bin', 'lambda-hls.js');
@@ -211,14 +222,7 @@ describe('lambda-hls convert, serve and an independent player', () => {
       states: { state: string; status: string; iterations?: { succeeded: number }; packages?: number }[];
     };
     expect(history.status).toBe('SUCCEEDED');
-    expect(history.states.map((s) => s.state)).toEqual([
-      'ValidateInput',
-      'SegmentMedia',
-      'PackageSegments',
-      'ComputeOffsets',
-      'WritePlaylist',
-      'RegisterRoute',
-    ]);
+    expect(history.states.map((s) => s.state)).toEqual(CONVERSION_STATES);
     // Three small segments make one package, in one batch (one Map iteration).
     expect(history.states.find((s) => s.state === 'PackageSegments')).toMatchObject({ iterations: { succeeded: 1 }, packages: 1 });
     expect(history.stats).toEqual({ segments: 3, packages: 1, maxStatePayloadBytes: expect.any(Number), historyEvents: 31 + 7 });

@@ -21,8 +21,8 @@ import { conversionFor } from '../../src/core/model';
 import { videoIdFor } from '../../src/core/naming';
 import { conversionProgress } from '../../local/progress';
 import { framesOf, PLAYER } from '../support/player';
-import { makeMp3, makeVideo, removeDir, tempDir } from '../support/fixtures';
-import { FunctionRunner, lambdaNode, roleCredentials } from './support/functions';
+import { CONVERSION_STATES, makeMp3, makeVideo, removeDir, tempDir } from '../support/fixtures';
+import { FunctionRunner, HOSTS, lambdaNode, roleCredentials } from './support/functions';
 import { startApi, type ApiEmulator } from './support/api';
 import { startCloudFormation, type CloudFormationEmulator } from './support/cloudformation';
 import { Iam } from './support/iam';
@@ -183,14 +183,7 @@ describe('the deployed functions on emulated AWS', () => {
     const { described, events } = await convertByUpload(key, makeVideo(join(scratch, 'lecture.mp4'), { seconds: 30, size: '320x180' }));
     expect({ status: described.status, failure: failedState(events) }).toEqual({ status: 'SUCCEEDED', failure: undefined });
     expect(JSON.parse(described.output!)).toMatchObject({ videoId: videoIdFor(key), segmentCount: 3, packages: 1 });
-    expect(events.filter((e) => e.type === 'StateEntered' && e.index === undefined).map((e) => e.state)).toEqual([
-      'ValidateInput',
-      'SegmentMedia',
-      'PackageSegments',
-      'ComputeOffsets',
-      'WritePlaylist',
-      'RegisterRoute',
-    ]);
+    expect(events.filter((e) => e.type === 'StateEntered' && e.index === undefined).map((e) => e.state)).toEqual(CONVERSION_STATES);
     const created = [...lambda.functions.values()].map((f) => f.configuration);
     const { revision } = JSON.parse(described.output!) as { revision: string };
     expect(created.map((c) => c.FunctionName)).toEqual([`lambda-hls-${STAGE}-seg-${videoIdFor(key)}-${revision}-0`]);
@@ -351,7 +344,7 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
     AWS_ENDPOINT_URL_SFN: states.endpoint,
     AWS_ENDPOINT_URL_CLOUDFORMATION: cloudFormation.endpoint,
     AWS_EC2_METADATA_DISABLED: 'true',
-    NODE_OPTIONS: `--require ${join(__dirname, 'support', 'hosts.cjs')}`,
+    NODE_OPTIONS: `--require ${HOSTS}`,
   };
   return new Promise((done) => {
     execFile(process.execPath, [CLI, ...args, '--stage', STAGE], { env, timeout: 180_000 }, (error, stdout, stderr) =>

@@ -19,7 +19,17 @@ import { bindSteps } from '../../src/composition/steps';
 import type { Ports } from '../../src/ports';
 import { startServer } from '../../local/server';
 import { ffmpegMediaTool, MAX_PENDING_SEGMENTS } from '../../src/adapters/ffmpeg/media-tool';
-import { freshBackend, leftovers, makeAudioOnlyMp4, makeMp3, makeVideo, makeWav, tempDir, writeText } from '../support/fixtures';
+import {
+  CONVERSION_STATES,
+  freshBackend,
+  leftovers,
+  makeAudioOnlyMp4,
+  makeMp3,
+  makeVideo,
+  makeWav,
+  tempDir,
+  writeText,
+} from '../support/fixtures';
 
 const options = { segmentSeconds: 2, profile: 'source' as const };
 let dir: string;
@@ -52,11 +62,14 @@ function recordingCreates(inner: Ports['code']) {
 }
 
 /** An execution started by hand with a malformed input (`source` not an object), on fresh local ports. */
+/** Progress as ConvertVideo's ASL places each step's result (the file read once). */
+const progressOf = conversionProgress();
+
 async function runMalformedInput(validate = false) {
   const ports = freshBackend();
   const handlers = bindSteps(ports, ports.settings);
   const run = await runStateMachine({ loaded: loadDefinition(), handlers, input: { source: 'x' }, retryDelayMs: 0, validate });
-  return { status: run.status, failure: failedState(run.events.map((event) => compactEvent(event, conversionProgress()))) };
+  return { status: run.status, failure: failedState(run.events.map((event) => compactEvent(event, progressOf))) };
 }
 
 function expectFailed(result: ConvertResult, state: string, error: string) {
@@ -71,7 +84,7 @@ describe('ConvertVideo, happy paths', () => {
     const { ports, result, events, record } = await convert(mp4);
     expect(result.status).toBe('SUCCEEDED');
     const entered = events.filter((e) => e.type === 'StateEntered' && e.index === undefined).map((e) => e.state);
-    expect(entered).toEqual(['ValidateInput', 'SegmentMedia', 'PackageSegments', 'ComputeOffsets', 'WritePlaylist', 'RegisterRoute']);
+    expect(entered).toEqual(CONVERSION_STATES);
     expect(record?.status).toBe('SUCCEEDED');
 
     const route = await readRoute(ports.objects, result.videoId);
@@ -195,7 +208,7 @@ describe('ConvertVideo, input errors end in the right state and leave nothing be
       retryDelayMs: 0,
     });
     expect(run.status).toBe('FAILED');
-    expect(failedState(run.events.map((e) => compactEvent(e, conversionProgress())))).toMatchObject({
+    expect(failedState(run.events.map((e) => compactEvent(e, progressOf)))).toMatchObject({
       state: 'ValidateInput',
       error: 'InputNotFound',
     });

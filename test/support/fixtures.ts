@@ -8,6 +8,9 @@ import { resolveBinaries } from '../../src/adapters/ffmpeg/media-tool';
 import { localBackend, type LocalBackend } from '../../src/composition/backends/local';
 import { readSettings, type Settings } from '../../src/composition/settings';
 
+/** The top-level states a conversion that succeeds enters, in order (statemachines/convert-video.asl.yml). */
+export const CONVERSION_STATES = ['ValidateInput', 'SegmentMedia', 'PackageSegments', 'ComputeOffsets', 'WritePlaylist', 'RegisterRoute'];
+
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `lambda-hls-${prefix}-`));
 }

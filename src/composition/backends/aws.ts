@@ -109,7 +109,7 @@ export interface StageBackend {
 }
 
 /** --region, else the SDK's usual environment variables, else serverless.yml's default. */
-export function regionOf(target: StageTarget, env: NodeJS.ProcessEnv = process.env): string {
+function regionOf(target: StageTarget, env: NodeJS.ProcessEnv = process.env): string {
   return target.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
 }
 

@@ -64,8 +64,6 @@ export class FunctionRunner {
   private invocations = 0;
   private running = 0;
   private waiting: (() => void)[] = [];
-  /** Invocations by function key, and how many ran at once at most. */
-  readonly stats = new Map<string, { invocations: number; environments: number }>();
 
   constructor(
     private readonly options: {
@@ -171,16 +169,9 @@ export class FunctionRunner {
   /** Invokes a function with an event; resolves with its result, rejects with an InvocationError. */
   async invoke(nameOrArn: string, event: unknown): Promise<unknown> {
     const fn = this.find(nameOrArn);
-    const stats = this.stats.get(fn.key) ?? { invocations: 0, environments: 0 };
-    this.stats.set(fn.key, stats);
-    stats.invocations++;
     const pool = this.warm.get(fn.name) ?? [];
     this.warm.set(fn.name, pool);
-    let environment = pool.pop();
-    if (!environment) {
-      environment = this.start(fn);
-      stats.environments++;
-    }
+    const environment = pool.pop() ?? this.start(fn);
     this.running++;
     try {
       return await this.run(fn, environment, pool, event);

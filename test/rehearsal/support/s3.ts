@@ -123,7 +123,7 @@ export async function startS3(options: {
 }
 
 /** S3's REST calls as IAM actions (the ones this product and its users make). */
-export function s3Action(method: string, key: string, query: URLSearchParams): string {
+function s3Action(method: string, key: string, query: URLSearchParams): string {
   if (!key) {
     if (method === 'GET' || method === 'HEAD') return 's3:ListBucket';
     if (method === 'PUT') return 's3:CreateBucket';
@@ -148,7 +148,7 @@ async function authorize(req: IncomingMessage, iam: Iam | undefined): Promise<De
   const vhost = /^(.+)\.s3\.localhost$/.exec(host)?.[1];
   const segments = url.pathname.split('/').slice(1);
   const bucket = vhost ?? decodeURIComponent(segments.shift() ?? '');
-  const key = (vhost ? segments : segments).map(decodeURIComponent).join('/');
+  const key = segments.map(decodeURIComponent).join('/');
   const accessKeyId = accessKeyOf(req.headers, url.searchParams) ?? 'anonymous';
   const decision: Decision = { accessKeyId, bucket, object: key !== '' };
   if (!iam) return decision;
