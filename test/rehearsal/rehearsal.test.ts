@@ -247,8 +247,7 @@ describe('the deployed functions on emulated AWS', () => {
   });
 
   it("plays through the stack's PlaybackBaseUrl: an independent player (Debian's ffprobe) decodes every frame of the source, through the API's 302s to the code URLs", async () => {
-    const playbackBaseUrl = resolve(template, account, template.Outputs.PlaybackBaseUrl!.Value) as string;
-    const playlist = `${playbackBaseUrl}/v/${videoIdFor('Lecture 1.MP4')}/index.m3u8`;
+    const playlist = `${playbackBaseUrl()}/v/${videoIdFor('Lecture 1.MP4')}/index.m3u8`;
     expect(await framesOf(PLAYER, playlist)).toBe(await framesOf(PLAYER, join(scratch, 'lecture.mp4')));
   });
 
@@ -257,8 +256,7 @@ describe('the deployed functions on emulated AWS', () => {
     const file = makeVideo(join(scratch, 'old camera.mp4'), { seconds: 12, size: '320x240', videoCodec: 'mpeg4' });
     const { described } = await convertByUpload(key, file);
     expect(described.status).toBe('SUCCEEDED');
-    const playbackBaseUrl = resolve(template, account, template.Outputs.PlaybackBaseUrl!.Value) as string;
-    expect(await framesOf(PLAYER, `${playbackBaseUrl}/v/${videoIdFor(key)}/index.m3u8`)).toBe(await framesOf(PLAYER, file));
+    expect(await framesOf(PLAYER, `${playbackBaseUrl()}/v/${videoIdFor(key)}/index.m3u8`)).toBe(await framesOf(PLAYER, file));
   });
 
   it('converts an mp3 uploaded the same way', async () => {
@@ -420,6 +418,46 @@ describe("AWS's rates", () => {
   });
 });
 
+/** The stack's PlaybackBaseUrl output, as a user reads it. */
+function playbackBaseUrl(): string {
+  return resolve(template, account, template.Outputs.PlaybackBaseUrl!.Value) as string;
+}
+
+/** Fails every attempt at part 2 of a segment's multipart upload to the work bucket while `until()` is false; returns what was aborted. */
+function failSecondParts(until: (aborted: string[]) => boolean) {
+  const aborted: string[] = [];
+  const restore = s3.failing(({ action, bucket, key, query }) => {
+    if (bucket !== buckets.work || !key.includes('/segments/')) return undefined;
+    if (action === 's3:AbortMultipartUpload') aborted.push(key);
+    const part = action === 's3:PutObject' && query.get('partNumber') === '2';
+    return part && !until(aborted) ? { status: 500, code: 'InternalError' } : undefined;
+  });
+  return { aborted, restore };
+}
+
+describe("S3's faults", () => {
+  it("retries SegmentMedia when a segment's part upload keeps failing: the multipart upload is aborted (its grant used) and the next attempt converts", async () => {
+    const key = 'hd clip.mp4';
+    // One 10 s segment of 720p is over lib-storage's 5 MB part size: a multipart upload of two parts.
+    const file = makeVideo(join(scratch, 'hd clip.mp4'), { seconds: 10, size: '1280x720' });
+    const fault = failSecondParts((aborted) => aborted.length > 0);
+    try {
+      const { described, events } = await convertByUpload(key, file);
+      expect(described.status).toBe('SUCCEEDED');
+      const { revision } = JSON.parse(described.output!) as { revision: string };
+      expect(fault.aborted).toEqual([`${videoIdFor(key)}/${revision}/segments/00000.ts`]);
+      expect(summarizeStates(events).find((s) => s.state === 'SegmentMedia')).toMatchObject({ status: 'SUCCEEDED', retries: 1 });
+      expect(events.find((e) => e.type === 'StateFailed' && e.state === 'SegmentMedia')).toMatchObject({
+        error: 'TransientNetworkError',
+        cause: expect.stringContaining('InternalError'),
+      });
+      expect(await framesOf(PLAYER, `${playbackBaseUrl()}/v/${videoIdFor(key)}/index.m3u8`)).toBe(await framesOf(PLAYER, file));
+    } finally {
+      fault.restore();
+    }
+  });
+});
+
 describe("IAM: every call above was evaluated against the template's policies", () => {
   it('denied none of them', () => {
     expect(iam.denials).toEqual([]);
@@ -435,6 +473,22 @@ describe("IAM: every call above was evaluated against the template's policies", 
         expect.objectContaining({ principal: expect.stringMatching(/role\/SegmentMediaRole$/), action: 's3:PutObject' }),
       ]);
     } finally {
+      restore();
+      iam.denials.length = 0;
+    }
+  });
+
+  it("fails SegmentMedia with AccessDenied, not the transient error, when a failed part's upload cannot be aborted", async () => {
+    const restore = iam.revoke('SegmentMediaRole', 's3:AbortMultipartUpload');
+    const fault = failSecondParts(() => false);
+    try {
+      const { described } = await convertByUpload('no abort.mp4', join(scratch, 'hd clip.mp4'));
+      expect(described).toMatchObject({ status: 'FAILED', error: 'AccessDenied' });
+      expect(iam.denials).toEqual([
+        expect.objectContaining({ principal: expect.stringMatching(/role\/SegmentMediaRole$/), action: 's3:AbortMultipartUpload' }),
+      ]);
+    } finally {
+      fault.restore();
       restore();
       iam.denials.length = 0;
     }

@@ -23,6 +23,17 @@ function asDelivered(record: S3Record): S3Record {
   return { ...record, s3: { ...record.s3, object: { ...record.s3.object, key } } };
 }
 
+/** A request as the front sees it once IAM has allowed it. */
+export interface S3Request {
+  action: string;
+  bucket: string;
+  key: string;
+  query: URLSearchParams;
+}
+
+/** An S3 server error to answer a request with, or undefined to serve it. */
+export type S3Fault = (request: S3Request) => { status: number; code: string } | undefined;
+
 export interface S3Emulator {
   /** For the SDK: buckets by host name. */
   endpoint: string;
@@ -30,6 +41,8 @@ export interface S3Emulator {
   pathStyleEndpoint: string;
 
   port: number;
+  /** Answers the requests `fault` picks with its error (as S3 does under load: 500 InternalError, 503 SlowDown) until the returned function is called. */
+  failing(fault: S3Fault): () => void;
   close(): Promise<void>;
 }
 
@@ -57,6 +70,7 @@ export async function startS3(options: {
   });
   const { port: inner } = await server.run();
   const secrets = new Map(options.credentials.map((c) => [c.accessKeyId, c.secretAccessKey]));
+  const faults = new Set<S3Fault>();
   const front = createServer((req, res) => {
     // s3rver checks neither a presigned URL's signature nor its expiry: S3 does.
     const [rawPath = '/', rawQuery = ''] = (req.url ?? '/').split('?');
@@ -67,6 +81,14 @@ export async function startS3(options: {
     authorize(req, options.iam).then(
       (decision) => {
         if (decision.denied) return deny(res, decision.denied);
+        for (const fault of faults) {
+          const error = fault(decision.request);
+          if (!error) continue;
+          // Read the body first, as S3 does: a client still sending a part would otherwise wait for its socket to time out.
+          req.resume();
+          req.on('end', () => answerError(res, error.status, error.code, 'We encountered an internal error. Please try again.'));
+          return;
+        }
         // s3rver has no AbortMultipartUpload (it answers MethodNotAllowed): S3 discards the parts and says 204.
         if (req.method === 'DELETE' && new URL(req.url ?? '/', 'http://s3').searchParams.has('uploadId')) {
           req.resume();
@@ -112,11 +134,17 @@ export async function startS3(options: {
     endpoint: `http://s3.localhost:${port}`,
     pathStyleEndpoint: `http://localhost:${port}`,
     port,
+    failing: (fault) => {
+      faults.add(fault);
+      return () => faults.delete(fault);
+    },
     close: async () => {
       await new Promise<void>((done) => {
         front.close(() => done());
         front.closeAllConnections();
       });
+      // The front's kept-alive connections to s3rver end with it.
+      server.httpServer?.closeAllConnections();
       await server.close();
     },
   };
@@ -139,6 +167,7 @@ interface Decision {
   accessKeyId: string;
   bucket: string;
   object: boolean;
+  request: S3Request;
   denied?: string;
 }
 
@@ -150,24 +179,25 @@ async function authorize(req: IncomingMessage, iam: Iam | undefined): Promise<De
   const bucket = vhost ?? decodeURIComponent(segments.shift() ?? '');
   const key = segments.map(decodeURIComponent).join('/');
   const accessKeyId = accessKeyOf(req.headers, url.searchParams) ?? 'anonymous';
-  const decision: Decision = { accessKeyId, bucket, object: key !== '' };
-  if (!iam) return decision;
   const action = s3Action(req.method ?? 'GET', key, url.searchParams);
+  const decision: Decision = { accessKeyId, bucket, object: key !== '', request: { action, bucket, key, query: url.searchParams } };
+  if (!iam) return decision;
   const resource = key ? `arn:aws:s3:::${bucket}/${key}` : `arn:aws:s3:::${bucket}`;
   if (!(await iam.allows(accessKeyId, action, resource, { bucket }))) decision.denied = `${action} on ${resource}`;
   return decision;
 }
 
-function refuse(res: ServerResponse, code: string, message: string): void {
-  res.writeHead(403, { 'Content-Type': 'application/xml' });
+function answerError(res: ServerResponse, status: number, code: string, message: string): void {
+  res.writeHead(status, { 'Content-Type': 'application/xml' });
   res.end(
     `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message><RequestId>rehearsal</RequestId></Error>`,
   );
 }
 
+function refuse(res: ServerResponse, code: string, message: string): void {
+  answerError(res, 403, code, message);
+}
+
 function deny(res: ServerResponse, what: string): void {
-  res.writeHead(403, { 'Content-Type': 'application/xml' });
-  res.end(
-    `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied (${what})</Message><RequestId>rehearsal</RequestId></Error>`,
-  );
+  answerError(res, 403, 'AccessDenied', `Access Denied (${what})`);
 }

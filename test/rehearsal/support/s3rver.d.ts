@@ -11,6 +11,8 @@ declare module 's3rver' {
     });
     run(): Promise<{ address: string; port: number }>;
     close(): Promise<void>;
+    /** The server run() started. */
+    httpServer?: import('node:http').Server;
     // biome-ignore lint/suspicious/noExplicitAny: S3 event records, read by shape
     on(event: 'event', listener: (event: { Records: any[] }) => void): this;
   }
