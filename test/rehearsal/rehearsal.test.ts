@@ -7,6 +7,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import {
   DescribeExecutionCommand,
@@ -18,7 +19,9 @@ import {
 import { storedEventsFromHistory } from '../../src/adapters/aws/history';
 import { failedState, summarizeStates } from '../../src/core/history';
 import { conversionFor } from '../../src/core/model';
-import { videoIdFor } from '../../src/core/naming';
+import { keys, videoIdFor } from '../../src/core/naming';
+import { DIRECT_UPLOAD_BYTES, segmentEntryName } from '../../src/core/plan';
+import { crc32, layoutStoredZip } from '../../src/core/zip';
 import { conversionProgress } from '../../local/progress';
 import { framesOf, PLAYER } from '../support/player';
 import { CONVERSION_STATES, makeMp3, makeVideo, removeDir, tempDir } from '../support/fixtures';
@@ -26,7 +29,7 @@ import { FunctionRunner, HOSTS, lambdaNode, roleCredentials } from './support/fu
 import { startApi, type ApiEmulator } from './support/api';
 import { startCloudFormation, type CloudFormationEmulator } from './support/cloudformation';
 import { Iam } from './support/iam';
-import { startLambda, type LambdaEmulator } from './support/lambda';
+import { REQUEST_LIMIT, startLambda, type LambdaEmulator } from './support/lambda';
 import { startS3, type S3Emulator } from './support/s3';
 import { emulatedAccount, packageStack, resolve, resourcesOfType, type Account, type Template } from './support/stack';
 import { startStepFunctions, type StepFunctionsEmulator } from './support/stepfunctions';
@@ -221,7 +224,7 @@ describe('the deployed functions on emulated AWS', () => {
     for (let at = 0; at < body.length; at += 188) expect(body[at]).toBe(0x47);
   });
 
-  it('refuses a code URL whose signature was changed, and one past its expiry, as S3 does', async () => {
+  it('refuses what S3 refuses: a code URL whose signature was changed or that is past its expiry, a request signed with the wrong secret, a body unlike its checksum', async () => {
     const segment = (await runner.invoke('serveSegment', {
       rawPath: `/v/${videoIdFor('Lecture 1.MP4')}/0.ts`,
       requestContext: { http: { method: 'GET' } },
@@ -244,6 +247,17 @@ describe('the deployed functions on emulated AWS', () => {
       status: 403,
       body: expect.stringContaining('Request has expired'),
     });
+    const impostor = new S3Client({
+      region: account.region,
+      endpoint: s3.endpoint,
+      credentials: { ...people, secretAccessKey: 'guessed' },
+    });
+    await expect(impostor.send(new ListObjectsV2Command({ Bucket: buckets.input }))).rejects.toMatchObject({
+      name: 'SignatureDoesNotMatch',
+    });
+    await expect(
+      user.send(new PutObjectCommand({ Bucket: buckets.input, Key: 'damaged.mp4', Body: 'bytes', ChecksumCRC32: 'AAAAAA==' })),
+    ).rejects.toMatchObject({ name: 'BadDigest' });
   });
 
   it("plays through the stack's PlaybackBaseUrl: an independent player (Debian's ffprobe) decodes every frame of the source, through the API's 302s to the code URLs", async () => {
@@ -324,6 +338,51 @@ describe('the deployed functions on emulated AWS', () => {
       cause: expect.stringContaining('{"key": "<object key in the input bucket>"}'),
     });
   });
+});
+
+describe("Lambda's limits", () => {
+  it('stores a package of the largest size CreateFunction takes directly, and one a byte larger through the work bucket; both read back whole', async () => {
+    const [videoId, revision] = ['package-sizes', 'edge0001'];
+    const sizes = [DIRECT_UPLOAD_BYTES, DIRECT_UPLOAD_BYTES + 1];
+    const overhead = layoutStoredZip([{ name: segmentEntryName(0), size: 0, crc32: 0 }]).size;
+    const data = sizes.map((size, i) => Buffer.alloc(size - overhead, i + 1));
+    const packages = [];
+    for (const [i, bytes] of data.entries()) {
+      const key = keys.segment(videoId, revision, i);
+      await user.send(new PutObjectCommand({ Bucket: buckets.work, Key: key, Body: bytes }));
+      const entry = { index: i, name: segmentEntryName(i), key, bytes: bytes.length, crc32: crc32(bytes) };
+      packages.push({ package: i, bytes: sizes[i]!, entries: [entry] });
+    }
+    const batch = { videoId, revision, batch: 0, packages };
+    await user.send(new PutObjectCommand({ Bucket: buckets.work, Key: keys.batch(videoId, revision, 0), Body: JSON.stringify(batch) }));
+    // PackageBatch's bundle, as the Map runs it.
+    expect(await runner.invoke('packageBatch', { videoId, revision, batch: 0 })).toMatchObject({ packages: 2, created: 2 });
+
+    const made = [...lambda.functions.values()]
+      .filter((f) => String(f.configuration.FunctionName).includes(videoId))
+      .sort((a, b) => Number(a.configuration.CodeSize) - Number(b.configuration.CodeSize));
+    expect(made.map((f) => [f.configuration.CodeSize, f.created.source])).toEqual([
+      [sizes[0], 'ZipFile'],
+      [sizes[1], 'S3'],
+    ]);
+    // The direct one is at the very edge of what the request may hold.
+    expect(REQUEST_LIMIT - made[0]!.created.requestBytes).toBeGreaterThan(0);
+    expect(REQUEST_LIMIT - made[0]!.created.requestBytes).toBeLessThan(512);
+    expect(await leftIn(buckets.work, 'packages/')).toEqual([]); // the staged copy is gone once the function holds it
+    for (const [i, f] of made.entries()) {
+      // Read back as ComputeOffsets and players do: GetFunction's Code.Location, by range.
+      const code = await new LambdaClient({ region: account.region, endpoint: lambda.endpoint, credentials: people }).send(
+        new GetFunctionCommand({ FunctionName: String(f.configuration.FunctionName) }),
+      );
+      const { dataOffset, size } = layoutStoredZip([{ name: segmentEntryName(i), size: data[i]!.length, crc32: 0 }]).entries[0]!;
+      const tail = await fetch(code.Code!.Location!, { headers: { Range: `bytes=${dataOffset + size - 16}-${dataOffset + size - 1}` } });
+      expect(Buffer.from(await tail.arrayBuffer())).toEqual(Buffer.alloc(16, i + 1));
+    }
+    // What CleanUp does for a failed run removes both, and everything in the work bucket under the revision.
+    await runner.invoke('cleanUp', { error: { Error: 'Rehearsal', Cause: 'done' }, job: { videoId }, revision });
+    expect([...lambda.functions.keys()].filter((name) => name.includes(videoId))).toEqual([]);
+    expect(await leftIn(buckets.work, `${videoId}/`)).toEqual([]);
+  }, 120_000);
 });
 
 /** The CLI as a user runs it with --stage, credentials and a region in the environment (asynchronously: this process serves the emulators). */

@@ -11,7 +11,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { accessKeyOf, type Iam } from './iam';
 
 /** CreateFunction's request (the zip base64-encoded inside JSON) must be smaller than this. */
-const REQUEST_LIMIT = 69_905_067;
+export const REQUEST_LIMIT = 69_905_067;
 /** Lambda's default code storage per region. */
 const CODE_STORAGE = 75 * 1000 ** 3;
 const CODE_URL_SECONDS = 600;
@@ -19,6 +19,8 @@ const CODE_URL_SECONDS = 600;
 interface StoredFunction {
   configuration: Record<string, unknown>;
   codeKey: string;
+  /** How CreateFunction was given the code, and the size of that request. */
+  created: { source: 'ZipFile' | 'S3'; requestBytes: number };
 }
 
 export interface LambdaEmulator {
@@ -182,7 +184,11 @@ export async function startLambda(options: {
         LastUpdateStatus: 'Successful',
         LastModified: new Date(now()).toISOString(),
       };
-      functions.set(input.FunctionName, { configuration, codeKey: code.codeKey });
+      functions.set(input.FunctionName, {
+        configuration,
+        codeKey: code.codeKey,
+        created: { source: input.Code.ZipFile ? 'ZipFile' : 'S3', requestBytes: raw.length },
+      });
       return [201, configuration];
     }
     if (method === 'GET' && path === '/2015-03-31/functions') {

@@ -3,10 +3,12 @@
 // `http://s3.localhost:<port>` with buckets addressed by host (`<bucket>.s3.localhost`), as the SDK
 // does by default; `http://localhost:<port>/<bucket>/…` (path style) for URLs any player opens. It sends no CORS headers (nor does AWS's code bucket). Object-created events are
 // handed to `onObjectCreated` as S3 event notification records.
-import { createServer, request as forward, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createHash } from 'node:crypto';
+import { createServer, request as forward, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { crc32 } from '../../../src/core/zip';
 import S3rver from 's3rver';
 import { accessKeyOf, type Iam } from './iam';
-import { verifyPresigned } from './sigv4';
+import { verifySignature } from './sigv4';
 
 interface AccountRegistry {
   DUMMY_ACCOUNT: { createKeyPair(accessKeyId: string, secretAccessKey: string): void };
@@ -71,54 +73,61 @@ export async function startS3(options: {
   const { port: inner } = await server.run();
   const secrets = new Map(options.credentials.map((c) => [c.accessKeyId, c.secretAccessKey]));
   const faults = new Set<S3Fault>();
-  const front = createServer((req, res) => {
-    // s3rver checks neither a presigned URL's signature nor its expiry: S3 does.
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // s3rver checks no SigV4 signature, nor a presigned URL's expiry: S3 does.
     const [rawPath = '/', rawQuery = ''] = (req.url ?? '/').split('?');
-    const presigned = verifyPresigned(req.method ?? 'GET', rawPath, rawQuery, req.headers, (key) => secrets.get(key), Date.now());
-    if (presigned === 'bad-signature')
+    const verdict = verifySignature(req.method ?? 'GET', rawPath, rawQuery, req.headers, (key) => secrets.get(key), Date.now());
+    if (verdict === 'bad-signature') {
+      req.resume();
       return refuse(res, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided.');
-    if (presigned === 'expired') return refuse(res, 'AccessDenied', 'Request has expired');
-    authorize(req, options.iam).then(
-      (decision) => {
-        if (decision.denied) return deny(res, decision.denied);
-        for (const fault of faults) {
-          const error = fault(decision.request);
-          if (!error) continue;
-          // Read the body first, as S3 does: a client still sending a part would otherwise wait for its socket to time out.
-          req.resume();
-          req.on('end', () => answerError(res, error.status, error.code, 'We encountered an internal error. Please try again.'));
-          return;
+    }
+    if (verdict === 'expired') {
+      req.resume();
+      if (req.headers.authorization)
+        return refuse(res, 'RequestTimeTooSkewed', 'The difference between the request time and the server time is too large.');
+      return refuse(res, 'AccessDenied', 'Request has expired');
+    }
+    const decision = await authorize(req, options.iam);
+    if (decision.denied) {
+      req.resume();
+      return deny(res, decision.denied);
+    }
+    // Read the whole body first, as S3 does: a client still sending would otherwise wait for its socket to time out.
+    const received = await receive(req);
+    for (const fault of faults) {
+      const error = fault(decision.request);
+      if (error) return answerError(res, error.status, error.code, 'We encountered an internal error. Please try again.');
+    }
+    if ('error' in received) return answerError(res, 400, received.error.code, received.error.message);
+    // s3rver has no AbortMultipartUpload (it answers MethodNotAllowed): S3 discards the parts and says 204.
+    if (decision.request.action === 's3:AbortMultipartUpload') {
+      res.writeHead(204).end();
+      return;
+    }
+    const upstream = forward(
+      { host: '127.0.0.1', port: inner, method: req.method, path: req.url, headers: received.headers },
+      async (answer) => {
+        // S3 answers a missing object with 403, not 404, to a caller that may not list the bucket.
+        if (
+          answer.statusCode === 404 &&
+          decision.object &&
+          options.iam &&
+          !(await options.iam.allows(decision.accessKeyId, 's3:ListBucket', `arn:aws:s3:::${decision.bucket}`, {
+            bucket: decision.bucket,
+          }))
+        ) {
+          answer.resume();
+          return deny(res, `s3:ListBucket on arn:aws:s3:::${decision.bucket}`);
         }
-        // s3rver has no AbortMultipartUpload (it answers MethodNotAllowed): S3 discards the parts and says 204.
-        if (req.method === 'DELETE' && new URL(req.url ?? '/', 'http://s3').searchParams.has('uploadId')) {
-          req.resume();
-          res.writeHead(204).end();
-          return;
-        }
-        const upstream = forward(
-          { host: '127.0.0.1', port: inner, method: req.method, path: req.url, headers: req.headers },
-          async (answer) => {
-            // S3 answers a missing object with 403, not 404, to a caller that may not list the bucket.
-            if (
-              answer.statusCode === 404 &&
-              decision.object &&
-              options.iam &&
-              !(await options.iam.allows(decision.accessKeyId, 's3:ListBucket', `arn:aws:s3:::${decision.bucket}`, {
-                bucket: decision.bucket,
-              }))
-            ) {
-              answer.resume();
-              return deny(res, `s3:ListBucket on arn:aws:s3:::${decision.bucket}`);
-            }
-            res.writeHead(answer.statusCode ?? 500, answer.headers);
-            answer.pipe(res);
-          },
-        );
-        upstream.on('error', () => res.destroy());
-        req.pipe(upstream);
+        res.writeHead(answer.statusCode ?? 500, answer.headers);
+        answer.pipe(res);
       },
-      () => res.destroy(),
     );
+    upstream.on('error', () => res.destroy());
+    upstream.end(received.body);
+  }
+  const front = createServer((req, res) => {
+    handle(req, res).catch(() => res.destroy());
   });
   await new Promise<void>((done) => front.listen(0, '127.0.0.1', done));
   const { port } = front.address() as { port: number };
@@ -148,6 +157,93 @@ export async function startS3(options: {
       await server.close();
     },
   };
+}
+
+/**
+ * The body of an `aws-chunked` upload (what the SDK sends for a stream: `<hex size>[;chunk-signature=…]\r\n<data>\r\n`
+ * … `0\r\n`, then trailer lines such as the checksum, then `\r\n`), or undefined when it is not well formed.
+ */
+export function decodeAwsChunked(raw: Buffer): { data: Buffer; trailers: Record<string, string> } | undefined {
+  const chunks: Buffer[] = [];
+  let at = 0;
+  for (;;) {
+    const end = raw.indexOf('\r\n', at);
+    if (end < 0) return undefined;
+    const size = Number.parseInt(raw.subarray(at, end).toString('latin1').split(';')[0]!, 16);
+    if (!Number.isFinite(size)) return undefined;
+    at = end + 2;
+    if (size === 0) break;
+    if (raw.length < at + size + 2 || raw.toString('latin1', at + size, at + size + 2) !== '\r\n') return undefined;
+    chunks.push(raw.subarray(at, at + size));
+    at += size + 2;
+  }
+  const trailers: Record<string, string> = {};
+  for (const line of raw.subarray(at).toString('latin1').split('\r\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0) trailers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return { data: Buffer.concat(chunks), trailers };
+}
+
+/** The checksums S3 checks a body against, when the request gives them (as a header or an aws-chunked trailer). */
+const CHECKSUMS: Record<string, [string, (body: Buffer) => string]> = {
+  'x-amz-checksum-crc32': [
+    'CRC32',
+    (body) => {
+      const value = Buffer.alloc(4);
+      value.writeUInt32BE(crc32(body));
+      return value.toString('base64');
+    },
+  ],
+  'x-amz-checksum-sha256': ['SHA256', (body) => createHash('sha256').update(body).digest('base64')],
+  'x-amz-checksum-sha1': ['SHA1', (body) => createHash('sha1').update(body).digest('base64')],
+};
+
+type Received = { body: Buffer; headers: IncomingHttpHeaders } | { error: { code: string; message: string } };
+
+/**
+ * A request's body as S3 stores it, with the headers to hand s3rver (which knows no aws-chunked
+ * encoding and checks no checksum): decoded, its declared length and checksums checked.
+ */
+async function receive(req: IncomingMessage): Promise<Received> {
+  const parts: Buffer[] = [];
+  for await (const part of req) parts.push(part as Buffer);
+  let body: Buffer = Buffer.concat(parts);
+  const headers = { ...req.headers };
+  let trailers: Record<string, string> = {};
+  if (String(headers['content-encoding'] ?? '').includes('aws-chunked')) {
+    const decoded = decodeAwsChunked(body);
+    const declared = Number(headers['x-amz-decoded-content-length']);
+    if (!decoded || decoded.data.length !== declared)
+      return {
+        error: { code: 'IncompleteBody', message: 'You did not provide the number of bytes specified by the Content-Length HTTP header.' },
+      };
+    ({ data: body, trailers } = decoded);
+    const encoding = String(headers['content-encoding'])
+      .split(',')
+      .map((e) => e.trim())
+      .filter((e) => e && e !== 'aws-chunked');
+    if (encoding.length > 0) headers['content-encoding'] = encoding.join(',');
+    else delete headers['content-encoding'];
+    for (const name of ['x-amz-decoded-content-length', 'x-amz-trailer']) delete headers[name];
+    headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+  } else if (/^[0-9a-f]{64}$/.test(String(headers['x-amz-content-sha256'] ?? ''))) {
+    if (createHash('sha256').update(body).digest('hex') !== headers['x-amz-content-sha256'])
+      return {
+        error: {
+          code: 'XAmzContentSHA256Mismatch',
+          message: "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        },
+      };
+  }
+  for (const [name, [algorithm, digest]] of Object.entries(CHECKSUMS)) {
+    const given = trailers[name] ?? headers[name];
+    if (typeof given === 'string' && given !== digest(body))
+      return { error: { code: 'BadDigest', message: `The ${algorithm} you specified did not match the calculated checksum.` } };
+  }
+  delete headers['transfer-encoding'];
+  headers['content-length'] = String(body.length);
+  return { body, headers };
 }
 
 /** S3's REST calls as IAM actions (the ones this product and its users make). */
