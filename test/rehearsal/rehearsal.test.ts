@@ -383,6 +383,27 @@ describe("Lambda's limits", () => {
     expect([...lambda.functions.keys()].filter((name) => name.includes(videoId))).toEqual([]);
     expect(await leftIn(buckets.work, `${videoId}/`)).toEqual([]);
   }, 120_000);
+
+  it("stops a function that runs past its timeout: the run fails in that state with Lambda's Sandbox.Timedout, and CleanUp runs", async () => {
+    const key = 'slow storage.mp4';
+    const validator = roleCredentials(runner.find('validateInput').role).accessKeyId;
+    // The input answers ValidateInput's reads 3 s late; its function is given 1 s.
+    const slow = s3.failing((r) => (r.accessKeyId === validator && r.action === 's3:GetObject' ? { delayMs: 3000 } : undefined));
+    const restore = runner.configure('validateInput', {}, 1);
+    try {
+      const { described, events } = await convertByUpload(key, makeVideo(join(scratch, 'slow.mp4'), { seconds: 2, size: '160x90' }));
+      expect(described).toMatchObject({ status: 'FAILED', error: 'Sandbox.Timedout' });
+      expect(failedState(events)).toEqual({
+        state: 'ValidateInput',
+        error: 'Sandbox.Timedout',
+        cause: expect.stringContaining('Task timed out after 1.00 seconds'),
+      });
+      expect(events.some((e) => e.type === 'StateEntered' && e.state === 'CleanUp')).toBe(true);
+    } finally {
+      slow();
+      restore();
+    }
+  });
 });
 
 /** The CLI as a user runs it with --stage, credentials and a region in the environment (asynchronously: this process serves the emulators). */

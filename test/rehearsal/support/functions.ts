@@ -113,18 +113,18 @@ export class FunctionRunner {
   }
 
   /**
-   * Sets variables of a deployed function, as a user does in serverless.yml before a deploy: its warm
-   * environments end, new ones start with them. Returns the undo.
+   * Sets variables (and the timeout) of a deployed function, as a user does in serverless.yml before
+   * a deploy: its warm environments end, new ones start with them. Returns the undo.
    */
-  configure(key: string, variables: Record<string, string>): () => void {
+  configure(key: string, variables: Record<string, string>, timeoutSeconds?: number): () => void {
     const fn = this.find(key);
-    const before = { ...fn.environment };
-    const apply = (environment: Record<string, string>) => {
-      fn.environment = environment;
-      for (const warm of this.warm.get(fn.name) ?? []) warm.process.kill('SIGKILL');
+    const before = { environment: { ...fn.environment }, timeoutSeconds: fn.timeoutSeconds };
+    const apply = (settings: typeof before) => {
+      Object.assign(fn, settings);
+      for (const warm of this.warm.get(fn.name) ?? []) stop(warm.process);
       this.warm.set(fn.name, []);
     };
-    apply({ ...fn.environment, ...variables });
+    apply({ environment: { ...fn.environment, ...variables }, timeoutSeconds: timeoutSeconds ?? fn.timeoutSeconds });
     return () => apply(before);
   }
 
@@ -155,6 +155,8 @@ export class FunctionRunner {
       env,
       cwd: join(fn.handlerFile, '..'),
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      // A sandbox of its own: when Lambda ends one, whatever the function started (ffmpeg) ends with it.
+      detached: true,
     });
     child.stderr?.resume();
     this.all.add(child);
@@ -193,7 +195,7 @@ export class FunctionRunner {
     const answer = await new Promise<{ result?: unknown; error?: { errorType: string; errorMessage: string; trace?: string[] } }>(
       (resolve) => {
         const timer = setTimeout(() => {
-          child.kill('SIGKILL');
+          stop(child);
           settle({
             error: { errorType: 'Sandbox.Timedout', errorMessage: `Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds` },
           });
@@ -220,8 +222,17 @@ export class FunctionRunner {
   }
 
   async close(): Promise<void> {
-    for (const child of this.all) child.kill('SIGKILL');
+    for (const child of this.all) stop(child);
     this.warm.clear();
+  }
+}
+
+/** Ends an environment's process and everything it started, as Lambda ends a sandbox. */
+function stop(child: ChildProcess): void {
+  try {
+    if (child.pid) process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    child.kill('SIGKILL'); // its group has already gone
   }
 }
 

@@ -27,14 +27,16 @@ function asDelivered(record: S3Record): S3Record {
 
 /** A request as the front sees it once IAM has allowed it. */
 export interface S3Request {
+  /** The caller's access key (in the rehearsal, it names the role). */
+  accessKeyId: string;
   action: string;
   bucket: string;
   key: string;
   query: URLSearchParams;
 }
 
-/** An S3 server error to answer a request with, or undefined to serve it. */
-export type S3Fault = (request: S3Request) => { status: number; code: string } | undefined;
+/** What to do to a request instead of serving it at once: answer with an S3 server error, or serve it late; undefined to serve it. */
+export type S3Fault = (request: S3Request) => { status: number; code: string } | { delayMs: number } | undefined;
 
 export interface S3Emulator {
   /** For the SDK: buckets by host name. */
@@ -43,7 +45,7 @@ export interface S3Emulator {
   pathStyleEndpoint: string;
 
   port: number;
-  /** Answers the requests `fault` picks with its error (as S3 does under load: 500 InternalError, 503 SlowDown) until the returned function is called. */
+  /** Answers the requests `fault` picks with its error (as S3 does under load: 500 InternalError, 503 SlowDown), or late, until the returned function is called. */
   failing(fault: S3Fault): () => void;
   close(): Promise<void>;
 }
@@ -96,7 +98,10 @@ export async function startS3(options: {
     const received = await receive(req);
     for (const fault of faults) {
       const error = fault(decision.request);
-      if (error) return answerError(res, error.status, error.code, 'We encountered an internal error. Please try again.');
+      if (error && 'delayMs' in error) {
+        await new Promise((resolve) => setTimeout(resolve, error.delayMs).unref());
+        if (res.destroyed) return; // the caller has gone meanwhile
+      } else if (error) return answerError(res, error.status, error.code, 'We encountered an internal error. Please try again.');
     }
     if ('error' in received) return answerError(res, 400, received.error.code, received.error.message);
     // s3rver has no AbortMultipartUpload (it answers MethodNotAllowed): S3 discards the parts and says 204.
@@ -276,7 +281,12 @@ async function authorize(req: IncomingMessage, iam: Iam | undefined): Promise<De
   const key = segments.map(decodeURIComponent).join('/');
   const accessKeyId = accessKeyOf(req.headers, url.searchParams) ?? 'anonymous';
   const action = s3Action(req.method ?? 'GET', key, url.searchParams);
-  const decision: Decision = { accessKeyId, bucket, object: key !== '', request: { action, bucket, key, query: url.searchParams } };
+  const decision: Decision = {
+    accessKeyId,
+    bucket,
+    object: key !== '',
+    request: { accessKeyId, action, bucket, key, query: url.searchParams },
+  };
   if (!iam) return decision;
   const resource = key ? `arn:aws:s3:::${bucket}/${key}` : `arn:aws:s3:::${bucket}`;
   if (!(await iam.allows(accessKeyId, action, resource, { bucket }))) decision.denied = `${action} on ${resource}`;
