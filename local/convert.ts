@@ -9,7 +9,15 @@ import { conversionFor, type ConversionOptions, type ExecutionInput } from '../s
 import { videoIdFor } from '../src/core/naming';
 import { readRoute } from '../src/registry/routes';
 import { loadDefinition, runStateMachine, type LoadedDefinition } from './engine';
-import { executionStats, failedState, lastState, type ExecutionStats, type FailureSummary, type StoredEvent } from '../src/core/history';
+import {
+  conversionNotes,
+  executionStats,
+  failedState,
+  lastState,
+  type ExecutionStats,
+  type FailureSummary,
+  type StoredEvent,
+} from '../src/core/history';
 import { compactEvent, ExecutionStore, type ExecutionRecord } from './executions';
 import { faultSetup, injectFaults, type FaultCounts, type FaultSetup } from '../src/adapters/local/faults';
 import type { LocalBackend } from '../src/composition/backends/local';
@@ -45,6 +53,10 @@ export interface ConvertResult {
   reused: boolean;
   /** Segments, packages, largest state payload and history events (AWS's count) of the run. */
   stats: ExecutionStats;
+  /** How the source was encoded and why, once ValidateInput has decided. */
+  encoding?: string;
+  /** What the run did not honour or keep. */
+  warnings: string[];
   error?: FailureSummary;
 }
 
@@ -88,6 +100,7 @@ export async function convertFile(file: string, options: ConvertOptions): Promis
         playlist: backend.objects.pathOf('output', route.playlistKey),
         segments: route.segmentCount,
         stats: executionStats(store.events(done.executionName)),
+        ...conversionNotes(store.events(done.executionName)),
       };
     }
     return await execute({ backend, options, store, faults, path, sourceKey, videoId, baseName, input });
@@ -167,6 +180,7 @@ async function execute(conversion: Conversion): Promise<ConvertResult> {
       playlist: output?.playlistKey ? backend.objects.pathOf('output', output.playlistKey) : null,
       segments: output?.segmentCount ?? 0,
       stats: executionStats(events),
+      ...conversionNotes(events),
       ...(record.error && { error: record.error }),
     };
   } catch (error) {

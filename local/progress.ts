@@ -75,7 +75,9 @@ export function progressReporter(out: ProgressWriter): (event: StoredEvent) => v
           if (event.plannedPackages !== undefined) detail += ` in ${total} package${total === 1 ? '' : 's'}`;
         }
         if (event.stateType === 'Map') detail = `  ${done}/${total} packages`;
+        if (event.notes?.length) detail += `  ${event.notes.join('; ')}`;
         line(`  ok      ${state.padEnd(16)} ${seconds(took).padStart(7)}${detail}`);
+        for (const warning of event.warnings ?? []) line(`  warning ${state.padEnd(16)} ${warning}`);
         break;
       }
       case 'StateFailed':

@@ -7,7 +7,7 @@ import type { ExecutionDescription, StepFunctionsExecutions } from '../src/adapt
 import { historyTranslator, storedEventsFromHistory } from '../src/adapters/aws/history';
 import type { StackOutputs } from '../src/adapters/aws/stack';
 import { connectStage, type StageBackend, type StageTarget } from '../src/composition/backends/aws';
-import { executionStats, failedState, summarizeStates, type FailureSummary, type StoredEvent } from '../src/core/history';
+import { conversionNotes, executionStats, failedState, summarizeStates, type FailureSummary, type StoredEvent } from '../src/core/history';
 import { conversionFor, DEFAULT_OPTIONS, type ConversionOptions, type ExecutionInput } from '../src/core/model';
 import { attemptName, isSupportedKey, parseExecutionName, playbackPath, videoIdFor } from '../src/core/naming';
 import type { ConvertResult } from './convert';
@@ -87,6 +87,7 @@ function resultOf(
     reused: false,
     // AWS numbers its events from one: the last id is the history's length.
     stats: executionStats(events, historyEvents),
+    ...conversionNotes(events),
     ...(error && { error }),
   };
 }

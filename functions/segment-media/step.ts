@@ -43,7 +43,8 @@ async function crc32File(path: string): Promise<number> {
 
 export async function segmentMedia(job: Job, ports: SegmentMediaPorts, settings: SegmentMediaSettings): Promise<SegmentationResult> {
   const { videoId, revision } = job;
-  const plan = planEncoding(job);
+  // Decided by ValidateInput (a hand-made job without one gets the same decision here).
+  const plan = job.plan ?? planEncoding(job);
   const outDir = await mkdtemp(join(settings.scratchDir, `segment-${videoId}-`));
   const gone = () =>
     new InputNotFound(`${JSON.stringify(baseName(job.source.key))} was deleted from the input bucket while it was being converted`);

@@ -3,6 +3,7 @@
 import { EmptyInput, InputNotFound, InputTooLarge, NotMedia } from '../../src/core/errors';
 import type { ConversionRequest, Job } from '../../src/core/model';
 import { baseName, checkNamesFit, revisionFor, supportedExtension, videoIdFor } from '../../src/core/naming';
+import { planEncoding } from '../../src/core/plan';
 import { formatBytes } from '../../src/core/units';
 import type { Ports } from '../../src/ports';
 
@@ -57,11 +58,6 @@ export async function validateInput(input: ConversionRequest, ports: ValidateInp
   if (!(media.durationSeconds > 0)) {
     throw new NotMedia(`${JSON.stringify(name)} has no playable duration`);
   }
-  return {
-    videoId,
-    revision,
-    source: { key, bytes: head.bytes, extension, kind: extension === '.mp3' ? 'audio' : 'video' },
-    media,
-    options: input.options,
-  };
+  const source = { key, bytes: head.bytes, extension, kind: extension === '.mp3' ? ('audio' as const) : ('video' as const) };
+  return { videoId, revision, source, media, options: input.options, plan: planEncoding({ source, media, options: input.options }) };
 }

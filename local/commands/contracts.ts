@@ -12,6 +12,10 @@ export interface ConvertJson {
   playlist: string | null;
   segments: number;
   stats: ExecutionStats;
+  /** How the source was encoded and why ("copying H.264 High 4.0", "transcoding to H.264: rotated 90°: turned upright"); absent when ValidateInput did not finish. */
+  encoding?: string;
+  /** What was not honoured or kept (segments longer than asked, dropped audio tracks); empty when nothing. */
+  warnings: string[];
   error?: FailureSummary;
 }
 

@@ -21,6 +21,8 @@ export async function runConvert(target: Target, file: string, options: Conversi
       playlist: result.playlist,
       segments: result.segments,
       stats: result.stats,
+      ...(result.encoding && { encoding: result.encoding }),
+      warnings: result.warnings,
       ...(result.error && { error: result.error }),
     };
     printJson(out);
@@ -29,6 +31,7 @@ export async function runConvert(target: Target, file: string, options: Conversi
     say(`lambda-hls: ${result.videoId} is ready: ${result.segments} segments`);
     say(`  playlist  ${result.playlist}`);
     say(`  ${target.playHint(result)}`);
+    for (const warning of result.warnings) say(`  warning   ${warning}`);
   } else {
     const e = result.error;
     say(`lambda-hls: conversion failed in ${e?.state ?? 'an unknown state'}: ${e?.error ?? 'error'}: ${e?.cause ?? ''}`);

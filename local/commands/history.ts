@@ -33,6 +33,8 @@ function printHistory(view: HistoryView, json: boolean): void {
         ...(s.callRetries && { callRetries: s.callRetries }),
         ...(s.iterations && { iterations: s.iterations }),
         ...(s.packages !== undefined && { packages: s.packages }),
+        ...(s.notes && { notes: s.notes }),
+        ...(s.warnings && { warnings: s.warnings }),
         ...(s.error && { error: s.error, cause: s.cause }),
       })),
       stats: view.stats,
@@ -56,8 +58,10 @@ function printHistory(view: HistoryView, json: boolean): void {
       s.retries > 0 && `${s.retries} retr${s.retries === 1 ? 'y' : 'ies'}`,
       s.callRetries && `${s.callRetries} call${s.callRetries === 1 ? '' : 's'} retried in-step`,
       s.error && `${s.error}`,
+      ...(s.notes ?? []),
     ].filter(Boolean);
     out.push(`  ${s.state.padEnd(16)} ${s.status.padEnd(10)} ${time.padStart(8)}  ${notes.join(', ')}`);
+    for (const warning of s.warnings ?? []) out.push(`  ${''.padEnd(16)} ${'warning'.padEnd(10)} ${''.padStart(8)}  ${warning}`);
   }
   const { stats } = view;
   out.push('');

@@ -12,7 +12,7 @@ import { describeOutcome, parseS3Event, startConversion } from '../../functions/
 import { parseValidateInput, validateInput } from '../../functions/validate-input/step';
 import { parseWritePlaylistInput, writePlaylist } from '../../functions/write-playlist/step';
 import type { Progress, ProgressOf } from '../core/history';
-import type { BatchLimits } from '../core/plan';
+import { describePlan, type BatchLimits } from '../core/plan';
 import type { RetryOptions } from '../core/retry';
 import type { PortName, Ports } from '../ports';
 import type { SettingName, Settings } from './settings';
@@ -45,6 +45,7 @@ export const STEPS = {
     variables: ['LAMBDA_HLS_FUNCTION_PREFIX'],
     parse: parseValidateInput,
     run: validateInput,
+    progress: ({ plan }) => (plan ? { notes: [describePlan(plan)], ...(plan.warnings?.length && { warnings: plan.warnings }) } : {}),
   }),
   segmentMedia: entry({
     invokedBy: 'state machine',

@@ -22,10 +22,14 @@ export interface StoredEvent {
   callRetries?: number;
   /** UTF-8 size of the state's input (StateEntered) or output (StateExited, Execution*). */
   payloadBytes?: number;
+  /** On a StateExited: what the state decided, in words (ValidateInput: the encoding plan). */
+  notes?: string[];
+  /** On a StateExited: what the run did not honour or keep (a longer segment than asked, a dropped audio track). */
+  warnings?: string[];
 }
 
 /** What progress and stats take from a state's output: planned counts, a batch's packages and in-step retries. */
-export type Progress = Pick<StoredEvent, 'segments' | 'plannedPackages' | 'packages' | 'callRetries'>;
+export type Progress = Pick<StoredEvent, 'segments' | 'plannedPackages' | 'packages' | 'callRetries' | 'notes' | 'warnings'>;
 
 /** Reads a state's Progress from its output (composition: the ASL says which step ran there, the step table what it reports). */
 export type ProgressOf = (state: string, output: unknown) => Progress;
@@ -110,6 +114,10 @@ export interface StateSummary {
   iterations?: { started: number; succeeded: number; failed: number };
   /** Packages the Map's finished iterations made or found (PackageSegments). */
   packages?: number;
+  /** What the state decided, in words (ValidateInput: how the source is encoded and why). */
+  notes?: string[];
+  /** What it did not honour or keep. */
+  warnings?: string[];
   error?: string;
   cause?: string;
 }
@@ -180,6 +188,8 @@ export function summarizeStates(events: readonly StoredEvent[]): StateSummary[] 
         // A state also exits after its failure was caught: it stays FAILED.
         const summary = open.get(event.state);
         if (summary && summary.status !== 'FAILED') Object.assign(summary, { status: 'SUCCEEDED', stoppedAt: event.timestamp });
+        if (summary && event.notes?.length) summary.notes = event.notes;
+        if (summary && event.warnings?.length) summary.warnings = event.warnings;
         break;
       }
       case 'StateRetried': {
@@ -200,6 +210,13 @@ export function summarizeStates(events: readonly StoredEvent[]): StateSummary[] 
     }
   }
   return states;
+}
+
+/** What a run said about itself: how the source is encoded (ValidateInput's plan) and what it did not honour. */
+export function conversionNotes(events: readonly StoredEvent[]): { encoding?: string; warnings: string[] } {
+  const exited = events.filter((e) => e.type === 'StateExited' && e.index === undefined);
+  const encoding = exited.find((e) => e.notes?.length)?.notes?.join('; ');
+  return { ...(encoding && { encoding }), warnings: exited.flatMap((e) => e.warnings ?? []) };
 }
 
 /** The last top-level state entered, where a run that stopped outside the engine was. */

@@ -24,9 +24,35 @@ export interface ExecutionInput {
 
 export interface ProbeResult {
   formatName: string;
+  /** What the container says the media plays for (after any edit list). */
   durationSeconds: number;
-  video?: { codec: string; width: number; height: number; frameRate?: number };
+  video?: VideoStream;
   audio?: { codec: string; channels: number; sampleRate: number };
+  /** Audio tracks in the file: only the first is converted. */
+  audioTracks?: number;
+}
+
+/** The first video stream, as far as the encoding plan needs it. */
+export interface VideoStream {
+  codec: string;
+  /** As coded, before rotation. */
+  width: number;
+  height: number;
+  frameRate?: number;
+  /** ffprobe's names: "High", "High 10", "Main 10", "High 4:4:4 Predictive"… */
+  profile?: string;
+  /** ffprobe's level × 10 (40 = 4.0). */
+  level?: number;
+  /** "yuv420p", "yuv420p10le", "yuv444p"… */
+  pixelFormat?: string;
+  /** Degrees clockwise a player turns the picture to show it (0, 90, 180, 270). */
+  rotation?: number;
+  /** Colour transfer, primaries and matrix as ffprobe names them ("arib-std-b67", "smpte2084", "bt2020"…). */
+  transfer?: string;
+  primaries?: string;
+  matrix?: string;
+  /** Frames the stream holds, played or not (an edit list may skip some). */
+  frames?: number;
 }
 
 /** ValidateInput's result: everything later states need to know about the source. */
@@ -36,12 +62,22 @@ export interface Job {
   source: { key: string; bytes: number; extension: string; kind: MediaKind };
   media: ProbeResult;
   options: ConversionOptions;
+  /** What SegmentMedia does to each stream, and why (decided by ValidateInput, shown by history). */
+  plan?: EncodingPlan;
 }
 
 export interface EncodingPlan {
   video: 'copy' | 'h264' | 'h264-360p' | 'none';
   audio: 'copy' | 'aac' | 'none';
+  /** An HDR source's transfer, tone-mapped to SDR BT.709 while encoding. */
+  toneMap?: HdrTransfer;
+  /** Why, in words a person reads in convert's output and history ("rotated 90°"). */
+  reasons?: string[];
+  /** What the conversion does not keep ("only the first of 2 audio tracks"). */
+  warnings?: string[];
 }
+
+export type HdrTransfer = 'hlg' | 'pq';
 
 /** One segment as SegmentMedia stored it in the work bucket. */
 export interface SegmentRecord {
@@ -195,7 +231,22 @@ export function parseEncodingPlan(value: unknown, path: string): EncodingPlan {
   const audio = stringAt(raw.audio, `${path}.audio`);
   if (!(VIDEO_PLANS as readonly string[]).includes(video)) fail(`${path}.video`, `one of ${VIDEO_PLANS.join(', ')}`);
   if (!(AUDIO_PLANS as readonly string[]).includes(audio)) fail(`${path}.audio`, `one of ${AUDIO_PLANS.join(', ')}`);
-  return { video: video as EncodingPlan['video'], audio: audio as EncodingPlan['audio'] };
+  const toneMap = raw.toneMap === undefined ? undefined : stringAt(raw.toneMap, `${path}.toneMap`);
+  if (toneMap !== undefined && toneMap !== 'hlg' && toneMap !== 'pq') fail(`${path}.toneMap`, 'hlg or pq');
+  const words = (value: unknown, at: string): string[] | undefined => {
+    if (value === undefined) return undefined;
+    if (!Array.isArray(value)) fail(at, 'a list of strings');
+    return (value as unknown[]).map((item, i) => stringAt(item, `${at}[${i}]`));
+  };
+  const reasons = words(raw.reasons, `${path}.reasons`);
+  const warnings = words(raw.warnings, `${path}.warnings`);
+  return {
+    video: video as EncodingPlan['video'],
+    audio: audio as EncodingPlan['audio'],
+    ...(toneMap !== undefined && { toneMap: toneMap as HdrTransfer }),
+    ...(reasons && { reasons }),
+    ...(warnings && { warnings }),
+  };
 }
 
 export function parseOptions(value: unknown, path = 'options'): ConversionOptions {
@@ -253,6 +304,7 @@ export function parseJob(value: unknown, path = 'job'): Job {
     },
     media: media as unknown as ProbeResult,
     options: parseOptions(raw.options, `${path}.options`),
+    ...(raw.plan !== undefined && { plan: parseEncodingPlan(raw.plan, `${path}.plan`) }),
   };
 }
 

@@ -1,15 +1,99 @@
-// What SegmentMedia does to each stream. Pure: decided from the probe and the options only.
-import type { EncodingPlan, Job } from './model';
+// What SegmentMedia does to each stream, and why. Pure: decided from the probe and the options
+// only. H.264 is copied only when every HLS player can decode it as it is and copying keeps what
+// the source shows; anything else is encoded, upright, trimmed as the source plays, even-sized
+// and SDR.
+import type { EncodingPlan, HdrTransfer, Job, VideoStream } from './model';
 import { STORED_ZIP_END_BYTES, storedEntryOverhead } from './zip';
+
+/** H.264 profiles HLS players decode (Apple's HLS authoring spec; hardware decoders). */
+const PLAYABLE_H264_PROFILES = new Set(['Constrained Baseline', 'Baseline', 'Main', 'High']);
+/** 8-bit 4:2:0 (yuvj420p is the same with full-range levels). */
+const PLAYABLE_PIXEL_FORMATS = new Set(['yuv420p', 'yuvj420p']);
+/** Level 5.2: 4K at 60 fps, the highest the HLS authoring spec lists for H.264. */
+const MAX_H264_LEVEL = 52;
+const HDR_TRANSFERS: Record<string, HdrTransfer> = { 'arib-std-b67': 'hlg', smpte2084: 'pq' };
+const CODEC_NAMES: Record<string, string> = {
+  h264: 'H.264',
+  hevc: 'HEVC',
+  mpeg4: 'MPEG-4 Part 2',
+  vp9: 'VP9',
+  av1: 'AV1',
+  prores: 'ProRes',
+};
+
+/** Seconds an edit list keeps out of play (frames held beyond the played duration), when it is more than a frame or two. */
+export function editListTrim(video: VideoStream, playedSeconds: number): number {
+  if (!video.frames || !video.frameRate || !(playedSeconds > 0)) return 0;
+  const held = video.frames / video.frameRate;
+  const trimmed = held - playedSeconds;
+  return trimmed > Math.max(2 / video.frameRate, 0.1) ? trimmed : 0;
+}
+
+function level(value: number): string {
+  return (value / 10).toFixed(1);
+}
+
+/**
+ * Why this video cannot be copied as it is (empty when it can): what players could not decode,
+ * and what a copy would show differently from the source (which an encode also puts right).
+ */
+function reasonsToEncode(video: VideoStream, trimmed: number): { undecodable: string[]; corrected: string[] } {
+  const undecodable: string[] = [];
+  if (video.codec !== 'h264') undecodable.push(`the source is ${CODEC_NAMES[video.codec] ?? video.codec}`);
+  else if (video.profile && !PLAYABLE_H264_PROFILES.has(video.profile)) undecodable.push(`H.264 ${video.profile} is not widely playable`);
+  else if (video.pixelFormat && !PLAYABLE_PIXEL_FORMATS.has(video.pixelFormat))
+    undecodable.push(`H.264 in ${video.pixelFormat} is not widely playable`);
+  else if (video.level !== undefined && video.level > MAX_H264_LEVEL)
+    undecodable.push(`H.264 level ${level(video.level)} is above ${level(MAX_H264_LEVEL)}`);
+  const corrected: string[] = [];
+  if (video.rotation) corrected.push(`rotated ${video.rotation}°: turned upright`);
+  const hdr = video.transfer ? HDR_TRANSFERS[video.transfer] : undefined;
+  if (hdr) corrected.push(`HDR (${hdr === 'hlg' ? 'HLG' : 'PQ'}): tone-mapped to SDR BT.709`);
+  if (trimmed > 0) corrected.push(`an edit list trims ${trimmed.toFixed(1)} s that a copy would bring back`);
+  return { undecodable, corrected };
+}
 
 export function planEncoding(job: Pick<Job, 'source' | 'media' | 'options'>): EncodingPlan {
   const { media, options, source } = job;
-  const audio = media.audio ? (media.audio.codec === 'aac' && source.kind === 'video' ? 'copy' : 'aac') : 'none';
+  const warnings = (media.audioTracks ?? 0) > 1 ? [`only the first of ${media.audioTracks} audio tracks is kept`] : [];
+  const audioName = media.audio ? (CODEC_NAMES[media.audio.codec] ?? media.audio.codec.toUpperCase()) : '';
   // An .mp3 becomes audio-only AAC in MPEG-TS, which every HLS player accepts.
-  if (source.kind === 'audio' || !media.video) return { video: 'none', audio: media.audio ? 'aac' : 'none' };
-  if (options.profile === '360p') return { video: 'h264-360p', audio: media.audio ? 'aac' : 'none' };
-  // H.264 goes into MPEG-TS as it is (ffmpeg inserts h264_mp4toannexb); anything else is encoded.
-  return { video: media.video.codec === 'h264' ? 'copy' : 'h264', audio };
+  if (source.kind === 'audio' || !media.video) {
+    return {
+      video: 'none',
+      audio: media.audio ? 'aac' : 'none',
+      reasons: media.audio ? [`audio only: ${audioName} to AAC`] : [],
+      warnings,
+    };
+  }
+  const video = media.video;
+  const trimmed = editListTrim(video, media.durationSeconds);
+  const hdr = video.transfer ? HDR_TRANSFERS[video.transfer] : undefined;
+  const toneMap = hdr ? { toneMap: hdr } : {};
+  const { undecodable, corrected } = reasonsToEncode(video, trimmed);
+  if (options.profile === '360p') {
+    return { video: 'h264-360p', audio: media.audio ? 'aac' : 'none', ...toneMap, reasons: ['--profile 360p', ...corrected], warnings };
+  }
+  // Copied AAC would keep what an edit list trims: then it is encoded too, starting where the picture does.
+  const audio = !media.audio ? 'none' : media.audio.codec === 'aac' && trimmed === 0 ? 'copy' : 'aac';
+  const audioReason = audio !== 'aac' ? [] : [media.audio?.codec === 'aac' ? 'audio re-encoded to the trim' : `audio: ${audioName} to AAC`];
+  const encode = [...undecodable, ...corrected];
+  if (encode.length === 0) {
+    const what = ['H.264', video.profile, video.level !== undefined ? level(video.level) : undefined].filter(Boolean).join(' ');
+    return { video: 'copy', audio, reasons: [`copying ${what}`, ...audioReason], warnings };
+  }
+  const [width, height] = video.rotation === 90 || video.rotation === 270 ? [video.height, video.width] : [video.width, video.height];
+  if (width % 2 || height % 2) encode.push(`odd frame size ${width}x${height}: scaled to ${width - (width % 2)}x${height - (height % 2)}`);
+  return { video: 'h264', audio, ...toneMap, reasons: [...encode, ...audioReason], warnings };
+}
+
+/** One line for a person: what is done to the picture and the sound, and why. */
+export function describePlan(plan: EncodingPlan): string {
+  const reasons = plan.reasons ?? [];
+  if (plan.video === 'copy') return reasons.join('; ');
+  if (plan.video === 'none') return reasons.join('; ') || 'audio only';
+  const target = plan.video === 'h264-360p' ? 'H.264 360p' : 'H.264';
+  return `transcoding to ${target}${reasons.length > 0 ? `: ${reasons.join('; ')}` : ''}`;
 }
 
 /** Lambda: function code and layers ≤ 250 MB unzipped (262,144,000 bytes). */

@@ -422,6 +422,7 @@ describe('stack outputs', () => {
         playlist: `https://abc.execute-api.us-east-1.amazonaws.com/v/${result.videoId}/index.m3u8`,
         // The history's length as AWS recorded it: its last event id.
         stats: expect.objectContaining({ historyEvents: succeeded.length }),
+        warnings: [],
       });
       // Each event once, although the history was read twice.
       expect(seen).toEqual(['ExecutionStarted:', 'StateEntered:ValidateInput', 'StateExited:ValidateInput', 'ExecutionSucceeded:']);

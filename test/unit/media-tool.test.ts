@@ -1,5 +1,5 @@
 import { parseProbe, parseSegmentList, segmentArgs } from '../../src/adapters/ffmpeg/media-tool';
-import { DIRECT_UPLOAD_BYTES, planBatches, planEncoding, planPackages, segmentEntryName } from '../../src/core/plan';
+import { DIRECT_UPLOAD_BYTES, describePlan, planBatches, planEncoding, planPackages, segmentEntryName } from '../../src/core/plan';
 import { layoutStoredZip, storedEntryOverhead } from '../../src/core/zip';
 import type { Job } from '../../src/core/model';
 
@@ -14,30 +14,86 @@ function job(kind: 'video' | 'audio', media: Job['media'], profile: 'source' | '
 }
 
 describe('encoding plan', () => {
-  it('copies H.264 and AAC', () => {
-    expect(planEncoding(job('video', { formatName: 'mp4', durationSeconds: 1, video, audio }))).toEqual({ video: 'copy', audio: 'copy' });
+  const hd = { ...video, profile: 'High', level: 40, pixelFormat: 'yuv420p', frameRate: 30, frames: 300 };
+  const mp4 = (v: Partial<typeof hd> & Record<string, unknown>, extra: Partial<Job['media']> = {}) =>
+    planEncoding(job('video', { formatName: 'mov,mp4', durationSeconds: 10, video: { ...hd, ...v }, audio, ...extra }));
+
+  it('copies 8-bit 4:2:0 H.264 of a playable profile and level, and AAC, saying so', () => {
+    expect(mp4({})).toEqual({ video: 'copy', audio: 'copy', reasons: ['copying H.264 High 4.0'], warnings: [] });
   });
   it('transcodes other video codecs and other audio codecs', () => {
     expect(
       planEncoding(
         job('video', { formatName: 'mp4', durationSeconds: 1, video: { ...video, codec: 'hevc' }, audio: { ...audio, codec: 'mp3' } }),
       ),
-    ).toEqual({ video: 'h264', audio: 'aac' });
+    ).toEqual({ video: 'h264', audio: 'aac', reasons: ['the source is HEVC', 'audio: MP3 to AAC'], warnings: [] });
   });
-  it('always transcodes for the 360p profile', () => {
+  it.each([
+    [{ profile: 'High 10', pixelFormat: 'yuv420p10le' }, 'H.264 High 10 is not widely playable'],
+    [{ profile: 'High 4:4:4 Predictive', pixelFormat: 'yuv444p' }, 'H.264 High 4:4:4 Predictive is not widely playable'],
+    [{ profile: 'High', pixelFormat: 'yuv422p' }, 'H.264 in yuv422p is not widely playable'],
+    [{ level: 62 }, 'H.264 level 6.2 is above 5.2'],
+    [{ rotation: 90 }, 'rotated 90°: turned upright'],
+    [{ transfer: 'arib-std-b67' }, 'HDR (HLG): tone-mapped to SDR BT.709'],
+    [{ transfer: 'smpte2084' }, 'HDR (PQ): tone-mapped to SDR BT.709'],
+  ])('transcodes H.264 that players cannot show as the source does: %j', (v, reason) => {
+    expect(mp4(v)).toMatchObject({ video: 'h264', audio: 'copy', reasons: [reason] });
+  });
+  it('tone-maps HDR of any codec, and says which transfer', () => {
+    expect(mp4({ codec: 'hevc', profile: 'Main 10', transfer: 'arib-std-b67' })).toMatchObject({ video: 'h264', toneMap: 'hlg' });
+    expect(mp4({ transfer: 'smpte2084' }, {}).toneMap).toBe('pq');
+    expect(mp4({}).toneMap).toBeUndefined();
+  });
+  it('transcodes both streams when an edit list trims what a copy would bring back (600 frames held, 525 played)', () => {
+    const plan = planEncoding(
+      job('video', { formatName: 'mov,mp4', durationSeconds: 17.5, video: { ...hd, frames: 600, frameRate: 30 }, audio }),
+    );
+    expect(plan).toMatchObject({
+      video: 'h264',
+      audio: 'aac',
+      reasons: ['an edit list trims 2.5 s that a copy would bring back', 'audio re-encoded to the trim'],
+    });
+    // A frame's worth is rounding, not a trim.
+    expect(mp4({ frames: 301 }).video).toBe('copy');
+  });
+  it('scales an odd frame size to even, as shown after rotation', () => {
+    expect(mp4({ codec: 'mpeg4', width: 321, height: 181 }).reasons).toContain('odd frame size 321x181: scaled to 320x180');
+    expect(mp4({ width: 1080, height: 1921, rotation: 90 }).reasons).toContain('odd frame size 1921x1080: scaled to 1920x1080');
+  });
+  it('warns that only the first of several audio tracks is kept', () => {
+    expect(mp4({}, { audioTracks: 2 }).warnings).toEqual(['only the first of 2 audio tracks is kept']);
+  });
+  it('always transcodes for the 360p profile, still turning and tone-mapping', () => {
     expect(planEncoding(job('video', { formatName: 'mp4', durationSeconds: 1, video, audio }, '360p'))).toEqual({
       video: 'h264-360p',
       audio: 'aac',
+      reasons: ['--profile 360p'],
+      warnings: [],
+    });
+    expect(
+      planEncoding(
+        job('video', { formatName: 'mp4', durationSeconds: 10, video: { ...hd, rotation: 270, transfer: 'arib-std-b67' }, audio }, '360p'),
+      ),
+    ).toMatchObject({
+      toneMap: 'hlg',
+      reasons: ['--profile 360p', 'rotated 270°: turned upright', 'HDR (HLG): tone-mapped to SDR BT.709'],
     });
   });
   it('turns an mp3 into audio-only AAC, ignoring cover art', () => {
-    expect(planEncoding(job('audio', { formatName: 'mp3', durationSeconds: 1, audio: { ...audio, codec: 'mp3' } }))).toEqual({
+    expect(planEncoding(job('audio', { formatName: 'mp3', durationSeconds: 1, audio: { ...audio, codec: 'mp3' } }))).toMatchObject({
       video: 'none',
       audio: 'aac',
+      reasons: ['audio only: MP3 to AAC'],
     });
   });
   it('handles video without audio', () => {
-    expect(planEncoding(job('video', { formatName: 'mp4', durationSeconds: 1, video }))).toEqual({ video: 'copy', audio: 'none' });
+    expect(planEncoding(job('video', { formatName: 'mp4', durationSeconds: 1, video }))).toMatchObject({ video: 'copy', audio: 'none' });
+  });
+  it('says it in one line', () => {
+    expect(describePlan(mp4({}))).toBe('copying H.264 High 4.0');
+    expect(describePlan(mp4({ rotation: 90, codec: 'hevc' }))).toBe(
+      'transcoding to H.264: the source is HEVC; rotated 90°: turned upright',
+    );
   });
 });
 
@@ -91,6 +147,47 @@ describe('ffprobe output', () => {
       }),
     );
     expect(probe.video?.frameRate).toBeCloseTo(29.97, 2);
+  });
+  it('reads what the plan decides by: profile, level, pixels, rotation (either way ffprobe says it), colour, frames, audio tracks', () => {
+    const stream = {
+      codec_type: 'video',
+      codec_name: 'hevc',
+      width: 1920,
+      height: 1080,
+      profile: 'Main 10',
+      level: 150,
+      pix_fmt: 'yuv420p10le',
+      color_transfer: 'arib-std-b67',
+      color_primaries: 'bt2020',
+      color_space: 'bt2020nc',
+      nb_frames: '600',
+      side_data_list: [{ side_data_type: 'Display Matrix', rotation: -90 }],
+    };
+    const probe = parseProbe(
+      JSON.stringify({
+        format: { format_name: 'mov,mp4', duration: '20' },
+        streams: [stream, { codec_type: 'audio', codec_name: 'aac' }, { codec_type: 'audio', codec_name: 'aac' }],
+      }),
+    );
+    expect(probe).toMatchObject({
+      audioTracks: 2,
+      video: {
+        profile: 'Main 10',
+        level: 150,
+        pixelFormat: 'yuv420p10le',
+        rotation: 90,
+        transfer: 'arib-std-b67',
+        primaries: 'bt2020',
+        matrix: 'bt2020nc',
+        frames: 600,
+      },
+    });
+    const rotated = (extra: object) =>
+      parseProbe(JSON.stringify({ format: { format_name: 'mp4' }, streams: [{ codec_type: 'video', ...extra }] })).video?.rotation;
+    expect(rotated({ side_data_list: [{ rotation: 90 }] })).toBe(270);
+    expect(rotated({ side_data_list: [{ rotation: 180 }] })).toBe(180);
+    expect(rotated({ tags: { rotate: '90' } })).toBe(90);
+    expect(rotated({})).toBeUndefined();
   });
 });
 

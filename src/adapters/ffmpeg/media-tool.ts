@@ -7,7 +7,7 @@ import { accessSync, chmodSync, constants, statSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotMedia, SegmentationFailed } from '../../core/errors';
-import type { ProbeResult } from '../../core/model';
+import type { HdrTransfer, ProbeResult } from '../../core/model';
 import type { MediaTool, SegmentFile, SegmentRequest } from '../../ports';
 import { loopbackFor } from './loopback';
 
@@ -97,6 +97,9 @@ function parseRate(rate: unknown): number | undefined {
 interface FfprobeStream {
   codec_type?: string;
   codec_name?: string;
+  profile?: string;
+  level?: number;
+  pix_fmt?: string;
   width?: number;
   height?: number;
   channels?: number;
@@ -104,7 +107,28 @@ interface FfprobeStream {
   avg_frame_rate?: string;
   r_frame_rate?: string;
   duration?: string;
+  nb_frames?: string;
+  color_transfer?: string;
+  color_primaries?: string;
+  color_space?: string;
   disposition?: { attached_pic?: number };
+  /** ffprobe ≥ 5: the display matrix's rotation, counter-clockwise (-90 = a quarter turn clockwise). */
+  side_data_list?: { side_data_type?: string; rotation?: number }[];
+  /** ffprobe < 5: `rotate`, clockwise degrees. */
+  tags?: { rotate?: string };
+}
+
+/** Degrees clockwise a player turns the picture (0, 90, 180 or 270). */
+function rotationOf(stream: FfprobeStream): number {
+  const matrix = stream.side_data_list?.find((d) => typeof d.rotation === 'number')?.rotation;
+  const clockwise = matrix !== undefined ? -matrix : Number(stream.tags?.rotate ?? 0);
+  if (!Number.isFinite(clockwise)) return 0;
+  return (((Math.round(clockwise / 90) * 90) % 360) + 360) % 360;
+}
+
+/** ffprobe says "unknown" (or nothing) for what the file does not tell. */
+function known(value: string | undefined): string | undefined {
+  return value && value !== 'unknown' ? value : undefined;
 }
 
 interface FfprobeOutput {
@@ -117,9 +141,11 @@ export function parseProbe(json: string): ProbeResult {
   const streams = data.streams ?? [];
   // Cover art in an mp3 or mp4 is a one-frame "video" stream; it is not video to play.
   const video = streams.find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic);
-  const audio = streams.find((s) => s.codec_type === 'audio');
+  const audioStreams = streams.filter((s) => s.codec_type === 'audio');
+  const audio = audioStreams[0];
   const durations = [data.format?.duration, video?.duration, audio?.duration].map(Number).filter((d) => d > 0);
   const frameRate = video ? parseRate(video.avg_frame_rate ?? video.r_frame_rate) : undefined;
+  const optional = <T>(name: string, value: T | undefined) => (value === undefined ? {} : { [name]: value });
   return {
     formatName: data.format?.format_name ?? 'unknown',
     durationSeconds: durations[0] ?? 0,
@@ -128,9 +154,18 @@ export function parseProbe(json: string): ProbeResult {
         codec: video.codec_name ?? 'unknown',
         width: video.width ?? 0,
         height: video.height ?? 0,
-        ...(frameRate !== undefined && { frameRate }),
+        ...optional('frameRate', frameRate),
+        ...optional('profile', known(video.profile)),
+        ...optional('level', typeof video.level === 'number' && video.level > 0 ? video.level : undefined),
+        ...optional('pixelFormat', known(video.pix_fmt)),
+        ...optional('rotation', rotationOf(video) || undefined),
+        ...optional('transfer', known(video.color_transfer)),
+        ...optional('primaries', known(video.color_primaries)),
+        ...optional('matrix', known(video.color_space)),
+        ...optional('frames', Number(video.nb_frames) > 0 ? Number(video.nb_frames) : undefined),
       },
     }),
+    ...(audioStreams.length > 1 && { audioTracks: audioStreams.length }),
     ...(audio && {
       audio: {
         codec: audio.codec_name ?? 'unknown',
@@ -139,6 +174,28 @@ export function parseProbe(json: string): ProbeResult {
       },
     }),
   };
+}
+
+/**
+ * HDR to SDR: to linear light (100 nits nominal peak), BT.2020 to BT.709 primaries, Hable's curve,
+ * then BT.709's transfer and matrix in limited range — zimg (`zscale`) and `tonemap`, which the
+ * layer's ffmpeg has.
+ */
+function toneMapFilters(transfer: HdrTransfer | undefined): string[] {
+  if (!transfer) return [];
+  const input = transfer === 'hlg' ? 'arib-std-b67' : 'smpte2084';
+  return [
+    `zscale=tin=${input}:pin=bt2020:min=bt2020nc:t=linear:npl=100`,
+    'format=gbrpf32le',
+    'zscale=p=bt709',
+    'tonemap=tonemap=hable:desat=0',
+    'zscale=t=bt709:m=bt709:r=tv',
+  ];
+}
+
+/** The output's colour properties, written into the H.264 stream when they changed. */
+function colourTags(transfer: HdrTransfer | undefined): string[] {
+  return transfer ? ['-color_primaries', 'bt709', '-color_trc', 'bt709', '-colorspace', 'bt709', '-color_range', 'tv'] : [];
 }
 
 /** ffmpeg arguments that turn `input` into MPEG-TS segments as the plan says. */
@@ -154,13 +211,32 @@ export function segmentArgs(request: SegmentRequest): string[] {
       args.push('-c:v', 'copy');
       break;
     case 'h264':
-      args.push('-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', '-pix_fmt', 'yuv420p', ...keyframes);
+      // ffmpeg turns a rotated picture upright and starts where an edit list starts by itself when
+      // it decodes; 4:2:0 needs even sizes.
+      args.push(
+        '-vf',
+        [...toneMapFilters(plan.toneMap), 'scale=trunc(iw/2)*2:trunc(ih/2)*2', 'format=yuv420p'].join(','),
+        '-c:v',
+        'libx264',
+        '-preset',
+        'veryfast',
+        '-crf',
+        '23',
+        '-pix_fmt',
+        'yuv420p',
+        ...colourTags(plan.toneMap),
+        ...keyframes,
+      );
       break;
     case 'h264-360p':
       // The classic HLS rendition: 640x360, H.264 baseline 3.0, letterboxed to keep the aspect.
       args.push(
         '-vf',
-        'scale=640:360:force_original_aspect_ratio=decrease,pad=640:360:(ow-iw)/2:(oh-ih)/2,setsar=1',
+        [
+          ...toneMapFilters(plan.toneMap),
+          'scale=640:360:force_original_aspect_ratio=decrease,pad=640:360:(ow-iw)/2:(oh-ih)/2,setsar=1',
+        ].join(','),
+        ...colourTags(plan.toneMap),
         '-c:v',
         'libx264',
         '-profile:v',
