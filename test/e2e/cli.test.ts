@@ -6,6 +6,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { videoIdFor } from '../../src/core/naming';
 import { checkPlaylist } from '../../src/core/playlist';
+import { buildCli, CLI, cliIn } from '../support/cli';
 import { checkEveryPlaylist } from '../support/independent-playlist';
 import { framesOf } from '../support/player';
 import {
@@ -21,8 +22,6 @@ import {
   writeText,
 } from '../support/fixtures';
 
-const ROOT = join(__dirname, '..', '..');
-const CLI = join(ROOT, 'bin', 'lambda-hls.js');
 // The static ffprobe from npm crashes on MPEG-TS, so the player check uses another build.
 const PLAYER_FFPROBE = process.env.E2E_FFPROBE ?? '/usr/bin/ffprobe';
 
@@ -30,16 +29,6 @@ let home: string;
 let dir: string;
 let server: ChildProcess | undefined;
 let baseUrl = '';
-
-/** The built CLI with its data in `dataHome` (and more environment), as a user runs it. */
-function cliIn(dataHome: string, args: string[], env: Record<string, string> = {}, timeout = 120_000) {
-  const result = spawnSync(process.execPath, [CLI, ...args], {
-    env: { ...process.env, LAMBDA_HLS_HOME: dataHome, ...env },
-    encoding: 'utf8',
-    timeout,
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
 
 function cli(args: string[]) {
   return cliIn(home, args);
@@ -100,7 +89,7 @@ let mpeg4: string;
 let mp3: string;
 
 beforeAll(async () => {
-  expect(spawnSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT }).status).toBe(0);
+  expect(buildCli()).toBe(true);
   if (!existsSync(PLAYER_FFPROBE)) {
     throw new Error(`the e2e player check needs ${PLAYER_FFPROBE}: apt-get install ffmpeg (or set E2E_FFPROBE)`);
   }

@@ -1,7 +1,7 @@
 // Media fixtures made by ffmpeg at test time (nothing binary is committed), and helpers to run
 // conversions in a throw-away $LAMBDA_HLS_HOME.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { resolveBinaries } from '../../src/adapters/ffmpeg/media-tool';
@@ -103,4 +103,51 @@ export function leftovers(home: string): string[] {
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+interface Box {
+  type: string;
+  body: number;
+  end: number;
+}
+
+function boxesIn(file: Buffer, start: number, end: number): Box[] {
+  const found: Box[] = [];
+  for (let at = start; at + 8 <= end; ) {
+    let size = file.readUInt32BE(at);
+    let header = 8;
+    if (size === 1) {
+      size = Number(file.readBigUInt64BE(at + 8));
+      header = 16;
+    } else if (size === 0) size = end - at;
+    found.push({ type: file.toString('latin1', at + 4, at + 8), body: at + header, end: at + size });
+    at += size;
+  }
+  return found;
+}
+
+/**
+ * Gives an mp4's video track the display matrix a phone writes when it was held `degrees`
+ * (clockwise) from the sensor's orientation: the pixels stay as they are, players turn them.
+ */
+export function rotateMp4(path: string, degrees: 90 | 180 | 270): string {
+  const file = readFileSync(path);
+  const moov = boxesIn(file, 0, file.length).find((b) => b.type === 'moov')!;
+  for (const trak of boxesIn(file, moov.body, moov.end).filter((b) => b.type === 'trak')) {
+    const parts = boxesIn(file, trak.body, trak.end);
+    const mdia = parts.find((b) => b.type === 'mdia')!;
+    const hdlr = boxesIn(file, mdia.body, mdia.end).find((b) => b.type === 'hdlr')!;
+    if (file.toString('latin1', hdlr.body + 8, hdlr.body + 12) !== 'vide') continue;
+    const tkhd = parts.find((b) => b.type === 'tkhd')!;
+    // version/flags, times, track id, reserved, duration (32 or 64 bits), reserved, layer, group, volume, reserved.
+    const matrix = tkhd.body + 4 + (file[tkhd.body] === 1 ? 32 : 20) + 16;
+    const radians = (degrees * Math.PI) / 180;
+    const [cos, sin] = [Math.round(Math.cos(radians)), Math.round(Math.sin(radians))];
+    [cos * 65536, sin * 65536, 0, -sin * 65536, cos * 65536, 0, 0, 0, 1 << 30].forEach((v, i) => {
+      file.writeInt32BE(v, matrix + 4 * i);
+    });
+    writeFileSync(path, file);
+    return path;
+  }
+  throw new Error(`${path} has no video track`);
 }

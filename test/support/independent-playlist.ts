@@ -64,3 +64,20 @@ export function checkEveryPlaylist(home: string): { checked: number; problems: R
   }
   return { checked, problems };
 }
+
+/** The bytes a player reads for a registered video, in play order: each segment's range out of its package on disk. */
+export function playedStream(home: string, videoId: string): Buffer {
+  const route = JSON.parse(readFileSync(join(home, 'buckets', 'output', 'routes', `${videoId}.json`), 'utf8')) as {
+    playlistKey: string;
+    packages: string[];
+  };
+  const parser = new Parser();
+  parser.push(readFileSync(join(home, 'buckets', 'output', ...route.playlistKey.split('/')), 'utf8'));
+  parser.end();
+  return Buffer.concat(
+    parser.manifest.segments.map((s) => {
+      const zip = readFileSync(join(home, 'functions', route.packages[Number(s.uri.replace(/\.ts$/, ''))]!, 'code.zip'));
+      return zip.subarray(s.byterange!.offset, s.byterange!.offset + s.byterange!.length);
+    }),
+  );
+}

@@ -1,0 +1,21 @@
+// The built CLI as a user runs it, with its data in a folder of the test's.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+
+export const ROOT = join(__dirname, '..', '..');
+export const CLI = join(ROOT, 'bin', 'lambda-hls.js');
+
+/** Builds bin/lambda-hls.js as `npm run build` does; true when it worked. */
+export function buildCli(): boolean {
+  return spawnSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT }).status === 0;
+}
+
+/** The built CLI with its data in `dataHome` (and more environment). */
+export function cliIn(dataHome: string, args: string[], env: Record<string, string> = {}, timeout = 120_000) {
+  const result = spawnSync(process.execPath, [CLI, ...args], {
+    env: { ...process.env, LAMBDA_HLS_HOME: dataHome, ...env },
+    encoding: 'utf8',
+    timeout,
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
