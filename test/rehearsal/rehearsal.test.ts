@@ -6,6 +6,7 @@ import './support/hosts.cjs'; // this process reaches the emulated services by n
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -24,7 +25,7 @@ import { DIRECT_UPLOAD_BYTES, segmentEntryName } from '../../src/core/plan';
 import { crc32, layoutStoredZip } from '../../src/core/zip';
 import { conversionProgress } from '../../local/progress';
 import { framesOf, PLAYER } from '../support/player';
-import { CONVERSION_STATES, makeMp3, makeVideo, removeDir, tempDir } from '../support/fixtures';
+import { CONVERSION_STATES, ffmpeg, makeMp3, makeVideo, removeDir, rotateMp4, tempDir } from '../support/fixtures';
 import { FunctionRunner, HOSTS, lambdaNode, roleCredentials } from './support/functions';
 import { startApi, type ApiEmulator } from './support/api';
 import { startCloudFormation, type CloudFormationEmulator } from './support/cloudformation';
@@ -271,6 +272,33 @@ describe('the deployed functions on emulated AWS', () => {
     const { described } = await convertByUpload(key, file);
     expect(described.status).toBe('SUCCEEDED');
     expect(await framesOf(PLAYER, `${playbackBaseUrl()}/v/${videoIdFor(key)}/index.m3u8`)).toBe(await framesOf(PLAYER, file));
+  });
+
+  it("turns a portrait HDR phone clip upright and tone-maps it with the layer's ffmpeg, and the history says why", async () => {
+    const key = 'phone/IMG_0042.MP4';
+    const file = join(scratch, 'IMG_0042.MP4');
+    ffmpeg([
+      ...['-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25', '-t', '2', '-c:v', 'libx265', '-pix_fmt', 'yuv420p10le'],
+      ...['-x265-params', 'log-level=error', '-color_primaries', 'bt2020', '-color_trc', 'arib-std-b67', '-colorspace', 'bt2020nc'],
+      ...['-tag:v', 'hvc1', file],
+    ]);
+    rotateMp4(file, 90);
+    const { described, events } = await convertByUpload(key, file);
+    expect(described.status).toBe('SUCCEEDED');
+    expect(summarizeStates(events).find((s) => s.state === 'ValidateInput')?.notes).toEqual([
+      'transcoding to H.264: the source is HEVC; rotated 90°: turned upright; HDR (HLG): tone-mapped to SDR BT.709',
+    ]);
+    const { stdout } = await promisify(execFile)(PLAYER, [
+      ...['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height,pix_fmt,color_transfer,color_primaries'],
+      ...['-of', 'json', `${playbackBaseUrl()}/v/${videoIdFor(key)}/index.m3u8`],
+    ]);
+    expect(JSON.parse(stdout).streams[0]).toMatchObject({
+      width: 180,
+      height: 320,
+      pix_fmt: 'yuv420p',
+      color_transfer: 'bt709',
+      color_primaries: 'bt709',
+    });
   });
 
   it('converts an mp3 uploaded the same way', async () => {

@@ -129,6 +129,8 @@ export async function startS3(options: {
       },
     );
     upstream.on('error', () => res.destroy());
+    // A caller that hangs up (ffmpeg killed mid-read) ends the request to s3rver too.
+    res.on('close', () => upstream.destroy());
     upstream.end(received.body);
   }
   const front = createServer((req, res) => {
