@@ -37,7 +37,11 @@ function level(value: number): string {
  * Why this video cannot be copied as it is (empty when it can): what players could not decode,
  * and what a copy would show differently from the source (which an encode also puts right).
  */
-function reasonsToEncode(video: VideoStream, trimmed: number): { undecodable: string[]; corrected: string[] } {
+function reasonsToEncode(
+  video: VideoStream,
+  hdr: HdrTransfer | undefined,
+  trimmed: number,
+): { undecodable: string[]; corrected: string[] } {
   const undecodable: string[] = [];
   if (video.codec !== 'h264') undecodable.push(`the source is ${CODEC_NAMES[video.codec] ?? video.codec}`);
   else if (video.profile && !PLAYABLE_H264_PROFILES.has(video.profile)) undecodable.push(`H.264 ${video.profile} is not widely playable`);
@@ -47,7 +51,6 @@ function reasonsToEncode(video: VideoStream, trimmed: number): { undecodable: st
     undecodable.push(`H.264 level ${level(video.level)} is above ${level(MAX_H264_LEVEL)}`);
   const corrected: string[] = [];
   if (video.rotation) corrected.push(`rotated ${video.rotation}°: turned upright`);
-  const hdr = video.transfer ? HDR_TRANSFERS[video.transfer] : undefined;
   if (hdr) corrected.push(`HDR (${hdr === 'hlg' ? 'HLG' : 'PQ'}): tone-mapped to SDR BT.709`);
   if (trimmed > 0) corrected.push(`an edit list trims ${trimmed.toFixed(1)} s that a copy would bring back`);
   return { undecodable, corrected };
@@ -70,7 +73,7 @@ export function planEncoding(job: Pick<Job, 'source' | 'media' | 'options'>): En
   const trimmed = editListTrim(video, media.durationSeconds);
   const hdr = video.transfer ? HDR_TRANSFERS[video.transfer] : undefined;
   const toneMap = hdr ? { toneMap: hdr } : {};
-  const { undecodable, corrected } = reasonsToEncode(video, trimmed);
+  const { undecodable, corrected } = reasonsToEncode(video, hdr, trimmed);
   if (options.profile === '360p') {
     return { video: 'h264-360p', audio: media.audio ? 'aac' : 'none', ...toneMap, reasons: ['--profile 360p', ...corrected], warnings };
   }

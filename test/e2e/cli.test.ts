@@ -8,7 +8,7 @@ import { videoIdFor } from '../../src/core/naming';
 import { checkPlaylist } from '../../src/core/playlist';
 import { buildCli, CLI, cliIn } from '../support/cli';
 import { checkEveryPlaylist } from '../support/independent-playlist';
-import { framesOf } from '../support/player';
+import { framesOf, PLAYER } from '../support/player';
 import {
   CONVERSION_STATES,
   ffmpeg,
@@ -21,9 +21,6 @@ import {
   tempDir,
   writeText,
 } from '../support/fixtures';
-
-// The static ffprobe from npm crashes on MPEG-TS, so the player check uses another build.
-const PLAYER_FFPROBE = process.env.E2E_FFPROBE ?? '/usr/bin/ffprobe';
 
 let home: string;
 let dir: string;
@@ -90,8 +87,8 @@ let mp3: string;
 
 beforeAll(async () => {
   expect(buildCli()).toBe(true);
-  if (!existsSync(PLAYER_FFPROBE)) {
-    throw new Error(`the e2e player check needs ${PLAYER_FFPROBE}: apt-get install ffmpeg (or set E2E_FFPROBE)`);
+  if (!existsSync(PLAYER)) {
+    throw new Error(`the e2e player check needs ${PLAYER}: apt-get install ffmpeg (or set E2E_FFPROBE)`);
   }
   home = tempDir('e2e-home');
   dir = tempDir('e2e-media');
@@ -163,14 +160,14 @@ describe('lambda-hls convert, serve and an independent player', () => {
       const url = `${baseUrl}/v/${converted[name]!.videoId}/index.m3u8`;
       const sourceFrames = await framesOf(testBinaries().ffprobe, source);
       expect(sourceFrames).toBeGreaterThan(100);
-      expect([name, await framesOf(PLAYER_FFPROBE, url)]).toEqual([name, sourceFrames]);
+      expect([name, await framesOf(PLAYER, url)]).toEqual([name, sourceFrames]);
     }
   });
 
   it('plays the mp3 for as long as the source, within 0.1 s', () => {
     const url = `${baseUrl}/v/${converted.mp3!.videoId}/index.m3u8`;
     const source = Number(probe(testBinaries().ffprobe, ['-show_entries', 'format=duration', '-of', 'csv=p=0', mp3]));
-    expect(Math.abs(audioSpan(PLAYER_FFPROBE, url) - source)).toBeLessThanOrEqual(0.1);
+    expect(Math.abs(audioSpan(PLAYER, url) - source)).toBeLessThanOrEqual(0.1);
   });
 
   it('answers a segment with a 302 to a signed URL that serves the byte range', async () => {

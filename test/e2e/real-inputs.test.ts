@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { buildCli, cliIn } from '../support/cli';
 import { ffmpeg, makeVideo, rotateMp4, tempDir } from '../support/fixtures';
 import { playedStream } from '../support/independent-playlist';
-import { PLAYER } from '../support/player';
+import { PLAYER, videoStreamOf } from '../support/player';
 
 let home: string;
 let dir: string;
@@ -47,12 +47,7 @@ interface Seen {
 
 /** What the player makes of a file, or of the stream a viewer of `videoId` gets. */
 async function seen(input: string): Promise<Seen> {
-  const { stdout } = await promisify(execFile)(
-    PLAYER,
-    ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_streams', '-of', 'json', input],
-    { timeout: 120_000 },
-  );
-  const s = (JSON.parse(stdout) as { streams: Record<string, string | number>[] }).streams[0]!;
+  const s = await videoStreamOf(PLAYER, input, true);
   return {
     width: Number(s.width),
     height: Number(s.height),

@@ -6,7 +6,6 @@ import './support/hosts.cjs'; // this process reaches the emulated services by n
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -24,7 +23,7 @@ import { keys, videoIdFor } from '../../src/core/naming';
 import { DIRECT_UPLOAD_BYTES, segmentEntryName } from '../../src/core/plan';
 import { crc32, layoutStoredZip } from '../../src/core/zip';
 import { conversionProgress } from '../../local/progress';
-import { framesOf, PLAYER } from '../support/player';
+import { framesOf, PLAYER, videoStreamOf } from '../support/player';
 import { CONVERSION_STATES, ffmpeg, makeMp3, makeVideo, removeDir, rotateMp4, tempDir } from '../support/fixtures';
 import { FunctionRunner, HOSTS, lambdaNode, roleCredentials } from './support/functions';
 import { startApi, type ApiEmulator } from './support/api';
@@ -288,11 +287,7 @@ describe('the deployed functions on emulated AWS', () => {
     expect(summarizeStates(events).find((s) => s.state === 'ValidateInput')?.notes).toEqual([
       'transcoding to H.264: the source is HEVC; rotated 90°: turned upright; HDR (HLG): tone-mapped to SDR BT.709',
     ]);
-    const { stdout } = await promisify(execFile)(PLAYER, [
-      ...['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height,pix_fmt,color_transfer,color_primaries'],
-      ...['-of', 'json', `${playbackBaseUrl()}/v/${videoIdFor(key)}/index.m3u8`],
-    ]);
-    expect(JSON.parse(stdout).streams[0]).toMatchObject({
+    expect(await videoStreamOf(PLAYER, `${playbackBaseUrl()}/v/${videoIdFor(key)}/index.m3u8`)).toMatchObject({
       width: 180,
       height: 320,
       pix_fmt: 'yuv420p',

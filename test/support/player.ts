@@ -23,3 +23,10 @@ export async function framesOf(ffprobe: string, input: string): Promise<number> 
   // For HLS, ffprobe lists the stream under its program too: the same count twice.
   return Number(stdout.trim().split('\n')[0]);
 }
+
+/** The first video stream as the player describes it (ffprobe's -show_streams fields); with `countFrames`, nb_read_frames too. */
+export async function videoStreamOf(ffprobe: string, input: string, countFrames = false): Promise<Record<string, string | number>> {
+  const args = ['-v', 'error', ...(countFrames ? ['-count_frames'] : []), '-select_streams', 'v:0', '-show_streams', '-of', 'json', input];
+  const { stdout } = await promisify(execFile)(ffprobe, args, { timeout: 120_000 });
+  return (JSON.parse(stdout) as { streams: Record<string, string | number>[] }).streams[0]!;
+}
