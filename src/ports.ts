@@ -2,6 +2,7 @@
 // provides all of them, built on first use; a step never knows which backend it got.
 import type { ExecutionStatus } from './core/history';
 import type { EncodingPlan, ProbeResult } from './core/model';
+import type { MediaFormat } from './core/naming';
 
 /** Logical buckets; each adapter maps them to real buckets or folders. */
 export type Bucket = 'input' | 'work' | 'output';
@@ -87,19 +88,30 @@ export interface SegmentFile {
 
 export interface SegmentRequest {
   input: string;
+  /** The container it is read as (from its extension). */
+  format: MediaFormat;
   plan: EncodingPlan;
   segmentSeconds: number;
   outDir: string;
+  /** The duration the input's header declares (what progress is measured against). */
+  durationSeconds: number;
+  /** Told how far into the input (seconds) ffmpeg has got, as it goes. */
+  onProgress?: (seconds: number) => void;
 }
 
 export interface MediaTool {
-  /** Streams and duration; throws NotMedia when the file is not audio or video. */
-  probe(input: string): Promise<ProbeResult>;
+  /**
+   * Streams and duration, read as `format` (the demuxer is never guessed from the content). Throws
+   * NotMedia when the file is not that format's audio or video, TruncatedInput when it is an MP4
+   * cut before its index.
+   */
+  probe(input: string, format: MediaFormat): Promise<ProbeResult>;
   /**
    * Cuts the input into MPEG-TS segments in `outDir`, handing each over as soon as ffmpeg has
    * finished it (durations as ffmpeg reports them). ffmpeg goes on meanwhile, but waits while a
    * few finished segments are not yet taken, so scratch space stays within a few segments. The
-   * caller removes each file once it is done with it.
+   * caller removes each file once it is done with it. Throws TruncatedInput when the file ends
+   * inside media its index lists, SegmentationFailed when ffmpeg fails or stops making progress.
    */
   segment(request: SegmentRequest): Promise<AsyncIterable<SegmentFile>>;
   /** Writes a 720p H.264/AAC test pattern with a tone, `seconds` long (the demo's clip). */

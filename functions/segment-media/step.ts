@@ -4,9 +4,9 @@
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CodeStorageQuotaExceeded, InputNotFound, SegmentationFailed, SegmentTooLarge } from '../../src/core/errors';
+import { CodeStorageQuotaExceeded, InputNotFound, SegmentationFailed, SegmentTooLarge, TruncatedInput } from '../../src/core/errors';
 import type { BatchDocument, Job, SegmentationResult, SegmentManifest } from '../../src/core/model';
-import { baseName, keys } from '../../src/core/naming';
+import { baseName, FORMAT_OF, keys, supportedExtension } from '../../src/core/naming';
 import {
   DEFAULT_BATCH_LIMITS,
   DEFAULT_PACKING,
@@ -35,6 +35,16 @@ export interface SegmentMediaSettings {
   batchLimits?: BatchLimits;
 }
 
+/**
+ * How far short of its header's duration an MP4's media may end before it counts as cut short:
+ * 2 s, or 5 % of a long file. Legitimate files differ by a frame or an audio packet; a track ffmpeg
+ * drops (data, timecode) may add a little. A file whose index lists media past its end is cut
+ * short whatever the amount (ffmpeg says "partial file").
+ */
+export function truncationTolerance(declaredSeconds: number): number {
+  return Math.max(2, declaredSeconds * 0.05);
+}
+
 async function crc32File(path: string): Promise<number> {
   let crc = 0;
   for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) crc = crc32(chunk as Buffer, crc);
@@ -49,20 +59,31 @@ export async function segmentMedia(job: Job, ports: SegmentMediaPorts, settings:
   const gone = () =>
     new InputNotFound(`${JSON.stringify(baseName(job.source.key))} was deleted from the input bucket while it was being converted`);
   const manifest: SegmentManifest = { videoId, revision, encoding: plan, segments: [] };
+  const format = FORMAT_OF[supportedExtension(job.source.key)];
+  const declared = job.media.durationSeconds;
+  const mediaEnd = () => manifest.segments.reduce((end, s) => Math.max(end, s.start + s.duration), 0);
+  const cutShort = () =>
+    new TruncatedInput(
+      `${JSON.stringify(baseName(job.source.key))} is cut short: its media ends at ${mediaEnd().toFixed(1)} s of the ${declared.toFixed(1)} s its header declares (an upload that was interrupted, or a file still being written): upload the whole file again`,
+    );
   try {
     const input = await ports.objects.readableLocation('input', job.source.key).catch((error: unknown) => {
       throw error instanceof InputNotFound ? gone() : error;
     });
     // Each segment goes to the work bucket as soon as ffmpeg has finished it, and leaves scratch
     // space at once: ffmpeg goes on meanwhile (and waits if uploads fall behind).
-    for await (const file of await ports.media.segment({ input, plan, segmentSeconds: job.options.segmentSeconds, outDir })) {
+    const request = { input, format, plan, segmentSeconds: job.options.segmentSeconds, outDir, durationSeconds: declared };
+    for await (const file of await ports.media.segment(request)) {
       const key = keys.segment(videoId, revision, file.index);
       const crc = await crc32File(file.path);
       await ports.objects.putFile('work', key, file.path, 'video/mp2t');
       await rm(file.path, { force: true });
       manifest.segments.push({ index: file.index, key, bytes: file.bytes, crc32: crc, start: file.start, duration: file.duration });
     }
+    // Only an MP4's header states its duration; an MP3's is an estimate from its bit rate.
+    if (format === 'mp4' && declared - mediaEnd() > truncationTolerance(declared)) throw cutShort();
   } catch (error) {
+    if (error instanceof TruncatedInput) throw cutShort();
     // ffmpeg fails when its input disappears under it: say so, rather than blame the file.
     if (error instanceof SegmentationFailed && !(await ports.objects.head('input', job.source.key))) throw gone();
     throw error;

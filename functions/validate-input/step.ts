@@ -1,8 +1,8 @@
 // ValidateInput: is this an .mp4/.mp3 we can convert? Cheap checks first (name, size), then
 // ffprobe, so a 4 GB .avi is refused without reading a byte of it.
-import { EmptyInput, InputNotFound, InputTooLarge, NotMedia } from '../../src/core/errors';
+import { EmptyInput, InputNotFound, InputTooLarge, NotMedia, TruncatedInput } from '../../src/core/errors';
 import type { ConversionRequest, Job } from '../../src/core/model';
-import { baseName, checkNamesFit, revisionFor, supportedExtension, videoIdFor } from '../../src/core/naming';
+import { baseName, checkNamesFit, FORMAT_OF, revisionFor, supportedExtension, videoIdFor } from '../../src/core/naming';
 import { planEncoding } from '../../src/core/plan';
 import { formatBytes } from '../../src/core/units';
 import type { Ports } from '../../src/ports';
@@ -17,12 +17,6 @@ export interface ValidateInputSettings {
   /** Prefix of every segment function name (with the video id it must fit in 64 characters). */
   functionPrefix: string;
 }
-
-// A container check as well as a stream check: a WAV renamed .mp3 has audio, but it is not MP3.
-const CONTAINERS: Record<string, { formats: string[]; label: string }> = {
-  '.mp4': { formats: ['mov', 'mp4', 'm4a', '3gp', '3g2', 'mj2'], label: 'MP4' },
-  '.mp3': { formats: ['mp3'], label: 'MP3' },
-};
 
 export async function validateInput(input: ConversionRequest, ports: ValidateInputPorts, settings: ValidateInputSettings): Promise<Job> {
   const key = input.source.key;
@@ -41,14 +35,13 @@ export async function validateInput(input: ConversionRequest, ports: ValidateInp
   const revision = input.revision ?? revisionFor(head.version ?? 'unversioned', input.options);
   checkNamesFit(settings.functionPrefix, videoId, revision);
 
-  const media = await ports.media.probe(await ports.objects.readableLocation('input', key)).catch((error: unknown) => {
+  // Read as its extension says: a WAV named .mp3 or a DASH manifest named .mp4 is refused, not followed.
+  const location = await ports.objects.readableLocation('input', key);
+  const media = await ports.media.probe(location, FORMAT_OF[extension]).catch((error: unknown) => {
     if (error instanceof NotMedia) throw new NotMedia(`${JSON.stringify(name)}: ${error.message}`);
+    if (error instanceof TruncatedInput) throw new TruncatedInput(`${JSON.stringify(name)}: ${error.message}`);
     throw error;
   });
-  const container = CONTAINERS[extension]!;
-  if (!media.formatName.split(',').some((f) => container.formats.includes(f))) {
-    throw new NotMedia(`${JSON.stringify(name)} is not ${container.label}: ffprobe reads it as ${media.formatName}`);
-  }
   if (extension === '.mp4' && !media.video) {
     throw new NotMedia(`${JSON.stringify(name)} has no video stream; an .mp4 must carry video`);
   }

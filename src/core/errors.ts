@@ -26,6 +26,10 @@ export class InputNotFound extends Error {
 export class InvalidRequest extends Error {
   override readonly name = 'InvalidRequest' as const;
 }
+/** The file ends before the media its header declares: an upload cut short, or still being written. */
+export class TruncatedInput extends Error {
+  override readonly name = 'TruncatedInput' as const;
+}
 /** ffmpeg read the file's header but could not turn it into segments (truncated, corrupt). */
 export class SegmentationFailed extends Error {
   override readonly name = 'SegmentationFailed' as const;
@@ -69,6 +73,7 @@ export const INPUT_ERRORS = [
   'NameTooLong',
   'InputNotFound',
   'InvalidRequest',
+  'TruncatedInput',
   'SegmentationFailed',
   'SegmentTooLarge',
 ] as const;

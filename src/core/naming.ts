@@ -4,6 +4,10 @@ import { NameTooLong, UnsupportedExtension } from './errors';
 export const SUPPORTED_EXTENSIONS = ['.mp4', '.mp3'] as const;
 export type SupportedExtension = (typeof SUPPORTED_EXTENSIONS)[number];
 
+/** The container a file is read as: chosen by its extension, never guessed from its content. */
+export type MediaFormat = 'mp4' | 'mp3';
+export const FORMAT_OF: Record<SupportedExtension, MediaFormat> = { '.mp4': 'mp4', '.mp3': 'mp3' };
+
 /** Lambda function names: 1–64 characters of letters, digits, hyphens and underscores. */
 export const MAX_FUNCTION_NAME = 64;
 /** Step Functions execution names: at most 80 characters. */

@@ -517,7 +517,17 @@ describe("bad inputs: a named error in the failed state, exit 1, nothing left be
       },
       {},
       'ValidateInput',
-      'NotMedia',
+      'TruncatedInput',
+    ],
+    [
+      'a faststart mp4 cut short (its index first)',
+      () => {
+        const whole = readFileSync(makeVideo(join(bad, 'faststart.mp4'), { seconds: 3, movflags: '+faststart' }));
+        return bytes('cut faststart.mp4', whole.subarray(0, Math.floor(whole.length * 0.6)))();
+      },
+      {},
+      'SegmentMedia',
+      'TruncatedInput',
     ],
     ['an mp4 with audio only', () => makeAudioOnlyMp4(join(bad, 'voice memo.mp4'), 2), {}, 'ValidateInput', 'NotMedia'],
     [

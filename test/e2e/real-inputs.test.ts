@@ -2,10 +2,11 @@
 // and judged by what an independent player (Debian's ffprobe) reads from the stream a viewer gets:
 // its picture's size, its frames, its colour tags, where its sound starts.
 import { execFile } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { buildCli, cliIn } from '../support/cli';
+import { buildCli, cliAsync, cliIn } from '../support/cli';
 import { ffmpeg, makeVideo, rotateMp4, tempDir } from '../support/fixtures';
 import { playedStream } from '../support/independent-playlist';
 import { PLAYER, videoStreamOf } from '../support/player';
@@ -198,5 +199,69 @@ describe('real-world inputs, judged by what a player shows', () => {
     const history = cliIn(home, ['history', run.videoId]);
     expect(history.stdout).toMatch(/ValidateInput .*copying H\.264/);
     expect(history.stdout).toMatch(/warning +only the first of 2 audio tracks is kept/);
+  });
+
+  describe('inputs that are not what they claim', () => {
+    /** The first `fraction` of a file, as an interrupted upload leaves it. */
+    const cut = (source: string, name: string, fraction: number) => {
+      const whole = readFileSync(source);
+      const path = join(dir, name);
+      writeFileSync(path, whole.subarray(0, Math.floor(whole.length * fraction)));
+      return path;
+    };
+
+    it('never fetches a link written inside an upload: a DASH manifest or an HLS playlist named .mp4 or .mp3', async () => {
+      const requests: string[] = [];
+      const listener = createServer((req, res) => {
+        requests.push(`${req.method} ${req.url}`);
+        res.writeHead(404).end();
+      });
+      await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+      const base = `http://127.0.0.1:${(listener.address() as { port: number }).port}`;
+      try {
+        const mpd = join(dir, 'stream.mp4');
+        writeFileSync(
+          mpd,
+          `<?xml version="1.0" encoding="UTF-8"?>\n<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT10S" minBufferTime="PT1S" profiles="urn:mpeg:dash:profile:isoff-on-demand:2011">\n<BaseURL>${base}/</BaseURL>\n<Period><AdaptationSet mimeType="video/mp4"><Representation id="1" bandwidth="1000" codecs="avc1.42c01e" width="320" height="240"><BaseURL>video.mp4</BaseURL></Representation></AdaptationSet></Period>\n</MPD>\n`,
+        );
+        const m3u8 = join(dir, 'playlist.mp4');
+        writeFileSync(m3u8, `#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n${base}/secret.ts\n#EXT-X-ENDLIST\n`);
+        const m3u = join(dir, 'radio.mp3');
+        writeFileSync(m3u, `#EXTM3U\n#EXTINF:-1,radio\n${base}/stream.mp3\n`);
+        for (const [file, what] of [
+          [mpd, 'is not MP4 but a DASH manifest'],
+          [m3u8, 'is not MP4 but an HLS playlist'],
+          [m3u, 'is not MP3 but an HLS playlist'],
+        ] as const) {
+          const run = await cliAsync(home, ['convert', file, '--json']);
+          expect(run.code).toBe(1);
+          expect(JSON.parse(run.stdout)).toMatchObject({
+            status: 'FAILED',
+            error: { state: 'ValidateInput', error: 'NotMedia', cause: expect.stringContaining(what) },
+          });
+        }
+        expect(requests).toEqual([]);
+      } finally {
+        await new Promise<void>((resolve) => listener.close(() => resolve()));
+      }
+    });
+
+    it('refuses an mp4 cut before its index (moov at the end) as TruncatedInput in ValidateInput', () => {
+      const file = cut(makeVideo(join(dir, 'whole-late-index.mp4'), { seconds: 4, size: '320x180' }), 'cut-late-index.mp4', 0.6);
+      expect(convert(file)).toMatchObject({
+        status: 'FAILED',
+        error: { state: 'ValidateInput', error: 'TruncatedInput', cause: expect.stringMatching(/ends before its index/) },
+      });
+    });
+
+    it('refuses a faststart mp4 cut at 60 % instead of publishing 12 s of a 20 s video', () => {
+      const whole = makeVideo(join(dir, 'whole-faststart.mp4'), { seconds: 20, size: '320x180', movflags: '+faststart' });
+      const run = convert(cut(whole, 'cut-faststart.mp4', 0.6));
+      expect(run).toMatchObject({ status: 'FAILED', error: { state: 'SegmentMedia', error: 'TruncatedInput' } });
+      expect(run.error?.cause).toMatch(
+        /^"cut-faststart\.mp4" is cut short: its media ends at 1[0-3]\.\d s of the 20\.0 s its header declares/,
+      );
+      expect(cliIn(home, ['list', '--json']).stdout).not.toContain(run.videoId);
+    });
   });
 });

@@ -4,7 +4,8 @@
 // not know it is rehearsing.
 import './support/hosts.cjs'; // this process reaches the emulated services by name too
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
@@ -303,18 +304,49 @@ describe('the deployed functions on emulated AWS', () => {
     expect(JSON.parse(described.output!).durationSeconds).toBeCloseTo(25, 0);
   });
 
-  it('ends a bad input in ValidateInput with its error name and a one-line cause in the history, leaving nothing behind', async () => {
-    const key = 'notes.mp4';
-    const file = join(scratch, 'notes.mp4');
-    require('node:fs').writeFileSync(file, 'just some notes\n');
-    const { described, events } = await convertByUpload(key, file);
-    expect(described).toMatchObject({ status: 'FAILED', error: 'NotMedia' });
-    expect(failedState(events)).toEqual({
-      state: 'ValidateInput',
-      error: 'NotMedia',
-      cause: expect.stringMatching(/^"notes.mp4": ffprobe cannot read it/),
+  it('ends a DASH manifest uploaded as .mp4 in ValidateInput as NotMedia without fetching its link, leaving nothing behind', async () => {
+    const requests: string[] = [];
+    const listener = createServer((req, res) => {
+      requests.push(`${req.method} ${req.url}`);
+      res.writeHead(404).end();
     });
-    expect(events.some((e) => e.type === 'StateEntered' && e.state === 'CleanUp')).toBe(true);
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(listener.address() as { port: number }).port}`;
+    try {
+      const key = 'notes.mp4';
+      const file = join(scratch, 'notes.mp4');
+      writeFileSync(
+        file,
+        `<?xml version="1.0"?>\n<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT10S" profiles="urn:mpeg:dash:profile:isoff-on-demand:2011"><BaseURL>${base}/</BaseURL><Period><AdaptationSet mimeType="video/mp4"><Representation id="1" bandwidth="1000"><BaseURL>inside.mp4</BaseURL></Representation></AdaptationSet></Period></MPD>\n`,
+      );
+      const { described, events } = await convertByUpload(key, file);
+      expect(described).toMatchObject({ status: 'FAILED', error: 'NotMedia' });
+      expect(failedState(events)).toEqual({
+        state: 'ValidateInput',
+        error: 'NotMedia',
+        cause: expect.stringMatching(/^"notes.mp4": it is not MP4 but a DASH manifest/),
+      });
+      expect(events.some((e) => e.type === 'StateEntered' && e.state === 'CleanUp')).toBe(true);
+      expect(await leftIn(buckets.work, `${videoIdFor(key)}/`)).toEqual([]);
+      expect([...lambda.functions.keys()].filter((name) => name.includes(videoIdFor(key)))).toEqual([]);
+      expect(requests).toEqual([]);
+    } finally {
+      await new Promise<void>((resolve) => listener.close(() => resolve()));
+    }
+  });
+
+  it('ends an upload cut short in SegmentMedia as TruncatedInput with both durations, its segments removed from the work bucket', async () => {
+    const key = 'interrupted.mp4';
+    const whole = readFileSync(makeVideo(join(scratch, 'whole.mp4'), { seconds: 12, size: '320x180', movflags: '+faststart' }));
+    const file = join(scratch, 'interrupted.mp4');
+    writeFileSync(file, whole.subarray(0, Math.floor(whole.length * 0.6)));
+    const { described, events } = await convertByUpload(key, file);
+    expect(described).toMatchObject({ status: 'FAILED', error: 'TruncatedInput' });
+    expect(failedState(events)).toEqual({
+      state: 'SegmentMedia',
+      error: 'TruncatedInput',
+      cause: expect.stringMatching(/^"interrupted.mp4" is cut short: its media ends at \d+\.\d s of the 12\.0 s its header declares/),
+    });
     expect(await leftIn(buckets.work, `${videoIdFor(key)}/`)).toEqual([]);
     expect([...lambda.functions.keys()].filter((name) => name.includes(videoIdFor(key)))).toEqual([]);
   });

@@ -502,7 +502,14 @@ describe('segmenting streams: each segment is handed over as ffmpeg finishes it'
     const seen: number[] = [];
     let mostOnDisk = 0;
     let total = 0;
-    const stream = await ffmpegMediaTool().segment({ input: source, plan: { video: 'h264', audio: 'aac' }, segmentSeconds: 1, outDir });
+    const stream = await ffmpegMediaTool().segment({
+      input: source,
+      format: 'mp4',
+      durationSeconds: 30,
+      plan: { video: 'h264', audio: 'aac' },
+      segmentSeconds: 1,
+      outDir,
+    });
     for await (const file of stream) {
       mostOnDisk = Math.max(mostOnDisk, readdirSync(outDir).filter((f) => f.endsWith('.ts')).length);
       seen.push(file.index);
@@ -527,6 +534,8 @@ describe('segmenting streams: each segment is handed over as ffmpeg finishes it'
     const outDir = tempDir('segments');
     for await (const file of await ffmpegMediaTool().segment({
       input: source,
+      format: 'mp4',
+      durationSeconds: 30,
       plan: { video: 'h264', audio: 'aac' },
       segmentSeconds: 1,
       outDir,

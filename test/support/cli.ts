@@ -1,5 +1,5 @@
 // The built CLI as a user runs it, with its data in a folder of the test's.
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
 export const ROOT = join(__dirname, '..', '..');
@@ -18,4 +18,22 @@ export function cliIn(dataHome: string, args: string[], env: Record<string, stri
     timeout,
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/**
+ * The same, without blocking this process: for tests whose own servers (a listener, an emulator)
+ * must answer while the CLI runs.
+ */
+export function cliAsync(dataHome: string, args: string[], env: Record<string, string> = {}, timeout = 120_000) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { env: { ...process.env, LAMBDA_HLS_HOME: dataHome, ...env }, encoding: 'utf8', timeout, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
 }

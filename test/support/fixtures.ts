@@ -31,6 +31,8 @@ export interface ClipOptions {
   rate?: number;
   videoCodec?: 'libx264' | 'mpeg4';
   audio?: boolean;
+  /** The mp4 muxer's layout: `+faststart` (index first), `+frag_keyframe+…` (fragmented). */
+  movflags?: string;
 }
 
 /** A test-pattern video with a tone; H.264 with a keyframe every second unless told otherwise. */
@@ -48,6 +50,7 @@ export function makeVideo(path: string, options: ClipOptions): string {
       ? ['-c:v', 'mpeg4', '-q:v', '5', '-g', String(rate)]
       : ['-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(rate), '-pix_fmt', 'yuv420p']),
     ...(options.audio === false ? [] : ['-c:a', 'aac', '-b:a', '64k', '-ac', '2']),
+    ...(options.movflags ? ['-movflags', options.movflags] : []),
     '-shortest',
     path,
   ]);

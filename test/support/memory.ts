@@ -4,7 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { collectBytes } from '../../src/adapters/streams';
-import { InvalidRequest, NotMedia, SegmentationFailed } from '../../src/core/errors';
+import { InvalidRequest, NotMedia, SegmentationFailed, TruncatedInput } from '../../src/core/errors';
 import type { ProbeResult } from '../../src/core/model';
 import type {
   Bucket,
@@ -123,6 +123,8 @@ export class ScriptedMediaTool implements MediaTool {
       segments?: { bytes: number; duration: number }[];
       /** Fails after handing over this many segments, as ffmpeg does when its input disappears. */
       failAfter?: number;
+      /** Ends as ffmpeg does when the file stops inside media its index lists. */
+      truncated?: boolean;
     } = {},
   ) {}
 
@@ -134,7 +136,7 @@ export class ScriptedMediaTool implements MediaTool {
 
   async segment(request: SegmentRequest): Promise<AsyncIterable<SegmentFile>> {
     this.segmented.push(request);
-    const { segments = [], failAfter } = this.script;
+    const { segments = [], failAfter, truncated } = this.script;
     await mkdir(request.outDir, { recursive: true });
     return (async function* () {
       let start = 0;
@@ -146,6 +148,7 @@ export class ScriptedMediaTool implements MediaTool {
         yield { index, path, bytes: segment.bytes, start, duration: segment.duration };
         start += segment.duration;
       }
+      if (truncated) throw new TruncatedInput('ffmpeg found the media cut short (partial file)');
     })();
   }
 

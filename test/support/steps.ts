@@ -32,7 +32,10 @@ export async function uploadedClip(
   options: { key?: string; probe?: ProbeResult; segments?: { bytes: number; duration: number }[]; bytes?: number } = {},
 ) {
   const key = options.key ?? 'clip.mp4';
-  const media = new ScriptedMediaTool({ probe: options.probe ?? MP4, segments: options.segments ?? segmentsOf(1000, 2000, 1500) });
+  const segments = options.segments ?? segmentsOf(1000, 2000, 1500);
+  // The header declares what the segments hold, as a whole file's does.
+  const declared = segments.reduce((sum, s) => sum + s.duration, 0);
+  const media = new ScriptedMediaTool({ probe: options.probe ?? { ...MP4, durationSeconds: declared }, segments });
   const ports = memoryPorts({ media });
   await ports.objects.put('input', key, Buffer.alloc(options.bytes ?? 4096, 1));
   return {

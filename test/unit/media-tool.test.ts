@@ -1,4 +1,5 @@
-import { parseProbe, parseSegmentList, segmentArgs } from '../../src/adapters/ffmpeg/media-tool';
+import { ffmpegCause, parseProbe, parseSegmentList, segmentArgs } from '../../src/adapters/ffmpeg/media-tool';
+import { describeContent } from '../../src/core/content';
 import { DIRECT_UPLOAD_BYTES, describePlan, planBatches, planEncoding, planPackages, segmentEntryName } from '../../src/core/plan';
 import { layoutStoredZip, storedEntryOverhead } from '../../src/core/zip';
 import type { Job } from '../../src/core/model';
@@ -98,12 +99,20 @@ describe('encoding plan', () => {
 });
 
 describe('ffmpeg arguments', () => {
-  const base = { input: '/scratch/a:b.mp4', segmentSeconds: 6, outDir: '/out' };
-  it('keep a local path from being read as a protocol', () => {
-    expect(segmentArgs({ ...base, plan: { video: 'copy', audio: 'copy' } })).toContain('file:/scratch/a:b.mp4');
-    expect(segmentArgs({ ...base, input: 'https://bucket/x?sig=1', plan: { video: 'copy', audio: 'copy' } })).toContain(
-      'https://bucket/x?sig=1',
-    );
+  const base = { input: '/scratch/a:b.mp4', format: 'mp4', segmentSeconds: 6, outDir: '/out', durationSeconds: 60 } as const;
+  it('keep a local path from being read as a protocol, and allow no other', () => {
+    const args = segmentArgs({ ...base, plan: { video: 'copy', audio: 'copy' } }).join(' ');
+    expect(args).toContain('-protocol_whitelist file -f mov -enable_drefs 0 -i file:/scratch/a:b.mp4');
+  });
+  it('read a URL (always the relay on 127.0.0.1) over http alone, with a network timeout', () => {
+    const args = segmentArgs({ ...base, input: 'http://127.0.0.1:4567/x.mp4', plan: { video: 'copy', audio: 'copy' } }).join(' ');
+    expect(args).toContain('-protocol_whitelist http,tcp -rw_timeout 20000000 -f mov -enable_drefs 0 -i http://127.0.0.1:4567/x.mp4');
+  });
+  it('read an .mp3 with the mp3 demuxer, never one guessed from the bytes', () => {
+    expect(segmentArgs({ ...base, format: 'mp3', plan: { video: 'none', audio: 'copy' } }).join(' ')).toContain('-f mp3 -i file:');
+  });
+  it('report progress on stdout', () => {
+    expect(segmentArgs({ ...base, plan: { video: 'copy', audio: 'copy' } }).join(' ')).toContain('-progress pipe:1');
   });
   it('cut MPEG-TS segments of the asked length with a CSV list', () => {
     const args = segmentArgs({ ...base, plan: { video: 'copy', audio: 'copy' } }).join(' ');
@@ -121,6 +130,37 @@ describe('ffmpeg arguments', () => {
     const args = segmentArgs({ ...base, plan: { video: 'none', audio: 'aac' } });
     expect(args).toContain('-vn');
     expect(args).not.toContain('0:v:0');
+  });
+});
+
+describe('what a file that cannot be read looks like, for the message', () => {
+  it.each([
+    ['an MP4', Buffer.from('\0\0\0\x20ftypisom\0\0\x02\0', 'latin1'), 'an MP4 file', 'mp4'],
+    ['an MP3 with tags', Buffer.from('ID3\x04\0\0\0\0\0\0', 'latin1'), 'MP3 audio', 'mp3'],
+    ['an MP3 frame', Buffer.from([0xff, 0xfb, 0x90, 0x64]), 'MP3 audio', 'mp3'],
+    ['a WAV', Buffer.from('RIFF\x24\0\0\0WAVEfmt ', 'latin1'), 'WAV audio', undefined],
+    ['a DASH manifest', Buffer.from('<?xml version="1.0"?>\n<MPD xmlns="urn:mpeg:dash:schema:mpd:2011">'), 'a DASH manifest', undefined],
+    ['an HLS playlist', Buffer.from('#EXTM3U\n#EXTINF:10,\nhttp://x/a.ts\n'), 'an HLS playlist', undefined],
+    ['a text file', Buffer.from('la la la\n'), 'a text file', undefined],
+  ])('%s', (_, head, description, format) => {
+    const guess = describeContent(head);
+    expect(guess?.description).toMatch(new RegExp(`^${description}`));
+    expect(guess?.format).toBe(format);
+  });
+  it('says nothing of bytes it does not know', () => {
+    expect(describeContent(Buffer.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]))).toBeUndefined();
+  });
+});
+
+describe("ffmpeg's cause", () => {
+  it('is the line that says why, not the summary after it', () => {
+    const stderr = [
+      '[libx264 @ 0x55d1c2a0] width not divisible by 2 (321x181)',
+      'Error initializing output stream 0:0 -- Error while opening encoder for output stream #0:0 - maybe incorrect parameters such as bit_rate, rate, width or height',
+      'Conversion failed!',
+    ].join('\n');
+    expect(ffmpegCause(stderr)).toBe('width not divisible by 2 (321x181)');
+    expect(ffmpegCause('Conversion failed!\n')).toBe('Conversion failed!');
   });
 });
 

@@ -2,9 +2,10 @@
 // resolve a host name and crash (exit 139) doing so, and in Lambda a presigned S3 URL is always a
 // host name. So ffmpeg never opens one: it opens a relay on 127.0.0.1 that forwards each of its
 // requests, Range included, to the real URL. Node resolves the name and speaks TLS.
+// Every URL goes through it, names or not: the relay answers every path with the one URL it was
+// made for, so ffmpeg (allowed http and tcp only) can reach nothing else.
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { isIP } from 'node:net';
 
 /** The request headers ffmpeg sends that the upstream needs to answer the same way. */
 const FORWARDED_REQUEST = ['range', 'user-agent', 'accept', 'icy-metadata'];
@@ -18,16 +19,9 @@ export interface Loopback {
   close(): Promise<void>;
 }
 
-/** Whether ffmpeg would have to resolve a host name to open this location. */
+/** Whether this location is a URL (ffmpeg then opens the relay instead), not a path. */
 export function needsLoopback(location: string): boolean {
-  let url: URL;
-  try {
-    url = new URL(location);
-  } catch {
-    return false; // a path, not a URL
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
-  return isIP(url.hostname.replace(/^\[|\]$/g, '')) === 0;
+  return /^https?:\/\//i.test(location);
 }
 
 function upstream(method: string, target: URL, headers: Record<string, string>, redirects = 0): Promise<IncomingMessage> {
@@ -75,10 +69,7 @@ function relay(target: URL) {
   };
 }
 
-/**
- * A location ffmpeg can open without resolving a name: the location itself when it is a path or
- * an IP address, else a relay on 127.0.0.1 for it (closed by `close`).
- */
+/** A location ffmpeg can open without resolving a name: a path as it is, a URL through a relay on 127.0.0.1 (closed by `close`). */
 export async function loopbackFor(location: string): Promise<Loopback> {
   if (!needsLoopback(location)) return { location, close: async () => undefined };
   const target = new URL(location);

@@ -2,12 +2,20 @@
 // `npm install` alone is enough), or any others through FFMPEG_PATH / FFPROBE_PATH (the Lambda
 // layer sets them to /opt/bin/…). A URL input is opened through a relay on 127.0.0.1
 // (./loopback.ts): the static binaries crash resolving host names.
+//
+// Whoever uploads chooses the bytes ffmpeg reads, so ffmpeg is kept to that one input: the demuxer
+// is the one for the file's extension (never guessed from the content: a DASH manifest or an HLS
+// playlist named .mp4 is not fetched), only the file's own protocol is allowed (a path, or the
+// relay on 127.0.0.1), the mov demuxer's external references stay off, and every run has a limit:
+// ffprobe a time limit, ffmpeg a network timeout and a stall watchdog.
 import { spawn } from 'node:child_process';
 import { accessSync, chmodSync, constants, statSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NotMedia, SegmentationFailed } from '../../core/errors';
+import { describeContent, SNIFF_BYTES } from '../../core/content';
+import { NotMedia, SegmentationFailed, TruncatedInput } from '../../core/errors';
 import type { HdrTransfer, ProbeResult } from '../../core/model';
+import type { MediaFormat } from '../../core/naming';
 import type { MediaTool, SegmentFile, SegmentRequest } from '../../ports';
 import { loopbackFor } from './loopback';
 
@@ -52,15 +60,57 @@ export function resolveBinaries(paths: BinaryPaths): Binaries {
   return { ffmpeg: resolveBinary('ffmpeg', paths), ffprobe: resolveBinary('ffprobe', paths) };
 }
 
+/** How long ffmpeg and ffprobe may take; tests make them short. */
+export interface MediaLimits {
+  /** ffprobe is killed after this long (it reads a header and a few packets). */
+  probeMs: number;
+  /** ffmpeg is killed when its position in the input has not moved for this long (not counting pauses). */
+  stallMs: number;
+  /** A read from the network that gets no byte for this long fails (ffmpeg's rw_timeout). */
+  networkMs: number;
+}
+
+export const DEFAULT_LIMITS: MediaLimits = { probeMs: 30_000, stallMs: 60_000, networkMs: 20_000 };
+
+const LABELS: Record<MediaFormat, string> = { mp4: 'MP4', mp3: 'MP3' };
+/** Demuxer options per format; for MP4 the mov demuxer, whose external data references stay off. */
+const DEMUXERS: Record<MediaFormat, string[]> = { mp4: ['-f', 'mov', '-enable_drefs', '0'], mp3: ['-f', 'mp3'] };
+
+/**
+ * Input options that keep ffmpeg and ffprobe to the one input they are given: the demuxer of its
+ * format, and no protocol but its own — `file` for a path, `http` (over `tcp`) for the relay.
+ */
+export function inputArgs(location: string, format: MediaFormat, limits: MediaLimits = DEFAULT_LIMITS): string[] {
+  const url = /^http:\/\//.test(location);
+  return [
+    '-protocol_whitelist',
+    url ? 'http,tcp' : 'file',
+    ...(url ? ['-rw_timeout', String(limits.networkMs * 1000)] : []),
+    ...DEMUXERS[format],
+    '-i',
+    url ? location : asFfmpegInput(location),
+  ];
+}
+
 interface RunResult {
   code: number | null;
   stdout: string;
   stderr: string;
+  /** Killed for running longer than allowed. */
+  timedOut: boolean;
 }
 
-function run(binary: string, args: string[]): Promise<RunResult> {
+function run(binary: string, args: string[], timeoutMs?: number): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let timedOut = false;
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            child.kill('SIGKILL');
+          }, timeoutMs);
     const out: Buffer[] = [];
     let err = '';
     child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
@@ -68,9 +118,55 @@ function run(binary: string, args: string[]): Promise<RunResult> {
       // keep the tail only: ffmpeg can be chatty on long inputs
       err = (err + chunk.toString('utf8')).slice(-8192);
     });
-    child.on('error', (error) => reject(new Error(`cannot run ${binary}: ${error.message}`)));
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: err }));
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot run ${binary}: ${error.message}`));
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: err, timedOut });
+    });
   });
+}
+
+/** The first bytes of a path or of the relay's URL: what a file looks like, for the message when it cannot be read. */
+async function leadingBytes(location: string): Promise<Buffer> {
+  try {
+    if (!/^http:\/\//.test(location)) {
+      const handle = await open(location, 'r');
+      try {
+        const head = Buffer.alloc(SNIFF_BYTES);
+        const { bytesRead } = await handle.read(head, 0, SNIFF_BYTES, 0);
+        return head.subarray(0, bytesRead);
+      } finally {
+        await handle.close();
+      }
+    }
+    const answer = await fetch(location, { headers: { range: `bytes=0-${SNIFF_BYTES - 1}` }, signal: AbortSignal.timeout(10_000) });
+    return answer.ok ? Buffer.from(await answer.arrayBuffer()).subarray(0, SNIFF_BYTES) : Buffer.alloc(0);
+  } catch {
+    return Buffer.alloc(0); // nothing to tell: ffprobe's own words will do
+  }
+}
+
+/** Why ffprobe could not read a file as `format`, in the error a person can act on. */
+async function unreadable(location: string, format: MediaFormat, result: RunResult, limits: MediaLimits): Promise<Error> {
+  if (result.timedOut) return new NotMedia(`ffprobe did not finish reading it as ${LABELS[format]} within ${limits.probeMs / 1000} s`);
+  const guess = describeContent(await leadingBytes(location));
+  if (guess && guess.format !== format) return new NotMedia(`it is not ${LABELS[format]} but ${guess.description}`);
+  if (format === 'mp4' && guess?.format === 'mp4' && /moov atom not found/.test(result.stderr)) {
+    return new TruncatedInput('it ends before its index (no moov atom): the upload was cut short, or the file is still being written');
+  }
+  // ffprobe names the file it was given (a scratch path or the relay's URL): leave that out.
+  const target = inputArgs(location, format).at(-1)!;
+  const why =
+    result.code === 0
+      ? 'no audio frames found'
+      : lastLine(result.stderr)
+          .split(target)
+          .join('')
+          .replace(/^[:\s]+/, '');
+  return new NotMedia(`ffprobe cannot read it as ${LABELS[format]} (${why})`);
 }
 
 function lastLine(text: string): string {
@@ -80,6 +176,23 @@ function lastLine(text: string): string {
     .map((l) => l.trim())
     .filter(Boolean);
   return lines[lines.length - 1] ?? 'no message';
+}
+
+/** ffmpeg's summary lines, which say that it failed but not why. */
+const GENERIC = [
+  /^Conversion failed!?$/,
+  /maybe incorrect parameters/,
+  /^Error initializing output stream/,
+  /^Error while opening encoder/,
+];
+
+/** The line of ffmpeg's errors that says why (`width not divisible by 2`), not only that it failed. */
+export function ffmpegCause(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.replace(/^\[[^\]]* @ 0x[0-9a-f]+\]\s*/, '').trim())
+    .filter(Boolean);
+  return lines.find((l) => !GENERIC.some((g) => g.test(l))) ?? lines[lines.length - 1] ?? 'no message';
 }
 
 /** ffmpeg reads "a:b.mp4" as protocol "a"; a file: prefix keeps local paths paths. */
@@ -199,9 +312,19 @@ function colourTags(transfer: HdrTransfer | undefined): string[] {
 }
 
 /** ffmpeg arguments that turn `input` into MPEG-TS segments as the plan says. */
-export function segmentArgs(request: SegmentRequest): string[] {
+export function segmentArgs(request: SegmentRequest, limits: MediaLimits = DEFAULT_LIMITS): string[] {
   const { plan, segmentSeconds, outDir } = request;
-  const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-y', '-i', asFfmpegInput(request.input)];
+  // -progress: ffmpeg's position in the input, read for the progress line and the stall watchdog.
+  const args = [
+    '-hide_banner',
+    '-nostdin',
+    '-loglevel',
+    'error',
+    '-progress',
+    'pipe:1',
+    '-y',
+    ...inputArgs(request.input, request.format, limits),
+  ];
   if (plan.video !== 'none') args.push('-map', '0:v:0');
   if (plan.audio !== 'none') args.push('-map', '0:a:0');
   // A keyframe at every boundary when we encode, so segments are the length asked for.
@@ -303,43 +426,39 @@ export function parseSegmentList(csv: string): { file: string; start: number; en
 }
 
 /** The media tool on ffmpeg and ffprobe; each binary is looked up when first run, so a step that only probes never needs ffmpeg. */
-export function ffmpegMediaTool(paths: BinaryPaths = {}): MediaTool {
+export function ffmpegMediaTool(paths: BinaryPaths = {}, limits: MediaLimits = DEFAULT_LIMITS): MediaTool {
   const binaries: Partial<Binaries> = {};
   const binary = (name: keyof Binaries) => (binaries[name] ??= resolveBinary(name, paths));
   return {
-    async probe(input) {
+    async probe(input, format) {
       const loopback = await loopbackFor(input);
-      const target = asFfmpegInput(loopback.location);
-      const result = await run(binary('ffprobe'), [
-        '-v',
-        'error',
-        '-print_format',
-        'json',
-        '-show_format',
-        '-show_streams',
-        target,
-      ]).finally(() => loopback.close());
-      if (result.code !== 0) {
-        // ffprobe names the file it was given (a scratch path or a presigned URL): leave that out.
-        const why = lastLine(result.stderr)
-          .split(target)
-          .join('')
-          .replace(/^[:\s]+/, '');
-        throw new NotMedia(`ffprobe cannot read it as audio or video (${why})`);
-      }
-      let probe: ProbeResult;
       try {
-        probe = parseProbe(result.stdout);
-      } catch {
-        throw new NotMedia('ffprobe returned no usable description of the file');
+        const result = await run(
+          binary('ffprobe'),
+          [...inputArgs(loopback.location, format, limits), '-v', 'error', '-print_format', 'json', '-show_format', '-show_streams'],
+          limits.probeMs,
+        );
+        let probe: ProbeResult | undefined;
+        if (result.code === 0) {
+          try {
+            probe = parseProbe(result.stdout);
+          } catch {
+            throw new NotMedia('ffprobe returned no usable description of the file');
+          }
+        }
+        // The mp3 demuxer takes anything for a stream: without one real frame it has no rate.
+        const readable = probe && (format !== 'mp3' || (probe.audio?.sampleRate ?? 0) > 0);
+        if (!readable) throw await unreadable(loopback.location, format, result, limits);
+        return probe!;
+      } finally {
+        await loopback.close();
       }
-      return probe;
     },
 
     async segment(request) {
       const loopback = await loopbackFor(request.input);
       try {
-        const segments = await streamSegments(binary('ffmpeg'), { ...request, input: loopback.location });
+        const segments = await streamSegments(binary('ffmpeg'), { ...request, input: loopback.location }, limits);
         return (async function* () {
           try {
             yield* segments;
@@ -402,11 +521,31 @@ const POLL_MS = 50;
  * MAX_PENDING_SEGMENTS are waiting it is paused (SIGSTOP) until the caller catches up (SIGCONT).
  * If the caller stops early, ffmpeg is killed.
  */
-async function streamSegments(ffmpeg: string, request: SegmentRequest): Promise<AsyncIterable<SegmentFile>> {
-  const child = spawn(ffmpeg, segmentArgs(request), { stdio: ['ignore', 'ignore', 'pipe'] });
+async function streamSegments(ffmpeg: string, request: SegmentRequest, limits: MediaLimits): Promise<AsyncIterable<SegmentFile>> {
+  const child = spawn(ffmpeg, segmentArgs(request, limits), { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
+  // The mov demuxer says "partial file" when the index lists media past the end of the file.
+  let cutShort = false;
   child.stderr.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString('utf8')).slice(-8192);
+    cutShort ||= /: partial file\s*$/m.test(stderr);
+  });
+  // -progress pipe:1: `key=value` lines; out_time_us is how far into the input ffmpeg has got.
+  let position = 0;
+  let movedAt = Date.now();
+  let progressTail = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    const lines = (progressTail + chunk.toString('utf8')).split('\n');
+    progressTail = lines.pop() ?? '';
+    for (const line of lines) {
+      const match = /^out_time_(?:us|ms)=(\d+)/.exec(line);
+      const seconds = match ? Number(match[1]) / 1e6 : Number.NaN;
+      if (seconds > position) {
+        position = seconds;
+        movedAt = Date.now();
+        request.onProgress?.(position);
+      }
+    }
   });
   const exited = new Promise<number | null>((resolve, reject) => {
     child.on('error', (error) => reject(new SegmentationFailed(`cannot run ${ffmpeg}: ${error.message}`)));
@@ -427,6 +566,15 @@ async function streamSegments(ffmpeg: string, request: SegmentRequest): Promise<
     if (!running || paused === on) return;
     paused = on;
     child.kill(on ? 'SIGSTOP' : 'SIGCONT');
+    movedAt = Date.now(); // a pause is ours, not a stall
+  };
+  // A hung input (a read that never returns, a demuxer in a loop) must not hang the step.
+  let stalled = false;
+  const watchdog = () => {
+    if (running && !paused && Date.now() - movedAt > limits.stallMs) {
+      stalled = true;
+      child.kill('SIGKILL');
+    }
   };
   void exited.then(
     () => (running = false),
@@ -472,7 +620,10 @@ async function streamSegments(ffmpeg: string, request: SegmentRequest): Promise<
       });
     return polling;
   };
-  const timer = setInterval(tick, POLL_MS);
+  const timer = setInterval(() => {
+    watchdog();
+    void tick();
+  }, POLL_MS);
 
   async function* segments(): AsyncGenerator<SegmentFile> {
     try {
@@ -494,7 +645,13 @@ async function streamSegments(ffmpeg: string, request: SegmentRequest): Promise<
         yield next;
       }
       const code = await exited;
-      if (code !== 0) throw new SegmentationFailed(`ffmpeg could not segment the file: ${lastLine(stderr)}`);
+      if (stalled) {
+        throw new SegmentationFailed(
+          `ffmpeg stopped making progress at ${position.toFixed(1)} s of the input and was stopped after ${limits.stallMs / 1000} s`,
+        );
+      }
+      if (code !== 0) throw new SegmentationFailed(`ffmpeg could not segment the file: ${ffmpegCause(stderr)}`);
+      if (cutShort) throw new TruncatedInput('ffmpeg found the media cut short (partial file)');
       if (listed === 0) throw new SegmentationFailed('ffmpeg wrote no segments: is the file empty of frames?');
     } finally {
       clearInterval(timer);

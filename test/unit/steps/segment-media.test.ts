@@ -58,6 +58,30 @@ describe('SegmentMedia', () => {
     expect(await ports.objects.head('work', keys.manifest(job.videoId, job.revision))).toBeUndefined();
   });
 
+  it('refuses an MP4 whose media ends well before the duration its header declares, naming both', async () => {
+    const { ports, job, settings, media } = await segmented(segmentsOf(1000, 1000));
+    const declared = { ...job, media: { ...job.media, durationSeconds: 32.5 } };
+    await expect(segmentMedia(declared, ports, settings)).rejects.toMatchObject({
+      name: 'TruncatedInput',
+      message:
+        '"clip.mp4" is cut short: its media ends at 20.0 s of the 32.5 s its header declares (an upload that was interrupted, or a file still being written): upload the whole file again',
+    });
+    expect(media.segmented[0]).toMatchObject({ format: 'mp4', durationSeconds: 32.5 });
+    // Within the tolerance (2 s, or 5 % of a long file) it is the same video.
+    await expect(segmentMedia({ ...job, media: { ...job.media, durationSeconds: 21.9 } }, ports, settings)).resolves.toBeDefined();
+  });
+
+  it('passes on a truncation ffmpeg found, whatever its size, with both durations', async () => {
+    const { ports, job, settings } = await segmented(segmentsOf(1000, 1000));
+    const media = new ScriptedMediaTool({ segments: segmentsOf(1000, 1000), truncated: true });
+    await expect(
+      segmentMedia({ ...job, media: { ...job.media, durationSeconds: 20.4 } }, { ...ports, media }, settings),
+    ).rejects.toMatchObject({
+      name: 'TruncatedInput',
+      message: expect.stringMatching(/^"clip.mp4" is cut short: its media ends at 20.0 s of the 20.4 s/),
+    });
+  });
+
   it('refuses packages that would not fit in the free code storage, before any function exists', async () => {
     const { ports, run } = await segmented(segmentsOf(1000, 1000));
     ports.code.quota = async () => ({ limitBytes: 10_000, usedBytes: 9_000 });
