@@ -23,6 +23,11 @@ function isMp3Frame(head: Buffer, at: number): boolean {
   );
 }
 
+/** Printable bytes, tabs and line ends only (UTF-8 passes: its bytes are all ≥ 0x80). */
+function isText(bytes: Buffer): boolean {
+  return bytes.every((b) => b === 0x09 || b === 0x0a || b === 0x0d || (b >= 0x20 && b !== 0x7f));
+}
+
 export function describeContent(head: Buffer): ContentGuess | undefined {
   const ascii = head.toString('latin1');
   const box = ascii.slice(4, 8);
@@ -41,8 +46,6 @@ export function describeContent(head: Buffer): ContentGuess | undefined {
   if (/<MPD[\s>]/.test(text)) return { description: 'a DASH manifest (a text file of links, which is never followed)' };
   if (/^<(!doctype html|html)/i.test(text)) return { description: 'an HTML page' };
   if (text.startsWith('<?xml')) return { description: 'an XML document' };
-  if (text.length > 0 && /^[\x09\x0a\x0d\x20-\x7e\x80-\xff]*$/.test(ascii.slice(0, 256)) && !ascii.slice(0, 256).includes('\0')) {
-    return { description: 'a text file' };
-  }
+  if (text.length > 0 && isText(head.subarray(0, 256))) return { description: 'a text file' };
   return undefined;
 }
