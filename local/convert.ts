@@ -32,6 +32,8 @@ export interface ConvertOptions {
   options: ConversionOptions;
   /** Engine events as they happen, as stored in the history (progress display). */
   onEvent?: (event: StoredEvent) => void;
+  /** How far into the input SegmentMedia's ffmpeg has got, as it goes. */
+  onSegmenting?: (seconds: number, totalSeconds: number) => void;
   /** Faults for the steps' ports (default: LAMBDA_HLS_FAULTS and LAMBDA_HLS_FAULT_SEED), and where to count those that fired. */
   faults?: FaultSetup;
   faultCounts?: FaultCounts;
@@ -122,6 +124,27 @@ interface Conversion {
   input: ExecutionInput;
 }
 
+/** The ports with SegmentMedia's ffmpeg position passed on to `onSegmenting` (a local run's progress line). */
+function withSegmentingProgress(ports: Ports, onSegmenting: ConvertOptions['onSegmenting']): Ports {
+  if (!onSegmenting) return ports;
+  const { media } = ports;
+  return {
+    ...ports,
+    media: {
+      probe: (input, format) => media.probe(input, format),
+      segment: (request) =>
+        media.segment({
+          ...request,
+          onProgress: (seconds) => {
+            request.onProgress?.(seconds);
+            onSegmenting(seconds, request.durationSeconds);
+          },
+        }),
+      testClip: (path, seconds) => media.testClip(path, seconds),
+    },
+  };
+}
+
 /** One execution of ConvertVideo on the local engine, recorded in the history as it runs. */
 async function execute(conversion: Conversion): Promise<ConvertResult> {
   const { backend, options, store, faults, path, sourceKey, videoId, baseName, input } = conversion;
@@ -143,10 +166,13 @@ async function execute(conversion: Conversion): Promise<ConvertResult> {
   try {
     await backend.objects.putFile('input', sourceKey, path);
     // LAMBDA_HLS_FAULTS: what the steps see may throttle, fail or stall; the CLI's own calls do not.
-    const stepPorts = injectFaults(backend, faults, {
-      counts: options.faultCounts,
-      retry: options.retryDelayMs === 0 ? { baseMs: 0 } : {},
-    });
+    const stepPorts = withSegmentingProgress(
+      injectFaults(backend, faults, {
+        counts: options.faultCounts,
+        retry: options.retryDelayMs === 0 ? { baseMs: 0 } : {},
+      }),
+      options.onSegmenting,
+    );
     const loaded = options.loaded ?? loadDefinition();
     const progressOf = conversionProgress(loaded);
     const result = await runStateMachine({

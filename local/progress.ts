@@ -19,44 +19,56 @@ function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)}s`;
 }
 
-export function progressReporter(out: ProgressWriter): (event: StoredEvent) => void {
+/** Shows each event as it comes; `segmenting` shows how far SegmentMedia's ffmpeg has got (local runs). */
+export type ProgressReport = ((event: StoredEvent) => void) & { segmenting(seconds: number, totalSeconds: number): void };
+
+export function progressReporter(out: ProgressWriter): ProgressReport {
   const started = new Map<string, number>();
   let total = 0;
   let done = 0;
   let lastShown = -1;
   let counterOnLine = false;
+  let counterWidth = 0;
   const lastFailure = new Map<string, string>();
   const caught = new Set<string>();
   const line = (text: string) => {
     if (counterOnLine) out.write('\n');
     counterOnLine = false;
+    counterWidth = 0;
     out.write(`${text}\n`);
+  };
+  /** On a terminal, one line that counts up; in a log, a line per tenth. */
+  const counter = (text: string, tenth: number) => {
+    if (out.isTTY) {
+      out.write(`\r${text.padEnd(counterWidth)}`);
+      counterWidth = text.length;
+      counterOnLine = true;
+    } else if (tenth !== lastShown) {
+      lastShown = tenth;
+      line(text);
+    }
   };
   const showPackages = (count: number) => {
     done += count;
-    // On a terminal, one line that counts up; in a log, a line per tenth.
-    if (out.isTTY) {
-      out.write(`\r  ...     PackageSegments  ${done}/${total}`);
-      counterOnLine = true;
-    } else {
-      const tenth = total > 0 ? Math.floor((done * 10) / total) : done;
-      if (tenth !== lastShown) {
-        lastShown = tenth;
-        line(`  ...     PackageSegments  ${done}/${total}`);
-      }
-    }
+    counter(`  ...     PackageSegments  ${done}/${total}`, total > 0 ? Math.floor((done * 10) / total) : done);
   };
-  return (event) => {
+  const segmenting = (seconds: number, totalSeconds: number) => {
+    const fraction = totalSeconds > 0 ? Math.min(1, seconds / totalSeconds) : 0;
+    const percent = Math.floor(fraction * 100);
+    counter(
+      `  ...     SegmentMedia     ${String(percent).padStart(3)}%  ${seconds.toFixed(1)} s of ${totalSeconds.toFixed(1)} s`,
+      Math.floor(fraction * 10),
+    );
+  };
+  const report = (event: StoredEvent) => {
     const nested = event.index !== undefined;
     const state = event.state ?? '';
     switch (event.type) {
       case 'StateEntered':
         if (!nested) {
           started.set(state, event.timestamp);
-          if (event.stateType === 'Map') {
-            done = 0;
-            lastShown = -1;
-          }
+          lastShown = -1;
+          if (event.stateType === 'Map') done = 0;
         }
         break;
       case 'StateExited': {
@@ -98,4 +110,5 @@ export function progressReporter(out: ProgressWriter): (event: StoredEvent) => v
         break;
     }
   };
+  return Object.assign(report, { segmenting });
 }

@@ -34,6 +34,8 @@ export interface HistoryView {
 /** How `convert` tells the person what happens while it runs. */
 export interface ConvertReport {
   onEvent(event: StoredEvent): void;
+  /** How far into the input SegmentMedia's ffmpeg has got (local runs; AWS tells only when a state ends). */
+  onSegmenting?(seconds: number, totalSeconds: number): void;
   /** A line about the run itself (waiting for another, the execution started); not printed with --json. */
   note(text: string): void;
 }
@@ -85,6 +87,7 @@ export function localTarget(backend: LocalBackend = localBackend(settings())): T
         backend,
         options,
         onEvent: report.onEvent,
+        ...(report.onSegmenting && { onSegmenting: report.onSegmenting }),
         onWait: (pid) => report.note(`  waiting: another lambda-hls (pid ${pid}) is converting a file of this name`),
       }),
     playHint: (result) => `play it   lambda-hls serve, then open http://127.0.0.1:8080/ (or /v/${result.videoId}/index.m3u8)`,

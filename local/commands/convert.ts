@@ -7,8 +7,10 @@ import { EXIT_FAILED, EXIT_OK, printJson, say } from './output';
 
 export async function runConvert(target: Target, file: string, options: ConversionOptions, json: boolean): Promise<number> {
   if (!json) say(`lambda-hls: converting ${file}${target.where}`);
+  const progress = progressReporter(process.stderr);
   const result = await target.convert(file, options, {
-    onEvent: progressReporter(process.stderr),
+    onEvent: progress,
+    onSegmenting: progress.segmenting,
     note: (text) => {
       if (!json) say(text);
     },

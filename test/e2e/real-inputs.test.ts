@@ -201,6 +201,19 @@ describe('real-world inputs, judged by what a player shows', () => {
     expect(history.stdout).toMatch(/warning +only the first of 2 audio tracks is kept/);
   });
 
+  it('shows how far SegmentMedia has got while ffmpeg works, from its own progress, on the same progress lines', () => {
+    const file = makeVideo(join(dir, 'lecture to transcode.mp4'), { seconds: 30, size: '640x360', videoCodec: 'mpeg4' });
+    const run = cliIn(home, ['convert', file]);
+    expect(run.code).toBe(0);
+    const percents = [...run.stderr.matchAll(/^ {2}\.\.\. {5}SegmentMedia +(\d+)% {2}\d+\.\d s of 30\.0 s$/gm)].map((m) => Number(m[1]));
+    expect(percents.length).toBeGreaterThan(0);
+    expect(percents).toEqual([...percents].sort((a, b) => a - b));
+    expect(percents.every((p) => p <= 100)).toBe(true);
+    // Before SegmentMedia's own line, after ValidateInput's.
+    expect(run.stderr.indexOf('SegmentMedia ')).toBeGreaterThan(run.stderr.indexOf('ok      ValidateInput'));
+    expect(run.stderr.indexOf('% ')).toBeLessThan(run.stderr.indexOf('ok      SegmentMedia'));
+  });
+
   describe('inputs that are not what they claim', () => {
     /** The first `fraction` of a file, as an interrupted upload leaves it. */
     const cut = (source: string, name: string, fraction: number) => {
