@@ -66,8 +66,13 @@ export function buildProgram(): Command {
         .choices([...PROFILES])
         .default(DEFAULT_OPTIONS.profile),
     )
-    .action(async (file: string, flags: StageFlags & { json?: boolean; segmentSeconds: number; profile: Profile }) => {
-      const options = { segmentSeconds: flags.segmentSeconds, profile: flags.profile };
+    .option('--transcode', 're-encode H.264 that could be copied, so segments are cut where asked (copying cuts only at keyframes)')
+    .action(async (file: string, flags: StageFlags & { json?: boolean; segmentSeconds: number; profile: Profile; transcode?: boolean }) => {
+      const options = {
+        segmentSeconds: flags.segmentSeconds,
+        profile: flags.profile,
+        ...(flags.transcode && { transcode: true as const }),
+      };
       process.exitCode = await runConvert(await targetOf(flags), file, options, Boolean(flags.json));
     });
   stageOptions(convert);

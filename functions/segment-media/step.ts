@@ -5,7 +5,7 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CodeStorageQuotaExceeded, InputNotFound, SegmentationFailed, SegmentTooLarge, TruncatedInput } from '../../src/core/errors';
-import type { BatchDocument, Job, SegmentationResult, SegmentManifest } from '../../src/core/model';
+import type { BatchDocument, EncodingPlan, Job, SegmentationResult, SegmentManifest } from '../../src/core/model';
 import { baseName, FORMAT_OF, keys, supportedExtension } from '../../src/core/naming';
 import {
   DEFAULT_BATCH_LIMITS,
@@ -43,6 +43,17 @@ export interface SegmentMediaSettings {
  */
 export function truncationTolerance(declaredSeconds: number): number {
   return Math.max(2, declaredSeconds * 0.05);
+}
+
+/**
+ * Copying cuts only at the source's keyframes: when that makes segments half as long again as
+ * asked (a long-GOP source), say so, with the real length and the option that honours it.
+ */
+export function longSegmentWarning(plan: EncodingPlan, durations: readonly number[], segmentSeconds: number): string | undefined {
+  if (plan.video !== 'copy') return undefined;
+  const longest = Math.max(0, ...durations);
+  if (longest <= segmentSeconds * 1.5) return undefined;
+  return `segments are up to ${longest.toFixed(1)} s long, not the ${segmentSeconds} s asked: copying cuts only at the source's keyframes; --transcode (options.transcode) cuts every ${segmentSeconds} s`;
 }
 
 async function crc32File(path: string): Promise<number> {
@@ -122,12 +133,18 @@ export async function segmentMedia(job: Job, ports: SegmentMediaPorts, settings:
     };
     await ports.objects.put('work', keys.batch(videoId, revision, batch.batch), JSON.stringify(document), 'application/json');
   }
+  const warning = longSegmentWarning(
+    plan,
+    manifest.segments.map((s) => s.duration),
+    job.options.segmentSeconds,
+  );
   return {
     manifestKey,
     segmentCount: manifest.segments.length,
     packageCount: packages.length,
     durationSeconds: manifest.segments.reduce((sum, s) => sum + s.duration, 0),
     encoding: plan,
+    ...(warning && { warnings: [warning] }),
     batches: batches.map((b) => b.batch),
   };
 }

@@ -53,7 +53,11 @@ export const STEPS = {
     variables: [],
     parse: parseSegmentMediaInput,
     run: segmentMedia,
-    progress: (result) => ({ segments: result.segmentCount, plannedPackages: result.packageCount }),
+    progress: (result) => ({
+      segments: result.segmentCount,
+      plannedPackages: result.packageCount,
+      ...(result.warnings?.length && { warnings: result.warnings }),
+    }),
   }),
   packageBatch: entry({
     invokedBy: 'state machine',

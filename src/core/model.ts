@@ -11,6 +11,11 @@ export interface ConversionOptions {
   segmentSeconds: number;
   /** `source` keeps H.264 as it is; `360p` always transcodes to 640x360 baseline 3.0. */
   profile: Profile;
+  /**
+   * Re-encode H.264 that could be copied, so every segment is cut where asked (copying cuts only
+   * at the source's keyframes). Present only when true, so other runs keep their revisions.
+   */
+  transcode?: true;
 }
 
 export const DEFAULT_OPTIONS: ConversionOptions = { segmentSeconds: 10, profile: 'source' };
@@ -109,6 +114,8 @@ export interface SegmentationResult {
   packageCount: number;
   durationSeconds: number;
   encoding: EncodingPlan;
+  /** What the segments do not honour (copied segments longer than asked). */
+  warnings?: string[];
   /** 0, 1, 2 … — the Map's items; batch n's plan is at keys.batch(videoId, revision, n). */
   batches: number[];
 }
@@ -257,7 +264,8 @@ export function parseOptions(value: unknown, path = 'options'): ConversionOption
   if (segmentSeconds < 1 || segmentSeconds > 60) fail(`${path}.segmentSeconds`, 'between 1 and 60');
   const profile = raw.profile === undefined ? DEFAULT_OPTIONS.profile : stringAt(raw.profile, `${path}.profile`);
   if (!(PROFILES as readonly string[]).includes(profile)) fail(`${path}.profile`, `one of ${PROFILES.join(', ')}`);
-  return { segmentSeconds, profile: profile as Profile };
+  if (raw.transcode !== undefined && typeof raw.transcode !== 'boolean') fail(`${path}.transcode`, 'true or false');
+  return { segmentSeconds, profile: profile as Profile, ...(raw.transcode === true && { transcode: true as const }) };
 }
 
 /**
@@ -269,7 +277,7 @@ export type ConversionRequest = Omit<ExecutionInput, 'revision'> & { revision?: 
 /** What to type in the Step Functions console to start a conversion (README: Deploy to AWS). */
 export const CONSOLE_INPUT_HELP =
   'execution input must name the object to convert: {"key": "<object key in the input bucket>"}, ' +
-  'optionally with "options": {"segmentSeconds": 1-60, "profile": "source" or "360p"}';
+  'optionally with "options": {"segmentSeconds": 1-60, "profile": "source" or "360p", "transcode": true or false}';
 
 /**
  * The S3 trigger and the CLI send `{source: {key}, revision, options}`; a person in the Step

@@ -81,6 +81,7 @@ export function planEncoding(job: Pick<Job, 'source' | 'media' | 'options'>): En
   const audio = !media.audio ? 'none' : media.audio.codec === 'aac' && trimmed === 0 ? 'copy' : 'aac';
   const audioReason = audio !== 'aac' ? [] : [media.audio?.codec === 'aac' ? 'audio re-encoded to the trim' : `audio: ${audioName} to AAC`];
   const encode = [...undecodable, ...corrected];
+  if (encode.length === 0 && options.transcode) encode.push('--transcode: segments cut where asked');
   if (encode.length === 0) {
     const what = ['H.264', video.profile, video.level !== undefined ? level(video.level) : undefined].filter(Boolean).join(' ');
     return { video: 'copy', audio, reasons: [`copying ${what}`, ...audioReason], warnings };

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { buildCli, cliAsync, cliIn } from '../support/cli';
 import { ffmpeg, makeVideo, rotateMp4, tempDir } from '../support/fixtures';
-import { playedStream } from '../support/independent-playlist';
+import { playedStream, servedPlaylist } from '../support/independent-playlist';
 import { PLAYER, videoStreamOf } from '../support/player';
 
 let home: string;
@@ -199,6 +199,34 @@ describe('real-world inputs, judged by what a player shows', () => {
     const history = cliIn(home, ['history', run.videoId]);
     expect(history.stdout).toMatch(/ValidateInput .*copying H\.264/);
     expect(history.stdout).toMatch(/warning +only the first of 2 audio tracks is kept/);
+  });
+
+  it('says when copying makes segments longer than asked (a long GOP), and --transcode cuts where asked', () => {
+    const file = makeVideo(join(dir, 'screen recording.mp4'), { seconds: 40, size: '320x180', gop: 25 * 30 });
+    const copied = convert(file);
+    expect(copied).toMatchObject({
+      status: 'SUCCEEDED',
+      encoding: expect.stringMatching(/^copying H\.264/),
+      warnings: [
+        "segments are up to 30.0 s long, not the 10 s asked: copying cuts only at the source's keyframes; --transcode (options.transcode) cuts every 10 s",
+      ],
+    });
+    expect(cliIn(home, ['history', copied.videoId]).stdout).toMatch(
+      /SegmentMedia +SUCCEEDED.*\n +warning +segments are up to 30\.0 s long/,
+    );
+    const durations = (videoId: string) => [...servedPlaylist(home, videoId).text.matchAll(/#EXTINF:([\d.]+),/g)].map((m) => Number(m[1]));
+    expect(Math.max(...durations(copied.videoId))).toBeCloseTo(30, 0);
+
+    const run = cliIn(home, ['convert', file, '--json', '--transcode']);
+    const transcoded = JSON.parse(run.stdout) as Converted;
+    expect(transcoded).toMatchObject({
+      status: 'SUCCEEDED',
+      encoding: 'transcoding to H.264: --transcode: segments cut where asked',
+      warnings: [],
+    });
+    const cut = durations(transcoded.videoId);
+    expect(cut).toHaveLength(4);
+    for (const d of cut) expect(d).toBeCloseTo(10, 0);
   });
 
   it('shows how far SegmentMedia has got while ffmpeg works, from its own progress, on the same progress lines', () => {

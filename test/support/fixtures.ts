@@ -31,6 +31,8 @@ export interface ClipOptions {
   rate?: number;
   videoCodec?: 'libx264' | 'mpeg4';
   audio?: boolean;
+  /** Frames between keyframes (default: one second's). */
+  gop?: number;
   /** The mp4 muxer's layout: `+faststart` (index first), `+frag_keyframe+…` (fragmented). */
   movflags?: string;
 }
@@ -48,7 +50,17 @@ export function makeVideo(path: string, options: ClipOptions): string {
     String(options.seconds),
     ...(options.videoCodec === 'mpeg4'
       ? ['-c:v', 'mpeg4', '-q:v', '5', '-g', String(rate)]
-      : ['-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(rate), '-pix_fmt', 'yuv420p']),
+      : [
+          '-c:v',
+          'libx264',
+          '-preset',
+          'ultrafast',
+          '-g',
+          String(options.gop ?? rate),
+          ...(options.gop ? ['-sc_threshold', '0'] : []),
+          '-pix_fmt',
+          'yuv420p',
+        ]),
     ...(options.audio === false ? [] : ['-c:a', 'aac', '-b:a', '64k', '-ac', '2']),
     ...(options.movflags ? ['-movflags', options.movflags] : []),
     '-shortest',

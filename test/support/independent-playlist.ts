@@ -65,14 +65,20 @@ export function checkEveryPlaylist(home: string): { checked: number; problems: R
   return { checked, problems };
 }
 
-/** The bytes a player reads for a registered video, in play order: each segment's range out of its package on disk. */
-export function playedStream(home: string, videoId: string): Buffer {
+/** A registered video's route record and the text of the playlist it serves, from a LAMBDA_HLS_HOME. */
+export function servedPlaylist(home: string, videoId: string) {
   const route = JSON.parse(readFileSync(join(home, 'buckets', 'output', 'routes', `${videoId}.json`), 'utf8')) as {
     playlistKey: string;
     packages: string[];
   };
+  return { route, text: readFileSync(join(home, 'buckets', 'output', ...route.playlistKey.split('/')), 'utf8') };
+}
+
+/** The bytes a player reads for a registered video, in play order: each segment's range out of its package on disk. */
+export function playedStream(home: string, videoId: string): Buffer {
+  const { route, text } = servedPlaylist(home, videoId);
   const parser = new Parser();
-  parser.push(readFileSync(join(home, 'buckets', 'output', ...route.playlistKey.split('/')), 'utf8'));
+  parser.push(text);
   parser.end();
   return Buffer.concat(
     parser.manifest.segments.map((s) => {

@@ -87,6 +87,15 @@ describe('execution input', () => {
     expect(() => parseExecutionInput({ source: { key: 'a.mp4' }, revision: 'abcd1234', options: { profile: '4k' } })).toThrow(
       /options.profile/,
     );
+    expect(() => parseExecutionInput({ source: { key: 'a.mp4' }, revision: 'abcd1234', options: { transcode: 'yes' } })).toThrow(
+      'options.transcode must be true or false',
+    );
+  });
+  it('keeps transcode only when true, so the revisions of other runs do not change', () => {
+    const options = (transcode: boolean) =>
+      parseExecutionInput({ source: { key: 'a.mp4' }, revision: 'abcd1234', options: { transcode } }).options;
+    expect(options(true)).toEqual({ segmentSeconds: 10, profile: 'source', transcode: true });
+    expect(options(false)).toEqual({ segmentSeconds: 10, profile: 'source' });
   });
   it('fills in the default options', () => {
     expect(parseExecutionInput({ source: { key: 'a.mp4' }, revision: 'abcd1234' }).options).toEqual({

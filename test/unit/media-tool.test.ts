@@ -64,6 +64,13 @@ describe('encoding plan', () => {
   it('warns that only the first of several audio tracks is kept', () => {
     expect(mp4({}, { audioTracks: 2 }).warnings).toEqual(['only the first of 2 audio tracks is kept']);
   });
+  it('transcodes H.264 it could copy when asked to (--transcode), saying why', () => {
+    const plan = planEncoding({
+      ...job('video', { formatName: 'mov,mp4', durationSeconds: 10, video: hd, audio }),
+      options: { segmentSeconds: 10, profile: 'source', transcode: true },
+    });
+    expect(plan).toMatchObject({ video: 'h264', audio: 'copy', reasons: ['--transcode: segments cut where asked'] });
+  });
   it('always transcodes for the 360p profile, still turning and tone-mapping', () => {
     expect(planEncoding(job('video', { formatName: 'mp4', durationSeconds: 1, video, audio }, '360p'))).toEqual({
       video: 'h264-360p',

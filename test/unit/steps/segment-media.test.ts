@@ -1,5 +1,5 @@
 import { readdirSync } from 'node:fs';
-import { segmentMedia } from '../../../functions/segment-media/step';
+import { longSegmentWarning, segmentMedia } from '../../../functions/segment-media/step';
 import { validateInput } from '../../../functions/validate-input/step';
 import { parseBatch, parseManifest } from '../../../src/core/documents';
 import { keys } from '../../../src/core/naming';
@@ -80,6 +80,20 @@ describe('SegmentMedia', () => {
       name: 'TruncatedInput',
       message: expect.stringMatching(/^"clip.mp4" is cut short: its media ends at 20.0 s of the 20.4 s/),
     });
+  });
+
+  it('warns when copied segments are over half as long again as asked, naming their length and the option that honours it', async () => {
+    const copy = { video: 'copy', audio: 'copy' } as const;
+    expect(longSegmentWarning(copy, [30, 30, 4], 10)).toBe(
+      "segments are up to 30.0 s long, not the 10 s asked: copying cuts only at the source's keyframes; --transcode (options.transcode) cuts every 10 s",
+    );
+    expect(longSegmentWarning(copy, [12, 12, 12], 10)).toBeUndefined(); // a keyframe every 4 s: close enough
+    expect(longSegmentWarning({ video: 'h264', audio: 'aac' }, [30], 10)).toBeUndefined(); // an encoder cuts where asked
+    const { run } = await segmented([
+      { bytes: 1000, duration: 30 },
+      { bytes: 1000, duration: 10 },
+    ]);
+    expect((await run()).warnings).toEqual([expect.stringMatching(/^segments are up to 30\.0 s long/)]);
   });
 
   it('refuses packages that would not fit in the free code storage, before any function exists', async () => {
