@@ -5,7 +5,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { localBackend } from '../src/composition/backends/local';
 import { InvalidSetting, settings, settingsHelp } from '../src/composition/settings';
 import { DEFAULT_OPTIONS, PROFILES, type Profile } from '../src/core/model';
-import { runConvert } from './commands/convert';
+import { runConvertAll } from './commands/convert';
 import { deleteUsageError, runDelete } from './commands/delete';
 import { runDemo } from './commands/demo';
 import { runGc } from './commands/gc';
@@ -40,6 +40,13 @@ export function buildProgram(): Command {
     )
     .version(require('../package.json').version as string)
     .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({
+      // "unknown option '-clip.mp4'" is often a file name: say how to give one.
+      outputError: (text, write) => {
+        const option = /unknown option '(-[^']*)'/.exec(text)?.[1];
+        write(option ? `${text}(a file named ${option}? write ./${option}, or put it after --)\n` : text);
+      },
+    })
     // Set before the commands are added so they inherit it: usage errors end in main() with exit 2.
     .exitOverride()
     .addHelpText(
@@ -53,9 +60,12 @@ export function buildProgram(): Command {
 
   const convert = program
     .command('convert')
-    .description('convert a file with the ConvertVideo state machine, with progress on stderr')
-    .argument('<file>', 'an .mp4 (any codec; H.264 is copied, others transcoded) or .mp3; with --stage also s3://<input bucket>/<key>')
-    .option('--json', 'print one JSON object with the result on stdout')
+    .description('convert files with the ConvertVideo state machine, one after another, with progress on stderr')
+    .argument(
+      '<file...>',
+      'an .mp4 (H.264 players can decode is copied, anything else transcoded) or .mp3; with --stage also s3://<input bucket>/<key>; a name starting with - goes after --',
+    )
+    .option('--json', 'print one JSON object per file on stdout, one per line')
     .addOption(
       new Option('--segment-seconds <n>', 'target segment length in seconds')
         .argParser(wholeNumber(1, 60))
@@ -67,14 +77,16 @@ export function buildProgram(): Command {
         .default(DEFAULT_OPTIONS.profile),
     )
     .option('--transcode', 're-encode H.264 that could be copied, so segments are cut where asked (copying cuts only at keyframes)')
-    .action(async (file: string, flags: StageFlags & { json?: boolean; segmentSeconds: number; profile: Profile; transcode?: boolean }) => {
-      const options = {
-        segmentSeconds: flags.segmentSeconds,
-        profile: flags.profile,
-        ...(flags.transcode && { transcode: true as const }),
-      };
-      process.exitCode = await runConvert(await targetOf(flags), file, options, Boolean(flags.json));
-    });
+    .action(
+      async (files: string[], flags: StageFlags & { json?: boolean; segmentSeconds: number; profile: Profile; transcode?: boolean }) => {
+        const options = {
+          segmentSeconds: flags.segmentSeconds,
+          profile: flags.profile,
+          ...(flags.transcode && { transcode: true as const }),
+        };
+        process.exitCode = await runConvertAll(await targetOf(flags), files, options, Boolean(flags.json));
+      },
+    );
   stageOptions(convert);
 
   program

@@ -5,6 +5,8 @@ import type { MediaKind } from '../../src/core/model';
 
 /** `convert --json` */
 export interface ConvertJson {
+  /** The file (or s3:// URL) as it was given: with several, one object per line, in the order given. */
+  file: string;
   status: 'SUCCEEDED' | 'FAILED';
   videoId: string;
   executionName: string;

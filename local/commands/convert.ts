@@ -1,9 +1,51 @@
-// `lambda-hls convert <file> [--json] [--segment-seconds N] [--profile P] [--stage S]`
+// `lambda-hls convert <file>... [--json] [--segment-seconds N] [--profile P] [--transcode] [--stage S]`
+import { statSync } from 'node:fs';
 import type { ConversionOptions } from '../../src/core/model';
+import { CliError } from '../errors';
 import { progressReporter } from '../progress';
 import type { Target } from '../targets';
 import type { ConvertJson } from './contracts';
-import { EXIT_FAILED, EXIT_OK, printJson, say } from './output';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, printJson, plural, say } from './output';
+
+/** A name that is not a file here (an s3:// URL is the stage's to check). */
+function notAFile(file: string): string | undefined {
+  if (/^s3:\/\//i.test(file)) return undefined;
+  try {
+    return statSync(file).isFile() ? undefined : `${file}: not a regular file`;
+  } catch {
+    return `${file}: no such file`;
+  }
+}
+
+/**
+ * Each file in turn, with its own progress and result (with --json, one object per line); the exit
+ * status is the worst of them. Names that are not files stop it before anything is converted.
+ */
+export async function runConvertAll(target: Target, files: string[], options: ConversionOptions, json: boolean): Promise<number> {
+  const wrong = files.map(notAFile).filter((why): why is string => why !== undefined);
+  if (wrong.length > 0) throw new CliError(`${wrong.join('; ')}: nothing was converted`);
+  let worst = EXIT_OK;
+  const failed: string[] = [];
+  for (const file of files) {
+    let code: number;
+    try {
+      code = await runConvert(target, file, options, json);
+    } catch (error) {
+      if (files.length === 1) throw error;
+      // One file's trouble does not stop the others; main() would have said the same.
+      say(`lambda-hls: ${(error as Error).message}`);
+      code = error instanceof CliError ? EXIT_USAGE : EXIT_FAILED;
+    }
+    if (code !== EXIT_OK) failed.push(file);
+    worst = Math.max(worst, code);
+  }
+  if (files.length > 1 && !json) {
+    say(
+      `lambda-hls: converted ${files.length - failed.length} of ${plural(files.length, 'file')}${failed.length ? `; not converted: ${failed.join(', ')}` : ''}`,
+    );
+  }
+  return worst;
+}
 
 export async function runConvert(target: Target, file: string, options: ConversionOptions, json: boolean): Promise<number> {
   if (!json) say(`lambda-hls: converting ${file}${target.where}`);
@@ -17,6 +59,7 @@ export async function runConvert(target: Target, file: string, options: Conversi
   });
   if (json) {
     const out: ConvertJson = {
+      file,
       status: result.status,
       videoId: result.videoId,
       executionName: result.executionName,

@@ -761,3 +761,60 @@ describe('two conversions of the same video at the same time', () => {
     expect(second.stderr).toMatch(/already converted: nothing to do/);
   });
 });
+
+describe('lambda-hls convert with several files, and names that start with -', () => {
+  let several: string;
+  let files: string;
+  beforeAll(() => {
+    several = tempDir('e2e-several-home');
+    files = tempDir('e2e-several-files');
+  });
+
+  it('converts each in turn, prints one JSON object per line in the order given, and exits with the worst status', () => {
+    const first = makeVideo(join(files, 'first.mp4'), { seconds: 2 });
+    const broken = writeText(join(files, 'broken.mp4'), 'not a video\n');
+    const last = makeMp3(join(files, 'last.mp3'), 2);
+    const run = cliIn(several, ['convert', first, broken, last, '--json']);
+    expect(run.code).toBe(1);
+    const lines = run.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { file: string; status: string; error?: { error: string } });
+    expect(lines.map((l) => [l.file, l.status, l.error?.error])).toEqual([
+      [first, 'SUCCEEDED', undefined],
+      [broken, 'FAILED', 'NotMedia'],
+      [last, 'SUCCEEDED', undefined],
+    ]);
+    const text = cliIn(several, ['convert', first, broken, last]);
+    expect(text.code).toBe(1);
+    expect(text.stderr).toContain(`lambda-hls: converted 2 of 3 files; not converted: ${broken}`);
+    expect(JSON.parse(cliIn(several, ['list', '--json']).stdout)).toHaveLength(2);
+  });
+
+  it('converts nothing when a name is not a file, and says which (exit 2)', () => {
+    const first = makeVideo(join(files, 'fine.mp4'), { seconds: 1 });
+    const run = cliIn(several, ['convert', first, join(files, 'typo.mp4')]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`${join(files, 'typo.mp4')}: no such file: nothing was converted`);
+    expect(run.stderr).not.toContain('converting');
+  });
+
+  it('takes a file whose name starts with - after --, and suggests ./name when it is read as an option', () => {
+    makeVideo(join(files, '-intro.mp4'), { seconds: 1 });
+    const asOption = spawnSync(process.execPath, [CLI, 'convert', '-intro.mp4'], {
+      cwd: files,
+      encoding: 'utf8',
+      env: { ...process.env, LAMBDA_HLS_HOME: several },
+    });
+    expect(asOption.status).toBe(2);
+    expect(asOption.stderr).toContain("unknown option '-intro.mp4'");
+    expect(asOption.stderr).toContain('(a file named -intro.mp4? write ./-intro.mp4, or put it after --)');
+    const afterDashes = spawnSync(process.execPath, [CLI, 'convert', '--json', '--', '-intro.mp4'], {
+      cwd: files,
+      encoding: 'utf8',
+      env: { ...process.env, LAMBDA_HLS_HOME: several },
+    });
+    expect(afterDashes.status).toBe(0);
+    expect(JSON.parse(afterDashes.stdout)).toMatchObject({ file: '-intro.mp4', status: 'SUCCEEDED' });
+  });
+});
