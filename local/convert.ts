@@ -2,11 +2,11 @@
 // run ConvertVideo on the local engine, record its history, and take the input copy away again.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
+import { realpath, stat } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { conversionFor, type ConversionOptions, type ExecutionInput } from '../src/core/model';
-import { videoIdFor } from '../src/core/naming';
+import { localSourceKey, videoIdFor } from '../src/core/naming';
 import { readRoute } from '../src/registry/routes';
 import { loadDefinition, runStateMachine, type LoadedDefinition } from './engine';
 import {
@@ -37,8 +37,10 @@ export interface ConvertOptions {
   /** Faults for the steps' ports (default: LAMBDA_HLS_FAULTS and LAMBDA_HLS_FAULT_SEED), and where to count those that fired. */
   faults?: FaultSetup;
   faultCounts?: FaultCounts;
-  /** Told when another process is converting a file of the same name, and this one waits for it. */
+  /** Told when another process is converting this file, and this one waits for it. */
   onWait?: (holderPid: number) => void;
+  /** Told when the file was converted before in another way (other content or options): this run's rendition replaces it. */
+  onReplace?: (videoId: string, previousRevision: string) => void;
   /** Wrap the ports the steps see (fault injection in tests). */
   wrapPorts?: (ports: Ports) => Ports;
   retryDelayMs?: number;
@@ -77,22 +79,24 @@ export async function convertFile(file: string, options: ConvertOptions): Promis
   if (!info) throw new CliError(`${file}: no such file`);
   if (!info.isFile()) throw new CliError(`${file}: not a regular file`);
 
-  // The source key is the file name, as an upload to the input bucket would be: converting a file
-  // of the same name again replaces that video. The revision is the content plus the options.
-  const sourceKey = basename(path);
+  // The source key is the file name under its folder (as an upload to a folder of the input bucket
+  // would be): converting the same file again replaces that video, a file of the same name from
+  // another folder is another video. The revision is the content plus the options.
+  const sourceKey = localSourceKey(await realpath(dirname(path)), basename(path));
   const videoId = videoIdFor(sourceKey);
   // Named as an upload would be, with the content's hash as its version.
   const { input, executionName: baseName } = conversionFor(sourceKey, await sha256File(path), options.options);
   const { revision } = input;
   const store = new ExecutionStore(settings.home);
 
-  // One conversion of a video at a time: a second `convert` of the same file name waits for the
+  // One conversion of a video at a time: a second `convert` of the same file waits for the
   // first, since both would use the same input key (and, for the same options, the same functions).
   const release = await store.lock(videoId, options.onWait);
   try {
     // Converted already (by an earlier attempt, or by the run just waited for): nothing to do.
     const done = store.attempts(baseName).find((r) => r.status === 'SUCCEEDED');
-    const route = done ? await readRoute(backend.objects, videoId) : undefined;
+    const route = await readRoute(backend.objects, videoId);
+    if (route && route.revision !== revision) options.onReplace?.(videoId, route.revision);
     if (done && route?.revision === revision) {
       return {
         status: 'SUCCEEDED',

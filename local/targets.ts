@@ -88,7 +88,11 @@ export function localTarget(backend: LocalBackend = localBackend(settings())): T
         options,
         onEvent: report.onEvent,
         ...(report.onSegmenting && { onSegmenting: report.onSegmenting }),
-        onWait: (pid) => report.note(`  waiting: another lambda-hls (pid ${pid}) is converting a file of this name`),
+        onWait: (pid) => report.note(`  waiting: another lambda-hls (pid ${pid}) is converting this file`),
+        onReplace: (videoId, previous) =>
+          report.note(
+            `  replacing: ${videoId} was converted before from other content or with other options (revision ${previous}); this rendition replaces it`,
+          ),
       }),
     playHint: (result) => `play it   lambda-hls serve, then open http://127.0.0.1:8080/ (or /v/${result.videoId}/index.m3u8)`,
     async history(id) {

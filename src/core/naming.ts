@@ -56,8 +56,12 @@ export function supportedExtension(key: string): SupportedExtension {
 /** A readable, ASCII, lower-case slug: "Café del Mar (live).MP4" → "cafe-del-mar-live". */
 export function slugify(fileName: string): string {
   const dot = fileName.lastIndexOf('.');
-  const stem = dot > 0 ? fileName.slice(0, dot) : fileName;
-  const slug = stem
+  return slugOf(dot > 0 ? fileName.slice(0, dot) : fileName) || 'video';
+}
+
+/** Lower-case ASCII letters and digits joined by single hyphens, at most MAX_SLUG long ('' when nothing is left). */
+function slugOf(text: string): string {
+  return text
     .normalize('NFKD')
     .replace(/[\u0300-\u036f]/g, '')
     .toLowerCase()
@@ -65,7 +69,17 @@ export function slugify(fileName: string): string {
     .replace(/^-+|-+$/g, '')
     .slice(0, MAX_SLUG)
     .replace(/-+$/g, '');
-  return slug || 'video';
+}
+
+/**
+ * A local file's key in the input bucket: its name under its folder's slug and a short hash of the
+ * folder's real path. The same file always gets the same key (so the same video), and a file of
+ * the same name in another folder another key: `IMG_0001.MP4` from two folders are two videos.
+ */
+export function localSourceKey(folderRealPath: string, fileName: string): string {
+  const folder = slugOf(folderRealPath.split(/[\\/]/).filter(Boolean).pop() ?? '');
+  const hash = sha256Hex(folderRealPath).slice(0, HASH_CHARS);
+  return `${folder ? `${folder}-` : ''}${hash}/${fileName}`;
 }
 
 /**

@@ -4,9 +4,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { videoIdFor } from '../../src/core/naming';
 import { checkPlaylist } from '../../src/core/playlist';
-import { buildCli, CLI, cliIn } from '../support/cli';
+import { buildCli, CLI, cliIn, localKeyOf, localVideoIdOf } from '../support/cli';
 import { checkEveryPlaylist } from '../support/independent-playlist';
 import { framesOf, PLAYER } from '../support/player';
 import {
@@ -397,7 +396,7 @@ describe('a conversion killed in the middle of PackageSegments', () => {
     expect(owned()).toEqual(before.filter((f) => !f.includes('/%tmp-')));
     const list = run(['list', '--json']);
     expect({ videos: (JSON.parse(list.stdout) as { videoId: string }[]).map((v) => v.videoId), gc: gc.stderr }).toEqual({
-      videos: [videoIdFor('interrupted talk.mp4')],
+      videos: [localVideoIdOf(clip)],
       gc: expect.any(String),
     });
   });
@@ -629,7 +628,7 @@ describe("bad inputs: a named error in the failed state, exit 1, nothing left be
     const code = await new Promise<number | null>((resolve) => {
       child.stderr!.on('data', (c: Buffer) => {
         seen += c.toString();
-        if (/ok +ValidateInput/.test(seen)) rmSync(join(home, 'buckets', 'input', 'vanishing.mp4'), { force: true });
+        if (/ok +ValidateInput/.test(seen)) rmSync(join(home, 'buckets', 'input', ...localKeyOf(file).split('/')), { force: true });
       });
       child.on('close', resolve);
     });
@@ -750,14 +749,14 @@ describe('two conversions of the same video at the same time', () => {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     // The second starts once the first holds the video's lock (and would otherwise run at once).
-    const lock = join(twinHome, 'executions', `${videoIdFor('twins.mp4')}.lock`);
+    const lock = join(twinHome, 'executions', `${localVideoIdOf(clip)}.lock`);
     for (const deadline = Date.now() + 30_000; !existsSync(lock); await new Promise((r) => setTimeout(r, 10))) {
       if (Date.now() > deadline) throw new Error('the first convert never took the lock');
     }
     const second = cliIn(twinHome, ['convert', clip, '--segment-seconds', '4']);
     await new Promise((r) => child.on('close', r));
     expect(second.code).toBe(0);
-    expect(second.stderr).toMatch(/waiting: another lambda-hls \(pid \d+\) is converting a file of this name/);
+    expect(second.stderr).toMatch(/waiting: another lambda-hls \(pid \d+\) is converting this file/);
     expect(second.stderr).toMatch(/already converted: nothing to do/);
   });
 });
@@ -789,6 +788,33 @@ describe('lambda-hls convert with several files, and names that start with -', (
     expect(text.code).toBe(1);
     expect(text.stderr).toContain(`lambda-hls: converted 2 of 3 files; not converted: ${broken}`);
     expect(JSON.parse(cliIn(several, ['list', '--json']).stdout)).toHaveLength(2);
+  });
+
+  it('keeps two different IMG_0001.MP4 from two folders as two videos; the same file again replaces its own rendition, and says so', () => {
+    const phone = tempDir('e2e-phone');
+    const camera = tempDir('e2e-camera');
+    const fromPhone = makeVideo(join(phone, 'IMG_0001.MP4'), { seconds: 2, size: '320x180' });
+    const fromCamera = makeVideo(join(camera, 'IMG_0001.MP4'), { seconds: 3, size: '160x90' });
+    const run = cliIn(several, ['convert', fromPhone, fromCamera, '--json']);
+    expect(run.code).toBe(0);
+    const [a, b] = run.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { videoId: string; segments: number });
+    expect(a!.videoId).not.toBe(b!.videoId);
+    expect([a!.videoId, b!.videoId]).toEqual([localVideoIdOf(fromPhone), localVideoIdOf(fromCamera)]);
+    const listed = JSON.parse(cliIn(several, ['list', '--json']).stdout) as { videoId: string; durationSeconds: number }[];
+    const duration = (id: string) => listed.find((v) => v.videoId === id)?.durationSeconds;
+    expect(duration(a!.videoId)).toBeCloseTo(2, 0);
+    expect(duration(b!.videoId)).toBeCloseTo(3, 0);
+
+    // Through another spelling of the same path: the same video, its rendition replaced.
+    const again = cliIn(several, ['convert', join(phone, '.', 'IMG_0001.MP4'), '--segment-seconds', '1']);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toMatch(new RegExp(`replacing: ${a!.videoId} was converted before .*revision [0-9a-f]{8}`));
+    expect(again.stderr).toContain(`${a!.videoId} is ready`);
+    const after = JSON.parse(cliIn(several, ['list', '--json']).stdout) as { videoId: string }[];
+    expect(after.map((v) => v.videoId).sort()).toEqual(listed.map((v) => v.videoId).sort());
   });
 
   it('converts nothing when a name is not a file, and says which (exit 2)', () => {

@@ -1,6 +1,8 @@
 // The built CLI as a user runs it, with its data in a folder of the test's.
 import { execFile, spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { localSourceKey, videoIdFor } from '../../src/core/naming';
 
 export const ROOT = join(__dirname, '..', '..');
 export const CLI = join(ROOT, 'bin', 'lambda-hls.js');
@@ -36,4 +38,14 @@ export function cliAsync(dataHome: string, args: string[], env: Record<string, s
       },
     );
   });
+}
+
+/** The input key `convert` gives a local file (its name under its folder's tag), as the product derives it. */
+export function localKeyOf(file: string): string {
+  return localSourceKey(realpathSync(dirname(file)), basename(file));
+}
+
+/** The video id `convert` gives a local file. */
+export function localVideoIdOf(file: string): string {
+  return videoIdFor(localKeyOf(file));
 }

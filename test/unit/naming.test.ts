@@ -6,7 +6,9 @@ import {
   executionNameFor,
   extensionOf,
   isVideoFunction,
+  isSupportedKey,
   isVideoId,
+  localSourceKey,
   MAX_PACKAGE_INDEX,
   packageFunctionName,
   revisionFor,
@@ -104,4 +106,20 @@ describe('formatBytes', () => {
     [262_144_000, '250.0 MiB'],
     [10 * 1024 ** 3, '10.0 GiB'],
   ])('%d → %s', (bytes, text) => expect(formatBytes(bytes)).toBe(text));
+});
+
+describe('local source keys', () => {
+  it('put a file under its folder: the same path the same key, another folder another key and video', () => {
+    const key = localSourceKey('/home/ana/DCIM', 'IMG_0001.MP4');
+    expect(key).toMatch(/^dcim-[0-9a-f]{6}\/IMG_0001\.MP4$/);
+    expect(localSourceKey('/home/ana/DCIM', 'IMG_0001.MP4')).toBe(key);
+    const other = localSourceKey('/media/card/DCIM', 'IMG_0001.MP4');
+    expect(other).not.toBe(key);
+    expect(videoIdFor(other)).not.toBe(videoIdFor(key));
+    expect(videoIdFor(key)).toMatch(/^img-0001-[0-9a-f]{6}$/);
+    expect(isSupportedKey(key)).toBe(true);
+  });
+  it('give the root folder a key too', () => {
+    expect(localSourceKey('/', 'a.mp4')).toMatch(/^[0-9a-f]{6}\/a\.mp4$/);
+  });
 });
