@@ -3,11 +3,10 @@
 // its picture's size, its frames, its colour tags, where its sound starts.
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { buildCli, cliAsync, cliIn } from '../support/cli';
-import { ffmpeg, makeVideo, rotateMp4, tempDir } from '../support/fixtures';
+import { dashManifest, ffmpeg, makeVideo, recordingListener, rotateMp4, tempDir, writeText } from '../support/fixtures';
 import { playedStream, servedPlaylist } from '../support/independent-playlist';
 import { PLAYER, videoStreamOf } from '../support/player';
 
@@ -252,19 +251,10 @@ describe('real-world inputs, judged by what a player shows', () => {
     };
 
     it('never fetches a link written inside an upload: a DASH manifest or an HLS playlist named .mp4 or .mp3', async () => {
-      const requests: string[] = [];
-      const listener = createServer((req, res) => {
-        requests.push(`${req.method} ${req.url}`);
-        res.writeHead(404).end();
-      });
-      await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
-      const base = `http://127.0.0.1:${(listener.address() as { port: number }).port}`;
+      const listener = await recordingListener();
+      const { base } = listener;
       try {
-        const mpd = join(dir, 'stream.mp4');
-        writeFileSync(
-          mpd,
-          `<?xml version="1.0" encoding="UTF-8"?>\n<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT10S" minBufferTime="PT1S" profiles="urn:mpeg:dash:profile:isoff-on-demand:2011">\n<BaseURL>${base}/</BaseURL>\n<Period><AdaptationSet mimeType="video/mp4"><Representation id="1" bandwidth="1000" codecs="avc1.42c01e" width="320" height="240"><BaseURL>video.mp4</BaseURL></Representation></AdaptationSet></Period>\n</MPD>\n`,
-        );
+        const mpd = writeText(join(dir, 'stream.mp4'), dashManifest(base));
         const m3u8 = join(dir, 'playlist.mp4');
         writeFileSync(m3u8, `#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n${base}/secret.ts\n#EXT-X-ENDLIST\n`);
         const m3u = join(dir, 'radio.mp3');
@@ -281,9 +271,9 @@ describe('real-world inputs, judged by what a player shows', () => {
             error: { state: 'ValidateInput', error: 'NotMedia', cause: expect.stringContaining(what) },
           });
         }
-        expect(requests).toEqual([]);
+        expect(listener.requests).toEqual([]);
       } finally {
-        await new Promise<void>((resolve) => listener.close(() => resolve()));
+        await listener.close();
       }
     });
 

@@ -5,7 +5,6 @@
 import './support/hosts.cjs'; // this process reaches the emulated services by name too
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
@@ -25,7 +24,18 @@ import { DIRECT_UPLOAD_BYTES, segmentEntryName } from '../../src/core/plan';
 import { crc32, layoutStoredZip } from '../../src/core/zip';
 import { conversionProgress } from '../../local/progress';
 import { framesOf, PLAYER, videoStreamOf } from '../support/player';
-import { CONVERSION_STATES, ffmpeg, makeMp3, makeVideo, removeDir, rotateMp4, tempDir } from '../support/fixtures';
+import {
+  CONVERSION_STATES,
+  dashManifest,
+  ffmpeg,
+  makeMp3,
+  makeVideo,
+  recordingListener,
+  removeDir,
+  rotateMp4,
+  tempDir,
+  writeText,
+} from '../support/fixtures';
 import { FunctionRunner, HOSTS, lambdaNode, roleCredentials } from './support/functions';
 import { startApi, type ApiEmulator } from './support/api';
 import { startCloudFormation, type CloudFormationEmulator } from './support/cloudformation';
@@ -305,20 +315,10 @@ describe('the deployed functions on emulated AWS', () => {
   });
 
   it('ends a DASH manifest uploaded as .mp4 in ValidateInput as NotMedia without fetching its link, leaving nothing behind', async () => {
-    const requests: string[] = [];
-    const listener = createServer((req, res) => {
-      requests.push(`${req.method} ${req.url}`);
-      res.writeHead(404).end();
-    });
-    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
-    const base = `http://127.0.0.1:${(listener.address() as { port: number }).port}`;
+    const listener = await recordingListener();
     try {
       const key = 'notes.mp4';
-      const file = join(scratch, 'notes.mp4');
-      writeFileSync(
-        file,
-        `<?xml version="1.0"?>\n<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT10S" profiles="urn:mpeg:dash:profile:isoff-on-demand:2011"><BaseURL>${base}/</BaseURL><Period><AdaptationSet mimeType="video/mp4"><Representation id="1" bandwidth="1000"><BaseURL>inside.mp4</BaseURL></Representation></AdaptationSet></Period></MPD>\n`,
-      );
+      const file = writeText(join(scratch, 'notes.mp4'), dashManifest(listener.base));
       const { described, events } = await convertByUpload(key, file);
       expect(described).toMatchObject({ status: 'FAILED', error: 'NotMedia' });
       expect(failedState(events)).toEqual({
@@ -329,9 +329,9 @@ describe('the deployed functions on emulated AWS', () => {
       expect(events.some((e) => e.type === 'StateEntered' && e.state === 'CleanUp')).toBe(true);
       expect(await leftIn(buckets.work, `${videoIdFor(key)}/`)).toEqual([]);
       expect([...lambda.functions.keys()].filter((name) => name.includes(videoIdFor(key)))).toEqual([]);
-      expect(requests).toEqual([]);
+      expect(listener.requests).toEqual([]);
     } finally {
-      await new Promise<void>((resolve) => listener.close(() => resolve()));
+      await listener.close();
     }
   });
 

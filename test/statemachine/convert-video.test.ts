@@ -16,8 +16,9 @@ import { compactEvent, ExecutionStore } from '../../local/executions';
 import { conversionProgress } from '../../local/progress';
 import type { Settings } from '../../src/composition/settings';
 import { bindSteps } from '../../src/composition/steps';
-import type { Ports } from '../../src/ports';
+import type { Ports, SegmentRequest } from '../../src/ports';
 import { startServer } from '../../local/server';
+import { localKeyOf } from '../support/cli';
 import { ffmpegMediaTool, MAX_PENDING_SEGMENTS } from '../../src/adapters/ffmpeg/media-tool';
 import {
   CONVERSION_STATES,
@@ -124,14 +125,15 @@ describe('ConvertVideo, happy paths', () => {
     const ports = freshBackend();
     const first = await convertFile(mp4, { backend: ports, options, retryDelayMs: 0 });
     const functions = readdirSync(join(ports.settings.home, 'functions')).sort();
-    // A second execution by hand with the same input, as a redelivered event would start.
-    await ports.objects.putFile('input', 'clip.mp4', mp4);
+    // A second execution by hand of the same source key, another revision.
+    const key = localKeyOf(mp4);
+    await ports.objects.putFile('input', key, mp4);
     const { code, created } = recordingCreates(ports.code);
     const server = await startServer({ backend: ports });
     const run = await runStateMachine({
       loaded: loadDefinition(),
       handlers: bindSteps({ ...ports, code }, ports.settings),
-      input: { source: { key: 'clip.mp4' }, revision: revisionFor('x', {}), options },
+      input: { source: { key }, revision: revisionFor('x', {}), options },
       retryDelayMs: 0,
     }).finally(() => server.close());
     expect(run.status).toBe('SUCCEEDED');
@@ -495,6 +497,11 @@ function processesNaming(text: string): number[] {
     .map(Number);
 }
 
+/** A 30-second source transcoded into one-second segments: many segments, quickly. */
+function transcodeInSeconds(input: string, outDir: string): SegmentRequest {
+  return { input, format: 'mp4', durationSeconds: 30, plan: { video: 'h264', audio: 'aac' }, segmentSeconds: 1, outDir };
+}
+
 describe('segmenting streams: each segment is handed over as ffmpeg finishes it', () => {
   it('keeps scratch within a few segments while the caller is slower than ffmpeg, and hands over all of them in order', async () => {
     const source = makeVideo(join(dir, 'long for streaming.mp4'), { seconds: 30, size: '320x180', videoCodec: 'mpeg4' });
@@ -502,14 +509,7 @@ describe('segmenting streams: each segment is handed over as ffmpeg finishes it'
     const seen: number[] = [];
     let mostOnDisk = 0;
     let total = 0;
-    const stream = await ffmpegMediaTool().segment({
-      input: source,
-      format: 'mp4',
-      durationSeconds: 30,
-      plan: { video: 'h264', audio: 'aac' },
-      segmentSeconds: 1,
-      outDir,
-    });
+    const stream = await ffmpegMediaTool().segment(transcodeInSeconds(source, outDir));
     for await (const file of stream) {
       mostOnDisk = Math.max(mostOnDisk, readdirSync(outDir).filter((f) => f.endsWith('.ts')).length);
       seen.push(file.index);
@@ -532,14 +532,7 @@ describe('segmenting streams: each segment is handed over as ffmpeg finishes it'
   it('stops ffmpeg when the caller stops taking segments', async () => {
     const source = makeVideo(join(dir, 'abandoned stream.mp4'), { seconds: 30, size: '320x180', videoCodec: 'mpeg4' });
     const outDir = tempDir('segments');
-    for await (const file of await ffmpegMediaTool().segment({
-      input: source,
-      format: 'mp4',
-      durationSeconds: 30,
-      plan: { video: 'h264', audio: 'aac' },
-      segmentSeconds: 1,
-      outDir,
-    })) {
+    for await (const file of await ffmpegMediaTool().segment(transcodeInSeconds(source, outDir))) {
       // ffmpeg is at work meanwhile: its command line names the scratch folder.
       if (file.index === 0) expect(processesNaming(outDir)).toHaveLength(1);
       if (file.index === 1) break;

@@ -1,5 +1,6 @@
 // Media fixtures made by ffmpeg at test time (nothing binary is committed), and helpers to run
 // conversions in a throw-away $LAMBDA_HLS_HOME.
+import { createServer } from 'node:http';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -82,6 +83,31 @@ export function makeAudioOnlyMp4(path: string, seconds: number): string {
 export function makeWav(path: string, seconds: number): string {
   ffmpeg(['-f', 'lavfi', '-i', 'sine', '-t', String(seconds), '-f', 'wav', path]);
   return path;
+}
+
+/** A listener on 127.0.0.1 that records every request it gets (answering 404): proof that nothing was fetched. */
+export async function recordingListener(): Promise<{ base: string; requests: string[]; close(): Promise<void> }> {
+  const requests: string[] = [];
+  const listener = createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  return {
+    base: `http://127.0.0.1:${(listener.address() as { port: number }).port}`,
+    requests,
+    close: () => new Promise<void>((resolve) => listener.close(() => resolve())),
+  };
+}
+
+/** A DASH manifest whose media is at `base` (what ffprobe would fetch if it guessed the format from the bytes). */
+export function dashManifest(base: string): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT10S" minBufferTime="PT1S" profiles="urn:mpeg:dash:profile:isoff-on-demand:2011">
+<BaseURL>${base}/</BaseURL>
+<Period><AdaptationSet mimeType="video/mp4"><Representation id="1" bandwidth="1000" codecs="avc1.42c01e" width="320" height="240"><BaseURL>video.mp4</BaseURL></Representation></AdaptationSet></Period>
+</MPD>
+`;
 }
 
 export function writeText(path: string, text: string): string {
