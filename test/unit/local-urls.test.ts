@@ -1,11 +1,12 @@
-import { writeFileSync } from 'node:fs';
-import { join, resolve, sep } from 'node:path';
+import { createHmac } from 'node:crypto';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve, sep } from 'node:path';
 import fc from 'fast-check';
 import { InvalidRequest } from '../../src/core/errors';
 import { LocalObjectStore } from '../../src/adapters/local/object-store';
 import { keyOfPath, pathOfKey, TEMP_PREFIX } from '../../src/adapters/local/paths';
 import { tempDir } from '../support/fixtures';
-import { UrlSigner } from '../../src/adapters/local/signer';
+import { KEY_BYTES, UrlSigner } from '../../src/adapters/local/signer';
 import { parseRange } from '../../local/server';
 
 describe('signed package URLs', () => {
@@ -29,6 +30,31 @@ describe('signed package URLs', () => {
   it('reject a URL signed with another secret', () => {
     const other = new UrlSigner(Buffer.alloc(32, 2));
     expect(signer.verify('fn-1', new URLSearchParams(other.sign('fn-1', expires)), 0)).toBe('bad-signature');
+  });
+});
+
+describe('the signing key file', () => {
+  it('is made whole, mode 600, on first use, and the same key is read back by the next process', () => {
+    const path = join(tempDir('signing-key'), 'home', 'signing-key');
+    const first = UrlSigner.fromFile(path);
+    expect(readFileSync(path)).toHaveLength(KEY_BYTES);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const again = UrlSigner.fromFile(path);
+    expect(again.verify('fn-1', new URLSearchParams(first.sign('fn-1', 2_000_000_000)), 0)).toBe('ok');
+    expect(readdirSync(dirname(path))).toEqual(['signing-key']); // no temporary left
+  });
+
+  it.each([
+    ['empty (a first run on a full disk)', Buffer.alloc(0)],
+    ['short', Buffer.alloc(5, 7)],
+  ])('is replaced when %s, and URLs signed with the broken key are refused', (_, broken) => {
+    const path = join(tempDir('signing-key'), 'signing-key');
+    writeFileSync(path, broken);
+    const signer = UrlSigner.fromFile(path);
+    expect(readFileSync(path)).toHaveLength(KEY_BYTES);
+    const forged = `expires=2000000000&signature=${createHmac('sha256', broken).update('fn-1\n2000000000').digest('hex')}`;
+    expect(signer.verify('fn-1', new URLSearchParams(forged), 0)).toBe('bad-signature');
+    expect(() => new UrlSigner(broken)).toThrow(`a URL signing key must be 32 bytes, not ${broken.length}`);
   });
 });
 
