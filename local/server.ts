@@ -57,6 +57,32 @@ function hlsJs(): Buffer {
   return hlsScript;
 }
 
+/**
+ * The request target as the routes read it: origin-form (`/v/a/0.ts`) as sent, absolute-form
+ * (`GET http://host/v/a/0.ts`, RFC 9112 §3.2.2) by its path; undefined when it cannot be parsed.
+ */
+export function requestTarget(target: string | undefined): { rawPath: string; url: URL } | undefined {
+  try {
+    if (target?.startsWith('/')) return { rawPath: target.split('?')[0]!, url: new URL(target, 'http://local') };
+    const url = new URL(target ?? '');
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+    return { rawPath: url.pathname, url };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * RFC 9110 §13.1.5: a Range applies only while the If-Range validator still names this
+ * representation (a strong ETag, or its exact Last-Modified date); otherwise the whole body is sent.
+ */
+export function rangeStillApplies(ifRange: string | undefined, etag: string, lastModified: string): boolean {
+  if (ifRange === undefined) return true;
+  const value = ifRange.trim();
+  if (value.startsWith('"') || value.startsWith('W/')) return value === etag; // a weak tag never matches
+  return value === lastModified;
+}
+
 function send(res: ServerResponse, status: number, headers: Record<string, string>, body: string | Buffer, head: boolean): void {
   res.writeHead(status, headers);
   res.end(head ? undefined : body);
@@ -77,14 +103,27 @@ function serveCode(req: IncomingMessage, res: ServerResponse, url: URL, name: st
   }
   const path = backend.code.zipPath(name);
   let size: number;
+  let mtime: Date;
   try {
-    size = statSync(path).size;
+    ({ size, mtime } = statSync(path));
   } catch {
     send(res, 404, { ...CORS, 'Content-Type': 'text/plain' }, 'no such package\n', head);
     return;
   }
-  const base = { ...CORS, 'Accept-Ranges': 'bytes', 'Content-Type': 'application/zip', 'Cache-Control': 'private, max-age=60' };
-  const range = parseRange(req.headers.range, size);
+  const etag = `"${size.toString(16)}-${mtime.getTime().toString(16)}"`;
+  const lastModified = mtime.toUTCString();
+  const base = {
+    ...CORS,
+    'Accept-Ranges': 'bytes',
+    'Content-Type': 'application/zip',
+    'Cache-Control': 'private, max-age=60',
+    ETag: etag,
+    'Last-Modified': lastModified,
+  };
+  const ifRange = req.headers['if-range'];
+  const range = rangeStillApplies(typeof ifRange === 'string' ? ifRange : undefined, etag, lastModified)
+    ? parseRange(req.headers.range, size)
+    : undefined;
   if (range === 'unsatisfiable') {
     send(res, 416, { ...base, 'Content-Range': `bytes */${size}` }, '', head);
     return;
@@ -111,11 +150,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let selfUrl = '';
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const rawPath = (req.url ?? '/').split('?')[0] ?? '/';
-    const url = new URL(req.url ?? '/', 'http://local');
     const head = req.method === 'HEAD';
+    const target = requestTarget(req.url);
+    if (!target) {
+      send(res, 400, { 'Content-Type': 'text/plain' }, 'bad request target\n', head);
+      return;
+    }
+    const { rawPath, url } = target;
+    // CORS is for the media (playlists, segments, code URLs), which a player on any page may read;
+    // the API lists what this user converted, so only the page this server serves may read it.
+    const media = rawPath.startsWith('/v/') || CODE_PATH.test(rawPath);
     if (req.method === 'OPTIONS') {
-      send(res, 204, { ...CORS, 'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS', 'Access-Control-Max-Age': '600' }, '', true);
+      const allow = { Allow: 'GET, HEAD, OPTIONS' };
+      const cors = media ? { ...CORS, 'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS', 'Access-Control-Max-Age': '600' } : {};
+      send(res, 204, { ...allow, ...cors }, '', true);
       return;
     }
     const code = CODE_PATH.exec(rawPath);
@@ -142,11 +190,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     } else if (rawPath === '/api/stats') {
       // How well the playback caches work: store look-ups since the server started.
       const stats = { urlLookups: urls.lookups, routeLoads: records.routes.loads, playlistLoads: records.playlists.loads };
-      send(res, 200, { ...CORS, 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }, JSON.stringify(stats), head);
+      send(res, 200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }, JSON.stringify(stats), head);
     } else if (rawPath === '/api/videos') {
       const routes = await listRoutes(backend.objects);
       const videos = routes.sort(byNewest).map((r) => ({ ...routeSummary(r), playlist: playbackPath(r.videoId) }));
-      send(res, 200, { ...CORS, 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }, JSON.stringify(videos), head);
+      send(res, 200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }, JSON.stringify(videos), head);
     } else {
       send(res, 404, { 'Content-Type': 'text/plain' }, 'not found\n', head);
     }

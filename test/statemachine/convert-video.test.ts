@@ -476,6 +476,41 @@ describe('the local server answers only what is registered and signed, on 127.0.
     }
   });
 
+  it('answers 400 for a request target it cannot parse, and reads an absolute-form target by its path', async () => {
+    expect(await rawStatus(server.port, 'http://%zz/')).toBe(400);
+    expect(await rawStatus(server.port, 'ftp://example/v/x')).toBe(400);
+    expect(await rawStatus(server.port, `http://127.0.0.1:${server.port}/v/${videoId}/index.m3u8`)).toBe(200);
+  });
+
+  it('honours If-Range (RFC 9110 §13.1.5): the range while the validator matches, the whole package once it does not', async () => {
+    const redirect = await fetch(`${server.url}/v/${videoId}/0.ts`, { redirect: 'manual' });
+    const location = new URL(redirect.headers.get('location')!, server.url);
+    const code = new URL(`${location.pathname}${location.search}`, server.url); // this server, whichever made the URL
+    const whole = await fetch(code);
+    const etag = whole.headers.get('etag')!;
+    const lastModified = whole.headers.get('last-modified')!;
+    expect(etag).toMatch(/^"[0-9a-f]+-[0-9a-f]+"$/);
+    const ranged = (ifRange: string) => fetch(code, { headers: { Range: 'bytes=0-29', 'If-Range': ifRange } });
+    expect((await ranged(etag)).status).toBe(206);
+    expect((await ranged(lastModified)).status).toBe(206);
+    for (const stale of ['"0-0"', `W/${etag}`, 'Thu, 01 Jan 1970 00:00:00 GMT']) {
+      const answer = await ranged(stale);
+      expect(answer.status).toBe(200);
+      expect((await answer.arrayBuffer()).byteLength).toBe(Number(whole.headers.get('content-length')));
+    }
+  });
+
+  it('sends CORS on the media a player reads, and not on the API that lists what was converted', async () => {
+    const cors = async (path: string, method = 'GET') =>
+      (await fetch(`${server.url}${path}`, { method, redirect: 'manual' })).headers.get('access-control-allow-origin');
+    expect(await cors(`/v/${videoId}/index.m3u8`)).toBe('*');
+    expect(await cors(`/v/${videoId}/0.ts`)).toBe('*');
+    expect(await cors(`/v/${videoId}/index.m3u8`, 'OPTIONS')).toBe('*');
+    expect(await cors('/api/videos')).toBeNull();
+    expect(await cors('/api/stats')).toBeNull();
+    expect(await cors('/api/videos', 'OPTIONS')).toBeNull();
+  });
+
   it('refuses a code path that is not a function name', async () => {
     for (const path of ['/code/../signing-key', '/code/%2e%2e%2fsigning-key.zip', `/code/${'a'.repeat(65)}.zip`]) {
       expect(await rawStatus(server.port, path)).toBe(404);
