@@ -2,7 +2,7 @@
 // run ConvertVideo on the local engine, record its history, and take the input copy away again.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { realpath, stat } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { conversionFor, type ConversionOptions, type ExecutionInput } from '../src/core/model';
@@ -23,7 +23,7 @@ import { faultSetup, injectFaults, type FaultCounts, type FaultSetup } from '../
 import type { LocalBackend } from '../src/composition/backends/local';
 import { bindSteps } from '../src/composition/steps';
 import type { Ports } from '../src/ports';
-import { CliError } from './errors';
+import { checkIsFile } from './errors';
 import { conversionProgress } from './progress';
 import { startServer } from './server';
 
@@ -74,10 +74,8 @@ export async function convertFile(file: string, options: ConvertOptions): Promis
   const { backend } = options;
   const { settings } = backend;
   const faults = options.faults ?? faultSetup(settings.faults, settings.faultSeed);
+  checkIsFile(file);
   const path = resolve(file);
-  const info = await stat(path).catch(() => undefined);
-  if (!info) throw new CliError(`${file}: no such file`);
-  if (!info.isFile()) throw new CliError(`${file}: not a regular file`);
 
   // The source key is the file name under its folder (as an upload to a folder of the input bucket
   // would be): converting the same file again replaces that video, a file of the same name from

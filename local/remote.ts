@@ -1,7 +1,6 @@
 // The CLI against a deployed stage (`--stage <name>`): the stack's outputs are looked up, files go
 // to the input bucket (the S3 trigger starts the conversion), executions are followed and read
 // back from Step Functions, and list/delete use the same registry code as the local backend.
-import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import type { ExecutionDescription, StepFunctionsExecutions } from '../src/adapters/aws/executions';
 import { historyTranslator, storedEventsFromHistory } from '../src/adapters/aws/history';
@@ -12,7 +11,7 @@ import { conversionFor, DEFAULT_OPTIONS, type ConversionOptions, type ExecutionI
 import { attemptName, isSupportedKey, parseExecutionName, playbackPath, videoIdFor } from '../src/core/naming';
 import type { ConvertResult } from './convert';
 import { startExecutionAttempt } from '../src/start-execution';
-import { CliError } from './errors';
+import { checkIsFile, CliError } from './errors';
 import { conversionProgress } from './progress';
 import type { HistoryView, Target } from './targets';
 
@@ -139,9 +138,8 @@ export async function convertRemote(source: string, ports: StageBackend, options
     executionName = started.executionName;
     options.onStart?.(executionName, started.result);
   } else {
+    checkIsFile(source);
     const path = resolve(source);
-    const info = await stat(path).catch(() => undefined);
-    if (!info?.isFile()) throw new CliError(`${source}: no such file`);
     key = basename(path);
     if (!isSupportedKey(key)) {
       throw new CliError(`${source}: only .mp4 and .mp3 files are converted (the input bucket's trigger ignores others)`);

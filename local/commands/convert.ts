@@ -1,28 +1,21 @@
 // `lambda-hls convert <file>... [--json] [--segment-seconds N] [--profile P] [--transcode] [--stage S]`
-import { statSync } from 'node:fs';
 import type { ConversionOptions } from '../../src/core/model';
-import { CliError } from '../errors';
+import { CliError, notAFile } from '../errors';
 import { progressReporter } from '../progress';
 import type { Target } from '../targets';
 import type { ConvertJson } from './contracts';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, printJson, plural, say } from './output';
-
-/** A name that is not a file here (an s3:// URL is the stage's to check). */
-function notAFile(file: string): string | undefined {
-  if (/^s3:\/\//i.test(file)) return undefined;
-  try {
-    return statSync(file).isFile() ? undefined : `${file}: not a regular file`;
-  } catch {
-    return `${file}: no such file`;
-  }
-}
 
 /**
  * Each file in turn, with its own progress and result (with --json, one object per line); the exit
  * status is the worst of them. Names that are not files stop it before anything is converted.
  */
 export async function runConvertAll(target: Target, files: string[], options: ConversionOptions, json: boolean): Promise<number> {
-  const wrong = files.map(notAFile).filter((why): why is string => why !== undefined);
+  // An s3:// URL is the stage's to check.
+  const wrong = files
+    .filter((file) => !/^s3:\/\//i.test(file))
+    .map(notAFile)
+    .filter((why): why is string => why !== undefined);
   if (wrong.length > 0) throw new CliError(`${wrong.join('; ')}: nothing was converted`);
   let worst = EXIT_OK;
   const failed: string[] = [];

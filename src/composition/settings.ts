@@ -74,6 +74,15 @@ function whole(name: string, fallback: number, min: number, max: number, unit: s
   };
 }
 
+/** A name-like setting: `fallback` when unset, else it must match `pattern` (`what` says what it must be). */
+function patterned(name: string, fallback: string, pattern: RegExp, what: string) {
+  return (raw: string | undefined): string => {
+    const value = raw === undefined || raw === '' ? fallback : raw;
+    if (!pattern.test(value)) throw new InvalidSetting(`${name} must be ${what}, got ${JSON.stringify(raw)}`);
+    return value;
+  };
+}
+
 function optional(raw: string | undefined): string | undefined {
   return raw === undefined || raw === '' ? undefined : raw;
 }
@@ -112,15 +121,7 @@ export const SETTINGS = [
     scope: 'both',
     shown: 'lhls-',
     help: 'prefix of every segment function name (deployed: lambda-hls-<stage>-seg-, set by the stack)',
-    parse: (raw) => {
-      const value = raw === undefined || raw === '' ? 'lhls-' : raw;
-      if (!/^[A-Za-z0-9_-]{1,63}$/.test(value)) {
-        throw new InvalidSetting(
-          `LAMBDA_HLS_FUNCTION_PREFIX must be letters, digits, - or _ (as Lambda function names), got ${JSON.stringify(raw)}`,
-        );
-      }
-      return value;
-    },
+    parse: patterned('LAMBDA_HLS_FUNCTION_PREFIX', 'lhls-', /^[A-Za-z0-9_-]{1,63}$/, 'letters, digits, - or _ (as Lambda function names)'),
   } satisfies Spec<'functionPrefix'>,
   {
     name: 'LAMBDA_HLS_MAX_INPUT_BYTES',
@@ -190,12 +191,7 @@ export const SETTINGS = [
     scope: 'stack',
     shown: 'provided.al2023',
     help: 'runtime of the segment functions (serverless.yml custom.segmentRuntime): never invoked, so the one whose creation AWS allows longest (provided.al2023: until 2029; nodejs22.x: until 2027-06-01)',
-    parse: (raw) => {
-      const value = raw === undefined || raw === '' ? 'provided.al2023' : raw;
-      if (!/^[a-z][a-z0-9.]*$/.test(value))
-        throw new InvalidSetting(`LAMBDA_HLS_SEGMENT_RUNTIME must be a Lambda runtime identifier, got ${JSON.stringify(raw)}`);
-      return value;
-    },
+    parse: patterned('LAMBDA_HLS_SEGMENT_RUNTIME', 'provided.al2023', /^[a-z][a-z0-9.]*$/, 'a Lambda runtime identifier'),
   } satisfies Spec<'segmentRuntime'>,
   {
     name: 'INPUT_BUCKET',

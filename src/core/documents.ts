@@ -30,6 +30,11 @@ function entryAt(value: unknown, path: string): PackageEntry {
   };
 }
 
+/** Each item of an array as an object, parsed with its own path (`segments[3]`) for messages. */
+function objectsAt<T>(value: unknown, path: string, item: (raw: Record<string, unknown>, at: string) => T): T[] {
+  return arrayAt(value, path).map((v, i) => item(objectAt(v, `${path}[${i}]`), `${path}[${i}]`));
+}
+
 function stringsAt(value: unknown, path: string): string[] {
   return arrayAt(value, path).map((v, i) => stringAt(v, `${path}[${i}]`));
 }
@@ -41,18 +46,14 @@ export const parseManifest: DocumentParser<SegmentManifest> = (value, path) => {
     videoId: videoIdAt(raw.videoId, `${path}.videoId`),
     revision: revisionAt(raw.revision, `${path}.revision`),
     encoding: parseEncodingPlan(raw.encoding, `${path}.encoding`),
-    segments: arrayAt(raw.segments, `${path}.segments`).map((s, i) => {
-      const at = `${path}.segments[${i}]`;
-      const segment = objectAt(s, at);
-      return {
-        index: numberAt(segment.index, `${at}.index`),
-        key: stringAt(segment.key, `${at}.key`),
-        bytes: numberAt(segment.bytes, `${at}.bytes`),
-        crc32: numberAt(segment.crc32, `${at}.crc32`),
-        start: numberAt(segment.start, `${at}.start`),
-        duration: numberAt(segment.duration, `${at}.duration`),
-      };
-    }),
+    segments: objectsAt(raw.segments, `${path}.segments`, (segment, at) => ({
+      index: numberAt(segment.index, `${at}.index`),
+      key: stringAt(segment.key, `${at}.key`),
+      bytes: numberAt(segment.bytes, `${at}.bytes`),
+      crc32: numberAt(segment.crc32, `${at}.crc32`),
+      start: numberAt(segment.start, `${at}.start`),
+      duration: numberAt(segment.duration, `${at}.duration`),
+    })),
   };
 };
 
@@ -63,35 +64,27 @@ export const parseBatch: DocumentParser<BatchDocument> = (value, path) => {
     videoId: videoIdAt(raw.videoId, `${path}.videoId`),
     revision: revisionAt(raw.revision, `${path}.revision`),
     batch: numberAt(raw.batch, `${path}.batch`),
-    packages: arrayAt(raw.packages, `${path}.packages`).map((p, i) => {
-      const at = `${path}.packages[${i}]`;
-      const pkg = objectAt(p, at);
-      return {
-        package: numberAt(pkg.package, `${at}.package`),
-        bytes: numberAt(pkg.bytes, `${at}.bytes`),
-        entries: arrayAt(pkg.entries, `${at}.entries`).map((e, j) => ({
-          ...entryAt(e, `${at}.entries[${j}]`),
-          key: stringAt(objectAt(e, `${at}.entries[${j}]`).key, `${at}.entries[${j}].key`),
-        })),
-      };
-    }),
+    packages: objectsAt(raw.packages, `${path}.packages`, (pkg, at) => ({
+      package: numberAt(pkg.package, `${at}.package`),
+      bytes: numberAt(pkg.bytes, `${at}.bytes`),
+      entries: objectsAt(pkg.entries, `${at}.entries`, (entry, where) => ({
+        ...entryAt(entry, where),
+        key: stringAt(entry.key, `${where}.key`),
+      })),
+    })),
   };
 };
 
 /** What one PackageBatch iteration made: a receipt per package. */
 export const parseReceipts: DocumentParser<PackageReceipt[]> = (value, path) =>
-  arrayAt(value, path).map((r, i) => {
-    const at = `${path}[${i}]`;
-    const raw = objectAt(r, at);
-    return {
-      package: numberAt(raw.package, `${at}.package`),
-      functionName: stringAt(raw.functionName, `${at}.functionName`),
-      codeSha256: stringAt(raw.codeSha256, `${at}.codeSha256`),
-      zipBytes: numberAt(raw.zipBytes, `${at}.zipBytes`),
-      created: raw.created === true,
-      entries: arrayAt(raw.entries, `${at}.entries`).map((e, j) => entryAt(e, `${at}.entries[${j}]`)),
-    };
-  });
+  objectsAt(value, path, (raw, at) => ({
+    package: numberAt(raw.package, `${at}.package`),
+    functionName: stringAt(raw.functionName, `${at}.functionName`),
+    codeSha256: stringAt(raw.codeSha256, `${at}.codeSha256`),
+    zipBytes: numberAt(raw.zipBytes, `${at}.zipBytes`),
+    created: raw.created === true,
+    entries: objectsAt(raw.entries, `${at}.entries`, entryAt),
+  }));
 
 /** ComputeOffsets' result: each segment's package, offset and length. */
 export const parseOffsets: DocumentParser<OffsetsDocument> = (value, path) => {
@@ -99,18 +92,14 @@ export const parseOffsets: DocumentParser<OffsetsDocument> = (value, path) => {
   return {
     videoId: videoIdAt(raw.videoId, `${path}.videoId`),
     revision: revisionAt(raw.revision, `${path}.revision`),
-    segments: arrayAt(raw.segments, `${path}.segments`).map((s, i) => {
-      const at = `${path}.segments[${i}]`;
-      const segment = objectAt(s, at);
-      return {
-        index: numberAt(segment.index, `${at}.index`),
-        package: numberAt(segment.package, `${at}.package`),
-        functionName: stringAt(segment.functionName, `${at}.functionName`),
-        offset: numberAt(segment.offset, `${at}.offset`),
-        length: numberAt(segment.length, `${at}.length`),
-        duration: numberAt(segment.duration, `${at}.duration`),
-      };
-    }),
+    segments: objectsAt(raw.segments, `${path}.segments`, (segment, at) => ({
+      index: numberAt(segment.index, `${at}.index`),
+      package: numberAt(segment.package, `${at}.package`),
+      functionName: stringAt(segment.functionName, `${at}.functionName`),
+      offset: numberAt(segment.offset, `${at}.offset`),
+      length: numberAt(segment.length, `${at}.length`),
+      duration: numberAt(segment.duration, `${at}.duration`),
+    })),
   };
 };
 

@@ -17,7 +17,7 @@ import { NotMedia, SegmentationFailed, TruncatedInput } from '../../core/errors'
 import type { HdrTransfer, ProbeResult } from '../../core/model';
 import type { MediaFormat } from '../../core/naming';
 import type { MediaTool, SegmentFile, SegmentRequest } from '../../ports';
-import { loopbackFor } from './loopback';
+import { loopbackFor, needsLoopback } from './loopback';
 
 export interface Binaries {
   ffmpeg: string;
@@ -81,7 +81,7 @@ const DEMUXERS: Record<MediaFormat, string[]> = { mp4: ['-f', 'mov', '-enable_dr
  * format, and no protocol but its own — `file` for a path, `http` (over `tcp`) for the relay.
  */
 export function inputArgs(location: string, format: MediaFormat, limits: MediaLimits = DEFAULT_LIMITS): string[] {
-  const url = /^http:\/\//.test(location);
+  const url = needsLoopback(location); // by now the relay's URL
   return [
     '-protocol_whitelist',
     url ? 'http,tcp' : 'file',
@@ -132,7 +132,7 @@ function run(binary: string, args: string[], timeoutMs?: number): Promise<RunRes
 /** The first bytes of a path or of the relay's URL: what a file looks like, for the message when it cannot be read. */
 async function leadingBytes(location: string): Promise<Buffer> {
   try {
-    if (!/^http:\/\//.test(location)) {
+    if (!needsLoopback(location)) {
       const handle = await open(location, 'r');
       try {
         const head = Buffer.alloc(SNIFF_BYTES);
