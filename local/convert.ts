@@ -7,7 +7,8 @@ import { basename, dirname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { conversionFor, type ConversionOptions, type ExecutionInput } from '../src/core/model';
 import { localSourceKey, videoIdFor } from '../src/core/naming';
-import { readRoute } from '../src/registry/routes';
+import { Interrupted } from '../src/core/errors';
+import { readRouteTolerant } from '../src/registry/routes';
 import { loadDefinition, runStateMachine, type LoadedDefinition } from './engine';
 import {
   conversionNotes,
@@ -19,6 +20,7 @@ import {
   type StoredEvent,
 } from '../src/core/history';
 import { compactEvent, ExecutionStore, type ExecutionRecord } from './executions';
+import { thisProcess } from '../src/process-identity';
 import { faultSetup, injectFaults, type FaultCounts, type FaultSetup } from '../src/adapters/local/faults';
 import type { LocalBackend } from '../src/composition/backends/local';
 import { bindSteps } from '../src/composition/steps';
@@ -37,18 +39,20 @@ export interface ConvertOptions {
   /** Faults for the steps' ports (default: LAMBDA_HLS_FAULTS and LAMBDA_HLS_FAULT_SEED), and where to count those that fired. */
   faults?: FaultSetup;
   faultCounts?: FaultCounts;
-  /** Told when another process is converting this file, and this one waits for it. */
-  onWait?: (holderPid: number) => void;
+  /** Told when another process is converting this file, and this one waits for it (at most LAMBDA_HLS_LOCK_WAIT_SECONDS). */
+  onWait?: (holderPid: number, lockPath: string) => void;
   /** Told when the file was converted before in another way (other content or options): this run's rendition replaces it. */
   onReplace?: (videoId: string, previousRevision: string) => void;
   /** Wrap the ports the steps see (fault injection in tests). */
   wrapPorts?: (ports: Ports) => Ports;
   retryDelayMs?: number;
   loaded?: LoadedDefinition;
+  /** Ctrl-C, SIGTERM, SIGHUP: ffmpeg is stopped, its scratch removed, the execution left ABORTED. */
+  signal?: AbortSignal;
 }
 
 export interface ConvertResult {
-  status: 'SUCCEEDED' | 'FAILED';
+  status: 'SUCCEEDED' | 'FAILED' | 'ABORTED';
   videoId: string;
   executionName: string;
   playlist: string | null;
@@ -89,11 +93,16 @@ export async function convertFile(file: string, options: ConvertOptions): Promis
 
   // One conversion of a video at a time: a second `convert` of the same file waits for the
   // first, since both would use the same input key (and, for the same options, the same functions).
-  const release = await store.lock(videoId, options.onWait);
+  const release = await store.lock(videoId, (holder, lockPath) => options.onWait?.(holder.pid, lockPath), {
+    timeoutMs: settings.lockWaitSeconds * 1000,
+    ...(options.signal && { signal: options.signal }),
+  });
   try {
+    if (options.signal?.aborted) throw new Interrupted(`stopped by ${String(options.signal.reason)} before it started`);
     // Converted already (by an earlier attempt, or by the run just waited for): nothing to do.
     const done = store.attempts(baseName).find((r) => r.status === 'SUCCEEDED');
-    const route = await readRoute(backend.objects, videoId);
+    // A damaged record is replaced by this run's (RegisterRoute), so it is no reason to stop.
+    const { route } = await readRouteTolerant(backend.objects, videoId);
     if (route && route.revision !== revision) options.onReplace?.(videoId, route.revision);
     if (done && route?.revision === revision) {
       return {
@@ -126,20 +135,24 @@ interface Conversion {
   input: ExecutionInput;
 }
 
-/** The ports with SegmentMedia's ffmpeg position passed on to `onSegmenting` (a local run's progress line). */
-function withSegmentingProgress(ports: Ports, onSegmenting: ConvertOptions['onSegmenting']): Ports {
-  if (!onSegmenting) return ports;
+/**
+ * The ports with the media tool as this run drives it: SegmentMedia's ffmpeg position passed on to
+ * `onSegmenting` (a local run's progress line), and ffprobe and ffmpeg stopped by `signal`.
+ */
+function withRunControls(ports: Ports, { onSegmenting, signal }: Pick<ConvertOptions, 'onSegmenting' | 'signal'>): Ports {
+  if (!onSegmenting && !signal) return ports;
   const { media } = ports;
   return {
     ...ports,
     media: {
-      probe: (input, format) => media.probe(input, format),
+      probe: (input, format) => media.probe(input, format, signal),
       segment: (request) =>
         media.segment({
           ...request,
+          ...(signal && { signal }),
           onProgress: (seconds) => {
             request.onProgress?.(seconds);
-            onSegmenting(seconds, request.durationSeconds);
+            onSegmenting?.(seconds, request.durationSeconds);
           },
         }),
       testClip: (path, seconds) => media.testClip(path, seconds),
@@ -160,6 +173,7 @@ async function execute(conversion: Conversion): Promise<ConvertResult> {
     status: 'RUNNING',
     startedAt: new Date().toISOString(),
     pid: process.pid,
+    ...(thisProcess().started && { processStarted: thisProcess().started }),
     input,
   };
   store.start(record);
@@ -168,12 +182,12 @@ async function execute(conversion: Conversion): Promise<ConvertResult> {
   try {
     await backend.objects.putFile('input', sourceKey, path);
     // LAMBDA_HLS_FAULTS: what the steps see may throttle, fail or stall; the CLI's own calls do not.
-    const stepPorts = withSegmentingProgress(
+    const stepPorts = withRunControls(
       injectFaults(backend, faults, {
         counts: options.faultCounts,
         retry: options.retryDelayMs === 0 ? { baseMs: 0 } : {},
       }),
-      options.onSegmenting,
+      options,
     );
     const loaded = options.loaded ?? loadDefinition();
     const progressOf = conversionProgress(loaded);
@@ -186,6 +200,7 @@ async function execute(conversion: Conversion): Promise<ConvertResult> {
       }),
       input: input as never,
       retryDelayMs: options.retryDelayMs,
+      ...(options.signal && { signal: options.signal }),
       onEvent: (event) => {
         const stored = compactEvent(event, progressOf);
         store.append(executionName, stored);
@@ -196,7 +211,13 @@ async function execute(conversion: Conversion): Promise<ConvertResult> {
     record.status = result.status;
     record.stoppedAt = new Date().toISOString();
     if (result.status === 'SUCCEEDED') record.output = result.output;
-    else record.error = failedState(events);
+    else if (result.status === 'ABORTED') {
+      record.error = {
+        state: lastState(events),
+        error: 'Interrupted',
+        cause: `stopped by ${String(options.signal?.reason ?? 'an interrupt')}`,
+      };
+    } else record.error = failedState(events);
     store.finish(record);
 
     const output = result.output as { playlistKey?: string; segmentCount?: number } | undefined;

@@ -97,10 +97,12 @@ export interface RunOptions {
    * tool, is validated by its tests and by serverless-step-functions at package time.
    */
   validate?: boolean;
+  /** Aborts the execution (Ctrl-C): it ends ABORTED once the Tasks in flight have settled. */
+  signal?: AbortSignal;
 }
 
 export interface RunResult {
-  status: 'SUCCEEDED' | 'FAILED';
+  status: 'SUCCEEDED' | 'FAILED' | 'ABORTED';
   output?: unknown;
   events: EventLog[];
 }
@@ -161,12 +163,17 @@ export async function runStateMachine(options: RunOptions): Promise<RunResult> {
       options.onEvent?.(event);
     }
   })();
+  const abort = () => execution.abort();
+  if (options.signal?.aborted) abort();
+  options.signal?.addEventListener('abort', abort, { once: true });
   let status: RunResult['status'] = 'SUCCEEDED';
   let output: unknown;
   try {
     output = await execution.result;
   } catch {
-    status = 'FAILED';
+    status = options.signal?.aborted ? 'ABORTED' : 'FAILED';
+  } finally {
+    options.signal?.removeEventListener('abort', abort);
   }
   await collecting;
   await settleOthers();

@@ -1,11 +1,13 @@
 // Execution history on disk: $LAMBDA_HLS_HOME/executions/<name>.json, written when the run
 // starts and again when it ends, with every engine event appended to <name>.events.jsonl as it
 // happens — so even a killed conversion leaves a history that says where it stopped.
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { isRunning, parseProcessId, thisProcess, type ProcessId } from '../src/process-identity';
 import { attemptName } from '../src/core/naming';
 import type { EventLog } from './engine';
-import { oneLineCause } from '../src/core/errors';
+import { Interrupted, oneLineCause } from '../src/core/errors';
 import { lastState, type ExecutionStatus, type FailureSummary, type ProgressOf, type StoredEvent } from '../src/core/history';
 
 export interface ExecutionRecord {
@@ -17,6 +19,8 @@ export interface ExecutionRecord {
   startedAt: string;
   stoppedAt?: string;
   pid: number;
+  /** When that process started (see process-identity): with the pid, tells it from a later process given the same pid. */
+  processStarted?: string;
   input: unknown;
   output?: unknown;
   error?: FailureSummary;
@@ -53,13 +57,9 @@ export function compactEvent(event: EventLog, progressOf: ProgressOf): StoredEve
   return stored;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+/** A convert waited for a video's lock longer than LAMBDA_HLS_LOCK_WAIT_SECONDS. */
+export class LockTimeout extends Error {
+  override readonly name = 'LockTimeout' as const;
 }
 
 export class ExecutionStore {
@@ -103,7 +103,8 @@ export class ExecutionStore {
     } catch {
       return undefined;
     }
-    if (record.status === 'RUNNING' && record.pid !== process.pid && !isAlive(record.pid)) {
+    const writer: ProcessId = { pid: record.pid, ...(record.processStarted && { started: record.processStarted }) };
+    if (record.status === 'RUNNING' && !isRunning(writer, Date.parse(record.startedAt))) {
       record.status = 'ABORTED';
       const events = this.events(name);
       record.error = {
@@ -157,32 +158,92 @@ export class ExecutionStore {
     return found;
   }
 
+  lockPath(videoId: string): string {
+    return join(this.dir, `${videoId}.lock`);
+  }
+
+  /**
+   * Takes a video's lock if no running process holds it (taking over one whose holder is gone);
+   * returns the release, or the holder when a running process has it.
+   */
+  tryLock(videoId: string): { release: () => void } | { holder: ProcessId } {
+    mkdirSync(this.dir, { recursive: true });
+    const path = this.lockPath(videoId);
+    const me = thisProcess();
+    for (;;) {
+      try {
+        writeFileSync(path, JSON.stringify({ ...me, since: new Date().toISOString() }), { flag: 'wx' });
+        return { release: () => rmSync(path, { force: true }) };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      const holder = this.lockHeld(path);
+      if (holder) return { holder };
+      rmSync(path, { force: true }); // its process is gone (or its pid now names another process): stale
+    }
+  }
+
+  /** Whether a lock file's holder still runs; false when it cannot be read (half-written, or gone meanwhile). */
+  private lockHeld(path: string): ProcessId | undefined {
+    try {
+      const holder = parseProcessId(readFileSync(path, 'utf8'));
+      return holder && isRunning(holder, statSync(path).mtimeMs) ? holder : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /**
    * Holds a video while one conversion of it runs, so two `convert`s of the same file name take
    * turns instead of sharing one input key and, with the same options, writing the same functions
    * and work files at once (in AWS the execution name serialises the latter: one per name). A lock
-   * left by a process that died is taken over. Returns the release.
+   * whose holder has stopped — by pid and start time, so a pid used again does not count — is
+   * taken over; after `timeoutMs` of waiting for a live one, LockTimeout names the lock file.
+   * Returns the release.
    */
-  async lock(videoId: string, onWait?: (holderPid: number) => void, pollMs = 200): Promise<() => void> {
-    mkdirSync(this.dir, { recursive: true });
-    const path = join(this.dir, `${videoId}.lock`);
+  async lock(
+    videoId: string,
+    onWait?: (holder: ProcessId, lockPath: string) => void,
+    { pollMs = 200, timeoutMs = Number.POSITIVE_INFINITY, signal }: { pollMs?: number; timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<() => void> {
+    const path = this.lockPath(videoId);
+    const deadline = Date.now() + timeoutMs;
     let told = false;
     for (;;) {
-      try {
-        writeFileSync(path, String(process.pid), { flag: 'wx' });
-        return () => rmSync(path, { force: true });
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      }
-      const holder = Number(readFileSync(path, 'utf8').trim() || 0);
-      if (!holder || !isAlive(holder)) {
-        rmSync(path, { force: true }); // its process is gone: the lock is stale
-        continue;
-      }
-      if (!told) onWait?.(holder);
+      if (signal?.aborted) throw new Interrupted(`stopped by ${String(signal.reason)} while waiting for ${path}`);
+      const taken = this.tryLock(videoId);
+      if ('release' in taken) return taken.release;
+      if (!told) onWait?.(taken.holder, path);
       told = true;
-      await new Promise((resolve) => setTimeout(resolve, pollMs));
+      if (Date.now() >= deadline) {
+        throw new LockTimeout(
+          `gave up after ${Math.round(timeoutMs / 1000)} s waiting for ${path}, held by process ${taken.holder.pid}` +
+            `${taken.holder.host && taken.holder.host !== hostname() ? ` on ${taken.holder.host}` : ''}; ` +
+            'if no lambda-hls is converting this file, delete that file (or run lambda-hls gc)',
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(pollMs, Math.max(0, deadline - Date.now()))));
     }
+  }
+
+  /** Lock files whose holder has stopped: what gc removes. Paths relative to the home folder. */
+  deadLocks(): string[] {
+    let files: string[];
+    try {
+      files = readdirSync(this.dir);
+    } catch {
+      return [];
+    }
+    return files
+      .filter((f) => f.endsWith('.lock'))
+      .filter((f) => !this.lockHeld(join(this.dir, f)))
+      .map((f) => `executions/${f}`);
+  }
+
+  /** Removes a lock gc found dead, unless its holder changed meanwhile (a new convert took it). */
+  removeDeadLock(file: string): void {
+    const path = join(this.dir, file.replace(/^executions\//, ''));
+    if (!this.lockHeld(path)) rmSync(path, { force: true });
   }
 
   /** A name not used yet: the deterministic one, or with -2, -3… for a new attempt. */

@@ -12,6 +12,7 @@ import { attemptName, isSupportedKey, parseExecutionName, playbackPath, videoIdF
 import type { ConvertResult } from './convert';
 import { startExecutionAttempt } from '../src/start-execution';
 import { checkIsFile, CliError } from './errors';
+import { Interrupted } from '../src/core/errors';
 import { conversionProgress } from './progress';
 import type { HistoryView, Target } from './targets';
 
@@ -19,7 +20,7 @@ export function playlistUrl(stack: StackOutputs, videoId: string): string {
   return `${stack.playbackBaseUrl.replace(/\/$/, '')}${playbackPath(videoId)}`;
 }
 
-function sleep(ms: number): Promise<void> {
+function pause(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
@@ -28,11 +29,21 @@ export interface FollowOptions {
   pollMs?: number;
   /** How long to wait for the S3 trigger to start the execution. */
   startTimeoutMs?: number;
+  /** Stops following (Ctrl-C): the execution goes on in AWS. */
+  signal?: AbortSignal;
 }
 
 /** Waits for the execution to exist and to end, passing its events on as they arrive. */
 export async function follow(executions: StepFunctionsExecutions, name: string, options: FollowOptions = {}) {
   const pollMs = options.pollMs ?? 2000;
+  const sleep = async (ms: number) => {
+    await pause(ms);
+    if (options.signal?.aborted) {
+      throw new Interrupted(
+        `stopped following execution ${name} (${String(options.signal.reason)}): it goes on in AWS; lambda-hls history ${name} shows it`,
+      );
+    }
+  };
   const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
   let description = await executions.describe(name);
   while (!description) {
@@ -207,6 +218,7 @@ export async function stageTarget(target: StageTarget): Promise<Target> {
         options,
         onEvent: report.onEvent,
         onStart: (name, how) => report.note(`  ${STARTED[how]} execution ${name}`),
+        ...(report.signal && { signal: report.signal }),
       }),
     playHint: (result) => `play it   in Safari or VLC (Chrome and Firefox: see the README), or ffplay ${result.playlist ?? ''}`,
     history: (id) => remoteHistory(stage, id),

@@ -192,7 +192,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const stats = { urlLookups: urls.lookups, routeLoads: records.routes.loads, playlistLoads: records.playlists.loads };
       send(res, 200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }, JSON.stringify(stats), head);
     } else if (rawPath === '/api/videos') {
-      const routes = await listRoutes(backend.objects);
+      const { routes } = await listRoutes(backend.objects); // an unreadable record is left out, not a 500 for all
       const videos = routes.sort(byNewest).map((r) => ({ ...routeSummary(r), playlist: playbackPath(r.videoId) }));
       send(res, 200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }, JSON.stringify(videos), head);
     } else {

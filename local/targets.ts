@@ -14,9 +14,10 @@ import {
 } from '../src/core/history';
 import type { ConversionOptions, RouteRecord } from '../src/core/model';
 import type { OwnedStores } from '../src/registry/deletion';
-import type { RunningExecutions } from '../src/registry/gc';
+import type { Leftovers, RunningExecutions } from '../src/registry/gc';
 import { convertFile, type ConvertResult } from './convert';
 import { ExecutionStore } from './executions';
+import { localLeftovers } from './leftovers';
 
 /** One execution's history, wherever it ran. */
 export interface HistoryView {
@@ -38,6 +39,8 @@ export interface ConvertReport {
   onSegmenting?(seconds: number, totalSeconds: number): void;
   /** A line about the run itself (waiting for another, the execution started); not printed with --json. */
   note(text: string): void;
+  /** Ctrl-C, SIGTERM or SIGHUP: a local run stops (ABORTED), a stage's is no longer followed. */
+  signal?: AbortSignal;
 }
 
 export interface Target {
@@ -56,8 +59,10 @@ export interface Target {
   /** An execution by name, or the newest of a video id. */
   history(id: string): Promise<HistoryView | undefined>;
   running(): Promise<RunningExecutions>;
-  /** What writers that were killed left half-written, for gc (the local store's temporaries; S3 expires its own). */
-  abandoned?: { list(): Promise<string[]>; remove(path: string): Promise<void> };
+  /** What killed processes left outside the stores, for gc (local only: S3 expires its own partial uploads). */
+  leftovers?: Leftovers;
+  /** Holds a video against conversions while gc decides about it (the local lock); undefined when one converts it now. */
+  hold?(videoId: string): Promise<(() => void) | undefined>;
 }
 
 /** `--stage <name> [--region R]`, as the commands that can work on a deployed stack take them. */
@@ -88,7 +93,8 @@ export function localTarget(backend: LocalBackend = localBackend(settings())): T
         options,
         onEvent: report.onEvent,
         ...(report.onSegmenting && { onSegmenting: report.onSegmenting }),
-        onWait: (pid) => report.note(`  waiting: another lambda-hls (pid ${pid}) is converting this file`),
+        ...(report.signal && { signal: report.signal }),
+        onWait: (pid, lockPath) => report.note(`  waiting: another lambda-hls (pid ${pid}) is converting this file (lock ${lockPath})`),
         onReplace: (videoId, previous) =>
           report.note(
             `  replacing: ${videoId} was converted before from other content or with other options (revision ${previous}); this rendition replaces it`,
@@ -112,7 +118,11 @@ export function localTarget(backend: LocalBackend = localBackend(settings())): T
         ...(error && { error }),
       };
     },
-    abandoned: { list: () => backend.objects.abandonedTemporaries(), remove: (path) => backend.objects.removeTemporary(path) },
+    leftovers: localLeftovers(backend, store),
+    async hold(videoId) {
+      const taken = store.tryLock(videoId);
+      return 'release' in taken ? taken.release : undefined;
+    },
     async running() {
       const running = store.all().filter((r) => r.status === 'RUNNING');
       return {

@@ -97,6 +97,8 @@ export interface SegmentRequest {
   durationSeconds: number;
   /** Told how far into the input (seconds) ffmpeg has got, as it goes. */
   onProgress?: (seconds: number) => void;
+  /** When aborted, ffmpeg is stopped (resumed first if paused) and the segments end with Interrupted. */
+  signal?: AbortSignal;
 }
 
 export interface MediaTool {
@@ -105,7 +107,7 @@ export interface MediaTool {
    * NotMedia when the file is not that format's audio or video, TruncatedInput when it is an MP4
    * cut before its index.
    */
-  probe(input: string, format: MediaFormat): Promise<ProbeResult>;
+  probe(input: string, format: MediaFormat, signal?: AbortSignal): Promise<ProbeResult>;
   /**
    * Cuts the input into MPEG-TS segments in `outDir`, handing each over as soon as ffmpeg has
    * finished it (durations as ffmpeg reports them). ffmpeg goes on meanwhile, but waits while a

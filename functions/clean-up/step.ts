@@ -3,13 +3,16 @@
 import { oneLineCause } from '../../src/core/errors';
 import { isRevision, isVideoId, videoIdFor } from '../../src/core/naming';
 import type { Ports } from '../../src/ports';
-import { deleteRevision } from '../../src/registry/deletion';
-import { readRoute } from '../../src/registry/routes';
+import { retryTransient, type RetryOptions } from '../../src/core/retry';
+import { deleteRevision, type LeftBehind, type OwnedStores } from '../../src/registry/deletion';
+import { readRouteTolerant } from '../../src/registry/routes';
 
 export type CleanUpPorts = Pick<Ports, 'objects' | 'code'>;
 
 export interface CleanUpSettings {
   functionPrefix: string;
+  /** Per-call retries of throttling and network faults (tests make them instant). */
+  retry?: RetryOptions;
 }
 
 /** The execution's state at the failure, as far as it got: whatever of it exists tells what to delete. */
@@ -22,8 +25,11 @@ export interface CleanUpInput {
 
 export interface CleanUpResult {
   Error: string;
+  /** The original cause; when something could not be deleted, followed by what was left and how to remove it. */
   Cause: string;
   deleted: { functions: number; objects: number };
+  /** What could not be deleted (up to 20 names of each; the counts are in the Cause). */
+  left?: { functions: string[]; objects: string[] };
 }
 
 function field(value: unknown, key: string): unknown {
@@ -54,10 +60,40 @@ export async function cleanUp(input: CleanUpInput, ports: CleanUpPorts, settings
   const { videoId, revision } = input;
   if (!videoId || !revision) return result;
 
-  // A repeat of a conversion that already succeeded must not delete what is being served.
-  const route = await readRoute(ports.objects, videoId);
-  const serving = route?.revision === revision;
-  const owned = { objects: ports.objects, code: ports.code, functionPrefix: settings.functionPrefix };
-  result.deleted = await deleteRevision(owned, videoId, revision, { functions: !serving, output: !serving, work: true });
+  // A repeat of a conversion that already succeeded must not delete what is being served; nor
+  // may a failure delete what an unreadable record might name (gc keeps it too).
+  const { route, unreadable } = await readRouteTolerant(ports.objects, videoId);
+  const serving = route?.revision === revision || unreadable !== undefined;
+  // Each call retried on throttling and network faults; what still cannot be deleted is noted and
+  // the rest deleted, so the run ends with the original error and says what was left behind.
+  const retried = <T>(call: () => Promise<T>) => retryTransient(call, { attempts: 5, ...settings.retry });
+  const owned: OwnedStores = {
+    objects: {
+      ...ports.objects,
+      list: (b, p) => retried(() => ports.objects.list(b, p)),
+      delete: (b, k) => retried(() => ports.objects.delete(b, k)),
+    },
+    code: { ...ports.code, delete: (name) => retried(() => ports.code.delete(name)) },
+    functionPrefix: settings.functionPrefix,
+  };
+  const left: LeftBehind = { functions: [], objects: [] };
+  try {
+    result.deleted = await deleteRevision(owned, videoId, revision, { functions: !serving, output: !serving, work: true }, [], left);
+  } catch (error) {
+    // Not even the listing worked: nothing is known to be deleted.
+    left.firstError ??= `${(error as Error).name}: ${(error as Error).message}`;
+    left.objects.push(`everything under ${videoId}/${revision}`);
+  }
+  if (left.functions.length > 0 || left.objects.length > 0) {
+    const what = [plural(left.functions.length, 'function'), plural(left.objects.length, 'object')]
+      .filter((w) => !w.startsWith('0 '))
+      .join(' and ');
+    result.Cause = `${result.Cause} — and CleanUp could not remove ${what} this run made (${oneLineCause(left.firstError)}): lambda-hls gc removes them`;
+    result.left = { functions: left.functions.slice(0, 20), objects: left.objects.slice(0, 20) };
+  }
   return result;
+}
+
+function plural(count: number, word: string): string {
+  return `${count} ${word}${count === 1 ? '' : 's'}`;
 }

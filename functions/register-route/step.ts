@@ -7,7 +7,7 @@ import { keys, playbackPath } from '../../src/core/naming';
 import type { Ports } from '../../src/ports';
 import { readDocument } from '../../src/read-document';
 import { deleteRevision, type OwnedStores } from '../../src/registry/deletion';
-import { readRoute } from '../../src/registry/routes';
+import { readRouteTolerant } from '../../src/registry/routes';
 
 export type RegisterRoutePorts = Pick<Ports, 'objects' | 'code' | 'clock'>;
 
@@ -52,7 +52,8 @@ export async function registerRoute(
   const { job } = input;
   const { playlistKey, durationSeconds } = input.playlist;
   const owned = { objects: ports.objects, code: ports.code, functionPrefix: settings.functionPrefix };
-  const previous = await readRoute(ports.objects, job.videoId);
+  // An unreadable record is overwritten: what it named is no longer known, so gc finds it later.
+  const { route: previous } = await readRouteTolerant(ports.objects, job.videoId);
   if (previous?.revision === job.revision) {
     // Registered already, by an earlier attempt of this Task (or an identical earlier run): the
     // work files may be gone, so finish the clean-up from the route record instead of failing.

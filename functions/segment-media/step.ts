@@ -3,10 +3,11 @@
 // segment's CRC-32. Then the packing: consecutive segments fill packages, packages form batches.
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { processTag } from '../../src/process-identity';
 import { join } from 'node:path';
 import { CodeStorageQuotaExceeded, InputNotFound, SegmentationFailed, SegmentTooLarge, TruncatedInput } from '../../src/core/errors';
 import type { BatchDocument, EncodingPlan, Job, SegmentationResult, SegmentManifest } from '../../src/core/model';
-import { baseName, FORMAT_OF, keys, supportedExtension } from '../../src/core/naming';
+import { baseName, FORMAT_OF, keys, SCRATCH_PREFIX, supportedExtension } from '../../src/core/naming';
 import {
   DEFAULT_BATCH_LIMITS,
   DEFAULT_PACKING,
@@ -66,7 +67,8 @@ export async function segmentMedia(job: Job, ports: SegmentMediaPorts, settings:
   const { videoId, revision } = job;
   // Decided by ValidateInput (a hand-made job without one gets the same decision here).
   const plan = job.plan ?? planEncoding(job);
-  const outDir = await mkdtemp(join(settings.scratchDir, `segment-${videoId}-`));
+  // Named by this process (pid and start), so gc can tell a killed run's folder from a running one's.
+  const outDir = await mkdtemp(join(settings.scratchDir, `${SCRATCH_PREFIX}${videoId}-${processTag()}-`));
   const gone = () =>
     new InputNotFound(`${JSON.stringify(baseName(job.source.key))} was deleted from the input bucket while it was being converted`);
   const manifest: SegmentManifest = { videoId, revision, encoding: plan, segments: [] };

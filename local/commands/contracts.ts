@@ -7,7 +7,8 @@ import type { MediaKind } from '../../src/core/model';
 export interface ConvertJson {
   /** The file (or s3:// URL) as it was given: with several, one object per line, in the order given. */
   file: string;
-  status: 'SUCCEEDED' | 'FAILED';
+  /** ABORTED: stopped by Ctrl-C, SIGTERM or SIGHUP (locally). */
+  status: 'SUCCEEDED' | 'FAILED' | 'ABORTED';
   videoId: string;
   executionName: string;
   /** The playlist's path on disk (locally) or its URL under the stack's PlaybackBaseUrl; null when it failed. */
@@ -60,4 +61,10 @@ export interface GcJson {
   functions: string[];
   /** `<bucket>/<key>` */
   objects: string[];
+  /** What killed processes left outside the stores: partial copies and staged packages (`buckets/…`, `functions/…` under LAMBDA_HLS_HOME), locks (`executions/<id>.lock`), scratch folders (their path). */
+  leftovers: string[];
+  /** Route records that could not be read (`output/routes/<id>.json`): everything of those videos was kept. */
+  unreadable: string[];
+  /** Videos being converted while gc ran: kept, for the next gc. */
+  busy: string[];
 }

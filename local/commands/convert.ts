@@ -17,20 +17,29 @@ export async function runConvertAll(target: Target, files: string[], options: Co
     .map(notAFile)
     .filter((why): why is string => why !== undefined);
   if (wrong.length > 0) throw new CliError(`${wrong.join('; ')}: nothing was converted`);
+  const interrupt = onInterrupt();
   let worst = EXIT_OK;
   const failed: string[] = [];
-  for (const file of files) {
-    let code: number;
-    try {
-      code = await runConvert(target, file, options, json);
-    } catch (error) {
-      if (files.length === 1) throw error;
-      // One file's trouble does not stop the others; main() would have said the same.
-      say(`lambda-hls: ${(error as Error).message}`);
-      code = error instanceof CliError ? EXIT_USAGE : EXIT_FAILED;
+  try {
+    for (const file of files) {
+      let code: number;
+      try {
+        code = await runConvert(target, file, options, json, interrupt.signal);
+      } catch (error) {
+        if (files.length === 1 && !interrupt.signal.aborted) throw error;
+        // One file's trouble does not stop the others; main() would have said the same.
+        say(`lambda-hls: ${(error as Error).message}`);
+        code = error instanceof CliError ? EXIT_USAGE : EXIT_FAILED;
+      }
+      if (code !== EXIT_OK) failed.push(file);
+      worst = Math.max(worst, code);
+      if (interrupt.signal.aborted) {
+        if (files.length > 1) say(`lambda-hls: ${interrupt.signal.reason}: the files after ${file} were not converted`);
+        return interrupt.exitCode();
+      }
     }
-    if (code !== EXIT_OK) failed.push(file);
-    worst = Math.max(worst, code);
+  } finally {
+    interrupt.dispose();
   }
   if (files.length > 1 && !json) {
     say(
@@ -40,7 +49,43 @@ export async function runConvertAll(target: Target, files: string[], options: Co
   return worst;
 }
 
-export async function runConvert(target: Target, file: string, options: ConversionOptions, json: boolean): Promise<number> {
+const SIGNALS = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const;
+
+/**
+ * While a convert runs, SIGINT (Ctrl-C), SIGTERM and SIGHUP stop it cleanly instead of killing
+ * Node under ffmpeg: the signal aborts, the run stops ffmpeg, removes its scratch and records the
+ * execution ABORTED; the exit status is then 128 + the signal's number. A second signal exits at once.
+ */
+function onInterrupt() {
+  const controller = new AbortController();
+  let received: keyof typeof SIGNALS | undefined;
+  const handlers = Object.keys(SIGNALS).map((name) => {
+    const signal = name as keyof typeof SIGNALS;
+    const handler = () => {
+      if (received) process.exit(128 + SIGNALS[received]);
+      received = signal;
+      say(`lambda-hls: ${signal} received: stopping (again to exit at once)`);
+      controller.abort(signal);
+    };
+    process.on(signal, handler);
+    return [signal, handler] as const;
+  });
+  return {
+    signal: controller.signal,
+    exitCode: () => 128 + SIGNALS[received ?? 'SIGINT'],
+    dispose: () => {
+      for (const [signal, handler] of handlers) process.off(signal, handler);
+    },
+  };
+}
+
+export async function runConvert(
+  target: Target,
+  file: string,
+  options: ConversionOptions,
+  json: boolean,
+  signal?: AbortSignal,
+): Promise<number> {
   if (!json) say(`lambda-hls: converting ${file}${target.where}`);
   const progress = progressReporter(process.stderr);
   const result = await target.convert(file, options, {
@@ -49,6 +94,7 @@ export async function runConvert(target: Target, file: string, options: Conversi
     note: (text) => {
       if (!json) say(text);
     },
+    ...(signal && { signal }),
   });
   if (json) {
     const out: ConvertJson = {
@@ -70,6 +116,12 @@ export async function runConvert(target: Target, file: string, options: Conversi
     say(`  playlist  ${result.playlist}`);
     say(`  ${target.playHint(result)}`);
     for (const warning of result.warnings) say(`  warning   ${warning}`);
+  } else if (result.status === 'ABORTED') {
+    say(
+      `lambda-hls: conversion ${result.error?.cause ?? 'stopped'} in ${result.error?.state ?? 'an unknown state'}: ffmpeg stopped, scratch removed, execution ABORTED`,
+    );
+    say(`  details   lambda-hls history ${result.executionName}${target.flags}`);
+    say(`  what it made so far goes with lambda-hls gc${target.flags}`);
   } else {
     const e = result.error;
     say(`lambda-hls: conversion failed in ${e?.state ?? 'an unknown state'}: ${e?.error ?? 'error'}: ${e?.cause ?? ''}`);

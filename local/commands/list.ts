@@ -1,16 +1,20 @@
 // `lambda-hls list [--json] [--stage S]`: the converted videos, newest first.
-import { byNewest, listRoutes, routeSummary } from '../../src/registry/routes';
+import { byNewest, listRoutes, routeSummary, unreadableLine } from '../../src/registry/routes';
 import type { Target } from '../targets';
 import type { VideoJson } from './contracts';
 import { duration, EXIT_OK, printJson, say } from './output';
 
 export async function runList(target: Target, json: boolean): Promise<number> {
-  const routes = (await listRoutes(target.stores().objects)).sort(byNewest);
+  const { routes, unreadable } = await listRoutes(target.stores().objects);
+  routes.sort(byNewest);
+  // On stderr, so `list --json` stays the array scripts parse.
+  const skipped = unreadableLine(unreadable);
+  if (skipped) say(`lambda-hls: ${skipped}; gc keeps what they may own`);
   if (json) {
     printJson(routes.map((r): VideoJson => ({ ...routeSummary(r), playlist: target.playlistOf(r) })));
     return EXIT_OK;
   }
-  if (routes.length === 0) {
+  if (routes.length === 0 && !skipped) {
     say(`no videos yet: convert one with lambda-hls convert <file.mp4|file.mp3>${target.flags}`);
     return EXIT_OK;
   }

@@ -1,6 +1,6 @@
 // `lambda-hls serve [--port N] [--host H]`: playlists, 302s, signed package URLs and the player page.
 import type { LocalBackend } from '../../src/composition/backends/local';
-import { listRoutes } from '../../src/registry/routes';
+import { listRoutes, unreadableLine } from '../../src/registry/routes';
 import { startServer, type RunningServer } from '../server';
 import { EXIT_OK, EXIT_USAGE, plural, say } from './output';
 
@@ -15,9 +15,11 @@ export async function runServe(backend: LocalBackend, port: number, host: string
     }
     throw error;
   }
-  const routes = await listRoutes(backend.objects);
+  const { routes, unreadable } = await listRoutes(backend.objects);
   say(`lambda-hls: serving ${plural(routes.length, 'video')} at ${server.url}/`);
   for (const r of routes) say(`  ${server.url}/v/${r.videoId}/index.m3u8  ${r.sourceKey}`);
+  const skipped = unreadableLine(unreadable);
+  if (skipped) say(`  not serving ${skipped}`);
   if (host !== '127.0.0.1' && host !== 'localhost' && host !== '::1') say(`  note: listening on ${host}, so other machines can reach it`);
   say('  press Ctrl-C to stop');
   await new Promise<void>((resolve) => {

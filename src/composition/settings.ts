@@ -29,6 +29,8 @@ export interface Settings {
   maxPackageBytes: number;
   quotaBytes: number;
   urlLifetimeSeconds: number;
+  /** How long `convert` waits for another conversion of the same file before giving up. */
+  lockWaitSeconds: number;
   faults: Fault[];
   faultSeed: number | undefined;
   ffmpegPath: string | undefined;
@@ -163,6 +165,14 @@ export const SETTINGS = [
     help: 'how long a local package URL stays valid, as GetFunction\'s "up to 10 minutes"',
     parse: whole('LAMBDA_HLS_URL_LIFETIME_SECONDS', DEFAULT_URL_LIFETIME_SECONDS, 1, 7 * 24 * 3600, 'seconds'),
   } satisfies Spec<'urlLifetimeSeconds'>,
+  {
+    name: 'LAMBDA_HLS_LOCK_WAIT_SECONDS',
+    key: 'lockWaitSeconds',
+    scope: 'local',
+    shown: '3600',
+    help: 'how long convert waits while another lambda-hls converts the same file, before it gives up naming the lock file',
+    parse: whole('LAMBDA_HLS_LOCK_WAIT_SECONDS', 3600, 0, 7 * 24 * 3600, 'seconds'),
+  } satisfies Spec<'lockWaitSeconds'>,
   {
     name: 'LAMBDA_HLS_FAULTS',
     key: 'faults',

@@ -64,6 +64,11 @@ export class TransientNetworkError extends Error {
   override readonly name = 'TransientNetworkError' as const;
 }
 
+/** The run was stopped on purpose (Ctrl-C, SIGTERM, SIGHUP): not the input's fault, never retried. */
+export class Interrupted extends Error {
+  override readonly name = 'Interrupted' as const;
+}
+
 /** Names the state machine treats as input errors: caught by name, never retried. */
 export const INPUT_ERRORS = [
   'UnsupportedExtension',

@@ -199,3 +199,6 @@ export const keys = {
 export function playbackPath(videoId: string): string {
   return `/v/${videoId}/index.m3u8`;
 }
+
+/** SegmentMedia's scratch folders: `<scratch>/segment-<videoId>-<process tag>-XXXXXX` (gc finds a killed run's by it). */
+export const SCRATCH_PREFIX = 'segment-';

@@ -14,6 +14,30 @@ export interface Removed {
   objects: number;
 }
 
+/** What a deletion that goes on past failures could not remove: `function <name>`, `object <bucket>/<key>`, with the first reason. */
+export interface LeftBehind {
+  functions: string[];
+  objects: string[];
+  firstError?: string;
+}
+
+/** Runs one deletion; with `left`, a failure is noted there instead of thrown, and the deletion goes on. */
+async function attempt<T>(
+  left: LeftBehind | undefined,
+  kind: 'functions' | 'objects',
+  what: string,
+  call: () => Promise<T>,
+): Promise<T | undefined> {
+  if (!left) return call();
+  try {
+    return await call();
+  } catch (error) {
+    left[kind].push(what);
+    left.firstError ??= `${(error as Error).name}: ${(error as Error).message}`;
+    return undefined;
+  }
+}
+
 /**
  * Deletes every function and object of one revision of a video; returns what it removed. The
  * functions are the ones named by the revision's package claims (written before each function is
@@ -27,6 +51,8 @@ export async function deleteRevision(
   revision: string,
   what: { functions: boolean; output: boolean; work: boolean },
   knownFunctions: readonly string[] = [],
+  /** When given, what cannot be deleted is noted here and the rest is still deleted (CleanUp). */
+  left?: LeftBehind,
 ): Promise<Removed> {
   let functions = 0;
   let objects = 0;
@@ -35,7 +61,7 @@ export async function deleteRevision(
     const claimed = (await ports.objects.list('work', claimsPrefix)).map((o) => o.key.slice(claimsPrefix.length));
     const own = revisionFunctionPrefix(ports.functionPrefix, videoId, revision);
     for (const name of new Set([...knownFunctions, ...claimed])) {
-      if (name.startsWith(own) && (await ports.code.delete(name))) functions++;
+      if (name.startsWith(own) && (await attempt(left, 'functions', name, () => ports.code.delete(name)))) functions++;
     }
   }
   const prefixes: ['work' | 'output', string][] = [];
@@ -43,8 +69,11 @@ export async function deleteRevision(
   if (what.output) prefixes.push(['output', keys.outputPrefix(videoId, revision)]);
   for (const [bucket, prefix] of prefixes) {
     for (const object of await ports.objects.list(bucket, prefix)) {
-      await ports.objects.delete(bucket, object.key);
-      objects++;
+      const deleted = await attempt(left, 'objects', `${bucket}/${object.key}`, async () => {
+        await ports.objects.delete(bucket, object.key);
+        return true;
+      });
+      if (deleted) objects++;
     }
   }
   return { functions, objects };

@@ -1,13 +1,19 @@
 // gc: what no registered video and no running conversion owns (what a killed run leaves).
-import { parseFunctionName } from '../core/naming';
+import { parseFunctionName, videoIdFor } from '../core/naming';
 import type { Bucket } from '../ports';
 import type { OwnedStores } from './deletion';
-import { listRoutes } from './routes';
+import { listRoutes, readRouteTolerant, type UnreadableRoute } from './routes';
 
 export interface GarbageReport {
   functions: string[];
   /** `<bucket>/<key>` */
   objects: string[];
+  /** What killed processes left outside the stores' listings (partial copies, staged packages, scratch folders, locks). */
+  leftovers: string[];
+  /** Records that could not be read: everything of their videos was kept. */
+  unreadable: UnreadableRoute[];
+  /** Videos being converted when gc came to them: left for the next run. */
+  busy: string[];
 }
 
 export interface RunningExecutions {
@@ -17,57 +23,124 @@ export interface RunningExecutions {
   sources: ReadonlySet<string>;
 }
 
+/** What a killed writer left where no listing of the stores shows it (the local backend's). */
+export interface Leftovers {
+  list(): Promise<string[]>;
+  remove(path: string): Promise<void>;
+}
+
+export interface GcOptions {
+  dryRun?: boolean;
+  inputIsScratch?: boolean;
+  leftovers?: Leftovers;
+  /**
+   * Holds a video so no conversion of it can start or finish while gc decides about it and
+   * deletes (the local backend's per-video lock): the release, or undefined when a conversion
+   * holds it now. Where there is none (a stage), gc relies on the order of its reads alone.
+   */
+  hold?: (videoId: string) => Promise<(() => void) | undefined>;
+}
+
+/** A video's candidates, by what they are. */
+interface Candidates {
+  functions: { name: string; revision: string }[];
+  objects: { bucket: Bucket; key: string; revision?: string }[];
+}
+
 /**
  * Finds (and unless `dryRun`, deletes) what no registered video and no running execution owns:
  * segment functions under the prefix, work files, playlists of revisions no route serves, and —
  * when `inputIsScratch` (the local backend, where the input bucket only holds copies for a run) —
- * input objects. Everything is listed before the running executions are asked for, so a run that
- * starts meanwhile cannot lose what it has just made.
+ * input objects.
+ *
+ * Ownership is decided from reads made after the listing, in this order: the running executions,
+ * then the routes. Whatever was listed was made by a run that started before the listing; if it is
+ * still running when asked, it owns its revision; if it ended before, it registered its route (or
+ * failed) before the routes are read. Reading routes first (as gc once did) let a run register
+ * after that read and end before the question, so its packages looked like nobody's. A video
+ * whose record cannot be read keeps everything. Then, per video, under `hold` where there is
+ * one, its record is read again just before deleting, so a conversion that finished meanwhile
+ * (or reuses a package the listing saw) keeps what it now owns.
  */
 export async function collectGarbage(
   ports: OwnedStores,
   runningNow: () => Promise<RunningExecutions>,
-  options: {
-    dryRun?: boolean;
-    inputIsScratch?: boolean;
-    /** Partial files a killed writer left (the local store's temporaries), as `<bucket>/<path>`. */
-    abandoned?: { list(): Promise<string[]>; remove(path: string): Promise<void> };
-  } = {},
+  options: GcOptions = {},
 ): Promise<GarbageReport> {
   const functions = await ports.code.list(ports.functionPrefix);
   const work = await ports.objects.list('work', '');
   const output = await ports.objects.list('output', 'v/');
   const input = options.inputIsScratch ? await ports.objects.list('input', '') : [];
-  const abandoned = (await options.abandoned?.list()) ?? [];
-  const served = new Map((await listRoutes(ports.objects)).map((r) => [r.videoId, r.revision]));
   const running = await runningNow();
-  const owned = (videoId: string, revision: string) => served.get(videoId) === revision || running.revisions.has(`${videoId}/${revision}`);
+  const { routes, unreadable } = await listRoutes(ports.objects);
+  const served = new Map(routes.map((r) => [r.videoId, r.revision]));
+  const damaged = new Set(unreadable.map((u) => u.videoId));
+  const isRunning = (videoId: string, revision: string | undefined) => running.revisions.has(`${videoId}/${revision}`);
 
-  const report: GarbageReport = { functions: [], objects: [] };
+  // Candidates per video, before the per-video check.
+  const byVideo = new Map<string, Candidates>();
+  const of = (videoId: string) => {
+    const found = byVideo.get(videoId) ?? { functions: [], objects: [] };
+    byVideo.set(videoId, found);
+    return found;
+  };
+  const report: GarbageReport = { functions: [], objects: [], leftovers: [], unreadable, busy: [] };
   for (const fn of functions) {
     const owner = parseFunctionName(ports.functionPrefix, fn.name);
-    if (!owner || !owned(owner.videoId, owner.revision)) report.functions.push(fn.name);
+    if (!owner)
+      report.functions.push(fn.name); // under our prefix, of no video: never ours to keep
+    else if (served.get(owner.videoId) !== owner.revision && !isRunning(owner.videoId, owner.revision) && !damaged.has(owner.videoId)) {
+      of(owner.videoId).functions.push({ name: fn.name, revision: owner.revision });
+    }
   }
   for (const object of work) {
     // Work files of a served revision were removed when it was registered: only running ones keep theirs.
     const [videoId = '', revision = ''] = object.key.split('/');
-    if (!running.revisions.has(`${videoId}/${revision}`)) report.objects.push(`work/${object.key}`);
+    if (!isRunning(videoId, revision) && !damaged.has(videoId)) of(videoId).objects.push({ bucket: 'work', key: object.key });
   }
   for (const object of output) {
     const [, videoId = '', revision = ''] = object.key.split('/');
-    if (!owned(videoId, revision)) report.objects.push(`output/${object.key}`);
+    if (served.get(videoId) !== revision && !isRunning(videoId, revision) && !damaged.has(videoId)) {
+      of(videoId).objects.push({ bucket: 'output', key: object.key, revision });
+    }
   }
   for (const object of input) {
-    if (!running.sources.has(object.key)) report.objects.push(`input/${object.key}`);
+    if (!running.sources.has(object.key)) of(videoIdFor(object.key)).objects.push({ bucket: 'input', key: object.key });
   }
-  report.objects.push(...abandoned);
-  if (!options.dryRun) {
-    for (const name of report.functions) await ports.code.delete(name);
-    for (const path of abandoned) await options.abandoned!.remove(path);
-    for (const path of report.objects.filter((p) => !abandoned.includes(p))) {
-      const slash = path.indexOf('/');
-      await ports.objects.delete(path.slice(0, slash) as Bucket, path.slice(slash + 1));
+
+  for (const [videoId, candidates] of byVideo) {
+    const release = options.hold ? await options.hold(videoId) : () => undefined;
+    if (!release) {
+      report.busy.push(videoId);
+      continue;
     }
+    try {
+      // Read again now: a conversion may have registered a revision the first read did not see.
+      const now = await readRouteTolerant(ports.objects, videoId);
+      if (now.unreadable) {
+        report.unreadable.push(now.unreadable);
+        continue;
+      }
+      const keep = now.route?.revision;
+      const functionsToGo = candidates.functions.filter((f) => f.revision !== keep).map((f) => f.name);
+      // Work files and input copies belong to runs, and none runs now; playlists to their revision.
+      const objectsToGo = candidates.objects.filter((o) => o.bucket !== 'output' || o.revision !== keep);
+      report.functions.push(...functionsToGo);
+      report.objects.push(...objectsToGo.map((o) => `${o.bucket}/${o.key}`));
+      if (!options.dryRun) {
+        for (const name of functionsToGo) await ports.code.delete(name);
+        for (const o of objectsToGo) await ports.objects.delete(o.bucket, o.key);
+      }
+    } finally {
+      release();
+    }
+  }
+  if (!options.dryRun) {
+    for (const name of report.functions.filter((n) => !parseFunctionName(ports.functionPrefix, n))) await ports.code.delete(name);
+  }
+  if (options.leftovers) {
+    report.leftovers = await options.leftovers.list();
+    if (!options.dryRun) for (const path of report.leftovers) await options.leftovers.remove(path);
   }
   return report;
 }

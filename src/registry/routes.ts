@@ -1,18 +1,48 @@
 // The route registry: one JSON object per video in the output bucket, naming the revision served
 // and the function behind each `<n>.ts`.
 import { parseRoute } from '../core/documents';
-import { InputNotFound } from '../core/errors';
+import { InputNotFound, InvalidRequest } from '../core/errors';
 import type { RouteRecord } from '../core/model';
 import { keys } from '../core/naming';
 import type { ObjectStore } from '../ports';
 import { readDocument } from '../read-document';
 
 export async function readRoute(objects: ObjectStore, videoId: string): Promise<RouteRecord | undefined> {
+  let route: RouteRecord;
   try {
-    return await readDocument(objects, 'output', keys.route(videoId), parseRoute);
+    route = await readDocument(objects, 'output', keys.route(videoId), parseRoute);
   } catch (error) {
     if (error instanceof InputNotFound) return undefined; // one read, not head + get: this runs per request
     throw error;
+  }
+  // A record under another video's key would make that video's files look like nobody's.
+  if (route.videoId !== videoId) throw new InvalidRequest(`output/${keys.route(videoId)} names another video (${route.videoId})`);
+  return route;
+}
+
+/** A record that exists but cannot be read (not JSON, the wrong shape, another video's): named, never taken for "no video". */
+export interface UnreadableRoute {
+  videoId: string;
+  /** `output/routes/<videoId>.json` */
+  key: string;
+  cause: string;
+}
+
+/** A video's record as read: the record, none (`{}`), or why it could not be read. */
+export type RouteReading = { route?: RouteRecord; unreadable?: UnreadableRoute };
+
+/**
+ * Reads a record without failing on a damaged one: what the steps that only look at the previous
+ * record (RegisterRoute, CleanUp, `convert`) use, so one corrupt record does not stop its video
+ * from being converted again. Store failures (throttling, permissions) still throw.
+ */
+export async function readRouteTolerant(objects: ObjectStore, videoId: string): Promise<RouteReading> {
+  try {
+    const route = await readRoute(objects, videoId);
+    return route ? { route } : {};
+  } catch (error) {
+    if (!(error instanceof InvalidRequest)) throw error;
+    return { unreadable: { videoId, key: `output/${keys.route(videoId)}`, cause: error.message } };
   }
 }
 
@@ -35,12 +65,26 @@ export function byNewest(a: RouteRecord, b: RouteRecord): number {
   return a.registeredAt < b.registeredAt ? 1 : -1;
 }
 
-export async function listRoutes(objects: ObjectStore): Promise<RouteRecord[]> {
-  const found: RouteRecord[] = [];
+export interface RouteListing {
+  routes: RouteRecord[];
+  /** Records that could not be read: whatever they may own is kept, and they are named to the person. */
+  unreadable: UnreadableRoute[];
+}
+
+export async function listRoutes(objects: ObjectStore): Promise<RouteListing> {
+  const listing: RouteListing = { routes: [], unreadable: [] };
   for (const object of await objects.list('output', keys.routesPrefix)) {
     const videoId = object.key.slice(keys.routesPrefix.length).replace(/\.json$/, '');
-    const route = await readRoute(objects, videoId);
-    if (route) found.push(route);
+    const { route, unreadable } = await readRouteTolerant(objects, videoId);
+    if (route) listing.routes.push(route);
+    if (unreadable) listing.unreadable.push(unreadable);
   }
-  return found;
+  return listing;
+}
+
+/** The line that tells a person which records were skipped: "1 record unreadable: output/routes/x.json (why)". */
+export function unreadableLine(unreadable: readonly UnreadableRoute[]): string | undefined {
+  if (unreadable.length === 0) return undefined;
+  const count = unreadable.length === 1 ? '1 record' : `${unreadable.length} records`;
+  return `${count} unreadable: ${unreadable.map((u) => `${u.key} (${u.cause})`).join('; ')}`;
 }

@@ -198,6 +198,32 @@ describe('lambda-hls convert, serve and an independent player', () => {
     );
   });
 
+  it('contains a damaged route record: named by list, left out of /api/videos, kept by gc, repaired by converting again', async () => {
+    const { videoId } = converted.mp3!;
+    const recordPath = join(home, 'buckets', 'output', 'routes', `${videoId}.json`);
+    const record = readFileSync(recordPath, 'utf8');
+    writeFileSync(recordPath, record.slice(0, 138)); // cut mid-string, as a full disk or a killed editor leaves it
+    const functionsBefore = readdirSync(join(home, 'functions')).sort();
+
+    const list = cli(['list', '--json']);
+    expect(list.code).toBe(0);
+    expect((JSON.parse(list.stdout) as { videoId: string }[]).map((v) => v.videoId).sort()).toEqual(
+      [converted.h264!.videoId, converted.mpeg4!.videoId].sort(),
+    );
+    expect(list.stderr).toContain(`1 record unreadable: output/routes/${videoId}.json (`);
+    const api = await fetch(`${baseUrl}/api/videos`);
+    expect(api.status).toBe(200);
+    expect(((await api.json()) as { videoId: string }[]).map((v) => v.videoId)).not.toContain(videoId);
+    const gc = JSON.parse(cli(['gc', '--json']).stdout) as { functions: string[]; objects: string[]; unreadable: string[] };
+    expect(gc).toMatchObject({ functions: [], objects: [], unreadable: [`output/routes/${videoId}.json`] });
+    expect(readdirSync(join(home, 'functions')).sort()).toEqual(functionsBefore);
+
+    const again = convertJson(mp3);
+    expect(again.json).toMatchObject({ status: 'SUCCEEDED', videoId });
+    expect(JSON.parse(readFileSync(recordPath, 'utf8'))).toEqual({ ...JSON.parse(record), registeredAt: expect.any(String) });
+    expect(cli(['list']).stderr).not.toContain('unreadable');
+  });
+
   it('shows the history of a conversion', () => {
     const run = cli(['history', converted.h264!.videoId, '--json']);
     expect(run.code).toBe(0);
@@ -373,8 +399,15 @@ describe('a conversion killed in the middle of PackageSegments', () => {
     expect(videoId.executionName).toMatch(/-2$/);
     expect(killed).toMatchObject({ status: 'ABORTED', error: { state: 'PackageSegments' } });
     // Nothing left over but what the killed writer had half-written (the rerun does not see those; gc does).
-    const gc = JSON.parse(run(['gc', '--dry-run', '--json']).stdout) as { functions: string[]; objects: string[] };
-    expect(gc).toEqual({ dryRun: true, functions: [], objects: gc.objects.filter((o) => /\/%tmp-[^/]+$/.test(o)) });
+    const gc = JSON.parse(run(['gc', '--dry-run', '--json']).stdout) as { leftovers: string[] };
+    expect(gc).toEqual({
+      dryRun: true,
+      functions: [],
+      objects: [],
+      leftovers: gc.leftovers.filter((o) => /\/(%tmp-|code\.zip\.|function\.json\.)[^/]+$/.test(o)),
+      unreadable: [],
+      busy: [],
+    });
   });
 
   it('gc removes what a killed run left behind and reports it, keeping the registered video', async () => {
@@ -385,21 +418,106 @@ describe('a conversion killed in the middle of PackageSegments', () => {
     expect(left.some((f) => f.startsWith('buckets/work/'))).toBe(true);
     expect(left.some((f) => f.startsWith('buckets/input/'))).toBe(true);
 
-    const dry = JSON.parse(run(['gc', '--dry-run', '--json']).stdout) as { functions: string[]; objects: string[] };
+    const dry = JSON.parse(run(['gc', '--dry-run', '--json']).stdout) as { functions: string[]; objects: string[]; leftovers: string[] };
     expect(dry.functions.length).toBeGreaterThan(0);
     expect(owned()).toEqual([...before, ...left].sort());
 
     const gc = run(['gc']);
     expect(gc.code).toBe(0);
-    expect(gc.stderr).toMatch(new RegExp(`gc removed ${dry.functions.length} functions and ${dry.objects.length} objects`));
-    // Also the partial files the killed writers left (of this run and of the earlier one).
-    expect(owned()).toEqual(before.filter((f) => !f.includes('/%tmp-')));
+    expect(gc.stderr).toMatch(
+      new RegExp(`gc removed ${dry.functions.length} functions, ${dry.objects.length} objects and ${dry.leftovers.length} leftover`),
+    );
+    // Also the partial files and staged packages the killed writers left (of this run and of the earlier one).
+    expect(owned()).toEqual(before.filter((f) => !/\/(%tmp-|code\.zip\.|function\.json\.)[^/]+$/.test(f)));
     const list = run(['list', '--json']);
     expect({ videos: (JSON.parse(list.stdout) as { videoId: string }[]).map((v) => v.videoId), gc: gc.stderr }).toEqual({
       videos: [localVideoIdOf(clip)],
       gc: expect.any(String),
     });
   });
+});
+
+describe('Ctrl-C, SIGTERM and SIGHUP during a conversion', () => {
+  let stopHome: string;
+  let clip: string;
+  beforeAll(() => {
+    stopHome = tempDir('e2e-stop');
+    // Transcoded, so ffmpeg takes seconds rather than milliseconds and is still at work when stopped.
+    clip = makeVideo(join(dir, 'stopped.mp4'), { seconds: 60, size: '320x180' });
+  });
+
+  /** The ffmpeg a process started, and whether it is stopped (state T: paused for back-pressure). */
+  function ffmpegOf(pid: number): { pid: number; paused: boolean } | undefined {
+    for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        const [, comm = '', rest = ''] = /^\d+ \((.*)\) (.*)$/s.exec(stat) ?? [];
+        const [state, ppid] = rest.split(' ');
+        if (Number(ppid) === pid && comm.startsWith('ffmpeg')) return { pid: Number(entry), paused: state === 'T' };
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return undefined;
+  }
+
+  function alive(pid: number): boolean {
+    try {
+      process.kill(pid, 0);
+      return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); // a zombie has stopped
+    } catch {
+      return false;
+    }
+  }
+
+  // Segment uploads are slowed, so ffmpeg gets ahead and is paused (SIGSTOP) by the back-pressure:
+  // the hardest case, as a stopped process acts on no signal until it is resumed.
+  it.each([
+    ['SIGINT', 'to the whole process group, as Ctrl-C in a terminal', 130],
+    ['SIGTERM', 'to lambda-hls alone', 143],
+    ['SIGHUP', 'to lambda-hls alone (the terminal closed)', 129],
+  ] as const)(
+    '%s %s stops ffmpeg, removes its scratch and leaves the execution ABORTED',
+    async (signal, _how, exitCode) => {
+      const scratch = tempDir('e2e-stop-scratch');
+      const child = spawn(process.execPath, [CLI, 'convert', clip, '--segment-seconds', '1', '--transcode', '--json'], {
+        env: { ...process.env, LAMBDA_HLS_HOME: stopHome, TMPDIR: scratch, LAMBDA_HLS_FAULTS: 'objects.slow=1:400' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true, // its own process group, as a terminal's foreground job
+      });
+      let stderr = '';
+      child.stderr!.on('data', (c: Buffer) => {
+        stderr += c.toString();
+      });
+      const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+      const deadline = Date.now() + 60_000;
+      let ffmpeg = ffmpegOf(child.pid!);
+      while (!ffmpeg?.paused) {
+        if (Date.now() > deadline) throw new Error(`ffmpeg was never paused: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 20));
+        ffmpeg = ffmpegOf(child.pid!);
+      }
+      expect(readdirSync(scratch).filter((f) => f.startsWith('segment-'))).toHaveLength(1);
+      if (signal === 'SIGINT') process.kill(-child.pid!, 'SIGINT');
+      else child.kill(signal);
+      const started = Date.now();
+      expect(await closed).toBe(exitCode);
+      expect(Date.now() - started).toBeLessThan(15_000);
+      expect(alive(ffmpeg.pid)).toBe(false);
+      expect(readdirSync(scratch)).toEqual([]);
+      expect(stderr).toMatch(new RegExp(`${signal} received: stopping`));
+      const history = JSON.parse(cliIn(stopHome, ['history', localVideoIdOf(clip), '--json']).stdout) as { status: string; error: unknown };
+      expect(history).toMatchObject({
+        status: 'ABORTED',
+        error: { state: 'SegmentMedia', error: 'Interrupted', cause: `stopped by ${signal}` },
+      });
+      // The input copy went with the run; what it made goes with gc.
+      expect(leftovers(stopHome).filter((f) => f.startsWith('buckets/input/'))).toEqual([]);
+      expect(JSON.parse(cliIn(stopHome, ['gc', '--json'], { TMPDIR: scratch }).stdout)).toMatchObject({ leftovers: [], busy: [] });
+      expect(leftovers(stopHome)).toEqual([]);
+    },
+    90_000,
+  );
 });
 
 describe('a 24-hour video at 10-second segments fits one execution', () => {
@@ -740,7 +858,7 @@ describe('two conversions of the same video at the same time', () => {
     expect(functionsIn(twinHome).sort()).toEqual([...route.packages].sort());
     expect(checkEveryPlaylist(twinHome)).toEqual({ checked: 1, problems: {} });
     const gc = JSON.parse(cliIn(twinHome, ['gc', '--dry-run', '--json']).stdout) as unknown;
-    expect(gc).toEqual({ dryRun: true, functions: [], objects: [] });
+    expect(gc).toEqual({ dryRun: true, functions: [], objects: [], leftovers: [], unreadable: [], busy: [] });
   });
 
   it('says so when one waits for the other', async () => {

@@ -509,7 +509,14 @@ describe('lambda-hls --stage rehearsal, on the rehearsed stack', () => {
       expect.arrayContaining([videoIdFor('Lecture 1.MP4'), videoIdFor('Talk 2.MP4'), videoIdFor('podcast episode.mp3')]),
     );
     expect(list.every((v) => v.playlist === `${api.endpoint}/v/${v.videoId}/index.m3u8`)).toBe(true);
-    expect(JSON.parse((await cli(['gc', '--dry-run', '--json'])).stdout)).toEqual({ dryRun: true, functions: [], objects: [] });
+    expect(JSON.parse((await cli(['gc', '--dry-run', '--json'])).stdout)).toEqual({
+      dryRun: true,
+      functions: [],
+      objects: [],
+      leftovers: [],
+      unreadable: [],
+      busy: [],
+    });
   });
 
   it('deletes one video, then everything (what serverless remove runs first), leaving no segment function and empty work and output buckets', async () => {

@@ -18,6 +18,8 @@ import type { Settings } from '../../src/composition/settings';
 import { bindSteps } from '../../src/composition/steps';
 import type { Ports, SegmentRequest } from '../../src/ports';
 import { startServer } from '../../local/server';
+import { localTarget } from '../../local/targets';
+import { collectGarbage } from '../../src/registry/gc';
 import { localKeyOf } from '../support/cli';
 import { ffmpegMediaTool, MAX_PENDING_SEGMENTS } from '../../src/adapters/ffmpeg/media-tool';
 import {
@@ -282,6 +284,58 @@ describe('ConvertVideo, faults after packages exist', () => {
     expectFailed(result, 'PackageSegments', 'TooManyRequestsException');
     expect(events.filter((e) => e.type === 'StateRetried').length).toBeGreaterThan(1);
     expect(leftovers(ports.settings.home)).toEqual([]);
+  });
+
+  /** Packages after the first fail for good; deleting a function is refused (as an IAM policy would). */
+  const failingWithUndeletable = (p: Ports): Ports => {
+    let made = 0;
+    const code = Object.create(p.code) as Ports['code'];
+    code.createPackage = async (name, zip) => {
+      if (made++ < 2) return p.code.createPackage(name, zip);
+      throw new TooManyRequestsException('Rate exceeded');
+    };
+    code.delete = async (name) => {
+      if (!(await p.code.describe(name))) return false; // nothing to delete: no permission asked
+      const denied = new Error(`not authorized to perform lambda:DeleteFunction on ${name}`);
+      denied.name = 'AccessDeniedException';
+      throw denied;
+    };
+    return { ...p, code };
+  };
+
+  it('says in the final error that CleanUp could not remove what it made, and gc removes it', async () => {
+    const { ports, result, events } = await convert(mp4, { packageBytes: 1 }, failingWithUndeletable);
+    expectFailed(result, 'PackageSegments', 'TooManyRequestsException');
+    expect(result.error!.cause).toMatch(
+      /^Rate exceeded — and CleanUp could not remove 2 functions this run made \(AccessDeniedException: not authorized to perform lambda:DeleteFunction on \S+\): lambda-hls gc removes them$/,
+    );
+    // The history says the same: the execution's own cause.
+    expect(events.find((e) => e.type === 'ExecutionFailed')?.cause).toBe(result.error!.cause);
+    expect(readdirSync(join(ports.settings.home, 'functions'))).toHaveLength(2);
+    // Everything else went: the work files and the input copy.
+    expect(leftovers(ports.settings.home).filter((f) => !f.startsWith('functions/'))).toEqual([]);
+    const target = localTarget(ports);
+    const gc = await collectGarbage(target.stores(), () => target.running(), { inputIsScratch: true });
+    expect(gc.functions).toHaveLength(2);
+    expect(leftovers(ports.settings.home)).toEqual([]);
+  });
+
+  it('says in the final error that CleanUp itself failed, with the original error kept', async () => {
+    const { result, events } = await convert(mp4, { packageBytes: 1 }, (p) => {
+      const failing = failingWithUndeletable(p);
+      // CleanUp cannot even read the video's route: it fails as a whole, every retry.
+      const objects = Object.create(p.objects) as Ports['objects'];
+      objects.get = async (bucket, key) => {
+        if (key.startsWith('routes/')) throw new Error('the disk is on fire');
+        return p.objects.get(bucket, key);
+      };
+      return { ...failing, objects };
+    });
+    expectFailed(result, 'PackageSegments', 'TooManyRequestsException');
+    expect(result.error!.cause).toBe(
+      'Rate exceeded — and CleanUp itself failed (Error), so what this run made may be left behind; lambda-hls gc removes it',
+    );
+    expect(summarizeStates(events).find((s) => s.state === 'CleanUp')).toMatchObject({ status: 'FAILED' });
   });
 
   it('fails with PackageMismatch when the stored code is not what was written, leaving nothing', async () => {

@@ -13,7 +13,7 @@ import { accessSync, chmodSync, constants, statSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeContent, SNIFF_BYTES } from '../../core/content';
-import { NotMedia, SegmentationFailed, TruncatedInput } from '../../core/errors';
+import { Interrupted, NotMedia, SegmentationFailed, TruncatedInput } from '../../core/errors';
 import type { HdrTransfer, ProbeResult } from '../../core/model';
 import type { MediaFormat } from '../../core/naming';
 import type { MediaTool, SegmentFile, SegmentRequest } from '../../ports';
@@ -100,9 +100,17 @@ interface RunResult {
   timedOut: boolean;
 }
 
-function run(binary: string, args: string[], timeoutMs?: number): Promise<RunResult> {
+/** The error a run stopped by its signal ends with. */
+function interrupted(signal: AbortSignal): Interrupted {
+  return new Interrupted(`stopped by ${String(signal.reason ?? 'an interrupt')}`);
+}
+
+function run(binary: string, args: string[], timeoutMs?: number, signal?: AbortSignal): Promise<RunResult> {
+  if (signal?.aborted) return Promise.reject(interrupted(signal));
   return new Promise((resolve, reject) => {
     const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const stop = () => child.kill('SIGKILL');
+    signal?.addEventListener('abort', stop, { once: true });
     let timedOut = false;
     const timer =
       timeoutMs === undefined
@@ -120,11 +128,14 @@ function run(binary: string, args: string[], timeoutMs?: number): Promise<RunRes
     });
     child.on('error', (error) => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', stop);
       reject(new Error(`cannot run ${binary}: ${error.message}`));
     });
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: err, timedOut });
+      signal?.removeEventListener('abort', stop);
+      if (signal?.aborted) reject(interrupted(signal));
+      else resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: err, timedOut });
     });
   });
 }
@@ -430,13 +441,14 @@ export function ffmpegMediaTool(paths: BinaryPaths = {}, limits: MediaLimits = D
   const binaries: Partial<Binaries> = {};
   const binary = (name: keyof Binaries) => (binaries[name] ??= resolveBinary(name, paths));
   return {
-    async probe(input, format) {
+    async probe(input, format, signal) {
       const loopback = await loopbackFor(input);
       try {
         const result = await run(
           binary('ffprobe'),
           [...inputArgs(loopback.location, format, limits), '-v', 'error', '-print_format', 'json', '-show_format', '-show_streams'],
           limits.probeMs,
+          signal,
         );
         let probe: ProbeResult | undefined;
         if (result.code === 0) {
@@ -568,6 +580,18 @@ async function streamSegments(ffmpeg: string, request: SegmentRequest, limits: M
     child.kill(on ? 'SIGSTOP' : 'SIGCONT');
     movedAt = Date.now(); // a pause is ours, not a stall
   };
+  // Stopped on purpose: resumed first (a stopped process acts on no signal but SIGKILL), asked to
+  // quit, and killed if it has not within a second.
+  const { signal } = request;
+  let killTimer: NodeJS.Timeout | undefined;
+  const stopOnAbort = () => {
+    if (!running) return;
+    pause(false);
+    child.kill('SIGTERM');
+    killTimer = setTimeout(() => child.kill('SIGKILL'), 1000);
+  };
+  if (signal?.aborted) stopOnAbort();
+  signal?.addEventListener('abort', stopOnAbort, { once: true });
   // A hung input (a read that never returns, a demuxer in a loop) must not hang the step.
   let stalled = false;
   const watchdog = () => {
@@ -628,6 +652,7 @@ async function streamSegments(ffmpeg: string, request: SegmentRequest, limits: M
   async function* segments(): AsyncGenerator<SegmentFile> {
     try {
       for (;;) {
+        if (signal?.aborted) throw interrupted(signal);
         if (pollError) throw pollError;
         if (queue.length === 0) {
           if (!running) {
@@ -645,6 +670,7 @@ async function streamSegments(ffmpeg: string, request: SegmentRequest, limits: M
         yield next;
       }
       const code = await exited;
+      if (signal?.aborted) throw interrupted(signal);
       if (stalled) {
         throw new SegmentationFailed(
           `ffmpeg stopped making progress at ${position.toFixed(1)} s of the input and was stopped after ${limits.stallMs / 1000} s`,
@@ -655,6 +681,8 @@ async function streamSegments(ffmpeg: string, request: SegmentRequest, limits: M
       if (listed === 0) throw new SegmentationFailed('ffmpeg wrote no segments: is the file empty of frames?');
     } finally {
       clearInterval(timer);
+      clearTimeout(killTimer);
+      signal?.removeEventListener('abort', stopOnAbort);
       if (running) {
         pause(false);
         child.kill('SIGKILL');

@@ -9,6 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { InvalidRequest } from '../../core/errors';
 import type { CodeStore, PackageInfo, PackageLocation, PackageSource, StoredPackage } from '../../ports';
 import { readRange } from '../http-range';
+import { processTag, tagStillRunning } from '../../process-identity';
 import type { UrlSigner } from './signer';
 
 export interface LocalCodeStoreOptions {
@@ -57,7 +58,8 @@ export class LocalCodeStore implements CodeStore {
   async createPackage(name: string, zip: PackageSource): Promise<StoredPackage> {
     const dir = this.dir(name);
     await mkdir(dir, { recursive: true });
-    const tag = randomBytes(6).toString('hex');
+    // Staged files are named by this process, so gc can tell a killed create's from a running one's.
+    const tag = `${processTag()}-${randomBytes(4).toString('hex')}`;
     const staged = join(dir, `code.zip.${tag}`);
     // The zip streams to a staged file, hashed on the way, as Lambda reads an upload.
     const hash = createHash('sha256');
@@ -152,6 +154,29 @@ export class LocalCodeStore implements CodeStore {
       }
     }
     return found;
+  }
+
+  /**
+   * Staged files (`code.zip.<tag>`, `function.json.<tag>`) whose writer is gone: a create killed
+   * between streaming and renaming. Paths relative to the functions folder.
+   */
+  async abandonedStaging(): Promise<string[]> {
+    const found: string[] = [];
+    const names = await readdir(this.options.root).catch(() => [] as string[]);
+    for (const name of names.sort()) {
+      const files = await readdir(join(this.options.root, name)).catch(() => [] as string[]);
+      for (const file of files) {
+        const tag = /^(?:code\.zip|function\.json)\.(.+)$/.exec(file)?.[1];
+        if (tag !== undefined && !tagStillRunning(tag.split('-')[0] ?? '')) found.push(`${name}/${file}`);
+      }
+    }
+    return found;
+  }
+
+  async removeStaged(path: string): Promise<void> {
+    const [name = '', file = ''] = path.split('/');
+    if (!/^(?:code\.zip|function\.json)\..+$/.test(file)) throw new InvalidRequest(`${path} is not a staged package file`);
+    await rm(join(this.dir(name), file), { force: true });
   }
 
   async quota(): Promise<{ limitBytes: number; usedBytes: number }> {

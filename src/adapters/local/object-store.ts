@@ -5,6 +5,7 @@ import type { Dirent } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { InputNotFound, InvalidRequest } from '../../core/errors';
 import type { Bucket, ObjectInfo, ObjectStore } from '../../ports';
+import { tagStillRunning, processTag } from '../../process-identity';
 import { keyOfPath, pathOfKey, TEMP_PREFIX } from './paths';
 
 function isMissing(error: unknown): boolean {
@@ -53,7 +54,7 @@ export class LocalObjectStore implements ObjectStore {
     await mkdir(dirname(path), { recursive: true });
     // Short, so a key near the file-name limit still has room for its temporary twin; it names the
     // writing process, so what a killed process left can be told from what one is still writing.
-    const tmp = join(dirname(path), `${TEMP_PREFIX}${process.pid.toString(36)}-${randomBytes(4).toString('hex')}`);
+    const tmp = join(dirname(path), `${TEMP_PREFIX}${processTag()}-${randomBytes(4).toString('hex')}`);
     try {
       await write(tmp);
       await rename(tmp, path);
@@ -83,7 +84,9 @@ export class LocalObjectStore implements ObjectStore {
       for (const entry of entries) {
         const full = join(dir, entry.name);
         if (entry.isDirectory()) await walk(full);
-        else if (entry.name.startsWith(TEMP_PREFIX) && !writerAlive(entry.name)) found.push(relative(this.root, full).split(sep).join('/'));
+        else if (entry.name.startsWith(TEMP_PREFIX) && !tagStillRunning(entry.name.slice(TEMP_PREFIX.length).split('-')[0] ?? '')) {
+          found.push(relative(this.root, full).split(sep).join('/'));
+        }
       }
     };
     await walk(this.root);
@@ -143,17 +146,5 @@ export class LocalObjectStore implements ObjectStore {
     const info = await this.head(bucket, key);
     if (!info) throw new InputNotFound(`no object ${key} in the ${bucket} bucket`);
     return this.pathOf(bucket, key);
-  }
-}
-
-/** Whether the process that is writing a temporary file runs still (a name without a pid is an old one's). */
-function writerAlive(name: string): boolean {
-  const pid = Number.parseInt(/^%tmp-([0-9a-z]+)-/.exec(name)?.[1] ?? '', 36);
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
