@@ -3,8 +3,8 @@
 import { oneLineCause } from '../../src/core/errors';
 import { isRevision, isVideoId, videoIdFor } from '../../src/core/naming';
 import type { Ports } from '../../src/ports';
-import { retryTransient, type RetryOptions } from '../../src/core/retry';
-import { deleteRevision, type LeftBehind, type OwnedStores } from '../../src/registry/deletion';
+import type { RetryOptions } from '../../src/core/retry';
+import { deleteRevision, retriedStores, type LeftBehind } from '../../src/registry/deletion';
 import { readRouteTolerant } from '../../src/registry/routes';
 
 export type CleanUpPorts = Pick<Ports, 'objects' | 'code'>;
@@ -66,16 +66,7 @@ export async function cleanUp(input: CleanUpInput, ports: CleanUpPorts, settings
   const serving = route?.revision === revision || unreadable !== undefined;
   // Each call retried on throttling and network faults; what still cannot be deleted is noted and
   // the rest deleted, so the run ends with the original error and says what was left behind.
-  const retried = <T>(call: () => Promise<T>) => retryTransient(call, { attempts: 5, ...settings.retry });
-  const owned: OwnedStores = {
-    objects: {
-      ...ports.objects,
-      list: (b, p) => retried(() => ports.objects.list(b, p)),
-      delete: (b, k) => retried(() => ports.objects.delete(b, k)),
-    },
-    code: { ...ports.code, delete: (name) => retried(() => ports.code.delete(name)) },
-    functionPrefix: settings.functionPrefix,
-  };
+  const owned = retriedStores({ objects: ports.objects, code: ports.code, functionPrefix: settings.functionPrefix }, settings.retry);
   const left: LeftBehind = { functions: [], objects: [] };
   try {
     result.deleted = await deleteRevision(owned, videoId, revision, { functions: !serving, output: !serving, work: true }, [], left);

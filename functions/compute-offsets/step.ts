@@ -14,7 +14,7 @@ import {
   type SegmentOffset,
 } from '../../src/core/model';
 import { keys } from '../../src/core/naming';
-import { retryTransient, type RetryOptions } from '../../src/core/retry';
+import { CONTROL_PLANE_RETRY, retryTransient, type RetryOptions } from '../../src/core/retry';
 import { parseLocalHeader } from '../../src/core/zip';
 import type { Ports } from '../../src/ports';
 import { readDocument } from '../../src/read-document';
@@ -85,15 +85,15 @@ export async function computeOffsets(
   }
   const durations = new Map(manifest.segments.map((s) => [s.index, s.duration]));
 
-  // Each package is read back on its own, retried on throttling and transient faults: one bad call
-  // out of hundreds must not throw away the whole Task's work (the ASL Retry repeats all of it).
-  const perPackage = await mapLimit(receipts, CONCURRENCY, (receipt) =>
-    retryTransient(() => readBack(receipt), { attempts: 5, ...settings.retry }),
-  );
+  // Every call is retried on its own on throttling and transient faults, at the control plane's
+  // pace: one bad call out of hundreds must not throw away the whole Task's work (the ASL Retry
+  // repeats all of it), nor the reads of a package already begun.
+  const retried = <T>(call: () => Promise<T>) => retryTransient(call, { ...CONTROL_PLANE_RETRY, ...settings.retry });
+  const perPackage = await mapLimit(receipts, CONCURRENCY, readBack);
 
   /** One GetFunction, then each entry's local header in turn, where the previous entry ends. */
   async function readBack(receipt: PackageReceipt): Promise<SegmentOffset[]> {
-    const location = await ports.code.describe(receipt.functionName);
+    const location = await retried(() => ports.code.describe(receipt.functionName));
     if (!location) throw new PackageMismatch(`function ${receipt.functionName} does not exist`);
     if (location.codeSha256 !== receipt.codeSha256) {
       throw new PackageMismatch(
@@ -103,7 +103,7 @@ export async function computeOffsets(
     const offsets: SegmentOffset[] = [];
     let at = 0;
     for (const entry of receipt.entries) {
-      const read = (length: number) => ports.code.readRange(location.url, at, Math.min(at + length, location.codeSize) - 1);
+      const read = (length: number) => retried(() => ports.code.readRange(location.url, at, Math.min(at + length, location.codeSize) - 1));
       if (at >= location.codeSize) throw new PackageMismatch(`package ${receipt.functionName} ends before ${entry.name}`);
       let header = parseLocalHeader(await read(FIRST_READ));
       if ('needBytes' in header) header = parseLocalHeader(await read(header.needBytes));

@@ -7,7 +7,7 @@ import { InvalidRequest, SegmentTooLarge } from '../../src/core/errors';
 import { numberAt, objectAt, revisionAt, videoIdAt, type BatchDocument, type BatchResult, type PackageReceipt } from '../../src/core/model';
 import { keys, packageFunctionName } from '../../src/core/naming';
 import { MAX_PACKAGE_BYTES } from '../../src/core/plan';
-import { retryTransient, type RetryOptions } from '../../src/core/retry';
+import { CONTROL_PLANE_RETRY, retryTransient, type RetryOptions } from '../../src/core/retry';
 import { formatBytes } from '../../src/core/units';
 import { layoutStoredZip, streamStoredZip } from '../../src/core/zip';
 import type { Ports } from '../../src/ports';
@@ -50,7 +50,7 @@ export async function packageBatch(item: BatchItem, ports: PackageBatchPorts, se
         storePackage(item, pkg, ports, settings.functionPrefix, (absorbed) => {
           result.retries += absorbed; // what the code store retried itself shows in the history too
         }),
-      { attempts: 4, ...settings.retry, onRetry: () => result.retries++ },
+      { ...CONTROL_PLANE_RETRY, ...settings.retry, onRetry: () => result.retries++ },
     );
     receipts.push(receipt);
     result.packages++;

@@ -6,13 +6,16 @@ import { numberAt, objectAt, parseJob, stringAt, type Job, type RouteRecord } fr
 import { keys, playbackPath } from '../../src/core/naming';
 import type { Ports } from '../../src/ports';
 import { readDocument } from '../../src/read-document';
-import { deleteRevision, type OwnedStores } from '../../src/registry/deletion';
+import type { RetryOptions } from '../../src/core/retry';
+import { deleteRevision, retriedStores, type OwnedStores } from '../../src/registry/deletion';
 import { readRouteTolerant } from '../../src/registry/routes';
 
 export type RegisterRoutePorts = Pick<Ports, 'objects' | 'code' | 'clock'>;
 
 export interface RegisterRouteSettings {
   functionPrefix: string;
+  /** Per-call retries of throttling and network faults (tests make them instant). */
+  retry?: RetryOptions;
 }
 
 export interface RegisterRouteInput {
@@ -51,7 +54,7 @@ export async function registerRoute(
 ): Promise<RouteResult> {
   const { job } = input;
   const { playlistKey, durationSeconds } = input.playlist;
-  const owned = { objects: ports.objects, code: ports.code, functionPrefix: settings.functionPrefix };
+  const owned = retriedStores({ objects: ports.objects, code: ports.code, functionPrefix: settings.functionPrefix }, settings.retry);
   // An unreadable record is overwritten: what it named is no longer known, so gc finds it later.
   const { route: previous } = await readRouteTolerant(ports.objects, job.videoId);
   if (previous?.revision === job.revision) {

@@ -4,6 +4,7 @@
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { processTag } from '../../src/process-identity';
+import { CONTROL_PLANE_RETRY, retryTransient, type RetryOptions } from '../../src/core/retry';
 import { join } from 'node:path';
 import { CodeStorageQuotaExceeded, InputNotFound, SegmentationFailed, SegmentTooLarge, TruncatedInput } from '../../src/core/errors';
 import type { BatchDocument, EncodingPlan, Job, SegmentationResult, SegmentManifest } from '../../src/core/model';
@@ -28,6 +29,8 @@ export type SegmentMediaPorts = Pick<Ports, 'objects' | 'media' | 'code'>;
 export interface SegmentMediaSettings {
   /** A folder for scratch files (/tmp in Lambda). */
   scratchDir: string;
+  /** Per-call retries of throttling and network faults (tests make them instant). */
+  retry?: RetryOptions;
   /** Largest segment a package may hold. */
   maxPackageBytes: number;
   /** Zip bytes consecutive segments are packed up to. */
@@ -110,6 +113,7 @@ export async function segmentMedia(job: Job, ports: SegmentMediaPorts, settings:
   await checkQuota(
     ports.code,
     packages.reduce((sum, p) => sum + p.bytes, 0),
+    settings.retry,
   );
 
   const manifestKey = keys.manifest(videoId, revision);
@@ -162,8 +166,9 @@ function checkSegmentSizes(manifest: SegmentManifest, maxBytes: number, segmentS
 }
 
 /** Before any function is created: will the packages fit in the free code storage? */
-async function checkQuota(code: Pick<CodeStore, 'quota'>, needed: number): Promise<void> {
-  const { limitBytes, usedBytes } = await code.quota();
+async function checkQuota(code: Pick<CodeStore, 'quota'>, needed: number, retry: RetryOptions = {}): Promise<void> {
+  // Retried here: a throttled read would otherwise repeat the whole segmenting.
+  const { limitBytes, usedBytes } = await retryTransient(() => code.quota(), { ...CONTROL_PLANE_RETRY, ...retry });
   const free = Math.max(0, limitBytes - usedBytes);
   if (needed > free) {
     throw new CodeStorageQuotaExceeded(

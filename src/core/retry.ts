@@ -13,6 +13,21 @@ export interface RetryOptions {
   onRetry?: (error: unknown, attempt: number) => void;
 }
 
+/**
+ * Per-call retries for Lambda's control plane (GetFunction, CreateFunction, DeleteFunction, quota
+ * reads), sized from its rates: GetFunction 100 requests/s and every other call 15 requests/s per
+ * account, refilled each second. Ten attempts with full jitter, from 100 ms doubling to 2 s, wait
+ * about 6 s in all on average — several refills of either bucket — and bound a call to ~20 s
+ * before the Task fails and the state machine's own Retry takes over. When half of all calls are
+ * throttled at random, a call still fails only 1 time in 1,024, so a conversion of hundreds of
+ * packages gets through; when every call is throttled, it fails cleanly within that bound.
+ */
+export const CONTROL_PLANE_RETRY: Readonly<Pick<RetryOptions, 'attempts' | 'baseMs' | 'maxMs'>> = {
+  attempts: 10,
+  baseMs: 100,
+  maxMs: 2000,
+};
+
 const THROTTLING = new Set(['TooManyRequestsException', 'ThrottlingException', 'SlowDown', 'RequestLimitExceeded']);
 
 const TRANSIENT = new Set(['TransientNetworkError']);

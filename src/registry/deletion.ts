@@ -1,5 +1,6 @@
 // Deleting what a video, or one revision of it, owns: functions, playlists, work files, route.
 import { isVideoFunction, keys, revisionFunctionPrefix, videoFunctionPrefix } from '../core/naming';
+import { CONTROL_PLANE_RETRY, retryTransient, type RetryOptions } from '../core/retry';
 import type { CodeStore, ObjectStore } from '../ports';
 
 /** What deleting needs: the stores and the prefix every segment function name starts with. */
@@ -12,6 +13,20 @@ export interface OwnedStores {
 export interface Removed {
   functions: number;
   objects: number;
+}
+
+/**
+ * The stores with each listing and deletion retried on throttling and network faults, at the
+ * control plane's pace (CONTROL_PLANE_RETRY): what the steps that delete (CleanUp, RegisterRoute) use.
+ */
+export function retriedStores(ports: OwnedStores, retry: RetryOptions = {}): OwnedStores {
+  const retried = <T>(call: () => Promise<T>) => retryTransient(call, { ...CONTROL_PLANE_RETRY, ...retry });
+  const { objects, code } = ports;
+  return {
+    objects: { ...objects, list: (b, p) => retried(() => objects.list(b, p)), delete: (b, k) => retried(() => objects.delete(b, k)) },
+    code: { ...code, list: (p) => retried(() => code.list(p)), delete: (name) => retried(() => code.delete(name)) },
+    functionPrefix: ports.functionPrefix,
+  };
 }
 
 /** What a deletion that goes on past failures could not remove: `function <name>`, `object <bucket>/<key>`, with the first reason. */
