@@ -212,9 +212,55 @@ function environments({ buckets, functionPrefix, segmentRuntime }) {
   return environment;
 }
 
+/**
+ * A stage name every name built from it can take: lower-case letters, digits and single hyphens
+ * (S3 bucket names, and IAM matches names case-sensitively); short enough for the bucket names
+ * (`<service>-<stage>-output-<account>-<region>` within S3's 63 characters); and without a part
+ * "seg", since stage `x`'s grants match `<service>-x-seg-*`, which would then include stage
+ * `x-seg-…`'s functions. Throws, naming the rule, so `serverless package` and `deploy` stop.
+ */
+function checkStage(service, stage) {
+  // 63 minus "-output-", a 12-digit account, "-" and the longest region name (14).
+  const longest = 63 - 8 - 12 - 1 - 14 - service.length - 1;
+  const why = !/^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/.test(stage)
+    ? 'use lower-case letters, digits and single hyphens, starting with a letter'
+    : stage.length > longest
+      ? `use at most ${longest} characters (the bucket names ${service}-${stage}-output-<account>-<region> must fit S3's 63)`
+      : stage.split('-').includes('seg')
+        ? `"seg" may not be a part of it: stage "${stage.split('-seg')[0]}"'s grants match ${service}-${stage.split('-seg')[0]}-seg-*, which would include this stage's segment functions`
+        : undefined;
+  if (why) throw new Error(`stage ${JSON.stringify(stage)} cannot be deployed: ${why}`);
+}
+
+/** A whole number within bounds, from a serverless.yml param (a --param may override it). */
+function wholeParam(name, raw, min, max) {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`param ${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+/**
+ * What bounds the playback API: requests per second and burst on every route of its stage (API
+ * Gateway answers 429 above them), and serve-segment's reserved concurrency (a flood cannot take
+ * the account's Lambda concurrency, nor more GetFunction calls than that many functions make),
+ * or "none" where the account's concurrency is too small to reserve any (new accounts: 10).
+ */
+async function playbackLimits(resolveVariable) {
+  const concurrency = String(await resolveVariable('param:serveSegmentConcurrency'));
+  return {
+    rate: wholeParam('playbackRateLimit', await resolveVariable('param:playbackRateLimit'), 1, 10000),
+    burst: wholeParam('playbackBurstLimit', await resolveVariable('param:playbackBurstLimit'), 1, 5000),
+    concurrency: concurrency === 'none' ? undefined : wholeParam('serveSegmentConcurrency', concurrency, 1, 1000),
+  };
+}
+
 async function describe({ resolveVariable }) {
   const service = await resolveVariable('self:service');
   const stage = await resolveVariable('sls:stage');
+  checkStage(service, stage);
+  const limits = await playbackLimits(resolveVariable);
   const functionPrefix = await resolveVariable('self:custom.functionPrefix');
   const segmentRuntime = await resolveVariable('self:custom.segmentRuntime');
   const base = `${service}-${stage}`.toLowerCase();
@@ -279,11 +325,24 @@ async function describe({ resolveVariable }) {
     SegmentFunctionPrefix: { Description: 'Segment packages are functions named <prefix><videoId>-<revision>-<n>', Value: functionPrefix },
   };
 
+  // Properties of resources the framework generates (merged one level deep, so DefaultRouteSettings is whole).
+  const extensions = {
+    HttpApiStage: {
+      Properties: {
+        DefaultRouteSettings: { DetailedMetricsEnabled: false, ThrottlingRateLimit: limits.rate, ThrottlingBurstLimit: limits.burst },
+      },
+    },
+    ...(limits.concurrency !== undefined && {
+      ServeSegmentLambdaFunction: { Properties: { ReservedConcurrentExecutions: limits.concurrency } },
+    }),
+  };
+
   return {
     bucketNames: buckets,
     environment: environments({ buckets, functionPrefix, segmentRuntime }),
-    resources: { Resources: resources, Outputs: outputs },
+    resources: { Resources: resources, Outputs: outputs, extensions },
   };
 }
 
 module.exports = describe;
+module.exports.checkStage = checkStage;

@@ -229,6 +229,47 @@ describe('serverless package (offline) compiles the whole product', () => {
     expect(api.CorsConfiguration.AllowMethods).toContain('GET');
   });
 
+  it('throttles every playback route and reserves serve-segment a bounded concurrency, by default and as --param says', () => {
+    const [[, stage]] = resourcesOfType('AWS::ApiGatewayV2::Stage') as [[string, Json]];
+    expect(stage.DefaultRouteSettings).toMatchObject({ ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 });
+    expect(template.Resources.ServeSegmentLambdaFunction!.Properties.ReservedConcurrentExecutions).toBe(20);
+    // Other limits, and none reserved (an account whose whole concurrency is 10 can reserve none).
+    const out = join(dir, 'out-params');
+    const run = serverless([
+      'package',
+      '--stage',
+      STAGE,
+      '--package',
+      out,
+      '--param=playbackRateLimit=5',
+      '--param=serveSegmentConcurrency=none',
+    ]);
+    expect(run.status).toBe(0);
+    const other = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')) as typeof template;
+    expect(other.Resources.HttpApiStage!.Properties.DefaultRouteSettings).toMatchObject({
+      ThrottlingRateLimit: 5,
+      ThrottlingBurstLimit: 200,
+    });
+    expect(other.Resources.ServeSegmentLambdaFunction!.Properties.ReservedConcurrentExecutions).toBeUndefined();
+  }, 120_000);
+
+  it('refuses stage names whose names would collide or not fit, naming the rule', () => {
+    const { checkStage } = require('../../deploy/stack.js') as { checkStage: (service: string, stage: string) => void };
+    for (const stage of ['dev', 'prod', 'ci', 'team-a', 'rehearsal', 'x'.repeat(17)])
+      expect(() => checkStage(SERVICE, stage)).not.toThrow();
+    expect(() => checkStage(SERVICE, 'dev-seg-x')).toThrow(
+      /"seg" may not be a part of it: stage "dev"'s grants match lambda-hls-dev-seg-\*/,
+    );
+    expect(() => checkStage(SERVICE, 'dev-seg')).toThrow(/"seg" may not be a part/);
+    expect(() => checkStage(SERVICE, 'Dev')).toThrow(/lower-case letters, digits and single hyphens/);
+    expect(() => checkStage(SERVICE, 'a--b')).toThrow(/single hyphens/);
+    expect(() => checkStage(SERVICE, 'x'.repeat(18))).toThrow(/at most 17 characters/);
+    // And the framework stops on it, before anything is packaged.
+    const run = serverless(['package', '--stage', 'dev-seg-x', '--package', join(dir, 'out-bad')]);
+    expect(run.status).not.toBe(0);
+    expect(`${run.stdout}${run.stderr}`).toContain('stage "dev-seg-x" cannot be deployed');
+  }, 120_000);
+
   it("attaches the ffmpeg layer to ValidateInput and SegmentMedia only, with both binaries, within Lambda's size limit", () => {
     const withLayer = resourcesOfType('AWS::Lambda::Function')
       .filter(([, p]) => p.Layers)

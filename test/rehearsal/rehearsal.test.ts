@@ -75,7 +75,12 @@ beforeAll(async () => {
   expect(spawnSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT }).status).toBe(0);
   api = await startApi((arn, event) => runner.invoke(arn, event));
   account = emulatedAccount(STAGE, api.endpoint);
-  template = packageStack(STAGE, join(scratch, 'out'), scratch);
+  // Playback limits low enough that a test can reach them (the defaults are 100/s, burst 200, 20 at once).
+  template = packageStack(STAGE, join(scratch, 'out'), scratch, {
+    playbackRateLimit: '20',
+    playbackBurstLimit: '100',
+    serveSegmentConcurrency: '4',
+  });
   const named = Object.fromEntries(resourcesOfType(template, account, 'AWS::S3::Bucket').map(([id, p]) => [id, p.BucketName as string]));
   buckets = { input: named.InputBucket!, work: named.WorkBucket!, output: named.OutputBucket! };
   const roles = resourcesOfType(template, account, 'AWS::IAM::Role').map(([id]) => id);
@@ -274,6 +279,26 @@ describe('the deployed functions on emulated AWS', () => {
   it("plays through the stack's PlaybackBaseUrl: an independent player (Debian's ffprobe) decodes every frame of the source, through the API's 302s to the code URLs", async () => {
     const playlist = `${playbackBaseUrl()}/v/${videoIdFor('Lecture 1.MP4')}/index.m3u8`;
     expect(await framesOf(PLAYER, playlist)).toBe(await framesOf(PLAYER, join(scratch, 'lecture.mp4')));
+  });
+
+  it("bounds a flood of segment requests by the stage throttling (429) and serve-segment's reserved concurrency (500), then plays again", async () => {
+    const segment = `${playbackBaseUrl()}/v/${videoIdFor('Lecture 1.MP4')}/0.ts`;
+    const statuses = await Promise.all(
+      Array.from({ length: 160 }, async () => {
+        const response = await fetch(segment, { redirect: 'manual' });
+        await response.arrayBuffer();
+        return response.status;
+      }),
+    );
+    const count = (status: number) => statuses.filter((s) => s === status).length;
+    // Burst 100: the rest are refused at the door, never reaching a function.
+    expect(count(429)).toBeGreaterThanOrEqual(160 - 100 - 10);
+    // Of those let in, no more than 4 ran at once; the others were throttled by Lambda.
+    expect(count(500)).toBeGreaterThan(0);
+    expect(count(302)).toBeGreaterThan(0);
+    expect(count(302) + count(429) + count(500)).toBe(160);
+    await new Promise((r) => setTimeout(r, 1_500)); // the bucket refills at 20 a second
+    expect((await fetch(segment, { redirect: 'manual' })).status).toBe(302);
   });
 
   it("transcodes a video that is not H.264 with the layer's ffmpeg, and a player decodes every frame", async () => {

@@ -1,7 +1,10 @@
 // Emulated API Gateway HTTP API: the template's routes (AWS::ApiGatewayV2::Route, RouteKey
 // "GET /v/{videoId}/…") to their Lambda proxy integration, with payload format 2.0 events, and the
 // function's { statusCode, headers, body } mapped back to HTTP. A path no route matches is 404
-// {"message":"Not Found"}, as API Gateway answers.
+// {"message":"Not Found"}, as API Gateway answers. The stage's DefaultRouteSettings throttle every
+// route with a token bucket (429 {"message":"Too Many Requests"} when it is empty), and a function
+// throttled by its reserved concurrency is a 500 {"message":"Internal Server Error"}, as API
+// Gateway answers for a Lambda integration it cannot invoke.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { type Account, type Json, resourcesOfType, type Template } from './stack';
 
@@ -36,7 +39,21 @@ function compile(routeKey: string): Omit<Route, 'functionArn'> {
 /** Starts on a port of its own; the endpoint must be known before the template is resolved (it is PlaybackBaseUrl). */
 export async function startApi(invoke: (arn: string, event: unknown) => Promise<unknown>): Promise<ApiEmulator> {
   let routes: Route[] = [];
+  let bucket: { rate: number; burst: number; tokens: number; at: number } | undefined;
+  const admitted = () => {
+    if (!bucket) return true;
+    const now = Date.now();
+    bucket.tokens = Math.min(bucket.burst, bucket.tokens + ((now - bucket.at) / 1000) * bucket.rate);
+    bucket.at = now;
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (!admitted()) {
+      res.writeHead(429, { 'Content-Type': 'application/json' }).end('{"message":"Too Many Requests"}');
+      return;
+    }
     const url = new URL(req.url ?? '/', 'http://api');
     const rawPath = (req.url ?? '/').split('?')[0]!;
     const method = req.method ?? 'GET';
@@ -78,6 +95,11 @@ export async function startApi(invoke: (arn: string, event: unknown) => Promise<
     // Players resolve `localhost`; names under it only the rehearsal's own processes do.
     endpoint: `http://localhost:${port}`,
     route(template, account) {
+      const settings = resourcesOfType(template, account, 'AWS::ApiGatewayV2::Stage')[0]?.[1]?.DefaultRouteSettings as Json | undefined;
+      if (settings?.ThrottlingRateLimit !== undefined) {
+        const burst = Number(settings.ThrottlingBurstLimit);
+        bucket = { rate: Number(settings.ThrottlingRateLimit), burst, tokens: burst, at: Date.now() };
+      }
       const integrations = new Map(
         resourcesOfType(template, account, 'AWS::ApiGatewayV2::Integration').map(([id, p]) => [id, String(p.IntegrationUri)]),
       );

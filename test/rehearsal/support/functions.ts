@@ -32,6 +32,8 @@ export interface DeployedFunction {
   handlerFile: string;
   handlerExport: string;
   environment: Record<string, string>;
+  /** ReservedConcurrentExecutions: invocations beyond it at once are throttled, as Lambda does. */
+  reservedConcurrency?: number;
 }
 
 /** What an invocation returns, or how it failed, as Lambda's runtime reports it. */
@@ -63,6 +65,7 @@ export class FunctionRunner {
   private readonly all = new Set<ChildProcess>();
   private invocations = 0;
   private running = 0;
+  private readonly inFlight = new Map<string, number>();
   private waiting: (() => void)[] = [];
 
   constructor(
@@ -108,6 +111,7 @@ export class FunctionRunner {
         handlerFile: join(dir, file),
         handlerExport: exported,
         environment: variables,
+        ...(props.ReservedConcurrentExecutions !== undefined && { reservedConcurrency: Number(props.ReservedConcurrentExecutions) }),
       });
     }
   }
@@ -171,6 +175,20 @@ export class FunctionRunner {
   /** Invokes a function with an event; resolves with its result, rejects with an InvocationError. */
   async invoke(nameOrArn: string, event: unknown): Promise<unknown> {
     const fn = this.find(nameOrArn);
+    const inFlight = this.inFlight.get(fn.name) ?? 0;
+    if (fn.reservedConcurrency !== undefined && inFlight >= fn.reservedConcurrency) {
+      // What Invoke answers (HTTP 429) when a function's reserved concurrency is in use.
+      throw new InvocationError('TooManyRequestsException', 'Rate Exceeded.');
+    }
+    this.inFlight.set(fn.name, inFlight + 1);
+    try {
+      return await this.invokeWarm(fn, event);
+    } finally {
+      this.inFlight.set(fn.name, (this.inFlight.get(fn.name) ?? 1) - 1);
+    }
+  }
+
+  private async invokeWarm(fn: DeployedFunction, event: unknown): Promise<unknown> {
     const pool = this.warm.get(fn.name) ?? [];
     this.warm.set(fn.name, pool);
     const environment = pool.pop() ?? this.start(fn);

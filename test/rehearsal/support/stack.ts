@@ -37,7 +37,7 @@ export function emulatedAccount(stage: string, apiEndpoint: string): Account {
 }
 
 /** `serverless package` into `out`: the template, each function's zip and the layer's zip. */
-export function packageStack(stage: string, out: string, scratch: string): Template {
+export function packageStack(stage: string, out: string, scratch: string, params: Record<string, string> = {}): Template {
   const env: NodeJS.ProcessEnv = { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' };
   for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE']) delete env[name];
   env.AWS_SHARED_CREDENTIALS_FILE = join(scratch, 'no-credentials');
@@ -45,7 +45,15 @@ export function packageStack(stage: string, out: string, scratch: string): Templ
   env.AWS_EC2_METADATA_DISABLED = 'true';
   const run = spawnSync(
     process.execPath,
-    [join(ROOT, 'node_modules', 'serverless', 'bin', 'serverless.js'), 'package', '--stage', stage, '--package', out],
+    [
+      join(ROOT, 'node_modules', 'serverless', 'bin', 'serverless.js'),
+      'package',
+      '--stage',
+      stage,
+      '--package',
+      out,
+      ...Object.entries(params).map(([name, value]) => `--param=${name}=${value}`),
+    ],
     {
       cwd: ROOT,
       env,
