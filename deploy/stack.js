@@ -187,7 +187,7 @@ function functionRole(functionName, statements) {
  * Each function's environment: exactly the variables its step's ports and the step itself read
  * (src/composition), with the values this stack gives them.
  */
-function environments({ buckets, functionPrefix, segmentRuntime }) {
+function environments({ buckets, functionPrefix, segmentRuntime, videoIdSecret }) {
   const values = {
     INPUT_BUCKET: buckets.input,
     WORK_BUCKET: buckets.work,
@@ -196,6 +196,7 @@ function environments({ buckets, functionPrefix, segmentRuntime }) {
     STATE_MACHINE_ARN: { Ref: 'ConvertVideo' },
     LAMBDA_HLS_FUNCTION_PREFIX: functionPrefix,
     LAMBDA_HLS_SEGMENT_RUNTIME: segmentRuntime,
+    LAMBDA_HLS_VIDEO_ID_SECRET: videoIdSecret,
     // The ffmpeg layer (serverless.yml) puts its binaries here.
     FFMPEG_PATH: '/opt/bin/ffmpeg',
     FFPROBE_PATH: '/opt/bin/ffprobe',
@@ -261,6 +262,10 @@ async function describe({ resolveVariable }) {
   const stage = await resolveVariable('sls:stage');
   checkStage(service, stage);
   const limits = await playbackLimits(resolveVariable);
+  // Optional: mixed into video ids, so a stream cannot be found from its file name.
+  const videoIdSecret = String((await resolveVariable('param:videoIdSecret')) ?? '');
+  if (videoIdSecret && videoIdSecret.length < 16)
+    throw new Error('param videoIdSecret must be at least 16 characters (a random one: openssl rand -hex 16)');
   const functionPrefix = await resolveVariable('self:custom.functionPrefix');
   const segmentRuntime = await resolveVariable('self:custom.segmentRuntime');
   const base = `${service}-${stage}`.toLowerCase();
@@ -323,6 +328,13 @@ async function describe({ resolveVariable }) {
       Value: { 'Fn::GetAtt': ['HttpApi', 'ApiEndpoint'] },
     },
     SegmentFunctionPrefix: { Description: 'Segment packages are functions named <prefix><videoId>-<revision>-<n>', Value: functionPrefix },
+    // Not the secret: a keyed hash of a fixed text, so the CLI can tell whether it holds the same one.
+    ...(videoIdSecret && {
+      VideoIdSecretCheck: {
+        Description: 'Video ids mix in a secret: the CLI needs LAMBDA_HLS_VIDEO_ID_SECRET set to it for --stage',
+        Value: composition().videoIdSecretCheck(videoIdSecret),
+      },
+    }),
   };
 
   // Properties of resources the framework generates (merged one level deep, so DefaultRouteSettings is whole).
@@ -339,7 +351,7 @@ async function describe({ resolveVariable }) {
 
   return {
     bucketNames: buckets,
-    environment: environments({ buckets, functionPrefix, segmentRuntime }),
+    environment: environments({ buckets, functionPrefix, segmentRuntime, videoIdSecret }),
     resources: { Resources: resources, Outputs: outputs, extensions },
   };
 }

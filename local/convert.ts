@@ -85,9 +85,10 @@ export async function convertFile(file: string, options: ConvertOptions): Promis
   // would be): converting the same file again replaces that video, a file of the same name from
   // another folder is another video. The revision is the content plus the options.
   const sourceKey = localSourceKey(await realpath(dirname(path)), basename(path));
-  const videoId = videoIdFor(sourceKey);
+  const scheme = { secret: settings.videoIdSecret, functionPrefix: settings.functionPrefix };
+  const videoId = videoIdFor(sourceKey, scheme);
   // Named as an upload would be, with the content's hash as its version.
-  const { input, executionName: baseName } = conversionFor(sourceKey, await sha256File(path), options.options);
+  const { input, executionName: baseName } = conversionFor(sourceKey, await sha256File(path), options.options, scheme);
   const { revision } = input;
   const store = new ExecutionStore(settings.home);
 

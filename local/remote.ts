@@ -8,7 +8,8 @@ import type { StackOutputs } from '../src/adapters/aws/stack';
 import { connectStage, type StageBackend, type StageTarget } from '../src/composition/backends/aws';
 import { conversionNotes, executionStats, failedState, summarizeStates, type FailureSummary, type StoredEvent } from '../src/core/history';
 import { conversionFor, DEFAULT_OPTIONS, type ConversionOptions, type ExecutionInput } from '../src/core/model';
-import { attemptName, isSupportedKey, parseExecutionName, playbackPath, videoIdFor } from '../src/core/naming';
+import { attemptName, isSupportedKey, parseExecutionName, playbackPath, videoIdFor, videoIdSecretCheck } from '../src/core/naming';
+import { settings } from '../src/composition/settings';
 import type { ConvertResult } from './convert';
 import { startExecutionAttempt } from '../src/start-execution';
 import { checkIsFile, CliError } from './errors';
@@ -31,6 +32,26 @@ export interface FollowOptions {
   startTimeoutMs?: number;
   /** Stops following (Ctrl-C): the execution goes on in AWS. */
   signal?: AbortSignal;
+}
+
+/**
+ * The secret the stage mixes into its video ids, as the CLI must hold it to name what the stage
+ * names: LAMBDA_HLS_VIDEO_ID_SECRET, checked against the stack's VideoIdSecretCheck output.
+ */
+export function stageVideoIdSecret(stack: StackOutputs, secret = settings().videoIdSecret): string {
+  const stage = stack.stackName.replace(/^lambda-hls-/, '');
+  if (stack.videoIdSecretCheck && !secret) {
+    throw new CliError(
+      `stage ${stage} mixes a secret into its video ids: set LAMBDA_HLS_VIDEO_ID_SECRET to the videoIdSecret it was deployed with`,
+    );
+  }
+  if (stack.videoIdSecretCheck && videoIdSecretCheck(secret) !== stack.videoIdSecretCheck) {
+    throw new CliError(`LAMBDA_HLS_VIDEO_ID_SECRET is not the videoIdSecret stage ${stage} was deployed with`);
+  }
+  if (!stack.videoIdSecretCheck && secret) {
+    throw new CliError(`stage ${stage} mixes no secret into its video ids: unset LAMBDA_HLS_VIDEO_ID_SECRET for it`);
+  }
+  return secret;
 }
 
 /** Waits for the execution to exist and to end, passing its events on as they arrive. */
@@ -134,6 +155,8 @@ async function attemptStartedBy(executions: StepFunctionsExecutions, base: strin
  * finds) the execution for an object already there, with any options.
  */
 export async function convertRemote(source: string, ports: StageBackend, options: RemoteConvertOptions): Promise<ConvertResult> {
+  // Before anything is uploaded: the execution's name is predicted from the video id.
+  const scheme = { secret: stageVideoIdSecret(ports.stack), functionPrefix: ports.stack.functionPrefix };
   const s3Url = parseS3Url(source);
   let key: string;
   let executionName: string;
@@ -144,7 +167,7 @@ export async function convertRemote(source: string, ports: StageBackend, options
     key = s3Url.key;
     const head = await ports.objects.head('input', key);
     if (!head) throw new CliError(`${source}: no such object`);
-    const conversion = conversionFor(key, head.version ?? 'unversioned', options.options);
+    const conversion = conversionFor(key, head.version ?? 'unversioned', options.options, scheme);
     const started = await startExecutionAttempt(ports.executions, conversion.executionName, conversion.input satisfies ExecutionInput);
     executionName = started.executionName;
     options.onStart?.(executionName, started.result);
@@ -164,11 +187,12 @@ export async function convertRemote(source: string, ports: StageBackend, options
     const uploadedAt = Date.now();
     await ports.objects.putFile('input', key, path);
     const head = await ports.objects.head('input', key);
-    executionName = await attemptStartedBy(ports.executions, conversionFor(key, head?.version ?? 'unversioned').executionName, uploadedAt);
+    const { executionName: first } = conversionFor(key, head?.version ?? 'unversioned', undefined, scheme);
+    executionName = await attemptStartedBy(ports.executions, first, uploadedAt);
     options.onStart?.(executionName, 'uploaded');
   }
   const { description, events, historyEvents } = await follow(ports.executions, executionName, options);
-  return resultOf(ports.stack, videoIdFor(key), description, events, historyEvents);
+  return resultOf(ports.stack, videoIdFor(key, scheme), description, events, historyEvents);
 }
 
 /** An execution name, or the newest execution of a video id. */
@@ -190,7 +214,8 @@ export async function remoteHistory(stage: StageBackend, id: string): Promise<Hi
   const error = failureOf(description, events);
   return {
     executionName: description.name,
-    videoId: sourceKey ? videoIdFor(sourceKey) : '',
+    // From the execution's name (`<videoId>-<revision>`): no secret needed to read a history.
+    videoId: parseExecutionName(description.name)?.videoId ?? '',
     sourceKey,
     status: description.status,
     startedAt: description.startedAt,

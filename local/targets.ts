@@ -13,6 +13,7 @@ import {
   type StoredEvent,
 } from '../src/core/history';
 import type { ConversionOptions, RouteRecord } from '../src/core/model';
+import { videoIdFor } from '../src/core/naming';
 import type { OwnedStores } from '../src/registry/deletion';
 import type { Leftovers, RunningExecutions } from '../src/registry/gc';
 import { convertFile, type ConvertResult } from './convert';
@@ -61,6 +62,8 @@ export interface Target {
   running(): Promise<RunningExecutions>;
   /** What killed processes left outside the stores, for gc (local only: S3 expires its own partial uploads). */
   leftovers?: Leftovers;
+  /** The video an input copy belongs to, for gc (local only: the stage's input bucket holds uploads). */
+  videoIdOf?(sourceKey: string): string;
   /** Holds a video against conversions while gc decides about it (the local lock); undefined when one converts it now. */
   hold?(videoId: string): Promise<(() => void) | undefined>;
 }
@@ -119,6 +122,8 @@ export function localTarget(backend: LocalBackend = localBackend(settings())): T
       };
     },
     leftovers: localLeftovers(backend, store),
+    videoIdOf: (sourceKey) =>
+      videoIdFor(sourceKey, { secret: backend.settings.videoIdSecret, functionPrefix: backend.settings.functionPrefix }),
     async hold(videoId) {
       const taken = store.tryLock(videoId);
       return 'release' in taken ? taken.release : undefined;

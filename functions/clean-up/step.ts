@@ -11,6 +11,8 @@ export type CleanUpPorts = Pick<Ports, 'objects' | 'code'>;
 
 export interface CleanUpSettings {
   functionPrefix: string;
+  /** Mixed into video ids (LAMBDA_HLS_VIDEO_ID_SECRET), for a run that failed before ValidateInput named its video. */
+  videoIdSecret?: string;
   /** Per-call retries of throttling and network faults (tests make them instant). */
   retry?: RetryOptions;
 }
@@ -18,8 +20,10 @@ export interface CleanUpSettings {
 /** The execution's state at the failure, as far as it got: whatever of it exists tells what to delete. */
 export interface CleanUpInput {
   error: { Error: string; Cause: string };
-  /** Known once ValidateInput ran (or from the source key); absent when the input was unusable. */
+  /** Known once ValidateInput ran; absent when the input was unusable. */
   videoId?: string;
+  /** The key as given, when ValidateInput did not get as far as the video id: CleanUp derives it. */
+  sourceKey?: string;
   revision?: string;
 }
 
@@ -43,7 +47,7 @@ export function parseCleanUpInput(event: unknown): CleanUpInput {
   const jobVideoId = field(field(event, 'job'), 'videoId');
   // The key as the trigger and the CLI name it, or as a person typed it in the console.
   const sourceKey = field(field(event, 'source'), 'key') ?? field(event, 'key');
-  const videoId = typeof jobVideoId === 'string' ? jobVideoId : typeof sourceKey === 'string' ? videoIdFor(sourceKey) : undefined;
+  const videoId = typeof jobVideoId === 'string' ? jobVideoId : undefined;
   const revision = field(event, 'revision');
   return {
     error: {
@@ -51,13 +55,19 @@ export function parseCleanUpInput(event: unknown): CleanUpInput {
       Cause: oneLineCause(field(error, 'Cause') ?? 'no cause recorded'),
     },
     ...(videoId !== undefined && isVideoId(videoId) && { videoId }),
+    ...(videoId === undefined && typeof sourceKey === 'string' && sourceKey && { sourceKey }),
     ...(typeof revision === 'string' && isRevision(revision) && { revision }),
   };
 }
 
 export async function cleanUp(input: CleanUpInput, ports: CleanUpPorts, settings: CleanUpSettings): Promise<CleanUpResult> {
   const result: CleanUpResult = { ...input.error, deleted: { functions: 0, objects: 0 } };
-  const { videoId, revision } = input;
+  const { revision } = input;
+  const videoId =
+    input.videoId ??
+    (input.sourceKey !== undefined
+      ? videoIdFor(input.sourceKey, { secret: settings.videoIdSecret, functionPrefix: settings.functionPrefix })
+      : undefined);
   if (!videoId || !revision) return result;
 
   // A repeat of a conversion that already succeeded must not delete what is being served; nor

@@ -52,7 +52,18 @@ export function describeOutcome(o: StartOutcome): string {
   return `${o.result} ${JSON.stringify(o.key)}${o.executionName ? ` as ${o.executionName}` : ''}${o.reason ? `: ${o.reason}` : ''}`;
 }
 
-export async function startConversion(objects: CreatedObject[], ports: StartConversionPorts): Promise<StartOutcome[]> {
+export interface StartConversionSettings {
+  /** Mixed into video ids, and so into execution names (LAMBDA_HLS_VIDEO_ID_SECRET). */
+  videoIdSecret?: string;
+  /** The segment functions' prefix: it bounds the video id's length. */
+  functionPrefix?: string;
+}
+
+export async function startConversion(
+  objects: CreatedObject[],
+  ports: StartConversionPorts,
+  settings: StartConversionSettings = {},
+): Promise<StartOutcome[]> {
   const outcomes: StartOutcome[] = [];
   for (const object of objects) {
     let key: string;
@@ -67,7 +78,10 @@ export async function startConversion(objects: CreatedObject[], ports: StartConv
       outcomes.push({ key, result: 'ignored', reason: `extension ${ext || '(none)'} is not .mp4 or .mp3` });
       continue;
     }
-    const conversion = conversionFor(key, object.version);
+    const conversion = conversionFor(key, object.version, undefined, {
+      secret: settings.videoIdSecret,
+      functionPrefix: settings.functionPrefix,
+    });
     const { result, executionName } = await startExecutionAttempt(ports.executions, conversion.executionName, conversion.input);
     outcomes.push({ key, result, executionName });
   }

@@ -16,6 +16,8 @@ export interface ValidateInputSettings {
   maxInputBytes: number;
   /** Prefix of every segment function name (with the video id it must fit in 64 characters). */
   functionPrefix: string;
+  /** Mixed into video ids (LAMBDA_HLS_VIDEO_ID_SECRET); none by default. */
+  videoIdSecret?: string;
 }
 
 export async function validateInput(input: ConversionRequest, ports: ValidateInputPorts, settings: ValidateInputSettings): Promise<Job> {
@@ -30,7 +32,7 @@ export async function validateInput(input: ConversionRequest, ports: ValidateInp
     throw new InputTooLarge(`${JSON.stringify(name)} is ${formatBytes(head.bytes)}; the limit is ${formatBytes(settings.maxInputBytes)}`);
   }
 
-  const videoId = videoIdFor(key);
+  const videoId = videoIdFor(key, { secret: settings.videoIdSecret, functionPrefix: settings.functionPrefix });
   // Started by hand from the console: named after this upload of the key, as the S3 trigger names it.
   const revision = input.revision ?? revisionFor(head.version ?? 'unversioned', input.options);
   checkNamesFit(settings.functionPrefix, videoId, revision);

@@ -12,6 +12,7 @@ export async function runGc(target: Target, dryRun: boolean, json: boolean): Pro
     inputIsScratch: target.inputIsScratch,
     ...(target.leftovers && { leftovers: target.leftovers }),
     ...(target.hold && { hold: (videoId: string) => target.hold!(videoId) }),
+    ...(target.videoIdOf && { videoIdOf: (sourceKey: string) => target.videoIdOf!(sourceKey) }),
   });
   if (json) {
     const out: GcJson = {

@@ -19,3 +19,6 @@ export function functionVariables(): Record<FunctionKey, SettingName[]> {
 export function functionsWithMedia(): FunctionKey[] {
   return FUNCTION_KEYS.filter((key) => (STEPS[key].ports as readonly string[]).includes('media'));
 }
+
+/** The stack output that lets the CLI check it holds the stage's video id secret (see naming.ts). */
+export { videoIdSecretCheck } from '../core/naming';

@@ -35,6 +35,8 @@ export interface Settings {
   faultSeed: number | undefined;
   ffmpegPath: string | undefined;
   ffprobePath: string | undefined;
+  /** Mixed into video ids (an HMAC of the key), so a stream cannot be found from its file name; '' for none. */
+  videoIdSecret: string;
   /** Names the stack gives a deployed function (unset elsewhere). */
   inputBucket: string | undefined;
   workBucket: string | undefined;
@@ -165,6 +167,19 @@ export const SETTINGS = [
     help: 'how long a local package URL stays valid, as GetFunction\'s "up to 10 minutes"',
     parse: whole('LAMBDA_HLS_URL_LIFETIME_SECONDS', DEFAULT_URL_LIFETIME_SECONDS, 1, 7 * 24 * 3600, 'seconds'),
   } satisfies Spec<'urlLifetimeSeconds'>,
+  {
+    name: 'LAMBDA_HLS_VIDEO_ID_SECRET',
+    key: 'videoIdSecret',
+    scope: 'both',
+    shown: 'none',
+    help: 'a secret mixed into video ids, so a stream cannot be found from its file name (deployed: --param videoIdSecret; the CLI needs the same one for --stage)',
+    parse: (raw) => {
+      if (raw === undefined || raw === '') return '';
+      if (raw.length < 16)
+        throw new InvalidSetting('LAMBDA_HLS_VIDEO_ID_SECRET must be at least 16 characters (a random one: openssl rand -hex 16)');
+      return raw;
+    },
+  } satisfies Spec<'videoIdSecret'>,
   {
     name: 'LAMBDA_HLS_LOCK_WAIT_SECONDS',
     key: 'lockWaitSeconds',

@@ -42,7 +42,7 @@ export const STEPS = {
   validateInput: entry({
     invokedBy: 'state machine',
     ports: ['objects', 'media'],
-    variables: ['LAMBDA_HLS_FUNCTION_PREFIX'],
+    variables: ['LAMBDA_HLS_FUNCTION_PREFIX', 'LAMBDA_HLS_VIDEO_ID_SECRET'],
     parse: parseValidateInput,
     run: validateInput,
     progress: ({ plan }) => (plan ? { notes: [describePlan(plan)], ...(plan.warnings?.length && { warnings: plan.warnings }) } : {}),
@@ -91,7 +91,7 @@ export const STEPS = {
   cleanUp: entry({
     invokedBy: 'state machine',
     ports: ['objects', 'code'],
-    variables: ['LAMBDA_HLS_FUNCTION_PREFIX'],
+    variables: ['LAMBDA_HLS_FUNCTION_PREFIX', 'LAMBDA_HLS_VIDEO_ID_SECRET'],
     parse: parseCleanUpInput,
     run: cleanUp,
   }),
@@ -105,10 +105,10 @@ export const STEPS = {
   startConversion: entry({
     invokedBy: 'input bucket',
     ports: ['executions'],
-    variables: [],
+    variables: ['LAMBDA_HLS_FUNCTION_PREFIX', 'LAMBDA_HLS_VIDEO_ID_SECRET'],
     parse: parseS3Event,
-    run: async (objects, ports) => {
-      const outcomes = await startConversion(objects, ports);
+    run: async (objects, ports, settings) => {
+      const outcomes = await startConversion(objects, ports, settings);
       for (const outcome of outcomes) console.log(describeOutcome(outcome));
       return outcomes;
     },

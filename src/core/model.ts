@@ -1,6 +1,6 @@
 // The data that flows between the states of ConvertVideo. Every shape here is JSON.
 import { InvalidRequest } from './errors';
-import { executionNameFor, isRevision, isVideoId, revisionFor, videoIdFor } from './naming';
+import { executionNameFor, isRevision, isVideoId, revisionFor, videoIdFor, type VideoIdScheme } from './naming';
 
 export type MediaKind = 'video' | 'audio';
 export const PROFILES = ['source', '360p'] as const;
@@ -320,7 +320,7 @@ export function parseJob(value: unknown, path = 'job'): Job {
  * The execution for one upload of a key: named after the video id and a revision of the upload's
  * version and the options, so the S3 trigger and `lambda-hls convert --stage` agree on the name.
  */
-export function conversionFor(key: string, version: string, options: ConversionOptions = DEFAULT_OPTIONS) {
+export function conversionFor(key: string, version: string, options: ConversionOptions = DEFAULT_OPTIONS, scheme: VideoIdScheme = {}) {
   const input: ExecutionInput = { source: { key }, revision: revisionFor(version, options), options };
-  return { input, executionName: executionNameFor(videoIdFor(key), input.revision) };
+  return { input, executionName: executionNameFor(videoIdFor(key, scheme), input.revision) };
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { NameTooLong, UnsupportedExtension } from './errors';
 
 export const SUPPORTED_EXTENSIONS = ['.mp4', '.mp3'] as const;
@@ -82,13 +82,43 @@ export function localSourceKey(folderRealPath: string, fileName: string): string
   return `${folder ? `${folder}-` : ''}${hash}/${fileName}`;
 }
 
+/** With a secret the hash is longer (48 bits: not to be found by trying) and the slug shorter. */
+const SECRET_HASH_CHARS = 12;
+/** What a segment function's name adds after the video id: `-<revision of 8>-<package, up to 5 digits>`. */
+const FUNCTION_NAME_TAIL = 1 + 8 + 1 + 5;
+
+/** How a deployment (or the local default) makes its video ids; every part that names videos must use the same. */
+export interface VideoIdScheme {
+  /** LAMBDA_HLS_VIDEO_ID_SECRET: the hash becomes an HMAC of the key under it; none by default. */
+  secret?: string;
+  /** The segment functions' prefix: a long one leaves the id less room (its names fit in 64 characters). */
+  functionPrefix?: string;
+}
+
 /**
  * The video id: a readable slug of the file name plus a short hash of the whole source key, so
  * two uploads with the same name in different folders get different ids, and the same key always
- * gets the same id. At most 29 characters, whatever the name.
+ * gets the same id. At most 29 characters, fewer when the function prefix is long (so that
+ * `<prefix><videoId>-<revision>-<n>` fits Lambda's 64: a long stage name shortens the slug rather
+ * than failing long file names). With a secret (a deployment's LAMBDA_HLS_VIDEO_ID_SECRET) the
+ * hash is an HMAC of the key under it: whoever knows only a file name cannot tell its stream's address.
  */
-export function videoIdFor(sourceKey: string): string {
-  return `${slugify(baseName(sourceKey))}-${sha256Hex(sourceKey).slice(0, HASH_CHARS)}`;
+export function videoIdFor(sourceKey: string, scheme: VideoIdScheme = {}): string {
+  const { secret = '', functionPrefix } = scheme;
+  const room =
+    functionPrefix === undefined ? MAX_VIDEO_ID : Math.min(MAX_VIDEO_ID, MAX_FUNCTION_NAME - functionPrefix.length - FUNCTION_NAME_TAIL);
+  const hash = secret
+    ? createHmac('sha256', secret).update(sourceKey).digest('hex').slice(0, SECRET_HASH_CHARS)
+    : sha256Hex(sourceKey).slice(0, HASH_CHARS);
+  const slug = slugify(baseName(sourceKey))
+    .slice(0, Math.max(0, room - 1 - hash.length))
+    .replace(/-+$/, '');
+  return slug ? `${slug}-${hash}` : hash;
+}
+
+/** What the stack publishes about its secret (an output), so the CLI can tell it holds the same one without the secret being shown. */
+export function videoIdSecretCheck(secret: string): string {
+  return createHmac('sha256', secret).update('lambda-hls video id secret check').digest('hex').slice(0, 16);
 }
 
 export function isVideoId(value: string): boolean {

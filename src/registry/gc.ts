@@ -39,6 +39,8 @@ export interface GcOptions {
    * holds it now. Where there is none (a stage), gc relies on the order of its reads alone.
    */
   hold?: (videoId: string) => Promise<(() => void) | undefined>;
+  /** The video an input copy belongs to (its key's id under the backend's video id secret). */
+  videoIdOf?: (sourceKey: string) => string;
 }
 
 /** A video's candidates, by what they are. */
@@ -105,7 +107,8 @@ export async function collectGarbage(
     }
   }
   for (const object of input) {
-    if (!running.sources.has(object.key)) of(videoIdFor(object.key)).objects.push({ bucket: 'input', key: object.key });
+    if (!running.sources.has(object.key))
+      of((options.videoIdOf ?? videoIdFor)(object.key)).objects.push({ bucket: 'input', key: object.key });
   }
 
   for (const [videoId, candidates] of byVideo) {

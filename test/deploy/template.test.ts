@@ -229,12 +229,13 @@ describe('serverless package (offline) compiles the whole product', () => {
     expect(api.CorsConfiguration.AllowMethods).toContain('GET');
   });
 
-  it('throttles every playback route and reserves serve-segment a bounded concurrency, by default and as --param says', () => {
+  it('throttles every playback route and reserves serve-segment a bounded concurrency, by default and as --param says, and takes a video id secret', () => {
     const [[, stage]] = resourcesOfType('AWS::ApiGatewayV2::Stage') as [[string, Json]];
     expect(stage.DefaultRouteSettings).toMatchObject({ ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 });
     expect(template.Resources.ServeSegmentLambdaFunction!.Properties.ReservedConcurrentExecutions).toBe(20);
     // Other limits, and none reserved (an account whose whole concurrency is 10 can reserve none).
     const out = join(dir, 'out-params');
+    const secret = 'a-secret-of-16-chars-or-more';
     const run = serverless([
       'package',
       '--stage',
@@ -243,6 +244,7 @@ describe('serverless package (offline) compiles the whole product', () => {
       out,
       '--param=playbackRateLimit=5',
       '--param=serveSegmentConcurrency=none',
+      `--param=videoIdSecret=${secret}`,
     ]);
     expect(run.status).toBe(0);
     const other = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')) as typeof template;
@@ -251,6 +253,15 @@ describe('serverless package (offline) compiles the whole product', () => {
       ThrottlingBurstLimit: 200,
     });
     expect(other.Resources.ServeSegmentLambdaFunction!.Properties.ReservedConcurrentExecutions).toBeUndefined();
+    // A video id secret reaches exactly the functions that make video ids; the stack shows only its check.
+    const given = Object.entries(other.Resources)
+      .filter(([, r]) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.LAMBDA_HLS_VIDEO_ID_SECRET === secret)
+      .map(([id]) => id)
+      .sort();
+    expect(given).toEqual(['CleanUpLambdaFunction', 'StartConversionLambdaFunction', 'ValidateInputLambdaFunction']);
+    expect(other.Outputs.VideoIdSecretCheck.Value).toMatch(/^[0-9a-f]{16}$/);
+    expect(JSON.stringify(other.Outputs)).not.toContain(secret);
+    expect(template.Outputs.VideoIdSecretCheck).toBeUndefined();
   }, 120_000);
 
   it('refuses stage names whose names would collide or not fit, naming the rule', () => {

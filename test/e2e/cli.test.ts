@@ -673,7 +673,7 @@ describe("bad inputs: a named error in the failed state, exit 1, nothing left be
     [
       'a function prefix that leaves no room for the names',
       videoNamed('prefix.mp4'),
-      { LAMBDA_HLS_FUNCTION_PREFIX: 'a-much-too-long-service-name-stage-seg-' },
+      { LAMBDA_HLS_FUNCTION_PREFIX: 'a-much-too-long-service-name-for-the-production-stage-seg-' },
       'ValidateInput',
       'NameTooLong',
     ],

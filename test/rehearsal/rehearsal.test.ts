@@ -19,7 +19,7 @@ import {
 import { storedEventsFromHistory } from '../../src/adapters/aws/history';
 import { failedState, summarizeStates } from '../../src/core/history';
 import { conversionFor } from '../../src/core/model';
-import { keys, videoIdFor } from '../../src/core/naming';
+import { keys, videoIdFor as videoIdUnder } from '../../src/core/naming';
 import { DIRECT_UPLOAD_BYTES, segmentEntryName } from '../../src/core/plan';
 import { crc32, layoutStoredZip } from '../../src/core/zip';
 import { conversionProgress } from '../../local/progress';
@@ -46,6 +46,10 @@ import { emulatedAccount, packageStack, resolve, resourcesOfType, type Account, 
 import { startStepFunctions, type StepFunctionsEmulator } from './support/stepfunctions';
 
 const STAGE = 'rehearsal';
+/** The stack is deployed with a video id secret, as a user may: every id below is the one it makes. */
+const VIDEO_ID_SECRET = 'rehearsal-secret-5b1e0c9a';
+const SCHEME = { secret: VIDEO_ID_SECRET, functionPrefix: `lambda-hls-${STAGE}-seg-` };
+const videoIdFor = (key: string) => videoIdUnder(key, SCHEME);
 const ROOT = join(__dirname, '..', '..');
 const CLI = join(ROOT, 'bin', 'lambda-hls.js');
 
@@ -80,6 +84,7 @@ beforeAll(async () => {
     playbackRateLimit: '20',
     playbackBurstLimit: '100',
     serveSegmentConcurrency: '4',
+    videoIdSecret: VIDEO_ID_SECRET,
   });
   const named = Object.fromEntries(resourcesOfType(template, account, 'AWS::S3::Bucket').map(([id, p]) => [id, p.BucketName as string]));
   buckets = { input: named.InputBucket!, work: named.WorkBucket!, output: named.OutputBucket! };
@@ -162,7 +167,7 @@ afterAll(async () => {
 async function convertByUpload(key: string, file: string) {
   const body = readFileSync(file);
   const out = await user.send(new PutObjectCommand({ Bucket: buckets.input, Key: key, Body: body }));
-  const { executionName } = conversionFor(key, String(out.ETag).replace(/"/g, ''));
+  const { executionName } = conversionFor(key, String(out.ETag).replace(/"/g, ''), undefined, SCHEME);
   return finished(executionName);
 }
 
@@ -487,13 +492,14 @@ describe("Lambda's limits", () => {
 });
 
 /** The CLI as a user runs it with --stage, credentials and a region in the environment (asynchronously: this process serves the emulators). */
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(args: string[], more: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   const home = join(scratch, 'cli-home');
   mkdirSync(home, { recursive: true });
   const env = {
     PATH: process.env.PATH ?? '',
     HOME: home,
     LAMBDA_HLS_HOME: join(home, '.lambda-hls'),
+    LAMBDA_HLS_VIDEO_ID_SECRET: VIDEO_ID_SECRET,
     AWS_REGION: account.region,
     AWS_ACCESS_KEY_ID: people.accessKeyId,
     AWS_SECRET_ACCESS_KEY: people.secretAccessKey,
@@ -503,6 +509,7 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
     AWS_ENDPOINT_URL_CLOUDFORMATION: cloudFormation.endpoint,
     AWS_EC2_METADATA_DISABLED: 'true',
     NODE_OPTIONS: `--require ${HOSTS}`,
+    ...more,
   };
   return new Promise((done) => {
     execFile(process.execPath, [CLI, ...args, '--stage', STAGE], { env, timeout: 180_000 }, (error, stdout, stderr) =>
@@ -520,6 +527,27 @@ describe('lambda-hls --stage rehearsal, on the rehearsed stack', () => {
     expect(json).toMatchObject({ status: 'SUCCEEDED', videoId: videoIdFor('Talk 2.MP4'), segments: 3 });
     expect(json.playlist).toBe(`${api.endpoint}/v/${json.videoId}/index.m3u8`);
     expect(await framesOf(PLAYER, json.playlist)).toBe(await framesOf(PLAYER, file));
+  });
+
+  it('finds a stream only by the id its secret makes: the file name alone leads nowhere, and the CLI needs the same secret', async () => {
+    const key = 'Talk 2.MP4';
+    expect((await fetch(`${playbackBaseUrl()}/v/${videoIdFor(key)}/index.m3u8`)).status).toBe(200);
+    expect(videoIdFor(key)).toMatch(/^talk-2-[0-9a-f]{12}$/);
+    const fromNameAlone = videoIdUnder(key, { functionPrefix: SCHEME.functionPrefix });
+    expect((await fetch(`${playbackBaseUrl()}/v/${fromNameAlone}/index.m3u8`)).status).toBe(404);
+    // The stack publishes a check, never the secret.
+    const outputs = JSON.stringify(template.Outputs);
+    expect(outputs).toContain('VideoIdSecretCheck');
+    expect(outputs).not.toContain(VIDEO_ID_SECRET);
+    const file = makeVideo(join(scratch, 'never uploaded.mp4'), { seconds: 2, size: '160x90' });
+    for (const [secret, said] of [
+      ['', /stage rehearsal mixes a secret into its video ids: set LAMBDA_HLS_VIDEO_ID_SECRET/],
+      ['not-the-secret-at-all', /LAMBDA_HLS_VIDEO_ID_SECRET is not the videoIdSecret stage rehearsal was deployed with/],
+    ] as const) {
+      const run = await cli(['convert', file], { LAMBDA_HLS_VIDEO_ID_SECRET: secret });
+      expect([run.code, run.stderr]).toEqual([2, expect.stringMatching(said)]);
+    }
+    expect(await leftIn(buckets.input, 'never uploaded.mp4')).toEqual([]);
   });
 
   it("shows a failed run's failed state, error and cause with history", async () => {

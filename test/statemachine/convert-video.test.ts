@@ -187,7 +187,7 @@ describe('ConvertVideo, input errors end in the right state and leave nothing be
     [
       'a function prefix that leaves no room',
       () => mp4,
-      { functionPrefix: 'a-much-too-long-service-name-stage-seg-' },
+      { functionPrefix: 'a-much-too-long-service-name-for-the-production-stage-seg-' },
       'ValidateInput',
       'NameTooLong',
     ],

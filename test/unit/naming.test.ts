@@ -15,6 +15,7 @@ import {
   slugify,
   supportedExtension,
   videoIdFor,
+  videoIdSecretCheck,
 } from '../../src/core/naming';
 
 // What a deployed stack uses: <service>-<stage>-seg-
@@ -70,6 +71,28 @@ describe('video ids', () => {
         expect(executionNameFor(id, 'deadbeef').length).toBeLessThanOrEqual(80);
       }),
     );
+  });
+  it('fit the names a longer stage makes, and mix in a secret when there is one', () => {
+    const stages = fc.stringMatching(/^[a-z][a-z0-9]{0,16}$/);
+    const names = fc.string({ maxLength: 120, unit: 'grapheme' });
+    fc.assert(
+      fc.property(stages, names, fc.constantFrom('', 'a-secret-of-16-chars-or-more'), (stage, name, secret) => {
+        const functionPrefix = `lambda-hls-${stage}-seg-`;
+        const id = videoIdFor(`${name}.mp4`, { secret, functionPrefix });
+        expect(isVideoId(id)).toBe(true);
+        expect(() => checkNamesFit(functionPrefix, id, 'deadbeef')).not.toThrow();
+      }),
+    );
+    const plain = videoIdFor('talks/Lecture 1.MP4');
+    const salted = videoIdFor('talks/Lecture 1.MP4', { secret: 'a-secret-of-16-chars-or-more' });
+    expect(salted).toMatch(/^lecture-1-[0-9a-f]{12}$/);
+    expect(salted).not.toBe(plain);
+    expect(videoIdFor('talks/Lecture 1.MP4', { secret: 'another-secret-of-16-chars' })).not.toBe(salted);
+    expect(videoIdFor('talks/Lecture 1.MP4', { secret: 'a-secret-of-16-chars-or-more' })).toBe(salted);
+    // A short prefix changes nothing: ids made before prefixes counted stay as they were.
+    expect(videoIdFor('talks/Lecture 1.MP4', { functionPrefix: 'lambda-hls-dev-seg-' })).toBe(plain);
+    expect(videoIdSecretCheck('a-secret-of-16-chars-or-more')).toMatch(/^[0-9a-f]{16}$/);
+    expect(videoIdSecretCheck('a-secret-of-16-chars-or-more')).not.toContain('secret');
   });
   it('fail with NameTooLong when the configured prefix leaves no room', () => {
     expect(() => checkNamesFit('a-very-long-service-name-production-seg-', videoIdFor(`${'x'.repeat(200)}.mp4`), 'deadbeef')).toThrow(

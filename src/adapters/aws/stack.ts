@@ -12,13 +12,15 @@ export interface StackOutputs {
   stateMachineArn: string;
   playbackBaseUrl: string;
   functionPrefix: string;
+  /** Present when the stage mixes a secret into video ids (a keyed hash of a fixed text, not the secret). */
+  videoIdSecretCheck?: string;
 }
 
 export class StackNotDeployed extends Error {
   override readonly name = 'StackNotDeployed' as const;
 }
 
-const REQUIRED: Record<Exclude<keyof StackOutputs, 'stackName'>, string> = {
+const REQUIRED: Record<Exclude<keyof StackOutputs, 'stackName' | 'videoIdSecretCheck'>, string> = {
   inputBucket: 'InputBucketName',
   workBucket: 'WorkBucketName',
   outputBucket: 'OutputBucketName',
@@ -55,5 +57,9 @@ export async function readStackOutputs(cfn: CloudFormationClient, stage: string,
     );
   }
   const found = Object.fromEntries(Object.entries(REQUIRED).map(([field, key]) => [field, outputs[key]!]));
-  return { stackName, ...(found as Omit<StackOutputs, 'stackName'>) };
+  return {
+    stackName,
+    ...(found as Omit<StackOutputs, 'stackName'>),
+    ...(outputs.VideoIdSecretCheck && { videoIdSecretCheck: outputs.VideoIdSecretCheck }),
+  };
 }

@@ -67,7 +67,7 @@ describe('ValidateInput', () => {
     const { ports, media, request } = await uploadedClip();
     const probe = jest.spyOn(media, 'probe');
     await expect(
-      validateInput(request, ports, stepSettings({ functionPrefix: 'a-much-too-long-service-name-stage-seg-' })),
+      validateInput(request, ports, stepSettings({ functionPrefix: 'a-much-too-long-service-name-for-the-production-stage-seg-' })),
     ).rejects.toMatchObject({
       name: 'NameTooLong',
     });
