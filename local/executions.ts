@@ -127,16 +127,18 @@ export class ExecutionStore {
     }
   }
 
-  /** All records, newest first. */
-  all(): ExecutionRecord[] {
-    let files: string[];
+  /** The folder's files with this ending ([] before the first run). */
+  private filesEnding(ending: string): string[] {
     try {
-      files = readdirSync(this.dir);
+      return readdirSync(this.dir).filter((f) => f.endsWith(ending));
     } catch {
       return [];
     }
-    return files
-      .filter((f) => f.endsWith('.json'))
+  }
+
+  /** All records, newest first. */
+  all(): ExecutionRecord[] {
+    return this.filesEnding('.json')
       .map((f) => this.read(f.slice(0, -'.json'.length)))
       .filter((r): r is ExecutionRecord => r !== undefined)
       .sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1));
@@ -228,14 +230,7 @@ export class ExecutionStore {
 
   /** Lock files whose holder has stopped: what gc removes. Paths relative to the home folder. */
   deadLocks(): string[] {
-    let files: string[];
-    try {
-      files = readdirSync(this.dir);
-    } catch {
-      return [];
-    }
-    return files
-      .filter((f) => f.endsWith('.lock'))
+    return this.filesEnding('.lock')
       .filter((f) => !this.lockHeld(join(this.dir, f)))
       .map((f) => `executions/${f}`);
   }
