@@ -73,7 +73,8 @@ export async function cleanUp(input: CleanUpInput, ports: CleanUpPorts, settings
   // A repeat of a conversion that already succeeded must not delete what is being served; nor
   // may a failure delete what an unreadable record might name (gc keeps it too).
   const { route, unreadable } = await readRouteTolerant(ports.objects, videoId);
-  const serving = route?.revision === revision || unreadable !== undefined;
+  // A retired revision within its grace is still served too (a re-run of it that failed).
+  const serving = route?.revision === revision || route?.retired?.some((r) => r.revision === revision) || unreadable !== undefined;
   // Each call retried on throttling and network faults; what still cannot be deleted is noted and
   // the rest deleted, so the run ends with the original error and says what was left behind.
   const owned = retriedStores({ objects: ports.objects, code: ports.code, functionPrefix: settings.functionPrefix }, settings.retry);

@@ -2,7 +2,7 @@
 // revision in one write; only then are the previous revision and this run's work files removed.
 import { parseOffsets } from '../../src/core/documents';
 import { InvalidRequest } from '../../src/core/errors';
-import { numberAt, objectAt, parseJob, stringAt, type Job, type RouteRecord } from '../../src/core/model';
+import { numberAt, objectAt, parseJob, retiredInGrace, stringAt, type Job, type RouteRecord } from '../../src/core/model';
 import { keys, playbackPath } from '../../src/core/naming';
 import type { Ports } from '../../src/ports';
 import { readDocument } from '../../src/read-document';
@@ -14,6 +14,8 @@ export type RegisterRoutePorts = Pick<Ports, 'objects' | 'code' | 'clock'>;
 
 export interface RegisterRouteSettings {
   functionPrefix: string;
+  /** How long the replaced revision stays addressable (LAMBDA_HLS_REVISION_GRACE_SECONDS). */
+  revisionGraceSeconds: number;
   /** Per-call retries of throttling and network faults (tests make them instant). */
   retry?: RetryOptions;
 }
@@ -57,10 +59,11 @@ export async function registerRoute(
   const owned = retriedStores({ objects: ports.objects, code: ports.code, functionPrefix: settings.functionPrefix }, settings.retry);
   // An unreadable record is overwritten: what it named is no longer known, so gc finds it later.
   const { route: previous } = await readRouteTolerant(ports.objects, job.videoId);
+  const now = ports.clock();
   if (previous?.revision === job.revision) {
     // Registered already, by an earlier attempt of this Task (or an identical earlier run): the
     // work files may be gone, so finish the clean-up from the route record instead of failing.
-    await finishCleanUp(owned, previous);
+    await finishCleanUp(owned, previous, now);
     return resultOf(previous);
   }
   const offsets = await readDocument(ports.objects, 'work', input.offsetsKey, parseOffsets);
@@ -78,21 +81,54 @@ export async function registerRoute(
     durationSeconds,
     segmentCount: offsets.segments.length,
     packages,
-    registeredAt: new Date(ports.clock()).toISOString(),
-    ...(previous && { replaced: { revision: previous.revision, packages: previous.packages } }),
+    registeredAt: new Date(now).toISOString(),
+    addressing: 'revision',
   };
+  // The revision served until now stays addressable for the grace period (a player may hold its
+  // playlist); those retired before stay until their own end. Expired ones are kept in the record
+  // until deleted below, so a retry of this Task still knows to delete them.
+  const retired = [
+    ...(previous
+      ? [
+          {
+            revision: previous.revision,
+            packages: previous.packages,
+            playlistKey: previous.playlistKey,
+            until: new Date(now + settings.revisionGraceSeconds * 1000).toISOString(),
+          },
+        ]
+      : []),
+    ...(previous?.retired ?? []),
+  ].filter((r) => r.revision !== job.revision);
+  if (retired.length > 0) record.retired = retired;
   await ports.objects.put('output', keys.route(job.videoId), JSON.stringify(record), 'application/json');
-  await finishCleanUp(owned, record);
+  await finishCleanUp(owned, record, now);
   return resultOf(record);
 }
 
-/** After the switch: the replaced revision goes, and this one's work files (segments now live in packages). */
-async function finishCleanUp(ports: OwnedStores, record: RouteRecord): Promise<void> {
-  if (record.replaced && record.replaced.revision !== record.revision) {
-    const { revision, packages } = record.replaced;
+/**
+ * After the switch: retired revisions past their grace go (functions, playlist), then leave the
+ * record; so do the work files of every revision it names (segments now live in packages).
+ */
+async function finishCleanUp(ports: OwnedStores, record: RouteRecord, now: number): Promise<void> {
+  const expired = (record.retired ?? []).filter((r) => !retiredInGrace({ retired: [r] }, now).length);
+  for (const { revision, packages } of expired) {
     await deleteRevision(ports, record.videoId, revision, { functions: true, output: true, work: true }, packages);
   }
+  for (const { revision } of retiredInGrace(record, now)) {
+    await deleteRevision(ports, record.videoId, revision, { functions: false, output: false, work: true });
+  }
   await deleteRevision(ports, record.videoId, record.revision, { functions: false, output: false, work: true });
+  if (expired.length > 0) {
+    const left = retiredInGrace(record, now);
+    const { retired: _, ...rest } = record;
+    await ports.objects.put(
+      'output',
+      keys.route(record.videoId),
+      JSON.stringify(left.length > 0 ? { ...rest, retired: left } : rest),
+      'application/json',
+    );
+  }
 }
 
 function resultOf(record: RouteRecord): RouteResult {

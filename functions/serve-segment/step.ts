@@ -1,6 +1,7 @@
 // serve-segment: the playback route. `GET /v/<id>/index.m3u8` returns the playlist;
-// `GET /v/<id>/<n>.ts` answers 302 to package n's signed code URL, and the player's Range request
-// goes straight to the storage behind it. Used by `lambda-hls serve` now, API Gateway in AWS.
+// `GET /v/<id>/<revision>/<n>.ts` answers 302 to that revision's package n's signed code URL, and
+// the player's Range request goes straight to the storage behind it. A revision replaced by a new
+// conversion is answered for its grace period, then 410. Used by `lambda-hls serve` and API Gateway.
 import { isVideoId } from '../../src/core/naming';
 import type { RouteRecord } from '../../src/core/model';
 import type { Clock, CodeStore, PackageLocation, Ports } from '../../src/ports';
@@ -76,7 +77,8 @@ export class ServeRecordCache {
 /** Re-fetch a URL this long before it expires, so no player is sent to a dying one. */
 export const URL_REFRESH_MARGIN_MS = 60_000;
 const MAX_PATH = 200;
-const ROUTE = /^\/v\/([a-z0-9-]{1,64})\/(index\.m3u8|(0|[1-9][0-9]{0,4})\.ts)$/;
+// `/v/<id>/index.m3u8`, `/v/<id>/<revision>/<n>.ts`, or `/v/<id>/<n>.ts` (playlists written before revisions were named).
+const ROUTE = /^\/v\/([a-z0-9-]{1,64})\/(?:(index\.m3u8)|(?:([a-z0-9]{4,16})\/)?(0|[1-9][0-9]{0,4})\.ts)$/;
 
 const CORS = {
   'Access-Control-Allow-Origin': '*',
@@ -109,6 +111,7 @@ function text(status: number, body: string, extra: Record<string, string> = {}):
 }
 
 const notFound = () => text(404, 'not found\n');
+const gone = () => text(410, 'gone: this video was converted again; load its playlist again\n');
 
 export async function serveSegment(request: ServeRequest, ports: ServeSegmentPorts, caches: ServeCaches): Promise<ServeResponse> {
   const now = ports.clock();
@@ -124,7 +127,7 @@ export async function serveSegment(request: ServeRequest, ports: ServeSegmentPor
   const route = await (records ? records.routes.get(videoId, readRecord) : readRecord());
   if (!route) return notFound();
 
-  if (match[2] === 'index.m3u8') {
+  if (match[2]) {
     const readPlaylist = () =>
       ports.objects.get('output', route.playlistKey).then(
         (b) => b.toString('utf8'),
@@ -144,7 +147,22 @@ export async function serveSegment(request: ServeRequest, ports: ServeSegmentPor
     };
   }
 
-  const functionName = route.packages[Number(match[3])];
+  // The packages of the revision the URI names: the route's, a retired one's within its grace
+  // (410 after it), and never another revision's at the same offsets.
+  const revision = match[3];
+  let packages: readonly string[];
+  if (revision === undefined) {
+    if (route.addressing === 'revision') return gone(); // a playlist of a revision from before revisions were named
+    packages = route.packages;
+  } else if (revision === route.revision) {
+    packages = route.packages;
+  } else {
+    const retired = route.retired?.find((r) => r.revision === revision);
+    if (!retired) return notFound();
+    if (Date.parse(retired.until) <= now) return gone();
+    packages = retired.packages;
+  }
+  const functionName = packages[Number(match[4])];
   if (!functionName) return notFound();
   const location = await caches.urls.get(ports.code, functionName);
   if (!location) return notFound();

@@ -1,5 +1,5 @@
 // WritePlaylist: a VOD playlist with one EXT-X-BYTERANGE per segment (each pointing into its
-// package, `<package>.ts`), checked against RFC 8216 before it is written.
+// package, `<revision>/<package>.ts`), checked against RFC 8216 before it is written.
 import { parseOffsets } from '../../src/core/documents';
 import { objectAt, parseJob, stringAt, type Job } from '../../src/core/model';
 import { keys } from '../../src/core/naming';
@@ -26,16 +26,20 @@ export interface PlaylistResult {
   targetDuration: number;
 }
 
-/** Package n is addressed as `<n>.ts`, relative to the playlist, so any host name works. */
-export function packageUri(packageIndex: number): string {
-  return `${packageIndex}.ts`;
+/**
+ * Package n of a revision is addressed as `<revision>/<n>.ts`, relative to the playlist, so any
+ * host name works — and a player holding this playlist after the video is converted again gets
+ * this revision's bytes (for the grace period) or 410, never the new revision's at these offsets.
+ */
+export function packageUri(revision: string, packageIndex: number): string {
+  return `${revision}/${packageIndex}.ts`;
 }
 
 export async function writePlaylist({ job, offsetsKey }: WritePlaylistInput, ports: WritePlaylistPorts): Promise<PlaylistResult> {
   const offsets = await readDocument(ports.objects, 'work', offsetsKey, parseOffsets);
   const segments = [...offsets.segments].sort((a, b) => a.index - b.index);
   const text = renderPlaylist(
-    segments.map((s) => ({ duration: s.duration, uri: packageUri(s.package), length: s.length, offset: s.offset })),
+    segments.map((s) => ({ duration: s.duration, uri: packageUri(job.revision, s.package), length: s.length, offset: s.offset })),
   );
   const checked = assertPlaylist(text);
   const playlistKey = keys.playlist(job.videoId, job.revision);

@@ -29,6 +29,8 @@ export interface Settings {
   maxPackageBytes: number;
   quotaBytes: number;
   urlLifetimeSeconds: number;
+  /** How long a replaced revision's segments stay addressable (players holding its playlist) before its functions go. */
+  revisionGraceSeconds: number;
   /** How long `convert` waits for another conversion of the same file before giving up. */
   lockWaitSeconds: number;
   faults: Fault[];
@@ -188,6 +190,14 @@ export const SETTINGS = [
     help: 'how long convert waits while another lambda-hls converts the same file, before it gives up naming the lock file',
     parse: whole('LAMBDA_HLS_LOCK_WAIT_SECONDS', 3600, 0, 7 * 24 * 3600, 'seconds'),
   } satisfies Spec<'lockWaitSeconds'>,
+  {
+    name: 'LAMBDA_HLS_REVISION_GRACE_SECONDS',
+    key: 'revisionGraceSeconds',
+    scope: 'both',
+    shown: '86400 (a day)',
+    help: "how long a converted-again video's previous segments are still answered (a player may hold the old playlist), then 410 and deleted; keep it above the URL lifetime (600 s) plus the playlist's 10 s cache",
+    parse: whole('LAMBDA_HLS_REVISION_GRACE_SECONDS', 86400, 1, 30 * 24 * 3600, 'seconds'),
+  } satisfies Spec<'revisionGraceSeconds'>,
   {
     name: 'LAMBDA_HLS_FAULTS',
     key: 'faults',

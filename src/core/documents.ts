@@ -108,9 +108,31 @@ export const parseRoute: DocumentParser<RouteRecord> = (value, path) => {
   const raw = objectAt(value, path);
   const kind = stringAt(raw.kind, `${path}.kind`);
   if (kind !== 'video' && kind !== 'audio') throw new InvalidRequest(`${path}.kind must be video or audio`);
-  const replaced = raw.replaced === undefined ? undefined : objectAt(raw.replaced, `${path}.replaced`);
+  const videoId = videoIdAt(raw.videoId, `${path}.videoId`);
+  const registeredAt = stringAt(raw.registeredAt, `${path}.registeredAt`);
+  const retired =
+    raw.retired === undefined
+      ? []
+      : objectsAt(raw.retired, `${path}.retired`, (r, at) => ({
+          revision: revisionAt(r.revision, `${at}.revision`),
+          packages: stringsAt(r.packages, `${at}.packages`),
+          playlistKey: stringAt(r.playlistKey, `${at}.playlistKey`),
+          until: stringAt(r.until, `${at}.until`),
+        }));
+  // Records written before retirement had `replaced`: a revision already past its grace.
+  if (raw.replaced !== undefined) {
+    const replaced = objectAt(raw.replaced, `${path}.replaced`);
+    const revision = revisionAt(replaced.revision, `${path}.replaced.revision`);
+    retired.push({
+      revision,
+      packages: stringsAt(replaced.packages, `${path}.replaced.packages`),
+      playlistKey: `v/${videoId}/${revision}/index.m3u8`,
+      until: registeredAt,
+    });
+  }
+  if (raw.addressing !== undefined && raw.addressing !== 'revision') throw new InvalidRequest(`${path}.addressing must be "revision"`);
   return {
-    videoId: videoIdAt(raw.videoId, `${path}.videoId`),
+    videoId,
     revision: revisionAt(raw.revision, `${path}.revision`),
     sourceKey: stringAt(raw.sourceKey, `${path}.sourceKey`),
     kind,
@@ -118,13 +140,9 @@ export const parseRoute: DocumentParser<RouteRecord> = (value, path) => {
     durationSeconds: numberAt(raw.durationSeconds, `${path}.durationSeconds`),
     segmentCount: numberAt(raw.segmentCount, `${path}.segmentCount`),
     packages: stringsAt(raw.packages, `${path}.packages`),
-    registeredAt: stringAt(raw.registeredAt, `${path}.registeredAt`),
-    ...(replaced && {
-      replaced: {
-        revision: revisionAt(replaced.revision, `${path}.replaced.revision`),
-        packages: stringsAt(replaced.packages, `${path}.replaced.packages`),
-      },
-    }),
+    registeredAt,
+    ...(raw.addressing === 'revision' && { addressing: 'revision' as const }),
+    ...(retired.length > 0 && { retired }),
   };
 };
 

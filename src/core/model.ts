@@ -182,11 +182,31 @@ export interface RouteRecord {
   playlistKey: string;
   durationSeconds: number;
   segmentCount: number;
-  /** Function name per package number: `<n>.ts` in the playlist addresses `packages[n]`. */
+  /** Function name per package number: `<revision>/<n>.ts` in the playlist addresses `packages[n]`. */
   packages: string[];
   registeredAt: string;
-  /** The revision this one replaced, kept so a retried RegisterRoute can finish deleting it. */
-  replaced?: { revision: string; packages: string[] };
+  /**
+   * 'revision': the playlist's segment URIs name their revision (`<revision>/<n>.ts`), so they
+   * never address another revision's bytes. Absent in records written before: their playlists use
+   * `<n>.ts`, answered only while that record is the video's.
+   */
+  addressing?: 'revision';
+  /** Earlier revisions still answered until their `until` (a player may hold their playlist), then deleted. */
+  retired?: RetiredRevision[];
+}
+
+/** A revision a newer one replaced: its segments stay addressable for a grace period. */
+export interface RetiredRevision {
+  revision: string;
+  packages: string[];
+  playlistKey: string;
+  /** ISO 8601: its segments are answered before this, 410 Gone after, and its functions deleted. */
+  until: string;
+}
+
+/** The retired revisions still answered at `now` (epoch ms). */
+export function retiredInGrace(route: Pick<RouteRecord, 'retired'>, now: number): RetiredRevision[] {
+  return (route.retired ?? []).filter((r) => Date.parse(r.until) > now);
 }
 
 // --- parsing untrusted JSON (execution input, step events) ---------------------------------

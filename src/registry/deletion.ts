@@ -22,11 +22,16 @@ export interface Removed {
 export function retriedStores(ports: OwnedStores, retry: RetryOptions = {}): OwnedStores {
   const retried = <T>(call: () => Promise<T>) => retryTransient(call, { ...CONTROL_PLANE_RETRY, ...retry });
   const { objects, code } = ports;
-  return {
-    objects: { ...objects, list: (b, p) => retried(() => objects.list(b, p)), delete: (b, k) => retried(() => objects.delete(b, k)) },
-    code: { ...code, list: (p) => retried(() => code.list(p)), delete: (name) => retried(() => code.delete(name)) },
-    functionPrefix: ports.functionPrefix,
-  };
+  // The stores' other methods stay theirs (through the prototype: the stores are class instances).
+  const objectsRetried: ObjectStore = Object.assign(Object.create(objects) as ObjectStore, {
+    list: (bucket: Parameters<ObjectStore['list']>[0], prefix: string) => retried(() => objects.list(bucket, prefix)),
+    delete: (bucket: Parameters<ObjectStore['delete']>[0], key: string) => retried(() => objects.delete(bucket, key)),
+  });
+  const codeRetried: CodeStore = Object.assign(Object.create(code) as CodeStore, {
+    list: (prefix: string) => retried(() => code.list(prefix)),
+    delete: (name: string) => retried(() => code.delete(name)),
+  });
+  return { objects: objectsRetried, code: codeRetried, functionPrefix: ports.functionPrefix };
 }
 
 /** What a deletion that goes on past failures could not remove: `function <name>`, `object <bucket>/<key>`, with the first reason. */

@@ -1,4 +1,5 @@
 // gc: what no registered video and no running conversion owns (what a killed run leaves).
+import { retiredInGrace, type RouteRecord } from '../core/model';
 import { parseFunctionName, videoIdFor } from '../core/naming';
 import type { Bucket } from '../ports';
 import type { OwnedStores } from './deletion';
@@ -41,6 +42,8 @@ export interface GcOptions {
   hold?: (videoId: string) => Promise<(() => void) | undefined>;
   /** The video an input copy belongs to (its key's id under the backend's video id secret). */
   videoIdOf?: (sourceKey: string) => string;
+  /** The time retired revisions' grace is measured against (tests pass their own). */
+  now?: () => number;
 }
 
 /** A video's candidates, by what they are. */
@@ -75,7 +78,11 @@ export async function collectGarbage(
   const input = options.inputIsScratch ? await ports.objects.list('input', '') : [];
   const running = await runningNow();
   const { routes, unreadable } = await listRoutes(ports.objects);
-  const served = new Map(routes.map((r) => [r.videoId, r.revision]));
+  const now = (options.now ?? Date.now)();
+  // A video's revisions still answered: the route's, and retired ones within their grace.
+  const kept = (route: RouteRecord | undefined) =>
+    new Set(route ? [route.revision, ...retiredInGrace(route, now).map((r) => r.revision)] : []);
+  const served = new Map(routes.map((r) => [r.videoId, kept(r)]));
   const damaged = new Set(unreadable.map((u) => u.videoId));
   const isRunning = (videoId: string, revision: string | undefined) => running.revisions.has(`${videoId}/${revision}`);
 
@@ -91,7 +98,7 @@ export async function collectGarbage(
     const owner = parseFunctionName(ports.functionPrefix, fn.name);
     if (!owner)
       report.functions.push(fn.name); // under our prefix, of no video: never ours to keep
-    else if (served.get(owner.videoId) !== owner.revision && !isRunning(owner.videoId, owner.revision) && !damaged.has(owner.videoId)) {
+    else if (!served.get(owner.videoId)?.has(owner.revision) && !isRunning(owner.videoId, owner.revision) && !damaged.has(owner.videoId)) {
       of(owner.videoId).functions.push({ name: fn.name, revision: owner.revision });
     }
   }
@@ -102,7 +109,7 @@ export async function collectGarbage(
   }
   for (const object of output) {
     const [, videoId = '', revision = ''] = object.key.split('/');
-    if (served.get(videoId) !== revision && !isRunning(videoId, revision) && !damaged.has(videoId)) {
+    if (!served.get(videoId)?.has(revision) && !isRunning(videoId, revision) && !damaged.has(videoId)) {
       of(videoId).objects.push({ bucket: 'output', key: object.key, revision });
     }
   }
@@ -119,15 +126,15 @@ export async function collectGarbage(
     }
     try {
       // Read again now: a conversion may have registered a revision the first read did not see.
-      const now = await readRouteTolerant(ports.objects, videoId);
-      if (now.unreadable) {
-        report.unreadable.push(now.unreadable);
+      const again = await readRouteTolerant(ports.objects, videoId);
+      if (again.unreadable) {
+        report.unreadable.push(again.unreadable);
         continue;
       }
-      const keep = now.route?.revision;
-      const functionsToGo = candidates.functions.filter((f) => f.revision !== keep).map((f) => f.name);
+      const keep = kept(again.route);
+      const functionsToGo = candidates.functions.filter((f) => !keep.has(f.revision)).map((f) => f.name);
       // Work files and input copies belong to runs, and none runs now; playlists to their revision.
-      const objectsToGo = candidates.objects.filter((o) => o.bucket !== 'output' || o.revision !== keep);
+      const objectsToGo = candidates.objects.filter((o) => o.bucket !== 'output' || !keep.has(o.revision ?? ''));
       report.functions.push(...functionsToGo);
       report.objects.push(...objectsToGo.map((o) => `${o.bucket}/${o.key}`));
       if (!options.dryRun) {

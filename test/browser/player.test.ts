@@ -197,7 +197,7 @@ describe('the player page in chromium', () => {
     // hls.js asked for exactly the segment's bytes of the middle's package; the browser followed the
     // 302 with that range and the code URL answered 206 (Partial Content).
     expect(fetched.some((f) => f.url.endsWith(`/${target.uri}`) && f.range === expected)).toBe(true);
-    const fn = (await readRoute(ports.objects, long.videoId))!.packages[Number(target.uri.replace('.ts', ''))]!;
+    const fn = (await readRoute(ports.objects, long.videoId))!.packages[Number(target.uri.replace(/^.*\//, '').replace('.ts', ''))]!;
     expect(served.some((line) => line.startsWith(`GET /code/${fn}.zip?`) && line.endsWith(' 206'))).toBe(true);
   });
 

@@ -219,7 +219,11 @@ describe('serverless package (offline) compiles the whole product', () => {
 
   it('routes both playback paths of the HTTP API to serve-segment, with CORS', () => {
     const routes = resourcesOfType('AWS::ApiGatewayV2::Route').map(([, r]) => r);
-    expect(routes.map((r) => r.RouteKey).sort()).toEqual(['GET /v/{videoId}/index.m3u8', 'GET /v/{videoId}/{segment}']);
+    expect(routes.map((r) => r.RouteKey).sort()).toEqual([
+      'GET /v/{videoId}/index.m3u8',
+      'GET /v/{videoId}/{revision}/{segment}',
+      'GET /v/{videoId}/{segment}',
+    ]);
     for (const route of routes) {
       const integrationId = render(route.Target).replace(/^integrations\/<|>$/g, '');
       expect(template.Resources[integrationId]!.Properties.IntegrationUri).toEqual({ 'Fn::GetAtt': ['ServeSegmentLambdaFunction', 'Arn'] });

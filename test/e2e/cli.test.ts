@@ -828,6 +828,7 @@ describe('two conversions of the same video at the same time', () => {
       revision: string;
       packages: string[];
       playlistKey: string;
+      retired?: { revision: string; packages: string[] }[];
     };
     return route;
   }
@@ -846,7 +847,7 @@ describe('two conversions of the same video at the same time', () => {
     expect(readdirSync(join(twinHome, 'executions')).filter((f) => f.endsWith('.lock'))).toEqual([]);
   });
 
-  it('with different options: they take turns, the later one is served, and nothing of the earlier one is left', async () => {
+  it('with different options: they take turns, the later one is served, and the earlier one is kept only as retired', async () => {
     const [a, b] = await both(['--segment-seconds', '2'], ['--segment-seconds', '3']);
     expect([a.code, b.code]).toEqual([0, 0]);
     expect(a.json.videoId).toBe(b.json.videoId);
@@ -855,7 +856,10 @@ describe('two conversions of the same video at the same time', () => {
     const served = [a, b].find((r) => r.json.executionName.includes(route.revision))!;
     expect(served).toBeDefined();
     expect(checkPlaylist(readFileSync(served.json.playlist, 'utf8')).segments).toHaveLength(served.json.segments);
-    expect(functionsIn(twinHome).sort()).toEqual([...route.packages].sort());
+    // The earlier one stays addressable for the grace period (a player may hold its playlist), and nothing else is left.
+    const earlier = [a, b].find((r) => r !== served)!;
+    expect(route.retired?.map((r) => r.revision)).toContain(earlier.json.executionName.split('-').pop());
+    expect(functionsIn(twinHome).sort()).toEqual([...route.packages, ...(route.retired ?? []).flatMap((r) => r.packages)].sort());
     expect(checkEveryPlaylist(twinHome)).toEqual({ checked: 1, problems: {} });
     const gc = JSON.parse(cliIn(twinHome, ['gc', '--dry-run', '--json']).stdout) as unknown;
     expect(gc).toEqual({ dryRun: true, functions: [], objects: [], leftovers: [], unreadable: [], busy: [] });

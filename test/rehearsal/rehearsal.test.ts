@@ -20,6 +20,8 @@ import { storedEventsFromHistory } from '../../src/adapters/aws/history';
 import { failedState, summarizeStates } from '../../src/core/history';
 import { conversionFor } from '../../src/core/model';
 import { keys, videoIdFor as videoIdUnder } from '../../src/core/naming';
+import { checkPlaylist } from '../../src/core/playlist';
+import { ROUTE_TTL_MS } from '../../functions/serve-segment/step';
 import { DIRECT_UPLOAD_BYTES, segmentEntryName } from '../../src/core/plan';
 import { crc32, layoutStoredZip } from '../../src/core/zip';
 import { conversionProgress } from '../../local/progress';
@@ -190,6 +192,17 @@ async function finished(executionName: string) {
   return { described, history, events: storedEventsFromHistory(history, conversionProgress()) };
 }
 
+/** The path of a video's first segment, as its playlist names it (`/v/<id>/<revision>/0.ts`). */
+async function firstSegmentPath(videoId: string): Promise<string> {
+  const playlist = (await runner.invoke('serveSegment', {
+    rawPath: `/v/${videoId}/index.m3u8`,
+    requestContext: { http: { method: 'GET' } },
+  })) as {
+    body: string;
+  };
+  return `/v/${videoId}/${/^[^#\s].*\.ts$/m.exec(playlist.body)![0]}`;
+}
+
 async function leftIn(bucket: string, prefix: string): Promise<string[]> {
   const out = await user.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
   return (out.Contents ?? []).map((o) => o.Key ?? '');
@@ -226,8 +239,10 @@ describe('the deployed functions on emulated AWS', () => {
     };
     expect(playlist.statusCode).toBe(200);
     const range = /#EXT-X-BYTERANGE:(\d+)@(\d+)/.exec(playlist.body)!;
+    const uri = /^[^#\s].*\.ts$/m.exec(playlist.body)![0];
+    expect(uri).toMatch(/^[0-9a-f]{8}\/0\.ts$/); // the revision it belongs to, then the package
     const segment = (await runner.invoke('serveSegment', {
-      rawPath: `/v/${videoId}/0.ts`,
+      rawPath: `/v/${videoId}/${uri}`,
       requestContext: { http: { method: 'GET' } },
     })) as {
       statusCode: number;
@@ -247,7 +262,7 @@ describe('the deployed functions on emulated AWS', () => {
 
   it('refuses what S3 refuses: a code URL whose signature was changed or that is past its expiry, a request signed with the wrong secret, a body unlike its checksum', async () => {
     const segment = (await runner.invoke('serveSegment', {
-      rawPath: `/v/${videoIdFor('Lecture 1.MP4')}/0.ts`,
+      rawPath: await firstSegmentPath(videoIdFor('Lecture 1.MP4')),
       requestContext: { http: { method: 'GET' } },
     })) as {
       headers: Record<string, string>;
@@ -287,7 +302,7 @@ describe('the deployed functions on emulated AWS', () => {
   });
 
   it("bounds a flood of segment requests by the stage throttling (429) and serve-segment's reserved concurrency (500), then plays again", async () => {
-    const segment = `${playbackBaseUrl()}/v/${videoIdFor('Lecture 1.MP4')}/0.ts`;
+    const segment = `${playbackBaseUrl()}${await firstSegmentPath(videoIdFor('Lecture 1.MP4'))}`;
     const statuses = await Promise.all(
       Array.from({ length: 160 }, async () => {
         const response = await fetch(segment, { redirect: 'manual' });
@@ -304,6 +319,43 @@ describe('the deployed functions on emulated AWS', () => {
     expect(count(302) + count(429) + count(500)).toBe(160);
     await new Promise((r) => setTimeout(r, 1_500)); // the bucket refills at 20 a second
     expect((await fetch(segment, { redirect: 'manual' })).status).toBe(302);
+  });
+
+  it('keeps answering the old playlist with its own bytes when a file is uploaded again with other content, and the new one plays', async () => {
+    const key = 'Replaced.mp4';
+    const videoId = videoIdFor(key);
+    expect((await convertByUpload(key, makeVideo(join(scratch, 'replaced-1.mp4'), { seconds: 8, size: '160x90' }))).described.status).toBe(
+      'SUCCEEDED',
+    );
+    const base = `${playbackBaseUrl()}/v/${videoId}`;
+    const oldText = await (await fetch(`${base}/index.m3u8`)).text();
+    /** What a player holding a playlist gets for its segments: each range's bytes through the API's 302. */
+    const read = async (text: string) => {
+      const check = checkPlaylist(text);
+      const parts: Buffer[] = [];
+      for (const segment of check.segments) {
+        const redirect = await fetch(`${base}/${segment.uri}`, { redirect: 'manual' });
+        expect([segment.uri, redirect.status]).toEqual([segment.uri, 302]);
+        const range = `bytes=${segment.offset}-${segment.offset + segment.length - 1}`;
+        parts.push(Buffer.from(await (await fetch(redirect.headers.get('location')!, { headers: { Range: range } })).arrayBuffer()));
+      }
+      return Buffer.concat(parts);
+    };
+    const oldBytes = await read(oldText);
+    // The same name again, other content: a new revision is served; the old one is retired, not gone.
+    expect(
+      (await convertByUpload(key, makeVideo(join(scratch, 'replaced-2.mp4'), { seconds: 12, size: '320x180' }))).described.status,
+    ).toBe('SUCCEEDED');
+    // A warm serve-segment trusts the route record it read for ROUTE_TTL_MS.
+    await new Promise((r) => setTimeout(r, ROUTE_TTL_MS + 200));
+    const newText = await (await fetch(`${base}/index.m3u8`)).text();
+    expect(newText).not.toBe(oldText);
+    expect(await read(oldText)).toEqual(oldBytes);
+    const played = join(scratch, 'replaced-played.ts');
+    writeFileSync(played, await read(newText));
+    expect(await framesOf(PLAYER, played)).toBe(await framesOf(PLAYER, join(scratch, 'replaced-2.mp4')));
+    // A URI without its revision (a playlist from before revisions were named) is not answered with these bytes.
+    expect((await fetch(`${base}/0.ts`, { redirect: 'manual' })).status).toBe(410);
   });
 
   it("transcodes a video that is not H.264 with the layer's ffmpeg, and a player decodes every frame", async () => {

@@ -124,7 +124,7 @@ describe('ConvertVideo, happy paths', () => {
     expect(second).toMatchObject({ status: 'SUCCEEDED', reused: true, executionName: first.executionName });
   });
 
-  it("replaces the previous revision's packages once the route moves to a new revision", async () => {
+  it("keeps the previous revision's packages for the grace period once the route moves to a new revision", async () => {
     const ports = freshBackend();
     const first = await convertFile(mp4, { backend: ports, options, retryDelayMs: 0 });
     const functions = readdirSync(join(ports.settings.home, 'functions')).sort();
@@ -141,9 +141,65 @@ describe('ConvertVideo, happy paths', () => {
     }).finally(() => server.close());
     expect(run.status).toBe('SUCCEEDED');
     expect(first.status).toBe('SUCCEEDED');
-    // Different revision: new packages, and the first revision's are removed once the route moves.
+    // Different revision: new packages; the first revision's stay for the grace period (a player
+    // may hold its playlist), and the route names them as retired until then.
     expect(created.every(Boolean)).toBe(true);
-    expect(readdirSync(join(ports.settings.home, 'functions')).some((f) => functions.includes(f))).toBe(false);
+    expect(functions.every((f) => readdirSync(join(ports.settings.home, 'functions')).includes(f))).toBe(true);
+    const route = await readRoute(ports.objects, first.videoId);
+    expect(route!.retired).toMatchObject([{ revision: first.executionName.split('-').pop() ?? '', packages: functions }]);
+  });
+
+  it('gives a player holding the old playlist the old bytes through the grace period, then 410, never the new revision’s; then deletes them', async () => {
+    const ports = freshBackend();
+    const first = await convertFile(mp4, { backend: ports, options, retryDelayMs: 0 });
+    const old = (await readRoute(ports.objects, first.videoId))!;
+    const oldPlaylist = checkPlaylist((await ports.objects.get('output', old.playlistKey)).toString('utf8'));
+    // Converted again (another revision: other options), while a player still holds the old playlist.
+    const key = localKeyOf(mp4);
+    await ports.objects.putFile('input', key, mp4);
+    let now = Date.now();
+    const server = await startServer({ backend: { ...ports, clock: () => now } });
+    try {
+      const run = await runStateMachine({
+        loaded: loadDefinition(),
+        handlers: bindSteps(ports, ports.settings),
+        input: { source: { key }, revision: revisionFor('again', {}), options: { ...options, segmentSeconds: 1 } },
+        retryDelayMs: 0,
+      });
+      expect(run.status).toBe('SUCCEEDED');
+      const current = (await readRoute(ports.objects, first.videoId))!;
+      expect(current.revision).not.toBe(old.revision);
+      /** What the player gets for a segment of the old playlist: its status, and the bytes of its range. */
+      const played = async (segment: (typeof oldPlaylist.segments)[number]) => {
+        const redirect = await fetch(`${server.url}/v/${first.videoId}/${segment.uri}`, { redirect: 'manual' });
+        if (redirect.status !== 302) return { status: redirect.status };
+        const range = `bytes=${segment.offset}-${segment.offset + segment.length - 1}`;
+        const body = await fetch(new URL(redirect.headers.get('location')!, server.url), { headers: { Range: range } });
+        return { status: body.status, bytes: Buffer.from(await body.arrayBuffer()) };
+      };
+      for (const segment of oldPlaylist.segments) {
+        const pkg = old.packages[Number(segment.uri.replace(/^.*\//, '').replace('.ts', ''))]!;
+        const expected = readFileSync(ports.code.zipPath(pkg)).subarray(segment.offset, segment.offset + segment.length);
+        expect(await played(segment)).toEqual({ status: 206, bytes: expected });
+      }
+      // Past the grace: gone, not another revision's bytes.
+      now += ports.settings.revisionGraceSeconds * 1000 + 60_000;
+      await new Promise((r) => setTimeout(r, 10));
+      const fresh = await startServer({ backend: { ...ports, clock: () => now } }); // no cached route
+      try {
+        expect((await fetch(`${fresh.url}/v/${first.videoId}/${oldPlaylist.segments[0]!.uri}`, { redirect: 'manual' })).status).toBe(410);
+      } finally {
+        await fresh.close();
+      }
+      // gc then deletes the old revision's functions and playlist, and keeps the current one's.
+      const target = localTarget(ports);
+      const gc = await collectGarbage(target.stores(), () => target.running(), { now: () => now });
+      expect(gc.functions.sort()).toEqual([...old.packages].sort());
+      expect(readdirSync(join(ports.settings.home, 'functions')).sort()).toEqual([...current.packages].sort());
+      expect(await ports.objects.head('output', old.playlistKey)).toBeUndefined();
+    } finally {
+      await server.close();
+    }
   });
 
   it('reuses existing packages with identical code (created: false) on a repeat run', async () => {
@@ -466,12 +522,15 @@ function rawStatus(port: number, path: string): Promise<number> {
 describe('the local server answers only what is registered and signed, on 127.0.0.1', () => {
   let ports: ReturnType<typeof freshBackend>;
   let videoId: string;
+  /** Its revision: segment URIs are `/v/<id>/<revision>/<n>.ts`. */
+  let revision: string;
   let describes = 0;
   let server: Awaited<ReturnType<typeof startServer>>;
 
   beforeAll(async () => {
     ports = freshBackend({ urlLifetimeSeconds: 2 });
     videoId = (await convertFile(mp4, { backend: ports, options, retryDelayMs: 0 })).videoId;
+    revision = (await readRoute(ports.objects, videoId))!.revision;
     const code = Object.create(ports.code) as typeof ports.code;
     code.describe = (name) => {
       describes++;
@@ -492,7 +551,8 @@ describe('the local server answers only what is registered and signed, on 127.0.
 
   it.each([
     ['an unknown video', () => '/v/other-video-000000/0.ts'],
-    ['a segment past the end', () => `/v/${videoId}/999.ts`],
+    ['a segment past the end', () => `/v/${videoId}/${revision}/999.ts`],
+    ['a revision the video never had', () => `/v/${videoId}/ffff0000/0.ts`],
     ['a negative segment', () => `/v/${videoId}/-1.ts`],
     ['a huge segment number', () => `/v/${videoId}/${'9'.repeat(40)}.ts`],
     ['dot segments', () => `/v/${videoId}/../${videoId}/0.ts`],
@@ -511,7 +571,7 @@ describe('the local server answers only what is registered and signed, on 127.0.
   });
 
   it('serves a code URL only as signed: another function, a moved expiry, a changed or missing signature, or too late → 403', async () => {
-    const redirect = await fetch(`${server.url}/v/${videoId}/0.ts`, { redirect: 'manual' });
+    const redirect = await fetch(`${server.url}/v/${videoId}/${revision}/0.ts`, { redirect: 'manual' });
     expect(redirect.status).toBe(302);
     const good = new URL(redirect.headers.get('location')!, server.url);
     expect((await fetch(good)).status).toBe(200);
@@ -547,7 +607,7 @@ describe('the local server answers only what is registered and signed, on 127.0.
   });
 
   it('honours If-Range (RFC 9110 §13.1.5): the range while the validator matches, the whole package once it does not', async () => {
-    const redirect = await fetch(`${server.url}/v/${videoId}/0.ts`, { redirect: 'manual' });
+    const redirect = await fetch(`${server.url}/v/${videoId}/${revision}/0.ts`, { redirect: 'manual' });
     const location = new URL(redirect.headers.get('location')!, server.url);
     const code = new URL(`${location.pathname}${location.search}`, server.url); // this server, whichever made the URL
     const whole = await fetch(code);
@@ -568,7 +628,7 @@ describe('the local server answers only what is registered and signed, on 127.0.
     const cors = async (path: string, method = 'GET') =>
       (await fetch(`${server.url}${path}`, { method, redirect: 'manual' })).headers.get('access-control-allow-origin');
     expect(await cors(`/v/${videoId}/index.m3u8`)).toBe('*');
-    expect(await cors(`/v/${videoId}/0.ts`)).toBe('*');
+    expect(await cors(`/v/${videoId}/${revision}/0.ts`)).toBe('*');
     expect(await cors(`/v/${videoId}/index.m3u8`, 'OPTIONS')).toBe('*');
     expect(await cors('/api/videos')).toBeNull();
     expect(await cors('/api/stats')).toBeNull();
@@ -662,7 +722,7 @@ describe('packing: several segments per package, each with its own byte range', 
     try {
       let previous = { uri: '', end: 0 };
       for (const segment of packed.segments) {
-        const pkg = Number(segment.uri.replace('.ts', ''));
+        const pkg = Number(segment.uri.replace(/^.*\//, '').replace('.ts', ''));
         const location = (await ports.code.describe(route!.packages[pkg]!))!;
         expect(segment.offset! + segment.length!).toBeLessThanOrEqual(location.codeSize);
         // Within a package, each segment starts after the previous one (and its entry header).

@@ -40,6 +40,12 @@ export function independentPlaylistProblems(text: string, packageBytes: (uri: st
   return problems;
 }
 
+/** The function a segment URI of a route's playlist names: `<revision>/<n>.ts`, of the route's own revision only. */
+export function packageOfUri(route: { revision: string; packages: string[] }, uri: string): string | undefined {
+  const match = /^([a-z0-9]{4,16})\/(0|[1-9]\d*)\.ts$/.exec(uri);
+  return match && match[1] === route.revision ? route.packages[Number(match[2])] : undefined;
+}
+
 /** Every registered video's playlist in a LAMBDA_HLS_HOME, checked; problems by video id. */
 export function checkEveryPlaylist(home: string): { checked: number; problems: Record<string, string[]> } {
   const routes = join(home, 'buckets', 'output', 'routes');
@@ -52,10 +58,15 @@ export function checkEveryPlaylist(home: string): { checked: number; problems: R
     return { checked, problems };
   }
   for (const name of names) {
-    const route = JSON.parse(readFileSync(join(routes, name), 'utf8')) as { videoId: string; playlistKey: string; packages: string[] };
+    const route = JSON.parse(readFileSync(join(routes, name), 'utf8')) as {
+      videoId: string;
+      revision: string;
+      playlistKey: string;
+      packages: string[];
+    };
     const text = readFileSync(join(home, 'buckets', 'output', ...route.playlistKey.split('/')), 'utf8');
     const sizeOf = (uri: string) => {
-      const fn = route.packages[Number(uri.replace(/\.ts$/, ''))];
+      const fn = packageOfUri(route, uri);
       return fn ? statSync(join(home, 'functions', fn, 'code.zip')).size : undefined;
     };
     const found = independentPlaylistProblems(text, sizeOf);
@@ -68,6 +79,7 @@ export function checkEveryPlaylist(home: string): { checked: number; problems: R
 /** A registered video's route record and the text of the playlist it serves, from a LAMBDA_HLS_HOME. */
 export function servedPlaylist(home: string, videoId: string) {
   const route = JSON.parse(readFileSync(join(home, 'buckets', 'output', 'routes', `${videoId}.json`), 'utf8')) as {
+    revision: string;
     playlistKey: string;
     packages: string[];
   };
@@ -82,7 +94,7 @@ export function playedStream(home: string, videoId: string): Buffer {
   parser.end();
   return Buffer.concat(
     parser.manifest.segments.map((s) => {
-      const zip = readFileSync(join(home, 'functions', route.packages[Number(s.uri.replace(/\.ts$/, ''))]!, 'code.zip'));
+      const zip = readFileSync(join(home, 'functions', packageOfUri(route, s.uri)!, 'code.zip'));
       return zip.subarray(s.byterange!.offset, s.byterange!.offset + s.byterange!.length);
     }),
   );

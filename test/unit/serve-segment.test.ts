@@ -33,6 +33,25 @@ async function setup() {
 }
 
 describe('serve-segment', () => {
+  it("answers a segment URI by the revision it names: the route's, a retired one's until its grace ends (then 410), never another's", async () => {
+    const { serve, objects, code, advance } = await setup();
+    await code.createPackage('old-0', bufferSource(Buffer.from('old zip-0')));
+    const route = JSON.parse((await objects.get('output', keys.route(VIDEO))).toString()) as RouteRecord;
+    const until = new Date(1_000_000 + 60_000).toISOString();
+    const retired = [{ revision: 'ffff0000', packages: ['old-0'], playlistKey: keys.playlist(VIDEO, 'ffff0000'), until }];
+    await objects.put('output', keys.route(VIDEO), JSON.stringify({ ...route, addressing: 'revision', retired }));
+    expect((await serve(`/v/${VIDEO}/abcd1234/1.ts`)).headers.Location).toMatch(/^memory:\/\/code\/seg-1\?/);
+    expect((await serve(`/v/${VIDEO}/ffff0000/0.ts`)).headers.Location).toMatch(/^memory:\/\/code\/old-0\?/);
+    expect((await serve(`/v/${VIDEO}/ffff0000/1.ts`)).status).toBe(404); // the old revision had one package
+    expect((await serve(`/v/${VIDEO}/0123abcd/0.ts`)).status).toBe(404); // a revision it never had
+    // A playlist from before URIs named their revision: whichever it was, not this one's bytes.
+    expect((await serve(`/v/${VIDEO}/0.ts`)).status).toBe(410);
+    advance(60_000);
+    const gone = await serve(`/v/${VIDEO}/ffff0000/0.ts`);
+    expect([gone.status, gone.body]).toEqual([410, expect.stringContaining('converted again')]);
+    expect((await serve(`/v/${VIDEO}/abcd1234/0.ts`)).status).toBe(302);
+  });
+
   it('answers the playlist of a registered video', async () => {
     const { serve } = await setup();
     const res = await serve(`/v/${VIDEO}/index.m3u8`);

@@ -33,29 +33,45 @@ describe('RegisterRoute', () => {
     expect(await ports.code.describe(route!.packages[0]!)).toBeDefined();
   });
 
-  it("switches a video to a new revision, then deletes the old revision's packages and playlist", async () => {
+  it('switches a video to a new revision, keeps the old one addressable for the grace period, then deletes it', async () => {
     const first = await ready('aaaa1111');
     await registerRoute(first.input, first.ports, settings);
     const second = await ready('bbbb2222', first);
     await registerRoute(second.input, first.ports, settings);
+    const start = first.ports.clock();
+    const until = new Date(start + settings.revisionGraceSeconds * 1000).toISOString();
     const route = await readRoute(first.ports.objects, first.job.videoId);
-    expect(route).toMatchObject({ revision: 'bbbb2222', replaced: { revision: 'aaaa1111' } });
-    expect((await first.ports.code.list('')).map((f) => f.name)).toEqual([`lhls-${first.job.videoId}-bbbb2222-0`]);
+    expect(route).toMatchObject({
+      revision: 'bbbb2222',
+      addressing: 'revision',
+      retired: [
+        { revision: 'aaaa1111', packages: [`lhls-${first.job.videoId}-aaaa1111-0`], playlistKey: first.playlist.playlistKey, until },
+      ],
+    });
+    const functions = async () => (await first.ports.code.list('')).map((f) => f.name).sort();
+    expect(await functions()).toEqual([`lhls-${first.job.videoId}-aaaa1111-0`, `lhls-${first.job.videoId}-bbbb2222-0`]);
+    expect(await first.ports.objects.head('output', first.playlist.playlistKey)).toBeDefined();
+    // Once the grace is over, the next registration of the video (here a repeat) deletes it and drops it from the record.
+    first.ports.clock = () => start + settings.revisionGraceSeconds * 1000 + 1;
+    await registerRoute(second.input, first.ports, settings);
+    expect(await functions()).toEqual([`lhls-${first.job.videoId}-bbbb2222-0`]);
     expect(await first.ports.objects.head('output', first.playlist.playlistKey)).toBeUndefined();
+    expect((await readRoute(first.ports.objects, first.job.videoId))!.retired).toBeUndefined();
   });
 
   it('finishes from the route record when retried after the switch, the work files already gone', async () => {
     const first = await ready('aaaa1111');
     await registerRoute(first.input, first.ports, settings);
     const second = await ready('bbbb2222', first);
-    // The first attempt switched the route, then failed while deleting the old revision.
-    const remove = first.ports.code.delete.bind(first.ports.code);
-    first.ports.code.delete = () => Promise.reject(new Error('connection reset'));
+    // The first attempt switched the route, then failed while deleting the work files.
+    const remove = first.ports.objects.delete.bind(first.ports.objects);
+    first.ports.objects.delete = () => Promise.reject(new Error('connection reset'));
     await expect(registerRoute(second.input, first.ports, settings)).rejects.toThrow('connection reset');
-    first.ports.code.delete = remove;
+    first.ports.objects.delete = remove;
     // The retry reads no offsets (they are gone with the work files) and completes the clean-up.
     await first.ports.objects.delete('work', second.input.offsetsKey);
     await expect(registerRoute(second.input, first.ports, settings)).resolves.toMatchObject({ revision: 'bbbb2222', packages: 1 });
-    expect((await first.ports.code.list('')).map((f) => f.name)).toEqual([`lhls-${first.job.videoId}-bbbb2222-0`]);
+    expect(await first.ports.objects.list('work', keys.workPrefix(first.job.videoId, 'bbbb2222'))).toEqual([]);
+    expect((await readRoute(first.ports.objects, first.job.videoId))!.retired).toMatchObject([{ revision: 'aaaa1111' }]);
   });
 });

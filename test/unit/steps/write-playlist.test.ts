@@ -16,9 +16,9 @@ describe('WritePlaylist', () => {
     const check = checkPlaylist((await clip.ports.objects.get('output', playlist.playlistKey)).toString());
     expect(check.problems).toEqual([]);
     expect(check.segments.map((s) => [s.uri, s.length])).toEqual([
-      ['0.ts', 1000],
-      ['0.ts', 2000],
-      ['1.ts', 500],
+      [`${job.revision}/0.ts`, 1000],
+      [`${job.revision}/0.ts`, 2000],
+      [`${job.revision}/1.ts`, 500],
     ]);
   });
 
