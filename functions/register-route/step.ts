@@ -2,7 +2,17 @@
 // revision in one write; only then are the previous revision and this run's work files removed.
 import { parseOffsets } from '../../src/core/documents';
 import { InvalidRequest } from '../../src/core/errors';
-import { numberAt, objectAt, parseJob, retiredInGrace, stringAt, type Job, type RouteRecord } from '../../src/core/model';
+import {
+  isInGrace,
+  numberAt,
+  objectAt,
+  parseJob,
+  retiredInGrace,
+  stringAt,
+  type Job,
+  type RetiredRevision,
+  type RouteRecord,
+} from '../../src/core/model';
 import { keys, playbackPath } from '../../src/core/naming';
 import type { Ports } from '../../src/ports';
 import { readDocument } from '../../src/read-document';
@@ -85,8 +95,9 @@ export async function registerRoute(
     addressing: 'revision',
   };
   // The revision served until now stays addressable for the grace period (a player may hold its
-  // playlist); those retired before stay until their own end. Expired ones are kept in the record
-  // until deleted below, so a retry of this Task still knows to delete them.
+  // playlist); those retired before stay until their own end. Those past it are deleted below and
+  // left out. The record is written once: rewriting it afterwards could undo a newer conversion's.
+  const expiredBefore = (previous?.retired ?? []).filter((r) => !isInGrace(r, now));
   const retired = [
     ...(previous
       ? [
@@ -98,20 +109,22 @@ export async function registerRoute(
           },
         ]
       : []),
-    ...(previous?.retired ?? []),
+    ...(previous ? retiredInGrace(previous, now) : []),
   ].filter((r) => r.revision !== job.revision);
   if (retired.length > 0) record.retired = retired;
   await ports.objects.put('output', keys.route(job.videoId), JSON.stringify(record), 'application/json');
-  await finishCleanUp(owned, record, now);
+  await finishCleanUp(owned, record, now, expiredBefore);
   return resultOf(record);
 }
 
 /**
- * After the switch: retired revisions past their grace go (functions, playlist), then leave the
- * record; so do the work files of every revision it names (segments now live in packages).
+ * After the switch: retired revisions past their grace go (functions, playlist; the record's own,
+ * which expired since it was written, and `alsoExpired`, those the previous record still named);
+ * so do the work files of every revision the record names (segments now live in packages). What a
+ * failure here leaves, a retry of the Task (from the record) or gc removes.
  */
-async function finishCleanUp(ports: OwnedStores, record: RouteRecord, now: number): Promise<void> {
-  const expired = (record.retired ?? []).filter((r) => !retiredInGrace({ retired: [r] }, now).length);
+async function finishCleanUp(ports: OwnedStores, record: RouteRecord, now: number, alsoExpired: RetiredRevision[] = []): Promise<void> {
+  const expired = [...alsoExpired, ...(record.retired ?? []).filter((r) => !isInGrace(r, now))];
   for (const { revision, packages } of expired) {
     await deleteRevision(ports, record.videoId, revision, { functions: true, output: true, work: true }, packages);
   }
@@ -119,16 +132,6 @@ async function finishCleanUp(ports: OwnedStores, record: RouteRecord, now: numbe
     await deleteRevision(ports, record.videoId, revision, { functions: false, output: false, work: true });
   }
   await deleteRevision(ports, record.videoId, record.revision, { functions: false, output: false, work: true });
-  if (expired.length > 0) {
-    const left = retiredInGrace(record, now);
-    const { retired: _, ...rest } = record;
-    await ports.objects.put(
-      'output',
-      keys.route(record.videoId),
-      JSON.stringify(left.length > 0 ? { ...rest, retired: left } : rest),
-      'application/json',
-    );
-  }
 }
 
 function resultOf(record: RouteRecord): RouteResult {

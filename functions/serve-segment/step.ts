@@ -3,7 +3,7 @@
 // the player's Range request goes straight to the storage behind it. A revision replaced by a new
 // conversion is answered for its grace period, then 410. Used by `lambda-hls serve` and API Gateway.
 import { isVideoId } from '../../src/core/naming';
-import type { RouteRecord } from '../../src/core/model';
+import { isInGrace, type RouteRecord } from '../../src/core/model';
 import type { Clock, CodeStore, PackageLocation, Ports } from '../../src/ports';
 import { readRoute } from '../../src/registry/routes';
 
@@ -159,7 +159,7 @@ export async function serveSegment(request: ServeRequest, ports: ServeSegmentPor
   } else {
     const retired = route.retired?.find((r) => r.revision === revision);
     if (!retired) return notFound();
-    if (Date.parse(retired.until) <= now) return gone();
+    if (!isInGrace(retired, now)) return gone();
     packages = retired.packages;
   }
   const functionName = packages[Number(match[4])];

@@ -204,9 +204,14 @@ export interface RetiredRevision {
   until: string;
 }
 
+/** Whether a retired revision is still answered at `now` (epoch ms). */
+export function isInGrace(retired: RetiredRevision, now: number): boolean {
+  return Date.parse(retired.until) > now;
+}
+
 /** The retired revisions still answered at `now` (epoch ms). */
 export function retiredInGrace(route: Pick<RouteRecord, 'retired'>, now: number): RetiredRevision[] {
-  return (route.retired ?? []).filter((r) => Date.parse(r.until) > now);
+  return (route.retired ?? []).filter((r) => isInGrace(r, now));
 }
 
 // --- parsing untrusted JSON (execution input, step events) ---------------------------------

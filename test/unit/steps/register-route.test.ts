@@ -51,12 +51,15 @@ describe('RegisterRoute', () => {
     const functions = async () => (await first.ports.code.list('')).map((f) => f.name).sort();
     expect(await functions()).toEqual([`lhls-${first.job.videoId}-aaaa1111-0`, `lhls-${first.job.videoId}-bbbb2222-0`]);
     expect(await first.ports.objects.head('output', first.playlist.playlistKey)).toBeDefined();
-    // Once the grace is over, the next registration of the video (here a repeat) deletes it and drops it from the record.
+    // Once the grace is over, the next registration of the video (here a repeat) deletes it.
     first.ports.clock = () => start + settings.revisionGraceSeconds * 1000 + 1;
     await registerRoute(second.input, first.ports, settings);
     expect(await functions()).toEqual([`lhls-${first.job.videoId}-bbbb2222-0`]);
     expect(await first.ports.objects.head('output', first.playlist.playlistKey)).toBeUndefined();
-    expect((await readRoute(first.ports.objects, first.job.videoId))!.retired).toBeUndefined();
+    // The next revision's record leaves it out, and retires the one it replaces.
+    const third = await ready('cccc3333', first);
+    await registerRoute(third.input, first.ports, settings);
+    expect((await readRoute(first.ports.objects, first.job.videoId))!.retired?.map((r) => r.revision)).toEqual(['bbbb2222']);
   });
 
   it('finishes from the route record when retried after the switch, the work files already gone', async () => {
