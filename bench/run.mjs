@@ -7,6 +7,7 @@
 //   serve route   302s per second from `lambda-hls serve` (warm caches) vs a bare Node server answering a fixed 302,
 //                 and code-store URL look-ups per 100,000 segment requests vs one per package per URL lifetime
 //   functions     packages made per hour of 8 Mbit/s video vs total bytes / 45 MiB, rounded up
+//   start-up      `lambda-hls --version`, `--help`, `list`, `history` vs `node -e 0`, interleaved
 //
 // BENCH_QUICK=1 shortens everything (a smoke run, not figures to quote).
 import { spawn, spawnSync } from 'node:child_process';
@@ -300,6 +301,44 @@ function startChild(args, env, pattern) {
     ours.child.kill();
     bare.child.kill();
   }
+}
+
+// --- 5. start-up: only what the command needs is loaded ---------------------------------------
+{
+  const rounds = QUICK ? 3 : 11;
+  const home = join(work, 'startup');
+  const commands = [['--version'], ['--help'], ['list'], ['history', 'none-such']];
+  const spawnMs = (args) => {
+    const start = process.hrtime.bigint();
+    spawnSync(process.execPath, args, { env: { ...process.env, LAMBDA_HLS_HOME: home }, stdio: 'ignore' });
+    return Number(process.hrtime.bigint() - start) / 1e6;
+  };
+  // Interleaved, so a slow moment of the machine falls on both sides alike.
+  const bare = [];
+  const ours = commands.map(() => []);
+  for (let i = 0; i < rounds; i++) {
+    bare.push(spawnMs(['-e', '0']));
+    for (const [k, args] of commands.entries()) ours[k].push(spawnMs([CLI, ...args]));
+  }
+  const bareMedian = median(bare);
+  commands.forEach((args, k) => {
+    const ratio = median(ours[k]) / bareMedian;
+    const minRatio = Math.min(...ours[k]) / Math.min(...bare);
+    report(
+      `start-up, lambda-hls ${args[0]}`,
+      median(ours[k]),
+      'ms',
+      bareMedian,
+      'ms (node -e 0)',
+      ratio,
+      '≤ 1.5×',
+      ratio <= 1.5,
+      `median of ${rounds}; min ratio ${minRatio.toFixed(2)}×`,
+    );
+  });
+  log(
+    `  start-up: node -e 0 ${bareMedian.toFixed(0)} ms; ${commands.map((c, k) => `${c[0]} ${median(ours[k]).toFixed(0)} ms`).join(', ')}`,
+  );
 }
 
 // --- report ---------------------------------------------------------------------------------

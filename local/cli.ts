@@ -1,20 +1,26 @@
 // lambda-hls: the command line. Every command works on the embedded default (local adapters under
 // $LAMBDA_HLS_HOME, default ./.lambda-hls) with no AWS account; those that take --stage work on a
-// deployed stack instead. Each command lives in ./commands and is given its target or backend.
+// deployed stack instead. Each command lives in ./commands and is given its target or backend;
+// each is loaded when it runs (`command()`), so `--version` or `list` start without the engine,
+// ffmpeg's adapter or the HTTP server.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { localBackend } from '../src/composition/backends/local';
 import { InvalidSetting, settings, settingsHelp } from '../src/composition/settings';
 import { DEFAULT_OPTIONS, PROFILES, type Profile } from '../src/core/model';
-import { runConvertAll } from './commands/convert';
-import { deleteUsageError, runDelete } from './commands/delete';
-import { runDemo } from './commands/demo';
-import { runGc } from './commands/gc';
-import { runHistory } from './commands/history';
-import { runList } from './commands/list';
 import { EXIT_FAILED, EXIT_USAGE, say } from './commands/output';
-import { runServe } from './commands/serve';
 import { CliError } from './errors';
 import { type StageFlags, targetOf } from './targets';
+
+/** A command's module, loaded when that command runs (esbuild keeps it in the bundle, evaluated on first use). */
+const command = {
+  convert: () => require('./commands/convert') as typeof import('./commands/convert'),
+  delete: () => require('./commands/delete') as typeof import('./commands/delete'),
+  demo: () => require('./commands/demo') as typeof import('./commands/demo'),
+  gc: () => require('./commands/gc') as typeof import('./commands/gc'),
+  history: () => require('./commands/history') as typeof import('./commands/history'),
+  list: () => require('./commands/list') as typeof import('./commands/list'),
+  serve: () => require('./commands/serve') as typeof import('./commands/serve'),
+};
 
 function wholeNumber(min: number, max: number) {
   return (value: string): number => {
@@ -84,7 +90,7 @@ export function buildProgram(): Command {
           profile: flags.profile,
           ...(flags.transcode && { transcode: true as const }),
         };
-        process.exitCode = await runConvertAll(await targetOf(flags), files, options, Boolean(flags.json));
+        process.exitCode = await command.convert().runConvertAll(await targetOf(flags), files, options, Boolean(flags.json));
       },
     );
   stageOptions(convert);
@@ -95,7 +101,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--port <n>', 'port to listen on').argParser(wholeNumber(0, 65535)).default(8080))
     .option('--host <host>', 'address to listen on (other than 127.0.0.1 exposes it to the network)', '127.0.0.1')
     .action(async (flags: { port: number; host: string }) => {
-      process.exitCode = await runServe(localBackend(settings()), flags.port, flags.host);
+      process.exitCode = await command.serve().runServe(localBackend(settings()), flags.port, flags.host);
     });
 
   const history = program
@@ -104,7 +110,7 @@ export function buildProgram(): Command {
     .argument('<id>', 'a video id (its newest execution) or an execution name')
     .option('--json', 'print the history as JSON')
     .action(async (id: string, flags: StageFlags & { json?: boolean }) => {
-      process.exitCode = await runHistory(await targetOf(flags), id, Boolean(flags.json));
+      process.exitCode = await command.history().runHistory(await targetOf(flags), id, Boolean(flags.json));
     });
   stageOptions(history);
 
@@ -113,7 +119,7 @@ export function buildProgram(): Command {
     .description('list converted videos')
     .option('--json', 'print the list as JSON')
     .action(async (flags: StageFlags & { json?: boolean }) => {
-      process.exitCode = await runList(await targetOf(flags), Boolean(flags.json));
+      process.exitCode = await command.list().runList(await targetOf(flags), Boolean(flags.json));
     });
   stageOptions(list);
 
@@ -123,9 +129,9 @@ export function buildProgram(): Command {
     .argument('[videoId]', 'as shown by lambda-hls list')
     .option('--all', 'delete every video, every segment function under the prefix and every work file (before serverless remove)')
     .action(async (videoId: string | undefined, flags: StageFlags & { all?: boolean }) => {
-      const usage = deleteUsageError(videoId, Boolean(flags.all));
+      const usage = command.delete().deleteUsageError(videoId, Boolean(flags.all));
       if (usage) throw new CliError(usage);
-      process.exitCode = await runDelete(await targetOf(flags), videoId);
+      process.exitCode = await command.delete().runDelete(await targetOf(flags), videoId);
     });
   stageOptions(del);
 
@@ -135,7 +141,7 @@ export function buildProgram(): Command {
     .option('--dry-run', 'only list what would be removed')
     .option('--json', 'print { dryRun, functions, objects } on stdout')
     .action(async (flags: StageFlags & { dryRun?: boolean; json?: boolean }) => {
-      process.exitCode = await runGc(await targetOf(flags), Boolean(flags.dryRun), Boolean(flags.json));
+      process.exitCode = await command.gc().runGc(await targetOf(flags), Boolean(flags.dryRun), Boolean(flags.json));
     });
   stageOptions(gc);
 
@@ -145,7 +151,7 @@ export function buildProgram(): Command {
     .option('--no-serve', 'stop after converting')
     .addOption(new Option('--port <n>', 'port to serve on').argParser(wholeNumber(0, 65535)).default(8080))
     .action(async (flags: { serve: boolean; port: number }) => {
-      process.exitCode = await runDemo(localBackend(settings()), flags.serve, flags.port);
+      process.exitCode = await command.demo().runDemo(localBackend(settings()), flags.serve, flags.port);
     });
 
   return program;

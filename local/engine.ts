@@ -3,8 +3,9 @@
 // refuses to start, and the engine only ever gets fake credentials.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { StateMachine } from 'aws-local-stepfunctions';
-import { parse as parseYaml } from 'yaml';
+// The engine and the YAML parser are loaded when a run needs them, not when the CLI starts
+// (`--version`, `list`, `history` never do): together they bring ~200 modules, the AWS SDK among them.
+import type { StateMachine } from 'aws-local-stepfunctions';
 
 // aws-local-stepfunctions 3 declares Node ≥ 22 and calls Promise.withResolvers when a Task runs;
 // on Node 20 every Task would fail with a TypeError that a States.ALL retry hides. Provide it.
@@ -56,6 +57,7 @@ const LOCAL_ACCOUNT_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:lambda
  * resolves at deploy time) into a placeholder ARN, returning which function each Task names.
  */
 export function loadDefinition(path = DEFAULT_ASL_PATH): LoadedDefinition {
+  const { parse: parseYaml } = require('yaml') as typeof import('yaml');
   const definition = parseYaml(readFileSync(path, 'utf8')) as Record<string, unknown>;
   const tasks: TaskState[] = [];
   const stateNames: string[] = [];
@@ -144,7 +146,8 @@ export async function runStateMachine(options: RunOptions): Promise<RunResult> {
     for (const name of loaded.stateNames) retryIntervalOverrides[name] = options.retryDelayMs;
   }
 
-  const machine = new StateMachine(loaded.definition as never, {
+  const { StateMachine: Engine } = require('aws-local-stepfunctions') as typeof import('aws-local-stepfunctions');
+  const machine: StateMachine = new Engine(loaded.definition as never, {
     validationOptions: options.validate ? { checkArn: true, checkPaths: true } : { noValidate: true },
     awsConfig: {
       region: 'us-east-1',

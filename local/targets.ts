@@ -16,7 +16,7 @@ import type { ConversionOptions, RouteRecord } from '../src/core/model';
 import { videoIdFor } from '../src/core/naming';
 import type { OwnedStores } from '../src/registry/deletion';
 import type { Leftovers, RunningExecutions } from '../src/registry/gc';
-import { convertFile, type ConvertResult } from './convert';
+import type { ConvertResult } from './convert';
 import { ExecutionStore } from './executions';
 import { localLeftovers } from './leftovers';
 
@@ -91,7 +91,8 @@ export function localTarget(backend: LocalBackend = localBackend(settings())): T
     stores: () => ({ objects: backend.objects, code: backend.code, functionPrefix: backend.settings.functionPrefix }),
     playlistOf: (route) => backend.objects.pathOf('output', route.playlistKey),
     convert: (file, options, report) =>
-      convertFile(file, {
+      // The engine and everything a run needs load only when one runs.
+      (require('./convert') as typeof import('./convert')).convertFile(file, {
         backend,
         options,
         onEvent: report.onEvent,

@@ -2,7 +2,6 @@
 // $LAMBDA_HLS_HOME, package URLs are signed by a key kept there and served by the local server,
 // media is ffmpeg from npm (or FFMPEG_PATH). Every port is built on first use.
 import { join } from 'node:path';
-import { ffmpegMediaTool } from '../../adapters/ffmpeg/media-tool';
 import { LocalCodeStore } from '../../adapters/local/code-store';
 import { LocalObjectStore } from '../../adapters/local/object-store';
 import { UrlSigner } from '../../adapters/local/signer';
@@ -37,7 +36,9 @@ export function localBackend(settings: Settings): LocalBackend {
         urlLifetimeSeconds: settings.urlLifetimeSeconds,
         quotaBytes: settings.quotaBytes,
       }),
-    media: () => ffmpegMediaTool(settings),
+    // ffmpeg's adapter (child processes, the loopback relay) only for what converts.
+    media: () =>
+      (require('../../adapters/ffmpeg/media-tool') as typeof import('../../adapters/ffmpeg/media-tool')).ffmpegMediaTool(settings),
     executions: () => {
       const refuse = () => Promise.reject(new BackendUnavailable('locally, executions are started and followed by lambda-hls convert'));
       return { start: refuse, status: refuse };
