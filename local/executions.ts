@@ -1,10 +1,10 @@
 // Execution history on disk: $LAMBDA_HLS_HOME/executions/<name>.json, written when the run
 // starts and again when it ends, with every engine event appended to <name>.events.jsonl as it
 // happens — so even a killed conversion leaves a history that says where it stopped.
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { isRunning, parseProcessId, thisProcess, type ProcessId } from '../src/process-identity';
+import { isRunning, parseProcessId, processTag, tagStillRunning, thisProcess, type ProcessId } from '../src/process-identity';
 import { attemptName } from '../src/core/naming';
 import type { EventLog } from './engine';
 import { Interrupted, oneLineCause } from '../src/core/errors';
@@ -55,6 +55,12 @@ export function compactEvent(event: EventLog, progressOf: ProgressOf): StoredEve
   if (payload !== undefined) stored.payloadBytes = Buffer.byteLength(JSON.stringify(payload) ?? '');
   if (event.type === 'StateExited' && 'state' in event) Object.assign(stored, progressOf(event.state.name, event.state.output));
   return stored;
+}
+
+/** A lock being written (`<videoId>.lock.<process tag>`) whose writer is gone. */
+function stagedLockDead(name: string): boolean {
+  const tag = /\.lock\.([0-9a-z.]+)$/.exec(name)?.[1];
+  return tag !== undefined && !tagStillRunning(tag);
 }
 
 /** A convert waited for a video's lock longer than LAMBDA_HLS_LOCK_WAIT_SECONDS. */
@@ -172,12 +178,18 @@ export class ExecutionStore {
     mkdirSync(this.dir, { recursive: true });
     const path = this.lockPath(videoId);
     const me = thisProcess();
+    // Written whole under a name of this process's, then linked into place (which fails when a
+    // lock exists): no reader ever sees a half-written lock and takes it for a dead one.
+    const staged = `${path}.${processTag()}`;
     for (;;) {
+      writeFileSync(staged, JSON.stringify({ ...me, since: new Date().toISOString() }));
       try {
-        writeFileSync(path, JSON.stringify({ ...me, since: new Date().toISOString() }), { flag: 'wx' });
+        linkSync(staged, path);
         return { release: () => rmSync(path, { force: true }) };
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      } finally {
+        rmSync(staged, { force: true });
       }
       const holder = this.lockHeld(path);
       if (holder) return { holder };
@@ -185,7 +197,7 @@ export class ExecutionStore {
     }
   }
 
-  /** Whether a lock file's holder still runs; false when it cannot be read (half-written, or gone meanwhile). */
+  /** Whether a lock file's holder still runs; false when it cannot be read (gone meanwhile, or not a lock). */
   private lockHeld(path: string): ProcessId | undefined {
     try {
       const holder = parseProcessId(readFileSync(path, 'utf8'));
@@ -228,17 +240,18 @@ export class ExecutionStore {
     }
   }
 
-  /** Lock files whose holder has stopped: what gc removes. Paths relative to the home folder. */
+  /** Lock files whose holder has stopped, and locks a killed process was staging: what gc removes. Paths relative to the home folder. */
   deadLocks(): string[] {
-    return this.filesEnding('.lock')
-      .filter((f) => !this.lockHeld(join(this.dir, f)))
+    return this.filesEnding('')
+      .filter((f) => (f.endsWith('.lock') ? !this.lockHeld(join(this.dir, f)) : stagedLockDead(f)))
       .map((f) => `executions/${f}`);
   }
 
   /** Removes a lock gc found dead, unless its holder changed meanwhile (a new convert took it). */
   removeDeadLock(file: string): void {
-    const path = join(this.dir, file.replace(/^executions\//, ''));
-    if (!this.lockHeld(path)) rmSync(path, { force: true });
+    const name = file.replace(/^executions\//, '');
+    const path = join(this.dir, name);
+    if (name.endsWith('.lock') ? !this.lockHeld(path) : stagedLockDead(name)) rmSync(path, { force: true });
   }
 
   /** A name not used yet: the deterministic one, or with -2, -3… for a new attempt. */

@@ -112,7 +112,7 @@ export function parseProcessId(text: string): ProcessId | undefined {
   }
 }
 
-/** A short tag naming this process in a file name (pid and start, base 36): see `writerOfTag`. */
+/** A short tag naming this process in a file name (pid and start, base 36): see `tagStillRunning`. */
 export function processTag(): string {
   const { pid, started } = thisProcess();
   const ticks = started?.split(':').pop();

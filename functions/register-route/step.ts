@@ -119,17 +119,14 @@ export async function registerRoute(
 
 /**
  * After the switch: retired revisions past their grace go (functions, playlist; the record's own,
- * which expired since it was written, and `alsoExpired`, those the previous record still named);
- * so do the work files of every revision the record names (segments now live in packages). What a
- * failure here leaves, a retry of the Task (from the record) or gc removes.
+ * which expired since it was written, and `alsoExpired`, those the previous record still named),
+ * and this revision's work files (segments now live in packages; a retired revision's went when it
+ * was registered). What a failure here leaves, a retry of the Task (from the record) or gc removes.
  */
 async function finishCleanUp(ports: OwnedStores, record: RouteRecord, now: number, alsoExpired: RetiredRevision[] = []): Promise<void> {
   const expired = [...alsoExpired, ...(record.retired ?? []).filter((r) => !isInGrace(r, now))];
   for (const { revision, packages } of expired) {
     await deleteRevision(ports, record.videoId, revision, { functions: true, output: true, work: true }, packages);
-  }
-  for (const { revision } of retiredInGrace(record, now)) {
-    await deleteRevision(ports, record.videoId, revision, { functions: false, output: false, work: true });
   }
   await deleteRevision(ports, record.videoId, record.revision, { functions: false, output: false, work: true });
 }
