@@ -150,6 +150,8 @@ function permissions({ buckets, functionPrefix, stateMachine, executions }) {
     ],
     // the route and playlist, and each package's code URL
     serveSegment: [s3(['GetObject'], buckets.output), list(buckets.output), segmentFunctions(['GetFunction'])],
+    // the same, to read the segment's bytes through the code URL
+    deliverSegment: [s3(['GetObject'], buckets.output), list(buckets.output), segmentFunctions(['GetFunction'])],
     // Start a conversion; when its name is taken, see whether that attempt failed (then the next
     // attempt, <name>-2, is started: the same file uploaded again after a failed run converts).
     startConversion: [
@@ -194,6 +196,7 @@ function environments({ buckets, functionPrefix, segmentRuntime, videoIdSecret }
     OUTPUT_BUCKET: buckets.output,
     SEGMENT_ROLE_ARN: { 'Fn::GetAtt': ['SegmentPackageRole', 'Arn'] },
     STATE_MACHINE_ARN: { Ref: 'ConvertVideo' },
+    DELIVERY_URL: { 'Fn::GetAtt': ['DeliverSegmentLambdaFunctionUrl', 'FunctionUrl'] },
     LAMBDA_HLS_FUNCTION_PREFIX: functionPrefix,
     LAMBDA_HLS_SEGMENT_RUNTIME: segmentRuntime,
     LAMBDA_HLS_VIDEO_ID_SECRET: videoIdSecret,
@@ -249,11 +252,15 @@ function wholeParam(name, raw, min, max) {
  * or "none" where the account's concurrency is too small to reserve any (new accounts: 10).
  */
 async function playbackLimits(resolveVariable) {
-  const concurrency = String(await resolveVariable('param:serveSegmentConcurrency'));
+  const reserved = async (name) => {
+    const value = String(await resolveVariable(`param:${name}`));
+    return value === 'none' ? undefined : wholeParam(name, value, 1, 1000);
+  };
   return {
     rate: wholeParam('playbackRateLimit', await resolveVariable('param:playbackRateLimit'), 1, 10000),
     burst: wholeParam('playbackBurstLimit', await resolveVariable('param:playbackBurstLimit'), 1, 5000),
-    concurrency: concurrency === 'none' ? undefined : wholeParam('serveSegmentConcurrency', concurrency, 1, 1000),
+    concurrency: await reserved('serveSegmentConcurrency'),
+    delivery: await reserved('deliverSegmentConcurrency'),
   };
 }
 
@@ -315,6 +322,17 @@ async function describe({ resolveVariable }) {
       Type: 'AWS::IAM::Role',
       Properties: { AssumeRolePolicyDocument: assumedByLambda, Description: 'lambda-hls segment packages: no permissions' },
     },
+    // A function URL open to anyone needs both grants since October 2025 (Serverless v3 writes only
+    // the first, DeliverSegmentLambdaPermissionFnUrl); without this one every request is a 403.
+    DeliverSegmentLambdaPermissionFn: {
+      Type: 'AWS::Lambda::Permission',
+      Properties: {
+        FunctionName: { 'Fn::GetAtt': ['DeliverSegmentLambdaFunction', 'Arn'] },
+        Action: 'lambda:InvokeFunction',
+        Principal: '*',
+        InvokedViaFunctionUrl: true,
+      },
+    },
     ...roles,
   };
 
@@ -324,8 +342,12 @@ async function describe({ resolveVariable }) {
     OutputBucketName: { Description: 'Playlists and the route registry', Value: { Ref: 'OutputBucket' } },
     StateMachineArn: { Description: 'The ConvertVideo state machine', Value: { Ref: 'ConvertVideo' } },
     PlaybackBaseUrl: {
-      Description: 'Play <PlaybackBaseUrl>/v/<videoId>/index.m3u8',
+      Description: 'Play <PlaybackBaseUrl>/v/<videoId>/index.m3u8 (302s), or open <PlaybackBaseUrl>/watch/<videoId>',
       Value: { 'Fn::GetAtt': ['HttpApi', 'ApiEndpoint'] },
+    },
+    DeliveryBaseUrl: {
+      Description: 'Web players on any page: <DeliveryBaseUrl>v/<videoId>/index.m3u8 (the bytes, with CORS)',
+      Value: { 'Fn::GetAtt': ['DeliverSegmentLambdaFunctionUrl', 'FunctionUrl'] },
     },
     SegmentFunctionPrefix: { Description: 'Segment packages are functions named <prefix><videoId>-<revision>-<n>', Value: functionPrefix },
     // Not the secret: a keyed hash of a fixed text, so the CLI can tell whether it holds the same one.
@@ -346,6 +368,9 @@ async function describe({ resolveVariable }) {
     },
     ...(limits.concurrency !== undefined && {
       ServeSegmentLambdaFunction: { Properties: { ReservedConcurrentExecutions: limits.concurrency } },
+    }),
+    ...(limits.delivery !== undefined && {
+      DeliverSegmentLambdaFunction: { Properties: { ReservedConcurrentExecutions: limits.delivery } },
     }),
   };
 

@@ -1,6 +1,15 @@
 // The page `lambda-hls serve` shows at /: every converted video, and a player (hls.js from npm,
-// served by us; native HLS where the browser has it).
-export function playerPage(): string {
+// served by us; native HLS where the browser has it). Which engine plays which playlist is the
+// hosted page's choice too (src/web/player.ts): when the package URLs are on an origin without
+// CORS, web players get the proxied playlist.
+import { PLAYER_SCRIPT, scriptJson } from '../src/web/player';
+
+export interface PlayerPageOptions {
+  /** The package URLs are on another origin that sends no CORS headers (as AWS's code bucket). */
+  codeCrossOrigin: boolean;
+}
+
+export function playerPage(options: PlayerPageOptions = { codeCrossOrigin: false }): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -43,8 +52,11 @@ export function playerPage(): string {
   <aside><ul id="videos"><li class="empty">Loading…</li></ul></aside>
 </main>
 <script src="/hls.min.js"></script>
+<script>${PLAYER_SCRIPT}</script>
 <script>
 (function () {
+  var options = ${scriptJson(options)};
+  var force = new URLSearchParams(location.search).get('engine') || '';
   var list = document.getElementById('videos');
   var statusLine = document.getElementById('status');
   var title = document.getElementById('title');
@@ -61,18 +73,6 @@ export function playerPage(): string {
     if (r === 60) { m += 1; r = 0; }
     return m + ':' + String(r).padStart(2, '0');
   }
-  function describe(data) {
-    var kinds = {
-      networkError: 'The stream could not be downloaded',
-      mediaError: 'The browser could not decode the stream',
-      muxError: 'The segments could not be read',
-      keySystemError: 'The stream is encrypted',
-      otherError: 'Playback failed'
-    };
-    var text = (kinds[data.type] || 'Playback failed') + ' (' + data.details + ')';
-    if (data.response && data.response.code) text += ': HTTP ' + data.response.code;
-    return text + '.';
-  }
   function play(v, button) {
     Array.prototype.forEach.call(list.querySelectorAll('button'), function (b) { b.removeAttribute('aria-current'); });
     if (button) button.setAttribute('aria-current', 'true');
@@ -87,25 +87,13 @@ export function playerPage(): string {
     state.current = v.videoId;
     state.element = el;
     say('Loading ' + v.segments + ' segments…', false);
-    el.onerror = function () {
-      if (!hls) say('The browser could not play this stream' + (el.error ? ' (code ' + el.error.code + ')' : '') + '.', true);
-    };
     el.onplaying = function () { say('Playing.', false); };
     el.onended = function () { say('Finished.', false); };
-    if (window.Hls && window.Hls.isSupported()) {
-      hls = new window.Hls();
-      state.hls = hls;
-      hls.on(window.Hls.Events.ERROR, function (_event, data) {
-        if (data.fatal) { state.fatal = data.type + ':' + data.details; say(describe(data), true); }
-      });
-      hls.loadSource(v.playlist);
-      hls.attachMedia(el);
-    } else if (el.canPlayType('application/vnd.apple.mpegurl')) {
-      el.src = v.playlist;
-    } else {
-      say('This browser cannot play HLS: it has neither Media Source Extensions nor native HLS.', true);
-      return;
-    }
+    hls = window.LambdaHlsPlayer.attach(el, v, {
+      codeCrossOrigin: options.codeCrossOrigin, force: force, say: say, onFatal: function (code) { state.fatal = code; }
+    });
+    state.choice = hls;
+    if (!hls) return;
     var p = el.play();
     if (p && p.catch) p.catch(function () { say('Press play to start.', false); });
   }

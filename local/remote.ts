@@ -21,6 +21,17 @@ export function playlistUrl(stack: StackOutputs, videoId: string): string {
   return `${stack.playbackBaseUrl.replace(/\/$/, '')}${playbackPath(videoId)}`;
 }
 
+/**
+ * Where else a deployed video plays: its hosted page (the link to share: it plays in every
+ * browser), and its proxied playlist on the delivery route (for web players on other pages).
+ */
+export function stageLinks(stack: StackOutputs, videoId: string): { watch: string; proxiedPlaylist: string } {
+  return {
+    watch: `${stack.playbackBaseUrl.replace(/\/$/, '')}/watch/${videoId}`,
+    proxiedPlaylist: `${stack.deliveryBaseUrl.replace(/\/$/, '')}${playbackPath(videoId)}`,
+  };
+}
+
 function pause(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -238,6 +249,7 @@ export async function stageTarget(target: StageTarget): Promise<Target> {
     inputIsScratch: false,
     stores: () => ({ objects: stage.objects, code: stage.code, functionPrefix: stage.functionPrefix }),
     playlistOf: (route) => playlistUrl(stage.stack, route.videoId),
+    linksOf: (videoId) => stageLinks(stage.stack, videoId),
     convert: (file, options, report) =>
       convertRemote(file, stage, {
         options,
@@ -245,7 +257,7 @@ export async function stageTarget(target: StageTarget): Promise<Target> {
         onStart: (name, how) => report.note(`  ${STARTED[how]} execution ${name}`),
         ...(report.signal && { signal: report.signal }),
       }),
-    playHint: (result) => `play it   in Safari or VLC (Chrome and Firefox: see the README), or ffplay ${result.playlist ?? ''}`,
+    playHint: (result) => `share     ${stageLinks(stage.stack, result.videoId).watch}  (its page plays in every browser)`,
     history: (id) => remoteHistory(stage, id),
     async running() {
       const revisions = (await stage.executions.running()).flatMap((name) => {

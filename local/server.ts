@@ -1,12 +1,16 @@
-// The local stand-in for API Gateway + serve-segment and for Lambda's code storage: playlists and
-// 302s under /v/, signed package URLs under /code/ (with Range, like S3), a player page at /.
-import { createReadStream, readFileSync, statSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+// The local stand-in for API Gateway + serve-segment, the delivery route and Lambda's code storage:
+// playlists and 302s under /v/, the same playlists with the segments' bytes under /proxy/v/
+// (deliver-segment), signed package URLs under /code/ (with Range, like S3), a player page at /.
+import { createReadStream, statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PackageUrlCache, ServeRecordCache, serveSegment } from '../functions/serve-segment/step';
+import { type DeliverResponse, deliverSegment, newDeliverCaches } from '../functions/deliver-segment/step';
+import { HLS_SCRIPT_PATH, PackageUrlCache, ServeRecordCache, servePage, serveSegment } from '../functions/serve-segment/step';
 import { playbackPath } from '../src/core/naming';
 import type { LocalBackend } from '../src/composition/backends/local';
 import { byNewest, listRoutes, routeSummary } from '../src/registry/routes';
+import { parseRange } from '../src/adapters/http-range';
+import { hlsScript } from '../src/web/assets';
 import { playerPage } from './player-page';
 
 export interface RunningServer {
@@ -22,40 +26,24 @@ export interface ServerOptions {
   port?: number;
   /** Called once per request with a short line (method, path, status). */
   log?: (line: string) => void;
+  /**
+   * Serve the package URLs from a second port that sends no CORS headers, as AWS's code bucket
+   * does (for tests: the page must then play web players through the delivery route).
+   */
+  separateCodeOrigin?: boolean;
 }
 
+/** Where the delivery route answers on the local server: `/proxy/v/<id>/index.m3u8` and its segments. */
+export const PROXY_PREFIX = '/proxy';
+
+export { parseRange };
+
 const CODE_PATH = /^\/code\/([A-Za-z0-9_-]{1,64})\.zip$/;
-const CORS = {
+const CORS_HEADERS = {
   'Access-Control-Allow-Origin': '*',
   'Access-Control-Allow-Headers': 'Range',
   'Access-Control-Expose-Headers': 'Content-Length, Content-Range, Accept-Ranges',
 };
-
-/** A single `bytes=` range (what players send) → inclusive bounds, 'unsatisfiable', or none. */
-export function parseRange(header: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
-  if (!header) return undefined;
-  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!match || (match[1] === '' && match[2] === '')) return undefined; // ignore what we do not understand, as S3 does
-  let start: number;
-  let end: number;
-  if (match[1] === '') {
-    const suffix = Number(match[2]);
-    if (suffix === 0) return 'unsatisfiable';
-    start = Math.max(0, size - suffix);
-    end = size - 1;
-  } else {
-    start = Number(match[1]);
-    end = match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1);
-  }
-  if (start >= size || start > end) return 'unsatisfiable';
-  return { start, end };
-}
-
-let hlsScript: Buffer | undefined;
-function hlsJs(): Buffer {
-  hlsScript ??= readFileSync(require.resolve('hls.js/dist/hls.min.js'));
-  return hlsScript;
-}
 
 /**
  * The request target as the routes read it: origin-form (`/v/a/0.ts`) as sent, absolute-form
@@ -88,8 +76,9 @@ function send(res: ServerResponse, status: number, headers: Record<string, strin
   res.end(head ? undefined : body);
 }
 
-function serveCode(req: IncomingMessage, res: ServerResponse, url: URL, name: string, backend: LocalBackend): void {
+function serveCode(req: IncomingMessage, res: ServerResponse, url: URL, name: string, backend: LocalBackend, cors = true): void {
   const head = req.method === 'HEAD';
+  const CORS = cors ? CORS_HEADERS : {};
   const verdict = backend.signer.verify(name, url.searchParams, backend.clock());
   if (verdict !== 'ok') {
     send(
@@ -147,7 +136,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const { backend } = options;
   const urls = new PackageUrlCache(backend.clock);
   const records = new ServeRecordCache(backend.clock);
+  const caches = newDeliverCaches(backend.clock, { urls, records });
   let selfUrl = '';
+  const codeServer = options.separateCodeOrigin ? await startCodeServer(backend) : undefined;
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const head = req.method === 'HEAD';
@@ -159,16 +150,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const { rawPath, url } = target;
     // CORS is for the media (playlists, segments, code URLs), which a player on any page may read;
     // the API lists what this user converted, so only the page this server serves may read it.
-    const media = rawPath.startsWith('/v/') || CODE_PATH.test(rawPath);
+    const media = rawPath.startsWith('/v/') || rawPath.startsWith(`${PROXY_PREFIX}/v/`) || CODE_PATH.test(rawPath);
     if (req.method === 'OPTIONS') {
       const allow = { Allow: 'GET, HEAD, OPTIONS' };
-      const cors = media ? { ...CORS, 'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS', 'Access-Control-Max-Age': '600' } : {};
+      const cors = media ? { ...CORS_HEADERS, 'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS', 'Access-Control-Max-Age': '600' } : {};
       send(res, 204, { ...allow, ...cors }, '', true);
       return;
     }
     const code = CODE_PATH.exec(rawPath);
-    if (code && (req.method === 'GET' || head)) {
+    if (code && (req.method === 'GET' || head) && !codeServer) {
       serveCode(req, res, url, code[1]!, backend);
+      return;
+    }
+    if (rawPath.startsWith(`${PROXY_PREFIX}/v/`)) {
+      const range = req.headers.range;
+      const path = rawPath.slice(PROXY_PREFIX.length);
+      sendDelivered(res, await deliverSegment({ method: req.method ?? 'GET', path, ...(range && { range }) }, backend, caches), head);
       return;
     }
     if (rawPath.startsWith('/v/')) {
@@ -184,16 +181,26 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return;
     }
     if (rawPath === '/') {
-      send(res, 200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' }, playerPage(), head);
+      const page = playerPage({ codeCrossOrigin: codeServer !== undefined });
+      send(res, 200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' }, page, head);
     } else if (rawPath === '/hls.min.js') {
-      send(res, 200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'public, max-age=3600' }, hlsJs(), head);
+      send(res, 200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'public, max-age=3600' }, hlsScript(), head);
+    } else if (rawPath.startsWith('/watch/') || rawPath === HLS_SCRIPT_PATH) {
+      const options = { deliveryBase: PROXY_PREFIX, codeCrossOrigin: codeServer !== undefined };
+      const answer = await servePage({ method: req.method ?? 'GET', path: rawPath }, backend, caches, options);
+      if (answer) send(res, answer.status, answer.headers, answer.body, head);
+      else send(res, 404, { 'Content-Type': 'text/plain' }, 'not found\n', head);
     } else if (rawPath === '/api/stats') {
       // How well the playback caches work: store look-ups since the server started.
       const stats = { urlLookups: urls.lookups, routeLoads: records.routes.loads, playlistLoads: records.playlists.loads };
       send(res, 200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }, JSON.stringify(stats), head);
     } else if (rawPath === '/api/videos') {
       const { routes } = await listRoutes(backend.objects); // an unreadable record is left out, not a 500 for all
-      const videos = routes.sort(byNewest).map((r) => ({ ...routeSummary(r), playlist: playbackPath(r.videoId) }));
+      const videos = routes.sort(byNewest).map((r) => ({
+        ...routeSummary(r),
+        playlist: playbackPath(r.videoId),
+        proxiedPlaylist: `${PROXY_PREFIX}${playbackPath(r.videoId)}`,
+      }));
       send(res, 200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }, JSON.stringify(videos), head);
     } else {
       send(res, 404, { 'Content-Type': 'text/plain' }, 'not found\n', head);
@@ -215,15 +222,46 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const port = (server.address() as AddressInfo).port;
   const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
   selfUrl = `http://${shownHost}:${port}`;
-  backend.setBaseUrl(selfUrl);
+  backend.setBaseUrl(codeServer?.url ?? selfUrl);
   return {
     url: selfUrl,
     port,
     urls,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: async () => {
+      await Promise.all([closeServer(server), codeServer && closeServer(codeServer.server)]);
+    },
   };
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+function sendDelivered(res: ServerResponse, answer: DeliverResponse, head: boolean): void {
+  if (typeof answer.body === 'string') {
+    send(res, answer.status, answer.headers, answer.body, head);
+    return;
+  }
+  res.writeHead(answer.status, answer.headers);
+  const body = answer.body;
+  res.once('close', () => body.destroy());
+  body.on('error', () => res.destroy()).pipe(res);
+}
+
+/** The package URLs on a port of their own, without CORS headers: AWS's code bucket, locally. */
+async function startCodeServer(backend: LocalBackend): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    const target = requestTarget(req.url);
+    const code = target && CODE_PATH.exec(target.rawPath);
+    if (code && (req.method === 'GET' || req.method === 'HEAD')) serveCode(req, res, target.url, code[1]!, backend, false);
+    else send(res, 404, { 'Content-Type': 'text/plain' }, 'not found\n', req.method === 'HEAD');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }

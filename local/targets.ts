@@ -44,6 +44,14 @@ export interface ConvertReport {
   signal?: AbortSignal;
 }
 
+/** Where else a deployed video plays (see local/remote.ts stageLinks). */
+export interface StageLinks {
+  /** Its hosted page: the link to share, which plays in every browser. */
+  watch: string;
+  /** Its playlist on the delivery route: for web players on other pages (the bytes, with CORS). */
+  proxiedPlaylist: string;
+}
+
 export interface Target {
   /** What to add to a suggested command so it runs here again: '' locally, ' --stage dev' for a stage. */
   readonly flags: string;
@@ -54,6 +62,8 @@ export interface Target {
   stores(): OwnedStores;
   /** Where a video's playlist is played from: its path on disk, or its URL under the stack's PlaybackBaseUrl. */
   playlistOf(route: RouteRecord): string;
+  /** A deployed video's hosted page and proxied playlist (a stage only). */
+  linksOf?(videoId: string): StageLinks;
   convert(file: string, options: ConversionOptions, report: ConvertReport): Promise<ConvertResult>;
   /** How to play a converted video from here. */
   playHint(result: ConvertResult): string;
@@ -104,7 +114,8 @@ export function localTarget(backend: LocalBackend = localBackend(settings())): T
             `  replacing: ${videoId} was converted before from other content or with other options (revision ${previous}); this rendition replaces it`,
           ),
       }),
-    playHint: (result) => `play it   lambda-hls serve, then open http://127.0.0.1:8080/ (or /v/${result.videoId}/index.m3u8)`,
+    playHint: (result) =>
+      `play it   lambda-hls serve, then open http://127.0.0.1:8080/watch/${result.videoId} (or /v/${result.videoId}/index.m3u8)`,
     async history(id) {
       const record = store.find(id);
       if (!record) return undefined;

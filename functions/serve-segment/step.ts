@@ -2,15 +2,19 @@
 // `GET /v/<id>/<revision>/<n>.ts` answers 302 to that revision's package n's signed code URL, and
 // the player's Range request goes straight to the storage behind it. A revision replaced by a new
 // conversion is answered for its grace period, then 410. Used by `lambda-hls serve` and API Gateway.
-import { isVideoId } from '../../src/core/naming';
+import { baseName, isVideoId, playbackPath } from '../../src/core/naming';
 import { isInGrace, type RouteRecord } from '../../src/core/model';
 import type { Clock, CodeStore, PackageLocation, Ports } from '../../src/ports';
 import { readRoute } from '../../src/registry/routes';
+import { hlsScript } from '../../src/web/assets';
+import { watchPage } from '../../src/web/player';
 
 export interface ServeRequest {
   method: string;
   /** The raw path as requested, still percent-encoded. */
   path: string;
+  /** The Range header, when the request has one (the delivery route reads it). */
+  range?: string;
 }
 
 export interface ServeResponse {
@@ -80,7 +84,7 @@ const MAX_PATH = 200;
 // `/v/<id>/index.m3u8`, `/v/<id>/<revision>/<n>.ts`, or `/v/<id>/<n>.ts` (playlists written before revisions were named).
 const ROUTE = /^\/v\/([a-z0-9-]{1,64})\/(?:(index\.m3u8)|(?:([a-z0-9]{4,16})\/)?(0|[1-9][0-9]{0,4})\.ts)$/;
 
-const CORS = {
+export const CORS = {
   'Access-Control-Allow-Origin': '*',
   'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
   'Access-Control-Allow-Headers': 'Range',
@@ -106,65 +110,102 @@ export class PackageUrlCache {
   }
 }
 
-function text(status: number, body: string, extra: Record<string, string> = {}): ServeResponse {
+export function text(status: number, body: string, extra: Record<string, string> = {}): ServeResponse {
   return { status, headers: { ...CORS, 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...extra }, body };
 }
 
-const notFound = () => text(404, 'not found\n');
-const gone = () => text(410, 'gone: this video was converted again; load its playlist again\n');
+export const notFound = () => text(404, 'not found\n');
+export const gone = () => text(410, 'gone: this video was converted again; load its playlist again\n');
 
-export async function serveSegment(request: ServeRequest, ports: ServeSegmentPorts, caches: ServeCaches): Promise<ServeResponse> {
-  const now = ports.clock();
-  // Only the exact shapes we publish: anything encoded, dotted or overlong never reaches a store.
-  const match = request.path.length <= MAX_PATH ? ROUTE.exec(request.path) : null;
-  if (!match || !isVideoId(match[1]!)) return notFound();
-  if (request.method === 'OPTIONS') return { status: 204, headers: { ...CORS, 'Access-Control-Max-Age': '600' }, body: '' };
-  if (request.method !== 'GET' && request.method !== 'HEAD') return text(405, 'method not allowed\n', { Allow: 'GET, HEAD, OPTIONS' });
+/** A playback path, parsed: a playlist request, or a segment's package (`revision` absent on old URIs). */
+export type PlaybackTarget =
+  | { videoId: string; playlist: true }
+  | { videoId: string; playlist: false; revision: string | undefined; packageIndex: number };
 
+/** Only the exact shapes we publish: anything encoded, dotted or overlong never reaches a store. */
+export function playbackTarget(path: string): PlaybackTarget | undefined {
+  const match = path.length <= MAX_PATH ? ROUTE.exec(path) : null;
+  if (!match || !isVideoId(match[1]!)) return undefined;
   const videoId = match[1]!;
-  const { records } = caches;
-  const readRecord = () => readRoute(ports.objects, videoId);
-  const route = await (records ? records.routes.get(videoId, readRecord) : readRecord());
-  if (!route) return notFound();
+  if (match[2]) return { videoId, playlist: true };
+  return { videoId, playlist: false, revision: match[3], packageIndex: Number(match[4]) };
+}
 
-  if (match[2]) {
-    const readPlaylist = () =>
-      ports.objects.get('output', route.playlistKey).then(
-        (b) => b.toString('utf8'),
-        () => undefined,
-      );
-    const playlist = await (records ? records.playlists.get(route.playlistKey, readPlaylist) : readPlaylist());
-    if (!playlist) return notFound();
-    return {
-      status: 200,
-      headers: {
-        ...CORS,
-        'Content-Type': 'application/vnd.apple.mpegurl',
-        // Short: a re-conversion switches the route to a new playlist.
-        'Cache-Control': 'public, max-age=10',
-      },
-      body: playlist,
-    };
-  }
+/** The route record of a video, through the cache when there is one. */
+export function routeOf(videoId: string, ports: ServeSegmentPorts, caches: ServeCaches): Promise<RouteRecord | undefined> {
+  const read = () => readRoute(ports.objects, videoId);
+  return caches.records ? caches.records.routes.get(videoId, read) : read();
+}
 
-  // The packages of the revision the URI names: the route's, a retired one's within its grace
-  // (410 after it), and never another revision's at the same offsets.
-  const revision = match[3];
+/** A playlist's text by key, through the cache when there is one; undefined when it is gone. */
+export function playlistText(key: string, ports: ServeSegmentPorts, caches: ServeCaches): Promise<string | undefined> {
+  const read = () =>
+    ports.objects.get('output', key).then(
+      (b) => b.toString('utf8'),
+      () => undefined,
+    );
+  return caches.records ? caches.records.playlists.get(key, read) : read();
+}
+
+/**
+ * The package a segment URI names: the route's own revision's, a retired revision's within its
+ * grace ('gone' after it), never another revision's at the same offsets.
+ */
+export function packageOf(
+  route: RouteRecord,
+  target: Extract<PlaybackTarget, { playlist: false }>,
+  now: number,
+): { functionName: string } | 'gone' | undefined {
   let packages: readonly string[];
+  const { revision } = target;
   if (revision === undefined) {
-    if (route.addressing === 'revision') return gone(); // a playlist of a revision from before revisions were named
+    if (route.addressing === 'revision') return 'gone'; // a playlist of a revision from before revisions were named
     packages = route.packages;
   } else if (revision === route.revision) {
     packages = route.packages;
   } else {
     const retired = route.retired?.find((r) => r.revision === revision);
-    if (!retired) return notFound();
-    if (!isInGrace(retired, now)) return gone();
+    if (!retired) return undefined;
+    if (!isInGrace(retired, now)) return 'gone';
     packages = retired.packages;
   }
-  const functionName = packages[Number(match[4])];
-  if (!functionName) return notFound();
-  const location = await caches.urls.get(ports.code, functionName);
+  const functionName = packages[target.packageIndex];
+  return functionName ? { functionName } : undefined;
+}
+
+/** The playlist response both routes give (the delivery route serves the same text on its own origin). */
+export function playlistResponse(body: string): ServeResponse {
+  return {
+    status: 200,
+    headers: {
+      ...CORS,
+      'Content-Type': 'application/vnd.apple.mpegurl',
+      // Short: a re-conversion switches the route to a new playlist.
+      'Cache-Control': 'public, max-age=10',
+    },
+    body,
+  };
+}
+
+export async function serveSegment(request: ServeRequest, ports: ServeSegmentPorts, caches: ServeCaches): Promise<ServeResponse> {
+  const now = ports.clock();
+  const target = playbackTarget(request.path);
+  if (!target) return notFound();
+  if (request.method === 'OPTIONS') return { status: 204, headers: { ...CORS, 'Access-Control-Max-Age': '600' }, body: '' };
+  if (request.method !== 'GET' && request.method !== 'HEAD') return text(405, 'method not allowed\n', { Allow: 'GET, HEAD, OPTIONS' });
+
+  const route = await routeOf(target.videoId, ports, caches);
+  if (!route) return notFound();
+
+  if (target.playlist) {
+    const playlist = await playlistText(route.playlistKey, ports, caches);
+    return playlist ? playlistResponse(playlist) : notFound();
+  }
+
+  const found = packageOf(route, target, now);
+  if (found === 'gone') return gone();
+  if (!found) return notFound();
+  const location = await caches.urls.get(ports.code, found.functionName);
   if (!location) return notFound();
   // A cached redirect must never outlive the URL it points at.
   const remaining = Math.floor((location.urlExpiresAt - now - URL_REFRESH_MARGIN_MS) / 1000);
@@ -183,6 +224,7 @@ export async function serveSegment(request: ServeRequest, ports: ServeSegmentPor
 /** What API Gateway's HTTP API (payload format 2.0) sends the Lambda: the parts the route reads. */
 export interface HttpApiEvent {
   rawPath?: string;
+  headers?: Record<string, string>;
   requestContext?: { http?: { method?: string } };
 }
 
@@ -190,7 +232,13 @@ export interface HttpApiEvent {
 export function parseHttpApiEvent(event: unknown): ServeRequest {
   const raw = (event ?? {}) as HttpApiEvent;
   const method = raw.requestContext?.http?.method;
-  return { method: typeof method === 'string' ? method : 'GET', path: typeof raw.rawPath === 'string' ? raw.rawPath : '/' };
+  // Both API Gateway (2.0) and function URLs send header names in lower case.
+  const range = raw.headers && typeof raw.headers === 'object' ? raw.headers.range : undefined;
+  return {
+    method: typeof method === 'string' ? method : 'GET',
+    path: typeof raw.rawPath === 'string' ? raw.rawPath : '/',
+    ...(typeof range === 'string' && { range }),
+  };
 }
 
 export function toHttpApiResult(response: ServeResponse) {
@@ -201,8 +249,70 @@ export function toHttpApiResult(response: ServeResponse) {
 // and repeat requests of a video without reading its route or playlist from S3.
 let containerCaches: ServeCaches | undefined;
 
-/** The deployed route: serveSegment with this container's caches, answered in the HTTP API's shape. */
-export async function servePlayback(request: ServeRequest, ports: ServeSegmentPorts) {
+/** Where the hosted page loads hls.js from (its own origin). */
+export const HLS_SCRIPT_PATH = '/player/hls.min.js';
+const WATCH = /^\/watch\/([a-z0-9-]{1,64})$/;
+
+export interface PageOptions {
+  /** Where the delivery route answers (its playlists are `<base>/v/<id>/index.m3u8`). */
+  deliveryBase: string;
+  /** The package URLs are on an origin without CORS (AWS's code bucket): web players need the delivery route. */
+  codeCrossOrigin: boolean;
+}
+
+let scriptText: string | undefined;
+
+/**
+ * `GET /watch/<videoId>`: the hosted page of one video, and `GET /player/hls.min.js`, the hls.js it
+ * loads. Undefined for any other path.
+ */
+export async function servePage(
+  request: ServeRequest,
+  ports: ServeSegmentPorts,
+  caches: ServeCaches,
+  options: PageOptions,
+): Promise<ServeResponse | undefined> {
+  if (request.path === HLS_SCRIPT_PATH) {
+    scriptText ??= hlsScript().toString('utf8');
+    return {
+      status: 200,
+      headers: { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'public, max-age=86400' },
+      body: scriptText,
+    };
+  }
+  const match = WATCH.exec(request.path);
+  if (!match) return undefined;
+  const html = (status: number, body: string): ServeResponse => ({
+    status,
+    headers: { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' },
+    body,
+  });
+  const route = isVideoId(match[1]!) ? await routeOf(match[1]!, ports, caches) : undefined;
+  if (!route)
+    return html(
+      404,
+      '<!doctype html><meta charset="utf-8"><title>Not found</title><p>No video has this address. It may have been removed.</p>\n',
+    );
+  const page = watchPage(
+    {
+      videoId: route.videoId,
+      name: baseName(route.sourceKey),
+      kind: route.kind,
+      durationSeconds: route.durationSeconds,
+      playlist: playbackPath(route.videoId),
+      proxiedPlaylist: `${options.deliveryBase.replace(/\/+$/, '')}${playbackPath(route.videoId)}`,
+    },
+    HLS_SCRIPT_PATH,
+    options.codeCrossOrigin,
+  );
+  return html(200, page);
+}
+
+/** The deployed routes: the hosted page, or serveSegment, with this container's caches, in the HTTP API's shape. */
+export async function servePlayback(request: ServeRequest, ports: ServeSegmentPorts, deliveryUrl: string | undefined) {
   containerCaches ??= { urls: new PackageUrlCache(ports.clock), records: new ServeRecordCache(ports.clock) };
-  return toHttpApiResult(await serveSegment(request, ports, containerCaches));
+  const page = deliveryUrl
+    ? await servePage(request, ports, containerCaches, { deliveryBase: deliveryUrl, codeCrossOrigin: true })
+    : undefined;
+  return toHttpApiResult(page ?? (await serveSegment(request, ports, containerCaches)));
 }

@@ -13,6 +13,9 @@ export interface ConvertJson {
   executionName: string;
   /** The playlist's path on disk (locally) or its URL under the stack's PlaybackBaseUrl; null when it failed. */
   playlist: string | null;
+  /** With --stage, once it succeeded: the video's hosted page (the link to share) and its playlist on the delivery route. */
+  watch?: string;
+  proxiedPlaylist?: string;
   segments: number;
   stats: ExecutionStats;
   /** How the source was encoded and why ("copying H.264 High 4.0", "transcoding to H.264: rotated 90°: turned upright"); absent when ValidateInput did not finish. */
@@ -53,6 +56,9 @@ export interface VideoJson {
   revision: string;
   registeredAt: string;
   playlist: string;
+  /** With --stage: the hosted page and the playlist on the delivery route. */
+  watch?: string;
+  proxiedPlaylist?: string;
 }
 
 /** `gc --json` */

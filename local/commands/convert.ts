@@ -96,6 +96,7 @@ export async function runConvert(
     },
     ...(signal && { signal }),
   });
+  const links = result.status === 'SUCCEEDED' ? target.linksOf?.(result.videoId) : undefined;
   if (json) {
     const out: ConvertJson = {
       file,
@@ -103,6 +104,7 @@ export async function runConvert(
       videoId: result.videoId,
       executionName: result.executionName,
       playlist: result.playlist,
+      ...(links && links),
       segments: result.segments,
       stats: result.stats,
       ...(result.encoding && { encoding: result.encoding }),
@@ -113,7 +115,8 @@ export async function runConvert(
   } else if (result.status === 'SUCCEEDED') {
     if (result.reused) say(`  already converted: nothing to do (execution ${result.executionName})`);
     say(`lambda-hls: ${result.videoId} is ready: ${result.segments} segments`);
-    say(`  playlist  ${result.playlist}`);
+    say(`  playlist  ${result.playlist}${links ? '  (302s: Safari, iOS, VLC, ffmpeg, apps)' : ''}`);
+    if (links) say(`  web       ${links.proxiedPlaylist}  (the bytes, with CORS: hls.js, Shaka, video.js on other pages)`);
     say(`  ${target.playHint(result)}`);
     for (const warning of result.warnings) say(`  warning   ${warning}`);
   } else if (result.status === 'ABORTED') {

@@ -11,7 +11,7 @@ export async function runList(target: Target, json: boolean): Promise<number> {
   const skipped = unreadableLine(unreadable);
   if (skipped) say(`lambda-hls: ${skipped}; gc keeps what they may own`);
   if (json) {
-    printJson(routes.map((r): VideoJson => ({ ...routeSummary(r), playlist: target.playlistOf(r) })));
+    printJson(routes.map((r): VideoJson => ({ ...routeSummary(r), playlist: target.playlistOf(r), ...target.linksOf?.(r.videoId) })));
     return EXIT_OK;
   }
   if (routes.length === 0 && !skipped) {
@@ -24,6 +24,19 @@ export async function runList(target: Target, json: boolean): Promise<number> {
     lines.push(
       `${r.videoId.padEnd(width)}  ${r.kind.padEnd(5)}  ${duration(r.durationSeconds).padStart(6)}  ${String(r.segmentCount).padStart(8)}  ${r.sourceKey}`,
     );
+  }
+  if (target.linksOf) {
+    // A stage's videos play from three addresses: which player gets which is in the README.
+    for (const r of routes) {
+      const links = target.linksOf(r.videoId);
+      lines.push(
+        '',
+        `${r.videoId}`,
+        `  share     ${links.watch}`,
+        `  playlist  ${target.playlistOf(r)}`,
+        `  web       ${links.proxiedPlaylist}`,
+      );
+    }
   }
   process.stdout.write(`${lines.join('\n')}\n`);
   return EXIT_OK;

@@ -26,3 +26,23 @@ export async function readRange(url: string, start: number, end: number): Promis
   if (response.status === 200) return body.subarray(start, end + 1);
   throw new UrlRefused(`package URL answered ${response.status} to a ranged read`);
 }
+
+/** A single `bytes=` range (what players send) → inclusive bounds, 'unsatisfiable', or none. */
+export function parseRange(header: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
+  if (!header) return undefined;
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!match || (match[1] === '' && match[2] === '')) return undefined; // ignore what we do not understand, as S3 does
+  let start: number;
+  let end: number;
+  if (match[1] === '') {
+    const suffix = Number(match[2]);
+    if (suffix === 0) return 'unsatisfiable';
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(match[1]);
+    end = match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1);
+  }
+  if (start >= size || start > end) return 'unsatisfiable';
+  return { start, end };
+}

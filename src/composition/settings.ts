@@ -45,6 +45,8 @@ export interface Settings {
   outputBucket: string | undefined;
   segmentRoleArn: string | undefined;
   stateMachineArn: string | undefined;
+  /** Where the delivery route (deliver-segment's function URL) answers: the hosted page's proxied playlist. */
+  deliveryUrl: string | undefined;
   /** Runtime CreateFunction gives segment functions (never invoked: only accepted). */
   segmentRuntime: string;
   /** Scratch space for ffmpeg's segments (/tmp in Lambda). */
@@ -268,6 +270,14 @@ export const SETTINGS = [
     help: 'the ConvertVideo state machine the S3 trigger starts',
     parse: optional,
   } satisfies Spec<'stateMachineArn'>,
+  {
+    name: 'DELIVERY_URL',
+    key: 'deliveryUrl',
+    scope: 'stack',
+    shown: '',
+    help: "the delivery route's function URL, which the hosted player page's web players read",
+    parse: optional,
+  } satisfies Spec<'deliveryUrl'>,
 ] as const;
 
 export type SettingName = (typeof SETTINGS)[number]['name'];

@@ -7,6 +7,7 @@ import { computeOffsets, parseComputeOffsetsInput } from '../../functions/comput
 import { packageBatch, parsePackageBatchInput } from '../../functions/package-batch/step';
 import { parseRegisterRouteInput, registerRoute } from '../../functions/register-route/step';
 import { parseSegmentMediaInput, segmentMedia } from '../../functions/segment-media/step';
+import { deliverPlayback } from '../../functions/deliver-segment/step';
 import { parseHttpApiEvent, servePlayback } from '../../functions/serve-segment/step';
 import { describeOutcome, parseS3Event, startConversion } from '../../functions/start-conversion/step';
 import { parseValidateInput, validateInput } from '../../functions/validate-input/step';
@@ -22,7 +23,7 @@ export type StepSettings = Settings & { retry?: RetryOptions; batchLimits?: Batc
 
 export interface StepEntry<I, O, P extends PortName> {
   /** What invokes the function: a Task of ConvertVideo, the playback API, or the input bucket. */
-  invokedBy: 'state machine' | 'HTTP API' | 'input bucket';
+  invokedBy: 'state machine' | 'HTTP API' | 'function URL' | 'input bucket';
   /** The ports the step uses: the only ones built for it, and those whose variables its function gets. */
   ports: readonly P[];
   /** Variables the stack sets for the function besides its ports' (deploy/stack.js). */
@@ -98,9 +99,16 @@ export const STEPS = {
   serveSegment: entry({
     invokedBy: 'HTTP API',
     ports: ['objects', 'code', 'clock'],
+    variables: ['DELIVERY_URL'],
+    parse: parseHttpApiEvent,
+    run: (request, ports, settings) => servePlayback(request, ports, settings.deliveryUrl),
+  }),
+  deliverSegment: entry({
+    invokedBy: 'function URL',
+    ports: ['objects', 'code', 'clock'],
     variables: [],
     parse: parseHttpApiEvent,
-    run: (request, ports) => servePlayback(request, ports),
+    run: (request, ports) => deliverPlayback(request, ports),
   }),
   startConversion: entry({
     invokedBy: 'input bucket',

@@ -101,6 +101,7 @@ const FUNCTIONS = [
   'registerRoute',
   'cleanUp',
   'serveSegment',
+  'deliverSegment',
   'startConversion',
 ];
 const logical = (key: string) => key[0]!.toUpperCase() + key.slice(1);
@@ -113,7 +114,7 @@ const bucket = (purpose: string) => `arn:aws:s3:::${bucketName(purpose)}`;
 const SEGMENT_FUNCTIONS = `arn:aws:lambda:us-east-1:123456789012:function:${PREFIX}*`;
 
 describe('serverless package (offline) compiles the whole product', () => {
-  it('has one function per step plus serve-segment and start-conversion, all on nodejs24.x, and segment packages on provided.al2023', () => {
+  it('has one function per step plus serve-segment, deliver-segment and start-conversion, all on nodejs24.x, and segment packages on provided.al2023', () => {
     const functions = resourcesOfType('AWS::Lambda::Function');
     expect(functions.map(([id]) => id).sort()).toEqual(FUNCTIONS.map((f) => `${logical(f)}LambdaFunction`).sort());
     for (const [id, props] of functions) {
@@ -217,12 +218,14 @@ describe('serverless package (offline) compiles the whole product', () => {
     );
   });
 
-  it('routes both playback paths of the HTTP API to serve-segment, with CORS', () => {
+  it('routes both playback paths and the hosted player page of the HTTP API to serve-segment, with CORS', () => {
     const routes = resourcesOfType('AWS::ApiGatewayV2::Route').map(([, r]) => r);
     expect(routes.map((r) => r.RouteKey).sort()).toEqual([
+      'GET /player/hls.min.js',
       'GET /v/{videoId}/index.m3u8',
       'GET /v/{videoId}/{revision}/{segment}',
       'GET /v/{videoId}/{segment}',
+      'GET /watch/{videoId}',
     ]);
     for (const route of routes) {
       const integrationId = render(route.Target).replace(/^integrations\/<|>$/g, '');
@@ -231,6 +234,47 @@ describe('serverless package (offline) compiles the whole product', () => {
     const [[, api]] = resourcesOfType('AWS::ApiGatewayV2::Api') as [[string, Json]];
     expect(api.CorsConfiguration.AllowOrigins).toEqual(['*']);
     expect(api.CorsConfiguration.AllowMethods).toContain('GET');
+  });
+
+  it('gives the delivery route a public function URL that streams, both grants Lambda needs for it, and its address to the hosted page', () => {
+    const [[urlId, url]] = resourcesOfType('AWS::Lambda::Url') as [[string, Json]];
+    expect(urlId).toBe('DeliverSegmentLambdaFunctionUrl');
+    // No Cors block: the function answers CORS itself (preflight included), as the local server does.
+    expect(render(url)).toEqual({
+      AuthType: 'NONE',
+      TargetFunctionArn: '<DeliverSegmentLambdaFunction.Arn>',
+      InvokeMode: 'RESPONSE_STREAM',
+    });
+    const grants = resourcesOfType('AWS::Lambda::Permission')
+      .map(([, p]) => render(p))
+      .filter((p) => p.FunctionName === '<DeliverSegmentLambdaFunction.Arn>');
+    expect(grants).toEqual(
+      expect.arrayContaining([
+        {
+          FunctionName: '<DeliverSegmentLambdaFunction.Arn>',
+          Action: 'lambda:InvokeFunctionUrl',
+          Principal: '*',
+          FunctionUrlAuthType: 'NONE',
+        },
+        {
+          FunctionName: '<DeliverSegmentLambdaFunction.Arn>',
+          Action: 'lambda:InvokeFunction',
+          Principal: '*',
+          InvokedViaFunctionUrl: true,
+        },
+      ]),
+    );
+    expect(grants).toHaveLength(2);
+    const deliver = template.Resources.DeliverSegmentLambdaFunction!.Properties;
+    expect({ memory: deliver.MemorySize, timeout: deliver.Timeout, reserved: deliver.ReservedConcurrentExecutions }).toEqual({
+      memory: 256,
+      timeout: 30,
+      reserved: 20,
+    });
+    expect(render(template.Resources.ServeSegmentLambdaFunction!.Properties.Environment.Variables.DELIVERY_URL)).toBe(
+      '<DeliverSegmentLambdaFunctionUrl.FunctionUrl>',
+    );
+    expect(render(template.Outputs.DeliveryBaseUrl!.Value)).toBe('<DeliverSegmentLambdaFunctionUrl.FunctionUrl>');
   });
 
   it('throttles every playback route and reserves serve-segment a bounded concurrency, by default and as --param says, and takes a video id secret', () => {
@@ -248,6 +292,7 @@ describe('serverless package (offline) compiles the whole product', () => {
       out,
       '--param=playbackRateLimit=5',
       '--param=serveSegmentConcurrency=none',
+      '--param=deliverSegmentConcurrency=7',
       `--param=videoIdSecret=${secret}`,
     ]);
     expect(run.status).toBe(0);
@@ -257,6 +302,7 @@ describe('serverless package (offline) compiles the whole product', () => {
       ThrottlingBurstLimit: 200,
     });
     expect(other.Resources.ServeSegmentLambdaFunction!.Properties.ReservedConcurrentExecutions).toBeUndefined();
+    expect(other.Resources.DeliverSegmentLambdaFunction!.Properties.ReservedConcurrentExecutions).toBe(7);
     // A video id secret reaches exactly the functions that make video ids; the stack shows only its check.
     const given = Object.entries(other.Resources)
       .filter(([, r]) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.LAMBDA_HLS_VIDEO_ID_SECRET === secret)
@@ -432,6 +478,11 @@ describe('IAM: least privilege, statement by statement', () => {
         'lambda:DeleteFunction': [SEGMENT_FUNCTIONS],
       },
       serveSegment: { 's3:GetObject': [objects('output')], 's3:ListBucket': [bucket('output')], 'lambda:GetFunction': [SEGMENT_FUNCTIONS] },
+      deliverSegment: {
+        's3:GetObject': [objects('output')],
+        's3:ListBucket': [bucket('output')],
+        'lambda:GetFunction': [SEGMENT_FUNCTIONS],
+      },
       startConversion: {
         'states:StartExecution': ['<ConvertVideo>'],
         'states:DescribeExecution': [`arn:aws:states:us-east-1:123456789012:execution:${SERVICE}-${STAGE}-convert-video:*`],
@@ -517,16 +568,28 @@ const WELL_FORMED: Record<FunctionKey, unknown> = {
   },
   cleanUp: { error: { Error: 'NotMedia', Cause: 'x' }, job: JOB, revision: 'abcd1234' },
   serveSegment: { rawPath: `/v/${VIDEO}/index.m3u8`, requestContext: { http: { method: 'GET' } } },
+  deliverSegment: { rawPath: `/v/${VIDEO}/index.m3u8`, requestContext: { http: { method: 'GET' } } },
   startConversion: { Records: [{ s3: { object: { key: 'clip.mp4', eTag: 'e' } } }] },
 };
 
-/** Runs in the unzipped bundle's folder: the handler with an empty event, then with a well-formed one. */
+/**
+ * Runs in the unzipped bundle's folder: the handler with an empty event, then with a well-formed
+ * one. A streaming handler (the delivery route) is called as Lambda's runtime calls it, with the
+ * awslambda global the runtime provides and a response stream.
+ */
 const CALL_TWICE = `
+const { Writable } = require('node:stream');
+const STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
+globalThis.awslambda = {
+  streamifyResponse(h) { h[STREAMING] = 'response'; return h; },
+  HttpResponseStream: { from(s, p) { s.write(JSON.stringify(p)); s.write(Buffer.alloc(8)); return s; } },
+};
 const outcome = (p) => Promise.resolve().then(p).then(() => ({ ok: true }), (e) => ({ name: e.name, code: e.code, message: String(e.message).slice(0, 300) }));
 const { handler } = require(process.argv[1]);
+const call = (event) => handler[STREAMING] ? handler(event, new Writable({ write(c, e, done) { done(); } }), {}) : handler(event);
 (async () => {
-  const empty = await outcome(() => handler({}));
-  const wellFormed = await outcome(() => handler(JSON.parse(process.argv[2])));
+  const empty = await outcome(() => call({}));
+  const wellFormed = await outcome(() => call(JSON.parse(process.argv[2])));
   process.stdout.write(JSON.stringify({ empty, wellFormed }));
 })();
 `;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { checkPlaylist } from '../../src/core/playlist';
 import { buildCli, CLI, cliIn, localKeyOf, localVideoIdOf } from '../support/cli';
 import { checkEveryPlaylist } from '../support/independent-playlist';
-import { framesOf, PLAYER } from '../support/player';
+import { framesOf, gstreamerFrames, PLAYER, VLC_END_FRAMES, vlcFrames } from '../support/player';
 import {
   CONVERSION_STATES,
   ffmpeg,
@@ -163,6 +163,22 @@ describe('lambda-hls convert, serve and an independent player', () => {
     }
   });
 
+  it('the player matrix: VLC and GStreamer play each video to its end through the 302s and through the delivery route', async () => {
+    for (const [name, source] of [
+      ['h264', h264],
+      ['mpeg4', mpeg4],
+    ] as const) {
+      const sourceFrames = await framesOf(testBinaries().ffprobe, source);
+      for (const path of [`/v/${converted[name]!.videoId}/index.m3u8`, `/proxy/v/${converted[name]!.videoId}/index.m3u8`]) {
+        expect([name, path, 'gstreamer', await gstreamerFrames(`${baseUrl}${path}`)]).toEqual([name, path, 'gstreamer', sourceFrames]);
+        const shown = await vlcFrames(`${baseUrl}${path}`);
+        expect([name, path, 'vlc', shown <= sourceFrames && shown >= sourceFrames - VLC_END_FRAMES]).toEqual([name, path, 'vlc', true]);
+      }
+      // ffmpeg through the delivery route too (the 302s are the test above).
+      expect(await framesOf(PLAYER, `${baseUrl}/proxy/v/${converted[name]!.videoId}/index.m3u8`)).toBe(sourceFrames);
+    }
+  });
+
   it('plays the mp3 for as long as the source, within 0.1 s', () => {
     const url = `${baseUrl}/v/${converted.mp3!.videoId}/index.m3u8`;
     const source = Number(probe(testBinaries().ffprobe, ['-show_entries', 'format=duration', '-of', 'csv=p=0', mp3]));
@@ -196,6 +212,31 @@ describe('lambda-hls convert, serve and an independent player', () => {
         .map((v) => v.videoId)
         .sort(),
     );
+  });
+
+  it("shows one video's own page at /watch/<id>, and answers the delivery route under /proxy only for registered segments and ranges within them", async () => {
+    const { videoId } = converted.h264!;
+    const watch = await fetch(`${baseUrl}/watch/${videoId}`);
+    expect([watch.status, await watch.text()]).toEqual([200, expect.stringContaining(`/proxy/v/${videoId}/index.m3u8`)]);
+    expect((await fetch(`${baseUrl}/watch/no-such-video-000000`)).status).toBe(404);
+    expect((await fetch(`${baseUrl}/player/hls.min.js`)).status).toBe(200);
+    const proxied = await (await fetch(`${baseUrl}/proxy/v/${videoId}/index.m3u8`)).text();
+    const uri = /^[^#\s].*\.ts$/m.exec(proxied)![0];
+    expect(uri).toMatch(/^[0-9a-f]{8}\/s0\.ts$/);
+    const segment = await fetch(`${baseUrl}/proxy/v/${videoId}/${uri}`);
+    const bytes = Buffer.from(await segment.arrayBuffer());
+    expect([segment.status, segment.headers.get('access-control-allow-origin'), bytes[0]]).toEqual([200, '*', 0x47]);
+    const tail = await fetch(`${baseUrl}/proxy/v/${videoId}/${uri}`, { headers: { Range: 'bytes=-188' } });
+    expect([tail.status, tail.headers.get('content-range')]).toEqual([
+      206,
+      `bytes ${bytes.length - 188}-${bytes.length - 1}/${bytes.length}`,
+    ]);
+    const beyond = await fetch(`${baseUrl}/proxy/v/${videoId}/${uri}`, { headers: { Range: `bytes=${bytes.length}-` } });
+    expect([beyond.status, beyond.headers.get('content-range')]).toEqual([416, `bytes */${bytes.length}`]);
+    const revision = uri.split('/')[0];
+    for (const path of [`${revision}/s999.ts`, `0000aaaa/s0.ts`, `${revision}/0.ts`]) {
+      expect([path, (await fetch(`${baseUrl}/proxy/v/${videoId}/${path}`)).status]).toEqual([path, 404]);
+    }
   });
 
   it('contains a damaged route record: named by list, left out of /api/videos, kept by gc, repaired by converting again', async () => {

@@ -25,7 +25,8 @@ import { ROUTE_TTL_MS } from '../../functions/serve-segment/step';
 import { DIRECT_UPLOAD_BYTES, segmentEntryName } from '../../src/core/plan';
 import { crc32, layoutStoredZip } from '../../src/core/zip';
 import { conversionProgress } from '../../local/progress';
-import { framesOf, PLAYER, videoStreamOf } from '../support/player';
+import { launchChromium, playedToEnd, type PlayerState, seekAndResume } from '../support/browser';
+import { framesOf, gstreamerFrames, PLAYER, VLC_END_FRAMES, videoStreamOf, vlcFrames } from '../support/player';
 import {
   CONVERSION_STATES,
   dashManifest,
@@ -40,6 +41,7 @@ import {
 } from '../support/fixtures';
 import { FunctionRunner, HOSTS, lambdaNode, roleCredentials } from './support/functions';
 import { startApi, type ApiEmulator } from './support/api';
+import { startFunctionUrls, type FunctionUrlEmulator } from './support/function-urls';
 import { startCloudFormation, type CloudFormationEmulator } from './support/cloudformation';
 import { Iam } from './support/iam';
 import { REQUEST_LIMIT, startLambda, type LambdaEmulator } from './support/lambda';
@@ -65,6 +67,7 @@ let lambda: LambdaEmulator;
 let runner: FunctionRunner;
 let states: StepFunctionsEmulator;
 let api: ApiEmulator;
+let functionUrls: FunctionUrlEmulator;
 let cloudFormation: CloudFormationEmulator;
 let iam: Iam;
 const people = { accessKeyId: 'AKIAREHEARSALUSER', secretAccessKey: 'rehearsal-user' };
@@ -80,7 +83,8 @@ beforeAll(async () => {
   // The CLI as a user runs it: built once, here, before any emulator serves (its build blocks).
   expect(spawnSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT }).status).toBe(0);
   api = await startApi((arn, event) => runner.invoke(arn, event));
-  account = emulatedAccount(STAGE, api.endpoint);
+  functionUrls = await startFunctionUrls((arn, event, onChunk) => runner.invoke(arn, event, onChunk));
+  account = emulatedAccount(STAGE, api.endpoint, functionUrls.port);
   // Playback limits low enough that a test can reach them (the defaults are 100/s, burst 200, 20 at once).
   template = packageStack(STAGE, join(scratch, 'out'), scratch, {
     playbackRateLimit: '20',
@@ -148,6 +152,7 @@ beforeAll(async () => {
   });
   runner.deploy(template, account);
   api.route(template, account);
+  functionUrls.route(template, account);
   invoke = (arn, input) => runner.invoke(arn, input);
   sfn = new SFNClient({ region: account.region, endpoint: states.endpoint, credentials: people });
   cloudFormation = await startCloudFormation(template, account);
@@ -158,6 +163,7 @@ afterAll(async () => {
   await states?.settled();
   await states?.close();
   await api?.close();
+  await functionUrls?.close();
   await cloudFormation?.close();
   await runner?.close();
   await lambda?.close();
@@ -210,7 +216,7 @@ async function leftIn(bucket: string, prefix: string): Promise<string[]> {
 
 describe('the deployed functions on emulated AWS', () => {
   it(`run on Node ${lambdaNode() === process.execPath ? process.versions.node : '22'} from their bundles alone, with their template environment`, async () => {
-    expect(runner.functions.size).toBe(9);
+    expect(runner.functions.size).toBe(10);
     // A malformed event is refused by name, as the state machine sees it.
     await expect(runner.invoke('writePlaylist', {})).rejects.toMatchObject({ name: 'InvalidRequest' });
   });
@@ -299,6 +305,108 @@ describe('the deployed functions on emulated AWS', () => {
   it("plays through the stack's PlaybackBaseUrl: an independent player (Debian's ffprobe) decodes every frame of the source, through the API's 302s to the code URLs", async () => {
     const playlist = `${playbackBaseUrl()}/v/${videoIdFor('Lecture 1.MP4')}/index.m3u8`;
     expect(await framesOf(PLAYER, playlist)).toBe(await framesOf(PLAYER, join(scratch, 'lecture.mp4')));
+  });
+
+  it('plays the same playlist in VLC and GStreamer: every frame (VLC: all but its last one or two), through the 302s to the code bucket', async () => {
+    const playlist = `${playbackBaseUrl()}/v/${videoIdFor('Lecture 1.MP4')}/index.m3u8`;
+    const sourceFrames = await framesOf(PLAYER, join(scratch, 'lecture.mp4'));
+    expect(await gstreamerFrames(playlist)).toBe(sourceFrames);
+    const shown = await vlcFrames(playlist);
+    expect(shown).toBeLessThanOrEqual(sourceFrames);
+    expect(shown).toBeGreaterThanOrEqual(sourceFrames - VLC_END_FRAMES);
+  });
+
+  it("delivers each segment's bytes on the stack's DeliveryBaseUrl with CORS, and nothing else: no unregistered segment, no range outside a segment", async () => {
+    const videoId = videoIdFor('Lecture 1.MP4');
+    const base = deliveryBaseUrl();
+    expect(base).toMatch(/^http:\/\/[a-z0-9]+\.lambda-url\.us-east-1\.localhost:\d+\/$/);
+    const playlistAnswer = await fetch(`${base}v/${videoId}/index.m3u8`);
+    expect(playlistAnswer.headers.get('access-control-allow-origin')).toBe('*');
+    // The redirect playlist's segments, durations and order; each a resource of its own on this origin.
+    const proxiedText = await playlistAnswer.text();
+    expect(proxiedText).not.toContain('#EXT-X-BYTERANGE');
+    // Nothing wrong with it but what a playlist of byte ranges must have (the checker is for those).
+    const proxied = checkPlaylist(proxiedText);
+    expect(proxied.problems.filter((p) => !/EXT-X-BYTERANGE|byte range/.test(p))).toEqual([]);
+    const redirect = checkPlaylist(await (await fetch(`${playbackBaseUrl()}/v/${videoId}/index.m3u8`)).text());
+    expect(proxied.segments.map((s) => s.duration)).toEqual(redirect.segments.map((s) => s.duration));
+    const revision = redirect.segments[0]!.uri.split('/')[0]!;
+    expect(proxied.segments.map((s) => s.uri)).toEqual(redirect.segments.map((_, i) => `${revision}/s${i}.ts`));
+    /** A segment's bytes as the 302 route leads a player to them. */
+    const direct = async (i: number) => {
+      const { uri, offset, length } = redirect.segments[i]!;
+      const location = (await fetch(`${playbackBaseUrl()}/v/${videoId}/${uri}`, { redirect: 'manual' })).headers.get('location')!;
+      return Buffer.from(await (await fetch(location, { headers: { Range: `bytes=${offset}-${offset + length - 1}` } })).arrayBuffer());
+    };
+    const segment = (i: number, range?: string) =>
+      fetch(`${base}v/${videoId}/${revision}/s${i}.ts`, range ? { headers: { Range: range } } : {});
+    for (let i = 0; i < redirect.segments.length; i++) {
+      const whole = await segment(i);
+      expect([i, whole.status, whole.headers.get('access-control-allow-origin'), whole.headers.get('content-type')]).toEqual([
+        i,
+        200,
+        '*',
+        'video/mp2t',
+      ]);
+      expect(Buffer.from(await whole.arrayBuffer())).toEqual(await direct(i));
+    }
+    // A range within a segment, as Chromium's own player and a resuming read ask.
+    const { length } = redirect.segments[1]!;
+    const part = await segment(1, 'bytes=188-563');
+    expect([part.status, part.headers.get('content-range'), part.headers.get('access-control-expose-headers')]).toEqual([
+      206,
+      `bytes 188-563/${length}`,
+      expect.stringContaining('Content-Range'),
+    ]);
+    expect(Buffer.from(await part.arrayBuffer())).toEqual((await direct(1)).subarray(188, 564));
+    // Outside the segment: refused, and never read from the package.
+    const outside = await segment(1, `bytes=${length}-`);
+    expect([outside.status, outside.headers.get('content-range'), outside.headers.get('access-control-allow-origin')]).toEqual([
+      416,
+      `bytes */${length}`,
+      '*',
+    ]);
+    // Not registered: another video, another revision, a segment the revision does not have, a package URI.
+    for (const path of [
+      `v/${videoIdFor('never uploaded.mp4')}/${revision}/s0.ts`,
+      `v/${videoId}/00000000/s0.ts`,
+      `v/${videoId}/${revision}/s${redirect.segments.length}.ts`,
+      `v/${videoId}/${redirect.segments[0]!.uri}`,
+      `v/${videoId}/..%2F${revision}/s0.ts`,
+    ]) {
+      expect([path, (await fetch(`${base}${path}`)).status]).toEqual([path, 404]);
+    }
+    expect((await fetch(`${base}v/${videoId}/index.m3u8`, { method: 'DELETE' })).status).toBe(405);
+  });
+
+  it('opens the hosted page of a video in Chromium, whose player plays it through the delivery route to the end and after a seek, the code bucket sending no CORS', async () => {
+    const videoId = videoIdFor('Lecture 1.MP4');
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      const requested: string[] = [];
+      page.on('request', (request) => requested.push(request.url()));
+      const answer = await page.goto(`${playbackBaseUrl()}/watch/${videoId}`);
+      expect(answer?.status()).toBe(200);
+      expect(await page.title()).toBe('Lecture 1.MP4');
+      await page.waitForFunction(() => (globalThis as unknown as { lambdaHls?: PlayerState }).lambdaHls?.ready === true);
+      const result = await playedToEnd(page);
+      const choice = await page.evaluate(() => (globalThis as unknown as { lambdaHls: PlayerState }).lambdaHls.choice);
+      expect(choice).toMatchObject({ engine: 'hls.js', source: 'proxied' });
+      expect(result).toMatchObject({ ended: true, fatal: null });
+      expect(result.currentTime).toBeCloseTo(30, 0);
+      expect(result.decodedFrames!).toBeGreaterThan(0.9 * (await framesOf(PLAYER, join(scratch, 'lecture.mp4'))));
+      const resumed = await seekAndResume(page, 15);
+      expect(Math.abs(resumed.seekedAt - 15)).toBeLessThan(0.5);
+      // Every byte came through the delivery route; the code bucket was never asked.
+      expect(requested.some((url) => url.startsWith(`${deliveryBaseUrl()}v/${videoId}/`) && url.endsWith('.ts'))).toBe(true);
+      expect(requested.filter((url) => url.includes(CODE_BUCKET))).toEqual([]);
+      // An unknown video gets a page that says so.
+      const missing = await page.goto(`${playbackBaseUrl()}/watch/${videoIdFor('never uploaded.mp4')}`);
+      expect([missing?.status(), await page.textContent('body')]).toEqual([404, expect.stringContaining('No video has this address')]);
+    } finally {
+      await browser.close();
+    }
   });
 
   it("bounds a flood of segment requests by the stage throttling (429) and serve-segment's reserved concurrency (500), then plays again", async () => {
@@ -571,14 +679,23 @@ async function cli(args: string[], more: Record<string, string> = {}): Promise<{
 }
 
 describe('lambda-hls --stage rehearsal, on the rehearsed stack', () => {
-  it('converts a file: uploads it, the notification starts the run, progress is followed, and the playlist is under PlaybackBaseUrl', async () => {
+  it('converts a file: uploads it, the notification starts the run, progress is followed, and prints the playlist, the proxied playlist and the page to share', async () => {
     const file = makeVideo(join(scratch, 'Talk 2.MP4'), { seconds: 25, size: '320x180' });
     const run = await cli(['convert', file, '--json']);
     expect({ code: run.code, stderr: run.code === 0 ? '' : run.stderr }).toEqual({ code: 0, stderr: '' });
-    const json = JSON.parse(run.stdout) as { status: string; videoId: string; playlist: string; segments: number };
+    const json = JSON.parse(run.stdout) as { status: string; videoId: string; playlist: string; segments: number } & Record<string, string>;
     expect(json).toMatchObject({ status: 'SUCCEEDED', videoId: videoIdFor('Talk 2.MP4'), segments: 3 });
     expect(json.playlist).toBe(`${api.endpoint}/v/${json.videoId}/index.m3u8`);
+    expect(json.watch).toBe(`${api.endpoint}/watch/${json.videoId}`);
+    expect(json.proxiedPlaylist).toBe(`${deliveryBaseUrl()}v/${json.videoId}/index.m3u8`);
     expect(await framesOf(PLAYER, json.playlist)).toBe(await framesOf(PLAYER, file));
+    // (Players outside the browser take the playlist above; the proxied one is read in the delivery test.)
+    expect((await fetch(json.proxiedPlaylist!)).status).toBe(200);
+    expect((await fetch(json.watch!)).status).toBe(200);
+    // The same, in words: which address is for whom.
+    const text = await cli(['convert', file]);
+    expect(text.stdout + text.stderr).toContain(`share     ${json.watch}`);
+    expect(text.stdout + text.stderr).toContain(`web       ${json.proxiedPlaylist}`);
   });
 
   it('finds a stream only by the id its secret makes: the file name alone leads nowhere, and the CLI needs the same secret', async () => {
@@ -614,6 +731,12 @@ describe('lambda-hls --stage rehearsal, on the rehearsed stack', () => {
       expect.arrayContaining([videoIdFor('Lecture 1.MP4'), videoIdFor('Talk 2.MP4'), videoIdFor('podcast episode.mp3')]),
     );
     expect(list.every((v) => v.playlist === `${api.endpoint}/v/${v.videoId}/index.m3u8`)).toBe(true);
+    expect(list.find((v) => v.videoId === videoIdFor('Talk 2.MP4'))).toMatchObject({
+      watch: `${api.endpoint}/watch/${videoIdFor('Talk 2.MP4')}`,
+      proxiedPlaylist: `${deliveryBaseUrl()}v/${videoIdFor('Talk 2.MP4')}/index.m3u8`,
+    });
+    const text = (await cli(['list'])).stdout;
+    expect(text).toContain(`  web       ${deliveryBaseUrl()}v/${videoIdFor('Talk 2.MP4')}/index.m3u8`);
     expect(JSON.parse((await cli(['gc', '--dry-run', '--json'])).stdout)).toEqual({
       dryRun: true,
       functions: [],
@@ -668,6 +791,10 @@ describe("AWS's rates", () => {
 /** The stack's PlaybackBaseUrl output, as a user reads it. */
 function playbackBaseUrl(): string {
   return resolve(template, account, template.Outputs.PlaybackBaseUrl!.Value) as string;
+}
+
+function deliveryBaseUrl(): string {
+  return resolve(template, account, template.Outputs.DeliveryBaseUrl!.Value) as string;
 }
 
 /** Fails every attempt at part 2 of a segment's multipart upload to the work bucket while `until()` is false; returns what was aborted. */

@@ -1,6 +1,9 @@
 // An independent player's view of a stream: the video frames ffprobe decodes from a file or a
 // playlist URL. Asynchronous, so a test may serve the stream from its own process meanwhile.
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 /** Debian's ffprobe (apt-get install ffmpeg; .ci/run does): the static one from npm crashes on MPEG-TS. */
@@ -30,3 +33,83 @@ export async function videoStreamOf(ffprobe: string, input: string, countFrames 
   const { stdout } = await promisify(execFile)(ffprobe, args, { timeout: 120_000 });
   return (JSON.parse(stdout) as { streams: Record<string, string | number>[] }).streams[0]!;
 }
+
+const run = promisify(execFile);
+
+/** Debian's GStreamer (gstreamer1.0-tools, -plugins-good/-bad for HLS, -libav for H.264). */
+export const GSTREAMER = process.env.E2E_GST_LAUNCH ?? '/usr/bin/gst-launch-1.0';
+/** Debian's VLC (vlc-bin, vlc-plugin-base). It refuses to run as root: see playerUser. */
+export const VLC = process.env.E2E_CVLC ?? '/usr/bin/cvlc';
+
+/**
+ * The video frames GStreamer decodes from a playlist URL (uridecodebin picks hlsdemux2, the
+ * highest-ranked HLS demuxer): one `chain` message per decoded frame reaching the sink.
+ */
+export async function gstreamerFrames(input: string): Promise<number> {
+  const args = ['-v', 'uridecodebin', `uri=${input}`, 'name=d', 'd.', '!', 'queue', '!', 'video/x-raw', '!'];
+  args.push('fakesink', 'name=frames', 'silent=false', 'sync=false');
+  const { stdout } = await run(GSTREAMER, args, { timeout: 120_000, maxBuffer: 256 * 1024 * 1024 });
+  if (!stdout.includes('Got EOS')) throw new Error(`GStreamer did not reach the end of ${input}:\n${stdout.slice(-2000)}`);
+  return stdout.split('\n').filter((line) => line.includes('frames: last-message = chain')).length;
+}
+
+const PLAYER_USER = 'lambdahls-player';
+
+/**
+ * A user to run VLC as (it refuses root): this one when not root; else a system user without a
+ * home or a shell, created here the first time (useradd).
+ */
+export function playerUser(): string | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  if (spawnSync('id', ['-u', PLAYER_USER]).status !== 0) {
+    const made = spawnSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', PLAYER_USER], { encoding: 'utf8' });
+    if (made.status !== 0 && spawnSync('id', ['-u', PLAYER_USER]).status !== 0) throw new Error(`useradd ${PLAYER_USER}: ${made.stderr}`);
+  }
+  return PLAYER_USER;
+}
+
+/** Frames in a YUV4MPEG2 stream (VLC's yuv video output): each is `FRAME…\n` and width × height × 1.5 bytes. */
+function y4mFrames(data: Buffer): number {
+  const headerEnd = data.indexOf(0x0a);
+  const header = data.subarray(0, headerEnd).toString('latin1');
+  const width = Number(/ W(\d+)/.exec(header)?.[1]);
+  const height = Number(/ H(\d+)/.exec(header)?.[1]);
+  if (!width || !height) throw new Error(`not a YUV4MPEG2 stream: ${header.slice(0, 80)}`);
+  const frameBytes = width * height * 1.5;
+  let frames = 0;
+  for (let at = headerEnd + 1; at < data.length; frames++) {
+    const line = data.indexOf(0x0a, at);
+    if (line < 0 || data.subarray(at, at + 5).toString('latin1') !== 'FRAME') break;
+    at = line + 1 + frameBytes;
+    if (at > data.length) break; // a frame cut short is not shown
+  }
+  return frames;
+}
+
+/**
+ * The video frames VLC shows playing a URL or file to its end, read from its raw video output.
+ * Played at 8× speed with no frame dropped or skipped; as a non-root user. (Its --start-time is
+ * not honoured for HLS in VLC 3.0, so seeking is checked in the browsers.)
+ */
+export async function vlcFrames(input: string): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'lambda-hls-vlc-'));
+  chmodSync(dir, 0o777);
+  const out = join(dir, 'frames.y4m');
+  try {
+    const user = playerUser();
+    const vlc = [VLC, '-q', '--rate', '8', '--play-and-exit', '--no-drop-late-frames', '--no-skip-frames', '--aout=dummy'];
+    vlc.push('--vout=yuv', `--yuv-file=${out}`, '--yuv-chroma=I420');
+    vlc.push(input, 'vlc://quit');
+    const [command, ...args] = user ? ['runuser', '-u', user, '--', 'env', `HOME=${dir}`, ...vlc] : vlc;
+    await run(command!, args, { timeout: 120_000 });
+    return y4mFrames(readFileSync(out));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * VLC 3.0 shows the last frame or two of an MPEG-TS file or not, run to run, even from a local
+ * copy of the same segments (measured: 248–250 of 250): how many frames fewer its count may be.
+ */
+export const VLC_END_FRAMES = 3;

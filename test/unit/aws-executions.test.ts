@@ -325,6 +325,7 @@ describe('stack outputs', () => {
     OutputBucketName: 'out',
     StateMachineArn: MACHINE,
     PlaybackBaseUrl: 'https://abc.execute-api.us-east-1.amazonaws.com',
+    DeliveryBaseUrl: 'https://xyz.lambda-url.us-east-1.on.aws/',
     SegmentFunctionPrefix: 'lambda-hls-dev-seg-',
   };
   const describeStacks = (o: Record<string, string>) => ({
@@ -347,6 +348,7 @@ describe('stack outputs', () => {
       outputBucket: 'out',
       stateMachineArn: MACHINE,
       playbackBaseUrl: 'https://abc.execute-api.us-east-1.amazonaws.com',
+      deliveryBaseUrl: 'https://xyz.lambda-url.us-east-1.on.aws/',
       functionPrefix: 'lambda-hls-dev-seg-',
     });
   });
@@ -359,9 +361,10 @@ describe('stack outputs', () => {
       new StackNotDeployed('no stack lambda-hls-prod in eu-west-1: deploy it with npx serverless deploy --stage prod --region eu-west-1'),
     );
     cfnMock.reset();
-    const { PlaybackBaseUrl: _, ...old } = outputs;
+    // A stack deployed before the delivery route: the CLI asks for this version.
+    const { DeliveryBaseUrl: _, ...old } = outputs;
     cfnMock.on(DescribeStacksCommand).resolves(describeStacks(old) as never);
-    await expect(readStackOutputs(new CloudFormationClient({}), 'dev', 'us-east-1')).rejects.toThrow(/has no PlaybackBaseUrl output/);
+    await expect(readStackOutputs(new CloudFormationClient({}), 'dev', 'us-east-1')).rejects.toThrow(/has no DeliveryBaseUrl output/);
   });
 
   describe('convert --stage', () => {

@@ -22,10 +22,9 @@ describe('the step table', () => {
     for (const key of FUNCTION_KEYS) {
       const folder = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
       expect(serverless.functions[key]!.handler).toBe(`functions/${folder}/handler.handler`);
-      // The handler is one line naming its entry.
-      expect(readFileSync(join(ROOT, 'functions', folder, 'handler.ts'), 'utf8')).toContain(
-        `export const handler = lambdaHandler('${key}');`,
-      );
+      // The handler is one line naming its entry (a function URL that streams its answer: its streaming entry).
+      const entry = STEPS[key].invokedBy === 'function URL' ? 'streamingHandler' : 'lambdaHandler';
+      expect(readFileSync(join(ROOT, 'functions', folder, 'handler.ts'), 'utf8')).toContain(`export const handler = ${entry}('${key}');`);
     }
   });
 

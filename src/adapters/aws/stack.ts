@@ -11,6 +11,8 @@ export interface StackOutputs {
   outputBucket: string;
   stateMachineArn: string;
   playbackBaseUrl: string;
+  /** The delivery route (a function URL, ending in /): web players' playlists are `<it>v/<id>/index.m3u8`. */
+  deliveryBaseUrl: string;
   functionPrefix: string;
   /** Present when the stage mixes a secret into video ids (a keyed hash of a fixed text, not the secret). */
   videoIdSecretCheck?: string;
@@ -26,6 +28,7 @@ const REQUIRED: Record<Exclude<keyof StackOutputs, 'stackName' | 'videoIdSecretC
   outputBucket: 'OutputBucketName',
   stateMachineArn: 'StateMachineArn',
   playbackBaseUrl: 'PlaybackBaseUrl',
+  deliveryBaseUrl: 'DeliveryBaseUrl',
   functionPrefix: 'SegmentFunctionPrefix',
 };
 

@@ -172,8 +172,11 @@ export class FunctionRunner {
     return { process: child, ready };
   }
 
-  /** Invokes a function with an event; resolves with its result, rejects with an InvocationError. */
-  async invoke(nameOrArn: string, event: unknown): Promise<unknown> {
+  /**
+   * Invokes a function with an event; resolves with its result, rejects with an InvocationError.
+   * A streaming function's response bytes go to `onChunk` as it writes them.
+   */
+  async invoke(nameOrArn: string, event: unknown, onChunk?: (chunk: Buffer) => void): Promise<unknown> {
     const fn = this.find(nameOrArn);
     const inFlight = this.inFlight.get(fn.name) ?? 0;
     if (fn.reservedConcurrency !== undefined && inFlight >= fn.reservedConcurrency) {
@@ -182,19 +185,19 @@ export class FunctionRunner {
     }
     this.inFlight.set(fn.name, inFlight + 1);
     try {
-      return await this.invokeWarm(fn, event);
+      return await this.invokeWarm(fn, event, onChunk);
     } finally {
       this.inFlight.set(fn.name, (this.inFlight.get(fn.name) ?? 1) - 1);
     }
   }
 
-  private async invokeWarm(fn: DeployedFunction, event: unknown): Promise<unknown> {
+  private async invokeWarm(fn: DeployedFunction, event: unknown, onChunk?: (chunk: Buffer) => void): Promise<unknown> {
     const pool = this.warm.get(fn.name) ?? [];
     this.warm.set(fn.name, pool);
     const environment = pool.pop() ?? this.start(fn);
     this.running++;
     try {
-      return await this.run(fn, environment, pool, event);
+      return await this.run(fn, environment, pool, event, onChunk);
     } finally {
       this.running--;
       if (this.running === 0) for (const resolve of this.waiting.splice(0)) resolve();
@@ -206,7 +209,13 @@ export class FunctionRunner {
     return this.running === 0 ? Promise.resolve() : new Promise((resolve) => this.waiting.push(resolve));
   }
 
-  private async run(fn: DeployedFunction, environment: Environment, pool: Environment[], event: unknown): Promise<unknown> {
+  private async run(
+    fn: DeployedFunction,
+    environment: Environment,
+    pool: Environment[],
+    event: unknown,
+    onChunk?: (chunk: Buffer) => void,
+  ): Promise<unknown> {
     await environment.ready;
     const id = ++this.invocations;
     const { process: child } = environment;
@@ -224,8 +233,10 @@ export class FunctionRunner {
           child.off('exit', onExit);
           resolve(answer);
         };
-        const onMessage = (message: { id?: number; result?: unknown; error?: never }) => {
-          if (message.id === id) settle(message);
+        const onMessage = (message: { id?: number; chunk?: string; result?: unknown; error?: never }) => {
+          if (message.id !== id) return;
+          if (message.chunk !== undefined) onChunk?.(Buffer.from(message.chunk, 'base64'));
+          else settle(message);
         };
         const onExit = (code: number | null, signal: string | null) =>
           settle({ error: { errorType: 'Runtime.ExitError', errorMessage: `RequestId: ${id} Error: Runtime exited (${code ?? signal})` } });

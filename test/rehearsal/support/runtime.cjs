@@ -3,7 +3,28 @@
 // the handler once (init), then answer each invocation (sent over IPC) with its result, or with the
 // error as the runtime reports it ({errorType, errorMessage, trace}), which Step Functions turns
 // into the Task's Error and Cause.
+const { Writable } = require('node:stream');
+const { finished } = require('node:stream/promises');
+
 const [file, exported] = process.argv.slice(2);
+
+// Response streaming, as the runtime provides it to every function (a global): a streamified
+// handler gets (event, responseStream); HttpResponseStream.from writes the HTTP prelude (status,
+// headers) as JSON and eight NUL bytes before the body, which the function URL reads back.
+const STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
+globalThis.awslambda = {
+  streamifyResponse(handler) {
+    handler[STREAMING] = 'response';
+    return handler;
+  },
+  HttpResponseStream: {
+    from(stream, prelude) {
+      stream.write(JSON.stringify(prelude));
+      stream.write(Buffer.alloc(8));
+      return stream;
+    },
+  },
+};
 
 let handler;
 let initError;
@@ -23,9 +44,25 @@ const asReport = (error) => ({
   trace: String(error?.stack || '').split('\n'),
 });
 
+/** The response stream of one invocation: its bytes go to the caller as they are written. */
+function responseStream(id) {
+  return new Writable({
+    write(chunk, _encoding, done) {
+      process.send({ id, chunk: Buffer.from(chunk).toString('base64') }, () => done());
+    },
+  });
+}
+
 process.on('message', async ({ id, event }) => {
   if (initError) return process.send({ id, error: initError });
   try {
+    if (handler[STREAMING] === 'response') {
+      const stream = responseStream(id);
+      await handler(event, stream, {});
+      if (!stream.writableEnded) stream.end();
+      await finished(stream);
+      return process.send({ id, result: null });
+    }
     const result = await handler(event);
     process.send({ id, result: result === undefined ? null : JSON.parse(JSON.stringify(result)) });
   } catch (error) {

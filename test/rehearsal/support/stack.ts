@@ -22,9 +22,16 @@ export interface Account {
   stackId: string;
   /** Where the emulated HTTP API answers (the stack's PlaybackBaseUrl). */
   apiEndpoint: string;
+  /** The port the emulated function URLs answer on, each under a host name of its own. */
+  functionUrlPort: number;
 }
 
-export function emulatedAccount(stage: string, apiEndpoint: string): Account {
+/** A function URL's host, as Lambda names it (`<url-id>.lambda-url.<region>.on.aws`), under localhost here. */
+export function functionUrlHost(logicalId: string, account: Pick<Account, 'region'>): string {
+  return `${logicalId.toLowerCase()}.lambda-url.${account.region}.localhost`;
+}
+
+export function emulatedAccount(stage: string, apiEndpoint: string, functionUrlPort: number): Account {
   const stackName = `lambda-hls-${stage}`;
   return {
     account: '000000000000',
@@ -33,6 +40,7 @@ export function emulatedAccount(stage: string, apiEndpoint: string): Account {
     stackName,
     stackId: `arn:aws:cloudformation:us-east-1:000000000000:stack/${stackName}/5e1a2b3c-0d4e-4f5a-8b6c-7d8e9f0a1b2c`,
     apiEndpoint,
+    functionUrlPort,
   };
 }
 
@@ -85,6 +93,9 @@ function physical(template: Template, account: Account, id: string, attribute?: 
       return `arn:aws:states:${region}:${acct}:stateMachine:${resolve(template, account, resource.Properties.StateMachineName)}`;
     case 'AWS::ApiGatewayV2::Api':
       return attribute === 'ApiEndpoint' ? account.apiEndpoint : id;
+    case 'AWS::Lambda::Url':
+      // FunctionUrl ends with a slash, as Lambda's does.
+      return attribute === 'FunctionUrl' ? `http://${functionUrlHost(id, account)}:${account.functionUrlPort}/` : id;
     case 'AWS::Lambda::LayerVersion':
       return `arn:aws:lambda:${region}:${acct}:layer:${resolve(template, account, resource.Properties.LayerName)}:1`;
     default:

@@ -1,0 +1,165 @@
+// deliver-segment: the delivery route for web players. AWS's code bucket sends no CORS headers, so
+// a page's player (hls.js, Shaka, video.js, Chromium's own) cannot read a package URL across
+// origins. This route answers on our own origin, with CORS:
+//   GET /v/<id>/index.m3u8          the proxied playlist: the redirect playlist's segments, in order
+//                                   and with their durations, each addressed as a resource of its own
+//                                   (`<revision>/s<i>.ts`, no EXT-X-BYTERANGE);
+//   GET /v/<id>/<revision>/s<i>.ts  segment i of that revision: its bytes, read by range from its
+//                                   package's signed URL and streamed back. A Range is read within
+//                                   the segment (`bytes=0-` is its first byte), so no request reaches
+//                                   a byte outside a registered segment of a registered revision.
+// Used by `lambda-hls serve` (under /proxy) and by a Lambda function URL with response streaming.
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { parseRange } from '../../src/adapters/http-range';
+import { isInGrace, type RouteRecord } from '../../src/core/model';
+import { isVideoId } from '../../src/core/naming';
+import { checkPlaylist, type PlaylistSegment } from '../../src/core/playlist';
+import {
+  CORS,
+  gone,
+  PackageUrlCache,
+  packageOf,
+  playbackTarget,
+  playlistResponse,
+  playlistText,
+  routeOf,
+  type ServeCaches,
+  ServeRecordCache,
+  type ServeRequest,
+  type ServeResponse,
+  type ServeSegmentPorts,
+  TtlCache,
+  text,
+} from '../serve-segment/step';
+
+/** A response whose body may be a stream of the segment's bytes. */
+export interface DeliverResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string | Readable;
+}
+
+/** What a container keeps besides serve-segment's caches: each playlist's segments, parsed once. */
+export interface DeliverCaches extends ServeCaches {
+  segments: TtlCache<PlaylistSegment[] | undefined>;
+}
+
+export function newDeliverCaches(now: () => number, shared?: ServeCaches): DeliverCaches {
+  return {
+    urls: shared?.urls ?? new PackageUrlCache(now),
+    records: shared?.records ?? new ServeRecordCache(now),
+    segments: new TtlCache(3_600_000, now, 200),
+  };
+}
+
+const DELIVERY_CORS = {
+  ...CORS,
+  // A player reads these to place the bytes (hls.js checks Content-Range on 206).
+  'Access-Control-Expose-Headers': 'Content-Length, Content-Range, Accept-Ranges',
+};
+
+const SEGMENT = /^\/v\/([a-z0-9-]{1,64})\/([a-z0-9]{4,16})\/s(0|[1-9][0-9]{0,5})\.ts$/;
+
+function withCors(answer: ServeResponse): DeliverResponse {
+  return { ...answer, headers: { ...answer.headers, ...DELIVERY_CORS } };
+}
+
+const refuse = (status: number, why: string, extra: Record<string, string> = {}) => withCors(text(status, `${why}\n`, extra));
+
+/** The redirect playlist's segments as resources of their own: `<revision>/s<i>.ts`, no byte ranges. */
+export function proxiedPlaylist(redirectPlaylist: string, revision: string): string {
+  let index = 0;
+  const lines: string[] = [];
+  for (const line of redirectPlaylist.split('\n')) {
+    if (line.startsWith('#EXT-X-BYTERANGE:')) continue;
+    if (line.startsWith('#EXT-X-VERSION:')) lines.push('#EXT-X-VERSION:3');
+    else if (line !== '' && !line.startsWith('#')) lines.push(`${revision}/s${index++}.ts`);
+    else lines.push(line);
+  }
+  return lines.join('\n');
+}
+
+/** The playlist key of a revision the route answers for ('gone' past its grace). */
+function revisionPlaylist(route: RouteRecord, revision: string, now: number): string | 'gone' | undefined {
+  if (revision === route.revision) return route.playlistKey;
+  const retired = route.retired?.find((r) => r.revision === revision);
+  if (!retired) return undefined;
+  return isInGrace(retired, now) ? retired.playlistKey : 'gone';
+}
+
+export async function deliverSegment(request: ServeRequest, ports: ServeSegmentPorts, caches: DeliverCaches): Promise<DeliverResponse> {
+  const now = ports.clock();
+  const playlistTarget = playbackTarget(request.path);
+  const segmentMatch = SEGMENT.exec(request.path);
+  const videoId = playlistTarget?.playlist ? playlistTarget.videoId : segmentMatch?.[1];
+  if (!videoId || !isVideoId(videoId)) return refuse(404, 'not found');
+  if (request.method === 'OPTIONS') {
+    return { status: 204, headers: { ...DELIVERY_CORS, 'Access-Control-Max-Age': '600' }, body: '' };
+  }
+  if (request.method !== 'GET' && request.method !== 'HEAD') return refuse(405, 'method not allowed', { Allow: 'GET, HEAD, OPTIONS' });
+  const route = await routeOf(videoId, ports, caches);
+  if (!route) return refuse(404, 'not found');
+
+  if (!segmentMatch) {
+    const playlist = await playlistText(route.playlistKey, ports, caches);
+    return playlist ? withCors(playlistResponse(proxiedPlaylist(playlist, route.revision))) : refuse(404, 'not found');
+  }
+
+  // Segment i of the revision's own playlist: its package and its bytes inside it.
+  const playlistKey = revisionPlaylist(route, segmentMatch[2]!, now);
+  if (playlistKey === 'gone') return withCors(gone());
+  if (!playlistKey) return refuse(404, 'not found');
+  const segments = await caches.segments.get(playlistKey, async () => {
+    const playlist = await playlistText(playlistKey, ports, caches);
+    return playlist === undefined ? undefined : checkPlaylist(playlist).segments;
+  });
+  const segment = segments?.[Number(segmentMatch[3])];
+  const target = segment && playbackTarget(`/v/${videoId}/${segment.uri}`);
+  const found = target && !target.playlist ? packageOf(route, target, now) : undefined;
+  if (found === 'gone') return withCors(gone());
+  if (!segment || !found) return refuse(404, 'not found');
+
+  const size = segment.length;
+  const range = parseRange(request.range, size);
+  if (range === 'unsatisfiable') {
+    return refuse(416, `range not satisfiable: this segment is ${size} bytes`, { 'Content-Range': `bytes */${size}` });
+  }
+  const { start, end } = range ?? { start: 0, end: size - 1 };
+  const location = await caches.urls.get(ports.code, found.functionName);
+  if (!location) return refuse(404, 'not found');
+  let upstream: Response;
+  try {
+    upstream = await fetch(location.url, { headers: { Range: `bytes=${segment.offset + start}-${segment.offset + end}` } });
+  } catch (error) {
+    return refuse(502, `the package store could not be reached: ${(error as Error).message}`);
+  }
+  if (upstream.status !== 206 || !upstream.body) {
+    await upstream.body?.cancel();
+    return refuse(502, `the package store answered ${upstream.status} to a ranged read`);
+  }
+  const headers: Record<string, string> = {
+    ...DELIVERY_CORS,
+    'Content-Type': 'video/mp2t',
+    'Accept-Ranges': 'bytes',
+    'Content-Length': String(end - start + 1),
+    // A revision's segments never change.
+    'Cache-Control': 'public, max-age=86400, immutable',
+    ...(range && { 'Content-Range': `bytes ${start}-${end}/${size}` }),
+  };
+  const status = range ? 206 : 200;
+  if (request.method === 'HEAD') {
+    await upstream.body.cancel();
+    return { status, headers, body: '' };
+  }
+  return { status, headers, body: Readable.fromWeb(upstream.body as WebReadableStream<Uint8Array>) };
+}
+
+// One set per container, as serve-segment keeps its own.
+let containerCaches: DeliverCaches | undefined;
+
+/** The deployed route: deliverSegment with this container's caches. */
+export function deliverPlayback(request: ServeRequest, ports: ServeSegmentPorts): Promise<DeliverResponse> {
+  containerCaches ??= newDeliverCaches(ports.clock);
+  return deliverSegment(request, ports, containerCaches);
+}
