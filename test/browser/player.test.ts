@@ -4,24 +4,16 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { checkPlaylist } from '../../src/core/playlist';
 import { readRoute } from '../../src/registry/routes';
 import { convertFile, type ConvertResult } from '../../local/convert';
 import { startServer } from '../../local/server';
+import { launchChromium, playedToEnd, type PlayerState, seekAndResume } from '../support/browser';
 import { freshBackend, makeMp3, makeVideo, tempDir, testBinaries } from '../support/fixtures';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  // The test presses no play button.
-  '--autoplay-policy=no-user-gesture-required',
-];
+type PageWindow = { lambdaHls: PlayerState & { play(id: string): boolean } };
+
 const ARTIFACTS = join(__dirname, '..', '..', 'artifacts');
 
 let ports: ReturnType<typeof freshBackend>;
@@ -46,54 +38,8 @@ const durationOf = (file: string) => Number(probe(['-show_entries', 'format=dura
 const framesOf = (file: string) =>
   Number(probe(['-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', file]));
 
-/** What the player page exposes on `window.lambdaHls` for scripts (and this test). */
-interface PageWindow {
-  lambdaHls: { ready?: boolean; play(id: string): boolean; element: HTMLMediaElement; fatal: string | null };
-}
-
-interface PlayResult {
-  ended: boolean;
-  currentTime: number;
-  fatal: string | null;
-  decodedFrames?: number;
-  droppedFrames?: number;
-}
-
-/** Plays a video from the list to its end in the page; resolves on `ended` or a fatal hls.js error. */
-function playToEnd(videoId: string): Promise<PlayResult> {
-  return page.evaluate(
-    (id) =>
-      new Promise<PlayResult>((resolve) => {
-        const state = (window as unknown as PageWindow).lambdaHls;
-        if (!state.play(id)) throw new Error(`no video ${id} in the list`);
-        const el = state.element;
-        const timer = setInterval(() => {
-          if (state.fatal) {
-            clearInterval(timer);
-            resolve({ ended: false, currentTime: el.currentTime, fatal: state.fatal });
-          }
-        }, 100);
-        el.addEventListener(
-          'ended',
-          () => {
-            clearInterval(timer);
-            const quality = el instanceof HTMLVideoElement ? el.getVideoPlaybackQuality() : undefined;
-            resolve({
-              ended: true,
-              currentTime: el.currentTime,
-              fatal: state.fatal,
-              ...(quality && {
-                decodedFrames: quality.totalVideoFrames - quality.droppedVideoFrames,
-                droppedFrames: quality.droppedVideoFrames,
-              }),
-            });
-          },
-          { once: true },
-        );
-      }),
-    videoId,
-  );
-}
+/** The local page's list, played to the end of one video. */
+const playToEnd = (videoId: string) => playedToEnd(page, videoId);
 
 beforeAll(async () => {
   const dir = tempDir('browser');
@@ -108,7 +54,7 @@ beforeAll(async () => {
   song = await convertFile(songSource, { backend: ports, options });
   long = await convertFile(longSource, { backend: ports, options });
   server = await startServer({ backend: ports, log: (line) => served.push(line) });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
   await page.goto(`${server.url}/`);
   await page.waitForFunction(() => (window as unknown as Partial<PageWindow>).lambdaHls?.ready === true);
@@ -172,23 +118,7 @@ describe('the player page in chromium', () => {
       return new Promise<void>((resolve) => state.element.addEventListener('playing', () => resolve(), { once: true }));
     }, long.videoId);
     fetched.length = 0;
-    const resumed = await page.evaluate(
-      (at) =>
-        new Promise<{ seekedAt: number; later: number }>((resolve) => {
-          const el = (window as unknown as PageWindow).lambdaHls.element;
-          el.addEventListener(
-            'seeked',
-            () => {
-              const seekedAt = el.currentTime;
-              const check = () => (el.currentTime > seekedAt + 0.5 ? resolve({ seekedAt, later: el.currentTime }) : setTimeout(check, 50));
-              check();
-            },
-            { once: true },
-          );
-          el.currentTime = at;
-        }),
-      middle,
-    );
+    const resumed = await seekAndResume(page, middle);
     expect(Math.abs(resumed.seekedAt - middle)).toBeLessThan(0.5);
     expect(resumed.later).toBeGreaterThan(middle + 0.5);
     // The redirect for the middle's package, then a ranged read of exactly its bytes.

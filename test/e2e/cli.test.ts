@@ -172,7 +172,9 @@ describe('lambda-hls convert, serve and an independent player', () => {
       for (const path of [`/v/${converted[name]!.videoId}/index.m3u8`, `/proxy/v/${converted[name]!.videoId}/index.m3u8`]) {
         expect([name, path, 'gstreamer', await gstreamerFrames(`${baseUrl}${path}`)]).toEqual([name, path, 'gstreamer', sourceFrames]);
         const shown = await vlcFrames(`${baseUrl}${path}`);
-        expect([name, path, 'vlc', shown <= sourceFrames && shown >= sourceFrames - VLC_END_FRAMES]).toEqual([name, path, 'vlc', true]);
+        // The count itself is shown when it is out of range.
+        const verdict = shown <= sourceFrames && shown >= sourceFrames - VLC_END_FRAMES ? 'all but its last few' : shown;
+        expect([name, path, 'vlc', verdict]).toEqual([name, path, 'vlc', 'all but its last few']);
       }
       // ffmpeg through the delivery route too (the 302s are the test above).
       expect(await framesOf(PLAYER, `${baseUrl}/proxy/v/${converted[name]!.videoId}/index.m3u8`)).toBe(sourceFrames);

@@ -109,7 +109,9 @@ export async function vlcFrames(input: string): Promise<number> {
 }
 
 /**
- * VLC 3.0 shows the last frame or two of an MPEG-TS file or not, run to run, even from a local
- * copy of the same segments (measured: 248–250 of 250): how many frames fewer its count may be.
+ * VLC 3.0 quits at the end of an MPEG-TS stream before it has shown its last few frames, more of
+ * them the busier the machine: 2 of 250 from a local copy of the same segments, 2–3 of 150–300
+ * over HLS on an idle machine, 4+ during the whole suite. Half a second of the tests' 25 fps clips
+ * is allowed; a segment lost or misread costs at least one segment's duration (2 s or more).
  */
-export const VLC_END_FRAMES = 3;
+export const VLC_END_FRAMES = 12;
