@@ -2,7 +2,7 @@
 // served by us; native HLS where the browser has it). Which engine plays which playlist is the
 // hosted page's choice too (src/web/player.ts): when the package URLs are on an origin without
 // CORS, web players get the proxied playlist.
-import { PLAYER_SCRIPT, scriptJson } from '../src/web/player';
+import { HLS_SCRIPT_PATH, PLAYER_SCRIPT, scriptJson } from '../src/web/player';
 
 export interface PlayerPageOptions {
   /** The package URLs are on another origin that sends no CORS headers (as AWS's code bucket). */
@@ -51,23 +51,19 @@ export function playerPage(options: PlayerPageOptions = { codeCrossOrigin: false
   </section>
   <aside><ul id="videos"><li class="empty">Loading…</li></ul></aside>
 </main>
-<script src="/hls.min.js"></script>
+<script src="${HLS_SCRIPT_PATH}"></script>
 <script>${PLAYER_SCRIPT}</script>
 <script>
 (function () {
   var options = ${scriptJson(options)};
   var force = new URLSearchParams(location.search).get('engine') || '';
   var list = document.getElementById('videos');
-  var statusLine = document.getElementById('status');
   var title = document.getElementById('title');
   var hls = null;
   var state = { fatal: null, videos: [] };
   window.lambdaHls = state;
 
-  function say(text, isError) {
-    statusLine.textContent = text;
-    statusLine.className = isError ? 'error' : '';
-  }
+  var say = window.LambdaHlsPlayer.statusLine(document.getElementById('status'));
   function duration(s) {
     var m = Math.floor(s / 60), r = Math.round(s - m * 60);
     if (r === 60) { m += 1; r = 0; }

@@ -5,12 +5,12 @@ import { createReadStream, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type DeliverResponse, deliverSegment, newDeliverCaches } from '../functions/deliver-segment/step';
-import { HLS_SCRIPT_PATH, PackageUrlCache, ServeRecordCache, servePage, serveSegment } from '../functions/serve-segment/step';
+import { PackageUrlCache, ServeRecordCache, servePage, serveSegment } from '../functions/serve-segment/step';
 import { playbackPath } from '../src/core/naming';
 import type { LocalBackend } from '../src/composition/backends/local';
 import { byNewest, listRoutes, routeSummary } from '../src/registry/routes';
 import { parseRange } from '../src/adapters/http-range';
-import { hlsScript } from '../src/web/assets';
+import { HLS_SCRIPT_PATH } from '../src/web/player';
 import { playerPage } from './player-page';
 
 export interface RunningServer {
@@ -35,8 +35,6 @@ export interface ServerOptions {
 
 /** Where the delivery route answers on the local server: `/proxy/v/<id>/index.m3u8` and its segments. */
 export const PROXY_PREFIX = '/proxy';
-
-export { parseRange };
 
 const CODE_PATH = /^\/code\/([A-Za-z0-9_-]{1,64})\.zip$/;
 const CORS_HEADERS = {
@@ -183,11 +181,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (rawPath === '/') {
       const page = playerPage({ codeCrossOrigin: codeServer !== undefined });
       send(res, 200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' }, page, head);
-    } else if (rawPath === '/hls.min.js') {
-      send(res, 200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'public, max-age=3600' }, hlsScript(), head);
-    } else if (rawPath.startsWith('/watch/') || rawPath === HLS_SCRIPT_PATH) {
+    } else if (rawPath.startsWith('/watch/') || rawPath === HLS_SCRIPT_PATH || rawPath === '/hls.min.js') {
+      // `/hls.min.js`: where pages loaded before this version look for it.
+      const path = rawPath === '/hls.min.js' ? HLS_SCRIPT_PATH : rawPath;
       const options = { deliveryBase: PROXY_PREFIX, codeCrossOrigin: codeServer !== undefined };
-      const answer = await servePage({ method: req.method ?? 'GET', path: rawPath }, backend, caches, options);
+      const answer = await servePage({ method: req.method ?? 'GET', path }, backend, caches, options);
       if (answer) send(res, answer.status, answer.headers, answer.body, head);
       else send(res, 404, { 'Content-Type': 'text/plain' }, 'not found\n', head);
     } else if (rawPath === '/api/stats') {

@@ -7,7 +7,7 @@ import { isInGrace, type RouteRecord } from '../../src/core/model';
 import type { Clock, CodeStore, PackageLocation, Ports } from '../../src/ports';
 import { readRoute } from '../../src/registry/routes';
 import { hlsScript } from '../../src/web/assets';
-import { watchPage } from '../../src/web/player';
+import { HLS_SCRIPT_PATH, watchPage } from '../../src/web/player';
 
 export interface ServeRequest {
   method: string;
@@ -249,8 +249,6 @@ export function toHttpApiResult(response: ServeResponse) {
 // and repeat requests of a video without reading its route or playlist from S3.
 let containerCaches: ServeCaches | undefined;
 
-/** Where the hosted page loads hls.js from (its own origin). */
-export const HLS_SCRIPT_PATH = '/player/hls.min.js';
 const WATCH = /^\/watch\/([a-z0-9-]{1,64})$/;
 
 export interface PageOptions {

@@ -85,6 +85,9 @@ export async function collectGarbage(
   const served = new Map(routes.map((r) => [r.videoId, kept(r)]));
   const damaged = new Set(unreadable.map((u) => u.videoId));
   const isRunning = (videoId: string, revision: string | undefined) => running.revisions.has(`${videoId}/${revision}`);
+  // A revision a route serves, a run is making, or an unreadable record may name.
+  const owned = (videoId: string, revision: string) =>
+    served.get(videoId)?.has(revision) || isRunning(videoId, revision) || damaged.has(videoId);
 
   // Candidates per video, before the per-video check.
   const byVideo = new Map<string, Candidates>();
@@ -94,14 +97,14 @@ export async function collectGarbage(
     return found;
   };
   const report: GarbageReport = { functions: [], objects: [], leftovers: [], unreadable, busy: [] };
+  // Under our prefix but of no video: never ours to keep.
+  const orphans: string[] = [];
   for (const fn of functions) {
     const owner = parseFunctionName(ports.functionPrefix, fn.name);
-    if (!owner)
-      report.functions.push(fn.name); // under our prefix, of no video: never ours to keep
-    else if (!served.get(owner.videoId)?.has(owner.revision) && !isRunning(owner.videoId, owner.revision) && !damaged.has(owner.videoId)) {
-      of(owner.videoId).functions.push({ name: fn.name, revision: owner.revision });
-    }
+    if (!owner) orphans.push(fn.name);
+    else if (!owned(owner.videoId, owner.revision)) of(owner.videoId).functions.push({ name: fn.name, revision: owner.revision });
   }
+  report.functions.push(...orphans);
   for (const object of work) {
     // Work files of a served revision were removed when it was registered: only running ones keep theirs.
     const [videoId = '', revision = ''] = object.key.split('/');
@@ -109,9 +112,7 @@ export async function collectGarbage(
   }
   for (const object of output) {
     const [, videoId = '', revision = ''] = object.key.split('/');
-    if (!served.get(videoId)?.has(revision) && !isRunning(videoId, revision) && !damaged.has(videoId)) {
-      of(videoId).objects.push({ bucket: 'output', key: object.key, revision });
-    }
+    if (!owned(videoId, revision)) of(videoId).objects.push({ bucket: 'output', key: object.key, revision });
   }
   for (const object of input) {
     if (!running.sources.has(object.key))
@@ -145,9 +146,7 @@ export async function collectGarbage(
       release();
     }
   }
-  if (!options.dryRun) {
-    for (const name of report.functions.filter((n) => !parseFunctionName(ports.functionPrefix, n))) await ports.code.delete(name);
-  }
+  if (!options.dryRun) for (const name of orphans) await ports.code.delete(name);
   if (options.leftovers) {
     report.leftovers = await options.leftovers.list();
     if (!options.dryRun) for (const path of report.leftovers) await options.leftovers.remove(path);

@@ -10,6 +10,9 @@
 // segment answers carry the bytes with CORS. Where the package URLs send CORS (the local server),
 // the redirect playlist plays everywhere.
 
+/** Where both pages load hls.js from (their own origin). */
+export const HLS_SCRIPT_PATH = '/player/hls.min.js';
+
 /** The playback choice as a script, defining `window.LambdaHlsPlayer.attach`. */
 export const PLAYER_SCRIPT = `
 (function () {
@@ -82,7 +85,11 @@ export const PLAYER_SCRIPT = `
     };
     return choice;
   }
-  window.LambdaHlsPlayer = { attach: attach, choose: choose, describe: describe };
+  // What a page's status line says: text, shown as an error or not.
+  function statusLine(line) {
+    return function (text, isError) { line.textContent = text; line.className = isError ? 'error' : ''; };
+  }
+  window.LambdaHlsPlayer = { attach: attach, choose: choose, describe: describe, statusLine: statusLine };
 })();
 `;
 
@@ -147,10 +154,9 @@ ${media}
 (function () {
   var video = ${scriptJson(video)};
   var el = document.getElementById('media');
-  var statusLine = document.getElementById('status');
   var state = { fatal: null, element: el, video: video };
   window.lambdaHls = state;
-  function say(text, isError) { statusLine.textContent = text; statusLine.className = isError ? 'error' : ''; }
+  var say = window.LambdaHlsPlayer.statusLine(document.getElementById('status'));
   var force = new URLSearchParams(location.search).get('engine') || '';
   // Absolute, so a playlist on this origin resolves as the player fetches it.
   video.playlist = new URL(video.playlist, location.href).href;
