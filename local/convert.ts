@@ -1,10 +1,9 @@
 // `lambda-hls convert <file>` on the embedded default: put the file in the local input bucket,
-// run ConvertVideo on the local engine, record its history, and take the input copy away again.
+// run ConvertVideo on the local engine, record its history, and take the input's link away again.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { realpath } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { open, realpath } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { conversionFor, type ConversionOptions, type ExecutionInput } from '../src/core/model';
 import { localSourceKey, videoIdFor } from '../src/core/naming';
 import { Interrupted } from '../src/core/errors';
@@ -68,9 +67,26 @@ export interface ConvertResult {
   error?: FailureSummary;
 }
 
+/** Identity, size and modification time of a file, to tell whether it changed between two looks. */
+function fileState(path: string): string {
+  const info = statSync(path, { throwIfNoEntry: false });
+  return info ? `${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}` : 'gone';
+}
+
+/** SHA-256 of a file, read through one buffer (no garbage per megabyte, so no collections). */
 async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
-  await pipeline(createReadStream(path), hash);
+  const file = await open(path, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(4 * 1024 * 1024);
+    for (;;) {
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+    }
+  } finally {
+    await file.close();
+  }
   return hash.digest('hex');
 }
 
@@ -87,7 +103,9 @@ export async function convertFile(file: string, options: ConvertOptions): Promis
   const sourceKey = localSourceKey(await realpath(dirname(path)), basename(path));
   const scheme = { secret: settings.videoIdSecret, functionPrefix: settings.functionPrefix };
   const videoId = videoIdFor(sourceKey, scheme);
-  // Named as an upload would be, with the content's hash as its version.
+  // Named as an upload would be, with the content's hash as its version. The file is read in place
+  // (not copied), so what it looked like when hashed is kept to tell whether it changed meanwhile.
+  const read = fileState(path);
   const { input, executionName: baseName } = conversionFor(sourceKey, await sha256File(path), options.options, scheme);
   const { revision } = input;
   const store = new ExecutionStore(settings.home);
@@ -117,7 +135,13 @@ export async function convertFile(file: string, options: ConvertOptions): Promis
         ...conversionNotes(store.events(done.executionName)),
       };
     }
-    return await execute({ backend, options, store, faults, path, sourceKey, videoId, baseName, input });
+    const result = await execute({ backend, options, store, faults, path, sourceKey, videoId, baseName, input });
+    if (fileState(path) !== read) {
+      result.warnings.push(
+        `${basename(path)} changed while it was being converted: this rendition may mix old and new content; convert it again`,
+      );
+    }
+    return result;
   } finally {
     release();
   }
@@ -181,7 +205,8 @@ async function execute(conversion: Conversion): Promise<ConvertResult> {
 
   const server = await startServer({ backend });
   try {
-    await backend.objects.putFile('input', sourceKey, path);
+    // The input bucket's object is the user's file itself (a link): read in place, never copied.
+    await backend.objects.linkFile('input', sourceKey, path);
     // LAMBDA_HLS_FAULTS: what the steps see may throttle, fail or stall; the CLI's own calls do not.
     const stepPorts = withRunControls(
       injectFaults(backend, faults, {
@@ -240,7 +265,7 @@ async function execute(conversion: Conversion): Promise<ConvertResult> {
     store.finish(record);
     throw error;
   } finally {
-    // The input bucket held a copy for this run only; the user's own file was never touched.
+    // The input bucket held a link for this run only; the user's own file was never touched.
     await backend.objects.delete('input', sourceKey).catch(() => undefined);
     await server.close();
   }

@@ -24,6 +24,11 @@ export interface ObjectStore {
   put(bucket: Bucket, key: string, body: Buffer | string, contentType?: string): Promise<void>;
   /** Uploads a file from scratch space without holding it in memory. */
   putFile(bucket: Bucket, key: string, path: string, contentType?: string): Promise<void>;
+  /**
+   * Stores a scratch file as the object and takes it away from scratch space: a rename where the
+   * store is on the same disk (nothing copied), an upload and a delete elsewhere.
+   */
+  moveFile(bucket: Bucket, key: string, path: string, contentType?: string): Promise<void>;
   /** Keys under a prefix, in lexical order. */
   list(bucket: Bucket, prefix: string): Promise<ObjectInfo[]>;
   /** Deletes an object; deleting what is not there is not an error. */
@@ -86,6 +91,17 @@ export interface SegmentFile {
   duration: number;
 }
 
+/** How ffmpeg's run went: its wall time, and how much of it it was paused waiting for the caller. */
+export interface SegmentTiming {
+  seconds: number;
+  pausedSeconds: number;
+}
+
+/** The segments as ffmpeg finishes them; `timing` once they have all been taken (where the tool knows). */
+export interface SegmentStream extends AsyncIterable<SegmentFile> {
+  timing?(): SegmentTiming;
+}
+
 export interface SegmentRequest {
   input: string;
   /** The container it is read as (from its extension). */
@@ -110,12 +126,12 @@ export interface MediaTool {
   probe(input: string, format: MediaFormat, signal?: AbortSignal): Promise<ProbeResult>;
   /**
    * Cuts the input into MPEG-TS segments in `outDir`, handing each over as soon as ffmpeg has
-   * finished it (durations as ffmpeg reports them). ffmpeg goes on meanwhile, but waits while a
-   * few finished segments are not yet taken, so scratch space stays within a few segments. The
+   * finished it (durations as ffmpeg reports them). ffmpeg goes on meanwhile, but waits while too
+   * many finished segments are not yet taken, so scratch space stays bounded (not by the input). The
    * caller removes each file once it is done with it. Throws TruncatedInput when the file ends
    * inside media its index lists, SegmentationFailed when ffmpeg fails or stops making progress.
    */
-  segment(request: SegmentRequest): Promise<AsyncIterable<SegmentFile>>;
+  segment(request: SegmentRequest): Promise<SegmentStream>;
   /** Writes a 720p H.264/AAC test pattern with a tone, `seconds` long (the demo's clip). */
   testClip(path: string, seconds: number): Promise<void>;
 }

@@ -2,7 +2,7 @@
 // work bucket as soon as it is finished, with a manifest holding ffmpeg's own durations and each
 // segment's CRC-32. Then the packing: consecutive segments fill packages, packages form batches.
 import { createReadStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { processTag } from '../../src/process-identity';
 import { CONTROL_PLANE_RETRY, retryTransient, type RetryOptions } from '../../src/core/retry';
 import { join } from 'node:path';
@@ -20,7 +20,7 @@ import {
 } from '../../src/core/plan';
 import { crc32 } from '../../src/core/zip';
 import { formatBytes } from '../../src/core/units';
-import type { CodeStore, Ports } from '../../src/ports';
+import type { CodeStore, Ports, SegmentTiming } from '../../src/ports';
 
 export { parseJob as parseSegmentMediaInput } from '../../src/core/model';
 
@@ -71,12 +71,14 @@ export async function segmentMedia(job: Job, ports: SegmentMediaPorts, settings:
   // Decided by ValidateInput (a hand-made job without one gets the same decision here).
   const plan = job.plan ?? planEncoding(job);
   // Named by this process (pid and start), so gc can tell a killed run's folder from a running one's.
+  await mkdir(settings.scratchDir, { recursive: true });
   const outDir = await mkdtemp(join(settings.scratchDir, `${SCRATCH_PREFIX}${videoId}-${processTag()}-`));
   const gone = () =>
     new InputNotFound(`${JSON.stringify(baseName(job.source.key))} was deleted from the input bucket while it was being converted`);
   const manifest: SegmentManifest = { videoId, revision, encoding: plan, segments: [] };
   const format = FORMAT_OF[supportedExtension(job.source.key)];
   const declared = job.media.durationSeconds;
+  let timing: SegmentTiming | undefined;
   const mediaEnd = () => manifest.segments.reduce((end, s) => Math.max(end, s.start + s.duration), 0);
   const cutShort = () =>
     new TruncatedInput(
@@ -87,15 +89,17 @@ export async function segmentMedia(job: Job, ports: SegmentMediaPorts, settings:
       throw error instanceof InputNotFound ? gone() : error;
     });
     // Each segment goes to the work bucket as soon as ffmpeg has finished it, and leaves scratch
-    // space at once: ffmpeg goes on meanwhile (and waits if uploads fall behind).
+    // space at once (moved, where the bucket is on the same disk): ffmpeg goes on meanwhile (and
+    // waits if uploads fall behind). Its CRC-32 is taken while it is fresh in the page cache.
     const request = { input, format, plan, segmentSeconds: job.options.segmentSeconds, outDir, durationSeconds: declared };
-    for await (const file of await ports.media.segment(request)) {
+    const stream = await ports.media.segment(request);
+    for await (const file of stream) {
       const key = keys.segment(videoId, revision, file.index);
       const crc = await crc32File(file.path);
-      await ports.objects.putFile('work', key, file.path, 'video/mp2t');
-      await rm(file.path, { force: true });
+      await ports.objects.moveFile('work', key, file.path, 'video/mp2t');
       manifest.segments.push({ index: file.index, key, bytes: file.bytes, crc32: crc, start: file.start, duration: file.duration });
     }
+    timing = stream.timing?.();
     // Only an MP4's header states its duration; an MP3's is an estimate from its bit rate.
     if (format === 'mp4' && declared - mediaEnd() > truncationTolerance(declared)) throw cutShort();
   } catch (error) {
@@ -152,7 +156,12 @@ export async function segmentMedia(job: Job, ports: SegmentMediaPorts, settings:
     encoding: plan,
     ...(warning && { warnings: [warning] }),
     batches: batches.map((b) => b.batch),
+    ...(timing && { ffmpeg: { seconds: round2(timing.seconds), pausedSeconds: round2(timing.pausedSeconds) } }),
   };
+}
+
+function round2(value: number): number {
+  return Math.round(value * 100) / 100;
 }
 
 function checkSegmentSizes(manifest: SegmentManifest, maxBytes: number, segmentSeconds: number): void {

@@ -3,7 +3,7 @@
 // environment table and each deployed function's environment (deploy/stack.js) come from here.
 import { resolve } from 'node:path';
 import { tmpdir } from 'node:os';
-import { DEFAULT_PACKING, MAX_PACKAGE_BYTES } from '../core/plan';
+import { DEFAULT_PACKING, DEFAULT_SCRATCH_PENDING_BYTES, MAX_PACKAGE_BYTES } from '../core/plan';
 import { parseFaults, type Fault } from '../adapters/local/faults';
 
 /** A setting that cannot be used as given: the CLI exits 2 with this message. */
@@ -51,6 +51,8 @@ export interface Settings {
   segmentRuntime: string;
   /** Scratch space for ffmpeg's segments (/tmp in Lambda). */
   scratchDir: string;
+  /** Bytes of finished segments that may wait in scratch space before ffmpeg is paused. */
+  scratchPendingBytes: number;
 }
 
 /**
@@ -147,6 +149,14 @@ export const SETTINGS = [
     help: 'consecutive segments are packed up to this many zip bytes (the default is the largest zip CreateFunction takes directly; up to 250 MB through S3)',
     parse: whole('LAMBDA_HLS_PACKAGE_BYTES', DEFAULT_PACKING.maxBytes, 1, MAX_PACKAGE_BYTES, 'bytes'),
   } satisfies Spec<'packageBytes'>,
+  {
+    name: 'LAMBDA_HLS_SCRATCH_PENDING_BYTES',
+    key: 'scratchPendingBytes',
+    scope: 'both',
+    shown: '268435456 (256 MiB)',
+    help: 'finished segments that may wait in scratch space to be stored before ffmpeg is paused until half of them are (bounds scratch space; deployed, within the ephemeral storage)',
+    parse: whole('LAMBDA_HLS_SCRATCH_PENDING_BYTES', DEFAULT_SCRATCH_PENDING_BYTES, 1, 8 * 1024 ** 3, 'bytes'),
+  } satisfies Spec<'scratchPendingBytes'>,
   {
     name: 'LAMBDA_HLS_MAX_PACKAGE_BYTES',
     key: 'maxPackageBytes',

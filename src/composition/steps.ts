@@ -13,7 +13,7 @@ import { describeOutcome, parseS3Event, startConversion } from '../../functions/
 import { parseValidateInput, validateInput } from '../../functions/validate-input/step';
 import { parseWritePlaylistInput, writePlaylist } from '../../functions/write-playlist/step';
 import type { Progress, ProgressOf } from '../core/history';
-import { describePlan, type BatchLimits } from '../core/plan';
+import { describeFfmpegRun, describePlan, type BatchLimits } from '../core/plan';
 import type { RetryOptions } from '../core/retry';
 import type { PortName, Ports } from '../ports';
 import type { SettingName, Settings } from './settings';
@@ -57,6 +57,7 @@ export const STEPS = {
     progress: (result) => ({
       segments: result.segmentCount,
       plannedPackages: result.packageCount,
+      ...(result.ffmpeg && { notes: [describeFfmpegRun(result.ffmpeg)] }),
       ...(result.warnings?.length && { warnings: result.warnings }),
     }),
   }),

@@ -215,7 +215,7 @@ export function summarizeStates(events: readonly StoredEvent[]): StateSummary[] 
 /** What a run said about itself: how the source is encoded (ValidateInput's plan) and what it did not honour. */
 export function conversionNotes(events: readonly StoredEvent[]): { encoding?: string; warnings: string[] } {
   const exited = events.filter((e) => e.type === 'StateExited' && e.index === undefined);
-  const encoding = exited.find((e) => e.notes?.length)?.notes?.join('; ');
+  const encoding = exited.find((e) => e.state === 'ValidateInput' && e.notes?.length)?.notes?.join('; ');
   return { ...(encoding && { encoding }), warnings: exited.flatMap((e) => e.warnings ?? []) };
 }
 

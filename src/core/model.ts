@@ -118,6 +118,8 @@ export interface SegmentationResult {
   warnings?: string[];
   /** 0, 1, 2 … — the Map's items; batch n's plan is at keys.batch(videoId, revision, n). */
   batches: number[];
+  /** ffmpeg's wall time and how much of it it was paused waiting for segments to be stored (where known). */
+  ffmpeg?: { seconds: number; pausedSeconds: number };
 }
 
 /** One entry of a package: a segment, named and checked as the zip's headers will say. */

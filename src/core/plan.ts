@@ -100,6 +100,18 @@ export function describePlan(plan: EncodingPlan): string {
   return `transcoding to ${target}${reasons.length > 0 ? `: ${reasons.join('; ')}` : ''}`;
 }
 
+/**
+ * Bytes of finished segments that may wait in scratch space before ffmpeg is paused: well inside
+ * Lambda's ephemeral storage, and enough that a caller as fast as ffmpeg on average never stops it.
+ */
+export const DEFAULT_SCRATCH_PENDING_BYTES = 256 * 1024 * 1024;
+
+/** One line for a person: how long ffmpeg ran, and how much of it it waited for segments to be stored. */
+export function describeFfmpegRun({ seconds, pausedSeconds }: { seconds: number; pausedSeconds: number }): string {
+  const share = seconds > 0 ? Math.round((pausedSeconds / seconds) * 100) : 0;
+  return `ffmpeg ${seconds.toFixed(1)} s${pausedSeconds >= 0.05 ? `, ${share} % of it waiting for segments to be stored` : ''}`;
+}
+
 /** Lambda: function code and layers ≤ 250 MB unzipped (262,144,000 bytes). */
 export const MAX_PACKAGE_BYTES = 262_144_000;
 /**

@@ -522,9 +522,15 @@ describe('Ctrl-C, SIGTERM and SIGHUP during a conversion', () => {
   ] as const)(
     '%s %s stops ffmpeg, removes its scratch and leaves the execution ABORTED',
     async (signal, _how, exitCode) => {
-      const scratch = tempDir('e2e-stop-scratch');
+      // Scratch space is in the home, beside the buckets; one waiting segment is enough to pause.
+      const scratch = join(stopHome, 'scratch');
       const child = spawn(process.execPath, [CLI, 'convert', clip, '--segment-seconds', '1', '--transcode', '--json'], {
-        env: { ...process.env, LAMBDA_HLS_HOME: stopHome, TMPDIR: scratch, LAMBDA_HLS_FAULTS: 'objects.slow=1:400' },
+        env: {
+          ...process.env,
+          LAMBDA_HLS_HOME: stopHome,
+          LAMBDA_HLS_FAULTS: 'objects.slow=1:400',
+          LAMBDA_HLS_SCRATCH_PENDING_BYTES: '1',
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
         detached: true, // its own process group, as a terminal's foreground job
       });
@@ -554,9 +560,9 @@ describe('Ctrl-C, SIGTERM and SIGHUP during a conversion', () => {
         status: 'ABORTED',
         error: { state: 'SegmentMedia', error: 'Interrupted', cause: `stopped by ${signal}` },
       });
-      // The input copy went with the run; what it made goes with gc.
+      // The input's link went with the run; what it made goes with gc.
       expect(leftovers(stopHome).filter((f) => f.startsWith('buckets/input/'))).toEqual([]);
-      expect(JSON.parse(cliIn(stopHome, ['gc', '--json'], { TMPDIR: scratch }).stdout)).toMatchObject({ leftovers: [], busy: [] });
+      expect(JSON.parse(cliIn(stopHome, ['gc', '--json']).stdout)).toMatchObject({ leftovers: [], busy: [] });
       expect(leftovers(stopHome)).toEqual([]);
     },
     90_000,

@@ -22,7 +22,7 @@ import { startServer } from '../../local/server';
 import { localTarget } from '../../local/targets';
 import { collectGarbage } from '../../src/registry/gc';
 import { localKeyOf } from '../support/cli';
-import { ffmpegMediaTool, MAX_PENDING_SEGMENTS } from '../../src/adapters/ffmpeg/media-tool';
+import { DEFAULT_LIMITS, ffmpegMediaTool } from '../../src/adapters/ffmpeg/media-tool';
 import {
   CONVERSION_STATES,
   freshBackend,
@@ -667,10 +667,18 @@ describe('segmenting streams: each segment is handed over as ffmpeg finishes it'
     const outDir = tempDir('segments');
     const seen: number[] = [];
     let mostOnDisk = 0;
+    let largest = 0;
     let total = 0;
-    const stream = await ffmpegMediaTool().segment(transcodeInSeconds(source, outDir));
+    // A small budget, so these small segments fill it: ffmpeg pauses at 3 of them, waiting.
+    const pendingBytes = 3 * 12_000;
+    const stream = await ffmpegMediaTool({}, { ...DEFAULT_LIMITS, pendingBytes }).segment(transcodeInSeconds(source, outDir));
     for await (const file of stream) {
-      mostOnDisk = Math.max(mostOnDisk, readdirSync(outDir).filter((f) => f.endsWith('.ts')).length);
+      const onDisk = readdirSync(outDir).filter((f) => f.endsWith('.ts'));
+      mostOnDisk = Math.max(
+        mostOnDisk,
+        onDisk.reduce((sum, f) => sum + statSync(join(outDir, f)).size, 0),
+      );
+      largest = Math.max(largest, file.bytes);
       seen.push(file.index);
       total += file.duration;
       expect(statSync(file.path).size).toBe(file.bytes);
@@ -680,12 +688,12 @@ describe('segmenting streams: each segment is handed over as ffmpeg finishes it'
     expect(seen).toEqual(seen.map((_, i) => i));
     expect(seen.length).toBeGreaterThanOrEqual(25);
     expect(total).toBeCloseTo(30, 0);
-    // Bounded by a constant, not by the input: the waiting ones, the one being written, the one just
+    // Bounded by the budget, not by the input: the waiting ones, the one being written, the one just
     // handed over, and the few ffmpeg closes in the 50 ms before it sees its list and is paused (how
     // many depends on ffmpeg's speed, so the bound leaves room for them). Without the pause, the
     // caller's pace would leave most of the 30 on disk.
-    expect(mostOnDisk).toBeLessThanOrEqual(MAX_PENDING_SEGMENTS + 5);
-    expect(mostOnDisk).toBeLessThan(seen.length / 3);
+    expect(mostOnDisk).toBeLessThanOrEqual(pendingBytes + 7 * largest);
+    expect(mostOnDisk).toBeLessThan((seen.length * largest) / 3);
   });
 
   it('stops ffmpeg when the caller stops taking segments', async () => {

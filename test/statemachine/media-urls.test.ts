@@ -4,7 +4,7 @@ import { createReadStream, readdirSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { needsLoopback } from '../../src/adapters/ffmpeg/loopback';
-import { ffmpegMediaTool } from '../../src/adapters/ffmpeg/media-tool';
+import { DEFAULT_LIMITS, ffmpegMediaTool } from '../../src/adapters/ffmpeg/media-tool';
 import { parseRange } from '../../src/adapters/http-range';
 import { makeVideo, tempDir } from '../support/fixtures';
 
@@ -103,7 +103,7 @@ describe('media inputs addressed by host name, as presigned URLs are', () => {
           }),
       };
     }
-    const limits = { probeMs: 1500, stallMs: 1500, networkMs: 60_000 };
+    const limits = { ...DEFAULT_LIMITS, probeMs: 1500, stallMs: 1500, networkMs: 60_000 };
 
     it('gives up on ffprobe after its time limit, as NotMedia saying so', async () => {
       const server = await stallingAfter(0);

@@ -1,7 +1,7 @@
 // In-memory ports for unit tests: no disk, no processes, no network.
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { collectBytes } from '../../src/adapters/streams';
 import { InvalidRequest, NotMedia, SegmentationFailed, TruncatedInput } from '../../src/core/errors';
@@ -16,7 +16,7 @@ import type {
   PackageLocation,
   PackageSource,
   Ports,
-  SegmentFile,
+  SegmentStream,
   SegmentRequest,
 } from '../../src/ports';
 import { InputNotFound } from '../../src/core/errors';
@@ -46,6 +46,10 @@ export class MemoryObjectStore implements ObjectStore {
   }
   async putFile(bucket: Bucket, key: string, path: string): Promise<void> {
     this.data.set(this.id(bucket, key), await readFile(path));
+  }
+  async moveFile(bucket: Bucket, key: string, path: string): Promise<void> {
+    await this.putFile(bucket, key, path);
+    await rm(path, { force: true });
   }
   async list(bucket: Bucket, prefix: string): Promise<ObjectInfo[]> {
     return [...this.data.entries()]
@@ -134,7 +138,7 @@ export class ScriptedMediaTool implements MediaTool {
     return typeof probe === 'function' ? probe(input) : probe;
   }
 
-  async segment(request: SegmentRequest): Promise<AsyncIterable<SegmentFile>> {
+  async segment(request: SegmentRequest): Promise<SegmentStream> {
     this.segmented.push(request);
     const { segments = [], failAfter, truncated } = this.script;
     await mkdir(request.outDir, { recursive: true });

@@ -94,6 +94,7 @@ describe('gc while a conversion finishes', () => {
       read: (b, k) => ports.objects.read(b, k),
       put: (b, k, body) => ports.objects.put(b, k, body),
       putFile: (b, k, p) => ports.objects.putFile(b, k, p),
+      moveFile: (b, k, p) => ports.objects.moveFile(b, k, p),
       delete: (b, k) => ports.objects.delete(b, k),
       readableLocation: (b, k) => ports.objects.readableLocation(b, k),
     };

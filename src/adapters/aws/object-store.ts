@@ -1,6 +1,7 @@
 // ObjectStore on S3. Clients come from the caller (created once per cold start, with an empty
 // config so region and endpoint come from the environment); tests pass mocked ones.
 import { createReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -75,6 +76,11 @@ export class S3ObjectStore implements ObjectStore {
       client: this.s3,
       params: { Bucket: this.buckets[bucket], Key: key, Body: createReadStream(path), ContentType: contentType },
     }).done();
+  }
+
+  async moveFile(bucket: Bucket, key: string, path: string, contentType?: string): Promise<void> {
+    await this.putFile(bucket, key, path, contentType);
+    await rm(path, { force: true });
   }
 
   async list(bucket: Bucket, prefix: string): Promise<ObjectInfo[]> {

@@ -16,7 +16,8 @@ import { describeContent, SNIFF_BYTES } from '../../core/content';
 import { Interrupted, NotMedia, SegmentationFailed, TruncatedInput } from '../../core/errors';
 import type { HdrTransfer, ProbeResult } from '../../core/model';
 import type { MediaFormat } from '../../core/naming';
-import type { MediaTool, SegmentFile, SegmentRequest } from '../../ports';
+import { DEFAULT_SCRATCH_PENDING_BYTES } from '../../core/plan';
+import type { MediaTool, SegmentFile, SegmentRequest, SegmentStream, SegmentTiming } from '../../ports';
 import { loopbackFor, needsLoopback } from './loopback';
 
 export interface Binaries {
@@ -68,9 +69,19 @@ export interface MediaLimits {
   stallMs: number;
   /** A read from the network that gets no byte for this long fails (ffmpeg's rw_timeout). */
   networkMs: number;
+  /**
+   * Bytes of finished segments not yet taken before ffmpeg is paused (resumed at half): scratch
+   * space holds these plus the segment being written.
+   */
+  pendingBytes: number;
 }
 
-export const DEFAULT_LIMITS: MediaLimits = { probeMs: 30_000, stallMs: 60_000, networkMs: 20_000 };
+export const DEFAULT_LIMITS: MediaLimits = {
+  probeMs: 30_000,
+  stallMs: 60_000,
+  networkMs: 20_000,
+  pendingBytes: DEFAULT_SCRATCH_PENDING_BYTES,
+};
 
 const LABELS: Record<MediaFormat, string> = { mp4: 'MP4', mp3: 'MP3' };
 /** Demuxer options per format; for MP4 the mov demuxer, whose external data references stay off. */
@@ -471,13 +482,14 @@ export function ffmpegMediaTool(paths: BinaryPaths = {}, limits: MediaLimits = D
       const loopback = await loopbackFor(request.input);
       try {
         const segments = await streamSegments(binary('ffmpeg'), { ...request, input: loopback.location }, limits);
-        return (async function* () {
+        const closing = (async function* () {
           try {
             yield* segments;
           } finally {
             await loopback.close();
           }
         })();
+        return Object.assign(closing, { timing: segments.timing });
       } catch (error) {
         await loopback.close();
         throw error;
@@ -523,17 +535,16 @@ export function ffmpegMediaTool(paths: BinaryPaths = {}, limits: MediaLimits = D
   };
 }
 
-/** Finished segments not yet taken before ffmpeg is paused: scratch holds these plus the one being written. */
-export const MAX_PENDING_SEGMENTS = 3;
 const POLL_MS = 50;
 
 /**
  * Runs the segment muxer and hands over each segment once ffmpeg lists it in its CSV (it does so
  * when the segment is closed). ffmpeg keeps cutting while the caller uploads, but when
- * MAX_PENDING_SEGMENTS are waiting it is paused (SIGSTOP) until the caller catches up (SIGCONT).
- * If the caller stops early, ffmpeg is killed.
+ * `limits.pendingBytes` of segments are waiting it is paused (SIGSTOP) until the caller has taken
+ * half of them (SIGCONT). If the caller stops early, ffmpeg is killed.
  */
-async function streamSegments(ffmpeg: string, request: SegmentRequest, limits: MediaLimits): Promise<AsyncIterable<SegmentFile>> {
+async function streamSegments(ffmpeg: string, request: SegmentRequest, limits: MediaLimits): Promise<SegmentStream> {
+  const startedAt = performance.now();
   const child = spawn(ffmpeg, segmentArgs(request, limits), { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   // The mov demuxer says "partial file" when the index lists media past the end of the file.
@@ -559,9 +570,13 @@ async function streamSegments(ffmpeg: string, request: SegmentRequest, limits: M
       }
     }
   });
+  let endedAt: number | undefined;
   const exited = new Promise<number | null>((resolve, reject) => {
     child.on('error', (error) => reject(new SegmentationFailed(`cannot run ${ffmpeg}: ${error.message}`)));
-    child.on('close', (code) => resolve(code));
+    child.on('close', (code) => {
+      endedAt = performance.now();
+      resolve(code);
+    });
   });
   await new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);
@@ -569,17 +584,24 @@ async function streamSegments(ffmpeg: string, request: SegmentRequest, limits: M
   });
   const listPath = join(request.outDir, 'segments.csv');
   const queue: SegmentFile[] = [];
+  let queuedBytes = 0;
   let listed = 0;
   let listBytes = 0; // how much of the CSV has been read
   let partial = '';
   let running = true;
   let paused = false;
+  let pausedAt = 0;
+  let pausedMs = 0;
   const pause = (on: boolean) => {
     if (!running || paused === on) return;
     paused = on;
     child.kill(on ? 'SIGSTOP' : 'SIGCONT');
+    if (on) pausedAt = performance.now();
+    else pausedMs += performance.now() - pausedAt;
     movedAt = Date.now(); // a pause is ours, not a stall
   };
+  // The caller, when it has taken every listed segment, waits for the next to be listed.
+  let listedSignal: (() => void) | undefined;
   // Stopped on purpose: resumed first (a stopped process acts on no signal but SIGKILL), asked to
   // quit, and killed if it has not within a second.
   const { signal } = request;
@@ -625,11 +647,13 @@ async function streamSegments(ffmpeg: string, request: SegmentRequest, limits: M
         const path = join(request.outDir, entry.file);
         const { size: bytes } = await stat(path);
         queue.push({ index: listed++, path, bytes, start: entry.start, duration: Math.max(0, entry.end - entry.start) });
+        queuedBytes += bytes;
       }
+      listedSignal?.();
     } finally {
       await handle.close();
     }
-    if (queue.length >= MAX_PENDING_SEGMENTS) pause(true);
+    if (queuedBytes >= limits.pendingBytes) pause(true);
   };
   // Looks in the background, so ffmpeg is paused even while the caller is busy with a segment.
   let polling: Promise<void> | undefined;
@@ -638,6 +662,7 @@ async function streamSegments(ffmpeg: string, request: SegmentRequest, limits: M
     polling ??= poll()
       .catch((error: unknown) => {
         pollError = error;
+        listedSignal?.();
       })
       .finally(() => {
         polling = undefined;
@@ -662,11 +687,18 @@ async function streamSegments(ffmpeg: string, request: SegmentRequest, limits: M
             if (queue.length === 0) break;
             continue;
           }
-          await Promise.race([exited.catch(() => null), new Promise((r) => setTimeout(r, POLL_MS))]);
+          await Promise.race([
+            exited.catch(() => null),
+            new Promise<void>((resolve) => {
+              listedSignal = resolve;
+            }),
+          ]);
+          listedSignal = undefined;
           continue;
         }
         const next = queue.shift()!;
-        if (queue.length < MAX_PENDING_SEGMENTS) pause(false);
+        queuedBytes -= next.bytes;
+        if (queuedBytes < limits.pendingBytes / 2) pause(false);
         yield next;
       }
       const code = await exited;
@@ -691,5 +723,11 @@ async function streamSegments(ffmpeg: string, request: SegmentRequest, limits: M
       await polling;
     }
   }
-  return segments();
+  const stream: SegmentStream = Object.assign(segments(), {
+    timing: (): SegmentTiming => ({
+      seconds: ((endedAt ?? performance.now()) - startedAt) / 1000,
+      pausedSeconds: (pausedMs + (paused ? performance.now() - pausedAt : 0)) / 1000,
+    }),
+  });
+  return stream;
 }

@@ -1,11 +1,8 @@
 // CodeStore on folders: each "function" is $LAMBDA_HLS_HOME/functions/<name>/ with the zip kept
 // byte for byte, as Lambda keeps an uploaded package, and URLs signed like GetFunction's.
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { InvalidRequest } from '../../core/errors';
 import type { CodeStore, PackageInfo, PackageLocation, PackageSource, StoredPackage } from '../../ports';
 import { readRange } from '../http-range';
@@ -61,21 +58,22 @@ export class LocalCodeStore implements CodeStore {
     // Staged files are named by this process, so gc can tell a killed create's from a running one's.
     const tag = `${processTag()}-${randomBytes(4).toString('hex')}`;
     const staged = join(dir, `code.zip.${tag}`);
-    // The zip streams to a staged file, hashed on the way, as Lambda reads an upload.
+    // The zip streams to a staged file, hashed on the way, as Lambda reads an upload: each chunk is
+    // written before the next is asked for (nothing read ahead, nothing buffered twice).
     const hash = createHash('sha256');
     let size = 0;
     try {
-      await pipeline(
-        Readable.from(zip.chunks()),
-        new Transform({
-          transform(chunk: Buffer, _encoding, done) {
-            hash.update(chunk);
-            size += chunk.length;
-            done(null, chunk);
-          },
-        }),
-        createWriteStream(staged),
-      );
+      const file = await open(staged, 'w');
+      try {
+        for await (const chunk of zip.chunks()) {
+          hash.update(chunk);
+          size += chunk.length;
+          // A write may take less than it was given (a full disk says so on the next one).
+          for (let done = 0; done < chunk.length; ) done += (await file.write(chunk, done)).bytesWritten;
+        }
+      } finally {
+        await file.close();
+      }
     } catch (error) {
       await rm(staged, { force: true });
       if (!(await this.meta(name))) await rm(dir, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 // ObjectStore on folders: $LAMBDA_HLS_HOME/buckets/<bucket>/<key>.
 import { randomBytes } from 'node:crypto';
-import { constants, copyFile, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { constants, copyFile, link, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, symlink, writeFile } from 'node:fs/promises';
 import type { Dirent } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { InputNotFound, InvalidRequest } from '../../core/errors';
@@ -21,7 +21,7 @@ export class LocalObjectStore implements ObjectStore {
 
   async head(bucket: Bucket, key: string): Promise<ObjectInfo | undefined> {
     try {
-      const info = await stat(this.pathOf(bucket, key));
+      const info = await stat(this.pathOf(bucket, key)); // follows a linked input to the user's file
       return info.isFile() ? { key, bytes: info.size } : undefined;
     } catch (error) {
       if (isMissing(error)) return undefined;
@@ -73,6 +73,37 @@ export class LocalObjectStore implements ObjectStore {
     await this.atomically(this.pathOf(bucket, key), (tmp) => copyFile(path, tmp, constants.COPYFILE_FICLONE));
   }
 
+  /** A rename on the same disk: the segment's bytes are written once, by ffmpeg. */
+  async moveFile(bucket: Bucket, key: string, path: string): Promise<void> {
+    const target = this.pathOf(bucket, key);
+    await mkdir(dirname(target), { recursive: true });
+    try {
+      await rename(path, target);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+      await this.putFile(bucket, key, path); // scratch on another disk (a tmpfs /tmp): copied
+      await rm(path, { force: true });
+    }
+  }
+
+  /**
+   * The user's own file as the object, read in place and never written: a hard link where the
+   * file system allows one (the object stays whole even if the user deletes the file meanwhile),
+   * a symbolic link otherwise (another disk). Nothing is copied. `delete` removes only the link.
+   */
+  async linkFile(bucket: Bucket, key: string, path: string): Promise<void> {
+    const target = this.pathOf(bucket, key);
+    await this.atomically(target, async (tmp) => {
+      try {
+        await link(path, tmp);
+      } catch (error) {
+        // EXDEV: another disk; EPERM: protected hard links (a file of another user).
+        if (!['EXDEV', 'EPERM', 'EACCES', 'EMLINK'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error;
+        await symlink(path, tmp);
+      }
+    });
+  }
+
   /**
    * Temporary files whose writer is gone (killed mid-write): `<bucket>/<path>` of each. Never listed
    * as objects, so only this finds them; gc removes them with `removeTemporary`.
@@ -116,9 +147,10 @@ export class LocalObjectStore implements ObjectStore {
       for (const entry of entries) {
         const full = join(dir, entry.name);
         if (entry.isDirectory()) await walk(full);
-        else if (entry.isFile() && !entry.name.startsWith(TEMP_PREFIX)) {
+        else if ((entry.isFile() || entry.isSymbolicLink()) && !entry.name.startsWith(TEMP_PREFIX)) {
           const key = keyOfPath(relative(base, full).split(sep));
-          if (key.startsWith(prefix)) found.push({ key, bytes: (await stat(full)).size });
+          // A linked input whose file is gone is listed with no bytes (it can still be deleted).
+          if (key.startsWith(prefix)) found.push({ key, bytes: (await stat(full).catch(() => ({ size: 0 }))).size });
         }
       }
     };

@@ -18,7 +18,8 @@ import { BackendUnavailable, lazily } from './lazy';
 export type AwsResources = Pick<
   Settings,
   'inputBucket' | 'workBucket' | 'outputBucket' | 'segmentRoleArn' | 'segmentRuntime' | 'stateMachineArn' | 'ffmpegPath' | 'ffprobePath'
->;
+> &
+  Partial<Pick<Settings, 'scratchPendingBytes'>>;
 
 /**
  * The variables each port of this backend reads in a deployed function: the stack gives a
@@ -84,8 +85,9 @@ export function awsBackend(resources: AwsResources, region?: string): Ports {
     objects: () => objectStore(sdk, resources),
     code: () => codeStore(sdk, resources),
     media: () => {
-      const { ffmpegMediaTool } = require('../../adapters/ffmpeg/media-tool') as typeof import('../../adapters/ffmpeg/media-tool');
-      return ffmpegMediaTool(resources);
+      const { ffmpegMediaTool, DEFAULT_LIMITS } =
+        require('../../adapters/ffmpeg/media-tool') as typeof import('../../adapters/ffmpeg/media-tool');
+      return ffmpegMediaTool(resources, { ...DEFAULT_LIMITS, pendingBytes: resources.scratchPendingBytes ?? DEFAULT_LIMITS.pendingBytes });
     },
     executions: () => executions(resources, region),
     clock: () => Date.now,

@@ -1,6 +1,7 @@
 // The local backend, the embedded default: buckets and functions are folders under
 // $LAMBDA_HLS_HOME, package URLs are signed by a key kept there and served by the local server,
 // media is ffmpeg from npm (or FFMPEG_PATH). Every port is built on first use.
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalCodeStore } from '../../adapters/local/code-store';
 import { LocalObjectStore } from '../../adapters/local/object-store';
@@ -19,7 +20,11 @@ export interface LocalBackend extends Ports {
   setBaseUrl(url: string): void;
 }
 
-export function localBackend(settings: Settings): LocalBackend {
+export function localBackend(given: Settings): LocalBackend {
+  // Scratch space beside the buckets, on the same disk, unless a caller chose another folder: a
+  // finished segment is then renamed into the work bucket, not copied (the system's temporary
+  // folder, the default for Lambda, is often another disk or memory on a laptop).
+  const settings = given.scratchDir === tmpdir() ? { ...given, scratchDir: join(given.home, 'scratch') } : given;
   let baseUrl = '';
   type Built = Omit<LocalBackend, 'settings' | 'setBaseUrl'>;
   const backend: Built = lazily<Built>({
@@ -37,8 +42,11 @@ export function localBackend(settings: Settings): LocalBackend {
         quotaBytes: settings.quotaBytes,
       }),
     // ffmpeg's adapter (child processes, the loopback relay) only for what converts.
-    media: () =>
-      (require('../../adapters/ffmpeg/media-tool') as typeof import('../../adapters/ffmpeg/media-tool')).ffmpegMediaTool(settings),
+    media: () => {
+      const { ffmpegMediaTool, DEFAULT_LIMITS } =
+        require('../../adapters/ffmpeg/media-tool') as typeof import('../../adapters/ffmpeg/media-tool');
+      return ffmpegMediaTool(settings, { ...DEFAULT_LIMITS, pendingBytes: settings.scratchPendingBytes });
+    },
     executions: () => {
       const refuse = () => Promise.reject(new BackendUnavailable('locally, executions are started and followed by lambda-hls convert'));
       return { start: refuse, status: refuse };
