@@ -222,6 +222,8 @@ async function execute(conversion: Conversion): Promise<ConvertResult> {
       // retryDelayMs 0 (tests): the steps' own per-call retries are instant too.
       handlers: bindSteps(options.wrapPorts ? options.wrapPorts(stepPorts) : stepPorts, {
         ...backend.settings,
+        // Nothing expires the local work bucket: segments leave it as soon as their package is stored.
+        releaseStoredSegments: true,
         ...(options.retryDelayMs === 0 && { retry: { baseMs: 0 } }),
       }),
       input: input as never,

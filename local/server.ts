@@ -47,9 +47,25 @@ const CORS_HEADERS = {
  * The request target as the routes read it: origin-form (`/v/a/0.ts`) as sent, absolute-form
  * (`GET http://host/v/a/0.ts`, RFC 9112 §3.2.2) by its path; undefined when it cannot be parsed.
  */
+class OriginTarget {
+  private parsed: URL | undefined;
+  constructor(
+    readonly rawPath: string,
+    private readonly target: string,
+  ) {}
+  get url(): URL {
+    this.parsed ??= new URL(this.target, 'http://local');
+    return this.parsed;
+  }
+}
+
 export function requestTarget(target: string | undefined): { rawPath: string; url: URL } | undefined {
   try {
-    if (target?.startsWith('/')) return { rawPath: target.split('?')[0]!, url: new URL(target, 'http://local') };
+    if (target?.charCodeAt(0) === 47 /* / */) {
+      // Parsed only when asked for (the code URLs' signatures): a segment's 302 needs only the path.
+      const query = target.indexOf('?');
+      return new OriginTarget(query < 0 ? target : target.slice(0, query), target);
+    }
     const url = new URL(target ?? '');
     if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
     return { rawPath: url.pathname, url };
@@ -69,8 +85,11 @@ export function rangeStillApplies(ifRange: string | undefined, etag: string, las
   return value === lastModified;
 }
 
+/** One answer, its length stated (one write, no chunked framing). */
 function send(res: ServerResponse, status: number, headers: Record<string, string>, body: string | Buffer, head: boolean): void {
-  res.writeHead(status, headers);
+  const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+  // 204 and 304 have no body, and no length (RFC 9110 §8.6).
+  res.writeHead(status, status === 204 || status === 304 ? headers : { 'Content-Length': String(length), ...headers });
   res.end(head ? undefined : body);
 }
 
@@ -205,8 +224,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
   };
 
+  const { log } = options;
   const server = createServer((req, res) => {
-    res.on('finish', () => options.log?.(`${req.method} ${req.url} ${res.statusCode}`));
+    if (log) res.on('finish', () => log(`${req.method} ${req.url} ${res.statusCode}`));
     handle(req, res).catch((error: unknown) => {
       if (!res.headersSent) send(res, 500, { 'Content-Type': 'text/plain' }, `internal error: ${(error as Error).message}\n`, false);
       else res.destroy();

@@ -19,6 +19,11 @@ export interface PackageBatchSettings {
   functionPrefix: string;
   /** Per-package retry timing (tests make it instant). */
   retry?: RetryOptions;
+  /**
+   * Delete each package's segments from the work bucket once the package is stored, so the disk
+   * holds each byte about once (the local backend; in AWS the bucket's lifecycle rule does it).
+   */
+  releaseStoredSegments?: boolean;
 }
 
 /** The Map's item (its ItemSelector): which batch of which revision. */
@@ -47,7 +52,7 @@ export async function packageBatch(item: BatchItem, ports: PackageBatchPorts, se
   for (const pkg of plan.packages) {
     const receipt = await retryTransient(
       () =>
-        storePackage(item, pkg, ports, settings.functionPrefix, (absorbed) => {
+        storePackage(item, pkg, ports, settings, (absorbed) => {
           result.retries += absorbed; // what the code store retried itself shows in the history too
         }),
       { ...CONTROL_PLANE_RETRY, ...settings.retry, onRetry: () => result.retries++ },
@@ -65,7 +70,7 @@ async function storePackage(
   { videoId, revision }: BatchItem,
   pkg: BatchDocument['packages'][number],
   ports: PackageBatchPorts,
-  functionPrefix: string,
+  { functionPrefix, releaseStoredSegments }: PackageBatchSettings,
   onStoreRetries: (count: number) => void,
 ): Promise<PackageReceipt> {
   const functionName = packageFunctionName(functionPrefix, videoId, revision, pkg.package);
@@ -76,6 +81,20 @@ async function storePackage(
       `package ${pkg.package} would be ${formatBytes(layout.size)}; a package holds at most ${formatBytes(MAX_PACKAGE_BYTES)}: use shorter segments`,
     );
   }
+  const receipt = (codeSha256: string, created: boolean): PackageReceipt => ({
+    package: pkg.package,
+    functionName,
+    codeSha256,
+    zipBytes: layout.size,
+    created,
+    entries: pkg.entries.map(({ index, name, bytes, crc32 }) => ({ index, name, bytes, crc32 })),
+  });
+  // Segments are released in order once their package is stored: a retried batch that finds the
+  // first gone finds the package made before (a store writes a package whole or not at all).
+  if (releaseStoredSegments && !(await ports.objects.head('work', pkg.entries[0]!.key))) {
+    const made = await ports.code.describe(functionName);
+    if (made?.codeSize === layout.size) return receipt(made.codeSha256, false);
+  }
   // The claim comes first: whatever happens after it, CleanUp knows this function may exist.
   await ports.objects.put('work', keys.packageClaim(videoId, revision, functionName), '', 'text/plain');
   const stored = await ports.code.createPackage(functionName, {
@@ -83,12 +102,6 @@ async function storePackage(
     chunks: () => streamStoredZip(layout, (i) => ports.objects.read('work', pkg.entries[i]!.key)),
   });
   onStoreRetries(stored.retries ?? 0);
-  return {
-    package: pkg.package,
-    functionName,
-    codeSha256: stored.codeSha256,
-    zipBytes: layout.size,
-    created: stored.created,
-    entries: pkg.entries.map(({ index, name, bytes, crc32 }) => ({ index, name, bytes, crc32 })),
-  };
+  if (releaseStoredSegments) for (const entry of pkg.entries) await ports.objects.delete('work', entry.key);
+  return receipt(stored.codeSha256, stored.created);
 }

@@ -50,9 +50,15 @@ export class TtlCache<T> {
     private readonly maxEntries = 1000,
   ) {}
 
-  get(key: string, load: () => Promise<T>): Promise<T> {
+  /** A fresh entry's value, or undefined: the hot path, which builds no loader. */
+  fresh(key: string): Promise<T> | undefined {
     const hit = this.entries.get(key);
-    if (hit && hit.expiresAt > this.now()) return hit.value;
+    return hit && hit.expiresAt > this.now() ? hit.value : undefined;
+  }
+
+  get(key: string, load: () => Promise<T>): Promise<T> {
+    const hit = this.fresh(key);
+    if (hit) return hit;
     this.loads++;
     const value = load();
     const entry = { value, expiresAt: Number.POSITIVE_INFINITY }; // in flight: shared by every caller
@@ -106,7 +112,7 @@ export class PackageUrlCache {
   }
 
   get(code: CodeStore, name: string): Promise<PackageLocation | undefined> {
-    return this.cache.get(name, () => code.describe(name));
+    return this.cache.fresh(name) ?? this.cache.get(name, () => code.describe(name));
   }
 }
 
@@ -133,12 +139,16 @@ export function playbackTarget(path: string): PlaybackTarget | undefined {
 
 /** The route record of a video, through the cache when there is one. */
 export function routeOf(videoId: string, ports: ServeSegmentPorts, caches: ServeCaches): Promise<RouteRecord | undefined> {
+  const cached = caches.records?.routes.fresh(videoId);
+  if (cached) return cached;
   const read = () => readRoute(ports.objects, videoId);
   return caches.records ? caches.records.routes.get(videoId, read) : read();
 }
 
 /** A playlist's text by key, through the cache when there is one; undefined when it is gone. */
 export function playlistText(key: string, ports: ServeSegmentPorts, caches: ServeCaches): Promise<string | undefined> {
+  const cached = caches.records?.playlists.fresh(key);
+  if (cached) return cached;
   const read = () =>
     ports.objects.get('output', key).then(
       (b) => b.toString('utf8'),

@@ -18,8 +18,11 @@ import type { RetryOptions } from '../core/retry';
 import type { PortName, Ports } from '../ports';
 import type { SettingName, Settings } from './settings';
 
-/** The settings as steps get them; the local engine may add test timings (instant retries, small batches). */
-export type StepSettings = Settings & { retry?: RetryOptions; batchLimits?: BatchLimits };
+/**
+ * The settings as steps get them; the local engine may add test timings (instant retries, small
+ * batches) and release each package's segments once it is stored (its work bucket has no lifecycle rule).
+ */
+export type StepSettings = Settings & { retry?: RetryOptions; batchLimits?: BatchLimits; releaseStoredSegments?: boolean };
 
 export interface StepEntry<I, O, P extends PortName> {
   /** What invokes the function: a Task of ConvertVideo, the playback API, or the input bucket. */
@@ -57,7 +60,7 @@ export const STEPS = {
     progress: (result) => ({
       segments: result.segmentCount,
       plannedPackages: result.packageCount,
-      ...(result.ffmpeg && { notes: [describeFfmpegRun(result.ffmpeg)] }),
+      ...(result.ffmpeg && { ffmpeg: result.ffmpeg, notes: [describeFfmpegRun(result.ffmpeg)] }),
       ...(result.warnings?.length && { warnings: result.warnings }),
     }),
   }),

@@ -26,10 +26,12 @@ export interface StoredEvent {
   notes?: string[];
   /** On a StateExited: what the run did not honour or keep (a longer segment than asked, a dropped audio track). */
   warnings?: string[];
+  /** On SegmentMedia's StateExited: ffmpeg's wall time and how much of it it was paused (back-pressure). */
+  ffmpeg?: { seconds: number; pausedSeconds: number };
 }
 
 /** What progress and stats take from a state's output: planned counts, a batch's packages and in-step retries. */
-export type Progress = Pick<StoredEvent, 'segments' | 'plannedPackages' | 'packages' | 'callRetries' | 'notes' | 'warnings'>;
+export type Progress = Pick<StoredEvent, 'segments' | 'plannedPackages' | 'packages' | 'callRetries' | 'notes' | 'warnings' | 'ffmpeg'>;
 
 /** Reads a state's Progress from its output (composition: the ASL says which step ran there, the step table what it reports). */
 export type ProgressOf = (state: string, output: unknown) => Progress;
@@ -42,6 +44,9 @@ export interface ExecutionStats {
   maxStatePayloadBytes: number;
   /** Events in the execution history as AWS counts them; the limit is 25,000. */
   historyEvents: number;
+  /** ffmpeg's wall time in SegmentMedia, and the part of it it was paused waiting for segments to be stored. */
+  ffmpegSeconds?: number;
+  ffmpegPausedSeconds?: number;
 }
 
 /**
@@ -91,6 +96,7 @@ export function executionStats(events: readonly StoredEvent[], historyEvents = a
     if (e.segments !== undefined) stats.segments = e.segments;
     if (e.packages !== undefined && e.type === 'StateExited') stats.packages += e.packages;
     if (e.payloadBytes !== undefined) stats.maxStatePayloadBytes = Math.max(stats.maxStatePayloadBytes, e.payloadBytes);
+    if (e.ffmpeg) Object.assign(stats, { ffmpegSeconds: e.ffmpeg.seconds, ffmpegPausedSeconds: e.ffmpeg.pausedSeconds });
   }
   return stats;
 }

@@ -51,6 +51,25 @@ describe('PackageBatch', () => {
     expect(await packageBatch(item, ports, settings)).toMatchObject({ packages: 2, created: 0 });
   });
 
+  it('releases the segments of each package once it is stored, and a retried batch finds the packages made before', async () => {
+    const { ports, item, settings } = await planned();
+    const segmentsPrefix = keys.segment(item.videoId, item.revision, 0).replace(/[^/]*$/, '');
+    const create = ports.code.createPackage.bind(ports.code);
+    let calls = 0;
+    // The second package fails once, after the first was stored and its segments released.
+    ports.code.createPackage = async (name, zip) => (calls++ === 1 ? Promise.reject(new Error('connection lost')) : create(name, zip));
+    const releasing = { ...settings, releaseStoredSegments: true, retry: { baseMs: 0, attempts: 1 } };
+    await expect(packageBatch(item, ports, releasing)).rejects.toThrow('connection lost');
+    expect((await ports.objects.list('work', segmentsPrefix)).map((o) => o.key)).toEqual([keys.segment(item.videoId, item.revision, 2)]);
+    // The Map's retry of the batch: the first package is found, not rebuilt from segments no longer there.
+    expect(await packageBatch(item, ports, releasing)).toMatchObject({ packages: 2, created: 1 });
+    expect(await ports.objects.list('work', segmentsPrefix)).toEqual([]);
+    const receipts = await readDocument(ports.objects, 'work', keys.receipts(item.videoId, item.revision, 0), parseReceipts);
+    expect(receipts.map((r) => [r.entries.length, r.codeSha256])).toEqual(
+      await Promise.all(receipts.map(async (r) => [r.entries.length, (await ports.code.describe(r.functionName))!.codeSha256])),
+    );
+  });
+
   it('retries a throttled CreateFunction in the step, counting it in its result', async () => {
     const { ports, item, settings } = await planned();
     const create = ports.code.createPackage.bind(ports.code);
