@@ -3,7 +3,6 @@
 // does not pass for the writer: the pid plus the process's start time. On Linux the start time is
 // /proc/<pid>/stat's starttime with the boot's id; elsewhere `ps -o lstart=`. Where neither can be
 // read, only the pid is compared (as before).
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 
@@ -32,6 +31,7 @@ export function startOf(pid: number): string | undefined {
     }
   }
   try {
+    const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
     const out = execFileSync('ps', ['-o', 'lstart=', '-p', String(pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     return out || undefined;
   } catch {

@@ -1,4 +1,9 @@
-import { createHash, createHmac } from 'node:crypto';
+import type * as Crypto from 'node:crypto';
+
+/** node:crypto, loaded when a name is first hashed (not by commands that hash nothing). */
+function crypto(): typeof Crypto {
+  return require('node:crypto') as typeof Crypto;
+}
 import { NameTooLong, UnsupportedExtension } from './errors';
 
 export const SUPPORTED_EXTENSIONS = ['.mp4', '.mp3'] as const;
@@ -25,7 +30,7 @@ const EXECUTION_NAME = new RegExp(`^(.+)-(${REVISION_PART})(?:-([2-9]|[1-9]\\d+)
 export const MAX_VIDEO_ID = MAX_SLUG + 1 + HASH_CHARS;
 
 export function sha256Hex(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
+  return crypto().createHash('sha256').update(data).digest('hex');
 }
 
 /** The file name part of an object key or path (both separators, since keys come from anywhere). */
@@ -108,7 +113,7 @@ export function videoIdFor(sourceKey: string, scheme: VideoIdScheme = {}): strin
   const room =
     functionPrefix === undefined ? MAX_VIDEO_ID : Math.min(MAX_VIDEO_ID, MAX_FUNCTION_NAME - functionPrefix.length - FUNCTION_NAME_TAIL);
   const hash = secret
-    ? createHmac('sha256', secret).update(sourceKey).digest('hex').slice(0, SECRET_HASH_CHARS)
+    ? crypto().createHmac('sha256', secret).update(sourceKey).digest('hex').slice(0, SECRET_HASH_CHARS)
     : sha256Hex(sourceKey).slice(0, HASH_CHARS);
   const slug = slugify(baseName(sourceKey))
     .slice(0, Math.max(0, room - 1 - hash.length))
@@ -118,7 +123,7 @@ export function videoIdFor(sourceKey: string, scheme: VideoIdScheme = {}): strin
 
 /** What the stack publishes about its secret (an output), so the CLI can tell it holds the same one without the secret being shown. */
 export function videoIdSecretCheck(secret: string): string {
-  return createHmac('sha256', secret).update('lambda-hls video id secret check').digest('hex').slice(0, 16);
+  return crypto().createHmac('sha256', secret).update('lambda-hls video id secret check').digest('hex').slice(0, 16);
 }
 
 export function isVideoId(value: string): boolean {

@@ -1,6 +1,5 @@
 // A stored (method 0) zip keeps every file's bytes verbatim right after its local file header,
 // so a byte range inside the package is the file itself (APPNOTE.TXT §4.3.7, §4.4.5).
-import * as zlib from 'node:zlib';
 import { PackageMismatch } from './errors';
 
 const LOCAL_HEADER_SIGNATURE = 0x04034b50;
@@ -38,11 +37,13 @@ export function crc32Js(data: Uint8Array, previous = 0): number {
   return (crc ^ 0xffffffff) >>> 0;
 }
 
-// zlib's CRC-32 (Node ≥ 20.15 and 22.2) is the same function, many times faster.
-const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+// zlib's CRC-32 (Node ≥ 20.15 and 22.2) is the same function, many times faster. Looked up on
+// first use: commands that never compute one do not load zlib.
+let nativeCrc32: ((data: Uint8Array, value?: number) => number) | null | undefined;
 
 /** CRC-32 (ISO 3309, as zip uses it); pass the previous value to continue over more bytes. */
 export function crc32(data: Uint8Array, previous = 0): number {
+  nativeCrc32 ??= (require('node:zlib') as { crc32?: (data: Uint8Array, value?: number) => number }).crc32 ?? null;
   return nativeCrc32 ? nativeCrc32(data, previous) >>> 0 : crc32Js(data, previous);
 }
 

@@ -1,6 +1,5 @@
 // CodeStore on folders: each "function" is $LAMBDA_HLS_HOME/functions/<name>/ with the zip kept
 // byte for byte, as Lambda keeps an uploaded package, and URLs signed like GetFunction's.
-import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidRequest } from '../../core/errors';
@@ -56,6 +55,8 @@ export class LocalCodeStore implements CodeStore {
     const dir = this.dir(name);
     await mkdir(dir, { recursive: true });
     // Staged files are named by this process, so gc can tell a killed create's from a running one's.
+    // node:crypto is loaded by the first package, not by commands that only list (`list`, `gc`).
+    const { createHash, randomBytes } = require('node:crypto') as typeof import('node:crypto');
     const tag = `${processTag()}-${randomBytes(4).toString('hex')}`;
     const staged = join(dir, `code.zip.${tag}`);
     // The zip streams to a staged file, hashed on the way, as Lambda reads an upload: each chunk is

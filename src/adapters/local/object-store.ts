@@ -1,5 +1,4 @@
 // ObjectStore on folders: $LAMBDA_HLS_HOME/buckets/<bucket>/<key>.
-import { randomBytes } from 'node:crypto';
 import { constants, copyFile, link, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, symlink, writeFile } from 'node:fs/promises';
 import type { Dirent } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
@@ -54,6 +53,8 @@ export class LocalObjectStore implements ObjectStore {
     await mkdir(dirname(path), { recursive: true });
     // Short, so a key near the file-name limit still has room for its temporary twin; it names the
     // writing process, so what a killed process left can be told from what one is still writing.
+    // node:crypto is loaded by the first write, not by commands that only read (`list`).
+    const { randomBytes } = require('node:crypto') as typeof import('node:crypto');
     const tmp = join(dirname(path), `${TEMP_PREFIX}${processTag()}-${randomBytes(4).toString('hex')}`);
     try {
       await write(tmp);

@@ -3,9 +3,9 @@
 // media is ffmpeg from npm (or FFMPEG_PATH). Every port is built on first use.
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalCodeStore } from '../../adapters/local/code-store';
-import { LocalObjectStore } from '../../adapters/local/object-store';
-import { UrlSigner } from '../../adapters/local/signer';
+import type { LocalCodeStore } from '../../adapters/local/code-store';
+import type { LocalObjectStore } from '../../adapters/local/object-store';
+import type { UrlSigner } from '../../adapters/local/signer';
 import type { Ports } from '../../ports';
 import type { Settings } from '../settings';
 import { BackendUnavailable, lazily } from './lazy';
@@ -28,12 +28,22 @@ export function localBackend(given: Settings): LocalBackend {
   let baseUrl = '';
   type Built = Omit<LocalBackend, 'settings' | 'setBaseUrl'>;
   const backend: Built = lazily<Built>({
-    signer: () => UrlSigner.fromFile(join(settings.home, 'signing-key')),
-    objects: () => new LocalObjectStore(join(settings.home, 'buckets')),
+    // Each adapter's module is loaded with its port (`--version` loads none of them).
+    signer: () =>
+      (require('../../adapters/local/signer') as typeof import('../../adapters/local/signer')).UrlSigner.fromFile(
+        join(settings.home, 'signing-key'),
+      ),
+    objects: () =>
+      new (require('../../adapters/local/object-store') as typeof import('../../adapters/local/object-store')).LocalObjectStore(
+        join(settings.home, 'buckets'),
+      ),
     code: () =>
-      new LocalCodeStore({
+      new (require('../../adapters/local/code-store') as typeof import('../../adapters/local/code-store')).LocalCodeStore({
         root: join(settings.home, 'functions'),
-        signer: backend.signer,
+        // Read when a URL is signed: listing functions needs no key (nor node:crypto).
+        get signer() {
+          return backend.signer;
+        },
         baseUrl: () => {
           if (!baseUrl) throw new BackendUnavailable('the local code server is not running');
           return baseUrl;
