@@ -279,7 +279,15 @@ describe('lambda-hls convert, serve and an independent player', () => {
     expect(history.states.map((s) => s.state)).toEqual(CONVERSION_STATES);
     // Three small segments make one package, in one batch (one Map iteration).
     expect(history.states.find((s) => s.state === 'PackageSegments')).toMatchObject({ iterations: { succeeded: 1 }, packages: 1 });
-    expect(history.stats).toEqual({ segments: 3, packages: 1, maxStatePayloadBytes: expect.any(Number), historyEvents: 31 + 7 });
+    expect(history.stats).toEqual({
+      segments: 3,
+      packages: 1,
+      maxStatePayloadBytes: expect.any(Number),
+      historyEvents: 31 + 7,
+      ffmpegSeconds: expect.any(Number),
+      ffmpegPausedSeconds: expect.any(Number),
+    });
+    expect(history.stats.ffmpegPausedSeconds).toBeLessThanOrEqual(history.stats.ffmpegSeconds!);
     const text = cli(['history', converted.h264!.videoId]).stdout;
     expect(text).toMatch(/PackageSegments +SUCCEEDED .*1\/1 batch, 1 package/);
     expect(text).toMatch(/size +3 segments, 1 package, largest state \d+ bytes \(limit 262144\), 38 history events \(limit 25000\)/);
