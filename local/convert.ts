@@ -2,7 +2,8 @@
 // run ConvertVideo on the local engine, record its history, and take the input's link away again.
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { open, realpath } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
+import { forEachChunk } from '../src/file-chunks';
 import { basename, dirname, resolve } from 'node:path';
 import { conversionFor, type ConversionOptions, type ExecutionInput } from '../src/core/model';
 import { localSourceKey, videoIdFor } from '../src/core/naming';
@@ -73,20 +74,9 @@ function fileState(path: string): string {
   return info ? `${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}` : 'gone';
 }
 
-/** SHA-256 of a file, read through one buffer (no garbage per megabyte, so no collections). */
 async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
-  const file = await open(path, 'r');
-  try {
-    const buffer = Buffer.allocUnsafe(4 * 1024 * 1024);
-    for (;;) {
-      const { bytesRead } = await file.read(buffer, 0, buffer.length, null);
-      if (bytesRead === 0) break;
-      hash.update(buffer.subarray(0, bytesRead));
-    }
-  } finally {
-    await file.close();
-  }
+  await forEachChunk(path, (chunk) => hash.update(chunk));
   return hash.digest('hex');
 }
 

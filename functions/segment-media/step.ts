@@ -1,8 +1,8 @@
 // SegmentMedia: ffmpeg cuts the source into MPEG-TS segments in scratch space; each goes to the
 // work bucket as soon as it is finished, with a manifest holding ffmpeg's own durations and each
 // segment's CRC-32. Then the packing: consecutive segments fill packages, packages form batches.
-import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { forEachChunk } from '../../src/file-chunks';
 import { processTag } from '../../src/process-identity';
 import { CONTROL_PLANE_RETRY, retryTransient, type RetryOptions } from '../../src/core/retry';
 import { join } from 'node:path';
@@ -62,7 +62,9 @@ export function longSegmentWarning(plan: EncodingPlan, durations: readonly numbe
 
 async function crc32File(path: string): Promise<number> {
   let crc = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) crc = crc32(chunk as Buffer, crc);
+  await forEachChunk(path, (chunk) => {
+    crc = crc32(chunk, crc);
+  });
   return crc;
 }
 
