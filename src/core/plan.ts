@@ -109,7 +109,8 @@ export const DEFAULT_SCRATCH_PENDING_BYTES = 256 * 1024 * 1024;
 /** One line for a person: how long ffmpeg ran, and how much of it it waited for segments to be stored. */
 export function describeFfmpegRun({ seconds, pausedSeconds }: { seconds: number; pausedSeconds: number }): string {
   const share = seconds > 0 ? Math.round((pausedSeconds / seconds) * 100) : 0;
-  return `ffmpeg ${seconds.toFixed(1)} s${pausedSeconds >= 0.05 ? `, ${share} % of it waiting for segments to be stored` : ''}`;
+  const ran = seconds < 1 ? `${Math.round(seconds * 1000)} ms` : `${seconds.toFixed(1)} s`;
+  return `ffmpeg ${ran}${pausedSeconds >= 0.05 ? `, ${share} % of it waiting for segments to be stored` : ''}`;
 }
 
 /** Lambda: function code and layers ≤ 250 MB unzipped (262,144,000 bytes). */

@@ -1,6 +1,14 @@
 import { ffmpegCause, parseProbe, parseSegmentList, segmentArgs } from '../../src/adapters/ffmpeg/media-tool';
 import { describeContent } from '../../src/core/content';
-import { DIRECT_UPLOAD_BYTES, describePlan, planBatches, planEncoding, planPackages, segmentEntryName } from '../../src/core/plan';
+import {
+  DIRECT_UPLOAD_BYTES,
+  describeFfmpegRun,
+  describePlan,
+  planBatches,
+  planEncoding,
+  planPackages,
+  segmentEntryName,
+} from '../../src/core/plan';
 import { layoutStoredZip, storedEntryOverhead } from '../../src/core/zip';
 import type { Job } from '../../src/core/model';
 
@@ -286,5 +294,13 @@ describe('packing segments into packages, and packages into batches', () => {
     expect(planBatches(packages, { maxPackages: 100, maxBytes: 3 * packages[0]!.bytes }).map((b) => b.packageCount)).toEqual([
       3, 3, 3, 3, 3, 3, 2,
     ]);
+  });
+});
+
+describe("ffmpeg's run, in words", () => {
+  it('says how long it ran, and how much of it it waited for storage when that was noticeable', () => {
+    expect(describeFfmpegRun({ seconds: 0.04, pausedSeconds: 0 })).toBe('ffmpeg 40 ms');
+    expect(describeFfmpegRun({ seconds: 12.34, pausedSeconds: 0.01 })).toBe('ffmpeg 12.3 s');
+    expect(describeFfmpegRun({ seconds: 10, pausedSeconds: 2.5 })).toBe('ffmpeg 10.0 s, 25 % of it waiting for segments to be stored');
   });
 });
