@@ -43,10 +43,7 @@ const CORS_HEADERS = {
   'Access-Control-Expose-Headers': 'Content-Length, Content-Range, Accept-Ranges',
 };
 
-/**
- * The request target as the routes read it: origin-form (`/v/a/0.ts`) as sent, absolute-form
- * (`GET http://host/v/a/0.ts`, RFC 9112 §3.2.2) by its path; undefined when it cannot be parsed.
- */
+/** An origin-form target: its path at once, its query parsed only when asked for. */
 class OriginTarget {
   private parsed: URL | undefined;
   constructor(
@@ -59,9 +56,14 @@ class OriginTarget {
   }
 }
 
+/**
+ * The request target as the routes read it: origin-form (`/v/a/0.ts`) as sent, absolute-form
+ * (`GET http://host/v/a/0.ts`, RFC 9112 §3.2.2) by its path; undefined when it cannot be parsed.
+ */
 export function requestTarget(target: string | undefined): { rawPath: string; url: URL } | undefined {
   try {
-    if (target?.charCodeAt(0) === 47 /* / */) {
+    // `//…` is not origin-form (a scheme-relative URL): it goes the strict way below.
+    if (target?.charCodeAt(0) === 47 /* / */ && target.charCodeAt(1) !== 47) {
       // Parsed only when asked for (the code URLs' signatures): a segment's 302 needs only the path.
       const query = target.indexOf('?');
       return new OriginTarget(query < 0 ? target : target.slice(0, query), target);

@@ -603,6 +603,7 @@ describe('the local server answers only what is registered and signed, on 127.0.
   it('answers 400 for a request target it cannot parse, and reads an absolute-form target by its path', async () => {
     expect(await rawStatus(server.port, 'http://%zz/')).toBe(400);
     expect(await rawStatus(server.port, 'ftp://example/v/x')).toBe(400);
+    expect(await rawStatus(server.port, '//')).toBe(400);
     expect(await rawStatus(server.port, `http://127.0.0.1:${server.port}/v/${videoId}/index.m3u8`)).toBe(200);
   });
 
