@@ -91,7 +91,7 @@ function measured(command, args, { env = {}, watch, skip } = {}) {
   const node = command === process.execPath;
   const argv = node
     ? ['--require', MEASURE_HOOK, ...args]
-    : ['-c', `"$0" "$@" && cat /proc/$$/io > ${JSON.stringify(measureFile)}`, command, ...args];
+    : ['-c', '"$0" "$@" && cat /proc/$$/io > "$BENCH_MEASURE_FILE"', command, ...args];
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
     const child = spawn(node ? process.execPath : 'bash', argv, {

@@ -12,14 +12,13 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { parseRange } from '../../src/adapters/http-range';
-import { isInGrace, type RouteRecord } from '../../src/core/model';
+import { answeredRevision } from '../../src/core/model';
 import { isVideoId } from '../../src/core/naming';
 import { checkPlaylist, type PlaylistSegment } from '../../src/core/playlist';
 import {
   CORS,
   gone,
   PackageUrlCache,
-  packageOf,
   playbackTarget,
   playlistResponse,
   playlistText,
@@ -80,14 +79,6 @@ export function proxiedPlaylist(redirectPlaylist: string, revision: string): str
   return lines.join('\n');
 }
 
-/** The playlist key of a revision the route answers for ('gone' past its grace). */
-function revisionPlaylist(route: RouteRecord, revision: string, now: number): string | 'gone' | undefined {
-  if (revision === route.revision) return route.playlistKey;
-  const retired = route.retired?.find((r) => r.revision === revision);
-  if (!retired) return undefined;
-  return isInGrace(retired, now) ? retired.playlistKey : 'gone';
-}
-
 export async function deliverSegment(request: ServeRequest, ports: ServeSegmentPorts, caches: DeliverCaches): Promise<DeliverResponse> {
   const now = ports.clock();
   const playlistTarget = playbackTarget(request.path);
@@ -107,18 +98,18 @@ export async function deliverSegment(request: ServeRequest, ports: ServeSegmentP
   }
 
   // Segment i of the revision's own playlist: its package and its bytes inside it.
-  const playlistKey = revisionPlaylist(route, segmentMatch[2]!, now);
-  if (playlistKey === 'gone') return withCors(gone());
-  if (!playlistKey) return refuse(404, 'not found');
+  const served = answeredRevision(route, segmentMatch[2]!, now);
+  if (served === 'gone') return withCors(gone());
+  if (!served) return refuse(404, 'not found');
+  const { playlistKey } = served;
   const segments = await caches.segments.get(playlistKey, async () => {
     const playlist = await playlistText(playlistKey, ports, caches);
     return playlist === undefined ? undefined : checkPlaylist(playlist).segments;
   });
   const segment = segments?.[Number(segmentMatch[3])];
   const target = segment && playbackTarget(`/v/${videoId}/${segment.uri}`);
-  const found = target && !target.playlist ? packageOf(route, target, now) : undefined;
-  if (found === 'gone') return withCors(gone());
-  if (!segment || !found) return refuse(404, 'not found');
+  const functionName = target && !target.playlist ? served.packages[target.packageIndex] : undefined;
+  if (!segment || !functionName) return refuse(404, 'not found');
 
   const size = segment.length;
   const range = parseRange(request.range, size);
@@ -126,7 +117,7 @@ export async function deliverSegment(request: ServeRequest, ports: ServeSegmentP
     return refuse(416, `range not satisfiable: this segment is ${size} bytes`, { 'Content-Range': `bytes */${size}` });
   }
   const { start, end } = range ?? { start: 0, end: size - 1 };
-  const location = await caches.urls.get(ports.code, found.functionName);
+  const location = await caches.urls.get(ports.code, functionName);
   if (!location) return refuse(404, 'not found');
   let upstream: Response;
   try {

@@ -5,6 +5,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { forEachChunk } from '../../src/file-chunks';
 import { processTag } from '../../src/process-identity';
 import { CONTROL_PLANE_RETRY, retryTransient, type RetryOptions } from '../../src/core/retry';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CodeStorageQuotaExceeded, InputNotFound, SegmentationFailed, SegmentTooLarge, TruncatedInput } from '../../src/core/errors';
 import type { BatchDocument, EncodingPlan, Job, SegmentationResult, SegmentManifest } from '../../src/core/model';
@@ -27,8 +28,8 @@ export { parseJob as parseSegmentMediaInput } from '../../src/core/model';
 export type SegmentMediaPorts = Pick<Ports, 'objects' | 'media' | 'code'>;
 
 export interface SegmentMediaSettings {
-  /** A folder for scratch files (/tmp in Lambda). */
-  scratchDir: string;
+  /** A folder for scratch files; unset, the system's temporary folder (/tmp in Lambda). */
+  scratchDir?: string | undefined;
   /** Per-call retries of throttling and network faults (tests make them instant). */
   retry?: RetryOptions;
   /** Largest segment a package may hold. */
@@ -73,8 +74,9 @@ export async function segmentMedia(job: Job, ports: SegmentMediaPorts, settings:
   // Decided by ValidateInput (a hand-made job without one gets the same decision here).
   const plan = job.plan ?? planEncoding(job);
   // Named by this process (pid and start), so gc can tell a killed run's folder from a running one's.
-  await mkdir(settings.scratchDir, { recursive: true });
-  const outDir = await mkdtemp(join(settings.scratchDir, `${SCRATCH_PREFIX}${videoId}-${processTag()}-`));
+  const scratchDir = settings.scratchDir ?? tmpdir();
+  await mkdir(scratchDir, { recursive: true });
+  const outDir = await mkdtemp(join(scratchDir, `${SCRATCH_PREFIX}${videoId}-${processTag()}-`));
   const gone = () =>
     new InputNotFound(`${JSON.stringify(baseName(job.source.key))} was deleted from the input bucket while it was being converted`);
   const manifest: SegmentManifest = { videoId, revision, encoding: plan, segments: [] };

@@ -3,7 +3,7 @@
 // the player's Range request goes straight to the storage behind it. A revision replaced by a new
 // conversion is answered for its grace period, then 410. Used by `lambda-hls serve` and API Gateway.
 import { baseName, isVideoId, playbackPath } from '../../src/core/naming';
-import { isInGrace, type RouteRecord } from '../../src/core/model';
+import { answeredRevision, type RouteRecord } from '../../src/core/model';
 import type { Clock, CodeStore, PackageLocation, Ports } from '../../src/ports';
 import { readRoute } from '../../src/registry/routes';
 import { hlsScript } from '../../src/web/assets';
@@ -138,23 +138,20 @@ export function playbackTarget(path: string): PlaybackTarget | undefined {
 }
 
 /** The route record of a video, through the cache when there is one. */
-export function routeOf(videoId: string, ports: ServeSegmentPorts, caches: ServeCaches): Promise<RouteRecord | undefined> {
-  const cached = caches.records?.routes.fresh(videoId);
-  if (cached) return cached;
-  const read = () => readRoute(ports.objects, videoId);
-  return caches.records ? caches.records.routes.get(videoId, read) : read();
+export function routeOf(videoId: string, ports: ServeSegmentPorts, { records }: ServeCaches): Promise<RouteRecord | undefined> {
+  if (!records) return readRoute(ports.objects, videoId);
+  return records.routes.fresh(videoId) ?? records.routes.get(videoId, () => readRoute(ports.objects, videoId));
 }
 
 /** A playlist's text by key, through the cache when there is one; undefined when it is gone. */
-export function playlistText(key: string, ports: ServeSegmentPorts, caches: ServeCaches): Promise<string | undefined> {
-  const cached = caches.records?.playlists.fresh(key);
-  if (cached) return cached;
+export function playlistText(key: string, ports: ServeSegmentPorts, { records }: ServeCaches): Promise<string | undefined> {
   const read = () =>
     ports.objects.get('output', key).then(
       (b) => b.toString('utf8'),
       () => undefined,
     );
-  return caches.records ? caches.records.playlists.get(key, read) : read();
+  if (!records) return read();
+  return records.playlists.fresh(key) ?? records.playlists.get(key, read);
 }
 
 /**
@@ -166,20 +163,13 @@ export function packageOf(
   target: Extract<PlaybackTarget, { playlist: false }>,
   now: number,
 ): { functionName: string } | 'gone' | undefined {
-  let packages: readonly string[];
   const { revision } = target;
-  if (revision === undefined) {
-    if (route.addressing === 'revision') return 'gone'; // a playlist of a revision from before revisions were named
-    packages = route.packages;
-  } else if (revision === route.revision) {
-    packages = route.packages;
-  } else {
-    const retired = route.retired?.find((r) => r.revision === revision);
-    if (!retired) return undefined;
-    if (!isInGrace(retired, now)) return 'gone';
-    packages = retired.packages;
-  }
-  const functionName = packages[target.packageIndex];
+  // No revision in the URI: a playlist from before revisions were named, answered by the route's
+  // own packages unless the route has moved on to named revisions.
+  if (revision === undefined && route.addressing === 'revision') return 'gone';
+  const served = revision === undefined ? route : answeredRevision(route, revision, now);
+  if (!served || served === 'gone') return served;
+  const functionName = served.packages[target.packageIndex];
   return functionName ? { functionName } : undefined;
 }
 

@@ -10,11 +10,14 @@ import { runStep, type FunctionKey } from './steps';
 
 let backend: Ports | undefined;
 
+/** The step on this container's backend (built by the first event, kept for the container's life). */
+async function runInContainer(key: FunctionKey, event: unknown): Promise<unknown> {
+  backend ??= awsBackend(settings());
+  return runStep(key, event, backend, settings());
+}
+
 export function lambdaHandler(key: FunctionKey): (event: unknown) => Promise<unknown> {
-  return async (event) => {
-    backend ??= awsBackend(settings());
-    return runStep(key, event, backend, settings());
-  };
+  return (event) => runInContainer(key, event);
 }
 
 /** What Lambda's Node.js runtime provides for response streaming (a global, only inside Lambda). */
@@ -40,8 +43,7 @@ export function streamingHandler(key: FunctionKey): unknown {
   if (!runtime)
     throw new Error(`${key} streams its answers: it runs on Lambda's Node.js runtime, which provides awslambda.streamifyResponse`);
   return runtime.streamifyResponse(async (event, responseStream) => {
-    backend ??= awsBackend(settings());
-    const answer = (await runStep(key, event, backend, settings())) as StreamedAnswer;
+    const answer = (await runInContainer(key, event)) as StreamedAnswer;
     const out = runtime.HttpResponseStream.from(responseStream, { statusCode: answer.status, headers: answer.headers });
     await pipeline(typeof answer.body === 'string' ? Readable.from([Buffer.from(answer.body)]) : answer.body, out);
   });

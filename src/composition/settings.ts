@@ -2,7 +2,6 @@
 // it does. Read and validated once per process (`settings()`); the CLI's --help, the README's
 // environment table and each deployed function's environment (deploy/stack.js) come from here.
 import { resolve } from 'node:path';
-import { tmpdir } from 'node:os';
 import { DEFAULT_PACKING, DEFAULT_SCRATCH_PENDING_BYTES, MAX_PACKAGE_BYTES } from '../core/plan';
 import { parseFaults, type Fault } from '../adapters/local/faults';
 
@@ -49,8 +48,11 @@ export interface Settings {
   deliveryUrl: string | undefined;
   /** Runtime CreateFunction gives segment functions (never invoked: only accepted). */
   segmentRuntime: string;
-  /** Scratch space for ffmpeg's segments (/tmp in Lambda). */
-  scratchDir: string;
+  /**
+   * Scratch space for ffmpeg's segments; unset, the system's temporary folder (Lambda's /tmp).
+   * The local backend sets its own, beside its buckets (not an environment variable).
+   */
+  scratchDir?: string;
   /** Bytes of finished segments that may wait in scratch space before ffmpeg is paused. */
   scratchPendingBytes: number;
 }
@@ -294,7 +296,7 @@ export type SettingName = (typeof SETTINGS)[number]['name'];
 
 /** Reads and checks every setting; throws InvalidSetting naming the first that is wrong. */
 export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
-  const read: Partial<Record<keyof Settings, unknown>> = { scratchDir: tmpdir() };
+  const read: Partial<Record<keyof Settings, unknown>> = {};
   for (const spec of SETTINGS) read[spec.key] = (spec.parse as (raw: string | undefined) => unknown)(env[spec.name]);
   return read as Settings;
 }

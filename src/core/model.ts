@@ -211,6 +211,21 @@ export function isInGrace(retired: RetiredRevision, now: number): boolean {
   return Date.parse(retired.until) > now;
 }
 
+/**
+ * What a route answers for one of its revisions at `now` (epoch ms): its own revision's packages
+ * and playlist, a retired one's within its grace, 'gone' past it, undefined for a revision it never had.
+ */
+export function answeredRevision(
+  route: RouteRecord,
+  revision: string,
+  now: number,
+): Pick<RetiredRevision, 'packages' | 'playlistKey'> | 'gone' | undefined {
+  if (revision === route.revision) return route;
+  const retired = route.retired?.find((r) => r.revision === revision);
+  if (!retired) return undefined;
+  return isInGrace(retired, now) ? retired : 'gone';
+}
+
 /** The retired revisions still answered at `now` (epoch ms). */
 export function retiredInGrace(route: Pick<RouteRecord, 'retired'>, now: number): RetiredRevision[] {
   return (route.retired ?? []).filter((r) => isInGrace(r, now));

@@ -11,8 +11,8 @@ import { tempDir } from './fixtures';
 import { memoryPorts, ScriptedMediaTool } from './memory';
 
 /** Default settings, instant in-step retries and a scratch folder of its own. */
-export function stepSettings(overrides: Partial<StepSettings> = {}): StepSettings {
-  return { ...readSettings({}), scratchDir: tempDir('scratch'), retry: { baseMs: 0 }, ...overrides };
+export function stepSettings(overrides: Partial<StepSettings> = {}): StepSettings & { scratchDir: string } {
+  return { ...readSettings({}), retry: { baseMs: 0 }, ...overrides, scratchDir: overrides.scratchDir ?? tempDir('scratch') };
 }
 
 export const MP4: ProbeResult = {

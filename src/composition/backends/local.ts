@@ -1,7 +1,6 @@
 // The local backend, the embedded default: buckets and functions are folders under
 // $LAMBDA_HLS_HOME, package URLs are signed by a key kept there and served by the local server,
 // media is ffmpeg from npm (or FFMPEG_PATH). Every port is built on first use.
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LocalCodeStore } from '../../adapters/local/code-store';
 import type { LocalObjectStore } from '../../adapters/local/object-store';
@@ -11,7 +10,7 @@ import type { Settings } from '../settings';
 import { BackendUnavailable, lazily } from './lazy';
 
 export interface LocalBackend extends Ports {
-  settings: Settings;
+  settings: Settings & { scratchDir: string };
   objects: LocalObjectStore;
   code: LocalCodeStore;
   /** Signs package URLs (`convert`) and checks them (`serve`), with the key in the home folder. */
@@ -23,8 +22,8 @@ export interface LocalBackend extends Ports {
 export function localBackend(given: Settings): LocalBackend {
   // Scratch space beside the buckets, on the same disk, unless a caller chose another folder: a
   // finished segment is then renamed into the work bucket, not copied (the system's temporary
-  // folder, the default for Lambda, is often another disk or memory on a laptop).
-  const settings = given.scratchDir === tmpdir() ? { ...given, scratchDir: join(given.home, 'scratch') } : given;
+  // folder, Lambda's, is often another disk or memory on a laptop).
+  const settings = { ...given, scratchDir: given.scratchDir ?? join(given.home, 'scratch') };
   let baseUrl = '';
   type Built = Omit<LocalBackend, 'settings' | 'setBaseUrl'>;
   const backend: Built = lazily<Built>({
