@@ -8,6 +8,8 @@
 //                 disk (files under LAMBDA_HLS_HOME; the linked input is the user's file, not counted),
 //                 the share of ffmpeg's run it was paused by back-pressure, peak RSS
 //   functions     packages made per hour of 8 Mbit/s video vs total bytes / 45 MiB, rounded up
+//   transcode     `convert --transcode` of a minute of 1080p in 4 chunks at once vs one ffmpeg doing
+//                 the same transcode in one run: wall time
 //   serve route   `lambda-hls serve` (warm caches) vs a bare Node server giving the same answer: the
 //                 segment 302 and the playlist, under autocannon in a process of its own; requests per
 //                 second, server CPU per request, p99 latency; code-store look-ups per 100,000 requests
@@ -354,6 +356,54 @@ for (const n of lengths) {
     '≤ 1.0×',
     (bigPackages * 3600) / seconds <= budget,
     `${bigPackages} packages through the S3 path`,
+  );
+}
+
+// --- 2b. a transcode in 4 chunks at once vs one ffmpeg ----------------------------------------
+// The same minute of 1080p (10 s quick), `convert --transcode` with its Map running 4 chunks at
+// once (LAMBDA_HLS_ENCODE_CONCURRENCY=4, chunks of a quarter), against one ffmpeg doing the
+// single-run transcode the product ran before chunks (same filters, encoder, keyframes, audio).
+{
+  const segment = QUICK ? 1 : 5;
+  const chunk = QUICK ? 3 : 15;
+  const floors = [];
+  const ours = [];
+  for (let i = 0; i < RUNS; i++) {
+    const out = join(work, `transcode-floor-${i}`);
+    mkdirSync(out);
+    settle();
+    floors.push(
+      await measured(FFMPEG, [
+        ...['-hide_banner', '-loglevel', 'error', '-y', '-i', one, '-map', '0:v:0', '-map', '0:a:0'],
+        ...['-vf', 'scale=trunc(iw/2)*2:trunc(ih/2)*2,format=yuv420p', '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23'],
+        ...['-pix_fmt', 'yuv420p', '-force_key_frames', `expr:gte(t,n_forced*${segment})`, '-c:a', 'aac', '-b:a', '128k', '-ac', '2'],
+        ...['-f', 'segment', '-segment_time', String(segment), '-segment_format', 'mpegts', join(out, '%05d.ts')],
+      ]),
+    );
+    rmSync(out, { recursive: true, force: true });
+    const home = join(work, `transcode-${i}`);
+    settle();
+    const run = await measured(process.execPath, [CLI, 'convert', one, '--transcode', '--segment-seconds', String(segment), '--json'], {
+      env: { LAMBDA_HLS_HOME: home, LAMBDA_HLS_ENCODE_CONCURRENCY: '4', LAMBDA_HLS_CHUNK_SECONDS: String(chunk) },
+    });
+    run.result = JSON.parse(run.stdout);
+    ours.push(run);
+    rmSync(home, { recursive: true, force: true });
+  }
+  const chunks = ours[0].result.stats.chunks;
+  const floor = median(floors.map((r) => r.seconds));
+  const wall = median(ours.map((r) => r.seconds));
+  const minRatio = Math.min(...ours.map((r) => r.seconds)) / Math.min(...floors.map((r) => r.seconds));
+  report(
+    `transcode wall time, ${chunks} chunks in parallel vs one ffmpeg, 1080p ${minute} s`,
+    wall,
+    's',
+    floor,
+    's (one ffmpeg, same transcode)',
+    wall / floor,
+    `< 1× on ≥ 4 CPUs`,
+    cpus().length >= 4 ? wall / floor < 1 : null,
+    `median of ${RUNS}; min ratio ${minRatio.toFixed(2)}×; ${cpus().length} CPUs; the whole convert (audio once, packaging) against ffmpeg alone; chunk times ${ours[0].result.stats.chunkSeconds.map((t) => t.toFixed(1)).join(', ')} s`,
   );
 }
 

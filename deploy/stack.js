@@ -122,6 +122,15 @@ function permissions({ buckets, functionPrefix, stateMachine, executions }) {
       s3(['PutObject', 'AbortMultipartUpload'], buckets.work),
       accountSettings,
     ],
+    // the plan and the chunk's audio in, its segments and their list out; presigned GET of the input
+    encodeChunk: [
+      s3(['GetObject'], buckets.input),
+      list(buckets.input),
+      s3(['GetObject', 'PutObject', 'AbortMultipartUpload'], buckets.work),
+      list(buckets.work),
+    ],
+    // the chunks' lists in; the manifest and batch plans out, the audio parts deleted; the quota check
+    joinChunks: [s3(['GetObject', 'PutObject', 'DeleteObject'], buckets.work), list(buckets.work), accountSettings],
     // read a segment, write the claim, stage packages over 50 MB (Lambda reads them as the caller)
     packageBatch: [
       s3(['GetObject', 'PutObject', 'DeleteObject'], buckets.work),
@@ -189,7 +198,7 @@ function functionRole(functionName, statements) {
  * Each function's environment: exactly the variables its step's ports and the step itself read
  * (src/composition), with the values this stack gives them.
  */
-function environments({ buckets, functionPrefix, segmentRuntime, videoIdSecret }) {
+function environments({ buckets, functionPrefix, segmentRuntime, videoIdSecret, encoding }) {
   const values = {
     INPUT_BUCKET: buckets.input,
     WORK_BUCKET: buckets.work,
@@ -200,6 +209,10 @@ function environments({ buckets, functionPrefix, segmentRuntime, videoIdSecret }
     LAMBDA_HLS_FUNCTION_PREFIX: functionPrefix,
     LAMBDA_HLS_SEGMENT_RUNTIME: segmentRuntime,
     LAMBDA_HLS_VIDEO_ID_SECRET: videoIdSecret,
+    // How transcodes are split: the encodeChunk function's timeout and memory, the Map's concurrency.
+    LAMBDA_HLS_ENCODE_TIMEOUT_SECONDS: String(encoding.timeout),
+    LAMBDA_HLS_ENCODE_MEMORY_MB: String(encoding.memorySize),
+    LAMBDA_HLS_ENCODE_CONCURRENCY: String(encoding.concurrency),
     // The ffmpeg layer (serverless.yml) puts its binaries here.
     FFMPEG_PATH: '/opt/bin/ffmpeg',
     FFPROBE_PATH: '/opt/bin/ffprobe',
@@ -275,6 +288,11 @@ async function describe({ resolveVariable }) {
     throw new Error('param videoIdSecret must be at least 16 characters (a random one: openssl rand -hex 16)');
   const functionPrefix = await resolveVariable('self:custom.functionPrefix');
   const segmentRuntime = await resolveVariable('self:custom.segmentRuntime');
+  const encoding = {
+    timeout: await resolveVariable('self:functions.encodeChunk.timeout'),
+    memorySize: await resolveVariable('self:functions.encodeChunk.memorySize'),
+    concurrency: await resolveVariable('param:encodeConcurrency'),
+  };
   const base = `${service}-${stage}`.toLowerCase();
   const buckets = bucketNamesFor(base);
   const stateMachine = { Ref: 'ConvertVideo' };
@@ -376,7 +394,7 @@ async function describe({ resolveVariable }) {
 
   return {
     bucketNames: buckets,
-    environment: environments({ buckets, functionPrefix, segmentRuntime, videoIdSecret }),
+    environment: environments({ buckets, functionPrefix, segmentRuntime, videoIdSecret, encoding }),
     resources: { Resources: resources, Outputs: outputs, extensions },
   };
 }

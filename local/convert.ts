@@ -170,6 +170,14 @@ function withRunControls(ports: Ports, { onSegmenting, signal }: Pick<ConvertOpt
             onSegmenting?.(seconds, request.durationSeconds);
           },
         }),
+      // Chunks count as they finish (the Map's progress); the audio's ffmpeg shows its position.
+      encodeChunk: (request) => media.encodeChunk({ ...request, ...(signal && { signal }) }),
+      splitAudio: (request) =>
+        media.splitAudio({
+          ...request,
+          ...(signal && { signal }),
+          onProgress: (seconds) => onSegmenting?.(seconds, request.durationSeconds),
+        }),
       testClip: (path, seconds) => media.testClip(path, seconds),
     },
   };

@@ -48,9 +48,13 @@ export function progressReporter(out: ProgressWriter): ProgressReport {
       line(text);
     }
   };
-  const showPackages = (count: number) => {
+  // The Map being counted: PackageSegments' packages, or EncodeChunks' chunks.
+  let chunkTotal = 0;
+  let counting = { state: 'PackageSegments', unit: 'packages', total: () => total };
+  const showDone = (count: number) => {
     done += count;
-    counter(`  ...     PackageSegments  ${done}/${total}`, total > 0 ? Math.floor((done * 10) / total) : done);
+    const of = counting.total();
+    counter(`  ...     ${counting.state.padEnd(16)} ${done}/${of}`, of > 0 ? Math.floor((done * 10) / of) : done);
   };
   const segmenting = (seconds: number, totalSeconds: number) => {
     const fraction = totalSeconds > 0 ? Math.min(1, seconds / totalSeconds) : 0;
@@ -65,20 +69,27 @@ export function progressReporter(out: ProgressWriter): ProgressReport {
     const state = event.state ?? '';
     switch (event.type) {
       case 'StateEntered':
-        if (!nested) {
+        if (!nested && event.stateType !== 'Choice') {
           started.set(state, event.timestamp);
           lastShown = -1;
-          if (event.stateType === 'Map') done = 0;
+          if (event.stateType === 'Map') {
+            done = 0;
+            counting =
+              state === 'EncodeChunks'
+                ? { state, unit: 'chunks', total: () => chunkTotal }
+                : { state, unit: 'packages', total: () => total };
+          }
         }
         break;
       case 'StateExited': {
         if (nested) {
-          // A PackageSegments batch finished: its packages count towards the Map's progress.
-          if (event.packages !== undefined) showPackages(event.packages);
+          // A PackageSegments batch finished: its packages count towards the Map's progress; a chunk, one.
+          if (event.packages !== undefined) showDone(event.packages);
+          if (event.chunkSeconds !== undefined) showDone(1);
           break;
         }
-        // A caught failure also exits the state; the FAILED line has said it all.
-        if (caught.delete(state)) break;
+        // A caught failure also exits the state; the FAILED line has said it all. A Choice only routes.
+        if (caught.delete(state) || event.stateType === 'Choice') break;
         const took = event.timestamp - (started.get(state) ?? event.timestamp);
         let detail = '';
         if (event.segments !== undefined) {
@@ -86,7 +97,8 @@ export function progressReporter(out: ProgressWriter): ProgressReport {
           detail = `  ${event.segments} segment${event.segments === 1 ? '' : 's'}`;
           if (event.plannedPackages !== undefined) detail += ` in ${total} package${total === 1 ? '' : 's'}`;
         }
-        if (event.stateType === 'Map') detail = `  ${done}/${total} packages`;
+        if (event.plannedChunks !== undefined) chunkTotal = event.plannedChunks;
+        if (event.stateType === 'Map') detail = `  ${done}/${counting.total()} ${counting.unit}`;
         if (event.notes?.length) detail += `  ${event.notes.join('; ')}`;
         line(`  ok      ${state.padEnd(16)} ${seconds(took).padStart(7)}${detail}`);
         for (const warning of event.warnings ?? []) line(`  warning ${state.padEnd(16)} ${warning}`);

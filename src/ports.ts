@@ -117,6 +117,44 @@ export interface SegmentRequest {
   signal?: AbortSignal;
 }
 
+/** Where a transcode's chunks and its audio put their timestamps (see timelineOffset). */
+interface Timeline {
+  /** Output time = source time − sourceStart + timeOffset. */
+  timeOffset: number;
+  sourceStart: number;
+}
+
+/** One chunk of a transcode: segments firstSegment … firstSegment + segmentCount − 1. */
+export interface ChunkRequest extends Timeline {
+  input: string;
+  format: MediaFormat;
+  plan: EncodingPlan;
+  segmentSeconds: number;
+  firstSegment: number;
+  segmentCount: number;
+  /** The chunk's frames are those of [start, end) on the output's timeline (0 = the source's start); no end: to the last. */
+  start: number;
+  end?: number | undefined;
+  /** The chunk's audio, encoded once by splitAudio; none for a chunk past the audio's end. */
+  audio?: string | undefined;
+  outDir: string;
+  signal?: AbortSignal;
+}
+
+/** A transcode's audio track, encoded once and cut at the chunks' starts. */
+export interface AudioSplitRequest extends Timeline {
+  input: string;
+  format: MediaFormat;
+  plan: EncodingPlan;
+  /** Where chunks 1, 2, … start, in seconds on the output's timeline. */
+  cuts: number[];
+  /** The duration the input's header declares (what progress is measured against). */
+  durationSeconds: number;
+  outDir: string;
+  onProgress?: (seconds: number) => void;
+  signal?: AbortSignal;
+}
+
 export interface MediaTool {
   /**
    * Streams and duration, read as `format` (the demuxer is never guessed from the content). Throws
@@ -132,6 +170,13 @@ export interface MediaTool {
    * inside media its index lists, SegmentationFailed when ffmpeg fails or stops making progress.
    */
   segment(request: SegmentRequest): Promise<SegmentStream>;
+  /**
+   * Encodes one chunk of a transcode into its segments (indices from firstSegment; starts and
+   * durations on the output's timeline from 0), handed over as `segment` does.
+   */
+  encodeChunk(request: ChunkRequest): Promise<SegmentStream>;
+  /** Encodes the audio once into one MPEG-TS part per chunk (index = chunk), handed over as `segment` does. */
+  splitAudio(request: AudioSplitRequest): Promise<SegmentStream>;
   /** Writes a 720p H.264/AAC test pattern with a tone, `seconds` long (the demo's clip). */
   testClip(path: string, seconds: number): Promise<void>;
 }

@@ -8,7 +8,17 @@ import { CONTROL_PLANE_RETRY, retryTransient, type RetryOptions } from '../../sr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CodeStorageQuotaExceeded, InputNotFound, SegmentationFailed, SegmentTooLarge, TruncatedInput } from '../../src/core/errors';
-import type { BatchDocument, EncodingPlan, Job, SegmentationResult, SegmentManifest } from '../../src/core/model';
+import { describeChunking, encodeLimitsOf, isChunked, planChunks, timelineOffset } from '../../src/core/chunks';
+import type {
+  BatchDocument,
+  ChunkDocument,
+  ChunkedSegmentation,
+  EncodingPlan,
+  Job,
+  SegmentationResult,
+  SegmentManifest,
+  SegmentRecord,
+} from '../../src/core/model';
 import { baseName, FORMAT_OF, keys, SCRATCH_PREFIX, supportedExtension } from '../../src/core/naming';
 import {
   DEFAULT_BATCH_LIMITS,
@@ -21,7 +31,7 @@ import {
 } from '../../src/core/plan';
 import { crc32 } from '../../src/core/zip';
 import { formatBytes } from '../../src/core/units';
-import type { CodeStore, Ports, SegmentTiming } from '../../src/ports';
+import type { CodeStore, Ports, SegmentStream, SegmentTiming } from '../../src/ports';
 
 export { parseJob as parseSegmentMediaInput } from '../../src/core/model';
 
@@ -38,6 +48,12 @@ export interface SegmentMediaSettings {
   packageBytes: number;
   /** Packages per Map iteration (tests make them small). */
   batchLimits?: BatchLimits;
+  /** How a transcode is split into chunks. */
+  encodeConcurrency: number;
+  encodeSpeedMegapixels: number;
+  maxChunkSeconds?: number | undefined;
+  encodeTimeoutSeconds?: number | undefined;
+  encodeMemoryMb?: number | undefined;
 }
 
 /**
@@ -69,52 +85,191 @@ async function crc32File(path: string): Promise<number> {
   return crc;
 }
 
-export async function segmentMedia(job: Job, ports: SegmentMediaPorts, settings: SegmentMediaSettings): Promise<SegmentationResult> {
-  const { videoId, revision } = job;
-  // Decided by ValidateInput (a hand-made job without one gets the same decision here).
-  const plan = job.plan ?? planEncoding(job);
-  // Named by this process (pid and start), so gc can tell a killed run's folder from a running one's.
-  const scratchDir = settings.scratchDir ?? tmpdir();
-  await mkdir(scratchDir, { recursive: true });
-  const outDir = await mkdtemp(join(scratchDir, `${SCRATCH_PREFIX}${videoId}-${processTag()}-`));
+/** A step's scratch folder, named by this process (pid and start), so gc can tell a killed run's folder from a running one's. */
+async function scratchFolder(videoId: string, scratchDir: string | undefined): Promise<string> {
+  const dir = scratchDir ?? tmpdir();
+  await mkdir(dir, { recursive: true });
+  return mkdtemp(join(dir, `${SCRATCH_PREFIX}${videoId}-${processTag()}-`));
+}
+
+/**
+ * Runs `work` on the input with a scratch folder of its own (removed after), and says so when the
+ * input was deleted from the input bucket meanwhile rather than blame the file.
+ */
+export async function withInput<T>(
+  job: { videoId: string; source: { key: string } },
+  ports: Pick<Ports, 'objects'>,
+  scratchDir: string | undefined,
+  work: (input: string, outDir: string) => Promise<T>,
+): Promise<T> {
   const gone = () =>
     new InputNotFound(`${JSON.stringify(baseName(job.source.key))} was deleted from the input bucket while it was being converted`);
-  const manifest: SegmentManifest = { videoId, revision, encoding: plan, segments: [] };
-  const format = FORMAT_OF[supportedExtension(job.source.key)];
-  const declared = job.media.durationSeconds;
-  let timing: SegmentTiming | undefined;
-  const mediaEnd = () => manifest.segments.reduce((end, s) => Math.max(end, s.start + s.duration), 0);
-  const cutShort = () =>
-    new TruncatedInput(
-      `${JSON.stringify(baseName(job.source.key))} is cut short: its media ends at ${mediaEnd().toFixed(1)} s of the ${declared.toFixed(1)} s its header declares (an upload that was interrupted, or a file still being written): upload the whole file again`,
-    );
+  const outDir = await scratchFolder(job.videoId, scratchDir);
   try {
     const input = await ports.objects.readableLocation('input', job.source.key).catch((error: unknown) => {
       throw error instanceof InputNotFound ? gone() : error;
     });
-    // Each segment goes to the work bucket as soon as ffmpeg has finished it, and leaves scratch
-    // space at once (moved, where the bucket is on the same disk): ffmpeg goes on meanwhile (and
-    // waits if uploads fall behind). Its CRC-32 is taken while it is fresh in the page cache.
-    const request = { input, format, plan, segmentSeconds: job.options.segmentSeconds, outDir, durationSeconds: declared };
-    const stream = await ports.media.segment(request);
-    for await (const file of stream) {
-      const key = keys.segment(videoId, revision, file.index);
-      const crc = await crc32File(file.path);
-      await ports.objects.moveFile('work', key, file.path, 'video/mp2t');
-      manifest.segments.push({ index: file.index, key, bytes: file.bytes, crc32: crc, start: file.start, duration: file.duration });
-    }
-    timing = stream.timing?.();
-    // Only an MP4's header states its duration; an MP3's is an estimate from its bit rate.
-    if (format === 'mp4' && declared - mediaEnd() > truncationTolerance(declared)) throw cutShort();
+    return await work(input, outDir);
   } catch (error) {
-    if (error instanceof TruncatedInput) throw cutShort();
-    // ffmpeg fails when its input disappears under it: say so, rather than blame the file.
+    // ffmpeg fails when its input disappears under it.
     if (error instanceof SegmentationFailed && !(await ports.objects.head('input', job.source.key))) throw gone();
     throw error;
   } finally {
     await rm(outDir, { recursive: true, force: true });
   }
+}
 
+/** Takes each segment as ffmpeg finishes it: its CRC-32 while it is fresh in the page cache, then into the work bucket. */
+export async function storeSegments(
+  stream: SegmentStream,
+  job: { videoId: string; revision: string },
+  ports: Pick<Ports, 'objects'>,
+  records: SegmentRecord[] = [],
+): Promise<SegmentRecord[]> {
+  for await (const file of stream) {
+    const key = keys.segment(job.videoId, job.revision, file.index);
+    const crc = await crc32File(file.path);
+    await ports.objects.moveFile('work', key, file.path, 'video/mp2t');
+    records.push({ index: file.index, key, bytes: file.bytes, crc32: crc, start: file.start, duration: file.duration });
+  }
+  return records;
+}
+
+/** Where the segments' media ends, in seconds. */
+function mediaEnd(segments: readonly SegmentRecord[]): number {
+  return segments.reduce((end, s) => Math.max(end, s.start + s.duration), 0);
+}
+
+/** An MP4 whose media ends well before its header's duration was cut short (an MP3's duration is an estimate). */
+export function checkComplete(job: Job, segments: readonly SegmentRecord[], evenIfWithinTolerance = false): void {
+  const declared = job.media.durationSeconds;
+  const end = mediaEnd(segments);
+  if (
+    evenIfWithinTolerance ||
+    (FORMAT_OF[supportedExtension(job.source.key)] === 'mp4' && declared - end > truncationTolerance(declared))
+  ) {
+    throw new TruncatedInput(
+      `${JSON.stringify(baseName(job.source.key))} is cut short: its media ends at ${end.toFixed(1)} s of the ${declared.toFixed(1)} s its header declares (an upload that was interrupted, or a file still being written): upload the whole file again`,
+    );
+  }
+}
+
+export async function segmentMedia(
+  job: Job,
+  ports: SegmentMediaPorts,
+  settings: SegmentMediaSettings,
+): Promise<SegmentationResult | ChunkedSegmentation> {
+  // Decided by ValidateInput (a hand-made job without one gets the same decision here).
+  const plan = job.plan ?? planEncoding(job);
+  if (isChunked(plan)) return startTranscode(job, plan, ports, settings);
+  const format = FORMAT_OF[supportedExtension(job.source.key)];
+  let timing: SegmentTiming | undefined;
+  // Kept as they are stored: a truncation found midway says where the media ended.
+  const segments: SegmentRecord[] = [];
+  try {
+    await withInput(job, ports, settings.scratchDir, async (input, outDir) => {
+      // Each segment goes to the work bucket as soon as ffmpeg has finished it, and leaves scratch
+      // space at once (moved, where the bucket is on the same disk): ffmpeg goes on meanwhile (and
+      // waits if uploads fall behind).
+      const request = {
+        input,
+        format,
+        plan,
+        segmentSeconds: job.options.segmentSeconds,
+        outDir,
+        durationSeconds: job.media.durationSeconds,
+      };
+      const stream = await ports.media.segment(request);
+      await storeSegments(stream, job, ports, segments);
+      timing = stream.timing?.();
+    });
+  } catch (error) {
+    if (error instanceof TruncatedInput) checkComplete(job, segments, true);
+    throw error;
+  }
+  checkComplete(job, segments);
+  const warning = longSegmentWarning(
+    plan,
+    segments.map((s) => s.duration),
+    job.options.segmentSeconds,
+  );
+  return finishSegmentation(job, plan, segments, ports, settings, {
+    ...(warning && { warnings: [warning] }),
+    ...(timing && { ffmpeg: { seconds: round2(timing.seconds), pausedSeconds: round2(timing.pausedSeconds) } }),
+  });
+}
+
+/**
+ * A transcode's first part: chunks planned, the audio encoded once and cut at the chunks' starts
+ * (each chunk's part into the work bucket), and the plan every EncodeChunk task reads.
+ */
+async function startTranscode(
+  job: Job,
+  plan: EncodingPlan,
+  ports: SegmentMediaPorts,
+  settings: SegmentMediaSettings,
+): Promise<ChunkedSegmentation> {
+  const { videoId, revision } = job;
+  const chunking = planChunks(job, plan, encodeLimitsOf(settings));
+  const timeOffset = timelineOffset(job.media.video?.frameRate);
+  const sourceStart = job.media.startSeconds ?? 0;
+  let audioChunks = 0;
+  let timing: SegmentTiming | undefined;
+  if (plan.audio !== 'none') {
+    await withInput(job, ports, settings.scratchDir, async (input, outDir) => {
+      const stream = await ports.media.splitAudio({
+        input,
+        format: FORMAT_OF[supportedExtension(job.source.key)],
+        plan,
+        cuts: chunking.chunks.slice(1).map((c) => c.start),
+        durationSeconds: job.media.durationSeconds,
+        outDir,
+        timeOffset,
+        sourceStart,
+      });
+      for await (const part of stream) {
+        await ports.objects.moveFile('work', keys.chunkAudio(videoId, revision, part.index), part.path, 'video/mp2t');
+        audioChunks = Math.max(audioChunks, part.index + 1);
+      }
+      timing = stream.timing?.();
+    });
+  }
+  const document: ChunkDocument = {
+    videoId,
+    revision,
+    source: { key: job.source.key, extension: job.source.extension },
+    encoding: plan,
+    segmentSeconds: job.options.segmentSeconds,
+    timeOffset,
+    sourceStart,
+    audioChunks,
+    chunks: chunking.chunks,
+  };
+  await ports.objects.put('work', keys.chunks(videoId, revision), JSON.stringify(document), 'application/json');
+  return {
+    chunks: chunking.chunks.map((c) => c.chunk),
+    chunkConcurrency: chunking.concurrency,
+    plannedSegments: chunking.segmentCount,
+    encoding: plan,
+    chunking: describeChunking(chunking),
+    ...(timing && { ffmpeg: { seconds: round2(timing.seconds), pausedSeconds: round2(timing.pausedSeconds) } }),
+  };
+}
+
+/**
+ * The segments are all in the work bucket: checked against the package limits and the free code
+ * storage (before any function is created), packed, and the manifest and each batch's plan written.
+ */
+export async function finishSegmentation(
+  job: Job,
+  plan: EncodingPlan,
+  segments: SegmentRecord[],
+  ports: Pick<Ports, 'objects' | 'code'>,
+  settings: Pick<SegmentMediaSettings, 'maxPackageBytes' | 'packageBytes' | 'batchLimits' | 'retry'>,
+  extra: Pick<SegmentationResult, 'warnings' | 'ffmpeg' | 'chunks'>,
+): Promise<SegmentationResult> {
+  const { videoId, revision } = job;
+  const manifest: SegmentManifest = { videoId, revision, encoding: plan, segments };
   // Limits before money: both checks run before any function is created.
   checkSegmentSizes(manifest, settings.maxPackageBytes, job.options.segmentSeconds);
   const packages = planPackages(manifest.segments, { ...DEFAULT_PACKING, maxBytes: settings.packageBytes });
@@ -147,24 +302,20 @@ export async function segmentMedia(job: Job, ports: SegmentMediaPorts, settings:
     };
     await ports.objects.put('work', keys.batch(videoId, revision, batch.batch), JSON.stringify(document), 'application/json');
   }
-  const warning = longSegmentWarning(
-    plan,
-    manifest.segments.map((s) => s.duration),
-    job.options.segmentSeconds,
-  );
   return {
     manifestKey,
     segmentCount: manifest.segments.length,
     packageCount: packages.length,
     durationSeconds: manifest.segments.reduce((sum, s) => sum + s.duration, 0),
     encoding: plan,
-    ...(warning && { warnings: [warning] }),
+    ...(extra.warnings?.length && { warnings: extra.warnings }),
     batches: batches.map((b) => b.batch),
-    ...(timing && { ffmpeg: { seconds: round2(timing.seconds), pausedSeconds: round2(timing.pausedSeconds) } }),
+    ...(extra.ffmpeg && { ffmpeg: extra.ffmpeg }),
+    ...(extra.chunks && { chunks: extra.chunks }),
   };
 }
 
-function round2(value: number): number {
+export function round2(value: number): number {
   return Math.round(value * 100) / 100;
 }
 

@@ -3,6 +3,7 @@
 import { EmptyInput, InputNotFound, InputTooLarge, NotMedia, TruncatedInput } from '../../src/core/errors';
 import type { ConversionRequest, Job } from '../../src/core/model';
 import { baseName, checkNamesFit, FORMAT_OF, revisionFor, supportedExtension, videoIdFor } from '../../src/core/naming';
+import { encodeLimitsOf, isChunked, planChunks } from '../../src/core/chunks';
 import { planEncoding } from '../../src/core/plan';
 import { formatBytes } from '../../src/core/units';
 import type { Ports } from '../../src/ports';
@@ -18,6 +19,12 @@ export interface ValidateInputSettings {
   functionPrefix: string;
   /** Mixed into video ids (LAMBDA_HLS_VIDEO_ID_SECRET); none by default. */
   videoIdSecret?: string;
+  /** How a transcode may be split (concurrency, the encoding function's timeout, speed). */
+  encodeConcurrency: number;
+  encodeSpeedMegapixels: number;
+  maxChunkSeconds?: number | undefined;
+  encodeTimeoutSeconds?: number | undefined;
+  encodeMemoryMb?: number | undefined;
 }
 
 export async function validateInput(input: ConversionRequest, ports: ValidateInputPorts, settings: ValidateInputSettings): Promise<Job> {
@@ -54,5 +61,8 @@ export async function validateInput(input: ConversionRequest, ports: ValidateInp
     throw new NotMedia(`${JSON.stringify(name)} has no playable duration`);
   }
   const source = { key, bytes: head.bytes, extension, kind: extension === '.mp3' ? ('audio' as const) : ('video' as const) };
-  return { videoId, revision, source, media, options: input.options, plan: planEncoding({ source, media, options: input.options }) };
+  const plan = planEncoding({ source, media, options: input.options });
+  // Limits before money: a transcode that cannot fit even in chunks fails here (TranscodeTooLarge).
+  if (isChunked(plan)) planChunks({ source, media, options: input.options }, plan, encodeLimitsOf(settings));
+  return { videoId, revision, source, media, options: input.options, plan };
 }

@@ -14,6 +14,9 @@ export async function runHistory(target: Target, id: string, json: boolean): Pro
   return EXIT_OK;
 }
 
+/** What a Map's iterations are, by state (PackageSegments': batches of packages). */
+const ITERATIONS: Record<string, [string, string]> = { EncodeChunks: ['chunk', 'chunks'] };
+
 /** Prints one execution's history the same way, whether it ran here or in AWS. */
 function printHistory(view: HistoryView, json: boolean): void {
   const { states, error } = view;
@@ -33,6 +36,7 @@ function printHistory(view: HistoryView, json: boolean): void {
         ...(s.callRetries && { callRetries: s.callRetries }),
         ...(s.iterations && { iterations: s.iterations }),
         ...(s.packages !== undefined && { packages: s.packages }),
+        ...(s.chunkSeconds && { chunkSeconds: s.chunkSeconds }),
         ...(s.notes && { notes: s.notes }),
         ...(s.warnings && { warnings: s.warnings }),
         ...(s.error && { error: s.error, cause: s.cause }),
@@ -51,9 +55,10 @@ function printHistory(view: HistoryView, json: boolean): void {
   out.push('');
   out.push(`  ${'STATE'.padEnd(16)} ${'STATUS'.padEnd(10)} ${'TIME'.padStart(8)}  NOTES`);
   for (const s of states) {
+    if (s.type === 'Choice') continue; // it only routes
     const time = s.stoppedAt !== undefined ? `${((s.stoppedAt - s.startedAt) / 1000).toFixed(1)}s` : '-';
     const notes = [
-      s.iterations && `${s.iterations.succeeded}/${plural(s.iterations.started, 'batch', 'batches')}`,
+      s.iterations && `${s.iterations.succeeded}/${plural(s.iterations.started, ...(ITERATIONS[s.state] ?? ['batch', 'batches']))}`,
       s.packages !== undefined && plural(s.packages, 'package'),
       s.retries > 0 && `${s.retries} retr${s.retries === 1 ? 'y' : 'ies'}`,
       s.callRetries && `${s.callRetries} call${s.callRetries === 1 ? '' : 's'} retried in-step`,
@@ -68,6 +73,11 @@ function printHistory(view: HistoryView, json: boolean): void {
   out.push(
     `size       ${plural(stats.segments, 'segment')}, ${plural(stats.packages, 'package')}, largest state ${stats.maxStatePayloadBytes} bytes (limit 262144), ${stats.historyEvents} history events (limit 25000)`,
   );
+  if (stats.chunkSeconds) {
+    out.push(
+      `chunks     ${stats.chunkSeconds.length}, encoded in ${stats.chunkSeconds.map((t) => `${t.toFixed(1)}s`).join(', ')} (each chunk's ffmpeg, in order)`,
+    );
+  }
   if (error) {
     out.push('');
     out.push(`failed state  ${error.state}`);

@@ -1,7 +1,9 @@
 // Every environment variable the product reads, in one table: its name, default, range and what
 // it does. Read and validated once per process (`settings()`); the CLI's --help, the README's
 // environment table and each deployed function's environment (deploy/stack.js) come from here.
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
+import { DEFAULT_ENCODE_SPEED_MEGAPIXELS } from '../core/chunks';
 import { DEFAULT_PACKING, DEFAULT_SCRATCH_PENDING_BYTES, MAX_PACKAGE_BYTES } from '../core/plan';
 import { parseFaults, type Fault } from '../adapters/local/faults';
 
@@ -55,6 +57,15 @@ export interface Settings {
   scratchDir?: string;
   /** Bytes of finished segments that may wait in scratch space before ffmpeg is paused. */
   scratchPendingBytes: number;
+  /** Chunks of a transcode encoded at once (the EncodeChunks Map's concurrency). */
+  encodeConcurrency: number;
+  /** Megapixels of source video one CPU encodes per second (chunk sizing). */
+  encodeSpeedMegapixels: number;
+  /** Longest chunk in seconds, whatever the estimate allows; unset: as the estimate and concurrency say. */
+  maxChunkSeconds: number | undefined;
+  /** The encoding function's timeout and memory (deployed; unset locally: no timeout, the machine's CPUs shared). */
+  encodeTimeoutSeconds: number | undefined;
+  encodeMemoryMb: number | undefined;
 }
 
 /**
@@ -159,6 +170,46 @@ export const SETTINGS = [
     help: 'finished segments that may wait in scratch space to be stored before ffmpeg is paused until half of them are (bounds scratch space; deployed, within the ephemeral storage)',
     parse: whole('LAMBDA_HLS_SCRATCH_PENDING_BYTES', DEFAULT_SCRATCH_PENDING_BYTES, 1, 8 * 1024 ** 3, 'bytes'),
   } satisfies Spec<'scratchPendingBytes'>,
+  {
+    name: 'LAMBDA_HLS_ENCODE_CONCURRENCY',
+    key: 'encodeConcurrency',
+    scope: 'both',
+    shown: "the machine's CPUs (deployed: param encodeConcurrency, 10)",
+    help: "chunks of a transcode encoded at once; deployed, each is a Lambda invocation and counts against the account's concurrency",
+    parse: (raw) => whole('LAMBDA_HLS_ENCODE_CONCURRENCY', availableParallelism(), 1, 1000, 'tasks')(raw),
+  } satisfies Spec<'encodeConcurrency'>,
+  {
+    name: 'LAMBDA_HLS_ENCODE_SPEED',
+    key: 'encodeSpeedMegapixels',
+    scope: 'both',
+    shown: String(DEFAULT_ENCODE_SPEED_MEGAPIXELS),
+    help: 'megapixels of source video one CPU transcodes per second, for sizing chunks within the encoding timeout (a 2× safety factor is added)',
+    parse: whole('LAMBDA_HLS_ENCODE_SPEED', DEFAULT_ENCODE_SPEED_MEGAPIXELS, 1, 100_000, 'megapixels per second'),
+  } satisfies Spec<'encodeSpeedMegapixels'>,
+  {
+    name: 'LAMBDA_HLS_CHUNK_SECONDS',
+    key: 'maxChunkSeconds',
+    scope: 'both',
+    shown: 'none',
+    help: "longest chunk of a transcode, in seconds (rounded down to whole segments); unset, chunks fill the concurrency and the encoding function's timeout",
+    parse: (raw) => (raw === undefined || raw === '' ? undefined : whole('LAMBDA_HLS_CHUNK_SECONDS', 0, 1, 86_400, 'seconds')(raw)),
+  } satisfies Spec<'maxChunkSeconds'>,
+  {
+    name: 'LAMBDA_HLS_ENCODE_TIMEOUT_SECONDS',
+    key: 'encodeTimeoutSeconds',
+    scope: 'stack',
+    shown: '',
+    help: "the encodeChunk function's timeout (serverless.yml): no chunk may be estimated past half of it",
+    parse: (raw) => (raw === undefined || raw === '' ? undefined : whole('LAMBDA_HLS_ENCODE_TIMEOUT_SECONDS', 0, 1, 900, 'seconds')(raw)),
+  } satisfies Spec<'encodeTimeoutSeconds'>,
+  {
+    name: 'LAMBDA_HLS_ENCODE_MEMORY_MB',
+    key: 'encodeMemoryMb',
+    scope: 'stack',
+    shown: '',
+    help: "the encodeChunk function's memory (serverless.yml): Lambda gives one vCPU per 1,769 MB",
+    parse: (raw) => (raw === undefined || raw === '' ? undefined : whole('LAMBDA_HLS_ENCODE_MEMORY_MB', 0, 128, 10_240, 'MB')(raw)),
+  } satisfies Spec<'encodeMemoryMb'>,
   {
     name: 'LAMBDA_HLS_MAX_PACKAGE_BYTES',
     key: 'maxPackageBytes',

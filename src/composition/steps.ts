@@ -4,6 +4,8 @@
 // holds it equal to the ASL's Tasks and serverless.yml's functions.
 import { cleanUp, parseCleanUpInput } from '../../functions/clean-up/step';
 import { computeOffsets, parseComputeOffsetsInput } from '../../functions/compute-offsets/step';
+import { encodeChunk, parseEncodeChunkInput } from '../../functions/encode-chunk/step';
+import { joinChunks, parseJoinChunksInput } from '../../functions/join-chunks/step';
 import { packageBatch, parsePackageBatchInput } from '../../functions/package-batch/step';
 import { parseRegisterRouteInput, registerRoute } from '../../functions/register-route/step';
 import { parseSegmentMediaInput, segmentMedia } from '../../functions/segment-media/step';
@@ -13,6 +15,7 @@ import { describeOutcome, parseS3Event, startConversion } from '../../functions/
 import { parseValidateInput, validateInput } from '../../functions/validate-input/step';
 import { parseWritePlaylistInput, writePlaylist } from '../../functions/write-playlist/step';
 import type { Progress, ProgressOf } from '../core/history';
+import { isChunkedSegmentation, type SegmentationResult } from '../core/model';
 import { describeFfmpegRun, describePlan, type BatchLimits } from '../core/plan';
 import type { RetryOptions } from '../core/retry';
 import type { PortName, Ports } from '../ports';
@@ -38,6 +41,20 @@ export interface StepEntry<I, O, P extends PortName> {
   progress?(result: O): Progress;
 }
 
+/** What sizes a transcode's chunks, as the stack sets it for the steps that plan them. */
+const ENCODE_VARIABLES = ['LAMBDA_HLS_ENCODE_TIMEOUT_SECONDS', 'LAMBDA_HLS_ENCODE_MEMORY_MB', 'LAMBDA_HLS_ENCODE_CONCURRENCY'] as const;
+
+/** Segments and planned packages, ffmpeg's time and what the segments do not honour (SegmentMedia, JoinChunks). */
+function segmentationProgress(result: SegmentationResult): Progress {
+  return {
+    segments: result.segmentCount,
+    plannedPackages: result.packageCount,
+    ...(result.ffmpeg && { ffmpeg: result.ffmpeg, notes: [describeFfmpegRun(result.ffmpeg)] }),
+    ...(result.chunks && { chunks: result.chunks }),
+    ...(result.warnings?.length && { warnings: result.warnings }),
+  };
+}
+
 function entry<I, O, const P extends PortName>(step: StepEntry<I, O, P>): StepEntry<I, O, P> {
   return step;
 }
@@ -46,7 +63,7 @@ export const STEPS = {
   validateInput: entry({
     invokedBy: 'state machine',
     ports: ['objects', 'media'],
-    variables: ['LAMBDA_HLS_FUNCTION_PREFIX', 'LAMBDA_HLS_VIDEO_ID_SECRET'],
+    variables: ['LAMBDA_HLS_FUNCTION_PREFIX', 'LAMBDA_HLS_VIDEO_ID_SECRET', ...ENCODE_VARIABLES],
     parse: parseValidateInput,
     run: validateInput,
     progress: ({ plan }) => (plan ? { notes: [describePlan(plan)], ...(plan.warnings?.length && { warnings: plan.warnings }) } : {}),
@@ -54,15 +71,33 @@ export const STEPS = {
   segmentMedia: entry({
     invokedBy: 'state machine',
     ports: ['objects', 'media', 'code'],
-    variables: [],
+    variables: ENCODE_VARIABLES,
     parse: parseSegmentMediaInput,
     run: segmentMedia,
-    progress: (result) => ({
-      segments: result.segmentCount,
-      plannedPackages: result.packageCount,
-      ...(result.ffmpeg && { ffmpeg: result.ffmpeg, notes: [describeFfmpegRun(result.ffmpeg)] }),
-      ...(result.warnings?.length && { warnings: result.warnings }),
-    }),
+    // A transcode's SegmentMedia plans chunks (and encodes the audio); JoinChunks then segments as a copy's does.
+    progress: (result) =>
+      isChunkedSegmentation(result)
+        ? {
+            plannedChunks: result.chunks.length,
+            notes: [result.chunking, ...(result.ffmpeg ? [`audio: ${describeFfmpegRun(result.ffmpeg)}`] : [])],
+          }
+        : segmentationProgress(result),
+  }),
+  encodeChunk: entry({
+    invokedBy: 'state machine',
+    ports: ['objects', 'media'],
+    variables: [],
+    parse: parseEncodeChunkInput,
+    run: encodeChunk,
+    progress: (result) => ({ chunkSeconds: result.seconds }),
+  }),
+  joinChunks: entry({
+    invokedBy: 'state machine',
+    ports: ['objects', 'code'],
+    variables: [],
+    parse: parseJoinChunksInput,
+    run: joinChunks,
+    progress: segmentationProgress,
   }),
   packageBatch: entry({
     invokedBy: 'state machine',

@@ -11,6 +11,9 @@ import {
   stringAt,
   videoIdAt,
   type BatchDocument,
+  type ChunkDocument,
+  type ChunkManifest,
+  type SegmentRecord,
   type OffsetsDocument,
   type PackageEntry,
   type PackageReceipt,
@@ -39,6 +42,17 @@ function stringsAt(value: unknown, path: string): string[] {
   return arrayAt(value, path).map((v, i) => stringAt(v, `${path}[${i}]`));
 }
 
+function segmentsAt(value: unknown, path: string): SegmentRecord[] {
+  return objectsAt(value, path, (segment, at) => ({
+    index: numberAt(segment.index, `${at}.index`),
+    key: stringAt(segment.key, `${at}.key`),
+    bytes: numberAt(segment.bytes, `${at}.bytes`),
+    crc32: numberAt(segment.crc32, `${at}.crc32`),
+    start: numberAt(segment.start, `${at}.start`),
+    duration: numberAt(segment.duration, `${at}.duration`),
+  }));
+}
+
 /** SegmentMedia's manifest: every segment with its key, size, CRC-32 and timing. */
 export const parseManifest: DocumentParser<SegmentManifest> = (value, path) => {
   const raw = objectAt(value, path);
@@ -46,14 +60,41 @@ export const parseManifest: DocumentParser<SegmentManifest> = (value, path) => {
     videoId: videoIdAt(raw.videoId, `${path}.videoId`),
     revision: revisionAt(raw.revision, `${path}.revision`),
     encoding: parseEncodingPlan(raw.encoding, `${path}.encoding`),
-    segments: objectsAt(raw.segments, `${path}.segments`, (segment, at) => ({
-      index: numberAt(segment.index, `${at}.index`),
-      key: stringAt(segment.key, `${at}.key`),
-      bytes: numberAt(segment.bytes, `${at}.bytes`),
-      crc32: numberAt(segment.crc32, `${at}.crc32`),
-      start: numberAt(segment.start, `${at}.start`),
-      duration: numberAt(segment.duration, `${at}.duration`),
+    segments: segmentsAt(raw.segments, `${path}.segments`),
+  };
+};
+
+/** A transcode's chunks, as SegmentMedia planned them for every EncodeChunk task. */
+export const parseChunkDocument: DocumentParser<ChunkDocument> = (value, path) => {
+  const raw = objectAt(value, path);
+  const source = objectAt(raw.source, `${path}.source`);
+  return {
+    videoId: videoIdAt(raw.videoId, `${path}.videoId`),
+    revision: revisionAt(raw.revision, `${path}.revision`),
+    source: { key: stringAt(source.key, `${path}.source.key`), extension: stringAt(source.extension, `${path}.source.extension`) },
+    encoding: parseEncodingPlan(raw.encoding, `${path}.encoding`),
+    segmentSeconds: numberAt(raw.segmentSeconds, `${path}.segmentSeconds`),
+    timeOffset: numberAt(raw.timeOffset, `${path}.timeOffset`),
+    sourceStart: numberAt(raw.sourceStart, `${path}.sourceStart`),
+    audioChunks: numberAt(raw.audioChunks, `${path}.audioChunks`),
+    chunks: objectsAt(raw.chunks, `${path}.chunks`, (chunk, at) => ({
+      chunk: numberAt(chunk.chunk, `${at}.chunk`),
+      firstSegment: numberAt(chunk.firstSegment, `${at}.firstSegment`),
+      segmentCount: numberAt(chunk.segmentCount, `${at}.segmentCount`),
+      start: numberAt(chunk.start, `${at}.start`),
+      ...(chunk.end !== undefined && { end: numberAt(chunk.end, `${at}.end`) }),
     })),
+  };
+};
+
+/** What one EncodeChunk task made. */
+export const parseChunkManifest: DocumentParser<ChunkManifest> = (value, path) => {
+  const raw = objectAt(value, path);
+  return {
+    chunk: numberAt(raw.chunk, `${path}.chunk`),
+    segments: numberAt(raw.segments, `${path}.segments`),
+    seconds: numberAt(raw.seconds, `${path}.seconds`),
+    records: segmentsAt(raw.records, `${path}.records`),
   };
 };
 

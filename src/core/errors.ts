@@ -39,6 +39,14 @@ export class SegmentTooLarge extends Error {
   override readonly name = 'SegmentTooLarge' as const;
 }
 
+/**
+ * The transcode cannot fit the configured limits even split into chunks (one segment would run past
+ * the encoding function's timeout, or the whole run past the execution's): checked before anything is made.
+ */
+export class TranscodeTooLarge extends Error {
+  override readonly name = 'TranscodeTooLarge' as const;
+}
+
 /** Capacity: checked before any function is created. */
 export class CodeStorageQuotaExceeded extends Error {
   override readonly name = 'CodeStorageQuotaExceeded' as const;
@@ -81,6 +89,7 @@ export const INPUT_ERRORS = [
   'TruncatedInput',
   'SegmentationFailed',
   'SegmentTooLarge',
+  'TranscodeTooLarge',
 ] as const;
 
 /** Names retried with backoff and jitter (AWS service names included as they reach the ASL). */

@@ -28,10 +28,28 @@ export interface StoredEvent {
   warnings?: string[];
   /** On SegmentMedia's StateExited: ffmpeg's wall time and how much of it it was paused (back-pressure). */
   ffmpeg?: { seconds: number; pausedSeconds: number };
+  /** On a transcode's SegmentMedia StateExited: the chunks planned (the EncodeChunks Map's items). */
+  plannedChunks?: number;
+  /** On an EncodeChunks iteration's StateExited: that chunk's ffmpeg wall time. */
+  chunkSeconds?: number;
+  /** On JoinChunks' StateExited: the chunks and each one's ffmpeg wall time, in order. */
+  chunks?: { count: number; seconds: number[] };
 }
 
 /** What progress and stats take from a state's output: planned counts, a batch's packages and in-step retries. */
-export type Progress = Pick<StoredEvent, 'segments' | 'plannedPackages' | 'packages' | 'callRetries' | 'notes' | 'warnings' | 'ffmpeg'>;
+export type Progress = Pick<
+  StoredEvent,
+  | 'segments'
+  | 'plannedPackages'
+  | 'packages'
+  | 'callRetries'
+  | 'notes'
+  | 'warnings'
+  | 'ffmpeg'
+  | 'plannedChunks'
+  | 'chunkSeconds'
+  | 'chunks'
+>;
 
 /** Reads a state's Progress from its output (composition: the ASL says which step ran there, the step table what it reports). */
 export type ProgressOf = (state: string, output: unknown) => Progress;
@@ -47,6 +65,9 @@ export interface ExecutionStats {
   /** ffmpeg's wall time in SegmentMedia, and the part of it it was paused waiting for segments to be stored. */
   ffmpegSeconds?: number;
   ffmpegPausedSeconds?: number;
+  /** A transcode's chunks, and each one's ffmpeg wall time in seconds (in chunk order). */
+  chunks?: number;
+  chunkSeconds?: number[];
 }
 
 /**
@@ -97,6 +118,7 @@ export function executionStats(events: readonly StoredEvent[], historyEvents = a
     if (e.packages !== undefined && e.type === 'StateExited') stats.packages += e.packages;
     if (e.payloadBytes !== undefined) stats.maxStatePayloadBytes = Math.max(stats.maxStatePayloadBytes, e.payloadBytes);
     if (e.ffmpeg) Object.assign(stats, { ffmpegSeconds: e.ffmpeg.seconds, ffmpegPausedSeconds: e.ffmpeg.pausedSeconds });
+    if (e.chunks) Object.assign(stats, { chunks: e.chunks.count, chunkSeconds: e.chunks.seconds });
   }
   return stats;
 }
@@ -120,6 +142,8 @@ export interface StateSummary {
   iterations?: { started: number; succeeded: number; failed: number };
   /** Packages the Map's finished iterations made or found (PackageSegments). */
   packages?: number;
+  /** Each finished chunk's ffmpeg wall time, in the order they finished (EncodeChunks). */
+  chunkSeconds?: number[];
   /** What the state decided, in words (ValidateInput: how the source is encoded and why). */
   notes?: string[];
   /** What it did not honour or keep. */
@@ -167,6 +191,10 @@ export function summarizeStates(events: readonly StoredEvent[]): StateSummary[] 
       if (event.type === 'StateRetried') {
         const map = parent();
         if (map) map.retries++;
+      }
+      if (event.type === 'StateExited' && event.chunkSeconds !== undefined) {
+        const map = parent();
+        if (map) map.chunkSeconds = [...(map.chunkSeconds ?? []), event.chunkSeconds];
       }
       if (event.type === 'StateExited' && event.packages !== undefined) {
         const map = parent();

@@ -1,4 +1,5 @@
 // The data that flows between the states of ConvertVideo. Every shape here is JSON.
+import type { ChunkPlan } from './chunks';
 import { InvalidRequest } from './errors';
 import { executionNameFor, isRevision, isVideoId, revisionFor, videoIdFor, type VideoIdScheme } from './naming';
 
@@ -31,6 +32,8 @@ export interface ProbeResult {
   formatName: string;
   /** What the container says the media plays for (after any edit list). */
   durationSeconds: number;
+  /** The container's first timestamp, in seconds, where it is not 0 (ffmpeg's output starts there). */
+  startSeconds?: number;
   video?: VideoStream;
   audio?: { codec: string; channels: number; sampleRate: number };
   /** Audio tracks in the file: only the first is converted. */
@@ -120,6 +123,65 @@ export interface SegmentationResult {
   batches: number[];
   /** ffmpeg's wall time and how much of it it was paused waiting for segments to be stored (where known). */
   ffmpeg?: { seconds: number; pausedSeconds: number };
+  /** A transcode's chunks (JoinChunks): how many, and each one's ffmpeg wall time in seconds. */
+  chunks?: { count: number; seconds: number[] };
+}
+
+/**
+ * SegmentMedia's result for a transcode: the picture is encoded by the EncodeChunks Map, one task
+ * per chunk (plan at keys.chunks), and JoinChunks then gives the SegmentationResult.
+ */
+export interface ChunkedSegmentation {
+  /** 0, 1, 2 … — the Map's items. */
+  chunks: number[];
+  /** The Map's MaxConcurrencyPath. */
+  chunkConcurrency: number;
+  /** Segments the chunks will make. */
+  plannedSegments: number;
+  encoding: EncodingPlan;
+  /** How the transcode is split, in words. */
+  chunking: string;
+  /** ffmpeg's run encoding the audio once, when there is audio. */
+  ffmpeg?: { seconds: number; pausedSeconds: number };
+}
+
+/** SegmentMedia planned chunks (a transcode) rather than segmenting in one run. */
+export function isChunkedSegmentation(result: SegmentationResult | ChunkedSegmentation): result is ChunkedSegmentation {
+  return Array.isArray(result.chunks);
+}
+
+/** What every EncodeChunk task reads: the source, the plan, the timeline and its own part. */
+export interface ChunkDocument {
+  videoId: string;
+  revision: string;
+  source: { key: string; extension: string };
+  encoding: EncodingPlan;
+  segmentSeconds: number;
+  /** Output time = source time − sourceStart + timeOffset (see timelineOffset). */
+  timeOffset: number;
+  sourceStart: number;
+  /** Chunks whose audio SegmentMedia encoded (keys.chunkAudio); the rest have none (a shorter audio track). */
+  audioChunks: number;
+  chunks: ChunkPlan[];
+}
+
+/** One EncodeChunk task's input (its Map item with the run's names). */
+export interface EncodeChunkInput {
+  videoId: string;
+  revision: string;
+  chunk: number;
+}
+
+/** One EncodeChunk task's segments (keys.chunkManifest), and its result. */
+export interface ChunkResult {
+  chunk: number;
+  segments: number;
+  /** ffmpeg's wall time. */
+  seconds: number;
+}
+
+export interface ChunkManifest extends ChunkResult {
+  records: SegmentRecord[];
 }
 
 /** One entry of a package: a segment, named and checked as the zip's headers will say. */
@@ -356,6 +418,18 @@ export function parseJob(value: unknown, path = 'job'): Job {
     options: parseOptions(raw.options, `${path}.options`),
     ...(raw.plan !== undefined && { plan: parseEncodingPlan(raw.plan, `${path}.plan`) }),
   };
+}
+
+export function parseEncodeChunkInput(value: unknown): EncodeChunkInput {
+  const raw = objectAt(value, 'input');
+  const chunk = numberAt(raw.chunk, 'chunk');
+  if (!Number.isInteger(chunk) || chunk < 0) fail('chunk', 'a chunk number (0, 1, 2 …)');
+  return { videoId: videoIdAt(raw.videoId, 'videoId'), revision: revisionAt(raw.revision, 'revision'), chunk };
+}
+
+/** JoinChunks gets the job (Parameters: job.$: $.job). */
+export function parseJoinChunksInput(value: unknown): Job {
+  return parseJob(objectAt(value, 'input').job);
 }
 
 /**

@@ -224,6 +224,14 @@ export const keys = {
   batch: (videoId: string, revision: string, batch: number) => `${videoId}/${revision}/batches/${String(batch).padStart(5, '0')}.json`,
   /** What one PackageSegments iteration made: a PackageReceipt per package of the batch. */
   receipts: (videoId: string, revision: string, batch: number) => `${videoId}/${revision}/receipts/${String(batch).padStart(5, '0')}.json`,
+  /** A transcode's chunks (a ChunkDocument, written by SegmentMedia). */
+  chunks: (videoId: string, revision: string) => `${videoId}/${revision}/chunks/plan.json`,
+  /** Chunk n's audio, encoded once for all by SegmentMedia (MPEG-TS on the output's timeline). */
+  chunkAudio: (videoId: string, revision: string, chunk: number) =>
+    `${videoId}/${revision}/chunks/${String(chunk).padStart(5, '0')}-audio.ts`,
+  /** What chunk n's EncodeChunk made (a ChunkManifest). */
+  chunkManifest: (videoId: string, revision: string, chunk: number) =>
+    `${videoId}/${revision}/chunks/${String(chunk).padStart(5, '0')}.json`,
   offsets: (videoId: string, revision: string) => `${videoId}/${revision}/offsets.json`,
   outputPrefix: (videoId: string, revision: string) => `v/${videoId}/${revision}/`,
   playlist: (videoId: string, revision: string) => `v/${videoId}/${revision}/index.m3u8`,

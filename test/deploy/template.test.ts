@@ -95,6 +95,8 @@ function zipEntries(path: string): CentralEntry[] {
 const FUNCTIONS = [
   'validateInput',
   'segmentMedia',
+  'encodeChunk',
+  'joinChunks',
   'packageBatch',
   'computeOffsets',
   'writePlaylist',
@@ -331,19 +333,20 @@ describe('serverless package (offline) compiles the whole product', () => {
     expect(`${run.stdout}${run.stderr}`).toContain('stage "dev-seg-x" cannot be deployed');
   }, 120_000);
 
-  it("attaches the ffmpeg layer to ValidateInput and SegmentMedia only, with both binaries, within Lambda's size limit", () => {
+  it("attaches the ffmpeg layer to ValidateInput, SegmentMedia and EncodeChunk only, with both binaries, within Lambda's size limit", () => {
     const withLayer = resourcesOfType('AWS::Lambda::Function')
       .filter(([, p]) => p.Layers)
       .map(([id, p]) => [id, p.Layers]);
     expect(withLayer).toEqual([
       ['ValidateInputLambdaFunction', [{ Ref: 'FfmpegLambdaLayer' }]],
       ['SegmentMediaLambdaFunction', [{ Ref: 'FfmpegLambdaLayer' }]],
+      ['EncodeChunkLambdaFunction', [{ Ref: 'FfmpegLambdaLayer' }]],
     ]);
     // One layer per stage: a plain "ffmpeg" would be shared by every stage of the account.
     expect(template.Resources.FfmpegLambdaLayer!.Properties.LayerName).toBe(`${SERVICE}-${STAGE}-ffmpeg`);
     // The layer goes exactly where the step table says media is used.
     expect(withLayer.map(([id]) => id)).toEqual(functionsWithMedia().map((key) => `${logical(key)}LambdaFunction`));
-    for (const id of ['ValidateInputLambdaFunction', 'SegmentMediaLambdaFunction']) {
+    for (const id of ['ValidateInputLambdaFunction', 'SegmentMediaLambdaFunction', 'EncodeChunkLambdaFunction']) {
       expect(template.Resources[id]!.Properties.Environment.Variables).toMatchObject({
         FFMPEG_PATH: '/opt/bin/ffmpeg',
         FFPROBE_PATH: '/opt/bin/ffprobe',
@@ -372,7 +375,7 @@ describe('serverless package (offline) compiles the whole product', () => {
       const functionTimeout = template.Resources[`${state}LambdaFunction`]!.Properties.Timeout as number;
       expect({ state, enough: seconds >= functionTimeout }).toEqual({ state, enough: true });
     }
-    expect(tasks).toHaveLength(7);
+    expect(tasks).toHaveLength(9);
   });
 
   it('gives each function exactly the variables its step and its ports read, and nothing else', () => {
@@ -445,6 +448,19 @@ describe('IAM: least privilege, statement by statement', () => {
         's3:ListBucket': [bucket('input')],
         's3:PutObject': [objects('work')],
         's3:AbortMultipartUpload': [objects('work')],
+        'lambda:GetAccountSettings': ['*'],
+      },
+      encodeChunk: {
+        's3:GetObject': [objects('input'), objects('work')],
+        's3:ListBucket': [bucket('input'), bucket('work')],
+        's3:PutObject': [objects('work')],
+        's3:AbortMultipartUpload': [objects('work')],
+      },
+      joinChunks: {
+        's3:GetObject': [objects('work')],
+        's3:PutObject': [objects('work')],
+        's3:DeleteObject': [objects('work')],
+        's3:ListBucket': [bucket('work')],
         'lambda:GetAccountSettings': ['*'],
       },
       packageBatch: {
@@ -558,6 +574,8 @@ const JOB = {
 const WELL_FORMED: Record<FunctionKey, unknown> = {
   validateInput: { source: { key: 'clip.mp4' }, revision: 'abcd1234' },
   segmentMedia: JOB,
+  encodeChunk: { videoId: VIDEO, revision: 'abcd1234', chunk: 0 },
+  joinChunks: { job: JOB },
   packageBatch: { videoId: VIDEO, revision: 'abcd1234', batch: 0 },
   computeOffsets: { job: JOB, manifestKey: `${VIDEO}/abcd1234/manifest.json`, batches: [0] },
   writePlaylist: { job: JOB, offsetsKey: `${VIDEO}/abcd1234/offsets.json` },

@@ -524,20 +524,25 @@ describe('Ctrl-C, SIGTERM and SIGHUP during a conversion', () => {
   // Segment uploads are slowed, so ffmpeg gets ahead and is paused (SIGSTOP) by the back-pressure:
   // the hardest case, as a stopped process acts on no signal until it is resumed.
   it.each([
-    ['SIGINT', 'to the whole process group, as Ctrl-C in a terminal', 130],
-    ['SIGTERM', 'to lambda-hls alone', 143],
-    ['SIGHUP', 'to lambda-hls alone (the terminal closed)', 129],
+    ['SIGINT', 'to the whole process group, as Ctrl-C in a terminal', 130, 1],
+    ['SIGTERM', 'to lambda-hls alone', 143, 1],
+    ['SIGHUP', 'to lambda-hls alone (the terminal closed)', 129, 1],
+    ['SIGINT', 'with two chunks encoding at once', 130, 2],
   ] as const)(
     '%s %s stops ffmpeg, removes its scratch and leaves the execution ABORTED',
-    async (signal, _how, exitCode) => {
+    async (signal, _how, exitCode, concurrency) => {
       // Scratch space is in the home, beside the buckets; one waiting segment is enough to pause.
+      // A transcode (slow enough to catch): SegmentMedia encodes the audio, the chunks' ffmpegs
+      // then run in EncodeChunks, one at a time or two at once.
       const scratch = join(stopHome, 'scratch');
-      const child = spawn(process.execPath, [CLI, 'convert', clip, '--segment-seconds', '1', '--transcode', '--json'], {
+      const args = [CLI, 'convert', clip, '--segment-seconds', '1', '--transcode', '--json'];
+      const child = spawn(process.execPath, args, {
         env: {
           ...process.env,
           LAMBDA_HLS_HOME: stopHome,
           LAMBDA_HLS_FAULTS: 'objects.slow=1:400',
           LAMBDA_HLS_SCRATCH_PENDING_BYTES: '1',
+          LAMBDA_HLS_ENCODE_CONCURRENCY: String(concurrency),
         },
         stdio: ['ignore', 'pipe', 'pipe'],
         detached: true, // its own process group, as a terminal's foreground job
@@ -549,12 +554,15 @@ describe('Ctrl-C, SIGTERM and SIGHUP during a conversion', () => {
       const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
       const deadline = Date.now() + 60_000;
       let ffmpeg = ffmpegOf(child.pid!);
-      while (!ffmpeg?.paused) {
+      // A chunk's ffmpeg (SegmentMedia's, encoding the audio, is paused by the same back-pressure).
+      while (!ffmpeg?.paused || !stderr.includes('ok      SegmentMedia')) {
         if (Date.now() > deadline) throw new Error(`ffmpeg was never paused: ${stderr}`);
         await new Promise((r) => setTimeout(r, 20));
         ffmpeg = ffmpegOf(child.pid!);
       }
-      expect(readdirSync(scratch).filter((f) => f.startsWith('segment-'))).toHaveLength(1);
+      const folders = readdirSync(scratch).filter((f) => f.startsWith('segment-'));
+      expect(folders.length).toBeGreaterThanOrEqual(1);
+      expect(folders.length).toBeLessThanOrEqual(concurrency);
       if (signal === 'SIGINT') process.kill(-child.pid!, 'SIGINT');
       else child.kill(signal);
       const started = Date.now();
@@ -566,7 +574,7 @@ describe('Ctrl-C, SIGTERM and SIGHUP during a conversion', () => {
       const history = JSON.parse(cliIn(stopHome, ['history', localVideoIdOf(clip), '--json']).stdout) as { status: string; error: unknown };
       expect(history).toMatchObject({
         status: 'ABORTED',
-        error: { state: 'SegmentMedia', error: 'Interrupted', cause: `stopped by ${signal}` },
+        error: { state: 'EncodeChunks', error: 'Interrupted', cause: `stopped by ${signal}` },
       });
       // The input's link went with the run; what it made goes with gc.
       expect(leftovers(stopHome).filter((f) => f.startsWith('buckets/input/'))).toEqual([]);
@@ -625,8 +633,8 @@ describe('a 24-hour video at 10-second segments fits one execution', () => {
     expect(result.stats.packages).toBe(SEGMENTS);
     expect(result.stats.maxStatePayloadBytes).toBeLessThanOrEqual(262_144);
     expect(result.stats.historyEvents).toBeLessThanOrEqual(25_000);
-    // 5 Tasks × 5 events, Map 4, execution 2, and 7 per batch of at most 8 packages.
-    expect(result.stats.historyEvents).toBe(31 + 7 * Math.ceil(SEGMENTS / 8));
+    // 5 Tasks × 5 events, Map 4, the Choice 2, execution 2, and 7 per batch of at most 8 packages.
+    expect(result.stats.historyEvents).toBe(33 + 7 * Math.ceil(SEGMENTS / 8));
   });
 
   it('writes a valid playlist of 8,640 byte ranges, one package each', () => {

@@ -17,7 +17,7 @@ import {
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { storedEventsFromHistory } from '../../src/adapters/aws/history';
-import { failedState, summarizeStates } from '../../src/core/history';
+import { executionStats, failedState, summarizeStates } from '../../src/core/history';
 import { conversionFor } from '../../src/core/model';
 import { keys, videoIdFor as videoIdUnder } from '../../src/core/naming';
 import { checkPlaylist } from '../../src/core/playlist';
@@ -29,6 +29,7 @@ import { launchChromium, playedToEnd, type PlayerState, seekAndResume } from '..
 import { framesOf, gstreamerFrames, PLAYER, VLC_END_FRAMES, videoStreamOf, vlcFrames } from '../support/player';
 import {
   CONVERSION_STATES,
+  TRANSCODE_STATES,
   dashManifest,
   ffmpeg,
   makeMp3,
@@ -472,6 +473,22 @@ describe('the deployed functions on emulated AWS', () => {
     const { described } = await convertByUpload(key, file);
     expect(described.status).toBe('SUCCEEDED');
     expect(await framesOf(PLAYER, `${playbackBaseUrl()}/v/${videoIdFor(key)}/index.m3u8`)).toBe(await framesOf(PLAYER, file));
+  });
+
+  it('transcodes in chunks: SegmentMedia encodes the audio once, the EncodeChunks Map runs a task per chunk from its bundle, each reading its part of the presigned input, and a player decodes every frame', async () => {
+    const key = 'long lecture.mp4';
+    // 90 s of 10-s segments: chunks of 30 s (the shortest worth a task of its own), so three.
+    const file = makeVideo(join(scratch, 'long lecture.mp4'), { seconds: 90, size: '160x90', videoCodec: 'mpeg4' });
+    const { described, events, history } = await convertByUpload(key, file);
+    expect(described.status).toBe('SUCCEEDED');
+    expect(events.filter((e) => e.type === 'StateEntered' && e.index === undefined).map((e) => e.state)).toEqual(TRANSCODE_STATES);
+    const encoded = summarizeStates(events).find((s) => s.state === 'EncodeChunks');
+    expect(encoded).toMatchObject({ iterations: { started: 3, succeeded: 3, failed: 0 } });
+    expect(encoded?.chunkSeconds).toHaveLength(3);
+    expect(executionStats(events, history.length)).toMatchObject({ chunks: 3, segments: 9 });
+    expect(await framesOf(PLAYER, `${playbackBaseUrl()}/v/${videoIdFor(key)}/index.m3u8`)).toBe(await framesOf(PLAYER, file));
+    // The chunks' audio parts are gone once joined; the segments and lists go with the work prefix.
+    expect((await leftIn(buckets.work, `${videoIdFor(key)}/`)).filter((k) => k.includes('-audio.ts'))).toEqual([]);
   });
 
   it("turns a portrait HDR phone clip upright and tone-maps it with the layer's ffmpeg, and the history says why", async () => {

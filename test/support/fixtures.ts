@@ -10,7 +10,27 @@ import { localBackend, type LocalBackend } from '../../src/composition/backends/
 import { readSettings, type Settings } from '../../src/composition/settings';
 
 /** The top-level states a conversion that succeeds enters, in order (statemachines/convert-video.asl.yml). */
-export const CONVERSION_STATES = ['ValidateInput', 'SegmentMedia', 'PackageSegments', 'ComputeOffsets', 'WritePlaylist', 'RegisterRoute'];
+/** The states a copy (or audio only) goes through; a transcode's adds EncodeChunks and JoinChunks after the Choice. */
+export const CONVERSION_STATES = [
+  'ValidateInput',
+  'SegmentMedia',
+  'EncodeOrPackage',
+  'PackageSegments',
+  'ComputeOffsets',
+  'WritePlaylist',
+  'RegisterRoute',
+];
+export const TRANSCODE_STATES = [
+  'ValidateInput',
+  'SegmentMedia',
+  'EncodeOrPackage',
+  'EncodeChunks',
+  'JoinChunks',
+  'PackageSegments',
+  'ComputeOffsets',
+  'WritePlaylist',
+  'RegisterRoute',
+];
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `lambda-hls-${prefix}-`));

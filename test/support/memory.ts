@@ -18,6 +18,8 @@ import type {
   Ports,
   SegmentStream,
   SegmentRequest,
+  ChunkRequest,
+  AudioSplitRequest,
 } from '../../src/ports';
 import { InputNotFound } from '../../src/core/errors';
 
@@ -153,6 +155,44 @@ export class ScriptedMediaTool implements MediaTool {
         start += segment.duration;
       }
       if (truncated) throw new TruncatedInput('ffmpeg found the media cut short (partial file)');
+    })();
+  }
+
+  readonly chunked: ChunkRequest[] = [];
+  readonly audioSplits: AudioSplitRequest[] = [];
+
+  /** The scripted segments firstSegment … firstSegment + segmentCount − 1, as one chunk would make them. */
+  async encodeChunk(request: ChunkRequest): Promise<SegmentStream> {
+    this.chunked.push(request);
+    const { segments = [], failAfter } = this.script;
+    await mkdir(request.outDir, { recursive: true });
+    const mine = segments.slice(request.firstSegment, request.firstSegment + request.segmentCount);
+    let start = segments.slice(0, request.firstSegment).reduce((sum, s) => sum + s.duration, 0);
+    return (async function* () {
+      for (const [position, segment] of mine.entries()) {
+        const index = request.firstSegment + position;
+        if (failAfter !== undefined && index >= failAfter)
+          throw new SegmentationFailed('ffmpeg could not segment the file: Connection reset');
+        const path = join(request.outDir, `${String(index).padStart(5, '0')}.ts`);
+        await writeFile(path, Buffer.alloc(segment.bytes, 0x47));
+        yield { index, path, bytes: segment.bytes, start, duration: segment.duration };
+        start += segment.duration;
+      }
+    })();
+  }
+
+  /** One small audio part per chunk. */
+  async splitAudio(request: AudioSplitRequest): Promise<SegmentStream> {
+    this.audioSplits.push(request);
+    await mkdir(request.outDir, { recursive: true });
+    return (async function* () {
+      const starts = [0, ...request.cuts];
+      for (const [index, start] of starts.entries()) {
+        const path = join(request.outDir, `${String(index).padStart(5, '0')}.ts`);
+        await writeFile(path, Buffer.alloc(188, 0x47));
+        const end = starts[index + 1] ?? start + 1;
+        yield { index, path, bytes: 188, start, duration: end - start };
+      }
     })();
   }
 

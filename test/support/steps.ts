@@ -6,7 +6,10 @@ import { validateInput } from '../../functions/validate-input/step';
 import { writePlaylist } from '../../functions/write-playlist/step';
 import { readSettings } from '../../src/composition/settings';
 import type { StepSettings } from '../../src/composition/steps';
-import type { ProbeResult } from '../../src/core/model';
+import { encodeChunk } from '../../functions/encode-chunk/step';
+import { joinChunks } from '../../functions/join-chunks/step';
+import { isChunkedSegmentation, type Job, type ProbeResult, type SegmentationResult } from '../../src/core/model';
+import type { Ports } from '../../src/ports';
 import { tempDir } from './fixtures';
 import { memoryPorts, ScriptedMediaTool } from './memory';
 
@@ -46,11 +49,19 @@ export async function uploadedClip(
   };
 }
 
+/** SegmentMedia as the state machine runs it: for a transcode, then each chunk's EncodeChunk and JoinChunks. */
+export async function segmentInMemory(job: Job, ports: Ports, settings: StepSettings): Promise<SegmentationResult> {
+  const result = await segmentMedia(job, ports, settings);
+  if (!isChunkedSegmentation(result)) return result;
+  for (const chunk of result.chunks) await encodeChunk({ videoId: job.videoId, revision: job.revision, chunk }, ports, settings);
+  return joinChunks(job, ports, settings);
+}
+
 /** ValidateInput through WritePlaylist, each step's result kept. */
 export async function convertInMemory(clip: Awaited<ReturnType<typeof uploadedClip>>, settings = stepSettings()) {
   const { ports, request } = clip;
   const job = await validateInput(request, ports, settings);
-  const segmented = await segmentMedia(job, ports, settings);
+  const segmented = await segmentInMemory(job, ports, settings);
   const batches = [];
   for (const batch of segmented.batches)
     batches.push(await packageBatch({ videoId: job.videoId, revision: job.revision, batch }, ports, settings));

@@ -14,10 +14,10 @@ import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeContent, SNIFF_BYTES } from '../../core/content';
 import { Interrupted, NotMedia, SegmentationFailed, TruncatedInput } from '../../core/errors';
-import type { HdrTransfer, ProbeResult } from '../../core/model';
+import type { EncodingPlan, HdrTransfer, ProbeResult } from '../../core/model';
 import type { MediaFormat } from '../../core/naming';
 import { DEFAULT_SCRATCH_PENDING_BYTES } from '../../core/plan';
-import type { MediaTool, SegmentFile, SegmentRequest, SegmentStream, SegmentTiming } from '../../ports';
+import type { AudioSplitRequest, ChunkRequest, MediaTool, SegmentFile, SegmentRequest, SegmentStream, SegmentTiming } from '../../ports';
 import { loopbackFor, needsLoopback } from './loopback';
 
 export interface Binaries {
@@ -84,20 +84,34 @@ export const DEFAULT_LIMITS: MediaLimits = {
 };
 
 const LABELS: Record<MediaFormat, string> = { mp4: 'MP4', mp3: 'MP3' };
-/** Demuxer options per format; for MP4 the mov demuxer, whose external data references stay off. */
-const DEMUXERS: Record<MediaFormat, string[]> = { mp4: ['-f', 'mov', '-enable_drefs', '0'], mp3: ['-f', 'mp3'] };
+/**
+ * Demuxer options per format; for MP4 the mov demuxer, whose external data references stay off.
+ * MPEG-TS is only ever our own: a chunk's audio, encoded by SegmentMedia.
+ */
+const DEMUXERS: Record<MediaFormat | 'mpegts', string[]> = {
+  mp4: ['-f', 'mov', '-enable_drefs', '0'],
+  mp3: ['-f', 'mp3'],
+  mpegts: ['-f', 'mpegts'],
+};
 
 /**
  * Input options that keep ffmpeg and ffprobe to the one input they are given: the demuxer of its
  * format, and no protocol but its own — `file` for a path, `http` (over `tcp`) for the relay.
+ * `options` are the input's own (a seek, a timestamp offset), placed before it.
  */
-export function inputArgs(location: string, format: MediaFormat, limits: MediaLimits = DEFAULT_LIMITS): string[] {
+export function inputArgs(
+  location: string,
+  format: MediaFormat | 'mpegts',
+  limits: MediaLimits = DEFAULT_LIMITS,
+  options: string[] = [],
+): string[] {
   const url = needsLoopback(location); // by now the relay's URL
   return [
     '-protocol_whitelist',
     url ? 'http,tcp' : 'file',
     ...(url ? ['-rw_timeout', String(limits.networkMs * 1000)] : []),
     ...DEMUXERS[format],
+    ...options,
     '-i',
     url ? location : asFfmpegInput(location),
   ];
@@ -268,7 +282,7 @@ function known(value: string | undefined): string | undefined {
 
 interface FfprobeOutput {
   streams?: FfprobeStream[];
-  format?: { format_name?: string; duration?: string };
+  format?: { format_name?: string; duration?: string; start_time?: string };
 }
 
 export function parseProbe(json: string): ProbeResult {
@@ -281,9 +295,11 @@ export function parseProbe(json: string): ProbeResult {
   const durations = [data.format?.duration, video?.duration, audio?.duration].map(Number).filter((d) => d > 0);
   const frameRate = video ? parseRate(video.avg_frame_rate ?? video.r_frame_rate) : undefined;
   const optional = <T>(name: string, value: T | undefined) => (value === undefined ? {} : { [name]: value });
+  const start = Number(data.format?.start_time);
   return {
     formatName: data.format?.format_name ?? 'unknown',
     durationSeconds: durations[0] ?? 0,
+    ...optional('startSeconds', Number.isFinite(start) && start !== 0 ? start : undefined),
     ...(video && {
       video: {
         codec: video.codec_name ?? 'unknown',
@@ -333,34 +349,24 @@ function colourTags(transfer: HdrTransfer | undefined): string[] {
   return transfer ? ['-color_primaries', 'bt709', '-color_trc', 'bt709', '-colorspace', 'bt709', '-color_range', 'tv'] : [];
 }
 
-/** ffmpeg arguments that turn `input` into MPEG-TS segments as the plan says. */
-export function segmentArgs(request: SegmentRequest, limits: MediaLimits = DEFAULT_LIMITS): string[] {
-  const { plan, segmentSeconds, outDir } = request;
-  // -progress: ffmpeg's position in the input, read for the progress line and the stall watchdog.
-  const args = [
-    '-hide_banner',
-    '-nostdin',
-    '-loglevel',
-    'error',
-    '-progress',
-    'pipe:1',
-    '-y',
-    ...inputArgs(request.input, request.format, limits),
-  ];
-  if (plan.video !== 'none') args.push('-map', '0:v:0');
-  if (plan.audio !== 'none') args.push('-map', '0:a:0');
-  // A keyframe at every boundary when we encode, so segments are the length asked for.
-  const keyframes = ['-force_key_frames', `expr:gte(t,n_forced*${segmentSeconds})`];
+/** Arguments every run starts with; -progress: ffmpeg's position, read for the progress line and the stall watchdog. */
+const COMMON = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-progress', 'pipe:1', '-y'];
+
+/**
+ * The picture's encoding, as the plan says. `filters` go first (a chunk's trim); ffmpeg turns a
+ * rotated picture upright and starts where an edit list starts by itself when it decodes.
+ */
+function videoArgs(plan: EncodingPlan, keyframes: string[], filters: string[] = []): string[] {
   switch (plan.video) {
     case 'copy':
-      args.push('-c:v', 'copy');
-      break;
+      return ['-c:v', 'copy'];
+    case 'none':
+      return ['-vn'];
     case 'h264':
-      // ffmpeg turns a rotated picture upright and starts where an edit list starts by itself when
-      // it decodes; 4:2:0 needs even sizes.
-      args.push(
+      // 4:2:0 needs even sizes.
+      return [
         '-vf',
-        [...toneMapFilters(plan.toneMap), 'scale=trunc(iw/2)*2:trunc(ih/2)*2', 'format=yuv420p'].join(','),
+        [...filters, ...toneMapFilters(plan.toneMap), 'scale=trunc(iw/2)*2:trunc(ih/2)*2', 'format=yuv420p'].join(','),
         '-c:v',
         'libx264',
         '-preset',
@@ -371,13 +377,13 @@ export function segmentArgs(request: SegmentRequest, limits: MediaLimits = DEFAU
         'yuv420p',
         ...colourTags(plan.toneMap),
         ...keyframes,
-      );
-      break;
+      ];
     case 'h264-360p':
       // The classic HLS rendition: 640x360, H.264 baseline 3.0, letterboxed to keep the aspect.
-      args.push(
+      return [
         '-vf',
         [
+          ...filters,
           ...toneMapFilters(plan.toneMap),
           'scale=640:360:force_original_aspect_ratio=decrease,pad=640:360:(ow-iw)/2:(oh-ih)/2,setsar=1',
         ].join(','),
@@ -399,30 +405,29 @@ export function segmentArgs(request: SegmentRequest, limits: MediaLimits = DEFAU
         '-pix_fmt',
         'yuv420p',
         ...keyframes,
-      );
-      break;
-    case 'none':
-      args.push('-vn');
-      break;
+      ];
   }
+}
+
+function audioArgs(plan: EncodingPlan): string[] {
   switch (plan.audio) {
     case 'copy':
-      args.push('-c:a', 'copy');
-      break;
+      return ['-c:a', 'copy'];
     case 'aac':
-      args.push('-c:a', 'aac', '-b:a', plan.video === 'h264-360p' ? '96k' : '128k', '-ac', '2');
-      break;
+      return ['-c:a', 'aac', '-b:a', plan.video === 'h264-360p' ? '96k' : '128k', '-ac', '2'];
     case 'none':
-      args.push('-an');
-      break;
+      return ['-an'];
   }
-  args.push(
+}
+
+/** The segment muxer writing MPEG-TS files and their CSV list into `outDir`. */
+function segmentOutput(outDir: string, cuts: string[]): string[] {
+  return [
     '-sn',
     '-dn',
     '-f',
     'segment',
-    '-segment_time',
-    String(segmentSeconds),
+    ...cuts,
     '-segment_format',
     'mpegts',
     '-segment_list',
@@ -430,8 +435,96 @@ export function segmentArgs(request: SegmentRequest, limits: MediaLimits = DEFAU
     '-segment_list_type',
     'csv',
     join(outDir, '%05d.ts'),
-  );
-  return args;
+  ];
+}
+
+/** ffmpeg arguments that turn `input` into MPEG-TS segments as the plan says, in one run. */
+export function segmentArgs(request: SegmentRequest, limits: MediaLimits = DEFAULT_LIMITS): string[] {
+  const { plan, segmentSeconds, outDir } = request;
+  return [
+    ...COMMON,
+    ...inputArgs(request.input, request.format, limits),
+    ...(plan.video !== 'none' ? ['-map', '0:v:0'] : []),
+    ...(plan.audio !== 'none' ? ['-map', '0:a:0'] : []),
+    // A keyframe at every boundary when we encode, so segments are the length asked for.
+    ...videoArgs(plan, ['-force_key_frames', `expr:gte(t,n_forced*${segmentSeconds})`]),
+    ...audioArgs(plan),
+    ...segmentOutput(outDir, ['-segment_time', String(segmentSeconds)]),
+  ];
+}
+
+/** Seconds as ffmpeg reads them, exactly (no exponent, no rounding beyond microseconds). */
+function time(seconds: number): string {
+  return String(Math.round(seconds * 1e6) / 1e6);
+}
+
+/**
+ * Chunk and audio runs keep the input's timestamps (-copyts) and move them onto the output's
+ * timeline themselves: output = source − its start + the timeline offset, as every chunk does.
+ */
+function timeline(request: Pick<ChunkRequest | AudioSplitRequest, 'timeOffset' | 'sourceStart'>): string[] {
+  return ['-itsoffset', time(request.timeOffset - request.sourceStart)];
+}
+
+/**
+ * One chunk of a transcode: the frames of [start, end) on the output's timeline, no more and no
+ * fewer, keyframes forced at its segment boundaries (as listed times, which ffmpeg compares with
+ * the frames' own timestamps), cut into segments at the same times, with the chunk's audio (encoded
+ * once by SegmentMedia) copied beside it. The input is opened at the keyframe before `start`
+ * (a seek: over HTTP, a ranged read), decoded from there, and trimmed exactly.
+ */
+export function chunkArgs(request: ChunkRequest, limits: MediaLimits = DEFAULT_LIMITS): string[] {
+  const { plan, segmentSeconds, timeOffset } = request;
+  const start = request.start + timeOffset;
+  const end = request.end === undefined ? undefined : request.end + timeOffset;
+  const boundaries = Array.from({ length: request.segmentCount }, (_, i) => time(start + i * segmentSeconds));
+  const seek = request.start > 0 ? ['-ss', time(request.start)] : [];
+  return [
+    ...COMMON,
+    '-copyts',
+    ...inputArgs(request.input, request.format, limits, ['-noaccurate_seek', ...seek, ...timeline(request)]),
+    ...(request.audio ? inputArgs(request.audio, 'mpegts', limits) : []),
+    '-map',
+    '0:v:0',
+    ...(request.audio ? ['-map', '1:a:0', '-c:a', 'copy'] : ['-an']),
+    // Every frame of the source once, at its own time: no frame rate imposed.
+    '-vsync',
+    'vfr',
+    ...videoArgs(
+      plan,
+      ['-force_key_frames', boundaries.join(',')],
+      [`trim=start=${time(start)}${end === undefined ? '' : `:end=${time(end)}`}`],
+    ),
+    ...segmentOutput(request.outDir, [
+      ...(boundaries.length > 1 ? ['-segment_times', boundaries.slice(1).join(',')] : []),
+      '-segment_start_number',
+      String(request.firstSegment),
+    ]),
+  ];
+}
+
+/**
+ * The audio track encoded (or copied) once for every chunk of a transcode, cut at the chunks'
+ * starts into one MPEG-TS file each. Audio packets are cut whole, so each chunk gets exactly its
+ * own run of one continuous encoding: no priming or gap at a chunk's edge. No mux delay: its
+ * timestamps are the output's timeline itself.
+ */
+export function audioSplitArgs(request: AudioSplitRequest, limits: MediaLimits = DEFAULT_LIMITS): string[] {
+  const cuts = request.cuts.map((cut) => time(cut + request.timeOffset));
+  return [
+    ...COMMON,
+    '-copyts',
+    ...inputArgs(request.input, request.format, limits, timeline(request)),
+    '-map',
+    '0:a:0',
+    '-vn',
+    ...audioArgs(request.plan),
+    '-muxdelay',
+    '0',
+    '-muxpreload',
+    '0',
+    ...segmentOutput(request.outDir, cuts.length > 0 ? ['-segment_times', cuts.join(',')] : []),
+  ];
 }
 
 /** The segment muxer's CSV list: `file,start,end` per segment, times in seconds. */
@@ -479,21 +572,35 @@ export function ffmpegMediaTool(paths: BinaryPaths = {}, limits: MediaLimits = D
     },
 
     async segment(request) {
-      const loopback = await loopbackFor(request.input);
-      try {
-        const segments = await streamSegments(binary('ffmpeg'), { ...request, input: loopback.location }, limits);
-        const closing = (async function* () {
-          try {
-            yield* segments;
-          } finally {
-            await loopback.close();
-          }
-        })();
-        return Object.assign(closing, { timing: segments.timing });
-      } catch (error) {
-        await loopback.close();
-        throw error;
-      }
+      return runThroughLoopbacks([request.input], ([input]) =>
+        streamSegments(binary('ffmpeg'), segmentArgs({ ...request, input: input! }, limits), request, limits),
+      );
+    },
+
+    async encodeChunk(request) {
+      const inputs = request.audio ? [request.input, request.audio] : [request.input];
+      // The segment list's first start is where the muxer began (0); the chunk starts at its own.
+      const place = (entry: SegmentListEntry, position: number) => {
+        const start = (position === 0 ? request.start + request.timeOffset : entry.start) - request.timeOffset;
+        return { index: request.firstSegment + position, start, duration: Math.max(0, entry.end - request.timeOffset - start) };
+      };
+      return runThroughLoopbacks(inputs, ([input, audio]) =>
+        streamSegments(binary('ffmpeg'), chunkArgs({ ...request, input: input!, audio }, limits), { ...request, place }, limits),
+      );
+    },
+
+    async splitAudio(request) {
+      // ffmpeg's position is on the output's timeline; progress counts from the source's start.
+      const { onProgress } = request;
+      const progress = onProgress && ((seconds: number) => onProgress(Math.max(0, seconds - request.timeOffset)));
+      return runThroughLoopbacks([request.input], ([input]) =>
+        streamSegments(
+          binary('ffmpeg'),
+          audioSplitArgs({ ...request, input: input! }, limits),
+          { ...request, onProgress: progress },
+          limits,
+        ),
+      );
     },
 
     async testClip(path, seconds) {
@@ -535,7 +642,48 @@ export function ffmpegMediaTool(paths: BinaryPaths = {}, limits: MediaLimits = D
   };
 }
 
+/**
+ * Opens each input through its relay (./loopback.ts) for one ffmpeg run whose segments are streamed;
+ * the relays close when the stream ends or fails to start.
+ */
+async function runThroughLoopbacks(inputs: string[], start: (locations: string[]) => Promise<SegmentStream>): Promise<SegmentStream> {
+  const loopbacks: Awaited<ReturnType<typeof loopbackFor>>[] = [];
+  const close = () => Promise.all(loopbacks.map((l) => l.close()));
+  try {
+    for (const input of inputs) loopbacks.push(await loopbackFor(input));
+    const segments = await start(loopbacks.map((l) => l.location));
+    const closing = (async function* () {
+      try {
+        yield* segments;
+      } finally {
+        await close();
+      }
+    })();
+    return Object.assign(closing, { timing: segments.timing });
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
 const POLL_MS = 50;
+
+type SegmentListEntry = ReturnType<typeof parseSegmentList>[number];
+
+/** What a run's stream needs besides ffmpeg's arguments. */
+interface StreamOptions {
+  outDir: string;
+  onProgress?: ((seconds: number) => void) | undefined;
+  signal?: AbortSignal | undefined;
+  /** A listed file's index, start and duration (default: its position, and the list's own times). */
+  place?: (entry: SegmentListEntry, position: number) => Pick<SegmentFile, 'index' | 'start' | 'duration'>;
+}
+
+const listed = (entry: SegmentListEntry, position: number) => ({
+  index: position,
+  start: entry.start,
+  duration: Math.max(0, entry.end - entry.start),
+});
 
 /**
  * Runs the segment muxer and hands over each segment once ffmpeg lists it in its CSV (it does so
@@ -543,9 +691,10 @@ const POLL_MS = 50;
  * `limits.pendingBytes` of segments are waiting it is paused (SIGSTOP) until the caller has taken
  * half of them (SIGCONT). If the caller stops early, ffmpeg is killed.
  */
-async function streamSegments(ffmpeg: string, request: SegmentRequest, limits: MediaLimits): Promise<SegmentStream> {
+async function streamSegments(ffmpeg: string, args: string[], request: StreamOptions, limits: MediaLimits): Promise<SegmentStream> {
   const startedAt = performance.now();
-  const child = spawn(ffmpeg, segmentArgs(request, limits), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const place = request.place ?? listed;
+  const child = spawn(ffmpeg, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   // The mov demuxer says "partial file" when the index lists media past the end of the file.
   let cutShort = false;
@@ -585,7 +734,7 @@ async function streamSegments(ffmpeg: string, request: SegmentRequest, limits: M
   const listPath = join(request.outDir, 'segments.csv');
   const queue: SegmentFile[] = [];
   let queuedBytes = 0;
-  let listed = 0;
+  let count = 0;
   let listBytes = 0; // how much of the CSV has been read
   let partial = '';
   let running = true;
@@ -646,7 +795,7 @@ async function streamSegments(ffmpeg: string, request: SegmentRequest, limits: M
       for (const entry of parseSegmentList(text.slice(0, text.length - partial.length))) {
         const path = join(request.outDir, entry.file);
         const { size: bytes } = await stat(path);
-        queue.push({ index: listed++, path, bytes, start: entry.start, duration: Math.max(0, entry.end - entry.start) });
+        queue.push({ ...place(entry, count++), path, bytes });
         queuedBytes += bytes;
       }
       listedSignal?.();
@@ -710,7 +859,7 @@ async function streamSegments(ffmpeg: string, request: SegmentRequest, limits: M
       }
       if (code !== 0) throw new SegmentationFailed(`ffmpeg could not segment the file: ${ffmpegCause(stderr)}`);
       if (cutShort) throw new TruncatedInput('ffmpeg found the media cut short (partial file)');
-      if (listed === 0) throw new SegmentationFailed('ffmpeg wrote no segments: is the file empty of frames?');
+      if (count === 0) throw new SegmentationFailed('ffmpeg wrote no segments: is the file empty of frames?');
     } finally {
       clearInterval(timer);
       clearTimeout(killTimer);

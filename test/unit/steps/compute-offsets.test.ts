@@ -1,19 +1,18 @@
 import { computeOffsets, parseComputeOffsetsInput } from '../../../functions/compute-offsets/step';
 import { packageBatch } from '../../../functions/package-batch/step';
-import { segmentMedia } from '../../../functions/segment-media/step';
 import { validateInput } from '../../../functions/validate-input/step';
 import { parseOffsets } from '../../../src/core/documents';
 import { TransientNetworkError } from '../../../src/core/errors';
 import { keys } from '../../../src/core/naming';
 import { readDocument } from '../../../src/read-document';
-import { segmentsOf, stepSettings, uploadedClip } from '../../support/steps';
+import { segmentInMemory, segmentsOf, stepSettings, uploadedClip } from '../../support/steps';
 
 /** Everything up to ComputeOffsets, two packages of 1000-, 2000- and 1500-byte segments. */
 async function packaged() {
   const settings = stepSettings({ packageBytes: 3500 });
   const clip = await uploadedClip({ segments: segmentsOf(1000, 2000, 1500) });
   const job = await validateInput(clip.request, clip.ports, settings);
-  const segmented = await segmentMedia(job, clip.ports, settings);
+  const segmented = await segmentInMemory(job, clip.ports, settings);
   for (const batch of segmented.batches) await packageBatch({ videoId: job.videoId, revision: job.revision, batch }, clip.ports, settings);
   const input = parseComputeOffsetsInput({ job, manifestKey: segmented.manifestKey, batches: segmented.batches });
   return { ...clip, job, input, settings };

@@ -6,12 +6,14 @@ import { keys } from '../../../src/core/naming';
 import { crc32 } from '../../../src/core/zip';
 import { readDocument } from '../../../src/read-document';
 import { ScriptedMediaTool } from '../../support/memory';
-import { segmentsOf, stepSettings, uploadedClip } from '../../support/steps';
+import { MP4, segmentInMemory, segmentsOf, stepSettings, uploadedClip } from '../../support/steps';
+import { encodeChunk } from '../../../functions/encode-chunk/step';
+import { joinChunks } from '../../../functions/join-chunks/step';
 
 async function segmented(segments: { bytes: number; duration: number }[], settings = stepSettings()) {
   const clip = await uploadedClip({ segments });
   const job = await validateInput(clip.request, clip.ports, settings);
-  return { ...clip, job, settings, run: () => segmentMedia(job, clip.ports, settings) };
+  return { ...clip, job, settings, run: () => segmentInMemory(job, clip.ports, settings) };
 }
 
 describe('SegmentMedia', () => {
@@ -121,5 +123,79 @@ describe('SegmentMedia', () => {
     const { ports, job, settings } = await segmented(segmentsOf(1000));
     const media = new ScriptedMediaTool({ segments: segmentsOf(1000, 1000), failAfter: 1 });
     await expect(segmentMedia(job, { ...ports, media }, settings)).rejects.toMatchObject({ name: 'SegmentationFailed' });
+  });
+});
+
+describe('a transcode in chunks: SegmentMedia, EncodeChunk, JoinChunks', () => {
+  /** HEVC: transcoded; 9 ten-second segments in chunks of at most 30 s, so three. */
+  async function transcode(settings = stepSettings({ maxChunkSeconds: 30 })) {
+    const segments = segmentsOf(1000, 1100, 1200, 1300, 1400, 1500, 1600, 1700, 1800);
+    const clip = await uploadedClip({ segments, probe: { ...MP4, durationSeconds: 90, video: { ...MP4.video!, codec: 'hevc' } } });
+    const job = await validateInput(clip.request, clip.ports, settings);
+    return { ...clip, job, settings };
+  }
+
+  it('plans the chunks and encodes the audio once, cut at their starts; each chunk stores its segments; JoinChunks packs them all', async () => {
+    const { ports, media, job, settings } = await transcode();
+    const planned = await segmentMedia(job, ports, settings);
+    expect(planned).toMatchObject({ chunks: [0, 1, 2], plannedSegments: 9, encoding: { video: 'h264', audio: 'copy' } });
+    expect(media.audioSplits.map((r) => r.cuts)).toEqual([[30, 60]]);
+    for (const chunk of [0, 1, 2])
+      expect(await ports.objects.head('work', keys.chunkAudio(job.videoId, job.revision, chunk))).toBeDefined();
+    expect(await ports.objects.head('work', keys.manifest(job.videoId, job.revision))).toBeUndefined(); // not before the chunks
+
+    const results = [];
+    for (const chunk of [2, 0, 1])
+      results.push(await encodeChunk({ videoId: job.videoId, revision: job.revision, chunk }, ports, settings));
+    expect(results.map((r) => [r.chunk, r.segments])).toEqual([
+      [2, 3],
+      [0, 3],
+      [1, 3],
+    ]);
+    expect(media.chunked.map((r) => [r.firstSegment, r.segmentCount, r.start, r.end, Boolean(r.audio)])).toEqual([
+      [6, 3, 60, undefined, true],
+      [0, 3, 0, 30, true],
+      [3, 3, 30, 60, true],
+    ]);
+
+    const joined = await joinChunks(job, ports, settings);
+    expect(joined).toMatchObject({ segmentCount: 9, durationSeconds: 90, chunks: { count: 3 } });
+    const manifest = await readDocument(ports.objects, 'work', joined.manifestKey, parseManifest);
+    expect(manifest.segments.map((s) => [s.index, s.bytes, s.start])).toEqual(
+      segmentsOf(1000, 1100, 1200, 1300, 1400, 1500, 1600, 1700, 1800).map((s, i) => [i, s.bytes, i * 10]),
+    );
+    for (const s of manifest.segments) expect(s.crc32).toBe(crc32(await ports.objects.get('work', s.key)));
+    for (const chunk of [0, 1, 2])
+      expect(await ports.objects.head('work', keys.chunkAudio(job.videoId, job.revision, chunk))).toBeUndefined();
+    expect(readdirSync(settings.scratchDir)).toEqual([]);
+  });
+
+  it('refuses to join chunks that do not join up', async () => {
+    const { ports, job, settings } = await transcode();
+    await segmentMedia(job, ports, settings);
+    for (const chunk of [0, 2]) await encodeChunk({ videoId: job.videoId, revision: job.revision, chunk }, ports, settings);
+    // Chunk 1's list says it made nothing (a task that lost its frames).
+    await ports.objects.put(
+      'work',
+      keys.chunkManifest(job.videoId, job.revision, 1),
+      JSON.stringify({ chunk: 1, segments: 0, seconds: 0, records: [] }),
+    );
+    await expect(joinChunks(job, ports, settings)).rejects.toMatchObject({
+      name: 'SegmentationFailed',
+      message: 'chunk 2 made segment 6 where segment 3 was due: the chunks do not join up',
+    });
+  });
+
+  it('fails ValidateInput with TranscodeTooLarge, before anything is made, when one segment cannot be encoded within the timeout', async () => {
+    const settings = stepSettings({ encodeTimeoutSeconds: 900, encodeMemoryMb: 3008 });
+    const clip = await uploadedClip({
+      probe: { ...MP4, durationSeconds: 600, video: { codec: 'hevc', width: 7680, height: 4320, frameRate: 120 } },
+    });
+    await expect(
+      validateInput({ ...clip.request, options: { segmentSeconds: 60, profile: 'source' } }, clip.ports, settings),
+    ).rejects.toMatchObject({
+      name: 'TranscodeTooLarge',
+    });
+    expect([...clip.ports.objects.data.keys()].filter((k) => !k.startsWith('input/'))).toEqual([]);
   });
 });

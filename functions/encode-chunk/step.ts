@@ -1,0 +1,54 @@
+// EncodeChunk: one iteration of the EncodeChunks Map. Encodes the frames of its chunk — read from
+// the keyframe before its start, so over HTTP only its part of the input — with the audio
+// SegmentMedia encoded once for it, into its segments in the work bucket and a list of them
+// (keys.chunkManifest) for JoinChunks. A retry writes the same keys again.
+import { parseChunkDocument } from '../../src/core/documents';
+import { InvalidRequest } from '../../src/core/errors';
+import type { ChunkManifest, ChunkResult, EncodeChunkInput } from '../../src/core/model';
+import { FORMAT_OF, keys, supportedExtension } from '../../src/core/naming';
+import type { Ports } from '../../src/ports';
+import { readDocument } from '../../src/read-document';
+import { round2, storeSegments, withInput } from '../segment-media/step';
+
+export { parseEncodeChunkInput } from '../../src/core/model';
+
+export type EncodeChunkPorts = Pick<Ports, 'objects' | 'media'>;
+
+export interface EncodeChunkSettings {
+  /** A folder for scratch files; unset, the system's temporary folder (/tmp in Lambda). */
+  scratchDir?: string | undefined;
+}
+
+export async function encodeChunk(input: EncodeChunkInput, ports: EncodeChunkPorts, settings: EncodeChunkSettings): Promise<ChunkResult> {
+  const { videoId, revision, chunk } = input;
+  const document = await readDocument(ports.objects, 'work', keys.chunks(videoId, revision), parseChunkDocument);
+  const part = document.chunks[chunk];
+  if (!part) throw new InvalidRequest(`chunk ${chunk} is not in the plan (${document.chunks.length} chunks)`);
+  const job = { videoId, revision, source: document.source };
+  let seconds = 0;
+  const records = await withInput(job, ports, settings.scratchDir, async (location, outDir) => {
+    const audio =
+      chunk < document.audioChunks ? await ports.objects.readableLocation('work', keys.chunkAudio(videoId, revision, chunk)) : undefined;
+    const stream = await ports.media.encodeChunk({
+      input: location,
+      format: FORMAT_OF[supportedExtension(document.source.key)],
+      plan: document.encoding,
+      segmentSeconds: document.segmentSeconds,
+      firstSegment: part.firstSegment,
+      segmentCount: part.segmentCount,
+      start: part.start,
+      end: part.end,
+      audio,
+      outDir,
+      timeOffset: document.timeOffset,
+      sourceStart: document.sourceStart,
+    });
+    const stored = await storeSegments(stream, job, ports);
+    seconds = stream.timing?.().seconds ?? 0;
+    return stored;
+  });
+  const result: ChunkResult = { chunk, segments: records.length, seconds: round2(seconds) };
+  const manifest: ChunkManifest = { ...result, records };
+  await ports.objects.put('work', keys.chunkManifest(videoId, revision, chunk), JSON.stringify(manifest), 'application/json');
+  return result;
+}

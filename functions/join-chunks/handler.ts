@@ -1,0 +1,4 @@
+// Lambda entry for the joinChunks function: its step, as the step table (src/composition/steps.ts) wires it.
+import { lambdaHandler } from '../../src/composition/lambda';
+
+export const handler = lambdaHandler('joinChunks');

@@ -1,0 +1,158 @@
+// A transcode split into chunks, judged by what an independent player (Debian's ffmpeg and ffprobe)
+// decodes from the stream a viewer gets: every frame of the source once, the sound continuous
+// across the chunks' seams, and picture and sound together at each seam. The source carries a
+// white flash on the first frame of every second, a beep starting with it on the right channel
+// and a steady 440 Hz tone on the left.
+import { execFile } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { buildCli, cliIn } from '../support/cli';
+import { ffmpeg, tempDir, TRANSCODE_STATES } from '../support/fixtures';
+import { playedStream, servedPlaylist } from '../support/independent-playlist';
+import { PLAYER } from '../support/player';
+
+const run = promisify(execFile);
+const DECODER = join(dirname(PLAYER), 'ffmpeg');
+const FPS = 30;
+const RATE = 48_000;
+
+let home: string;
+let dir: string;
+
+beforeAll(() => {
+  expect(buildCli()).toBe(true);
+  if (!existsSync(PLAYER) || !existsSync(DECODER))
+    throw new Error(`the player check needs ${PLAYER} and ${DECODER}: apt-get install ffmpeg`);
+  home = tempDir('e2e-chunks-home');
+  dir = tempDir('e2e-chunks-media');
+});
+
+/** 30 s at 30 fps with a 2-s GOP (so chunks start between the source's keyframes), AAC stereo. */
+function syncClip(path: string): string {
+  ffmpeg([
+    ...[
+      '-f',
+      'lavfi',
+      '-i',
+      `testsrc2=size=640x360:rate=${FPS},drawbox=x=0:y=0:w=iw:h=ih:color=white:t=fill:enable='eq(mod(n\\,${FPS})\\,0)'`,
+    ],
+    ...['-f', 'lavfi', '-i', `aevalsrc='0.5*sin(2*PI*440*t)|if(lt(mod(t\\,1)\\,0.1)\\,0.5*sin(2*PI*1000*t)\\,0)':s=${RATE}:c=stereo`],
+    ...['-t', '30', '-c:v', 'libx264', '-preset', 'veryfast', '-g', '60', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '128k'],
+    path,
+  ]);
+  return path;
+}
+
+async function lines(command: string, args: string[]): Promise<string[]> {
+  const { stdout } = await run(command, args, { maxBuffer: 1 << 28, timeout: 120_000 });
+  return stdout.split('\n').filter(Boolean);
+}
+
+/** Presentation times of a stream's packets, sorted. */
+async function packetTimes(file: string, stream: string): Promise<number[]> {
+  const times = await lines(PLAYER, ['-v', 'error', '-select_streams', stream, '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', file]);
+  return times.map((t) => Number.parseFloat(t)).sort((a, b) => a - b);
+}
+
+/** Times of the white frames, on the stream's own timeline. */
+async function flashes(file: string): Promise<number[]> {
+  const out = await lines(DECODER, [
+    ...['-v', 'error', '-copyts', '-i', file, '-map', '0:v:0'],
+    ...['-vf', 'signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-', '-f', 'null', '-'],
+  ]);
+  const times: number[] = [];
+  let at = 0;
+  for (const line of out) {
+    const time = /pts_time:([\d.]+)/.exec(line);
+    if (time) at = Number(time[1]);
+    const luma = /YAVG=([\d.]+)/.exec(line);
+    if (luma && Number(luma[1]) > 200) times.push(at);
+  }
+  return times;
+}
+
+/** The sound as decoded, interleaved stereo; sample i plays at `start` + i / RATE. */
+async function sound(file: string): Promise<{ samples: Float32Array; start: number }> {
+  const { stdout } = await run(DECODER, ['-v', 'error', '-i', file, '-map', '0:a:0', '-f', 'f32le', '-ac', '2', '-ar', String(RATE), '-'], {
+    encoding: 'buffer',
+    maxBuffer: 1 << 30,
+    timeout: 120_000,
+  });
+  const bytes = Buffer.from(stdout);
+  const samples = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+  return { samples, start: (await packetTimes(file, 'a:0'))[0]! };
+}
+
+/** Where each beep starts: the right channel leaving silence after at least half a second of it. */
+function beeps({ samples, start }: { samples: Float32Array; start: number }): number[] {
+  const found: number[] = [];
+  let quiet = 0;
+  for (let i = 0; i < samples.length / 2; i++) {
+    const loud = Math.abs(samples[2 * i + 1]!) > 0.05;
+    if (loud && quiet > RATE / 2) found.push(start + i / RATE);
+    quiet = loud ? 0 : quiet + 1;
+  }
+  return found;
+}
+
+/**
+ * The largest second difference of the left channel (a 440 Hz sine of amplitude 0.5 has at most
+ * 0.5·(2π·440/48000)² ≈ 0.0017) in `seconds` around `time`: a click, gap or overlap is far above it.
+ */
+function roughness({ samples, start }: { samples: Float32Array; start: number }, time: number, seconds = 0.05): number {
+  const centre = Math.round((time - start) * RATE);
+  let most = 0;
+  for (let i = Math.max(2, centre - seconds * RATE); i < Math.min(samples.length / 2, centre + seconds * RATE); i++) {
+    most = Math.max(most, Math.abs(samples[2 * i]! - 2 * samples[2 * (i - 1)]! + samples[2 * (i - 2)]!));
+  }
+  return most;
+}
+
+describe('a transcode split into chunks', () => {
+  it('plays as one run would: every frame once, continuous sound, picture and sound together at every seam', async () => {
+    const source = syncClip(join(dir, 'sync.mp4'));
+    // 6-s segments, chunks of at most 12 s: three chunks, the seams at 12 s and 24 s.
+    const convert = cliIn(home, ['convert', source, '--transcode', '--segment-seconds', '6', '--json'], { LAMBDA_HLS_CHUNK_SECONDS: '12' });
+    const result = JSON.parse(convert.stdout) as { status: string; videoId: string; stats: { chunks?: number; chunkSeconds?: number[] } };
+    expect(result).toMatchObject({ status: 'SUCCEEDED', stats: { chunks: 3 } });
+    expect(result.stats.chunkSeconds).toHaveLength(3);
+    const history = JSON.parse(cliIn(home, ['history', result.videoId, '--json']).stdout) as {
+      states: { state: string; iterations?: { succeeded: number }; chunkSeconds?: number[] }[];
+    };
+    expect(history.states.map((s) => s.state)).toEqual(TRANSCODE_STATES);
+    expect(history.states.find((s) => s.state === 'EncodeChunks')).toMatchObject({ iterations: { succeeded: 3 } });
+
+    // Segment durations as asked: five of 6 s.
+    const playlist = servedPlaylist(home, result.videoId).text;
+    const durations = [...playlist.matchAll(/#EXTINF:([\d.]+),/g)].map((m) => Number(m[1]));
+    expect(durations).toHaveLength(5);
+    for (const d of durations) expect(Math.abs(d - 6)).toBeLessThanOrEqual(1 / FPS);
+
+    const stream = join(dir, 'played.ts');
+    writeFileSync(stream, playedStream(home, result.videoId));
+    const frames = await packetTimes(stream, 'v:0');
+    expect(frames).toHaveLength(30 * FPS); // as many as the source, none twice
+    const first = frames[0]!;
+    const span = frames.at(-1)! - first + 1 / FPS;
+    expect(Math.abs(span - 30)).toBeLessThanOrEqual(1 / FPS);
+    // Evenly spaced: no frame lost or repeated at a seam.
+    for (let i = 1; i < frames.length; i++) expect(Math.abs(frames[i]! - frames[i - 1]! - 1 / FPS)).toBeLessThan(0.002);
+
+    const audio = await sound(stream);
+    const calm = roughness(audio, first + 4.5, 0.4);
+    expect(calm).toBeLessThan(0.0025);
+    for (const seam of [12, 24]) {
+      expect(roughness(audio, first + seam)).toBeLessThan(calm * 1.5);
+    }
+
+    // A beep starts with every flash, within a frame, on each side of each seam.
+    const flashed = await flashes(stream);
+    expect(flashed).toHaveLength(30);
+    const beeped = beeps(audio);
+    for (const flash of flashed.slice(1)) {
+      const nearest = beeped.reduce((best, b) => (Math.abs(b - flash) < Math.abs(best - flash) ? b : best), Number.POSITIVE_INFINITY);
+      expect({ flash, offset: Math.abs(nearest - flash) <= 1 / FPS }).toEqual({ flash, offset: true });
+    }
+  }, 300_000);
+});
