@@ -217,7 +217,7 @@ async function leftIn(bucket: string, prefix: string): Promise<string[]> {
 
 describe('the deployed functions on emulated AWS', () => {
   it(`run on Node ${lambdaNode() === process.execPath ? process.versions.node : '22'} from their bundles alone, with their template environment`, async () => {
-    expect(runner.functions.size).toBe(10);
+    expect(runner.functions.size).toBe(12);
     // A malformed event is refused by name, as the state machine sees it.
     await expect(runner.invoke('writePlaylist', {})).rejects.toMatchObject({ name: 'InvalidRequest' });
   });
