@@ -180,23 +180,18 @@ export function timelineOffset(frameRate: number | undefined): number {
 /** Lambda gives a function one vCPU per 1,769 MB of memory. */
 export const MB_PER_VCPU = 1769;
 
-/** The limits as the settings give them: deployed, the encoding function's; locally, this machine's CPUs shared. */
+/** The limits as the settings give them: deployed, the encoding function's; locally, no timeout (a CPU per task, for the estimates). */
 export function encodeLimitsOf(settings: {
   encodeConcurrency: number;
   encodeSpeedMegapixels: number;
   maxChunkSeconds?: number | undefined;
   encodeTimeoutSeconds?: number | undefined;
   encodeMemoryMb?: number | undefined;
-  cpus?: number;
 }): EncodeLimits {
-  const cpus =
-    settings.encodeMemoryMb !== undefined
-      ? settings.encodeMemoryMb / MB_PER_VCPU
-      : Math.max(1, (settings.cpus ?? settings.encodeConcurrency) / settings.encodeConcurrency);
   return {
     speedMegapixels: settings.encodeSpeedMegapixels,
     timeoutSeconds: settings.encodeTimeoutSeconds,
-    cpus,
+    cpus: settings.encodeMemoryMb !== undefined ? settings.encodeMemoryMb / MB_PER_VCPU : 1,
     concurrency: settings.encodeConcurrency,
     maxChunkSeconds: settings.maxChunkSeconds,
   };

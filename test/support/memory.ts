@@ -142,20 +142,7 @@ export class ScriptedMediaTool implements MediaTool {
 
   async segment(request: SegmentRequest): Promise<SegmentStream> {
     this.segmented.push(request);
-    const { segments = [], failAfter, truncated } = this.script;
-    await mkdir(request.outDir, { recursive: true });
-    return (async function* () {
-      let start = 0;
-      for (const [index, segment] of segments.entries()) {
-        if (failAfter !== undefined && index >= failAfter)
-          throw new SegmentationFailed('ffmpeg could not segment the file: Connection reset');
-        const path = join(request.outDir, `${String(index).padStart(5, '0')}.ts`);
-        await writeFile(path, Buffer.alloc(segment.bytes, 0x47));
-        yield { index, path, bytes: segment.bytes, start, duration: segment.duration };
-        start += segment.duration;
-      }
-      if (truncated) throw new TruncatedInput('ffmpeg found the media cut short (partial file)');
-    })();
+    return this.writeSegments(request.outDir, 0, this.script.segments?.length ?? 0, this.script.truncated);
   }
 
   readonly chunked: ChunkRequest[] = [];
@@ -164,20 +151,25 @@ export class ScriptedMediaTool implements MediaTool {
   /** The scripted segments firstSegment … firstSegment + segmentCount − 1, as one chunk would make them. */
   async encodeChunk(request: ChunkRequest): Promise<SegmentStream> {
     this.chunked.push(request);
+    return this.writeSegments(request.outDir, request.firstSegment, request.segmentCount, false);
+  }
+
+  /** Writes scripted segments first … first + count − 1 into `outDir`, one at a time, failing where the script says. */
+  private async writeSegments(outDir: string, first: number, count: number, truncated = false): Promise<SegmentStream> {
     const { segments = [], failAfter } = this.script;
-    await mkdir(request.outDir, { recursive: true });
-    const mine = segments.slice(request.firstSegment, request.firstSegment + request.segmentCount);
-    let start = segments.slice(0, request.firstSegment).reduce((sum, s) => sum + s.duration, 0);
+    await mkdir(outDir, { recursive: true });
+    let start = segments.slice(0, first).reduce((sum, s) => sum + s.duration, 0);
     return (async function* () {
-      for (const [position, segment] of mine.entries()) {
-        const index = request.firstSegment + position;
+      for (const [position, segment] of segments.slice(first, first + count).entries()) {
+        const index = first + position;
         if (failAfter !== undefined && index >= failAfter)
           throw new SegmentationFailed('ffmpeg could not segment the file: Connection reset');
-        const path = join(request.outDir, `${String(index).padStart(5, '0')}.ts`);
+        const path = join(outDir, `${String(index).padStart(5, '0')}.ts`);
         await writeFile(path, Buffer.alloc(segment.bytes, 0x47));
         yield { index, path, bytes: segment.bytes, start, duration: segment.duration };
         start += segment.duration;
       }
+      if (truncated) throw new TruncatedInput('ffmpeg found the media cut short (partial file)');
     })();
   }
 
