@@ -283,7 +283,7 @@ describe('lambda-hls convert, serve and an independent player', () => {
       segments: 3,
       packages: 1,
       maxStatePayloadBytes: expect.any(Number),
-      historyEvents: 31 + 7,
+      historyEvents: 33 + 7, // the Choice adds its Entered and Exited
       ffmpegSeconds: expect.any(Number),
       ffmpegPausedSeconds: expect.any(Number),
     });
