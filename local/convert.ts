@@ -176,7 +176,10 @@ function withRunControls(ports: Ports, { onSegmenting, signal }: Pick<ConvertOpt
         media.splitAudio({
           ...request,
           ...(signal && { signal }),
-          onProgress: (seconds) => onSegmenting?.(seconds, request.durationSeconds),
+          onProgress: (seconds) => {
+            request.onProgress?.(seconds);
+            onSegmenting?.(seconds, request.durationSeconds);
+          },
         }),
       testClip: (path, seconds) => media.testClip(path, seconds),
     },

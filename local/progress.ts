@@ -48,13 +48,16 @@ export function progressReporter(out: ProgressWriter): ProgressReport {
       line(text);
     }
   };
-  // The Map being counted: PackageSegments' packages, or EncodeChunks' chunks.
+  // What the running Map counts, as its iterations' results say: packages (of the planned total) or chunks.
   let chunkTotal = 0;
-  let counting = { state: 'PackageSegments', unit: 'packages', total: () => total };
-  const showDone = (count: number) => {
+  let mapState = '';
+  let unit: 'packages' | 'chunks' = 'packages';
+  const planned = () => (unit === 'chunks' ? chunkTotal : total);
+  const showDone = (count: number, counted: typeof unit) => {
+    unit = counted;
     done += count;
-    const of = counting.total();
-    counter(`  ...     ${counting.state.padEnd(16)} ${done}/${of}`, of > 0 ? Math.floor((done * 10) / of) : done);
+    const of = planned();
+    counter(`  ...     ${mapState.padEnd(16)} ${done}/${of}`, of > 0 ? Math.floor((done * 10) / of) : done);
   };
   const segmenting = (seconds: number, totalSeconds: number) => {
     const fraction = totalSeconds > 0 ? Math.min(1, seconds / totalSeconds) : 0;
@@ -74,18 +77,15 @@ export function progressReporter(out: ProgressWriter): ProgressReport {
           lastShown = -1;
           if (event.stateType === 'Map') {
             done = 0;
-            counting =
-              state === 'EncodeChunks'
-                ? { state, unit: 'chunks', total: () => chunkTotal }
-                : { state, unit: 'packages', total: () => total };
+            mapState = state;
           }
         }
         break;
       case 'StateExited': {
         if (nested) {
           // A PackageSegments batch finished: its packages count towards the Map's progress; a chunk, one.
-          if (event.packages !== undefined) showDone(event.packages);
-          if (event.chunkSeconds !== undefined) showDone(1);
+          if (event.packages !== undefined) showDone(event.packages, 'packages');
+          if (event.chunkSeconds !== undefined) showDone(1, 'chunks');
           break;
         }
         // A caught failure also exits the state; the FAILED line has said it all. A Choice only routes.
@@ -98,7 +98,7 @@ export function progressReporter(out: ProgressWriter): ProgressReport {
           if (event.plannedPackages !== undefined) detail += ` in ${total} package${total === 1 ? '' : 's'}`;
         }
         if (event.plannedChunks !== undefined) chunkTotal = event.plannedChunks;
-        if (event.stateType === 'Map') detail = `  ${done}/${counting.total()} ${counting.unit}`;
+        if (event.stateType === 'Map') detail = `  ${done}/${planned()} ${unit}`;
         if (event.notes?.length) detail += `  ${event.notes.join('; ')}`;
         line(`  ok      ${state.padEnd(16)} ${seconds(took).padStart(7)}${detail}`);
         for (const warning of event.warnings ?? []) line(`  warning ${state.padEnd(16)} ${warning}`);

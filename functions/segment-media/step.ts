@@ -8,7 +8,7 @@ import { CONTROL_PLANE_RETRY, retryTransient, type RetryOptions } from '../../sr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CodeStorageQuotaExceeded, InputNotFound, SegmentationFailed, SegmentTooLarge, TruncatedInput } from '../../src/core/errors';
-import { describeChunking, encodeLimitsOf, isChunked, planChunks, timelineOffset } from '../../src/core/chunks';
+import { describeChunking, encodeLimitsOf, isChunked, planChunks, timelineOffset, type EncodeSettings } from '../../src/core/chunks';
 import type {
   BatchDocument,
   ChunkDocument,
@@ -37,7 +37,7 @@ export { parseJob as parseSegmentMediaInput } from '../../src/core/model';
 
 export type SegmentMediaPorts = Pick<Ports, 'objects' | 'media' | 'code'>;
 
-export interface SegmentMediaSettings {
+export interface SegmentMediaSettings extends EncodeSettings {
   /** A folder for scratch files; unset, the system's temporary folder (/tmp in Lambda). */
   scratchDir?: string | undefined;
   /** Per-call retries of throttling and network faults (tests make them instant). */
@@ -48,12 +48,6 @@ export interface SegmentMediaSettings {
   packageBytes: number;
   /** Packages per Map iteration (tests make them small). */
   batchLimits?: BatchLimits;
-  /** How a transcode is split into chunks. */
-  encodeConcurrency: number;
-  encodeSpeedMegapixels: number;
-  maxChunkSeconds?: number | undefined;
-  encodeTimeoutSeconds?: number | undefined;
-  encodeMemoryMb?: number | undefined;
 }
 
 /**
@@ -140,17 +134,18 @@ function mediaEnd(segments: readonly SegmentRecord[]): number {
   return segments.reduce((end, s) => Math.max(end, s.start + s.duration), 0);
 }
 
+/** The input is cut short: where its media ends and what its header declares. */
+function cutShort(job: Job, segments: readonly SegmentRecord[]): TruncatedInput {
+  return new TruncatedInput(
+    `${JSON.stringify(baseName(job.source.key))} is cut short: its media ends at ${mediaEnd(segments).toFixed(1)} s of the ${job.media.durationSeconds.toFixed(1)} s its header declares (an upload that was interrupted, or a file still being written): upload the whole file again`,
+  );
+}
+
 /** An MP4 whose media ends well before its header's duration was cut short (an MP3's duration is an estimate). */
-export function checkComplete(job: Job, segments: readonly SegmentRecord[], evenIfWithinTolerance = false): void {
+export function checkComplete(job: Job, segments: readonly SegmentRecord[]): void {
   const declared = job.media.durationSeconds;
-  const end = mediaEnd(segments);
-  if (
-    evenIfWithinTolerance ||
-    (FORMAT_OF[supportedExtension(job.source.key)] === 'mp4' && declared - end > truncationTolerance(declared))
-  ) {
-    throw new TruncatedInput(
-      `${JSON.stringify(baseName(job.source.key))} is cut short: its media ends at ${end.toFixed(1)} s of the ${declared.toFixed(1)} s its header declares (an upload that was interrupted, or a file still being written): upload the whole file again`,
-    );
+  if (FORMAT_OF[supportedExtension(job.source.key)] === 'mp4' && declared - mediaEnd(segments) > truncationTolerance(declared)) {
+    throw cutShort(job, segments);
   }
 }
 
@@ -184,7 +179,7 @@ export async function segmentMedia(
       timing = stream.timing?.();
     });
   } catch (error) {
-    if (error instanceof TruncatedInput) checkComplete(job, segments, true);
+    if (error instanceof TruncatedInput) throw cutShort(job, segments);
     throw error;
   }
   checkComplete(job, segments);

@@ -3,7 +3,7 @@
 import { EmptyInput, InputNotFound, InputTooLarge, NotMedia, TruncatedInput } from '../../src/core/errors';
 import type { ConversionRequest, Job } from '../../src/core/model';
 import { baseName, checkNamesFit, FORMAT_OF, revisionFor, supportedExtension, videoIdFor } from '../../src/core/naming';
-import { encodeLimitsOf, isChunked, planChunks } from '../../src/core/chunks';
+import { encodeLimitsOf, isChunked, planChunks, type EncodeSettings } from '../../src/core/chunks';
 import { planEncoding } from '../../src/core/plan';
 import { formatBytes } from '../../src/core/units';
 import type { Ports } from '../../src/ports';
@@ -12,19 +12,14 @@ export { parseExecutionInput as parseValidateInput } from '../../src/core/model'
 
 export type ValidateInputPorts = Pick<Ports, 'objects' | 'media'>;
 
-export interface ValidateInputSettings {
+/** And how a transcode may be split (concurrency, the encoding function's timeout, speed). */
+export interface ValidateInputSettings extends EncodeSettings {
   /** Largest input accepted, in bytes. */
   maxInputBytes: number;
   /** Prefix of every segment function name (with the video id it must fit in 64 characters). */
   functionPrefix: string;
   /** Mixed into video ids (LAMBDA_HLS_VIDEO_ID_SECRET); none by default. */
   videoIdSecret?: string;
-  /** How a transcode may be split (concurrency, the encoding function's timeout, speed). */
-  encodeConcurrency: number;
-  encodeSpeedMegapixels: number;
-  maxChunkSeconds?: number | undefined;
-  encodeTimeoutSeconds?: number | undefined;
-  encodeMemoryMb?: number | undefined;
 }
 
 export async function validateInput(input: ConversionRequest, ports: ValidateInputPorts, settings: ValidateInputSettings): Promise<Job> {

@@ -1,5 +1,6 @@
 // `lambda-hls history <videoId|executionName> [--json] [--stage S]`: each state with status,
 // timing, retries and Map progress, and for a failed run the failed state, error and cause.
+import type { StateSummary } from '../../src/core/history';
 import type { HistoryView, Target } from '../targets';
 import type { HistoryJson } from './contracts';
 import { EXIT_FAILED, EXIT_OK, plural, printJson, say } from './output';
@@ -14,8 +15,11 @@ export async function runHistory(target: Target, id: string, json: boolean): Pro
   return EXIT_OK;
 }
 
-/** What a Map's iterations are, by state (PackageSegments': batches of packages). */
-const ITERATIONS: Record<string, [string, string]> = { EncodeChunks: ['chunk', 'chunks'] };
+/** What a Map's iterations are, by what they made: chunks (EncodeChunks), batches of packages (PackageSegments). */
+function iterationNames(s: StateSummary): [string, string] {
+  if (s.chunkSeconds) return ['chunk', 'chunks'];
+  return s.packages !== undefined ? ['batch', 'batches'] : ['iteration', 'iterations'];
+}
 
 /** Prints one execution's history the same way, whether it ran here or in AWS. */
 function printHistory(view: HistoryView, json: boolean): void {
@@ -58,7 +62,7 @@ function printHistory(view: HistoryView, json: boolean): void {
     if (s.type === 'Choice') continue; // it only routes
     const time = s.stoppedAt !== undefined ? `${((s.stoppedAt - s.startedAt) / 1000).toFixed(1)}s` : '-';
     const notes = [
-      s.iterations && `${s.iterations.succeeded}/${plural(s.iterations.started, ...(ITERATIONS[s.state] ?? ['batch', 'batches']))}`,
+      s.iterations && `${s.iterations.succeeded}/${plural(s.iterations.started, ...iterationNames(s))}`,
       s.packages !== undefined && plural(s.packages, 'package'),
       s.retries > 0 && `${s.retries} retr${s.retries === 1 ? 'y' : 'ies'}`,
       s.callRetries && `${s.callRetries} call${s.callRetries === 1 ? '' : 's'} retried in-step`,

@@ -180,14 +180,18 @@ export function timelineOffset(frameRate: number | undefined): number {
 /** Lambda gives a function one vCPU per 1,769 MB of memory. */
 export const MB_PER_VCPU = 1769;
 
-/** The limits as the settings give them: deployed, the encoding function's; locally, no timeout (a CPU per task, for the estimates). */
-export function encodeLimitsOf(settings: {
+/** The settings that size a transcode's chunks (ValidateInput and SegmentMedia read them). */
+export interface EncodeSettings {
   encodeConcurrency: number;
   encodeSpeedMegapixels: number;
   maxChunkSeconds?: number | undefined;
+  /** The encodeChunk function's timeout and memory, as the stack sets them; unset locally. */
   encodeTimeoutSeconds?: number | undefined;
   encodeMemoryMb?: number | undefined;
-}): EncodeLimits {
+}
+
+/** The limits as the settings give them: deployed, the encoding function's; locally, no timeout (a CPU per task, for the estimates). */
+export function encodeLimitsOf(settings: EncodeSettings): EncodeLimits {
   return {
     speedMegapixels: settings.encodeSpeedMegapixels,
     timeoutSeconds: settings.encodeTimeoutSeconds,

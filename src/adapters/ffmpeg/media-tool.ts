@@ -579,9 +579,9 @@ export function ffmpegMediaTool(paths: BinaryPaths = {}, limits: MediaLimits = D
 
     async encodeChunk(request) {
       const inputs = request.audio ? [request.input, request.audio] : [request.input];
-      // The segment list's first start is where the muxer began (0); the chunk starts at its own.
+      // Back on the 0-based timeline; the list's first start is where the muxer began (0), the chunk's is its own.
       const place = (entry: SegmentListEntry, position: number) => {
-        const start = (position === 0 ? request.start + request.timeOffset : entry.start) - request.timeOffset;
+        const start = position === 0 ? request.start : entry.start - request.timeOffset;
         return { index: request.firstSegment + position, start, duration: Math.max(0, entry.end - request.timeOffset - start) };
       };
       return runThroughLoopbacks(inputs, ([input, audio]) =>
