@@ -79,8 +79,16 @@ export interface CodeStore {
   delete(name: string): Promise<boolean>;
   /** Functions whose names start with the prefix. */
   list(prefix: string): Promise<PackageInfo[]>;
-  /** Code storage: what the account may hold and what it holds now, in bytes. */
-  quota(): Promise<{ limitBytes: number; usedBytes: number }>;
+  /** The account's limits: code storage it may hold and holds now, and its concurrency. */
+  quota(): Promise<AccountLimits>;
+}
+
+export interface AccountLimits {
+  /** Code storage the account may hold and holds now, in bytes. */
+  limitBytes: number;
+  usedBytes: number;
+  /** Concurrent executions left to functions without a reservation; undefined where there is no such account (locally). */
+  unreservedConcurrency?: number;
 }
 
 export interface SegmentFile {

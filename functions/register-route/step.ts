@@ -106,6 +106,7 @@ export async function registerRoute(
             packages: previous.packages,
             playlistKey: previous.playlistKey,
             until: new Date(now + settings.revisionGraceSeconds * 1000).toISOString(),
+            ...(previous.addressing && { addressing: previous.addressing }),
           },
         ]
       : []),

@@ -8,7 +8,7 @@ import { CONTROL_PLANE_RETRY, retryTransient, type RetryOptions } from '../../sr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CodeStorageQuotaExceeded, InputNotFound, SegmentationFailed, SegmentTooLarge, TruncatedInput } from '../../src/core/errors';
-import { describeChunking, encodeLimitsOf, isChunked, planChunks, timelineOffset, type EncodeSettings } from '../../src/core/chunks';
+import { chunkConcurrencyFor, describeChunking, encodeLimitsOf, isChunked, planChunks, timelineOffset, type EncodeSettings } from '../../src/core/chunks';
 import type {
   BatchDocument,
   ChunkDocument,
@@ -205,7 +205,11 @@ async function startTranscode(
   settings: SegmentMediaSettings,
 ): Promise<ChunkedSegmentation> {
   const { videoId, revision } = job;
-  const chunking = planChunks(job, plan, encodeLimitsOf(settings));
+  // Each chunk is a Lambda invocation: no more at once than the account can run beside its other work.
+  const account = await retryTransient(() => ports.code.quota(), { ...CONTROL_PLANE_RETRY, ...settings.retry });
+  const limits = encodeLimitsOf(settings);
+  const fit = chunkConcurrencyFor(limits.concurrency, account.unreservedConcurrency);
+  const chunking = planChunks(job, plan, { ...limits, concurrency: fit.concurrency });
   const timeOffset = timelineOffset(job.media.video?.frameRate);
   const sourceStart = job.media.startSeconds ?? 0;
   let audioChunks = 0;
@@ -246,7 +250,7 @@ async function startTranscode(
     chunkConcurrency: chunking.concurrency,
     plannedSegments: chunking.segmentCount,
     encoding: plan,
-    chunking: describeChunking(chunking),
+    chunking: fit.note ? `${describeChunking(chunking)} (${fit.note})` : describeChunking(chunking),
     ...(timing && { ffmpeg: { seconds: round2(timing.seconds), pausedSeconds: round2(timing.pausedSeconds) } }),
   };
 }
@@ -331,7 +335,7 @@ async function checkQuota(code: Pick<CodeStore, 'quota'>, needed: number, retry:
   const free = Math.max(0, limitBytes - usedBytes);
   if (needed > free) {
     throw new CodeStorageQuotaExceeded(
-      `the packages need ${formatBytes(needed)} of code storage but only ${formatBytes(free)} of ${formatBytes(limitBytes)} is free: delete videos or raise the quota`,
+      `the packages need ${formatBytes(needed)} of code storage but only ${formatBytes(free)} of ${formatBytes(limitBytes)} is free: delete videos (lambda-hls delete, gc) to make room; Lambda-managed code storage is a per-region quota shared with every function of the account`,
     );
   }
 }

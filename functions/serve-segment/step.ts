@@ -165,8 +165,13 @@ export function packageOf(
 ): { functionName: string } | 'gone' | undefined {
   const { revision } = target;
   // No revision in the URI: a playlist from before revisions were named, answered by the route's
-  // own packages unless the route has moved on to named revisions.
-  if (revision === undefined && route.addressing === 'revision') return 'gone';
+  // own packages unless the route has moved on to named revisions. Then it is gone only where such
+  // a playlist was served: a replaced revision of the old addressing had that package; anything
+  // else never existed (404).
+  if (revision === undefined && route.addressing === 'revision') {
+    const existed = (route.retired ?? []).some((r) => r.addressing !== 'revision' && target.packageIndex < r.packages.length);
+    return existed ? 'gone' : undefined;
+  }
   const served = revision === undefined ? route : answeredRevision(route, revision, now);
   if (!served || served === 'gone') return served;
   const functionName = served.packages[target.packageIndex];

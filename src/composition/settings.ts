@@ -14,8 +14,8 @@ export class InvalidSetting extends Error {
 
 /** Largest input accepted by default: 10 GiB. */
 export const DEFAULT_MAX_INPUT_BYTES = 10 * 1024 ** 3;
-/** Lambda's default code storage per region: 75 GB. */
-export const DEFAULT_QUOTA_BYTES = 75 * 1000 ** 3;
+/** Lambda-managed code storage per region: 300 GB (AWS, "Self-managed S3 code storage", 2026; the quotas page once said 75 GB, raisable). */
+export const DEFAULT_QUOTA_BYTES = 300 * 1000 ** 3;
 /** GetFunction's Code.Location lives "up to 10 minutes"; local URLs the same by default. */
 export const DEFAULT_URL_LIFETIME_SECONDS = 600;
 
@@ -222,7 +222,7 @@ export const SETTINGS = [
     name: 'LAMBDA_HLS_CODE_QUOTA_BYTES',
     key: 'quotaBytes',
     scope: 'local',
-    shown: '75 GB',
+    shown: '300 GB',
     help: "local code storage quota, as Lambda's per region (CodeStorageQuotaExceeded above it)",
     parse: whole('LAMBDA_HLS_CODE_QUOTA_BYTES', DEFAULT_QUOTA_BYTES, 1, MAX_BYTES, 'bytes'),
   } satisfies Spec<'quotaBytes'>,

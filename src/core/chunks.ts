@@ -160,6 +160,22 @@ export function planChunks(job: Pick<Job, 'media' | 'options' | 'source'>, plan:
   return { segmentSeconds, segmentCount, chunkSegments, chunks, concurrency, estimate };
 }
 
+/**
+ * How many chunks may encode at once on an account with `unreserved` concurrent executions left
+ * for functions without a reservation (every EncodeChunk is one): at most half of them, so
+ * playback and the account's other work keep the rest, and never more than asked. Undefined
+ * `unreserved` (no account: a local run) changes nothing.
+ */
+export function chunkConcurrencyFor(asked: number, unreserved: number | undefined): { concurrency: number; note?: string } {
+  if (unreserved === undefined) return { concurrency: asked };
+  const share = Math.max(1, Math.floor(unreserved / 2));
+  if (share >= asked) return { concurrency: asked };
+  return {
+    concurrency: share,
+    note: `at most ${share} chunks at once, not ${asked}: the account has ${unreserved} unreserved concurrent executions, and half of them are left to playback and its other functions`,
+  };
+}
+
 /** One line for a person: how the transcode is split. */
 export function describeChunking(chunking: Chunking): string {
   const n = chunking.chunks.length;

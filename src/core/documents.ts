@@ -159,6 +159,7 @@ export const parseRoute: DocumentParser<RouteRecord> = (value, path) => {
           packages: stringsAt(r.packages, `${at}.packages`),
           playlistKey: stringAt(r.playlistKey, `${at}.playlistKey`),
           until: stringAt(r.until, `${at}.until`),
+          ...(r.addressing === 'revision' && { addressing: 'revision' as const }),
         }));
   // Records written before retirement had `replaced`: a revision already past its grace.
   if (raw.replaced !== undefined) {

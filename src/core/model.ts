@@ -266,6 +266,8 @@ export interface RetiredRevision {
   playlistKey: string;
   /** ISO 8601: its segments are answered before this, 410 Gone after, and its functions deleted. */
   until: string;
+  /** The replaced record's addressing: absent for a revision whose playlist used `<n>.ts`. */
+  addressing?: 'revision';
 }
 
 /** Whether a retired revision is still answered at `now` (epoch ms). */

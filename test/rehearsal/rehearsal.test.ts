@@ -40,7 +40,7 @@ import {
   tempDir,
   writeText,
 } from '../support/fixtures';
-import { FunctionRunner, HOSTS, lambdaNode, roleCredentials } from './support/functions';
+import { checkRuntime, FunctionRunner, HOSTS, lambdaNode, nodeMajor, roleCredentials } from './support/functions';
 import { startApi, type ApiEmulator } from './support/api';
 import { startFunctionUrls, type FunctionUrlEmulator } from './support/function-urls';
 import { startCloudFormation, type CloudFormationEmulator } from './support/cloudformation';
@@ -216,7 +216,12 @@ async function leftIn(bucket: string, prefix: string): Promise<string[]> {
 }
 
 describe('the deployed functions on emulated AWS', () => {
-  it(`run on Node ${lambdaNode() === process.execPath ? process.versions.node : '22'} from their bundles alone, with their template environment`, async () => {
+  it("run on the deployed runtime's Node from their bundles alone, with their template environment, and never on another Node", async () => {
+    const runtimes = resourcesOfType(template, account, 'AWS::Lambda::Function').map(([, props]) => String(props.Runtime));
+    expect(new Set(runtimes)).toEqual(new Set(['nodejs24.x']));
+    expect([runner.nodeMajor, nodeMajor(lambdaNode())]).toEqual([24, 24]);
+    // A stack on another runtime than the rehearsal's Node is refused, not rehearsed on the wrong one.
+    expect(() => checkRuntime(['nodejs22.x'], lambdaNode())).toThrow("the stack deploys nodejs22.x but the rehearsal's Node is 24");
     expect(runner.functions.size).toBe(12);
     // A malformed event is refused by name, as the state machine sees it.
     await expect(runner.invoke('writePlaylist', {})).rejects.toMatchObject({ name: 'InvalidRequest' });
@@ -463,8 +468,9 @@ describe('the deployed functions on emulated AWS', () => {
     const played = join(scratch, 'replaced-played.ts');
     writeFileSync(played, await read(newText));
     expect(await framesOf(PLAYER, played)).toBe(await framesOf(PLAYER, join(scratch, 'replaced-2.mp4')));
-    // A URI without its revision (a playlist from before revisions were named) is not answered with these bytes.
-    expect((await fetch(`${base}/0.ts`, { redirect: 'manual' })).status).toBe(410);
+    // A URI without its revision is not answered with these bytes: no playlist of this video ever
+    // named one (both revisions name theirs), so it never existed (404, not "converted again").
+    expect((await fetch(`${base}/0.ts`, { redirect: 'manual' })).status).toBe(404);
   });
 
   it("transcodes a video that is not H.264 with the layer's ffmpeg, and a player decodes every frame", async () => {

@@ -101,8 +101,14 @@ export class MemoryCodeStore implements CodeStore {
   async list(prefix: string): Promise<PackageInfo[]> {
     return [...this.functions.entries()].filter(([n]) => n.startsWith(prefix)).map(([n, zip]) => this.info(n, zip));
   }
+  /** The account's unreserved concurrency, as GetAccountSettings gives it (undefined: no account, as locally). */
+  unreservedConcurrency: number | undefined;
   async quota() {
-    return { limitBytes: 75e9, usedBytes: [...this.functions.values()].reduce((s, z) => s + z.length, 0) };
+    return {
+      limitBytes: 300e9,
+      usedBytes: [...this.functions.values()].reduce((s, z) => s + z.length, 0),
+      ...(this.unreservedConcurrency !== undefined && { unreservedConcurrency: this.unreservedConcurrency }),
+    };
   }
 }
 

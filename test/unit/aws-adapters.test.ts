@@ -193,6 +193,14 @@ describe('LambdaCodeStore, reading and deleting', () => {
     expect(await store().quota()).toEqual({ limitBytes: 80_530_636_800, usedBytes: 1_000 });
   });
 
+  it("reads the account's unreserved concurrency beside the quota", async () => {
+    lambdaMock.on(GetAccountSettingsCommand).resolves({
+      AccountLimit: { TotalCodeSize: 300e9, ConcurrentExecutions: 10, UnreservedConcurrentExecutions: 10 },
+      AccountUsage: { TotalCodeSize: 0 },
+    });
+    expect(await store().quota()).toEqual({ limitBytes: 300e9, usedBytes: 0, unreservedConcurrency: 10 });
+  });
+
   it('falls back to the documented 10 minutes for a URL without expiry fields', () => {
     expect(urlExpiry('https://example.invalid/x', 1000)).toBe(1000 + 600_000);
   });

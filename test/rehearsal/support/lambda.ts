@@ -12,8 +12,8 @@ import { accessKeyOf, type Iam } from './iam';
 
 /** CreateFunction's request (the zip base64-encoded inside JSON) must be smaller than this. */
 export const REQUEST_LIMIT = 69_905_067;
-/** Lambda's default code storage per region. */
-const CODE_STORAGE = 75 * 1000 ** 3;
+/** Lambda-managed code storage per region (300 GB since 2026). */
+const CODE_STORAGE = 300 * 1000 ** 3;
 const CODE_URL_SECONDS = 600;
 
 interface StoredFunction {
@@ -29,7 +29,7 @@ export interface LambdaEmulator {
   functions: Map<string, StoredFunction>;
   /** Requests refused for the rate, by action. */
   throttled: Map<string, number>;
-  /** The account's code storage (default Lambda's 75 GB): set it low to fill the account. */
+  /** The account's code storage (default Lambda's 300 GB): set it low to fill the account. */
   codeStorageBytes: number | undefined;
   close(): Promise<void>;
 }

@@ -45,7 +45,14 @@ describe('RegisterRoute', () => {
       revision: 'bbbb2222',
       addressing: 'revision',
       retired: [
-        { revision: 'aaaa1111', packages: [`lhls-${first.job.videoId}-aaaa1111-0`], playlistKey: first.playlist.playlistKey, until },
+        {
+          revision: 'aaaa1111',
+          packages: [`lhls-${first.job.videoId}-aaaa1111-0`],
+          playlistKey: first.playlist.playlistKey,
+          until,
+          // Its playlist named its revision: no /v/<id>/<n>.ts ever addressed it.
+          addressing: 'revision',
+        },
       ],
     });
     const functions = async () => (await first.ports.code.list('')).map((f) => f.name).sort();

@@ -5,7 +5,7 @@ import { parseBatch, parseManifest } from '../../../src/core/documents';
 import { keys } from '../../../src/core/naming';
 import { crc32 } from '../../../src/core/zip';
 import { readDocument } from '../../../src/read-document';
-import { ScriptedMediaTool } from '../../support/memory';
+import { type MemoryCodeStore, ScriptedMediaTool } from '../../support/memory';
 import { MP4, segmentInMemory, segmentsOf, stepSettings, uploadedClip } from '../../support/steps';
 import { encodeChunk } from '../../../functions/encode-chunk/step';
 import { joinChunks } from '../../../functions/join-chunks/step';
@@ -168,6 +168,25 @@ describe('a transcode in chunks: SegmentMedia, EncodeChunk, JoinChunks', () => {
     for (const chunk of [0, 1, 2])
       expect(await ports.objects.head('work', keys.chunkAudio(job.videoId, job.revision, chunk))).toBeUndefined();
     expect(readdirSync(settings.scratchDir)).toEqual([]);
+  });
+
+  it("runs no more chunks at once than half the account's unreserved concurrency, and says so", async () => {
+    const { ports, job, settings } = await transcode(stepSettings({ maxChunkSeconds: 10, encodeConcurrency: 10 }));
+    const code = ports.code as MemoryCodeStore;
+    code.unreservedConcurrency = 1000;
+    expect(await segmentMedia(job, ports, settings)).toMatchObject({
+      chunkConcurrency: 9,
+      chunking: 'encoding in 9 chunks of 10 s, 9 at a time',
+    });
+    // A new account: 10 concurrent executions in all, none reserved.
+    code.unreservedConcurrency = 10;
+    const small = await segmentMedia(job, ports, settings);
+    expect(small).toMatchObject({ chunks: [0, 1, 2, 3, 4, 5, 6, 7, 8], chunkConcurrency: 5 });
+    expect((small as { chunking: string }).chunking).toBe(
+      'encoding in 9 chunks of 10 s, 5 at a time (at most 5 chunks at once, not 10: the account has 10 unreserved concurrent executions, and half of them are left to playback and its other functions)',
+    );
+    code.unreservedConcurrency = 1;
+    expect(await segmentMedia(job, ports, settings)).toMatchObject({ chunkConcurrency: 1 });
   });
 
   it('refuses to join chunks that do not join up', async () => {

@@ -1,0 +1,142 @@
+#!/usr/bin/env node
+// What the tests need beyond npm's packages, checked before any test runs (`npm test`,
+// `npm run test:browser` and `.ci/run` call this; nothing else installs it):
+// - Debian's ffmpeg (ffprobe 5.1), VLC and GStreamer: the independent players that judge the output
+//   (the static ffprobe from npm crashes on MPEG-TS), unzip for the packages, chromium for the pages;
+// - the Node.js of the deployed runtime (serverless.yml provider.runtime, nodejs24.x → Node 24) for
+//   the AWS rehearsal, from the npm registry's node-<platform>-<arch> package, kept outside the
+//   project's dependencies (node_modules/.cache/lambda-hls-runtime/), so `npm install` leaves it be.
+// What is missing is installed where that can be done without asking (apt-get as root, or with
+// sudo that needs no password); otherwise, or with LAMBDA_HLS_TEST_INSTALL=no, it stops with one line
+// naming what is missing and the command that installs it. Exit 0 when everything is there.
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const quiet = process.argv.includes('--quiet');
+
+const executable = (path) => {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const onPath = (name) => spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
+
+/** A binary the tests run: its path (an E2E_* variable may point elsewhere) and the Debian packages that bring it. */
+const BINARIES = [
+  { path: process.env.E2E_FFPROBE ?? '/usr/bin/ffprobe', variable: 'E2E_FFPROBE', packages: ['ffmpeg'] },
+  { path: process.env.E2E_CVLC ?? '/usr/bin/cvlc', variable: 'E2E_CVLC', packages: ['vlc-bin', 'vlc-plugin-base'] },
+  { path: process.env.E2E_GST_LAUNCH ?? '/usr/bin/gst-launch-1.0', variable: 'E2E_GST_LAUNCH', packages: ['gstreamer1.0-tools'] },
+  { path: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', variable: 'CHROMIUM_PATH', packages: ['chromium'] },
+];
+// HLS (hlsdemux2, in -bad), HTTP (souphttpsrc, in -good), MPEG-TS and H.264 decoding (-bad, -libav).
+const GST_PLUGINS = ['hlsdemux2', 'souphttpsrc', 'tsdemux', 'avdec_h264'];
+const GST_PACKAGES = ['gstreamer1.0-plugins-base', 'gstreamer1.0-plugins-good', 'gstreamer1.0-plugins-bad', 'gstreamer1.0-libav'];
+
+/** The Debian packages missing, and what cannot be fixed by installing one (an E2E_* path that is not there). */
+function missingPackages() {
+  const packages = new Set();
+  const wrong = [];
+  for (const binary of BINARIES) {
+    if (executable(binary.path)) continue;
+    if (process.env[binary.variable]) wrong.push(`${binary.variable}=${binary.path} is not an executable`);
+    else for (const name of binary.packages) packages.add(name);
+  }
+  if (!onPath('unzip')) packages.add('unzip');
+  const inspect = onPath('gst-inspect-1.0');
+  if (!inspect || GST_PLUGINS.some((plugin) => spawnSync('gst-inspect-1.0', [plugin], { stdio: 'ignore' }).status !== 0)) {
+    for (const name of GST_PACKAGES) packages.add(name);
+    if (!inspect) packages.add('gstreamer1.0-tools');
+  }
+  return { packages: [...packages], wrong };
+}
+
+/** The deployed functions' Node.js major, from serverless.yml (`runtime: nodejs24.x`). */
+export function deployedNodeMajor(root = ROOT) {
+  const match = /^\s*runtime:\s*nodejs(\d+)\.x\s*$/m.exec(readFileSync(join(root, 'serverless.yml'), 'utf8'));
+  if (!match) throw new Error('serverless.yml: no provider runtime nodejsNN.x');
+  return Number(match[1]);
+}
+
+/** Where the rehearsal's Node.js is installed (a prefix of its own, outside package.json's dependencies). */
+export function runtimeNodePrefix(root = ROOT) {
+  return join(root, 'node_modules', '.cache', 'lambda-hls-runtime');
+}
+
+export function runtimeNodePackage() {
+  return `node-${process.platform}-${process.arch}`;
+}
+
+/** The rehearsal's node binary, whether or not it is there. */
+export function runtimeNodePath(root = ROOT) {
+  return join(runtimeNodePrefix(root), 'node_modules', runtimeNodePackage(), 'bin', 'node');
+}
+
+function nodeMajorOf(path) {
+  const run = spawnSync(path, ['-p', 'process.versions.node.split(".")[0]'], { encoding: 'utf8' });
+  return run.status === 0 ? Number(run.stdout.trim()) : undefined;
+}
+
+function canInstallWithApt() {
+  if (process.env.LAMBDA_HLS_TEST_INSTALL === 'no' || !onPath('apt-get')) return undefined;
+  if (process.getuid?.() === 0) return [];
+  return onPath('sudo') && spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' }).status === 0 ? ['sudo'] : undefined;
+}
+
+function run(command, args, env = process.env) {
+  const result = spawnSync(command, args, { stdio: ['ignore', 'ignore', 'inherit'], env });
+  return result.status === 0;
+}
+
+function stop(line) {
+  console.error(`test prerequisites: ${line}`);
+  process.exit(1);
+}
+
+function main() {
+  const say = (line) => quiet || console.error(`test prerequisites: ${line}`);
+  let { packages, wrong } = missingPackages();
+  if (wrong.length > 0) stop(wrong.join('; '));
+  const aptLine = (names) => `apt-get update && apt-get install -y --no-install-recommends ${names.join(' ')}`;
+  if (packages.length > 0) {
+    const sudo = canInstallWithApt();
+    if (!sudo) stop(`missing Debian packages ${packages.join(', ')}; install them with: sudo sh -c '${aptLine(packages)}'`);
+    say(`installing ${packages.join(' ')} (apt-get)`);
+    const [cmd, ...pre] = [...sudo, 'apt-get'];
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    if (
+      !run(cmd, [...pre, 'update', '-qq'], env) ||
+      !run(cmd, [...pre, 'install', '-y', '-qq', '--no-install-recommends', ...packages], env)
+    )
+      stop(`apt-get could not install ${packages.join(' ')}; try: sudo sh -c '${aptLine(packages)}'`);
+    ({ packages } = missingPackages());
+    if (packages.length > 0) stop(`still missing after apt-get install: ${packages.join(', ')}`);
+  }
+
+  const major = deployedNodeMajor();
+  const node = runtimeNodePath();
+  if (nodeMajorOf(node) !== major) {
+    const spec = `${runtimeNodePackage()}@${major}`;
+    const install = `npm install --prefix ${join('node_modules', '.cache', 'lambda-hls-runtime')} --no-save --no-audit --no-fund ${spec}`;
+    if (process.env.LAMBDA_HLS_TEST_INSTALL === 'no')
+      stop(`the AWS rehearsal runs the bundles on Node ${major} (the stack's nodejs${major}.x); install it with: ${install}`);
+    say(`installing Node ${major} for the AWS rehearsal (npm ${spec})`);
+    const npm = spawnSync(
+      'npm',
+      ['install', '--prefix', runtimeNodePrefix(), '--no-save', '--no-audit', '--no-fund', '--no-package-lock', spec],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
+    if (npm.status !== 0 || nodeMajorOf(node) !== major) stop(`could not install Node ${major} from npm (${spec}); try: ${install}`);
+  }
+  say(`ready: Debian's ffprobe, VLC, GStreamer, chromium and unzip; Node ${major} for the rehearsal`);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) main();
