@@ -9,7 +9,10 @@
 // 2. Its config schema stops at nodejs20.x; Lambda has nodejs22.x (and newer), which this
 //    project uses everywhere. The plugin adds the current Node runtimes to the schema's runtime
 //    list so `configValidationMode: error` still checks everything else strictly.
-// 3. `serverless package` with a layer asks CloudFormation whether the layer changed since the
+// 3. `serverless deploy` checks the reserved concurrency the template asks for against the account
+//    (GetAccountSettings) before CloudFormation, and stops saying what the account has: AWS would
+//    refuse it mid-deploy and roll the stack back (deploy/concurrency.js).
+// 4. `serverless package` with a layer asks CloudFormation whether the layer changed since the
 //    last deploy (to skip re-uploading it), which needs credentials. With no credentials, and
 //    only for `package`, the plugin skips that question: the package is complete without it, and
 //    `deploy` (which has credentials) still asks it.
@@ -19,6 +22,7 @@ const CURRENT_NODE_RUNTIMES = ['nodejs22.x', 'nodejs24.x'];
 const { spawnSync } = require('node:child_process');
 const { existsSync, statSync } = require('node:fs');
 const { join } = require('node:path');
+const { checkReservations } = require('./concurrency');
 
 class LambdaHlsDeploy {
   constructor(serverless) {
@@ -28,7 +32,34 @@ class LambdaHlsDeploy {
       'before:package:initialize': () => this.buildLayer(),
       'before:remove:remove': () => this.deleteSegmentFunctions(),
       'before:package:compileLayers': () => this.tolerateMissingCredentials(),
+      'before:deploy:deploy': () => this.checkConcurrency(),
     };
+  }
+
+  async checkConcurrency() {
+    const provider = this.serverless.getProvider('aws');
+    const template = this.serverless.service.provider.compiledCloudFormationTemplate;
+    const lambda = {
+      accountSettings: () => provider.request('Lambda', 'getAccountSettings', {}),
+      functionConcurrency: async (name) => {
+        try {
+          return (await provider.request('Lambda', 'getFunctionConcurrency', { FunctionName: name })).ReservedConcurrentExecutions;
+        } catch (error) {
+          // Not deployed yet: it holds no reservation.
+          if (/RESOURCE_?NOT_?FOUND/i.test(String(error?.providerError?.code ?? error?.code ?? ''))) return undefined;
+          throw error;
+        }
+      },
+    };
+    try {
+      const checked = await checkReservations(template, lambda, provider.getRegion());
+      if (checked)
+        this.serverless.cli.log(
+          `lambda-hls: the account's concurrency (${checked.account.limit}, ${checked.account.unreserved} unreserved) takes the reservations`,
+        );
+    } catch (error) {
+      throw new this.serverless.classes.Error(`lambda-hls: ${error.message}`);
+    }
   }
 
   deleteSegmentFunctions() {

@@ -8,7 +8,15 @@ import { CONTROL_PLANE_RETRY, retryTransient, type RetryOptions } from '../../sr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CodeStorageQuotaExceeded, InputNotFound, SegmentationFailed, SegmentTooLarge, TruncatedInput } from '../../src/core/errors';
-import { chunkConcurrencyFor, describeChunking, encodeLimitsOf, isChunked, planChunks, timelineOffset, type EncodeSettings } from '../../src/core/chunks';
+import {
+  chunkConcurrencyFor,
+  describeChunking,
+  encodeLimitsOf,
+  isChunked,
+  planChunks,
+  timelineOffset,
+  type EncodeSettings,
+} from '../../src/core/chunks';
 import type {
   BatchDocument,
   ChunkDocument,

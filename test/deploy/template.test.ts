@@ -275,7 +275,7 @@ describe('serverless package (offline) compiles the whole product', () => {
     expect({ memory: deliver.MemorySize, timeout: deliver.Timeout, reserved: deliver.ReservedConcurrentExecutions }).toEqual({
       memory: 256,
       timeout: 30,
-      reserved: 20,
+      reserved: undefined,
     });
     expect(render(template.Resources.ServeSegmentLambdaFunction!.Properties.Environment.Variables.DELIVERY_URL)).toBe(
       '<DeliverSegmentLambdaFunctionUrl.FunctionUrl>',
@@ -283,11 +283,13 @@ describe('serverless package (offline) compiles the whole product', () => {
     expect(render(template.Outputs.DeliveryBaseUrl!.Value)).toBe('<DeliverSegmentLambdaFunctionUrl.FunctionUrl>');
   });
 
-  it('throttles every playback route and reserves serve-segment a bounded concurrency, by default and as --param says, and takes a video id secret', () => {
+  it('throttles every playback route, reserves no concurrency unless --param asks (any account can take the default), and takes a video id secret', () => {
     const [[, stage]] = resourcesOfType('AWS::ApiGatewayV2::Stage') as [[string, Json]];
     expect(stage.DefaultRouteSettings).toMatchObject({ ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 });
-    expect(template.Resources.ServeSegmentLambdaFunction!.Properties.ReservedConcurrentExecutions).toBe(20);
-    // Other limits, and none reserved (an account whose whole concurrency is 10 can reserve none).
+    // An account whose whole concurrency is 10 can reserve none: by default nothing is.
+    const reserving = Object.entries(template.Resources).filter(([, r]) => r.Properties?.ReservedConcurrentExecutions !== undefined);
+    expect(reserving).toEqual([]);
+    // Other limits, and a reservation asked for.
     const out = join(dir, 'out-params');
     const secret = 'a-secret-of-16-chars-or-more';
     const run = serverless([
@@ -297,7 +299,6 @@ describe('serverless package (offline) compiles the whole product', () => {
       '--package',
       out,
       '--param=playbackRateLimit=5',
-      '--param=serveSegmentConcurrency=none',
       '--param=deliverSegmentConcurrency=7',
       `--param=videoIdSecret=${secret}`,
     ]);

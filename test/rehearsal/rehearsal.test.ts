@@ -7,7 +7,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { GetFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { GetAccountSettingsCommand, GetFunctionCommand, GetFunctionConcurrencyCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import {
   DescribeExecutionCommand,
@@ -40,7 +40,8 @@ import {
   tempDir,
   writeText,
 } from '../support/fixtures';
-import { checkRuntime, FunctionRunner, HOSTS, lambdaNode, nodeMajor, roleCredentials } from './support/functions';
+import { AccountConcurrency } from './support/concurrency';
+import { checkRuntime, FunctionRunner, HOSTS, type InvocationError, lambdaNode, nodeMajor, roleCredentials } from './support/functions';
 import { startApi, type ApiEmulator } from './support/api';
 import { startFunctionUrls, type FunctionUrlEmulator } from './support/function-urls';
 import { startCloudFormation, type CloudFormationEmulator } from './support/cloudformation';
@@ -78,6 +79,17 @@ let machineArn: string;
 /** What start-conversion logged, as CloudWatch would show it. */
 const notifications: unknown[] = [];
 let buckets: { input: string; work: string; output: string };
+/** The account's Lambda concurrency: AWS's default quota, until a test makes it a new account's. */
+const concurrency = new AccountConcurrency(1000);
+// deploy/ is the framework's CommonJS: the plugin's deploy check, called here with the SDK on the emulated account.
+const { checkReservations, reservationsOf } = require('../../deploy/concurrency.js') as {
+  checkReservations(
+    template: Template,
+    lambda: { accountSettings(): Promise<unknown>; functionConcurrency(name: string): Promise<number | undefined> },
+    region: string,
+  ): Promise<unknown>;
+  reservationsOf(template: Template): unknown[];
+};
 
 beforeAll(async () => {
   scratch = tempDir('rehearsal');
@@ -121,6 +133,7 @@ beforeAll(async () => {
     codeBucket: CODE_BUCKET,
     credentials: lambdaService,
     iam,
+    concurrency,
   });
   const [[machineId, machine]] = resourcesOfType(template, account, 'AWS::StepFunctions::StateMachine') as [
     [string, { DefinitionString: string }],
@@ -141,6 +154,7 @@ beforeAll(async () => {
     ).accessKeyId,
   });
   runner = new FunctionRunner({
+    account: concurrency,
     packaged: join(scratch, 'out'),
     root: join(scratch, 'deployed'),
     lambdaEnvironment: {
@@ -216,6 +230,17 @@ async function leftIn(bucket: string, prefix: string): Promise<string[]> {
 }
 
 describe('the deployed functions on emulated AWS', () => {
+  it("deploy on an account of 1,000 concurrent executions: its reservation (serve-segment's 4) passes the deploy check and is made", async () => {
+    const client = new LambdaClient({ region: account.region, endpoint: lambda.endpoint, credentials: people });
+    const reads = {
+      accountSettings: () => client.send(new GetAccountSettingsCommand({})),
+      functionConcurrency: async (name: string) =>
+        (await client.send(new GetFunctionConcurrencyCommand({ FunctionName: name }))).ReservedConcurrentExecutions,
+    };
+    expect(await checkReservations(template, reads, account.region)).toMatchObject({ account: { limit: 1000, unreserved: 996 } });
+    expect([...concurrency.reserved]).toEqual([[runner.find('serveSegment').name, 4]]);
+  });
+
   it("run on the deployed runtime's Node from their bundles alone, with their template environment, and never on another Node", async () => {
     const runtimes = resourcesOfType(template, account, 'AWS::Lambda::Function').map(([, props]) => String(props.Runtime));
     expect(new Set(runtimes)).toEqual(new Set(['nodejs24.x']));
@@ -805,6 +830,84 @@ describe("AWS's rates", () => {
       const throttled = lambda.throttled.get('CreateFunction') ?? 0;
       expect(throttled).toBeGreaterThan(0);
       expect(packaging.retries + (packaging.callRetries ?? 0)).toBe(throttled);
+    } finally {
+      restore();
+    }
+  });
+});
+
+describe('a new account: 10 concurrent executions in all', () => {
+  let defaults: Template;
+  const reads = () => {
+    const client = new LambdaClient({ region: account.region, endpoint: lambda.endpoint, credentials: people });
+    return {
+      accountSettings: () => client.send(new GetAccountSettingsCommand({})),
+      functionConcurrency: async (name: string) =>
+        (await client.send(new GetFunctionConcurrencyCommand({ FunctionName: name }))).ReservedConcurrentExecutions,
+    };
+  };
+
+  beforeAll(() => {
+    // What a new user deploys: serverless.yml's defaults, which reserve nothing.
+    defaults = packageStack(STAGE, join(scratch, 'out-defaults'), scratch, { videoIdSecret: VIDEO_ID_SECRET });
+    concurrency.limit = 10;
+  }, 300_000);
+
+  afterAll(() => {
+    concurrency.limit = 1000;
+    runner.deploy(template, account);
+  });
+
+  it('deploys the defaults, and refuses a reservation as AWS would, before CloudFormation, saying what the account has', async () => {
+    expect(reservationsOf(defaults)).toEqual([]);
+    runner.deploy(defaults, account, join(scratch, 'out-defaults'));
+    expect(await checkReservations(defaults, reads(), account.region)).toBeUndefined();
+    expect((await reads().accountSettings()).AccountLimit).toMatchObject({ ConcurrentExecutions: 10, UnreservedConcurrentExecutions: 10 });
+    // The stack rehearsed above reserves 4 for serve-segment: the deploy check stops it ...
+    await expect(checkReservations(template, reads(), account.region)).rejects.toThrow(
+      'this deploy reserves 4 concurrent executions (serveSegment 4), but the account\'s Lambda concurrency in us-east-1 is 10 with 10 unreserved, and AWS keeps at least 10 unreserved: it can reserve none (--param="serveSegmentConcurrency=none")',
+    );
+    // ... and where it did not, Lambda refuses the reservation and the deploy rolls back.
+    expect(() => runner.deploy(template, account)).toThrow(
+      "decreases account's UnreservedConcurrentExecution below its minimum value of [10]",
+    );
+    expect([...concurrency.reserved]).toEqual([]);
+    runner.deploy(defaults, account, join(scratch, 'out-defaults'));
+  });
+
+  it('throttles invocations past the unreserved concurrency, as Lambda does', async () => {
+    const outcomes = await Promise.all(
+      Array.from({ length: 12 }, () => runner.invoke('writePlaylist', {}).catch((error: InvocationError) => error.errorType)),
+    );
+    expect(outcomes.filter((o) => o === 'TooManyRequestsException')).toHaveLength(2);
+    expect(outcomes.filter((o) => o === 'InvalidRequest')).toHaveLength(10);
+  });
+
+  it('converts a copy', async () => {
+    const key = 'new account/copy.mp4';
+    const file = makeVideo(join(scratch, 'new-account-copy.mp4'), { seconds: 12, size: '160x90' });
+    const { described } = await convertByUpload(key, file);
+    expect(described.status).toBe('SUCCEEDED');
+    expect(await framesOf(PLAYER, `${playbackBaseUrl()}/v/${videoIdFor(key)}/index.m3u8`)).toBe(await framesOf(PLAYER, file));
+  });
+
+  it('converts a transcode in chunks, no more at once than half the account leaves unreserved, and the history says so', async () => {
+    const key = 'new account/transcode.mp4';
+    const file = makeVideo(join(scratch, 'new-account-transcode.mp4'), { seconds: 90, size: '160x90', videoCodec: 'mpeg4' });
+    // Nine 10-s chunks, as a user may set LAMBDA_HLS_CHUNK_SECONDS; encodeConcurrency stays the default 10.
+    const restore = runner.configure('segmentMedia', { LAMBDA_HLS_CHUNK_SECONDS: '10' });
+    try {
+      const encodeChunk = runner.find('encodeChunk').name;
+      concurrency.peak.delete(encodeChunk);
+      const { described, events } = await convertByUpload(key, file);
+      expect(described.status).toBe('SUCCEEDED');
+      expect(summarizeStates(events).find((s) => s.state === 'EncodeChunks')).toMatchObject({ iterations: { started: 9, succeeded: 9 } });
+      expect(JSON.stringify(events)).toContain(
+        'encoding in 9 chunks of 10 s, 5 at a time (at most 5 chunks at once, not 10: the account has 10 unreserved concurrent executions',
+      );
+      expect(concurrency.peak.get(encodeChunk)).toBeLessThanOrEqual(5);
+      expect(concurrency.throttled.get(encodeChunk) ?? 0).toBe(0);
+      expect(await framesOf(PLAYER, `${playbackBaseUrl()}/v/${videoIdFor(key)}/index.m3u8`)).toBe(await framesOf(PLAYER, file));
     } finally {
       restore();
     }

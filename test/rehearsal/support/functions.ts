@@ -7,6 +7,7 @@
 import { spawnSync, fork, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { AccountConcurrency } from './concurrency';
 import { type Account, resourcesOfType, type Template } from './stack';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -70,16 +71,16 @@ export interface DeployedFunction {
   handlerFile: string;
   handlerExport: string;
   environment: Record<string, string>;
-  /** ReservedConcurrentExecutions: invocations beyond it at once are throttled, as Lambda does. */
-  reservedConcurrency?: number;
 }
 
-/** What an invocation returns, or how it failed, as Lambda's runtime reports it. */
+/** What an invocation returns, or how it failed, as Lambda's runtime reports it (or the Invoke API refused it). */
 export class InvocationError extends Error {
   constructor(
     readonly errorType: string,
     readonly errorMessage: string,
     readonly trace: string[] = [],
+    /** Refused by Lambda's Invoke API before the function ran (throttled): Step Functions prefixes `Lambda.`. */
+    readonly byService = false,
   ) {
     super(errorMessage);
     this.name = errorType;
@@ -103,7 +104,6 @@ export class FunctionRunner {
   private readonly all = new Set<ChildProcess>();
   private invocations = 0;
   private running = 0;
-  private readonly inFlight = new Map<string, number>();
   private waiting: (() => void)[] = [];
 
   constructor(
@@ -114,6 +114,8 @@ export class FunctionRunner {
       root: string;
       /** Variables Lambda itself sets (region, endpoints of the emulated services). */
       lambdaEnvironment: Record<string, string>;
+      /** The account's concurrency: reservations are made in it at deploy, invocations throttled by it. */
+      account: AccountConcurrency;
     },
   ) {}
 
@@ -121,20 +123,21 @@ export class FunctionRunner {
   nodeMajor = 0;
 
   /** Unzips every function of the template and its layers, and prepares its environment. */
-  deploy(template: Template, account: Account): void {
+  deploy(template: Template, account: Account, packaged = this.options.packaged): void {
     const runtimes = resourcesOfType(template, account, 'AWS::Lambda::Function').map(([, props]) => String(props.Runtime));
     this.nodeMajor = checkRuntime(runtimes, lambdaNode());
+    this.reserve(template, account);
     const layers = new Map<string, string>();
     for (const [id, props] of resourcesOfType(template, account, 'AWS::Lambda::LayerVersion')) {
       const dir = join(this.options.root, 'layers', id);
-      const zip = join(this.options.packaged, `${id.replace(/LambdaLayer$/, '').toLowerCase()}.zip`);
+      const zip = join(packaged, `${id.replace(/LambdaLayer$/, '').toLowerCase()}.zip`);
       unzip(zip, dir);
       layers.set(`arn:aws:lambda:${account.region}:${account.account}:layer:${props.LayerName}:1`, dir);
     }
     for (const [id, props] of resourcesOfType(template, account, 'AWS::Lambda::Function')) {
       const key = `${id[0]!.toLowerCase()}${id.slice(1).replace(/LambdaFunction$/, '')}`;
       const dir = join(this.options.root, 'functions', key);
-      unzip(join(this.options.packaged, `${key}.zip`), dir);
+      unzip(join(packaged, `${key}.zip`), dir);
       // Lambda extracts each layer into /opt; here /opt is the one layer's folder, by name in the variables.
       const opt = ((props.Layers ?? []) as string[]).map((arn) => layers.get(arn)).find(Boolean);
       const variables = Object.fromEntries(
@@ -143,6 +146,9 @@ export class FunctionRunner {
           opt && String(value).startsWith('/opt/') ? join(opt, String(value).slice('/opt/'.length)) : String(value),
         ]),
       );
+      // A new deploy of a function ends its warm environments: new ones start with the new code.
+      for (const warm of this.warm.get(props.FunctionName) ?? []) stop(warm.process);
+      this.warm.set(props.FunctionName, []);
       const [file, exported] = splitHandler(props.Handler as string);
       const role = String(props.Role).replace(/^arn:aws:iam::\d+:role\//, '');
       this.functions.set(props.FunctionName, {
@@ -154,8 +160,26 @@ export class FunctionRunner {
         handlerFile: join(dir, file),
         handlerExport: exported,
         environment: variables,
-        ...(props.ReservedConcurrentExecutions !== undefined && { reservedConcurrency: Number(props.ReservedConcurrentExecutions) }),
       });
+    }
+  }
+
+  /**
+   * Each function's ReservedConcurrentExecutions, as CloudFormation sets them (PutFunctionConcurrency):
+   * all or nothing — one the account refuses rolls the deploy back, keeping what was reserved before.
+   */
+  private reserve(template: Template, account: Account): void {
+    const functions = resourcesOfType(template, account, 'AWS::Lambda::Function').map(([, props]) => props);
+    const before = new Map(this.options.account.reserved);
+    try {
+      for (const props of functions) this.options.account.release(String(props.FunctionName));
+      for (const props of functions)
+        if (props.ReservedConcurrentExecutions !== undefined)
+          this.options.account.reserve(String(props.FunctionName), Number(props.ReservedConcurrentExecutions));
+    } catch (error) {
+      this.options.account.reserved.clear();
+      for (const [name, count] of before) this.options.account.reserved.set(name, count);
+      throw error;
     }
   }
 
@@ -221,16 +245,13 @@ export class FunctionRunner {
    */
   async invoke(nameOrArn: string, event: unknown, onChunk?: (chunk: Buffer) => void): Promise<unknown> {
     const fn = this.find(nameOrArn);
-    const inFlight = this.inFlight.get(fn.name) ?? 0;
-    if (fn.reservedConcurrency !== undefined && inFlight >= fn.reservedConcurrency) {
-      // What Invoke answers (HTTP 429) when a function's reserved concurrency is in use.
-      throw new InvocationError('TooManyRequestsException', 'Rate Exceeded.');
-    }
-    this.inFlight.set(fn.name, inFlight + 1);
+    // What Invoke answers (HTTP 429) when the function's reservation, or the account's unreserved
+    // concurrency, is in use.
+    if (!this.options.account.start(fn.name)) throw new InvocationError('TooManyRequestsException', 'Rate Exceeded.', [], true);
     try {
       return await this.invokeWarm(fn, event, onChunk);
     } finally {
-      this.inFlight.set(fn.name, (this.inFlight.get(fn.name) ?? 1) - 1);
+      this.options.account.end(fn.name);
     }
   }
 

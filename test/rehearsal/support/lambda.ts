@@ -2,12 +2,14 @@
 // packages), written from the Lambda API reference (REST-JSON, 2015-03-31): CreateFunction (ZipFile
 // or S3 source, within the request size AWS accepts), GetFunction (Code.Location: an expiring
 // presigned URL of the emulated S3 holding the zip), UpdateFunctionCode, DeleteFunction,
-// ListFunctions (paged) and GetAccountSettings. Errors have AWS's shapes; CreateFunction,
+// ListFunctions (paged), GetAccountSettings (code storage and the account's concurrency) and
+// GetFunctionConcurrency. Errors have AWS's shapes; CreateFunction,
 // UpdateFunctionCode and DeleteFunction share the account's 15 requests/s, GetFunction has 100/s.
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { AccountConcurrency } from './concurrency';
 import { accessKeyOf, type Iam } from './iam';
 
 /** CreateFunction's request (the zip base64-encoded inside JSON) must be smaller than this. */
@@ -77,6 +79,8 @@ export async function startLambda(options: {
   now?: () => number;
   /** Evaluates each call against the caller's policies. */
   iam?: Iam;
+  /** The account's concurrency (GetAccountSettings, GetFunctionConcurrency read it). */
+  concurrency: AccountConcurrency;
 }): Promise<LambdaEmulator> {
   const now = options.now ?? Date.now;
   // Path-style: the presigned Code.Location must open in any player, which resolves `localhost` but not `<bucket>.localhost`.
@@ -147,7 +151,13 @@ export async function startLambda(options: {
       return [
         200,
         {
-          AccountLimit: { TotalCodeSize: emulator.codeStorageBytes ?? CODE_STORAGE, CodeSizeZipped: 52428800, CodeSizeUnzipped: 262144000 },
+          AccountLimit: {
+            TotalCodeSize: emulator.codeStorageBytes ?? CODE_STORAGE,
+            CodeSizeZipped: 52428800,
+            CodeSizeUnzipped: 262144000,
+            ConcurrentExecutions: options.concurrency.limit,
+            UnreservedConcurrentExecutions: options.concurrency.unreserved,
+          },
           AccountUsage: { TotalCodeSize: usage(), FunctionCount: functions.size },
         },
       ];
@@ -199,6 +209,14 @@ export async function startLambda(options: {
       const page = names.slice(start, start + max);
       const next = names[start + max];
       return [200, { Functions: page.map((n) => functions.get(n)!.configuration), ...(next && { NextMarker: next }) }];
+    }
+    // GetFunctionConcurrency: any function of the account (the stack's own too), as its reservation stands.
+    const concurrency = /^\/2019-09-30\/functions\/([^/]+)\/concurrency$/.exec(path);
+    if (method === 'GET' && concurrency) {
+      const name = decodeURIComponent(concurrency[1]!).replace(/^arn:aws:lambda:[^:]+:\d+:function:/, '');
+      await authorize('lambda:GetFunctionConcurrency', arn(name));
+      const reserved = options.concurrency.reserved.get(name);
+      return [200, reserved === undefined ? {} : { ReservedConcurrentExecutions: reserved }];
     }
     const one = /^\/2015-03-31\/functions\/([^/]+)(\/code)?$/.exec(path);
     if (one) {

@@ -199,6 +199,8 @@ export async function startStepFunctions(options: {
           } catch (error) {
             // What Step Functions makes of a Lambda error: its type as Error, the runtime's report as Cause.
             const e = error as InvocationError;
+            // A throttled Invoke never ran the function: Step Functions names it Lambda.<the service's error>.
+            if (e.byService) throw Object.assign(new Error(e.errorMessage), { name: `Lambda.${e.errorType}` });
             throw Object.assign(new Error(JSON.stringify({ errorType: e.errorType, errorMessage: e.errorMessage, trace: e.trace })), {
               name: e.errorType,
             });
