@@ -198,7 +198,7 @@ function functionRole(functionName, statements) {
  * Each function's environment: exactly the variables its step's ports and the step itself read
  * (src/composition), with the values this stack gives them.
  */
-function environments({ buckets, functionPrefix, segmentRuntime, videoIdSecret, encoding }) {
+function environments({ buckets, functionPrefix, segmentRuntime, videoIdSecret, encoding, packaging }) {
   const values = {
     INPUT_BUCKET: buckets.input,
     WORK_BUCKET: buckets.work,
@@ -213,6 +213,8 @@ function environments({ buckets, functionPrefix, segmentRuntime, videoIdSecret, 
     LAMBDA_HLS_ENCODE_TIMEOUT_SECONDS: String(encoding.timeout),
     LAMBDA_HLS_ENCODE_MEMORY_MB: String(encoding.memorySize),
     LAMBDA_HLS_ENCODE_CONCURRENCY: String(encoding.concurrency),
+    // How batches of packages are sized: the packageBatch function's timeout.
+    LAMBDA_HLS_PACKAGE_TIMEOUT_SECONDS: String(packaging.timeout),
     // The ffmpeg layer (serverless.yml) puts its binaries here.
     FFMPEG_PATH: '/opt/bin/ffmpeg',
     FFPROBE_PATH: '/opt/bin/ffprobe',
@@ -293,6 +295,7 @@ async function describe({ resolveVariable }) {
     memorySize: await resolveVariable('self:functions.encodeChunk.memorySize'),
     concurrency: await resolveVariable('param:encodeConcurrency'),
   };
+  const packaging = { timeout: await resolveVariable('self:functions.packageBatch.timeout') };
   const base = `${service}-${stage}`.toLowerCase();
   const buckets = bucketNamesFor(base);
   const stateMachine = { Ref: 'ConvertVideo' };
@@ -394,7 +397,7 @@ async function describe({ resolveVariable }) {
 
   return {
     bucketNames: buckets,
-    environment: environments({ buckets, functionPrefix, segmentRuntime, videoIdSecret, encoding }),
+    environment: environments({ buckets, functionPrefix, segmentRuntime, videoIdSecret, encoding, packaging }),
     resources: { Resources: resources, Outputs: outputs, extensions },
   };
 }

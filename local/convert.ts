@@ -228,6 +228,7 @@ async function execute(conversion: Conversion): Promise<ConvertResult> {
         ...(options.retryDelayMs === 0 && { retry: { baseMs: 0 } }),
       }),
       input: input as never,
+      executionName,
       retryDelayMs: options.retryDelayMs,
       ...(options.signal && { signal: options.signal }),
       onEvent: (event) => {

@@ -101,6 +101,8 @@ export interface RunOptions {
   validate?: boolean;
   /** Aborts the execution (Ctrl-C): it ends ABORTED once the Tasks in flight have settled. */
   signal?: AbortSignal;
+  /** The execution's name, as `$$.Execution.Name` gives it to the states (ValidateInput passes it on). */
+  executionName?: string;
 }
 
 export interface RunResult {
@@ -158,6 +160,7 @@ export async function runStateMachine(options: RunOptions): Promise<RunResult> {
   const waitTimeOverrides = Object.fromEntries(loaded.waitsBeforeCleanUp.map((name) => [name, 0]));
   const execution = machine.run(options.input, {
     overrides: { taskResourceLocalHandlers, retryIntervalOverrides, waitTimeOverrides },
+    context: { Execution: { Name: options.executionName ?? 'local' } },
   });
   const events: EventLog[] = [];
   const collecting = (async () => {

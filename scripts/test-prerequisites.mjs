@@ -4,8 +4,10 @@
 // - Debian's ffmpeg (ffprobe 5.1), VLC and GStreamer: the independent players that judge the output
 //   (the static ffprobe from npm crashes on MPEG-TS), unzip for the packages, chromium for the pages;
 // - the Node.js of the deployed runtime (serverless.yml provider.runtime, nodejs24.x → Node 24) for
-//   the AWS rehearsal, from the npm registry's node-<platform>-<arch> package, kept outside the
-//   project's dependencies (node_modules/.cache/lambda-hls-runtime/), so `npm install` leaves it be.
+//   the AWS rehearsal, from the npm registry's node-<platform>-<arch> package, and osls (the
+//   maintained fork of Serverless Framework v3), whose template the deploy test compares with v3's;
+//   each kept outside the project's dependencies (node_modules/.cache/lambda-hls-*/: osls would
+//   take the `serverless` command's name), so `npm install` leaves them be.
 // What is missing is installed where that can be done without asking (apt-get as root, or with
 // sudo that needs no password); otherwise, or with LAMBDA_HLS_TEST_INSTALL=no, it stops with one line
 // naming what is missing and the command that installs it. Exit 0 when everything is there.
@@ -88,6 +90,32 @@ function canInstallWithApt() {
   return onPath('sudo') && spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' }).status === 0 ? ['sudo'] : undefined;
 }
 
+/** osls 3: the maintained drop-in fork of Serverless Framework v3 (osls 4 refuses frameworkVersion '3'). */
+export const OSLS_VERSION = '3.77.1';
+
+export function oslsPrefix(root = ROOT) {
+  return join(root, 'node_modules', '.cache', 'lambda-hls-osls');
+}
+
+/** osls's command, whether or not it is there. */
+export function oslsPath(root = ROOT) {
+  return join(oslsPrefix(root), 'node_modules', 'osls', 'bin', 'serverless.js');
+}
+
+function installedVersion(packageJson) {
+  try {
+    return JSON.parse(readFileSync(packageJson, 'utf8')).version;
+  } catch {
+    return undefined;
+  }
+}
+
+/** npm install of one package into a prefix of its own (no package.json there, no lock). */
+function npmInstall(prefix, spec) {
+  const args = ['install', '--prefix', prefix, '--no-save', '--no-audit', '--no-fund', '--no-package-lock', spec];
+  return spawnSync('npm', args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] }).status === 0;
+}
+
 function run(command, args, env = process.env) {
   const result = spawnSync(command, args, { stdio: ['ignore', 'ignore', 'inherit'], env });
   return result.status === 0;
@@ -119,24 +147,28 @@ function main() {
   }
 
   const major = deployedNodeMajor();
-  const node = runtimeNodePath();
-  if (nodeMajorOf(node) !== major) {
-    const spec = `${runtimeNodePackage()}@${major}`;
-    const install = `npm install --prefix ${join('node_modules', '.cache', 'lambda-hls-runtime')} --no-save --no-audit --no-fund ${spec}`;
-    if (process.env.LAMBDA_HLS_TEST_INSTALL === 'no')
-      stop(`the AWS rehearsal runs the bundles on Node ${major} (the stack's nodejs${major}.x); install it with: ${install}`);
-    say(`installing Node ${major} for the AWS rehearsal (npm ${spec})`);
-    const npm = spawnSync(
-      'npm',
-      ['install', '--prefix', runtimeNodePrefix(), '--no-save', '--no-audit', '--no-fund', '--no-package-lock', spec],
-      {
-        cwd: ROOT,
-        stdio: ['ignore', 'ignore', 'inherit'],
-      },
-    );
-    if (npm.status !== 0 || nodeMajorOf(node) !== major) stop(`could not install Node ${major} from npm (${spec}); try: ${install}`);
+  const tools = [
+    {
+      what: `Node ${major} for the AWS rehearsal (the stack's nodejs${major}.x)`,
+      prefix: runtimeNodePrefix(),
+      spec: `${runtimeNodePackage()}@${major}`,
+      ready: () => nodeMajorOf(runtimeNodePath()) === major,
+    },
+    {
+      what: `osls ${OSLS_VERSION} for the deploy test (the maintained fork of Serverless v3)`,
+      prefix: oslsPrefix(),
+      spec: `osls@${OSLS_VERSION}`,
+      ready: () => installedVersion(join(oslsPrefix(), 'node_modules', 'osls', 'package.json')) === OSLS_VERSION,
+    },
+  ];
+  for (const tool of tools) {
+    if (tool.ready()) continue;
+    const byHand = `npm install --prefix ${tool.prefix.replace(`${ROOT}/`, '')} --no-save --no-package-lock ${tool.spec}`;
+    if (process.env.LAMBDA_HLS_TEST_INSTALL === 'no') stop(`missing ${tool.what}; install it with: ${byHand}`);
+    say(`installing ${tool.what} (npm ${tool.spec})`);
+    if (!npmInstall(tool.prefix, tool.spec) || !tool.ready()) stop(`could not install ${tool.what}; try: ${byHand}`);
   }
-  say(`ready: Debian's ffprobe, VLC, GStreamer, chromium and unzip; Node ${major} for the rehearsal`);
+  say(`ready: Debian's ffprobe, VLC, GStreamer, chromium and unzip; Node ${major} for the rehearsal; osls ${OSLS_VERSION}`);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) main();

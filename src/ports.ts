@@ -71,6 +71,11 @@ export interface CodeStore {
    * code is left alone (`created: false`); one with other code is given this code.
    */
   createPackage(name: string, zip: PackageSource): Promise<StoredPackage>;
+  /**
+   * Resolves once these packages can be read back (Lambda: each function Active, after its
+   * Pending), so a batch creates its functions one after another and waits for them once.
+   */
+  ready(names: readonly string[]): Promise<void>;
   /** The package and a fresh signed URL, or undefined when there is no such function. */
   describe(name: string): Promise<PackageLocation | undefined>;
   /** Bytes `start`..`end` (inclusive) of a package through its signed URL. */

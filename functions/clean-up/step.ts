@@ -41,7 +41,10 @@ function field(value: unknown, key: string): unknown {
 }
 
 /** Never refuses: CleanUp must run whatever state the failure left, so a missing field means "nothing of it to delete". */
-export function parseCleanUpInput(event: unknown): CleanUpInput {
+export function parseCleanUpInput(given: unknown): CleanUpInput {
+  // The state machine's Parameters: the failed run's state and the execution's name ({input, execution}).
+  const wrapped = typeof field(given, 'execution') === 'string' && field(given, 'input') !== undefined;
+  const event = wrapped ? field(given, 'input') : given;
   const error = field(event, 'error');
   const name = field(error, 'Error');
   const jobVideoId = field(field(event, 'job'), 'videoId');

@@ -17,7 +17,7 @@ export type JoinChunksPorts = Pick<Ports, 'objects' | 'code'>;
 export async function joinChunks(
   job: Job,
   ports: JoinChunksPorts,
-  settings: Pick<SegmentMediaSettings, 'maxPackageBytes' | 'packageBytes' | 'batchLimits' | 'retry'>,
+  settings: Pick<SegmentMediaSettings, 'maxPackageBytes' | 'packageBytes' | 'batchLimits' | 'packageTimeoutSeconds' | 'retry'>,
 ): Promise<SegmentationResult> {
   const { videoId, revision } = job;
   const document = await readDocument(ports.objects, 'work', keys.chunks(videoId, revision), parseChunkDocument);

@@ -7,7 +7,7 @@ import { InvalidRequest, SegmentTooLarge } from '../../src/core/errors';
 import { numberAt, objectAt, revisionAt, videoIdAt, type BatchDocument, type BatchResult, type PackageReceipt } from '../../src/core/model';
 import { keys, packageFunctionName } from '../../src/core/naming';
 import { MAX_PACKAGE_BYTES } from '../../src/core/plan';
-import { CONTROL_PLANE_RETRY, retryTransient, type RetryOptions } from '../../src/core/retry';
+import { CONTROL_PLANE_RETRY, retryThrottled, retryTransient, type RetryOptions } from '../../src/core/retry';
 import { formatBytes } from '../../src/core/units';
 import { layoutStoredZip, streamStoredZip } from '../../src/core/zip';
 import type { Ports } from '../../src/ports';
@@ -62,6 +62,15 @@ export async function packageBatch(item: BatchItem, ports: PackageBatchPorts, se
     result.zipBytes += receipt.zipBytes;
     if (receipt.created) result.created++;
   }
+  // Created one after another, each Pending a while: waited for once, together (PackageBatch's
+  // timeout is budgeted for one wait per batch: src/core/plan.ts CREATE_FUNCTION_BUDGET).
+  // One not Active in time fails the Task (ResourceConflictException), which the state machine
+  // retries; a retried batch finds its packages made and waits again.
+  await retryThrottled(() => ports.code.ready(receipts.map((r) => r.functionName)), {
+    ...CONTROL_PLANE_RETRY,
+    ...settings.retry,
+    onRetry: () => result.retries++,
+  });
   await ports.objects.put('work', keys.receipts(videoId, revision, batch), JSON.stringify(receipts), 'application/json');
   return result;
 }

@@ -29,7 +29,7 @@ import type {
 } from '../../src/core/model';
 import { baseName, FORMAT_OF, keys, SCRATCH_PREFIX, supportedExtension } from '../../src/core/naming';
 import {
-  DEFAULT_BATCH_LIMITS,
+  batchLimitsFor,
   DEFAULT_PACKING,
   planBatches,
   planEncoding,
@@ -54,8 +54,10 @@ export interface SegmentMediaSettings extends EncodeSettings {
   maxPackageBytes: number;
   /** Zip bytes consecutive segments are packed up to. */
   packageBytes: number;
-  /** Packages per Map iteration (tests make them small). */
+  /** Packages per Map iteration (tests make them small); unset, sized from packageTimeoutSeconds. */
   batchLimits?: BatchLimits;
+  /** The packageBatch function's timeout, as the stack sets it; unset locally. */
+  packageTimeoutSeconds?: number | undefined;
 }
 
 /**
@@ -272,7 +274,7 @@ export async function finishSegmentation(
   plan: EncodingPlan,
   segments: SegmentRecord[],
   ports: Pick<Ports, 'objects' | 'code'>,
-  settings: Pick<SegmentMediaSettings, 'maxPackageBytes' | 'packageBytes' | 'batchLimits' | 'retry'>,
+  settings: Pick<SegmentMediaSettings, 'maxPackageBytes' | 'packageBytes' | 'batchLimits' | 'packageTimeoutSeconds' | 'retry'>,
   extra: Pick<SegmentationResult, 'warnings' | 'ffmpeg' | 'chunks'>,
 ): Promise<SegmentationResult> {
   const { videoId, revision } = job;
@@ -289,7 +291,8 @@ export async function finishSegmentation(
   const manifestKey = keys.manifest(videoId, revision);
   await ports.objects.put('work', manifestKey, JSON.stringify(manifest), 'application/json');
   // Each batch's plan is its own small object: an iteration reads only what it packs.
-  const batches = planBatches(packages, settings.batchLimits ?? DEFAULT_BATCH_LIMITS);
+  // Sized so that no batch can run out of PackageBatch's time creating its functions.
+  const batches = planBatches(packages, settings.batchLimits ?? batchLimitsFor(settings.packageTimeoutSeconds));
   for (const batch of batches) {
     const document: BatchDocument = {
       videoId,

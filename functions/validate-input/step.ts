@@ -59,5 +59,5 @@ export async function validateInput(input: ConversionRequest, ports: ValidateInp
   const plan = planEncoding({ source, media, options: input.options });
   // Limits before money: a transcode that cannot fit even in chunks fails here (TranscodeTooLarge).
   if (isChunked(plan)) planChunks({ source, media, options: input.options }, plan, encodeLimitsOf(settings));
-  return { videoId, revision, source, media, options: input.options, plan };
+  return { videoId, revision, source, media, options: input.options, plan, ...(input.execution && { execution: input.execution }) };
 }

@@ -1,28 +1,62 @@
 // A Lambda entry is one line: `export const handler = lambdaHandler('validateInput')`. The event
 // is parsed first (a malformed one is refused before anything is built), then the step runs on
-// the aws backend, whose ports are built on first use and kept for the container's life.
+// the aws backend, whose ports are built on first use and kept for the container's life. Each
+// invocation writes one structured JSON line (Powertools Logger) for CloudWatch: execution, video,
+// state or route, duration and outcome, a failure's error name and cause. Local runs call the steps
+// directly and log nothing.
+import { Logger } from '@aws-lambda-powertools/logger';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Ports } from '../ports';
 import { awsBackend } from './backends/aws';
+import { errorFields, invocationFields, statusOf } from './invocation-log';
 import { settings } from './settings';
 import { runStep, type FunctionKey } from './steps';
 
 let backend: Ports | undefined;
+let logger: Logger | undefined;
 
-/** The step on this container's backend (built by the first event, kept for the container's life). */
-async function runInContainer(key: FunctionKey, event: unknown): Promise<unknown> {
-  backend ??= awsBackend(settings());
-  return runStep(key, event, backend, settings());
+/** What Lambda passes a handler beside the event (the parts the logger reads). */
+interface LambdaContext {
+  functionName?: string;
+  awsRequestId?: string;
 }
 
-export function lambdaHandler(key: FunctionKey): (event: unknown) => Promise<unknown> {
-  return (event) => runInContainer(key, event);
+/** The step on this container's backend (built by the first event, kept for the container's life), logged. */
+async function runInContainer(key: FunctionKey, event: unknown, context?: LambdaContext): Promise<unknown> {
+  logger ??= new Logger({ serviceName: 'lambda-hls' });
+  if (context?.awsRequestId) logger.addContext(context as never);
+  const started = performance.now();
+  const took = () => Math.round(performance.now() - started);
+  try {
+    backend ??= awsBackend(settings());
+    const result = await runStep(key, event, backend, settings());
+    const status = statusOf(result);
+    const fields = { ...invocationFields(key, event, result), durationMs: took(), outcome: status ?? 'succeeded' };
+    // A playback answer other than 2xx/3xx is worth an operator's look; the rest is routine.
+    if (status !== undefined && status >= 400) logger.warn(`${fields.route} answered ${status}`, fields);
+    else logger.info(`${fields.state ?? fields.route ?? key} ${status ?? 'succeeded'} in ${fields.durationMs} ms`, fields);
+    return result;
+  } catch (error) {
+    const fields = invocationFields(key, event);
+    const failure = errorFields(error);
+    logger.error(`${fields.state ?? fields.route ?? key} failed: ${failure.name}: ${failure.cause}`, {
+      ...fields,
+      durationMs: took(),
+      outcome: 'failed',
+      error: failure,
+    });
+    throw error;
+  }
+}
+
+export function lambdaHandler(key: FunctionKey): (event: unknown, context?: LambdaContext) => Promise<unknown> {
+  return (event, context) => runInContainer(key, event, context);
 }
 
 /** What Lambda's Node.js runtime provides for response streaming (a global, only inside Lambda). */
 interface ResponseStreaming {
-  streamifyResponse(handler: (event: unknown, responseStream: Writable) => Promise<void>): unknown;
+  streamifyResponse(handler: (event: unknown, responseStream: Writable, context?: LambdaContext) => Promise<void>): unknown;
   HttpResponseStream: { from(stream: Writable, prelude: { statusCode: number; headers: Record<string, string> }): Writable };
 }
 
@@ -42,8 +76,8 @@ export function streamingHandler(key: FunctionKey): unknown {
   const runtime = (globalThis as { awslambda?: ResponseStreaming }).awslambda;
   if (!runtime)
     throw new Error(`${key} streams its answers: it runs on Lambda's Node.js runtime, which provides awslambda.streamifyResponse`);
-  return runtime.streamifyResponse(async (event, responseStream) => {
-    const answer = (await runInContainer(key, event)) as StreamedAnswer;
+  return runtime.streamifyResponse(async (event, responseStream, context?: LambdaContext) => {
+    const answer = (await runInContainer(key, event, context)) as StreamedAnswer;
     const out = runtime.HttpResponseStream.from(responseStream, { statusCode: answer.status, headers: answer.headers });
     await pipeline(typeof answer.body === 'string' ? Readable.from([Buffer.from(answer.body)]) : answer.body, out);
   });

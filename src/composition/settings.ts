@@ -65,6 +65,7 @@ export interface Settings {
   maxChunkSeconds: number | undefined;
   /** The encoding function's timeout and memory (deployed; unset locally: no timeout, the machine's CPUs shared). */
   encodeTimeoutSeconds: number | undefined;
+  packageTimeoutSeconds: number | undefined;
   encodeMemoryMb: number | undefined;
 }
 
@@ -202,6 +203,14 @@ export const SETTINGS = [
     help: "the encodeChunk function's timeout (serverless.yml): no chunk may be estimated past half of it",
     parse: (raw) => (raw === undefined || raw === '' ? undefined : whole('LAMBDA_HLS_ENCODE_TIMEOUT_SECONDS', 0, 1, 900, 'seconds')(raw)),
   } satisfies Spec<'encodeTimeoutSeconds'>,
+  {
+    name: 'LAMBDA_HLS_PACKAGE_TIMEOUT_SECONDS',
+    key: 'packageTimeoutSeconds',
+    scope: 'stack',
+    shown: '',
+    help: "the packageBatch function's timeout (serverless.yml): each batch of packages is sized so that creating them, at pessimistic CreateFunction figures, takes at most half of it",
+    parse: (raw) => (raw === undefined || raw === '' ? undefined : whole('LAMBDA_HLS_PACKAGE_TIMEOUT_SECONDS', 0, 1, 900, 'seconds')(raw)),
+  } satisfies Spec<'packageTimeoutSeconds'>,
   {
     name: 'LAMBDA_HLS_ENCODE_MEMORY_MB',
     key: 'encodeMemoryMb',

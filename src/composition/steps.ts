@@ -11,7 +11,7 @@ import { parseRegisterRouteInput, registerRoute } from '../../functions/register
 import { parseSegmentMediaInput, segmentMedia } from '../../functions/segment-media/step';
 import { deliverPlayback } from '../../functions/deliver-segment/step';
 import { parseHttpApiEvent, servePlayback } from '../../functions/serve-segment/step';
-import { describeOutcome, parseS3Event, startConversion } from '../../functions/start-conversion/step';
+import { parseS3Event, startConversion } from '../../functions/start-conversion/step';
 import { parseValidateInput, validateInput } from '../../functions/validate-input/step';
 import { parseWritePlaylistInput, writePlaylist } from '../../functions/write-playlist/step';
 import type { Progress, ProgressOf } from '../core/history';
@@ -71,7 +71,7 @@ export const STEPS = {
   segmentMedia: entry({
     invokedBy: 'state machine',
     ports: ['objects', 'media', 'code'],
-    variables: ENCODE_VARIABLES,
+    variables: [...ENCODE_VARIABLES, 'LAMBDA_HLS_PACKAGE_TIMEOUT_SECONDS'],
     parse: parseSegmentMediaInput,
     run: segmentMedia,
     // A transcode's SegmentMedia plans chunks (and encodes the audio); JoinChunks then segments as a copy's does.
@@ -94,7 +94,7 @@ export const STEPS = {
   joinChunks: entry({
     invokedBy: 'state machine',
     ports: ['objects', 'code'],
-    variables: [],
+    variables: ['LAMBDA_HLS_PACKAGE_TIMEOUT_SECONDS'],
     parse: parseJoinChunksInput,
     run: joinChunks,
     progress: segmentationProgress,
@@ -154,11 +154,8 @@ export const STEPS = {
     ports: ['executions'],
     variables: ['LAMBDA_HLS_FUNCTION_PREFIX', 'LAMBDA_HLS_VIDEO_ID_SECRET'],
     parse: parseS3Event,
-    run: async (objects, ports, settings) => {
-      const outcomes = await startConversion(objects, ports, settings);
-      for (const outcome of outcomes) console.log(describeOutcome(outcome));
-      return outcomes;
-    },
+    // What became of each upload goes into the invocation's log line (src/composition/invocation-log.ts).
+    run: (objects, ports, settings) => startConversion(objects, ports, settings),
   }),
 };
 

@@ -67,6 +67,10 @@ export class PlaylistInvalid extends Error {
 export class TooManyRequestsException extends Error {
   override readonly name = 'TooManyRequestsException' as const;
 }
+/** Transient: Lambda's name for an operation on a function still Pending (or updating); here, one not Active in time. */
+export class ResourceConflictException extends Error {
+  override readonly name = 'ResourceConflictException' as const;
+}
 /** A network fault talking to a store (connection reset, 5xx). Retried. */
 export class TransientNetworkError extends Error {
   override readonly name = 'TransientNetworkError' as const;

@@ -72,6 +72,8 @@ export interface Job {
   options: ConversionOptions;
   /** What SegmentMedia does to each stream, and why (decided by ValidateInput, shown by history). */
   plan?: EncodingPlan;
+  /** The execution converting it: every function's log line names it. */
+  execution?: string;
 }
 
 export interface EncodingPlan {
@@ -378,7 +380,12 @@ export function parseOptions(value: unknown, path = 'options'): ConversionOption
  * An execution input once checked, with every option filled in. The revision is absent when a
  * person started the run by hand with the console input: ValidateInput derives it then.
  */
-export type ConversionRequest = Omit<ExecutionInput, 'revision'> & { revision?: string; options: ConversionOptions };
+export type ConversionRequest = Omit<ExecutionInput, 'revision'> & {
+  revision?: string;
+  options: ConversionOptions;
+  /** The execution's name, as the state machine passes it to ValidateInput. */
+  execution?: string;
+};
 
 /** What to type in the Step Functions console to start a conversion (README: Deploy to AWS). */
 export const CONSOLE_INPUT_HELP =
@@ -390,13 +397,18 @@ export const CONSOLE_INPUT_HELP =
  * Functions console sends `{key, options?}` (the revision then comes from the object's version).
  */
 export function parseExecutionInput(value: unknown): ConversionRequest {
-  const raw = value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : undefined;
+  const asObject = (v: unknown) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined);
+  const given = asObject(value);
+  // ValidateInput's Parameters: the execution's input and its name ({input, execution}).
+  const wrapped = given && typeof given.execution === 'string' && 'input' in given;
+  const raw = wrapped ? asObject(given.input) : given;
   if (!raw || (raw.source === undefined && raw.key === undefined)) throw new InvalidRequest(CONSOLE_INPUT_HELP);
   const key = raw.source !== undefined ? stringAt(objectAt(raw.source, 'source').key, 'source.key') : stringAt(raw.key, 'key');
   return {
     source: { key },
     ...(raw.revision !== undefined && { revision: revisionAt(raw.revision, 'revision') }),
     options: parseOptions(raw.options),
+    ...(wrapped && { execution: given.execution as string }),
   };
 }
 
@@ -419,6 +431,7 @@ export function parseJob(value: unknown, path = 'job'): Job {
     media: media as unknown as ProbeResult,
     options: parseOptions(raw.options, `${path}.options`),
     ...(raw.plan !== undefined && { plan: parseEncodingPlan(raw.plan, `${path}.plan`) }),
+    ...(typeof raw.execution === 'string' && { execution: raw.execution }),
   };
 }
 

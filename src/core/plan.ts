@@ -184,21 +184,56 @@ export interface BatchLimits {
   maxPackages: number;
   /** Bytes per iteration: bounds the time one Lambda invocation spends streaming packages. */
   maxBytes: number;
+  /** Seconds the iteration's CreateFunction requests may take at CREATE_FUNCTION_BUDGET's figures (unset: no bound). */
+  maxSeconds?: number;
 }
 
 /** At one package per 10-second segment, 8,640 segments (24 h) make 1,080 iterations, ~7,600 events. */
 export const DEFAULT_BATCH_LIMITS: BatchLimits = { maxPackages: 8, maxBytes: 400 * 1024 * 1024 };
 
+/**
+ * What a CreateFunction of a package may take in AWS, pessimistically, to size a batch within
+ * PackageBatch's timeout. AWS publishes no figures: after a create the function is Pending and
+ * becomes Active when Lambda has provisioned it, "in most cases ... very fast" (AWS Compute Blog,
+ * "Tracking the state of Lambda functions"). So: the request's body (the zip base64-encoded in
+ * JSON, ~70 MB at the direct limit; the zip itself when it is staged in S3 first) sent at 10 MB/s,
+ * 3 s for Lambda to answer, and one wait of up to 30 s for the batch's packages to be Active
+ * (they are created one after another and waited for together). The rehearsal's slow profile
+ * (test/rehearsal/support/lambda.ts) is within these figures.
+ */
+export const CREATE_FUNCTION_BUDGET = { bytesPerSecond: 10_000_000, requestSeconds: 3, activeSeconds: 30 } as const;
+
+/** Seconds one package's CreateFunction (and its staging upload) is budgeted. */
+export function createSeconds(zipBytes: number): number {
+  const sent = zipBytes <= DIRECT_UPLOAD_BYTES ? Math.ceil(zipBytes / 3) * 4 + CREATE_FUNCTION_REQUEST_OVERHEAD : zipBytes;
+  return sent / CREATE_FUNCTION_BUDGET.bytesPerSecond + CREATE_FUNCTION_BUDGET.requestSeconds;
+}
+
+/**
+ * Batch limits for a PackageBatch of this timeout: its creates, at the budget's figures, take at
+ * most half of it less the wait for Active (the rest is for reading the segments and retrying
+ * throttled calls). Unset timeout (locally): the defaults.
+ */
+export function batchLimitsFor(timeoutSeconds: number | undefined): BatchLimits {
+  if (timeoutSeconds === undefined) return DEFAULT_BATCH_LIMITS;
+  return { ...DEFAULT_BATCH_LIMITS, maxSeconds: timeoutSeconds / 2 - CREATE_FUNCTION_BUDGET.activeSeconds };
+}
+
 export function planBatches(packages: readonly PackagePlan[], limits = DEFAULT_BATCH_LIMITS): BatchPlan[] {
   const batches: BatchPlan[] = [];
   let current: BatchPlan | undefined;
+  let seconds = 0;
   for (const pkg of packages) {
-    if (!current || current.packageCount >= limits.maxPackages || current.bytes + pkg.bytes > limits.maxBytes) {
+    const cost = createSeconds(pkg.bytes);
+    const overTime = limits.maxSeconds !== undefined && seconds + cost > limits.maxSeconds;
+    if (!current || current.packageCount >= limits.maxPackages || current.bytes + pkg.bytes > limits.maxBytes || overTime) {
       current = { batch: batches.length, firstPackage: pkg.package, packageCount: 0, bytes: 0 };
       batches.push(current);
+      seconds = 0;
     }
     current.packageCount++;
     current.bytes += pkg.bytes;
+    seconds += cost;
   }
   return batches;
 }

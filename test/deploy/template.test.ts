@@ -2,7 +2,7 @@
 // serverless.yml into CloudFormation, and these tests read what it wrote: the state machine, the
 // IAM roles statement by statement, the buckets, the S3 trigger, the HTTP API and the layer.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { functionsWithMedia, functionVariables } from '../../src/composition/deployment';
@@ -26,14 +26,17 @@ let template: {
   Outputs: Record<string, Json>;
 };
 
-/** The Serverless Framework with no credentials of any kind and telemetry off. */
-function serverless(args: string[]) {
+/** osls 3, the maintained fork of Serverless v3 (scripts/test-prerequisites.mjs installs it beside the project). */
+const OSLS = join(ROOT, 'node_modules', '.cache', 'lambda-hls-osls', 'node_modules', 'osls', 'bin', 'serverless.js');
+
+/** The Serverless Framework (or osls) with no credentials of any kind and telemetry off. */
+function serverless(args: string[], bin = join(ROOT, 'node_modules', 'serverless', 'bin', 'serverless.js')) {
   const env: NodeJS.ProcessEnv = { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' };
   for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE']) delete env[name];
   env.AWS_SHARED_CREDENTIALS_FILE = join(dir, 'no-credentials');
   env.AWS_CONFIG_FILE = join(dir, 'no-config');
   env.AWS_EC2_METADATA_DISABLED = 'true';
-  return spawnSync(process.execPath, [join(ROOT, 'node_modules', 'serverless', 'bin', 'serverless.js'), ...args], {
+  return spawnSync(process.execPath, [bin, ...args], {
     cwd: ROOT,
     env,
     encoding: 'utf8',
@@ -649,8 +652,17 @@ describe('every packaged function starts as deployed: its bundle alone, with its
       encoding: 'utf8',
       timeout: 60_000,
     });
-    expect({ key, status: run.status, stderr: run.stderr.replace(/\(node:\d+\) .*\n?/g, '') }).toEqual({ key, status: 0, stderr: '' });
-    const { empty, wellFormed } = JSON.parse(run.stdout) as Record<
+    // What it logged: one structured line per invocation (Powertools Logger; errors go to stderr), nothing else.
+    const output = `${run.stdout}\n${run.stderr}`.split('\n');
+    const logLines = output.filter((line) => line.startsWith('{"level"')).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const other = run.stderr.split('\n').filter((line) => line && !line.startsWith('{"level"') && !/^\(node:\d+\) /.test(line));
+    expect({ key, status: run.status, other }).toEqual({ key, status: 0, other: [] });
+    expect({ key, logged: logLines.length, services: [...new Set(logLines.map((l) => l.service))] }).toEqual({
+      key,
+      logged: 2,
+      services: ['lambda-hls'],
+    });
+    const { empty, wellFormed } = JSON.parse(run.stdout.split('\n').pop()!) as Record<
       'empty' | 'wellFormed',
       { ok?: true; name?: string; code?: string; message?: string }
     >;
@@ -666,6 +678,39 @@ describe('every packaged function starts as deployed: its bundle alone, with its
       name: 'TransientNetworkError',
       refused: true,
     });
+  });
+});
+
+describe('osls, the maintained fork of Serverless Framework v3', () => {
+  it('packages the same template as Serverless v3, and the same bundles', () => {
+    const out = join(dir, 'out-osls');
+    const run = serverless(['package', '--stage', STAGE, '--package', out], OSLS);
+    expect({ status: run.status, stderr: run.status === 0 ? '' : `${run.stdout}${run.stderr}` }).toEqual({ status: 0, stderr: '' });
+    // Each packaging uploads its artifacts under a folder named by the time it ran; nothing else may differ.
+    const uploadFolder = (text: string) => text.replace(/serverless\/lambda-hls\/ci\/\d+-[^/"]+\//g, 'serverless/lambda-hls/ci/<time>/');
+    const written = (folder: string) => uploadFolder(readFileSync(join(folder, 'cloudformation-template-update-stack.json'), 'utf8'));
+    expect(JSON.parse(written(out))).toEqual(JSON.parse(written(join(dir, 'out'))));
+    // The same files in every zip, byte for byte (the layer's is compressed differently: osls zips at another level).
+    const entries = (zip: string) => {
+      const listed = parseCentralDirectory(readFileSync(zip), 0);
+      if (!Array.isArray(listed)) throw new Error(`${zip}: no central directory`);
+      return listed.map((e) => [e.name, e.crc32, e.uncompressedSize]).sort();
+    };
+    const zips = readdirSync(out).filter((f) => f.endsWith('.zip'));
+    expect(zips.length).toBe(FUNCTIONS.length + 1);
+    for (const zip of zips) expect([zip, entries(join(out, zip))]).toEqual([zip, entries(join(dir, 'out', zip))]);
+  });
+});
+
+describe('no Serverless custom resources', () => {
+  it("has none: v3's custom-resource functions run nodejs18.x, whose creation AWS blocks since 2026-06-01", () => {
+    const types = new Set(Object.values(template.Resources).map((r) => r.Type));
+    expect([...types].filter((t) => t.startsWith('Custom::') || t === 'AWS::CloudFormation::CustomResource')).toEqual([]);
+    // Every function is one of ours, on the current runtime; none is the framework's (CustomDashresource…).
+    const functions = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
+    expect(functions.map(([id]) => id).sort()).toEqual(FUNCTIONS.map((key) => `${logical(key)}LambdaFunction`).sort());
+    expect(new Set(functions.map(([, r]) => r.Properties.Runtime))).toEqual(new Set(['nodejs24.x']));
+    expect(readdirSync(join(dir, 'out')).filter((f) => /custom-resources/i.test(f))).toEqual([]);
   });
 });
 

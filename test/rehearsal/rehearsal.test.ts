@@ -46,7 +46,7 @@ import { startApi, type ApiEmulator } from './support/api';
 import { startFunctionUrls, type FunctionUrlEmulator } from './support/function-urls';
 import { startCloudFormation, type CloudFormationEmulator } from './support/cloudformation';
 import { Iam } from './support/iam';
-import { REQUEST_LIMIT, startLambda, type LambdaEmulator } from './support/lambda';
+import { CREATE_PROFILES, REQUEST_LIMIT, startLambda, type LambdaEmulator } from './support/lambda';
 import { startS3, type S3Emulator } from './support/s3';
 import { emulatedAccount, packageStack, resolve, resourcesOfType, type Account, type Template } from './support/stack';
 import { startStepFunctions, type StepFunctionsEmulator } from './support/stepfunctions';
@@ -573,6 +573,54 @@ describe('the deployed functions on emulated AWS', () => {
     }
   });
 
+  it("logs one structured line per invocation, as an operator reads CloudWatch: a failed run's error name and cause under its execution, a refused playback request", async () => {
+    type Line = { fn: string; unstructured?: string } & Record<string, unknown>;
+    const lines = (): Line[] =>
+      runner.logs.map(({ function: fn, line }) => {
+        try {
+          return { fn, ...(JSON.parse(line) as Record<string, unknown>) };
+        } catch {
+          return { fn, unstructured: line };
+        }
+      });
+    // Nothing but structured lines from the product (the runtime's own warnings aside).
+    expect(
+      lines().filter(
+        (l) => 'unstructured' in l && !/NodeVersionSupportWarning|node --trace-warnings|^\s|^\(node:/.test(String(l.unstructured)),
+      ),
+    ).toEqual([]);
+    // The DASH manifest's run above failed in ValidateInput.
+    const key = 'notes.mp4';
+    const failed = lines().find((l) => l.fn === 'validateInput' && l.level === 'ERROR');
+    expect(failed).toMatchObject({
+      service: 'lambda-hls',
+      state: 'ValidateInput',
+      outcome: 'failed',
+      execution: expect.stringMatching(new RegExp(`^${videoIdFor(key)}-`)),
+      error: { name: 'NotMedia', cause: expect.stringMatching(/^"notes.mp4": it is not MP4 but a DASH manifest/) },
+      durationMs: expect.any(Number),
+    });
+    const cleanUp = lines().find((l) => l.fn === 'cleanUp' && l.execution === failed!.execution);
+    expect(cleanUp).toMatchObject({ level: 'INFO', state: 'CleanUp', outcome: 'succeeded' });
+    // Every Task of a successful run names its execution and video.
+    const packaged = lines().find((l) => l.fn === 'packageBatch' && l.level === 'INFO');
+    expect(packaged).toMatchObject({ state: 'PackageBatch', videoId: expect.any(String), execution: expect.any(String), batch: 0 });
+    // A playback request answered 404 is a warning naming the route.
+    await runner.invoke('serveSegment', { rawPath: '/v/no-such-video-000000/index.m3u8', requestContext: { http: { method: 'GET' } } });
+    // The line comes down the function's stdout, the answer down its IPC channel: either may be first.
+    const warned = () =>
+      lines().find((l) => l.fn === 'serveSegment' && l.level === 'WARN' && l.route === 'GET /v/no-such-video-000000/index.m3u8');
+    for (let waited = 0; !warned() && waited < 5_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    // What CloudWatch would hold, kept for a person to read (artifacts/ is not committed).
+    mkdirSync(join(ROOT, 'artifacts'), { recursive: true });
+    writeFileSync(join(ROOT, 'artifacts', 'rehearsal-function-logs.jsonl'), `${runner.logs.map((l) => l.line).join('\n')}\n`);
+    expect(warned()).toMatchObject({
+      route: 'GET /v/no-such-video-000000/index.m3u8',
+      outcome: 404,
+      message: 'GET /v/no-such-video-000000/index.m3u8 answered 404',
+    });
+  });
+
   it('ends an upload cut short in SegmentMedia as TruncatedInput with both durations, its segments removed from the work bucket', async () => {
     const key = 'interrupted.mp4';
     const whole = readFileSync(makeVideo(join(scratch, 'whole.mp4'), { seconds: 12, size: '320x180', movflags: '+faststart' }));
@@ -676,6 +724,44 @@ describe("Lambda's limits", () => {
     expect([...lambda.functions.keys()].filter((name) => name.includes(videoId))).toEqual([]);
     expect(await leftIn(buckets.work, `${videoId}/`)).toEqual([]);
   }, 120_000);
+
+  it("packs 9 packages under a slow CreateFunction (2 s, 10 MB/s, then Pending 10 s): batches sized from PackageBatch's timeout, each waiting once for its functions, none read back while Pending", async () => {
+    const key = 'by-hand/slow creates.mp4';
+    await convertByUpload(key, makeVideo(join(scratch, 'slow-creates.mp4'), { seconds: 9, size: '160x90' }));
+    // One package per segment, as a user would set it in serverless.yml (LAMBDA_HLS_PACKAGE_BYTES).
+    const restore = runner.configure('segmentMedia', { LAMBDA_HLS_PACKAGE_BYTES: '1' });
+    lambda.createProfile = CREATE_PROFILES.slow;
+    lambda.pendingReads.clear();
+    try {
+      await sfn.send(
+        new StartExecutionCommand({
+          stateMachineArn: machineArn,
+          name: 'slow-creates',
+          input: JSON.stringify({ key, options: { segmentSeconds: 1 } }),
+        }),
+      );
+      const { described, events } = await finished('slow-creates');
+      expect({ status: described.status, failure: failedState(events) }).toEqual({ status: 'SUCCEEDED', failure: undefined });
+      expect(JSON.parse(described.output!).packages).toBe(9);
+      const packaging = summarizeStates(events).find((s) => s.state === 'PackageSegments')!;
+      expect(packaging.iterations).toMatchObject({ started: 2, succeeded: 2, failed: 0 });
+      // Each batch: its creates one after another (8 × 2 s), one wait for Active (~10 s): well within half of 300 s.
+      const timeout = Number(runner.find('packageBatch').timeoutSeconds);
+      const batchSeconds = [0, 1].map((index) => {
+        const at = (type: string) => events.find((e) => e.state === 'PackageBatch' && e.index === index && e.type === type)!.timestamp;
+        return (at('StateExited') - at('StateEntered')) / 1000;
+      });
+      expect(Math.max(...batchSeconds)).toBeGreaterThan(CREATE_PROFILES.slow.pendingMs / 1000);
+      expect(Math.max(...batchSeconds)).toBeLessThan(timeout / 2);
+      // PackageBatch's waiter saw them Pending; ComputeOffsets read every package only once it was Active.
+      const readsBy = (key: string) => lambda.pendingReads.get(roleCredentials(runner.find(key).role).accessKeyId) ?? 0;
+      expect(readsBy('packageBatch')).toBeGreaterThan(0);
+      expect(readsBy('computeOffsets')).toBe(0);
+    } finally {
+      lambda.createProfile = CREATE_PROFILES.aws;
+      restore();
+    }
+  }, 180_000);
 
   it("stops a function that runs past its timeout: the run fails in that state with Lambda's Sandbox.Timedout, and CleanUp runs", async () => {
     const key = 'slow storage.mp4';
@@ -814,6 +900,8 @@ describe("AWS's rates", () => {
     await convertByUpload(key, makeVideo(join(scratch, 'many.mp4'), { seconds: 44, size: '160x90' }));
     // One package per segment, as a user would set it in serverless.yml (LAMBDA_HLS_PACKAGE_BYTES).
     const restore = runner.configure('segmentMedia', { LAMBDA_HLS_PACKAGE_BYTES: '1' });
+    // Creates answered at once: four batches at a time then ask for more than 15 a second.
+    lambda.createProfile = CREATE_PROFILES.instant;
     try {
       await sfn.send(
         new StartExecutionCommand({
@@ -831,6 +919,7 @@ describe("AWS's rates", () => {
       expect(throttled).toBeGreaterThan(0);
       expect(packaging.retries + (packaging.callRetries ?? 0)).toBe(throttled);
     } finally {
+      lambda.createProfile = CREATE_PROFILES.aws;
       restore();
     }
   });

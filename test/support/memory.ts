@@ -101,6 +101,11 @@ export class MemoryCodeStore implements CodeStore {
   async list(prefix: string): Promise<PackageInfo[]> {
     return [...this.functions.entries()].filter(([n]) => n.startsWith(prefix)).map(([n, zip]) => this.info(n, zip));
   }
+  /** Names ready() was asked about, in order. */
+  readied: string[] = [];
+  async ready(names: readonly string[]) {
+    this.readied.push(...names);
+  }
   /** The account's unreserved concurrency, as GetAccountSettings gives it (undefined: no account, as locally). */
   unreservedConcurrency: number | undefined;
   async quota() {

@@ -240,15 +240,18 @@ describe('S3ObjectStore', () => {
     });
   });
 
-  it('writes objects with their content type', async () => {
+  it('writes objects with their content type and length (also 0: an empty claim)', async () => {
     s3Mock.on(PutObjectCommand).resolves({});
     await objects().put('output', 'v/a/r/index.m3u8', '#EXTM3U\n', 'application/vnd.apple.mpegurl');
+    await objects().put('work', 'claims/x', '');
     expect(s3Mock.commandCalls(PutObjectCommand)[0]!.args[0].input).toEqual({
       Bucket: 'out-b',
       Key: 'v/a/r/index.m3u8',
       Body: '#EXTM3U\n',
+      ContentLength: 8,
       ContentType: 'application/vnd.apple.mpegurl',
     });
+    expect(s3Mock.commandCalls(PutObjectCommand)[1]!.args[0].input).toMatchObject({ Key: 'claims/x', ContentLength: 0 });
   });
 
   it('gives ffmpeg a presigned GET URL for the input', async () => {

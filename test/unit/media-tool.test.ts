@@ -1,6 +1,11 @@
+import fc from 'fast-check';
 import { ffmpegCause, parseProbe, parseSegmentList, segmentArgs } from '../../src/adapters/ffmpeg/media-tool';
 import { describeContent } from '../../src/core/content';
 import {
+  batchLimitsFor,
+  CREATE_FUNCTION_BUDGET,
+  createSeconds,
+  DEFAULT_BATCH_LIMITS,
   DIRECT_UPLOAD_BYTES,
   describeFfmpegRun,
   describePlan,
@@ -294,6 +299,39 @@ describe('packing segments into packages, and packages into batches', () => {
     expect(planBatches(packages, { maxPackages: 100, maxBytes: 3 * packages[0]!.bytes }).map((b) => b.packageCount)).toEqual([
       3, 3, 3, 3, 3, 3, 2,
     ]);
+  });
+});
+
+describe('batches within PackageBatch’s timeout', () => {
+  const direct = (n: number) => Array.from({ length: n }, (_, i) => ({ package: i, first: i, count: 1, bytes: DIRECT_UPLOAD_BYTES }));
+
+  it("budgets each CreateFunction by its request's upload and answer, and one wait for Active per batch", () => {
+    // The largest direct zip travels as ~70 MB of base64 JSON: 7 s at 10 MB/s, plus 3 s to answer.
+    expect(createSeconds(DIRECT_UPLOAD_BYTES)).toBeCloseTo(69_905_066 / CREATE_FUNCTION_BUDGET.bytesPerSecond + 3, 0);
+    // One staged in S3 first uploads the zip itself (no base64).
+    expect(createSeconds(250_000_000)).toBeCloseTo(25 + 3, 5);
+  });
+
+  it('keeps 8 full packages in a batch of the deployed 300 s, fewer when the timeout is shorter, never a batch over half of it', () => {
+    expect(planBatches(direct(20), batchLimitsFor(300)).map((b) => b.packageCount)).toEqual([8, 8, 4]);
+    expect(planBatches(direct(7), batchLimitsFor(120)).map((b) => b.packageCount)).toEqual([3, 3, 1]);
+    // Unset locally: count and bytes only.
+    expect(batchLimitsFor(undefined)).toEqual(DEFAULT_BATCH_LIMITS);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 61, max: 900 }),
+        fc.array(fc.integer({ min: 1, max: 250_000_000 }), { minLength: 1, maxLength: 40 }),
+        (timeout, sizes) => {
+          const packages = sizes.map((bytes, i) => ({ package: i, first: i, count: 1, bytes }));
+          for (const batch of planBatches(packages, batchLimitsFor(timeout))) {
+            const seconds = packages
+              .slice(batch.firstPackage, batch.firstPackage + batch.packageCount)
+              .reduce((t, p) => t + createSeconds(p.bytes), 0);
+            if (batch.packageCount > 1) expect(seconds + CREATE_FUNCTION_BUDGET.activeSeconds).toBeLessThanOrEqual(timeout / 2);
+          }
+        },
+      ),
+    );
   });
 });
 

@@ -17,7 +17,8 @@ import {
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { AccountLimits, CodeStore, PackageInfo, PackageLocation, PackageSource, StoredPackage } from '../../ports';
 import { collectBytes } from '../streams';
-import { DIRECT_UPLOAD_BYTES } from '../../core/plan';
+import { CREATE_FUNCTION_BUDGET, DIRECT_UPLOAD_BYTES } from '../../core/plan';
+import { ResourceConflictException } from '../../core/errors';
 import { readRange } from '../http-range';
 import { retryThrottled, type RetryOptions } from '../../core/retry';
 
@@ -32,7 +33,7 @@ export interface LambdaCodeStoreOptions {
   /** Bucket and prefix where packages over 50 MB are staged for CreateFunction. Asked for only when staging. */
   stagingBucket: string | (() => string);
   stagingPrefix?: string;
-  /** Seconds to wait for a new function to become Active. */
+  /** Seconds to wait for new functions to become Active (CREATE_FUNCTION_BUDGET.activeSeconds). */
   activeWaitSeconds?: number;
   retry?: RetryOptions;
   now?: () => number;
@@ -174,13 +175,28 @@ export class LambdaCodeStore implements CodeStore {
         );
         created = false;
       }
-      await waitUntilFunctionActiveV2({ client: this.lambda, maxWaitTime: this.options.activeWaitSeconds ?? 120 }, { FunctionName: name });
+      // Pending until Lambda has provisioned it: ready() waits for the batch's functions together.
       return { name, codeSha256, codeSize, created, retries: retried.count };
     } finally {
       if (staged) {
         await this.s3.send(new DeleteObjectCommand({ Bucket: stagingBucket, Key: staged })).catch(() => undefined);
       }
     }
+  }
+
+  async ready(names: readonly string[]): Promise<void> {
+    const maxWaitTime = this.options.activeWaitSeconds ?? CREATE_FUNCTION_BUDGET.activeSeconds;
+    await Promise.all(
+      names.map(async (name) => {
+        try {
+          await waitUntilFunctionActiveV2({ client: this.lambda, maxWaitTime, minDelay: 1, maxDelay: 5 }, { FunctionName: name });
+        } catch (error) {
+          if (named(error, 'TimeoutError') || /exceeded max wait time|waiter/i.test(String((error as Error).message)))
+            throw new ResourceConflictException(`${name} is still not Active after ${maxWaitTime} s (Lambda is provisioning it)`);
+          throw error;
+        }
+      }),
+    );
   }
 
   async describe(name: string): Promise<PackageLocation | undefined> {

@@ -67,7 +67,12 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async put(bucket: Bucket, key: string, body: Buffer | string, contentType?: string): Promise<void> {
-    await this.s3.send(new PutObjectCommand({ Bucket: this.buckets[bucket], Key: key, Body: body, ContentType: contentType }));
+    // Stated, not left to the SDK: it states none for an empty body (a claim), and then warns in the
+    // function's log that the body may be a stream of unknown length.
+    const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+    await this.s3.send(
+      new PutObjectCommand({ Bucket: this.buckets[bucket], Key: key, Body: body, ContentLength: length, ContentType: contentType }),
+    );
   }
 
   /** Streams the file (multipart above 5 MB), never holding it in memory. */

@@ -178,6 +178,9 @@ export class LocalCodeStore implements CodeStore {
     await rm(join(this.dir(name), file), { force: true });
   }
 
+  /** A local package is readable as soon as it is written. */
+  async ready(): Promise<void> {}
+
   async quota(): Promise<AccountLimits> {
     const all = await this.list('');
     return {

@@ -68,6 +68,7 @@ export interface DeployedFunction {
   arn: string;
   role: string;
   timeoutSeconds: number;
+  memorySize: number;
   handlerFile: string;
   handlerExport: string;
   environment: Record<string, string>;
@@ -119,6 +120,9 @@ export class FunctionRunner {
     },
   ) {}
 
+  /** Every line the functions wrote (stdout and stderr), by function key: their CloudWatch logs. */
+  readonly logs: { function: string; line: string }[] = [];
+
   /** The Node.js major every function runs on (the template's runtime's, checked at deploy). */
   nodeMajor = 0;
 
@@ -157,6 +161,7 @@ export class FunctionRunner {
         arn: `arn:aws:lambda:${account.region}:${account.account}:function:${props.FunctionName}`,
         role,
         timeoutSeconds: Number(props.Timeout ?? 3),
+        memorySize: Number(props.MemorySize ?? 128),
         handlerFile: join(dir, file),
         handlerExport: exported,
         environment: variables,
@@ -214,6 +219,7 @@ export class FunctionRunner {
       ...this.options.lambdaEnvironment,
       AWS_LAMBDA_FUNCTION_NAME: fn.name,
       AWS_LAMBDA_FUNCTION_TIMEOUT: String(fn.timeoutSeconds),
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memorySize),
       LAMBDA_TASK_ROOT: join(fn.handlerFile, '..'),
       AWS_ACCESS_KEY_ID: accessKeyId,
       AWS_SECRET_ACCESS_KEY: secretAccessKey,
@@ -225,11 +231,19 @@ export class FunctionRunner {
       execPath: lambdaNode(),
       env,
       cwd: join(fn.handlerFile, '..'),
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       // A sandbox of its own: when Lambda ends one, whatever the function started (ffmpeg) ends with it.
       detached: true,
     });
-    child.stderr?.resume();
+    // What the function writes goes to its log group, a line an event, as CloudWatch Logs keeps it.
+    for (const stream of [child.stdout, child.stderr]) {
+      let tail = '';
+      stream?.on('data', (chunk: Buffer) => {
+        const lines = (tail + chunk.toString('utf8')).split('\n');
+        tail = lines.pop() ?? '';
+        for (const line of lines) if (line.trim()) this.logs.push({ function: fn.key, line });
+      });
+    }
     this.all.add(child);
     child.once('exit', () => this.all.delete(child));
     const ready = new Promise<void>((resolve, reject) => {

@@ -3,7 +3,8 @@
 // or S3 source, within the request size AWS accepts), GetFunction (Code.Location: an expiring
 // presigned URL of the emulated S3 holding the zip), UpdateFunctionCode, DeleteFunction,
 // ListFunctions (paged), GetAccountSettings (code storage and the account's concurrency) and
-// GetFunctionConcurrency. Errors have AWS's shapes; CreateFunction,
+// GetFunctionConcurrency. A new function takes its request's transfer time and is Pending for a
+// while before it is Active (CREATE_PROFILES). Errors have AWS's shapes; CreateFunction,
 // UpdateFunctionCode and DeleteFunction share the account's 15 requests/s, GetFunction has 100/s.
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -23,7 +24,32 @@ interface StoredFunction {
   codeKey: string;
   /** How CreateFunction was given the code, and the size of that request. */
   created: { source: 'ZipFile' | 'S3'; requestBytes: number };
+  /** When the function leaves Pending for Active (epoch ms). */
+  activeAt: number;
 }
+
+/**
+ * How long a CreateFunction takes. AWS publishes no figures: a new function is Pending while Lambda
+ * provisions it, then Active, "in most cases ... very fast" (AWS Compute Blog, "Tracking the state
+ * of Lambda functions", 2019); its request body (up to ~70 MB for a direct zip) has to travel
+ * first. `aws`, the default, is a quick create; `slow` is a pessimistic one, within the budget the
+ * product sizes its batches by (src/core/plan.ts CREATE_FUNCTION_BUDGET: 10 MB/s, 3 s, 30 s).
+ */
+export interface CreateProfile {
+  /** Lambda's answer time, besides the body's transfer. */
+  requestMs: number;
+  /** How long the function stays Pending. */
+  pendingMs: number;
+  /** How fast the request's body arrives. */
+  bytesPerSecond: number;
+}
+
+export const CREATE_PROFILES = {
+  aws: { requestMs: 200, pendingMs: 1_000, bytesPerSecond: 100_000_000 },
+  /** Answered at once and Active at once: the most requests a second the steps can make (a rate test's worst case). */
+  instant: { requestMs: 0, pendingMs: 0, bytesPerSecond: Number.POSITIVE_INFINITY },
+  slow: { requestMs: 2_000, pendingMs: 10_000, bytesPerSecond: 10_000_000 },
+} satisfies Record<string, CreateProfile>;
 
 export interface LambdaEmulator {
   endpoint: string;
@@ -33,6 +59,10 @@ export interface LambdaEmulator {
   throttled: Map<string, number>;
   /** The account's code storage (default Lambda's 300 GB): set it low to fill the account. */
   codeStorageBytes: number | undefined;
+  /** How CreateFunction behaves: its latency, transfer rate and Pending time (CREATE_PROFILES). */
+  createProfile: CreateProfile;
+  /** GetFunction answers that found a function still Pending, by the caller's access key. */
+  pendingReads: Map<string, number>;
   close(): Promise<void>;
 }
 
@@ -95,6 +125,8 @@ export async function startLambda(options: {
     functions,
     throttled,
     codeStorageBytes: undefined,
+    createProfile: CREATE_PROFILES.aws,
+    pendingReads: new Map(),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -129,6 +161,12 @@ export async function startLambda(options: {
   async function location(codeKey: string): Promise<string> {
     return getSignedUrl(s3, new GetObjectCommand({ Bucket: options.codeBucket, Key: codeKey }), { expiresIn: CODE_URL_SECONDS });
   }
+
+  /** The configuration with the state it is in now: Pending until `activeAt`, then Active. */
+  const stateOf = (fn: StoredFunction) =>
+    now() < fn.activeAt
+      ? { ...fn.configuration, State: 'Pending', StateReason: 'The function is being created.', StateReasonCode: 'Creating' }
+      : { ...fn.configuration, State: 'Active', LastUpdateStatus: 'Successful' };
 
   const usage = () => [...functions.values()].reduce((sum, f) => sum + Number(f.configuration.CodeSize), 0);
 
@@ -178,6 +216,11 @@ export async function startLambda(options: {
       if (functions.has(input.FunctionName))
         throw new ApiError(409, 'ResourceConflictException', `Function already exist: ${input.FunctionName}`);
       const code = await storeCode(input.FunctionName, input.Code);
+      // The request's body takes its transfer time, then Lambda answers; the function starts Pending.
+      const profile = emulator.createProfile;
+      await new Promise((r) => setTimeout(r, (raw.length / profile.bytesPerSecond) * 1000 + profile.requestMs));
+      if (functions.has(input.FunctionName))
+        throw new ApiError(409, 'ResourceConflictException', `Function already exist: ${input.FunctionName}`);
       const configuration = {
         FunctionName: input.FunctionName,
         FunctionArn: arn(input.FunctionName),
@@ -190,16 +233,16 @@ export async function startLambda(options: {
         CodeSha256: code.CodeSha256,
         CodeSize: code.CodeSize,
         PackageType: 'Zip',
-        State: 'Active',
-        LastUpdateStatus: 'Successful',
         LastModified: new Date(now()).toISOString(),
       };
-      functions.set(input.FunctionName, {
+      const stored: StoredFunction = {
         configuration,
         codeKey: code.codeKey,
         created: { source: input.Code.ZipFile ? 'ZipFile' : 'S3', requestBytes: raw.length },
-      });
-      return [201, configuration];
+        activeAt: now() + profile.pendingMs,
+      };
+      functions.set(input.FunctionName, stored);
+      return [201, stateOf(stored)];
     }
     if (method === 'GET' && path === '/2015-03-31/functions') {
       await authorize('lambda:ListFunctions', '*');
@@ -208,7 +251,7 @@ export async function startLambda(options: {
       const max = Math.min(50, Number(url.searchParams.get('MaxItems') ?? 50));
       const page = names.slice(start, start + max);
       const next = names[start + max];
-      return [200, { Functions: page.map((n) => functions.get(n)!.configuration), ...(next && { NextMarker: next }) }];
+      return [200, { Functions: page.map((n) => stateOf(functions.get(n)!)), ...(next && { NextMarker: next }) }];
     }
     // GetFunctionConcurrency: any function of the account (the stack's own too), as its reservation stands.
     const concurrency = /^\/2019-09-30\/functions\/([^/]+)\/concurrency$/.exec(path);
@@ -226,12 +269,20 @@ export async function startLambda(options: {
         await authorize('lambda:GetFunction', arn(name));
         limited('GetFunction', getFunction);
         if (!fn) throw new ApiError(404, 'ResourceNotFoundException', `Function not found: ${arn(name)}`);
-        return [200, { Configuration: fn.configuration, Code: { RepositoryType: 'S3', Location: await location(fn.codeKey) } }];
+        const configuration = stateOf(fn);
+        if (configuration.State === 'Pending') emulator.pendingReads.set(accessKeyId, (emulator.pendingReads.get(accessKeyId) ?? 0) + 1);
+        return [200, { Configuration: configuration, Code: { RepositoryType: 'S3', Location: await location(fn.codeKey) } }];
       }
       if (method === 'PUT' && one[2]) {
         await authorize('lambda:UpdateFunctionCode', arn(name));
         limited('UpdateFunctionCode', control);
         if (!fn) throw new ApiError(404, 'ResourceNotFoundException', `Function not found: ${arn(name)}`);
+        if (now() < fn.activeAt)
+          throw new ApiError(
+            409,
+            'ResourceConflictException',
+            'The operation cannot be performed at this time. The function is currently in the following state: Pending',
+          );
         const code = await storeCode(name, JSON.parse(raw.toString('utf8')) as Record<string, string>);
         Object.assign(fn.configuration, {
           CodeSha256: code.CodeSha256,
@@ -239,7 +290,7 @@ export async function startLambda(options: {
           LastModified: new Date(now()).toISOString(),
         });
         fn.codeKey = code.codeKey;
-        return [200, fn.configuration];
+        return [200, stateOf(fn)];
       }
       if (method === 'DELETE' && !one[2]) {
         await authorize('lambda:DeleteFunction', arn(name));

@@ -53,17 +53,31 @@ function responseStream(id) {
   });
 }
 
+/** The context object Lambda passes beside the event (the fields a handler reads). */
+function contextOf(id) {
+  const name = process.env.AWS_LAMBDA_FUNCTION_NAME;
+  const deadline = Date.now() + Number(process.env.AWS_LAMBDA_FUNCTION_TIMEOUT ?? 3) * 1000;
+  return {
+    functionName: name,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:${process.env.AWS_REGION}:000000000000:function:${name}`,
+    memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    awsRequestId: `rehearsal-${process.pid}-${id}`,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+  };
+}
+
 process.on('message', async ({ id, event }) => {
   if (initError) return process.send({ id, error: initError });
   try {
     if (handler[STREAMING] === 'response') {
       const stream = responseStream(id);
-      await handler(event, stream, {});
+      await handler(event, stream, contextOf(id));
       if (!stream.writableEnded) stream.end();
       await finished(stream);
       return process.send({ id, result: null });
     }
-    const result = await handler(event);
+    const result = await handler(event, contextOf(id));
     process.send({ id, result: result === undefined ? null : JSON.parse(JSON.stringify(result)) });
   } catch (error) {
     process.send({ id, error: asReport(error) });

@@ -218,6 +218,7 @@ export async function startStepFunctions(options: {
         // The Wait gives Map stragglers time in AWS; here CleanUp waits until no invocation runs.
         waitTimeOverrides: Object.fromEntries(waitsBeforeCleanUp.map((name) => [name, 0])),
       },
+      context: { Execution: { Id: execution.arn, Name: execution.name } },
     });
     const collecting = (async () => {
       for await (const event of started.eventLogs) writer.write(event);

@@ -27,6 +27,15 @@ describe('CleanUp', () => {
     expect(await ports.objects.list('output', '')).toEqual([]);
   });
 
+  it("reads the failed run's state from the state machine's Parameters ({input, execution}) as from the state itself", async () => {
+    const { state } = await failedLate();
+    expect(parseCleanUpInput({ input: state, execution: 'clip-1a2b3c-0f1e2d3c' })).toEqual(parseCleanUpInput(state));
+    expect(parseCleanUpInput({ input: state, execution: 'x' })).toMatchObject({
+      videoId: state.job.videoId,
+      error: { Error: 'PlaylistInvalid' },
+    });
+  });
+
   it('never deletes the revision being served when a repeat of it fails', async () => {
     const served = await failedLate();
     await registerRoute({ job: served.job, playlist: served.playlist, offsetsKey: served.offsets.offsetsKey }, served.ports, settings);

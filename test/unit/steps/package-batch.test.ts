@@ -45,6 +45,23 @@ describe('PackageBatch', () => {
     ]);
   });
 
+  it('creates the batch’s functions one after another and waits for them to be ready once, together, before its receipts', async () => {
+    const { ports, item, settings } = await planned();
+    const order: string[] = [];
+    const create = ports.code.createPackage.bind(ports.code);
+    ports.code.createPackage = async (name, zip) => {
+      order.push(`create ${name}`);
+      return create(name, zip);
+    };
+    ports.code.ready = async (names) => {
+      order.push(`ready ${names.join(' ')}`);
+      expect(await ports.objects.head('work', keys.receipts(item.videoId, item.revision, 0))).toBeUndefined();
+    };
+    await packageBatch(item, ports, settings);
+    const [a, b] = [0, 1].map((n) => `lhls-${item.videoId}-abcd1234-${n}`);
+    expect(order).toEqual([`create ${a}`, `create ${b}`, `ready ${a} ${b}`]);
+  });
+
   it('finds identical packages of an earlier run and creates nothing new', async () => {
     const { ports, item, settings } = await planned();
     await packageBatch(item, ports, settings);
