@@ -46,7 +46,7 @@ import { startApi, type ApiEmulator } from './support/api';
 import { startFunctionUrls, type FunctionUrlEmulator } from './support/function-urls';
 import { startCloudFormation, type CloudFormationEmulator } from './support/cloudformation';
 import { Iam } from './support/iam';
-import { CREATE_PROFILES, REQUEST_LIMIT, startLambda, type LambdaEmulator } from './support/lambda';
+import { CREATE_PROFILES, type CreateProfile, REQUEST_LIMIT, startLambda, type LambdaEmulator } from './support/lambda';
 import { startS3, type S3Emulator } from './support/s3';
 import { emulatedAccount, packageStack, resolve, resourcesOfType, type Account, type Template } from './support/stack';
 import { startStepFunctions, type StepFunctionsEmulator } from './support/stepfunctions';
@@ -213,6 +213,36 @@ async function finished(executionName: string) {
   return { described, history, events: storedEventsFromHistory(history, conversionProgress()) };
 }
 
+/**
+ * Uploads a file (its own run converts it with the defaults), then converts it again by hand with
+ * 1-s segments and one package per segment — as a user would set LAMBDA_HLS_PACKAGE_BYTES in
+ * serverless.yml — while CreateFunction behaves as `profile` says.
+ */
+async function convertOnePackagePerSegment(key: string, file: string, name: string, profile: CreateProfile) {
+  await convertByUpload(key, file);
+  const restore = runner.configure('segmentMedia', { LAMBDA_HLS_PACKAGE_BYTES: '1' });
+  lambda.createProfile = profile;
+  try {
+    await sfn.send(
+      new StartExecutionCommand({ stateMachineArn: machineArn, name, input: JSON.stringify({ key, options: { segmentSeconds: 1 } }) }),
+    );
+    return await finished(name);
+  } finally {
+    lambda.createProfile = CREATE_PROFILES.aws;
+    restore();
+  }
+}
+
+/** What the deploy check reads from the account, through the SDK as the deploying user. */
+function accountReads() {
+  const client = new LambdaClient({ region: account.region, endpoint: lambda.endpoint, credentials: people });
+  return {
+    accountSettings: () => client.send(new GetAccountSettingsCommand({})),
+    functionConcurrency: async (name: string) =>
+      (await client.send(new GetFunctionConcurrencyCommand({ FunctionName: name }))).ReservedConcurrentExecutions,
+  };
+}
+
 /** The path of a video's first segment, as its playlist names it (`/v/<id>/<revision>/0.ts`). */
 async function firstSegmentPath(videoId: string): Promise<string> {
   const playlist = (await runner.invoke('serveSegment', {
@@ -231,13 +261,7 @@ async function leftIn(bucket: string, prefix: string): Promise<string[]> {
 
 describe('the deployed functions on emulated AWS', () => {
   it("deploy on an account of 1,000 concurrent executions: its reservation (serve-segment's 4) passes the deploy check and is made", async () => {
-    const client = new LambdaClient({ region: account.region, endpoint: lambda.endpoint, credentials: people });
-    const reads = {
-      accountSettings: () => client.send(new GetAccountSettingsCommand({})),
-      functionConcurrency: async (name: string) =>
-        (await client.send(new GetFunctionConcurrencyCommand({ FunctionName: name }))).ReservedConcurrentExecutions,
-    };
-    expect(await checkReservations(template, reads, account.region)).toMatchObject({ account: { limit: 1000, unreserved: 996 } });
+    expect(await checkReservations(template, accountReads(), account.region)).toMatchObject({ account: { limit: 1000, unreserved: 996 } });
     expect([...concurrency.reserved]).toEqual([[runner.find('serveSegment').name, 4]]);
   });
 
@@ -727,20 +751,14 @@ describe("Lambda's limits", () => {
 
   it("packs 9 packages under a slow CreateFunction (2 s, 10 MB/s, then Pending 10 s): batches sized from PackageBatch's timeout, each waiting once for its functions, none read back while Pending", async () => {
     const key = 'by-hand/slow creates.mp4';
-    await convertByUpload(key, makeVideo(join(scratch, 'slow-creates.mp4'), { seconds: 9, size: '160x90' }));
-    // One package per segment, as a user would set it in serverless.yml (LAMBDA_HLS_PACKAGE_BYTES).
-    const restore = runner.configure('segmentMedia', { LAMBDA_HLS_PACKAGE_BYTES: '1' });
-    lambda.createProfile = CREATE_PROFILES.slow;
     lambda.pendingReads.clear();
-    try {
-      await sfn.send(
-        new StartExecutionCommand({
-          stateMachineArn: machineArn,
-          name: 'slow-creates',
-          input: JSON.stringify({ key, options: { segmentSeconds: 1 } }),
-        }),
+    {
+      const { described, events } = await convertOnePackagePerSegment(
+        key,
+        makeVideo(join(scratch, 'slow-creates.mp4'), { seconds: 9, size: '160x90' }),
+        'slow-creates',
+        CREATE_PROFILES.slow,
       );
-      const { described, events } = await finished('slow-creates');
       expect({ status: described.status, failure: failedState(events) }).toEqual({ status: 'SUCCEEDED', failure: undefined });
       expect(JSON.parse(described.output!).packages).toBe(9);
       const packaging = summarizeStates(events).find((s) => s.state === 'PackageSegments')!;
@@ -757,9 +775,6 @@ describe("Lambda's limits", () => {
       const readsBy = (key: string) => lambda.pendingReads.get(roleCredentials(runner.find(key).role).accessKeyId) ?? 0;
       expect(readsBy('packageBatch')).toBeGreaterThan(0);
       expect(readsBy('computeOffsets')).toBe(0);
-    } finally {
-      lambda.createProfile = CREATE_PROFILES.aws;
-      restore();
     }
   }, 180_000);
 
@@ -896,21 +911,10 @@ describe('lambda-hls --stage rehearsal, on the rehearsed stack', () => {
 describe("AWS's rates", () => {
   it("converts a video of 40+ packages under the control plane's 15 requests/s, the throttling retried and shown in its history", async () => {
     const key = 'by-hand/many packages.mp4';
-    // The upload's own run (its notification, default options) ends before the run under test starts.
-    await convertByUpload(key, makeVideo(join(scratch, 'many.mp4'), { seconds: 44, size: '160x90' }));
-    // One package per segment, as a user would set it in serverless.yml (LAMBDA_HLS_PACKAGE_BYTES).
-    const restore = runner.configure('segmentMedia', { LAMBDA_HLS_PACKAGE_BYTES: '1' });
     // Creates answered at once: four batches at a time then ask for more than 15 a second.
-    lambda.createProfile = CREATE_PROFILES.instant;
-    try {
-      await sfn.send(
-        new StartExecutionCommand({
-          stateMachineArn: machineArn,
-          name: 'many-packages',
-          input: JSON.stringify({ key, options: { segmentSeconds: 1 } }),
-        }),
-      );
-      const { described, events } = await finished('many-packages');
+    const file = makeVideo(join(scratch, 'many.mp4'), { seconds: 44, size: '160x90' });
+    {
+      const { described, events } = await convertOnePackagePerSegment(key, file, 'many-packages', CREATE_PROFILES.instant);
       expect(described.status).toBe('SUCCEEDED');
       expect(JSON.parse(described.output!).packages).toBeGreaterThanOrEqual(40);
       const packaging = summarizeStates(events).find((s) => s.state === 'PackageSegments')!;
@@ -918,23 +922,13 @@ describe("AWS's rates", () => {
       const throttled = lambda.throttled.get('CreateFunction') ?? 0;
       expect(throttled).toBeGreaterThan(0);
       expect(packaging.retries + (packaging.callRetries ?? 0)).toBe(throttled);
-    } finally {
-      lambda.createProfile = CREATE_PROFILES.aws;
-      restore();
     }
   });
 });
 
 describe('a new account: 10 concurrent executions in all', () => {
   let defaults: Template;
-  const reads = () => {
-    const client = new LambdaClient({ region: account.region, endpoint: lambda.endpoint, credentials: people });
-    return {
-      accountSettings: () => client.send(new GetAccountSettingsCommand({})),
-      functionConcurrency: async (name: string) =>
-        (await client.send(new GetFunctionConcurrencyCommand({ FunctionName: name }))).ReservedConcurrentExecutions,
-    };
-  };
+  const reads = accountReads;
 
   beforeAll(() => {
     // What a new user deploys: serverless.yml's defaults, which reserve nothing.
