@@ -44,18 +44,29 @@ const GST_PACKAGES = ['gstreamer1.0-plugins-base', 'gstreamer1.0-plugins-good', 
 function missingPackages() {
   const packages = new Set();
   const wrong = [];
+  const absent = [];
   for (const binary of BINARIES) {
     if (executable(binary.path)) continue;
     if (process.env[binary.variable]) wrong.push(`${binary.variable}=${binary.path} is not an executable`);
-    else for (const name of binary.packages) packages.add(name);
+    else {
+      absent.push(binary.path);
+      for (const name of binary.packages) packages.add(name);
+    }
   }
-  if (!onPath('unzip')) packages.add('unzip');
+  if (!onPath('unzip')) {
+    absent.push('unzip');
+    packages.add('unzip');
+  }
   const inspect = onPath('gst-inspect-1.0');
-  if (!inspect || GST_PLUGINS.some((plugin) => spawnSync('gst-inspect-1.0', [plugin], { stdio: 'ignore' }).status !== 0)) {
+  const plugins = inspect
+    ? GST_PLUGINS.filter((plugin) => spawnSync('gst-inspect-1.0', [plugin], { stdio: 'ignore' }).status !== 0)
+    : GST_PLUGINS;
+  if (plugins.length > 0) {
+    absent.push(`GStreamer's ${plugins.join(', ')}`);
     for (const name of GST_PACKAGES) packages.add(name);
     if (!inspect) packages.add('gstreamer1.0-tools');
   }
-  return { packages: [...packages], wrong };
+  return { packages: [...packages], wrong, absent };
 }
 
 /** The deployed functions' Node.js major, from serverless.yml (`runtime: nodejs24.x`). */
@@ -128,7 +139,7 @@ function stop(line) {
 
 function main() {
   const say = (line) => quiet || console.error(`test prerequisites: ${line}`);
-  let { packages, wrong } = missingPackages();
+  const { packages, wrong } = missingPackages();
   if (wrong.length > 0) stop(wrong.join('; '));
   const aptLine = (names) => `apt-get update && apt-get install -y --no-install-recommends ${names.join(' ')}`;
   if (packages.length > 0) {
@@ -142,8 +153,11 @@ function main() {
       !run(cmd, [...pre, 'install', '-y', '-qq', '--no-install-recommends', ...packages], env)
     )
       stop(`apt-get could not install ${packages.join(' ')}; try: sudo sh -c '${aptLine(packages)}'`);
-    ({ packages } = missingPackages());
-    if (packages.length > 0) stop(`still missing after apt-get install: ${packages.join(', ')}`);
+    const after = missingPackages();
+    if (after.packages.length > 0)
+      stop(
+        `apt-get installed ${packages.join(' ')}, but ${after.absent.join(', ')} still cannot be run (set E2E_FFPROBE, E2E_CVLC, E2E_GST_LAUNCH or CHROMIUM_PATH to where yours are)`,
+      );
   }
 
   const major = deployedNodeMajor();
