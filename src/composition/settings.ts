@@ -176,7 +176,7 @@ export const SETTINGS = [
     key: 'encodeConcurrency',
     scope: 'both',
     shown: "the machine's CPUs (deployed: param encodeConcurrency, 10)",
-    help: "chunks of a transcode encoded at once; deployed, each is a Lambda invocation and counts against the account's concurrency",
+    help: 'chunks of a transcode encoded at once; deployed, each is a Lambda invocation, and SegmentMedia runs at most half of what the account leaves unreserved (GetAccountSettings)',
     parse: (raw) => whole('LAMBDA_HLS_ENCODE_CONCURRENCY', availableParallelism(), 1, 1000, 'tasks')(raw),
   } satisfies Spec<'encodeConcurrency'>,
   {
