@@ -123,12 +123,16 @@ function installedVersion(packageJson) {
 
 /** npm install of one package into a prefix of its own (no package.json there, no lock). */
 function npmInstall(prefix, spec) {
-  const args = ['install', '--prefix', prefix, '--no-save', '--no-audit', '--no-fund', '--no-package-lock', spec];
-  return spawnSync('npm', args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] }).status === 0;
+  const args = ['install', '--prefix', prefix, '--no-save', '--no-audit', '--no-fund', '--no-package-lock', '--loglevel=error', spec];
+  const result = spawnSync('npm', args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (result.status !== 0) process.stderr.write(result.stderr);
+  return result.status === 0;
 }
 
+/** Runs a command quietly; what it said on stderr is shown only when it fails. */
 function run(command, args, env = process.env) {
-  const result = spawnSync(command, args, { stdio: ['ignore', 'ignore', 'inherit'], env });
+  const result = spawnSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'], env, encoding: 'utf8' });
+  if (result.status !== 0) process.stderr.write(result.stderr ?? '');
   return result.status === 0;
 }
 
@@ -163,13 +167,13 @@ function main() {
   const major = deployedNodeMajor();
   const tools = [
     {
-      what: `Node ${major} for the AWS rehearsal (the stack's nodejs${major}.x)`,
+      what: `Node ${major} for the AWS rehearsal, the stack's nodejs${major}.x`,
       prefix: runtimeNodePrefix(),
       spec: `${runtimeNodePackage()}@${major}`,
       ready: () => nodeMajorOf(runtimeNodePath()) === major,
     },
     {
-      what: `osls ${OSLS_VERSION} for the deploy test (the maintained fork of Serverless v3)`,
+      what: `osls ${OSLS_VERSION} for the deploy test, the maintained fork of Serverless v3`,
       prefix: oslsPrefix(),
       spec: `osls@${OSLS_VERSION}`,
       ready: () => installedVersion(join(oslsPrefix(), 'node_modules', 'osls', 'package.json')) === OSLS_VERSION,
