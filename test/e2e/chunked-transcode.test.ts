@@ -156,3 +156,82 @@ describe('a transcode split into chunks', () => {
     }
   }, 300_000);
 });
+
+/** Seconds of sound a decoder we did not write gets from a file (mono at the stream's rate, so no resampling rounds it). */
+async function soundSeconds(file: string): Promise<number> {
+  const [rate] = await lines(PLAYER, [
+    '-v',
+    'error',
+    '-select_streams',
+    'a:0',
+    '-show_entries',
+    'stream=sample_rate',
+    '-of',
+    'csv=p=0',
+    file,
+  ]);
+  const { stdout } = await run(DECODER, ['-v', 'error', '-i', file, '-map', '0:a:0', '-f', 's16le', '-ac', '1', '-'], {
+    encoding: 'buffer',
+    maxBuffer: 1 << 30,
+    timeout: 120_000,
+  });
+  return Buffer.from(stdout).length / 2 / Number(rate);
+}
+
+describe("a transcode's sound", () => {
+  // [case, clip length (picture, sound), codecs, convert's options, environment]
+  const cases: [string, { picture: number; sound: number }, string[], string[], Record<string, string>][] = [
+    ['5 s of HEVC + AAC: one chunk of one segment', { picture: 5, sound: 5 }, ['-c:v', 'libx265', '-c:a', 'aac'], [], {}],
+    [
+      '5 s of MPEG-4 Part 2 + MP3: one chunk, the sound transcoded',
+      { picture: 5, sound: 5 },
+      ['-c:v', 'mpeg4', '-c:a', 'libmp3lame'],
+      [],
+      {},
+    ],
+    [
+      '25 s in 10-s segments and chunks: the last chunk shorter than a segment',
+      { picture: 25, sound: 25 },
+      ['-c:v', 'libx265', '-c:a', 'aac'],
+      ['--segment-seconds', '10'],
+      { LAMBDA_HLS_CHUNK_SECONDS: '10' },
+    ],
+    ['sound 2 s longer than the picture', { picture: 5, sound: 7 }, ['-c:v', 'libx265', '-c:a', 'aac'], [], {}],
+    ['sound 2 s shorter than the picture', { picture: 7, sound: 5 }, ['-c:v', 'libx265', '-c:a', 'aac'], [], {}],
+    [
+      "12 s in one 12-s segment: longer than the encoder's 250-frame keyframe interval",
+      { picture: 12, sound: 12 },
+      ['-c:v', 'libx265', '-c:a', 'aac'],
+      ['--segment-seconds', '12'],
+      {},
+    ],
+  ];
+
+  it.each(cases)(
+    'keeps it all: %s',
+    async (name, length, codecs, options, env) => {
+      const source = join(dir, `${name.replace(/[^a-z0-9]+/gi, '-')}.mp4`);
+      ffmpeg([
+        ...['-f', 'lavfi', '-i', `testsrc2=size=320x240:rate=${FPS}:duration=${length.picture}`],
+        ...['-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=${RATE}:duration=${length.sound}`],
+        ...codecs,
+        ...(codecs.includes('libx265') ? ['-preset', 'ultrafast', '-x265-params', 'log-level=none'] : []),
+        source,
+      ]);
+      const convert = cliIn(home, ['convert', source, ...options, '--json'], env);
+      const result = JSON.parse(convert.stdout) as { status: string; videoId: string; segments: number };
+      expect(result.status).toBe('SUCCEEDED');
+      expect(result.segments).toBe(Math.ceil(length.picture / Number(options[1] ?? 10)));
+      const stream = join(dir, `${result.videoId}.ts`);
+      writeFileSync(stream, playedStream(home, result.videoId));
+      expect(await packetTimes(stream, 'v:0')).toHaveLength(length.picture * FPS);
+      // MPEG-TS cannot say "skip the encoder's priming" as MP4's edit list does: a decoder plays the
+      // 1,024 priming samples of the AAC the stream holds (copied or encoded here), and an encoder pads
+      // the last frame. So the stream's sound is the source's and up to two AAC frames more, never less.
+      const frame = 1024 / RATE;
+      const extra = (await soundSeconds(stream)) - (await soundSeconds(source));
+      expect({ name, extra: extra >= -frame / 2 && extra <= 2 * frame }).toEqual({ name, extra: true });
+    },
+    120_000,
+  );
+});

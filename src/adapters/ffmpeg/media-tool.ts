@@ -421,6 +421,12 @@ function audioArgs(plan: EncodingPlan): string[] {
 }
 
 /** The segment muxer writing MPEG-TS files and their CSV list into `outDir`. */
+/**
+ * No cut at all: the segment muxer's own default is a cut every 2 s (its `segment_time`), which
+ * split a one-chunk transcode's audio and kept only the first piece (0.85 s of a 5 s clip).
+ */
+const NO_CUTS = ['-segment_time', '1000000000'];
+
 function segmentOutput(outDir: string, cuts: string[]): string[] {
   return [
     '-sn',
@@ -496,7 +502,7 @@ export function chunkArgs(request: ChunkRequest, limits: MediaLimits = DEFAULT_L
       [`trim=start=${time(start)}${end === undefined ? '' : `:end=${time(end)}`}`],
     ),
     ...segmentOutput(request.outDir, [
-      ...(boundaries.length > 1 ? ['-segment_times', boundaries.slice(1).join(',')] : []),
+      ...(boundaries.length > 1 ? ['-segment_times', boundaries.slice(1).join(',')] : NO_CUTS),
       '-segment_start_number',
       String(request.firstSegment),
     ]),
@@ -523,7 +529,7 @@ export function audioSplitArgs(request: AudioSplitRequest, limits: MediaLimits =
     '0',
     '-muxpreload',
     '0',
-    ...segmentOutput(request.outDir, cuts.length > 0 ? ['-segment_times', cuts.join(',')] : []),
+    ...segmentOutput(request.outDir, cuts.length > 0 ? ['-segment_times', cuts.join(',')] : NO_CUTS),
   ];
 }
 
