@@ -131,6 +131,8 @@ describe('a transcode split into chunks', () => {
 
     const stream = join(dir, 'played.ts');
     writeFileSync(stream, playedStream(home, result.videoId));
+    // The segments in a row are one transport stream: no counter restarts, at a segment's edge or a chunk's.
+    expect(await continuityFailures(stream)).toEqual([]);
     const frames = await packetTimes(stream, 'v:0');
     expect(frames).toHaveLength(30 * FPS); // as many as the source, none twice
     const first = frames[0]!;
@@ -157,6 +159,15 @@ describe('a transcode split into chunks', () => {
   }, 300_000);
 });
 
+/** What Debian's ffmpeg says of a transport stream's continuity counters: each break it found (Apple HLS authoring 7.2). */
+async function continuityFailures(file: string): Promise<string[]> {
+  const { stderr } = await run(DECODER, ['-v', 'debug', '-i', file, '-map', '0', '-c', 'copy', '-f', 'null', '-'], {
+    maxBuffer: 1 << 28,
+    timeout: 120_000,
+  });
+  return stderr.split('\n').filter((line) => /Continuity check failed/.test(line));
+}
+
 /** Seconds of sound a decoder we did not write gets from a file (mono at the stream's rate, so no resampling rounds it). */
 async function soundSeconds(file: string): Promise<number> {
   const [rate] = await lines(PLAYER, [
@@ -177,6 +188,34 @@ async function soundSeconds(file: string): Promise<number> {
   });
   return Buffer.from(stdout).length / 2 / Number(rate);
 }
+
+describe('a copy in many segments', () => {
+  it('is one transport stream: continuity counters go on across every segment (Apple HLS authoring 7.2)', async () => {
+    const source = join(dir, 'copy.mp4');
+    ffmpeg([
+      ...[
+        '-f',
+        'lavfi',
+        '-i',
+        `testsrc2=size=320x240:rate=${FPS}:duration=20`,
+        '-f',
+        'lavfi',
+        '-i',
+        `sine=sample_rate=${RATE}:duration=20`,
+      ],
+      ...['-c:v', 'libx264', '-preset', 'veryfast', '-g', String(FPS * 2), '-c:a', 'aac', source],
+    ]);
+    const result = JSON.parse(cliIn(home, ['convert', source, '--segment-seconds', '4', '--json']).stdout) as {
+      status: string;
+      videoId: string;
+      segments: number;
+    };
+    expect(result).toMatchObject({ status: 'SUCCEEDED', segments: 5 });
+    const stream = join(dir, `${result.videoId}.ts`);
+    writeFileSync(stream, playedStream(home, result.videoId));
+    expect(await continuityFailures(stream)).toEqual([]);
+  }, 120_000);
+});
 
 describe("a transcode's sound", () => {
   // [case, clip length (picture, sound), codecs, convert's options, environment]
@@ -225,6 +264,7 @@ describe("a transcode's sound", () => {
       const stream = join(dir, `${result.videoId}.ts`);
       writeFileSync(stream, playedStream(home, result.videoId));
       expect(await packetTimes(stream, 'v:0')).toHaveLength(length.picture * FPS);
+      expect(await continuityFailures(stream)).toEqual([]);
       // MPEG-TS cannot say "skip the encoder's priming" as MP4's edit list does: a decoder plays the
       // 1,024 priming samples of the AAC the stream holds (copied or encoded here), and an encoder pads
       // the last frame. So the stream's sound is the source's and up to two AAC frames more, never less.

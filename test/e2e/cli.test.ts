@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { checkPlaylist } from '../../src/core/playlist';
 import { buildCli, CLI, cliIn, localKeyOf, localVideoIdOf } from '../support/cli';
 import { checkEveryPlaylist } from '../support/independent-playlist';
-import { framesOf, gstreamerFrames, PLAYER, VLC_END_FRAMES, vlcFrames } from '../support/player';
+import { framesOf, gstreamerFrames, PLAYER, vlcFrames, vlcReferenceFrames } from '../support/player';
 import {
   CONVERSION_STATES,
   ffmpeg,
@@ -169,12 +169,14 @@ describe('lambda-hls convert, serve and an independent player', () => {
       ['mpeg4', mpeg4],
     ] as const) {
       const sourceFrames = await framesOf(testBinaries().ffprobe, source);
+      // VLC never shows the last frame of an MPEG-TS stream: held here for the H.264 source, whose
+      // own one-file TS (Debian's ffmpeg, nothing of ours) it plays (VLC plays no MPEG-4 Part 2 in TS).
+      if (name === 'h264') expect([name, await vlcReferenceFrames(source)]).toEqual([name, sourceFrames - 1]);
+      const reference = sourceFrames - 1;
       for (const path of [`/v/${converted[name]!.videoId}/index.m3u8`, `/proxy/v/${converted[name]!.videoId}/index.m3u8`]) {
         expect([name, path, 'gstreamer', await gstreamerFrames(`${baseUrl}${path}`)]).toEqual([name, path, 'gstreamer', sourceFrames]);
-        const shown = await vlcFrames(`${baseUrl}${path}`);
-        // The count itself is shown when it is out of range.
-        const verdict = shown <= sourceFrames && shown >= sourceFrames - VLC_END_FRAMES ? 'all but its last few' : shown;
-        expect([name, path, 'vlc', verdict]).toEqual([name, path, 'vlc', 'all but its last few']);
+        // Every frame VLC shows of the source's own one-file MPEG-TS (all but the last, VLC's way with TS).
+        expect([name, path, 'vlc', await vlcFrames(`${baseUrl}${path}`)]).toEqual([name, path, 'vlc', reference]);
       }
       // ffmpeg through the delivery route too (the 302s are the test above).
       expect(await framesOf(PLAYER, `${baseUrl}/proxy/v/${converted[name]!.videoId}/index.m3u8`)).toBe(sourceFrames);

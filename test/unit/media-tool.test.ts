@@ -136,7 +136,8 @@ describe('ffmpeg arguments', () => {
   });
   it('cut MPEG-TS segments of the asked length with a CSV list', () => {
     const args = segmentArgs({ ...base, plan: { video: 'copy', audio: 'copy' } }).join(' ');
-    expect(args).toContain('-f segment -segment_time 6 -segment_format mpegts');
+    // One muxer for the run: continuity counters go on across segments (Apple HLS authoring 7.2).
+    expect(args).toContain('-f segment -individual_header_trailer 0 -segment_time 6 -segment_format mpegts');
     expect(args).toContain('-segment_list /out/segments.csv -segment_list_type csv');
   });
   it('give the 360p rendition baseline 3.0 at 640x360 with a keyframe per segment', () => {

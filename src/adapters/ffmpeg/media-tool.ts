@@ -433,6 +433,10 @@ function segmentOutput(outDir: string, cuts: string[]): string[] {
     '-dn',
     '-f',
     'segment',
+    // One MPEG-TS muxer for the whole run (PAT/PMT still start every segment), so the continuity
+    // counters go on from one segment to the next instead of starting at 0 in each (Apple 7.2).
+    '-individual_header_trailer',
+    '0',
     ...cuts,
     '-segment_format',
     'mpegts',
