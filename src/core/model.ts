@@ -59,6 +59,8 @@ export interface VideoStream {
   transfer?: string;
   primaries?: string;
   matrix?: string;
+  /** "tv" (limited) or "pc" (full), as ffprobe names the colour range. */
+  range?: string;
   /** Frames the stream holds, played or not (an edit list may skip some). */
   frames?: number;
 }
@@ -81,6 +83,8 @@ export interface EncodingPlan {
   audio: 'copy' | 'aac' | 'none';
   /** An HDR source's transfer, tone-mapped to SDR BT.709 while encoding. */
   toneMap?: HdrTransfer;
+  /** A transcode's colour: what the source's pixels are and what the output is made and tagged as. */
+  colour?: ColourPlan;
   /** Why, in words a person reads in convert's output and history ("rotated 90°"). */
   reasons?: string[];
   /** What the conversion does not keep ("only the first of 2 audio tracks"). */
@@ -88,6 +92,19 @@ export interface EncodingPlan {
 }
 
 export type HdrTransfer = 'hlg' | 'pq';
+
+/** YCbCr matrices as ffmpeg's scale filter names them, and RGB (no matrix: the pixels are R, G, B). */
+export type SourceMatrix = 'bt709' | 'bt601' | 'bt2020' | 'rgb';
+
+/**
+ * How a transcode's colour is made: the source's matrix and range as declared (or, undeclared, the
+ * convention for its size), converted to the output's limited-range YCbCr, which is tagged with
+ * its primaries, transfer and matrix (H.264 VUI) so a player reads it as what it is.
+ */
+export interface ColourPlan {
+  from: { matrix: SourceMatrix; range: 'tv' | 'pc' };
+  to: { matrix: 'bt709' | 'bt601' | 'bt2020'; primaries: string; transfer: string };
+}
 
 /** One segment as SegmentMedia stored it in the work bucket. */
 export interface SegmentRecord {
@@ -340,6 +357,28 @@ export function revisionAt(value: unknown, path: string): string {
 const VIDEO_PLANS: readonly EncodingPlan['video'][] = ['copy', 'h264', 'h264-360p', 'none'];
 const AUDIO_PLANS: readonly EncodingPlan['audio'][] = ['copy', 'aac', 'none'];
 
+function parseColourPlan(value: unknown, path: string): ColourPlan {
+  const raw = objectAt(value, path);
+  const from = objectAt(raw.from, `${path}.from`);
+  const to = objectAt(raw.to, `${path}.to`);
+  const oneOf = <T extends string>(v: unknown, at: string, allowed: readonly T[]): T => {
+    const text = stringAt(v, at);
+    if (!(allowed as readonly string[]).includes(text)) fail(at, `one of ${allowed.join(', ')}`);
+    return text as T;
+  };
+  return {
+    from: {
+      matrix: oneOf(from.matrix, `${path}.from.matrix`, ['bt709', 'bt601', 'bt2020', 'rgb'] as const),
+      range: oneOf(from.range, `${path}.from.range`, ['tv', 'pc'] as const),
+    },
+    to: {
+      matrix: oneOf(to.matrix, `${path}.to.matrix`, ['bt709', 'bt601', 'bt2020'] as const),
+      primaries: stringAt(to.primaries, `${path}.to.primaries`),
+      transfer: stringAt(to.transfer, `${path}.to.transfer`),
+    },
+  };
+}
+
 export function parseEncodingPlan(value: unknown, path: string): EncodingPlan {
   const raw = objectAt(value, path);
   const video = stringAt(raw.video, `${path}.video`);
@@ -355,10 +394,12 @@ export function parseEncodingPlan(value: unknown, path: string): EncodingPlan {
   };
   const reasons = words(raw.reasons, `${path}.reasons`);
   const warnings = words(raw.warnings, `${path}.warnings`);
+  const colour = raw.colour === undefined ? undefined : parseColourPlan(raw.colour, `${path}.colour`);
   return {
     video: video as EncodingPlan['video'],
     audio: audio as EncodingPlan['audio'],
     ...(toneMap !== undefined && { toneMap: toneMap as HdrTransfer }),
+    ...(colour && { colour }),
     ...(reasons && { reasons }),
     ...(warnings && { warnings }),
   };

@@ -2,7 +2,7 @@
 // only. H.264 is copied only when every HLS player can decode it as it is and copying keeps what
 // the source shows; anything else is encoded, upright, trimmed as the source plays, even-sized
 // and SDR.
-import type { EncodingPlan, HdrTransfer, Job, VideoStream } from './model';
+import type { ColourPlan, EncodingPlan, HdrTransfer, Job, SourceMatrix, VideoStream } from './model';
 import { STORED_ZIP_END_BYTES, storedEntryOverhead } from './zip';
 
 /** H.264 profiles HLS players decode (Apple's HLS authoring spec; hardware decoders). */
@@ -74,8 +74,17 @@ export function planEncoding(job: Pick<Job, 'source' | 'media' | 'options'>): En
   const hdr = video.transfer ? HDR_TRANSFERS[video.transfer] : undefined;
   const toneMap = hdr ? { toneMap: hdr } : {};
   const { undecodable, corrected } = reasonsToEncode(video, hdr, trimmed);
+  // Tone mapping makes its own BT.709 (toneMapFilters); every other transcode keeps its colour right here.
+  const colour = hdr ? {} : { colour: planColour(video) };
   if (options.profile === '360p') {
-    return { video: 'h264-360p', audio: media.audio ? 'aac' : 'none', ...toneMap, reasons: ['--profile 360p', ...corrected], warnings };
+    return {
+      video: 'h264-360p',
+      audio: media.audio ? 'aac' : 'none',
+      ...toneMap,
+      ...colour,
+      reasons: ['--profile 360p', ...corrected],
+      warnings,
+    };
   }
   // Copied AAC would keep what an edit list trims: then it is encoded too, starting where the picture does.
   const audio = !media.audio ? 'none' : media.audio.codec === 'aac' && trimmed === 0 ? 'copy' : 'aac';
@@ -88,7 +97,47 @@ export function planEncoding(job: Pick<Job, 'source' | 'media' | 'options'>): En
   }
   const [width, height] = video.rotation === 90 || video.rotation === 270 ? [video.height, video.width] : [video.width, video.height];
   if (width % 2 || height % 2) encode.push(`odd frame size ${width}x${height}: scaled to ${width - (width % 2)}x${height - (height % 2)}`);
-  return { video: 'h264', audio, ...toneMap, reasons: [...encode, ...audioReason], warnings };
+  return { video: 'h264', audio, ...toneMap, ...colour, reasons: [...encode, ...audioReason], warnings };
+}
+
+/** ffprobe's colour matrix names, as the matrix the pixels were made with. */
+const MATRIX_OF: Record<string, SourceMatrix> = {
+  bt709: 'bt709',
+  smpte170m: 'bt601',
+  bt470bg: 'bt601',
+  bt2020nc: 'bt2020',
+  bt2020c: 'bt2020',
+  gbr: 'rgb',
+};
+/** Pixel formats whose pixels are R, G, B (no matrix). */
+const RGB_FORMAT = /^(gbr|rgb|bgr|argb|abgr|0rgb|0bgr)/;
+/** Primaries and transfer to tag an output matrix with where the source declares none. */
+const TAGS_OF: Record<ColourPlan['to']['matrix'], { primaries: string; transfer: string }> = {
+  bt709: { primaries: 'bt709', transfer: 'bt709' },
+  bt601: { primaries: 'smpte170m', transfer: 'smpte170m' },
+  bt2020: { primaries: 'bt2020', transfer: 'bt2020-10' },
+};
+
+/**
+ * A transcode's colour, decided in one place: the source's pixels are read with the matrix and
+ * range it declares — undeclared, the convention for its size (BT.709 for HD, above 576 lines or
+ * from 1280 wide; BT.601 below); RGB sources have none — and made into limited-range YCbCr of the
+ * same matrix (an RGB source: its size's), tagged with that matrix and the source's primaries and
+ * transfer (or the matrix's usual ones). Untagged or converted with the wrong coefficients, a
+ * player shows wrong colours (BT.709 read as BT.601: 24 dB against 38 dB, measured).
+ */
+export function planColour(video: VideoStream): ColourPlan {
+  const hd = video.height > 576 || video.width >= 1280;
+  const rgb = video.matrix === 'gbr' || RGB_FORMAT.test(video.pixelFormat ?? '');
+  const declared = video.matrix ? MATRIX_OF[video.matrix] : undefined;
+  const matrix: SourceMatrix = rgb ? 'rgb' : (declared ?? (hd ? 'bt709' : 'bt601'));
+  const range = video.range === 'pc' || /^yuvj/.test(video.pixelFormat ?? '') ? 'pc' : 'tv';
+  const to = matrix === 'rgb' ? (hd ? 'bt709' : 'bt601') : matrix;
+  const usual = TAGS_OF[to];
+  return {
+    from: { matrix, range },
+    to: { matrix: to, primaries: video.primaries ?? usual.primaries, transfer: video.transfer ?? usual.transfer },
+  };
 }
 
 /** One line for a person: what is done to the picture and the sound, and why. */

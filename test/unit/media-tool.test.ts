@@ -10,6 +10,7 @@ import {
   describeFfmpegRun,
   describePlan,
   planBatches,
+  planColour,
   planEncoding,
   planPackages,
   segmentEntryName,
@@ -40,7 +41,13 @@ describe('encoding plan', () => {
       planEncoding(
         job('video', { formatName: 'mp4', durationSeconds: 1, video: { ...video, codec: 'hevc' }, audio: { ...audio, codec: 'mp3' } }),
       ),
-    ).toEqual({ video: 'h264', audio: 'aac', reasons: ['the source is HEVC', 'audio: MP3 to AAC'], warnings: [] });
+    ).toEqual({
+      video: 'h264',
+      audio: 'aac',
+      colour: expect.any(Object),
+      reasons: ['the source is HEVC', 'audio: MP3 to AAC'],
+      warnings: [],
+    });
   });
   it.each([
     [{ profile: 'High 10', pixelFormat: 'yuv420p10le' }, 'H.264 High 10 is not widely playable'],
@@ -88,6 +95,7 @@ describe('encoding plan', () => {
     expect(planEncoding(job('video', { formatName: 'mp4', durationSeconds: 1, video, audio }, '360p'))).toEqual({
       video: 'h264-360p',
       audio: 'aac',
+      colour: { from: { matrix: 'bt709', range: 'tv' }, to: { matrix: 'bt709', primaries: 'bt709', transfer: 'bt709' } },
       reasons: ['--profile 360p'],
       warnings: [],
     });
@@ -99,6 +107,38 @@ describe('encoding plan', () => {
       toneMap: 'hlg',
       reasons: ['--profile 360p', 'rotated 270°: turned upright', 'HDR (HLG): tone-mapped to SDR BT.709'],
     });
+  });
+  it.each([
+    // [source, what its pixels are read as, what the output is made and tagged as]
+    ['untagged HD YUV', { width: 1920, height: 1080 }, ['bt709', 'tv'], ['bt709', 'bt709', 'bt709']],
+    ['untagged SD YUV', { width: 640, height: 480 }, ['bt601', 'tv'], ['bt601', 'smpte170m', 'smpte170m']],
+    ['untagged 1280x534 (HD by width)', { width: 1280, height: 534 }, ['bt709', 'tv'], ['bt709', 'bt709', 'bt709']],
+    [
+      'BT.709-tagged SD',
+      { width: 640, height: 480, matrix: 'bt709', primaries: 'bt709', transfer: 'bt709' },
+      ['bt709', 'tv'],
+      ['bt709', 'bt709', 'bt709'],
+    ],
+    [
+      'BT.601-tagged HD (PAL)',
+      { width: 1920, height: 1080, matrix: 'bt470bg', primaries: 'bt470bg', transfer: 'gamma28' },
+      ['bt601', 'tv'],
+      ['bt601', 'bt470bg', 'gamma28'],
+    ],
+    ['full-range (yuvj420p)', { width: 1280, height: 720, pixelFormat: 'yuvj420p' }, ['bt709', 'pc'], ['bt709', 'bt709', 'bt709']],
+    ['full range declared', { width: 640, height: 360, range: 'pc' }, ['bt601', 'pc'], ['bt601', 'smpte170m', 'smpte170m']],
+    ['RGB HD (gbrp)', { width: 1920, height: 1080, pixelFormat: 'gbrp', matrix: 'gbr' }, ['rgb', 'tv'], ['bt709', 'bt709', 'bt709']],
+    ['RGB SD (rgb24)', { width: 320, height: 240, pixelFormat: 'rgb24' }, ['rgb', 'tv'], ['bt601', 'smpte170m', 'smpte170m']],
+    [
+      'SDR BT.2020',
+      { width: 3840, height: 2160, matrix: 'bt2020nc', primaries: 'bt2020', transfer: 'bt2020-10' },
+      ['bt2020', 'tv'],
+      ['bt2020', 'bt2020', 'bt2020-10'],
+    ],
+  ] as const)('reads %s with the matrix it declares or its size convention, and tags the output with what it is', (_, stream, from, to) => {
+    const colour = planColour({ codec: 'hevc', ...stream });
+    expect([colour.from.matrix, colour.from.range]).toEqual(from);
+    expect([colour.to.matrix, colour.to.primaries, colour.to.transfer]).toEqual(to);
   });
   it('turns an mp3 into audio-only AAC, ignoring cover art', () => {
     expect(planEncoding(job('audio', { formatName: 'mp3', durationSeconds: 1, audio: { ...audio, codec: 'mp3' } }))).toMatchObject({

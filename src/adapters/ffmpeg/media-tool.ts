@@ -14,7 +14,7 @@ import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeContent, SNIFF_BYTES } from '../../core/content';
 import { Interrupted, NotMedia, SegmentationFailed, TruncatedInput } from '../../core/errors';
-import type { EncodingPlan, HdrTransfer, ProbeResult } from '../../core/model';
+import type { ColourPlan, EncodingPlan, HdrTransfer, ProbeResult } from '../../core/model';
 import type { MediaFormat } from '../../core/naming';
 import { DEFAULT_SCRATCH_PENDING_BYTES } from '../../core/plan';
 import type { AudioSplitRequest, ChunkRequest, MediaTool, SegmentFile, SegmentRequest, SegmentStream, SegmentTiming } from '../../ports';
@@ -260,6 +260,7 @@ interface FfprobeStream {
   color_transfer?: string;
   color_primaries?: string;
   color_space?: string;
+  color_range?: string;
   disposition?: { attached_pic?: number };
   /** ffprobe ≥ 5: the display matrix's rotation, counter-clockwise (-90 = a quarter turn clockwise). */
   side_data_list?: { side_data_type?: string; rotation?: number }[];
@@ -313,6 +314,7 @@ export function parseProbe(json: string): ProbeResult {
         ...optional('transfer', known(video.color_transfer)),
         ...optional('primaries', known(video.color_primaries)),
         ...optional('matrix', known(video.color_space)),
+        ...optional('range', known(video.color_range)),
         ...optional('frames', Number(video.nb_frames) > 0 ? Number(video.nb_frames) : undefined),
       },
     }),
@@ -356,6 +358,20 @@ const COMMON = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-progress', '
  * The picture's encoding, as the plan says. `filters` go first (a chunk's trim); ffmpeg turns a
  * rotated picture upright and starts where an edit list starts by itself when it decodes.
  */
+/** The scale filter's colour conversion: from the source's matrix and range to the output's limited-range YCbCr. */
+function colourScale(colour: ColourPlan | undefined): string {
+  if (!colour) return '';
+  const from = colour.from.matrix === 'rgb' ? '' : `:in_color_matrix=${colour.from.matrix}`;
+  return `${from}:out_color_matrix=${colour.to.matrix}:in_range=${colour.from.range}:out_range=tv`;
+}
+
+/** ffmpeg's names for the output's colour in the stream (H.264 VUI): what a player reads it as. */
+function colourPlanTags(colour: ColourPlan | undefined): string[] {
+  if (!colour) return [];
+  const space = { bt709: 'bt709', bt601: 'smpte170m', bt2020: 'bt2020nc' }[colour.to.matrix];
+  return ['-color_primaries', colour.to.primaries, '-color_trc', colour.to.transfer, '-colorspace', space, '-color_range', 'tv'];
+}
+
 function videoArgs(plan: EncodingPlan, keyframes: string[], filters: string[] = []): string[] {
   switch (plan.video) {
     case 'copy':
@@ -366,7 +382,12 @@ function videoArgs(plan: EncodingPlan, keyframes: string[], filters: string[] = 
       // 4:2:0 needs even sizes.
       return [
         '-vf',
-        [...filters, ...toneMapFilters(plan.toneMap), 'scale=trunc(iw/2)*2:trunc(ih/2)*2', 'format=yuv420p'].join(','),
+        [
+          ...filters,
+          ...toneMapFilters(plan.toneMap),
+          `scale=trunc(iw/2)*2:trunc(ih/2)*2${colourScale(plan.colour)}`,
+          'format=yuv420p',
+        ].join(','),
         '-c:v',
         'libx264',
         '-preset',
@@ -376,6 +397,7 @@ function videoArgs(plan: EncodingPlan, keyframes: string[], filters: string[] = 
         '-pix_fmt',
         'yuv420p',
         ...colourTags(plan.toneMap),
+        ...colourPlanTags(plan.colour),
         ...keyframes,
       ];
     case 'h264-360p':
@@ -385,9 +407,11 @@ function videoArgs(plan: EncodingPlan, keyframes: string[], filters: string[] = 
         [
           ...filters,
           ...toneMapFilters(plan.toneMap),
-          'scale=640:360:force_original_aspect_ratio=decrease,pad=640:360:(ow-iw)/2:(oh-ih)/2,setsar=1',
+          // The conversion to 4:2:0 happens in this scale, with the plan's matrices (not a default one later).
+          `scale=640:360:force_original_aspect_ratio=decrease${colourScale(plan.colour)},format=yuv420p,pad=640:360:(ow-iw)/2:(oh-ih)/2,setsar=1`,
         ].join(','),
         ...colourTags(plan.toneMap),
+        ...colourPlanTags(plan.colour),
         '-c:v',
         'libx264',
         '-profile:v',
