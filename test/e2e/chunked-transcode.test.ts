@@ -55,6 +55,26 @@ async function packetTimes(file: string, stream: string): Promise<number[]> {
   return times.map((t) => Number.parseFloat(t)).sort((a, b) => a - b);
 }
 
+/** Presentation times of the video's keyframes, sorted. */
+async function keyframeTimesOf(file: string): Promise<number[]> {
+  const packets = await lines(PLAYER, [
+    '-v',
+    'error',
+    '-select_streams',
+    'v:0',
+    '-show_entries',
+    'packet=pts_time,flags',
+    '-of',
+    'csv=p=0',
+    file,
+  ]);
+  return packets
+    .map((line) => line.split(','))
+    .filter(([, flags]) => flags?.includes('K'))
+    .map(([pts]) => Number.parseFloat(pts!))
+    .sort((a, b) => a - b);
+}
+
 /** Times of the white frames, on the stream's own timeline. */
 async function flashes(file: string): Promise<number[]> {
   const out = await lines(DECODER, [
@@ -140,6 +160,10 @@ describe('a transcode split into chunks', () => {
     expect(Math.abs(span - 30)).toBeLessThanOrEqual(1 / FPS);
     // Evenly spaced: no frame lost or repeated at a seam.
     for (let i = 1; i < frames.length; i++) expect(Math.abs(frames[i]! - frames[i - 1]! - 1 / FPS)).toBeLessThan(0.002);
+    // A keyframe at least every 2 s (Apple HLS authoring 1.13), one at every segment's start.
+    const keyframes = await keyframeTimesOf(stream);
+    for (let i = 1; i < keyframes.length; i++) expect(keyframes[i]! - keyframes[i - 1]!).toBeLessThanOrEqual(2 + 1e-3);
+    for (let segment = 0; segment < 5; segment++) expect(keyframes.some((k) => Math.abs(k - first - segment * 6) < 1e-3)).toBe(true);
 
     const audio = await sound(stream);
     const calm = roughness(audio, first + 4.5, 0.4);

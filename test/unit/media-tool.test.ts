@@ -1,5 +1,12 @@
 import fc from 'fast-check';
-import { ffmpegCause, parseProbe, parseSegmentList, segmentArgs } from '../../src/adapters/ffmpeg/media-tool';
+import {
+  ffmpegCause,
+  KEYFRAME_SECONDS,
+  keyframeTimes,
+  parseProbe,
+  parseSegmentList,
+  segmentArgs,
+} from '../../src/adapters/ffmpeg/media-tool';
 import { describeContent } from '../../src/core/content';
 import {
   batchLimitsFor,
@@ -340,6 +347,21 @@ describe('packing segments into packages, and packages into batches', () => {
     expect(planBatches(packages, { maxPackages: 100, maxBytes: 3 * packages[0]!.bytes }).map((b) => b.packageCount)).toEqual([
       3, 3, 3, 3, 3, 3, 2,
     ]);
+  });
+});
+
+describe("a transcode's keyframes", () => {
+  it('come at every segment boundary and every 2 s between (Apple HLS authoring 1.13), never further apart', () => {
+    expect(keyframeTimes(10, 12, 6)).toEqual([10, 12, 14, 16, 18, 20]);
+    // 5-s segments: each starts with a keyframe, and one 2 s and 4 s into it.
+    expect(keyframeTimes(0, 10, 5)).toEqual([0, 2, 4, 5, 7, 9]);
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 20 }), (segmentSeconds, segments) => {
+        const times = keyframeTimes(1, segments * segmentSeconds, segmentSeconds);
+        for (let i = 0; i < segments; i++) expect(times).toContain(1 + i * segmentSeconds);
+        for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeLessThanOrEqual(KEYFRAME_SECONDS + 1e-9);
+      }),
+    );
   });
 });
 

@@ -487,6 +487,23 @@ export function segmentArgs(request: SegmentRequest, limits: MediaLimits = DEFAU
   ];
 }
 
+/** Apple HLS authoring 1.13: an IDR frame at least every 2 s, for seeking and (with a ladder) switching. */
+export const KEYFRAME_SECONDS = 2;
+
+/**
+ * Where a chunk forces keyframes: at every segment boundary (each segment starts with an IDR) and
+ * every KEYFRAME_SECONDS from there, so none is more than 2 s from the one before.
+ */
+export function keyframeTimes(start: number, seconds: number, segmentSeconds: number): number[] {
+  const times: number[] = [];
+  for (let segment = 0; segment * segmentSeconds < seconds; segment++) {
+    const from = segment * segmentSeconds;
+    const to = Math.min(seconds, from + segmentSeconds);
+    for (let at = from; at < to - 1e-9; at += KEYFRAME_SECONDS) times.push(start + at);
+  }
+  return times;
+}
+
 /** Seconds as ffmpeg reads them, exactly (no exponent, no rounding beyond microseconds). */
 function time(seconds: number): string {
   return String(Math.round(seconds * 1e6) / 1e6);
@@ -512,6 +529,7 @@ export function chunkArgs(request: ChunkRequest, limits: MediaLimits = DEFAULT_L
   const start = request.start + timeOffset;
   const end = request.end === undefined ? undefined : request.end + timeOffset;
   const boundaries = Array.from({ length: request.segmentCount }, (_, i) => time(start + i * segmentSeconds));
+  const keyframes = keyframeTimes(start, request.segmentCount * segmentSeconds, segmentSeconds).map(time);
   const seek = request.start > 0 ? ['-ss', time(request.start)] : [];
   return [
     ...COMMON,
@@ -526,7 +544,7 @@ export function chunkArgs(request: ChunkRequest, limits: MediaLimits = DEFAULT_L
     'vfr',
     ...videoArgs(
       plan,
-      ['-force_key_frames', boundaries.join(',')],
+      ['-force_key_frames', keyframes.join(',')],
       [`trim=start=${time(start)}${end === undefined ? '' : `:end=${time(end)}`}`],
     ),
     ...segmentOutput(request.outDir, [
