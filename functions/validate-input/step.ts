@@ -46,8 +46,9 @@ export async function validateInput(input: ConversionRequest, ports: ValidateInp
     if (error instanceof TruncatedInput) throw new TruncatedInput(`${JSON.stringify(name)}: ${error.message}`);
     throw error;
   });
-  if (extension === '.mp4' && !media.video) {
-    throw new NotMedia(`${JSON.stringify(name)} has no video stream; an .mp4 must carry video`);
+  // An .mp4 of sound alone (an .m4a renamed, a voice memo) becomes audio-only HLS, as an .mp3 does.
+  if (extension === '.mp4' && !media.video && !media.audio) {
+    throw new NotMedia(`${JSON.stringify(name)} has neither video nor audio`);
   }
   if (extension === '.mp3' && !media.audio) {
     throw new NotMedia(`${JSON.stringify(name)} has no audio stream`);
@@ -55,7 +56,7 @@ export async function validateInput(input: ConversionRequest, ports: ValidateInp
   if (!(media.durationSeconds > 0)) {
     throw new NotMedia(`${JSON.stringify(name)} has no playable duration`);
   }
-  const source = { key, bytes: head.bytes, extension, kind: extension === '.mp3' ? ('audio' as const) : ('video' as const) };
+  const source = { key, bytes: head.bytes, extension, kind: media.video ? ('video' as const) : ('audio' as const) };
   const plan = planEncoding({ source, media, options: input.options });
   // Limits before money: a transcode that cannot fit even in chunks fails here (TranscodeTooLarge).
   if (isChunked(plan)) planChunks({ source, media, options: input.options }, plan, encodeLimitsOf(settings));

@@ -2,7 +2,7 @@
 // 127.0.0.1, and an independent player (Debian's ffmpeg 5.1 ffprobe) reads each playlist over
 // HTTP through the 302s and byte ranges.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkPlaylist } from '../../src/core/playlist';
 import { buildCli, CLI, cliIn, localKeyOf, localVideoIdOf } from '../support/cli';
@@ -190,6 +190,18 @@ describe('lambda-hls convert, serve and an independent player', () => {
     expect(Math.abs(audioSpan(PLAYER, url) - source)).toBeLessThanOrEqual(0.1);
   });
 
+  it('converts an .mp4 of sound alone (a voice memo, an .m4a renamed) to audio-only HLS, played as long as the source', () => {
+    const voice = makeAudioOnlyMp4(join(dir, 'voice memo.mp4'), 6);
+    const run = convertJson(voice);
+    expect([run.code, run.json.status]).toEqual([0, 'SUCCEEDED']);
+    converted.voice = run.json;
+    const url = `${baseUrl}/v/${run.json.videoId}/index.m3u8`;
+    const kinds = new Set(probe(PLAYER, ['-show_entries', 'stream=codec_type', '-of', 'csv=p=0', url]).split('\n').filter(Boolean));
+    expect([...kinds]).toEqual(['audio']);
+    const source = Number(probe(testBinaries().ffprobe, ['-show_entries', 'format=duration', '-of', 'csv=p=0', voice]));
+    expect(Math.abs(audioSpan(PLAYER, url) - source)).toBeLessThanOrEqual(0.1);
+  });
+
   it('answers a segment with a 302 to a signed URL that serves the byte range', async () => {
     const playlist = checkPlaylist(await (await fetch(`${baseUrl}/v/${converted.h264!.videoId}/index.m3u8`)).text());
     const segment = playlist.segments[1]!;
@@ -254,7 +266,7 @@ describe('lambda-hls convert, serve and an independent player', () => {
     const list = cli(['list', '--json']);
     expect(list.code).toBe(0);
     expect((JSON.parse(list.stdout) as { videoId: string }[]).map((v) => v.videoId).sort()).toEqual(
-      [converted.h264!.videoId, converted.mpeg4!.videoId].sort(),
+      [converted.h264!.videoId, converted.mpeg4!.videoId, converted.voice!.videoId].sort(),
     );
     expect(list.stderr).toContain(`1 record unreadable: output/routes/${videoId}.json (`);
     const api = await fetch(`${baseUrl}/api/videos`);
@@ -330,7 +342,11 @@ describe('lambda-hls convert, serve and an independent player', () => {
 
   it('lists the videos, then deletes one with nothing left behind', async () => {
     const list = JSON.parse(cli(['list', '--json']).stdout) as { videoId: string }[];
-    expect(list).toHaveLength(3);
+    expect(list.map((v) => v.videoId).sort()).toEqual(
+      Object.values(converted)
+        .map((v) => v.videoId)
+        .sort(),
+    );
     const id = converted.mpeg4!.videoId;
     const run = cli(['delete', id]);
     expect(run.code).toBe(0);
@@ -714,7 +730,6 @@ describe("bad inputs: a named error in the failed state, exit 1, nothing left be
       'SegmentMedia',
       'TruncatedInput',
     ],
-    ['an mp4 with audio only', () => makeAudioOnlyMp4(join(bad, 'voice memo.mp4'), 2), {}, 'ValidateInput', 'NotMedia'],
     [
       'a PNG picture named .mp4',
       () => {
@@ -736,7 +751,17 @@ describe("bad inputs: a named error in the failed state, exit 1, nothing left be
       'NotMedia',
     ],
     ['an mp4 video named .mp3', videoNamed('clip.mp3'), {}, 'ValidateInput', 'NotMedia'],
-    ['an mp3 named .mp4', () => makeMp3(join(bad, 'song.mp4'), 2), {}, 'ValidateInput', 'NotMedia'],
+    // An .mp3 file renamed (makeMp3 straight to song.mp4 would write MP3 audio in an MP4 container: audio-only, which converts).
+    [
+      'an mp3 named .mp4',
+      () => {
+        renameSync(makeMp3(join(bad, 'song.mp3'), 2), join(bad, 'song.mp4'));
+        return join(bad, 'song.mp4');
+      },
+      {},
+      'ValidateInput',
+      'NotMedia',
+    ],
     ['an input over the size limit', videoNamed('big.mp4'), { LAMBDA_HLS_MAX_INPUT_BYTES: '1000' }, 'ValidateInput', 'InputTooLarge'],
     [
       'a function prefix that leaves no room for the names',

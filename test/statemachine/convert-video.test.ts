@@ -23,17 +23,7 @@ import { localTarget } from '../../local/targets';
 import { collectGarbage } from '../../src/registry/gc';
 import { localKeyOf } from '../support/cli';
 import { DEFAULT_LIMITS, ffmpegMediaTool } from '../../src/adapters/ffmpeg/media-tool';
-import {
-  CONVERSION_STATES,
-  freshBackend,
-  leftovers,
-  makeAudioOnlyMp4,
-  makeMp3,
-  makeVideo,
-  makeWav,
-  tempDir,
-  writeText,
-} from '../support/fixtures';
+import { CONVERSION_STATES, freshBackend, leftovers, makeMp3, makeVideo, makeWav, tempDir, writeText } from '../support/fixtures';
 
 const options = { segmentSeconds: 2, profile: 'source' as const };
 let dir: string;
@@ -238,7 +228,6 @@ describe('ConvertVideo, input errors end in the right state and leave nothing be
     ['an empty .mp4', () => writeText(join(dir, 'empty.mp4'), ''), {}, 'ValidateInput', 'EmptyInput'],
     ['an input over the size limit', () => mp4, { maxInputBytes: 1000 }, 'ValidateInput', 'InputTooLarge'],
     ['a text file named .mp4', () => writeText(join(dir, 'notes.mp4'), 'not a video\n'), {}, 'ValidateInput', 'NotMedia'],
-    ['an .mp4 with audio only', () => makeAudioOnlyMp4(join(dir, 'voice.mp4'), 2), {}, 'ValidateInput', 'NotMedia'],
     ['a WAV named .mp3', () => makeWav(join(dir, 'tone.mp3'), 2), {}, 'ValidateInput', 'NotMedia'],
     [
       'a function prefix that leaves no room',

@@ -1,7 +1,7 @@
 // An independent player's view of a stream: the video frames ffprobe decodes from a file or a
 // playlist URL. Asynchronous, so a test may serve the stream from its own process meanwhile.
 import { execFile, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -68,60 +68,50 @@ export function playerUser(): string | undefined {
   return PLAYER_USER;
 }
 
-/**
- * Frames in a YUV4MPEG2 stream (VLC's yuv video output) that differ from the one before: each is
- * `FRAME…\n` and width × height × 1.5 bytes. A frame written twice in a row is one frame shown
- * (VLC repeats the last frame it has of an MPEG-TS file instead of showing the file's last).
- */
-function y4mFrames(data: Buffer): number {
-  const headerEnd = data.indexOf(0x0a);
-  const header = data.subarray(0, headerEnd).toString('latin1');
-  const width = Number(/ W(\d+)/.exec(header)?.[1]);
-  const height = Number(/ H(\d+)/.exec(header)?.[1]);
-  if (!width || !height) throw new Error(`not a YUV4MPEG2 stream: ${header.slice(0, 80)}`);
-  const frameBytes = width * height * 1.5;
-  let frames = 0;
-  let previous: Buffer | undefined;
-  for (let at = headerEnd + 1; at < data.length; ) {
-    const line = data.indexOf(0x0a, at);
-    if (line < 0 || data.subarray(at, at + 5).toString('latin1') !== 'FRAME') break;
-    const picture = data.subarray(line + 1, line + 1 + frameBytes);
-    at = line + 1 + frameBytes;
-    if (at > data.length) break; // a frame cut short is not shown
-    if (!previous || !picture.equals(previous)) frames++;
-    previous = picture;
-  }
-  return frames;
+/** Width and height of a URL's or file's first video stream, as Debian's ffprobe reads it. */
+async function pictureSize(input: string): Promise<{ width: number; height: number }> {
+  const { stdout } = await run(
+    PLAYER,
+    ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height', '-of', 'csv=p=0', input],
+    {
+      timeout: 120_000,
+    },
+  );
+  const [width, height] = stdout.trim().split('\n')[0]!.split(',').map(Number);
+  if (!width || !height) throw new Error(`no picture size for ${input}: ${stdout}`);
+  return { width, height };
 }
 
 /**
- * The video frames VLC shows playing a URL or file to its end, read from its raw video output.
- * Played at 8× speed with no frame dropped or skipped; as a non-root user. (Its --start-time is
- * not honoured for HLS in VLC 3.0, so seeking is checked in the browsers.)
+ * The video frames VLC decodes playing a URL or file to its end: its own demuxers (HLS, MPEG-TS)
+ * and decoders, their pictures written raw (I420) by its stream output as fast as they come, so
+ * nothing is paced, dropped or cut short for display (its window, at 8×, lost frames at the end
+ * on a busy machine). As a non-root user. (Its --start-time is not honoured for HLS in VLC 3.0, so
+ * seeking is checked in the browsers.)
  */
 export async function vlcFrames(input: string): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'lambda-hls-vlc-'));
   chmodSync(dir, 0o777);
-  const out = join(dir, 'frames.y4m');
+  const out = join(dir, 'frames.yuv');
   try {
+    const { width, height } = await pictureSize(input);
     const user = playerUser();
-    const vlc = [VLC, '-q', '--rate', '8', '--play-and-exit', '--no-drop-late-frames', '--no-skip-frames', '--aout=dummy'];
-    vlc.push('--vout=yuv', `--yuv-file=${out}`, '--yuv-chroma=I420');
-    vlc.push(input, 'vlc://quit');
+    const vlc = [VLC, '-q', input, '--sout', `#transcode{vcodec=I420,acodec=none}:std{access=file,mux=raw,dst=${out}}`, 'vlc://quit'];
     const [command, ...args] = user ? ['runuser', '-u', user, '--', 'env', `HOME=${dir}`, ...vlc] : vlc;
     await run(command!, args, { timeout: 120_000 });
-    return y4mFrames(readFileSync(out));
+    const frameBytes = width * height + 2 * Math.ceil(width / 2) * Math.ceil(height / 2);
+    return Math.floor(statSync(out).size / frameBytes);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 /**
- * VLC 3.0 does not show the last frame of an HLS stream in MPEG-TS: of every 300-frame (or
- * 750-frame) clip it shows 299 (749) distinct frames, through our routes as through the delivery
- * route, on an idle machine or a busy one; of Debian ffmpeg's own one-file TS of the same source it
- * shows the last frame in some runs and repeats the one before in others, and of the MP4 it shows
- * all 300 (measured, frame by frame). So a stream of ours must show every frame but that one: a
- * segment boundary VLC stumbles on costs more (counters restarting in every segment: 297 of 300).
+ * VLC 3.0 does not decode the last frame of an MPEG-TS stream, a file or HLS alike: 299 of a
+ * 300-frame clip over our routes and the delivery route, 359 of 360 from a one-file TS ffmpeg
+ * muxed in one run, 300 of 300 from the MP4 (measured, its stream output counted frame by frame,
+ * the same on an idle machine and a busy one). So a stream of ours must give every frame but that
+ * one; a segment boundary VLC stumbles on costs more (counters restarting in every segment: 297 of
+ * 300 over HLS, 358 of 360 from the file).
  */
 export const VLC_UNSHOWN_LAST_FRAMES = 1;

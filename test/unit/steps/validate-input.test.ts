@@ -74,13 +74,20 @@ describe('ValidateInput', () => {
     expect(probe).not.toHaveBeenCalled();
   });
 
+  it('takes an .mp4 of sound alone (an .m4a renamed, a voice memo) as audio, as an .mp3', async () => {
+    const probe = { formatName: 'mov,mp4', durationSeconds: 3, audio: { codec: 'aac', channels: 2, sampleRate: 44100 } };
+    const { ports, request } = await uploadedClip({ key: 'voice.mp4', probe });
+    const job = await validateInput(request, ports, stepSettings());
+    expect(job).toMatchObject({ source: { kind: 'audio', extension: '.mp4' }, plan: { video: 'none', audio: 'aac' } });
+  });
+
   it.each([
     ['ffprobe cannot read it', 'clip.mp4', undefined, /^"clip.mp4": ffprobe cannot read it/],
     [
-      'an .mp4 without video',
-      'voice.mp4',
-      { formatName: 'mov,mp4', durationSeconds: 3, audio: { codec: 'aac', channels: 2, sampleRate: 44100 } },
-      /has no video stream/,
+      'an .mp4 with neither video nor audio',
+      'empty-tracks.mp4',
+      { formatName: 'mov,mp4', durationSeconds: 3 },
+      /has neither video nor audio/,
     ],
     ['an .mp3 without audio', 'odd.mp3', { formatName: 'mp3', durationSeconds: 3 }, /has no audio stream/],
     [
