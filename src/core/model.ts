@@ -35,7 +35,8 @@ export interface ProbeResult {
   /** The container's first timestamp, in seconds, where it is not 0 (ffmpeg's output starts there). */
   startSeconds?: number;
   video?: VideoStream;
-  audio?: { codec: string; channels: number; sampleRate: number };
+  /** The first audio stream; `profile` as ffprobe names it (AAC: "LC", "HE-AAC", "Main", "LTP"…). */
+  audio?: { codec: string; channels: number; sampleRate: number; profile?: string };
   /** Audio tracks in the file: only the first is converted. */
   audioTracks?: number;
 }

@@ -87,8 +87,19 @@ export function planEncoding(job: Pick<Job, 'source' | 'media' | 'options'>): En
     };
   }
   // Copied AAC would keep what an edit list trims: then it is encoded too, starting where the picture does.
-  const audio = !media.audio ? 'none' : media.audio.codec === 'aac' && trimmed === 0 ? 'copy' : 'aac';
-  const audioReason = audio !== 'aac' ? [] : [media.audio?.codec === 'aac' ? 'audio re-encoded to the trim' : `audio: ${audioName} to AAC`];
+  // Only AAC-LC and HE-AAC are copied: browsers' MSE decode those, not AAC Main, LTP or SSR.
+  const playable = media.audio?.codec === 'aac' && (media.audio.profile === undefined || PLAYABLE_AAC.has(media.audio.profile));
+  const audio = !media.audio ? 'none' : playable && trimmed === 0 ? 'copy' : 'aac';
+  const audioReason =
+    audio !== 'aac'
+      ? []
+      : [
+          media.audio?.codec !== 'aac'
+            ? `audio: ${audioName} to AAC`
+            : !playable
+              ? `audio: AAC ${media.audio.profile} to AAC-LC (browsers play AAC-LC and HE-AAC only)`
+              : 'audio re-encoded to the trim',
+        ];
   const encode = [...undecodable, ...corrected];
   if (encode.length === 0 && options.transcode) encode.push('--transcode: segments cut where asked');
   if (encode.length === 0) {
@@ -99,6 +110,9 @@ export function planEncoding(job: Pick<Job, 'source' | 'media' | 'options'>): En
   if (width % 2 || height % 2) encode.push(`odd frame size ${width}x${height}: scaled to ${width - (width % 2)}x${height - (height % 2)}`);
   return { video: 'h264', audio, ...toneMap, ...colour, reasons: [...encode, ...audioReason], warnings };
 }
+
+/** AAC profiles (ffprobe's names) every HLS player decodes, MSE in browsers included. */
+const PLAYABLE_AAC = new Set(['LC', 'HE-AAC', 'HE-AACv2']);
 
 /** ffprobe's colour matrix names, as the matrix the pixels were made with. */
 const MATRIX_OF: Record<string, SourceMatrix> = {

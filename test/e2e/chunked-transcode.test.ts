@@ -241,6 +241,29 @@ describe('a copy in many segments', () => {
   }, 120_000);
 });
 
+describe('AAC that browsers cannot decode', () => {
+  it('is re-encoded to AAC-LC: AAC Main plays in no browser (MSE decodes AAC-LC and HE-AAC), the picture still copied', async () => {
+    const source = join(dir, 'aac-main.mp4');
+    ffmpeg([
+      ...['-f', 'lavfi', '-i', `testsrc2=size=320x240:rate=${FPS}:duration=4`, '-f', 'lavfi', '-i', `sine=sample_rate=${RATE}:duration=4`],
+      ...['-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', '-profile:a', 'aac_main', source],
+    ]);
+    expect(
+      await lines(PLAYER, ['-v', 'error', '-select_streams', 'a:0', '-show_entries', 'stream=profile', '-of', 'csv=p=0', source]),
+    ).toEqual(['Main']);
+    const result = JSON.parse(cliIn(home, ['convert', source, '--json']).stdout) as { status: string; videoId: string; encoding: string };
+    expect(result).toMatchObject({ status: 'SUCCEEDED', encoding: expect.stringContaining('AAC Main to AAC-LC') });
+    const stream = join(dir, `${result.videoId}.ts`);
+    writeFileSync(stream, playedStream(home, result.videoId));
+    // (MPEG-TS lists its streams under the program as well: one profile per listing.)
+    expect([
+      ...new Set(
+        await lines(PLAYER, ['-v', 'error', '-select_streams', 'a:0', '-show_entries', 'stream=profile', '-of', 'csv=p=0', stream]),
+      ),
+    ]).toEqual(['LC']);
+  }, 120_000);
+});
+
 describe("a transcode's sound", () => {
   // [case, clip length (picture, sound), codecs, convert's options, environment]
   const cases: [string, { picture: number; sound: number }, string[], string[], Record<string, string>][] = [

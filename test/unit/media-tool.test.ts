@@ -147,6 +147,19 @@ describe('encoding plan', () => {
     expect([colour.from.matrix, colour.from.range]).toEqual(from);
     expect([colour.to.matrix, colour.to.primaries, colour.to.transfer]).toEqual(to);
   });
+  it('copies AAC-LC and HE-AAC, and re-encodes AAC Main and LTP, which browsers do not decode', () => {
+    const hd = { ...video, profile: 'High', level: 40, pixelFormat: 'yuv420p', frameRate: 30, frames: 300 };
+    const withAudio = (profile?: string) =>
+      planEncoding(job('video', { formatName: 'mp4', durationSeconds: 10, video: hd, audio: { ...audio, ...(profile && { profile }) } }));
+    for (const profile of [undefined, 'LC', 'HE-AAC', 'HE-AACv2'])
+      expect(withAudio(profile)).toMatchObject({ video: 'copy', audio: 'copy' });
+    expect(withAudio('Main')).toMatchObject({
+      video: 'copy',
+      audio: 'aac',
+      reasons: expect.arrayContaining([expect.stringContaining('AAC Main to AAC-LC')]),
+    });
+    expect(withAudio('LTP')).toMatchObject({ video: 'copy', audio: 'aac' });
+  });
   it('turns an mp3 into audio-only AAC, ignoring cover art', () => {
     expect(planEncoding(job('audio', { formatName: 'mp3', durationSeconds: 1, audio: { ...audio, codec: 'mp3' } }))).toMatchObject({
       video: 'none',

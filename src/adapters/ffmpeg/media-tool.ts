@@ -324,6 +324,7 @@ export function parseProbe(json: string): ProbeResult {
         codec: audio.codec_name ?? 'unknown',
         channels: audio.channels ?? 0,
         sampleRate: Number(audio.sample_rate ?? 0),
+        ...optional('profile', known(audio.profile)),
       },
     }),
   };
