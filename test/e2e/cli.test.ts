@@ -2,7 +2,18 @@
 // 127.0.0.1, and an independent player (Debian's ffmpeg 5.1 ffprobe) reads each playlist over
 // HTTP through the 302s and byte ranges.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { checkPlaylist } from '../../src/core/playlist';
 import { buildCli, CLI, cliIn, localKeyOf, localVideoIdOf } from '../support/cli';
@@ -121,6 +132,18 @@ describe('lambda-hls convert, serve and an independent player', () => {
     expect(run.code).toBe(0);
     expect(run.json.status).toBe('SUCCEEDED');
     converted.mpeg4 = run.json;
+  });
+
+  it('converts a file given through a relative symbolic link, which stays as it was', () => {
+    const folder = join(dir, 'linked');
+    mkdirSync(join(folder, 'shortcuts'), { recursive: true });
+    makeVideo(join(folder, 'holiday.mp4'), { seconds: 4 });
+    const link = join(folder, 'shortcuts', 'holiday link.mp4');
+    symlinkSync(join('..', 'holiday.mp4'), link);
+    const run = convertJson(link);
+    expect([run.code, run.json.status, run.json.error]).toEqual([0, 'SUCCEEDED', undefined]);
+    expect([readlinkSync(link), lstatSync(link).isSymbolicLink()]).toEqual([join('..', 'holiday.mp4'), true]);
+    expect(cli(['delete', run.json.videoId]).code).toBe(0);
   });
 
   it('converts an mp3', () => {

@@ -1,5 +1,5 @@
 // ObjectStore on folders: $LAMBDA_HLS_HOME/buckets/<bucket>/<key>.
-import { constants, copyFile, link, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { constants, copyFile, link, mkdir, open, readdir, readFile, realpath, rename, rm, rmdir, stat, symlink, writeFile } from 'node:fs/promises';
 import type { Dirent } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { InputNotFound, InvalidRequest } from '../../core/errors';
@@ -94,13 +94,16 @@ export class LocalObjectStore implements ObjectStore {
    */
   async linkFile(bucket: Bucket, key: string, path: string): Promise<void> {
     const target = this.pathOf(bucket, key);
+    // The file itself, wherever a link (relative ones too) or a relative path points: a hard link
+    // to a symbolic link would be the link, whose relative target means nothing inside the bucket.
+    const file = await realpath(path);
     await this.atomically(target, async (tmp) => {
       try {
-        await link(path, tmp);
+        await link(file, tmp);
       } catch (error) {
         // EXDEV: another disk; EPERM: protected hard links (a file of another user).
         if (!['EXDEV', 'EPERM', 'EACCES', 'EMLINK'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error;
-        await symlink(path, tmp);
+        await symlink(file, tmp);
       }
     });
   }
