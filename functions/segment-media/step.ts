@@ -265,6 +265,24 @@ async function startTranscode(
   };
 }
 
+/** A last segment shorter than this (or half a segment, if less) is a sliver: the end of the media just past a cut. */
+export const SLIVER_SECONDS = 1;
+
+/**
+ * A last segment that is only a sliver (an mp3 ended 23 ms past its last cut: one AAC frame of
+ * 1,316 bytes) joins the one before: one run's segments are one transport stream (continuity
+ * counters go on, the sliver starts with PAT/PMT), so their bytes in a row are a valid segment.
+ */
+async function mergeSliver(segments: SegmentRecord[], ports: Pick<Ports, 'objects'>, segmentSeconds: number): Promise<void> {
+  const last = segments.at(-1);
+  const before = segments.at(-2);
+  if (!last || !before || last.duration >= Math.min(SLIVER_SECONDS, segmentSeconds / 2)) return;
+  const joined = Buffer.concat([await ports.objects.get('work', before.key), await ports.objects.get('work', last.key)]);
+  await ports.objects.put('work', before.key, joined, 'video/mp2t');
+  await ports.objects.delete('work', last.key);
+  segments.splice(-2, 2, { ...before, bytes: joined.length, crc32: crc32(joined), duration: before.duration + last.duration });
+}
+
 /**
  * The segments are all in the work bucket: checked against the package limits and the free code
  * storage (before any function is created), packed, and the manifest and each batch's plan written.
@@ -278,6 +296,7 @@ export async function finishSegmentation(
   extra: Pick<SegmentationResult, 'warnings' | 'ffmpeg' | 'chunks'>,
 ): Promise<SegmentationResult> {
   const { videoId, revision } = job;
+  await mergeSliver(segments, ports, job.options.segmentSeconds);
   const manifest: SegmentManifest = { videoId, revision, encoding: plan, segments };
   // Limits before money: both checks run before any function is created.
   checkSegmentSizes(manifest, settings.maxPackageBytes, job.options.segmentSeconds);

@@ -146,11 +146,15 @@ describe('lambda-hls convert, serve and an independent player', () => {
     expect(cli(['delete', run.json.videoId]).code).toBe(0);
   });
 
-  it('converts an mp3', () => {
+  it('converts an mp3, its last moments in the last segment rather than a sliver of their own', () => {
     const run = convertJson(mp3);
     expect(run.code).toBe(0);
     expect(run.json.status).toBe('SUCCEEDED');
     converted.mp3 = run.json;
+    // 12.02 s in 4-s segments: three, the last 4.02 s (not a fourth of 23 ms: one AAC frame).
+    const durations = [...readFileSync(run.json.playlist!, 'utf8').matchAll(/#EXTINF:([\d.]+),/g)].map((m) => Number(m[1]));
+    expect(durations).toHaveLength(3);
+    expect(durations.at(-1)).toBeGreaterThan(4);
   });
 
   it('writes every playlist by RFC 8216 with byte ranges inside their packages', async () => {
