@@ -87,64 +87,39 @@ async function psnr(file: string, size: string, matrix: string, range: string, a
   return Number(average);
 }
 
-// [case, size, how the source's pixels are made (scale filter), encoder and its tags, the source's
-//  matrix as it declares it or its size's convention, the output's expected tags]
+/** The source's pixels made from the pattern's RGB with a matrix and range, in a pixel format. */
+const made = (matrix: string, range: 'tv' | 'full', format = 'yuv420p') =>
+  `scale=out_color_matrix=${matrix}:out_range=${range},format=${format}`;
+const HEVC = ['-c:v', 'libx265'];
+const TAGGED_709 = ['-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709'];
+const OUT_709: Tags = { matrix: 'bt709', range: 'tv', primaries: 'bt709', transfer: 'bt709' };
+const OUT_601: Tags = { matrix: 'smpte170m', range: 'tv', primaries: 'smpte170m', transfer: 'smpte170m' };
+const READ_709 = { matrix: 'bt709', range: 'tv' };
+const READ_601 = { matrix: 'bt601', range: 'tv' };
+
+// [case, size, how the source's pixels are made, encoder and its tags, the source's matrix as it
+//  declares it or its size's convention, the output's expected tags]
 const CASES: [string, string, string, string[], { matrix: string; range: string }, Tags][] = [
-  [
-    'HD HEVC tagged BT.709',
-    '1280x720',
-    'scale=out_color_matrix=bt709:out_range=tv,format=yuv420p',
-    ['-c:v', 'libx265', '-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709'],
-    { matrix: 'bt709', range: 'tv' },
-    { matrix: 'bt709', range: 'tv', primaries: 'bt709', transfer: 'bt709' },
-  ],
-  [
-    'HD HEVC untagged (BT.709 by its size)',
-    '1280x720',
-    'scale=out_color_matrix=bt709:out_range=tv,format=yuv420p',
-    ['-c:v', 'libx265'],
-    { matrix: 'bt709', range: 'tv' },
-    { matrix: 'bt709', range: 'tv', primaries: 'bt709', transfer: 'bt709' },
-  ],
-  [
-    'SD HEVC untagged (BT.601 by its size)',
-    '320x240',
-    'scale=out_color_matrix=bt601:out_range=tv,format=yuv420p',
-    ['-c:v', 'libx265'],
-    { matrix: 'bt601', range: 'tv' },
-    { matrix: 'smpte170m', range: 'tv', primaries: 'smpte170m', transfer: 'smpte170m' },
-  ],
-  [
-    'SD HEVC tagged BT.709',
-    '320x240',
-    'scale=out_color_matrix=bt709:out_range=tv,format=yuv420p',
-    ['-c:v', 'libx265', '-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709'],
-    { matrix: 'bt709', range: 'tv' },
-    { matrix: 'bt709', range: 'tv', primaries: 'bt709', transfer: 'bt709' },
-  ],
+  ['HD HEVC tagged BT.709', '1280x720', made('bt709', 'tv'), [...HEVC, ...TAGGED_709], READ_709, OUT_709],
+  ['HD HEVC untagged (BT.709 by its size)', '1280x720', made('bt709', 'tv'), HEVC, READ_709, OUT_709],
+  ['SD HEVC untagged (BT.601 by its size)', '320x240', made('bt601', 'tv'), HEVC, READ_601, OUT_601],
+  ['SD HEVC tagged BT.709', '320x240', made('bt709', 'tv'), [...HEVC, ...TAGGED_709], READ_709, OUT_709],
   [
     'SD HEVC full range',
     '320x240',
-    'scale=out_color_matrix=bt601:out_range=full,format=yuv420p',
-    ['-c:v', 'libx265', '-color_range', 'pc', '-colorspace', 'smpte170m'],
+    made('bt601', 'full'),
+    [...HEVC, '-color_range', 'pc', '-colorspace', 'smpte170m'],
     { matrix: 'bt601', range: 'pc' },
     { matrix: 'smpte170m', range: 'tv' },
   ],
-  [
-    'HD H.264 RGB (gbrp)',
-    '1280x720',
-    'format=gbrp',
-    ['-c:v', 'libx264rgb', '-crf', '18'],
-    { matrix: 'rgb', range: 'tv' },
-    { matrix: 'bt709', range: 'tv', primaries: 'bt709', transfer: 'bt709' },
-  ],
+  ['HD H.264 RGB (gbrp)', '1280x720', 'format=gbrp', ['-c:v', 'libx264rgb', '-crf', '18'], { matrix: 'rgb', range: 'tv' }, OUT_709],
   [
     'HD H.264 4:2:2 10-bit tagged BT.709',
     '1280x720',
-    'scale=out_color_matrix=bt709:out_range=tv,format=yuv422p10le',
-    ['-c:v', 'libx264', '-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709'],
-    { matrix: 'bt709', range: 'tv' },
-    { matrix: 'bt709', range: 'tv', primaries: 'bt709', transfer: 'bt709' },
+    made('bt709', 'tv', 'yuv422p10le'),
+    ['-c:v', 'libx264', ...TAGGED_709],
+    READ_709,
+    OUT_709,
   ],
 ];
 
