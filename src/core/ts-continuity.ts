@@ -2,7 +2,7 @@
 // a 4-bit counter per PID that grows by one with every packet that carries payload. One ffmpeg run
 // keeps them going from segment to segment; a transcode's chunks are separate runs, so each chunk
 // starts again at 0, and JoinChunks shifts every later chunk's counters to continue the one before.
-// Pure: 188-byte packets in a buffer, changed in place.
+// Pure: 188-byte packets in a buffer, changed in place. Also where a segment's picture starts.
 
 const PACKET = 188;
 const SYNC = 0x47;
@@ -65,4 +65,26 @@ export function continuityBreaks(ts: Uint8Array): { pid: number; at: number; exp
     last.set(pid, counter);
   }
   return breaks;
+}
+
+/**
+ * The earliest presentation time (seconds, on the stream's 90 kHz clock) of a video PES in the
+ * buffer: where its picture starts showing (the first frame in decode order may show later than a
+ * B-frame that follows it). Undefined without a video PES that carries a PTS.
+ */
+export function earliestVideoPts(ts: Uint8Array): number | undefined {
+  let earliest: number | undefined;
+  for (const { at } of payloadPackets(ts)) {
+    if ((ts[at + 1]! & 0x40) === 0) continue; // not the start of a PES
+    const adaptation = (ts[at + 3]! & 0x20) !== 0 ? 1 + ts[at + 4]! : 0;
+    const pes = at + 4 + adaptation;
+    if (pes + 14 > at + PACKET || ts[pes] !== 0 || ts[pes + 1] !== 0 || ts[pes + 2] !== 1) continue;
+    const streamId = ts[pes + 3]!;
+    if (streamId < 0xe0 || streamId > 0xef || (ts[pes + 7]! & 0x80) === 0) continue;
+    const b = ts.subarray(pes + 9, pes + 14);
+    const pts = ((b[0]! >> 1) & 0x07) * 2 ** 30 + (b[1]! << 22) + ((b[2]! >> 1) << 15) + (b[3]! << 7) + (b[4]! >> 1);
+    const seconds = pts / 90_000;
+    if (earliest === undefined || seconds < earliest) earliest = seconds;
+  }
+  return earliest;
 }

@@ -241,6 +241,26 @@ describe('a copy in many segments', () => {
   }, 120_000);
 });
 
+describe('a copy with B-frames', () => {
+  it("gives each segment its frames' own duration: the first EXTINF without the decoding delay (Apple 8.1: within a frame)", async () => {
+    const source = join(dir, 'b-frames.mp4');
+    ffmpeg([
+      ...['-f', 'lavfi', '-i', `testsrc2=size=320x240:rate=${FPS}:duration=12`],
+      ...['-c:v', 'libx264', '-preset', 'medium', '-bf', '2', '-g', String(FPS * 2), source],
+    ]);
+    const result = JSON.parse(cliIn(home, ['convert', source, '--segment-seconds', '4', '--json']).stdout) as {
+      status: string;
+      videoId: string;
+      encoding: string;
+    };
+    expect(result).toMatchObject({ status: 'SUCCEEDED', encoding: expect.stringMatching(/^copying H\.264/) });
+    const durations = [...servedPlaylist(home, result.videoId).text.matchAll(/#EXTINF:([\d.]+),/g)].map((m) => Number(m[1]));
+    // 120 frames at 30 fps in each: 4.000000, not 4.066667 (the two frames of B-frame delay) first.
+    expect(durations.map((d) => Math.round(d * FPS))).toEqual([120, 120, 120]);
+    expect(Math.abs(durations.reduce((a, b) => a + b, 0) - 12)).toBeLessThan(1 / FPS);
+  }, 120_000);
+});
+
 describe('AAC that browsers cannot decode', () => {
   it('is re-encoded to AAC-LC: AAC Main plays in no browser (MSE decodes AAC-LC and HE-AAC), the picture still copied', async () => {
     const source = join(dir, 'aac-main.mp4');

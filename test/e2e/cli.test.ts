@@ -64,8 +64,9 @@ function probe(binary: string, args: string[]): string {
 function audioSpan(binary: string, input: string): number {
   const rows = probe(binary, ['-select_streams', 'a:0', '-show_entries', 'packet=pts_time,duration_time', '-of', 'csv=p=0', input])
     .split('\n')
-    .map((line) => line.split(',').map(Number))
-    .filter((r) => r.length === 2 && !Number.isNaN(r[0]));
+    // pts,duration (a packet with side data lists an empty field after them)
+    .map((line) => line.split(',').slice(0, 2).map(Number))
+    .filter((r) => r.length === 2 && !Number.isNaN(r[0]) && !Number.isNaN(r[1]));
   const first = rows[0]!;
   const last = rows[rows.length - 1]!;
   return last[0]! + last[1]! - first[0]!;

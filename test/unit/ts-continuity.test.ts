@@ -1,6 +1,6 @@
 // MPEG-TS continuity counters across a transcode's chunks (src/core/ts-continuity.ts).
 import fc from 'fast-check';
-import { continuation, continuityBreaks, firstCounters, lastCounters, shiftCounters } from '../../src/core/ts-continuity';
+import { continuation, continuityBreaks, earliestVideoPts, firstCounters, lastCounters, shiftCounters } from '../../src/core/ts-continuity';
 
 /** A run of TS packets as one muxer writes them: per PID a counter from 0, +1 with every packet with payload. */
 function muxed(pids: number[], withoutPayload: Set<number> = new Set()): Uint8Array {
@@ -65,6 +65,32 @@ describe('continuity counters across chunks', () => {
         },
       ),
     );
+  });
+
+  it("finds where a segment's picture starts: the earliest PTS of its video PES, not the first one's", () => {
+    /** A packet starting a PES of `streamId` with this PTS (90 kHz). */
+    const pes = (pid: number, streamId: number, pts: number) => {
+      const packet = new Uint8Array(188);
+      packet.set([0x47, 0x40 | (pid >> 8), pid & 0xff, 0x10, 0, 0, 1, streamId, 0, 0, 0x80, 0x80, 5]);
+      packet.set(
+        [
+          0x21 | ((Math.floor(pts / 2 ** 30) & 7) << 1),
+          (pts >> 22) & 0xff,
+          (((pts >> 15) & 0x7f) << 1) | 1,
+          (pts >> 7) & 0xff,
+          ((pts & 0x7f) << 1) | 1,
+        ],
+        13,
+      );
+      return packet;
+    };
+    // Decode order I (shown at 0.0667), B (0.0), B (0.0333); an audio PES earlier still is not the picture.
+    const ts = concat(pes(256, 0xe0, 6000), pes(257, 0xc0, 0), pes(256, 0xe0, 0), pes(256, 0xe0, 3000));
+    expect(earliestVideoPts(ts)).toBe(0);
+    expect(earliestVideoPts(concat(pes(256, 0xe0, 6000), pes(256, 0xe0, 9000)))).toBeCloseTo(6000 / 90_000, 9);
+    expect(earliestVideoPts(concat(pes(257, 0xc0, 100)))).toBeUndefined();
+    // Beyond 2^32 ticks too (the PTS is 33 bits).
+    expect(earliestVideoPts(pes(256, 0xe0, 2 ** 32 + 90_000))).toBeCloseTo((2 ** 32 + 90_000) / 90_000, 6);
   });
 
   it('refuses bytes that are not MPEG-TS', () => {

@@ -11,6 +11,7 @@
 import { spawn } from 'node:child_process';
 import { accessSync, chmodSync, constants, statSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
+import { earliestVideoPts } from '../../core/ts-continuity';
 import { join } from 'node:path';
 import { describeContent, SNIFF_BYTES } from '../../core/content';
 import { Interrupted, NotMedia, SegmentationFailed, TruncatedInput } from '../../core/errors';
@@ -484,6 +485,12 @@ export function segmentArgs(request: SegmentRequest, limits: MediaLimits = DEFAU
     // A keyframe at every boundary when we encode, so segments are the length asked for.
     ...videoArgs(plan, ['-force_key_frames', `expr:gte(t,n_forced*${segmentSeconds})`]),
     ...audioArgs(plan),
+    // No mux delay: the stream's timestamps are the segment list's timeline, so a segment's own
+    // first presentation time (firstStart) reads on it directly.
+    '-muxdelay',
+    '0',
+    '-muxpreload',
+    '0',
     ...segmentOutput(outDir, ['-segment_time', String(segmentSeconds)]),
   ];
 }
@@ -625,8 +632,10 @@ export function ffmpegMediaTool(paths: BinaryPaths = {}, limits: MediaLimits = D
     },
 
     async segment(request) {
+      // A copied picture's first segment starts where its first frame shows (the list says 0).
+      const firstStart = request.plan.video === 'copy' ? async (path: string) => earliestVideoPts(await leadingPackets(path)) : undefined;
       return runThroughLoopbacks([request.input], ([input]) =>
-        streamSegments(binary('ffmpeg'), segmentArgs({ ...request, input: input! }, limits), request, limits),
+        streamSegments(binary('ffmpeg'), segmentArgs({ ...request, input: input! }, limits), { ...request, firstStart }, limits),
       );
     },
 
@@ -724,12 +733,30 @@ const POLL_MS = 50;
 type SegmentListEntry = ReturnType<typeof parseSegmentList>[number];
 
 /** What a run's stream needs besides ffmpeg's arguments. */
+/** The first frames' worth of a segment (its first 8 MB, whole packets): enough for the first GOP's reordering. */
+async function leadingPackets(path: string): Promise<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(8 * 1024 * 1024 - ((8 * 1024 * 1024) % 188));
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    return head.subarray(0, bytesRead - (bytesRead % 188));
+  } finally {
+    await handle.close();
+  }
+}
+
 interface StreamOptions {
   outDir: string;
   onProgress?: ((seconds: number) => void) | undefined;
   signal?: AbortSignal | undefined;
   /** A listed file's index, start and duration (default: its position, and the list's own times). */
   place?: (entry: SegmentListEntry, position: number) => Pick<SegmentFile, 'index' | 'start' | 'duration'>;
+  /**
+   * Where the first segment's picture really starts, read from its bytes: the segment muxer lists
+   * the first segment from 0, though a copy with B-frames shows its first frame a decoding delay
+   * later (its first EXTINF was 4.066667 for 120 frames at 30 fps).
+   */
+  firstStart?: (path: string) => Promise<number | undefined>;
 }
 
 const listed = (entry: SegmentListEntry, position: number) => ({
@@ -848,7 +875,12 @@ async function streamSegments(ffmpeg: string, args: string[], request: StreamOpt
       for (const entry of parseSegmentList(text.slice(0, text.length - partial.length))) {
         const path = join(request.outDir, entry.file);
         const { size: bytes } = await stat(path);
-        queue.push({ ...place(entry, count++), path, bytes });
+        let placed = place(entry, count);
+        const first = count === 0 && request.firstStart ? await request.firstStart(path) : undefined;
+        if (first !== undefined && first > placed.start && first < entry.end)
+          placed = { ...placed, start: first, duration: entry.end - first };
+        count++;
+        queue.push({ ...placed, path, bytes });
         queuedBytes += bytes;
       }
       listedSignal?.();
