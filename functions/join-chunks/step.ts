@@ -19,22 +19,35 @@ export type JoinChunksPorts = Pick<Ports, 'objects' | 'code'>;
 /**
  * A chunk's segments rewritten so their continuity counters carry on from `ended` (each chunk was
  * muxed by a run of its own, which starts every PID at 0): the same bytes but those counters, so
- * the segments played in a row are one transport stream (Apple HLS authoring 7.2). Their CRC-32s
- * change with them.
+ * the segments played in a row are one transport stream (Apple HLS authoring 7.2); their CRC-32s
+ * change with them. Each segment is read once at most (the first chunk's only its last, for the
+ * counters it ends with, which the next chunk continues).
  */
-async function continueCounters(records: SegmentRecord[], ended: Map<number, number>, ports: JoinChunksPorts): Promise<SegmentRecord[]> {
-  const first = records[0];
-  if (!first) return records;
-  const shifts = continuation(ended, firstCounters(await ports.objects.get('work', first.key)));
-  if (shifts.size === 0) return records;
-  const rewritten: SegmentRecord[] = [];
-  for (const record of records) {
+async function continueCounters(
+  records: readonly SegmentRecord[],
+  ended: Map<number, number> | undefined,
+  ports: JoinChunksPorts,
+): Promise<{ records: SegmentRecord[]; ended: Map<number, number> | undefined }> {
+  // Undefined until the chunk's first segment is read; none to make for the first chunk.
+  let shifts: Map<number, number> | undefined = ended ? undefined : new Map();
+  let endsWith = ended;
+  const continued: SegmentRecord[] = [];
+  for (const [i, record] of records.entries()) {
+    const last = i === records.length - 1;
+    if (shifts?.size === 0 && !last) {
+      continued.push(record);
+      continue;
+    }
     const bytes = await ports.objects.get('work', record.key);
-    shiftCounters(bytes, shifts);
-    await ports.objects.put('work', record.key, bytes, 'video/mp2t');
-    rewritten.push({ ...record, crc32: crc32(bytes) });
+    shifts ??= continuation(ended!, firstCounters(bytes));
+    if (shifts.size > 0) {
+      shiftCounters(bytes, shifts);
+      await ports.objects.put('work', record.key, bytes, 'video/mp2t');
+      continued.push({ ...record, crc32: crc32(bytes) });
+    } else continued.push(record);
+    if (last) endsWith = lastCounters(bytes);
   }
-  return rewritten;
+  return { records: continued, ended: endsWith };
 }
 
 export async function joinChunks(
@@ -59,10 +72,9 @@ export async function joinChunks(
         );
       }
     });
-    const records = ended ? await continueCounters(made.records, ended, ports) : made.records;
-    segments.push(...records);
-    const last = records.at(-1);
-    if (last) ended = lastCounters(await ports.objects.get('work', last.key));
+    const joined = await continueCounters(made.records, ended, ports);
+    segments.push(...joined.records);
+    ended = joined.ended;
   }
   checkComplete(job, segments);
   const result = await finishSegmentation(job, document.encoding, segments, ports, settings, {
