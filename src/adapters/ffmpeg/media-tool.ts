@@ -348,18 +348,9 @@ function toneMapFilters(transfer: HdrTransfer | undefined): string[] {
   ];
 }
 
-/** The output's colour properties, written into the H.264 stream when they changed. */
-function colourTags(transfer: HdrTransfer | undefined): string[] {
-  return transfer ? ['-color_primaries', 'bt709', '-color_trc', 'bt709', '-colorspace', 'bt709', '-color_range', 'tv'] : [];
-}
-
 /** Arguments every run starts with; -progress: ffmpeg's position, read for the progress line and the stall watchdog. */
 const COMMON = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-progress', 'pipe:1', '-y'];
 
-/**
- * The picture's encoding, as the plan says. `filters` go first (a chunk's trim); ffmpeg turns a
- * rotated picture upright and starts where an edit list starts by itself when it decodes.
- */
 /** The scale filter's colour conversion: from the source's matrix and range to the output's limited-range YCbCr. */
 function colourScale(colour: ColourPlan | undefined): string {
   if (!colour) return '';
@@ -367,12 +358,18 @@ function colourScale(colour: ColourPlan | undefined): string {
   return `${from}:out_color_matrix=${colour.to.matrix}:in_range=${colour.from.range}:out_range=tv`;
 }
 
-/** ffmpeg's names for the output's colour in the stream (H.264 VUI): what a player reads it as. */
-function colourPlanTags(colour: ColourPlan | undefined): string[] {
-  if (!colour) return [];
-  const space = { bt709: 'bt709', bt601: 'smpte170m', bt2020: 'bt2020nc' }[colour.to.matrix];
-  return ['-color_primaries', colour.to.primaries, '-color_trc', colour.to.transfer, '-colorspace', space, '-color_range', 'tv'];
+/** The output's colour in the H.264 stream (VUI), what a player reads it as: BT.709 after tone mapping, else the plan's. */
+function colourTags(plan: EncodingPlan): string[] {
+  const to: ColourPlan['to'] | undefined = plan.toneMap ? { matrix: 'bt709', primaries: 'bt709', transfer: 'bt709' } : plan.colour?.to;
+  if (!to) return [];
+  const space = { bt709: 'bt709', bt601: 'smpte170m', bt2020: 'bt2020nc' }[to.matrix];
+  return ['-color_primaries', to.primaries, '-color_trc', to.transfer, '-colorspace', space, '-color_range', 'tv'];
 }
+
+/**
+ * The picture's encoding, as the plan says. `filters` go first (a chunk's trim); ffmpeg turns a
+ * rotated picture upright and starts where an edit list starts by itself when it decodes.
+ */
 
 function videoArgs(plan: EncodingPlan, keyframes: string[], filters: string[] = []): string[] {
   switch (plan.video) {
@@ -398,8 +395,7 @@ function videoArgs(plan: EncodingPlan, keyframes: string[], filters: string[] = 
         '23',
         '-pix_fmt',
         'yuv420p',
-        ...colourTags(plan.toneMap),
-        ...colourPlanTags(plan.colour),
+        ...colourTags(plan),
         ...keyframes,
       ];
     case 'h264-360p':
@@ -412,8 +408,7 @@ function videoArgs(plan: EncodingPlan, keyframes: string[], filters: string[] = 
           // The conversion to 4:2:0 happens in this scale, with the plan's matrices (not a default one later).
           `scale=640:360:force_original_aspect_ratio=decrease${colourScale(plan.colour)},format=yuv420p,pad=640:360:(ow-iw)/2:(oh-ih)/2,setsar=1`,
         ].join(','),
-        ...colourTags(plan.toneMap),
-        ...colourPlanTags(plan.colour),
+        ...colourTags(plan),
         '-c:v',
         'libx264',
         '-profile:v',
