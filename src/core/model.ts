@@ -64,6 +64,11 @@ export interface VideoStream {
   range?: string;
   /** Frames the stream holds, played or not (an edit list may skip some). */
   frames?: number;
+  /**
+   * H.264 only: a keyframe in the first seconds has leading pictures (an open GOP's I-frame, not an
+   * IDR), so a copied segment starting there would need the one before to decode.
+   */
+  openGop?: boolean;
 }
 
 /** ValidateInput's result: everything later states need to know about the source. */

@@ -49,6 +49,7 @@ function reasonsToEncode(
     undecodable.push(`H.264 in ${video.pixelFormat} is not widely playable`);
   else if (video.level !== undefined && video.level > MAX_H264_LEVEL)
     undecodable.push(`H.264 level ${level(video.level)} is above ${level(MAX_H264_LEVEL)}`);
+  else if (video.openGop) undecodable.push("open GOPs (a copy's segments would not decode alone)");
   const corrected: string[] = [];
   if (video.rotation) corrected.push(`rotated ${video.rotation}°: turned upright`);
   if (hdr) corrected.push(`HDR (${hdr === 'hlg' ? 'HLG' : 'PQ'}): tone-mapped to SDR BT.709`);

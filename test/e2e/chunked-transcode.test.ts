@@ -3,17 +3,14 @@
 // across the chunks' seams, and picture and sound together at each seam. The source carries a
 // white flash on the first frame of every second, a beep starting with it on the right channel
 // and a steady 440 Hz tone on the left.
-import { execFile } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { buildCli, cliIn } from '../support/cli';
 import { ffmpeg, tempDir, TRANSCODE_STATES } from '../support/fixtures';
 import { playedStream, servedPlaylist } from '../support/independent-playlist';
+import { continuityFailures, DECODER, lines, requireDecoders, run, soundIsWhole } from '../support/outside-checks';
 import { PLAYER } from '../support/player';
 
-const run = promisify(execFile);
-const DECODER = join(dirname(PLAYER), 'ffmpeg');
 const FPS = 30;
 const RATE = 48_000;
 
@@ -22,8 +19,7 @@ let dir: string;
 
 beforeAll(() => {
   expect(buildCli()).toBe(true);
-  if (!existsSync(PLAYER) || !existsSync(DECODER))
-    throw new Error(`the player check needs ${PLAYER} and ${DECODER}: apt-get install ffmpeg`);
+  requireDecoders('the player check');
   home = tempDir('e2e-chunks-home');
   dir = tempDir('e2e-chunks-media');
 });
@@ -42,11 +38,6 @@ function syncClip(path: string): string {
     path,
   ]);
   return path;
-}
-
-async function lines(command: string, args: string[]): Promise<string[]> {
-  const { stdout } = await run(command, args, { maxBuffer: 1 << 28, timeout: 120_000 });
-  return stdout.split('\n').filter(Boolean);
 }
 
 /** Presentation times of a stream's packets, sorted. */
@@ -184,34 +175,6 @@ describe('a transcode split into chunks', () => {
 });
 
 /** What Debian's ffmpeg says of a transport stream's continuity counters: each break it found (Apple HLS authoring 7.2). */
-async function continuityFailures(file: string): Promise<string[]> {
-  const { stderr } = await run(DECODER, ['-v', 'debug', '-i', file, '-map', '0', '-c', 'copy', '-f', 'null', '-'], {
-    maxBuffer: 1 << 28,
-    timeout: 120_000,
-  });
-  return stderr.split('\n').filter((line) => /Continuity check failed/.test(line));
-}
-
-/** Seconds of sound a decoder we did not write gets from a file (mono at the stream's rate, so no resampling rounds it). */
-async function soundSeconds(file: string): Promise<number> {
-  const [rate] = await lines(PLAYER, [
-    '-v',
-    'error',
-    '-select_streams',
-    'a:0',
-    '-show_entries',
-    'stream=sample_rate',
-    '-of',
-    'csv=p=0',
-    file,
-  ]);
-  const { stdout } = await run(DECODER, ['-v', 'error', '-i', file, '-map', '0:a:0', '-f', 's16le', '-ac', '1', '-'], {
-    encoding: 'buffer',
-    maxBuffer: 1 << 30,
-    timeout: 120_000,
-  });
-  return Buffer.from(stdout).length / 2 / Number(rate);
-}
 
 describe('a copy in many segments', () => {
   it('is one transport stream: continuity counters go on across every segment (Apple HLS authoring 7.2)', async () => {
@@ -332,12 +295,9 @@ describe("a transcode's sound", () => {
       writeFileSync(stream, playedStream(home, result.videoId));
       expect(await packetTimes(stream, 'v:0')).toHaveLength(length.picture * FPS);
       expect(await continuityFailures(stream)).toEqual([]);
-      // MPEG-TS cannot say "skip the encoder's priming" as MP4's edit list does: a decoder plays the
-      // 1,024 priming samples of the AAC the stream holds (copied or encoded here), and an encoder pads
-      // the last frame. So the stream's sound is the source's and up to two AAC frames more, never less.
-      const frame = 1024 / RATE;
-      const extra = (await soundSeconds(stream)) - (await soundSeconds(source));
-      expect({ name, extra: extra >= -frame / 2 && extra <= 2 * frame }).toEqual({ name, extra: true });
+      // The source's sound and up to two AAC frames more (priming and padding MPEG-TS cannot hide), never less.
+      const sound = await soundIsWhole(stream, source, RATE);
+      expect({ name, ...sound }).toEqual({ name, extra: sound.extra, whole: true });
     },
     120_000,
   );

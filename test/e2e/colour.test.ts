@@ -4,17 +4,13 @@
 // declares (undeclared, by the convention for its size) and made 4:2:0 8-bit, within 2.5 dB. BT.709
 // read as BT.601 is ~27 dB where the right reading is ~34 (measured on this pattern): a wrong matrix
 // or a missing tag fails by far; what the encoding costs (~1 dB here) does not.
-import { execFile } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { buildCli, cliIn } from '../support/cli';
 import { ffmpeg, tempDir } from '../support/fixtures';
 import { playedStream } from '../support/independent-playlist';
-import { PLAYER } from '../support/player';
+import { psnr, readingOf, requireDecoders, SCALE_MATRIX, type Tags, tagsOf } from '../support/outside-checks';
 
-const run = promisify(execFile);
-const DECODER = join(dirname(PLAYER), 'ffmpeg');
 const RATE = 10;
 const SECONDS = 2;
 
@@ -23,69 +19,10 @@ let dir: string;
 
 beforeAll(() => {
   expect(buildCli()).toBe(true);
-  if (!existsSync(PLAYER) || !existsSync(DECODER))
-    throw new Error(`the colour check needs ${PLAYER} and ${DECODER}: apt-get install ffmpeg`);
+  requireDecoders('the colour check');
   home = tempDir('e2e-colour-home');
   dir = tempDir('e2e-colour-media');
 });
-
-interface Tags {
-  matrix?: string;
-  range?: string;
-  primaries?: string;
-  transfer?: string;
-}
-
-async function tagsOf(file: string): Promise<Tags> {
-  const { stdout } = await run(PLAYER, [
-    ...['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=color_space,color_range,color_primaries,color_transfer'],
-    ...['-of', 'json', file],
-  ]);
-  const stream = (JSON.parse(stdout) as { streams: Record<string, string>[] }).streams[0] ?? {};
-  const known = (v: string | undefined) => (v && v !== 'unknown' ? v : undefined);
-  return {
-    ...(known(stream.color_space) && { matrix: stream.color_space }),
-    ...(known(stream.color_range) && { range: stream.color_range }),
-    ...(known(stream.color_primaries) && { primaries: stream.color_primaries }),
-    ...(known(stream.color_transfer) && { transfer: stream.color_transfer }),
-  };
-}
-
-/** The scale filter's name for a stream's matrix. */
-const SCALE_MATRIX: Record<string, string> = { bt709: 'bt709', smpte170m: 'bt601', bt470bg: 'bt601', bt2020nc: 'bt2020', gbr: 'bt709' };
-
-/**
- * PSNR (dB, all planes) of a file decoded to RGB with this matrix and range, against the test
- * pattern's own RGB. `as420`: first made 8-bit 4:2:0 in its own matrix by Debian's ffmpeg (what
- * any H.264 rendition for players must be), so a 4:2:2 or 10-bit source is held to what it can give.
- */
-async function psnr(file: string, size: string, matrix: string, range: string, as420 = false): Promise<number> {
-  const to420 = as420
-    ? `,scale=out_color_matrix=${matrix}:out_range=tv,format=yuv420p,scale=in_color_matrix=${matrix}:in_range=tv,format=rgb24`
-    : '';
-  const graph = `[0:v]setpts=PTS-STARTPTS,scale=in_color_matrix=${matrix}:in_range=${range},format=rgb24${to420}[a];[1:v]setpts=PTS-STARTPTS,format=rgb24[b];[a][b]psnr`;
-  const { stderr } = await run(
-    DECODER,
-    [
-      '-hide_banner',
-      '-i',
-      file,
-      '-f',
-      'lavfi',
-      '-i',
-      `testsrc2=size=${size}:rate=${RATE}:duration=${SECONDS}`,
-      '-lavfi',
-      graph,
-      '-f',
-      'null',
-      '-',
-    ],
-    { maxBuffer: 1 << 26, timeout: 120_000 },
-  );
-  const average = /PSNR .*average:([\d.]+|inf)/.exec(stderr)?.[1];
-  if (!average) throw new Error(`no PSNR for ${file}: ${stderr.slice(-500)}`);
-  return Number(average);
-}
 
 /** The source's pixels made from the pattern's RGB with a matrix and range, in a pixel format. */
 const made = (matrix: string, range: 'tv' | 'full', format = 'yuv420p') =>
@@ -141,10 +78,11 @@ describe("a transcode's colour", () => {
       const tags = await tagsOf(stream);
       expect({ name, tags }).toEqual({ name, tags: expect.objectContaining(expected) });
       // Decoded as a player reads it: by its tags, untagged as BT.601 limited range.
-      const output = await psnr(stream, size, SCALE_MATRIX[tags.matrix ?? 'smpte170m']!, tags.range ?? 'tv');
+      const truth = `testsrc2=size=${size}:rate=${RATE}:duration=${SECONDS}`;
+      const output = await psnr(stream, truth, readingOf(tags));
       // The source decoded as it declares, made 4:2:0 8-bit in its own matrix: the best an H.264 rendition can give.
       const sourceMatrix = declared.matrix === 'rgb' ? SCALE_MATRIX[expected.matrix!]! : declared.matrix;
-      const reference = await psnr(source, size, sourceMatrix, declared.range, true);
+      const reference = await psnr(source, truth, { matrix: sourceMatrix, range: declared.range }, true);
       expect({ name, output: Math.round(output * 10) / 10, asGoodAsTheSource: output >= reference - 2.5 }).toEqual({
         name,
         output: expect.any(Number),

@@ -86,16 +86,19 @@ export function servedPlaylist(home: string, videoId: string) {
   return { route, text: readFileSync(join(home, 'buckets', 'output', ...route.playlistKey.split('/')), 'utf8') };
 }
 
-/** The bytes a player reads for a registered video, in play order: each segment's range out of its package on disk. */
-export function playedStream(home: string, videoId: string): Buffer {
+/** Each segment a player reads for a registered video, in play order: its range out of its package on disk. */
+export function playedSegments(home: string, videoId: string): Buffer[] {
   const { route, text } = servedPlaylist(home, videoId);
   const parser = new Parser();
   parser.push(text);
   parser.end();
-  return Buffer.concat(
-    parser.manifest.segments.map((s) => {
-      const zip = readFileSync(join(home, 'functions', packageOfUri(route, s.uri)!, 'code.zip'));
-      return zip.subarray(s.byterange!.offset, s.byterange!.offset + s.byterange!.length);
-    }),
-  );
+  return parser.manifest.segments.map((s) => {
+    const zip = readFileSync(join(home, 'functions', packageOfUri(route, s.uri)!, 'code.zip'));
+    return zip.subarray(s.byterange!.offset, s.byterange!.offset + s.byterange!.length);
+  });
+}
+
+/** The bytes a player reads for a registered video, in play order. */
+export function playedStream(home: string, videoId: string): Buffer {
+  return Buffer.concat(playedSegments(home, videoId));
 }

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import {
   ffmpegCause,
+  hasLeadingPictures,
   KEYFRAME_SECONDS,
   keyframeTimes,
   parseProbe,
@@ -61,6 +62,7 @@ describe('encoding plan', () => {
     [{ profile: 'High 4:4:4 Predictive', pixelFormat: 'yuv444p' }, 'H.264 High 4:4:4 Predictive is not widely playable'],
     [{ profile: 'High', pixelFormat: 'yuv422p' }, 'H.264 in yuv422p is not widely playable'],
     [{ level: 62 }, 'H.264 level 6.2 is above 5.2'],
+    [{ openGop: true }, "open GOPs (a copy's segments would not decode alone)"],
     [{ rotation: 90 }, 'rotated 90°: turned upright'],
     [{ transfer: 'arib-std-b67' }, 'HDR (HLG): tone-mapped to SDR BT.709'],
     [{ transfer: 'smpte2084' }, 'HDR (PQ): tone-mapped to SDR BT.709'],
@@ -175,6 +177,21 @@ describe('encoding plan', () => {
     expect(describePlan(mp4({ rotation: 90, codec: 'hevc' }))).toBe(
       'transcoding to H.264: the source is HEVC; rotated 90°: turned upright',
     );
+  });
+});
+
+describe('open GOPs, read from the packets ffprobe lists (pts,dts,flags)', () => {
+  // x264 with 3 B-frames, a keyframe every 4 frames (timebase 1/15360, 512 a frame), as ffprobe lists it.
+  const closed = ['0,-1024,K__', '1536,-512,___', '512,0,___', '1024,512,___', '2048,1024,K__', '3584,1536,___', '2560,2048,___'];
+  it('finds none where every frame after a keyframe in decoding order shows after it (an IDR, a closed GOP)', () => {
+    expect(hasLeadingPictures(closed.join('\n'))).toBe(false);
+  });
+  it('finds leading pictures: B-frames after a keyframe that show before it, which reference the GOP before', () => {
+    const open = ['0,-1024,K__', '1536,-512,___', '512,0,___', '1024,512,___', '3584,1024,K__', '2560,1536,___', '2048,2048,___'];
+    expect(hasLeadingPictures(`${open.join('\n')}\n`)).toBe(true);
+  });
+  it('does not count what is never shown (packets an edit list discards), nor rows without a time', () => {
+    expect(hasLeadingPictures(['3584,1024,K__', '2560,1536,__D', 'N/A,2048,___', ''].join('\n'))).toBe(false);
   });
 });
 

@@ -374,7 +374,10 @@ function colourTags(plan: EncodingPlan): string[] {
 function videoArgs(plan: EncodingPlan, keyframes: string[], filters: string[] = []): string[] {
   switch (plan.video) {
     case 'copy':
-      return ['-c:v', 'copy'];
+      // SPS and PPS before every keyframe, not only before IDRs (what the Annex B conversion alone
+      // does): a segment starting at a keyframe that is no IDR still has its parameter sets.
+      // ValidateInput transcodes open GOPs it sees; this keeps one it could not see to a few frames.
+      return ['-c:v', 'copy', '-bsf:v', 'h264_mp4toannexb,dump_extra=freq=keyframe'];
     case 'none':
       return ['-vn'];
     case 'h264':
@@ -595,6 +598,41 @@ export function parseSegmentList(csv: string): { file: string; start: number; en
     });
 }
 
+/** The first video stream's packets in its first GOP_SCAN_SECONDS: presentation time, decoding time, flags, one per line. */
+const GOP_SCAN_SECONDS = 30;
+const GOP_SCAN = [
+  '-v',
+  'error',
+  '-select_streams',
+  'v:0',
+  '-read_intervals',
+  `%+${GOP_SCAN_SECONDS}`,
+  '-show_entries',
+  'packet=pts,dts,flags',
+  '-of',
+  'csv=p=0',
+];
+
+/**
+ * Whether a keyframe has leading pictures: packets after it in decoding order that show before it.
+ * H.264 allows none after an IDR (it empties the decoder); an open GOP's I-frame, a recovery
+ * point, has them, and they reference the GOP before it — so a segment that starts at such a
+ * keyframe cannot be decoded alone (the copy of one gave 551 decoding errors and no frame). Reads
+ * GOP_SCAN's lines; an encoder's GOP structure holds for the whole stream, so its first seconds
+ * tell. Packets flagged discard (before an edit list's start) are never shown and do not count.
+ */
+export function hasLeadingPictures(packets: string): boolean {
+  let keyframe: number | undefined;
+  for (const line of packets.split('\n')) {
+    const [pts, , flags = ''] = line.trim().split(',');
+    const at = Number(pts);
+    if (!pts || !Number.isFinite(at) || flags.includes('D')) continue;
+    if (flags.startsWith('K')) keyframe = at;
+    else if (keyframe !== undefined && at < keyframe) return true;
+  }
+  return false;
+}
+
 /** The media tool on ffmpeg and ffprobe; each binary is looked up when first run, so a step that only probes never needs ffmpeg. */
 export function ffmpegMediaTool(paths: BinaryPaths = {}, limits: MediaLimits = DEFAULT_LIMITS): MediaTool {
   const binaries: Partial<Binaries> = {};
@@ -620,6 +658,16 @@ export function ffmpegMediaTool(paths: BinaryPaths = {}, limits: MediaLimits = D
         // The mp3 demuxer takes anything for a stream: without one real frame it has no rate.
         const readable = probe && (format !== 'mp3' || (probe.audio?.sampleRate ?? 0) > 0);
         if (!readable) throw await unreadable(loopback.location, format, result, limits);
+        // Only an H.264 picture may be copied: whether its segments would stand alone is read from its packets.
+        if (probe!.video?.codec === 'h264') {
+          const packets = await run(
+            binary('ffprobe'),
+            [...inputArgs(loopback.location, format, limits), ...GOP_SCAN],
+            limits.probeMs,
+            signal,
+          );
+          if (packets.code === 0) probe!.video.openGop = hasLeadingPictures(packets.stdout);
+        }
         return probe!;
       } finally {
         await loopback.close();
