@@ -5,24 +5,16 @@
 // and a steady 440 Hz tone on the left.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildCli, cliIn } from '../support/cli';
-import { ffmpeg, tempDir, TRANSCODE_STATES } from '../support/fixtures';
+import { cliIn } from '../support/cli';
+import { ffmpeg, TRANSCODE_STATES } from '../support/fixtures';
 import { playedStream, servedPlaylist } from '../support/independent-playlist';
-import { continuityFailures, DECODER, lines, requireDecoders, run, soundIsWhole } from '../support/outside-checks';
+import { continuityFailures, DECODER, lines, run, soundIsWhole, decoderScratch } from '../support/outside-checks';
 import { PLAYER } from '../support/player';
 
 const FPS = 30;
 const RATE = 48_000;
 
-let home: string;
-let dir: string;
-
-beforeAll(() => {
-  expect(buildCli()).toBe(true);
-  requireDecoders('the player check');
-  home = tempDir('e2e-chunks-home');
-  dir = tempDir('e2e-chunks-media');
-});
+const scratch = decoderScratch('chunks', 'the player check');
 
 /** 30 s at 30 fps with a 2-s GOP (so chunks start between the source's keyframes), AAC stereo. */
 function syncClip(path: string): string {
@@ -122,26 +114,28 @@ function roughness({ samples, start }: { samples: Float32Array; start: number },
 
 describe('a transcode split into chunks', () => {
   it('plays as one run would: every frame once, continuous sound, picture and sound together at every seam', async () => {
-    const source = syncClip(join(dir, 'sync.mp4'));
+    const source = syncClip(join(scratch.dir, 'sync.mp4'));
     // 6-s segments, chunks of at most 12 s: three chunks, the seams at 12 s and 24 s.
-    const convert = cliIn(home, ['convert', source, '--transcode', '--segment-seconds', '6', '--json'], { LAMBDA_HLS_CHUNK_SECONDS: '12' });
+    const convert = cliIn(scratch.home, ['convert', source, '--transcode', '--segment-seconds', '6', '--json'], {
+      LAMBDA_HLS_CHUNK_SECONDS: '12',
+    });
     const result = JSON.parse(convert.stdout) as { status: string; videoId: string; stats: { chunks?: number; chunkSeconds?: number[] } };
     expect(result).toMatchObject({ status: 'SUCCEEDED', stats: { chunks: 3 } });
     expect(result.stats.chunkSeconds).toHaveLength(3);
-    const history = JSON.parse(cliIn(home, ['history', result.videoId, '--json']).stdout) as {
+    const history = JSON.parse(cliIn(scratch.home, ['history', result.videoId, '--json']).stdout) as {
       states: { state: string; iterations?: { succeeded: number }; chunkSeconds?: number[] }[];
     };
     expect(history.states.map((s) => s.state)).toEqual(TRANSCODE_STATES);
     expect(history.states.find((s) => s.state === 'EncodeChunks')).toMatchObject({ iterations: { succeeded: 3 } });
 
     // Segment durations as asked: five of 6 s.
-    const playlist = servedPlaylist(home, result.videoId).text;
+    const playlist = servedPlaylist(scratch.home, result.videoId).text;
     const durations = [...playlist.matchAll(/#EXTINF:([\d.]+),/g)].map((m) => Number(m[1]));
     expect(durations).toHaveLength(5);
     for (const d of durations) expect(Math.abs(d - 6)).toBeLessThanOrEqual(1 / FPS);
 
-    const stream = join(dir, 'played.ts');
-    writeFileSync(stream, playedStream(home, result.videoId));
+    const stream = join(scratch.dir, 'played.ts');
+    writeFileSync(stream, playedStream(scratch.home, result.videoId));
     // The segments in a row are one transport stream: no counter restarts, at a segment's edge or a chunk's.
     expect(await continuityFailures(stream)).toEqual([]);
     const frames = await packetTimes(stream, 'v:0');
@@ -178,7 +172,7 @@ describe('a transcode split into chunks', () => {
 
 describe('a copy in many segments', () => {
   it('is one transport stream: continuity counters go on across every segment (Apple HLS authoring 7.2)', async () => {
-    const source = join(dir, 'copy.mp4');
+    const source = join(scratch.dir, 'copy.mp4');
     ffmpeg([
       ...[
         '-f',
@@ -192,32 +186,32 @@ describe('a copy in many segments', () => {
       ],
       ...['-c:v', 'libx264', '-preset', 'veryfast', '-g', String(FPS * 2), '-c:a', 'aac', source],
     ]);
-    const result = JSON.parse(cliIn(home, ['convert', source, '--segment-seconds', '4', '--json']).stdout) as {
+    const result = JSON.parse(cliIn(scratch.home, ['convert', source, '--segment-seconds', '4', '--json']).stdout) as {
       status: string;
       videoId: string;
       segments: number;
     };
     expect(result).toMatchObject({ status: 'SUCCEEDED', segments: 5 });
-    const stream = join(dir, `${result.videoId}.ts`);
-    writeFileSync(stream, playedStream(home, result.videoId));
+    const stream = join(scratch.dir, `${result.videoId}.ts`);
+    writeFileSync(stream, playedStream(scratch.home, result.videoId));
     expect(await continuityFailures(stream)).toEqual([]);
   }, 120_000);
 });
 
 describe('a copy with B-frames', () => {
   it("gives each segment its frames' own duration: the first EXTINF without the decoding delay (Apple 8.1: within a frame)", async () => {
-    const source = join(dir, 'b-frames.mp4');
+    const source = join(scratch.dir, 'b-frames.mp4');
     ffmpeg([
       ...['-f', 'lavfi', '-i', `testsrc2=size=320x240:rate=${FPS}:duration=12`],
       ...['-c:v', 'libx264', '-preset', 'medium', '-bf', '2', '-g', String(FPS * 2), source],
     ]);
-    const result = JSON.parse(cliIn(home, ['convert', source, '--segment-seconds', '4', '--json']).stdout) as {
+    const result = JSON.parse(cliIn(scratch.home, ['convert', source, '--segment-seconds', '4', '--json']).stdout) as {
       status: string;
       videoId: string;
       encoding: string;
     };
     expect(result).toMatchObject({ status: 'SUCCEEDED', encoding: expect.stringMatching(/^copying H\.264/) });
-    const durations = [...servedPlaylist(home, result.videoId).text.matchAll(/#EXTINF:([\d.]+),/g)].map((m) => Number(m[1]));
+    const durations = [...servedPlaylist(scratch.home, result.videoId).text.matchAll(/#EXTINF:([\d.]+),/g)].map((m) => Number(m[1]));
     // 120 frames at 30 fps in each: 4.000000, not 4.066667 (the two frames of B-frame delay) first.
     expect(durations.map((d) => Math.round(d * FPS))).toEqual([120, 120, 120]);
     expect(Math.abs(durations.reduce((a, b) => a + b, 0) - 12)).toBeLessThan(1 / FPS);
@@ -226,7 +220,7 @@ describe('a copy with B-frames', () => {
 
 describe('AAC that browsers cannot decode', () => {
   it('is re-encoded to AAC-LC: AAC Main plays in no browser (MSE decodes AAC-LC and HE-AAC), the picture still copied', async () => {
-    const source = join(dir, 'aac-main.mp4');
+    const source = join(scratch.dir, 'aac-main.mp4');
     ffmpeg([
       ...['-f', 'lavfi', '-i', `testsrc2=size=320x240:rate=${FPS}:duration=4`, '-f', 'lavfi', '-i', `sine=sample_rate=${RATE}:duration=4`],
       ...['-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', '-profile:a', 'aac_main', source],
@@ -234,10 +228,14 @@ describe('AAC that browsers cannot decode', () => {
     expect(
       await lines(PLAYER, ['-v', 'error', '-select_streams', 'a:0', '-show_entries', 'stream=profile', '-of', 'csv=p=0', source]),
     ).toEqual(['Main']);
-    const result = JSON.parse(cliIn(home, ['convert', source, '--json']).stdout) as { status: string; videoId: string; encoding: string };
+    const result = JSON.parse(cliIn(scratch.home, ['convert', source, '--json']).stdout) as {
+      status: string;
+      videoId: string;
+      encoding: string;
+    };
     expect(result).toMatchObject({ status: 'SUCCEEDED', encoding: expect.stringContaining('AAC Main to AAC-LC') });
-    const stream = join(dir, `${result.videoId}.ts`);
-    writeFileSync(stream, playedStream(home, result.videoId));
+    const stream = join(scratch.dir, `${result.videoId}.ts`);
+    writeFileSync(stream, playedStream(scratch.home, result.videoId));
     // (MPEG-TS lists its streams under the program as well: one profile per listing.)
     expect([
       ...new Set(
@@ -279,7 +277,7 @@ describe("a transcode's sound", () => {
   it.each(cases)(
     'keeps it all: %s',
     async (name, length, codecs, options, env) => {
-      const source = join(dir, `${name.replace(/[^a-z0-9]+/gi, '-')}.mp4`);
+      const source = join(scratch.dir, `${name.replace(/[^a-z0-9]+/gi, '-')}.mp4`);
       ffmpeg([
         ...['-f', 'lavfi', '-i', `testsrc2=size=320x240:rate=${FPS}:duration=${length.picture}`],
         ...['-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=${RATE}:duration=${length.sound}`],
@@ -287,12 +285,12 @@ describe("a transcode's sound", () => {
         ...(codecs.includes('libx265') ? ['-preset', 'ultrafast', '-x265-params', 'log-level=none'] : []),
         source,
       ]);
-      const convert = cliIn(home, ['convert', source, ...options, '--json'], env);
+      const convert = cliIn(scratch.home, ['convert', source, ...options, '--json'], env);
       const result = JSON.parse(convert.stdout) as { status: string; videoId: string; segments: number };
       expect(result.status).toBe('SUCCEEDED');
       expect(result.segments).toBe(Math.ceil(length.picture / Number(options[1] ?? 10)));
-      const stream = join(dir, `${result.videoId}.ts`);
-      writeFileSync(stream, playedStream(home, result.videoId));
+      const stream = join(scratch.dir, `${result.videoId}.ts`);
+      writeFileSync(stream, playedStream(scratch.home, result.videoId));
       expect(await packetTimes(stream, 'v:0')).toHaveLength(length.picture * FPS);
       expect(await continuityFailures(stream)).toEqual([]);
       // The source's sound and up to two AAC frames more (priming and padding MPEG-TS cannot hide), never less.

@@ -6,23 +6,15 @@
 // or a missing tag fails by far; what the encoding costs (~1 dB here) does not.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildCli, cliIn } from '../support/cli';
-import { ffmpeg, tempDir } from '../support/fixtures';
+import { cliIn } from '../support/cli';
+import { ffmpeg } from '../support/fixtures';
 import { playedStream } from '../support/independent-playlist';
-import { psnr, readingOf, requireDecoders, SCALE_MATRIX, type Tags, tagsOf } from '../support/outside-checks';
+import { psnr, readingOf, SCALE_MATRIX, type Tags, tagsOf, decoderScratch } from '../support/outside-checks';
 
 const RATE = 10;
 const SECONDS = 2;
 
-let home: string;
-let dir: string;
-
-beforeAll(() => {
-  expect(buildCli()).toBe(true);
-  requireDecoders('the colour check');
-  home = tempDir('e2e-colour-home');
-  dir = tempDir('e2e-colour-media');
-});
+const scratch = decoderScratch('colour', 'the colour check');
 
 /** The source's pixels made from the pattern's RGB with a matrix and range, in a pixel format. */
 const made = (matrix: string, range: 'tv' | 'full', format = 'yuv420p') =>
@@ -64,17 +56,21 @@ describe("a transcode's colour", () => {
   it.each(CASES)(
     '%s: tagged with what it is, and as close to the true picture as the source',
     async (name, size, make, encoder, declared, expected) => {
-      const source = join(dir, `${name.replace(/[^a-z0-9]+/gi, '-')}.mp4`);
+      const source = join(scratch.dir, `${name.replace(/[^a-z0-9]+/gi, '-')}.mp4`);
       ffmpeg([
         ...['-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=${RATE}:duration=${SECONDS}`, '-vf', make],
         ...encoder,
         ...(encoder.includes('libx265') ? ['-preset', 'ultrafast', '-x265-params', 'log-level=none'] : ['-preset', 'veryfast']),
         source,
       ]);
-      const result = JSON.parse(cliIn(home, ['convert', source, '--json']).stdout) as { status: string; videoId: string; encoding: string };
+      const result = JSON.parse(cliIn(scratch.home, ['convert', source, '--json']).stdout) as {
+        status: string;
+        videoId: string;
+        encoding: string;
+      };
       expect(result).toMatchObject({ status: 'SUCCEEDED', encoding: expect.stringMatching(/^transcoding to H\.264/) });
-      const stream = join(dir, `${result.videoId}.ts`);
-      writeFileSync(stream, playedStream(home, result.videoId));
+      const stream = join(scratch.dir, `${result.videoId}.ts`);
+      writeFileSync(stream, playedStream(scratch.home, result.videoId));
       const tags = await tagsOf(stream);
       expect({ name, tags }).toEqual({ name, tags: expect.objectContaining(expected) });
       // Decoded as a player reads it: by its tags, untagged as BT.601 limited range.

@@ -8,8 +8,8 @@
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildCli, cliIn } from '../support/cli';
-import { rotateMp4, tempDir } from '../support/fixtures';
+import { cliIn } from '../support/cli';
+import { rotateMp4 } from '../support/fixtures';
 import { playedSegments } from '../support/independent-playlist';
 import { PLAYER } from '../support/player';
 import {
@@ -19,11 +19,11 @@ import {
   lines,
   psnr,
   readingOf,
-  requireDecoders,
   segmentsAlone,
   soundIsWhole,
   type Tags,
   tagsOf,
+  decoderScratch,
 } from '../support/outside-checks';
 
 const RATE = 10;
@@ -32,15 +32,7 @@ const SOUND_RATE = 48_000;
 /** 2-s segments: 3 of them, each to decode alone; a transcode in one chunk, as a short clip is (seams: ./chunked-transcode.test.ts). */
 const CONVERT = ['--segment-seconds', '2'];
 
-let home: string;
-let dir: string;
-
-beforeAll(() => {
-  expect(buildCli()).toBe(true);
-  requireDecoders('the test-vector check');
-  home = tempDir('e2e-vectors-home');
-  dir = tempDir('e2e-vectors-media');
-});
+const scratch = decoderScratch('vectors', 'the test-vector check');
 
 interface Vector {
   name: string;
@@ -255,17 +247,17 @@ describe('public test vectors’ shapes, judged by a decoder we did not write', 
   it.each(VECTORS.map((v) => [v.name, v] as const))(
     '%s',
     async (name, vector) => {
-      const source = join(dir, `${name.replace(/[^a-z0-9]+/gi, '-')}.mp4`);
+      const source = join(scratch.dir, `${name.replace(/[^a-z0-9]+/gi, '-')}.mp4`);
       encode(vector, source);
-      const convert = cliIn(home, ['convert', source, ...CONVERT, '--json']);
+      const convert = cliIn(scratch.home, ['convert', source, ...CONVERT, '--json']);
       const result = JSON.parse(convert.stdout) as { status: string; videoId: string; encoding: string };
       expect(result.status).toBe('SUCCEEDED');
-      const segments = playedSegments(home, result.videoId);
-      const stream = join(dir, `${result.videoId}.ts`);
+      const segments = playedSegments(scratch.home, result.videoId);
+      const stream = join(scratch.dir, `${result.videoId}.ts`);
       writeFileSync(stream, Buffer.concat(segments));
       const [played, original] = await Promise.all([decoded(stream), decoded(source)]);
       expect(original).toEqual({ frames: RATE * SECONDS, errors: [] });
-      const alone = await segmentsAlone(segments, dir);
+      const alone = await segmentsAlone(segments, scratch.dir);
       const tags = await tagsOf(stream);
       // Every check at once, so a failure shows all that is wrong with a vector.
       const report = {

@@ -4,6 +4,8 @@ import { execFile } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { buildCli } from './cli';
+import { tempDir } from './fixtures';
 import { PLAYER } from './player';
 
 export const run = promisify(execFile);
@@ -12,6 +14,21 @@ export const DECODER = join(dirname(PLAYER), 'ffmpeg');
 /** Fails a test file's set-up, with the fix, when Debian's ffmpeg and ffprobe are missing. */
 export function requireDecoders(what: string): void {
   if (!existsSync(PLAYER) || !existsSync(DECODER)) throw new Error(`${what} needs ${PLAYER} and ${DECODER}: apt-get install ffmpeg`);
+}
+
+/**
+ * An e2e file's set-up for checks by these decoders: the CLI built, the decoders found, and a
+ * LAMBDA_HLS_HOME and a folder for media made (`name` in their names), filled in before its tests.
+ */
+export function decoderScratch(name: string, what: string): { home: string; dir: string } {
+  const scratch = { home: '', dir: '' };
+  beforeAll(() => {
+    expect(buildCli()).toBe(true);
+    requireDecoders(what);
+    scratch.home = tempDir(`e2e-${name}-home`);
+    scratch.dir = tempDir(`e2e-${name}-media`);
+  });
+  return scratch;
 }
 
 export async function lines(command: string, args: string[]): Promise<string[]> {
