@@ -97,6 +97,11 @@ function tlsOnlyPolicy(bucketLogicalId, name) {
 function permissions({ buckets, functionPrefix, stateMachine, executions }) {
   const s3 = (actions, name) => ({ Effect: 'Allow', Action: actions.map((a) => `s3:${a}`), Resource: objectsArn(name) });
   const list = (name) => ({ Effect: 'Allow', Action: ['s3:ListBucket'], Resource: bucketArn(name) });
+  // The video's route record only (routes/<id>.json), read to refuse rebuilding a published revision.
+  const readRoutes = [
+    { Effect: 'Allow', Action: ['s3:GetObject'], Resource: join('arn:', partition, ':s3:::', buckets.output, '/routes/*') },
+    list(buckets.output),
+  ];
   const segmentFunctions = (actions) => ({
     Effect: 'Allow',
     Action: actions.map((a) => `lambda:${a}`),
@@ -111,8 +116,8 @@ function permissions({ buckets, functionPrefix, stateMachine, executions }) {
     Condition: { StringEquals: { 'iam:PassedToService': 'lambda.amazonaws.com' } },
   };
   return {
-    // head + presigned GET of the upload for ffprobe
-    validateInput: [s3(['GetObject'], buckets.input), list(buckets.input)],
+    // head + presigned GET of the upload for ffprobe; the route, to refuse a published revision
+    validateInput: [s3(['GetObject'], buckets.input), list(buckets.input), ...readRoutes],
     // presigned GET for ffmpeg, segments and the manifest into the work bucket, the quota check.
     // Segments over 5 MB go up in parts: when a part fails, lib-storage aborts the upload, and without
     // AbortMultipartUpload that abort's AccessDenied would replace the transient error the ASL retries.
@@ -137,10 +142,11 @@ function permissions({ buckets, functionPrefix, stateMachine, executions }) {
       list(buckets.work),
       segmentFunctions(['CreateFunction', 'GetFunction', 'UpdateFunctionCode']),
       passSegmentRole,
+      ...readRoutes,
     ],
     // the manifest in, the offsets out; each package's code URL
     computeOffsets: [s3(['GetObject', 'PutObject'], buckets.work), list(buckets.work), segmentFunctions(['GetFunction'])],
-    writePlaylist: [s3(['GetObject'], buckets.work), list(buckets.work), s3(['PutObject'], buckets.output)],
+    writePlaylist: [s3(['GetObject'], buckets.work), list(buckets.work), s3(['PutObject'], buckets.output), ...readRoutes],
     // switch the route, then delete the previous revision and the work files
     registerRoute: [
       s3(['GetObject', 'DeleteObject'], buckets.work),

@@ -1,6 +1,7 @@
 // CleanUp: on any failure, delete every function and object this execution created, then hand
 // the original error on (normalised to one line) for the Fail state.
 import { oneLineCause } from '../../src/core/errors';
+import { hasPublished } from '../../src/core/model';
 import { isRevision, isVideoId, videoIdFor } from '../../src/core/naming';
 import type { Ports } from '../../src/ports';
 import type { RetryOptions } from '../../src/core/retry';
@@ -77,7 +78,7 @@ export async function cleanUp(input: CleanUpInput, ports: CleanUpPorts, settings
   // may a failure delete what an unreadable record might name (gc keeps it too).
   const { route, unreadable } = await readRouteTolerant(ports.objects, videoId);
   // A retired revision within its grace is still served too (a re-run of it that failed).
-  const serving = route?.revision === revision || route?.retired?.some((r) => r.revision === revision) || unreadable !== undefined;
+  const serving = hasPublished(route, revision) || unreadable !== undefined;
   // Each call retried on throttling and network faults; what still cannot be deleted is noted and
   // the rest deleted, so the run ends with the original error and says what was left behind.
   const owned = retriedStores({ objects: ports.objects, code: ports.code, functionPrefix: settings.functionPrefix }, settings.retry);

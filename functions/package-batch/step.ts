@@ -12,6 +12,7 @@ import { formatBytes } from '../../src/core/units';
 import { layoutStoredZip, streamStoredZip } from '../../src/core/zip';
 import type { Ports } from '../../src/ports';
 import { readDocument } from '../../src/read-document';
+import { refusePublished } from '../../src/registry/routes';
 
 export type PackageBatchPorts = Pick<Ports, 'objects' | 'code'>;
 
@@ -42,6 +43,8 @@ export function parsePackageBatchInput(event: unknown): BatchItem {
 
 export async function packageBatch(item: BatchItem, ports: PackageBatchPorts, settings: PackageBatchSettings): Promise<BatchResult> {
   const { videoId, revision, batch } = item;
+  // ValidateInput refused this already; a batch retried or run by hand late must not update a served function.
+  await refusePublished(ports.objects, videoId, revision, 'start a conversion without "revision" to build a new one');
   const plan = await readDocument(ports.objects, 'work', keys.batch(videoId, revision, batch), parseBatch);
 
   const result: BatchResult = { batch, packages: 0, zipBytes: 0, created: 0, retries: 0 };

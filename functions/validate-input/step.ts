@@ -7,6 +7,7 @@ import { encodeLimitsOf, isChunked, planChunks, type EncodeSettings } from '../.
 import { planEncoding } from '../../src/core/plan';
 import { formatBytes } from '../../src/core/units';
 import type { Ports } from '../../src/ports';
+import { refusePublished } from '../../src/registry/routes';
 
 export { parseExecutionInput as parseValidateInput } from '../../src/core/model';
 
@@ -38,6 +39,13 @@ export async function validateInput(input: ConversionRequest, ports: ValidateInp
   // Started by hand from the console: named after this upload of the key, as the S3 trigger names it.
   const revision = input.revision ?? revisionFor(head.version ?? 'unversioned', input.options);
   checkNamesFit(settings.functionPrefix, videoId, revision);
+  // The console's New execution copies the previous input, revision included: never rebuild what players hold.
+  await refusePublished(
+    ports.objects,
+    videoId,
+    revision,
+    input.revision ? 'start the execution without "revision" to build a new one' : 'it is converted already, with these options',
+  );
 
   // Read as its extension says: a WAV named .mp3 or a DASH manifest named .mp4 is refused, not followed.
   const location = await ports.objects.readableLocation('input', key);

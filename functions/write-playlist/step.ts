@@ -6,6 +6,7 @@ import { keys } from '../../src/core/naming';
 import { assertPlaylist, renderPlaylist } from '../../src/core/playlist';
 import type { Ports } from '../../src/ports';
 import { readDocument } from '../../src/read-document';
+import { refusePublished } from '../../src/registry/routes';
 
 export type WritePlaylistPorts = Pick<Ports, 'objects'>;
 
@@ -36,6 +37,8 @@ export function packageUri(revision: string, packageIndex: number): string {
 }
 
 export async function writePlaylist({ job, offsetsKey }: WritePlaylistInput, ports: WritePlaylistPorts): Promise<PlaylistResult> {
+  // A published revision's playlist is what players hold: never written again (ValidateInput refused such a run already).
+  await refusePublished(ports.objects, job.videoId, job.revision, 'start a conversion without "revision" to build a new one');
   const offsets = await readDocument(ports.objects, 'work', offsetsKey, parseOffsets);
   const segments = [...offsets.segments].sort((a, b) => a.index - b.index);
   const text = renderPlaylist(

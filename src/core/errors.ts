@@ -26,6 +26,14 @@ export class InputNotFound extends Error {
 export class InvalidRequest extends Error {
   override readonly name = 'InvalidRequest' as const;
 }
+/**
+ * A run asked to build a revision that is (or was) published: its functions and playlist are what
+ * players hold, so they are never written again (a console execution whose copied input names the
+ * served revision). Nothing is touched; a run without `revision` builds a new one.
+ */
+export class RevisionPublished extends Error {
+  override readonly name = 'RevisionPublished' as const;
+}
 /** The file ends before the media its header declares: an upload cut short, or still being written. */
 export class TruncatedInput extends Error {
   override readonly name = 'TruncatedInput' as const;
@@ -90,6 +98,7 @@ export const INPUT_ERRORS = [
   'NameTooLong',
   'InputNotFound',
   'InvalidRequest',
+  'RevisionPublished',
   'TruncatedInput',
   'SegmentationFailed',
   'SegmentTooLarge',

@@ -315,6 +315,14 @@ export function answeredRevision(
   return isInGrace(retired, now) ? retired : 'gone';
 }
 
+/**
+ * Whether a route has published a revision: the one it serves, or one it retired (players may hold
+ * its playlist). A published revision's functions and playlist are never written again.
+ */
+export function hasPublished(route: Pick<RouteRecord, 'revision' | 'retired'> | undefined, revision: string): boolean {
+  return route !== undefined && (route.revision === revision || (route.retired ?? []).some((r) => r.revision === revision));
+}
+
 /** The retired revisions still answered at `now` (epoch ms). */
 export function retiredInGrace(route: Pick<RouteRecord, 'retired'>, now: number): RetiredRevision[] {
   return (route.retired ?? []).filter((r) => isInGrace(r, now));

@@ -1,8 +1,8 @@
 // The route registry: one JSON object per video in the output bucket, naming the revision served
 // and the function behind each `<n>.ts`.
 import { parseRoute } from '../core/documents';
-import { InputNotFound, InvalidRequest } from '../core/errors';
-import type { RouteRecord } from '../core/model';
+import { InputNotFound, InvalidRequest, RevisionPublished } from '../core/errors';
+import { hasPublished, type RouteRecord } from '../core/model';
 import { keys } from '../core/naming';
 import type { ObjectStore } from '../ports';
 import { readDocument } from '../read-document';
@@ -44,6 +44,19 @@ export async function readRouteTolerant(objects: ObjectStore, videoId: string): 
     if (!(error instanceof InvalidRequest)) throw error;
     return { unreadable: { videoId, key: `output/${keys.route(videoId)}`, cause: error.message } };
   }
+}
+
+/**
+ * Refuses, before anything is written, to build a revision the video's route has published: what
+ * ValidateInput checks for the run, and each writer of a revision's bytes (PackageBatch,
+ * WritePlaylist) again, so no path rewrites them. A damaged record publishes nothing it can be
+ * read to name (converting again is how it is repaired).
+ */
+export async function refusePublished(objects: ObjectStore, videoId: string, revision: string, hint: string): Promise<void> {
+  const { route } = await readRouteTolerant(objects, videoId);
+  if (!hasPublished(route, revision)) return;
+  const how = route!.revision === revision ? 'is being served' : 'was served and may still be played';
+  throw new RevisionPublished(`revision ${revision} of ${videoId} ${how}: its bytes are never written again; ${hint}`);
 }
 
 /** What `list --json` and the player page show of a video. */

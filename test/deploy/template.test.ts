@@ -449,8 +449,10 @@ describe('IAM: least privilege, statement by statement', () => {
   });
 
   it('grants each function exactly the actions it uses, on exactly its resources', () => {
+    const ROUTES = `${bucket('output')}/routes/*`;
     const expected: Record<string, Record<string, string[]>> = {
-      validateInput: { 's3:GetObject': [objects('input')], 's3:ListBucket': [bucket('input')] },
+      // The route record only, to refuse rebuilding a published revision (ValidateInput, PackageBatch, WritePlaylist).
+      validateInput: { 's3:GetObject': [objects('input'), ROUTES], 's3:ListBucket': [bucket('input'), bucket('output')] },
       segmentMedia: {
         's3:GetObject': [objects('input')],
         's3:ListBucket': [bucket('input')],
@@ -472,10 +474,10 @@ describe('IAM: least privilege, statement by statement', () => {
         'lambda:GetAccountSettings': ['*'],
       },
       packageBatch: {
-        's3:GetObject': [objects('work')],
+        's3:GetObject': [objects('work'), ROUTES],
         's3:PutObject': [objects('work')],
         's3:DeleteObject': [objects('work')],
-        's3:ListBucket': [bucket('work')],
+        's3:ListBucket': [bucket('work'), bucket('output')],
         'lambda:CreateFunction': [SEGMENT_FUNCTIONS],
         'lambda:GetFunction': [SEGMENT_FUNCTIONS],
         'lambda:UpdateFunctionCode': [SEGMENT_FUNCTIONS],
@@ -487,7 +489,11 @@ describe('IAM: least privilege, statement by statement', () => {
         's3:ListBucket': [bucket('work')],
         'lambda:GetFunction': [SEGMENT_FUNCTIONS],
       },
-      writePlaylist: { 's3:GetObject': [objects('work')], 's3:ListBucket': [bucket('work')], 's3:PutObject': [objects('output')] },
+      writePlaylist: {
+        's3:GetObject': [objects('work'), ROUTES],
+        's3:ListBucket': [bucket('work'), bucket('output')],
+        's3:PutObject': [objects('output')],
+      },
       registerRoute: {
         's3:GetObject': [objects('output'), objects('work')],
         's3:PutObject': [objects('output')],

@@ -693,6 +693,59 @@ describe('the deployed functions on emulated AWS', () => {
     expect(JSON.parse(described.output!)).toMatchObject({ videoId: videoIdFor(key), segmentCount: 5 });
   });
 
+  it('never rewrites the served revision: a console execution whose copied input names it fails RevisionPublished, touching nothing; one without it builds a new revision', async () => {
+    const key = 'Served.mp4';
+    const videoId = videoIdFor(key);
+    const { described } = await convertByUpload(key, makeVideo(join(scratch, 'served.mp4'), { seconds: 8, size: '160x90' }));
+    const served = JSON.parse(described.output!) as { revision: string; playlistKey: string };
+    const functions = new LambdaClient({ region: account.region, endpoint: lambda.endpoint, credentials: people });
+    /** Every function of the video with its code's SHA-256, and the served revision's playlist bytes. */
+    const snapshot = async () => {
+      const names = [...lambda.functions.keys()].filter((name) => name.includes(videoId)).sort();
+      const codes = await Promise.all(
+        names.map(async (name) => [name, (await functions.send(new GetFunctionCommand({ FunctionName: name }))).Configuration?.CodeSha256]),
+      );
+      const playlist = await user.send(new GetObjectCommand({ Bucket: buckets.output, Key: served.playlistKey }));
+      return { codes, playlist: await playlist.Body!.transformToString() };
+    };
+    const before = await snapshot();
+    // The console's New execution copies the previous input, revision included; the operator changes the options, or not.
+    for (const [name, options] of [
+      ['rewrite-served-1', { segmentSeconds: 4 }],
+      ['rewrite-served-2', {}],
+    ] as const) {
+      await sfn.send(
+        new StartExecutionCommand({
+          stateMachineArn: machineArn,
+          name,
+          input: JSON.stringify({ key, revision: served.revision, options }),
+        }),
+      );
+      const { described: refused, events } = await finished(name);
+      expect(refused).toMatchObject({
+        status: 'FAILED',
+        error: 'RevisionPublished',
+        cause: expect.stringContaining(`revision ${served.revision} of ${videoId} is being served`),
+      });
+      expect(failedState(events)).toMatchObject({ state: 'ValidateInput', error: 'RevisionPublished' });
+      expect(await snapshot()).toEqual(before);
+    }
+    // Without the revision: a new one, named after the upload and the options; the served bytes stay as they were.
+    await sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: machineArn,
+        name: 'rebuild-served',
+        input: JSON.stringify({ key, options: { segmentSeconds: 4 } }),
+      }),
+    );
+    const rebuilt = await finished('rebuild-served');
+    expect(rebuilt.described.status).toBe('SUCCEEDED');
+    expect((JSON.parse(rebuilt.described.output!) as { revision: string }).revision).not.toBe(served.revision);
+    const after = await snapshot();
+    expect(after.playlist).toBe(before.playlist);
+    expect(after.codes).toEqual(expect.arrayContaining(before.codes));
+  });
+
   it("refuses the console's default input with what to type", async () => {
     await sfn.send(
       new StartExecutionCommand({

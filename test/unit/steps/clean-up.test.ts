@@ -39,8 +39,10 @@ describe('CleanUp', () => {
   it('never deletes the revision being served when a repeat of it fails', async () => {
     const served = await failedLate();
     await registerRoute({ job: served.job, playlist: served.playlist, offsetsKey: served.offsets.offsetsKey }, served.ports, settings);
-    const repeat = await failedLate('abcd1234', served);
-    const result = await cleanUp(parseCleanUpInput(repeat.state), served.ports, settings);
+    // A repeat of the served revision is refused by ValidateInput; its CleanUp gets the input and the error.
+    await expect(failedLate('abcd1234', served)).rejects.toMatchObject({ name: 'RevisionPublished' });
+    const repeat = { ...served.request, revision: 'abcd1234', error: { Error: 'RevisionPublished', Cause: 'revision abcd1234 …' } };
+    const result = await cleanUp(parseCleanUpInput(repeat), served.ports, settings);
     expect(result.deleted.functions).toBe(0);
     expect((await served.ports.code.list('')).map((f) => f.name)).toEqual([`lhls-${served.job.videoId}-abcd1234-0`]);
     expect(await served.ports.objects.head('output', served.playlist.playlistKey)).toBeDefined();

@@ -1,7 +1,10 @@
 import { parseValidateInput, validateInput } from '../../../functions/validate-input/step';
-import { revisionFor, videoIdFor } from '../../../src/core/naming';
+import { packageBatch } from '../../../functions/package-batch/step';
+import { registerRoute } from '../../../functions/register-route/step';
+import { writePlaylist } from '../../../functions/write-playlist/step';
+import { keys, revisionFor, videoIdFor } from '../../../src/core/naming';
 import { ScriptedMediaTool } from '../../support/memory';
-import { stepSettings, uploadedClip } from '../../support/steps';
+import { convertInMemory, stepSettings, uploadedClip } from '../../support/steps';
 
 const settings = stepSettings();
 
@@ -103,6 +106,61 @@ describe('ValidateInput', () => {
     await expect(validateInput(request, { ...ports, media }, settings)).rejects.toMatchObject({
       name: 'NotMedia',
       message: expect.stringMatching(message),
+    });
+  });
+
+  describe('a published revision (served, or retired while players may hold its playlist)', () => {
+    /** clip.mp4 converted as revision abcd1234 and registered; then the same upload converted as `next` and registered. */
+    async function published(next?: string) {
+      const clip = await uploadedClip();
+      const first = await convertInMemory(clip, settings);
+      await registerRoute({ job: first.job, playlist: first.playlist, offsetsKey: first.offsets.offsetsKey }, clip.ports, settings);
+      if (next) {
+        const second = await convertInMemory({ ...clip, request: { ...clip.request, revision: next } }, settings);
+        await registerRoute({ job: second.job, playlist: second.playlist, offsetsKey: second.offsets.offsetsKey }, clip.ports, settings);
+      }
+      return { ...clip, first };
+    }
+
+    it.each([
+      ['served', undefined, 'is being served'],
+      ['retired', 'feed0001', 'was served and may still be played'],
+    ])('refuses to build it again (%s), before reading the file: RevisionPublished', async (_, next, how) => {
+      const { ports, request } = await published(next);
+      const probe = jest.spyOn(ports.media, 'probe');
+      const put = jest.spyOn(ports.objects, 'put');
+      // The console's New execution: the input copied, revision included, other options.
+      const again = { ...request, options: { ...request.options, segmentSeconds: 4 } };
+      await expect(validateInput(again, ports, settings)).rejects.toMatchObject({
+        name: 'RevisionPublished',
+        message: `revision abcd1234 of ${videoIdFor('clip.mp4')} ${how}: its bytes are never written again; start the execution without "revision" to build a new one`,
+      });
+      expect(probe).not.toHaveBeenCalled();
+      expect(put).not.toHaveBeenCalled();
+    });
+
+    it('and each writer of its bytes refuses too (a batch or a playlist reaching it late), writing nothing', async () => {
+      const { ports, first } = await published();
+      const create = jest.spyOn(ports.code, 'createPackage');
+      const put = jest.spyOn(ports.objects, 'put');
+      await expect(packageBatch({ videoId: first.job.videoId, revision: 'abcd1234', batch: 0 }, ports, settings)).rejects.toMatchObject({
+        name: 'RevisionPublished',
+      });
+      await expect(writePlaylist({ job: first.job, offsetsKey: first.offsets.offsetsKey }, ports)).rejects.toMatchObject({
+        name: 'RevisionPublished',
+      });
+      expect(create).not.toHaveBeenCalled();
+      expect(put).not.toHaveBeenCalled();
+    });
+
+    it('builds a new revision when started without one, and a damaged record does not block a conversion', async () => {
+      const { ports, request } = await published();
+      const { revision: _, ...withoutRevision } = request;
+      expect(
+        (await validateInput({ ...withoutRevision, options: { ...request.options, segmentSeconds: 4 } }, ports, settings)).revision,
+      ).not.toBe('abcd1234');
+      await ports.objects.put('output', keys.route(videoIdFor('clip.mp4')), 'not json', 'application/json');
+      expect((await validateInput(request, ports, settings)).revision).toBe('abcd1234');
     });
   });
 });
