@@ -13,9 +13,12 @@ export interface CreatedObject {
   key: string;
   /** The version id (versioned bucket), else the ETag, else the sequencer: names this upload of the key. */
   version: string;
+  /** S3's `eventName` (`ObjectCreated:Put`, `ObjectRemoved:Delete`…), where the record has one. */
+  eventName?: string;
 }
 
 interface S3Record {
+  eventName?: unknown;
   s3?: { object?: { key?: unknown; versionId?: unknown; eTag?: unknown; sequencer?: unknown } };
 }
 
@@ -31,7 +34,9 @@ export function parseS3Event(event: unknown): CreatedObject[] {
     const object = record?.s3?.object;
     const key = text(object?.key);
     if (!key) return [];
-    return [{ key, version: text(object?.versionId) ?? text(object?.eTag) ?? text(object?.sequencer) ?? 'unversioned' }];
+    const eventName = text(record.eventName);
+    const version = text(object?.versionId) ?? text(object?.eTag) ?? text(object?.sequencer) ?? 'unversioned';
+    return [{ key, version, ...(eventName && { eventName }) }];
   });
 }
 
@@ -71,6 +76,11 @@ export async function startConversion(
       key = decodeS3Key(object.key);
     } catch {
       outcomes.push({ key: object.key, result: 'ignored', reason: 'the key is not valid URL encoding' });
+      continue;
+    }
+    // The bucket notifies creations only; a notification widened by hand (deletes, restores, tags) starts nothing.
+    if (object.eventName !== undefined && !object.eventName.startsWith('ObjectCreated:')) {
+      outcomes.push({ key, result: 'ignored', reason: `${object.eventName} is not an upload` });
       continue;
     }
     if (!isSupportedKey(key)) {

@@ -72,4 +72,15 @@ describe('start-conversion', () => {
     expect(outcomes).toEqual([{ key: 'notes.txt', result: 'ignored', reason: 'extension .txt is not .mp4 or .mp3' }]);
     expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
   });
+
+  it('starts nothing for a notification that is not an upload (a delete, a restore), and an upload as before', async () => {
+    sfnMock.on(StartExecutionCommand).resolves({});
+    const records = (eventName: string) => parseS3Event({ Records: [{ eventName, s3: { object: { key: 'a.mp4', eTag: 'abc123' } } }] });
+    expect(await startConversion(records('ObjectRemoved:Delete'), ports())).toEqual([
+      { key: 'a.mp4', result: 'ignored', reason: 'ObjectRemoved:Delete is not an upload' },
+    ]);
+    expect(await startConversion(records('ObjectRestore:Completed'), ports())).toMatchObject([{ result: 'ignored' }]);
+    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
+    expect(await startConversion(records('ObjectCreated:CompleteMultipartUpload'), ports())).toMatchObject([{ result: 'started' }]);
+  });
 });
