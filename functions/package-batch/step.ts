@@ -44,7 +44,7 @@ export function parsePackageBatchInput(event: unknown): BatchItem {
 export async function packageBatch(item: BatchItem, ports: PackageBatchPorts, settings: PackageBatchSettings): Promise<BatchResult> {
   const { videoId, revision, batch } = item;
   // ValidateInput refused this already; a batch retried or run by hand late must not update a served function.
-  await refusePublished(ports.objects, videoId, revision, 'start a conversion without "revision" to build a new one');
+  await refusePublished(ports.objects, videoId, revision);
   const plan = await readDocument(ports.objects, 'work', keys.batch(videoId, revision, batch), parseBatch);
 
   const result: BatchResult = { batch, packages: 0, zipBytes: 0, created: 0, retries: 0 };

@@ -38,7 +38,7 @@ export function packageUri(revision: string, packageIndex: number): string {
 
 export async function writePlaylist({ job, offsetsKey }: WritePlaylistInput, ports: WritePlaylistPorts): Promise<PlaylistResult> {
   // A published revision's playlist is what players hold: never written again (ValidateInput refused such a run already).
-  await refusePublished(ports.objects, job.videoId, job.revision, 'start a conversion without "revision" to build a new one');
+  await refusePublished(ports.objects, job.videoId, job.revision);
   const offsets = await readDocument(ports.objects, 'work', offsetsKey, parseOffsets);
   const segments = [...offsets.segments].sort((a, b) => a.index - b.index);
   const text = renderPlaylist(

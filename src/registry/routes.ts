@@ -52,7 +52,12 @@ export async function readRouteTolerant(objects: ObjectStore, videoId: string): 
  * WritePlaylist) again, so no path rewrites them. A damaged record publishes nothing it can be
  * read to name (converting again is how it is repaired).
  */
-export async function refusePublished(objects: ObjectStore, videoId: string, revision: string, hint: string): Promise<void> {
+export async function refusePublished(
+  objects: ObjectStore,
+  videoId: string,
+  revision: string,
+  hint = 'start a conversion without "revision" to build a new one',
+): Promise<void> {
   const { route } = await readRouteTolerant(objects, videoId);
   if (!hasPublished(route, revision)) return;
   const how = route!.revision === revision ? 'is being served' : 'was served and may still be played';

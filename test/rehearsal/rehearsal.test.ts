@@ -194,6 +194,19 @@ async function convertByUpload(key: string, file: string) {
   return finished(executionName);
 }
 
+/** Uploads a file and expects it converted, a player decoding every frame of it from the served playlist. */
+async function convertedAndPlayed(key: string, file: string) {
+  const conversion = await convertByUpload(key, file);
+  expect(conversion.described.status).toBe('SUCCEEDED');
+  await expectEveryFramePlayed(key, file);
+  return conversion;
+}
+
+/** A player (Debian's ffprobe) decodes every frame of the source from the served playlist. */
+async function expectEveryFramePlayed(key: string, file: string) {
+  expect(await framesOf(PLAYER, `${playbackBaseUrl()}/v/${videoIdFor(key)}/index.m3u8`)).toBe(await framesOf(PLAYER, file));
+}
+
 /** The newest attempt of an execution name, once every execution has ended. */
 async function finished(executionName: string) {
   await Promise.all(notifications);
@@ -530,9 +543,7 @@ describe('the deployed functions on emulated AWS', () => {
   it("transcodes a video that is not H.264 with the layer's ffmpeg, and a player decodes every frame", async () => {
     const key = 'old camera.mp4';
     const file = makeVideo(join(scratch, 'old camera.mp4'), { seconds: 12, size: '320x240', videoCodec: 'mpeg4' });
-    const { described } = await convertByUpload(key, file);
-    expect(described.status).toBe('SUCCEEDED');
-    expect(await framesOf(PLAYER, `${playbackBaseUrl()}/v/${videoIdFor(key)}/index.m3u8`)).toBe(await framesOf(PLAYER, file));
+    await convertedAndPlayed(key, file);
   });
 
   it('transcodes in chunks: SegmentMedia encodes the audio once, the EncodeChunks Map runs a task per chunk from its bundle, each reading its part of the presigned input, and a player decodes every frame', async () => {
@@ -546,7 +557,7 @@ describe('the deployed functions on emulated AWS', () => {
     expect(encoded).toMatchObject({ iterations: { started: 3, succeeded: 3, failed: 0 } });
     expect(encoded?.chunkSeconds).toHaveLength(3);
     expect(executionStats(events, history.length)).toMatchObject({ chunks: 3, segments: 9 });
-    expect(await framesOf(PLAYER, `${playbackBaseUrl()}/v/${videoIdFor(key)}/index.m3u8`)).toBe(await framesOf(PLAYER, file));
+    await expectEveryFramePlayed(key, file);
     // The chunks' audio parts are gone once joined; the segments and lists go with the work prefix.
     expect((await leftIn(buckets.work, `${videoIdFor(key)}/`)).filter((k) => k.includes('-audio.ts'))).toEqual([]);
   });
@@ -1027,9 +1038,7 @@ describe('a new account: 10 concurrent executions in all', () => {
   it('converts a copy', async () => {
     const key = 'new account/copy.mp4';
     const file = makeVideo(join(scratch, 'new-account-copy.mp4'), { seconds: 12, size: '160x90' });
-    const { described } = await convertByUpload(key, file);
-    expect(described.status).toBe('SUCCEEDED');
-    expect(await framesOf(PLAYER, `${playbackBaseUrl()}/v/${videoIdFor(key)}/index.m3u8`)).toBe(await framesOf(PLAYER, file));
+    await convertedAndPlayed(key, file);
   });
 
   it('converts a transcode in chunks, no more at once than half the account leaves unreserved, and the history says so', async () => {
@@ -1048,7 +1057,7 @@ describe('a new account: 10 concurrent executions in all', () => {
       );
       expect(concurrency.peak.get(encodeChunk)).toBeLessThanOrEqual(5);
       expect(concurrency.throttled.get(encodeChunk) ?? 0).toBe(0);
-      expect(await framesOf(PLAYER, `${playbackBaseUrl()}/v/${videoIdFor(key)}/index.m3u8`)).toBe(await framesOf(PLAYER, file));
+      await expectEveryFramePlayed(key, file);
     } finally {
       restore();
     }
@@ -1092,7 +1101,7 @@ describe("S3's faults", () => {
         error: 'TransientNetworkError',
         cause: expect.stringContaining('InternalError'),
       });
-      expect(await framesOf(PLAYER, `${playbackBaseUrl()}/v/${videoIdFor(key)}/index.m3u8`)).toBe(await framesOf(PLAYER, file));
+      await expectEveryFramePlayed(key, file);
     } finally {
       fault.restore();
     }
