@@ -96,7 +96,11 @@ export async function convertFile(file: string, options: ConvertOptions): Promis
   // Named as an upload would be, with the content's hash as its version. The file is read in place
   // (not copied), so what it looked like when hashed is kept to tell whether it changed meanwhile.
   const read = fileState(path);
-  const { input, executionName: baseName } = conversionFor(sourceKey, await sha256File(path), options.options, scheme);
+  // A file over the size limit is not read at all (hashing 12 GB takes most of a minute): it is
+  // named by its state instead, and ValidateInput refuses it (InputTooLarge) before anything is made.
+  const tooLarge = statSync(path).size > settings.maxInputBytes;
+  const version = tooLarge ? `unread ${read}` : await sha256File(path);
+  const { input, executionName: baseName } = conversionFor(sourceKey, version, options.options, scheme);
   const { revision } = input;
   const store = new ExecutionStore(settings.home);
 

@@ -1,9 +1,10 @@
 // Execution history on disk: $LAMBDA_HLS_HOME/executions/<name>.json, written when the run
 // starts and again when it ends, with every engine event appended to <name>.events.jsonl as it
 // happens — so even a killed conversion leaves a history that says where it stopped.
-import { appendFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, linkSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { privateFolder } from '../src/adapters/local/paths';
 import { isRunning, parseProcessId, processTag, tagStillRunning, thisProcess, type ProcessId } from '../src/process-identity';
 import { attemptName } from '../src/core/naming';
 import type { EventLog } from './engine';
@@ -88,7 +89,7 @@ export class ExecutionStore {
   }
 
   start(record: ExecutionRecord): void {
-    mkdirSync(this.dir, { recursive: true });
+    privateFolder(this.dir);
     writeFileSync(this.recordPath(record.executionName), JSON.stringify(record, null, 2));
     writeFileSync(this.eventsPath(record.executionName), '');
   }
@@ -175,7 +176,7 @@ export class ExecutionStore {
    * returns the release, or the holder when a running process has it.
    */
   tryLock(videoId: string): { release: () => void } | { holder: ProcessId } {
-    mkdirSync(this.dir, { recursive: true });
+    privateFolder(this.dir);
     const path = this.lockPath(videoId);
     const me = thisProcess();
     // Written whole under a name of this process's, then linked into place (which fails when a

@@ -1,9 +1,9 @@
 // The local stand-in for API Gateway + serve-segment, the delivery route and Lambda's code storage:
 // playlists and 302s under /v/, the same playlists with the segments' bytes under /proxy/v/
 // (deliver-segment), signed package URLs under /code/ (with Range, like S3), a player page at /.
-import { createReadStream, statSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { type DeliverResponse, deliverSegment, newDeliverCaches } from '../functions/deliver-segment/step';
 import { PackageUrlCache, ServeRecordCache, servePage, serveSegment } from '../functions/serve-segment/step';
 import { playbackPath } from '../src/core/naming';
@@ -31,7 +31,17 @@ export interface ServerOptions {
    * does (for tests: the page must then play web players through the delivery route).
    */
   separateCodeOrigin?: boolean;
+  /** Open connections kept at most (default `MAX_CONNECTIONS`); past it the longest-idle one is closed. */
+  maxConnections?: number;
 }
+
+/**
+ * Connections `serve` keeps open at once. Each costs a file descriptor; a client opening many and
+ * sending nothing would otherwise hold them until Node's header timeout and starve everyone else.
+ */
+export const MAX_CONNECTIONS = 512;
+/** How long a connection may take to send a request's headers, from its opening or its last answer. */
+const HEADERS_TIMEOUT_MS = 10_000;
 
 /** Where the delivery route answers on the local server: `/proxy/v/<id>/index.m3u8` and its segments. */
 export const PROXY_PREFIX = '/proxy';
@@ -95,7 +105,14 @@ function send(res: ServerResponse, status: number, headers: Record<string, strin
   res.end(head ? undefined : body);
 }
 
-function serveCode(req: IncomingMessage, res: ServerResponse, url: URL, name: string, backend: LocalBackend, cors = true): void {
+async function serveCode(
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  name: string,
+  backend: LocalBackend,
+  cors = true,
+): Promise<void> {
   const head = req.method === 'HEAD';
   const CORS = cors ? CORS_HEADERS : {};
   const verdict = backend.signer.verify(name, url.searchParams, backend.clock());
@@ -109,11 +126,12 @@ function serveCode(req: IncomingMessage, res: ServerResponse, url: URL, name: st
     );
     return;
   }
-  const path = backend.code.zipPath(name);
+  let file: FileHandle;
   let size: number;
   let mtime: Date;
   try {
-    ({ size, mtime } = statSync(path));
+    file = await backend.code.openPackage(name);
+    ({ size, mtime } = await file.stat());
   } catch {
     send(res, 404, { ...CORS, 'Content-Type': 'text/plain' }, 'no such package\n', head);
     return;
@@ -133,6 +151,7 @@ function serveCode(req: IncomingMessage, res: ServerResponse, url: URL, name: st
     ? parseRange(req.headers.range, size)
     : undefined;
   if (range === 'unsatisfiable') {
+    await file.close();
     send(res, 416, { ...base, 'Content-Range': `bytes */${size}` }, '', head);
     return;
   }
@@ -142,11 +161,14 @@ function serveCode(req: IncomingMessage, res: ServerResponse, url: URL, name: st
     'Content-Length': String(end - start + 1),
     ...(range && { 'Content-Range': `bytes ${start}-${end}/${size}` }),
   });
-  if (head) {
+  if (head || size === 0) {
+    await file.close();
     res.end();
     return;
   }
-  createReadStream(path, { start, end })
+  // The stream closes the file when it ends or fails (autoClose).
+  file
+    .createReadStream({ start, end })
     .on('error', () => res.destroy())
     .pipe(res);
 }
@@ -178,7 +200,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
     const code = CODE_PATH.exec(rawPath);
     if (code && (req.method === 'GET' || head) && !codeServer) {
-      serveCode(req, res, url, code[1]!, backend);
+      await serveCode(req, res, url, code[1]!, backend);
       return;
     }
     if (rawPath.startsWith(`${PROXY_PREFIX}/v/`)) {
@@ -234,6 +256,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       else res.destroy();
     });
   });
+  limitConnections(server, options.maxConnections ?? MAX_CONNECTIONS);
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -251,6 +274,39 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await Promise.all([closeServer(server), codeServer && closeServer(codeServer.server)]);
     },
   };
+}
+
+/**
+ * Keeps at most `max` connections open: when one more arrives, the connection idle the longest
+ * (no request in flight) is closed — a client holding idle connections loses them, a player
+ * fetching segments keeps its own. Only when every connection is busy is the new one refused.
+ * Headers must arrive within `HEADERS_TIMEOUT_MS`, so idle connections also end by themselves.
+ */
+function limitConnections(server: Server, max: number): void {
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.requestTimeout = 3 * HEADERS_TIMEOUT_MS;
+  const idle = new Set<Socket>(); // insertion order: the longest idle first
+  let open = 0;
+  server.on('connection', (socket: Socket) => {
+    open += 1;
+    socket.once('close', () => {
+      open -= 1;
+      idle.delete(socket);
+    });
+    if (open > max) {
+      const oldest = idle.values().next().value;
+      (oldest ?? socket).destroy();
+      if (!oldest) return;
+    }
+    idle.add(socket);
+  });
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const { socket } = req;
+    idle.delete(socket);
+    res.once('close', () => {
+      if (!socket.destroyed) idle.add(socket);
+    });
+  });
 }
 
 function closeServer(server: Server): Promise<void> {
@@ -276,8 +332,9 @@ async function startCodeServer(backend: LocalBackend): Promise<{ server: Server;
   const server = createServer((req, res) => {
     const target = requestTarget(req.url);
     const code = target && CODE_PATH.exec(target.rawPath);
-    if (code && (req.method === 'GET' || req.method === 'HEAD')) serveCode(req, res, target.url, code[1]!, backend, false);
-    else send(res, 404, { 'Content-Type': 'text/plain' }, 'not found\n', req.method === 'HEAD');
+    if (code && (req.method === 'GET' || req.method === 'HEAD')) {
+      serveCode(req, res, target.url, code[1]!, backend, false).catch(() => res.destroy());
+    } else send(res, 404, { 'Content-Type': 'text/plain' }, 'not found\n', req.method === 'HEAD');
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -15,6 +15,7 @@ import { parseRange } from '../../src/adapters/http-range';
 import { answeredRevision } from '../../src/core/model';
 import { isVideoId } from '../../src/core/naming';
 import { checkPlaylist, type PlaylistSegment } from '../../src/core/playlist';
+import type { PackageLocation } from '../../src/ports';
 import {
   CORS,
   gone,
@@ -117,18 +118,16 @@ export async function deliverSegment(request: ServeRequest, ports: ServeSegmentP
     return refuse(416, `range not satisfiable: this segment is ${size} bytes`, { 'Content-Range': `bytes */${size}` });
   }
   const { start, end } = range ?? { start: 0, end: size - 1 };
-  const location = await caches.urls.get(ports.code, functionName);
-  if (!location) return refuse(404, 'not found');
-  let upstream: Response;
-  try {
-    upstream = await fetch(location.url, { headers: { Range: `bytes=${segment.offset + start}-${segment.offset + end}` } });
-  } catch (error) {
-    return refuse(502, `the package store could not be reached: ${(error as Error).message}`);
+  const upstreamRange = `bytes=${segment.offset + start}-${segment.offset + end}`;
+  let upstream = await readPackage(await caches.urls.get(ports.code, functionName), upstreamRange);
+  if (upstream === 'refused') {
+    // The cached URL was refused: the function is gone (the video is being deleted — its route
+    // may still be cached here for a few seconds) or the URL expired early. Ask once more.
+    upstream = await readPackage(await caches.urls.refresh(ports.code, functionName), upstreamRange);
   }
-  if (upstream.status !== 206 || !upstream.body) {
-    await upstream.body?.cancel();
-    return refuse(502, `the package store answered ${upstream.status} to a ranged read`);
-  }
+  if (upstream === 'refused') return refuse(404, 'not found');
+  if (typeof upstream === 'string') return refuse(502, upstream);
+  const body = upstream.body as WebReadableStream<Uint8Array>; // readPackage answers only with a body
   const headers: Record<string, string> = {
     ...DELIVERY_CORS,
     'Content-Type': 'video/mp2t',
@@ -140,10 +139,28 @@ export async function deliverSegment(request: ServeRequest, ports: ServeSegmentP
   };
   const status = range ? 206 : 200;
   if (request.method === 'HEAD') {
-    await upstream.body.cancel();
+    await body.cancel();
     return { status, headers, body: '' };
   }
-  return { status, headers, body: Readable.fromWeb(upstream.body as WebReadableStream<Uint8Array>) };
+  return { status, headers, body: Readable.fromWeb(body) };
+}
+
+/**
+ * A ranged read of a package: the answer with its body, 'refused' (no function, or its URL answered
+ * 403/404), or why the package store failed (a reason for a 502).
+ */
+async function readPackage(location: PackageLocation | undefined, range: string): Promise<Response | 'refused' | string> {
+  if (!location) return 'refused';
+  let upstream: Response;
+  try {
+    upstream = await fetch(location.url, { headers: { Range: range } });
+  } catch (error) {
+    return `the package store could not be reached: ${(error as Error).message}`;
+  }
+  if (upstream.status === 206 && upstream.body) return upstream;
+  await upstream.body?.cancel();
+  if (upstream.status === 403 || upstream.status === 404) return 'refused';
+  return `the package store answered ${upstream.status} to a ranged read`;
 }
 
 // One set per container, as serve-segment keeps its own.

@@ -92,7 +92,7 @@ async function crc32File(path: string): Promise<number> {
 /** A step's scratch folder, named by this process (pid and start), so gc can tell a killed run's folder from a running one's. */
 async function scratchFolder(videoId: string, scratchDir: string | undefined): Promise<string> {
   const dir = scratchDir ?? tmpdir();
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   return mkdtemp(join(dir, `${SCRATCH_PREFIX}${videoId}-${processTag()}-`));
 }
 

@@ -71,6 +71,11 @@ export class TtlCache<T> {
     );
     return value;
   }
+
+  /** Drops a key's entry, so the next get loads it again. */
+  forget(key: string): void {
+    this.entries.delete(key);
+  }
 }
 
 /** Route records for a few seconds; playlists for an hour (a playlist key names one revision's, which never changes). */
@@ -113,6 +118,12 @@ export class PackageUrlCache {
 
   get(code: CodeStore, name: string): Promise<PackageLocation | undefined> {
     return this.cache.fresh(name) ?? this.cache.get(name, () => code.describe(name));
+  }
+
+  /** The function asked for again, not from the cache: when its URL was refused (deleted, or expired early). */
+  refresh(code: CodeStore, name: string): Promise<PackageLocation | undefined> {
+    this.cache.forget(name);
+    return this.get(code, name);
   }
 }
 

@@ -27,7 +27,12 @@ export async function readRange(url: string, start: number, end: number): Promis
   throw new UrlRefused(`package URL answered ${response.status} to a ranged read`);
 }
 
-/** A single `bytes=` range (what players send) → inclusive bounds, 'unsatisfiable', or none. */
+/**
+ * A single `bytes=` range (what players send) → inclusive bounds, 'unsatisfiable', or none.
+ * RFC 9110 §14.1.1: a range whose last position is before its first is invalid, and an invalid
+ * ranges-specifier is ignored (the whole body, 200) — as S3 does; only a valid range that starts
+ * past the end is unsatisfiable (416).
+ */
 export function parseRange(header: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
   if (!header) return undefined;
   const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
@@ -41,8 +46,9 @@ export function parseRange(header: string | undefined, size: number): { start: n
     end = size - 1;
   } else {
     start = Number(match[1]);
+    if (match[2] !== '' && Number(match[2]) < start) return undefined;
     end = match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1);
   }
-  if (start >= size || start > end) return 'unsatisfiable';
+  if (start >= size) return 'unsatisfiable';
   return { start, end };
 }

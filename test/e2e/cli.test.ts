@@ -11,7 +11,9 @@ import {
   readlinkSync,
   renameSync,
   rmSync,
+  statSync,
   symlinkSync,
+  truncateSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -169,6 +171,13 @@ describe('lambda-hls convert, serve and an independent player', () => {
     expect(checkEveryPlaylist(home)).toEqual({ checked: Object.keys(converted).length, problems: {} });
   });
 
+  it('keeps the uploads, packages and history to the user who converted them (folders 700, the signing key 600)', () => {
+    const modes = Object.fromEntries(
+      ['buckets', 'functions', 'executions', 'signing-key'].map((name) => [name, (statSync(join(home, name)).mode & 0o777).toString(8)]),
+    );
+    expect(modes).toEqual({ buckets: '700', functions: '700', executions: '700', 'signing-key': '600' });
+  });
+
   it('stores packages that unzip -t accepts', () => {
     const functions = readdirSync(join(home, 'functions'));
     expect(functions.length).toBeGreaterThan(0);
@@ -247,6 +256,36 @@ describe('lambda-hls convert, serve and an independent player', () => {
     expect((await fetch(location)).status).toBe(403);
   });
 
+  it('never hands out a file that a link planted in the home points to, out of it', async () => {
+    const playlist = checkPlaylist(await (await fetch(`${baseUrl}/v/${converted.h264!.videoId}/index.m3u8`)).text());
+    const redirect = await fetch(`${baseUrl}/v/${converted.h264!.videoId}/${playlist.segments[0]!.uri}`, { redirect: 'manual' });
+    const location = new URL(redirect.headers.get('location')!, baseUrl);
+    const name = /\/code\/([^/]+)\.zip$/.exec(location.pathname)![1]!;
+    const folder = join(home, 'functions', name);
+    const elsewhere = join(dir, 'planted');
+    mkdirSync(elsewhere, { recursive: true });
+    writeFileSync(join(elsewhere, 'code.zip'), 'a private file of the user');
+    const answer = async () => {
+      const response = await fetch(location);
+      return [response.status, (await response.text()).includes('private')];
+    };
+    expect(await answer()).toEqual([200, false]);
+    renameSync(join(folder, 'code.zip'), join(folder, 'code.zip.kept'));
+    try {
+      symlinkSync(join(elsewhere, 'code.zip'), join(folder, 'code.zip')); // the package a link
+      expect(await answer()).toEqual([404, false]);
+      renameSync(folder, `${folder}.kept`);
+      symlinkSync(elsewhere, folder); // the function's folder a link
+      expect(await answer()).toEqual([404, false]);
+    } finally {
+      if (lstatSync(folder, { throwIfNoEntry: false })?.isSymbolicLink()) rmSync(folder);
+      if (existsSync(`${folder}.kept`)) renameSync(`${folder}.kept`, folder);
+      rmSync(join(folder, 'code.zip'), { force: true });
+      renameSync(join(folder, 'code.zip.kept'), join(folder, 'code.zip'));
+    }
+    expect(await answer()).toEqual([200, false]);
+  });
+
   it('shows a player page that lists the videos', async () => {
     const page = await (await fetch(`${baseUrl}/`)).text();
     expect(page).toContain('/hls.min.js');
@@ -278,6 +317,9 @@ describe('lambda-hls convert, serve and an independent player', () => {
     ]);
     const beyond = await fetch(`${baseUrl}/proxy/v/${videoId}/${uri}`, { headers: { Range: `bytes=${bytes.length}-` } });
     expect([beyond.status, beyond.headers.get('content-range')]).toEqual([416, `bytes */${bytes.length}`]);
+    // An invalid range (last byte before the first) is ignored, as RFC 9110 and S3 do: the whole segment.
+    const invalid = await fetch(`${baseUrl}/proxy/v/${videoId}/${uri}`, { headers: { Range: 'bytes=5-3' } });
+    expect([invalid.status, Buffer.from(await invalid.arrayBuffer()).equals(bytes)]).toEqual([200, true]);
     const revision = uri.split('/')[0];
     for (const path of [`${revision}/s999.ts`, `0000aaaa/s0.ts`, `${revision}/0.ts`]) {
       expect([path, (await fetch(`${baseUrl}/proxy/v/${videoId}/${path}`)).status]).toEqual([path, 404]);
@@ -849,6 +891,23 @@ describe("bad inputs: a named error in the failed state, exit 1, nothing left be
       expectCleanFailure(home, file, original, run, state, error);
     },
   );
+
+  it('a 1 TiB input (sparse) → ValidateInput InputTooLarge, refused by its size without reading it first', () => {
+    const home = tempDir('e2e-bad-home');
+    const file = join(bad, 'huge.mp4');
+    writeFileSync(file, '');
+    truncateSync(file, 2 ** 40);
+    const before = statSync(file);
+    // Reading 1 TiB of holes to hash it takes many minutes; the size check needs none of it.
+    const run = cliIn(home, ['convert', file, '--json'], {}, 60_000);
+    expect([run.code, JSON.parse(run.stdout || '{}')]).toEqual([
+      1,
+      expect.objectContaining({ status: 'FAILED', error: expect.objectContaining({ state: 'ValidateInput', error: 'InputTooLarge' }) }),
+    ]);
+    expect(leftovers(home)).toEqual([]);
+    expect([statSync(file).size, statSync(file).mtimeMs]).toEqual([before.size, before.mtimeMs]);
+    rmSync(file);
+  });
 
   it('an input that vanishes from the input bucket mid-run → SegmentMedia InputNotFound', async () => {
     const home = tempDir('e2e-bad-home');

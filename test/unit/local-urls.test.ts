@@ -69,12 +69,38 @@ describe('Range header', () => {
   });
   it('is unsatisfiable past the end', () => {
     expect(parseRange('bytes=100-', 100)).toBe('unsatisfiable');
-    expect(parseRange('bytes=5-2', 100)).toBe('unsatisfiable');
+    expect(parseRange('bytes=200-300', 100)).toBe('unsatisfiable');
   });
   it('is ignored when absent or not understood, as S3 ignores it', () => {
     expect(parseRange(undefined, 100)).toBeUndefined();
     expect(parseRange('bytes=0-1,5-6', 100)).toBeUndefined();
     expect(parseRange('items=1-2', 100)).toBeUndefined();
+  });
+  it('is ignored when its last byte is before its first (invalid, RFC 9110 §14.1.1), not refused', () => {
+    expect(parseRange('bytes=5-3', 100)).toBeUndefined();
+    expect(parseRange('bytes=150-3', 100)).toBeUndefined();
+  });
+});
+
+describe('the local home', () => {
+  it('is made private (700), and a folder an earlier version left 755 is tightened, the home the user chose is not', async () => {
+    const { chmodSync, mkdirSync, mkdtempSync, statSync, rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { privateFolder } = await import('../../src/adapters/local/paths');
+    const chosen = mkdtempSync(join(tmpdir(), 'home-'));
+    try {
+      chmodSync(chosen, 0o755);
+      const mode = (path: string) => (statSync(path).mode & 0o777).toString(8);
+      expect(mode(privateFolder(join(chosen, 'new', 'buckets')))).toBe('700');
+      expect(mode(join(chosen, 'new'))).toBe('700');
+      mkdirSync(join(chosen, 'functions'), { mode: 0o755 });
+      chmodSync(join(chosen, 'functions'), 0o755);
+      expect(mode(privateFolder(join(chosen, 'functions')))).toBe('700');
+      expect(mode(chosen)).toBe('755');
+    } finally {
+      rmSync(chosen, { recursive: true, force: true });
+    }
   });
 });
 
@@ -146,6 +172,28 @@ describe('the local object store holds any S3 key without leaving its bucket fol
     expect(await store.abandonedTemporaries()).toEqual([]);
     expect((await store.list('work', '')).map((o) => o.key)).toEqual(['v/r/packages/f-0']);
     await expect(store.removeTemporary('work/v/r/packages/f-0')).rejects.toMatchObject({ name: 'InvalidRequest' });
+  });
+
+  it("reads a link in the input bucket (the user's own file), and refuses one in any other bucket, or a linked folder", async () => {
+    const { symlinkSync, mkdirSync } = await import('node:fs');
+    const root = tempDir('objects');
+    const outside = tempDir('outside');
+    writeFileSync(join(outside, 'private.txt'), 'private');
+    const store = new LocalObjectStore(root);
+    await store.linkFile('input', 'a/clip.mp4', join(outside, 'private.txt'));
+    expect((await store.get('input', 'a/clip.mp4')).toString()).toBe('private');
+    mkdirSync(join(root, 'output', 'v', 'x'), { recursive: true });
+    symlinkSync(join(outside, 'private.txt'), join(root, 'output', 'v', 'x', 'index.m3u8'));
+    symlinkSync(outside, join(root, 'output', 'v', 'y'));
+    for (const key of ['v/x/index.m3u8', 'v/y/private.txt']) {
+      await expect(store.get('output', key)).rejects.toMatchObject({
+        name: 'InvalidRequest',
+        message: expect.stringContaining('a link out of'),
+      });
+      await expect(store.read('output', key)).rejects.toMatchObject({ name: 'InvalidRequest' });
+    }
+    expect(await store.head('output', 'v/x/index.m3u8')).toBeUndefined();
+    await expect(store.get('output', 'v/z/index.m3u8')).rejects.toMatchObject({ name: 'InputNotFound' });
   });
 
   it('stores, lists and deletes such keys, and never lists a temporary file', async () => {

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import {
   ffmpegCause,
+  keepTail,
   hasLeadingPictures,
   KEYFRAME_SECONDS,
   keyframeTimes,
@@ -259,6 +260,17 @@ describe("ffmpeg's cause", () => {
     ].join('\n');
     expect(ffmpegCause(stderr)).toBe('width not divisible by 2 (321x181)');
     expect(ffmpegCause('Conversion failed!\n')).toBe('Conversion failed!');
+  });
+
+  it('keeps whole lines of a long error output, so a cause is never a fragment cut mid-word', () => {
+    const chatter = Array.from({ length: 400 }, (_, i) => `[h264 @ 0x55d0] error while decoding MB ${i} 7`).join('\n');
+    let tail = '';
+    for (const piece of `${chatter}\nInvalid data found when processing input\n`.match(/[\s\S]{1,333}/g)!)
+      tail = keepTail(tail, piece, 2048);
+    expect(tail.length).toBeLessThanOrEqual(2048);
+    expect(tail).toMatch(/^\[h264 @ 0x55d0\] error while decoding MB \d+ 7\n/);
+    expect(ffmpegCause(tail)).toBe(`error while decoding MB ${tail.match(/MB (\d+)/)![1]} 7`);
+    expect(keepTail('abc\n', 'def', 3)).toBe('def');
   });
 });
 

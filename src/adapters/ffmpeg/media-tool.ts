@@ -149,8 +149,7 @@ function run(binary: string, args: string[], timeoutMs?: number, signal?: AbortS
     let err = '';
     child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => {
-      // keep the tail only: ffmpeg can be chatty on long inputs
-      err = (err + chunk.toString('utf8')).slice(-8192);
+      err = keepTail(err, chunk);
     });
     child.on('error', (error) => {
       clearTimeout(timer);
@@ -204,6 +203,22 @@ async function unreadable(location: string, format: MediaFormat, result: RunResu
           .join('')
           .replace(/^[:\s]+/, '');
   return new NotMedia(`ffprobe cannot read it as ${LABELS[format]} (${why})`);
+}
+
+/** How much of a tool's error output is kept: ffmpeg can be chatty on long inputs, and the cause is near the end. */
+const STDERR_TAIL = 8192;
+
+/**
+ * The last `STDERR_TAIL` characters of `text` + `chunk`, starting at a line: a tail cut mid-line
+ * would make a cause of its fragment (`ile decoding stream…`).
+ */
+export function keepTail(text: string, chunk: Buffer | string, max = STDERR_TAIL): string {
+  const all = text + chunk.toString();
+  if (all.length <= max) return all;
+  const cut = all.slice(-max);
+  if (all[all.length - max - 1] === '\n') return cut;
+  const newline = cut.indexOf('\n');
+  return newline === -1 ? cut : cut.slice(newline + 1);
 }
 
 function lastLine(text: string): string {
@@ -822,7 +837,7 @@ async function streamSegments(ffmpeg: string, args: string[], request: StreamOpt
   // The mov demuxer says "partial file" when the index lists media past the end of the file.
   let cutShort = false;
   child.stderr.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString('utf8')).slice(-8192);
+    stderr = keepTail(stderr, chunk);
     cutShort ||= /: partial file\s*$/m.test(stderr);
   });
   // -progress pipe:1: `key=value` lines; out_time_us is how far into the input ffmpeg has got.

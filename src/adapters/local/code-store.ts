@@ -1,11 +1,12 @@
 // CodeStore on folders: each "function" is $LAMBDA_HLS_HOME/functions/<name>/ with the zip kept
 // byte for byte, as Lambda keeps an uploaded package, and URLs signed like GetFunction's.
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidRequest } from '../../core/errors';
 import type { AccountLimits, CodeStore, PackageInfo, PackageLocation, PackageSource, StoredPackage } from '../../ports';
 import { readRange } from '../http-range';
 import { processTag, tagStillRunning } from '../../process-identity';
+import { openWithin } from './paths';
 import type { UrlSigner } from './signer';
 
 export interface LocalCodeStoreOptions {
@@ -41,6 +42,11 @@ export class LocalCodeStore implements CodeStore {
 
   zipPath(name: string): string {
     return join(this.dir(name), 'code.zip');
+  }
+
+  /** The package's bytes, open for reading; a link in its place, out of the functions folder, is refused. */
+  openPackage(name: string): Promise<FileHandle> {
+    return openWithin(this.options.root, this.zipPath(name));
   }
 
   private async meta(name: string): Promise<Meta | undefined> {

@@ -3,10 +3,10 @@ import {
   constants,
   copyFile,
   link,
+  lstat,
   mkdir,
   open,
   readdir,
-  readFile,
   realpath,
   rename,
   rm,
@@ -20,7 +20,7 @@ import { dirname, join, relative, sep } from 'node:path';
 import { InputNotFound, InvalidRequest } from '../../core/errors';
 import type { Bucket, ObjectInfo, ObjectStore } from '../../ports';
 import { tagStillRunning, processTag } from '../../process-identity';
-import { keyOfPath, pathOfKey, TEMP_PREFIX } from './paths';
+import { keyOfPath, openWithin, pathOfKey, TEMP_PREFIX } from './paths';
 
 function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException).code === 'ENOENT';
@@ -33,9 +33,23 @@ export class LocalObjectStore implements ObjectStore {
     return join(this.root, bucket, ...pathOfKey(key));
   }
 
+  /**
+   * The object's file, open for reading. An input may be a link to the user's own file (`linkFile`);
+   * every other bucket holds only what the store wrote, so a link there is refused (`openWithin`).
+   */
+  private async openObject(bucket: Bucket, key: string): Promise<Awaited<ReturnType<typeof open>>> {
+    try {
+      return bucket === 'input' ? await open(this.pathOf(bucket, key)) : await openWithin(this.root, this.pathOf(bucket, key));
+    } catch (error) {
+      if (isMissing(error)) throw new InputNotFound(`no object ${key} in the ${bucket} bucket`);
+      throw error;
+    }
+  }
+
   async head(bucket: Bucket, key: string): Promise<ObjectInfo | undefined> {
     try {
-      const info = await stat(this.pathOf(bucket, key)); // follows a linked input to the user's file
+      // Follows a linked input to the user's file; a link in another bucket is no object.
+      const info = await (bucket === 'input' ? stat : lstat)(this.pathOf(bucket, key));
       return info.isFile() ? { key, bytes: info.size } : undefined;
     } catch (error) {
       if (isMissing(error)) return undefined;
@@ -44,22 +58,16 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   async get(bucket: Bucket, key: string): Promise<Buffer> {
+    const file = await this.openObject(bucket, key);
     try {
-      return await readFile(this.pathOf(bucket, key));
-    } catch (error) {
-      if (isMissing(error)) throw new InputNotFound(`no object ${key} in the ${bucket} bucket`);
-      throw error;
+      return await file.readFile();
+    } finally {
+      await file.close();
     }
   }
 
   async read(bucket: Bucket, key: string): Promise<AsyncIterable<Uint8Array>> {
-    let file: Awaited<ReturnType<typeof open>>;
-    try {
-      file = await open(this.pathOf(bucket, key));
-    } catch (error) {
-      if (isMissing(error)) throw new InputNotFound(`no object ${key} in the ${bucket} bucket`);
-      throw error;
-    }
+    const file = await this.openObject(bucket, key);
     return file.createReadStream({ highWaterMark: 1024 * 1024 });
   }
 

@@ -3,6 +3,7 @@
 // media is ffmpeg from npm (or FFMPEG_PATH). Every port is built on first use.
 import { join } from 'node:path';
 import type { LocalCodeStore } from '../../adapters/local/code-store';
+import { privateFolder } from '../../adapters/local/paths';
 import type { LocalObjectStore } from '../../adapters/local/object-store';
 import type { UrlSigner } from '../../adapters/local/signer';
 import type { Ports } from '../../ports';
@@ -34,11 +35,11 @@ export function localBackend(given: Settings): LocalBackend {
       ),
     objects: () =>
       new (require('../../adapters/local/object-store') as typeof import('../../adapters/local/object-store')).LocalObjectStore(
-        join(settings.home, 'buckets'),
+        privateFolder(join(settings.home, 'buckets')),
       ),
     code: () =>
       new (require('../../adapters/local/code-store') as typeof import('../../adapters/local/code-store')).LocalCodeStore({
-        root: join(settings.home, 'functions'),
+        root: privateFolder(join(settings.home, 'functions')),
         // Read when a URL is signed: listing functions needs no key (nor node:crypto).
         get signer() {
           return backend.signer;
