@@ -4,7 +4,7 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { DEFAULT_ENCODE_SPEED_MEGAPIXELS } from '../core/chunks';
-import { DEFAULT_PACKING, DEFAULT_SCRATCH_PENDING_BYTES, MAX_PACKAGE_BYTES } from '../core/plan';
+import { DEFAULT_MEDIA_MEMORY_MB, DEFAULT_PACKING, DEFAULT_SCRATCH_PENDING_BYTES, MAX_PACKAGE_BYTES, mediaMemoryFor } from '../core/plan';
 import { parseFaults, type Fault } from '../adapters/local/faults';
 
 /** A setting that cannot be used as given: the CLI exits 2 with this message. */
@@ -57,6 +57,8 @@ export interface Settings {
   scratchDir?: string;
   /** Bytes of finished segments that may wait in scratch space before ffmpeg is paused. */
   scratchPendingBytes: number;
+  /** Each ffprobe and ffmpeg process's memory (data segment), MiB; 0 for no limit. */
+  mediaMemoryMb: number;
   /** Chunks of a transcode encoded at once (the EncodeChunks Map's concurrency). */
   encodeConcurrency: number;
   /** Megapixels of source video one CPU encodes per second (chunk sizing). */
@@ -84,7 +86,8 @@ interface Spec<K extends keyof Settings> {
   help: string;
   /** The default, as a person reads it. */
   shown: string;
-  parse(raw: string | undefined): Settings[K];
+  /** The variable's value; `env` for a default that depends on the environment (a Lambda function's memory). */
+  parse(raw: string | undefined, env: NodeJS.ProcessEnv): Settings[K];
 }
 
 function whole(name: string, fallback: number, min: number, max: number, unit: string) {
@@ -171,6 +174,21 @@ export const SETTINGS = [
     help: 'finished segments that may wait in scratch space to be stored before ffmpeg is paused until half of them are (bounds scratch space; deployed, within the ephemeral storage)',
     parse: whole('LAMBDA_HLS_SCRATCH_PENDING_BYTES', DEFAULT_SCRATCH_PENDING_BYTES, 1, 8 * 1024 ** 3, 'bytes'),
   } satisfies Spec<'scratchPendingBytes'>,
+  {
+    name: 'LAMBDA_HLS_MEDIA_MEMORY_MB',
+    key: 'mediaMemoryMb',
+    scope: 'both',
+    shown: `${DEFAULT_MEDIA_MEMORY_MB} (deployed: the function's memory less 256)`,
+    help: 'memory each ffprobe and ffmpeg process may use, in MiB (MediaTooDemanding past it; 0: no limit): a 1080p transcode needs about 400',
+    parse: (raw, env) =>
+      whole(
+        'LAMBDA_HLS_MEDIA_MEMORY_MB',
+        mediaMemoryFor(Number(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE) || undefined),
+        0,
+        1_048_576,
+        'MiB',
+      )(raw),
+  } satisfies Spec<'mediaMemoryMb'>,
   {
     name: 'LAMBDA_HLS_ENCODE_CONCURRENCY',
     key: 'encodeConcurrency',
@@ -357,7 +375,8 @@ export type SettingName = (typeof SETTINGS)[number]['name'];
 /** Reads and checks every setting; throws InvalidSetting naming the first that is wrong. */
 export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const read: Partial<Record<keyof Settings, unknown>> = {};
-  for (const spec of SETTINGS) read[spec.key] = (spec.parse as (raw: string | undefined) => unknown)(env[spec.name]);
+  for (const spec of SETTINGS)
+    read[spec.key] = (spec.parse as (raw: string | undefined, env: NodeJS.ProcessEnv) => unknown)(env[spec.name], env);
   return read as Settings;
 }
 

@@ -34,6 +34,21 @@ export class InvalidRequest extends Error {
 export class RevisionPublished extends Error {
   override readonly name = 'RevisionPublished' as const;
 }
+/**
+ * An MP4 whose index declares more samples in a track than the file has bytes: media that is not
+ * there, which ffmpeg would still allocate an index entry for, sample by sample (a 6 KB file can
+ * declare 80 million). Refused before ffprobe reads it.
+ */
+export class CorruptIndex extends Error {
+  override readonly name = 'CorruptIndex' as const;
+}
+/**
+ * ffprobe or ffmpeg needed more memory than it is allowed (LAMBDA_HLS_MEDIA_MEMORY_MB): an input
+ * whose headers or index are far larger than a video's, or a tool at its limit.
+ */
+export class MediaTooDemanding extends Error {
+  override readonly name = 'MediaTooDemanding' as const;
+}
 /** The file ends before the media its header declares: an upload cut short, or still being written. */
 export class TruncatedInput extends Error {
   override readonly name = 'TruncatedInput' as const;
@@ -100,6 +115,8 @@ export const INPUT_ERRORS = [
   'InvalidRequest',
   'RevisionPublished',
   'TruncatedInput',
+  'CorruptIndex',
+  'MediaTooDemanding',
   'SegmentationFailed',
   'SegmentTooLarge',
   'TranscodeTooLarge',

@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { checkPlaylist } from '../../src/core/playlist';
 import { buildCli, CLI, cliIn, localKeyOf, localVideoIdOf } from '../support/cli';
 import { checkEveryPlaylist } from '../support/independent-playlist';
+import { boxOf, declaringSamples, rewriteBoxes } from '../support/mp4-boxes';
 import { framesOf, gstreamerFrames, PLAYER, VLC_UNSHOWN_LAST_FRAMES, vlcFrames } from '../support/player';
 import {
   CONVERSION_STATES,
@@ -833,6 +834,27 @@ describe("bad inputs: a named error in the failed state, exit 1, nothing left be
       'NotMedia',
     ],
     ['an input over the size limit', videoNamed('big.mp4'), { LAMBDA_HLS_MAX_INPUT_BYTES: '1000' }, 'ValidateInput', 'InputTooLarge'],
+    [
+      // The attack that took ffprobe and ffmpeg to 11 GB: an index declaring 80 million one-byte samples per track, no media.
+      'an mp4 of 1.5 KB whose index declares 80 million samples in each track',
+      () => {
+        const crafted = declaringSamples(declaringSamples(readFileSync(video), 1, 80_000_000), 2, 80_000_000);
+        return bytes(
+          'crafted.mp4',
+          rewriteBoxes(crafted, (path) => (path === 'mdat' ? boxOf('mdat', Buffer.alloc(0)) : undefined)),
+        )();
+      },
+      {},
+      'ValidateInput',
+      'CorruptIndex',
+    ],
+    [
+      'a memory limit ffprobe cannot start in',
+      videoNamed('starved.mp4'),
+      { LAMBDA_HLS_MEDIA_MEMORY_MB: '8' },
+      'ValidateInput',
+      'MediaTooDemanding',
+    ],
     [
       'a function prefix that leaves no room for the names',
       videoNamed('prefix.mp4'),

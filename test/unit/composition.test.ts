@@ -65,6 +65,13 @@ describe('the step table', () => {
 });
 
 describe('settings', () => {
+  it("give ffprobe and ffmpeg a deployed function's memory less what Node keeps, 4 GiB elsewhere, or what is set", () => {
+    expect(readSettings({}).mediaMemoryMb).toBe(4096);
+    expect(readSettings({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1024' }).mediaMemoryMb).toBe(768);
+    expect(readSettings({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256' }).mediaMemoryMb).toBe(128);
+    expect(readSettings({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '3008', LAMBDA_HLS_MEDIA_MEMORY_MB: '0' }).mediaMemoryMb).toBe(0);
+  });
+
   it('take their defaults when nothing is set', () => {
     expect(readSettings({})).toMatchObject({
       functionPrefix: 'lhls-',

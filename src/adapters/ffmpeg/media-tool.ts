@@ -6,19 +6,22 @@
 // Whoever uploads chooses the bytes ffmpeg reads, so ffmpeg is kept to that one input: the demuxer
 // is the one for the file's extension (never guessed from the content: a DASH manifest or an HLS
 // playlist named .mp4 is not fetched), only the file's own protocol is allowed (a path, or the
-// relay on 127.0.0.1), the mov demuxer's external references stay off, and every run has a limit:
-// ffprobe a time limit, ffmpeg a network timeout and a stall watchdog.
+// relay on 127.0.0.1), the mov demuxer's external references stay off, and every run has limits:
+// memory for each process (its data segment, `ulimit -d`), ffprobe a time limit, ffmpeg a network
+// timeout and a stall watchdog. An MP4's index is checked before ffprobe reads it (mp4-index.ts).
 import { spawn } from 'node:child_process';
 import { accessSync, chmodSync, constants, statSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { earliestVideoPts } from '../../core/ts-continuity';
 import { join } from 'node:path';
 import { describeContent, SNIFF_BYTES } from '../../core/content';
-import { Interrupted, NotMedia, SegmentationFailed, TruncatedInput } from '../../core/errors';
+import { Interrupted, MediaTooDemanding, NotMedia, SegmentationFailed, TruncatedInput } from '../../core/errors';
 import type { ColourPlan, EncodingPlan, HdrTransfer, ProbeResult } from '../../core/model';
 import type { MediaFormat } from '../../core/naming';
-import { DEFAULT_SCRATCH_PENDING_BYTES } from '../../core/plan';
+import { DEFAULT_MEDIA_MEMORY_MB, DEFAULT_SCRATCH_PENDING_BYTES } from '../../core/plan';
 import type { AudioSplitRequest, ChunkRequest, MediaTool, SegmentFile, SegmentRequest, SegmentStream, SegmentTiming } from '../../ports';
+import { checkMp4Index } from '../../core/mp4-index';
+import { readRange } from '../http-range';
 import { loopbackFor, needsLoopback } from './loopback';
 
 export interface Binaries {
@@ -75,6 +78,8 @@ export interface MediaLimits {
    * space holds these plus the segment being written.
    */
   pendingBytes: number;
+  /** Each ffprobe and ffmpeg process's data segment (heap and private mappings), in MiB; 0 for none. */
+  memoryMb: number;
 }
 
 export const DEFAULT_LIMITS: MediaLimits = {
@@ -82,7 +87,60 @@ export const DEFAULT_LIMITS: MediaLimits = {
   stallMs: 60_000,
   networkMs: 20_000,
   pendingBytes: DEFAULT_SCRATCH_PENDING_BYTES,
+  memoryMb: DEFAULT_MEDIA_MEMORY_MB,
 };
+
+/** The shell that applies the memory limit (`ulimit -d`, then exec: the process is the tool's own). */
+const SHELL = '/bin/sh';
+let shellMissing: boolean | undefined;
+let saidShellMissing = false;
+
+/**
+ * Starts a tool under its memory limit. Node cannot set a child's rlimits, so a shell does, then
+ * replaces itself with the tool (same pid: signals, SIGSTOP and SIGKILL reach the tool itself).
+ * Without /bin/sh the tool runs without the limit, which is said once on stderr.
+ */
+function spawnTool(binary: string, args: string[], limits: Pick<MediaLimits, 'memoryMb'>) {
+  shellMissing ??= !isFile(SHELL);
+  if (limits.memoryMb > 0 && shellMissing && !saidShellMissing) {
+    process.stderr.write(`lambda-hls: ${SHELL} is missing: ffmpeg and ffprobe run without their memory limit\n`);
+    saidShellMissing = true;
+  }
+  // A binary that cannot run is started directly, so its error (ENOENT, EACCES) is Node's own, not the shell's.
+  if (limits.memoryMb <= 0 || shellMissing || !runnable(binary)) return spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(SHELL, ['-c', 'ulimit -d "$0" && exec "$@"', String(limits.memoryMb * 1024), binary, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+function isFile(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
+}
+
+function runnable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return isFile(path);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether a run failed for want of memory under its limit: an allocation ffmpeg reports failing, or
+ * a crash (SIGSEGV), which is what the static binaries do when one fails where they do not check.
+ */
+export function outOfMemory(result: { stderr: string; signal?: NodeJS.Signals | null }, limits: Pick<MediaLimits, 'memoryMb'>): boolean {
+  if (limits.memoryMb <= 0) return false;
+  return result.signal === 'SIGSEGV' || /Cannot allocate memory|malloc of size \d+ failed|out of memory/i.test(result.stderr);
+}
+
+function tooDemanding(tool: 'ffprobe' | 'ffmpeg', limits: Pick<MediaLimits, 'memoryMb'>): MediaTooDemanding {
+  return new MediaTooDemanding(
+    `${tool} needed more than its ${limits.memoryMb} MiB of memory (LAMBDA_HLS_MEDIA_MEMORY_MB) for this file: ` +
+      'its headers or index are far larger than a video needs, or it needs a larger limit',
+  );
+}
 
 const LABELS: Record<MediaFormat, string> = { mp4: 'MP4', mp3: 'MP3' };
 /**
@@ -120,6 +178,7 @@ export function inputArgs(
 
 interface RunResult {
   code: number | null;
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
   /** Killed for running longer than allowed. */
@@ -131,10 +190,16 @@ function interrupted(signal: AbortSignal): Interrupted {
   return new Interrupted(`stopped by ${String(signal.reason ?? 'an interrupt')}`);
 }
 
-function run(binary: string, args: string[], timeoutMs?: number, signal?: AbortSignal): Promise<RunResult> {
+function run(
+  binary: string,
+  args: string[],
+  limits: Pick<MediaLimits, 'memoryMb'>,
+  timeoutMs?: number,
+  signal?: AbortSignal,
+): Promise<RunResult> {
   if (signal?.aborted) return Promise.reject(interrupted(signal));
   return new Promise((resolve, reject) => {
-    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTool(binary, args, limits);
     const stop = () => child.kill('SIGKILL');
     signal?.addEventListener('abort', stop, { once: true });
     let timedOut = false;
@@ -156,13 +221,40 @@ function run(binary: string, args: string[], timeoutMs?: number, signal?: AbortS
       signal?.removeEventListener('abort', stop);
       reject(new Error(`cannot run ${binary}: ${error.message}`));
     });
-    child.on('close', (code) => {
+    child.on('close', (code, killedBy) => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', stop);
       if (signal?.aborted) reject(interrupted(signal));
-      else resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: err, timedOut });
+      else resolve({ code, signal: killedBy, stdout: Buffer.concat(out).toString('utf8'), stderr: err, timedOut });
     });
   });
+}
+
+/**
+ * Refuses an MP4 whose index declares more samples than the file holds (CorruptIndex), reading its
+ * boxes from the path, or from the URL by ranges — before ffprobe allocates an entry for each.
+ */
+async function checkIndex(location: string): Promise<void> {
+  if (!/^https?:\/\//i.test(location)) {
+    const handle = await open(location, 'r').catch(() => undefined);
+    if (!handle) return; // ffprobe says what is wrong with the path
+    try {
+      const { size } = await handle.stat();
+      await checkMp4Index(async (offset, length) => {
+        const buffer = Buffer.alloc(Math.max(0, Math.min(length, size - offset)));
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
+        return buffer.subarray(0, bytesRead);
+      }, size);
+    } finally {
+      await handle.close();
+    }
+    return;
+  }
+  const first = await fetch(location, { headers: { range: 'bytes=0-0' }, signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
+  await first?.body?.cancel();
+  const size = Number(/\/(\d+)$/.exec(first?.headers.get('content-range') ?? '')?.[1] ?? Number.NaN);
+  if (first?.status !== 206 || !Number.isFinite(size)) return; // no ranges: ffprobe reads it as it can
+  await checkMp4Index((offset, length) => readRange(location, offset, Math.min(size, offset + length) - 1), size);
 }
 
 /** The first bytes of a path or of the relay's URL: what a file looks like, for the message when it cannot be read. */
@@ -187,6 +279,7 @@ async function leadingBytes(location: string): Promise<Buffer> {
 
 /** Why ffprobe could not read a file as `format`, in the error a person can act on. */
 async function unreadable(location: string, format: MediaFormat, result: RunResult, limits: MediaLimits): Promise<Error> {
+  if (outOfMemory(result, limits)) return tooDemanding('ffprobe', limits);
   if (result.timedOut) return new NotMedia(`ffprobe did not finish reading it as ${LABELS[format]} within ${limits.probeMs / 1000} s`);
   const guess = describeContent(await leadingBytes(location));
   if (guess && guess.format !== format) return new NotMedia(`it is not ${LABELS[format]} but ${guess.description}`);
@@ -656,9 +749,11 @@ export function ffmpegMediaTool(paths: BinaryPaths = {}, limits: MediaLimits = D
     async probe(input, format, signal) {
       const loopback = await loopbackFor(input);
       try {
+        if (format === 'mp4') await checkIndex(input);
         const result = await run(
           binary('ffprobe'),
           [...inputArgs(loopback.location, format, limits), '-v', 'error', '-print_format', 'json', '-show_format', '-show_streams'],
+          limits,
           limits.probeMs,
           signal,
         );
@@ -678,6 +773,7 @@ export function ffmpegMediaTool(paths: BinaryPaths = {}, limits: MediaLimits = D
           const packets = await run(
             binary('ffprobe'),
             [...inputArgs(loopback.location, format, limits), ...GOP_SCAN],
+            limits,
             limits.probeMs,
             signal,
           );
@@ -724,39 +820,43 @@ export function ffmpegMediaTool(paths: BinaryPaths = {}, limits: MediaLimits = D
     },
 
     async testClip(path, seconds) {
-      const result = await run(binary('ffmpeg'), [
-        '-hide_banner',
-        '-loglevel',
-        'error',
-        '-nostdin',
-        '-y',
-        '-f',
-        'lavfi',
-        '-i',
-        'testsrc2=size=1280x720:rate=25',
-        '-f',
-        'lavfi',
-        '-i',
-        'sine=frequency=440:sample_rate=48000',
-        '-t',
-        String(seconds),
-        '-c:v',
-        'libx264',
-        '-preset',
-        'veryfast',
-        '-g',
-        '50',
-        '-pix_fmt',
-        'yuv420p',
-        '-c:a',
-        'aac',
-        '-b:a',
-        '96k',
-        '-ac',
-        '2',
-        '-shortest',
-        asFfmpegInput(path),
-      ]);
+      const result = await run(
+        binary('ffmpeg'),
+        [
+          '-hide_banner',
+          '-loglevel',
+          'error',
+          '-nostdin',
+          '-y',
+          '-f',
+          'lavfi',
+          '-i',
+          'testsrc2=size=1280x720:rate=25',
+          '-f',
+          'lavfi',
+          '-i',
+          'sine=frequency=440:sample_rate=48000',
+          '-t',
+          String(seconds),
+          '-c:v',
+          'libx264',
+          '-preset',
+          'veryfast',
+          '-g',
+          '50',
+          '-pix_fmt',
+          'yuv420p',
+          '-c:a',
+          'aac',
+          '-b:a',
+          '96k',
+          '-ac',
+          '2',
+          '-shortest',
+          asFfmpegInput(path),
+        ],
+        limits,
+      );
       if (result.code !== 0) throw new Error(`ffmpeg could not make the test clip: ${lastLine(result.stderr)}`);
     },
   };
@@ -832,7 +932,7 @@ const listed = (entry: SegmentListEntry, position: number) => ({
 async function streamSegments(ffmpeg: string, args: string[], request: StreamOptions, limits: MediaLimits): Promise<SegmentStream> {
   const startedAt = performance.now();
   const place = request.place ?? listed;
-  const child = spawn(ffmpeg, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnTool(ffmpeg, args, limits);
   let stderr = '';
   // The mov demuxer says "partial file" when the index lists media past the end of the file.
   let cutShort = false;
@@ -858,10 +958,12 @@ async function streamSegments(ffmpeg: string, args: string[], request: StreamOpt
     }
   });
   let endedAt: number | undefined;
+  let killedBy: NodeJS.Signals | null = null;
   const exited = new Promise<number | null>((resolve, reject) => {
     child.on('error', (error) => reject(new SegmentationFailed(`cannot run ${ffmpeg}: ${error.message}`)));
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       endedAt = performance.now();
+      killedBy = signal;
       resolve(code);
     });
   });
@@ -1000,6 +1102,7 @@ async function streamSegments(ffmpeg: string, args: string[], request: StreamOpt
           `ffmpeg stopped making progress at ${position.toFixed(1)} s of the input and was stopped after ${limits.stallMs / 1000} s`,
         );
       }
+      if (code !== 0 && outOfMemory({ stderr, signal: killedBy }, limits)) throw tooDemanding('ffmpeg', limits);
       if (code !== 0) throw new SegmentationFailed(`ffmpeg could not segment the file: ${ffmpegCause(stderr)}`);
       if (cutShort) throw new TruncatedInput('ffmpeg found the media cut short (partial file)');
       if (count === 0) throw new SegmentationFailed('ffmpeg wrote no segments: is the file empty of frames?');

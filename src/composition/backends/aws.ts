@@ -19,7 +19,7 @@ export type AwsResources = Pick<
   Settings,
   'inputBucket' | 'workBucket' | 'outputBucket' | 'segmentRoleArn' | 'segmentRuntime' | 'stateMachineArn' | 'ffmpegPath' | 'ffprobePath'
 > &
-  Partial<Pick<Settings, 'scratchPendingBytes'>>;
+  Partial<Pick<Settings, 'scratchPendingBytes' | 'mediaMemoryMb'>>;
 
 /**
  * The variables each port of this backend reads in a deployed function: the stack gives a
@@ -87,7 +87,11 @@ export function awsBackend(resources: AwsResources, region?: string): Ports {
     media: () => {
       const { ffmpegMediaTool, DEFAULT_LIMITS } =
         require('../../adapters/ffmpeg/media-tool') as typeof import('../../adapters/ffmpeg/media-tool');
-      return ffmpegMediaTool(resources, { ...DEFAULT_LIMITS, pendingBytes: resources.scratchPendingBytes ?? DEFAULT_LIMITS.pendingBytes });
+      return ffmpegMediaTool(resources, {
+        ...DEFAULT_LIMITS,
+        pendingBytes: resources.scratchPendingBytes ?? DEFAULT_LIMITS.pendingBytes,
+        memoryMb: resources.mediaMemoryMb ?? DEFAULT_LIMITS.memoryMb,
+      });
     },
     executions: () => executions(resources, region),
     clock: () => Date.now,

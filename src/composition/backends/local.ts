@@ -55,7 +55,7 @@ export function localBackend(given: Settings): LocalBackend {
     media: () => {
       const { ffmpegMediaTool, DEFAULT_LIMITS } =
         require('../../adapters/ffmpeg/media-tool') as typeof import('../../adapters/ffmpeg/media-tool');
-      return ffmpegMediaTool(settings, { ...DEFAULT_LIMITS, pendingBytes: settings.scratchPendingBytes });
+      return ffmpegMediaTool(settings, { ...DEFAULT_LIMITS, pendingBytes: settings.scratchPendingBytes, memoryMb: settings.mediaMemoryMb });
     },
     executions: () => {
       const refuse = () => Promise.reject(new BackendUnavailable('locally, executions are started and followed by lambda-hls convert'));
