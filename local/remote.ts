@@ -8,9 +8,11 @@ import type { StackOutputs } from '../src/adapters/aws/stack';
 import { connectStage, type StageBackend, type StageTarget } from '../src/composition/backends/aws';
 import { conversionNotes, executionStats, failedState, summarizeStates, type FailureSummary, type StoredEvent } from '../src/core/history';
 import { conversionFor, DEFAULT_OPTIONS, type ConversionOptions, type ExecutionInput } from '../src/core/model';
-import { attemptName, isSupportedKey, parseExecutionName, playbackPath, videoIdFor, videoIdSecretCheck } from '../src/core/naming';
+import { isSupportedKey, parseExecutionName, playbackPath, videoIdFor, videoIdSecretCheck } from '../src/core/naming';
 import { settings } from '../src/composition/settings';
 import type { ConvertResult } from './convert';
+import { deleteVideo } from '../src/registry/deletion';
+import { readRouteTolerant } from '../src/registry/routes';
 import { startExecutionAttempt } from '../src/start-execution';
 import { checkIsFile, CliError } from './errors';
 import { Interrupted } from '../src/core/errors';
@@ -147,17 +149,36 @@ export interface RemoteConvertOptions extends FollowOptions {
 }
 
 /**
- * Which attempt of a conversion an upload starts: the trigger starts the first, answers for one
- * under way or done, and starts the next after one that failed (src/start-execution.ts).
+ * The execution the S3 trigger starts for an upload. Its name holds the upload's sequencer, which
+ * only S3's event carries, so it is found instead: the newest execution of the video whose input
+ * names the key and that started no earlier than the object was written (S3's LastModified and
+ * Step Functions' start date are both AWS's clock).
  */
-async function attemptStartedBy(executions: StepFunctionsExecutions, base: string, uploadedAt: number): Promise<string> {
-  const newest = await executions.newestAttempt(base);
-  if (!newest) return base;
-  const { attempt, description } = newest;
-  const closedUnsuccessfully = ['FAILED', 'TIMED_OUT', 'ABORTED'].includes(description.status);
-  // An attempt that failed before this upload is an earlier run's: this upload starts the next.
-  if (closedUnsuccessfully && Date.parse(description.startedAt) < uploadedAt) return attemptName(base, attempt + 1);
-  return attemptName(base, attempt);
+async function executionOfUpload(
+  executions: StepFunctionsExecutions,
+  videoId: string,
+  key: string,
+  writtenAt: number,
+  options: FollowOptions,
+): Promise<string> {
+  const pollMs = options.pollMs ?? 2000;
+  const timeoutMs = options.startTimeoutMs ?? 60_000;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const name = await executions.latestFor(videoId);
+    const description = name ? await executions.describe(name) : undefined;
+    const input = description?.input as Partial<ExecutionInput> | undefined;
+    if (name && description && input?.source?.key === key && Date.parse(description.startedAt) >= writtenAt) return name;
+    if (Date.now() > deadline) {
+      throw new CliError(
+        `no execution started for ${key} within ${Math.round(timeoutMs / 1000)} s: is the input bucket's trigger deployed? (see start-conversion's logs)`,
+      );
+    }
+    await pause(pollMs);
+    if (options.signal?.aborted) {
+      throw new Interrupted(`stopped waiting for the execution of ${key} (${String(options.signal.reason)}): it goes on in AWS`);
+    }
+  }
 }
 
 /**
@@ -179,7 +200,14 @@ export async function convertRemote(source: string, ports: StageBackend, options
     const head = await ports.objects.head('input', key);
     if (!head) throw new CliError(`${source}: no such object`);
     const conversion = conversionFor(key, head.version ?? 'unversioned', options.options, scheme);
-    const started = await startExecutionAttempt(ports.executions, conversion.executionName, conversion.input satisfies ExecutionInput);
+    const videoId = videoIdFor(key, scheme);
+    const served = async () => (await readRouteTolerant(ports.objects, videoId)).route?.revision === conversion.input.revision;
+    const started = await startExecutionAttempt(
+      ports.executions,
+      conversion.executionName,
+      conversion.input satisfies ExecutionInput,
+      served,
+    );
     executionName = started.executionName;
     options.onStart?.(executionName, started.result);
   } else {
@@ -195,11 +223,11 @@ export async function convertRemote(source: string, ports: StageBackend, options
           `lambda-hls convert s3://${ports.stack.inputBucket}/${key} with them`,
       );
     }
-    const uploadedAt = Date.now();
     await ports.objects.putFile('input', key, path);
     const head = await ports.objects.head('input', key);
-    const { executionName: first } = conversionFor(key, head?.version ?? 'unversioned', undefined, scheme);
-    executionName = await attemptStartedBy(ports.executions, first, uploadedAt);
+    // LastModified is in whole seconds: the execution starts in that second or after.
+    const writtenAt = head?.modifiedAt ?? Date.now() - 1000;
+    executionName = await executionOfUpload(ports.executions, videoIdFor(key, scheme), key, writtenAt, options);
     options.onStart?.(executionName, 'uploaded');
   }
   const { description, events, historyEvents } = await follow(ports.executions, executionName, options);
@@ -248,6 +276,9 @@ export async function stageTarget(target: StageTarget): Promise<Target> {
     where: ` on ${stage.stack.stackName} (${stage.region})`,
     inputIsScratch: false,
     stores: () => ({ objects: stage.objects, code: stage.code, functionPrefix: stage.functionPrefix }),
+    // A conversion may be under way in AWS: the record becomes a deletion's mark, which its RegisterRoute finds.
+    removeVideo: (videoId) =>
+      deleteVideo({ objects: stage.objects, code: stage.code, functionPrefix: stage.functionPrefix }, videoId, Date.now()),
     playlistOf: (route) => playlistUrl(stage.stack, route.videoId),
     linksOf: (videoId) => stageLinks(stage.stack, videoId),
     convert: (file, options, report) =>

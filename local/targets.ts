@@ -14,7 +14,7 @@ import {
 } from '../src/core/history';
 import type { ConversionOptions, RouteRecord } from '../src/core/model';
 import { videoIdFor } from '../src/core/naming';
-import type { OwnedStores } from '../src/registry/deletion';
+import { deleteVideo, type OwnedStores, type Removed } from '../src/registry/deletion';
 import type { Leftovers, RunningExecutions } from '../src/registry/gc';
 import type { ConvertResult } from './convert';
 import { ExecutionStore } from './executions';
@@ -60,6 +60,12 @@ export interface Target {
   /** The local input bucket holds a copy per run only; a stage's holds the user's uploads. */
   readonly inputIsScratch: boolean;
   stores(): OwnedStores;
+  /**
+   * Deletes one video, never leaving a route that names deleted functions: locally after the
+   * video's lock (a conversion under way finishes first; `note` says so); on a stage by a mark a
+   * run under way finds when it registers (deleteVideo).
+   */
+  removeVideo(videoId: string, note: (text: string) => void): Promise<Removed>;
   /** Where a video's playlist is played from: its path on disk, or its URL under the stack's PlaybackBaseUrl. */
   playlistOf(route: RouteRecord): string;
   /** A deployed video's hosted page and proxied playlist (a stage only). */
@@ -99,6 +105,16 @@ export function localTarget(backend: LocalBackend = localBackend(settings())): T
     where: '',
     inputIsScratch: true,
     stores: () => ({ objects: backend.objects, code: backend.code, functionPrefix: backend.settings.functionPrefix }),
+    async removeVideo(videoId, note) {
+      const release = await store.lock(videoId, (holder, lockPath) =>
+        note(`  waiting: a conversion of ${videoId} (pid ${holder.pid}) is under way; delete goes on once it ends (lock ${lockPath})`),
+      );
+      try {
+        return await deleteVideo(this.stores(), videoId);
+      } finally {
+        release();
+      }
+    },
     playlistOf: (route) => backend.objects.pathOf('output', route.playlistKey),
     convert: (file, options, report) =>
       // The engine and everything a run needs load only when one runs.

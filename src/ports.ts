@@ -12,7 +12,18 @@ export interface ObjectInfo {
   bytes: number;
   /** Which upload of the key this is (S3: version id or ETag), when the store knows. */
   version?: string;
+  /** When it was written (epoch ms; S3's LastModified, whole seconds), when the store says. */
+  modifiedAt?: number;
 }
+
+/** An object's bytes with its entity tag: what a conditional write compares (S3's ETag). */
+export interface TaggedObject {
+  body: Buffer;
+  etag: string;
+}
+
+/** What a conditional write requires: the object still as read (its ETag), or still absent. */
+export type WriteCondition = { etag: string } | { absent: true };
 
 export interface ObjectStore {
   /** Size of an object, or undefined when there is none. */
@@ -22,6 +33,13 @@ export interface ObjectStore {
   /** The object's bytes as they arrive, never all in memory; throws InputNotFound when there is none. */
   read(bucket: Bucket, key: string): Promise<AsyncIterable<Uint8Array>>;
   put(bucket: Bucket, key: string, body: Buffer | string, contentType?: string): Promise<void>;
+  /** The whole object and its ETag, or undefined when there is none. */
+  getTagged(bucket: Bucket, key: string): Promise<TaggedObject | undefined>;
+  /**
+   * Writes only if the object is as `condition` says (S3's If-Match / If-None-Match): false, and
+   * nothing written, when another writer changed it since it was read. A compare-and-swap.
+   */
+  putIf(bucket: Bucket, key: string, body: Buffer | string, condition: WriteCondition, contentType?: string): Promise<boolean>;
   /** Uploads a file from scratch space without holding it in memory. */
   putFile(bucket: Bucket, key: string, path: string, contentType?: string): Promise<void>;
   /**

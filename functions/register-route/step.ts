@@ -1,7 +1,7 @@
 // RegisterRoute: record the video so serve-segment answers for it. The route switches to the new
 // revision in one write; only then are the previous revision and this run's work files removed.
 import { parseOffsets } from '../../src/core/documents';
-import { InvalidRequest } from '../../src/core/errors';
+import { InvalidRequest, TransientNetworkError, VideoDeleted } from '../../src/core/errors';
 import {
   isInGrace,
   numberAt,
@@ -10,6 +10,7 @@ import {
   retiredInGrace,
   stringAt,
   type Job,
+  type OffsetsDocument,
   type RetiredRevision,
   type RouteRecord,
 } from '../../src/core/model';
@@ -18,7 +19,7 @@ import type { Ports } from '../../src/ports';
 import { readDocument } from '../../src/read-document';
 import type { RetryOptions } from '../../src/core/retry';
 import { deleteRevision, retriedStores, type OwnedStores } from '../../src/registry/deletion';
-import { readRouteTolerant } from '../../src/registry/routes';
+import { readRouteState, refuseIfSuperseded } from '../../src/registry/routes';
 
 export type RegisterRoutePorts = Pick<Ports, 'objects' | 'code' | 'clock'>;
 
@@ -59,24 +60,67 @@ export interface RouteResult {
   packages: number;
 }
 
+/** Conditional writes of the record tried before giving up (each lost race means another writer just wrote). */
+const RECORD_WRITES = 5;
+
 export async function registerRoute(
   input: RegisterRouteInput,
   ports: RegisterRoutePorts,
   settings: RegisterRouteSettings,
 ): Promise<RouteResult> {
   const { job } = input;
-  const { playlistKey, durationSeconds } = input.playlist;
   const owned = retriedStores({ objects: ports.objects, code: ports.code, functionPrefix: settings.functionPrefix }, settings.retry);
-  // An unreadable record is overwritten: what it named is no longer known, so gc finds it later.
-  const { route: previous } = await readRouteTolerant(ports.objects, job.videoId);
-  const now = ports.clock();
-  if (previous?.revision === job.revision) {
-    // Registered already, by an earlier attempt of this Task (or an identical earlier run): the
-    // work files may be gone, so finish the clean-up from the route record instead of failing.
-    await finishCleanUp(owned, previous, now);
-    return resultOf(previous);
+  const offsets = await readDocument(ports.objects, 'work', input.offsetsKey, parseOffsets).catch((error: unknown) => error as Error);
+  for (let write = 1; ; write++) {
+    // An unreadable record is overwritten: what it named is no longer known, so gc finds it later.
+    const seen = await readRouteState(ports.objects, job.videoId);
+    const previous = seen.route;
+    const now = ports.clock();
+    if (previous?.revision === job.revision) {
+      // Registered already, by an earlier attempt of this Task (or an identical earlier run): the
+      // work files may be gone, so finish the clean-up from the route record instead of failing.
+      await finishCleanUp(owned, previous, now);
+      return resultOf(previous);
+    }
+    // Deleted while this run converted (the record is not as ValidateInput found it, and is now a
+    // deletion's mark, or gone): its functions may be gone, so no route may name them.
+    const changed = job.basis !== undefined && job.basis.routeEtag !== seen.etag;
+    if (changed && (seen.deleted || (seen.etag === undefined && job.basis?.routeEtag !== undefined))) {
+      throw new VideoDeleted(
+        `${job.videoId} was deleted${seen.deleted ? ` at ${seen.deleted.deletedAt}` : ''}, while this run converted it: it is not registered again (upload it again to convert it)`,
+      );
+    }
+    // S3 notifies uploads of a key in no particular order: the later upload is served, whichever finishes last.
+    refuseIfSuperseded(previous, job.upload, job.source.key);
+    if (offsets instanceof Error) throw offsets;
+    const record = newRecord(job, input.playlist, offsets, previous, now, settings);
+    const condition = seen.etag === undefined ? { absent: true as const } : { etag: seen.etag };
+    if (await ports.objects.putIf('output', keys.route(job.videoId), JSON.stringify(record), condition, 'application/json')) {
+      // Those retired before and past their grace, the record left out; they go now.
+      const expiredBefore = (previous?.retired ?? []).filter((r) => !isInGrace(r, now));
+      await finishCleanUp(owned, record, now, expiredBefore);
+      return resultOf(record);
+    }
+    // Another writer (a conversion of another upload, a delete) changed the record since it was read: read it again.
+    if (write === RECORD_WRITES) {
+      throw new TransientNetworkError(`the route record of ${job.videoId} changed under each of ${RECORD_WRITES} writes; try again`);
+    }
   }
-  const offsets = await readDocument(ports.objects, 'work', input.offsetsKey, parseOffsets);
+}
+
+/**
+ * The record that switches the video to this revision. The revision served until now stays
+ * addressable for the grace period (a player may hold its playlist); those retired before stay
+ * until their own end, and those past it are left out.
+ */
+function newRecord(
+  job: Job,
+  playlist: RegisterRouteInput['playlist'],
+  offsets: OffsetsDocument,
+  previous: RouteRecord | undefined,
+  now: number,
+  settings: RegisterRouteSettings,
+): RouteRecord {
   // Function name by package number: `<n>.ts` in the playlist is packages[n].
   const packages: string[] = [];
   for (const s of offsets.segments) packages[s.package] = s.functionName;
@@ -87,17 +131,14 @@ export async function registerRoute(
     revision: job.revision,
     sourceKey: job.source.key,
     kind: job.source.kind,
-    playlistKey,
-    durationSeconds,
+    playlistKey: playlist.playlistKey,
+    durationSeconds: playlist.durationSeconds,
     segmentCount: offsets.segments.length,
     packages,
     registeredAt: new Date(now).toISOString(),
     addressing: 'revision',
+    ...(job.upload && { upload: job.upload }),
   };
-  // The revision served until now stays addressable for the grace period (a player may hold its
-  // playlist); those retired before stay until their own end. Those past it are deleted below and
-  // left out. The record is written once: rewriting it afterwards could undo a newer conversion's.
-  const expiredBefore = (previous?.retired ?? []).filter((r) => !isInGrace(r, now));
   const retired = [
     ...(previous
       ? [
@@ -113,9 +154,7 @@ export async function registerRoute(
     ...(previous ? retiredInGrace(previous, now) : []),
   ].filter((r) => r.revision !== job.revision);
   if (retired.length > 0) record.retired = retired;
-  await ports.objects.put('output', keys.route(job.videoId), JSON.stringify(record), 'application/json');
-  await finishCleanUp(owned, record, now, expiredBefore);
-  return resultOf(record);
+  return record;
 }
 
 /**

@@ -1,6 +1,7 @@
 // start-conversion: an upload to the input bucket starts one ConvertVideo execution, named after
-// the video id and the object's version, so a redelivered S3 event starts nothing new; the same
-// upload after a failed run starts the next attempt.
+// the video id and the upload (the object's version and the event's sequencer), so a redelivered
+// S3 event starts nothing new, even after its run failed; each new upload of the key, the same
+// bytes included (after a delete, or after another upload replaced them), is converted anew.
 import { conversionFor } from '../../src/core/model';
 import { extensionOf, isSupportedKey } from '../../src/core/naming';
 import type { Ports } from '../../src/ports';
@@ -11,8 +12,10 @@ export type StartConversionPorts = Pick<Ports, 'executions'>;
 /** One created object of an S3 event notification, its key still URL-encoded as S3 sends it. */
 export interface CreatedObject {
   key: string;
-  /** The version id (versioned bucket), else the ETag, else the sequencer: names this upload of the key. */
+  /** The version id (versioned bucket), else the ETag. */
   version: string;
+  /** The event's sequencer: which upload of the key this is, and in what order it came. */
+  sequencer?: string;
   /** S3's `eventName` (`ObjectCreated:Put`, `ObjectRemoved:Delete`…), where the record has one. */
   eventName?: string;
 }
@@ -35,8 +38,9 @@ export function parseS3Event(event: unknown): CreatedObject[] {
     const key = text(object?.key);
     if (!key) return [];
     const eventName = text(record.eventName);
-    const version = text(object?.versionId) ?? text(object?.eTag) ?? text(object?.sequencer) ?? 'unversioned';
-    return [{ key, version, ...(eventName && { eventName }) }];
+    const version = text(object?.versionId) ?? text(object?.eTag) ?? 'unversioned';
+    const sequencer = text(object?.sequencer);
+    return [{ key, version, ...(sequencer && /^[0-9A-Fa-f]{1,64}$/.test(sequencer) && { sequencer }), ...(eventName && { eventName }) }];
   });
 }
 
@@ -88,12 +92,19 @@ export async function startConversion(
       outcomes.push({ key, result: 'ignored', reason: `extension ${ext || '(none)'} is not .mp4 or .mp3` });
       continue;
     }
-    const conversion = conversionFor(key, object.version, undefined, {
-      secret: settings.videoIdSecret,
-      functionPrefix: settings.functionPrefix,
-    });
-    const { result, executionName } = await startExecutionAttempt(ports.executions, conversion.executionName, conversion.input);
-    outcomes.push({ key, result, executionName });
+    const scheme = { secret: settings.videoIdSecret, functionPrefix: settings.functionPrefix };
+    const upload = object.sequencer ? { sequencer: object.sequencer } : undefined;
+    const conversion = conversionFor(key, object.version, undefined, scheme, upload);
+    if (upload) {
+      // This upload's own execution: one that exists is this event's, delivered again. Whatever it
+      // came to, it is not run again (a failed upload is retried by uploading it again).
+      const result = await ports.executions.start(conversion.executionName, conversion.input);
+      outcomes.push({ key, result, executionName: conversion.executionName });
+    } else {
+      // No sequencer (an event not from S3 itself): named by the version alone, so a failed run is attempted again.
+      const { result, executionName } = await startExecutionAttempt(ports.executions, conversion.executionName, conversion.input);
+      outcomes.push({ key, result, executionName });
+    }
   }
   return outcomes;
 }

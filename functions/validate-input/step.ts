@@ -7,7 +7,7 @@ import { encodeLimitsOf, isChunked, planChunks, type EncodeSettings } from '../.
 import { planEncoding } from '../../src/core/plan';
 import { formatBytes } from '../../src/core/units';
 import type { Ports } from '../../src/ports';
-import { refusePublished } from '../../src/registry/routes';
+import { readRouteState, refuseIfPublished, refuseIfSuperseded } from '../../src/registry/routes';
 
 export { parseExecutionInput as parseValidateInput } from '../../src/core/model';
 
@@ -40,12 +40,15 @@ export async function validateInput(input: ConversionRequest, ports: ValidateInp
   const revision = input.revision ?? revisionFor(head.version ?? 'unversioned', input.options);
   checkNamesFit(settings.functionPrefix, videoId, revision);
   // The console's New execution copies the previous input, revision included: never rebuild what players hold.
-  await refusePublished(
-    ports.objects,
+  const seen = await readRouteState(ports.objects, videoId);
+  refuseIfPublished(
+    seen.route,
     videoId,
     revision,
     input.revision ? 'start the execution without "revision" to build a new one' : 'it is converted already, with these options',
   );
+  // A later upload of the key served already: this one is not converted only to be refused at the end.
+  refuseIfSuperseded(seen.route, input.upload, key);
 
   // Read as its extension says: a WAV named .mp3 or a DASH manifest named .mp4 is refused, not followed.
   const location = await ports.objects.readableLocation('input', key);
@@ -68,5 +71,16 @@ export async function validateInput(input: ConversionRequest, ports: ValidateInp
   const plan = planEncoding({ source, media, options: input.options });
   // Limits before money: a transcode that cannot fit even in chunks fails here (TranscodeTooLarge).
   if (isChunked(plan)) planChunks({ source, media, options: input.options }, plan, encodeLimitsOf(settings));
-  return { videoId, revision, source, media, options: input.options, plan, ...(input.execution && { execution: input.execution }) };
+  return {
+    videoId,
+    revision,
+    source,
+    media,
+    options: input.options,
+    plan,
+    ...(input.execution && { execution: input.execution }),
+    ...(input.upload && { upload: input.upload }),
+    // What RegisterRoute compares the record with, to tell a deletion since from a later run's write.
+    basis: seen.etag === undefined ? {} : { routeEtag: seen.etag },
+  };
 }

@@ -1,7 +1,7 @@
 // `lambda-hls delete <videoId> | --all [--stage S]`: a video's route, functions, playlists and
 // work files; or, with --all, everything under the prefix (what `serverless remove` runs first).
 import { isVideoId } from '../../src/core/naming';
-import { deleteEverything, deleteVideo } from '../../src/registry/deletion';
+import { deleteEverything } from '../../src/registry/deletion';
 import type { Target } from '../targets';
 import { EXIT_FAILED, EXIT_OK, say } from './output';
 
@@ -19,7 +19,7 @@ export async function runDelete(target: Target, videoId: string | undefined): Pr
     say(`lambda-hls: deleted every video: ${removed.functions} functions, ${removed.objects} objects`);
     return EXIT_OK;
   }
-  const removed = await deleteVideo(stores, videoId);
+  const removed = await target.removeVideo(videoId, say);
   if (removed.functions === 0 && removed.objects === 0) {
     say(`lambda-hls: no video ${videoId}`);
     return EXIT_FAILED;

@@ -13,6 +13,7 @@ import {
   type BatchDocument,
   type ChunkDocument,
   type ChunkManifest,
+  type DeletedRoute,
   type SegmentRecord,
   type OffsetsDocument,
   type PackageEntry,
@@ -173,6 +174,7 @@ export const parseRoute: DocumentParser<RouteRecord> = (value, path) => {
     });
   }
   if (raw.addressing !== undefined && raw.addressing !== 'revision') throw new InvalidRequest(`${path}.addressing must be "revision"`);
+  const upload = raw.upload === undefined ? undefined : objectAt(raw.upload, `${path}.upload`);
   return {
     videoId,
     revision: revisionAt(raw.revision, `${path}.revision`),
@@ -185,10 +187,20 @@ export const parseRoute: DocumentParser<RouteRecord> = (value, path) => {
     registeredAt,
     ...(raw.addressing === 'revision' && { addressing: 'revision' as const }),
     ...(retired.length > 0 && { retired }),
+    ...(upload && { upload: { sequencer: stringAt(upload.sequencer, `${path}.upload.sequencer`) } }),
   };
 };
 
 /** Parses a document's text; text that is not JSON fails like a document of the wrong shape. */
+/** A route record, or the mark a deployed `delete` leaves in its place (`{videoId, deletedAt}`). */
+export const parseRouteDocument: DocumentParser<RouteRecord | DeletedRoute> = (value, path) => {
+  const raw = objectAt(value, path);
+  if (raw.deletedAt !== undefined && raw.revision === undefined) {
+    return { videoId: videoIdAt(raw.videoId, `${path}.videoId`), deletedAt: stringAt(raw.deletedAt, `${path}.deletedAt`) };
+  }
+  return parseRoute(value, path);
+};
+
 export function parseDocument<T>(text: string, path: string, parse: DocumentParser<T>): T {
   let value: unknown;
   try {

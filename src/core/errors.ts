@@ -35,6 +35,17 @@ export class RevisionPublished extends Error {
   override readonly name = 'RevisionPublished' as const;
 }
 /**
+ * A later upload of the same key is served (or being registered) already: this run, of an older
+ * upload, must not replace it. S3 does not deliver notifications in order; their sequencer does.
+ */
+export class Superseded extends Error {
+  override readonly name = 'Superseded' as const;
+}
+/** The video was deleted (`lambda-hls delete`) while this run converted it: its route is not brought back. */
+export class VideoDeleted extends Error {
+  override readonly name = 'VideoDeleted' as const;
+}
+/**
  * An MP4 whose index declares more samples in a track than the file has bytes: media that is not
  * there, which ffmpeg would still allocate an index entry for, sample by sample (a 6 KB file can
  * declare 80 million). Refused before ffprobe reads it.
@@ -114,6 +125,8 @@ export const INPUT_ERRORS = [
   'InputNotFound',
   'InvalidRequest',
   'RevisionPublished',
+  'Superseded',
+  'VideoDeleted',
   'TruncatedInput',
   'CorruptIndex',
   'MediaTooDemanding',

@@ -26,6 +26,25 @@ export interface ExecutionInput {
   source: { key: string };
   revision: string;
   options?: Partial<ConversionOptions>;
+  /** The upload that started it, from the S3 event: its `sequencer` orders uploads of one key. */
+  upload?: Upload;
+}
+
+/** An upload of a key as S3 notified it: the event's `sequencer`, which orders uploads of one key. */
+export interface Upload {
+  sequencer: string;
+}
+
+/**
+ * Whether an upload is later than another of the same key: the greater sequencer (hexadecimal
+ * strings of any length, compared after padding the shorter on the right with zeros, as AWS's
+ * event-structure page says). A run without a sequencer (started by hand) is never "older": it
+ * is what a person asked for now.
+ */
+export function isLaterUpload(upload: Upload | undefined, than: Upload | undefined): boolean {
+  if (!upload || !than) return false;
+  const width = Math.max(upload.sequencer.length, than.sequencer.length);
+  return upload.sequencer.toUpperCase().padEnd(width, '0') > than.sequencer.toUpperCase().padEnd(width, '0');
 }
 
 export interface ProbeResult {
@@ -82,6 +101,13 @@ export interface Job {
   plan?: EncodingPlan;
   /** The execution converting it: every function's log line names it. */
   execution?: string;
+  /** The upload being converted, when the S3 trigger started the run (RegisterRoute orders by it). */
+  upload?: Upload;
+  /**
+   * The video's route record as ValidateInput found it: its ETag, none when there was no record.
+   * RegisterRoute compares: a record deleted meanwhile (`lambda-hls delete`) is not brought back.
+   */
+  basis?: { routeEtag?: string };
 }
 
 export interface EncodingPlan {
@@ -282,6 +308,19 @@ export interface RouteRecord {
   addressing?: 'revision';
   /** Earlier revisions still answered until their `until` (a player may hold their playlist), then deleted. */
   retired?: RetiredRevision[];
+  /** The upload this revision was made from (the S3 event's sequencer): an older upload never replaces it. */
+  upload?: Upload;
+}
+
+/**
+ * What a deleted video's record becomes when `delete` runs against a deployed stage, where a
+ * conversion may be under way: a mark that RegisterRoute reads as "deleted since this run began",
+ * so no run brings back a route naming deleted functions. gc removes it a day later (the
+ * longest an execution runs). Nothing serves it; `list` does not show it.
+ */
+export interface DeletedRoute {
+  videoId: string;
+  deletedAt: string;
 }
 
 /** A revision a newer one replaced: its segments stay addressable for a grace period. */
@@ -463,8 +502,17 @@ export function parseExecutionInput(value: unknown): ConversionRequest {
     source: { key },
     ...(raw.revision !== undefined && { revision: revisionAt(raw.revision, 'revision') }),
     options: parseOptions(raw.options),
+    ...(raw.upload !== undefined && { upload: uploadAt(raw.upload, 'upload') }),
     ...(wrapped && { execution: given.execution as string }),
   };
+}
+
+/** An `upload` field of untrusted JSON: a sequencer of hexadecimal digits, or absent. */
+function uploadAt(value: unknown, path: string): Upload | undefined {
+  if (value === undefined) return undefined;
+  const sequencer = stringAt(objectAt(value, path).sequencer, `${path}.sequencer`);
+  if (!/^[0-9A-Fa-f]{1,64}$/.test(sequencer)) fail(`${path}.sequencer`, "the S3 event's sequencer (hexadecimal digits)");
+  return { sequencer };
 }
 
 /** Steps after ValidateInput receive the Job it produced; check the parts they rely on. */
@@ -487,7 +535,14 @@ export function parseJob(value: unknown, path = 'job'): Job {
     options: parseOptions(raw.options, `${path}.options`),
     ...(raw.plan !== undefined && { plan: parseEncodingPlan(raw.plan, `${path}.plan`) }),
     ...(typeof raw.execution === 'string' && { execution: raw.execution }),
+    ...(raw.upload !== undefined && { upload: uploadAt(raw.upload, `${path}.upload`) }),
+    ...(raw.basis !== undefined && { basis: basisAt(raw.basis, `${path}.basis`) }),
   };
+}
+
+function basisAt(value: unknown, path: string): { routeEtag?: string } {
+  const raw = objectAt(value, path);
+  return raw.routeEtag === undefined ? {} : { routeEtag: stringAt(raw.routeEtag, `${path}.routeEtag`) };
 }
 
 export function parseEncodeChunkInput(value: unknown): EncodeChunkInput {
@@ -504,9 +559,18 @@ export function parseJoinChunksInput(value: unknown): Job {
 
 /**
  * The execution for one upload of a key: named after the video id and a revision of the upload's
- * version and the options, so the S3 trigger and `lambda-hls convert --stage` agree on the name.
+ * version (and, from the S3 trigger, its sequencer) and the options.
  */
-export function conversionFor(key: string, version: string, options: ConversionOptions = DEFAULT_OPTIONS, scheme: VideoIdScheme = {}) {
-  const input: ExecutionInput = { source: { key }, revision: revisionFor(version, options), options };
+export function conversionFor(
+  key: string,
+  version: string,
+  options: ConversionOptions = DEFAULT_OPTIONS,
+  scheme: VideoIdScheme = {},
+  upload?: Upload,
+) {
+  // Each upload is its own revision: the same bytes uploaded again (after a delete, or after
+  // another upload replaced them) are built anew, never the published revision rebuilt.
+  const revision = revisionFor(upload ? `${version} ${upload.sequencer}` : version, options);
+  const input: ExecutionInput = { source: { key }, revision, options, ...(upload && { upload }) };
   return { input, executionName: executionNameFor(videoIdFor(key, scheme), input.revision) };
 }

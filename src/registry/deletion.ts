@@ -1,7 +1,9 @@
 // Deleting what a video, or one revision of it, owns: functions, playlists, work files, route.
 import { isVideoFunction, keys, revisionFunctionPrefix, videoFunctionPrefix } from '../core/naming';
 import { CONTROL_PLANE_RETRY, retryTransient, type RetryOptions } from '../core/retry';
+import type { DeletedRoute } from '../core/model';
 import type { CodeStore, ObjectStore } from '../ports';
+import { readRouteState } from './routes';
 
 /** What deleting needs: the stores and the prefix every segment function name starts with. */
 export interface OwnedStores {
@@ -99,22 +101,42 @@ export async function deleteRevision(
   return { functions, objects };
 }
 
-/** Everything a video owns, in every revision: its route, functions, playlists and work files. */
-export async function deleteVideo(ports: OwnedStores, videoId: string): Promise<Removed> {
+/**
+ * Everything a video owns, in every revision: its route, functions, playlists and work files.
+ * With `markAt` (a deployed stage, where a conversion may be under way) the record is replaced by
+ * a deletion's mark first, so a run that registers later fails VideoDeleted instead of bringing
+ * back a route that names deleted functions; locally `delete` holds the video's lock instead.
+ */
+export async function deleteVideo(ports: OwnedStores, videoId: string, markAt?: number): Promise<Removed> {
   let functions = 0;
   let objects = 0;
-  // The route goes first, so nothing is served from what is about to disappear.
-  if (await ports.objects.head('output', keys.route(videoId))) {
-    await ports.objects.delete('output', keys.route(videoId));
-    objects++;
-  }
-  for (const fn of await ports.code.list(videoFunctionPrefix(ports.functionPrefix, videoId))) {
-    if (isVideoFunction(ports.functionPrefix, videoId, fn.name) && (await ports.code.delete(fn.name))) functions++;
-  }
-  for (const [bucket, prefix] of [
+  const routeKey = keys.route(videoId);
+  const prefixes = [
     ['output', `v/${videoId}/`],
     ['work', `${videoId}/`],
-  ] as const) {
+  ] as const;
+  const listFunctions = () => ports.code.list(videoFunctionPrefix(ports.functionPrefix, videoId));
+  const seen = await readRouteState(ports.objects, videoId);
+  const hadRoute = seen.etag !== undefined && seen.deleted === undefined;
+  // The record goes first (or becomes the mark), so nothing is served from what is about to disappear.
+  if (markAt !== undefined) {
+    const anything =
+      hadRoute ||
+      (await listFunctions()).length > 0 ||
+      (await Promise.all(prefixes.map(([b, p]) => ports.objects.list(b, p)))).some((l) => l.length > 0);
+    if (anything) {
+      const mark: DeletedRoute = { videoId, deletedAt: new Date(markAt).toISOString() };
+      await ports.objects.put('output', routeKey, JSON.stringify(mark), 'application/json');
+    }
+  } else if (seen.etag !== undefined) {
+    await ports.objects.delete('output', routeKey);
+  }
+  if (hadRoute) objects++;
+  // Listed after the mark: what a run under way creates later, its own CleanUp removes (it fails VideoDeleted).
+  for (const fn of await listFunctions()) {
+    if (isVideoFunction(ports.functionPrefix, videoId, fn.name) && (await ports.code.delete(fn.name))) functions++;
+  }
+  for (const [bucket, prefix] of prefixes) {
     for (const object of await ports.objects.list(bucket, prefix)) {
       await ports.objects.delete(bucket, object.key);
       objects++;

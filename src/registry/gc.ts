@@ -1,9 +1,12 @@
 // gc: what no registered video and no running conversion owns (what a killed run leaves).
 import { retiredInGrace, type RouteRecord } from '../core/model';
-import { parseFunctionName, videoIdFor } from '../core/naming';
+import { keys, parseFunctionName, videoIdFor } from '../core/naming';
 import type { Bucket } from '../ports';
 import type { OwnedStores } from './deletion';
 import { listRoutes, readRouteTolerant, type UnreadableRoute } from './routes';
+
+/** How long a deletion's mark is kept: the state machine's TimeoutSeconds (86,400 s), so no run from before the deletion can still register. */
+export const DELETION_MARK_MS = 86_400_000;
 
 export interface GarbageReport {
   functions: string[];
@@ -77,7 +80,7 @@ export async function collectGarbage(
   const output = await ports.objects.list('output', 'v/');
   const input = options.inputIsScratch ? await ports.objects.list('input', '') : [];
   const running = await runningNow();
-  const { routes, unreadable } = await listRoutes(ports.objects);
+  const { routes, unreadable, deleted } = await listRoutes(ports.objects);
   const now = (options.now ?? Date.now)();
   // A video's revisions still answered: the route's, and retired ones within their grace.
   const kept = (route: RouteRecord | undefined) =>
@@ -147,6 +150,11 @@ export async function collectGarbage(
     }
   }
   if (!options.dryRun) for (const name of orphans) await ports.code.delete(name);
+  // A deletion's mark outlives every run that began before it (an execution runs at most a day).
+  for (const mark of deleted.filter((d) => now - Date.parse(d.deletedAt) > DELETION_MARK_MS)) {
+    report.objects.push(`output/${keys.route(mark.videoId)}`);
+    if (!options.dryRun) await ports.objects.delete('output', keys.route(mark.videoId));
+  }
   if (options.leftovers) {
     report.leftovers = await options.leftovers.list();
     if (!options.dryRun) for (const path of report.leftovers) await options.leftovers.remove(path);

@@ -1,22 +1,45 @@
 // The route registry: one JSON object per video in the output bucket, naming the revision served
 // and the function behind each `<n>.ts`.
-import { parseRoute } from '../core/documents';
-import { InputNotFound, InvalidRequest, RevisionPublished } from '../core/errors';
-import { hasPublished, type RouteRecord } from '../core/model';
+import { parseDocument, parseRouteDocument } from '../core/documents';
+import { InvalidRequest, RevisionPublished, Superseded } from '../core/errors';
+import { hasPublished, isLaterUpload, type DeletedRoute, type RouteRecord, type Upload } from '../core/model';
 import { keys } from '../core/naming';
 import type { ObjectStore } from '../ports';
-import { readDocument } from '../read-document';
 
-export async function readRoute(objects: ObjectStore, videoId: string): Promise<RouteRecord | undefined> {
-  let route: RouteRecord;
+/** The record a video has in the output bucket, as read, with its ETag (what RegisterRoute's conditional write compares). */
+export interface RouteState {
+  /** The record's ETag; absent when there is no record. */
+  etag?: string;
+  route?: RouteRecord;
+  /** The mark a deployed `delete` left. */
+  deleted?: DeletedRoute;
+  unreadable?: UnreadableRoute;
+}
+
+/**
+ * Reads a video's record as it is: a route, the mark of a deletion, a damaged record (named), or
+ * nothing. Store failures (throttling, permissions) throw.
+ */
+export async function readRouteState(objects: ObjectStore, videoId: string): Promise<RouteState> {
+  const key = keys.route(videoId);
+  // One read, not head + get: this runs per request.
+  const tagged = await objects.getTagged('output', key);
+  if (!tagged) return {};
   try {
-    route = await readDocument(objects, 'output', keys.route(videoId), parseRoute);
+    const record = parseDocument(tagged.body.toString('utf8'), `output/${key}`, parseRouteDocument);
+    // A record under another video's key would make that video's files look like nobody's.
+    if (record.videoId !== videoId) throw new InvalidRequest(`output/${key} names another video (${record.videoId})`);
+    return 'deletedAt' in record ? { etag: tagged.etag, deleted: record } : { etag: tagged.etag, route: record };
   } catch (error) {
-    if (error instanceof InputNotFound) return undefined; // one read, not head + get: this runs per request
-    throw error;
+    if (!(error instanceof InvalidRequest)) throw error;
+    return { etag: tagged.etag, unreadable: { videoId, key: `output/${key}`, cause: error.message } };
   }
-  // A record under another video's key would make that video's files look like nobody's.
-  if (route.videoId !== videoId) throw new InvalidRequest(`output/${keys.route(videoId)} names another video (${route.videoId})`);
+}
+
+/** The route a video is served by; undefined when none (or deleted); InvalidRequest when its record is damaged. */
+export async function readRoute(objects: ObjectStore, videoId: string): Promise<RouteRecord | undefined> {
+  const { route, unreadable } = await readRouteState(objects, videoId);
+  if (unreadable) throw new InvalidRequest(unreadable.cause);
   return route;
 }
 
@@ -37,13 +60,8 @@ export type RouteReading = { route?: RouteRecord; unreadable?: UnreadableRoute }
  * from being converted again. Store failures (throttling, permissions) still throw.
  */
 export async function readRouteTolerant(objects: ObjectStore, videoId: string): Promise<RouteReading> {
-  try {
-    const route = await readRoute(objects, videoId);
-    return route ? { route } : {};
-  } catch (error) {
-    if (!(error instanceof InvalidRequest)) throw error;
-    return { unreadable: { videoId, key: `output/${keys.route(videoId)}`, cause: error.message } };
-  }
+  const { route, unreadable } = await readRouteState(objects, videoId);
+  return route ? { route } : unreadable ? { unreadable } : {};
 }
 
 /**
@@ -59,9 +77,22 @@ export async function refusePublished(
   hint = 'start a conversion without "revision" to build a new one',
 ): Promise<void> {
   const { route } = await readRouteTolerant(objects, videoId);
+  refuseIfPublished(route, videoId, revision, hint);
+}
+
+/** refusePublished on a record already read. */
+export function refuseIfPublished(route: RouteRecord | undefined, videoId: string, revision: string, hint: string): void {
   if (!hasPublished(route, revision)) return;
   const how = route!.revision === revision ? 'is being served' : 'was served and may still be played';
   throw new RevisionPublished(`revision ${revision} of ${videoId} ${how}: its bytes are never written again; ${hint}`);
+}
+
+/** Refuses a run of an upload older than the one the route serves: S3 may notify uploads of a key out of order. */
+export function refuseIfSuperseded(route: RouteRecord | undefined, upload: Upload | undefined, key: string): void {
+  if (!route || !isLaterUpload(route.upload, upload)) return;
+  throw new Superseded(
+    `a later upload of ${JSON.stringify(key)} (revision ${route.revision}) is served already: this run, of an earlier upload, stops`,
+  );
 }
 
 /** What `list --json` and the player page show of a video. */
@@ -87,15 +118,18 @@ export interface RouteListing {
   routes: RouteRecord[];
   /** Records that could not be read: whatever they may own is kept, and they are named to the person. */
   unreadable: UnreadableRoute[];
+  /** The marks deployed deletions left (gc removes them once no run from before can still register). */
+  deleted: DeletedRoute[];
 }
 
 export async function listRoutes(objects: ObjectStore): Promise<RouteListing> {
-  const listing: RouteListing = { routes: [], unreadable: [] };
+  const listing: RouteListing = { routes: [], unreadable: [], deleted: [] };
   for (const object of await objects.list('output', keys.routesPrefix)) {
     const videoId = object.key.slice(keys.routesPrefix.length).replace(/\.json$/, '');
-    const { route, unreadable } = await readRouteTolerant(objects, videoId);
+    const { route, unreadable, deleted } = await readRouteState(objects, videoId);
     if (route) listing.routes.push(route);
     if (unreadable) listing.unreadable.push(unreadable);
+    if (deleted) listing.deleted.push(deleted);
   }
   return listing;
 }

@@ -18,8 +18,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import { storedEventsFromHistory } from '../../src/adapters/aws/history';
 import { executionStats, failedState, summarizeStates } from '../../src/core/history';
-import { conversionFor } from '../../src/core/model';
-import { keys, videoIdFor as videoIdUnder } from '../../src/core/naming';
+import { keys, parseExecutionName, videoIdFor as videoIdUnder } from '../../src/core/naming';
 import { checkPlaylist } from '../../src/core/playlist';
 import { ROUTE_TTL_MS } from '../../functions/serve-segment/step';
 import { DIRECT_UPLOAD_BYTES, segmentEntryName } from '../../src/core/plan';
@@ -78,6 +77,8 @@ let sfn: SFNClient;
 let machineArn: string;
 /** What start-conversion logged, as CloudWatch would show it. */
 const notifications: unknown[] = [];
+/** The S3 events as delivered, in the order of `notifications`. */
+const deliveredEvents: unknown[] = [];
 let buckets: { input: string; work: string; output: string };
 /** The account's Lambda concurrency: AWS's default quota, until a test makes it a new account's. */
 const concurrency = new AccountConcurrency(1000);
@@ -122,6 +123,7 @@ beforeAll(async () => {
     // The input bucket's notification (deploy/stack.js) invokes start-conversion.
     notifying: [buckets.input],
     onObjectCreated: (event) => {
+      deliveredEvents.push(event);
       notifications.push(runner.invoke('startConversion', event).catch((error: unknown) => error));
     },
     iam,
@@ -188,10 +190,17 @@ afterAll(async () => {
 
 /** Uploads a file to the input bucket; the notification starts its execution. Resolves once it has ended. */
 async function convertByUpload(key: string, file: string) {
-  const body = readFileSync(file);
-  const out = await user.send(new PutObjectCommand({ Bucket: buckets.input, Key: key, Body: body }));
-  const { executionName } = conversionFor(key, String(out.ETag).replace(/"/g, ''), undefined, SCHEME);
-  return finished(executionName);
+  return finished(await uploadStarting(key, file));
+}
+
+/** Uploads a file; resolves with the execution its notification started (named after the upload's sequencer, which S3 alone knows). */
+async function uploadStarting(key: string, file: string): Promise<string> {
+  const before = notifications.length;
+  await user.send(new PutObjectCommand({ Bucket: buckets.input, Key: key, Body: readFileSync(file) }));
+  while (notifications.length === before) await new Promise((resolve) => setTimeout(resolve, 10));
+  const [outcome] = (await notifications[before]) as { executionName?: string }[];
+  if (!outcome?.executionName) throw new Error(`the upload of ${key} started nothing: ${JSON.stringify(outcome)}`);
+  return outcome.executionName;
 }
 
 /** Uploads a file and expects it converted, a player decoding every frame of it from the served playlist. */
@@ -207,10 +216,49 @@ async function expectEveryFramePlayed(key: string, file: string) {
   expect(await framesOf(PLAYER, `${playbackBaseUrl()}/v/${videoIdFor(key)}/index.m3u8`)).toBe(await framesOf(PLAYER, file));
 }
 
-/** The newest attempt of an execution name, once every execution has ended. */
-async function finished(executionName: string) {
-  await Promise.all(notifications);
-  await states.settled();
+/**
+ * Holds the RegisterRoute of one revision at its first read (the offsets, before it looks at the
+ * route) until `release`: what makes a run register after another, or after a delete.
+ */
+function holdRegistration(videoId: string, revision: string) {
+  const registerer = roleCredentials(runner.find('registerRoute').role).accessKeyId;
+  let release = () => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let reach = () => {};
+  const reached = new Promise<void>((resolve) => {
+    reach = resolve;
+  });
+  const stop = s3.failing((r) => {
+    if (r.accessKeyId !== registerer || r.action !== 's3:GetObject' || r.key !== keys.offsets(videoId, revision)) return undefined;
+    reach();
+    return { until: held };
+  });
+  return {
+    reached,
+    release: () => {
+      release();
+      stop();
+    },
+  };
+}
+
+/** One execution once it has ended, while others may still run. */
+async function finishedAlone(executionName: string) {
+  const executionArn = `${machineArn.replace(':stateMachine:', ':execution:')}:${executionName}`;
+  while ((await sfn.send(new DescribeExecutionCommand({ executionArn }))).status === 'RUNNING') {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return finished(executionName, { alone: true });
+}
+
+/** The newest attempt of an execution name, once every execution has ended (or, `alone`, once it has). */
+async function finished(executionName: string, { alone = false } = {}) {
+  if (!alone) {
+    await Promise.all(notifications);
+    await states.settled();
+  }
   const attempts = [...states.executions.values()].filter((e) => e.name === executionName || e.name.startsWith(`${executionName}-`));
   const newest = attempts.sort((a, b) => b.startDate.getTime() - a.startDate.getTime())[0];
   if (!newest)
@@ -540,6 +588,52 @@ describe('the deployed functions on emulated AWS', () => {
     expect((await fetch(`${base}/0.ts`, { redirect: 'manual' })).status).toBe(404);
   });
 
+  it("serves the later of two uploads of a key though the earlier's run registers last: that run fails Superseded, leaving nothing", async () => {
+    const key = 'Two uploads.mp4';
+    const videoId = videoIdFor(key);
+    const earlier = makeVideo(join(scratch, 'two-uploads-1.mp4'), { seconds: 6, size: '160x90' });
+    const later = makeVideo(join(scratch, 'two-uploads-2.mp4'), { seconds: 4, size: '320x180' });
+    const first = await uploadStarting(key, earlier);
+    const firstRevision = parseExecutionName(first)!.revision;
+    const hold = holdRegistration(videoId, firstRevision);
+    try {
+      await hold.reached; // the earlier upload's run is about to register
+      const second = await finishedAlone(await uploadStarting(key, later));
+      expect(second.described.status).toBe('SUCCEEDED');
+    } finally {
+      hold.release();
+    }
+    const run = await finished(first);
+    expect(failedState(run.events)).toMatchObject({ state: 'RegisterRoute', error: 'Superseded' });
+    await new Promise((r) => setTimeout(r, ROUTE_TTL_MS + 200)); // what a warm serve-segment holds
+    await expectEveryFramePlayed(key, later);
+    expect([...lambda.functions.keys()].filter((name) => name.includes(firstRevision))).toEqual([]);
+    expect(await leftIn(buckets.output, `v/${videoId}/${firstRevision}/`)).toEqual([]);
+  });
+
+  it('deletes a video while it converts: its run fails VideoDeleted, no route names a deleted function, and the same file uploaded again converts', async () => {
+    const key = 'Deleted midway.mp4';
+    const videoId = videoIdFor(key);
+    const file = makeVideo(join(scratch, 'deleted-midway.mp4'), { seconds: 6, size: '160x90' });
+    const name = await uploadStarting(key, file);
+    const hold = holdRegistration(videoId, parseExecutionName(name)!.revision);
+    try {
+      await hold.reached; // its functions and playlist made, about to register
+      expect((await cli(['delete', videoId])).code).toBe(0);
+    } finally {
+      hold.release();
+    }
+    const run = await finished(name);
+    expect(failedState(run.events)).toMatchObject({ state: 'RegisterRoute', error: 'VideoDeleted' });
+    expect([...lambda.functions.keys()].filter((fn) => fn.includes(videoId))).toEqual([]);
+    expect((await fetch(`${playbackBaseUrl()}/v/${videoId}/index.m3u8`)).status).toBe(404);
+    const listed = JSON.parse((await cli(['list', '--json'])).stdout) as { videoId: string }[];
+    expect(listed.map((v) => v.videoId)).not.toContain(videoId);
+    // Deleted, then the same bytes uploaded again: converted and served (the upload is a new revision).
+    expect((await convertByUpload(key, file)).described.status).toBe('SUCCEEDED');
+    await expectEveryFramePlayed(key, file);
+  });
+
   it("transcodes a video that is not H.264 with the layer's ffmpeg, and a player decodes every frame", async () => {
     const key = 'old camera.mp4';
     const file = makeVideo(join(scratch, 'old camera.mp4'), { seconds: 12, size: '320x240', videoCodec: 'mpeg4' });
@@ -677,16 +771,23 @@ describe('the deployed functions on emulated AWS', () => {
     expect([...lambda.functions.keys()].filter((name) => name.includes(videoIdFor(key)))).toEqual([]);
   });
 
-  it('converts the identical file uploaded again after its run failed (as the next attempt)', async () => {
+  it('converts the identical file uploaded again after its run failed, and starts nothing for its failed event delivered again', async () => {
     const key = 'again.mp4';
     const file = makeVideo(join(scratch, 'again.mp4'), { seconds: 8, size: '320x180' });
     lambda.codeStorageBytes = 1; // the account's code storage is full: the first run fails before any function exists
+    const before = notifications.length;
     const first = await convertByUpload(key, file);
     expect(first.described).toMatchObject({ status: 'FAILED', error: 'CodeStorageQuotaExceeded' });
     lambda.codeStorageBytes = undefined;
+    // S3 delivers at least once: the same event again starts nothing, though its run failed.
+    const executions = states.executions.size;
+    const redelivered = (await runner.invoke('startConversion', deliveredEvents[before])) as { result: string }[];
+    expect([redelivered[0]?.result, states.executions.size]).toEqual(['exists', executions]);
+    // A new upload of the same bytes is a new conversion (its own revision), which succeeds.
     const again = await convertByUpload(key, file);
-    expect(again.described.name).toBe(`${first.described.name}-2`);
+    expect(again.described.name).not.toBe(first.described.name);
     expect(again.described.status).toBe('SUCCEEDED');
+    await expectEveryFramePlayed(key, file);
   });
 
   it('converts an execution started by hand with the console input {"key": …}', async () => {

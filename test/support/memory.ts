@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { contentTag } from '../../src/adapters/local/object-store';
 import { collectBytes } from '../../src/adapters/streams';
 import { InvalidRequest, NotMedia, SegmentationFailed, TruncatedInput } from '../../src/core/errors';
 import type { ProbeResult } from '../../src/core/model';
@@ -20,6 +21,8 @@ import type {
   SegmentRequest,
   ChunkRequest,
   AudioSplitRequest,
+  TaggedObject,
+  WriteCondition,
 } from '../../src/ports';
 import { InputNotFound } from '../../src/core/errors';
 
@@ -45,6 +48,16 @@ export class MemoryObjectStore implements ObjectStore {
   }
   async put(bucket: Bucket, key: string, body: Buffer | string): Promise<void> {
     this.data.set(this.id(bucket, key), Buffer.from(body));
+  }
+  async getTagged(bucket: Bucket, key: string): Promise<TaggedObject | undefined> {
+    const body = this.data.get(this.id(bucket, key));
+    return body && { body, etag: contentTag(body) };
+  }
+  async putIf(bucket: Bucket, key: string, body: Buffer | string, condition: WriteCondition): Promise<boolean> {
+    const current = this.data.get(this.id(bucket, key));
+    const holds = 'etag' in condition ? current !== undefined && contentTag(current) === condition.etag : current === undefined;
+    if (holds) this.data.set(this.id(bucket, key), Buffer.from(body));
+    return holds;
   }
   async putFile(bucket: Bucket, key: string, path: string): Promise<void> {
     this.data.set(this.id(bucket, key), await readFile(path));

@@ -8,7 +8,7 @@ import { readSettings } from '../../src/composition/settings';
 import type { StepSettings } from '../../src/composition/steps';
 import { encodeChunk } from '../../functions/encode-chunk/step';
 import { joinChunks } from '../../functions/join-chunks/step';
-import { isChunkedSegmentation, type Job, type ProbeResult, type SegmentationResult } from '../../src/core/model';
+import { type ConversionRequest, isChunkedSegmentation, type Job, type ProbeResult, type SegmentationResult } from '../../src/core/model';
 import type { Ports } from '../../src/ports';
 import { tempDir } from './fixtures';
 import { memoryPorts, ScriptedMediaTool } from './memory';
@@ -45,7 +45,7 @@ export async function uploadedClip(
     ports,
     media,
     key,
-    request: { source: { key }, revision: 'abcd1234', options: { segmentSeconds: 10, profile: 'source' as const } },
+    request: { source: { key }, revision: 'abcd1234', options: { segmentSeconds: 10, profile: 'source' as const } } as ConversionRequest,
   };
 }
 

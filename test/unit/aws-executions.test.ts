@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   DescribeExecutionCommand,
   ExecutionAlreadyExists,
@@ -20,6 +20,7 @@ import { storedEventsFromHistory } from '../../src/adapters/aws/history';
 import { readStackOutputs, StackNotDeployed } from '../../src/adapters/aws/stack';
 import { awsHistoryEventCount, executionStats, failedState, summarizeStates } from '../../src/core/history';
 import { conversionFor, DEFAULT_OPTIONS } from '../../src/core/model';
+import { videoIdFor } from '../../src/core/naming';
 import { conversionProgress, progressReporter } from '../../local/progress';
 import { convertRemote } from '../../local/remote';
 import { connectStage } from '../../src/composition/backends/aws';
@@ -384,22 +385,49 @@ describe('stack outputs', () => {
       ['ExecutionSucceeded', 5],
     );
 
-    it('uploads the file under its name and follows the execution the S3 trigger starts', async () => {
+    it('uploads the file under its name and follows the execution the S3 trigger starts for this upload, not an earlier one', async () => {
       const file = join(dir, 'Lecture 1.MP4');
       writeFileSync(file, 'not really a video; the pipeline decides');
       s3Mock.on(PutObjectCommand).resolves({ ETag: '"5d41402abc4b2a76b9719d911017c592"' });
-      s3Mock.on(HeadObjectCommand).resolves({ ContentLength: 41, ETag: '"5d41402abc4b2a76b9719d911017c592"' });
-      const { executionName } = conversionFor('Lecture 1.MP4', '5d41402abc4b2a76b9719d911017c592');
+      // S3's LastModified is in whole seconds.
+      const written = new Date(Math.floor(t0 / 1000) * 1000);
+      s3Mock.on(HeadObjectCommand).resolves({ ContentLength: 41, ETag: '"5d41402abc4b2a76b9719d911017c592"', LastModified: written });
+      const videoId = videoIdFor('Lecture 1.MP4');
+      const earlier = `${videoId}-0badcafe`; // the same key's previous upload, which the trigger converted before
+      const executionName = `${videoId}-1234abcd`; // named after this upload's sequencer, which only the event carries
+      const arn = (name: string) => `${MACHINE.replace(':stateMachine:', ':execution:')}:${name}`;
+      const input = JSON.stringify({ source: { key: 'Lecture 1.MP4' } });
       sfnMock
-        .on(DescribeExecutionCommand)
-        .rejectsOnce(new ExecutionDoesNotExist({ message: 'not yet', $metadata: {} }))
-        .resolvesOnce({ name: executionName, status: 'RUNNING', startDate: new Date(t0), input: '{}' })
+        .on(ListExecutionsCommand)
+        .resolvesOnce({
+          executions: [
+            {
+              name: earlier,
+              executionArn: arn(earlier),
+              stateMachineArn: MACHINE,
+              status: 'SUCCEEDED',
+              startDate: new Date(t0 - 86_400_000),
+            },
+          ],
+        })
+        .resolves({
+          executions: [
+            { name: executionName, executionArn: arn(executionName), stateMachineArn: MACHINE, status: 'RUNNING', startDate: new Date(t0) },
+          ],
+        });
+      sfnMock
+        .on(DescribeExecutionCommand, { executionArn: arn(earlier) })
+        .resolves({ name: earlier, status: 'SUCCEEDED', startDate: new Date(t0 - 86_400_000), input });
+      sfnMock
+        .on(DescribeExecutionCommand, { executionArn: arn(executionName) })
+        .resolvesOnce({ name: executionName, status: 'RUNNING', startDate: new Date(t0), input })
+        .resolvesOnce({ name: executionName, status: 'RUNNING', startDate: new Date(t0), input })
         .resolves({
           name: executionName,
           status: 'SUCCEEDED',
           startDate: new Date(t0),
           stopDate: new Date(t0 + 6000),
-          input: '{}',
+          input,
           output: '{"segmentCount":3}',
         });
       sfnMock
@@ -409,16 +437,19 @@ describe('stack outputs', () => {
 
       const ports = await connectStage({ stage: 'dev', region: 'us-east-1' });
       const seen: string[] = [];
+      const started: string[] = [];
       const result = await convertRemote(file, ports, {
         options: { segmentSeconds: 10, profile: 'source' },
         pollMs: 1,
         onEvent: (e) => seen.push(`${e.type}:${e.state ?? ''}`),
+        onStart: (name, how) => started.push(`${how} ${name}`),
       });
       expect(s3Mock.commandCalls(PutObjectCommand)[0]!.args[0].input).toMatchObject({ Bucket: 'in', Key: 'Lecture 1.MP4' });
       expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0); // the trigger starts it
+      expect(started).toEqual([`uploaded ${executionName}`]);
       expect(result).toEqual({
         status: 'SUCCEEDED',
-        videoId: expect.stringMatching(/^lecture-1-[0-9a-f]{6}$/),
+        videoId,
         executionName,
         reused: false,
         segments: 3,
@@ -431,24 +462,35 @@ describe('stack outputs', () => {
       expect(seen).toEqual(['ExecutionStarted:', 'StateEntered:ValidateInput', 'StateExited:ValidateInput', 'ExecutionSucceeded:']);
     });
 
-    it('follows the next attempt when the same file failed before (the trigger starts <name>-2)', async () => {
+    it('says so when no execution starts for the upload (no trigger deployed)', async () => {
       const file = join(dir, 'Lecture 1.MP4');
       writeFileSync(file, 'same bytes as last time');
       s3Mock.on(PutObjectCommand).resolves({ ETag: '"abc"' });
-      s3Mock.on(HeadObjectCommand).resolves({ ContentLength: 23, ETag: '"abc"' });
-      const { executionName } = conversionFor('Lecture 1.MP4', 'abc');
-      const arn = (name: string) => `${MACHINE.replace(':stateMachine:', ':execution:')}:${name}`;
-      const gone = new ExecutionDoesNotExist({ message: 'no', $metadata: {} });
+      s3Mock.on(HeadObjectCommand).resolves({ ContentLength: 23, ETag: '"abc"', LastModified: new Date() });
+      sfnMock.on(ListExecutionsCommand).resolves({ executions: [] });
+      await expect(
+        convertRemote(file, await connectStage({ stage: 'dev' }), { options: DEFAULT_OPTIONS, pollMs: 1, startTimeoutMs: 20 }),
+      ).rejects.toThrow(/no execution started for Lecture 1\.MP4 within 0 s: is the input bucket's trigger deployed\?/);
+    });
+
+    it('never reports a conversion done that is not served: after a delete, converting the object again starts the next attempt', async () => {
+      s3Mock.on(HeadObjectCommand, { Bucket: 'in', Key: 'talks/keynote.mp4' }).resolves({ ContentLength: 9, ETag: '"abc"' });
+      s3Mock.on(GetObjectCommand).rejects(new NoSuchKey({ message: 'gone', $metadata: {} })); // its route was deleted
+      const { executionName } = conversionFor('talks/keynote.mp4', 'abc', DEFAULT_OPTIONS);
       sfnMock
-        .on(DescribeExecutionCommand, { executionArn: arn(executionName) })
-        .resolves({ name: executionName, status: 'FAILED', startDate: new Date(t0), input: '{}', error: 'NotMedia', cause: 'x' });
-      sfnMock
-        .on(DescribeExecutionCommand, { executionArn: arn(`${executionName}-2`) })
-        .rejectsOnce(gone) // not yet started when the CLI looks
-        .resolves({ name: `${executionName}-2`, status: 'SUCCEEDED', startDate: new Date(), input: '{}', output: '{"segmentCount":2}' });
+        .on(StartExecutionCommand)
+        .rejectsOnce(new ExecutionAlreadyExists({ message: 'exists', $metadata: {} }))
+        .resolves({});
+      sfnMock.on(DescribeExecutionCommand).resolves({ name: executionName, status: 'SUCCEEDED', startDate: new Date(t0), input: '{}' });
       sfnMock.on(GetExecutionHistoryCommand).resolves({ events: [] });
-      const result = await convertRemote(file, await connectStage({ stage: 'dev' }), { options: DEFAULT_OPTIONS, pollMs: 1 });
-      expect(result).toMatchObject({ status: 'SUCCEEDED', executionName: `${executionName}-2`, segments: 2 });
+      const started: string[] = [];
+      await convertRemote('s3://in/talks/keynote.mp4', await connectStage({ stage: 'dev' }), {
+        options: DEFAULT_OPTIONS,
+        pollMs: 1,
+        onStart: (name, how) => started.push(`${how} ${name}`),
+      });
+      expect(sfnMock.commandCalls(StartExecutionCommand).map((c) => c.args[0].input.name)).toEqual([executionName, `${executionName}-2`]);
+      expect(started).toEqual([`started ${executionName}-2`]);
     });
 
     it('starts an execution with the given options for an object already in the input bucket', async () => {

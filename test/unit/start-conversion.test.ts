@@ -47,7 +47,7 @@ describe('start-conversion', () => {
     expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(2);
   });
 
-  it('starts the next attempt when the same upload arrives again after its execution failed', async () => {
+  it('starts the next attempt after a failed one for an event without a sequencer (not from S3 itself)', async () => {
     const exists = new ExecutionAlreadyExists({ message: 'exists', $metadata: {} });
     sfnMock.on(StartExecutionCommand).rejectsOnce(exists).rejectsOnce(exists).resolves({});
     sfnMock
@@ -58,6 +58,23 @@ describe('start-conversion', () => {
     const names = sfnMock.commandCalls(StartExecutionCommand).map((c) => c.args[0].input.name);
     expect(names).toEqual([names[0], `${names[0]}-2`, `${names[0]}-3`]);
     expect(outcome).toMatchObject({ result: 'started', executionName: `${names[0]}-3` });
+  });
+
+  it("starts nothing for an S3 event delivered again after its run failed: the upload's one execution exists", async () => {
+    sfnMock.on(StartExecutionCommand).rejects(new ExecutionAlreadyExists({ message: 'exists', $metadata: {} }));
+    sfnMock.on(DescribeExecutionCommand).resolves({ name: 'x', status: 'FAILED', startDate: new Date(), input: '{}' });
+    const [outcome] = await startConversion(event('a.mp4', { sequencer: '0055AED6DCD90281E5' }), ports());
+    expect(outcome).toMatchObject({ result: 'exists' });
+    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(1); // no "-2"
+  });
+
+  it('converts each upload of the same bytes anew (after a delete, after another upload): the sequencer names the upload', async () => {
+    sfnMock.on(StartExecutionCommand).resolves({});
+    const [first] = await startConversion(event('a.mp4', { sequencer: '0055AED6DCD90281E5' }), ports());
+    const [again] = await startConversion(event('a.mp4', { sequencer: '0055AED6DCD90281F0' }), ports());
+    expect(first!.executionName).not.toBe(again!.executionName);
+    const inputs = sfnMock.commandCalls(StartExecutionCommand).map((c) => JSON.parse(c.args[0].input.input!) as { upload?: unknown });
+    expect(inputs.map((i) => i.upload)).toEqual([{ sequencer: '0055AED6DCD90281E5' }, { sequencer: '0055AED6DCD90281F0' }]);
   });
 
   it('gives a new version of the same key a new execution', async () => {

@@ -14,7 +14,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { InputNotFound } from '../../core/errors';
 import { asTransient, transientBody } from './transient';
-import type { Bucket, ObjectInfo, ObjectStore } from '../../ports';
+import type { Bucket, ObjectInfo, ObjectStore, TaggedObject, WriteCondition } from '../../ports';
 
 export type BucketNames = Record<Bucket, string>;
 
@@ -37,7 +37,12 @@ export class S3ObjectStore implements ObjectStore {
       const out = await this.s3.send(new HeadObjectCommand({ Bucket: this.buckets[bucket], Key: key }));
       // The version names this upload as start-conversion's S3 event does: versionId, else the ETag unquoted.
       const version = out.VersionId ?? out.ETag?.replace(/"/g, '');
-      return { key, bytes: out.ContentLength ?? 0, ...(version && { version }) };
+      return {
+        key,
+        bytes: out.ContentLength ?? 0,
+        ...(version && { version }),
+        ...(out.LastModified && { modifiedAt: out.LastModified.getTime() }),
+      };
     } catch (error) {
       if (isMissing(error)) return undefined;
       throw error;
@@ -73,6 +78,46 @@ export class S3ObjectStore implements ObjectStore {
     await this.s3.send(
       new PutObjectCommand({ Bucket: this.buckets[bucket], Key: key, Body: body, ContentLength: length, ContentType: contentType }),
     );
+  }
+
+  async getTagged(bucket: Bucket, key: string): Promise<TaggedObject | undefined> {
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.buckets[bucket], Key: key }));
+      const body = out.Body ? Buffer.from(await out.Body.transformToByteArray()) : Buffer.alloc(0);
+      return { body, etag: out.ETag ?? '' };
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw asTransient(error);
+    }
+  }
+
+  /**
+   * PutObject with If-Match (the ETag read) or If-None-Match: *. S3 answers 412 PreconditionFailed
+   * when the object changed, 409 ConditionalRequestConflict when another conditional write to the
+   * key is under way, and 404 NoSuchKey when If-Match names an object deleted since: each means
+   * "read it again", so each is false.
+   */
+  async putIf(bucket: Bucket, key: string, body: Buffer | string, condition: WriteCondition, contentType?: string): Promise<boolean> {
+    const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+    try {
+      await this.s3.send(
+        new PutObjectCommand({
+          Bucket: this.buckets[bucket],
+          Key: key,
+          Body: body,
+          ContentLength: length,
+          ContentType: contentType,
+          ...('etag' in condition ? { IfMatch: condition.etag } : { IfNoneMatch: '*' }),
+        }),
+      );
+      return true;
+    } catch (error) {
+      const name = (error as Error).name;
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (['PreconditionFailed', 'ConditionalRequestConflict', 'NoSuchKey'].includes(name) || status === 412 || status === 409)
+        return false;
+      throw error;
+    }
   }
 
   /** Streams the file (multipart above 5 MB), never holding it in memory. */

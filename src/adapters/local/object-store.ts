@@ -18,7 +18,7 @@ import {
 import type { Dirent } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { InputNotFound, InvalidRequest } from '../../core/errors';
-import type { Bucket, ObjectInfo, ObjectStore } from '../../ports';
+import type { Bucket, ObjectInfo, ObjectStore, TaggedObject, WriteCondition } from '../../ports';
 import { tagStillRunning, processTag } from '../../process-identity';
 import { keyOfPath, openWithin, pathOfKey, TEMP_PREFIX } from './paths';
 
@@ -26,7 +26,16 @@ function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException).code === 'ENOENT';
 }
 
+/** An ETag as S3 makes one for a single-part upload: the MD5 of the bytes, quoted. */
+export function contentTag(body: Buffer): string {
+  const { createHash } = require('node:crypto') as typeof import('node:crypto');
+  return `"${createHash('md5').update(body).digest('hex')}"`;
+}
+
 export class LocalObjectStore implements ObjectStore {
+  /** Each key's conditional write under way, so the next waits for it. */
+  private readonly conditional = new Map<string, Promise<void>>();
+
   constructor(private readonly root: string) {}
 
   pathOf(bucket: Bucket, key: string): string {
@@ -90,6 +99,37 @@ export class LocalObjectStore implements ObjectStore {
 
   async put(bucket: Bucket, key: string, body: Buffer | string): Promise<void> {
     await this.atomically(this.pathOf(bucket, key), (tmp) => writeFile(tmp, body));
+  }
+
+  async getTagged(bucket: Bucket, key: string): Promise<TaggedObject | undefined> {
+    try {
+      const body = await this.get(bucket, key);
+      return { body, etag: contentTag(body) };
+    } catch (error) {
+      if (error instanceof InputNotFound) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * A compare-and-swap within this process (each key's writes in turn). Between processes the
+   * writers of a record hold the video's lock (convert, delete), so none interleave.
+   */
+  putIf(bucket: Bucket, key: string, body: Buffer | string, condition: WriteCondition): Promise<boolean> {
+    const id = `${bucket}/${key}`;
+    const turn = (this.conditional.get(id) ?? Promise.resolve()).then(async () => {
+      const current = await this.getTagged(bucket, key);
+      const holds = 'etag' in condition ? current?.etag === condition.etag : current === undefined;
+      if (holds) await this.put(bucket, key, body);
+      return holds;
+    });
+    const settled = turn.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.conditional.set(id, settled);
+    void settled.then(() => this.conditional.get(id) === settled && this.conditional.delete(id));
+    return turn;
   }
 
   /** A kernel copy (copy_file_range, or a reflink where the file system has them), not through JS. */

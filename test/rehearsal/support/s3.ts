@@ -36,7 +36,9 @@ export interface S3Request {
 }
 
 /** What to do to a request instead of serving it at once: answer with an S3 server error, or serve it late; undefined to serve it. */
-export type S3Fault = (request: S3Request) => { status: number; code: string } | { delayMs: number } | undefined;
+export type S3Fault = (
+  request: S3Request,
+) => { status: number; code: string } | { delayMs: number } | { until: Promise<unknown> } | undefined;
 
 export interface S3Emulator {
   /** For the SDK: buckets by host name. */
@@ -45,7 +47,7 @@ export interface S3Emulator {
   pathStyleEndpoint: string;
 
   port: number;
-  /** Answers the requests `fault` picks with its error (as S3 does under load: 500 InternalError, 503 SlowDown), or late, until the returned function is called. */
+  /** Answers the requests `fault` picks with its error (as S3 does under load: 500 InternalError, 503 SlowDown), or late (after a delay, or once a promise settles), until the returned function is called. */
   failing(fault: S3Fault): () => void;
   close(): Promise<void>;
 }
@@ -101,6 +103,9 @@ export async function startS3(options: {
       if (error && 'delayMs' in error) {
         await new Promise((resolve) => setTimeout(resolve, error.delayMs).unref());
         if (res.destroyed) return; // the caller has gone meanwhile
+      } else if (error && 'until' in error) {
+        await error.until;
+        if (res.destroyed) return;
       } else if (error) return answerError(res, error.status, error.code, 'We encountered an internal error. Please try again.');
     }
     if ('error' in received) return answerError(res, 400, received.error.code, received.error.message);
@@ -109,6 +114,67 @@ export async function startS3(options: {
       res.writeHead(204).end();
       return;
     }
+    // A PUT of one object waits for the one before it on that key: conditional writes are checked as S3 does, atomically.
+    if (req.method === 'PUT' && decision.object && !decision.request.query.has('uploadId')) {
+      const id = `${decision.bucket}/${decision.request.key}`;
+      const before = writes.get(id) ?? Promise.resolve();
+      const turn = before.then(() => putObject(req, res, decision, received));
+      const settled = turn.then(
+        () => undefined,
+        () => undefined,
+      );
+      writes.set(id, settled);
+      await turn;
+      if (writes.get(id) === settled) writes.delete(id);
+      return;
+    }
+    await pass(req, res, decision, received);
+  }
+  /** Each key's PUT under way. */
+  const writes = new Map<string, Promise<void>>();
+
+  /**
+   * PutObject with S3's conditions (s3rver ignores them): If-None-Match: * only where there is no
+   * object (else 412 PreconditionFailed), If-Match only where the object's ETag is the one given
+   * (412; 404 NoSuchKey where there is none). Any other If-None-Match value is not implemented.
+   */
+  async function putObject(req: IncomingMessage, res: ServerResponse, decision: Decision, received: Accepted): Promise<void> {
+    const ifMatch = received.headers['if-match'];
+    const ifNoneMatch = received.headers['if-none-match'];
+    if (ifMatch === undefined && ifNoneMatch === undefined) return pass(req, res, decision, received);
+    if (ifNoneMatch !== undefined && ifNoneMatch !== '*') {
+      return answerError(res, 501, 'NotImplemented', 'A header you provided implies functionality that is not implemented');
+    }
+    const current = await etagOf(decision.bucket, decision.request.key);
+    if (ifNoneMatch === '*' && current !== undefined) {
+      return answerError(res, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
+    }
+    if (ifMatch !== undefined && current === undefined) return answerError(res, 404, 'NoSuchKey', 'The specified key does not exist.');
+    if (ifMatch !== undefined && ifMatch !== current) {
+      return answerError(res, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
+    }
+    const headers = { ...received.headers };
+    delete headers['if-match'];
+    delete headers['if-none-match'];
+    return pass(req, res, decision, { ...received, headers });
+  }
+
+  /** An object's ETag as s3rver has it (an anonymous HEAD, which s3rver serves), or undefined when there is none. */
+  function etagOf(bucket: string, key: string): Promise<string | undefined> {
+    return new Promise((resolve, reject) => {
+      const path = `/${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
+      forward({ host: '127.0.0.1', port: inner, method: 'HEAD', path }, (answer) => {
+        answer.resume();
+        resolve(answer.statusCode === 200 ? String(answer.headers.etag) : undefined);
+      })
+        .on('error', reject)
+        .end();
+    });
+  }
+
+  /** Hands the request to s3rver and its answer back; settles when the answer has been sent. */
+  function pass(req: IncomingMessage, res: ServerResponse, decision: Decision, received: Accepted): Promise<void> {
+    const done = new Promise<void>((resolve) => res.once('close', resolve));
     const upstream = forward(
       { host: '127.0.0.1', port: inner, method: req.method, path: req.url, headers: received.headers },
       async (answer) => {
@@ -132,6 +198,7 @@ export async function startS3(options: {
     // A caller that hangs up (ffmpeg killed mid-read) ends the request to s3rver too.
     res.on('close', () => upstream.destroy());
     upstream.end(received.body);
+    return done;
   }
   const front = createServer((req, res) => {
     handle(req, res).catch(() => res.destroy());
@@ -139,10 +206,16 @@ export async function startS3(options: {
   await new Promise<void>((done) => front.listen(0, '127.0.0.1', done));
   const { port } = front.address() as { port: number };
   if (options.onObjectCreated) {
+    // S3's sequencers grow with each event on a key; s3rver's is the millisecond, the same for two uploads within one.
+    let sequence = 0;
+    const sequencer = () => {
+      sequence = Math.max(sequence + 1, Date.now() * 1000);
+      return sequence.toString(16).toUpperCase().padStart(16, '0');
+    };
     server.on('event', (event: { Records: S3Record[] }) => {
-      const records = event.Records.filter(
-        (r) => r.eventName.startsWith('ObjectCreated:') && options.notifying?.includes(r.s3.bucket.name),
-      ).map(asDelivered);
+      const records = event.Records.filter((r) => r.eventName.startsWith('ObjectCreated:') && options.notifying?.includes(r.s3.bucket.name))
+        .map(asDelivered)
+        .map((r) => ({ ...r, s3: { ...r.s3, object: { ...r.s3.object, sequencer: sequencer() } } }));
       if (records.length > 0) options.onObjectCreated!({ Records: records });
     });
   }
@@ -206,7 +279,8 @@ const CHECKSUMS: Record<string, [string, (body: Buffer) => string]> = {
   'x-amz-checksum-sha1': ['SHA1', (body) => createHash('sha1').update(body).digest('base64')],
 };
 
-type Received = { body: Buffer; headers: IncomingHttpHeaders } | { error: { code: string; message: string } };
+type Accepted = { body: Buffer; headers: IncomingHttpHeaders };
+type Received = Accepted | { error: { code: string; message: string } };
 
 /**
  * A request's body as S3 stores it, with the headers to hand s3rver (which knows no aws-chunked

@@ -84,4 +84,61 @@ describe('RegisterRoute', () => {
     expect(await first.ports.objects.list('work', keys.workPrefix(first.job.videoId, 'bbbb2222'))).toEqual([]);
     expect((await readRoute(first.ports.objects, first.job.videoId))!.retired).toMatchObject([{ revision: 'aaaa1111' }]);
   });
+
+  it("writes the record only if it is as read: one that changed meanwhile is read again, and the other writer's revision retired", async () => {
+    const first = await ready('aaaa1111');
+    const second = await ready('bbbb2222', first);
+    const third = await ready('cccc3333', first);
+    await registerRoute(first.input, first.ports, settings);
+    // Between this run's read and its write, another run registers its revision.
+    const putIf = first.ports.objects.putIf.bind(first.ports.objects);
+    let interleaved = false;
+    first.ports.objects.putIf = async (...args: Parameters<typeof putIf>) => {
+      if (!interleaved) {
+        interleaved = true;
+        first.ports.objects.putIf = putIf;
+        await registerRoute(third.input, first.ports, settings);
+      }
+      return putIf(...args);
+    };
+    await registerRoute(second.input, first.ports, settings);
+    const route = await readRoute(first.ports.objects, first.job.videoId);
+    expect([route!.revision, route!.retired?.map((r) => r.revision)]).toEqual(['bbbb2222', ['cccc3333', 'aaaa1111']]);
+  });
+
+  it('refuses to replace the route of a later upload of the key (Superseded), whichever run finishes last', async () => {
+    const earlier = await ready('aaaa1111');
+    const later = await ready('bbbb2222', earlier);
+    const withUpload = (r: typeof earlier, sequencer: string) => ({ ...r.input, job: { ...r.input.job, upload: { sequencer } } });
+    await registerRoute(withUpload(later, '0055AED6DCD90281F0'), earlier.ports, settings);
+    await expect(registerRoute(withUpload(earlier, '0055AED6DCD90281E5'), earlier.ports, settings)).rejects.toMatchObject({
+      name: 'Superseded',
+      message: expect.stringContaining('a later upload of'),
+    });
+    // Sequencers of other lengths compare as AWS says: the shorter padded with zeros on the right.
+    await expect(registerRoute(withUpload(earlier, '0055AED6DCD90281E'), earlier.ports, settings)).rejects.toMatchObject({
+      name: 'Superseded',
+    });
+    expect((await readRoute(earlier.ports.objects, earlier.job.videoId))!.revision).toBe('bbbb2222');
+  });
+
+  it('never brings back a video deleted while it converted (VideoDeleted); a run started after the delete registers', async () => {
+    const { deleteVideo } = await import('../../../src/registry/deletion');
+    const stores = (r: Awaited<ReturnType<typeof ready>>) => ({ objects: r.ports.objects, code: r.ports.code, functionPrefix: 'lhls-' });
+    // A first conversion, its route not yet written: a deployed delete leaves its mark.
+    const run = await ready('aaaa1111');
+    await deleteVideo(stores(run), run.job.videoId, Date.parse('2026-01-01T00:00:00Z'));
+    await expect(registerRoute(run.input, run.ports, settings)).rejects.toMatchObject({
+      name: 'VideoDeleted',
+      message: expect.stringContaining('was deleted at 2026-01-01T00:00:00.000Z, while this run converted it'),
+    });
+    expect(await readRoute(run.ports.objects, run.job.videoId)).toBeUndefined();
+    // A run that began after the delete saw the mark: it replaces it.
+    const after = await ready('bbbb2222', run);
+    await expect(registerRoute(after.input, run.ports, settings)).resolves.toMatchObject({ revision: 'bbbb2222' });
+    // A served video deleted locally (its record gone, no mark) while a new revision converted.
+    const next = await ready('cccc3333', run);
+    await run.ports.objects.delete('output', keys.route(run.job.videoId));
+    await expect(registerRoute(next.input, run.ports, settings)).rejects.toMatchObject({ name: 'VideoDeleted' });
+  });
 });

@@ -139,6 +139,25 @@ describe('ValidateInput', () => {
       expect(put).not.toHaveBeenCalled();
     });
 
+    it('refuses the run of an upload older than the served one, before reading the file (Superseded); a later one goes on', async () => {
+      const clip = await uploadedClip();
+      const served = await convertInMemory(
+        { ...clip, request: { ...clip.request, upload: { sequencer: '0055AED6DCD90281F0' } } },
+        settings,
+      );
+      await registerRoute({ job: served.job, playlist: served.playlist, offsetsKey: served.offsets.offsetsKey }, clip.ports, settings);
+      const probe = jest.spyOn(clip.ports.media, 'probe');
+      const older = { ...clip.request, revision: 'feed0001', upload: { sequencer: '0055AED6DCD90281E5' } };
+      await expect(validateInput(older, clip.ports, settings)).rejects.toMatchObject({ name: 'Superseded' });
+      expect(probe).not.toHaveBeenCalled();
+      const newer = { ...clip.request, revision: 'feed0002', upload: { sequencer: '0055AED6DCD9028200' } };
+      await expect(validateInput(newer, clip.ports, settings)).resolves.toMatchObject({
+        revision: 'feed0002',
+        upload: { sequencer: '0055AED6DCD9028200' },
+        basis: { routeEtag: expect.stringMatching(/^"[0-9a-f]{32}"$/) },
+      });
+    });
+
     it('and each writer of its bytes refuses too (a batch or a playlist reaching it late), writing nothing', async () => {
       const { ports, first } = await published();
       const create = jest.spyOn(ports.code, 'createPackage');
