@@ -96,12 +96,15 @@ function tlsOnlyPolicy(bucketLogicalId, name) {
  */
 function permissions({ buckets, functionPrefix, stateMachine, executions }) {
   const s3 = (actions, name) => ({ Effect: 'Allow', Action: actions.map((a) => `s3:${a}`), Resource: objectsArn(name) });
+  // One part of the output bucket: `routes/*` (the route records) or `v/*` (the playlists).
+  const output = (actions, prefix) => ({
+    Effect: 'Allow',
+    Action: actions.map((a) => `s3:${a}`),
+    Resource: join('arn:', partition, ':s3:::', buckets.output, `/${prefix}/*`),
+  });
   const list = (name) => ({ Effect: 'Allow', Action: ['s3:ListBucket'], Resource: bucketArn(name) });
   // The video's route record only (routes/<id>.json), read to refuse rebuilding a published revision.
-  const readRoutes = [
-    { Effect: 'Allow', Action: ['s3:GetObject'], Resource: join('arn:', partition, ':s3:::', buckets.output, '/routes/*') },
-    list(buckets.output),
-  ];
+  const readRoutes = [output(['GetObject'], 'routes'), list(buckets.output)];
   const segmentFunctions = (actions) => ({
     Effect: 'Allow',
     Action: actions.map((a) => `lambda:${a}`),
@@ -146,27 +149,31 @@ function permissions({ buckets, functionPrefix, stateMachine, executions }) {
     ],
     // the manifest in, the offsets out; each package's code URL
     computeOffsets: [s3(['GetObject', 'PutObject'], buckets.work), list(buckets.work), segmentFunctions(['GetFunction'])],
-    writePlaylist: [s3(['GetObject'], buckets.work), list(buckets.work), s3(['PutObject'], buckets.output), ...readRoutes],
-    // switch the route, then delete the previous revision and the work files
+    // the playlist goes under v/ only: never a route record
+    writePlaylist: [s3(['GetObject'], buckets.work), list(buckets.work), output(['PutObject'], 'v'), ...readRoutes],
+    // switch the route (its record only), then delete the previous revision's playlist and the work files
     registerRoute: [
       s3(['GetObject', 'DeleteObject'], buckets.work),
       list(buckets.work),
-      s3(['GetObject', 'PutObject', 'DeleteObject'], buckets.output),
+      output(['GetObject', 'PutObject'], 'routes'),
+      output(['DeleteObject'], 'v'),
       list(buckets.output),
       segmentFunctions(['DeleteFunction']),
     ],
-    // delete what a failed execution made (never the revision being served)
+    // delete what a failed execution made (never the revision being served, never a route record)
     cleanUp: [
       s3(['DeleteObject'], buckets.work),
       list(buckets.work),
-      s3(['GetObject', 'DeleteObject'], buckets.output),
+      output(['GetObject'], 'routes'),
+      output(['DeleteObject'], 'v'),
       list(buckets.output),
       segmentFunctions(['DeleteFunction']),
     ],
-    // the route and playlist, and each package's code URL
-    serveSegment: [s3(['GetObject'], buckets.output), list(buckets.output), segmentFunctions(['GetFunction'])],
+    // the route and playlist, and each package's code URL. No ListBucket: a public function that
+    // could list the output bucket would hand out every video id (UNLISTED_BUCKETS: a 403 is missing).
+    serveSegment: [s3(['GetObject'], buckets.output), segmentFunctions(['GetFunction'])],
     // the same, to read the segment's bytes through the code URL
-    deliverSegment: [s3(['GetObject'], buckets.output), list(buckets.output), segmentFunctions(['GetFunction'])],
+    deliverSegment: [s3(['GetObject'], buckets.output), segmentFunctions(['GetFunction'])],
     // Start a conversion; when its name is taken, see whether that attempt failed (then the next
     // attempt, <name>-2, is started: the same file uploaded again after a failed run converts).
     startConversion: [
@@ -221,6 +228,8 @@ function environments({ buckets, functionPrefix, segmentRuntime, videoIdSecret, 
     LAMBDA_HLS_ENCODE_CONCURRENCY: String(encoding.concurrency),
     // How batches of packages are sized: the packageBatch function's timeout.
     LAMBDA_HLS_PACKAGE_TIMEOUT_SECONDS: String(packaging.timeout),
+    // serve-segment and deliver-segment may read the output bucket, not list it.
+    UNLISTED_BUCKETS: 'output',
     // The ffmpeg layer (serverless.yml) puts its binaries here.
     FFMPEG_PATH: '/opt/bin/ffmpeg',
     FFPROBE_PATH: '/opt/bin/ffprobe',

@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { DEFAULT_ENCODE_SPEED_MEGAPIXELS } from '../core/chunks';
 import { DEFAULT_MEDIA_MEMORY_MB, DEFAULT_PACKING, DEFAULT_SCRATCH_PENDING_BYTES, MAX_PACKAGE_BYTES, mediaMemoryFor } from '../core/plan';
 import { parseFaults, type Fault } from '../adapters/local/faults';
+import type { Bucket } from '../ports';
 
 /** A setting that cannot be used as given: the CLI exits 2 with this message. */
 export class InvalidSetting extends Error {
@@ -48,6 +49,8 @@ export interface Settings {
   stateMachineArn: string | undefined;
   /** Where the delivery route (deliver-segment's function URL) answers: the hosted page's proxied playlist. */
   deliveryUrl: string | undefined;
+  /** Buckets the function may read but not list: S3 answers a missing key there with 403, which then means missing. */
+  unlistedBuckets: Bucket[];
   /** Runtime CreateFunction gives segment functions (never invoked: only accepted). */
   segmentRuntime: string;
   /**
@@ -368,6 +371,19 @@ export const SETTINGS = [
     help: "the delivery route's function URL, which the hosted player page's web players read",
     parse: optional,
   } satisfies Spec<'deliveryUrl'>,
+  {
+    name: 'UNLISTED_BUCKETS',
+    key: 'unlistedBuckets',
+    scope: 'stack',
+    shown: '',
+    help: 'buckets this function may read but not list (the public serve and deliver functions: no one can list every video from them); a 403 for a key there means it is missing',
+    parse: (raw) => {
+      const names = (raw ?? '').split(',').filter(Boolean);
+      const bad = names.find((n) => !['input', 'work', 'output'].includes(n));
+      if (bad) throw new InvalidSetting(`UNLISTED_BUCKETS must name input, work or output buckets, not ${JSON.stringify(bad)}`);
+      return names as Bucket[];
+    },
+  } satisfies Spec<'unlistedBuckets'>,
 ] as const;
 
 export type SettingName = (typeof SETTINGS)[number]['name'];

@@ -138,14 +138,15 @@ export const STEPS = {
   serveSegment: entry({
     invokedBy: 'HTTP API',
     ports: ['objects', 'code', 'clock'],
-    variables: ['DELIVERY_URL'],
+    // Its role reads the output bucket but may not list it (a public function must not list every video).
+    variables: ['DELIVERY_URL', 'UNLISTED_BUCKETS'],
     parse: parseHttpApiEvent,
     run: (request, ports, settings) => servePlayback(request, ports, settings.deliveryUrl),
   }),
   deliverSegment: entry({
     invokedBy: 'function URL',
     ports: ['objects', 'code', 'clock'],
-    variables: [],
+    variables: ['UNLISTED_BUCKETS'],
     parse: parseHttpApiEvent,
     run: (request, ports) => deliverPlayback(request, ports),
   }),

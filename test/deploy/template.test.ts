@@ -450,6 +450,7 @@ describe('IAM: least privilege, statement by statement', () => {
 
   it('grants each function exactly the actions it uses, on exactly its resources', () => {
     const ROUTES = `${bucket('output')}/routes/*`;
+    const PLAYLISTS = `${bucket('output')}/v/*`;
     const expected: Record<string, Record<string, string[]>> = {
       // The route record only, to refuse rebuilding a published revision (ValidateInput, PackageBatch, WritePlaylist).
       validateInput: { 's3:GetObject': [objects('input'), ROUTES], 's3:ListBucket': [bucket('input'), bucket('output')] },
@@ -489,30 +490,30 @@ describe('IAM: least privilege, statement by statement', () => {
         's3:ListBucket': [bucket('work')],
         'lambda:GetFunction': [SEGMENT_FUNCTIONS],
       },
+      // Playlists only (v/*): never a route record.
       writePlaylist: {
         's3:GetObject': [objects('work'), ROUTES],
         's3:ListBucket': [bucket('work'), bucket('output')],
-        's3:PutObject': [objects('output')],
+        's3:PutObject': [PLAYLISTS],
       },
+      // The route record read and written; retired revisions' playlists deleted.
       registerRoute: {
-        's3:GetObject': [objects('output'), objects('work')],
-        's3:PutObject': [objects('output')],
-        's3:DeleteObject': [objects('output'), objects('work')],
+        's3:GetObject': [ROUTES, objects('work')],
+        's3:PutObject': [ROUTES],
+        's3:DeleteObject': [PLAYLISTS, objects('work')],
         's3:ListBucket': [bucket('output'), bucket('work')],
         'lambda:DeleteFunction': [SEGMENT_FUNCTIONS],
       },
+      // The route record read (to spare what it serves), a failed run's playlist deleted: never a record.
       cleanUp: {
-        's3:GetObject': [objects('output')],
-        's3:DeleteObject': [objects('output'), objects('work')],
+        's3:GetObject': [ROUTES],
+        's3:DeleteObject': [PLAYLISTS, objects('work')],
         's3:ListBucket': [bucket('output'), bucket('work')],
         'lambda:DeleteFunction': [SEGMENT_FUNCTIONS],
       },
-      serveSegment: { 's3:GetObject': [objects('output')], 's3:ListBucket': [bucket('output')], 'lambda:GetFunction': [SEGMENT_FUNCTIONS] },
-      deliverSegment: {
-        's3:GetObject': [objects('output')],
-        's3:ListBucket': [bucket('output')],
-        'lambda:GetFunction': [SEGMENT_FUNCTIONS],
-      },
+      // Public: they read, and may not list (that would hand out every video id).
+      serveSegment: { 's3:GetObject': [objects('output')], 'lambda:GetFunction': [SEGMENT_FUNCTIONS] },
+      deliverSegment: { 's3:GetObject': [objects('output')], 'lambda:GetFunction': [SEGMENT_FUNCTIONS] },
       startConversion: {
         'states:StartExecution': ['<ConvertVideo>'],
         'states:DescribeExecution': [`arn:aws:states:us-east-1:123456789012:execution:${SERVICE}-${STAGE}-convert-video:*`],

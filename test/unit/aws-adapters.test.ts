@@ -224,6 +224,36 @@ describe('S3ObjectStore', () => {
     await expect(objects().get('work', 'x')).rejects.toThrow(InputNotFound);
   });
 
+  it('reads a 403 as missing only in a bucket the caller may not list (the public functions), elsewhere as the refusal it is', async () => {
+    const denied = Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
+    s3Mock.on(GetObjectCommand).rejects(denied);
+    const unlisted = new S3ObjectStore(client(), { input: 'in-b', work: 'work-b', output: 'out-b' }, ['output']);
+    expect(await unlisted.getTagged('output', 'routes/x.json')).toBeUndefined();
+    await expect(unlisted.get('output', 'v/x/r/index.m3u8')).rejects.toThrow(InputNotFound);
+    await expect(unlisted.get('work', 'x')).rejects.toMatchObject({ name: 'AccessDenied' });
+    await expect(objects().getTagged('output', 'routes/x.json')).rejects.toMatchObject({ name: 'AccessDenied' });
+  });
+
+  it('writes conditionally: If-Match the ETag read, or If-None-Match: * where there was none; a lost race is false', async () => {
+    const failed = (name: string, status: number) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
+    s3Mock
+      .on(PutObjectCommand)
+      .resolvesOnce({})
+      .rejectsOnce(failed('PreconditionFailed', 412))
+      .rejectsOnce(failed('ConditionalRequestConflict', 409));
+    expect(await objects().putIf('output', 'routes/a.json', '{}', { etag: '"abc"' })).toBe(true);
+    expect(await objects().putIf('output', 'routes/a.json', '{}', { absent: true })).toBe(false);
+    expect(await objects().putIf('output', 'routes/a.json', '{}', { etag: '"abc"' })).toBe(false);
+    const sent = s3Mock.commandCalls(PutObjectCommand).map((c) => c.args[0].input);
+    expect(sent.map((i) => [i.IfMatch, i.IfNoneMatch])).toEqual([
+      ['"abc"', undefined],
+      [undefined, '*'],
+      ['"abc"', undefined],
+    ]);
+    s3Mock.on(PutObjectCommand).rejects(failed('AccessDenied', 403));
+    await expect(objects().putIf('output', 'routes/a.json', '{}', { absent: true })).rejects.toMatchObject({ name: 'AccessDenied' });
+  });
+
   it('lists a prefix across pages', async () => {
     s3Mock
       .on(ListObjectsV2Command)

@@ -21,16 +21,23 @@ export type BucketNames = Record<Bucket, string>;
 /** ffmpeg reads the input through this URL; an hour covers the longest SegmentMedia run (900 s). */
 export const INPUT_URL_SECONDS = 3600;
 
-function isMissing(error: unknown): boolean {
-  const name = (error as Error).name;
-  return name === 'NotFound' || name === 'NoSuchKey';
-}
-
 export class S3ObjectStore implements ObjectStore {
+  /**
+   * `unlisted`: buckets the caller may read but not list. S3 answers a missing key there with 403
+   * (it will not say what exists to one who may not list), so a 403 to a read means missing.
+   */
   constructor(
     private readonly s3: S3Client,
     private readonly buckets: BucketNames,
+    private readonly unlisted: readonly Bucket[] = [],
   ) {}
+
+  private isMissing(error: unknown, bucket: Bucket): boolean {
+    const name = (error as Error).name;
+    if (name === 'NotFound' || name === 'NoSuchKey') return true;
+    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    return this.unlisted.includes(bucket) && (status === 403 || name === 'AccessDenied' || name === 'Forbidden');
+  }
 
   async head(bucket: Bucket, key: string): Promise<ObjectInfo | undefined> {
     try {
@@ -44,7 +51,7 @@ export class S3ObjectStore implements ObjectStore {
         ...(out.LastModified && { modifiedAt: out.LastModified.getTime() }),
       };
     } catch (error) {
-      if (isMissing(error)) return undefined;
+      if (this.isMissing(error, bucket)) return undefined;
       throw error;
     }
   }
@@ -55,7 +62,7 @@ export class S3ObjectStore implements ObjectStore {
       if (!out.Body) return Buffer.alloc(0);
       return Buffer.from(await out.Body.transformToByteArray());
     } catch (error) {
-      if (isMissing(error)) throw new InputNotFound(`no object ${key} in the ${bucket} bucket`);
+      if (this.isMissing(error, bucket)) throw new InputNotFound(`no object ${key} in the ${bucket} bucket`);
       throw asTransient(error); // the body can break after the response began
     }
   }
@@ -66,7 +73,7 @@ export class S3ObjectStore implements ObjectStore {
       // In Node the body is a Readable: chunks as they arrive from the socket (a break among them is transient).
       return out.Body ? transientBody(out.Body as AsyncIterable<Uint8Array>) : (async function* () {})();
     } catch (error) {
-      if (isMissing(error)) throw new InputNotFound(`no object ${key} in the ${bucket} bucket`);
+      if (this.isMissing(error, bucket)) throw new InputNotFound(`no object ${key} in the ${bucket} bucket`);
       throw error;
     }
   }
@@ -86,7 +93,7 @@ export class S3ObjectStore implements ObjectStore {
       const body = out.Body ? Buffer.from(await out.Body.transformToByteArray()) : Buffer.alloc(0);
       return { body, etag: out.ETag ?? '' };
     } catch (error) {
-      if (isMissing(error)) return undefined;
+      if (this.isMissing(error, bucket)) return undefined;
       throw asTransient(error);
     }
   }

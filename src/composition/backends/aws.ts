@@ -19,7 +19,7 @@ export type AwsResources = Pick<
   Settings,
   'inputBucket' | 'workBucket' | 'outputBucket' | 'segmentRoleArn' | 'segmentRuntime' | 'stateMachineArn' | 'ffmpegPath' | 'ffprobePath'
 > &
-  Partial<Pick<Settings, 'scratchPendingBytes' | 'mediaMemoryMb'>>;
+  Partial<Pick<Settings, 'scratchPendingBytes' | 'mediaMemoryMb' | 'unlistedBuckets'>>;
 
 /**
  * The variables each port of this backend reads in a deployed function: the stack gives a
@@ -54,11 +54,15 @@ function clients(region: string | undefined): Clients {
 
 function objectStore(sdk: Clients, resources: AwsResources): S3ObjectStore {
   const { S3ObjectStore } = require('../../adapters/aws/object-store') as typeof import('../../adapters/aws/object-store');
-  return new S3ObjectStore(sdk.s3, {
-    input: needed(resources.inputBucket, 'INPUT_BUCKET'),
-    work: needed(resources.workBucket, 'WORK_BUCKET'),
-    output: needed(resources.outputBucket, 'OUTPUT_BUCKET'),
-  });
+  return new S3ObjectStore(
+    sdk.s3,
+    {
+      input: needed(resources.inputBucket, 'INPUT_BUCKET'),
+      work: needed(resources.workBucket, 'WORK_BUCKET'),
+      output: needed(resources.outputBucket, 'OUTPUT_BUCKET'),
+    },
+    resources.unlistedBuckets ?? [],
+  );
 }
 
 function codeStore(sdk: Clients, resources: AwsResources): LambdaCodeStore {
