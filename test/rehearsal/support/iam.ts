@@ -64,7 +64,8 @@ export class Iam {
   }
 
   /**
-   * Whether the call is allowed; a denial is recorded. `bucket` names the S3 bucket whose policy
+   * Whether the call is allowed; a denial is recorded, unless `question` (S3 asking itself whether
+   * a reader may list, to answer a missing key 404 or 403: no call was refused). `bucket` names the S3 bucket whose policy
    * applies; the emulators speak plain HTTP on 127.0.0.1 where AWS speaks TLS, so aws:SecureTransport
    * is true, as it is for every call the product makes.
    */
@@ -72,7 +73,7 @@ export class Iam {
     accessKeyId: string,
     action: string,
     resource: string,
-    options: { bucket?: string; context?: Record<string, string> } = {},
+    options: { bucket?: string; context?: Record<string, string>; question?: boolean } = {},
   ): Promise<boolean> {
     const principal = this.principals.get(accessKeyId);
     if (principal?.unrestricted) return true;
@@ -103,6 +104,7 @@ export class Iam {
       this.checked.allowed++;
       return true;
     }
+    if (options.question) return false;
     this.checked.denied++;
     this.denials.push({ principal: principal?.arn ?? accessKeyId, action, resource, result });
     return false;

@@ -185,6 +185,7 @@ export async function startS3(options: {
           options.iam &&
           !(await options.iam.allows(decision.accessKeyId, 's3:ListBucket', `arn:aws:s3:::${decision.bucket}`, {
             bucket: decision.bucket,
+            question: true,
           }))
         ) {
           answer.resume();
