@@ -1,13 +1,13 @@
 // `lambda-hls convert <file>` on the embedded default: put the file in the local input bucket,
 // run ConvertVideo on the local engine, record its history, and take the input's link away again.
 import { createHash } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { existsSync, statfsSync, statSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { forEachChunk } from '../src/file-chunks';
 import { basename, dirname, resolve } from 'node:path';
 import { conversionFor, type ConversionOptions, type ExecutionInput } from '../src/core/model';
 import { localSourceKey, videoIdFor } from '../src/core/naming';
-import { Interrupted } from '../src/core/errors';
+import { asNoSpace, Interrupted, NoSpace, oneLineCause } from '../src/core/errors';
 import { readRouteTolerant } from '../src/registry/routes';
 import { loadDefinition, runStateMachine, type LoadedDefinition } from './engine';
 import {
@@ -68,6 +68,39 @@ export interface ConvertResult {
   error?: FailureSummary;
 }
 
+/** Free space a run needs to begin: its history record, the first segments' list. */
+const MIN_FREE_BYTES = 1024 * 1024;
+
+/** NoSpace when the home's disk has less than MIN_FREE_BYTES free (statfs), else undefined. */
+function noRoomToStart(home: string): NoSpace | undefined {
+  let free: number;
+  try {
+    const fs = statfsSync(existsSync(home) ? home : dirname(home));
+    free = fs.bavail * fs.bsize;
+  } catch {
+    return undefined; // no statfs here: the writes themselves say so
+  }
+  if (free >= MIN_FREE_BYTES) return undefined;
+  return new NoSpace(
+    `no space left on the disk of the lambda-hls home (${free.toLocaleString('en-US')} bytes free; a run needs at least 1 MiB to begin): free some, then convert again`,
+  );
+}
+
+/** The result of a run that could not begin (its execution name is the one it would have had). */
+function notStarted(videoId: string, executionName: string, error: NoSpace): ConvertResult {
+  return {
+    status: 'FAILED',
+    videoId,
+    executionName,
+    reused: false,
+    playlist: null,
+    segments: 0,
+    stats: executionStats([]),
+    warnings: [],
+    error: { state: 'none (not started)', error: error.name, cause: error.message },
+  };
+}
+
 /** Identity, size and modification time of a file, to tell whether it changed between two looks. */
 function fileState(path: string): string {
   const info = statSync(path, { throwIfNoEntry: false });
@@ -103,6 +136,9 @@ export async function convertFile(file: string, options: ConvertOptions): Promis
   const { input, executionName: baseName } = conversionFor(sourceKey, version, options.options, scheme);
   const { revision } = input;
   const store = new ExecutionStore(settings.home);
+  // A disk too full to hold even the lock and the history: nothing is started, and the result says why.
+  const full = noRoomToStart(settings.home);
+  if (full) return notStarted(videoId, baseName, full);
 
   // One conversion of a video at a time: a second `convert` of the same file waits for the
   // first, since both would use the same input key (and, for the same options, the same functions).
@@ -206,7 +242,24 @@ async function execute(conversion: Conversion): Promise<ConvertResult> {
     ...(thisProcess().started && { processStarted: thisProcess().started }),
     input,
   };
-  store.start(record);
+  try {
+    store.start(record);
+  } catch (error) {
+    // The disk filled since convert looked: nothing is started, and the result says why.
+    if (error instanceof NoSpace) return notStarted(videoId, executionName, error);
+    throw error;
+  }
+  // The events as they happened, also when the disk fills and the history cannot take them all.
+  const events: StoredEvent[] = [];
+  let historyFull: NoSpace | undefined;
+  const finish = () => {
+    try {
+      store.finish(record);
+    } catch (error) {
+      historyFull ??= error instanceof NoSpace ? error : undefined;
+      if (!historyFull) throw error;
+    }
+  };
 
   const server = await startServer({ backend });
   try {
@@ -237,11 +290,18 @@ async function execute(conversion: Conversion): Promise<ConvertResult> {
       ...(options.signal && { signal: options.signal }),
       onEvent: (event) => {
         const stored = compactEvent(event, progressOf);
-        store.append(executionName, stored);
+        events.push(stored);
+        if (!historyFull) {
+          try {
+            store.append(executionName, stored);
+          } catch (error) {
+            if (!(error instanceof NoSpace)) throw error;
+            historyFull = error; // the run goes on, and fails by name at its next write
+          }
+        }
         options.onEvent?.(stored);
       },
     });
-    const events = store.events(executionName);
     record.status = result.status;
     record.stoppedAt = new Date().toISOString();
     if (result.status === 'SUCCEEDED') record.output = result.output;
@@ -252,7 +312,7 @@ async function execute(conversion: Conversion): Promise<ConvertResult> {
         cause: `stopped by ${String(options.signal?.reason ?? 'an interrupt')}`,
       };
     } else record.error = failedState(events);
-    store.finish(record);
+    finish();
 
     const output = result.output as { playlistKey?: string; segmentCount?: number } | undefined;
     return {
@@ -264,13 +324,30 @@ async function execute(conversion: Conversion): Promise<ConvertResult> {
       segments: output?.segmentCount ?? 0,
       stats: executionStats(events),
       ...conversionNotes(events),
+      ...(historyFull && {
+        warnings: [...conversionNotes(events).warnings, `the history of this run is incomplete: ${historyFull.message}`],
+      }),
       ...(record.error && { error: record.error }),
     };
   } catch (error) {
     record.status = 'FAILED';
     record.stoppedAt = new Date().toISOString();
-    record.error = { state: lastState(store.events(executionName)), error: (error as Error).name, cause: (error as Error).message };
-    store.finish(record);
+    const thrown = asNoSpace(error, 'the lambda-hls home') as Error;
+    record.error = { state: lastState(events), error: thrown.name, cause: oneLineCause(thrown) };
+    finish();
+    if (thrown instanceof NoSpace) {
+      return {
+        status: 'FAILED',
+        videoId,
+        executionName,
+        reused: false,
+        playlist: null,
+        segments: 0,
+        stats: executionStats(events),
+        ...conversionNotes(events),
+        error: record.error,
+      };
+    }
     throw error;
   } finally {
     // The input bucket held a link for this run only; the user's own file was never touched.

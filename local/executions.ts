@@ -1,14 +1,27 @@
 // Execution history on disk: $LAMBDA_HLS_HOME/executions/<name>.json, written when the run
 // starts and again when it ends, with every engine event appended to <name>.events.jsonl as it
 // happens — so even a killed conversion leaves a history that says where it stopped.
-import { appendFileSync, existsSync, linkSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  linkSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { privateFolder } from '../src/adapters/local/paths';
 import { isRunning, parseProcessId, processTag, tagStillRunning, thisProcess, type ProcessId } from '../src/process-identity';
 import { attemptName } from '../src/core/naming';
 import type { EventLog } from './engine';
-import { Interrupted, oneLineCause } from '../src/core/errors';
+import { asNoSpace, Interrupted, oneLineCause } from '../src/core/errors';
 import { lastState, type ExecutionStatus, type FailureSummary, type ProgressOf, type StoredEvent } from '../src/core/history';
 
 export interface ExecutionRecord {
@@ -58,6 +71,14 @@ export function compactEvent(event: EventLog, progressOf: ProgressOf): StoredEve
   return stored;
 }
 
+/** Bytes a record takes from its start: room for its final version (error, cause, output) to be written over it in place. */
+const RECORD_RESERVE = 16 * 1024;
+
+/** JSON followed by spaces up to `bytes` (still the same JSON to a parser). */
+function padded(text: string, bytes: number): string {
+  return text + ' '.repeat(Math.max(0, bytes - Buffer.byteLength(text)));
+}
+
 /** A lock being written (`<videoId>.lock.<process tag>`) whose writer is gone. */
 function stagedLockDead(name: string): boolean {
   const tag = /\.lock\.([0-9a-z.]+)$/.exec(name)?.[1];
@@ -88,18 +109,62 @@ export class ExecutionStore {
     return existsSync(this.recordPath(name));
   }
 
+  /**
+   * Writes the record whole or not at all (a temporary file, then a rename), padded to
+   * RECORD_RESERVE bytes: the disk space its final version needs is taken now, so `finish` can
+   * write it over in place even when the disk has filled meanwhile. NoSpace when it cannot.
+   */
   start(record: ExecutionRecord): void {
     privateFolder(this.dir);
-    writeFileSync(this.recordPath(record.executionName), JSON.stringify(record, null, 2));
-    writeFileSync(this.eventsPath(record.executionName), '');
+    const path = this.recordPath(record.executionName);
+    const staged = `${path}.${processTag()}`;
+    try {
+      writeFileSync(staged, padded(JSON.stringify(record, null, 2), RECORD_RESERVE));
+      renameSync(staged, path);
+      writeFileSync(this.eventsPath(record.executionName), ''); // after the record: events alone are a dead run's
+    } catch (error) {
+      rmSync(staged, { force: true });
+      rmSync(path, { force: true });
+      rmSync(this.eventsPath(record.executionName), { force: true });
+      throw asNoSpace(error, `the lambda-hls home (its history, ${this.dir})`);
+    }
   }
 
+  /** NoSpace when the disk is full: the caller keeps the event in memory and the run goes on to fail by name. */
   append(name: string, event: StoredEvent): void {
-    appendFileSync(this.eventsPath(name), `${JSON.stringify(event)}\n`);
+    try {
+      appendFileSync(this.eventsPath(name), `${JSON.stringify(event)}\n`);
+    } catch (error) {
+      throw asNoSpace(error, 'the lambda-hls home (its history)');
+    }
   }
 
+  /** Over the reserved bytes in place when it fits (no new disk space needed), else written whole as `start` writes. */
   finish(record: ExecutionRecord): void {
-    writeFileSync(this.recordPath(record.executionName), JSON.stringify(record, null, 2));
+    const path = this.recordPath(record.executionName);
+    const text = JSON.stringify(record, null, 2);
+    try {
+      const reserved = statSync(path).size;
+      if (Buffer.byteLength(text) <= reserved) {
+        const fd = openSync(path, 'r+');
+        try {
+          writeSync(fd, padded(text, reserved), 0);
+        } finally {
+          closeSync(fd);
+        }
+        return;
+      }
+    } catch {
+      // no record to write over: written whole below
+    }
+    const staged = `${path}.${processTag()}`;
+    try {
+      writeFileSync(staged, text);
+      renameSync(staged, path);
+    } catch (error) {
+      rmSync(staged, { force: true });
+      throw asNoSpace(error, 'the lambda-hls home (its history)');
+    }
   }
 
   /** A record as it stands; a RUNNING one whose process is gone is reported ABORTED. */
@@ -183,7 +248,12 @@ export class ExecutionStore {
     // lock exists): no reader ever sees a half-written lock and takes it for a dead one.
     const staged = `${path}.${processTag()}`;
     for (;;) {
-      writeFileSync(staged, JSON.stringify({ ...me, since: new Date().toISOString() }));
+      try {
+        writeFileSync(staged, JSON.stringify({ ...me, since: new Date().toISOString() }));
+      } catch (error) {
+        rmSync(staged, { force: true });
+        throw asNoSpace(error, 'the lambda-hls home (its locks)');
+      }
       try {
         linkSync(staged, path);
         return { release: () => rmSync(path, { force: true }) };
@@ -244,15 +314,40 @@ export class ExecutionStore {
   /** Lock files whose holder has stopped, and locks a killed process was staging: what gc removes. Paths relative to the home folder. */
   deadLocks(): string[] {
     return this.filesEnding('')
-      .filter((f) => (f.endsWith('.lock') ? !this.lockHeld(join(this.dir, f)) : stagedLockDead(f)))
+      .filter((f) => this.isDead(f))
       .map((f) => `executions/${f}`);
   }
 
-  /** Removes a lock gc found dead, unless its holder changed meanwhile (a new convert took it). */
+  /**
+   * A lock whose holder is gone, a lock or record a killed writer staged, or a record no one can
+   * read (a disk that filled as an earlier version wrote it): what gc removes from the history.
+   */
+  private isDead(file: string): boolean {
+    if (file.endsWith('.lock')) return !this.lockHeld(join(this.dir, file));
+    if (stagedLockDead(file)) return true;
+    const stagedRecord = /\.json\.([0-9a-z.]+)$/.exec(file)?.[1];
+    if (stagedRecord !== undefined) return !tagStillRunning(stagedRecord);
+    if (file.endsWith('.json')) return this.unreadable(join(this.dir, file));
+    if (file.endsWith('.events.jsonl')) return !existsSync(join(this.dir, file.replace(/\.events\.jsonl$/, '.json')));
+    return false;
+  }
+
+  private unreadable(path: string): boolean {
+    try {
+      JSON.parse(readFileSync(path, 'utf8'));
+      return false;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code !== 'ENOENT';
+    }
+  }
+
+  /** Removes what gc found dead, unless it came alive meanwhile (a new convert took the lock). */
   removeDeadLock(file: string): void {
     const name = file.replace(/^executions\//, '');
-    const path = join(this.dir, name);
-    if (name.endsWith('.lock') ? !this.lockHeld(path) : stagedLockDead(name)) rmSync(path, { force: true });
+    if (!this.isDead(name)) return;
+    rmSync(join(this.dir, name), { force: true });
+    // A damaged record's events go with it.
+    if (name.endsWith('.json')) rmSync(join(this.dir, name.replace(/\.json$/, '.events.jsonl')), { force: true });
   }
 
   /** A name not used yet: the deterministic one, or with -2, -3… for a new attempt. */

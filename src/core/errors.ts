@@ -35,6 +35,22 @@ export class RevisionPublished extends Error {
   override readonly name = 'RevisionPublished' as const;
 }
 /**
+ * The disk a step writes to is full (ENOSPC; locally the home's, in Lambda /tmp): not the input's
+ * fault, and retrying at once would fill it again. The cause says where; `lambda-hls gc` removes
+ * what the run left.
+ */
+export class NoSpace extends Error {
+  override readonly name = 'NoSpace' as const;
+}
+
+/** The error as NoSpace when the system said the disk is full (ENOSPC, EDQUOT), else as it was. */
+export function asNoSpace(error: unknown, where: string): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code !== 'ENOSPC' && code !== 'EDQUOT') return error;
+  return new NoSpace(`no space left on the disk of ${where}: free some, then convert again (lambda-hls gc removes what this run left)`);
+}
+
+/**
  * A later upload of the same key is served (or being registered) already: this run, of an older
  * upload, must not replace it. S3 does not deliver notifications in order; their sequencer does.
  */
@@ -130,6 +146,7 @@ export const INPUT_ERRORS = [
   'TruncatedInput',
   'CorruptIndex',
   'MediaTooDemanding',
+  'NoSpace',
   'SegmentationFailed',
   'SegmentTooLarge',
   'TranscodeTooLarge',

@@ -4,9 +4,10 @@
 // not know it is rehearsing.
 import './support/hosts.cjs'; // this process reaches the emulated services by name too
 import { execFile, spawnSync } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetAccountSettingsCommand, GetFunctionCommand, GetFunctionConcurrencyCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import {
@@ -416,6 +417,40 @@ describe('the deployed functions on emulated AWS', () => {
     await expect(
       user.send(new PutObjectCommand({ Bucket: buckets.input, Key: 'damaged.mp4', Body: 'bytes', ChecksumCRC32: 'AAAAAA==' })),
     ).rejects.toMatchObject({ name: 'BadDigest' });
+  });
+
+  it('refuses what AWS refuses before a run exists: an execution input over 256 KiB or not JSON; and never judges one S3 key and serves another', async () => {
+    const before = states.executions.size;
+    const start = (input: string, name: string) => sfn.send(new StartExecutionCommand({ stateMachineArn: machineArn, name, input }));
+    await expect(start(JSON.stringify({ key: 'Lecture 1.MP4', padding: 'x'.repeat(300_000) }), 'too-large')).rejects.toMatchObject({
+      name: 'ValidationException',
+    });
+    await expect(start('{"key": "Lecture 1.MP4"', 'not-json')).rejects.toMatchObject({ name: 'InvalidExecutionInput' });
+    expect(states.executions.size).toBe(before);
+    // A key whose parts climb (`../<work bucket>/…`), presigned by a role that may read only the
+    // input bucket: S3 reads it as a key of the input bucket (there is none such), never the work
+    // bucket's object that a path resolver would reach.
+    const reader = roleCredentials(runner.find('validateInput').role);
+    const asValidator = new S3Client({ region: account.region, endpoint: s3.endpoint, credentials: reader });
+    const secret = `${videoIdFor('Lecture 1.MP4')}/private.bin`;
+    await user.send(new PutObjectCommand({ Bucket: buckets.work, Key: secret, Body: 'work bucket only' }));
+    const climbing = await getSignedUrl(asValidator, new GetObjectCommand({ Bucket: buckets.input, Key: `../${buckets.work}/${secret}` }));
+    const at = /^http:\/\/([^/:]+):(\d+)(\/.*)$/.exec(climbing)!;
+    expect(at[3]).toMatch(/^\/\.\.\//); // sent as it is, not resolved
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const request = httpRequest(
+        { host: '127.0.0.1', port: Number(at[2]), path: at[3], headers: { host: `${at[1]}:${at[2]}` } },
+        (res) => {
+          let body = '';
+          res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
+      request.on('error', reject).end();
+    });
+    expect(answer.body).not.toContain('work bucket only');
+    expect(answer.status).toBeGreaterThanOrEqual(400);
+    await user.send(new DeleteObjectCommand({ Bucket: buckets.work, Key: secret }));
   });
 
   it("plays through the stack's PlaybackBaseUrl: an independent player (Debian's ffprobe) decodes every frame of the source, through the API's 302s to the code URLs", async () => {

@@ -15,7 +15,7 @@ import { open, stat } from 'node:fs/promises';
 import { earliestVideoPts } from '../../core/ts-continuity';
 import { join } from 'node:path';
 import { describeContent, SNIFF_BYTES } from '../../core/content';
-import { Interrupted, MediaTooDemanding, NotMedia, SegmentationFailed, TruncatedInput } from '../../core/errors';
+import { Interrupted, MediaTooDemanding, NoSpace, NotMedia, SegmentationFailed, TruncatedInput } from '../../core/errors';
 import type { ColourPlan, EncodingPlan, HdrTransfer, ProbeResult } from '../../core/model';
 import type { MediaFormat } from '../../core/naming';
 import { DEFAULT_MEDIA_MEMORY_MB, DEFAULT_SCRATCH_PENDING_BYTES } from '../../core/plan';
@@ -1103,6 +1103,12 @@ async function streamSegments(ffmpeg: string, args: string[], request: StreamOpt
         );
       }
       if (code !== 0 && outOfMemory({ stderr, signal: killedBy }, limits)) throw tooDemanding('ffmpeg', limits);
+      // The scratch folder's disk (locally the home's, in Lambda /tmp) filled while ffmpeg wrote.
+      if (/No space left on device/i.test(stderr)) {
+        throw new NoSpace(
+          "no space left on the disk of ffmpeg's scratch folder (locally the lambda-hls home's, deployed the function's ephemeral storage): free some, then convert again",
+        );
+      }
       if (code !== 0) throw new SegmentationFailed(`ffmpeg could not segment the file: ${ffmpegCause(stderr)}`);
       if (cutShort) throw new TruncatedInput('ffmpeg found the media cut short (partial file)');
       if (count === 0) throw new SegmentationFailed('ffmpeg wrote no segments: is the file empty of frames?');

@@ -2,7 +2,7 @@
 // byte for byte, as Lambda keeps an uploaded package, and URLs signed like GetFunction's.
 import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InvalidRequest } from '../../core/errors';
+import { asNoSpace, InvalidRequest } from '../../core/errors';
 import type { AccountLimits, CodeStore, PackageInfo, PackageLocation, PackageSource, StoredPackage } from '../../ports';
 import { readRange } from '../http-range';
 import { processTag, tagStillRunning } from '../../process-identity';
@@ -59,7 +59,9 @@ export class LocalCodeStore implements CodeStore {
 
   async createPackage(name: string, zip: PackageSource): Promise<StoredPackage> {
     const dir = this.dir(name);
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true }).catch((error: unknown) => {
+      throw asNoSpace(error, 'the lambda-hls home (its functions)');
+    });
     // Staged files are named by this process, so gc can tell a killed create's from a running one's.
     // node:crypto is loaded by the first package, not by commands that only list (`list`, `gc`).
     const { createHash, randomBytes } = require('node:crypto') as typeof import('node:crypto');
@@ -84,7 +86,7 @@ export class LocalCodeStore implements CodeStore {
     } catch (error) {
       await rm(staged, { force: true });
       if (!(await this.meta(name))) await rm(dir, { recursive: true, force: true });
-      throw error;
+      throw asNoSpace(error, 'the lambda-hls home (its functions)');
     }
     if (size !== zip.size) {
       await rm(staged, { force: true });
@@ -98,9 +100,15 @@ export class LocalCodeStore implements CodeStore {
     }
     const info: Meta = { name, codeSha256, codeSize: size, createdAt: new Date(this.now()).toISOString() };
     // Code first, then the description: a function without function.json does not exist yet.
-    await rename(staged, join(dir, 'code.zip'));
-    await writeFile(join(dir, `function.json.${tag}`), JSON.stringify(info));
-    await rename(join(dir, `function.json.${tag}`), join(dir, 'function.json'));
+    try {
+      await rename(staged, join(dir, 'code.zip'));
+      await writeFile(join(dir, `function.json.${tag}`), JSON.stringify(info));
+      await rename(join(dir, `function.json.${tag}`), join(dir, 'function.json'));
+    } catch (error) {
+      await rm(join(dir, `function.json.${tag}`), { force: true });
+      if (!existing) await rm(dir, { recursive: true, force: true }); // never half a function
+      throw asNoSpace(error, 'the lambda-hls home (its functions)');
+    }
     return { ...info, created: true };
   }
 

@@ -17,7 +17,7 @@ import {
 } from 'node:fs/promises';
 import type { Dirent } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
-import { InputNotFound, InvalidRequest } from '../../core/errors';
+import { asNoSpace, InputNotFound, InvalidRequest } from '../../core/errors';
 import type { Bucket, ObjectInfo, ObjectStore, TaggedObject, WriteCondition } from '../../ports';
 import { tagStillRunning, processTag } from '../../process-identity';
 import { keyOfPath, openWithin, pathOfKey, TEMP_PREFIX } from './paths';
@@ -82,7 +82,9 @@ export class LocalObjectStore implements ObjectStore {
 
   /** Writes to a temporary name first, so a reader never sees half an object. */
   private async atomically(path: string, write: (tmp: string) => Promise<void>): Promise<void> {
-    await mkdir(dirname(path), { recursive: true });
+    await mkdir(dirname(path), { recursive: true }).catch((error: unknown) => {
+      throw asNoSpace(error, 'the lambda-hls home (its buckets)');
+    });
     // Short, so a key near the file-name limit still has room for its temporary twin; it names the
     // writing process, so what a killed process left can be told from what one is still writing.
     // node:crypto is loaded by the first write, not by commands that only read (`list`).
@@ -93,7 +95,7 @@ export class LocalObjectStore implements ObjectStore {
       await rename(tmp, path);
     } catch (error) {
       await rm(tmp, { force: true });
-      throw error;
+      throw asNoSpace(error, 'the lambda-hls home (its buckets)');
     }
   }
 
@@ -140,11 +142,13 @@ export class LocalObjectStore implements ObjectStore {
   /** A rename on the same disk: the segment's bytes are written once, by ffmpeg. */
   async moveFile(bucket: Bucket, key: string, path: string): Promise<void> {
     const target = this.pathOf(bucket, key);
-    await mkdir(dirname(target), { recursive: true });
+    await mkdir(dirname(target), { recursive: true }).catch((error: unknown) => {
+      throw asNoSpace(error, 'the lambda-hls home (its buckets)');
+    });
     try {
       await rename(path, target);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw asNoSpace(error, 'the lambda-hls home (its buckets)');
       await this.putFile(bucket, key, path); // scratch on another disk (a tmpfs /tmp): copied
       await rm(path, { force: true });
     }

@@ -96,6 +96,17 @@ export async function startS3(options: {
       req.resume();
       return deny(res, decision.denied);
     }
+    if (decision.dotted) {
+      // S3 holds such a key as any other; s3rver would store or read it outside its bucket. Refused,
+      // never served as a key IAM did not judge.
+      req.resume();
+      return answerError(
+        res,
+        501,
+        'NotImplemented',
+        'the rehearsal\'s S3 cannot hold a key with a "." or ".." part (S3 takes it as a plain name)',
+      );
+    }
     // Read the whole body first, as S3 does: a client still sending would otherwise wait for its socket to time out.
     const received = await receive(req);
     for (const fault of faults) {
@@ -347,22 +358,28 @@ interface Decision {
   object: boolean;
   request: S3Request;
   denied?: string;
+  /** A key with a `.` or `..` part, which s3rver would resolve as a path into another bucket. */
+  dotted?: boolean;
 }
 
 async function authorize(req: IncomingMessage, iam: Iam | undefined): Promise<Decision> {
-  const url = new URL(req.url ?? '/', 'http://s3');
+  // The key exactly as sent: S3 takes `.` and `..` as parts of a key's name, never as steps up a
+  // path (a URL parser would resolve them, and IAM would judge another key than the one served).
+  const [rawPath = '/', rawQuery = ''] = (req.url ?? '/').split('?');
+  const query = new URLSearchParams(rawQuery);
   const host = String(req.headers.host ?? '').replace(/:\d+$/, '');
   const vhost = /^(.+)\.s3\.localhost$/.exec(host)?.[1];
-  const segments = url.pathname.split('/').slice(1);
+  const segments = rawPath.split('/').slice(1);
   const bucket = vhost ?? decodeURIComponent(segments.shift() ?? '');
   const key = segments.map(decodeURIComponent).join('/');
-  const accessKeyId = accessKeyOf(req.headers, url.searchParams) ?? 'anonymous';
-  const action = s3Action(req.method ?? 'GET', key, url.searchParams);
+  const accessKeyId = accessKeyOf(req.headers, query) ?? 'anonymous';
+  const action = s3Action(req.method ?? 'GET', key, query);
   const decision: Decision = {
     accessKeyId,
     bucket,
     object: key !== '',
-    request: { accessKeyId, action, bucket, key, query: url.searchParams },
+    request: { accessKeyId, action, bucket, key, query },
+    ...(key.split('/').some((part) => part === '.' || part === '..') && { dotted: true }),
   };
   if (!iam) return decision;
   const resource = key ? `arn:aws:s3:::${bucket}/${key}` : `arn:aws:s3:::${bucket}`;

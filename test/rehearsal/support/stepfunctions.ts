@@ -4,6 +4,7 @@
 // ExecutionAlreadyExists), DescribeExecution, GetExecutionHistory (AWS-shaped events, paged, either
 // order) and ListExecutions.
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { StateMachine } from 'aws-local-stepfunctions';
 import '../../../local/engine'; // its Promise.withResolvers polyfill, for Node 20
@@ -254,6 +255,8 @@ export async function startStepFunctions(options: {
     ...(e.cause !== undefined && { cause: e.cause }),
   });
 
+  /** StartExecution's input: at most 256 KiB of UTF-8 (the API's length constraint). */
+  const MAX_INPUT_BYTES = 262_144;
   const byArn = (arn: unknown) => {
     const found = [...executions.values()].find((e) => e.arn === arn);
     if (!found) throw new ApiError('ExecutionDoesNotExist', `Execution Does Not Exist: '${String(arn)}'`);
@@ -264,8 +267,25 @@ export async function startStepFunctions(options: {
     StartExecution(input) {
       if (input.stateMachineArn !== options.machine.arn)
         throw new ApiError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${String(input.stateMachineArn)}'`);
-      const name = String(input.name);
+      // Without a name, Step Functions makes one (a UUID).
+      const name = input.name === undefined ? randomUUID() : String(input.name);
       const text = String(input.input ?? '{}');
+      // What AWS refuses at StartExecution, before any execution exists (the state limit cannot be caught later).
+      if (Buffer.byteLength(text) > MAX_INPUT_BYTES) {
+        throw new ApiError(
+          'ValidationException',
+          `1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length less than or equal to ${MAX_INPUT_BYTES}`,
+        );
+      }
+      try {
+        JSON.parse(text);
+      } catch {
+        throw new ApiError('InvalidExecutionInput', `Invalid State Machine Execution Input: '${text.slice(0, 80)}'`);
+      }
+      const controls = [...name].some((c) => c.charCodeAt(0) <= 0x1f || (c.charCodeAt(0) >= 0x7f && c.charCodeAt(0) <= 0x9f));
+      if (controls || !/^[^\s<>{}[\]?*"#%\\^|~`$&,;:/]{1,80}$/.test(name)) {
+        throw new ApiError('InvalidName', `Invalid Name: '${name}'`);
+      }
       const existing = executions.get(name);
       if (existing) {
         // Standard workflows: the same name and input of a running execution is the same start.
