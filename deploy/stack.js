@@ -105,6 +105,12 @@ function permissions({ buckets, functionPrefix, stateMachine, executions }) {
   const list = (name) => ({ Effect: 'Allow', Action: ['s3:ListBucket'], Resource: bucketArn(name) });
   // The video's route record only (routes/<id>.json), read to refuse rebuilding a published revision.
   const readRoutes = [output(['GetObject'], 'routes'), list(buckets.output)];
+  // The code storage ledger (work/quota/*): read and written conditionally by whoever reserves or gives back.
+  const ledger = (actions) => ({
+    Effect: 'Allow',
+    Action: actions.map((a) => `s3:${a}`),
+    Resource: join('arn:', partition, ':s3:::', buckets.work, '/quota/*'),
+  });
   const segmentFunctions = (actions) => ({
     Effect: 'Allow',
     Action: actions.map((a) => `lambda:${a}`),
@@ -128,6 +134,8 @@ function permissions({ buckets, functionPrefix, stateMachine, executions }) {
       s3(['GetObject'], buckets.input),
       list(buckets.input),
       s3(['PutObject', 'AbortMultipartUpload'], buckets.work),
+      ledger(['GetObject']),
+      list(buckets.work),
       accountSettings,
     ],
     // the plan and the chunk's audio in, its segments and their list out; presigned GET of the input
@@ -154,6 +162,7 @@ function permissions({ buckets, functionPrefix, stateMachine, executions }) {
     // switch the route (its record only), then delete the previous revision's playlist and the work files
     registerRoute: [
       s3(['GetObject', 'DeleteObject'], buckets.work),
+      ledger(['PutObject']),
       list(buckets.work),
       output(['GetObject', 'PutObject'], 'routes'),
       output(['DeleteObject'], 'v'),
@@ -163,6 +172,7 @@ function permissions({ buckets, functionPrefix, stateMachine, executions }) {
     // delete what a failed execution made (never the revision being served, never a route record)
     cleanUp: [
       s3(['DeleteObject'], buckets.work),
+      ledger(['GetObject', 'PutObject']),
       list(buckets.work),
       output(['GetObject'], 'routes'),
       output(['DeleteObject'], 'v'),
@@ -228,6 +238,8 @@ function environments({ buckets, functionPrefix, segmentRuntime, videoIdSecret, 
     LAMBDA_HLS_ENCODE_CONCURRENCY: String(encoding.concurrency),
     // How batches of packages are sized: the packageBatch function's timeout.
     LAMBDA_HLS_PACKAGE_TIMEOUT_SECONDS: String(packaging.timeout),
+    // The code storage left to the account's other functions.
+    LAMBDA_HLS_CODE_HEADROOM_PERCENT: String(packaging.headroom),
     // serve-segment and deliver-segment may read the output bucket, not list it.
     UNLISTED_BUCKETS: 'output',
     // The ffmpeg layer (serverless.yml) puts its binaries here.
@@ -310,7 +322,10 @@ async function describe({ resolveVariable }) {
     memorySize: await resolveVariable('self:functions.encodeChunk.memorySize'),
     concurrency: await resolveVariable('param:encodeConcurrency'),
   };
-  const packaging = { timeout: await resolveVariable('self:functions.packageBatch.timeout') };
+  const packaging = {
+    timeout: await resolveVariable('self:functions.packageBatch.timeout'),
+    headroom: wholeParam('codeHeadroomPercent', await resolveVariable('param:codeHeadroomPercent'), 0, 90),
+  };
   const base = `${service}-${stage}`.toLowerCase();
   const buckets = bucketNamesFor(base);
   const stateMachine = { Ref: 'ConvertVideo' };

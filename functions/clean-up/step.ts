@@ -1,6 +1,7 @@
 // CleanUp: on any failure, delete every function and object this execution created, then hand
 // the original error on (normalised to one line) for the Fail state.
 import { oneLineCause } from '../../src/core/errors';
+import { releaseCodeStorage } from '../../src/registry/quota';
 import { hasPublished } from '../../src/core/model';
 import { isRevision, isVideoId, videoIdFor } from '../../src/core/naming';
 import type { Ports } from '../../src/ports';
@@ -90,6 +91,12 @@ export async function cleanUp(input: CleanUpInput, ports: CleanUpPorts, settings
     left.firstError ??= `${(error as Error).name}: ${(error as Error).message}`;
     left.objects.push(`everything under ${videoId}/${revision}`);
   }
+  // The run's code storage is given back (a reservation not given back lapses after a day).
+  const released = await releaseCodeStorage(ports.objects, `${videoId}/${revision}`).then(
+    () => true,
+    () => false,
+  );
+  if (!released) result.Cause = `${result.Cause} — and its code storage reservation could not be given back (it lapses in a day)`;
   if (left.functions.length > 0 || left.objects.length > 0) {
     const what = [plural(left.functions.length, 'function'), plural(left.objects.length, 'object')]
       .filter((w) => !w.startsWith('0 '))

@@ -53,7 +53,10 @@ async function continueCounters(
 export async function joinChunks(
   job: Job,
   ports: JoinChunksPorts,
-  settings: Pick<SegmentMediaSettings, 'maxPackageBytes' | 'packageBytes' | 'batchLimits' | 'packageTimeoutSeconds' | 'retry'>,
+  settings: Pick<
+    SegmentMediaSettings,
+    'maxPackageBytes' | 'packageBytes' | 'batchLimits' | 'packageTimeoutSeconds' | 'retry' | 'codeHeadroomPercent'
+  >,
 ): Promise<SegmentationResult> {
   const { videoId, revision } = job;
   const document = await readDocument(ports.objects, 'work', keys.chunks(videoId, revision), parseChunkDocument);

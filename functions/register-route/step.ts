@@ -19,6 +19,7 @@ import type { Ports } from '../../src/ports';
 import { readDocument } from '../../src/read-document';
 import type { RetryOptions } from '../../src/core/retry';
 import { deleteRevision, retriedStores, type OwnedStores } from '../../src/registry/deletion';
+import { releaseCodeStorage } from '../../src/registry/quota';
 import { readRouteState, refuseIfSuperseded } from '../../src/registry/routes';
 
 export type RegisterRoutePorts = Pick<Ports, 'objects' | 'code' | 'clock'>;
@@ -169,6 +170,8 @@ async function finishCleanUp(ports: OwnedStores, record: RouteRecord, now: numbe
     await deleteRevision(ports, record.videoId, revision, { functions: true, output: true, work: true }, packages);
   }
   await deleteRevision(ports, record.videoId, record.revision, { functions: false, output: false, work: true });
+  // Its functions are stored and counted in the account's code storage: the reservation is given back.
+  await releaseCodeStorage(ports.objects, `${record.videoId}/${record.revision}`);
 }
 
 function resultOf(record: RouteRecord): RouteResult {

@@ -7,7 +7,7 @@ import { processTag } from '../../src/process-identity';
 import { CONTROL_PLANE_RETRY, retryTransient, type RetryOptions } from '../../src/core/retry';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CodeStorageQuotaExceeded, InputNotFound, SegmentationFailed, SegmentTooLarge, TruncatedInput } from '../../src/core/errors';
+import { InputNotFound, SegmentationFailed, SegmentTooLarge, TruncatedInput } from '../../src/core/errors';
 import {
   chunkConcurrencyFor,
   describeChunking,
@@ -39,7 +39,8 @@ import {
 } from '../../src/core/plan';
 import { crc32 } from '../../src/core/zip';
 import { formatBytes } from '../../src/core/units';
-import type { CodeStore, Ports, SegmentStream, SegmentTiming } from '../../src/ports';
+import { reserveCodeStorage } from '../../src/registry/quota';
+import type { Ports, SegmentStream, SegmentTiming } from '../../src/ports';
 
 export { parseJob as parseSegmentMediaInput } from '../../src/core/model';
 
@@ -58,6 +59,8 @@ export interface SegmentMediaSettings extends EncodeSettings {
   batchLimits?: BatchLimits;
   /** The packageBatch function's timeout, as the stack sets it; unset locally. */
   packageTimeoutSeconds?: number | undefined;
+  /** Per cent of the code storage quota left to the account's other functions (LAMBDA_HLS_CODE_HEADROOM_PERCENT). */
+  codeHeadroomPercent?: number;
 }
 
 /**
@@ -292,7 +295,10 @@ export async function finishSegmentation(
   plan: EncodingPlan,
   segments: SegmentRecord[],
   ports: Pick<Ports, 'objects' | 'code'>,
-  settings: Pick<SegmentMediaSettings, 'maxPackageBytes' | 'packageBytes' | 'batchLimits' | 'packageTimeoutSeconds' | 'retry'>,
+  settings: Pick<
+    SegmentMediaSettings,
+    'maxPackageBytes' | 'packageBytes' | 'batchLimits' | 'packageTimeoutSeconds' | 'retry' | 'codeHeadroomPercent'
+  >,
   extra: Pick<SegmentationResult, 'warnings' | 'ffmpeg' | 'chunks'>,
 ): Promise<SegmentationResult> {
   const { videoId, revision } = job;
@@ -301,11 +307,15 @@ export async function finishSegmentation(
   // Limits before money: both checks run before any function is created.
   checkSegmentSizes(manifest, settings.maxPackageBytes, job.options.segmentSeconds);
   const packages = planPackages(manifest.segments, { ...DEFAULT_PACKING, maxBytes: settings.packageBytes });
-  await checkQuota(
-    ports.code,
-    packages.reduce((sum, p) => sum + p.bytes, 0),
-    settings.retry,
-  );
+  // Retried here: a throttled read would otherwise repeat the whole segmenting.
+  const limits = await retryTransient(() => ports.code.quota(), { ...CONTROL_PLANE_RETRY, ...settings.retry });
+  await reserveCodeStorage(ports.objects, {
+    run: `${videoId}/${revision}`,
+    bytes: packages.reduce((sum, p) => sum + p.bytes, 0),
+    limits,
+    headroom: (settings.codeHeadroomPercent ?? 10) / 100,
+    now: Date.now(),
+  });
 
   const manifestKey = keys.manifest(videoId, revision);
   await ports.objects.put('work', manifestKey, JSON.stringify(manifest), 'application/json');
@@ -354,18 +364,6 @@ function checkSegmentSizes(manifest: SegmentManifest, maxBytes: number, segmentS
     const shorter = Math.max(1, Math.floor((segmentSeconds * maxBytes) / largest.bytes / 2));
     throw new SegmentTooLarge(
       `segment ${largest.index} is ${formatBytes(largest.bytes)} and a package holds at most ${formatBytes(maxBytes)}: use shorter segments (e.g. --segment-seconds ${shorter}) or a smaller profile (--profile 360p)`,
-    );
-  }
-}
-
-/** Before any function is created: will the packages fit in the free code storage? */
-async function checkQuota(code: Pick<CodeStore, 'quota'>, needed: number, retry: RetryOptions = {}): Promise<void> {
-  // Retried here: a throttled read would otherwise repeat the whole segmenting.
-  const { limitBytes, usedBytes } = await retryTransient(() => code.quota(), { ...CONTROL_PLANE_RETRY, ...retry });
-  const free = Math.max(0, limitBytes - usedBytes);
-  if (needed > free) {
-    throw new CodeStorageQuotaExceeded(
-      `the packages need ${formatBytes(needed)} of code storage but only ${formatBytes(free)} of ${formatBytes(limitBytes)} is free: delete videos (lambda-hls delete, gc) to make room; Lambda-managed code storage is a per-region quota shared with every function of the account`,
     );
   }
 }

@@ -73,4 +73,6 @@ export interface GcJson {
   unreadable: string[];
   /** Videos being converted while gc ran: kept, for the next gc. */
   busy: string[];
+  /** Code storage reservations (`<videoId>/<revision>`) of runs no longer running — a killed one's — given back (an additive field). */
+  reservations: string[];
 }

@@ -22,6 +22,7 @@ export async function runGc(target: Target, dryRun: boolean, json: boolean): Pro
       leftovers: report.leftovers,
       unreadable: report.unreadable.map((u) => u.key),
       busy: report.busy,
+      reservations: report.reservations,
     };
     printJson(out);
     return EXIT_OK;
@@ -30,6 +31,7 @@ export async function runGc(target: Target, dryRun: boolean, json: boolean): Pro
   for (const name of report.functions) say(`  ${verb} function ${name}`);
   for (const path of report.objects) say(`  ${verb} object ${path}`);
   for (const path of report.leftovers) say(`  ${verb} leftover ${path}`);
+  for (const run of report.reservations) say(`  ${dryRun ? 'would give' : 'gave'} back the code storage ${run} reserved (its run is over)`);
   const unreadable = unreadableLine(report.unreadable);
   if (unreadable) say(`  kept everything of ${unreadable}`);
   if (report.busy.length > 0) say(`  kept ${plural(report.busy.length, 'video')} being converted now: ${report.busy.join(', ')}`);

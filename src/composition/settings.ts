@@ -30,6 +30,8 @@ export interface Settings {
   /** Largest segment a package may hold. */
   maxPackageBytes: number;
   quotaBytes: number;
+  /** Per cent of the code storage quota no conversion may take (the account's other functions'). */
+  codeHeadroomPercent: number;
   urlLifetimeSeconds: number;
   /** How long a replaced revision's segments stay addressable (players holding its playlist) before its functions go. */
   revisionGraceSeconds: number;
@@ -256,6 +258,14 @@ export const SETTINGS = [
     help: "local code storage quota, as Lambda's per region (CodeStorageQuotaExceeded above it)",
     parse: whole('LAMBDA_HLS_CODE_QUOTA_BYTES', DEFAULT_QUOTA_BYTES, 1, MAX_BYTES, 'bytes'),
   } satisfies Spec<'quotaBytes'>,
+  {
+    name: 'LAMBDA_HLS_CODE_HEADROOM_PERCENT',
+    key: 'codeHeadroomPercent',
+    scope: 'both',
+    shown: '10 (deployed: param codeHeadroomPercent)',
+    help: "per cent of the code storage quota conversions leave free for the account's other functions (CodeStorageQuotaExceeded rather than take it)",
+    parse: whole('LAMBDA_HLS_CODE_HEADROOM_PERCENT', 10, 0, 90, 'per cent'),
+  } satisfies Spec<'codeHeadroomPercent'>,
   {
     name: 'LAMBDA_HLS_URL_LIFETIME_SECONDS',
     key: 'urlLifetimeSeconds',

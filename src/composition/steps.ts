@@ -71,7 +71,7 @@ export const STEPS = {
   segmentMedia: entry({
     invokedBy: 'state machine',
     ports: ['objects', 'media', 'code'],
-    variables: [...ENCODE_VARIABLES, 'LAMBDA_HLS_PACKAGE_TIMEOUT_SECONDS'],
+    variables: [...ENCODE_VARIABLES, 'LAMBDA_HLS_PACKAGE_TIMEOUT_SECONDS', 'LAMBDA_HLS_CODE_HEADROOM_PERCENT'],
     parse: parseSegmentMediaInput,
     run: segmentMedia,
     // A transcode's SegmentMedia plans chunks (and encodes the audio); JoinChunks then segments as a copy's does.
@@ -94,7 +94,7 @@ export const STEPS = {
   joinChunks: entry({
     invokedBy: 'state machine',
     ports: ['objects', 'code'],
-    variables: ['LAMBDA_HLS_PACKAGE_TIMEOUT_SECONDS'],
+    variables: ['LAMBDA_HLS_PACKAGE_TIMEOUT_SECONDS', 'LAMBDA_HLS_CODE_HEADROOM_PERCENT'],
     parse: parseJoinChunksInput,
     run: joinChunks,
     progress: segmentationProgress,

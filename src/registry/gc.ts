@@ -3,6 +3,7 @@ import { retiredInGrace, type RouteRecord } from '../core/model';
 import { keys, parseFunctionName, videoIdFor } from '../core/naming';
 import type { Bucket } from '../ports';
 import type { OwnedStores } from './deletion';
+import { QUOTA_LEDGER_KEY, releaseCodeStorage, reservedRuns } from './quota';
 import { listRoutes, readRouteTolerant, type UnreadableRoute } from './routes';
 
 /** How long a deletion's mark is kept: the state machine's TimeoutSeconds (86,400 s), so no run from before the deletion can still register. */
@@ -18,6 +19,8 @@ export interface GarbageReport {
   unreadable: UnreadableRoute[];
   /** Videos being converted when gc came to them: left for the next run. */
   busy: string[];
+  /** Code storage reservations of runs no longer running (a killed one's), given back: `<videoId>/<revision>`. */
+  reservations: string[];
 }
 
 export interface RunningExecutions {
@@ -99,7 +102,7 @@ export async function collectGarbage(
     byVideo.set(videoId, found);
     return found;
   };
-  const report: GarbageReport = { functions: [], objects: [], leftovers: [], unreadable, busy: [] };
+  const report: GarbageReport = { functions: [], objects: [], leftovers: [], unreadable, busy: [], reservations: [] };
   // Under our prefix but of no video: never ours to keep.
   const orphans: string[] = [];
   for (const fn of functions) {
@@ -109,6 +112,8 @@ export async function collectGarbage(
   }
   report.functions.push(...orphans);
   for (const object of work) {
+    // The code storage ledger is every run's, no video's.
+    if (object.key === QUOTA_LEDGER_KEY) continue;
     // Work files of a served revision were removed when it was registered: only running ones keep theirs.
     const [videoId = '', revision = ''] = object.key.split('/');
     if (!isRunning(videoId, revision) && !damaged.has(videoId)) of(videoId).objects.push({ bucket: 'work', key: object.key });
@@ -150,6 +155,9 @@ export async function collectGarbage(
     }
   }
   if (!options.dryRun) for (const name of orphans) await ports.code.delete(name);
+  // What a killed run reserved of the code storage, and never gave back.
+  report.reservations = (await reservedRuns(ports.objects)).filter((run) => !running.revisions.has(run));
+  if (!options.dryRun) for (const run of report.reservations) await releaseCodeStorage(ports.objects, run);
   // A deletion's mark outlives every run that began before it (an execution runs at most a day).
   for (const mark of deleted.filter((d) => now - Date.parse(d.deletedAt) > DELETION_MARK_MS)) {
     report.objects.push(`output/${keys.route(mark.videoId)}`);

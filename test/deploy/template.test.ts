@@ -451,12 +451,14 @@ describe('IAM: least privilege, statement by statement', () => {
   it('grants each function exactly the actions it uses, on exactly its resources', () => {
     const ROUTES = `${bucket('output')}/routes/*`;
     const PLAYLISTS = `${bucket('output')}/v/*`;
+    const LEDGER = `${bucket('work')}/quota/*`;
     const expected: Record<string, Record<string, string[]>> = {
       // The route record only, to refuse rebuilding a published revision (ValidateInput, PackageBatch, WritePlaylist).
       validateInput: { 's3:GetObject': [objects('input'), ROUTES], 's3:ListBucket': [bucket('input'), bucket('output')] },
+      // The code storage ledger is read (and written, with the rest of the work bucket) to reserve.
       segmentMedia: {
-        's3:GetObject': [objects('input')],
-        's3:ListBucket': [bucket('input')],
+        's3:GetObject': [objects('input'), LEDGER],
+        's3:ListBucket': [bucket('input'), bucket('work')],
         's3:PutObject': [objects('work')],
         's3:AbortMultipartUpload': [objects('work')],
         'lambda:GetAccountSettings': ['*'],
@@ -499,14 +501,15 @@ describe('IAM: least privilege, statement by statement', () => {
       // The route record read and written; retired revisions' playlists deleted.
       registerRoute: {
         's3:GetObject': [ROUTES, objects('work')],
-        's3:PutObject': [ROUTES],
+        's3:PutObject': [ROUTES, LEDGER],
         's3:DeleteObject': [PLAYLISTS, objects('work')],
         's3:ListBucket': [bucket('output'), bucket('work')],
         'lambda:DeleteFunction': [SEGMENT_FUNCTIONS],
       },
       // The route record read (to spare what it serves), a failed run's playlist deleted: never a record.
       cleanUp: {
-        's3:GetObject': [ROUTES],
+        's3:GetObject': [ROUTES, LEDGER],
+        's3:PutObject': [LEDGER],
         's3:DeleteObject': [PLAYLISTS, objects('work')],
         's3:ListBucket': [bucket('output'), bucket('work')],
         'lambda:DeleteFunction': [SEGMENT_FUNCTIONS],

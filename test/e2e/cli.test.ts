@@ -18,7 +18,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { checkPlaylist } from '../../src/core/playlist';
-import { buildCli, CLI, cliIn, localKeyOf, localVideoIdOf } from '../support/cli';
+import { buildCli, CLI, cliAsync, cliIn, localKeyOf, localVideoIdOf } from '../support/cli';
 import { checkEveryPlaylist } from '../support/independent-playlist';
 import { boxOf, declaringSamples, rewriteBoxes } from '../support/mp4-boxes';
 import { framesOf, gstreamerFrames, PLAYER, VLC_UNSHOWN_LAST_FRAMES, vlcFrames } from '../support/player';
@@ -548,6 +548,7 @@ describe('a conversion killed in the middle of PackageSegments', () => {
       leftovers: gc.leftovers.filter((o) => /\/(%tmp-|code\.zip\.|function\.json\.)[^/]+$/.test(o)),
       unreadable: [],
       busy: [],
+      reservations: [],
     });
   });
 
@@ -993,6 +994,30 @@ describe('unusual but valid names convert, and delete leaves nothing', () => {
   });
 });
 
+describe('two conversions of different videos at once against a code storage quota that holds one', () => {
+  it('lets one store its packages and refuses the other before any function exists (CodeStorageQuotaExceeded), never over the quota', async () => {
+    const home = tempDir('e2e-quota-home');
+    const media = tempDir('e2e-quota-media');
+    const first = makeVideo(join(media, 'first.mp4'), { seconds: 6, size: '320x180' });
+    const second = join(media, 'second.mp4');
+    writeFileSync(second, readFileSync(first));
+    // Room for one video's packages and a half, nothing kept for other functions.
+    const quota = Math.floor(readFileSync(first).length * 1.5);
+    const env = { LAMBDA_HLS_CODE_QUOTA_BYTES: String(quota), LAMBDA_HLS_CODE_HEADROOM_PERCENT: '0' };
+    const runs = await Promise.all([first, second].map((file) => cliAsync(home, ['convert', file, '--json'], env)));
+    const results = runs.map((r) => JSON.parse(r.stdout) as { status: string; error?: { state: string; error: string } });
+    expect(results.map((r) => r.status).sort()).toEqual(['FAILED', 'SUCCEEDED']);
+    expect(results.find((r) => r.status === 'FAILED')!.error).toMatchObject({ state: 'SegmentMedia', error: 'CodeStorageQuotaExceeded' });
+    const stored = functionsIn(home).reduce((sum, fn) => sum + statSync(join(home, 'functions', fn, 'code.zip')).size, 0);
+    expect(stored).toBeLessThanOrEqual(quota);
+    // The ledger holds no reservation once both have ended.
+    const ledger = JSON.parse(readFileSync(join(home, 'buckets', 'work', 'quota', 'reservations.json'), 'utf8')) as {
+      reservations: Record<string, unknown>;
+    };
+    expect(ledger.reservations).toEqual({});
+  });
+});
+
 describe('two conversions of the same video at the same time', () => {
   let twinHome: string;
   let clip: string;
@@ -1064,7 +1089,7 @@ describe('two conversions of the same video at the same time', () => {
     expect(functionsIn(twinHome).sort()).toEqual([...route.packages, ...(route.retired ?? []).flatMap((r) => r.packages)].sort());
     expect(checkEveryPlaylist(twinHome)).toEqual({ checked: 1, problems: {} });
     const gc = JSON.parse(cliIn(twinHome, ['gc', '--dry-run', '--json']).stdout) as unknown;
-    expect(gc).toEqual({ dryRun: true, functions: [], objects: [], leftovers: [], unreadable: [], busy: [] });
+    expect(gc).toEqual({ dryRun: true, functions: [], objects: [], leftovers: [], unreadable: [], busy: [], reservations: [] });
   });
 
   it('says so when one waits for the other', async () => {

@@ -1099,6 +1099,7 @@ describe('lambda-hls --stage rehearsal, on the rehearsed stack', () => {
       leftovers: [],
       unreadable: [],
       busy: [],
+      reservations: [],
     });
   });
 

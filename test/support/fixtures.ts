@@ -159,7 +159,16 @@ export function leftovers(home: string): string[] {
   };
   walk(join(home, 'buckets'));
   walk(join(home, 'functions'));
-  return found.sort();
+  // The code storage ledger is every run's: an artefact of none while it holds no reservation.
+  const ledger = join('buckets', 'work', 'quota', 'reservations.json');
+  const empty = (() => {
+    try {
+      return Object.keys((JSON.parse(readFileSync(join(home, ledger), 'utf8')) as { reservations: object }).reservations).length === 0;
+    } catch {
+      return false;
+    }
+  })();
+  return found.filter((f) => !(empty && f === ledger)).sort();
 }
 
 export function removeDir(dir: string): void {
