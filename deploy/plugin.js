@@ -84,7 +84,9 @@ class LambdaHlsDeploy {
     const dir = join(this.serverless.serviceDir, 'layers', 'ffmpeg');
     const script = join(dir, 'build.mjs');
     const built = join(dir, 'build', 'bin', 'ffprobe');
-    if (existsSync(built) && statSync(built).mtimeMs >= statSync(script).mtimeMs) return;
+    // A given binary (LAMBDA_HLS_LAYER_FFMPEG / _FFPROBE) is checked and copied on every package.
+    const given = process.env.LAMBDA_HLS_LAYER_FFMPEG || process.env.LAMBDA_HLS_LAYER_FFPROBE;
+    if (!given && existsSync(built) && statSync(built).mtimeMs >= statSync(script).mtimeMs) return;
     const arch = this.serverless.service.provider.architecture ?? 'x86_64';
     const run = spawnSync(process.execPath, [script, '--arch', arch], { stdio: 'inherit' });
     if (run.status !== 0)

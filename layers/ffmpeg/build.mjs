@@ -2,6 +2,12 @@
 // binaries shipped in npm packages, for the architecture the functions run on (x86_64 by
 // default, as in serverless.yml; `--arch arm64` for Graviton). Lambda allows 250 MB unzipped for
 // a function and its layers together; the script fails if the layer alone leaves too little room.
+//
+// The npm ffmpeg is a 2018 build (git N-47683) and decodes every untrusted upload: a newer static
+// build can be given instead, LAMBDA_HLS_LAYER_FFMPEG=<path> (and LAMBDA_HLS_LAYER_FFPROBE=<path>).
+// It is checked before it is used: it runs here, says it is ffmpeg (ffprobe), is statically linked
+// (Lambda's Amazon Linux has none of another system's libraries) and was built in MIN_YEAR or later.
+import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -9,7 +15,11 @@ import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
 const here = dirname(fileURLToPath(import.meta.url));
-const out = join(here, 'build', 'bin');
+const outFlag = process.argv.indexOf('--out');
+const buildDir = outFlag > 0 ? process.argv[outFlag + 1] : join(here, 'build');
+const out = join(buildDir, 'bin');
+/** The oldest build year a given binary may have: older ffmpeg decodes with known holes. */
+const MIN_YEAR = 2023;
 const LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024;
 /** What the function code of ValidateInput or SegmentMedia may still use next to the layer. */
 const ROOM_FOR_CODE = 20 * 1024 * 1024;
@@ -24,16 +34,41 @@ if (!npmArch) {
 
 // The binary packages are optional dependencies installed for the machine npm runs on; a layer
 // for another platform needs its package added by hand.
+const given = { ffmpeg: process.env.LAMBDA_HLS_LAYER_FFMPEG, ffprobe: process.env.LAMBDA_HLS_LAYER_FFPROBE };
 const sources = [
   ['ffmpeg', `@ffmpeg-installer/linux-${npmArch}`, 'ffmpeg'],
   ['ffprobe', `@ffprobe-installer/linux-${npmArch}`, 'ffprobe'],
-];
-const missing = sources.filter(([, pkg]) => !resolvePackage(pkg));
+].filter(([name]) => !given[name]);
+for (const [name, path] of Object.entries(given)) if (path) checkGiven(name, path);
+const missing = sources.filter(([, pkg]) => pkg && !resolvePackage(pkg));
 if (missing.length > 0) {
   const list = missing.map(([, pkg]) => pkg).join(' ');
   console.error(`layer: ${list} not installed (npm installs the binaries of the machine it runs on).`);
   console.error(`layer: add them with: npm install --no-save --force ${list}`);
   process.exit(1);
+}
+
+/** Refuses a given binary that would not run in Lambda or is too old, saying which and why. */
+function checkGiven(name, path) {
+  const refuse = (why) => {
+    console.error(`layer: ${path} (LAMBDA_HLS_LAYER_${name.toUpperCase()}) ${why}`);
+    process.exit(1);
+  };
+  if (!existsSync(path)) refuse('does not exist');
+  const version = spawnSync(path, ['-version'], { encoding: 'utf8' });
+  if (version.status !== 0)
+    refuse(`does not run here (${version.error?.message ?? version.stderr.trim().split('\n').pop()}): its version cannot be checked`);
+  const first = version.stdout.split('\n')[0] ?? '';
+  if (!first.startsWith(`${name} version `)) refuse(`is not ${name}: it says "${first}"`);
+  const linked = spawnSync('ldd', [path], { encoding: 'utf8' });
+  const text = `${linked.stdout}${linked.stderr}`;
+  if (!/not a dynamic executable|statically linked/.test(text)) {
+    refuse("is linked against this system's shared libraries, which Lambda's Amazon Linux does not have: give a static build");
+  }
+  const year = Number(/Copyright \(c\) \d{4}-(\d{4})/.exec(version.stdout)?.[1] ?? 0);
+  if (year < MIN_YEAR) refuse(`was built in ${year || 'an unknown year'} ("${first}"): give one built in ${MIN_YEAR} or later`);
+  sources.push([name, undefined, path]);
+  console.log(`layer: ${name} given: ${first} (static, ${year})`);
 }
 
 function resolvePackage(pkg) {
@@ -44,11 +79,11 @@ function resolvePackage(pkg) {
   }
 }
 
-rmSync(join(here, 'build'), { recursive: true, force: true });
+rmSync(buildDir, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 let total = 0;
 for (const [name, pkg, file] of sources) {
-  const source = join(resolvePackage(pkg), file);
+  const source = pkg ? join(resolvePackage(pkg), file) : file;
   if (!existsSync(source)) {
     console.error(`layer: ${pkg} has no ${file} binary`);
     process.exit(1);
@@ -57,10 +92,12 @@ for (const [name, pkg, file] of sources) {
   chmodSync(join(out, name), 0o755);
   const { size } = statSync(source);
   total += size;
-  console.log(`layer: bin/${name} from ${pkg} (${(size / 1e6).toFixed(1)} MB)`);
+  console.log(`layer: bin/${name} from ${pkg ?? source} (${(size / 1e6).toFixed(1)} MB)`);
 }
 if (total > LAMBDA_UNZIPPED_LIMIT - ROOM_FOR_CODE) {
   console.error(`layer: ${(total / 1e6).toFixed(1)} MB unzipped leaves under ${ROOM_FOR_CODE / 1e6} MB of Lambda's 250 MB for the code`);
   process.exit(1);
 }
-console.log(`layer: ${(total / 1e6).toFixed(1)} MB unzipped for linux ${arch}, in ${join('layers', 'ffmpeg', 'build')}`);
+console.log(
+  `layer: ${(total / 1e6).toFixed(1)} MB unzipped for linux ${arch}, in ${outFlag > 0 ? buildDir : join('layers', 'ffmpeg', 'build')}`,
+);
