@@ -86,8 +86,8 @@ function noRoomToStart(home: string): NoSpace | undefined {
   );
 }
 
-/** The result of a run that could not begin (its execution name is the one it would have had). */
-function notStarted(videoId: string, executionName: string, error: NoSpace): ConvertResult {
+/** The result of a run that failed without an execution's own outcome: one that could not begin (its execution name the one it would have had), or that the disk stopped. */
+function failedResult(videoId: string, executionName: string, error: FailureSummary, events: StoredEvent[] = []): ConvertResult {
   return {
     status: 'FAILED',
     videoId,
@@ -95,10 +95,14 @@ function notStarted(videoId: string, executionName: string, error: NoSpace): Con
     reused: false,
     playlist: null,
     segments: 0,
-    stats: executionStats([]),
-    warnings: [],
-    error: { state: 'none (not started)', error: error.name, cause: error.message },
+    stats: executionStats(events),
+    ...conversionNotes(events),
+    error,
   };
+}
+
+function notStarted(videoId: string, executionName: string, error: NoSpace): ConvertResult {
+  return failedResult(videoId, executionName, { state: 'none (not started)', error: error.name, cause: error.message });
 }
 
 /** Identity, size and modification time of a file, to tell whether it changed between two looks. */
@@ -335,19 +339,7 @@ async function execute(conversion: Conversion): Promise<ConvertResult> {
     const thrown = asNoSpace(error, 'the lambda-hls home') as Error;
     record.error = { state: lastState(events), error: thrown.name, cause: oneLineCause(thrown) };
     finish();
-    if (thrown instanceof NoSpace) {
-      return {
-        status: 'FAILED',
-        videoId,
-        executionName,
-        reused: false,
-        playlist: null,
-        segments: 0,
-        stats: executionStats(events),
-        ...conversionNotes(events),
-        error: record.error,
-      };
-    }
+    if (thrown instanceof NoSpace) return failedResult(videoId, executionName, record.error, events);
     throw error;
   } finally {
     // The input bucket held a link for this run only; the user's own file was never touched.
