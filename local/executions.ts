@@ -5,7 +5,6 @@ import {
   appendFileSync,
   closeSync,
   existsSync,
-  linkSync,
   openSync,
   readdirSync,
   readFileSync,
@@ -17,8 +16,9 @@ import {
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { lockHolder, tryLinkLock } from '../src/adapters/local/file-lock';
 import { privateFolder } from '../src/adapters/local/paths';
-import { isRunning, parseProcessId, processTag, tagStillRunning, thisProcess, type ProcessId } from '../src/process-identity';
+import { isRunning, processTag, tagStillRunning, type ProcessId } from '../src/process-identity';
 import { attemptName } from '../src/core/naming';
 import type { EventLog } from './engine';
 import { asNoSpace, Interrupted, oneLineCause } from '../src/core/errors';
@@ -242,40 +242,7 @@ export class ExecutionStore {
    */
   tryLock(videoId: string): { release: () => void } | { holder: ProcessId } {
     privateFolder(this.dir);
-    const path = this.lockPath(videoId);
-    const me = thisProcess();
-    // Written whole under a name of this process's, then linked into place (which fails when a
-    // lock exists): no reader ever sees a half-written lock and takes it for a dead one.
-    const staged = `${path}.${processTag()}`;
-    for (;;) {
-      try {
-        writeFileSync(staged, JSON.stringify({ ...me, since: new Date().toISOString() }));
-      } catch (error) {
-        rmSync(staged, { force: true });
-        throw asNoSpace(error, 'the lambda-hls home (its locks)');
-      }
-      try {
-        linkSync(staged, path);
-        return { release: () => rmSync(path, { force: true }) };
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      } finally {
-        rmSync(staged, { force: true });
-      }
-      const holder = this.lockHeld(path);
-      if (holder) return { holder };
-      rmSync(path, { force: true }); // its process is gone (or its pid now names another process): stale
-    }
-  }
-
-  /** Whether a lock file's holder still runs; false when it cannot be read (gone meanwhile, or not a lock). */
-  private lockHeld(path: string): ProcessId | undefined {
-    try {
-      const holder = parseProcessId(readFileSync(path, 'utf8'));
-      return holder && isRunning(holder, statSync(path).mtimeMs) ? holder : undefined;
-    } catch {
-      return undefined;
-    }
+    return tryLinkLock(this.lockPath(videoId), 'the lambda-hls home (its locks)');
   }
 
   /**
@@ -323,7 +290,7 @@ export class ExecutionStore {
    * read (a disk that filled as an earlier version wrote it): what gc removes from the history.
    */
   private isDead(file: string): boolean {
-    if (file.endsWith('.lock')) return !this.lockHeld(join(this.dir, file));
+    if (file.endsWith('.lock')) return !lockHolder(join(this.dir, file));
     if (stagedLockDead(file)) return true;
     const stagedRecord = /\.json\.([0-9a-z.]+)$/.exec(file)?.[1];
     if (stagedRecord !== undefined) return !tagStillRunning(stagedRecord);

@@ -71,7 +71,8 @@ export async function registerRoute(
 ): Promise<RouteResult> {
   const { job } = input;
   const owned = retriedStores({ objects: ports.objects, code: ports.code, functionPrefix: settings.functionPrefix }, settings.retry);
-  const offsets = await readDocument(ports.objects, 'work', input.offsetsKey, parseOffsets).catch((error: unknown) => error as Error);
+  // Read once it is needed: a retry after the switch finds the work files gone and finishes from the record.
+  let offsets: OffsetsDocument | undefined;
   for (let write = 1; ; write++) {
     // An unreadable record is overwritten: what it named is no longer known, so gc finds it later.
     const seen = await readRouteState(ports.objects, job.videoId);
@@ -93,7 +94,7 @@ export async function registerRoute(
     }
     // S3 notifies uploads of a key in no particular order: the later upload is served, whichever finishes last.
     refuseIfSuperseded(previous, job.upload, job.source.key);
-    if (offsets instanceof Error) throw offsets;
+    offsets ??= await readDocument(ports.objects, 'work', input.offsetsKey, parseOffsets);
     const record = newRecord(job, input.playlist, offsets, previous, now, settings);
     const condition = seen.etag === undefined ? { absent: true as const } : { etag: seen.etag };
     if (await ports.objects.putIf('output', keys.route(job.videoId), JSON.stringify(record), condition, 'application/json')) {

@@ -218,8 +218,8 @@ async function expectEveryFramePlayed(key: string, file: string) {
 }
 
 /**
- * Holds the RegisterRoute of one revision at its first read (the offsets, before it looks at the
- * route) until `release`: what makes a run register after another, or after a delete.
+ * Holds the RegisterRoute of one revision at its read of the offsets (after it has read the route,
+ * before it writes it) until `release`: what makes a run register after another, or after a delete.
  */
 function holdRegistration(videoId: string, revision: string) {
   const registerer = roleCredentials(runner.find('registerRoute').role).accessKeyId;
@@ -632,7 +632,7 @@ describe('the deployed functions on emulated AWS', () => {
     const firstRevision = parseExecutionName(first)!.revision;
     const hold = holdRegistration(videoId, firstRevision);
     try {
-      await hold.reached; // the earlier upload's run is about to register
+      await hold.reached; // the earlier upload's run has read the route and is about to write it
       const second = await finishedAlone(await uploadStarting(key, later));
       expect(second.described.status).toBe('SUCCEEDED');
     } finally {

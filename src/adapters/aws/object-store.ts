@@ -13,7 +13,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { InputNotFound } from '../../core/errors';
-import { asTransient, transientBody } from './transient';
+import { asTransient, httpStatusOf, transientBody } from './transient';
 import type { Bucket, ObjectInfo, ObjectStore, TaggedObject, WriteCondition } from '../../ports';
 
 export type BucketNames = Record<Bucket, string>;
@@ -35,7 +35,7 @@ export class S3ObjectStore implements ObjectStore {
   private isMissing(error: unknown, bucket: Bucket): boolean {
     const name = (error as Error).name;
     if (name === 'NotFound' || name === 'NoSuchKey') return true;
-    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    const status = httpStatusOf(error);
     return this.unlisted.includes(bucket) && (status === 403 || name === 'AccessDenied' || name === 'Forbidden');
   }
 
@@ -120,7 +120,7 @@ export class S3ObjectStore implements ObjectStore {
       return true;
     } catch (error) {
       const name = (error as Error).name;
-      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      const status = httpStatusOf(error);
       if (['PreconditionFailed', 'ConditionalRequestConflict', 'NoSuchKey'].includes(name) || status === 412 || status === 409)
         return false;
       throw error;

@@ -25,12 +25,17 @@ interface SdkError extends Error {
   $metadata?: { httpStatusCode?: number };
 }
 
+/** The HTTP status an SDK error came with, when it came from a response. */
+export function httpStatusOf(error: unknown): number | undefined {
+  return (error as SdkError | undefined)?.$metadata?.httpStatusCode;
+}
+
 /** The error as the state machine should see it: TransientNetworkError for what another try may fix. */
 export function asTransient(error: unknown): unknown {
   if (!(error instanceof Error) || error instanceof TransientNetworkError || isThrottling(error)) return error;
   const e = error as SdkError;
   const network = (e.code !== undefined && NETWORK_CODES.has(e.code)) || TIMEOUTS.has(e.name);
-  const server = e.$fault === 'server' || (e.$metadata?.httpStatusCode ?? 0) >= 500;
+  const server = e.$fault === 'server' || (httpStatusOf(e) ?? 0) >= 500;
   if (!network && !server) return error;
   return new TransientNetworkError(`${e.name}${e.code ? ` (${e.code})` : ''}: ${e.message}`);
 }

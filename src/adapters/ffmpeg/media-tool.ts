@@ -20,7 +20,7 @@ import type { ColourPlan, EncodingPlan, HdrTransfer, ProbeResult } from '../../c
 import type { MediaFormat } from '../../core/naming';
 import { DEFAULT_MEDIA_MEMORY_MB, DEFAULT_SCRATCH_PENDING_BYTES } from '../../core/plan';
 import type { AudioSplitRequest, ChunkRequest, MediaTool, SegmentFile, SegmentRequest, SegmentStream, SegmentTiming } from '../../ports';
-import { checkMp4Index } from '../../core/mp4-index';
+import { checkMp4Index, type ReadAt } from '../../core/mp4-index';
 import { readRange } from '../http-range';
 import { loopbackFor, needsLoopback } from './loopback';
 
@@ -231,16 +231,17 @@ function run(
 }
 
 /**
- * Refuses an MP4 whose index declares more samples than the file holds (CorruptIndex), reading its
- * boxes from the path, or from the URL by ranges — before ffprobe allocates an entry for each.
+ * Runs `use` on a reader of the location's bytes — a path's file, or a URL (ours: a presigned one,
+ * or the relay's) by ranged reads — and its size; undefined when it cannot be read so (a missing
+ * path, a server that answers no size): ffprobe's own reading then says what is wrong.
  */
-async function checkIndex(location: string): Promise<void> {
-  if (!/^https?:\/\//i.test(location)) {
+async function withBytes<T>(location: string, use: (read: ReadAt, size: number) => Promise<T>): Promise<T | undefined> {
+  if (!needsLoopback(location)) {
     const handle = await open(location, 'r').catch(() => undefined);
-    if (!handle) return; // ffprobe says what is wrong with the path
+    if (!handle) return undefined;
     try {
       const { size } = await handle.stat();
-      await checkMp4Index(async (offset, length) => {
+      return await use(async (offset, length) => {
         const buffer = Buffer.alloc(Math.max(0, Math.min(length, size - offset)));
         const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
         return buffer.subarray(0, bytesRead);
@@ -248,30 +249,29 @@ async function checkIndex(location: string): Promise<void> {
     } finally {
       await handle.close();
     }
-    return;
   }
   const first = await fetch(location, { headers: { range: 'bytes=0-0' }, signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
   await first?.body?.cancel();
-  const size = Number(/\/(\d+)$/.exec(first?.headers.get('content-range') ?? '')?.[1] ?? Number.NaN);
-  if (first?.status !== 206 || !Number.isFinite(size)) return; // no ranges: ffprobe reads it as it can
-  await checkMp4Index((offset, length) => readRange(location, offset, Math.min(size, offset + length) - 1), size);
+  // 206 names the whole size after the range; a server that ignores Range says it as the length.
+  const stated =
+    first?.status === 206 ? /\/(\d+)$/.exec(first.headers.get('content-range') ?? '')?.[1] : first?.headers.get('content-length');
+  const size = first?.ok ? Number(stated ?? Number.NaN) : Number.NaN;
+  if (!Number.isFinite(size) || size <= 0) return undefined;
+  return use((offset, length) => readRange(location, offset, Math.min(size, offset + length) - 1), size);
+}
+
+/**
+ * Refuses an MP4 whose index declares more samples than the file holds (CorruptIndex), reading its
+ * boxes — before ffprobe allocates an entry for each.
+ */
+async function checkIndex(location: string): Promise<void> {
+  await withBytes(location, (read, size) => checkMp4Index(read, size));
 }
 
 /** The first bytes of a path or of the relay's URL: what a file looks like, for the message when it cannot be read. */
 async function leadingBytes(location: string): Promise<Buffer> {
   try {
-    if (!needsLoopback(location)) {
-      const handle = await open(location, 'r');
-      try {
-        const head = Buffer.alloc(SNIFF_BYTES);
-        const { bytesRead } = await handle.read(head, 0, SNIFF_BYTES, 0);
-        return head.subarray(0, bytesRead);
-      } finally {
-        await handle.close();
-      }
-    }
-    const answer = await fetch(location, { headers: { range: `bytes=0-${SNIFF_BYTES - 1}` }, signal: AbortSignal.timeout(10_000) });
-    return answer.ok ? Buffer.from(await answer.arrayBuffer()).subarray(0, SNIFF_BYTES) : Buffer.alloc(0);
+    return (await withBytes(location, (read, size) => read(0, Math.min(SNIFF_BYTES, size)))) ?? Buffer.alloc(0);
   } catch {
     return Buffer.alloc(0); // nothing to tell: ffprobe's own words will do
   }

@@ -4,7 +4,6 @@ import {
   copyFile,
   link,
   lstat,
-  readFile,
   mkdir,
   open,
   readdir,
@@ -20,7 +19,8 @@ import type { Dirent } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { asNoSpace, InputNotFound, InvalidRequest } from '../../core/errors';
 import type { Bucket, ObjectInfo, ObjectStore, TaggedObject, WriteCondition } from '../../ports';
-import { isRunning, parseProcessId, processTag, tagStillRunning, thisProcess } from '../../process-identity';
+import { processTag, tagStillRunning } from '../../process-identity';
+import { tryLinkLock } from './file-lock';
 import { keyOfPath, openWithin, pathOfKey, TEMP_PREFIX } from './paths';
 
 function isMissing(error: unknown): boolean {
@@ -28,9 +28,8 @@ function isMissing(error: unknown): boolean {
 }
 
 /** An ETag as S3 makes one for a single-part upload: the MD5 of the bytes, quoted. */
-/** How often a conditional write looks again at a lock another process holds, and after how long it takes it over. */
+/** How often a conditional write looks again at a lock another writer holds. */
 const LOCK_POLL_MS = 10;
-const LOCK_STALE_MS = 10_000;
 
 export function contentTag(body: Buffer): string {
   const { createHash } = require('node:crypto') as typeof import('node:crypto');
@@ -38,9 +37,6 @@ export function contentTag(body: Buffer): string {
 }
 
 export class LocalObjectStore implements ObjectStore {
-  /** Each key's conditional write under way, so the next waits for it. */
-  private readonly conditional = new Map<string, Promise<void>>();
-
   constructor(private readonly root: string) {}
 
   pathOf(bucket: Bucket, key: string): string {
@@ -119,63 +115,29 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   /**
-   * A compare-and-swap: each key's conditional writes in turn, within this process (a promise
-   * chain) and between processes (a lock file beside the buckets, taken over from a holder that is
-   * gone): two conversions of different videos share the quota's ledger.
+   * A compare-and-swap: each key's conditional writes in turn, in this process and between
+   * processes (two conversions of different videos share the quota's ledger), under a lock file
+   * beside the buckets.
    */
-  putIf(bucket: Bucket, key: string, body: Buffer | string, condition: WriteCondition): Promise<boolean> {
-    const id = `${bucket}/${key}`;
-    const turn = (this.conditional.get(id) ?? Promise.resolve()).then(() =>
-      this.underLock(id, async () => {
-        const current = await this.getTagged(bucket, key);
-        const holds = 'etag' in condition ? current?.etag === condition.etag : current === undefined;
-        if (holds) await this.put(bucket, key, body);
-        return holds;
-      }),
-    );
-    const settled = turn.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.conditional.set(id, settled);
-    void settled.then(() => this.conditional.get(id) === settled && this.conditional.delete(id));
-    return turn;
-  }
-
-  /** Runs `work` holding `<root>/.locks/<hash of id>.lock` (linked into place whole, so never seen half-written). */
-  private async underLock<T>(id: string, work: () => Promise<T>): Promise<T> {
+  async putIf(bucket: Bucket, key: string, body: Buffer | string, condition: WriteCondition): Promise<boolean> {
     const { createHash } = require('node:crypto') as typeof import('node:crypto');
     const folder = join(this.root, '.locks');
     await mkdir(folder, { recursive: true, mode: 0o700 }).catch((error: unknown) => {
       throw asNoSpace(error, 'the lambda-hls home (its buckets)');
     });
-    const path = join(folder, `${createHash('sha256').update(id).digest('hex').slice(0, 32)}.lock`);
-    const staged = `${path}.${processTag()}`;
-    for (let waited = 0; ; waited += LOCK_POLL_MS) {
-      await writeFile(staged, JSON.stringify(thisProcess())).catch((error: unknown) => {
-        throw asNoSpace(error, 'the lambda-hls home (its buckets)');
-      });
-      try {
-        await link(staged, path);
-        break;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      } finally {
-        await rm(staged, { force: true });
-      }
-      const holder = await readFile(path, 'utf8').then(parseProcessId, () => undefined);
-      const since = await stat(path).then(
-        (s) => s.mtimeMs,
-        () => 0,
-      );
-      // Its holder is gone (or it has been held far longer than a write takes): taken over.
-      if (!holder || !isRunning(holder, since) || waited > LOCK_STALE_MS) await rm(path, { force: true });
+    const path = join(folder, `${createHash('sha256').update(`${bucket}/${key}`).digest('hex').slice(0, 32)}.lock`);
+    let taken = tryLinkLock(path, 'the lambda-hls home (its buckets)');
+    while (!('release' in taken)) {
       await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
+      taken = tryLinkLock(path, 'the lambda-hls home (its buckets)');
     }
     try {
-      return await work();
+      const current = await this.getTagged(bucket, key);
+      const holds = 'etag' in condition ? current?.etag === condition.etag : current === undefined;
+      if (holds) await this.put(bucket, key, body);
+      return holds;
     } finally {
-      await rm(path, { force: true });
+      taken.release();
     }
   }
 

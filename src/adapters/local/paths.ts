@@ -62,13 +62,25 @@ export async function openWithin(root: string, path: string): Promise<FileHandle
     throw error;
   }
   try {
-    const [folder, top] = await Promise.all([realpath(dirname(path)), realpath(root)]);
+    const [folder, top] = await Promise.all([realpath(dirname(path)), realRoot(root)]);
     if (folder !== top && !folder.startsWith(top + sep)) throw outside(path);
     return handle;
   } catch (error) {
     await handle.close();
     throw error;
   }
+}
+
+/** A root's real path, resolved once per process: every served package and playlist is checked against it. */
+const realRoots = new Map<string, Promise<string>>();
+function realRoot(root: string): Promise<string> {
+  let real = realRoots.get(root);
+  if (!real) {
+    real = realpath(root);
+    realRoots.set(root, real);
+    real.catch(() => realRoots.delete(root)); // not there yet: asked again next time
+  }
+  return real;
 }
 
 function outside(path: string): InvalidRequest {
