@@ -74,6 +74,21 @@ export function compactEvent(event: EventLog, progressOf: ProgressOf): StoredEve
 /** Bytes a record takes from its start: room for its final version (error, cause, output) to be written over it in place. */
 const RECORD_RESERVE = 16 * 1024;
 
+/** Where the history is, for NoSpace. */
+const HISTORY = 'the lambda-hls home (its history)';
+
+/** Writes a file whole or not at all: staged under a name of this process's, then renamed; NoSpace when the disk is full. */
+function writeWhole(path: string, text: string): void {
+  const staged = `${path}.${processTag()}`;
+  try {
+    writeFileSync(staged, text);
+    renameSync(staged, path);
+  } catch (error) {
+    rmSync(staged, { force: true });
+    throw asNoSpace(error, HISTORY);
+  }
+}
+
 /** JSON followed by spaces up to `bytes` (still the same JSON to a parser). */
 function padded(text: string, bytes: number): string {
   return text + ' '.repeat(Math.max(0, bytes - Buffer.byteLength(text)));
@@ -117,16 +132,13 @@ export class ExecutionStore {
   start(record: ExecutionRecord): void {
     privateFolder(this.dir);
     const path = this.recordPath(record.executionName);
-    const staged = `${path}.${processTag()}`;
+    writeWhole(path, padded(JSON.stringify(record, null, 2), RECORD_RESERVE));
     try {
-      writeFileSync(staged, padded(JSON.stringify(record, null, 2), RECORD_RESERVE));
-      renameSync(staged, path);
       writeFileSync(this.eventsPath(record.executionName), ''); // after the record: events alone are a dead run's
     } catch (error) {
-      rmSync(staged, { force: true });
       rmSync(path, { force: true });
       rmSync(this.eventsPath(record.executionName), { force: true });
-      throw asNoSpace(error, `the lambda-hls home (its history, ${this.dir})`);
+      throw asNoSpace(error, HISTORY);
     }
   }
 
@@ -135,7 +147,7 @@ export class ExecutionStore {
     try {
       appendFileSync(this.eventsPath(name), `${JSON.stringify(event)}\n`);
     } catch (error) {
-      throw asNoSpace(error, 'the lambda-hls home (its history)');
+      throw asNoSpace(error, HISTORY);
     }
   }
 
@@ -157,14 +169,7 @@ export class ExecutionStore {
     } catch {
       // no record to write over: written whole below
     }
-    const staged = `${path}.${processTag()}`;
-    try {
-      writeFileSync(staged, text);
-      renameSync(staged, path);
-    } catch (error) {
-      rmSync(staged, { force: true });
-      throw asNoSpace(error, 'the lambda-hls home (its history)');
-    }
+    writeWhole(path, text);
   }
 
   /** A record as it stands; a RUNNING one whose process is gone is reported ABORTED. */

@@ -1,7 +1,7 @@
 // RegisterRoute: record the video so serve-segment answers for it. The route switches to the new
 // revision in one write; only then are the previous revision and this run's work files removed.
 import { parseOffsets } from '../../src/core/documents';
-import { InvalidRequest, TransientNetworkError, VideoDeleted } from '../../src/core/errors';
+import { InvalidRequest, VideoDeleted } from '../../src/core/errors';
 import {
   isInGrace,
   numberAt,
@@ -19,6 +19,7 @@ import type { Ports } from '../../src/ports';
 import { readDocument } from '../../src/read-document';
 import type { RetryOptions } from '../../src/core/retry';
 import { deleteRevision, retriedStores, type OwnedStores } from '../../src/registry/deletion';
+import { conditionOf, writeConditionally } from '../../src/registry/conditional';
 import { releaseCodeStorage } from '../../src/registry/quota';
 import { readRouteState, refuseIfSuperseded } from '../../src/registry/routes';
 
@@ -61,9 +62,6 @@ export interface RouteResult {
   packages: number;
 }
 
-/** Conditional writes of the record tried before giving up (each lost race means another writer just wrote). */
-const RECORD_WRITES = 5;
-
 export async function registerRoute(
   input: RegisterRouteInput,
   ports: RegisterRoutePorts,
@@ -73,41 +71,41 @@ export async function registerRoute(
   const owned = retriedStores({ objects: ports.objects, code: ports.code, functionPrefix: settings.functionPrefix }, settings.retry);
   // Read once it is needed: a retry after the switch finds the work files gone and finishes from the record.
   let offsets: OffsetsDocument | undefined;
-  for (let write = 1; ; write++) {
-    // An unreadable record is overwritten: what it named is no longer known, so gc finds it later.
-    const seen = await readRouteState(ports.objects, job.videoId);
-    const previous = seen.route;
-    const now = ports.clock();
-    if (previous?.revision === job.revision) {
+  // Written only if no other writer (a conversion of another upload, a delete) changed it since it was read.
+  const outcome = await writeConditionally(
+    ports.objects,
+    'output',
+    keys.route(job.videoId),
+    async () => {
+      // An unreadable record is overwritten: what it named is no longer known, so gc finds it later.
+      const seen = await readRouteState(ports.objects, job.videoId);
+      return { state: seen, condition: conditionOf(seen.etag) };
+    },
+    async (seen) => {
+      const previous = seen.route;
+      const now = ports.clock();
       // Registered already, by an earlier attempt of this Task (or an identical earlier run): the
-      // work files may be gone, so finish the clean-up from the route record instead of failing.
-      await finishCleanUp(owned, previous, now);
-      return resultOf(previous);
-    }
-    // Deleted while this run converted (the record is not as ValidateInput found it, and is now a
-    // deletion's mark, or gone): its functions may be gone, so no route may name them.
-    const changed = job.basis !== undefined && job.basis.routeEtag !== seen.etag;
-    if (changed && (seen.deleted || (seen.etag === undefined && job.basis?.routeEtag !== undefined))) {
-      throw new VideoDeleted(
-        `${job.videoId} was deleted${seen.deleted ? ` at ${seen.deleted.deletedAt}` : ''}, while this run converted it: it is not registered again (upload it again to convert it)`,
-      );
-    }
-    // S3 notifies uploads of a key in no particular order: the later upload is served, whichever finishes last.
-    refuseIfSuperseded(previous, job.upload, job.source.key);
-    offsets ??= await readDocument(ports.objects, 'work', input.offsetsKey, parseOffsets);
-    const record = newRecord(job, input.playlist, offsets, previous, now, settings);
-    const condition = seen.etag === undefined ? { absent: true as const } : { etag: seen.etag };
-    if (await ports.objects.putIf('output', keys.route(job.videoId), JSON.stringify(record), condition, 'application/json')) {
-      // Those retired before and past their grace, the record left out; they go now.
+      // work files may be gone, so the clean-up is finished from the route record instead of failing.
+      if (previous?.revision === job.revision) return { result: { record: previous, now, expiredBefore: [] } };
+      // Deleted while this run converted (the record is not as ValidateInput found it, and is now a
+      // deletion's mark, or gone): its functions may be gone, so no route may name them.
+      const changed = job.basis !== undefined && job.basis.routeEtag !== seen.etag;
+      if (changed && (seen.deleted || (seen.etag === undefined && job.basis?.routeEtag !== undefined))) {
+        throw new VideoDeleted(
+          `${job.videoId} was deleted${seen.deleted ? ` at ${seen.deleted.deletedAt}` : ''}, while this run converted it: it is not registered again (upload it again to convert it)`,
+        );
+      }
+      // S3 notifies uploads of a key in no particular order: the later upload is served, whichever finishes last.
+      refuseIfSuperseded(previous, job.upload, job.source.key);
+      offsets ??= await readDocument(ports.objects, 'work', input.offsetsKey, parseOffsets);
+      const record = newRecord(job, input.playlist, offsets, previous, now, settings);
+      // Those retired before and past their grace, the record left out; they go once it is written.
       const expiredBefore = (previous?.retired ?? []).filter((r) => !isInGrace(r, now));
-      await finishCleanUp(owned, record, now, expiredBefore);
-      return resultOf(record);
-    }
-    // Another writer (a conversion of another upload, a delete) changed the record since it was read: read it again.
-    if (write === RECORD_WRITES) {
-      throw new TransientNetworkError(`the route record of ${job.videoId} changed under each of ${RECORD_WRITES} writes; try again`);
-    }
-  }
+      return { body: JSON.stringify(record), result: { record, now, expiredBefore } };
+    },
+  );
+  await finishCleanUp(owned, outcome.record, outcome.now, outcome.expiredBefore);
+  return resultOf(outcome.record);
 }
 
 /**

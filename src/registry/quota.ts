@@ -5,17 +5,18 @@
 // and writes only conditionally: two runs deciding at once cannot both take the last free bytes.
 // A headroom is left for the account's other functions.
 import { parseDocument } from '../core/documents';
-import { CodeStorageQuotaExceeded, InvalidRequest, TransientNetworkError } from '../core/errors';
+import { CodeStorageQuotaExceeded, InvalidRequest } from '../core/errors';
 import { numberAt, objectAt, stringAt } from '../core/model';
 import { formatBytes } from '../core/units';
 import type { AccountLimits, ObjectStore, WriteCondition } from '../ports';
+import { conditionOf, writeConditionally } from './conditional';
 
 /** The ledger, in the work bucket (outside every video's prefix). */
 export const QUOTA_LEDGER_KEY = 'quota/reservations.json';
-/** A reservation older than this is a run that is over (an execution runs at most a day). */
-export const RESERVATION_MS = 86_400_000;
 /** Conditional writes tried before giving up (each lost race means another run just wrote). */
 const LEDGER_WRITES = 10;
+/** A reservation older than this is a run that is over (an execution runs at most a day). */
+export const RESERVATION_MS = 86_400_000;
 
 interface Reservation {
   bytes: number;
@@ -39,28 +40,34 @@ function parseLedger(value: unknown, path: string): Ledger {
 
 async function readLedger(objects: ObjectStore): Promise<{ ledger: Ledger; condition: WriteCondition }> {
   const tagged = await objects.getTagged('work', QUOTA_LEDGER_KEY);
-  if (!tagged) return { ledger: { reservations: {} }, condition: { absent: true } };
+  const condition = conditionOf(tagged?.etag);
+  if (!tagged) return { ledger: { reservations: {} }, condition };
   try {
-    return {
-      ledger: parseDocument(tagged.body.toString('utf8'), `work/${QUOTA_LEDGER_KEY}`, parseLedger),
-      condition: { etag: tagged.etag },
-    };
+    return { ledger: parseDocument(tagged.body.toString('utf8'), `work/${QUOTA_LEDGER_KEY}`, parseLedger), condition };
   } catch (error) {
     // A damaged ledger reserves nothing it can be read to name; it is written anew.
-    if (error instanceof InvalidRequest) return { ledger: { reservations: {} }, condition: { etag: tagged.etag } };
+    if (error instanceof InvalidRequest) return { ledger: { reservations: {} }, condition };
     throw error;
   }
 }
 
-/** Changes the ledger with a conditional write, reading it again after each lost race. */
+/** Changes the ledger with a conditional write, reading it again after each lost race; `change` returns no ledger for no change. */
 async function updateLedger(objects: ObjectStore, change: (ledger: Ledger) => Ledger | undefined): Promise<void> {
-  for (let write = 1; write <= LEDGER_WRITES; write++) {
-    const { ledger, condition } = await readLedger(objects);
-    const next = change(ledger);
-    if (!next) return;
-    if (await objects.putIf('work', QUOTA_LEDGER_KEY, JSON.stringify(next), condition, 'application/json')) return;
-  }
-  throw new TransientNetworkError(`the code storage ledger changed under each of ${LEDGER_WRITES} writes; try again`);
+  await writeConditionally(
+    objects,
+    'work',
+    QUOTA_LEDGER_KEY,
+    async () => {
+      const { ledger, condition } = await readLedger(objects);
+      return { state: ledger, condition };
+    },
+    async (ledger) => {
+      const next = change(ledger);
+      return { ...(next && { body: JSON.stringify(next) }), result: undefined };
+    },
+    // Every conversion of the account shares the ledger: more races to lose than on one video's route.
+    LEDGER_WRITES,
+  );
 }
 
 export interface ReserveRequest {
