@@ -1,7 +1,7 @@
 // RegisterRoute: record the video so serve-segment answers for it. The route switches to the new
 // revision in one write; only then are the previous revision and this run's work files removed.
 import { parseOffsets } from '../../src/core/documents';
-import { InvalidRequest, VideoDeleted } from '../../src/core/errors';
+import { InputNotFound, InvalidRequest, VideoDeleted } from '../../src/core/errors';
 import {
   isInGrace,
   numberAt,
@@ -21,7 +21,7 @@ import type { RetryOptions } from '../../src/core/retry';
 import { deleteRevision, retriedStores, type OwnedStores } from '../../src/registry/deletion';
 import { conditionOf, writeConditionally } from '../../src/registry/conditional';
 import { releaseCodeStorage } from '../../src/registry/quota';
-import { readRouteState, refuseIfSuperseded } from '../../src/registry/routes';
+import { readRouteState, refuseIfSuperseded, type RouteState } from '../../src/registry/routes';
 
 export type RegisterRoutePorts = Pick<Ports, 'objects' | 'code' | 'clock'>;
 
@@ -87,17 +87,16 @@ export async function registerRoute(
       // Registered already, by an earlier attempt of this Task (or an identical earlier run): the
       // work files may be gone, so the clean-up is finished from the route record instead of failing.
       if (previous?.revision === job.revision) return { result: { record: previous, now, expiredBefore: [] } };
-      // Deleted while this run converted (the record is not as ValidateInput found it, and is now a
-      // deletion's mark, or gone): its functions may be gone, so no route may name them.
-      const changed = job.basis !== undefined && job.basis.routeEtag !== seen.etag;
-      if (changed && (seen.deleted || (seen.etag === undefined && job.basis?.routeEtag !== undefined))) {
-        throw new VideoDeleted(
-          `${job.videoId} was deleted${seen.deleted ? ` at ${seen.deleted.deletedAt}` : ''}, while this run converted it: it is not registered again (upload it again to convert it)`,
-        );
-      }
+      refuseIfDeleted(job, seen);
       // S3 notifies uploads of a key in no particular order: the later upload is served, whichever finishes last.
       refuseIfSuperseded(previous, job.upload, job.source.key);
-      offsets ??= await readDocument(ports.objects, 'work', input.offsetsKey, parseOffsets);
+      try {
+        offsets ??= await readDocument(ports.objects, 'work', input.offsetsKey, parseOffsets);
+      } catch (error) {
+        // A delete since the record was read takes this run's work files too: said as the deletion it is.
+        if (error instanceof InputNotFound) refuseIfDeleted(job, await readRouteState(ports.objects, job.videoId));
+        throw error;
+      }
       const record = newRecord(job, input.playlist, offsets, previous, now, settings);
       // Those retired before and past their grace, the record left out; they go once it is written.
       const expiredBefore = (previous?.retired ?? []).filter((r) => !isInGrace(r, now));
@@ -106,6 +105,19 @@ export async function registerRoute(
   );
   await finishCleanUp(owned, outcome.record, outcome.now, outcome.expiredBefore);
   return resultOf(outcome.record);
+}
+
+/**
+ * Refuses (VideoDeleted) when the video was deleted while this run converted it: its record is not
+ * as ValidateInput found it, and is now a deletion's mark, or gone. Its functions may be gone, so
+ * no route may name them.
+ */
+function refuseIfDeleted(job: Job, seen: RouteState): void {
+  const changed = job.basis !== undefined && job.basis.routeEtag !== seen.etag;
+  if (!changed || !(seen.deleted || (seen.etag === undefined && job.basis?.routeEtag !== undefined))) return;
+  throw new VideoDeleted(
+    `${job.videoId} was deleted${seen.deleted ? ` at ${seen.deleted.deletedAt}` : ''}, while this run converted it: it is not registered again (upload it again to convert it)`,
+  );
 }
 
 /**

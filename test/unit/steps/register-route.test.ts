@@ -141,4 +141,19 @@ describe('RegisterRoute', () => {
     await run.ports.objects.delete('output', keys.route(run.job.videoId));
     await expect(registerRoute(next.input, run.ports, settings)).rejects.toMatchObject({ name: 'VideoDeleted' });
   });
+
+  it('says VideoDeleted, not InputNotFound, when the delete comes between its read of the record and of its offsets', async () => {
+    const { deleteVideo } = await import('../../../src/registry/deletion');
+    const run = await ready('aaaa1111');
+    const get = run.ports.objects.get.bind(run.ports.objects);
+    run.ports.objects.get = async (bucket, key) => {
+      // The delete marks the record and takes the run's work files, its offsets among them.
+      if (key === run.input.offsetsKey) {
+        await deleteVideo({ objects: run.ports.objects, code: run.ports.code, functionPrefix: 'lhls-' }, run.job.videoId, 0);
+      }
+      return get(bucket, key);
+    };
+    await expect(registerRoute(run.input, run.ports, settings)).rejects.toMatchObject({ name: 'VideoDeleted' });
+    expect(await readRoute(run.ports.objects, run.job.videoId)).toBeUndefined();
+  });
 });
