@@ -1,6 +1,6 @@
 'use strict';
-// The CloudFormation serverless.yml does not write by itself: the three buckets, the S3 trigger,
-// one least-privilege role per function, the permission-less role of the segment packages, and
+// The CloudFormation serverless.yml does not write by itself: the three buckets, the S3 trigger
+// and its failed-uploads queue, one least-privilege role per function, the permission-less role of the segment packages, and
 // the outputs the CLI looks up. Read by serverless.yml as ${file(deploy/stack.js):...}.
 //
 // Bucket names are built from strings (not Ref/GetAtt of the buckets), so the input bucket can
@@ -94,7 +94,7 @@ function tlsOnlyPolicy(bucketLogicalId, name) {
  * s3:ListBucket on its bucket too, or S3 answers 403 instead of 404 and a missing input or route
  * could not be told from a refusal.
  */
-function permissions({ buckets, functionPrefix, stateMachine, executions }) {
+function permissions({ buckets, functionPrefix, stateMachine, executions, failedUploads }) {
   const s3 = (actions, name) => ({ Effect: 'Allow', Action: actions.map((a) => `s3:${a}`), Resource: objectsArn(name) });
   // One part of the output bucket: `routes/*` (the route records) or `v/*` (the playlists).
   const output = (actions, prefix) => ({
@@ -186,9 +186,12 @@ function permissions({ buckets, functionPrefix, stateMachine, executions }) {
     deliverSegment: [s3(['GetObject'], buckets.output), segmentFunctions(['GetFunction'])],
     // Start a conversion; when its name is taken, see whether that attempt failed (then the next
     // attempt, <name>-2, is started: the same file uploaded again after a failed run converts).
+    // An event that still fails after Lambda's retries goes to the failed-uploads queue, which
+    // Lambda sends to as the function's own role.
     startConversion: [
       { Effect: 'Allow', Action: ['states:StartExecution'], Resource: stateMachine },
       { Effect: 'Allow', Action: ['states:DescribeExecution'], Resource: executions },
+      { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: failedUploads },
     ],
   };
 }
@@ -332,8 +335,9 @@ async function describe({ resolveVariable }) {
   // The executions of that state machine (serverless.yml names it <service>-<stage>-convert-video).
   const executions = join('arn:', partition, ':states:', region, ':', account, `:execution:${service}-${stage}-convert-video:*`);
 
+  const failedUploads = { 'Fn::GetAtt': ['FailedUploadsQueue', 'Arn'] };
   const roles = {};
-  for (const [key, statements] of Object.entries(permissions({ buckets, functionPrefix, stateMachine, executions }))) {
+  for (const [key, statements] of Object.entries(permissions({ buckets, functionPrefix, stateMachine, executions, failedUploads }))) {
     roles[`${logical(key)}Role`] = functionRole(`${service}-${stage}-${key}`, statements);
   }
 
@@ -358,6 +362,29 @@ async function describe({ resolveVariable }) {
         Principal: 's3.amazonaws.com',
         SourceArn: bucketArn(buckets.input),
         SourceAccount: account,
+      },
+    },
+    // start-conversion is invoked asynchronously by the bucket: Lambda retries a failed event twice
+    // (a minute, then two, apart) and then hands it to this queue instead of dropping it, where
+    // `lambda-hls failed-uploads --stage <stage>` lists it and `--retry` starts its conversion.
+    FailedUploadsQueue: {
+      Type: 'AWS::SQS::Queue',
+      Properties: {
+        QueueName: `${base}-failed-uploads`,
+        // SQS's longest: two weeks to notice and retry.
+        MessageRetentionPeriod: 1209600,
+        SqsManagedSseEnabled: true,
+      },
+    },
+    StartConversionInvokeConfig: {
+      Type: 'AWS::Lambda::EventInvokeConfig',
+      Properties: {
+        FunctionName: { Ref: 'StartConversionLambdaFunction' },
+        Qualifier: '$LATEST',
+        MaximumRetryAttempts: 2,
+        // Lambda's own default (6 hours): an event still throttled after it goes to the queue too.
+        MaximumEventAgeInSeconds: 21600,
+        DestinationConfig: { OnFailure: { Destination: failedUploads } },
       },
     },
     WorkBucket: privateBucket(buckets.work, {
@@ -399,6 +426,10 @@ async function describe({ resolveVariable }) {
     DeliveryBaseUrl: {
       Description: 'Web players on any page: <DeliveryBaseUrl>v/<videoId>/index.m3u8 (the bytes, with CORS)',
       Value: { 'Fn::GetAtt': ['DeliverSegmentLambdaFunctionUrl', 'FunctionUrl'] },
+    },
+    FailedUploadsQueueUrl: {
+      Description: 'Uploads whose conversion could not be started: lambda-hls failed-uploads --stage <stage> [--retry]',
+      Value: { Ref: 'FailedUploadsQueue' },
     },
     SegmentFunctionPrefix: { Description: 'Segment packages are functions named <prefix><videoId>-<revision>-<n>', Value: functionPrefix },
     // Not the secret: a keyed hash of a fixed text, so the CLI can tell whether it holds the same one.

@@ -15,6 +15,7 @@ import { type StageFlags, targetOf } from './targets';
 const command = {
   convert: () => require('./commands/convert') as typeof import('./commands/convert'),
   delete: () => require('./commands/delete') as typeof import('./commands/delete'),
+  failedUploads: () => require('./commands/failed-uploads') as typeof import('./commands/failed-uploads'),
   demo: () => require('./commands/demo') as typeof import('./commands/demo'),
   gc: () => require('./commands/gc') as typeof import('./commands/gc'),
   history: () => require('./commands/history') as typeof import('./commands/history'),
@@ -144,6 +145,18 @@ export function buildProgram(): Command {
       process.exitCode = await command.gc().runGc(await targetOf(flags), Boolean(flags.dryRun), Boolean(flags.json));
     });
   stageOptions(gc);
+
+  const failed = program
+    .command('failed-uploads')
+    .description(
+      "with --stage: list the uploads whose conversion could not be started (start-conversion failed after Lambda's retries), kept 14 days",
+    )
+    .option('--retry', "start each one's conversion from its upload event; those started leave the list")
+    .option('--json', 'print { failedUploads, unreadable } on stdout')
+    .action(async (flags: StageFlags & { retry?: boolean; json?: boolean }) => {
+      process.exitCode = await command.failedUploads().runFailedUploads(await targetOf(flags), Boolean(flags.retry), Boolean(flags.json));
+    });
+  stageOptions(failed);
 
   program
     .command('demo')

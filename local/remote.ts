@@ -14,6 +14,7 @@ import type { ConvertResult } from './convert';
 import { deleteVideo } from '../src/registry/deletion';
 import { readRouteTolerant } from '../src/registry/routes';
 import { startExecutionAttempt } from '../src/start-execution';
+import { parseS3Event, startConversion } from '../functions/start-conversion/step';
 import { checkIsFile, CliError } from './errors';
 import { Interrupted } from '../src/core/errors';
 import { conversionProgress } from './progress';
@@ -160,6 +161,7 @@ async function executionOfUpload(
   key: string,
   writtenAt: number,
   options: FollowOptions,
+  stage = '',
 ): Promise<string> {
   const pollMs = options.pollMs ?? 2000;
   const timeoutMs = options.startTimeoutMs ?? 60_000;
@@ -171,7 +173,8 @@ async function executionOfUpload(
     if (name && description && input?.source?.key === key && Date.parse(description.startedAt) >= writtenAt) return name;
     if (Date.now() > deadline) {
       throw new CliError(
-        `no execution started for ${key} within ${Math.round(timeoutMs / 1000)} s: is the input bucket's trigger deployed? (see start-conversion's logs)`,
+        `no execution started for ${key} within ${Math.round(timeoutMs / 1000)} s: is the input bucket's trigger deployed? (see start-conversion's logs; ` +
+          `Lambda retries a failed start for about 3 minutes, then lambda-hls failed-uploads${stage} lists it)`,
       );
     }
     await pause(pollMs);
@@ -227,7 +230,8 @@ export async function convertRemote(source: string, ports: StageBackend, options
     const head = await ports.objects.head('input', key);
     // LastModified is in whole seconds: the execution starts in that second or after.
     const writtenAt = head?.modifiedAt ?? Date.now() - 1000;
-    executionName = await executionOfUpload(ports.executions, videoIdFor(key, scheme), key, writtenAt, options);
+    const stage = ` --stage ${ports.stack.stackName.replace(/^lambda-hls-/, '')}`;
+    executionName = await executionOfUpload(ports.executions, videoIdFor(key, scheme), key, writtenAt, options, stage);
     options.onStart?.(executionName, 'uploaded');
   }
   const { description, events, historyEvents } = await follow(ports.executions, executionName, options);
@@ -290,6 +294,19 @@ export async function stageTarget(target: StageTarget): Promise<Target> {
       }),
     playHint: (result) => `share     ${stageLinks(stage.stack, result.videoId).watch}  (its page plays in every browser)`,
     history: (id) => remoteHistory(stage, id),
+    failedUploads: () => {
+      const url = stage.stack.failedUploadsQueueUrl;
+      if (!url) {
+        throw new CliError(
+          `stack ${stage.stack.stackName} has no FailedUploadsQueueUrl output: deploy this version with npx serverless deploy --stage ${target.stage}`,
+        );
+      }
+      const scheme = { videoIdSecret: stageVideoIdSecret(stage.stack), functionPrefix: stage.stack.functionPrefix };
+      return {
+        queue: stage.failedUploads(url),
+        start: (event) => startConversion(parseS3Event(event), { executions: stage.executions }, scheme),
+      };
+    },
     async running() {
       const revisions = (await stage.executions.running()).flatMap((name) => {
         const parsed = parseExecutionName(name);

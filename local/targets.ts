@@ -1,6 +1,8 @@
 // Where a command works: the embedded default (local backend, local engine, histories on disk) or
 // a deployed stage (`--stage <name>`: the aws backend, executions in Step Functions). Both have one
 // shape, so no command branches on --stage.
+import type { StartOutcome } from '../functions/start-conversion/step';
+import type { FailedUploadsQueue } from '../src/adapters/aws/failed-uploads';
 import { localBackend, type LocalBackend } from '../src/composition/backends/local';
 import { settings } from '../src/composition/settings';
 import {
@@ -82,6 +84,15 @@ export interface Target {
   videoIdOf?(sourceKey: string): string;
   /** Holds a video against conversions while gc decides about it (the local lock); undefined when one converts it now. */
   hold?(videoId: string): Promise<(() => void) | undefined>;
+  /** The uploads start-conversion could not start a conversion for (a stage only: Lambda keeps them in a queue). */
+  failedUploads?(): FailedUploads;
+}
+
+/** A stage's failed-uploads queue, and how an upload's conversion is started from its event. */
+export interface FailedUploads {
+  queue: FailedUploadsQueue;
+  /** What start-conversion does with an S3 event, done by the CLI: throws as it would fail. */
+  start(event: unknown): Promise<StartOutcome[]>;
 }
 
 /** `--stage <name> [--region R]`, as the commands that can work on a deployed stack take them. */

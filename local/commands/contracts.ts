@@ -76,3 +76,33 @@ export interface GcJson {
   /** Code storage reservations (`<videoId>/<revision>`) of runs no longer running — a killed one's — given back (an additive field). */
   reservations: string[];
 }
+
+/** One upload in `failed-uploads --json` (additive: a command of its own). */
+export interface FailedUploadJson {
+  /** The queue message's id. */
+  id: string;
+  /** When Lambda gave up on the event (ISO 8601). */
+  failedAt: string;
+  /** RetriesExhausted, or EventAgeExceeded. */
+  condition: string;
+  attempts: number;
+  error: string;
+  cause: string;
+  /** The uploaded keys the event names (one, from S3). */
+  keys: string[];
+  /** With --retry: what became of it. Started ones leave the queue; failed ones stay for the next retry. */
+  retry?:
+    | { result: 'started'; executions: { key: string; result: 'started' | 'exists' | 'ignored'; executionName?: string }[] }
+    | {
+        result: 'failed';
+        error: string;
+        cause: string;
+      };
+}
+
+/** `failed-uploads --json [--retry] --stage S` */
+export interface FailedUploadsJson {
+  failedUploads: FailedUploadJson[];
+  /** Ids of messages in the queue that are not Lambda's failure records: left as they are. */
+  unreadable: string[];
+}

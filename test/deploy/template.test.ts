@@ -227,6 +227,28 @@ describe('serverless package (offline) compiles the whole product', () => {
     );
   });
 
+  it("hands an upload event that still fails after Lambda's two retries to the failed-uploads queue, which the CLI finds", () => {
+    const queue = template.Resources.FailedUploadsQueue!;
+    expect(queue.Type).toBe('AWS::SQS::Queue');
+    expect(render(queue.Properties)).toEqual({
+      QueueName: `${SERVICE}-${STAGE}-failed-uploads`,
+      MessageRetentionPeriod: 1209600,
+      SqsManagedSseEnabled: true,
+    });
+    const config = template.Resources.StartConversionInvokeConfig!;
+    expect(config.Type).toBe('AWS::Lambda::EventInvokeConfig');
+    expect(render(config.Properties)).toEqual({
+      FunctionName: '<StartConversionLambdaFunction>',
+      Qualifier: '$LATEST',
+      MaximumRetryAttempts: 2,
+      MaximumEventAgeInSeconds: 21600,
+      DestinationConfig: { OnFailure: { Destination: '<FailedUploadsQueue.Arn>' } },
+    });
+    // No other function is invoked asynchronously: none has (or needs) a destination.
+    expect(resourcesOfType('AWS::Lambda::EventInvokeConfig').map(([id]) => id)).toEqual(['StartConversionInvokeConfig']);
+    expect(render(template.Outputs.FailedUploadsQueueUrl!.Value)).toBe('<FailedUploadsQueue>');
+  });
+
   it('routes both playback paths and the hosted player page of the HTTP API to serve-segment, with CORS', () => {
     const routes = resourcesOfType('AWS::ApiGatewayV2::Route').map(([, r]) => r);
     expect(routes.map((r) => r.RouteKey).sort()).toEqual([
@@ -520,6 +542,7 @@ describe('IAM: least privilege, statement by statement', () => {
       startConversion: {
         'states:StartExecution': ['<ConvertVideo>'],
         'states:DescribeExecution': [`arn:aws:states:us-east-1:123456789012:execution:${SERVICE}-${STAGE}-convert-video:*`],
+        'sqs:SendMessage': ['<FailedUploadsQueue.Arn>'],
       },
     };
     for (const f of FUNCTIONS) {

@@ -48,6 +48,8 @@ import { startCloudFormation, type CloudFormationEmulator } from './support/clou
 import { Iam } from './support/iam';
 import { CREATE_PROFILES, type CreateProfile, REQUEST_LIMIT, startLambda, type LambdaEmulator } from './support/lambda';
 import { startS3, type S3Emulator } from './support/s3';
+import { startSqs, type SqsEmulator } from './support/sqs';
+import { asyncInvoker, type AsyncInvoker } from './support/async-invoke';
 import { emulatedAccount, packageStack, resolve, resourcesOfType, type Account, type Template } from './support/stack';
 import { startStepFunctions, type StepFunctionsEmulator } from './support/stepfunctions';
 
@@ -72,6 +74,8 @@ let api: ApiEmulator;
 let functionUrls: FunctionUrlEmulator;
 let cloudFormation: CloudFormationEmulator;
 let iam: Iam;
+let sqs: SqsEmulator;
+let asyncInvocations: AsyncInvoker;
 const people = { accessKeyId: 'AKIAREHEARSALUSER', secretAccessKey: 'rehearsal-user' };
 let user: S3Client;
 let sfn: SFNClient;
@@ -99,7 +103,9 @@ beforeAll(async () => {
   expect(spawnSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT }).status).toBe(0);
   api = await startApi((arn, event) => runner.invoke(arn, event));
   functionUrls = await startFunctionUrls((arn, event, onChunk) => runner.invoke(arn, event, onChunk));
-  account = emulatedAccount(STAGE, api.endpoint, functionUrls.port);
+  const emulated = emulatedAccount(STAGE, '', 0, 0);
+  sqs = await startSqs({ region: emulated.region, account: emulated.account, iam: () => iam });
+  account = emulatedAccount(STAGE, api.endpoint, functionUrls.port, sqs.port);
   // Playback limits low enough that a test can reach them (the defaults are 100/s, burst 200, 20 at once).
   template = packageStack(STAGE, join(scratch, 'out'), scratch, {
     playbackRateLimit: '20',
@@ -116,6 +122,15 @@ beforeAll(async () => {
     { accessKeyId: people.accessKeyId, name: 'rehearsal-admin' },
     { accessKeyId: lambdaService.accessKeyId, name: 'lambda.amazonaws.com' },
   ]);
+  for (const [, queue] of resourcesOfType(template, account, 'AWS::SQS::Queue')) sqs.createQueue(String(queue.QueueName));
+  // S3 invokes start-conversion asynchronously: Lambda's retries and on-failure destination apply.
+  asyncInvocations = asyncInvoker({
+    template,
+    account,
+    find: (key) => runner.find(key),
+    invoke: (key, event) => runner.invoke(key, event),
+    sqs,
+  });
   mkdirSync(join(scratch, 's3'));
   s3 = await startS3({
     directory: join(scratch, 's3'),
@@ -125,7 +140,7 @@ beforeAll(async () => {
     notifying: [buckets.input],
     onObjectCreated: (event) => {
       deliveredEvents.push(event);
-      notifications.push(runner.invoke('startConversion', event).catch((error: unknown) => error));
+      notifications.push(asyncInvocations.invoke('startConversion', event));
     },
     iam,
   });
@@ -186,6 +201,7 @@ afterAll(async () => {
   await runner?.close();
   await lambda?.close();
   await s3?.close();
+  await sqs?.close();
   removeDir(scratch);
 });
 
@@ -1022,6 +1038,7 @@ async function cli(args: string[], more: Record<string, string> = {}): Promise<{
     AWS_ENDPOINT_URL_LAMBDA: lambda.endpoint,
     AWS_ENDPOINT_URL_SFN: states.endpoint,
     AWS_ENDPOINT_URL_CLOUDFORMATION: cloudFormation.endpoint,
+    AWS_ENDPOINT_URL_SQS: sqs.endpoint,
     AWS_EC2_METADATA_DISABLED: 'true',
     NODE_OPTIONS: `--require ${HOSTS}`,
     ...more,
@@ -1072,6 +1089,70 @@ describe('lambda-hls --stage rehearsal, on the rehearsed stack', () => {
       expect([run.code, run.stderr]).toEqual([2, expect.stringMatching(said)]);
     }
     expect(await leftIn(buckets.input, 'never uploaded.mp4')).toEqual([]);
+  });
+
+  it("keeps an upload whose conversion could not be started (Step Functions out through Lambda's retries) in the failed-uploads queue: failed-uploads lists it, --retry converts it", async () => {
+    const key = 'during the outage.mp4';
+    const file = makeVideo(join(scratch, 'outage.mp4'), { seconds: 8, size: '320x180' });
+    const queue = resourcesOfType(template, account, 'AWS::SQS::Queue')[0]![1].QueueName as string;
+    const restore = states.refuseStarts();
+    const before = notifications.length;
+    const executionsBefore = states.executions.size;
+    let outcome: unknown;
+    try {
+      await user.send(new PutObjectCommand({ Bucket: buckets.input, Key: key, Body: readFileSync(file) }));
+      while (notifications.length === before) await new Promise((resolve) => setTimeout(resolve, 10));
+      outcome = await notifications[before];
+    } finally {
+      restore();
+    }
+    // The first attempt and Lambda's two retries each failed; then the event went to the queue, sent with the function's role.
+    expect(outcome).toMatchObject({ errorType: 'TransientNetworkError', errorMessage: expect.stringContaining('ServiceUnavailable') });
+    expect(asyncInvocations.givenUp.at(-1)).toEqual({
+      function: 'startConversion',
+      attempts: 3,
+      destination: `arn:aws:sqs:${account.region}:${account.account}:${queue}`,
+      sent: true,
+    });
+    expect(states.executions.size).toBe(executionsBefore);
+
+    const listed = await cli(['failed-uploads', '--json']);
+    expect({ code: listed.code, stderr: listed.code === 0 ? '' : listed.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(JSON.parse(listed.stdout)).toEqual({
+      failedUploads: [
+        {
+          id: expect.any(String),
+          failedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+          condition: 'RetriesExhausted',
+          attempts: 3,
+          error: 'TransientNetworkError',
+          cause: expect.stringContaining('ServiceUnavailable'),
+          keys: [key],
+        },
+      ],
+      unreadable: [],
+    });
+    // Looking leaves it there, visible to the next look.
+    expect(sqs.messages(queue)).toHaveLength(1);
+    expect((await cli(['failed-uploads'])).stderr).toContain(
+      `lambda-hls: 1 upload whose conversion could not be started on lambda-hls-${STAGE}`,
+    );
+
+    const retried = await cli(['failed-uploads', '--retry', '--json']);
+    expect({ code: retried.code, stderr: retried.code === 0 ? '' : retried.stderr }).toEqual({ code: 0, stderr: '' });
+    const [entry] = (
+      JSON.parse(retried.stdout) as {
+        failedUploads: { retry: { result: string; executions: { executionName: string; result: string }[] } }[];
+      }
+    ).failedUploads;
+    expect(entry!.retry.result).toBe('started');
+    const [started] = entry!.retry.executions;
+    // The execution start-conversion would have started: named after the upload, so a second retry starts nothing.
+    expect(started).toEqual({ key, result: 'started', executionName: expect.stringMatching(new RegExp(`^${videoIdFor(key)}-`)) });
+    expect((await finished(started!.executionName)).described.status).toBe('SUCCEEDED');
+    await expectEveryFramePlayed(key, file);
+    expect(sqs.messages(queue)).toEqual([]);
+    expect((await cli(['failed-uploads'])).stderr).toContain('lambda-hls: no failed uploads');
   });
 
   it("shows a failed run's failed state, error and cause with history", async () => {

@@ -16,13 +16,15 @@ export interface StackOutputs {
   functionPrefix: string;
   /** Present when the stage mixes a secret into video ids (a keyed hash of a fixed text, not the secret). */
   videoIdSecretCheck?: string;
+  /** Where start-conversion's events go once Lambda's retries are spent (stacks deployed before it have none). */
+  failedUploadsQueueUrl?: string;
 }
 
 export class StackNotDeployed extends Error {
   override readonly name = 'StackNotDeployed' as const;
 }
 
-const REQUIRED: Record<Exclude<keyof StackOutputs, 'stackName' | 'videoIdSecretCheck'>, string> = {
+const REQUIRED: Record<Exclude<keyof StackOutputs, 'stackName' | 'videoIdSecretCheck' | 'failedUploadsQueueUrl'>, string> = {
   inputBucket: 'InputBucketName',
   workBucket: 'WorkBucketName',
   outputBucket: 'OutputBucketName',
@@ -64,5 +66,6 @@ export async function readStackOutputs(cfn: CloudFormationClient, stage: string,
     stackName,
     ...(found as Omit<StackOutputs, 'stackName'>),
     ...(outputs.VideoIdSecretCheck && { videoIdSecretCheck: outputs.VideoIdSecretCheck }),
+    ...(outputs.FailedUploadsQueueUrl && { failedUploadsQueueUrl: outputs.FailedUploadsQueueUrl }),
   };
 }

@@ -7,6 +7,7 @@ import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { LambdaCodeStore } from '../../adapters/aws/code-store';
 import type { StepFunctionsExecutions } from '../../adapters/aws/executions';
+import type { FailedUploadsQueue } from '../../adapters/aws/failed-uploads';
 import type { S3ObjectStore } from '../../adapters/aws/object-store';
 import type { StackOutputs } from '../../adapters/aws/stack';
 import type { PortName, Ports } from '../../ports';
@@ -116,6 +117,8 @@ export interface StageBackend {
   objects: S3ObjectStore;
   code: LambdaCodeStore;
   executions: StepFunctionsExecutions;
+  /** The queue start-conversion's failed events go to, at the URL the stack gives. */
+  failedUploads(url: string): FailedUploadsQueue;
 }
 
 /** --region, else the SDK's usual environment variables, else serverless.yml's default. */
@@ -148,5 +151,10 @@ export async function connectStage(target: StageTarget): Promise<StageBackend> {
     objects: objectStore(sdk, resources),
     code: codeStore(sdk, resources),
     executions: executions(resources, region),
+    failedUploads(url) {
+      const { SQSClient } = require('@aws-sdk/client-sqs') as typeof import('@aws-sdk/client-sqs');
+      const { FailedUploadsQueue } = require('../../adapters/aws/failed-uploads') as typeof import('../../adapters/aws/failed-uploads');
+      return new FailedUploadsQueue(withTransientErrors(new SQSClient({ region })), url);
+    },
   };
 }

@@ -24,6 +24,8 @@ export interface Account {
   apiEndpoint: string;
   /** The port the emulated function URLs answer on, each under a host name of its own. */
   functionUrlPort: number;
+  /** The port emulated SQS answers on (queue URLs `http://sqs.<region>.localhost:<port>/<account>/<name>`). */
+  queuePort: number;
 }
 
 /** A function URL's host, as Lambda names it (`<url-id>.lambda-url.<region>.on.aws`), under localhost here. */
@@ -31,7 +33,7 @@ export function functionUrlHost(logicalId: string, account: Pick<Account, 'regio
   return `${logicalId.toLowerCase()}.lambda-url.${account.region}.localhost`;
 }
 
-export function emulatedAccount(stage: string, apiEndpoint: string, functionUrlPort: number): Account {
+export function emulatedAccount(stage: string, apiEndpoint: string, functionUrlPort: number, queuePort: number): Account {
   const stackName = `lambda-hls-${stage}`;
   return {
     account: '000000000000',
@@ -41,6 +43,7 @@ export function emulatedAccount(stage: string, apiEndpoint: string, functionUrlP
     stackId: `arn:aws:cloudformation:us-east-1:000000000000:stack/${stackName}/5e1a2b3c-0d4e-4f5a-8b6c-7d8e9f0a1b2c`,
     apiEndpoint,
     functionUrlPort,
+    queuePort,
   };
 }
 
@@ -96,6 +99,12 @@ function physical(template: Template, account: Account, id: string, attribute?: 
     case 'AWS::Lambda::Url':
       // FunctionUrl ends with a slash, as Lambda's does.
       return attribute === 'FunctionUrl' ? `http://${functionUrlHost(id, account)}:${account.functionUrlPort}/` : id;
+    case 'AWS::SQS::Queue': {
+      const name = resolve(template, account, resource.Properties.QueueName) as string;
+      if (attribute === 'Arn') return `arn:aws:sqs:${region}:${acct}:${name}`;
+      if (attribute === 'QueueName') return name;
+      return `http://sqs.${region}.localhost:${account.queuePort}/${acct}/${name}`;
+    }
     case 'AWS::Lambda::LayerVersion':
       return `arn:aws:lambda:${region}:${acct}:layer:${resolve(template, account, resource.Properties.LayerName)}:1`;
     default:

@@ -33,6 +33,8 @@ export interface StepFunctionsEmulator {
   executions: Map<string, Execution>;
   /** Resolves once every execution started so far has ended. */
   settled(): Promise<void>;
+  /** Step Functions out of service for StartExecution (HTTP 503) until the returned function is called: an outage a test makes. */
+  refuseStarts(): () => void;
   close(): Promise<void>;
 }
 
@@ -40,6 +42,7 @@ class ApiError extends Error {
   constructor(
     readonly type: string,
     message: string,
+    readonly status = 400,
   ) {
     super(message);
   }
@@ -263,8 +266,10 @@ export async function startStepFunctions(options: {
     return found;
   };
 
+  let refusingStarts = false;
   const operations: Record<string, (input: Record<string, unknown>) => unknown> = {
     StartExecution(input) {
+      if (refusingStarts) throw new ApiError('ServiceUnavailable', 'Service Unavailable', 503);
       if (input.stateMachineArn !== options.machine.arn)
         throw new ApiError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${String(input.stateMachineArn)}'`);
       // Without a name, Step Functions makes one (a UUID).
@@ -347,7 +352,7 @@ export async function startStepFunctions(options: {
         },
         (error: Error) => {
           const type = error instanceof ApiError ? error.type : 'InternalServerError';
-          res.writeHead(error instanceof ApiError ? 400 : 500, { 'Content-Type': 'application/x-amz-json-1.0' });
+          res.writeHead(error instanceof ApiError ? error.status : 500, { 'Content-Type': 'application/x-amz-json-1.0' });
           res.end(JSON.stringify({ __type: `com.amazonaws.states#${type}`, message: error.message }));
         },
       );
@@ -359,6 +364,12 @@ export async function startStepFunctions(options: {
     executions,
     settled: async () => {
       await Promise.all([...executions.values()].map((e) => e.done));
+    },
+    refuseStarts() {
+      refusingStarts = true;
+      return () => {
+        refusingStarts = false;
+      };
     },
     close: () =>
       new Promise<void>((resolve) => {
