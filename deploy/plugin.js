@@ -20,7 +20,7 @@
 const CURRENT_NODE_RUNTIMES = ['nodejs22.x', 'nodejs24.x'];
 
 const { spawnSync } = require('node:child_process');
-const { existsSync, statSync } = require('node:fs');
+const { existsSync, readFileSync, statSync } = require('node:fs');
 const { join } = require('node:path');
 const { checkReservations } = require('./concurrency');
 
@@ -84,10 +84,21 @@ class LambdaHlsDeploy {
     const dir = join(this.serverless.serviceDir, 'layers', 'ffmpeg');
     const script = join(dir, 'build.mjs');
     const built = join(dir, 'build', 'bin', 'ffprobe');
-    // A given binary (LAMBDA_HLS_LAYER_FFMPEG / _FFPROBE) is checked and copied on every package.
-    const given = process.env.LAMBDA_HLS_LAYER_FFMPEG || process.env.LAMBDA_HLS_LAYER_FFPROBE;
-    if (!given && existsSync(built) && statSync(built).mtimeMs >= statSync(script).mtimeMs) return;
     const arch = this.serverless.service.provider.architecture ?? 'x86_64';
+    // A given binary (LAMBDA_HLS_LAYER_FFMPEG / _FFPROBE) is checked and copied on every package;
+    // the layer is built again when `npm run build:ffmpeg` has built (or removed) its binaries since.
+    const given = process.env.LAMBDA_HLS_LAYER_FFMPEG || process.env.LAMBDA_HLS_LAYER_FFPROBE;
+    const source = join(dir, 'source', 'bin', 'ffprobe');
+    const wanted = arch === 'x86_64' && existsSync(source) ? 'source' : 'npm';
+    const origin = (() => {
+      try {
+        return JSON.parse(readFileSync(join(dir, 'build', 'ORIGIN'), 'utf8')).ffprobe;
+      } catch {
+        return undefined;
+      }
+    })();
+    const fresh = (path) => existsSync(built) && statSync(built).mtimeMs >= statSync(path).mtimeMs;
+    if (!given && origin === wanted && fresh(script) && (wanted === 'npm' || fresh(source))) return;
     const run = spawnSync(process.execPath, [script, '--arch', arch], { stdio: 'inherit' });
     if (run.status !== 0)
       throw new this.serverless.classes.Error(

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // What the tests need beyond npm's packages, checked before any test runs (`npm test`,
 // `npm run test:browser` and `.ci/run` call this; nothing else installs it):
+// - the ffmpeg the product deploys: `npm run build:ffmpeg` (Debian 12's source, built statically), run
+//   when its build is missing, so every test runs the ffmpeg the layer ships;
 // - Debian's ffmpeg (ffprobe 5.1), VLC and GStreamer: the independent players that judge the output
 //   (the static ffprobe from npm crashes on MPEG-TS), unzip for the packages, chromium for the pages;
 // - the Node.js of the deployed runtime (serverless.yml provider.runtime, nodejs24.x → Node 24) for
@@ -186,7 +188,18 @@ function main() {
     say(`installing ${tool.what} (npm ${tool.spec})`);
     if (!npmInstall(tool.prefix, tool.spec) || !tool.ready()) stop(`could not install ${tool.what}; try: ${byHand}`);
   }
-  say(`ready: Debian's ffprobe, VLC, GStreamer, chromium and unzip; Node ${major} for the rehearsal; osls ${OSLS_VERSION}`);
+  // The ffmpeg the product runs locally and in the layer: Debian 12's maintained one, built statically (about 4 minutes, once).
+  if (!executable(join(ROOT, 'layers', 'ffmpeg', 'source', 'bin', 'ffprobe'))) {
+    if (process.env.LAMBDA_HLS_TEST_INSTALL === 'no') stop('missing the source build of ffmpeg; build it with: npm run build:ffmpeg');
+    say("building ffmpeg from Debian 12's source (npm run build:ffmpeg, about 4 minutes on 2 cores)");
+    const built = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build-ffmpeg.mjs')], {
+      stdio: ['ignore', quiet ? 'ignore' : 'inherit', 'inherit'],
+    });
+    if (built.status !== 0) stop('could not build ffmpeg (see above); the tests judge the ffmpeg that is deployed');
+  }
+  say(
+    `ready: Debian's ffprobe, VLC, GStreamer, chromium and unzip; Node ${major} for the rehearsal; osls ${OSLS_VERSION}; ffmpeg built from Debian 12's source`,
+  );
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) main();

@@ -1,14 +1,18 @@
-// Assembles the ffmpeg layer (bin/ffmpeg, bin/ffprobe → /opt/bin in Lambda) from the static
-// binaries shipped in npm packages, for the architecture the functions run on (x86_64 by
-// default, as in serverless.yml; `--arch arm64` for Graviton). Lambda allows 250 MB unzipped for
-// a function and its layers together; the script fails if the layer alone leaves too little room.
-//
-// The npm ffmpeg is a 2018 build (git N-47683) and decodes every untrusted upload: a newer static
-// build can be given instead, LAMBDA_HLS_LAYER_FFMPEG=<path> (and LAMBDA_HLS_LAYER_FFPROBE=<path>).
-// It is checked before it is used: it runs here, says it is ffmpeg (ffprobe), is statically linked
-// (Lambda's Amazon Linux has none of another system's libraries) and was built in MIN_YEAR or later.
+// Assembles the ffmpeg layer (bin/ffmpeg, bin/ffprobe → /opt/bin in Lambda) for the architecture
+// the functions run on (x86_64 by default, as in serverless.yml; `--arch arm64` for Graviton), from,
+// for each binary, the first of:
+// 1. a static build given by path, LAMBDA_HLS_LAYER_FFMPEG=<path> (and LAMBDA_HLS_LAYER_FFPROBE);
+// 2. the build of `npm run build:ffmpeg` in ./source (x86_64): Debian 12's security-maintained
+//    ffmpeg, built statically from its source package (scripts/build-ffmpeg.mjs);
+// 3. the static binaries shipped in npm packages: a 2018 build (git N-47683), which decodes every
+//    untrusted upload, so using it is said as a warning.
+// A binary of 1 or 2 is checked before it is used: it runs here, says it is ffmpeg (ffprobe), is
+// statically linked (Lambda's Amazon Linux has none of another system's libraries) and was built
+// in MIN_YEAR or later. Lambda allows 250 MB unzipped for a function and its layers together; the
+// script fails if the layer alone leaves too little room. ORIGIN (in the layer: /opt/ORIGIN) says
+// which each binary came from.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,11 +39,29 @@ if (!npmArch) {
 // The binary packages are optional dependencies installed for the machine npm runs on; a layer
 // for another platform needs its package added by hand.
 const given = { ffmpeg: process.env.LAMBDA_HLS_LAYER_FFMPEG, ffprobe: process.env.LAMBDA_HLS_LAYER_FFPROBE };
+// Where `npm run build:ffmpeg` put its build (--source <dir> for another).
+const sourceFlag = process.argv.indexOf('--source');
+const sourceBuild = join(sourceFlag > 0 ? process.argv[sourceFlag + 1] : join(here, 'source'), 'bin');
+const origins = {};
+for (const name of ['ffmpeg', 'ffprobe']) {
+  if (given[name]) origins[name] = 'given';
+  else if (arch === 'x86_64' && existsSync(join(sourceBuild, name))) origins[name] = 'source';
+  else origins[name] = 'npm';
+}
 const sources = [
   ['ffmpeg', `@ffmpeg-installer/linux-${npmArch}`, 'ffmpeg'],
   ['ffprobe', `@ffprobe-installer/linux-${npmArch}`, 'ffprobe'],
-].filter(([name]) => !given[name]);
-for (const [name, path] of Object.entries(given)) if (path) checkGiven(name, path);
+].filter(([name]) => origins[name] === 'npm');
+for (const name of ['ffmpeg', 'ffprobe']) {
+  if (origins[name] === 'given') checkGiven(name, given[name], `(LAMBDA_HLS_LAYER_${name.toUpperCase()})`);
+  if (origins[name] === 'source') checkGiven(name, join(sourceBuild, name), '(npm run build:ffmpeg)');
+}
+for (const [name] of sources.filter(([, pkg]) => pkg)) {
+  console.warn(
+    `layer: warning: bin/${name} is npm's 2018 build, which decodes every upload with holes fixed since; ` +
+      "npm run build:ffmpeg builds Debian 12's maintained one (x86_64 Linux), which the layer then takes",
+  );
+}
 const missing = sources.filter(([, pkg]) => pkg && !resolvePackage(pkg));
 if (missing.length > 0) {
   const list = missing.map(([, pkg]) => pkg).join(' ');
@@ -48,10 +70,10 @@ if (missing.length > 0) {
   process.exit(1);
 }
 
-/** Refuses a given binary that would not run in Lambda or is too old, saying which and why. */
-function checkGiven(name, path) {
+/** Refuses a binary that would not run in Lambda or is too old, saying which and why. */
+function checkGiven(name, path, origin) {
   const refuse = (why) => {
-    console.error(`layer: ${path} (LAMBDA_HLS_LAYER_${name.toUpperCase()}) ${why}`);
+    console.error(`layer: ${path} ${origin} ${why}`);
     process.exit(1);
   };
   if (!existsSync(path)) refuse('does not exist');
@@ -68,7 +90,7 @@ function checkGiven(name, path) {
   const year = Number(/Copyright \(c\) \d{4}-(\d{4})/.exec(version.stdout)?.[1] ?? 0);
   if (year < MIN_YEAR) refuse(`was built in ${year || 'an unknown year'} ("${first}"): give one built in ${MIN_YEAR} or later`);
   sources.push([name, undefined, path]);
-  console.log(`layer: ${name} given: ${first} (static, ${year})`);
+  console.log(`layer: ${name} ${origin}: ${first} (static, ${year})`);
 }
 
 function resolvePackage(pkg) {
@@ -98,6 +120,7 @@ if (total > LAMBDA_UNZIPPED_LIMIT - ROOM_FOR_CODE) {
   console.error(`layer: ${(total / 1e6).toFixed(1)} MB unzipped leaves under ${ROOM_FOR_CODE / 1e6} MB of Lambda's 250 MB for the code`);
   process.exit(1);
 }
+writeFileSync(join(buildDir, 'ORIGIN'), `${JSON.stringify(origins)}\n`);
 console.log(
   `layer: ${(total / 1e6).toFixed(1)} MB unzipped for linux ${arch}, in ${outFlag > 0 ? buildDir : join('layers', 'ffmpeg', 'build')}`,
 );

@@ -9,6 +9,8 @@ import { functionsWithMedia, functionVariables } from '../../src/composition/dep
 import type { FunctionKey } from '../../src/composition/steps';
 import { TRANSIENT_ERRORS } from '../../src/core/errors';
 import { parseCentralDirectory, type CentralEntry } from '../support/zip';
+import { sourceBuilt } from '../../src/adapters/ffmpeg/media-tool';
+import { crc32 } from '../../src/core/zip';
 import { loadDefinition } from '../../local/engine';
 import { removeDir, tempDir } from '../support/fixtures';
 
@@ -383,7 +385,13 @@ describe('serverless package (offline) compiles the whole product', () => {
       });
     }
     const layer = zipEntries(join(dir, 'out', 'ffmpeg.zip')).filter((e) => !e.name.endsWith('/'));
-    expect(layer.map((e) => e.name).sort()).toEqual(['bin/ffmpeg', 'bin/ffprobe']);
+    expect(layer.map((e) => e.name).sort()).toEqual(['ORIGIN', 'bin/ffmpeg', 'bin/ffprobe']);
+    // What is deployed is the ffmpeg the tests ran: npm run build:ffmpeg's (the tests' prerequisites build it), byte for byte.
+    for (const name of ['ffmpeg', 'ffprobe'] as const) {
+      const built = sourceBuilt(name);
+      expect(built).toBeDefined();
+      expect(layer.find((e) => e.name === `bin/${name}`)!.crc32).toBe(crc32(readFileSync(built!)));
+    }
     const unzipped = layer.reduce((sum, e) => sum + e.uncompressedSize, 0);
     const biggestFunction = Math.max(...zipEntries(join(dir, 'out', 'segmentMedia.zip')).map((e) => e.uncompressedSize)) * 10;
     expect(unzipped + biggestFunction).toBeLessThan(250 * 1024 * 1024);

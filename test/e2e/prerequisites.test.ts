@@ -14,7 +14,7 @@ describe('the test prerequisites', () => {
     expect({ status: run.status, stderr: run.stderr }).toEqual({
       status: 0,
       stderr: expect.stringMatching(
-        /^test prerequisites: ready: Debian's ffprobe, VLC, GStreamer, chromium and unzip; Node 24 for the rehearsal; osls [\d.]+\n$/,
+        /^test prerequisites: ready: Debian's ffprobe, VLC, GStreamer, chromium and unzip; Node 24 for the rehearsal; osls [\d.]+; ffmpeg built from Debian 12's source\n$/,
       ),
     });
   });

@@ -1,4 +1,5 @@
-// MediaTool on ffmpeg/ffprobe binaries: the static ones shipped in npm packages by default (so
+// MediaTool on ffmpeg/ffprobe binaries: those `npm run build:ffmpeg` built from Debian 12's
+// maintained source when they are there, else the static 2018 ones shipped in npm packages (so
 // `npm install` alone is enough), or any others through FFMPEG_PATH / FFPROBE_PATH (the Lambda
 // layer sets them to /opt/bin/…). A URL input is opened through a relay on 127.0.0.1
 // (./loopback.ts): the static binaries crash resolving host names.
@@ -10,10 +11,10 @@
 // memory for each process (its data segment, `ulimit -d`), ffprobe a time limit, ffmpeg a network
 // timeout and a stall watchdog. An MP4's index is checked before ffprobe reads it (mp4-index.ts).
 import { spawn } from 'node:child_process';
-import { accessSync, chmodSync, constants, statSync } from 'node:fs';
+import { accessSync, chmodSync, constants, readFileSync, statSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { earliestVideoPts } from '../../core/ts-continuity';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describeContent, SNIFF_BYTES } from '../../core/content';
 import { Interrupted, MediaTooDemanding, NoSpace, NotMedia, SegmentationFailed, TruncatedInput } from '../../core/errors';
 import type { ColourPlan, EncodingPlan, HdrTransfer, ProbeResult } from '../../core/model';
@@ -56,9 +57,36 @@ export interface BinaryPaths {
 
 const PACKAGES = { ffmpeg: '@ffmpeg-installer/ffmpeg', ffprobe: '@ffprobe-installer/ffprobe' } as const;
 
-/** One binary: the path given, else the static one from npm (resolved only now, when it is needed). */
+/** Where `npm run build:ffmpeg` puts its build, under the package's root (scripts/build-ffmpeg.mjs). */
+export const SOURCE_BUILD = join('layers', 'ffmpeg', 'source', 'bin');
+
+/** The package's root: the first folder up from here with lambda-hls's package.json (src/… or dist/). */
+function packageRoot(): string | undefined {
+  for (let dir = __dirname; ; dir = dirname(dir)) {
+    try {
+      if ((JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string }).name === 'lambda-hls') return dir;
+    } catch {
+      // no package.json here
+    }
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+/** The binary of `npm run build:ffmpeg` (Debian 12's maintained ffmpeg, built statically), when it was run. */
+export function sourceBuilt(name: keyof Binaries): string | undefined {
+  const root = packageRoot();
+  const path = root && join(root, SOURCE_BUILD, name);
+  return path && isFile(path) ? path : undefined;
+}
+
+/**
+ * One binary: the path given, else the source build when there is one, else the static one from
+ * npm (a 2018 build; resolved only now, when it is needed).
+ */
 export function resolveBinary(name: keyof Binaries, paths: BinaryPaths): string {
-  return (name === 'ffmpeg' ? paths.ffmpegPath : paths.ffprobePath) || ensureExecutable(packagedBinary(PACKAGES[name]));
+  return (
+    (name === 'ffmpeg' ? paths.ffmpegPath : paths.ffprobePath) || sourceBuilt(name) || ensureExecutable(packagedBinary(PACKAGES[name]))
+  );
 }
 
 export function resolveBinaries(paths: BinaryPaths): Binaries {
