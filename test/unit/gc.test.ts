@@ -3,17 +3,15 @@
 import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { processTag } from '../../src/process-identity';
-import type { RouteRecord } from '../../src/core/model';
-import { keys, packageFunctionName, revisionFor, videoIdFor } from '../../src/core/naming';
-import type { ObjectStore, Ports } from '../../src/ports';
+import { keys } from '../../src/core/naming';
+import type { ObjectStore } from '../../src/ports';
 import { collectGarbage, type RunningExecutions } from '../../src/registry/gc';
 import { listRoutes } from '../../src/registry/routes';
 import { ExecutionStore } from '../../local/executions';
 import { localTarget } from '../../local/targets';
 import { freshBackend, tempDir } from '../support/fixtures';
-import { bufferSource, memoryPorts } from '../support/memory';
-
-const PREFIX = 'lhls-';
+import { memoryPorts } from '../support/memory';
+import { lost, PREFIX, registered, routeOf } from '../support/gc';
 
 /** The promise's value, or 'still waiting' after `ms` (the lock tests are bounded in time). */
 async function within<T>(ms: number, promise: Promise<T>): Promise<T | 'still waiting'> {
@@ -23,40 +21,6 @@ async function within<T>(ms: number, promise: Promise<T>): Promise<T | 'still wa
   } finally {
     clearTimeout(timer);
   }
-}
-
-function routeOf(videoId: string, revision: string, packages: string[]): RouteRecord {
-  return {
-    videoId,
-    revision,
-    sourceKey: `clips/${videoId}.mp4`,
-    kind: 'video',
-    playlistKey: keys.playlist(videoId, revision),
-    durationSeconds: 10,
-    segmentCount: packages.length,
-    packages,
-    registeredAt: new Date().toISOString(),
-  };
-}
-
-/** A video registered at one revision, with its functions and playlist. */
-async function registered(ports: Pick<Ports, 'objects' | 'code'>, n: number, revision = revisionFor(`v${n}`, {})) {
-  const videoId = videoIdFor(`clips/video-${n}.mp4`);
-  const packages = [0, 1].map((p) => packageFunctionName(PREFIX, videoId, revision, p));
-  for (const name of packages) await ports.code.createPackage(name, bufferSource(Buffer.from(name)));
-  await ports.objects.put('output', keys.playlist(videoId, revision), '#EXTM3U\n');
-  return { videoId, revision, packages };
-}
-
-/** Every function and playlist each registered route points at, that is missing. */
-async function lost(ports: Pick<Ports, 'objects' | 'code'>): Promise<string[]> {
-  const missing: string[] = [];
-  const present = new Set((await ports.code.list(PREFIX)).map((f) => f.name));
-  for (const route of (await listRoutes(ports.objects)).routes) {
-    for (const name of route.packages) if (!present.has(name)) missing.push(`${route.videoId}: function ${name}`);
-    if (!(await ports.objects.head('output', route.playlistKey))) missing.push(`${route.videoId}: ${route.playlistKey}`);
-  }
-  return missing;
 }
 
 describe('gc while a conversion finishes', () => {
@@ -123,56 +87,6 @@ describe('gc while a conversion finishes', () => {
     }
     expect(losses).toEqual([]);
   });
-
-  it('loses nothing on the local backend with 1,000 videos and conversions finishing at random moments', async () => {
-    const backend = freshBackend({ scratchDir: tempDir('scratch') });
-    const { objects, code } = backend;
-    const store = new ExecutionStore(backend.settings.home);
-    for (let n = 1; n <= 1000; n++) {
-      const video = await registered(backend, n);
-      await objects.put('output', keys.route(video.videoId), JSON.stringify(routeOf(video.videoId, video.revision, video.packages)));
-    }
-    const target = localTarget(backend);
-    const gc = () => collectGarbage(target.stores(), () => target.running(), { hold: (id) => target.hold!(id), inputIsScratch: true });
-    // How long one gc takes here: the conversions finish at random moments within it.
-    const started = Date.now();
-    await gc();
-    const gcMs = Date.now() - started;
-    let trial = 0;
-    for (const deadline = Date.now() + 25_000; trial < 10 && Date.now() < deadline; trial++) {
-      // Conversions as convertFile runs them: lock, history record, packages, then the route, then
-      // done. Their names sort first, so gc reads their routes early and the window is widest.
-      const conversions = [0, 1, 2, 3, 4, 5].map(async (k) => {
-        const sourceKey = `clips/a${trial}-${k}.mp4`;
-        const revision = revisionFor(`t${trial}-${k}`, {});
-        const videoId = videoIdFor(sourceKey);
-        const release = await store.lock(videoId);
-        const record = {
-          executionName: `${videoId}-${revision}`,
-          videoId,
-          revision,
-          sourceKey,
-          status: 'RUNNING' as const,
-          startedAt: new Date().toISOString(),
-          pid: process.pid,
-          input: {},
-        };
-        store.start(record);
-        const packages = [0, 1].map((p) => packageFunctionName(PREFIX, videoId, revision, p));
-        for (const name of packages) await code.createPackage(name, bufferSource(Buffer.from(name)));
-        await objects.put('output', keys.playlist(videoId, revision), '#EXTM3U\n');
-        await new Promise((r) => setTimeout(r, Math.random() * gcMs));
-        await objects.put('output', keys.route(videoId), JSON.stringify(routeOf(videoId, revision, packages)));
-        store.finish({ ...record, status: 'SUCCEEDED' as never, stoppedAt: new Date().toISOString() });
-        release();
-      });
-      await new Promise((r) => setTimeout(r, 10));
-      await gc();
-      await Promise.all(conversions);
-      expect(await lost({ objects, code })).toEqual([]);
-    }
-    expect(trial).toBeGreaterThanOrEqual(3);
-  }, 60_000);
 });
 
 describe('gc and list with a record that cannot be read', () => {
