@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, syml
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runtimeNodePath } from '../scripts/test-prerequisites.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const flag = (name, fallback) => {
@@ -19,16 +20,7 @@ const flag = (name, fallback) => {
 };
 const BASELINE = flag('--baseline');
 const RUNS = Number(flag('--runs', '7'));
-const NODE = join(
-  ROOT,
-  'node_modules',
-  '.cache',
-  'lambda-hls-runtime',
-  'node_modules',
-  `node-${process.platform}-${process.arch}`,
-  'bin',
-  'node',
-);
+const NODE = runtimeNodePath();
 if (!existsSync(NODE)) {
   console.error("bench:bundles: the deployed runtime's Node is not installed: node scripts/test-prerequisites.mjs");
   process.exit(1);

@@ -14,7 +14,7 @@ import type { ConvertResult } from './convert';
 import { deleteVideo } from '../src/registry/deletion';
 import { readRouteTolerant } from '../src/registry/routes';
 import { startExecutionAttempt } from '../src/start-execution';
-import { parseS3Event, startConversion } from '../functions/start-conversion/step';
+import { parseS3Event, startConversion } from '../src/steps/start-conversion';
 import { checkIsFile, CliError } from './errors';
 import { Interrupted } from '../src/core/errors';
 import { conversionProgress } from './progress';

@@ -4,12 +4,13 @@
 import type { FileHandle } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { type DeliverResponse, deliverSegment, newDeliverCaches } from '../functions/deliver-segment/step';
-import { PackageUrlCache, ServeRecordCache, servePage, serveSegment } from '../functions/serve-segment/step';
+import { type DeliverResponse, deliverSegment, newDeliverCaches } from '../src/steps/deliver-segment';
+import { PackageUrlCache, ServeRecordCache } from '../src/playback/routes';
+import { servePage, serveSegment } from '../src/steps/serve-segment';
 import { playbackPath } from '../src/core/naming';
 import type { LocalBackend } from '../src/composition/backends/local';
 import { byNewest, listRoutes, routeSummary } from '../src/registry/routes';
-import { parseRange } from '../src/adapters/http-range';
+import { parseRange } from '../src/core/byte-range';
 import { HLS_SCRIPT_PATH } from '../src/web/player';
 import { playerPage } from './player-page';
 

@@ -1,7 +1,7 @@
 // Where a command works: the embedded default (local backend, local engine, histories on disk) or
 // a deployed stage (`--stage <name>`: the aws backend, executions in Step Functions). Both have one
 // shape, so no command branches on --stage.
-import type { StartOutcome } from '../functions/start-conversion/step';
+import type { StartOutcome } from '../src/steps/start-conversion';
 import type { FailedUploadsQueue } from '../src/adapters/aws/failed-uploads';
 import { localBackend, type LocalBackend } from '../src/composition/backends/local';
 import { settings } from '../src/composition/settings';

@@ -1,4 +1,5 @@
-// Lambda entry for the cleanUp function: its step, as the step table (src/composition/steps.ts) wires it.
+// Lambda entry for the cleanUp function: its step's entry (src/steps/clean-up.ts), and only that step.
 import { lambdaHandler } from '../../src/composition/lambda';
+import { cleanUpStep } from '../../src/steps/clean-up';
 
-export const handler = lambdaHandler('cleanUp');
+export const handler = lambdaHandler('cleanUp', cleanUpStep);

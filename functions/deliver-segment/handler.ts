@@ -1,5 +1,5 @@
-// Lambda entry for the deliverSegment function (a function URL with response streaming): its step,
-// as the step table (src/composition/steps.ts) wires it.
+// Lambda entry for the deliverSegment function: its step's entry (src/steps/deliver-segment.ts), and only that step.
 import { streamingHandler } from '../../src/composition/lambda';
+import { deliverSegmentStep } from '../../src/steps/deliver-segment';
 
-export const handler = streamingHandler('deliverSegment');
+export const handler = streamingHandler('deliverSegment', deliverSegmentStep);

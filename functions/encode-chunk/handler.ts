@@ -1,4 +1,5 @@
-// Lambda entry for the encodeChunk function: its step, as the step table (src/composition/steps.ts) wires it.
+// Lambda entry for the encodeChunk function: its step's entry (src/steps/encode-chunk.ts), and only that step.
 import { lambdaHandler } from '../../src/composition/lambda';
+import { encodeChunkStep } from '../../src/steps/encode-chunk';
 
-export const handler = lambdaHandler('encodeChunk');
+export const handler = lambdaHandler('encodeChunk', encodeChunkStep);

@@ -1,4 +1,5 @@
-// Lambda entry for the joinChunks function: its step, as the step table (src/composition/steps.ts) wires it.
+// Lambda entry for the joinChunks function: its step's entry (src/steps/join-chunks.ts), and only that step.
 import { lambdaHandler } from '../../src/composition/lambda';
+import { joinChunksStep } from '../../src/steps/join-chunks';
 
-export const handler = lambdaHandler('joinChunks');
+export const handler = lambdaHandler('joinChunks', joinChunksStep);

@@ -1,4 +1,5 @@
-// Lambda entry for the packageBatch function: its step, as the step table (src/composition/steps.ts) wires it.
+// Lambda entry for the packageBatch function: its step's entry (src/steps/package-batch.ts), and only that step.
 import { lambdaHandler } from '../../src/composition/lambda';
+import { packageBatchStep } from '../../src/steps/package-batch';
 
-export const handler = lambdaHandler('packageBatch');
+export const handler = lambdaHandler('packageBatch', packageBatchStep);

@@ -1,4 +1,5 @@
-// Lambda entry for the registerRoute function: its step, as the step table (src/composition/steps.ts) wires it.
+// Lambda entry for the registerRoute function: its step's entry (src/steps/register-route.ts), and only that step.
 import { lambdaHandler } from '../../src/composition/lambda';
+import { registerRouteStep } from '../../src/steps/register-route';
 
-export const handler = lambdaHandler('registerRoute');
+export const handler = lambdaHandler('registerRoute', registerRouteStep);

@@ -1,4 +1,5 @@
-// Lambda entry for the segmentMedia function: its step, as the step table (src/composition/steps.ts) wires it.
+// Lambda entry for the segmentMedia function: its step's entry (src/steps/segment-media.ts), and only that step.
 import { lambdaHandler } from '../../src/composition/lambda';
+import { segmentMediaStep } from '../../src/steps/segment-media';
 
-export const handler = lambdaHandler('segmentMedia');
+export const handler = lambdaHandler('segmentMedia', segmentMediaStep);

@@ -1,4 +1,5 @@
-// Lambda entry for the serveSegment function: its step, as the step table (src/composition/steps.ts) wires it.
+// Lambda entry for the serveSegment function: its step's entry (src/steps/serve-segment.ts), and only that step.
 import { lambdaHandler } from '../../src/composition/lambda';
+import { serveSegmentStep } from '../../src/steps/serve-segment';
 
-export const handler = lambdaHandler('serveSegment');
+export const handler = lambdaHandler('serveSegment', serveSegmentStep);

@@ -1,4 +1,5 @@
-// Lambda entry for the startConversion function: its step, as the step table (src/composition/steps.ts) wires it.
+// Lambda entry for the startConversion function: its step's entry (src/steps/start-conversion.ts), and only that step.
 import { lambdaHandler } from '../../src/composition/lambda';
+import { startConversionStep } from '../../src/steps/start-conversion';
 
-export const handler = lambdaHandler('startConversion');
+export const handler = lambdaHandler('startConversion', startConversionStep);

@@ -1,4 +1,5 @@
-// Lambda entry for the validateInput function: its step, as the step table (src/composition/steps.ts) wires it.
+// Lambda entry for the validateInput function: its step's entry (src/steps/validate-input.ts), and only that step.
 import { lambdaHandler } from '../../src/composition/lambda';
+import { validateInputStep } from '../../src/steps/validate-input';
 
-export const handler = lambdaHandler('validateInput');
+export const handler = lambdaHandler('validateInput', validateInputStep);

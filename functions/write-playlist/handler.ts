@@ -1,4 +1,5 @@
-// Lambda entry for the writePlaylist function: its step, as the step table (src/composition/steps.ts) wires it.
+// Lambda entry for the writePlaylist function: its step's entry (src/steps/write-playlist.ts), and only that step.
 import { lambdaHandler } from '../../src/composition/lambda';
+import { writePlaylistStep } from '../../src/steps/write-playlist';
 
-export const handler = lambdaHandler('writePlaylist');
+export const handler = lambdaHandler('writePlaylist', writePlaylistStep);

@@ -2,7 +2,7 @@
 // be started — start-conversion failed on their S3 event after Lambda's retries (Step Functions
 // throttled or down, a permission taken away) — which Lambda kept in the stage's failed-uploads
 // queue; --retry starts each one's conversion from its event, as start-conversion would have.
-import { decodeS3Key, parseS3Event } from '../../functions/start-conversion/step';
+import { decodeS3Key, parseS3Event } from '../../src/steps/start-conversion';
 import { parseFailedUpload } from '../../src/core/failed-upload';
 import { CliError } from '../errors';
 import type { FailedUploads, Target } from '../targets';

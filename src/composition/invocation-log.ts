@@ -1,7 +1,7 @@
 // What a deployed function says about one invocation, as the structured line an operator reads in
 // CloudWatch: which execution, video and state (or route), how long, and how it ended (with the
 // error's name and cause). Pure: lambda.ts writes it with Powertools Logger.
-import { describeOutcome, type StartOutcome } from '../../functions/start-conversion/step';
+import { describeOutcome, type StartOutcome } from '../core/upload-outcome';
 import type { FunctionKey } from './steps';
 
 type Json = Record<string, unknown>;

@@ -1,4 +1,5 @@
-// A Lambda entry is one line: `export const handler = lambdaHandler('validateInput')`. The event
+// A Lambda entry is one line: `export const handler = lambdaHandler('validateInput', validateInputStep)`,
+// its step's entry imported from its own module, so its bundle holds that step and no other. The event
 // is parsed first (a malformed one is refused before anything is built), then the step runs on
 // the aws backend, whose ports are built on first use and kept for the container's life. Each
 // invocation writes one structured JSON line (Powertools Logger) for CloudWatch: execution, video,
@@ -11,7 +12,9 @@ import type { Ports } from '../ports';
 import { awsBackend } from './backends/aws';
 import { errorFields, invocationFields, statusOf } from './invocation-log';
 import { settings } from './settings';
-import { runStep, type FunctionKey } from './steps';
+import type { PortName } from '../ports';
+import type { StepEntry } from '../steps/entry';
+import type { FunctionKey } from './steps';
 
 let backend: Ports | undefined;
 let logger: Logger | undefined;
@@ -23,14 +26,14 @@ interface LambdaContext {
 }
 
 /** The step on this container's backend (built by the first event, kept for the container's life), logged. */
-async function runInContainer(key: FunctionKey, event: unknown, context?: LambdaContext): Promise<unknown> {
+async function runInContainer(key: FunctionKey, step: AnyStep, event: unknown, context?: LambdaContext): Promise<unknown> {
   logger ??= new Logger({ serviceName: 'lambda-hls' });
   if (context?.awsRequestId) logger.addContext(context as never);
   const started = performance.now();
   const took = () => Math.round(performance.now() - started);
   try {
     backend ??= awsBackend(settings());
-    const result = await runStep(key, event, backend, settings());
+    const result = await step.run(step.parse(event), backend, settings());
     const status = statusOf(result);
     const fields = { ...invocationFields(key, event, result), durationMs: took(), outcome: status ?? 'succeeded' };
     // A playback answer other than 2xx/3xx is worth an operator's look; the rest is routine.
@@ -50,8 +53,13 @@ async function runInContainer(key: FunctionKey, event: unknown, context?: Lambda
   }
 }
 
-export function lambdaHandler(key: FunctionKey): (event: unknown, context?: LambdaContext) => Promise<unknown> {
-  return (event, context) => runInContainer(key, event, context);
+/** A step's entry, whatever its input, output and ports. */
+// biome-ignore lint/suspicious/noExplicitAny: an entry of any step; its own parse gives its run the input it takes
+type AnyStep = StepEntry<any, unknown, PortName>;
+
+/** The function's handler: its key (for the log) and its step's entry, the only step its bundle holds. */
+export function lambdaHandler(key: FunctionKey, step: AnyStep): (event: unknown, context?: LambdaContext) => Promise<unknown> {
+  return (event, context) => runInContainer(key, step, event, context);
 }
 
 /** What Lambda's Node.js runtime provides for response streaming (a global, only inside Lambda). */
@@ -72,12 +80,12 @@ export interface StreamedAnswer {
  * prelude), then its body as it arrives, so a segment is never held whole in memory nor capped by
  * the 6 MB of a buffered answer.
  */
-export function streamingHandler(key: FunctionKey): unknown {
+export function streamingHandler(key: FunctionKey, step: AnyStep): unknown {
   const runtime = (globalThis as { awslambda?: ResponseStreaming }).awslambda;
   if (!runtime)
     throw new Error(`${key} streams its answers: it runs on Lambda's Node.js runtime, which provides awslambda.streamifyResponse`);
   return runtime.streamifyResponse(async (event, responseStream, context?: LambdaContext) => {
-    const answer = (await runInContainer(key, event, context)) as StreamedAnswer;
+    const answer = (await runInContainer(key, step, event, context)) as StreamedAnswer;
     const out = runtime.HttpResponseStream.from(responseStream, { statusCode: answer.status, headers: answer.headers });
     await pipeline(typeof answer.body === 'string' ? Readable.from([Buffer.from(answer.body)]) : answer.body, out);
   });

@@ -21,7 +21,7 @@ import { storedEventsFromHistory } from '../../src/adapters/aws/history';
 import { executionStats, failedState, summarizeStates } from '../../src/core/history';
 import { keys, parseExecutionName, videoIdFor as videoIdUnder } from '../../src/core/naming';
 import { checkPlaylist } from '../../src/core/playlist';
-import { ROUTE_TTL_MS } from '../../functions/serve-segment/step';
+import { ROUTE_TTL_MS } from '../../src/playback/routes';
 import { DIRECT_UPLOAD_BYTES, segmentEntryName } from '../../src/core/plan';
 import { crc32, layoutStoredZip } from '../../src/core/zip';
 import { conversionProgress } from '../../local/progress';

@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { needsLoopback } from '../../src/adapters/ffmpeg/loopback';
 import { DEFAULT_LIMITS, ffmpegMediaTool } from '../../src/adapters/ffmpeg/media-tool';
-import { parseRange } from '../../src/adapters/http-range';
+import { parseRange } from '../../src/core/byte-range';
 import { makeVideo, tempDir } from '../support/fixtures';
 
 let server: Server;

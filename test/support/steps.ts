@@ -1,13 +1,13 @@
 // Running the steps on in-memory ports, as the state machine would chain them.
-import { computeOffsets } from '../../functions/compute-offsets/step';
-import { packageBatch } from '../../functions/package-batch/step';
-import { segmentMedia } from '../../functions/segment-media/step';
-import { validateInput } from '../../functions/validate-input/step';
-import { writePlaylist } from '../../functions/write-playlist/step';
+import { computeOffsets } from '../../src/steps/compute-offsets';
+import { packageBatch } from '../../src/steps/package-batch';
+import { segmentMedia } from '../../src/steps/segment-media';
+import { validateInput } from '../../src/steps/validate-input';
+import { writePlaylist } from '../../src/steps/write-playlist';
 import { readSettings } from '../../src/composition/settings';
 import type { StepSettings } from '../../src/composition/steps';
-import { encodeChunk } from '../../functions/encode-chunk/step';
-import { joinChunks } from '../../functions/join-chunks/step';
+import { encodeChunk } from '../../src/steps/encode-chunk';
+import { joinChunks } from '../../src/steps/join-chunks';
 import { type ConversionRequest, isChunkedSegmentation, type Job, type ProbeResult, type SegmentationResult } from '../../src/core/model';
 import type { Ports } from '../../src/ports';
 import { tempDir } from './fixtures';

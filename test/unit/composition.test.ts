@@ -24,7 +24,10 @@ describe('the step table', () => {
       expect(serverless.functions[key]!.handler).toBe(`functions/${folder}/handler.handler`);
       // The handler is one line naming its entry (a function URL that streams its answer: its streaming entry).
       const entry = STEPS[key].invokedBy === 'function URL' ? 'streamingHandler' : 'lambdaHandler';
-      expect(readFileSync(join(ROOT, 'functions', folder, 'handler.ts'), 'utf8')).toContain(`export const handler = ${entry}('${key}');`);
+      const handler = readFileSync(join(ROOT, 'functions', folder, 'handler.ts'), 'utf8');
+      expect(handler).toContain(`export const handler = ${entry}('${key}', ${key}Step);`);
+      // It imports its own step's module and the Lambda wiring, nothing else: its bundle carries one step.
+      expect(handler.match(/from '[^']+'/g)).toEqual(["from '../../src/composition/lambda'", `from '../../src/steps/${folder}'`]);
     }
   });
 

@@ -7,7 +7,7 @@ import { LocalObjectStore } from '../../src/adapters/local/object-store';
 import { keyOfPath, pathOfKey, TEMP_PREFIX } from '../../src/adapters/local/paths';
 import { tempDir } from '../support/fixtures';
 import { KEY_BYTES, UrlSigner } from '../../src/adapters/local/signer';
-import { parseRange } from '../../src/adapters/http-range';
+import { parseRange } from '../../src/core/byte-range';
 
 describe('signed package URLs', () => {
   const signer = new UrlSigner(Buffer.alloc(32, 1));

@@ -43,7 +43,7 @@ describe('the README', () => {
     expect([...keys].sort()).toEqual([...FUNCTION_KEYS].sort());
     for (const [, key, code] of rows) {
       const name = /`(\w+)`/.exec(key!)![1]!;
-      const file = `functions/${kebab(name)}/step.ts`;
+      const file = `src/steps/${kebab(name)}.ts`;
       expect([name, code]).toEqual([name, expect.stringContaining(`\`${file}\``)]);
       expect(existsSync(join(ROOT, file))).toBe(true);
     }

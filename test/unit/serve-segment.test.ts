@@ -1,4 +1,5 @@
-import { PackageUrlCache, ROUTE_TTL_MS, ServeRecordCache, serveSegment, URL_REFRESH_MARGIN_MS } from '../../functions/serve-segment/step';
+import { PackageUrlCache, ROUTE_TTL_MS, ServeRecordCache, URL_REFRESH_MARGIN_MS } from '../../src/playback/routes';
+import { serveSegment } from '../../src/steps/serve-segment';
 import type { RouteRecord } from '../../src/core/model';
 import { keys } from '../../src/core/naming';
 import { bufferSource, MemoryCodeStore, MemoryObjectStore } from '../support/memory';

@@ -1,7 +1,7 @@
 import { DescribeExecutionCommand, ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { StepFunctionsExecutions } from '../../src/adapters/aws/executions';
-import { decodeS3Key, parseS3Event, startConversion } from '../../functions/start-conversion/step';
+import { decodeS3Key, parseS3Event, startConversion } from '../../src/steps/start-conversion';
 import { videoIdFor } from '../../src/core/naming';
 
 const sfnMock = mockClient(SFNClient);

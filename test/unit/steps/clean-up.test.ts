@@ -1,5 +1,5 @@
-import { cleanUp, parseCleanUpInput } from '../../../functions/clean-up/step';
-import { registerRoute } from '../../../functions/register-route/step';
+import { cleanUp, parseCleanUpInput } from '../../../src/steps/clean-up';
+import { registerRoute } from '../../../src/steps/register-route';
 import { keys } from '../../../src/core/naming';
 import { convertInMemory, segmentsOf, stepSettings, uploadedClip } from '../../support/steps';
 

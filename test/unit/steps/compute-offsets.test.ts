@@ -1,6 +1,6 @@
-import { computeOffsets, parseComputeOffsetsInput } from '../../../functions/compute-offsets/step';
-import { packageBatch } from '../../../functions/package-batch/step';
-import { validateInput } from '../../../functions/validate-input/step';
+import { computeOffsets, parseComputeOffsetsInput } from '../../../src/steps/compute-offsets';
+import { packageBatch } from '../../../src/steps/package-batch';
+import { validateInput } from '../../../src/steps/validate-input';
 import { parseOffsets } from '../../../src/core/documents';
 import { TransientNetworkError } from '../../../src/core/errors';
 import { keys } from '../../../src/core/naming';

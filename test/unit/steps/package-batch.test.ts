@@ -1,6 +1,6 @@
-import { packageBatch, parsePackageBatchInput } from '../../../functions/package-batch/step';
-import { segmentMedia } from '../../../functions/segment-media/step';
-import { validateInput } from '../../../functions/validate-input/step';
+import { packageBatch, parsePackageBatchInput } from '../../../src/steps/package-batch';
+import { segmentMedia } from '../../../src/steps/segment-media';
+import { validateInput } from '../../../src/steps/validate-input';
 import { parseReceipts } from '../../../src/core/documents';
 import { TooManyRequestsException } from '../../../src/core/errors';
 import { keys } from '../../../src/core/naming';

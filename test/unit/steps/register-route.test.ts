@@ -1,4 +1,4 @@
-import { registerRoute } from '../../../functions/register-route/step';
+import { registerRoute } from '../../../src/steps/register-route';
 import { keys } from '../../../src/core/naming';
 import { readRoute } from '../../../src/registry/routes';
 import { convertInMemory, segmentsOf, stepSettings, uploadedClip } from '../../support/steps';

@@ -1,14 +1,15 @@
 import { readdirSync } from 'node:fs';
-import { longSegmentWarning, segmentMedia } from '../../../functions/segment-media/step';
-import { validateInput } from '../../../functions/validate-input/step';
+import { longSegmentWarning } from '../../../src/pipeline/segments';
+import { segmentMedia } from '../../../src/steps/segment-media';
+import { validateInput } from '../../../src/steps/validate-input';
 import { parseBatch, parseManifest } from '../../../src/core/documents';
 import { keys } from '../../../src/core/naming';
 import { crc32 } from '../../../src/core/zip';
 import { readDocument } from '../../../src/read-document';
 import { type MemoryCodeStore, ScriptedMediaTool } from '../../support/memory';
 import { MP4, segmentInMemory, segmentsOf, stepSettings, uploadedClip } from '../../support/steps';
-import { encodeChunk } from '../../../functions/encode-chunk/step';
-import { joinChunks } from '../../../functions/join-chunks/step';
+import { encodeChunk } from '../../../src/steps/encode-chunk';
+import { joinChunks } from '../../../src/steps/join-chunks';
 
 async function segmented(segments: { bytes: number; duration: number }[], settings = stepSettings()) {
   const clip = await uploadedClip({ segments });

@@ -1,7 +1,7 @@
-import { parseValidateInput, validateInput } from '../../../functions/validate-input/step';
-import { packageBatch } from '../../../functions/package-batch/step';
-import { registerRoute } from '../../../functions/register-route/step';
-import { writePlaylist } from '../../../functions/write-playlist/step';
+import { parseValidateInput, validateInput } from '../../../src/steps/validate-input';
+import { packageBatch } from '../../../src/steps/package-batch';
+import { registerRoute } from '../../../src/steps/register-route';
+import { writePlaylist } from '../../../src/steps/write-playlist';
 import { keys, revisionFor, videoIdFor } from '../../../src/core/naming';
 import { ScriptedMediaTool } from '../../support/memory';
 import { convertInMemory, stepSettings, uploadedClip } from '../../support/steps';

@@ -1,4 +1,4 @@
-import { parseWritePlaylistInput } from '../../../functions/write-playlist/step';
+import { parseWritePlaylistInput } from '../../../src/steps/write-playlist';
 import { keys } from '../../../src/core/naming';
 import { checkPlaylist } from '../../../src/core/playlist';
 import { convertInMemory, segmentsOf, stepSettings, uploadedClip } from '../../support/steps';

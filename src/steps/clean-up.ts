@@ -1,13 +1,14 @@
 // CleanUp: on any failure, delete every function and object this execution created, then hand
 // the original error on (normalised to one line) for the Fail state.
-import { oneLineCause } from '../../src/core/errors';
-import { releaseCodeStorage } from '../../src/registry/quota';
-import { hasPublished } from '../../src/core/model';
-import { isRevision, isVideoId, videoIdFor } from '../../src/core/naming';
-import type { Ports } from '../../src/ports';
-import type { RetryOptions } from '../../src/core/retry';
-import { deleteRevision, retriedStores, type LeftBehind } from '../../src/registry/deletion';
-import { readRouteTolerant } from '../../src/registry/routes';
+import { oneLineCause } from '../core/errors';
+import { releaseCodeStorage } from '../registry/quota';
+import { hasPublished } from '../core/model';
+import { isRevision, isVideoId, videoIdFor } from '../core/naming';
+import type { Ports } from '../ports';
+import type { RetryOptions } from '../core/retry';
+import { deleteRevision, retriedStores, type LeftBehind } from '../registry/deletion';
+import { readRouteTolerant } from '../registry/routes';
+import { entry } from './entry';
 
 export type CleanUpPorts = Pick<Ports, 'objects' | 'code'>;
 
@@ -110,3 +111,12 @@ export async function cleanUp(input: CleanUpInput, ports: CleanUpPorts, settings
 function plural(count: number, word: string): string {
   return `${count} ${word}${count === 1 ? '' : 's'}`;
 }
+
+/** cleanUp's entry in the step table. */
+export const cleanUpStep = entry({
+  invokedBy: 'state machine',
+  ports: ['objects', 'code'],
+  variables: ['LAMBDA_HLS_FUNCTION_PREFIX', 'LAMBDA_HLS_VIDEO_ID_SECRET'],
+  parse: parseCleanUpInput,
+  run: cleanUp,
+});

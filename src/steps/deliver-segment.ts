@@ -11,11 +11,11 @@
 // Used by `lambda-hls serve` (under /proxy) and by a Lambda function URL with response streaming.
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { parseRange } from '../../src/adapters/http-range';
-import { answeredRevision } from '../../src/core/model';
-import { isVideoId } from '../../src/core/naming';
-import { checkPlaylist, type PlaylistSegment } from '../../src/core/playlist';
-import type { PackageLocation } from '../../src/ports';
+import { parseRange } from '../core/byte-range';
+import { answeredRevision } from '../core/model';
+import { isVideoId } from '../core/naming';
+import { checkPlaylist, type PlaylistSegment } from '../core/playlist';
+import type { PackageLocation } from '../ports';
 import {
   CORS,
   gone,
@@ -31,7 +31,9 @@ import {
   type ServeSegmentPorts,
   TtlCache,
   text,
-} from '../serve-segment/step';
+  parseHttpApiEvent,
+} from '../playback/routes';
+import { entry } from './entry';
 
 /** A response whose body may be a stream of the segment's bytes. */
 export interface DeliverResponse {
@@ -171,3 +173,12 @@ export function deliverPlayback(request: ServeRequest, ports: ServeSegmentPorts)
   containerCaches ??= newDeliverCaches(ports.clock);
   return deliverSegment(request, ports, containerCaches);
 }
+
+/** deliverSegment's entry in the step table. */
+export const deliverSegmentStep = entry({
+  invokedBy: 'function URL',
+  ports: ['objects', 'code', 'clock'],
+  variables: ['UNLISTED_BUCKETS'],
+  parse: parseHttpApiEvent,
+  run: (request, ports) => deliverPlayback(request, ports),
+});

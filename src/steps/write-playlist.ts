@@ -1,12 +1,13 @@
 // WritePlaylist: a VOD playlist with one EXT-X-BYTERANGE per segment (each pointing into its
 // package, `<revision>/<package>.ts`), checked against RFC 8216 before it is written.
-import { parseOffsets } from '../../src/core/documents';
-import { objectAt, parseJob, stringAt, type Job } from '../../src/core/model';
-import { keys } from '../../src/core/naming';
-import { assertPlaylist, renderPlaylist } from '../../src/core/playlist';
-import type { Ports } from '../../src/ports';
-import { readDocument } from '../../src/read-document';
-import { refusePublished } from '../../src/registry/routes';
+import { parseOffsets } from '../core/documents';
+import { objectAt, parseJob, stringAt, type Job } from '../core/model';
+import { keys } from '../core/naming';
+import { assertPlaylist, renderPlaylist } from '../core/playlist';
+import type { Ports } from '../ports';
+import { readDocument } from '../read-document';
+import { refusePublished } from '../registry/routes';
+import { entry } from './entry';
 
 export type WritePlaylistPorts = Pick<Ports, 'objects'>;
 
@@ -54,3 +55,12 @@ export async function writePlaylist({ job, offsetsKey }: WritePlaylistInput, por
     targetDuration: checked.targetDuration,
   };
 }
+
+/** writePlaylist's entry in the step table. */
+export const writePlaylistStep = entry({
+  invokedBy: 'state machine',
+  ports: ['objects'],
+  variables: [],
+  parse: parseWritePlaylistInput,
+  run: (input, ports) => writePlaylist(input, ports),
+});

@@ -2,17 +2,20 @@
 // SegmentMedia checks a single run's (every segment there once, in order; the media as long as the
 // header says), then packed as SegmentMedia packs them. Its result is SegmentMedia's shape, so
 // PackageSegments onward do not know the picture was encoded in parts.
-import { parseChunkDocument, parseChunkManifest } from '../../src/core/documents';
-import { SegmentationFailed } from '../../src/core/errors';
-import type { Job, SegmentationResult, SegmentRecord } from '../../src/core/model';
-import { keys } from '../../src/core/naming';
-import { continuation, firstCounters, lastCounters, shiftCounters } from '../../src/core/ts-continuity';
-import { crc32 } from '../../src/core/zip';
-import type { Ports } from '../../src/ports';
-import { readDocument } from '../../src/read-document';
-import { checkComplete, finishSegmentation, type SegmentMediaSettings } from '../segment-media/step';
+import { parseChunkDocument, parseChunkManifest } from '../core/documents';
+import { SegmentationFailed } from '../core/errors';
+import type { Job, SegmentationResult, SegmentRecord } from '../core/model';
+import { keys } from '../core/naming';
+import { continuation, firstCounters, lastCounters, shiftCounters } from '../core/ts-continuity';
+import { crc32 } from '../core/zip';
+import type { Ports } from '../ports';
+import { readDocument } from '../read-document';
+import { checkComplete, finishSegmentation, type SegmentMediaSettings } from '../pipeline/segments';
+import { entry, segmentationProgress } from './entry';
 
-export { parseJoinChunksInput } from '../../src/core/model';
+import { parseJoinChunksInput } from '../core/model';
+
+export { parseJoinChunksInput };
 
 export type JoinChunksPorts = Pick<Ports, 'objects' | 'code'>;
 
@@ -87,3 +90,13 @@ export async function joinChunks(
   for (let chunk = 0; chunk < document.audioChunks; chunk++) await ports.objects.delete('work', keys.chunkAudio(videoId, revision, chunk));
   return result;
 }
+
+/** joinChunks's entry in the step table. */
+export const joinChunksStep = entry({
+  invokedBy: 'state machine',
+  ports: ['objects', 'code'],
+  variables: ['LAMBDA_HLS_PACKAGE_TIMEOUT_SECONDS', 'LAMBDA_HLS_CODE_HEADROOM_PERCENT'],
+  parse: parseJoinChunksInput,
+  run: joinChunks,
+  progress: segmentationProgress,
+});

@@ -2,17 +2,18 @@
 // each package is a stored zip of consecutive segments, streamed from the work bucket into the
 // code store with CRC-32s checked on the way, never whole in memory. What was made is written to
 // the work bucket as the batch's receipts; only a small summary goes back to the Map.
-import { parseBatch } from '../../src/core/documents';
-import { InvalidRequest, SegmentTooLarge } from '../../src/core/errors';
-import { numberAt, objectAt, revisionAt, videoIdAt, type BatchDocument, type BatchResult, type PackageReceipt } from '../../src/core/model';
-import { keys, packageFunctionName } from '../../src/core/naming';
-import { MAX_PACKAGE_BYTES } from '../../src/core/plan';
-import { CONTROL_PLANE_RETRY, retryThrottled, retryTransient, type RetryOptions } from '../../src/core/retry';
-import { formatBytes } from '../../src/core/units';
-import { layoutStoredZip, streamStoredZip } from '../../src/core/zip';
-import type { Ports } from '../../src/ports';
-import { readDocument } from '../../src/read-document';
-import { refusePublished } from '../../src/registry/routes';
+import { parseBatch } from '../core/documents';
+import { InvalidRequest, SegmentTooLarge } from '../core/errors';
+import { numberAt, objectAt, revisionAt, videoIdAt, type BatchDocument, type BatchResult, type PackageReceipt } from '../core/model';
+import { keys, packageFunctionName } from '../core/naming';
+import { MAX_PACKAGE_BYTES } from '../core/plan';
+import { CONTROL_PLANE_RETRY, retryThrottled, retryTransient, type RetryOptions } from '../core/retry';
+import { formatBytes } from '../core/units';
+import { layoutStoredZip, streamStoredZip } from '../core/zip';
+import type { Ports } from '../ports';
+import { readDocument } from '../read-document';
+import { refusePublished } from '../registry/routes';
+import { entry } from './entry';
 
 export type PackageBatchPorts = Pick<Ports, 'objects' | 'code'>;
 
@@ -117,3 +118,13 @@ async function storePackage(
   if (releaseStoredSegments) for (const entry of pkg.entries) await ports.objects.delete('work', entry.key);
   return receipt(stored.codeSha256, stored.created);
 }
+
+/** packageBatch's entry in the step table. */
+export const packageBatchStep = entry({
+  invokedBy: 'state machine',
+  ports: ['objects', 'code'],
+  variables: ['LAMBDA_HLS_FUNCTION_PREFIX', 'SEGMENT_ROLE_ARN', 'LAMBDA_HLS_SEGMENT_RUNTIME'],
+  parse: parsePackageBatchInput,
+  run: packageBatch,
+  progress: (result) => ({ packages: result.packages, ...(result.retries > 0 && { callRetries: result.retries }) }),
+});

@@ -1,48 +1,22 @@
-// SegmentMedia: ffmpeg cuts the source into MPEG-TS segments in scratch space; each goes to the
-// work bucket as soon as it is finished, with a manifest holding ffmpeg's own durations and each
-// segment's CRC-32. Then the packing: consecutive segments fill packages, packages form batches.
+// What SegmentMedia and JoinChunks (and EncodeChunk, for its segments) share: the input held in a
+// scratch folder, segments stored in the work bucket with their checksums, a run checked complete
+// against the input's duration, and the finishing — the last sliver merged, sizes checked, packages
+// planned and reserved, the manifest and batch plans written.
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { forEachChunk } from '../../src/file-chunks';
-import { processTag } from '../../src/process-identity';
-import { CONTROL_PLANE_RETRY, retryTransient, type RetryOptions } from '../../src/core/retry';
+import { forEachChunk } from '../file-chunks';
+import { processTag } from '../process-identity';
+import { CONTROL_PLANE_RETRY, retryTransient, type RetryOptions } from '../core/retry';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InputNotFound, SegmentationFailed, SegmentTooLarge, TruncatedInput } from '../../src/core/errors';
-import {
-  chunkConcurrencyFor,
-  describeChunking,
-  encodeLimitsOf,
-  isChunked,
-  planChunks,
-  timelineOffset,
-  type EncodeSettings,
-} from '../../src/core/chunks';
-import type {
-  BatchDocument,
-  ChunkDocument,
-  ChunkedSegmentation,
-  EncodingPlan,
-  Job,
-  SegmentationResult,
-  SegmentManifest,
-  SegmentRecord,
-} from '../../src/core/model';
-import { baseName, FORMAT_OF, keys, SCRATCH_PREFIX, supportedExtension } from '../../src/core/naming';
-import {
-  batchLimitsFor,
-  DEFAULT_PACKING,
-  planBatches,
-  planEncoding,
-  planPackages,
-  segmentEntryName,
-  type BatchLimits,
-} from '../../src/core/plan';
-import { crc32 } from '../../src/core/zip';
-import { formatBytes } from '../../src/core/units';
-import { reserveCodeStorage } from '../../src/registry/quota';
-import type { Ports, SegmentStream, SegmentTiming } from '../../src/ports';
-
-export { parseJob as parseSegmentMediaInput } from '../../src/core/model';
+import { InputNotFound, SegmentationFailed, SegmentTooLarge, TruncatedInput } from '../core/errors';
+import type { EncodeSettings } from '../core/chunks';
+import type { BatchDocument, EncodingPlan, Job, SegmentationResult, SegmentManifest, SegmentRecord } from '../core/model';
+import { baseName, FORMAT_OF, keys, SCRATCH_PREFIX, supportedExtension } from '../core/naming';
+import { batchLimitsFor, DEFAULT_PACKING, planBatches, planPackages, segmentEntryName, type BatchLimits } from '../core/plan';
+import { crc32 } from '../core/zip';
+import { formatBytes } from '../core/units';
+import { reserveCodeStorage } from '../registry/quota';
+import type { Ports, SegmentStream } from '../ports';
 
 export type SegmentMediaPorts = Pick<Ports, 'objects' | 'media' | 'code'>;
 
@@ -148,7 +122,7 @@ function mediaEnd(segments: readonly SegmentRecord[]): number {
 }
 
 /** The input is cut short: where its media ends and what its header declares. */
-function cutShort(job: Job, segments: readonly SegmentRecord[]): TruncatedInput {
+export function cutShort(job: Job, segments: readonly SegmentRecord[]): TruncatedInput {
   return new TruncatedInput(
     `${JSON.stringify(baseName(job.source.key))} is cut short: its media ends at ${mediaEnd(segments).toFixed(1)} s of the ${job.media.durationSeconds.toFixed(1)} s its header declares (an upload that was interrupted, or a file still being written): upload the whole file again`,
   );
@@ -160,112 +134,6 @@ export function checkComplete(job: Job, segments: readonly SegmentRecord[]): voi
   if (FORMAT_OF[supportedExtension(job.source.key)] === 'mp4' && declared - mediaEnd(segments) > truncationTolerance(declared)) {
     throw cutShort(job, segments);
   }
-}
-
-export async function segmentMedia(
-  job: Job,
-  ports: SegmentMediaPorts,
-  settings: SegmentMediaSettings,
-): Promise<SegmentationResult | ChunkedSegmentation> {
-  // Decided by ValidateInput (a hand-made job without one gets the same decision here).
-  const plan = job.plan ?? planEncoding(job);
-  if (isChunked(plan)) return startTranscode(job, plan, ports, settings);
-  const format = FORMAT_OF[supportedExtension(job.source.key)];
-  let timing: SegmentTiming | undefined;
-  // Kept as they are stored: a truncation found midway says where the media ended.
-  const segments: SegmentRecord[] = [];
-  try {
-    await withInput(job, ports, settings.scratchDir, async (input, outDir) => {
-      // Each segment goes to the work bucket as soon as ffmpeg has finished it, and leaves scratch
-      // space at once (moved, where the bucket is on the same disk): ffmpeg goes on meanwhile (and
-      // waits if uploads fall behind).
-      const request = {
-        input,
-        format,
-        plan,
-        segmentSeconds: job.options.segmentSeconds,
-        outDir,
-        durationSeconds: job.media.durationSeconds,
-      };
-      const stream = await ports.media.segment(request);
-      await storeSegments(stream, job, ports, segments);
-      timing = stream.timing?.();
-    });
-  } catch (error) {
-    if (error instanceof TruncatedInput) throw cutShort(job, segments);
-    throw error;
-  }
-  checkComplete(job, segments);
-  const warning = longSegmentWarning(
-    plan,
-    segments.map((s) => s.duration),
-    job.options.segmentSeconds,
-  );
-  return finishSegmentation(job, plan, segments, ports, settings, {
-    ...(warning && { warnings: [warning] }),
-    ...(timing && { ffmpeg: { seconds: round2(timing.seconds), pausedSeconds: round2(timing.pausedSeconds) } }),
-  });
-}
-
-/**
- * A transcode's first part: chunks planned, the audio encoded once and cut at the chunks' starts
- * (each chunk's part into the work bucket), and the plan every EncodeChunk task reads.
- */
-async function startTranscode(
-  job: Job,
-  plan: EncodingPlan,
-  ports: SegmentMediaPorts,
-  settings: SegmentMediaSettings,
-): Promise<ChunkedSegmentation> {
-  const { videoId, revision } = job;
-  // Each chunk is a Lambda invocation: no more at once than the account can run beside its other work.
-  const account = await retryTransient(() => ports.code.quota(), { ...CONTROL_PLANE_RETRY, ...settings.retry });
-  const limits = encodeLimitsOf(settings);
-  const fit = chunkConcurrencyFor(limits.concurrency, account.unreservedConcurrency);
-  const chunking = planChunks(job, plan, { ...limits, concurrency: fit.concurrency });
-  const timeOffset = timelineOffset(job.media.video?.frameRate);
-  const sourceStart = job.media.startSeconds ?? 0;
-  let audioChunks = 0;
-  let timing: SegmentTiming | undefined;
-  if (plan.audio !== 'none') {
-    await withInput(job, ports, settings.scratchDir, async (input, outDir) => {
-      const stream = await ports.media.splitAudio({
-        input,
-        format: FORMAT_OF[supportedExtension(job.source.key)],
-        plan,
-        cuts: chunking.chunks.slice(1).map((c) => c.start),
-        durationSeconds: job.media.durationSeconds,
-        outDir,
-        timeOffset,
-        sourceStart,
-      });
-      for await (const part of stream) {
-        await ports.objects.moveFile('work', keys.chunkAudio(videoId, revision, part.index), part.path, 'video/mp2t');
-        audioChunks = Math.max(audioChunks, part.index + 1);
-      }
-      timing = stream.timing?.();
-    });
-  }
-  const document: ChunkDocument = {
-    videoId,
-    revision,
-    source: { key: job.source.key, extension: job.source.extension },
-    encoding: plan,
-    segmentSeconds: job.options.segmentSeconds,
-    timeOffset,
-    sourceStart,
-    audioChunks,
-    chunks: chunking.chunks,
-  };
-  await ports.objects.put('work', keys.chunks(videoId, revision), JSON.stringify(document), 'application/json');
-  return {
-    chunks: chunking.chunks.map((c) => c.chunk),
-    chunkConcurrency: chunking.concurrency,
-    plannedSegments: chunking.segmentCount,
-    encoding: plan,
-    chunking: fit.note ? `${describeChunking(chunking)} (${fit.note})` : describeChunking(chunking),
-    ...(timing && { ffmpeg: { seconds: round2(timing.seconds), pausedSeconds: round2(timing.pausedSeconds) } }),
-  };
 }
 
 /** A last segment shorter than this (or half a segment, if less) is a sliver: the end of the media just past a cut. */

@@ -2,10 +2,15 @@
 // the video id and the upload (the object's version and the event's sequencer), so a redelivered
 // S3 event starts nothing new, even after its run failed; each new upload of the key, the same
 // bytes included (after a delete, or after another upload replaced them), is converted anew.
-import { conversionFor } from '../../src/core/model';
-import { extensionOf, isSupportedKey } from '../../src/core/naming';
-import type { Ports } from '../../src/ports';
-import { startExecutionAttempt } from '../../src/start-execution';
+import { conversionFor } from '../core/model';
+import { extensionOf, isSupportedKey } from '../core/naming';
+import type { Ports } from '../ports';
+import type { StartOutcome } from '../core/upload-outcome';
+
+export type { StartOutcome } from '../core/upload-outcome';
+export { describeOutcome } from '../core/upload-outcome';
+import { startExecutionAttempt } from '../start-execution';
+import { entry } from './entry';
 
 export type StartConversionPorts = Pick<Ports, 'executions'>;
 
@@ -47,18 +52,6 @@ export function parseS3Event(event: unknown): CreatedObject[] {
 /** S3 event keys are URL-encoded with `+` for spaces (the form encoding): "My+clip%C3%A9.mp4". */
 export function decodeS3Key(key: string): string {
   return decodeURIComponent(key.replace(/\+/g, ' '));
-}
-
-export interface StartOutcome {
-  key: string;
-  result: 'started' | 'exists' | 'ignored';
-  executionName?: string;
-  reason?: string;
-}
-
-/** The line start-conversion logs for each object (CloudWatch: why an upload did or did not start). */
-export function describeOutcome(o: StartOutcome): string {
-  return `${o.result} ${JSON.stringify(o.key)}${o.executionName ? ` as ${o.executionName}` : ''}${o.reason ? `: ${o.reason}` : ''}`;
 }
 
 export interface StartConversionSettings {
@@ -108,3 +101,13 @@ export async function startConversion(
   }
   return outcomes;
 }
+
+/** startConversion's entry in the step table. */
+export const startConversionStep = entry({
+  invokedBy: 'input bucket',
+  ports: ['executions'],
+  variables: ['LAMBDA_HLS_FUNCTION_PREFIX', 'LAMBDA_HLS_VIDEO_ID_SECRET'],
+  parse: parseS3Event,
+  // What became of each upload goes into the invocation's log line (src/composition/invocation-log.ts).
+  run: (objects, ports, settings) => startConversion(objects, ports, settings),
+});

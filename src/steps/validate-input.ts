@@ -1,15 +1,19 @@
 // ValidateInput: is this an .mp4/.mp3 we can convert? Cheap checks first (name, size), then
 // ffprobe, so a 4 GB .avi is refused without reading a byte of it.
-import { EmptyInput, InputNotFound, InputTooLarge, NotMedia, TruncatedInput } from '../../src/core/errors';
-import type { ConversionRequest, Job } from '../../src/core/model';
-import { baseName, checkNamesFit, FORMAT_OF, revisionFor, supportedExtension, videoIdFor } from '../../src/core/naming';
-import { encodeLimitsOf, isChunked, planChunks, type EncodeSettings } from '../../src/core/chunks';
-import { planEncoding } from '../../src/core/plan';
-import { formatBytes } from '../../src/core/units';
-import type { Ports } from '../../src/ports';
-import { readRouteState, refuseIfPublished, refuseIfSuperseded } from '../../src/registry/routes';
+import { EmptyInput, InputNotFound, InputTooLarge, NotMedia, TruncatedInput } from '../core/errors';
+import type { ConversionRequest, Job } from '../core/model';
+import { baseName, checkNamesFit, FORMAT_OF, revisionFor, supportedExtension, videoIdFor } from '../core/naming';
+import { encodeLimitsOf, isChunked, planChunks, type EncodeSettings } from '../core/chunks';
+import { planEncoding } from '../core/plan';
+import { formatBytes } from '../core/units';
+import type { Ports } from '../ports';
+import { readRouteState, refuseIfPublished, refuseIfSuperseded } from '../registry/routes';
+import { entry, ENCODE_VARIABLES } from './entry';
+import { describePlan } from '../core/plan';
 
-export { parseExecutionInput as parseValidateInput } from '../../src/core/model';
+import { parseExecutionInput as parseValidateInput } from '../core/model';
+
+export { parseValidateInput };
 
 export type ValidateInputPorts = Pick<Ports, 'objects' | 'media'>;
 
@@ -84,3 +88,13 @@ export async function validateInput(input: ConversionRequest, ports: ValidateInp
     basis: seen.etag === undefined ? {} : { routeEtag: seen.etag },
   };
 }
+
+/** validateInput's entry in the step table. */
+export const validateInputStep = entry({
+  invokedBy: 'state machine',
+  ports: ['objects', 'media'],
+  variables: ['LAMBDA_HLS_FUNCTION_PREFIX', 'LAMBDA_HLS_VIDEO_ID_SECRET', ...ENCODE_VARIABLES],
+  parse: parseValidateInput,
+  run: validateInput,
+  progress: ({ plan }) => (plan ? { notes: [describePlan(plan)], ...(plan.warnings?.length && { warnings: plan.warnings }) } : {}),
+});

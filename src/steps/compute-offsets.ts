@@ -1,7 +1,7 @@
 // ComputeOffsets: read every package back the way a player will (its signed URL, a byte range),
 // and derive each segment's offset and length from the bytes actually stored.
-import { parseManifest, parseReceipts } from '../../src/core/documents';
-import { PackageMismatch } from '../../src/core/errors';
+import { parseManifest, parseReceipts } from '../core/documents';
+import { PackageMismatch } from '../core/errors';
 import {
   arrayAt,
   numberAt,
@@ -12,12 +12,13 @@ import {
   type OffsetsDocument,
   type PackageReceipt,
   type SegmentOffset,
-} from '../../src/core/model';
-import { keys } from '../../src/core/naming';
-import { CONTROL_PLANE_RETRY, retryTransient, type RetryOptions } from '../../src/core/retry';
-import { parseLocalHeader } from '../../src/core/zip';
-import type { Ports } from '../../src/ports';
-import { readDocument } from '../../src/read-document';
+} from '../core/model';
+import { keys } from '../core/naming';
+import { CONTROL_PLANE_RETRY, retryTransient, type RetryOptions } from '../core/retry';
+import { parseLocalHeader } from '../core/zip';
+import type { Ports } from '../ports';
+import { readDocument } from '../read-document';
+import { entry } from './entry';
 
 export type ComputeOffsetsPorts = Pick<Ports, 'objects' | 'code'>;
 
@@ -138,3 +139,12 @@ export async function computeOffsets(
     packageBytes: receipts.reduce((sum, r) => sum + r.zipBytes, 0),
   };
 }
+
+/** computeOffsets's entry in the step table. */
+export const computeOffsetsStep = entry({
+  invokedBy: 'state machine',
+  ports: ['objects', 'code'],
+  variables: [],
+  parse: parseComputeOffsetsInput,
+  run: computeOffsets,
+});

@@ -1,7 +1,7 @@
 // RegisterRoute: record the video so serve-segment answers for it. The route switches to the new
 // revision in one write; only then are the previous revision and this run's work files removed.
-import { parseOffsets } from '../../src/core/documents';
-import { InputNotFound, InvalidRequest, VideoDeleted } from '../../src/core/errors';
+import { parseOffsets } from '../core/documents';
+import { InputNotFound, InvalidRequest, VideoDeleted } from '../core/errors';
 import {
   isInGrace,
   numberAt,
@@ -13,15 +13,16 @@ import {
   type OffsetsDocument,
   type RetiredRevision,
   type RouteRecord,
-} from '../../src/core/model';
-import { keys, playbackPath } from '../../src/core/naming';
-import type { Ports } from '../../src/ports';
-import { readDocument } from '../../src/read-document';
-import type { RetryOptions } from '../../src/core/retry';
-import { deleteRevision, retriedStores, type OwnedStores } from '../../src/registry/deletion';
-import { conditionOf, writeConditionally } from '../../src/registry/conditional';
-import { releaseCodeStorage } from '../../src/registry/quota';
-import { readRouteState, refuseIfSuperseded, type RouteState } from '../../src/registry/routes';
+} from '../core/model';
+import { keys, playbackPath } from '../core/naming';
+import type { Ports } from '../ports';
+import { readDocument } from '../read-document';
+import type { RetryOptions } from '../core/retry';
+import { deleteRevision, retriedStores, type OwnedStores } from '../registry/deletion';
+import { conditionOf, writeConditionally } from '../registry/conditional';
+import { releaseCodeStorage } from '../registry/quota';
+import { readRouteState, refuseIfSuperseded, type RouteState } from '../registry/routes';
+import { entry } from './entry';
 
 export type RegisterRoutePorts = Pick<Ports, 'objects' | 'code' | 'clock'>;
 
@@ -196,3 +197,12 @@ function resultOf(record: RouteRecord): RouteResult {
     packages: record.packages.length,
   };
 }
+
+/** registerRoute's entry in the step table. */
+export const registerRouteStep = entry({
+  invokedBy: 'state machine',
+  ports: ['objects', 'code', 'clock'],
+  variables: ['LAMBDA_HLS_FUNCTION_PREFIX'],
+  parse: parseRegisterRouteInput,
+  run: registerRoute,
+});

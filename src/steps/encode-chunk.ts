@@ -2,15 +2,18 @@
 // the keyframe before its start, so over HTTP only its part of the input — with the audio
 // SegmentMedia encoded once for it, into its segments in the work bucket and a list of them
 // (keys.chunkManifest) for JoinChunks. A retry writes the same keys again.
-import { parseChunkDocument } from '../../src/core/documents';
-import { InvalidRequest } from '../../src/core/errors';
-import type { ChunkManifest, ChunkResult, EncodeChunkInput } from '../../src/core/model';
-import { FORMAT_OF, keys, supportedExtension } from '../../src/core/naming';
-import type { Ports } from '../../src/ports';
-import { readDocument } from '../../src/read-document';
-import { round2, storeSegments, withInput } from '../segment-media/step';
+import { parseChunkDocument } from '../core/documents';
+import { InvalidRequest } from '../core/errors';
+import type { ChunkManifest, ChunkResult, EncodeChunkInput } from '../core/model';
+import { FORMAT_OF, keys, supportedExtension } from '../core/naming';
+import type { Ports } from '../ports';
+import { readDocument } from '../read-document';
+import { round2, storeSegments, withInput } from '../pipeline/segments';
+import { entry } from './entry';
 
-export { parseEncodeChunkInput } from '../../src/core/model';
+import { parseEncodeChunkInput } from '../core/model';
+
+export { parseEncodeChunkInput };
 
 export type EncodeChunkPorts = Pick<Ports, 'objects' | 'media'>;
 
@@ -52,3 +55,13 @@ export async function encodeChunk(input: EncodeChunkInput, ports: EncodeChunkPor
   await ports.objects.put('work', keys.chunkManifest(videoId, revision, chunk), JSON.stringify(manifest), 'application/json');
   return result;
 }
+
+/** encodeChunk's entry in the step table. */
+export const encodeChunkStep = entry({
+  invokedBy: 'state machine',
+  ports: ['objects', 'media'],
+  variables: [],
+  parse: parseEncodeChunkInput,
+  run: encodeChunk,
+  progress: (result) => ({ chunkSeconds: result.seconds }),
+});

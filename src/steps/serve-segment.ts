@@ -1,0 +1,142 @@
+// serve-segment: the playback route. `GET /v/<id>/index.m3u8` returns the playlist;
+// `GET /v/<id>/<revision>/<n>.ts` answers 302 to that revision's package n's signed code URL, and
+// the player's Range request goes straight to the storage behind it. A revision replaced by a new
+// conversion is answered for its grace period, then 410. Used by `lambda-hls serve` and API Gateway.
+import { baseName, isVideoId, playbackPath } from '../core/naming';
+import { hlsScript } from '../web/assets';
+import { HLS_SCRIPT_PATH, watchPage } from '../web/player';
+import { entry } from './entry';
+import {
+  type ServeRequest,
+  type ServeResponse,
+  type ServeSegmentPorts,
+  type ServeCaches,
+  ServeRecordCache,
+  URL_REFRESH_MARGIN_MS,
+  CORS,
+  PackageUrlCache,
+  text,
+  notFound,
+  gone,
+  playbackTarget,
+  routeOf,
+  playlistText,
+  packageOf,
+  playlistResponse,
+  parseHttpApiEvent,
+  toHttpApiResult,
+} from '../playback/routes';
+
+export async function serveSegment(request: ServeRequest, ports: ServeSegmentPorts, caches: ServeCaches): Promise<ServeResponse> {
+  const now = ports.clock();
+  const target = playbackTarget(request.path);
+  if (!target) return notFound();
+  if (request.method === 'OPTIONS') return { status: 204, headers: { ...CORS, 'Access-Control-Max-Age': '600' }, body: '' };
+  if (request.method !== 'GET' && request.method !== 'HEAD') return text(405, 'method not allowed\n', { Allow: 'GET, HEAD, OPTIONS' });
+
+  const route = await routeOf(target.videoId, ports, caches);
+  if (!route) return notFound();
+
+  if (target.playlist) {
+    const playlist = await playlistText(route.playlistKey, ports, caches);
+    return playlist ? playlistResponse(playlist) : notFound();
+  }
+
+  const found = packageOf(route, target, now);
+  if (found === 'gone') return gone();
+  if (!found) return notFound();
+  const location = await caches.urls.get(ports.code, found.functionName);
+  if (!location) return notFound();
+  // A cached redirect must never outlive the URL it points at.
+  const remaining = Math.floor((location.urlExpiresAt - now - URL_REFRESH_MARGIN_MS) / 1000);
+  return {
+    status: 302,
+    headers: {
+      ...CORS,
+      Location: location.url,
+      'Cache-Control': remaining > 0 ? `private, max-age=${remaining}` : 'no-store',
+      'Content-Type': 'text/plain; charset=utf-8',
+    },
+    body: '',
+  };
+}
+
+// One set per container: a warm container answers repeat segments without a GetFunction call,
+// and repeat requests of a video without reading its route or playlist from S3.
+let containerCaches: ServeCaches | undefined;
+
+const WATCH = /^\/watch\/([a-z0-9-]{1,64})$/;
+
+export interface PageOptions {
+  /** Where the delivery route answers (its playlists are `<base>/v/<id>/index.m3u8`). */
+  deliveryBase: string;
+  /** The package URLs are on an origin without CORS (AWS's code bucket): web players need the delivery route. */
+  codeCrossOrigin: boolean;
+}
+
+let scriptText: string | undefined;
+
+/**
+ * `GET /watch/<videoId>`: the hosted page of one video, and `GET /player/hls.min.js`, the hls.js it
+ * loads. Undefined for any other path.
+ */
+export async function servePage(
+  request: ServeRequest,
+  ports: ServeSegmentPorts,
+  caches: ServeCaches,
+  options: PageOptions,
+): Promise<ServeResponse | undefined> {
+  if (request.path === HLS_SCRIPT_PATH) {
+    scriptText ??= hlsScript().toString('utf8');
+    return {
+      status: 200,
+      headers: { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'public, max-age=86400' },
+      body: scriptText,
+    };
+  }
+  const match = WATCH.exec(request.path);
+  if (!match) return undefined;
+  const html = (status: number, body: string): ServeResponse => ({
+    status,
+    headers: { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' },
+    body,
+  });
+  const route = isVideoId(match[1]!) ? await routeOf(match[1]!, ports, caches) : undefined;
+  if (!route)
+    return html(
+      404,
+      '<!doctype html><meta charset="utf-8"><title>Not found</title><p>No video has this address. It may have been removed.</p>\n',
+    );
+  const page = watchPage(
+    {
+      videoId: route.videoId,
+      name: baseName(route.sourceKey),
+      kind: route.kind,
+      durationSeconds: route.durationSeconds,
+      playlist: playbackPath(route.videoId),
+      proxiedPlaylist: `${options.deliveryBase.replace(/\/+$/, '')}${playbackPath(route.videoId)}`,
+    },
+    HLS_SCRIPT_PATH,
+    options.codeCrossOrigin,
+  );
+  return html(200, page);
+}
+
+/** The deployed routes: the hosted page, or serveSegment, with this container's caches, in the HTTP API's shape. */
+export async function servePlayback(request: ServeRequest, ports: ServeSegmentPorts, deliveryUrl: string | undefined) {
+  containerCaches ??= { urls: new PackageUrlCache(ports.clock), records: new ServeRecordCache(ports.clock) };
+  const page = deliveryUrl
+    ? await servePage(request, ports, containerCaches, { deliveryBase: deliveryUrl, codeCrossOrigin: true })
+    : undefined;
+  return toHttpApiResult(page ?? (await serveSegment(request, ports, containerCaches)));
+}
+
+/** serveSegment's entry in the step table. */
+export const serveSegmentStep = entry({
+  invokedBy: 'HTTP API',
+  ports: ['objects', 'code', 'clock'],
+  // Its role reads the output bucket but may not list it (a public function must not list every video).
+  variables: ['DELIVERY_URL', 'UNLISTED_BUCKETS'],
+  parse: parseHttpApiEvent,
+  run: (request, ports, settings) => servePlayback(request, ports, settings.deliveryUrl),
+});
