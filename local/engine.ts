@@ -26,6 +26,19 @@ if (typeof (Promise as { withResolvers?: unknown }).withResolvers !== 'function'
 }
 
 /** An engine event (the package does not export the type itself). */
+
+/**
+ * A step's error as Lambda reports it to Step Functions: its name the Error, its message the Cause.
+ * The engine takes an error's `cause` for the Cause when it has one, but our errors carry there the
+ * error they were made from (an errno, an SDK error), which Lambda never sends: the message stays.
+ */
+function asReportedByLambda(error: unknown): unknown {
+  if (!(error instanceof Error) || error.cause === undefined) return error;
+  const reported = new Error(error.message);
+  reported.name = error.name;
+  return reported;
+}
+
 export type EventLog = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
 
 export const DEFAULT_ASL_PATH = join(__dirname, '..', 'statemachines', 'convert-video.asl.yml');
@@ -141,7 +154,11 @@ export async function runStateMachine(options: RunOptions): Promise<RunResult> {
         inFlight.add(run);
         void run.finally(() => inFlight.delete(run)).catch(() => undefined);
       }
-      return toJson(await run);
+      try {
+        return toJson(await run);
+      } catch (error) {
+        throw asReportedByLambda(error);
+      }
     };
   }
   if (options.retryDelayMs !== undefined) {

@@ -13,6 +13,11 @@ export interface RetryOptions {
   onRetry?: (error: unknown, attempt: number) => void;
 }
 
+import { THROTTLING_ERRORS, TransientNetworkError } from './errors';
+
+/** By name, as errors rebuilt from another process (or a fault injected in a test) carry it. */
+const TRANSIENT_NETWORK = new TransientNetworkError('').name;
+
 /**
  * Per-call retries for Lambda's control plane (GetFunction, CreateFunction, DeleteFunction, quota
  * reads), sized from its rates: GetFunction 100 requests/s and every other call 15 requests/s per
@@ -28,16 +33,19 @@ export const CONTROL_PLANE_RETRY: Readonly<Pick<RetryOptions, 'attempts' | 'base
   maxMs: 2000,
 };
 
-const THROTTLING = new Set(['TooManyRequestsException', 'ThrottlingException', 'SlowDown', 'RequestLimitExceeded']);
-
-const TRANSIENT = new Set(['TransientNetworkError']);
+const THROTTLING = new Set(THROTTLING_ERRORS);
 
 export function isThrottling(error: unknown): boolean {
   return error instanceof Error && THROTTLING.has(error.name);
 }
 
+/**
+ * What a step retries on its own: throttling and network or server faults. Of the state machine's
+ * TRANSIENT_ERRORS, ResourceConflictException (a function not yet Active) is left to the code store,
+ * which waits for Active itself, and to the state machine's Retry; `Lambda.*` names exist only there.
+ */
 export function isTransient(error: unknown): boolean {
-  return isThrottling(error) || (error instanceof Error && TRANSIENT.has(error.name));
+  return isThrottling(error) || (error instanceof Error && error.name === TRANSIENT_NETWORK);
 }
 
 export function retryThrottled<T>(call: () => Promise<T>, options: RetryOptions = {}): Promise<T> {

@@ -5,9 +5,13 @@ import * as errors from '../../src/core/errors';
 import { INPUT_ERRORS, oneLineCause, TRANSIENT_ERRORS } from '../../src/core/errors';
 import { parseExecutionInput } from '../../src/core/model';
 
+/** Every error class errors.ts exports but the two abstract bases (which no code throws). */
 const classes = (Object.entries(errors) as [string, unknown][]).filter(
-  (entry): entry is [string, new (message: string) => Error] =>
-    typeof entry[1] === 'function' && (entry[1] as { prototype?: unknown }).prototype instanceof Error,
+  (entry): entry is [string, new (message: string, options?: ErrorOptions) => Error] =>
+    typeof entry[1] === 'function' &&
+    (entry[1] as { prototype?: unknown }).prototype instanceof Error &&
+    entry[1] !== errors.InputError &&
+    entry[1] !== errors.TransientError,
 );
 
 type Rule = { ErrorEquals: string[] };
@@ -81,6 +85,23 @@ describe('typed errors', () => {
     const wait = byName.get('LetStragglersFinish') as unknown as { Seconds: number };
     const batch = byName.get('PackageBatch') as unknown as { TimeoutSeconds: number };
     expect(wait.Seconds).toBeGreaterThan(batch.TimeoutSeconds);
+  });
+
+  it('derives the lists from the bases: every InputError is an input error, every TransientError is retried, and nothing is both', () => {
+    const inputs = classes.filter(([, C]) => new C('') instanceof errors.InputError).map(([n]) => n);
+    const transient = classes.filter(([, C]) => new C('') instanceof errors.TransientError).map(([n]) => n);
+    expect([...INPUT_ERRORS].sort()).toEqual(inputs.sort());
+    for (const name of transient) expect(TRANSIENT_ERRORS).toContain(name);
+    expect(inputs.filter((n) => TRANSIENT_ERRORS.includes(n))).toEqual([]);
+    // Throttling is retried in a step and by the state machine alike: one list.
+    for (const name of errors.THROTTLING_ERRORS) expect(TRANSIENT_ERRORS).toContain(name);
+  });
+
+  it('carries the error it was made from as its cause', () => {
+    const reason = new Error('ECONNRESET');
+    const error = new errors.TransientNetworkError('S3 went away', { cause: reason });
+    expect(error.cause).toBe(reason);
+    expect([error.name, error.message]).toEqual(['TransientNetworkError', 'S3 went away']);
   });
 
   it('lists only names that exist', () => {

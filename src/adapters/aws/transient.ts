@@ -37,7 +37,7 @@ export function asTransient(error: unknown): unknown {
   const network = (e.code !== undefined && NETWORK_CODES.has(e.code)) || TIMEOUTS.has(e.name);
   const server = e.$fault === 'server' || (httpStatusOf(e) ?? 0) >= 500;
   if (!network && !server) return error;
-  return new TransientNetworkError(`${e.name}${e.code ? ` (${e.code})` : ''}: ${e.message}`);
+  return new TransientNetworkError(`${e.name}${e.code ? ` (${e.code})` : ''}: ${e.message}`, { cause: error });
 }
 
 /** Chunks of a response body, a break in the middle named as asTransient names it. */

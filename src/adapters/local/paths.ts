@@ -1,12 +1,7 @@
 import { chmodSync, constants, mkdirSync, statSync } from 'node:fs';
 import { type FileHandle, open, realpath } from 'node:fs/promises';
-import { dirname, resolve, sep } from 'node:path';
+import { dirname, sep } from 'node:path';
 import { InvalidRequest } from '../../core/errors';
-
-/** Where local data lives: $LAMBDA_HLS_HOME, default ./.lambda-hls. */
-export function homeDir(env: NodeJS.ProcessEnv = process.env): string {
-  return resolve(env.LAMBDA_HLS_HOME || '.lambda-hls');
-}
 
 /**
  * An object key as a relative path inside its bucket folder. S3 keys may hold anything, so each
