@@ -109,7 +109,7 @@ export async function targetOf(flags: StageFlags): Promise<Target> {
 }
 
 /** The embedded default, on the given local backend (by default one on this process's settings). */
-export function localTarget(backend: LocalBackend = localBackend(settings())): Target {
+export function localTarget(backend: LocalBackend = localBackend(settings()), serve: { port: number } = { port: 8080 }): Target {
   const store = new ExecutionStore(backend.settings.home);
   return {
     flags: '',
@@ -141,8 +141,13 @@ export function localTarget(backend: LocalBackend = localBackend(settings())): T
             `  replacing: ${videoId} was converted before from other content or with other options (revision ${previous}); this rendition replaces it`,
           ),
       }),
-    playHint: (result) =>
-      `play it   lambda-hls serve, then open http://127.0.0.1:8080/watch/${result.videoId} (or /v/${result.videoId}/index.m3u8)`,
+    playHint: (result) => {
+      const command = serve.port === 8080 ? 'lambda-hls serve' : `lambda-hls serve --port ${serve.port}`;
+      const { videoId } = result;
+      if (serve.port === 0)
+        return `play it   ${command}, then open /watch/${videoId} at the address it prints (or /v/${videoId}/index.m3u8)`;
+      return `play it   ${command}, then open http://127.0.0.1:${serve.port}/watch/${videoId} (or /v/${videoId}/index.m3u8)`;
+    },
     async history(id) {
       const record = store.find(id);
       if (!record) return undefined;

@@ -15,7 +15,8 @@ export async function runDemo(backend: LocalBackend, serve: boolean, port: numbe
   const clip = join(dir, 'lambda-hls demo.mp4');
   say(`lambda-hls demo: making a 30-second test clip with ffmpeg (${clip})`);
   await backend.media.testClip(clip, 30);
-  const code = await runConvert(localTarget(backend), clip, DEFAULT_OPTIONS, false);
+  // Its hint names the port the demo serves on next, as `lambda-hls serve` would be run to serve it again.
+  const code = await runConvert(localTarget(backend, { port }), clip, DEFAULT_OPTIONS, false);
   if (code !== EXIT_OK || !serve) return code;
   return runServe(backend, port, '127.0.0.1');
 }
