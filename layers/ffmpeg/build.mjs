@@ -53,8 +53,8 @@ const sources = [
   ['ffprobe', `@ffprobe-installer/linux-${npmArch}`, 'ffprobe'],
 ].filter(([name]) => origins[name] === 'npm');
 for (const name of ['ffmpeg', 'ffprobe']) {
-  if (origins[name] === 'given') checkGiven(name, given[name], `(LAMBDA_HLS_LAYER_${name.toUpperCase()})`);
-  if (origins[name] === 'source') checkGiven(name, join(sourceBuild, name), '(npm run build:ffmpeg)');
+  if (origins[name] === 'given') checkBinary(name, given[name], `(LAMBDA_HLS_LAYER_${name.toUpperCase()})`);
+  if (origins[name] === 'source') checkBinary(name, join(sourceBuild, name), '(npm run build:ffmpeg)');
 }
 for (const [name] of sources.filter(([, pkg]) => pkg)) {
   console.warn(
@@ -71,7 +71,7 @@ if (missing.length > 0) {
 }
 
 /** Refuses a binary that would not run in Lambda or is too old, saying which and why. */
-function checkGiven(name, path, origin) {
+function checkBinary(name, path, origin) {
   const refuse = (why) => {
     console.error(`layer: ${path} ${origin} ${why}`);
     process.exit(1);

@@ -2,6 +2,7 @@
 // with 1,000 registered videos: a stress run (npm run test:stress, in npm test and CI; not in
 // test:quick). The moments come from a seeded generator: STRESS_SEED=<n> repeats a run, and a
 // failure names its seed. Every read point is covered deterministically by test/unit/gc.test.ts.
+import { seededRandom } from '../../src/adapters/local/faults';
 import { collectGarbage } from '../../src/registry/gc';
 import { keys, packageFunctionName, revisionFor, videoIdFor } from '../../src/core/naming';
 import { ExecutionStore } from '../../local/executions';
@@ -13,19 +14,7 @@ import { bufferSource } from '../support/memory';
 const SEED = Number(process.env.STRESS_SEED ?? 20261207);
 const TRIALS = 10;
 
-/** mulberry32: a small seeded generator of numbers in [0, 1). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const random = seeded(SEED);
+const random = seededRandom(SEED);
 
 describe('gc under load', () => {
   it(`loses nothing on the local backend with 1,000 videos and conversions finishing at random moments (seed ${SEED})`, async () => {

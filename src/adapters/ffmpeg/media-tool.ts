@@ -60,8 +60,15 @@ const PACKAGES = { ffmpeg: '@ffmpeg-installer/ffmpeg', ffprobe: '@ffprobe-instal
 /** Where `npm run build:ffmpeg` puts its build, under the package's root (scripts/build-ffmpeg.mjs). */
 export const SOURCE_BUILD = join('layers', 'ffmpeg', 'source', 'bin');
 
-/** The package's root: the first folder up from here with lambda-hls's package.json (src/… or dist/). */
+let foundRoot: { dir: string | undefined } | undefined;
+
+/** The package's root: the first folder up from here with lambda-hls's package.json (src/… or dist/); looked for once. */
 function packageRoot(): string | undefined {
+  foundRoot ??= { dir: searchPackageRoot() };
+  return foundRoot.dir;
+}
+
+function searchPackageRoot(): string | undefined {
   for (let dir = __dirname; ; dir = dirname(dir)) {
     try {
       if ((JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string }).name === 'lambda-hls') return dir;
