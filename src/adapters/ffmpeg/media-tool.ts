@@ -1012,6 +1012,8 @@ async function streamSegments(ffmpeg: string, args: string[], request: StreamOpt
   let count = 0;
   let listBytes = 0; // how much of the CSV has been read
   let partial = '';
+  /** Listed segments not yet known to be whole (see poll). */
+  const held: SegmentListEntry[] = [];
   let running = true;
   let paused = false;
   let pausedAt = 0;
@@ -1060,14 +1062,21 @@ async function streamSegments(ffmpeg: string, args: string[], request: StreamOpt
       return; // not written yet
     }
     try {
+      const done = !running;
       const { size } = await handle.stat();
-      if (size <= listBytes) return;
-      const fresh = Buffer.alloc(size - listBytes);
-      await handle.read(fresh, 0, fresh.length, listBytes);
-      listBytes = size;
-      const text = partial + fresh.toString('utf8');
-      partial = text.slice(text.lastIndexOf('\n') + 1);
-      for (const entry of parseSegmentList(text.slice(0, text.length - partial.length))) {
+      if (size > listBytes) {
+        const fresh = Buffer.alloc(size - listBytes);
+        await handle.read(fresh, 0, fresh.length, listBytes);
+        listBytes = size;
+        const text = partial + fresh.toString('utf8');
+        partial = text.slice(text.lastIndexOf('\n') + 1);
+        held.push(...parseSegmentList(text.slice(0, text.length - partial.length)));
+      }
+      // ffmpeg's segment muxer lists a segment before it closes the segment's file (its last bytes
+      // may still be in ffmpeg's buffer): the newest entry is whole once a later one is listed, or
+      // once ffmpeg has exited.
+      const whole = done ? held.splice(0) : held.splice(0, Math.max(0, held.length - 1));
+      for (const entry of whole) {
         const path = join(request.outDir, entry.file);
         const { size: bytes } = await stat(path);
         let placed = place(entry, count);
