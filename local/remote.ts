@@ -7,7 +7,8 @@ import { historyTranslator, storedEventsFromHistory } from '../src/adapters/aws/
 import type { StackOutputs } from '../src/adapters/aws/stack';
 import { connectStage, type StageBackend, type StageTarget } from '../src/composition/backends/aws';
 import { conversionNotes, executionStats, failedState, summarizeStates, type FailureSummary, type StoredEvent } from '../src/core/history';
-import { conversionFor, DEFAULT_OPTIONS, type ConversionOptions, type ExecutionInput } from '../src/core/model';
+import { conversionFor } from '../src/core/conversion';
+import { DEFAULT_OPTIONS, type ConversionOptions, type ExecutionInput } from '../src/core/model';
 import { isSupportedKey, parseExecutionName, playbackPath, videoIdFor, videoIdSecretCheck } from '../src/core/naming';
 import { settings } from '../src/composition/settings';
 import type { ConvertResult } from './convert';

@@ -4,7 +4,8 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { DEFAULT_ENCODE_SPEED_MEGAPIXELS } from '../core/chunks';
-import { DEFAULT_MEDIA_MEMORY_MB, DEFAULT_PACKING, DEFAULT_SCRATCH_PENDING_BYTES, MAX_PACKAGE_BYTES, mediaMemoryFor } from '../core/plan';
+import { DEFAULT_MEDIA_MEMORY_MB, DEFAULT_SCRATCH_PENDING_BYTES, mediaMemoryFor } from '../core/media-limits';
+import { DEFAULT_PACKING, MAX_PACKAGE_BYTES } from '../core/packing';
 import { parseFaults, type Fault } from '../adapters/local/faults';
 import type { Bucket } from '../ports';
 

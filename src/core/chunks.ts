@@ -4,7 +4,7 @@
 // decided from the probe, the options and the limits only.
 import { TranscodeTooLarge } from './errors';
 import type { EncodingPlan, Job } from './model';
-import { DEFAULT_BATCH_LIMITS } from './plan';
+import { DEFAULT_BATCH_LIMITS } from './packing';
 
 /** How fast, how long and how wide chunks may be encoded (settings; the stack sets the function's own). */
 export interface EncodeLimits {

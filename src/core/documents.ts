@@ -2,24 +2,18 @@
 // a document of the wrong shape fails with InvalidRequest naming the field, never as a cast that
 // breaks three calls later.
 import { InvalidRequest } from './errors';
-import {
-  arrayAt,
-  numberAt,
-  objectAt,
-  parseEncodingPlan,
-  revisionAt,
-  stringAt,
-  videoIdAt,
-  type BatchDocument,
-  type ChunkDocument,
-  type ChunkManifest,
-  type DeletedRoute,
-  type SegmentRecord,
-  type OffsetsDocument,
-  type PackageEntry,
-  type PackageReceipt,
-  type RouteRecord,
-  type SegmentManifest,
+import { arrayAt, numberAt, objectAt, parseEncodingPlan, revisionAt, stringAt, videoIdAt } from './parse';
+import type {
+  BatchDocument,
+  ChunkDocument,
+  ChunkManifest,
+  DeletedRoute,
+  SegmentRecord,
+  OffsetsDocument,
+  PackageEntry,
+  PackageReceipt,
+  RouteRecord,
+  SegmentManifest,
 } from './model';
 
 export type DocumentParser<T> = (value: unknown, path: string) => T;

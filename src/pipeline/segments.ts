@@ -12,7 +12,7 @@ import { InputNotFound, SegmentationFailed, SegmentTooLarge, TruncatedInput } fr
 import type { EncodeSettings } from '../core/chunks';
 import type { BatchDocument, EncodingPlan, Job, SegmentationResult, SegmentManifest, SegmentRecord } from '../core/model';
 import { baseName, FORMAT_OF, keys, SCRATCH_PREFIX, supportedExtension } from '../core/naming';
-import { batchLimitsFor, DEFAULT_PACKING, planBatches, planPackages, segmentEntryName, type BatchLimits } from '../core/plan';
+import { batchLimitsFor, DEFAULT_PACKING, planBatches, planPackages, segmentEntryName, type BatchLimits } from '../core/packing';
 import { crc32 } from '../core/zip';
 import { formatBytes } from '../core/units';
 import { reserveCodeStorage } from '../registry/quota';

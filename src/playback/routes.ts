@@ -3,7 +3,8 @@
 // answer shapes, a container's caches of route records and package URLs, CORS, the paths they
 // answer, and API Gateway's and function URLs' events. No page and no hls.js: those are the page's.
 import { isVideoId } from '../core/naming';
-import { answeredRevision, type RouteRecord } from '../core/model';
+import { answeredRevision } from '../core/grace';
+import type { RouteRecord } from '../core/model';
 import type { Clock, CodeStore, PackageLocation, Ports } from '../ports';
 import { readRoute } from '../registry/routes';
 

@@ -1,5 +1,6 @@
 // gc: what no registered video and no running conversion owns (what a killed run leaves).
-import { retiredInGrace, type RouteRecord } from '../core/model';
+import { retiredInGrace } from '../core/grace';
+import type { RouteRecord } from '../core/model';
 import { keys, parseFunctionName, videoIdFor } from '../core/naming';
 import type { Bucket } from '../ports';
 import type { OwnedStores } from './deletion';

@@ -6,7 +6,7 @@
 // A headroom is left for the account's other functions.
 import { parseDocument } from '../core/documents';
 import { CodeStorageQuotaExceeded, InvalidRequest } from '../core/errors';
-import { numberAt, objectAt, stringAt } from '../core/model';
+import { numberAt, objectAt, stringAt } from '../core/parse';
 import { formatBytes } from '../core/units';
 import type { AccountLimits, ObjectStore, WriteCondition } from '../ports';
 import { conditionOf, writeConditionally } from './conditional';

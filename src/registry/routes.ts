@@ -2,7 +2,8 @@
 // and the function behind each `<n>.ts`.
 import { parseDocument, parseRouteDocument } from '../core/documents';
 import { InvalidRequest, RevisionPublished, Superseded } from '../core/errors';
-import { hasPublished, isLaterUpload, type DeletedRoute, type RouteRecord, type Upload } from '../core/model';
+import { hasPublished } from '../core/grace';
+import { isLaterUpload, type DeletedRoute, type RouteRecord, type Upload } from '../core/model';
 import { keys } from '../core/naming';
 import type { ObjectStore } from '../ports';
 

@@ -2,7 +2,7 @@
 // the original error on (normalised to one line) for the Fail state.
 import { oneLineCause } from '../core/errors';
 import { releaseCodeStorage } from '../registry/quota';
-import { hasPublished } from '../core/model';
+import { hasPublished } from '../core/grace';
 import { isRevision, isVideoId, videoIdFor } from '../core/naming';
 import type { Ports } from '../ports';
 import type { RetryOptions } from '../core/retry';

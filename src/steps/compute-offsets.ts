@@ -2,17 +2,8 @@
 // and derive each segment's offset and length from the bytes actually stored.
 import { parseManifest, parseReceipts } from '../core/documents';
 import { PackageMismatch } from '../core/errors';
-import {
-  arrayAt,
-  numberAt,
-  objectAt,
-  parseJob,
-  stringAt,
-  type Job,
-  type OffsetsDocument,
-  type PackageReceipt,
-  type SegmentOffset,
-} from '../core/model';
+import { arrayAt, numberAt, objectAt, parseJob, stringAt } from '../core/parse';
+import type { Job, OffsetsDocument, PackageReceipt, SegmentOffset } from '../core/model';
 import { keys } from '../core/naming';
 import { CONTROL_PLANE_RETRY, retryTransient, type RetryOptions } from '../core/retry';
 import { parseLocalHeader } from '../core/zip';

@@ -12,7 +12,7 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { parseRange } from '../core/byte-range';
-import { answeredRevision } from '../core/model';
+import { answeredRevision } from '../core/grace';
 import { isVideoId } from '../core/naming';
 import { checkPlaylist, type PlaylistSegment } from '../core/playlist';
 import type { PackageLocation } from '../ports';

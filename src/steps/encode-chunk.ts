@@ -11,7 +11,7 @@ import { readDocument } from '../read-document';
 import { round2, storeSegments, withInput } from '../pipeline/segments';
 import { entry } from './entry';
 
-import { parseEncodeChunkInput } from '../core/model';
+import { parseEncodeChunkInput } from '../core/parse';
 
 export { parseEncodeChunkInput };
 

@@ -3,7 +3,8 @@
 // how its event is parsed, and what its result tells a person following the run.
 import type { Progress } from '../core/history';
 import type { SegmentationResult } from '../core/model';
-import { describeFfmpegRun, type BatchLimits } from '../core/plan';
+import { describeFfmpegRun } from '../core/media-limits';
+import type { BatchLimits } from '../core/packing';
 import type { RetryOptions } from '../core/retry';
 import type { PortName, Ports } from '../ports';
 // Types only: a step is given its settings, it never reads them (the one arrow back into composition the lint rule allows).

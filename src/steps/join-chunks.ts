@@ -13,7 +13,7 @@ import { readDocument } from '../read-document';
 import { checkComplete, finishSegmentation, type SegmentMediaSettings } from '../pipeline/segments';
 import { entry, segmentationProgress } from './entry';
 
-import { parseJoinChunksInput } from '../core/model';
+import { parseJoinChunksInput } from '../core/parse';
 
 export { parseJoinChunksInput };
 

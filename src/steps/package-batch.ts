@@ -4,9 +4,10 @@
 // the work bucket as the batch's receipts; only a small summary goes back to the Map.
 import { parseBatch } from '../core/documents';
 import { InvalidRequest, SegmentTooLarge } from '../core/errors';
-import { numberAt, objectAt, revisionAt, videoIdAt, type BatchDocument, type BatchResult, type PackageReceipt } from '../core/model';
+import { numberAt, objectAt, revisionAt, videoIdAt } from '../core/parse';
+import type { BatchDocument, BatchResult, PackageReceipt } from '../core/model';
 import { keys, packageFunctionName } from '../core/naming';
-import { MAX_PACKAGE_BYTES } from '../core/plan';
+import { MAX_PACKAGE_BYTES } from '../core/packing';
 import { CONTROL_PLANE_RETRY, retryThrottled, retryTransient, type RetryOptions } from '../core/retry';
 import { formatBytes } from '../core/units';
 import { layoutStoredZip, streamStoredZip } from '../core/zip';
@@ -67,7 +68,7 @@ export async function packageBatch(item: BatchItem, ports: PackageBatchPorts, se
     if (receipt.created) result.created++;
   }
   // Created one after another, each Pending a while: waited for once, together (PackageBatch's
-  // timeout is budgeted for one wait per batch: src/core/plan.ts CREATE_FUNCTION_BUDGET).
+  // timeout is budgeted for one wait per batch: src/core/packing.ts CREATE_FUNCTION_BUDGET).
   // One not Active in time fails the Task (ResourceConflictException), which the state machine
   // retries; a retried batch finds its packages made and waits again.
   await retryThrottled(() => ports.code.ready(receipts.map((r) => r.functionName)), {

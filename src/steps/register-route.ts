@@ -2,18 +2,9 @@
 // revision in one write; only then are the previous revision and this run's work files removed.
 import { parseOffsets } from '../core/documents';
 import { InputNotFound, InvalidRequest, VideoDeleted } from '../core/errors';
-import {
-  isInGrace,
-  numberAt,
-  objectAt,
-  parseJob,
-  retiredInGrace,
-  stringAt,
-  type Job,
-  type OffsetsDocument,
-  type RetiredRevision,
-  type RouteRecord,
-} from '../core/model';
+import { isInGrace, retiredInGrace } from '../core/grace';
+import { numberAt, objectAt, parseJob, stringAt } from '../core/parse';
+import type { Job, OffsetsDocument, RetiredRevision, RouteRecord } from '../core/model';
 import { keys, playbackPath } from '../core/naming';
 import type { Ports } from '../ports';
 import { readDocument } from '../read-document';

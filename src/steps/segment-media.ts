@@ -3,13 +3,13 @@ import { TruncatedInput } from '../core/errors';
 import { chunkConcurrencyFor, describeChunking, encodeLimitsOf, isChunked, planChunks, timelineOffset } from '../core/chunks';
 import type { ChunkDocument, ChunkedSegmentation, EncodingPlan, Job, SegmentationResult, SegmentRecord } from '../core/model';
 import { FORMAT_OF, keys, supportedExtension } from '../core/naming';
-import { planEncoding } from '../core/plan';
+import { planEncoding } from '../core/encoding';
 import type { SegmentTiming } from '../ports';
 import { entry, ENCODE_VARIABLES, segmentationProgress } from './entry';
-import { describeFfmpegRun } from '../core/plan';
+import { describeFfmpegRun } from '../core/media-limits';
 import { isChunkedSegmentation } from '../core/model';
 
-import { parseJob as parseSegmentMediaInput } from '../core/model';
+import { parseJob as parseSegmentMediaInput } from '../core/parse';
 
 export { parseSegmentMediaInput };
 import {

@@ -2,7 +2,7 @@
 // the video id and the upload (the object's version and the event's sequencer), so a redelivered
 // S3 event starts nothing new, even after its run failed; each new upload of the key, the same
 // bytes included (after a delete, or after another upload replaced them), is converted anew.
-import { conversionFor } from '../core/model';
+import { conversionFor } from '../core/conversion';
 import { extensionOf, isSupportedKey } from '../core/naming';
 import type { Ports } from '../ports';
 import type { StartOutcome } from '../core/upload-outcome';

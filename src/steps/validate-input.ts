@@ -1,17 +1,18 @@
 // ValidateInput: is this an .mp4/.mp3 we can convert? Cheap checks first (name, size), then
 // ffprobe, so a 4 GB .avi is refused without reading a byte of it.
 import { EmptyInput, InputNotFound, InputTooLarge, NotMedia, TruncatedInput } from '../core/errors';
-import type { ConversionRequest, Job } from '../core/model';
+import type { ConversionRequest } from '../core/parse';
+import type { Job } from '../core/model';
 import { baseName, checkNamesFit, FORMAT_OF, revisionFor, supportedExtension, videoIdFor } from '../core/naming';
 import { encodeLimitsOf, isChunked, planChunks, type EncodeSettings } from '../core/chunks';
-import { planEncoding } from '../core/plan';
+import { planEncoding } from '../core/encoding';
 import { formatBytes } from '../core/units';
 import type { Ports } from '../ports';
 import { readRouteState, refuseIfPublished, refuseIfSuperseded } from '../registry/routes';
 import { entry, ENCODE_VARIABLES } from './entry';
-import { describePlan } from '../core/plan';
+import { describePlan } from '../core/encoding';
 
-import { parseExecutionInput as parseValidateInput } from '../core/model';
+import { parseExecutionInput as parseValidateInput } from '../core/parse';
 
 export { parseValidateInput };
 

@@ -1,7 +1,8 @@
 // WritePlaylist: a VOD playlist with one EXT-X-BYTERANGE per segment (each pointing into its
 // package, `<revision>/<package>.ts`), checked against RFC 8216 before it is written.
 import { parseOffsets } from '../core/documents';
-import { objectAt, parseJob, stringAt, type Job } from '../core/model';
+import { objectAt, parseJob, stringAt } from '../core/parse';
+import type { Job } from '../core/model';
 import { keys } from '../core/naming';
 import { assertPlaylist, renderPlaylist } from '../core/playlist';
 import type { Ports } from '../ports';

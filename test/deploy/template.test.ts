@@ -9,7 +9,7 @@ import { functionsWithMedia, functionVariables } from '../../src/composition/dep
 import type { FunctionKey } from '../../src/composition/steps';
 import { TRANSIENT_ERRORS } from '../../src/core/errors';
 import { parseCentralDirectory, type CentralEntry } from '../support/zip';
-import { sourceBuilt } from '../../src/adapters/ffmpeg/media-tool';
+import { sourceBuilt } from '../../src/adapters/ffmpeg/binaries';
 import { crc32 } from '../../src/core/zip';
 import { loadDefinition } from '../../local/engine';
 import { removeDir, tempDir } from '../support/fixtures';

@@ -22,7 +22,7 @@ import { executionStats, failedState, summarizeStates } from '../../src/core/his
 import { keys, parseExecutionName, videoIdFor as videoIdUnder } from '../../src/core/naming';
 import { checkPlaylist } from '../../src/core/playlist';
 import { ROUTE_TTL_MS } from '../../src/playback/routes';
-import { DIRECT_UPLOAD_BYTES, segmentEntryName } from '../../src/core/plan';
+import { DIRECT_UPLOAD_BYTES, segmentEntryName } from '../../src/core/packing';
 import { crc32, layoutStoredZip } from '../../src/core/zip';
 import { conversionProgress } from '../../local/progress';
 import { launchChromium, playedToEnd, type PlayerState, seekAndResume } from '../support/browser';

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { resolveBinaries } from '../../src/adapters/ffmpeg/media-tool';
+import { resolveBinaries } from '../../src/adapters/ffmpeg/binaries';
 import { localBackend, type LocalBackend } from '../../src/composition/backends/local';
 import { readSettings, type Settings } from '../../src/composition/settings';
 

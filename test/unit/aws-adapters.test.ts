@@ -24,7 +24,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { createHash } from 'node:crypto';
 import { LambdaCodeStore, urlExpiry } from '../../src/adapters/aws/code-store';
-import { DIRECT_UPLOAD_BYTES } from '../../src/core/plan';
+import { DIRECT_UPLOAD_BYTES } from '../../src/core/packing';
 import { S3ObjectStore } from '../../src/adapters/aws/object-store';
 import { InputNotFound } from '../../src/core/errors';
 import { awsBackend } from '../../src/composition/backends/aws';

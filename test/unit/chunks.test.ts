@@ -1,6 +1,6 @@
 import { encodeLimitsOf, ENCODE_SAFETY, HISTORY_EVENT_LIMIT, PAYLOAD_LIMIT_BYTES, planChunks } from '../../src/core/chunks';
 import type { Job, ProbeResult } from '../../src/core/model';
-import { planEncoding } from '../../src/core/plan';
+import { planEncoding } from '../../src/core/encoding';
 
 /** As the stack configures them (serverless.yml: encodeChunk 900 s, 3,008 MB; param encodeConcurrency 10). */
 const DEPLOYED = encodeLimitsOf({ encodeConcurrency: 10, encodeSpeedMegapixels: 45, encodeTimeoutSeconds: 900, encodeMemoryMb: 3008 });

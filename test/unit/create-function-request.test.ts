@@ -3,7 +3,7 @@
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { LambdaCodeStore } from '../../src/adapters/aws/code-store';
-import { CREATE_FUNCTION_REQUEST_LIMIT, DIRECT_UPLOAD_BYTES } from '../../src/core/plan';
+import { CREATE_FUNCTION_REQUEST_LIMIT, DIRECT_UPLOAD_BYTES } from '../../src/core/packing';
 import { bufferSource } from '../support/memory';
 
 describe('LambdaCodeStore, the direct upload bound', () => {

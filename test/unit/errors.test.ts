@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import * as errors from '../../src/core/errors';
 import { INPUT_ERRORS, oneLineCause, TRANSIENT_ERRORS } from '../../src/core/errors';
-import { parseExecutionInput } from '../../src/core/model';
+import { parseExecutionInput } from '../../src/core/parse';
 
 /** Every error class errors.ts exports but the two abstract bases (which no code throws). */
 const classes = (Object.entries(errors) as [string, unknown][]).filter(

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { resolveBinaries, sourceBuilt } from '../../src/adapters/ffmpeg/media-tool';
+import { resolveBinaries, sourceBuilt } from '../../src/adapters/ffmpeg/binaries';
 import { removeDir, tempDir } from '../support/fixtures';
 
 const SCRIPT = join(__dirname, '..', '..', 'layers', 'ffmpeg', 'build.mjs');

@@ -1,14 +1,7 @@
 import fc from 'fast-check';
-import {
-  ffmpegCause,
-  keepTail,
-  hasLeadingPictures,
-  KEYFRAME_SECONDS,
-  keyframeTimes,
-  parseProbe,
-  parseSegmentList,
-  segmentArgs,
-} from '../../src/adapters/ffmpeg/media-tool';
+import { KEYFRAME_SECONDS, keyframeTimes, segmentArgs } from '../../src/adapters/ffmpeg/arguments';
+import { hasLeadingPictures, parseProbe } from '../../src/adapters/ffmpeg/probe';
+import { ffmpegCause, keepTail, parseSegmentList } from '../../src/adapters/ffmpeg/process';
 import { describeContent } from '../../src/core/content';
 import {
   batchLimitsFor,
@@ -16,14 +9,12 @@ import {
   createSeconds,
   DEFAULT_BATCH_LIMITS,
   DIRECT_UPLOAD_BYTES,
-  describeFfmpegRun,
-  describePlan,
   planBatches,
-  planColour,
-  planEncoding,
   planPackages,
   segmentEntryName,
-} from '../../src/core/plan';
+} from '../../src/core/packing';
+import { describeFfmpegRun } from '../../src/core/media-limits';
+import { describePlan, planColour, planEncoding } from '../../src/core/encoding';
 import { layoutStoredZip, storedEntryOverhead } from '../../src/core/zip';
 import type { Job } from '../../src/core/model';
 

@@ -17,7 +17,7 @@ import {
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { AccountLimits, CodeStore, PackageInfo, PackageLocation, PackageSource, StoredPackage } from '../../ports';
 import { collectBytes } from '../streams';
-import { CREATE_FUNCTION_BUDGET, DIRECT_UPLOAD_BYTES } from '../../core/plan';
+import { CREATE_FUNCTION_BUDGET, DIRECT_UPLOAD_BYTES } from '../../core/packing';
 import { ResourceConflictException } from '../../core/errors';
 import { readRange } from '../http-range';
 import { retryThrottled, type RetryOptions } from '../../core/retry';

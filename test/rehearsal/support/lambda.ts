@@ -33,7 +33,7 @@ interface StoredFunction {
  * provisions it, then Active, "in most cases ... very fast" (AWS Compute Blog, "Tracking the state
  * of Lambda functions", 2019); its request body (up to ~70 MB for a direct zip) has to travel
  * first. `aws`, the default, is a quick create; `slow` is a pessimistic one, within the budget the
- * product sizes its batches by (src/core/plan.ts CREATE_FUNCTION_BUDGET: 10 MB/s, 3 s, 30 s).
+ * product sizes its batches by (src/core/packing.ts CREATE_FUNCTION_BUDGET: 10 MB/s, 3 s, 30 s).
  */
 export interface CreateProfile {
   /** Lambda's answer time, besides the body's transfer. */

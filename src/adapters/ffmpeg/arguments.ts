@@ -1,0 +1,301 @@
+// The ffmpeg arguments of each run, from the plan: the one input a run may read (its demuxer and
+// protocol), the picture's and the sound's encoding, and the segment muxer's output — for a run
+// that segments a whole input, a transcode's chunk, and a transcode's audio.
+import { join } from 'node:path';
+import type { ColourPlan, EncodingPlan, HdrTransfer } from '../../core/model';
+import type { MediaFormat } from '../../core/naming';
+import type { AudioSplitRequest, ChunkRequest, SegmentRequest } from '../../ports';
+import { needsLoopback } from './loopback';
+import { DEFAULT_LIMITS, type MediaLimits } from './process';
+
+export const LABELS: Record<MediaFormat, string> = { mp4: 'MP4', mp3: 'MP3' };
+/**
+ * Demuxer options per format; for MP4 the mov demuxer, whose external data references stay off.
+ * MPEG-TS is only ever our own: a chunk's audio, encoded by SegmentMedia.
+ */
+const DEMUXERS: Record<MediaFormat | 'mpegts', string[]> = {
+  mp4: ['-f', 'mov', '-enable_drefs', '0'],
+  mp3: ['-f', 'mp3'],
+  mpegts: ['-f', 'mpegts'],
+};
+
+/**
+ * Input options that keep ffmpeg and ffprobe to the one input they are given: the demuxer of its
+ * format, and no protocol but its own — `file` for a path, `http` (over `tcp`) for the relay.
+ * `options` are the input's own (a seek, a timestamp offset), placed before it.
+ */
+export function inputArgs(
+  location: string,
+  format: MediaFormat | 'mpegts',
+  limits: MediaLimits = DEFAULT_LIMITS,
+  options: string[] = [],
+): string[] {
+  const url = needsLoopback(location); // by now the relay's URL
+  return [
+    '-protocol_whitelist',
+    url ? 'http,tcp' : 'file',
+    ...(url ? ['-rw_timeout', String(limits.networkMs * 1000)] : []),
+    ...DEMUXERS[format],
+    ...options,
+    '-i',
+    url ? location : asFfmpegInput(location),
+  ];
+}
+
+/** ffmpeg reads "a:b.mp4" as protocol "a"; a file: prefix keeps local paths paths. */
+export function asFfmpegInput(location: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(location) ? location : `file:${location}`;
+}
+
+/**
+ * HDR to SDR: to linear light (100 nits nominal peak), BT.2020 to BT.709 primaries, Hable's curve,
+ * then BT.709's transfer and matrix in limited range — zimg (`zscale`) and `tonemap`, which the
+ * layer's ffmpeg has.
+ */
+function toneMapFilters(transfer: HdrTransfer | undefined): string[] {
+  if (!transfer) return [];
+  const input = transfer === 'hlg' ? 'arib-std-b67' : 'smpte2084';
+  return [
+    `zscale=tin=${input}:pin=bt2020:min=bt2020nc:t=linear:npl=100`,
+    'format=gbrpf32le',
+    'zscale=p=bt709',
+    'tonemap=tonemap=hable:desat=0',
+    'zscale=t=bt709:m=bt709:r=tv',
+  ];
+}
+
+/** Arguments every run starts with; -progress: ffmpeg's position, read for the progress line and the stall watchdog. */
+const COMMON = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-progress', 'pipe:1', '-y'];
+
+/** The scale filter's colour conversion: from the source's matrix and range to the output's limited-range YCbCr. */
+function colourScale(colour: ColourPlan | undefined): string {
+  if (!colour) return '';
+  const from = colour.from.matrix === 'rgb' ? '' : `:in_color_matrix=${colour.from.matrix}`;
+  return `${from}:out_color_matrix=${colour.to.matrix}:in_range=${colour.from.range}:out_range=tv`;
+}
+
+/** The output's colour in the H.264 stream (VUI), what a player reads it as: BT.709 after tone mapping, else the plan's. */
+function colourTags(plan: EncodingPlan): string[] {
+  const to: ColourPlan['to'] | undefined = plan.toneMap ? { matrix: 'bt709', primaries: 'bt709', transfer: 'bt709' } : plan.colour?.to;
+  if (!to) return [];
+  const space = { bt709: 'bt709', bt601: 'smpte170m', bt2020: 'bt2020nc' }[to.matrix];
+  return ['-color_primaries', to.primaries, '-color_trc', to.transfer, '-colorspace', space, '-color_range', 'tv'];
+}
+
+/**
+ * The picture's encoding, as the plan says. `filters` go first (a chunk's trim); ffmpeg turns a
+ * rotated picture upright and starts where an edit list starts by itself when it decodes.
+ */
+
+function videoArgs(plan: EncodingPlan, keyframes: string[], filters: string[] = []): string[] {
+  switch (plan.video) {
+    case 'copy':
+      // SPS and PPS before every keyframe, not only before IDRs (what the Annex B conversion alone
+      // does): a segment starting at a keyframe that is no IDR still has its parameter sets.
+      // ValidateInput transcodes open GOPs it sees; this keeps one it could not see to a few frames.
+      return ['-c:v', 'copy', '-bsf:v', 'h264_mp4toannexb,dump_extra=freq=keyframe'];
+    case 'none':
+      return ['-vn'];
+    case 'h264':
+      // 4:2:0 needs even sizes.
+      return [
+        '-vf',
+        [
+          ...filters,
+          ...toneMapFilters(plan.toneMap),
+          `scale=trunc(iw/2)*2:trunc(ih/2)*2${colourScale(plan.colour)}`,
+          'format=yuv420p',
+        ].join(','),
+        '-c:v',
+        'libx264',
+        '-preset',
+        'veryfast',
+        '-crf',
+        '23',
+        '-pix_fmt',
+        'yuv420p',
+        ...colourTags(plan),
+        ...keyframes,
+      ];
+    case 'h264-360p':
+      // The classic HLS rendition: 640x360, H.264 baseline 3.0, letterboxed to keep the aspect.
+      return [
+        '-vf',
+        [
+          ...filters,
+          ...toneMapFilters(plan.toneMap),
+          // The conversion to 4:2:0 happens in this scale, with the plan's matrices (not a default one later).
+          `scale=640:360:force_original_aspect_ratio=decrease${colourScale(plan.colour)},format=yuv420p,pad=640:360:(ow-iw)/2:(oh-ih)/2,setsar=1`,
+        ].join(','),
+        ...colourTags(plan),
+        '-c:v',
+        'libx264',
+        '-profile:v',
+        'baseline',
+        '-level',
+        '3.0',
+        '-preset',
+        'veryfast',
+        '-b:v',
+        '800k',
+        '-maxrate',
+        '856k',
+        '-bufsize',
+        '1200k',
+        '-pix_fmt',
+        'yuv420p',
+        ...keyframes,
+      ];
+  }
+}
+
+function audioArgs(plan: EncodingPlan): string[] {
+  switch (plan.audio) {
+    case 'copy':
+      return ['-c:a', 'copy'];
+    case 'aac':
+      return ['-c:a', 'aac', '-b:a', plan.video === 'h264-360p' ? '96k' : '128k', '-ac', '2'];
+    case 'none':
+      return ['-an'];
+  }
+}
+
+/**
+ * No cut at all: the segment muxer's own default is a cut every 2 s (its `segment_time`), which
+ * split a one-chunk transcode's audio and kept only the first piece (0.85 s of a 5 s clip).
+ */
+const NO_CUTS = ['-segment_time', '1000000000'];
+
+function segmentOutput(outDir: string, cuts: string[]): string[] {
+  return [
+    '-sn',
+    '-dn',
+    '-f',
+    'segment',
+    // One MPEG-TS muxer for the whole run (PAT/PMT still start every segment), so the continuity
+    // counters go on from one segment to the next instead of starting at 0 in each (Apple 7.2).
+    '-individual_header_trailer',
+    '0',
+    ...cuts,
+    '-segment_format',
+    'mpegts',
+    '-segment_list',
+    join(outDir, 'segments.csv'),
+    '-segment_list_type',
+    'csv',
+    join(outDir, '%05d.ts'),
+  ];
+}
+
+/** ffmpeg arguments that turn `input` into MPEG-TS segments as the plan says, in one run. */
+export function segmentArgs(request: SegmentRequest, limits: MediaLimits = DEFAULT_LIMITS): string[] {
+  const { plan, segmentSeconds, outDir } = request;
+  return [
+    ...COMMON,
+    ...inputArgs(request.input, request.format, limits),
+    ...(plan.video !== 'none' ? ['-map', '0:v:0'] : []),
+    ...(plan.audio !== 'none' ? ['-map', '0:a:0'] : []),
+    // A keyframe at every boundary when we encode, so segments are the length asked for.
+    ...videoArgs(plan, ['-force_key_frames', `expr:gte(t,n_forced*${segmentSeconds})`]),
+    ...audioArgs(plan),
+    // No mux delay: the stream's timestamps are the segment list's timeline, so a segment's own
+    // first presentation time (firstStart) reads on it directly.
+    '-muxdelay',
+    '0',
+    '-muxpreload',
+    '0',
+    ...segmentOutput(outDir, ['-segment_time', String(segmentSeconds)]),
+  ];
+}
+
+/** Apple HLS authoring 1.13: an IDR frame at least every 2 s, for seeking and (with a ladder) switching. */
+export const KEYFRAME_SECONDS = 2;
+
+/**
+ * Where a chunk forces keyframes: at every segment boundary (each segment starts with an IDR) and
+ * every KEYFRAME_SECONDS from there, so none is more than 2 s from the one before.
+ */
+export function keyframeTimes(start: number, seconds: number, segmentSeconds: number): number[] {
+  const times: number[] = [];
+  for (let segment = 0; segment * segmentSeconds < seconds; segment++) {
+    const from = segment * segmentSeconds;
+    const to = Math.min(seconds, from + segmentSeconds);
+    for (let at = from; at < to - 1e-9; at += KEYFRAME_SECONDS) times.push(start + at);
+  }
+  return times;
+}
+
+/** Seconds as ffmpeg reads them, exactly (no exponent, no rounding beyond microseconds). */
+function time(seconds: number): string {
+  return String(Math.round(seconds * 1e6) / 1e6);
+}
+
+/**
+ * Chunk and audio runs keep the input's timestamps (-copyts) and move them onto the output's
+ * timeline themselves: output = source − its start + the timeline offset, as every chunk does.
+ */
+function timeline(request: Pick<ChunkRequest | AudioSplitRequest, 'timeOffset' | 'sourceStart'>): string[] {
+  return ['-itsoffset', time(request.timeOffset - request.sourceStart)];
+}
+
+/**
+ * One chunk of a transcode: the frames of [start, end) on the output's timeline, no more and no
+ * fewer, keyframes forced at its segment boundaries (as listed times, which ffmpeg compares with
+ * the frames' own timestamps), cut into segments at the same times, with the chunk's audio (encoded
+ * once by SegmentMedia) copied beside it. The input is opened at the keyframe before `start`
+ * (a seek: over HTTP, a ranged read), decoded from there, and trimmed exactly.
+ */
+export function chunkArgs(request: ChunkRequest, limits: MediaLimits = DEFAULT_LIMITS): string[] {
+  const { plan, segmentSeconds, timeOffset } = request;
+  const start = request.start + timeOffset;
+  const end = request.end === undefined ? undefined : request.end + timeOffset;
+  const boundaries = Array.from({ length: request.segmentCount }, (_, i) => time(start + i * segmentSeconds));
+  const keyframes = keyframeTimes(start, request.segmentCount * segmentSeconds, segmentSeconds).map(time);
+  const seek = request.start > 0 ? ['-ss', time(request.start)] : [];
+  return [
+    ...COMMON,
+    '-copyts',
+    ...inputArgs(request.input, request.format, limits, ['-noaccurate_seek', ...seek, ...timeline(request)]),
+    ...(request.audio ? inputArgs(request.audio, 'mpegts', limits) : []),
+    '-map',
+    '0:v:0',
+    ...(request.audio ? ['-map', '1:a:0', '-c:a', 'copy'] : ['-an']),
+    // Every frame of the source once, at its own time: no frame rate imposed.
+    '-vsync',
+    'vfr',
+    ...videoArgs(
+      plan,
+      ['-force_key_frames', keyframes.join(',')],
+      [`trim=start=${time(start)}${end === undefined ? '' : `:end=${time(end)}`}`],
+    ),
+    ...segmentOutput(request.outDir, [
+      ...(boundaries.length > 1 ? ['-segment_times', boundaries.slice(1).join(',')] : NO_CUTS),
+      '-segment_start_number',
+      String(request.firstSegment),
+    ]),
+  ];
+}
+
+/**
+ * The audio track encoded (or copied) once for every chunk of a transcode, cut at the chunks'
+ * starts into one MPEG-TS file each. Audio packets are cut whole, so each chunk gets exactly its
+ * own run of one continuous encoding: no priming or gap at a chunk's edge. No mux delay: its
+ * timestamps are the output's timeline itself.
+ */
+export function audioSplitArgs(request: AudioSplitRequest, limits: MediaLimits = DEFAULT_LIMITS): string[] {
+  const cuts = request.cuts.map((cut) => time(cut + request.timeOffset));
+  return [
+    ...COMMON,
+    '-copyts',
+    ...inputArgs(request.input, request.format, limits, timeline(request)),
+    '-map',
+    '0:a:0',
+    '-vn',
+    ...audioArgs(request.plan),
+    '-muxdelay',
+    '0',
+    '-muxpreload',
+    '0',
+    ...segmentOutput(request.outDir, cuts.length > 0 ? ['-segment_times', cuts.join(',')] : NO_CUTS),
+  ];
+}

@@ -1,0 +1,205 @@
+// Parsing untrusted JSON — an execution input, a step's event — into the model's shapes, with an
+// InvalidRequest that names the field and what it should be.
+import { InvalidRequest } from './errors';
+import { isRevision, isVideoId } from './naming';
+import type {
+  ColourPlan,
+  ConversionOptions,
+  EncodeChunkInput,
+  EncodingPlan,
+  ExecutionInput,
+  HdrTransfer,
+  Job,
+  ProbeResult,
+  Profile,
+  Upload,
+} from './model';
+import { DEFAULT_OPTIONS, PROFILES } from './model';
+
+type Json = Record<string, unknown>;
+
+function fail(path: string, expected: string): never {
+  throw new InvalidRequest(`${path} must be ${expected}`);
+}
+
+export function objectAt(value: unknown, path: string): Json {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(path, 'an object');
+  return value as Json;
+}
+
+export function stringAt(value: unknown, path: string): string {
+  if (typeof value !== 'string' || value.length === 0) fail(path, 'a non-empty string');
+  return value;
+}
+
+export function numberAt(value: unknown, path: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) fail(path, 'a number');
+  return value;
+}
+
+export function arrayAt(value: unknown, path: string): unknown[] {
+  if (!Array.isArray(value)) fail(path, 'an array');
+  return value;
+}
+
+export function videoIdAt(value: unknown, path: string): string {
+  const id = stringAt(value, path);
+  if (!isVideoId(id)) fail(path, 'a video id (lower-case letters, digits and hyphens)');
+  return id;
+}
+
+export function revisionAt(value: unknown, path: string): string {
+  const revision = stringAt(value, path);
+  if (!isRevision(revision)) fail(path, 'a revision of 4 to 16 lower-case letters or digits');
+  return revision;
+}
+
+const VIDEO_PLANS: readonly EncodingPlan['video'][] = ['copy', 'h264', 'h264-360p', 'none'];
+const AUDIO_PLANS: readonly EncodingPlan['audio'][] = ['copy', 'aac', 'none'];
+
+function parseColourPlan(value: unknown, path: string): ColourPlan {
+  const raw = objectAt(value, path);
+  const from = objectAt(raw.from, `${path}.from`);
+  const to = objectAt(raw.to, `${path}.to`);
+  const oneOf = <T extends string>(v: unknown, at: string, allowed: readonly T[]): T => {
+    const text = stringAt(v, at);
+    if (!(allowed as readonly string[]).includes(text)) fail(at, `one of ${allowed.join(', ')}`);
+    return text as T;
+  };
+  return {
+    from: {
+      matrix: oneOf(from.matrix, `${path}.from.matrix`, ['bt709', 'bt601', 'bt2020', 'rgb'] as const),
+      range: oneOf(from.range, `${path}.from.range`, ['tv', 'pc'] as const),
+    },
+    to: {
+      matrix: oneOf(to.matrix, `${path}.to.matrix`, ['bt709', 'bt601', 'bt2020'] as const),
+      primaries: stringAt(to.primaries, `${path}.to.primaries`),
+      transfer: stringAt(to.transfer, `${path}.to.transfer`),
+    },
+  };
+}
+
+export function parseEncodingPlan(value: unknown, path: string): EncodingPlan {
+  const raw = objectAt(value, path);
+  const video = stringAt(raw.video, `${path}.video`);
+  const audio = stringAt(raw.audio, `${path}.audio`);
+  if (!(VIDEO_PLANS as readonly string[]).includes(video)) fail(`${path}.video`, `one of ${VIDEO_PLANS.join(', ')}`);
+  if (!(AUDIO_PLANS as readonly string[]).includes(audio)) fail(`${path}.audio`, `one of ${AUDIO_PLANS.join(', ')}`);
+  const toneMap = raw.toneMap === undefined ? undefined : stringAt(raw.toneMap, `${path}.toneMap`);
+  if (toneMap !== undefined && toneMap !== 'hlg' && toneMap !== 'pq') fail(`${path}.toneMap`, 'hlg or pq');
+  const words = (value: unknown, at: string): string[] | undefined => {
+    if (value === undefined) return undefined;
+    if (!Array.isArray(value)) fail(at, 'a list of strings');
+    return (value as unknown[]).map((item, i) => stringAt(item, `${at}[${i}]`));
+  };
+  const reasons = words(raw.reasons, `${path}.reasons`);
+  const warnings = words(raw.warnings, `${path}.warnings`);
+  const colour = raw.colour === undefined ? undefined : parseColourPlan(raw.colour, `${path}.colour`);
+  return {
+    video: video as EncodingPlan['video'],
+    audio: audio as EncodingPlan['audio'],
+    ...(toneMap !== undefined && { toneMap: toneMap as HdrTransfer }),
+    ...(colour && { colour }),
+    ...(reasons && { reasons }),
+    ...(warnings && { warnings }),
+  };
+}
+
+export function parseOptions(value: unknown, path = 'options'): ConversionOptions {
+  if (value === undefined || value === null) return { ...DEFAULT_OPTIONS };
+  const raw = objectAt(value, path);
+  const segmentSeconds =
+    raw.segmentSeconds === undefined ? DEFAULT_OPTIONS.segmentSeconds : numberAt(raw.segmentSeconds, `${path}.segmentSeconds`);
+  if (segmentSeconds < 1 || segmentSeconds > 60) fail(`${path}.segmentSeconds`, 'between 1 and 60');
+  const profile = raw.profile === undefined ? DEFAULT_OPTIONS.profile : stringAt(raw.profile, `${path}.profile`);
+  if (!(PROFILES as readonly string[]).includes(profile)) fail(`${path}.profile`, `one of ${PROFILES.join(', ')}`);
+  if (raw.transcode !== undefined && typeof raw.transcode !== 'boolean') fail(`${path}.transcode`, 'true or false');
+  return { segmentSeconds, profile: profile as Profile, ...(raw.transcode === true && { transcode: true as const }) };
+}
+
+/**
+ * An execution input once checked, with every option filled in. The revision is absent when a
+ * person started the run by hand with the console input: ValidateInput derives it then.
+ */
+export type ConversionRequest = Omit<ExecutionInput, 'revision'> & {
+  revision?: string;
+  options: ConversionOptions;
+  /** The execution's name, as the state machine passes it to ValidateInput. */
+  execution?: string;
+};
+
+/** What to type in the Step Functions console to start a conversion (README: Deploy to AWS). */
+export const CONSOLE_INPUT_HELP =
+  'execution input must name the object to convert: {"key": "<object key in the input bucket>"}, ' +
+  'optionally with "options": {"segmentSeconds": 1-60, "profile": "source" or "360p", "transcode": true or false}';
+
+/**
+ * The S3 trigger and the CLI send `{source: {key}, revision, options}`; a person in the Step
+ * Functions console sends `{key, options?}` (the revision then comes from the object's version).
+ */
+export function parseExecutionInput(value: unknown): ConversionRequest {
+  const asObject = (v: unknown) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined);
+  const given = asObject(value);
+  // ValidateInput's Parameters: the execution's input and its name ({input, execution}).
+  const wrapped = given && typeof given.execution === 'string' && 'input' in given;
+  const raw = wrapped ? asObject(given.input) : given;
+  if (!raw || (raw.source === undefined && raw.key === undefined)) throw new InvalidRequest(CONSOLE_INPUT_HELP);
+  const key = raw.source !== undefined ? stringAt(objectAt(raw.source, 'source').key, 'source.key') : stringAt(raw.key, 'key');
+  return {
+    source: { key },
+    ...(raw.revision !== undefined && { revision: revisionAt(raw.revision, 'revision') }),
+    options: parseOptions(raw.options),
+    ...(raw.upload !== undefined && { upload: uploadAt(raw.upload, 'upload') }),
+    ...(wrapped && { execution: given.execution as string }),
+  };
+}
+
+/** An `upload` field of untrusted JSON: a sequencer of hexadecimal digits, or absent. */
+function uploadAt(value: unknown, path: string): Upload | undefined {
+  if (value === undefined) return undefined;
+  const sequencer = stringAt(objectAt(value, path).sequencer, `${path}.sequencer`);
+  if (!/^[0-9A-Fa-f]{1,64}$/.test(sequencer)) fail(`${path}.sequencer`, "the S3 event's sequencer (hexadecimal digits)");
+  return { sequencer };
+}
+
+/** Steps after ValidateInput receive the Job it produced; check the parts they rely on. */
+export function parseJob(value: unknown, path = 'job'): Job {
+  const raw = objectAt(value, path);
+  const source = objectAt(raw.source, `${path}.source`);
+  const kind = stringAt(source.kind, `${path}.source.kind`);
+  if (kind !== 'video' && kind !== 'audio') fail(`${path}.source.kind`, 'video or audio');
+  const media = objectAt(raw.media, `${path}.media`);
+  return {
+    videoId: videoIdAt(raw.videoId, `${path}.videoId`),
+    revision: revisionAt(raw.revision, `${path}.revision`),
+    source: {
+      key: stringAt(source.key, `${path}.source.key`),
+      bytes: numberAt(source.bytes, `${path}.source.bytes`),
+      extension: stringAt(source.extension, `${path}.source.extension`),
+      kind,
+    },
+    media: media as unknown as ProbeResult,
+    options: parseOptions(raw.options, `${path}.options`),
+    ...(raw.plan !== undefined && { plan: parseEncodingPlan(raw.plan, `${path}.plan`) }),
+    ...(typeof raw.execution === 'string' && { execution: raw.execution }),
+    ...(raw.upload !== undefined && { upload: uploadAt(raw.upload, `${path}.upload`) }),
+    ...(raw.basis !== undefined && { basis: basisAt(raw.basis, `${path}.basis`) }),
+  };
+}
+
+function basisAt(value: unknown, path: string): { routeEtag?: string } {
+  const raw = objectAt(value, path);
+  return raw.routeEtag === undefined ? {} : { routeEtag: stringAt(raw.routeEtag, `${path}.routeEtag`) };
+}
+
+export function parseEncodeChunkInput(value: unknown): EncodeChunkInput {
+  const raw = objectAt(value, 'input');
+  const chunk = numberAt(raw.chunk, 'chunk');
+  if (!Number.isInteger(chunk) || chunk < 0) fail('chunk', 'a chunk number (0, 1, 2 …)');
+  return { videoId: videoIdAt(raw.videoId, 'videoId'), revision: revisionAt(raw.revision, 'revision'), chunk };
+}
+
+/** JoinChunks gets the job (Parameters: job.$: $.job). */
+export function parseJoinChunksInput(value: unknown): Job {
+  return parseJob(objectAt(value, 'input').job);
+}
