@@ -89,111 +89,67 @@ function tlsOnlyPolicy(bucketLogicalId, name) {
   };
 }
 
+/** The S3 action of each verb a step's access names (src/steps/entry.ts `Access`). */
+const S3_ACTIONS = { get: 'GetObject', put: 'PutObject', delete: 'DeleteObject', 'abort upload': 'AbortMultipartUpload' };
+const LAMBDA_ACTIONS = { create: 'CreateFunction', read: 'GetFunction', update: 'UpdateFunctionCode', delete: 'DeleteFunction' };
+const STATES_ACTIONS = { start: 'StartExecution', describe: 'DescribeExecution' };
+
 /**
- * What each function may do, statement by statement. Reading an object that may be missing needs
- * s3:ListBucket on its bucket too, or S3 answers 403 instead of 404 and a missing input or route
- * could not be told from a refusal.
+ * What each function may do, statement by statement: made from its step's access in the step table
+ * (each step module declares what it does through its ports), never typed here. Reading an object
+ * that may be missing needs s3:ListBucket on its bucket too, or S3 answers 403 instead of 404 and a
+ * missing input or route could not be told from a refusal; a step asks for it as `list`.
  */
 function permissions({ buckets, functionPrefix, stateMachine, executions, failedUploads }) {
-  const s3 = (actions, name) => ({ Effect: 'Allow', Action: actions.map((a) => `s3:${a}`), Resource: objectsArn(name) });
-  // One part of the output bucket: `routes/*` (the route records) or `v/*` (the playlists).
-  const output = (actions, prefix) => ({
-    Effect: 'Allow',
-    Action: actions.map((a) => `s3:${a}`),
-    Resource: join('arn:', partition, ':s3:::', buckets.output, `/${prefix}/*`),
-  });
-  const list = (name) => ({ Effect: 'Allow', Action: ['s3:ListBucket'], Resource: bucketArn(name) });
-  // The video's route record only (routes/<id>.json), read to refuse rebuilding a published revision.
-  const readRoutes = [output(['GetObject'], 'routes'), list(buckets.output)];
-  // The code storage ledger (work/quota/*): read and written conditionally by whoever reserves or gives back.
-  const ledger = (actions) => ({
-    Effect: 'Allow',
-    Action: actions.map((a) => `s3:${a}`),
-    Resource: join('arn:', partition, ':s3:::', buckets.work, '/quota/*'),
-  });
-  const segmentFunctions = (actions) => ({
-    Effect: 'Allow',
-    Action: actions.map((a) => `lambda:${a}`),
-    Resource: join('arn:', partition, ':lambda:', region, ':', account, ':function:', functionPrefix, '*'),
-  });
+  // An area is a bucket (`work`) or one prefix of it (`output/routes`, `work/quota`).
+  const areaArn = (area) => {
+    const [bucket, prefix] = area.split('/');
+    return join('arn:', partition, ':s3:::', buckets[bucket], prefix ? `/${prefix}/*` : '/*');
+  };
+  const objectStatements = (objects = {}) =>
+    Object.entries(objects).flatMap(([area, verbs]) => {
+      const actions = verbs.filter((v) => v !== 'list').map((v) => `s3:${S3_ACTIONS[v]}`);
+      return [
+        ...(actions.length > 0 ? [{ Effect: 'Allow', Action: actions, Resource: areaArn(area) }] : []),
+        ...(verbs.includes('list') ? [{ Effect: 'Allow', Action: ['s3:ListBucket'], Resource: bucketArn(buckets[area]) }] : []),
+      ];
+    });
+  const segmentFunctions = join('arn:', partition, ':lambda:', region, ':', account, ':function:', functionPrefix, '*');
+  const codeStatements = (code = []) =>
+    code.length === 0
+      ? []
+      : [
+          { Effect: 'Allow', Action: code.map((v) => `lambda:${LAMBDA_ACTIONS[v]}`), Resource: segmentFunctions },
+          // Creating a segment function passes it its role (which has no permissions at all).
+          ...(code.includes('create')
+            ? [
+                {
+                  Effect: 'Allow',
+                  Action: ['iam:PassRole'],
+                  Resource: { 'Fn::GetAtt': ['SegmentPackageRole', 'Arn'] },
+                  Condition: { StringEquals: { 'iam:PassedToService': 'lambda.amazonaws.com' } },
+                },
+              ]
+            : []),
+        ];
   // Account-level and read-only; IAM has no resource to scope it to.
-  const accountSettings = { Effect: 'Allow', Action: ['lambda:GetAccountSettings'], Resource: '*' };
-  const passSegmentRole = {
-    Effect: 'Allow',
-    Action: ['iam:PassRole'],
-    Resource: { 'Fn::GetAtt': ['SegmentPackageRole', 'Arn'] },
-    Condition: { StringEquals: { 'iam:PassedToService': 'lambda.amazonaws.com' } },
-  };
-  return {
-    // head + presigned GET of the upload for ffprobe; the route, to refuse a published revision
-    validateInput: [s3(['GetObject'], buckets.input), list(buckets.input), ...readRoutes],
-    // presigned GET for ffmpeg, segments and the manifest into the work bucket, the quota check.
-    // Segments over 5 MB go up in parts: when a part fails, lib-storage aborts the upload, and without
-    // AbortMultipartUpload that abort's AccessDenied would replace the transient error the ASL retries.
-    segmentMedia: [
-      s3(['GetObject'], buckets.input),
-      list(buckets.input),
-      s3(['PutObject', 'AbortMultipartUpload'], buckets.work),
-      ledger(['GetObject']),
-      list(buckets.work),
-      accountSettings,
-    ],
-    // the plan and the chunk's audio in, its segments and their list out; presigned GET of the input
-    encodeChunk: [
-      s3(['GetObject'], buckets.input),
-      list(buckets.input),
-      s3(['GetObject', 'PutObject', 'AbortMultipartUpload'], buckets.work),
-      list(buckets.work),
-    ],
-    // the chunks' lists in; the manifest and batch plans out, the audio parts deleted; the quota check
-    joinChunks: [s3(['GetObject', 'PutObject', 'DeleteObject'], buckets.work), list(buckets.work), accountSettings],
-    // read a segment, write the claim, stage packages over 50 MB (Lambda reads them as the caller)
-    packageBatch: [
-      s3(['GetObject', 'PutObject', 'DeleteObject'], buckets.work),
-      list(buckets.work),
-      segmentFunctions(['CreateFunction', 'GetFunction', 'UpdateFunctionCode']),
-      passSegmentRole,
-      ...readRoutes,
-    ],
-    // the manifest in, the offsets out; each package's code URL
-    computeOffsets: [s3(['GetObject', 'PutObject'], buckets.work), list(buckets.work), segmentFunctions(['GetFunction'])],
-    // the playlist goes under v/ only: never a route record
-    writePlaylist: [s3(['GetObject'], buckets.work), list(buckets.work), output(['PutObject'], 'v'), ...readRoutes],
-    // switch the route (its record only), then delete the previous revision's playlist and the work files
-    registerRoute: [
-      s3(['GetObject', 'DeleteObject'], buckets.work),
-      ledger(['PutObject']),
-      list(buckets.work),
-      output(['GetObject', 'PutObject'], 'routes'),
-      output(['DeleteObject'], 'v'),
-      list(buckets.output),
-      segmentFunctions(['DeleteFunction']),
-    ],
-    // delete what a failed execution made (never the revision being served, never a route record)
-    cleanUp: [
-      s3(['DeleteObject'], buckets.work),
-      ledger(['GetObject', 'PutObject']),
-      list(buckets.work),
-      output(['GetObject'], 'routes'),
-      output(['DeleteObject'], 'v'),
-      list(buckets.output),
-      segmentFunctions(['DeleteFunction']),
-    ],
-    // the route and playlist, and each package's code URL. No ListBucket: a public function that
-    // could list the output bucket would hand out every video id (UNLISTED_BUCKETS: a 403 is missing).
-    serveSegment: [s3(['GetObject'], buckets.output), segmentFunctions(['GetFunction'])],
-    // the same, to read the segment's bytes through the code URL
-    deliverSegment: [s3(['GetObject'], buckets.output), segmentFunctions(['GetFunction'])],
-    // Start a conversion; when its name is taken, see whether that attempt failed (then the next
-    // attempt, <name>-2, is started: the same file uploaded again after a failed run converts).
-    // An event that still fails after Lambda's retries goes to the failed-uploads queue, which
-    // Lambda sends to as the function's own role.
-    startConversion: [
-      { Effect: 'Allow', Action: ['states:StartExecution'], Resource: stateMachine },
-      { Effect: 'Allow', Action: ['states:DescribeExecution'], Resource: executions },
-      { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: failedUploads },
-    ],
-  };
+  const accountStatements = (wanted) => (wanted ? [{ Effect: 'Allow', Action: ['lambda:GetAccountSettings'], Resource: '*' }] : []);
+  const executionStatements = (verbs = []) =>
+    verbs.map((v) => ({ Effect: 'Allow', Action: [`states:${STATES_ACTIONS[v]}`], Resource: v === 'start' ? stateMachine : executions }));
+  return Object.fromEntries(
+    Object.entries(composition().functionAccess()).map(([key, { access, invokedBy }]) => [
+      key,
+      [
+        ...objectStatements(access.objects),
+        ...codeStatements(access.code),
+        ...accountStatements(access.accountSettings),
+        ...executionStatements(access.executions),
+        // An upload's event that still fails after Lambda's retries goes to the failed-uploads
+        // queue, which Lambda sends to as the function's own role.
+        ...(invokedBy === 'input bucket' ? [{ Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: failedUploads }] : []),
+      ],
+    ]),
+  );
 }
 
 const assumedByLambda = {

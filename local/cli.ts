@@ -6,7 +6,8 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { localBackend } from '../src/composition/backends/local';
 import { InvalidSetting, settings, settingsHelp } from '../src/composition/settings';
-import { DEFAULT_OPTIONS, PROFILES, type Profile } from '../src/core/model';
+import { DEFAULT_OPTIONS, type Profile } from '../src/core/model';
+import { describeRenditions, RENDITION_NAMES } from '../src/core/renditions';
 import { EXIT_FAILED, EXIT_USAGE, say } from './commands/output';
 import { CliError } from './errors';
 import { type StageFlags, targetOf } from './targets';
@@ -78,11 +79,7 @@ export function buildProgram(): Command {
         .argParser(wholeNumber(1, 60))
         .default(DEFAULT_OPTIONS.segmentSeconds),
     )
-    .addOption(
-      new Option('--profile <name>', 'source: keep H.264 as it is; 360p: 640x360 baseline 3.0')
-        .choices([...PROFILES])
-        .default(DEFAULT_OPTIONS.profile),
-    )
+    .addOption(new Option('--profile <name>', describeRenditions()).choices([...RENDITION_NAMES]).default(DEFAULT_OPTIONS.profile))
     .option('--transcode', 're-encode H.264 that could be copied, so segments are cut where asked (copying cuts only at keyframes)')
     .action(
       async (files: string[], flags: StageFlags & { json?: boolean; segmentSeconds: number; profile: Profile; transcode?: boolean }) => {

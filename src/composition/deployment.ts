@@ -1,9 +1,12 @@
 // What deploy/stack.js reads from the composition when serverless.yml is compiled: the variables
-// each deployed function needs (its ports' and its step's own), so the template gives every
-// function exactly those and nothing is typed twice.
+// each deployed function needs (its ports' and its step's own) and what its step does through its
+// ports (its role's grants), so the template gives every function exactly those and nothing is
+// typed twice.
 import { PORT_VARIABLES } from './backends/aws';
 import type { SettingName } from './settings';
-import { FUNCTION_KEYS, STEPS, type FunctionKey } from './steps';
+import type { PortName } from '../ports';
+import type { Access } from '../steps/entry';
+import { FUNCTION_KEYS, STEPS, type FunctionKey, type StepEntry } from './steps';
 
 export function functionVariables(): Record<FunctionKey, SettingName[]> {
   return Object.fromEntries(
@@ -13,6 +16,14 @@ export function functionVariables(): Record<FunctionKey, SettingName[]> {
       return [key, [...names].sort()];
     }),
   ) as Record<FunctionKey, SettingName[]>;
+}
+
+/** What each function's step does through its ports, and what invokes it: its role's grants (deploy/stack.js). */
+export function functionAccess(): Record<FunctionKey, { access: Access; invokedBy: StepEntry<unknown, unknown, PortName>['invokedBy'] }> {
+  return Object.fromEntries(FUNCTION_KEYS.map((key) => [key, { access: STEPS[key].access, invokedBy: STEPS[key].invokedBy }])) as Record<
+    FunctionKey,
+    { access: Access; invokedBy: StepEntry<unknown, unknown, PortName>['invokedBy'] }
+  >;
 }
 
 /** Functions whose step uses media: they carry the ffmpeg layer. */

@@ -78,7 +78,7 @@ export interface Chunking {
 
 /** Whether a plan transcodes the picture: then it is encoded in chunks. */
 export function isChunked(plan: EncodingPlan): boolean {
-  return plan.video === 'h264' || plan.video === 'h264-360p';
+  return plan.video === 'encode';
 }
 
 function seconds(value: number): string {

@@ -12,9 +12,11 @@ import type {
   OffsetsDocument,
   PackageEntry,
   PackageReceipt,
+  RenditionPlaylist,
   RouteRecord,
   SegmentManifest,
 } from './model';
+import { isRenditionName, RENDITION_NAMES } from './renditions';
 
 export type DocumentParser<T> = (value: unknown, path: string) => T;
 
@@ -155,6 +157,7 @@ export const parseRoute: DocumentParser<RouteRecord> = (value, path) => {
           playlistKey: stringAt(r.playlistKey, `${at}.playlistKey`),
           until: stringAt(r.until, `${at}.until`),
           ...(r.addressing === 'revision' && { addressing: 'revision' as const }),
+          ...(r.renditions !== undefined && { renditions: renditionPlaylistsAt(r.renditions, `${at}.renditions`) }),
         }));
   // Records written before retirement had `replaced`: a revision already past its grace.
   if (raw.replaced !== undefined) {
@@ -182,8 +185,18 @@ export const parseRoute: DocumentParser<RouteRecord> = (value, path) => {
     ...(raw.addressing === 'revision' && { addressing: 'revision' as const }),
     ...(retired.length > 0 && { retired }),
     ...(upload && { upload: { sequencer: stringAt(upload.sequencer, `${path}.upload.sequencer`) } }),
+    ...(raw.renditions !== undefined && { renditions: renditionPlaylistsAt(raw.renditions, `${path}.renditions`) }),
   };
 };
+
+/** A route record's renditions: each a rendition of the table and its media playlist's key. */
+function renditionPlaylistsAt(value: unknown, path: string): RenditionPlaylist[] {
+  return objectsAt(value, path, (r, at) => {
+    const rendition = stringAt(r.rendition, `${at}.rendition`);
+    if (!isRenditionName(rendition)) throw new InvalidRequest(`${at}.rendition must be one of ${RENDITION_NAMES.join(', ')}`);
+    return { rendition, playlistKey: stringAt(r.playlistKey, `${at}.playlistKey`) };
+  });
+}
 
 /** Parses a document's text; text that is not JSON fails like a document of the wrong shape. */
 /** A route record, or the mark a deployed `delete` leaves in its place (`{videoId, deletedAt}`). */

@@ -3,6 +3,7 @@
 // the source shows; anything else is encoded, upright, trimmed as the source plays, even-sized
 // and SDR.
 import type { ColourPlan, EncodingPlan, HdrTransfer, Job, SourceMatrix, VideoStream } from './model';
+import { DEFAULT_RENDITION, renditionNamed } from './renditions';
 
 /** H.264 profiles HLS players decode (Apple's HLS authoring spec; hardware decoders). */
 const PLAYABLE_H264_PROFILES = new Set(['Constrained Baseline', 'Baseline', 'Main', 'High']);
@@ -76,13 +77,15 @@ export function planEncoding(job: Pick<Job, 'source' | 'media' | 'options'>): En
   const { undecodable, corrected } = reasonsToEncode(video, hdr, trimmed);
   // Tone mapping makes its own BT.709 (toneMapFilters); every other transcode keeps its colour right here.
   const colour = hdr ? {} : { colour: planColour(video) };
-  if (options.profile === '360p') {
+  const rendition = renditionNamed(options.profile);
+  if (!rendition.copiesPlayableSource) {
     return {
-      video: 'h264-360p',
+      video: 'encode',
+      rendition: rendition.name,
       audio: media.audio ? 'aac' : 'none',
       ...toneMap,
       ...colour,
-      reasons: ['--profile 360p', ...corrected],
+      reasons: [`--profile ${rendition.name}`, ...corrected],
       warnings,
     };
   }
@@ -108,7 +111,7 @@ export function planEncoding(job: Pick<Job, 'source' | 'media' | 'options'>): En
   }
   const [width, height] = video.rotation === 90 || video.rotation === 270 ? [video.height, video.width] : [video.width, video.height];
   if (width % 2 || height % 2) encode.push(`odd frame size ${width}x${height}: scaled to ${width - (width % 2)}x${height - (height % 2)}`);
-  return { video: 'h264', audio, ...toneMap, ...colour, reasons: [...encode, ...audioReason], warnings };
+  return { video: 'encode', rendition: rendition.name, audio, ...toneMap, ...colour, reasons: [...encode, ...audioReason], warnings };
 }
 
 /** AAC profiles (ffprobe's names) every HLS player decodes, MSE in browsers included. */
@@ -159,6 +162,6 @@ export function describePlan(plan: EncodingPlan): string {
   const reasons = plan.reasons ?? [];
   if (plan.video === 'copy') return reasons.join('; ');
   if (plan.video === 'none') return reasons.join('; ') || 'audio only';
-  const target = plan.video === 'h264-360p' ? 'H.264 360p' : 'H.264';
+  const target = renditionNamed(plan.rendition ?? DEFAULT_RENDITION).label;
   return `transcoding to ${target}${reasons.length > 0 ? `: ${reasons.join('; ')}` : ''}`;
 }

@@ -1,14 +1,15 @@
 // The data that flows between the states of ConvertVideo. Every shape here is JSON.
 import type { ChunkPlan } from './chunks';
+import type { RenditionName } from './renditions';
 
 export type MediaKind = 'video' | 'audio';
-export const PROFILES = ['source', '360p'] as const;
-export type Profile = (typeof PROFILES)[number];
+/** The `profile` option: the rendition a conversion makes (./renditions.ts). */
+export type Profile = RenditionName;
 
 export interface ConversionOptions {
   /** Target segment length in seconds; ffmpeg cuts at the next keyframe after it when copying. */
   segmentSeconds: number;
-  /** `source` keeps H.264 as it is; `360p` always transcodes to 640x360 baseline 3.0. */
+  /** A rendition's name (./renditions.ts): `source` keeps H.264 as it is; `360p` always transcodes to 640x360 baseline 3.0. */
   profile: Profile;
   /**
    * Re-encode H.264 that could be copied, so every segment is cut where asked (copying cuts only
@@ -109,7 +110,10 @@ export interface Job {
 }
 
 export interface EncodingPlan {
-  video: 'copy' | 'h264' | 'h264-360p' | 'none';
+  /** The picture copied as it is, encoded as `rendition` says, or absent (audio only). */
+  video: 'copy' | 'encode' | 'none';
+  /** The rendition the picture is encoded to (./renditions.ts); present when `video` is 'encode'. */
+  rendition?: RenditionName;
   audio: 'copy' | 'aac' | 'none';
   /** An HDR source's transfer, tone-mapped to SDR BT.709 while encoding. */
   toneMap?: HdrTransfer;
@@ -308,6 +312,18 @@ export interface RouteRecord {
   retired?: RetiredRevision[];
   /** The upload this revision was made from (the S3 event's sequencer): an older upload never replaces it. */
   upload?: Upload;
+  /**
+   * Each rendition's media playlist (./renditions.ts). With one rendition it is the playlist at
+   * `playlistKey`, which players open; with several, `playlistKey` is the multivariant playlist
+   * naming them. Absent in records written before the rendition table: one rendition, at `playlistKey`.
+   */
+  renditions?: RenditionPlaylist[];
+}
+
+/** A rendition's media playlist, as a route record names it. */
+export interface RenditionPlaylist {
+  rendition: RenditionName;
+  playlistKey: string;
 }
 
 /**
@@ -330,4 +346,6 @@ export interface RetiredRevision {
   until: string;
   /** The replaced record's addressing: absent for a revision whose playlist used `<n>.ts`. */
   addressing?: 'revision';
+  /** The replaced record's renditions, when it named them. */
+  renditions?: RenditionPlaylist[];
 }

@@ -14,7 +14,8 @@ import type {
   Profile,
   Upload,
 } from './model';
-import { DEFAULT_OPTIONS, PROFILES } from './model';
+import { DEFAULT_OPTIONS } from './model';
+import { isRenditionName, RENDITION_NAMES, type RenditionName } from './renditions';
 
 type Json = Record<string, unknown>;
 
@@ -54,7 +55,15 @@ export function revisionAt(value: unknown, path: string): string {
   return revision;
 }
 
-const VIDEO_PLANS: readonly EncodingPlan['video'][] = ['copy', 'h264', 'h264-360p', 'none'];
+const VIDEO_PLANS: readonly EncodingPlan['video'][] = ['copy', 'encode', 'none'];
+/**
+ * A plan written before the rendition table named the encoded picture by its codec and size: a run
+ * in flight across a deploy (its Job in the next state's input, its chunk document) reads as today's.
+ */
+const VIDEO_PLANS_BEFORE_RENDITIONS: Record<string, Pick<EncodingPlan, 'video' | 'rendition'>> = {
+  h264: { video: 'encode', rendition: 'source' },
+  'h264-360p': { video: 'encode', rendition: '360p' },
+};
 const AUDIO_PLANS: readonly EncodingPlan['audio'][] = ['copy', 'aac', 'none'];
 
 function parseColourPlan(value: unknown, path: string): ColourPlan {
@@ -81,9 +90,14 @@ function parseColourPlan(value: unknown, path: string): ColourPlan {
 
 export function parseEncodingPlan(value: unknown, path: string): EncodingPlan {
   const raw = objectAt(value, path);
-  const video = stringAt(raw.video, `${path}.video`);
+  const given = stringAt(raw.video, `${path}.video`);
   const audio = stringAt(raw.audio, `${path}.audio`);
-  if (!(VIDEO_PLANS as readonly string[]).includes(video)) fail(`${path}.video`, `one of ${VIDEO_PLANS.join(', ')}`);
+  const before = VIDEO_PLANS_BEFORE_RENDITIONS[given];
+  if (!before && !(VIDEO_PLANS as readonly string[]).includes(given)) fail(`${path}.video`, `one of ${VIDEO_PLANS.join(', ')}`);
+  const video = before?.video ?? (given as EncodingPlan['video']);
+  const named = raw.rendition === undefined ? before?.rendition : stringAt(raw.rendition, `${path}.rendition`);
+  if (named !== undefined && !isRenditionName(named)) fail(`${path}.rendition`, `one of ${RENDITION_NAMES.join(', ')}`);
+  if (video === 'encode' && named === undefined) fail(`${path}.rendition`, `one of ${RENDITION_NAMES.join(', ')} (the picture is encoded)`);
   if (!(AUDIO_PLANS as readonly string[]).includes(audio)) fail(`${path}.audio`, `one of ${AUDIO_PLANS.join(', ')}`);
   const toneMap = raw.toneMap === undefined ? undefined : stringAt(raw.toneMap, `${path}.toneMap`);
   if (toneMap !== undefined && toneMap !== 'hlg' && toneMap !== 'pq') fail(`${path}.toneMap`, 'hlg or pq');
@@ -96,7 +110,8 @@ export function parseEncodingPlan(value: unknown, path: string): EncodingPlan {
   const warnings = words(raw.warnings, `${path}.warnings`);
   const colour = raw.colour === undefined ? undefined : parseColourPlan(raw.colour, `${path}.colour`);
   return {
-    video: video as EncodingPlan['video'],
+    video,
+    ...(video === 'encode' && { rendition: named as RenditionName }),
     audio: audio as EncodingPlan['audio'],
     ...(toneMap !== undefined && { toneMap: toneMap as HdrTransfer }),
     ...(colour && { colour }),
@@ -112,7 +127,7 @@ export function parseOptions(value: unknown, path = 'options'): ConversionOption
     raw.segmentSeconds === undefined ? DEFAULT_OPTIONS.segmentSeconds : numberAt(raw.segmentSeconds, `${path}.segmentSeconds`);
   if (segmentSeconds < 1 || segmentSeconds > 60) fail(`${path}.segmentSeconds`, 'between 1 and 60');
   const profile = raw.profile === undefined ? DEFAULT_OPTIONS.profile : stringAt(raw.profile, `${path}.profile`);
-  if (!(PROFILES as readonly string[]).includes(profile)) fail(`${path}.profile`, `one of ${PROFILES.join(', ')}`);
+  if (!isRenditionName(profile)) fail(`${path}.profile`, `one of ${RENDITION_NAMES.join(', ')}`);
   if (raw.transcode !== undefined && typeof raw.transcode !== 'boolean') fail(`${path}.transcode`, 'true or false');
   return { segmentSeconds, profile: profile as Profile, ...(raw.transcode === true && { transcode: true as const }) };
 }
@@ -131,7 +146,7 @@ export type ConversionRequest = Omit<ExecutionInput, 'revision'> & {
 /** What to type in the Step Functions console to start a conversion (README: Deploy to AWS). */
 export const CONSOLE_INPUT_HELP =
   'execution input must name the object to convert: {"key": "<object key in the input bucket>"}, ' +
-  'optionally with "options": {"segmentSeconds": 1-60, "profile": "source" or "360p", "transcode": true or false}';
+  `optionally with "options": {"segmentSeconds": 1-60, "profile": ${RENDITION_NAMES.map((n) => `"${n}"`).join(' or ')}, "transcode": true or false}`;
 
 /**
  * The S3 trigger and the CLI send `{source: {key}, revision, options}`; a person in the Step

@@ -117,6 +117,11 @@ export const cleanUpStep = entry({
   invokedBy: 'state machine',
   ports: ['objects', 'code'],
   variables: ['LAMBDA_HLS_FUNCTION_PREFIX', 'LAMBDA_HLS_VIDEO_ID_SECRET'],
+  // Delete what a failed execution made (never the revision being served, never a route record).
+  access: {
+    objects: { work: ['delete', 'list'], 'work/quota': ['get', 'put'], 'output/routes': ['get'], 'output/v': ['delete'], output: ['list'] },
+    code: ['delete'],
+  },
   parse: parseCleanUpInput,
   run: cleanUp,
 });

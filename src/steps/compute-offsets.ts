@@ -136,6 +136,8 @@ export const computeOffsetsStep = entry({
   invokedBy: 'state machine',
   ports: ['objects', 'code'],
   variables: [],
+  // The manifest in, the offsets out; each package's code URL.
+  access: { objects: { work: ['get', 'put', 'list'] }, code: ['read'] },
   parse: parseComputeOffsetsInput,
   run: computeOffsets,
 });

@@ -179,6 +179,8 @@ export const deliverSegmentStep = entry({
   invokedBy: 'function URL',
   ports: ['objects', 'code', 'clock'],
   variables: ['UNLISTED_BUCKETS'],
+  // The same, to read the segment's bytes through the code URL.
+  access: { objects: { output: ['get'] }, code: ['read'] },
   parse: parseHttpApiEvent,
   run: (request, ports) => deliverPlayback(request, ports),
 });

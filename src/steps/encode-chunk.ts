@@ -61,6 +61,8 @@ export const encodeChunkStep = entry({
   invokedBy: 'state machine',
   ports: ['objects', 'media'],
   variables: [],
+  // The plan and the chunk's audio in, its segments and their list out; presigned GET of the input.
+  access: { objects: { input: ['get', 'list'], work: ['get', 'put', 'abort upload', 'list'] } },
   parse: parseEncodeChunkInput,
   run: encodeChunk,
   progress: (result) => ({ chunkSeconds: result.seconds }),

@@ -23,11 +23,31 @@ export interface StepEntry<I, O, P extends PortName> {
   ports: readonly P[];
   /** Variables the stack sets for the function besides its ports' (deploy/stack.js). */
   variables: readonly SettingName[];
+  /** What it does through its ports, from which deploy/stack.js makes its role's grants (and nothing else). */
+  access: Access;
   /** The event as the function receives it → the step's typed input (InvalidRequest when it cannot be). */
   parse(event: unknown): I;
   run(input: I, ports: Pick<Ports, P>, settings: StepSettings): Promise<O>;
   /** What the step's result tells a person following the run (counts for progress and stats). */
   progress?(result: O): Progress;
+}
+
+/** A part of the buckets: a whole bucket, or one prefix of it (`work/quota`: the code storage ledger). */
+export type ObjectArea = 'input' | 'work' | 'work/quota' | 'output' | 'output/routes' | 'output/v';
+
+/**
+ * A step's use of its ports, as its function's role allows it. `list` (on a whole bucket) lets a
+ * missing object answer 404 rather than 403; a public function is never given it (it would hand
+ * out every key).
+ */
+export interface Access {
+  objects?: Partial<Record<ObjectArea, readonly ('get' | 'put' | 'delete' | 'abort upload' | 'list')[]>>;
+  /** The segment functions (by the stage's function prefix); `create` passes them their role. */
+  code?: readonly ('create' | 'read' | 'update' | 'delete')[];
+  /** The account's Lambda settings: its code storage quota. */
+  accountSettings?: true;
+  /** The state machine's executions. */
+  executions?: readonly ('start' | 'describe')[];
 }
 
 /** What sizes a transcode's chunks, as the stack sets it for the steps that plan them. */

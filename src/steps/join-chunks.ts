@@ -96,6 +96,8 @@ export const joinChunksStep = entry({
   invokedBy: 'state machine',
   ports: ['objects', 'code'],
   variables: ['LAMBDA_HLS_PACKAGE_TIMEOUT_SECONDS', 'LAMBDA_HLS_CODE_HEADROOM_PERCENT'],
+  // The chunks' lists in; the manifest and batch plans out, the audio parts deleted; the quota check.
+  access: { objects: { work: ['get', 'put', 'delete', 'list'] }, accountSettings: true },
   parse: parseJoinChunksInput,
   run: joinChunks,
   progress: segmentationProgress,

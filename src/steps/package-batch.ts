@@ -125,6 +125,12 @@ export const packageBatchStep = entry({
   invokedBy: 'state machine',
   ports: ['objects', 'code'],
   variables: ['LAMBDA_HLS_FUNCTION_PREFIX', 'SEGMENT_ROLE_ARN', 'LAMBDA_HLS_SEGMENT_RUNTIME'],
+  // Read a segment, write the claim, stage packages over 50 MB (Lambda reads them as the caller);
+  // the route, to refuse a published revision.
+  access: {
+    objects: { work: ['get', 'put', 'delete', 'list'], 'output/routes': ['get'], output: ['list'] },
+    code: ['create', 'read', 'update'],
+  },
   parse: parsePackageBatchInput,
   run: packageBatch,
   progress: (result) => ({ packages: result.packages, ...(result.retries > 0 && { callRetries: result.retries }) }),

@@ -142,6 +142,7 @@ function newRecord(
     registeredAt: new Date(now).toISOString(),
     addressing: 'revision',
     ...(job.upload && { upload: job.upload }),
+    renditions: [{ rendition: job.options.profile, playlistKey: playlist.playlistKey }],
   };
   const retired = [
     ...(previous
@@ -152,6 +153,7 @@ function newRecord(
             playlistKey: previous.playlistKey,
             until: new Date(now + settings.revisionGraceSeconds * 1000).toISOString(),
             ...(previous.addressing && { addressing: previous.addressing }),
+            ...(previous.renditions && { renditions: previous.renditions }),
           },
         ]
       : []),
@@ -194,6 +196,17 @@ export const registerRouteStep = entry({
   invokedBy: 'state machine',
   ports: ['objects', 'code', 'clock'],
   variables: ['LAMBDA_HLS_FUNCTION_PREFIX'],
+  // Switch the route (its record only), then delete the previous revision's playlist and functions and the work files.
+  access: {
+    objects: {
+      work: ['get', 'delete', 'list'],
+      'work/quota': ['put'],
+      'output/routes': ['get', 'put'],
+      'output/v': ['delete'],
+      output: ['list'],
+    },
+    code: ['delete'],
+  },
   parse: parseRegisterRouteInput,
   run: registerRoute,
 });

@@ -135,6 +135,13 @@ export const segmentMediaStep = entry({
   invokedBy: 'state machine',
   ports: ['objects', 'media', 'code'],
   variables: [...ENCODE_VARIABLES, 'LAMBDA_HLS_PACKAGE_TIMEOUT_SECONDS', 'LAMBDA_HLS_CODE_HEADROOM_PERCENT'],
+  // Presigned GET for ffmpeg, segments and the manifest into the work bucket, the quota check.
+  // Segments over 5 MB go up in parts: when a part fails, lib-storage aborts the upload, and without
+  // AbortMultipartUpload that abort's AccessDenied would replace the transient error the ASL retries.
+  access: {
+    objects: { input: ['get', 'list'], work: ['put', 'abort upload', 'list'], 'work/quota': ['get'] },
+    accountSettings: true,
+  },
   parse: parseSegmentMediaInput,
   run: segmentMedia,
   // A transcode's SegmentMedia plans chunks (and encodes the audio); JoinChunks then segments as a copy's does.

@@ -137,6 +137,9 @@ export const serveSegmentStep = entry({
   ports: ['objects', 'code', 'clock'],
   // Its role reads the output bucket but may not list it (a public function must not list every video).
   variables: ['DELIVERY_URL', 'UNLISTED_BUCKETS'],
+  // The route and playlist, and each package's code URL. No list: a public function that could list
+  // the output bucket would hand out every video id (UNLISTED_BUCKETS: a 403 is missing).
+  access: { objects: { output: ['get'] }, code: ['read'] },
   parse: parseHttpApiEvent,
   run: (request, ports, settings) => servePlayback(request, ports, settings.deliveryUrl),
 });

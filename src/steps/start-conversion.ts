@@ -107,6 +107,9 @@ export const startConversionStep = entry({
   invokedBy: 'input bucket',
   ports: ['executions'],
   variables: ['LAMBDA_HLS_FUNCTION_PREFIX', 'LAMBDA_HLS_VIDEO_ID_SECRET'],
+  // Start a conversion; when its name is taken, see whether that attempt failed (then the next
+  // attempt, <name>-2, is started: the same file uploaded again after a failed run converts).
+  access: { executions: ['start', 'describe'] },
   parse: parseS3Event,
   // What became of each upload goes into the invocation's log line (src/composition/invocation-log.ts).
   run: (objects, ports, settings) => startConversion(objects, ports, settings),

@@ -95,6 +95,8 @@ export const validateInputStep = entry({
   invokedBy: 'state machine',
   ports: ['objects', 'media'],
   variables: ['LAMBDA_HLS_FUNCTION_PREFIX', 'LAMBDA_HLS_VIDEO_ID_SECRET', ...ENCODE_VARIABLES],
+  // Head and presigned GET of the upload for ffprobe; the route, to refuse a published revision.
+  access: { objects: { input: ['get', 'list'], 'output/routes': ['get'], output: ['list'] } },
   parse: parseValidateInput,
   run: validateInput,
   progress: ({ plan }) => (plan ? { notes: [describePlan(plan)], ...(plan.warnings?.length && { warnings: plan.warnings }) } : {}),

@@ -62,6 +62,8 @@ export const writePlaylistStep = entry({
   invokedBy: 'state machine',
   ports: ['objects'],
   variables: [],
+  // The playlist goes under v/ only: never a route record.
+  access: { objects: { work: ['get', 'list'], 'output/v': ['put'], 'output/routes': ['get'], output: ['list'] } },
   parse: parseWritePlaylistInput,
   run: (input, ports) => writePlaylist(input, ports),
 });

@@ -18,7 +18,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { checkPlaylist } from '../../src/core/playlist';
-import { buildCli, CLI, cliAsync, cliIn, localKeyOf, localVideoIdOf } from '../support/cli';
+import { buildCli, CLI, cliAsync, cliIn, localKeyOf, localVideoIdOf, serveHome } from '../support/cli';
 import { checkEveryPlaylist } from '../support/independent-playlist';
 import { boxOf, declaringSamples, rewriteBoxes } from '../support/mp4-boxes';
 import { framesOf, gstreamerFrames, PLAYER, VLC_UNSHOWN_LAST_FRAMES, vlcFrames } from '../support/player';
@@ -76,23 +76,9 @@ function audioSpan(binary: string, input: string): number {
 }
 
 async function startServe(): Promise<void> {
-  server = spawn(process.execPath, [CLI, 'serve', '--port', '0'], {
-    env: { ...process.env, LAMBDA_HLS_HOME: home },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  baseUrl = await new Promise<string>((resolve, reject) => {
-    let seen = '';
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${seen}`)), 20_000);
-    server!.stderr!.on('data', (chunk: Buffer) => {
-      seen += chunk.toString();
-      const match = /at (http:\/\/127\.0\.0\.1:\d+)\//.exec(seen);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-    server!.on('exit', () => reject(new Error(`serve exited: ${seen}`)));
-  });
+  const served = await serveHome(home);
+  server = served.server;
+  baseUrl = served.baseUrl;
 }
 
 let h264: string;

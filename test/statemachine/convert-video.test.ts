@@ -17,7 +17,7 @@ import { compactEvent, ExecutionStore } from '../../local/executions';
 import { conversionProgress } from '../../local/progress';
 import type { Settings } from '../../src/composition/settings';
 import { bindSteps } from '../../src/composition/steps';
-import type { Ports, SegmentRequest } from '../../src/ports';
+import type { ChunkRequest, Ports } from '../../src/ports';
 import { startServer } from '../../local/server';
 import { localTarget } from '../../local/targets';
 import { collectGarbage } from '../../src/registry/gc';
@@ -651,9 +651,21 @@ function processesNaming(text: string): number[] {
     .map(Number);
 }
 
-/** A 30-second source transcoded into one-second segments: many segments, quickly. */
-function transcodeInSeconds(input: string, outDir: string): SegmentRequest {
-  return { input, format: 'mp4', durationSeconds: 30, plan: { video: 'h264', audio: 'aac' }, segmentSeconds: 1, outDir };
+/** A 30-second source transcoded as one chunk of one-second segments: many segments, quickly. */
+function transcodeInSeconds(input: string, outDir: string): ChunkRequest {
+  return {
+    input,
+    format: 'mp4',
+    plan: { video: 'encode', rendition: 'source', audio: 'none' },
+    segmentSeconds: 1,
+    firstSegment: 0,
+    segmentCount: 30,
+    start: 0,
+    end: 30,
+    timeOffset: 0,
+    sourceStart: 0,
+    outDir,
+  };
 }
 
 describe('segmenting streams: each segment is handed over as ffmpeg finishes it', () => {
@@ -666,7 +678,7 @@ describe('segmenting streams: each segment is handed over as ffmpeg finishes it'
     let total = 0;
     // A small budget, so these small segments fill it: ffmpeg pauses at 3 of them, waiting.
     const pendingBytes = 3 * 12_000;
-    const stream = await ffmpegMediaTool({}, { ...DEFAULT_LIMITS, pendingBytes }).segment(transcodeInSeconds(source, outDir));
+    const stream = await ffmpegMediaTool({}, { ...DEFAULT_LIMITS, pendingBytes }).encodeChunk(transcodeInSeconds(source, outDir));
     for await (const file of stream) {
       const onDisk = readdirSync(outDir).filter((f) => f.endsWith('.ts'));
       mostOnDisk = Math.max(
@@ -694,7 +706,7 @@ describe('segmenting streams: each segment is handed over as ffmpeg finishes it'
   it('stops ffmpeg when the caller stops taking segments', async () => {
     const source = makeVideo(join(dir, 'abandoned stream.mp4'), { seconds: 30, size: '320x180', videoCodec: 'mpeg4' });
     const outDir = tempDir('segments');
-    for await (const file of await ffmpegMediaTool().segment(transcodeInSeconds(source, outDir))) {
+    for await (const file of await ffmpegMediaTool().encodeChunk(transcodeInSeconds(source, outDir))) {
       // ffmpeg is at work meanwhile: its command line names the scratch folder.
       if (file.index === 0) expect(processesNaming(outDir)).toHaveLength(1);
       if (file.index === 1) break;

@@ -1,5 +1,5 @@
 // The built CLI as a user runs it, with its data in a folder of the test's.
-import { execFile, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { localSourceKey, videoIdFor } from '../../src/core/naming';
@@ -48,4 +48,36 @@ export function localKeyOf(file: string): string {
 /** The video id `convert` gives a local file. */
 export function localVideoIdOf(file: string): string {
   return videoIdFor(localKeyOf(file));
+}
+
+/** `lambda-hls serve --port 0` on a data folder: where it serves, and its stop (SIGTERM, waited for). */
+export async function serveHome(dataHome: string): Promise<{ baseUrl: string; server: ChildProcess; stop: () => Promise<void> }> {
+  const server = spawn(process.execPath, [CLI, 'serve', '--port', '0'], {
+    env: { ...process.env, LAMBDA_HLS_HOME: dataHome },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const exited = new Promise<void>((resolve) => server.on('exit', () => resolve()));
+  const stop = async () => {
+    if (server.exitCode === null && server.signalCode === null) server.kill('SIGTERM');
+    await exited;
+  };
+  try {
+    const baseUrl = await new Promise<string>((resolve, reject) => {
+      let seen = '';
+      const timer = setTimeout(() => reject(new Error(`serve did not start: ${seen}`)), 20_000);
+      server.stderr!.on('data', (chunk: Buffer) => {
+        seen += chunk.toString();
+        const match = /at (http:\/\/127\.0\.0\.1:\d+)\//.exec(seen);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1]!);
+        }
+      });
+      server.on('exit', () => reject(new Error(`serve exited: ${seen}`)));
+    });
+    return { baseUrl, server, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }

@@ -28,7 +28,7 @@ describe('chunk planning', () => {
   it('plans a 3-hour 1080p60 HEVC input within every Step Functions limit, each chunk well inside the timeout', () => {
     const job = phoneVideo(3 * 3600);
     const chunking = plan(job);
-    expect(planEncoding(job)).toMatchObject({ video: 'h264' });
+    expect(planEncoding(job)).toMatchObject({ video: 'encode', rendition: 'source' });
     // Whole segments, consecutive, covering every segment once.
     expect(chunking.segmentCount).toBe(1080);
     let next = 0;

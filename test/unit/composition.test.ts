@@ -61,6 +61,21 @@ describe('the step table', () => {
     expect(new Set(touched)).toEqual(new Set(['objects', 'code']));
   });
 
+  it("grants through a step's ports only, and uses every AWS port it names: its access is its role (deploy/stack.js)", () => {
+    // The ports on AWS services, and the access that goes through each.
+    const through = { objects: ['objects'], code: ['code', 'accountSettings'], executions: ['executions'] } as const;
+    for (const key of FUNCTION_KEYS) {
+      const { ports, access } = STEPS[key];
+      const granted = Object.keys(access);
+      for (const [port, kinds] of Object.entries(through)) {
+        const uses = (ports as readonly string[]).includes(port);
+        const grantedThrough = granted.filter((kind) => (kinds as readonly string[]).includes(kind));
+        expect([key, port, uses]).toEqual([key, port, grantedThrough.length > 0]);
+      }
+      expect([key, granted.filter((kind) => !Object.values(through).flat().includes(kind as never))]).toEqual([key, []]);
+    }
+  });
+
   it('refuses a malformed event before any port is built', async () => {
     const ports = awsBackend(readSettings({}), 'us-east-1'); // no buckets: building a port would throw BackendUnavailable
     await expect(runStep('writePlaylist', { job: 'x' }, ports, readSettings({}))).rejects.toMatchObject({ name: 'InvalidRequest' });

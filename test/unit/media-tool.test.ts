@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { KEYFRAME_SECONDS, keyframeTimes, segmentArgs } from '../../src/adapters/ffmpeg/arguments';
+import { audioSplitArgs, chunkArgs, KEYFRAME_SECONDS, keyframeTimes, segmentArgs } from '../../src/adapters/ffmpeg/arguments';
 import { hasLeadingPictures, parseProbe } from '../../src/adapters/ffmpeg/probe';
 import { ffmpegCause, keepTail, parseSegmentList } from '../../src/adapters/ffmpeg/process';
 import { describeContent } from '../../src/core/content';
@@ -42,7 +42,8 @@ describe('encoding plan', () => {
         job('video', { formatName: 'mp4', durationSeconds: 1, video: { ...video, codec: 'hevc' }, audio: { ...audio, codec: 'mp3' } }),
       ),
     ).toEqual({
-      video: 'h264',
+      video: 'encode',
+      rendition: 'source',
       audio: 'aac',
       colour: expect.any(Object),
       reasons: ['the source is HEVC', 'audio: MP3 to AAC'],
@@ -59,10 +60,14 @@ describe('encoding plan', () => {
     [{ transfer: 'arib-std-b67' }, 'HDR (HLG): tone-mapped to SDR BT.709'],
     [{ transfer: 'smpte2084' }, 'HDR (PQ): tone-mapped to SDR BT.709'],
   ])('transcodes H.264 that players cannot show as the source does: %j', (v, reason) => {
-    expect(mp4(v)).toMatchObject({ video: 'h264', audio: 'copy', reasons: [reason] });
+    expect(mp4(v)).toMatchObject({ video: 'encode', rendition: 'source', audio: 'copy', reasons: [reason] });
   });
   it('tone-maps HDR of any codec, and says which transfer', () => {
-    expect(mp4({ codec: 'hevc', profile: 'Main 10', transfer: 'arib-std-b67' })).toMatchObject({ video: 'h264', toneMap: 'hlg' });
+    expect(mp4({ codec: 'hevc', profile: 'Main 10', transfer: 'arib-std-b67' })).toMatchObject({
+      video: 'encode',
+      rendition: 'source',
+      toneMap: 'hlg',
+    });
     expect(mp4({ transfer: 'smpte2084' }, {}).toneMap).toBe('pq');
     expect(mp4({}).toneMap).toBeUndefined();
   });
@@ -71,7 +76,8 @@ describe('encoding plan', () => {
       job('video', { formatName: 'mov,mp4', durationSeconds: 17.5, video: { ...hd, frames: 600, frameRate: 30 }, audio }),
     );
     expect(plan).toMatchObject({
-      video: 'h264',
+      video: 'encode',
+      rendition: 'source',
       audio: 'aac',
       reasons: ['an edit list trims 2.5 s that a copy would bring back', 'audio re-encoded to the trim'],
     });
@@ -90,11 +96,12 @@ describe('encoding plan', () => {
       ...job('video', { formatName: 'mov,mp4', durationSeconds: 10, video: hd, audio }),
       options: { segmentSeconds: 10, profile: 'source', transcode: true },
     });
-    expect(plan).toMatchObject({ video: 'h264', audio: 'copy', reasons: ['--transcode: segments cut where asked'] });
+    expect(plan).toMatchObject({ video: 'encode', rendition: 'source', audio: 'copy', reasons: ['--transcode: segments cut where asked'] });
   });
   it('always transcodes for the 360p profile, still turning and tone-mapping', () => {
     expect(planEncoding(job('video', { formatName: 'mp4', durationSeconds: 1, video, audio }, '360p'))).toEqual({
-      video: 'h264-360p',
+      video: 'encode',
+      rendition: '360p',
       audio: 'aac',
       colour: { from: { matrix: 'bt709', range: 'tv' }, to: { matrix: 'bt709', primaries: 'bt709', transfer: 'bt709' } },
       reasons: ['--profile 360p'],
@@ -209,12 +216,30 @@ describe('ffmpeg arguments', () => {
     expect(args).toContain('-f segment -individual_header_trailer 0 -segment_time 6 -segment_format mpegts');
     expect(args).toContain('-segment_list /out/segments.csv -segment_list_type csv');
   });
-  it('give the 360p rendition baseline 3.0 at 640x360 with a keyframe per segment', () => {
-    const args = segmentArgs({ ...base, plan: { video: 'h264-360p', audio: 'aac' } }).join(' ');
-    expect(args).toMatch(/scale=640:360/);
-    expect(args).toContain('-profile:v baseline -level 3.0');
-    expect(args).toContain('-force_key_frames expr:gte(t,n_forced*6)');
-    expect(args).toContain('-c:a aac -b:a 96k -ac 2');
+  it('never encode a picture in one run: a transcode is made in chunks', () => {
+    expect(() => segmentArgs({ ...base, plan: { video: 'encode', rendition: 'source', audio: 'aac' } })).toThrow(/chunks/);
+  });
+  it('make the 360p rendition of its row: baseline 3.0, 640x360 letterboxed, 800 kbit/s, keyframes at the boundaries, sound at 96 kbit/s', () => {
+    const plan = { video: 'encode', rendition: '360p', audio: 'aac' } as const;
+    const timeline = { timeOffset: 0, sourceStart: 0 };
+    const chunk = chunkArgs({ ...base, ...timeline, plan, start: 12, end: 24, firstSegment: 2, segmentCount: 2, audio: '/a.ts' }).join(' ');
+    expect(chunk).toContain('scale=640:360:force_original_aspect_ratio=decrease');
+    expect(chunk).toContain('pad=640:360:(ow-iw)/2:(oh-ih)/2');
+    expect(chunk).toContain('-profile:v baseline -level 3.0');
+    expect(chunk).toContain('-b:v 800k -maxrate 856k -bufsize 1200k');
+    expect(chunk).toContain('-force_key_frames 12,14,16,18,20,22');
+    expect(chunk).toContain('-segment_times 18');
+    const audio = audioSplitArgs({ ...base, ...timeline, plan, cuts: [12] }).join(' ');
+    expect(audio).toContain('-c:a aac -b:a 96k -ac 2');
+  });
+  it('make the source rendition at its own size (even) at constant quality, its sound at 128 kbit/s', () => {
+    const plan = { video: 'encode', rendition: 'source', audio: 'aac' } as const;
+    const timeline = { timeOffset: 0, sourceStart: 0 };
+    const chunk = chunkArgs({ ...base, ...timeline, plan, start: 0, firstSegment: 0, segmentCount: 1 }).join(' ');
+    expect(chunk).toContain('scale=trunc(iw/2)*2:trunc(ih/2)*2');
+    expect(chunk).toContain('-crf 23');
+    expect(chunk).not.toContain('-profile:v');
+    expect(audioSplitArgs({ ...base, ...timeline, plan, cuts: [] }).join(' ')).toContain('-c:a aac -b:a 128k -ac 2');
   });
   it('drop video for audio-only output', () => {
     const args = segmentArgs({ ...base, plan: { video: 'none', audio: 'aac' } });

@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import type { ColourPlan, EncodingPlan, HdrTransfer } from '../../core/model';
 import type { MediaFormat } from '../../core/naming';
+import { DEFAULT_AUDIO_KBPS, DEFAULT_RENDITION, type Rendition, renditionNamed } from '../../core/renditions';
 import type { AudioSplitRequest, ChunkRequest, SegmentRequest } from '../../ports';
 import { needsLoopback } from './loopback';
 import { DEFAULT_LIMITS, type MediaLimits } from './process';
@@ -96,57 +97,41 @@ function videoArgs(plan: EncodingPlan, keyframes: string[], filters: string[] = 
       return ['-c:v', 'copy', '-bsf:v', 'h264_mp4toannexb,dump_extra=freq=keyframe'];
     case 'none':
       return ['-vn'];
-    case 'h264':
-      // 4:2:0 needs even sizes.
-      return [
-        '-vf',
-        [
-          ...filters,
-          ...toneMapFilters(plan.toneMap),
-          `scale=trunc(iw/2)*2:trunc(ih/2)*2${colourScale(plan.colour)}`,
-          'format=yuv420p',
-        ].join(','),
-        '-c:v',
-        'libx264',
-        '-preset',
-        'veryfast',
-        '-crf',
-        '23',
-        '-pix_fmt',
-        'yuv420p',
-        ...colourTags(plan),
-        ...keyframes,
-      ];
-    case 'h264-360p':
-      // The classic HLS rendition: 640x360, H.264 baseline 3.0, letterboxed to keep the aspect.
-      return [
-        '-vf',
-        [
-          ...filters,
-          ...toneMapFilters(plan.toneMap),
-          // The conversion to 4:2:0 happens in this scale, with the plan's matrices (not a default one later).
-          `scale=640:360:force_original_aspect_ratio=decrease${colourScale(plan.colour)},format=yuv420p,pad=640:360:(ow-iw)/2:(oh-ih)/2,setsar=1`,
-        ].join(','),
-        ...colourTags(plan),
-        '-c:v',
-        'libx264',
-        '-profile:v',
-        'baseline',
-        '-level',
-        '3.0',
-        '-preset',
-        'veryfast',
-        '-b:v',
-        '800k',
-        '-maxrate',
-        '856k',
-        '-bufsize',
-        '1200k',
-        '-pix_fmt',
-        'yuv420p',
-        ...keyframes,
-      ];
+    case 'encode':
+      return encodeArgs(renditionNamed(plan.rendition ?? DEFAULT_RENDITION), plan, keyframes, filters);
   }
+}
+
+/** The picture encoded as its rendition says (./renditions.ts): its size, rate, profile and level. */
+function encodeArgs(rendition: Rendition, plan: EncodingPlan, keyframes: string[], filters: string[]): string[] {
+  const { size, rate } = rendition;
+  // The conversion to 4:2:0 happens in the scale, with the plan's matrices (not a default one later); 4:2:0 needs even sizes.
+  const scale =
+    size.fit === 'source'
+      ? [`scale=trunc(iw/2)*2:trunc(ih/2)*2${colourScale(plan.colour)}`, 'format=yuv420p']
+      : [
+          `scale=${size.width}:${size.height}:force_original_aspect_ratio=decrease${colourScale(plan.colour)}`,
+          'format=yuv420p',
+          `pad=${size.width}:${size.height}:(ow-iw)/2:(oh-ih)/2`,
+          'setsar=1',
+        ];
+  return [
+    '-vf',
+    [...filters, ...toneMapFilters(plan.toneMap), ...scale].join(','),
+    '-c:v',
+    'libx264',
+    ...(rendition.profile ? ['-profile:v', rendition.profile] : []),
+    ...(rendition.level ? ['-level', rendition.level] : []),
+    '-preset',
+    'veryfast',
+    ...('crf' in rate
+      ? ['-crf', String(rate.crf)]
+      : ['-b:v', `${rate.kbps}k`, '-maxrate', `${rate.maxKbps}k`, '-bufsize', `${rate.bufferKbps}k`]),
+    '-pix_fmt',
+    'yuv420p',
+    ...colourTags(plan),
+    ...keyframes,
+  ];
 }
 
 function audioArgs(plan: EncodingPlan): string[] {
@@ -154,7 +139,7 @@ function audioArgs(plan: EncodingPlan): string[] {
     case 'copy':
       return ['-c:a', 'copy'];
     case 'aac':
-      return ['-c:a', 'aac', '-b:a', plan.video === 'h264-360p' ? '96k' : '128k', '-ac', '2'];
+      return ['-c:a', 'aac', '-b:a', `${plan.rendition ? renditionNamed(plan.rendition).audioKbps : DEFAULT_AUDIO_KBPS}k`, '-ac', '2'];
     case 'none':
       return ['-an'];
   }
@@ -187,16 +172,19 @@ function segmentOutput(outDir: string, cuts: string[]): string[] {
   ];
 }
 
-/** ffmpeg arguments that turn `input` into MPEG-TS segments as the plan says, in one run. */
+/**
+ * ffmpeg arguments that turn `input` into MPEG-TS segments in one run: a copied picture (cut at its
+ * own keyframes) or sound alone. An encoded picture is made in chunks (chunkArgs), never so.
+ */
 export function segmentArgs(request: SegmentRequest, limits: MediaLimits = DEFAULT_LIMITS): string[] {
   const { plan, segmentSeconds, outDir } = request;
+  if (plan.video === 'encode') throw new Error('an encoded picture is made in chunks (chunkArgs), not in one run');
   return [
     ...COMMON,
     ...inputArgs(request.input, request.format, limits),
     ...(plan.video !== 'none' ? ['-map', '0:v:0'] : []),
     ...(plan.audio !== 'none' ? ['-map', '0:a:0'] : []),
-    // A keyframe at every boundary when we encode, so segments are the length asked for.
-    ...videoArgs(plan, ['-force_key_frames', `expr:gte(t,n_forced*${segmentSeconds})`]),
+    ...videoArgs(plan, []),
     ...audioArgs(plan),
     // No mux delay: the stream's timestamps are the segment list's timeline, so a segment's own
     // first presentation time (firstStart) reads on it directly.

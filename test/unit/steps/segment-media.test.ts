@@ -91,7 +91,7 @@ describe('SegmentMedia', () => {
       "segments are up to 30.0 s long, not the 10 s asked: copying cuts only at the source's keyframes; --transcode (options.transcode) cuts every 10 s",
     );
     expect(longSegmentWarning(copy, [12, 12, 12], 10)).toBeUndefined(); // a keyframe every 4 s: close enough
-    expect(longSegmentWarning({ video: 'h264', audio: 'aac' }, [30], 10)).toBeUndefined(); // an encoder cuts where asked
+    expect(longSegmentWarning({ video: 'encode', rendition: 'source', audio: 'aac' }, [30], 10)).toBeUndefined(); // an encoder cuts where asked
     const { run } = await segmented([
       { bytes: 1000, duration: 30 },
       { bytes: 1000, duration: 10 },
@@ -142,7 +142,11 @@ describe('a transcode in chunks: SegmentMedia, EncodeChunk, JoinChunks', () => {
   it('plans the chunks and encodes the audio once, cut at their starts; each chunk stores its segments; JoinChunks packs them all', async () => {
     const { ports, media, job, settings } = await transcode();
     const planned = await segmentMedia(job, ports, settings);
-    expect(planned).toMatchObject({ chunks: [0, 1, 2], plannedSegments: 9, encoding: { video: 'h264', audio: 'copy' } });
+    expect(planned).toMatchObject({
+      chunks: [0, 1, 2],
+      plannedSegments: 9,
+      encoding: { video: 'encode', rendition: 'source', audio: 'copy' },
+    });
     expect(media.audioSplits.map((r) => r.cuts)).toEqual([[30, 60]]);
     for (const chunk of [0, 1, 2])
       expect(await ports.objects.head('work', keys.chunkAudio(job.videoId, job.revision, chunk))).toBeDefined();
