@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 // The outside world as the steps see it: interfaces only. Each backend (src/composition/backends)
 // provides all of them, built on first use; a step never knows which backend it got.
 import type { ExecutionStatus } from './core/history';
@@ -98,6 +99,11 @@ export interface CodeStore {
   describe(name: string): Promise<PackageLocation | undefined>;
   /** Bytes `start`..`end` (inclusive) of a package through its signed URL. */
   readRange(url: string, start: number, end: number): Promise<Buffer>;
+  /**
+   * The same bytes as a stream, passed on as they arrive (the delivery route): 'refused' when the
+   * URL is refused (expired, tampered with, or its function gone); throws when the store fails.
+   */
+  streamRange(url: string, start: number, end: number): Promise<Readable | 'refused'>;
   /** Deletes a function; true when it existed. */
   delete(name: string): Promise<boolean>;
   /** Functions whose names start with the prefix. */

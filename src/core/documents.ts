@@ -50,13 +50,20 @@ function segmentsAt(value: unknown, path: string): SegmentRecord[] {
   }));
 }
 
+/** A document's encoding plan: `plan`, or `encoding` as documents before it named it (a run in flight across a deploy). */
+function planAt(raw: Record<string, unknown>, path: string) {
+  return raw.plan === undefined && raw.encoding !== undefined
+    ? parseEncodingPlan(raw.encoding, `${path}.encoding`)
+    : parseEncodingPlan(raw.plan, `${path}.plan`);
+}
+
 /** SegmentMedia's manifest: every segment with its key, size, CRC-32 and timing. */
 export const parseManifest: DocumentParser<SegmentManifest> = (value, path) => {
   const raw = objectAt(value, path);
   return {
     videoId: videoIdAt(raw.videoId, `${path}.videoId`),
     revision: revisionAt(raw.revision, `${path}.revision`),
-    encoding: parseEncodingPlan(raw.encoding, `${path}.encoding`),
+    plan: planAt(raw, path),
     segments: segmentsAt(raw.segments, `${path}.segments`),
   };
 };
@@ -69,7 +76,7 @@ export const parseChunkDocument: DocumentParser<ChunkDocument> = (value, path) =
     videoId: videoIdAt(raw.videoId, `${path}.videoId`),
     revision: revisionAt(raw.revision, `${path}.revision`),
     source: { key: stringAt(source.key, `${path}.source.key`), extension: stringAt(source.extension, `${path}.source.extension`) },
-    encoding: parseEncodingPlan(raw.encoding, `${path}.encoding`),
+    plan: planAt(raw, path),
     segmentSeconds: numberAt(raw.segmentSeconds, `${path}.segmentSeconds`),
     timeOffset: numberAt(raw.timeOffset, `${path}.timeOffset`),
     sourceStart: numberAt(raw.sourceStart, `${path}.sourceStart`),

@@ -155,7 +155,7 @@ export interface SegmentRecord {
 export interface SegmentManifest {
   videoId: string;
   revision: string;
-  encoding: EncodingPlan;
+  plan: EncodingPlan;
   segments: SegmentRecord[];
 }
 
@@ -169,7 +169,7 @@ export interface SegmentationResult {
   segmentCount: number;
   packageCount: number;
   durationSeconds: number;
-  encoding: EncodingPlan;
+  plan: EncodingPlan;
   /** What the segments do not honour (copied segments longer than asked). */
   warnings?: string[];
   /** 0, 1, 2 … — the Map's items; batch n's plan is at keys.batch(videoId, revision, n). */
@@ -191,7 +191,7 @@ export interface ChunkedSegmentation {
   chunkConcurrency: number;
   /** Segments the chunks will make. */
   plannedSegments: number;
-  encoding: EncodingPlan;
+  plan: EncodingPlan;
   /** How the transcode is split, in words. */
   chunking: string;
   /** ffmpeg's run encoding the audio once, when there is audio. */
@@ -208,7 +208,7 @@ export interface ChunkDocument {
   videoId: string;
   revision: string;
   source: { key: string; extension: string };
-  encoding: EncodingPlan;
+  plan: EncodingPlan;
   segmentSeconds: number;
   /** Output time = source time − sourceStart + timeOffset (see timelineOffset). */
   timeOffset: number;

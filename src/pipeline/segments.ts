@@ -171,7 +171,7 @@ export async function finishSegmentation(
 ): Promise<SegmentationResult> {
   const { videoId, revision } = job;
   await mergeSliver(segments, ports, job.options.segmentSeconds);
-  const manifest: SegmentManifest = { videoId, revision, encoding: plan, segments };
+  const manifest: SegmentManifest = { videoId, revision, plan, segments };
   // Limits before money: both checks run before any function is created.
   checkSegmentSizes(manifest, settings.maxPackageBytes, job.options.segmentSeconds);
   const packages = planPackages(manifest.segments, { ...DEFAULT_PACKING, maxBytes: settings.packageBytes });
@@ -214,7 +214,7 @@ export async function finishSegmentation(
     segmentCount: manifest.segments.length,
     packageCount: packages.length,
     durationSeconds: manifest.segments.reduce((sum, s) => sum + s.duration, 0),
-    encoding: plan,
+    plan,
     ...(extra.warnings?.length && { warnings: extra.warnings }),
     batches: batches.map((b) => b.batch),
     ...(extra.ffmpeg && { ffmpeg: extra.ffmpeg }),

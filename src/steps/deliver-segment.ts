@@ -5,12 +5,12 @@
 //                                   and with their durations, each addressed as a resource of its own
 //                                   (`<revision>/s<i>.ts`, no EXT-X-BYTERANGE);
 //   GET /v/<id>/<revision>/s<i>.ts  segment i of that revision: its bytes, read by range from its
-//                                   package's signed URL and streamed back. A Range is read within
+//                                   package's signed URL through the code store (CodeStore.streamRange)
+//                                   and passed on as they arrive. A Range is read within
 //                                   the segment (`bytes=0-` is its first byte), so no request reaches
 //                                   a byte outside a registered segment of a registered revision.
 // Used by `lambda-hls serve` (under /proxy) and by a Lambda function URL with response streaming.
-import { Readable } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import type { Readable } from 'node:stream';
 import { parseRange } from '../core/byte-range';
 import { answeredRevision } from '../core/grace';
 import { isVideoId } from '../core/naming';
@@ -120,16 +120,16 @@ export async function deliverSegment(request: ServeRequest, ports: ServeSegmentP
     return refuse(416, `range not satisfiable: this segment is ${size} bytes`, { 'Content-Range': `bytes */${size}` });
   }
   const { start, end } = range ?? { start: 0, end: size - 1 };
-  const upstreamRange = `bytes=${segment.offset + start}-${segment.offset + end}`;
-  let upstream = await readPackage(await caches.urls.get(ports.code, functionName), upstreamRange);
+  const [from, to] = [segment.offset + start, segment.offset + end];
+  let upstream = await readPackage(ports, await caches.urls.get(ports.code, functionName), from, to);
   if (upstream === 'refused') {
     // The cached URL was refused: the function is gone (the video is being deleted — its route
     // may still be cached here for a few seconds) or the URL expired early. Ask once more.
-    upstream = await readPackage(await caches.urls.refresh(ports.code, functionName), upstreamRange);
+    upstream = await readPackage(ports, await caches.urls.refresh(ports.code, functionName), from, to);
   }
   if (upstream === 'refused') return refuse(404, 'not found');
   if (typeof upstream === 'string') return refuse(502, upstream);
-  const body = upstream.body as WebReadableStream<Uint8Array>; // readPackage answers only with a body
+  const body = upstream;
   const headers: Record<string, string> = {
     ...DELIVERY_CORS,
     'Content-Type': 'video/mp2t',
@@ -141,28 +141,28 @@ export async function deliverSegment(request: ServeRequest, ports: ServeSegmentP
   };
   const status = range ? 206 : 200;
   if (request.method === 'HEAD') {
-    await body.cancel();
+    body.destroy();
     return { status, headers, body: '' };
   }
-  return { status, headers, body: Readable.fromWeb(body) };
+  return { status, headers, body };
 }
 
 /**
- * A ranged read of a package: the answer with its body, 'refused' (no function, or its URL answered
- * 403/404), or why the package store failed (a reason for a 502).
+ * A package's bytes `from`..`to` as a stream (the code store's ranged read of its signed URL),
+ * 'refused' (no function, or its URL refused), or why the package store failed (a reason for a 502).
  */
-async function readPackage(location: PackageLocation | undefined, range: string): Promise<Response | 'refused' | string> {
+async function readPackage(
+  ports: Pick<ServeSegmentPorts, 'code'>,
+  location: PackageLocation | undefined,
+  from: number,
+  to: number,
+): Promise<Readable | 'refused' | string> {
   if (!location) return 'refused';
-  let upstream: Response;
   try {
-    upstream = await fetch(location.url, { headers: { Range: range } });
+    return await ports.code.streamRange(location.url, from, to);
   } catch (error) {
-    return `the package store could not be reached: ${(error as Error).message}`;
+    return `the package store failed a ranged read: ${(error as Error).message}`;
   }
-  if (upstream.status === 206 && upstream.body) return upstream;
-  await upstream.body?.cancel();
-  if (upstream.status === 403 || upstream.status === 404) return 'refused';
-  return `the package store answered ${upstream.status} to a ranged read`;
 }
 
 // One set per container, as serve-segment keeps its own.

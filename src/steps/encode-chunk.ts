@@ -35,7 +35,7 @@ export async function encodeChunk(input: EncodeChunkInput, ports: EncodeChunkPor
     const stream = await ports.media.encodeChunk({
       input: location,
       format: FORMAT_OF[supportedExtension(document.source.key)],
-      plan: document.encoding,
+      plan: document.plan,
       segmentSeconds: document.segmentSeconds,
       firstSegment: part.firstSegment,
       segmentCount: part.segmentCount,

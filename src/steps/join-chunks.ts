@@ -83,7 +83,7 @@ export async function joinChunks(
     ended = joined.ended;
   }
   checkComplete(job, segments);
-  const result = await finishSegmentation(job, document.encoding, segments, ports, settings, {
+  const result = await finishSegmentation(job, document.plan, segments, ports, settings, {
     chunks: { count: document.chunks.length, seconds },
   });
   // The audio parts are in the segments now.

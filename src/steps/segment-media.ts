@@ -112,7 +112,7 @@ async function startTranscode(
     videoId,
     revision,
     source: { key: job.source.key, extension: job.source.extension },
-    encoding: plan,
+    plan,
     segmentSeconds: job.options.segmentSeconds,
     timeOffset,
     sourceStart,
@@ -124,7 +124,7 @@ async function startTranscode(
     chunks: chunking.chunks.map((c) => c.chunk),
     chunkConcurrency: chunking.concurrency,
     plannedSegments: chunking.segmentCount,
-    encoding: plan,
+    plan,
     chunking: fit.note ? `${describeChunking(chunking)} (${fit.note})` : describeChunking(chunking),
     ...(timing && { ffmpeg: { seconds: round2(timing.seconds), pausedSeconds: round2(timing.pausedSeconds) } }),
   };

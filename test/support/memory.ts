@@ -1,5 +1,6 @@
 // In-memory ports for unit tests: no disk, no processes, no network.
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -107,6 +108,11 @@ export class MemoryCodeStore implements CodeStore {
   async readRange(url: string, start: number, end: number): Promise<Buffer> {
     const name = /^memory:\/\/code\/([^?]+)/.exec(url)?.[1] ?? '';
     return (this.functions.get(name) ?? Buffer.alloc(0)).subarray(start, end + 1);
+  }
+  async streamRange(url: string, start: number, end: number): Promise<Readable | 'refused'> {
+    const name = /^memory:\/\/code\/([^?]+)/.exec(url)?.[1] ?? '';
+    const zip = this.functions.get(name);
+    return zip ? Readable.from([zip.subarray(start, end + 1)]) : 'refused';
   }
   async delete(name: string): Promise<boolean> {
     return this.functions.delete(name);

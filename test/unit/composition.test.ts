@@ -72,7 +72,15 @@ describe('the step table', () => {
         const grantedThrough = granted.filter((kind) => (kinds as readonly string[]).includes(kind));
         expect([key, port, uses]).toEqual([key, port, grantedThrough.length > 0]);
       }
-      expect([key, granted.filter((kind) => !Object.values(through).flat().includes(kind as never))]).toEqual([key, []]);
+      expect([
+        key,
+        granted.filter(
+          (kind) =>
+            !Object.values(through)
+              .flat()
+              .includes(kind as never),
+        ),
+      ]).toEqual([key, []]);
     }
   });
 

@@ -1,3 +1,4 @@
+import { parseManifest } from '../../src/core/documents';
 import { planEncoding } from '../../src/core/encoding';
 import type { Job } from '../../src/core/model';
 import { CONSOLE_INPUT_HELP, parseEncodingPlan, parseJob, parseOptions } from '../../src/core/parse';
@@ -49,6 +50,9 @@ describe('the rendition table', () => {
       plan: { video: 'h264-360p', audio: 'aac', reasons: ['--profile 360p'] },
     };
     expect(parseJob(job).plan).toEqual({ video: 'encode', rendition: '360p', audio: 'aac', reasons: ['--profile 360p'] });
+    // A manifest written before its plan was named `plan` (it was `encoding`).
+    const manifest = { videoId: 'a-123456', revision: 'abcd1234', encoding: { video: 'h264', audio: 'copy' }, segments: [] };
+    expect(parseManifest(manifest, 'manifest').plan).toEqual({ video: 'encode', rendition: 'source', audio: 'copy' });
   });
 
   it('refuses an encoded picture without its rendition, and a rendition that is not in the table', () => {

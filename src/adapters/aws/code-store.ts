@@ -19,7 +19,7 @@ import type { AccountLimits, CodeStore, PackageInfo, PackageLocation, PackageSou
 import { collectBytes } from '../streams';
 import { CREATE_FUNCTION_BUDGET, DIRECT_UPLOAD_BYTES } from '../../core/packing';
 import { ResourceConflictException } from '../../core/errors';
-import { readRange } from '../http-range';
+import { readRange, streamRange } from '../http-range';
 import { retryThrottled, type RetryOptions } from '../../core/retry';
 
 /** GetFunction's Code.Location is "valid for up to 10 minutes". */
@@ -220,6 +220,10 @@ export class LambdaCodeStore implements CodeStore {
 
   readRange(url: string, start: number, end: number): Promise<Buffer> {
     return readRange(url, start, end);
+  }
+
+  streamRange(url: string, start: number, end: number): Promise<Readable | 'refused'> {
+    return streamRange(url, start, end);
   }
 
   async delete(name: string): Promise<boolean> {

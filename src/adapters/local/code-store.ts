@@ -4,7 +4,8 @@ import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat, writ
 import { join } from 'node:path';
 import { asNoSpace, InvalidRequest } from '../../core/errors';
 import type { AccountLimits, CodeStore, PackageInfo, PackageLocation, PackageSource, StoredPackage } from '../../ports';
-import { readRange } from '../http-range';
+import type { Readable } from 'node:stream';
+import { readRange, streamRange } from '../http-range';
 import { processTag, tagStillRunning } from '../../process-identity';
 import { openWithin } from './paths';
 import type { UrlSigner } from './signer';
@@ -127,6 +128,10 @@ export class LocalCodeStore implements CodeStore {
 
   readRange(url: string, start: number, end: number): Promise<Buffer> {
     return readRange(url, start, end);
+  }
+
+  streamRange(url: string, start: number, end: number): Promise<Readable | 'refused'> {
+    return streamRange(url, start, end);
   }
 
   /** Removes the function, a half-made one (a create cut off before its description) too. */

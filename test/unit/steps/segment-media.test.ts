@@ -26,7 +26,7 @@ describe('SegmentMedia', () => {
       packageCount: 1,
       durationSeconds: 30,
       batches: [0],
-      encoding: { video: 'copy', audio: 'copy' },
+      plan: { video: 'copy', audio: 'copy' },
     });
     const manifest = await readDocument(ports.objects, 'work', result.manifestKey, parseManifest);
     expect(manifest.segments.map((s) => [s.index, s.bytes, s.start, s.duration])).toEqual([
@@ -145,7 +145,7 @@ describe('a transcode in chunks: SegmentMedia, EncodeChunk, JoinChunks', () => {
     expect(planned).toMatchObject({
       chunks: [0, 1, 2],
       plannedSegments: 9,
-      encoding: { video: 'encode', rendition: 'source', audio: 'copy' },
+      plan: { video: 'encode', rendition: 'source', audio: 'copy' },
     });
     expect(media.audioSplits.map((r) => r.cuts)).toEqual([[30, 60]]);
     for (const chunk of [0, 1, 2])
