@@ -23,7 +23,7 @@ const lazyChildProcess = {
 const { dependencies } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 
 await build({
-  entryPoints: ['local/cli.ts'],
+  entryPoints: ['cli/cli.ts'],
   outfile: 'dist/cli.js',
   bundle: true,
   platform: 'node',

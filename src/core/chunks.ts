@@ -3,7 +3,7 @@
 // concurrency, and the whole plan checked against every limit before anything is made. Pure:
 // decided from the probe, the options and the limits only.
 import { TranscodeTooLarge } from './errors';
-import type { EncodingPlan, Job } from './model';
+import type { ChunkPlan, EncodingPlan, Job } from './model';
 import { DEFAULT_BATCH_LIMITS } from './packing';
 
 /** How fast, how long and how wide chunks may be encoded (settings; the stack sets the function's own). */
@@ -46,16 +46,6 @@ export const PAYLOAD_LIMIT_BYTES = 262_144;
  */
 const AUDIO_SPEED = 100;
 const READ_BYTES_PER_SECOND = 80 * 1000 ** 2;
-
-export interface ChunkPlan {
-  chunk: number;
-  firstSegment: number;
-  segmentCount: number;
-  /** Seconds on the output's timeline (0 = the source's start): the chunk holds the frames of [start, end). */
-  start: number;
-  /** Absent for the last chunk: to the end of the input. */
-  end?: number;
-}
 
 export interface Chunking {
   segmentSeconds: number;

@@ -1,5 +1,4 @@
 // The data that flows between the states of ConvertVideo. Every shape here is JSON.
-import type { ChunkPlan } from './chunks';
 import type { RenditionName } from './renditions';
 
 export type MediaKind = 'video' | 'audio';
@@ -348,4 +347,15 @@ export interface RetiredRevision {
   addressing?: 'revision';
   /** The replaced record's renditions, when it named them. */
   renditions?: RenditionPlaylist[];
+}
+
+/** One chunk of a transcode, as SegmentMedia planned it (./chunks.ts) for an EncodeChunk task. */
+export interface ChunkPlan {
+  chunk: number;
+  firstSegment: number;
+  segmentCount: number;
+  /** Seconds on the output's timeline (0 = the source's start): the chunk holds the frames of [start, end). */
+  start: number;
+  /** Absent for the last chunk: to the end of the input. */
+  end?: number;
 }

@@ -1,5 +1,5 @@
 // What the player pages share: which engine plays which playlist, and errors in words. Used by the
-// page `lambda-hls serve` shows (local/player-page.ts) and by the hosted page of a deployed video
+// page `lambda-hls serve` shows (cli/player-page.ts) and by the hosted page of a deployed video
 // (`GET /watch/<videoId>` on the playback API, served by serve-segment).
 //
 // The choice: a segment request to the redirect playlist is answered with a 302 to the package's

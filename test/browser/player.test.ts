@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { checkPlaylist } from '../../src/core/playlist';
 import { readRoute } from '../../src/registry/routes';
-import { convertFile, type ConvertResult } from '../../local/convert';
-import { startServer } from '../../local/server';
+import { convertFile, type ConvertResult } from '../../cli/convert';
+import { startServer } from '../../cli/server';
 import { launchChromium, playedToEnd, type PlayerState, seekAndResume } from '../support/browser';
 import { freshBackend, makeMp3, makeVideo, tempDir, testBinaries } from '../support/fixtures';
 

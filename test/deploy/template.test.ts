@@ -11,7 +11,7 @@ import { TRANSIENT_ERRORS } from '../../src/core/errors';
 import { parseCentralDirectory, type CentralEntry } from '../support/zip';
 import { sourceBuilt } from '../../src/adapters/ffmpeg/binaries';
 import { crc32 } from '../../src/core/zip';
-import { loadDefinition } from '../../local/engine';
+import { loadDefinition } from '../../cli/engine';
 import { removeDir, tempDir } from '../support/fixtures';
 
 const ROOT = join(__dirname, '..', '..');

@@ -24,7 +24,7 @@ import { checkPlaylist } from '../../src/core/playlist';
 import { ROUTE_TTL_MS } from '../../src/playback/routes';
 import { DIRECT_UPLOAD_BYTES, segmentEntryName } from '../../src/core/packing';
 import { crc32, layoutStoredZip } from '../../src/core/zip';
-import { conversionProgress } from '../../local/progress';
+import { conversionProgress } from '../../cli/progress';
 import { launchChromium, playedToEnd, type PlayerState, seekAndResume } from '../support/browser';
 import { framesOf, gstreamerFrames, PLAYER, VLC_UNSHOWN_LAST_FRAMES, videoStreamOf, vlcFrames } from '../support/player';
 import {

@@ -5,8 +5,8 @@
 import { seededRandom } from '../../src/adapters/local/faults';
 import { collectGarbage } from '../../src/registry/gc';
 import { keys, packageFunctionName, revisionFor, videoIdFor } from '../../src/core/naming';
-import { ExecutionStore } from '../../local/executions';
-import { localTarget } from '../../local/targets';
+import { ExecutionStore } from '../../cli/executions';
+import { localTarget } from '../../cli/targets';
 import { freshBackend, tempDir } from '../support/fixtures';
 import { lost, PREFIX, registered, routeOf } from '../support/gc';
 import { bufferSource } from '../support/memory';

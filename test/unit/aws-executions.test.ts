@@ -22,10 +22,10 @@ import { awsHistoryEventCount, executionStats, failedState, summarizeStates } fr
 import { conversionFor } from '../../src/core/conversion';
 import { DEFAULT_OPTIONS } from '../../src/core/model';
 import { videoIdFor } from '../../src/core/naming';
-import { conversionProgress, progressReporter } from '../../local/progress';
-import { convertRemote } from '../../local/remote';
+import { conversionProgress, progressReporter } from '../../cli/progress';
+import { convertRemote } from '../../cli/remote';
 import { connectStage } from '../../src/composition/backends/aws';
-import { CliError } from '../../local/errors';
+import { CliError } from '../../cli/errors';
 import { removeDir, tempDir } from '../support/fixtures';
 
 const sfnMock = mockClient(SFNClient);

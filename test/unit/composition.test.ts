@@ -8,7 +8,7 @@ import { awsBackend } from '../../src/composition/backends/aws';
 import { localBackend } from '../../src/composition/backends/local';
 import { InvalidSetting, readSettings, SETTINGS, settingsHelp, settingsTable } from '../../src/composition/settings';
 import { FUNCTION_KEYS, runStep, STEPS } from '../../src/composition/steps';
-import { loadDefinition } from '../../local/engine';
+import { loadDefinition } from '../../cli/engine';
 import type { Ports } from '../../src/ports';
 import { tempDir } from '../support/fixtures';
 

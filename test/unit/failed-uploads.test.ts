@@ -5,9 +5,9 @@ import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCom
 import { mockClient } from 'aws-sdk-client-mock';
 import { FailedUploadsQueue } from '../../src/adapters/aws/failed-uploads';
 import { parseFailedUpload } from '../../src/core/failed-upload';
-import { runFailedUploads } from '../../local/commands/failed-uploads';
-import { CliError } from '../../local/errors';
-import { localTarget, type Target } from '../../local/targets';
+import { runFailedUploads } from '../../cli/commands/failed-uploads';
+import { CliError } from '../../cli/errors';
+import { localTarget, type Target } from '../../cli/targets';
 
 const sqsMock = mockClient(SQSClient);
 const URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/lambda-hls-dev-failed-uploads';

@@ -1,6 +1,6 @@
 // `lambda-hls serve` under stress: a flood of idle connections, a video deleted while it plays.
 import { connect, type Socket } from 'node:net';
-import { PROXY_PREFIX, startServer } from '../../local/server';
+import { PROXY_PREFIX, startServer } from '../../cli/server';
 import type { RouteRecord } from '../../src/core/model';
 import { keys } from '../../src/core/naming';
 import { renderPlaylist } from '../../src/core/playlist';

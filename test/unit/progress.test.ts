@@ -1,4 +1,4 @@
-import { progressReporter } from '../../local/progress';
+import { progressReporter } from '../../cli/progress';
 import type { StoredEvent } from '../../src/core/history';
 
 function reporter(isTTY: boolean) {

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FUNCTION_KEYS } from '../../src/composition/steps';
-import { loadDefinition } from '../../local/engine';
+import { loadDefinition } from '../../cli/engine';
 
 const ROOT = join(__dirname, '..', '..');
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');

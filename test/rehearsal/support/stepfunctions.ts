@@ -7,7 +7,7 @@ import type { HistoryEvent } from '@aws-sdk/client-sfn';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { StateMachine } from 'aws-local-stepfunctions';
-import '../../../local/engine'; // its Promise.withResolvers polyfill, for Node 20
+import '../../../cli/engine'; // its Promise.withResolvers polyfill, for Node 20
 import type { InvocationError } from './functions';
 import { accessKeyOf, type Iam } from './iam';
 

@@ -10,7 +10,14 @@ import { DEFAULT_OPTIONS, type Profile } from '../src/core/model';
 import { describeRenditions, RENDITION_NAMES } from '../src/core/renditions';
 import { EXIT_FAILED, EXIT_USAGE, say } from './commands/output';
 import { CliError } from './errors';
-import { type StageFlags, targetOf } from './targets';
+import type { StageFlags, Target } from './targets';
+
+/** The target the flags name: a stage (its AWS code loaded only then), else the local default. */
+async function targetOf(flags: StageFlags): Promise<Target> {
+  if (!flags.stage) return (await import('./targets')).localTarget();
+  const { stageTarget } = await import('./remote');
+  return stageTarget({ stage: flags.stage, ...(flags.region && { region: flags.region }) });
+}
 
 /** A command's module, loaded when that command runs (esbuild keeps it in the bundle, evaluated on first use). */
 const command = {

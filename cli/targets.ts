@@ -46,7 +46,7 @@ export interface ConvertReport {
   signal?: AbortSignal;
 }
 
-/** Where else a deployed video plays (see local/remote.ts stageLinks). */
+/** Where else a deployed video plays (see cli/remote.ts stageLinks). */
 export interface StageLinks {
   /** Its hosted page: the link to share, which plays in every browser. */
   watch: string;
@@ -99,13 +99,6 @@ export interface FailedUploads {
 export interface StageFlags {
   stage?: string;
   region?: string;
-}
-
-/** The target the flags name: a stage (its AWS code loaded only then), else the local default. */
-export async function targetOf(flags: StageFlags): Promise<Target> {
-  if (!flags.stage) return localTarget();
-  const { stageTarget } = await import('./remote');
-  return stageTarget({ stage: flags.stage, ...(flags.region && { region: flags.region }) });
 }
 
 /** The embedded default, on the given local backend (by default one on this process's settings). */
