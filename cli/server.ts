@@ -205,13 +205,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return;
     }
     if (rawPath.startsWith(`${PROXY_PREFIX}/v/`)) {
-      const range = req.headers.range;
+      const { range, 'accept-encoding': acceptEncoding } = req.headers;
       const path = rawPath.slice(PROXY_PREFIX.length);
-      sendDelivered(res, await deliverSegment({ method: req.method ?? 'GET', path, ...(range && { range }) }, backend, caches), head);
+      const request = { method: req.method ?? 'GET', path, ...(range && { range }), ...(acceptEncoding && { acceptEncoding }) };
+      sendDelivered(res, await deliverSegment(request, backend, caches), head);
       return;
     }
     if (rawPath.startsWith('/v/')) {
-      const answer = await serveSegment({ method: req.method ?? 'GET', path: rawPath }, backend, { urls, records });
+      const acceptEncoding = req.headers['accept-encoding'];
+      const request = { method: req.method ?? 'GET', path: rawPath, ...(acceptEncoding && { acceptEncoding }) };
+      const answer = await serveSegment(request, backend, { urls, records });
       // Our own code URLs go out path-relative, so they work through whatever host name the player used.
       const location = answer.headers.Location;
       if (location?.startsWith(`${selfUrl}/`)) answer.headers.Location = location.slice(selfUrl.length);
@@ -318,7 +321,7 @@ function closeServer(server: Server): Promise<void> {
 }
 
 function sendDelivered(res: ServerResponse, answer: DeliverResponse, head: boolean): void {
-  if (typeof answer.body === 'string') {
+  if (typeof answer.body === 'string' || Buffer.isBuffer(answer.body)) {
     send(res, answer.status, answer.headers, answer.body, head);
     return;
   }

@@ -72,7 +72,7 @@ interface ResponseStreaming {
 export interface StreamedAnswer {
   status: number;
   headers: Record<string, string>;
-  body: string | Readable;
+  body: string | Buffer | Readable;
 }
 
 /**
@@ -87,6 +87,7 @@ export function streamingHandler(key: FunctionKey, step: AnyStep): unknown {
   return runtime.streamifyResponse(async (event, responseStream, context?: LambdaContext) => {
     const answer = (await runInContainer(key, step, event, context)) as StreamedAnswer;
     const out = runtime.HttpResponseStream.from(responseStream, { statusCode: answer.status, headers: answer.headers });
-    await pipeline(typeof answer.body === 'string' ? Readable.from([Buffer.from(answer.body)]) : answer.body, out);
+    const { body } = answer;
+    await pipeline(typeof body === 'string' || Buffer.isBuffer(body) ? Readable.from([Buffer.from(body)]) : body, out);
   });
 }

@@ -2,6 +2,7 @@
 // hosted page) and deliver-segment's (the same playlists, the bytes proxied): the request and
 // answer shapes, a container's caches of route records and package URLs, CORS, the paths they
 // answer, and API Gateway's and function URLs' events. No page and no hls.js: those are the page's.
+import { gzipSync } from 'node:zlib';
 import { isVideoId } from '../core/naming';
 import { answeredRevision } from '../core/grace';
 import type { RouteRecord } from '../core/model';
@@ -14,12 +15,15 @@ export interface ServeRequest {
   path: string;
   /** The Range header, when the request has one (the delivery route reads it). */
   range?: string;
+  /** The Accept-Encoding header, when the request has one: playlists go gzip-encoded when it takes gzip. */
+  acceptEncoding?: string;
 }
 
 export interface ServeResponse {
   status: number;
   headers: Record<string, string>;
-  body: string;
+  /** Text, or bytes (a gzip-encoded playlist). */
+  body: string | Buffer;
 }
 
 export type ServeSegmentPorts = Pick<Ports, 'objects' | 'code' | 'clock'>;
@@ -188,18 +192,38 @@ export function packageOf(
   return functionName ? { functionName } : undefined;
 }
 
-/** The playlist response both routes give (the delivery route serves the same text on its own origin). */
-export function playlistResponse(body: string): ServeResponse {
-  return {
-    status: 200,
-    headers: {
-      ...CORS,
-      'Content-Type': 'application/vnd.apple.mpegurl',
-      // Short: a re-conversion switches the route to a new playlist.
-      'Cache-Control': 'public, max-age=10',
-    },
-    body,
+/**
+ * Whether an Accept-Encoding header takes gzip (RFC 9110 §12.5.3): `gzip` (or `x-gzip`) with a q
+ * above 0, or `*` above 0 when gzip is not itself refused.
+ */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (!header) return false;
+  const weights = new Map<string, number>();
+  for (const part of header.toLowerCase().split(',')) {
+    const [coding = '', ...params] = part.split(';').map((p) => p.trim());
+    const q = params.map((p) => /^q=([0-9.]+)$/.exec(p)?.[1]).find((v) => v !== undefined);
+    if (coding) weights.set(coding === 'x-gzip' ? 'gzip' : coding, q === undefined ? 1 : Number(q));
+  }
+  const gzip = weights.get('gzip') ?? weights.get('*');
+  return gzip !== undefined && gzip > 0;
+}
+
+/**
+ * The playlist response both routes give (the delivery route serves the same text on its own
+ * origin), gzip-encoded when the request takes it (Apple's HLS authoring 10.1; neither API
+ * Gateway's HTTP APIs nor function URLs compress by themselves).
+ */
+export function playlistResponse(body: string, request: Pick<ServeRequest, 'acceptEncoding'>): ServeResponse {
+  const headers = {
+    ...CORS,
+    'Content-Type': 'application/vnd.apple.mpegurl',
+    // Short: a re-conversion switches the route to a new playlist.
+    'Cache-Control': 'public, max-age=10',
+    // A cache keeps the encoded and the plain answer apart.
+    Vary: 'Accept-Encoding',
   };
+  if (!acceptsGzip(request.acceptEncoding)) return { status: 200, headers, body };
+  return { status: 200, headers: { ...headers, 'Content-Encoding': 'gzip' }, body: gzipSync(body) };
 }
 
 /** What API Gateway's HTTP API (payload format 2.0) sends the Lambda: the parts the route reads. */
@@ -214,14 +238,19 @@ export function parseHttpApiEvent(event: unknown): ServeRequest {
   const raw = (event ?? {}) as HttpApiEvent;
   const method = raw.requestContext?.http?.method;
   // Both API Gateway (2.0) and function URLs send header names in lower case.
-  const range = raw.headers && typeof raw.headers === 'object' ? raw.headers.range : undefined;
+  const headers = raw.headers && typeof raw.headers === 'object' ? raw.headers : {};
+  const { range, 'accept-encoding': acceptEncoding } = headers;
   return {
     method: typeof method === 'string' ? method : 'GET',
     path: typeof raw.rawPath === 'string' ? raw.rawPath : '/',
     ...(typeof range === 'string' && { range }),
+    ...(typeof acceptEncoding === 'string' && { acceptEncoding }),
   };
 }
 
+/** The HTTP API's answer: bytes go base64-encoded, as payload format 2.0 asks. */
 export function toHttpApiResult(response: ServeResponse) {
-  return { statusCode: response.status, headers: response.headers, body: response.body };
+  return typeof response.body === 'string'
+    ? { statusCode: response.status, headers: response.headers, body: response.body }
+    : { statusCode: response.status, headers: response.headers, body: response.body.toString('base64'), isBase64Encoded: true };
 }

@@ -39,7 +39,7 @@ import { entry } from './entry';
 export interface DeliverResponse {
   status: number;
   headers: Record<string, string>;
-  body: string | Readable;
+  body: string | Buffer | Readable;
 }
 
 /** What a container keeps besides serve-segment's caches: each playlist's segments, parsed once. */
@@ -97,7 +97,7 @@ export async function deliverSegment(request: ServeRequest, ports: ServeSegmentP
 
   if (!segmentMatch) {
     const playlist = await playlistText(route.playlistKey, ports, caches);
-    return playlist ? withCors(playlistResponse(proxiedPlaylist(playlist, route.revision))) : refuse(404, 'not found');
+    return playlist ? withCors(playlistResponse(proxiedPlaylist(playlist, route.revision), request)) : refuse(404, 'not found');
   }
 
   // Segment i of the revision's own playlist: its package and its bytes inside it.

@@ -39,7 +39,7 @@ export async function serveSegment(request: ServeRequest, ports: ServeSegmentPor
 
   if (target.playlist) {
     const playlist = await playlistText(route.playlistKey, ports, caches);
-    return playlist ? playlistResponse(playlist) : notFound();
+    return playlist ? playlistResponse(playlist, request) : notFound();
   }
 
   const found = packageOf(route, target, now);

@@ -17,10 +17,12 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { checkPlaylist } from '../../src/core/playlist';
 import { buildCli, CLI, cliAsync, cliIn, localKeyOf, localVideoIdOf, serveHome } from '../support/cli';
 import { checkEveryPlaylist } from '../support/independent-playlist';
 import { boxOf, declaringSamples, rewriteBoxes } from '../support/mp4-boxes';
+import { rawGet } from '../support/raw-http';
 import { framesOf, gstreamerFrames, PLAYER, VLC_UNSHOWN_LAST_FRAMES, vlcFrames } from '../support/player';
 import {
   CONVERSION_STATES,
@@ -241,6 +243,25 @@ describe('lambda-hls convert, serve and an independent player', () => {
     expect(bytes[0]).toBe(0x47); // an MPEG-TS sync byte: the segment starts exactly here
     location.searchParams.set('signature', '0'.repeat(64));
     expect((await fetch(location)).status).toBe(403);
+  });
+
+  it('answers both playlists gzip-encoded when the player takes gzip (Apple HLS authoring 10.1), the same text as plain', async () => {
+    const videoId = converted.h264!.videoId;
+    for (const path of [`/v/${videoId}/index.m3u8`, `/proxy/v/${videoId}/index.m3u8`]) {
+      const plain = await rawGet(`${baseUrl}${path}`);
+      const gzipped = await rawGet(`${baseUrl}${path}`, { 'Accept-Encoding': 'gzip, deflate' });
+      expect([path, plain.status, plain.headers['content-encoding'], gzipped.status, gzipped.headers['content-encoding']]).toEqual([
+        path,
+        200,
+        undefined,
+        200,
+        'gzip',
+      ]);
+      expect(gzipped.headers.vary).toBe('Accept-Encoding');
+      expect(Number(gzipped.headers['content-length'])).toBe(gzipped.body.length);
+      expect(gunzipSync(gzipped.body).equals(plain.body)).toBe(true);
+      expect(plain.body.toString()).toMatch(/^#EXTM3U\n/);
+    }
   });
 
   it('never hands out a file that a link planted in the home points to, out of it', async () => {

@@ -7,6 +7,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetAccountSettingsCommand, GetFunctionCommand, GetFunctionConcurrencyCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -25,6 +26,7 @@ import { ROUTE_TTL_MS } from '../../src/playback/routes';
 import { DIRECT_UPLOAD_BYTES, segmentEntryName } from '../../src/core/packing';
 import { crc32, layoutStoredZip } from '../../src/core/zip';
 import { conversionProgress } from '../../cli/progress';
+import { rawGet } from '../support/raw-http';
 import { launchChromium, playedToEnd, type PlayerState, seekAndResume } from '../support/browser';
 import { framesOf, gstreamerFrames, PLAYER, VLC_UNSHOWN_LAST_FRAMES, videoStreamOf, vlcFrames } from '../support/player';
 import {
@@ -472,6 +474,23 @@ describe('the deployed functions on emulated AWS', () => {
   it("plays through the stack's PlaybackBaseUrl: an independent player (Debian's ffprobe) decodes every frame of the source, through the API's 302s to the code URLs", async () => {
     const playlist = `${playbackBaseUrl()}/v/${videoIdFor('Lecture 1.MP4')}/index.m3u8`;
     expect(await framesOf(PLAYER, playlist)).toBe(await framesOf(PLAYER, join(scratch, 'lecture.mp4')));
+  });
+
+  it('answers both playlists gzip-encoded when asked (Apple HLS authoring 10.1): through API Gateway base64-encoded, through the streaming function URL as bytes', async () => {
+    const videoId = videoIdFor('Lecture 1.MP4');
+    for (const url of [`${playbackBaseUrl()}/v/${videoId}/index.m3u8`, `${deliveryBaseUrl()}v/${videoId}/index.m3u8`]) {
+      const plain = await rawGet(url);
+      const gzipped = await rawGet(url, { 'Accept-Encoding': 'gzip' });
+      expect([url, plain.status, plain.headers['content-encoding'], gzipped.status, gzipped.headers['content-encoding']]).toEqual([
+        url,
+        200,
+        undefined,
+        200,
+        'gzip',
+      ]);
+      expect(gunzipSync(gzipped.body).equals(plain.body)).toBe(true);
+      expect(plain.body.toString()).toMatch(/^#EXTM3U\n/);
+    }
   });
 
   it('plays the same playlist in VLC and GStreamer: every frame (VLC: all but the last, which it shows of no HLS stream), through the 302s to the code bucket', async () => {

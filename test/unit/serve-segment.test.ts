@@ -1,4 +1,12 @@
-import { PackageUrlCache, ROUTE_TTL_MS, ServeRecordCache, URL_REFRESH_MARGIN_MS } from '../../src/playback/routes';
+import { gunzipSync } from 'node:zlib';
+import {
+  PackageUrlCache,
+  parseHttpApiEvent,
+  ROUTE_TTL_MS,
+  ServeRecordCache,
+  toHttpApiResult,
+  URL_REFRESH_MARGIN_MS,
+} from '../../src/playback/routes';
 import { serveSegment } from '../../src/steps/serve-segment';
 import type { RouteRecord } from '../../src/core/model';
 import { keys } from '../../src/core/naming';
@@ -84,6 +92,39 @@ describe('serve-segment', () => {
     expect(res.headers['Content-Type']).toBe('application/vnd.apple.mpegurl');
     expect(res.headers['Access-Control-Allow-Origin']).toBe('*');
     expect(res.body).toBe('#EXTM3U\n');
+  });
+
+  it('answers the playlist gzip-encoded when the request takes gzip (Apple HLS authoring 10.1), plain otherwise, varying by it', async () => {
+    const { objects, code, urls } = await setup();
+    const clock = () => 1_000_000;
+    const ask = (acceptEncoding?: string) =>
+      serveSegment(
+        { method: 'GET', path: `/v/${VIDEO}/index.m3u8`, ...(acceptEncoding && { acceptEncoding }) },
+        { objects, code, clock },
+        { urls },
+      );
+    for (const taken of ['gzip', 'gzip, deflate, br', 'br;q=1.0, gzip;q=0.8', 'x-gzip', '*']) {
+      const res = await ask(taken);
+      expect([taken, res.headers['Content-Encoding'], res.headers.Vary]).toEqual([taken, 'gzip', 'Accept-Encoding']);
+      expect(gunzipSync(res.body as Buffer).toString()).toBe('#EXTM3U\n');
+    }
+    for (const refused of [undefined, 'identity', 'br', 'gzip;q=0', '*;q=0', 'gzip;q=0, *']) {
+      const res = await ask(refused);
+      expect([refused, res.headers['Content-Encoding'], res.body]).toEqual([refused, undefined, '#EXTM3U\n']);
+      expect(res.headers.Vary).toBe('Accept-Encoding');
+    }
+  });
+
+  it('sends a gzip-encoded playlist through API Gateway base64-encoded, as payload format 2.0 asks', async () => {
+    const { objects, code, urls } = await setup();
+    const event = {
+      rawPath: `/v/${VIDEO}/index.m3u8`,
+      headers: { 'accept-encoding': 'gzip' },
+      requestContext: { http: { method: 'GET' } },
+    };
+    const answer = toHttpApiResult(await serveSegment(parseHttpApiEvent(event), { objects, code, clock: () => 0 }, { urls }));
+    expect(answer).toMatchObject({ statusCode: 200, isBase64Encoded: true, headers: { 'Content-Encoding': 'gzip' } });
+    expect(gunzipSync(Buffer.from(answer.body, 'base64')).toString()).toBe('#EXTM3U\n');
   });
 
   it('answers a segment with 302 to its package URL and a Cache-Control shorter than the URL lives', async () => {
