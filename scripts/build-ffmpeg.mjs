@@ -15,6 +15,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { aptInstall, aptLine, aptPrefix } from './apt.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'layers', 'ffmpeg', 'source');
@@ -98,15 +99,12 @@ function checksumOf(text, section, name) {
 
 if (process.platform !== 'linux' || process.arch !== 'x64') fail('builds on x86_64 Linux only (the layer is x86_64)');
 const missing = () => NEEDS.filter(([, file]) => !existsSync(file)).map(([pkg]) => pkg);
-if (missing().length > 0 && process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {
-  // As root on Debian, installed as the tests' prerequisites are (scripts/test-prerequisites.mjs).
+if (missing().length > 0 && aptPrefix()) {
+  // Installed without asking, as the tests' prerequisites are (scripts/apt.mjs).
   console.log(`build:ffmpeg: apt-get install ${missing().join(' ')}`);
-  const apt = (args) =>
-    spawnSync('apt-get', args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  apt(['update', '-qq']);
-  apt(['install', '-y', '-qq', '--no-install-recommends', ...missing()]);
+  aptInstall(aptPrefix(), missing());
 }
-if (missing().length > 0) fail(`missing Debian packages; install them with: sudo apt-get install ${missing().join(' ')}`);
+if (missing().length > 0) fail(`missing Debian packages; install them with: ${aptLine(missing())}`);
 
 // 1. The suite's index, signed by Debian.
 const scratch = mkdtempSync(join(tmpdir(), 'lambda-hls-ffmpeg-'));

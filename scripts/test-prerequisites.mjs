@@ -17,6 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { aptInstall, aptLine, aptPrefix, onPath } from './apt.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const quiet = process.argv.includes('--quiet');
@@ -29,7 +30,6 @@ const executable = (path) => {
     return false;
   }
 };
-const onPath = (name) => spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
 
 /** A binary the tests run: its path (an E2E_* variable may point elsewhere) and the Debian packages that bring it. */
 const BINARIES = [
@@ -98,9 +98,7 @@ function nodeMajorOf(path) {
 }
 
 function canInstallWithApt() {
-  if (process.env.LAMBDA_HLS_TEST_INSTALL === 'no' || !onPath('apt-get')) return undefined;
-  if (process.getuid?.() === 0) return [];
-  return onPath('sudo') && spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' }).status === 0 ? ['sudo'] : undefined;
+  return process.env.LAMBDA_HLS_TEST_INSTALL === 'no' ? undefined : aptPrefix();
 }
 
 /** osls 3: the maintained drop-in fork of Serverless Framework v3 (osls 4 refuses frameworkVersion '3'). */
@@ -131,13 +129,6 @@ function npmInstall(prefix, spec) {
   return result.status === 0;
 }
 
-/** Runs a command quietly; what it said on stderr is shown only when it fails. */
-function run(command, args, env = process.env) {
-  const result = spawnSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'], env, encoding: 'utf8' });
-  if (result.status !== 0) process.stderr.write(result.stderr ?? '');
-  return result.status === 0;
-}
-
 function stop(line) {
   console.error(`test prerequisites: ${line}`);
   process.exit(1);
@@ -147,18 +138,11 @@ function main() {
   const say = (line) => quiet || console.error(`test prerequisites: ${line}`);
   const { packages, wrong } = missingPackages();
   if (wrong.length > 0) stop(wrong.join('; '));
-  const aptLine = (names) => `apt-get update && apt-get install -y --no-install-recommends ${names.join(' ')}`;
   if (packages.length > 0) {
     const sudo = canInstallWithApt();
-    if (!sudo) stop(`missing Debian packages ${packages.join(', ')}; install them with: sudo sh -c '${aptLine(packages)}'`);
+    if (!sudo) stop(`missing Debian packages ${packages.join(', ')}; install them with: ${aptLine(packages)}`);
     say(`installing ${packages.join(' ')} (apt-get)`);
-    const [cmd, ...pre] = [...sudo, 'apt-get'];
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    if (
-      !run(cmd, [...pre, 'update', '-qq'], env) ||
-      !run(cmd, [...pre, 'install', '-y', '-qq', '--no-install-recommends', ...packages], env)
-    )
-      stop(`apt-get could not install ${packages.join(' ')}; try: sudo sh -c '${aptLine(packages)}'`);
+    if (!aptInstall(sudo, packages)) stop(`apt-get could not install ${packages.join(' ')}; try: ${aptLine(packages)}`);
     const after = missingPackages();
     if (after.packages.length > 0)
       stop(
