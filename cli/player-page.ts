@@ -83,8 +83,7 @@ export function playerPage(options: PlayerPageOptions = { codeCrossOrigin: false
     state.current = v.videoId;
     state.element = el;
     say('Loading ' + v.segments + ' segments…', false);
-    el.onplaying = function () { say('Playing.', false); };
-    el.onended = function () { say('Finished.', false); };
+    window.LambdaHlsPlayer.follow(el, say, function () { return state.fatal !== null; });
     hls = window.LambdaHlsPlayer.attach(el, v, {
       codeCrossOrigin: options.codeCrossOrigin, force: force, say: say, onFatal: function (code) { state.fatal = code; }
     });

@@ -89,7 +89,16 @@ export const PLAYER_SCRIPT = `
   function statusLine(line) {
     return function (text, isError) { line.textContent = text; line.className = isError ? 'error' : ''; };
   }
-  window.LambdaHlsPlayer = { attach: attach, choose: choose, describe: describe, statusLine: statusLine };
+  // What the element is doing, in the status line: Buffering… while it waits for data it has not got
+  // (a stall, or a seek not yet filled; before the first frame the page's Loading… stays), Playing.,
+  // Finished. An error said stays said.
+  function follow(el, say, failed) {
+    var started = false;
+    el.onwaiting = function () { if (started && !failed()) say('Buffering…', false); };
+    el.onplaying = function () { started = true; if (!failed()) say('Playing.', false); };
+    el.onended = function () { if (!failed()) say('Finished.', false); };
+  }
+  window.LambdaHlsPlayer = { attach: attach, choose: choose, describe: describe, statusLine: statusLine, follow: follow };
 })();
 `;
 
@@ -160,8 +169,7 @@ ${media}
   var force = new URLSearchParams(location.search).get('engine') || '';
   // Absolute, so a playlist on this origin resolves as the player fetches it.
   video.playlist = new URL(video.playlist, location.href).href;
-  el.onplaying = function () { say('Playing.', false); };
-  el.onended = function () { say('Finished.', false); };
+  window.LambdaHlsPlayer.follow(el, say, function () { return state.fatal !== null; });
   state.choice = window.LambdaHlsPlayer.attach(el, video, {
     codeCrossOrigin: ${codeCrossOrigin}, force: force, say: say, onFatal: function (code) { state.fatal = code; }
   });

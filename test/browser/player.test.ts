@@ -131,6 +131,34 @@ describe('the player page in chromium', () => {
     expect(served.some((line) => line.startsWith(`GET /code/${fn}.zip?`) && line.endsWith(' 206'))).toBe(true);
   });
 
+  it('says Buffering… while a stall or an unfilled seek waits for data, and Playing. again once it has it', async () => {
+    await page.evaluate((id) => {
+      const state = (window as unknown as PageWindow).lambdaHls;
+      state.play(id);
+      return new Promise<void>((resolve) => state.element.addEventListener('playing', () => resolve(), { once: true }));
+    }, long.videoId);
+    expect(await page.locator('#status').textContent()).toBe('Playing.');
+    // A link too slow for the next segment (DevTools' network emulation), then a seek past what is buffered.
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: 200,
+      downloadThroughput: 2_000,
+      uploadThroughput: 2_000,
+    });
+    try {
+      await page.evaluate((at) => {
+        (window as unknown as PageWindow).lambdaHls.element.currentTime = at;
+      }, durationOf(longSource) * 0.75);
+      await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'Buffering…', undefined, { timeout: 30_000 });
+    } finally {
+      await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    }
+    await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'Playing.', undefined, { timeout: 30_000 });
+    await page.evaluate(() => (window as unknown as PageWindow).lambdaHls.element.pause());
+  });
+
   it('says in words when a stream cannot be played', async () => {
     // A registered video whose playlist has gone (never played, so no cache holds it): hls.js
     // fails to load the manifest, and the page says so.

@@ -23,6 +23,7 @@ interface MediaElement {
   currentTime: number;
   paused: boolean;
   play(): Promise<void>;
+  pause(): void;
   addEventListener(type: string, listener: () => void, options?: { once: boolean }): void;
   getVideoPlaybackQuality?(): { totalVideoFrames: number; droppedVideoFrames: number };
 }
