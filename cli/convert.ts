@@ -202,30 +202,23 @@ interface Conversion {
 function withRunControls(ports: Ports, { onSegmenting, signal }: Pick<ConvertOptions, 'onSegmenting' | 'signal'>): Ports {
   if (!onSegmenting && !signal) return ports;
   const { media } = ports;
+  // A run that reads the whole input: stopped by the signal, its position passed on.
+  const followed = <R extends { durationSeconds: number; onProgress?: (seconds: number) => void }>(request: R): R => ({
+    ...request,
+    ...(signal && { signal }),
+    onProgress: (seconds: number) => {
+      request.onProgress?.(seconds);
+      onSegmenting?.(seconds, request.durationSeconds);
+    },
+  });
   return {
     ...ports,
     media: {
       probe: (input, format) => media.probe(input, format, signal),
-      segment: (request) =>
-        media.segment({
-          ...request,
-          ...(signal && { signal }),
-          onProgress: (seconds) => {
-            request.onProgress?.(seconds);
-            onSegmenting?.(seconds, request.durationSeconds);
-          },
-        }),
+      segment: (request) => media.segment(followed(request)),
       // Chunks count as they finish (the Map's progress); the audio's ffmpeg shows its position.
       encodeChunk: (request) => media.encodeChunk({ ...request, ...(signal && { signal }) }),
-      splitAudio: (request) =>
-        media.splitAudio({
-          ...request,
-          ...(signal && { signal }),
-          onProgress: (seconds) => {
-            request.onProgress?.(seconds);
-            onSegmenting?.(seconds, request.durationSeconds);
-          },
-        }),
+      splitAudio: (request) => media.splitAudio(followed(request)),
       testClip: (path, seconds) => media.testClip(path, seconds),
     },
   };

@@ -5,7 +5,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { type DeliverResponse, deliverSegment, newDeliverCaches } from '../src/steps/deliver-segment';
-import { PackageUrlCache, ServeRecordCache } from '../src/playback/routes';
+import { PackageUrlCache, ServeRecordCache, serveRequest } from '../src/playback/routes';
 import { servePage, serveSegment } from '../src/steps/serve-segment';
 import { playbackPath } from '../src/core/naming';
 import type { LocalBackend } from '../src/composition/backends/local';
@@ -205,16 +205,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return;
     }
     if (rawPath.startsWith(`${PROXY_PREFIX}/v/`)) {
-      const { range, 'accept-encoding': acceptEncoding } = req.headers;
-      const path = rawPath.slice(PROXY_PREFIX.length);
-      const request = { method: req.method ?? 'GET', path, ...(range && { range }), ...(acceptEncoding && { acceptEncoding }) };
+      const request = serveRequest(req.method, rawPath.slice(PROXY_PREFIX.length), req.headers);
       sendDelivered(res, await deliverSegment(request, backend, caches), head);
       return;
     }
     if (rawPath.startsWith('/v/')) {
-      const acceptEncoding = req.headers['accept-encoding'];
-      const request = { method: req.method ?? 'GET', path: rawPath, ...(acceptEncoding && { acceptEncoding }) };
-      const answer = await serveSegment(request, backend, { urls, records });
+      const answer = await serveSegment(serveRequest(req.method, rawPath, req.headers), backend, { urls, records });
       // Our own code URLs go out path-relative, so they work through whatever host name the player used.
       const location = answer.headers.Location;
       if (location?.startsWith(`${selfUrl}/`)) answer.headers.Location = location.slice(selfUrl.length);

@@ -101,17 +101,18 @@ const STATES_ACTIONS = { start: 'StartExecution', describe: 'DescribeExecution' 
  * missing input or route could not be told from a refusal; a step asks for it as `list`.
  */
 function permissions({ buckets, functionPrefix, stateMachine, executions, failedUploads }) {
-  // An area is a bucket (`work`) or one prefix of it (`output/routes`, `work/quota`).
+  // An area is a bucket (`work`) or one prefix of it (`output/routes`, `work/quota`); ListBucket is the bucket's.
   const areaArn = (area) => {
     const [bucket, prefix] = area.split('/');
     return join('arn:', partition, ':s3:::', buckets[bucket], prefix ? `/${prefix}/*` : '/*');
   };
+  const bucketOf = (area) => bucketArn(buckets[area.split('/')[0]]);
   const objectStatements = (objects = {}) =>
     Object.entries(objects).flatMap(([area, verbs]) => {
       const actions = verbs.filter((v) => v !== 'list').map((v) => `s3:${S3_ACTIONS[v]}`);
       return [
         ...(actions.length > 0 ? [{ Effect: 'Allow', Action: actions, Resource: areaArn(area) }] : []),
-        ...(verbs.includes('list') ? [{ Effect: 'Allow', Action: ['s3:ListBucket'], Resource: bucketArn(buckets[area]) }] : []),
+        ...(verbs.includes('list') ? [{ Effect: 'Allow', Action: ['s3:ListBucket'], Resource: bucketOf(area) }] : []),
       ];
     });
   const segmentFunctions = join('arn:', partition, ':lambda:', region, ':', account, ':function:', functionPrefix, '*');

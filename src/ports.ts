@@ -1,6 +1,6 @@
-import type { Readable } from 'node:stream';
 // The outside world as the steps see it: interfaces only. Each backend (src/composition/backends)
 // provides all of them, built on first use; a step never knows which backend it got.
+import type { Readable } from 'node:stream';
 import type { ExecutionStatus } from './core/history';
 import type { EncodingPlan, ProbeResult } from './core/model';
 import type { MediaFormat } from './core/naming';

@@ -18,11 +18,16 @@ export function functionVariables(): Record<FunctionKey, SettingName[]> {
   ) as Record<FunctionKey, SettingName[]>;
 }
 
-/** What each function's step does through its ports, and what invokes it: its role's grants (deploy/stack.js). */
-export function functionAccess(): Record<FunctionKey, { access: Access; invokedBy: StepEntry<unknown, unknown, PortName>['invokedBy'] }> {
+/** What a function's step does through its ports, and what invokes it: its role's grants (deploy/stack.js). */
+export interface FunctionAccess {
+  access: Access;
+  invokedBy: StepEntry<unknown, unknown, PortName>['invokedBy'];
+}
+
+export function functionAccess(): Record<FunctionKey, FunctionAccess> {
   return Object.fromEntries(FUNCTION_KEYS.map((key) => [key, { access: STEPS[key].access, invokedBy: STEPS[key].invokedBy }])) as Record<
     FunctionKey,
-    { access: Access; invokedBy: StepEntry<unknown, unknown, PortName>['invokedBy'] }
+    FunctionAccess
   >;
 }
 

@@ -2,7 +2,7 @@
 // a document of the wrong shape fails with InvalidRequest naming the field, never as a cast that
 // breaks three calls later.
 import { InvalidRequest } from './errors';
-import { arrayAt, numberAt, objectAt, parseEncodingPlan, revisionAt, stringAt, videoIdAt } from './parse';
+import { arrayAt, numberAt, objectAt, parseEncodingPlan, renditionAt, revisionAt, stringAt, videoIdAt } from './parse';
 import type {
   BatchDocument,
   ChunkDocument,
@@ -16,7 +16,6 @@ import type {
   RouteRecord,
   SegmentManifest,
 } from './model';
-import { isRenditionName, RENDITION_NAMES } from './renditions';
 
 export type DocumentParser<T> = (value: unknown, path: string) => T;
 
@@ -198,11 +197,10 @@ export const parseRoute: DocumentParser<RouteRecord> = (value, path) => {
 
 /** A route record's renditions: each a rendition of the table and its media playlist's key. */
 function renditionPlaylistsAt(value: unknown, path: string): RenditionPlaylist[] {
-  return objectsAt(value, path, (r, at) => {
-    const rendition = stringAt(r.rendition, `${at}.rendition`);
-    if (!isRenditionName(rendition)) throw new InvalidRequest(`${at}.rendition must be one of ${RENDITION_NAMES.join(', ')}`);
-    return { rendition, playlistKey: stringAt(r.playlistKey, `${at}.playlistKey`) };
-  });
+  return objectsAt(value, path, (r, at) => ({
+    rendition: renditionAt(r.rendition, `${at}.rendition`),
+    playlistKey: stringAt(r.playlistKey, `${at}.playlistKey`),
+  }));
 }
 
 /** Parses a document's text; text that is not JSON fails like a document of the wrong shape. */

@@ -3,7 +3,7 @@
 // the source shows; anything else is encoded, upright, trimmed as the source plays, even-sized
 // and SDR.
 import type { ColourPlan, EncodingPlan, HdrTransfer, Job, SourceMatrix, VideoStream } from './model';
-import { DEFAULT_RENDITION, renditionNamed } from './renditions';
+import { renditionNamed } from './renditions';
 
 /** H.264 profiles HLS players decode (Apple's HLS authoring spec; hardware decoders). */
 const PLAYABLE_H264_PROFILES = new Set(['Constrained Baseline', 'Baseline', 'Main', 'High']);
@@ -162,6 +162,6 @@ export function describePlan(plan: EncodingPlan): string {
   const reasons = plan.reasons ?? [];
   if (plan.video === 'copy') return reasons.join('; ');
   if (plan.video === 'none') return reasons.join('; ') || 'audio only';
-  const target = renditionNamed(plan.rendition ?? DEFAULT_RENDITION).label;
+  const target = renditionNamed(plan.rendition).label;
   return `transcoding to ${target}${reasons.length > 0 ? `: ${reasons.join('; ')}` : ''}`;
 }

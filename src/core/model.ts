@@ -1,5 +1,5 @@
 // The data that flows between the states of ConvertVideo. Every shape here is JSON.
-import type { RenditionName } from './renditions';
+import { DEFAULT_RENDITION, type RenditionName } from './renditions';
 
 export type MediaKind = 'video' | 'audio';
 /** The `profile` option: the rendition a conversion makes (./renditions.ts). */
@@ -17,7 +17,7 @@ export interface ConversionOptions {
   transcode?: true;
 }
 
-export const DEFAULT_OPTIONS: ConversionOptions = { segmentSeconds: 10, profile: 'source' };
+export const DEFAULT_OPTIONS: ConversionOptions = { segmentSeconds: 10, profile: DEFAULT_RENDITION };
 
 /** What starts an execution: the S3 trigger, `lambda-hls convert`, or a person by hand. */
 export interface ExecutionInput {
@@ -108,11 +108,15 @@ export interface Job {
   basis?: { routeEtag?: string };
 }
 
-export interface EncodingPlan {
-  /** The picture copied as it is, encoded as `rendition` says, or absent (audio only). */
-  video: 'copy' | 'encode' | 'none';
-  /** The rendition the picture is encoded to (./renditions.ts); present when `video` is 'encode'. */
-  rendition?: RenditionName;
+/**
+ * What SegmentMedia does to each stream: the picture copied as it is, encoded as its rendition
+ * (./renditions.ts) says, or absent (audio only).
+ */
+export type EncodingPlan = StreamPlan &
+  ({ video: 'encode'; rendition: RenditionName } | { video: 'copy'; rendition?: never } | { video: 'none'; rendition?: never });
+
+/** What an EncodingPlan says besides the picture's treatment. */
+export interface StreamPlan {
   audio: 'copy' | 'aac' | 'none';
   /** An HDR source's transfer, tone-mapped to SDR BT.709 while encoding. */
   toneMap?: HdrTransfer;

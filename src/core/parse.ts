@@ -11,7 +11,7 @@ import type {
   HdrTransfer,
   Job,
   ProbeResult,
-  Profile,
+  StreamPlan,
   Upload,
 } from './model';
 import { DEFAULT_OPTIONS } from './model';
@@ -55,6 +55,13 @@ export function revisionAt(value: unknown, path: string): string {
   return revision;
 }
 
+/** A rendition's name (./renditions.ts): the profile option, a plan's rendition, a route record's. */
+export function renditionAt(value: unknown, path: string): RenditionName {
+  const name = stringAt(value, path);
+  if (!isRenditionName(name)) fail(path, `one of ${RENDITION_NAMES.join(', ')}`);
+  return name;
+}
+
 const VIDEO_PLANS: readonly EncodingPlan['video'][] = ['copy', 'encode', 'none'];
 /**
  * A plan written before the rendition table named the encoded picture by its codec and size: a run
@@ -95,8 +102,7 @@ export function parseEncodingPlan(value: unknown, path: string): EncodingPlan {
   const before = VIDEO_PLANS_BEFORE_RENDITIONS[given];
   if (!before && !(VIDEO_PLANS as readonly string[]).includes(given)) fail(`${path}.video`, `one of ${VIDEO_PLANS.join(', ')}`);
   const video = before?.video ?? (given as EncodingPlan['video']);
-  const named = raw.rendition === undefined ? before?.rendition : stringAt(raw.rendition, `${path}.rendition`);
-  if (named !== undefined && !isRenditionName(named)) fail(`${path}.rendition`, `one of ${RENDITION_NAMES.join(', ')}`);
+  const named = raw.rendition === undefined ? before?.rendition : renditionAt(raw.rendition, `${path}.rendition`);
   if (video === 'encode' && named === undefined) fail(`${path}.rendition`, `one of ${RENDITION_NAMES.join(', ')} (the picture is encoded)`);
   if (!(AUDIO_PLANS as readonly string[]).includes(audio)) fail(`${path}.audio`, `one of ${AUDIO_PLANS.join(', ')}`);
   const toneMap = raw.toneMap === undefined ? undefined : stringAt(raw.toneMap, `${path}.toneMap`);
@@ -109,15 +115,14 @@ export function parseEncodingPlan(value: unknown, path: string): EncodingPlan {
   const reasons = words(raw.reasons, `${path}.reasons`);
   const warnings = words(raw.warnings, `${path}.warnings`);
   const colour = raw.colour === undefined ? undefined : parseColourPlan(raw.colour, `${path}.colour`);
-  return {
-    video,
-    ...(video === 'encode' && { rendition: named as RenditionName }),
+  const plan: StreamPlan = {
     audio: audio as EncodingPlan['audio'],
     ...(toneMap !== undefined && { toneMap: toneMap as HdrTransfer }),
     ...(colour && { colour }),
     ...(reasons && { reasons }),
     ...(warnings && { warnings }),
   };
+  return video === 'encode' ? { video, rendition: named!, ...plan } : { video, ...plan };
 }
 
 export function parseOptions(value: unknown, path = 'options'): ConversionOptions {
@@ -126,10 +131,9 @@ export function parseOptions(value: unknown, path = 'options'): ConversionOption
   const segmentSeconds =
     raw.segmentSeconds === undefined ? DEFAULT_OPTIONS.segmentSeconds : numberAt(raw.segmentSeconds, `${path}.segmentSeconds`);
   if (segmentSeconds < 1 || segmentSeconds > 60) fail(`${path}.segmentSeconds`, 'between 1 and 60');
-  const profile = raw.profile === undefined ? DEFAULT_OPTIONS.profile : stringAt(raw.profile, `${path}.profile`);
-  if (!isRenditionName(profile)) fail(`${path}.profile`, `one of ${RENDITION_NAMES.join(', ')}`);
+  const profile = raw.profile === undefined ? DEFAULT_OPTIONS.profile : renditionAt(raw.profile, `${path}.profile`);
   if (raw.transcode !== undefined && typeof raw.transcode !== 'boolean') fail(`${path}.transcode`, 'true or false');
-  return { segmentSeconds, profile: profile as Profile, ...(raw.transcode === true && { transcode: true as const }) };
+  return { segmentSeconds, profile, ...(raw.transcode === true && { transcode: true as const }) };
 }
 
 /**

@@ -36,11 +36,7 @@ import {
 import { entry } from './entry';
 
 /** A response whose body may be a stream of the segment's bytes. */
-export interface DeliverResponse {
-  status: number;
-  headers: Record<string, string>;
-  body: string | Buffer | Readable;
-}
+export type DeliverResponse = Omit<ServeResponse, 'body'> & { body: ServeResponse['body'] | Readable };
 
 /** What a container keeps besides serve-segment's caches: each playlist's segments, parsed once. */
 export interface DeliverCaches extends ServeCaches {
@@ -97,7 +93,7 @@ export async function deliverSegment(request: ServeRequest, ports: ServeSegmentP
 
   if (!segmentMatch) {
     const playlist = await playlistText(route.playlistKey, ports, caches);
-    return playlist ? withCors(playlistResponse(proxiedPlaylist(playlist, route.revision), request)) : refuse(404, 'not found');
+    return playlist ? withCors(await playlistResponse(proxiedPlaylist(playlist, route.revision), request)) : refuse(404, 'not found');
   }
 
   // Segment i of the revision's own playlist: its package and its bytes inside it.

@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import type { ColourPlan, EncodingPlan, HdrTransfer } from '../../core/model';
 import type { MediaFormat } from '../../core/naming';
-import { DEFAULT_AUDIO_KBPS, DEFAULT_RENDITION, type Rendition, renditionNamed } from '../../core/renditions';
+import { DEFAULT_AUDIO_KBPS, type Rendition, renditionNamed } from '../../core/renditions';
 import type { AudioSplitRequest, ChunkRequest, SegmentRequest } from '../../ports';
 import { needsLoopback } from './loopback';
 import { DEFAULT_LIMITS, type MediaLimits } from './process';
@@ -87,7 +87,6 @@ function colourTags(plan: EncodingPlan): string[] {
  * The picture's encoding, as the plan says. `filters` go first (a chunk's trim); ffmpeg turns a
  * rotated picture upright and starts where an edit list starts by itself when it decodes.
  */
-
 function videoArgs(plan: EncodingPlan, keyframes: string[], filters: string[] = []): string[] {
   switch (plan.video) {
     case 'copy':
@@ -98,7 +97,7 @@ function videoArgs(plan: EncodingPlan, keyframes: string[], filters: string[] = 
     case 'none':
       return ['-vn'];
     case 'encode':
-      return encodeArgs(renditionNamed(plan.rendition ?? DEFAULT_RENDITION), plan, keyframes, filters);
+      return encodeArgs(renditionNamed(plan.rendition), plan, keyframes, filters);
   }
 }
 
@@ -139,7 +138,14 @@ function audioArgs(plan: EncodingPlan): string[] {
     case 'copy':
       return ['-c:a', 'copy'];
     case 'aac':
-      return ['-c:a', 'aac', '-b:a', `${plan.rendition ? renditionNamed(plan.rendition).audioKbps : DEFAULT_AUDIO_KBPS}k`, '-ac', '2'];
+      return [
+        '-c:a',
+        'aac',
+        '-b:a',
+        `${plan.video === 'encode' ? renditionNamed(plan.rendition).audioKbps : DEFAULT_AUDIO_KBPS}k`,
+        '-ac',
+        '2',
+      ];
     case 'none':
       return ['-an'];
   }
