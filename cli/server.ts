@@ -4,6 +4,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { pipeline } from 'node:stream';
 import { type DeliverResponse, deliverSegment, newDeliverCaches } from '../src/steps/deliver-segment';
 import { PackageUrlCache, ServeRecordCache, serveRequest } from '../src/playback/routes';
 import { servePage, serveSegment } from '../src/steps/serve-segment';
@@ -132,8 +133,14 @@ async function serveCode(
   let mtime: Date;
   try {
     file = await backend.code.openPackage(name);
+  } catch {
+    send(res, 404, { ...CORS, 'Content-Type': 'text/plain' }, 'no such package\n', head);
+    return;
+  }
+  try {
     ({ size, mtime } = await file.stat());
   } catch {
+    await file.close();
     send(res, 404, { ...CORS, 'Content-Type': 'text/plain' }, 'no such package\n', head);
     return;
   }
@@ -167,11 +174,9 @@ async function serveCode(
     res.end();
     return;
   }
-  // The stream closes the file when it ends or fails (autoClose).
-  file
-    .createReadStream({ start, end })
-    .on('error', () => res.destroy())
-    .pipe(res);
+  // pipeline ends the file's stream (which closes the file) when the answer is sent, fails, or the
+  // player goes away mid-way (a seek, a cancelled fetch): pipe() would leave it open until GC.
+  pipeline(file.createReadStream({ start, end }), res, () => {});
 }
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
@@ -322,9 +327,8 @@ function sendDelivered(res: ServerResponse, answer: DeliverResponse, head: boole
     return;
   }
   res.writeHead(answer.status, answer.headers);
-  const body = answer.body;
-  res.once('close', () => body.destroy());
-  body.on('error', () => res.destroy()).pipe(res);
+  // As the package files: both ends closed however the answer ends.
+  pipeline(answer.body, res, () => {});
 }
 
 /** The package URLs on a port of their own, without CORS headers: AWS's code bucket, locally. */

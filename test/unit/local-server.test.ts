@@ -1,5 +1,9 @@
-// `lambda-hls serve` under stress: a flood of idle connections, a video deleted while it plays.
+// `lambda-hls serve` under stress: a flood of idle connections, a video deleted while it plays, a
+// download abandoned.
+import { readdirSync, readlinkSync, realpathSync } from 'node:fs';
+import { get } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { PROXY_PREFIX, startServer } from '../../cli/server';
 import type { RouteRecord } from '../../src/core/model';
 import { keys } from '../../src/core/naming';
@@ -74,6 +78,48 @@ describe('the delivery route while a video is deleted', () => {
       await backend.code.delete('lhls-clip-0a1b2c-abcd1234-0');
       const during = await fetch(segment);
       expect([during.status, during.headers.get('cache-control'), await during.text()]).toEqual([404, 'no-store', 'not found\n']);
+    } finally {
+      await server.close();
+      removeDir(backend.settings.home);
+    }
+  });
+});
+
+/** Files under `dir` this process holds open (Linux: /proc/self/fd). */
+function openFilesUnder(dir: string): string[] {
+  return readdirSync('/proc/self/fd').flatMap((fd) => {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      return target.startsWith(dir) ? [target] : [];
+    } catch {
+      return []; // closed while we looked
+    }
+  });
+}
+
+describe('a package download the player abandons', () => {
+  it('closes the package file as soon as the player goes away (a seek, a cancelled fetch), not when the garbage collector does', async () => {
+    const backend = freshBackend();
+    const server = await startServer({ backend });
+    try {
+      const name = 'lhls-clip-0a1b2c-abcd1234-0';
+      // Larger than the socket's buffers: the server is still reading the file when the player leaves.
+      await backend.code.createPackage(name, bufferSource(Buffer.alloc(16 * 1024 * 1024, 0x47)));
+      const { url } = (await backend.code.describe(name))!;
+      const functions = realpathSync(join(backend.settings.home, 'functions'));
+      await new Promise<void>((resolve, reject) => {
+        const request = get(new URL(url, server.url), (res) => {
+          res.once('data', () => {
+            expect(openFilesUnder(functions)).toHaveLength(1); // being sent
+            request.destroy();
+            resolve();
+          });
+        });
+        request.on('error', (error) => (request.destroyed ? undefined : reject(error)));
+      });
+      const deadline = Date.now() + 2000;
+      while (openFilesUnder(functions).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(openFilesUnder(functions)).toEqual([]);
     } finally {
       await server.close();
       removeDir(backend.settings.home);
