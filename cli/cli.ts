@@ -8,6 +8,7 @@ import { localBackend } from '../src/composition/backends/local';
 import { InvalidSetting, settings, settingsHelp } from '../src/composition/settings';
 import { DEFAULT_OPTIONS, type Profile } from '../src/core/model';
 import { describeRenditions, RENDITION_NAMES } from '../src/core/renditions';
+import { LADDER_HEIGHTS, parseLadder } from '../src/core/ladder';
 import { EXIT_FAILED, EXIT_USAGE, say } from './commands/output';
 import { CliError } from './errors';
 import type { StageFlags, Target } from './targets';
@@ -37,6 +38,14 @@ function wholeNumber(min: number, max: number) {
     if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}`);
     return n;
   };
+}
+
+function ladderOption(value: string): ReturnType<typeof parseLadder> {
+  try {
+    return parseLadder(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message.replace(/^--ladder takes /, 'takes '));
+  }
 }
 
 /** --stage switches a command from the embedded default to a deployed stack. */
@@ -88,12 +97,30 @@ export function buildProgram(): Command {
     )
     .addOption(new Option('--profile <name>', describeRenditions()).choices([...RENDITION_NAMES]).default(DEFAULT_OPTIONS.profile))
     .option('--transcode', 're-encode H.264 that could be copied, so segments are cut where asked (copying cuts only at keyframes)')
+    .addOption(
+      new Option(
+        '--ladder <rungs>',
+        `an adaptive stream: auto (rungs chosen from the source, never above it), or rung heights such as 720,360,234 (of ${LADDER_HEIGHTS.join(', ')}); source: one rendition, as --profile says`,
+      )
+        .argParser(ladderOption)
+        .default('source'),
+    )
     .action(
-      async (files: string[], flags: StageFlags & { json?: boolean; segmentSeconds: number; profile: Profile; transcode?: boolean }) => {
+      async (
+        files: string[],
+        flags: StageFlags & {
+          json?: boolean;
+          segmentSeconds: number;
+          profile: Profile;
+          transcode?: boolean;
+          ladder: ReturnType<typeof parseLadder>;
+        },
+      ) => {
         const options = {
           segmentSeconds: flags.segmentSeconds,
           profile: flags.profile,
           ...(flags.transcode && { transcode: true as const }),
+          ...(flags.ladder !== 'source' && { ladder: flags.ladder }),
         };
         process.exitCode = await command.convert().runConvertAll(await targetOf(flags), files, options, Boolean(flags.json));
       },

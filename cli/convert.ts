@@ -6,7 +6,8 @@ import { realpath } from 'node:fs/promises';
 import { forEachChunk } from '../src/file-chunks';
 import { basename, dirname, resolve } from 'node:path';
 import { conversionFor } from '../src/core/conversion';
-import type { ConversionOptions, ExecutionInput } from '../src/core/model';
+import type { ConversionOptions, ExecutionInput, RenditionPlaylist, RouteRecord } from '../src/core/model';
+import type { RenditionJson } from './commands/contracts';
 import { localSourceKey, videoIdFor } from '../src/core/naming';
 import { asNoSpace, Interrupted, NoSpace, oneLineCause } from '../src/core/errors';
 import { readRouteTolerant } from '../src/registry/routes';
@@ -58,6 +59,8 @@ export interface ConvertResult {
   executionName: string;
   playlist: string | null;
   segments: number;
+  /** A ladder's rungs, their playlists where `playlist` is. */
+  renditions?: RenditionJson[];
   /** True when an identical earlier conversion was found and nothing was run. */
   reused: boolean;
   /** Segments, packages, largest state payload and history events (AWS's count) of the run. */
@@ -67,6 +70,29 @@ export interface ConvertResult {
   /** What the run did not honour or keep. */
   warnings: string[];
   error?: FailureSummary;
+}
+
+/**
+ * A ladder's rungs as `convert --json` and `list --json` give them, from a route record (none
+ * with one rendition), each rung's playlist where `playlistOf` puts it.
+ */
+export function renditionsOf(
+  route: Pick<RouteRecord, 'renditions'> | RouteRecord,
+  playlistOf: (rendition: RenditionPlaylist) => string,
+): { renditions?: RenditionJson[] } {
+  const rungs = (route.renditions ?? []).filter((r) => r.bandwidth !== undefined);
+  if (rungs.length === 0) return {};
+  return {
+    renditions: rungs.map((r) => ({
+      name: r.rendition,
+      width: r.width ?? 0,
+      height: r.height ?? 0,
+      bandwidth: r.bandwidth ?? 0,
+      averageBandwidth: r.averageBandwidth ?? 0,
+      codecs: r.codecs ?? '',
+      playlist: playlistOf(r),
+    })),
+  };
 }
 
 /** Free space a run needs to begin: its history record, the first segments' list. */
@@ -166,6 +192,7 @@ export async function convertFile(file: string, options: ConvertOptions): Promis
         reused: true,
         playlist: backend.objects.pathOf('output', route.playlistKey),
         segments: route.segmentCount,
+        ...renditionsOf(route, (r) => backend.objects.pathOf('output', r.playlistKey)),
         stats: executionStats(store.events(done.executionName)),
         ...conversionNotes(store.events(done.executionName)),
       };
@@ -313,6 +340,7 @@ async function execute(conversion: Conversion): Promise<ConvertResult> {
     finish();
 
     const output = result.output as { playlistKey?: string; segmentCount?: number } | undefined;
+    const route = result.status === 'SUCCEEDED' ? (await readRouteTolerant(backend.objects, videoId)).route : undefined;
     return {
       status: result.status,
       videoId,
@@ -320,6 +348,7 @@ async function execute(conversion: Conversion): Promise<ConvertResult> {
       reused: false,
       playlist: output?.playlistKey ? backend.objects.pathOf('output', output.playlistKey) : null,
       segments: output?.segmentCount ?? 0,
+      ...(route?.revision === revision && renditionsOf(route, (r) => backend.objects.pathOf('output', r.playlistKey))),
       stats: executionStats(events),
       ...conversionNotes(events),
       ...(historyFull && {

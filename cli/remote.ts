@@ -19,6 +19,7 @@ import { parseS3Event, startConversion } from '../src/steps/start-conversion';
 import { checkIsFile, CliError } from './errors';
 import { Interrupted } from '../src/core/errors';
 import { conversionProgress } from './progress';
+import type { RenditionRoute } from '../src/steps/register-route';
 import type { HistoryView, Target } from './targets';
 
 export function playlistUrl(stack: StackOutputs, videoId: string): string {
@@ -121,8 +122,9 @@ function resultOf(
   events: StoredEvent[],
   historyEvents: number,
 ): ConvertResult {
-  const output = description.output as { segmentCount?: number } | undefined;
+  const output = description.output as { segmentCount?: number; renditions?: RenditionRoute[] } | undefined;
   const succeeded = description.status === 'SUCCEEDED';
+  const base = stack.playbackBaseUrl.replace(/\/$/, '');
   const error = failureOf(description, events);
   return {
     status: succeeded ? 'SUCCEEDED' : 'FAILED',
@@ -130,6 +132,7 @@ function resultOf(
     executionName: description.name,
     playlist: succeeded ? playlistUrl(stack, videoId) : null,
     segments: output?.segmentCount ?? 0,
+    ...(succeeded && output?.renditions && { renditions: output.renditions.map((r) => ({ ...r, playlist: `${base}${r.playlist}` })) }),
     reused: false,
     // AWS numbers its events from one: the last id is the history's length.
     stats: executionStats(events, historyEvents),

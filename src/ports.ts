@@ -122,6 +122,8 @@ export interface AccountLimits {
 
 export interface SegmentFile {
   index: number;
+  /** The output it belongs to, when a run makes several (a ladder's rung, a sound's rate). */
+  rendition?: string;
   path: string;
   bytes: number;
   start: number;
@@ -174,6 +176,8 @@ export interface ChunkRequest extends Timeline {
   end?: number | undefined;
   /** The chunk's audio, encoded once by splitAudio; none for a chunk past the audio's end. */
   audio?: string | undefined;
+  /** A ladder's cellular rung's own sound (splitAudio's `low` output), where the ladder has that rung. */
+  lowAudio?: string | undefined;
   outDir: string;
   signal?: AbortSignal;
 }

@@ -17,12 +17,29 @@ export interface ConvertJson {
   watch?: string;
   proxiedPlaylist?: string;
   segments: number;
+  /**
+   * A ladder's rungs (additive): each one's size, measured peak and average bit rate (bits per
+   * second), CODECS, and its media playlist (a path on disk locally, a URL with --stage), from the
+   * top down. `playlist` is then their multivariant playlist. Absent with one rendition.
+   */
+  renditions?: RenditionJson[];
   stats: ExecutionStats;
   /** How the source was encoded and why ("copying H.264 High 4.0", "transcoding to H.264: rotated 90°: turned upright"); absent when ValidateInput did not finish. */
   encoding?: string;
   /** What was not honoured or kept (segments longer than asked, dropped audio tracks); empty when nothing. */
   warnings: string[];
   error?: FailureSummary;
+}
+
+/** One rung of a ladder in `convert --json` (and `list --json`). */
+export interface RenditionJson {
+  name: string;
+  width: number;
+  height: number;
+  bandwidth: number;
+  averageBandwidth: number;
+  codecs: string;
+  playlist: string;
 }
 
 /** One state in `history --json`: its summary, with times as a person reads them. */
@@ -56,6 +73,8 @@ export interface VideoJson {
   revision: string;
   registeredAt: string;
   playlist: string;
+  /** A ladder's rungs (additive), as `convert --json` gives them. */
+  renditions?: RenditionJson[];
   /** With --stage: the hosted page and the playlist on the delivery route. */
   watch?: string;
   proxiedPlaylist?: string;

@@ -106,6 +106,7 @@ export async function runConvert(
       playlist: result.playlist,
       ...(links && links),
       segments: result.segments,
+      ...(result.renditions && { renditions: result.renditions }),
       stats: result.stats,
       ...(result.encoding && { encoding: result.encoding }),
       warnings: result.warnings,
@@ -114,8 +115,13 @@ export async function runConvert(
     printJson(out);
   } else if (result.status === 'SUCCEEDED') {
     if (result.reused) say(`  already converted: nothing to do (execution ${result.executionName})`);
-    say(`lambda-hls: ${result.videoId} is ready: ${result.segments} segments`);
+    const ladder = result.renditions ? ` in each of ${result.renditions.length} rungs` : '';
+    say(`lambda-hls: ${result.videoId} is ready: ${result.segments} segments${ladder}`);
     say(`  playlist  ${result.playlist}${links ? '  (302s: Safari, iOS, VLC, ffmpeg, apps)' : ''}`);
+    for (const r of result.renditions ?? [])
+      say(
+        `  ${r.name.padEnd(8)}  ${r.width}x${r.height}, ${Math.round(r.averageBandwidth / 1000)} kbit/s (peak ${Math.round(r.bandwidth / 1000)}), ${r.codecs}`,
+      );
     if (links) say(`  web       ${links.proxiedPlaylist}  (the bytes, with CORS: hls.js, Shaka, video.js on other pages)`);
     say(`  ${target.playHint(result)}`);
     for (const warning of result.warnings) say(`  warning   ${warning}`);

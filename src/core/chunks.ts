@@ -68,7 +68,7 @@ export interface Chunking {
 
 /** Whether a plan transcodes the picture: then it is encoded in chunks. */
 export function isChunked(plan: EncodingPlan): boolean {
-  return plan.video === 'encode';
+  return plan.video === 'encode' || plan.video === 'ladder';
 }
 
 function seconds(value: number): string {
@@ -88,7 +88,9 @@ export function planChunks(job: Pick<Job, 'media' | 'options' | 'source'>, plan:
   const video = media.video;
   // Unknown frame rate: assume 60, the costliest a phone records at length.
   const fps = video?.frameRate ?? 60;
-  const pixels = (video?.width ?? 1920) * (video?.height ?? 1080);
+  // A ladder's chunk decodes once and encodes every rung: its cost is the rungs' pixels together.
+  const pixels =
+    plan.video === 'ladder' ? plan.rungs.reduce((sum, r) => sum + r.width * r.height, 0) : (video?.width ?? 1920) * (video?.height ?? 1080);
   const cost = plan.toneMap ? TONE_MAP_COST : 1;
   const perVideoSecond = (fps * pixels * cost) / (limits.speedMegapixels * 1e6 * limits.cpus);
   const describe = `${video ? `${video.width}x${video.height} at ${fps.toFixed(fps % 1 ? 2 : 0)} fps` : 'this video'}`;

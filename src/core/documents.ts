@@ -2,7 +2,7 @@
 // a document of the wrong shape fails with InvalidRequest naming the field, never as a cast that
 // breaks three calls later.
 import { InvalidRequest } from './errors';
-import { arrayAt, numberAt, objectAt, parseEncodingPlan, renditionAt, revisionAt, stringAt, videoIdAt } from './parse';
+import { arrayAt, numberAt, objectAt, parseEncodingPlan, renditionOrRungAt, revisionAt, stringAt, videoIdAt } from './parse';
 import type {
   BatchDocument,
   ChunkDocument,
@@ -38,9 +38,19 @@ function stringsAt(value: unknown, path: string): string[] {
   return arrayAt(value, path).map((v, i) => stringAt(v, `${path}[${i}]`));
 }
 
+/** A ladder's segment's rung, its number within it and (its first) its CODECS; absent with one rendition. */
+function rungPlaceAt(segment: Record<string, unknown>, at: string): Pick<SegmentRecord, 'rendition' | 'position' | 'codecs'> {
+  return {
+    ...(segment.rendition !== undefined && { rendition: renditionOrRungAt(segment.rendition, `${at}.rendition`) }),
+    ...(segment.position !== undefined && { position: numberAt(segment.position, `${at}.position`) }),
+    ...(segment.codecs !== undefined && { codecs: stringAt(segment.codecs, `${at}.codecs`) }),
+  };
+}
+
 function segmentsAt(value: unknown, path: string): SegmentRecord[] {
   return objectsAt(value, path, (segment, at) => ({
     index: numberAt(segment.index, `${at}.index`),
+    ...rungPlaceAt(segment, at),
     key: stringAt(segment.key, `${at}.key`),
     bytes: numberAt(segment.bytes, `${at}.bytes`),
     crc32: numberAt(segment.crc32, `${at}.crc32`),
@@ -138,6 +148,7 @@ export const parseOffsets: DocumentParser<OffsetsDocument> = (value, path) => {
     revision: revisionAt(raw.revision, `${path}.revision`),
     segments: objectsAt(raw.segments, `${path}.segments`, (segment, at) => ({
       index: numberAt(segment.index, `${at}.index`),
+      ...rungPlaceAt(segment, at),
       package: numberAt(segment.package, `${at}.package`),
       functionName: stringAt(segment.functionName, `${at}.functionName`),
       offset: numberAt(segment.offset, `${at}.offset`),
@@ -195,12 +206,21 @@ export const parseRoute: DocumentParser<RouteRecord> = (value, path) => {
   };
 };
 
-/** A route record's renditions: each a rendition of the table and its media playlist's key. */
+/** A route record's renditions: each a rendition of the table or a ladder's rung, its media playlist's key, and a rung's variant. */
 function renditionPlaylistsAt(value: unknown, path: string): RenditionPlaylist[] {
-  return objectsAt(value, path, (r, at) => ({
-    rendition: renditionAt(r.rendition, `${at}.rendition`),
-    playlistKey: stringAt(r.playlistKey, `${at}.playlistKey`),
-  }));
+  return objectsAt(value, path, (r, at) => {
+    const number = (name: 'width' | 'height' | 'bandwidth' | 'averageBandwidth') =>
+      r[name] === undefined ? {} : { [name]: numberAt(r[name], `${at}.${name}`) };
+    return {
+      rendition: renditionOrRungAt(r.rendition, `${at}.rendition`),
+      playlistKey: stringAt(r.playlistKey, `${at}.playlistKey`),
+      ...number('width'),
+      ...number('height'),
+      ...number('bandwidth'),
+      ...number('averageBandwidth'),
+      ...(r.codecs !== undefined && { codecs: stringAt(r.codecs, `${at}.codecs`) }),
+    };
+  });
 }
 
 /** Parses a document's text; text that is not JSON fails like a document of the wrong shape. */

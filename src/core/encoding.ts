@@ -3,6 +3,7 @@
 // the source shows; anything else is encoded, upright, trimmed as the source plays, even-sized
 // and SDR.
 import type { ColourPlan, EncodingPlan, HdrTransfer, Job, SourceMatrix, VideoStream } from './model';
+import { describeLadder, planLadder } from './ladder';
 import { renditionNamed } from './renditions';
 
 /** H.264 profiles HLS players decode (Apple's HLS authoring spec; hardware decoders). */
@@ -78,6 +79,19 @@ export function planEncoding(job: Pick<Job, 'source' | 'media' | 'options'>): En
   // Tone mapping makes its own BT.709 (toneMapFilters); every other transcode keeps its colour right here.
   const colour = hdr ? {} : { colour: planColour(video) };
   const rendition = renditionNamed(options.profile);
+  if (options.ladder) {
+    const rungs = planLadder(video, options.ladder);
+    const asked = options.ladder === 'auto' ? '--ladder auto' : `--ladder ${options.ladder.join(',')}`;
+    return {
+      video: 'ladder',
+      rungs,
+      audio: media.audio ? (playableAudio(media.audio) && trimmed === 0 ? 'copy' : 'aac') : 'none',
+      ...toneMap,
+      ...colour,
+      reasons: [`${asked}: ${describeLadder(rungs)}`, ...corrected],
+      warnings,
+    };
+  }
   if (!rendition.copiesPlayableSource) {
     return {
       video: 'encode',
@@ -91,7 +105,7 @@ export function planEncoding(job: Pick<Job, 'source' | 'media' | 'options'>): En
   }
   // Copied AAC would keep what an edit list trims: then it is encoded too, starting where the picture does.
   // Only AAC-LC and HE-AAC are copied: browsers' MSE decode those, not AAC Main, LTP or SSR.
-  const playable = media.audio?.codec === 'aac' && (media.audio.profile === undefined || PLAYABLE_AAC.has(media.audio.profile));
+  const playable = media.audio !== undefined && playableAudio(media.audio);
   const audio = !media.audio ? 'none' : playable && trimmed === 0 ? 'copy' : 'aac';
   const audioReason =
     audio !== 'aac'
@@ -116,6 +130,10 @@ export function planEncoding(job: Pick<Job, 'source' | 'media' | 'options'>): En
 
 /** AAC profiles (ffprobe's names) every HLS player decodes, MSE in browsers included. */
 const PLAYABLE_AAC = new Set(['LC', 'HE-AAC', 'HE-AACv2']);
+
+function playableAudio(audio: NonNullable<Job['media']['audio']>): boolean {
+  return audio.codec === 'aac' && (audio.profile === undefined || PLAYABLE_AAC.has(audio.profile));
+}
 
 /** ffprobe's colour matrix names, as the matrix the pixels were made with. */
 const MATRIX_OF: Record<string, SourceMatrix> = {
@@ -162,6 +180,7 @@ export function describePlan(plan: EncodingPlan): string {
   const reasons = plan.reasons ?? [];
   if (plan.video === 'copy') return reasons.join('; ');
   if (plan.video === 'none') return reasons.join('; ') || 'audio only';
+  if (plan.video === 'ladder') return `transcoding to a ladder of ${plan.rungs.length} rungs: ${reasons.join('; ')}`;
   const target = renditionNamed(plan.rendition).label;
   return `transcoding to ${target}${reasons.length > 0 ? `: ${reasons.join('; ')}` : ''}`;
 }

@@ -15,6 +15,11 @@ export interface ConversionOptions {
    * at the source's keyframes). Present only when true, so other runs keep their revisions.
    */
   transcode?: true;
+  /**
+   * An adaptive ladder instead of one rendition: `auto` (rungs chosen from the source, ./ladder.ts)
+   * or the rungs' heights. Absent: one rendition, as `profile` says (`--ladder source`).
+   */
+  ladder?: 'auto' | number[];
 }
 
 export const DEFAULT_OPTIONS: ConversionOptions = { segmentSeconds: 10, profile: DEFAULT_RENDITION };
@@ -65,6 +70,8 @@ export interface VideoStream {
   width: number;
   height: number;
   frameRate?: number;
+  /** The stream's average bit rate in bits per second, where the file says. */
+  bitRate?: number;
   /** ffprobe's names: "High", "High 10", "Main 10", "High 4:4:4 Predictive"… */
   profile?: string;
   /** ffprobe's level × 10 (40 = 4.0). */
@@ -113,7 +120,30 @@ export interface Job {
  * (./renditions.ts) says, or absent (audio only).
  */
 export type EncodingPlan = StreamPlan &
-  ({ video: 'encode'; rendition: RenditionName } | { video: 'copy'; rendition?: never } | { video: 'none'; rendition?: never });
+  (
+    | { video: 'encode'; rendition: RenditionName; rungs?: never }
+    | { video: 'ladder'; rungs: RungPlan[]; rendition?: never }
+    | { video: 'copy'; rendition?: never; rungs?: never }
+    | { video: 'none'; rendition?: never; rungs?: never }
+  );
+
+/**
+ * One rung of a ladder as planned for this source (./ladder.ts): its size, its rates and its
+ * sound. Every rung is encoded from one decode of each chunk, cut at the same times.
+ */
+export interface RungPlan {
+  /** `720p`: its media playlist's name and the route record's rendition. */
+  name: string;
+  width: number;
+  height: number;
+  /** Average and peak (VBV) video bit rate, and the VBV buffer, in kbit/s. */
+  kbps: number;
+  maxKbps: number;
+  bufferKbps: number;
+  profile: 'baseline' | 'main' | 'high';
+  /** The ladder's shared sound, or the cellular rung's own (./renditions.ts LADDER_AUDIO_KBPS). */
+  audio: 'shared' | 'low';
+}
 
 /** What an EncodingPlan says besides the picture's treatment. */
 export interface StreamPlan {
@@ -146,6 +176,10 @@ export interface ColourPlan {
 /** One segment as SegmentMedia stored it in the work bucket. */
 export interface SegmentRecord {
   index: number;
+  /** A ladder's rung (RungPlan.name) the segment belongs to; absent with one rendition. */
+  rendition?: string;
+  /** Its number within its rung (a ladder's segments are numbered across every rung). */
+  position?: number;
   key: string;
   bytes: number;
   /** CRC-32 of the bytes, computed on upload: the package's zip headers carry it. */
@@ -153,6 +187,8 @@ export interface SegmentRecord {
   /** Seconds, from ffmpeg's segment list. */
   start: number;
   duration: number;
+  /** A rung's first segment: the CODECS its variant declares, read from its bytes (./ts-codecs.ts). */
+  codecs?: string;
 }
 
 export interface SegmentManifest {
@@ -279,6 +315,10 @@ export interface PackageReceipt {
 
 export interface SegmentOffset {
   index: number;
+  /** As its SegmentRecord says. */
+  rendition?: string;
+  position?: number;
+  codecs?: string;
   /** The package's number: the segment's URI in the playlist is `<package>.ts`. */
   package: number;
   functionName: string;
@@ -323,10 +363,28 @@ export interface RouteRecord {
   renditions?: RenditionPlaylist[];
 }
 
+/** A rung as its variant declares it (bit rates measured from its stored segments). */
+export interface RenditionResult {
+  name: string;
+  width: number;
+  height: number;
+  bandwidth: number;
+  averageBandwidth: number;
+  codecs: string;
+  playlistKey: string;
+}
+
 /** A rendition's media playlist, as a route record names it. */
 export interface RenditionPlaylist {
-  rendition: RenditionName;
+  /** A profile's name (./renditions.ts), or a ladder's rung (`720p`). */
+  rendition: string;
   playlistKey: string;
+  /** A ladder's rung as its variant declares it (bit rates in bits per second, measured). */
+  width?: number;
+  height?: number;
+  bandwidth?: number;
+  averageBandwidth?: number;
+  codecs?: string;
 }
 
 /**

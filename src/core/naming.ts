@@ -215,7 +215,9 @@ export function checkNamesFit(functionPrefix: string, videoId: string, revision:
 /** Object keys: the work area per revision, the output playlist per revision, the route per video. */
 export const keys = {
   workPrefix: (videoId: string, revision: string) => `${videoId}/${revision}/`,
-  segment: (videoId: string, revision: string, index: number) => `${videoId}/${revision}/segments/${String(index).padStart(5, '0')}.ts`,
+  /** Segment n (of a ladder's rung, in its own folder). */
+  segment: (videoId: string, revision: string, index: number, rendition?: string) =>
+    `${videoId}/${revision}/segments/${rendition === undefined ? '' : `${rendition}/`}${String(index).padStart(5, '0')}.ts`,
   manifest: (videoId: string, revision: string) => `${videoId}/${revision}/manifest.json`,
   /** Written before a package's function is created: what CleanUp deletes, without listing functions. */
   packageClaim: (videoId: string, revision: string, functionName: string) => `${videoId}/${revision}/packages/${functionName}`,
@@ -227,20 +229,27 @@ export const keys = {
   /** A transcode's chunks (a ChunkDocument, written by SegmentMedia). */
   chunks: (videoId: string, revision: string) => `${videoId}/${revision}/chunks/plan.json`,
   /** Chunk n's audio, encoded once for all by SegmentMedia (MPEG-TS on the output's timeline). */
-  chunkAudio: (videoId: string, revision: string, chunk: number) =>
-    `${videoId}/${revision}/chunks/${String(chunk).padStart(5, '0')}-audio.ts`,
+  chunkAudio: (videoId: string, revision: string, chunk: number, sound?: string) =>
+    `${videoId}/${revision}/chunks/${String(chunk).padStart(5, '0')}-audio${sound === undefined ? '' : `-${sound}`}.ts`,
   /** What chunk n's EncodeChunk made (a ChunkManifest). */
   chunkManifest: (videoId: string, revision: string, chunk: number) =>
     `${videoId}/${revision}/chunks/${String(chunk).padStart(5, '0')}.json`,
   offsets: (videoId: string, revision: string) => `${videoId}/${revision}/offsets.json`,
   outputPrefix: (videoId: string, revision: string) => `v/${videoId}/${revision}/`,
   playlist: (videoId: string, revision: string) => `v/${videoId}/${revision}/index.m3u8`,
+  /** A ladder's rung's media playlist, beside the multivariant playlist at `playlist`. */
+  renditionPlaylist: (videoId: string, revision: string, rendition: string) => `v/${videoId}/${revision}/${rendition}.m3u8`,
   route: (videoId: string) => `routes/${videoId}.json`,
   routesPrefix: 'routes/',
 } as const;
 
 export function playbackPath(videoId: string): string {
   return `/v/${videoId}/index.m3u8`;
+}
+
+/** A ladder's rung's media playlist, as the multivariant playlist at playbackPath names it. */
+export function renditionPlaybackPath(videoId: string, revision: string, rendition: string): string {
+  return `/v/${videoId}/${revision}/${rendition}.m3u8`;
 }
 
 /** SegmentMedia's scratch folders: `<scratch>/segment-<videoId>-<process tag>-XXXXXX` (gc finds a killed run's by it). */

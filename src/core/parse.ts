@@ -11,11 +11,13 @@ import type {
   HdrTransfer,
   Job,
   ProbeResult,
+  RungPlan,
   StreamPlan,
   Upload,
 } from './model';
 import { DEFAULT_OPTIONS } from './model';
 import { isRenditionName, RENDITION_NAMES, type RenditionName } from './renditions';
+import { LADDER_HEIGHTS } from './ladder';
 
 type Json = Record<string, unknown>;
 
@@ -62,7 +64,7 @@ export function renditionAt(value: unknown, path: string): RenditionName {
   return name;
 }
 
-const VIDEO_PLANS: readonly EncodingPlan['video'][] = ['copy', 'encode', 'none'];
+const VIDEO_PLANS: readonly EncodingPlan['video'][] = ['copy', 'encode', 'ladder', 'none'];
 /**
  * A plan written before the rendition table named the encoded picture by its codec and size: a run
  * in flight across a deploy (its Job in the next state's input, its chunk document) reads as today's.
@@ -122,7 +124,54 @@ export function parseEncodingPlan(value: unknown, path: string): EncodingPlan {
     ...(reasons && { reasons }),
     ...(warnings && { warnings }),
   };
-  return video === 'encode' ? { video, rendition: named!, ...plan } : { video, ...plan };
+  if (video === 'encode') return { video, rendition: named!, ...plan };
+  if (video === 'ladder')
+    return { video, rungs: arrayAt(raw.rungs, `${path}.rungs`).map((r, i) => rungAt(r, `${path}.rungs[${i}]`)), ...plan };
+  return { video: video as 'copy' | 'none', ...plan };
+}
+
+/** A rung's name: `720p`, or a rendition's. */
+const RUNG_NAME = /^[1-9][0-9]{1,3}p$/;
+
+/** A rendition's name in a route record or a segment's: a profile's (./renditions.ts), or a ladder's rung (`720p`). */
+export function renditionOrRungAt(value: unknown, path: string): string {
+  const name = stringAt(value, path);
+  if (!isRenditionName(name) && !RUNG_NAME.test(name)) fail(path, `one of ${RENDITION_NAMES.join(', ')}, or a rung such as 720p`);
+  return name;
+}
+
+function rungAt(value: unknown, path: string): RungPlan {
+  const raw = objectAt(value, path);
+  const whole = (v: unknown, at: string) => {
+    const n = numberAt(v, at);
+    if (!Number.isInteger(n) || n <= 0) fail(at, 'a whole number above 0');
+    return n;
+  };
+  const profile = stringAt(raw.profile, `${path}.profile`);
+  if (profile !== 'baseline' && profile !== 'main' && profile !== 'high') fail(`${path}.profile`, 'baseline, main or high');
+  const audio = stringAt(raw.audio, `${path}.audio`);
+  if (audio !== 'shared' && audio !== 'low') fail(`${path}.audio`, 'shared or low');
+  return {
+    name: renditionOrRungAt(raw.name, `${path}.name`),
+    width: whole(raw.width, `${path}.width`),
+    height: whole(raw.height, `${path}.height`),
+    kbps: whole(raw.kbps, `${path}.kbps`),
+    maxKbps: whole(raw.maxKbps, `${path}.maxKbps`),
+    bufferKbps: whole(raw.bufferKbps, `${path}.bufferKbps`),
+    profile,
+    audio,
+  };
+}
+
+/** The `ladder` option: absent or `source` (one rendition), `auto`, or rung heights of the table. */
+function ladderAt(value: unknown, path: string): 'auto' | number[] | undefined {
+  if (value === undefined || value === 'source') return undefined;
+  if (value === 'auto') return 'auto';
+  if (!Array.isArray(value) || value.length === 0) fail(path, `"auto", "source", or a list of rung heights (${LADDER_HEIGHTS.join(', ')})`);
+  const heights = (value as unknown[]).map((h, i) => numberAt(h, `${path}[${i}]`));
+  const unknown = heights.find((h) => !LADDER_HEIGHTS.includes(h));
+  if (unknown !== undefined) fail(path, `rung heights of the ladder (${LADDER_HEIGHTS.join(', ')}), not ${unknown}`);
+  return [...new Set(heights)].sort((a, b) => b - a);
 }
 
 export function parseOptions(value: unknown, path = 'options'): ConversionOptions {
@@ -133,7 +182,8 @@ export function parseOptions(value: unknown, path = 'options'): ConversionOption
   if (segmentSeconds < 1 || segmentSeconds > 60) fail(`${path}.segmentSeconds`, 'between 1 and 60');
   const profile = raw.profile === undefined ? DEFAULT_OPTIONS.profile : renditionAt(raw.profile, `${path}.profile`);
   if (raw.transcode !== undefined && typeof raw.transcode !== 'boolean') fail(`${path}.transcode`, 'true or false');
-  return { segmentSeconds, profile, ...(raw.transcode === true && { transcode: true as const }) };
+  const ladder = ladderAt(raw.ladder, `${path}.ladder`);
+  return { segmentSeconds, profile, ...(raw.transcode === true && { transcode: true as const }), ...(ladder && { ladder }) };
 }
 
 /**
@@ -150,7 +200,7 @@ export type ConversionRequest = Omit<ExecutionInput, 'revision'> & {
 /** What to type in the Step Functions console to start a conversion (README: Deploy to AWS). */
 export const CONSOLE_INPUT_HELP =
   'execution input must name the object to convert: {"key": "<object key in the input bucket>"}, ' +
-  `optionally with "options": {"segmentSeconds": 1-60, "profile": ${RENDITION_NAMES.map((n) => `"${n}"`).join(' or ')}, "transcode": true or false}`;
+  `optionally with "options": {"segmentSeconds": 1-60, "profile": ${RENDITION_NAMES.map((n) => `"${n}"`).join(' or ')}, "transcode": true or false, "ladder": "auto", "source" or heights such as [720, 360, 234]}`;
 
 /**
  * The S3 trigger and the CLI send `{source: {key}, revision, options}`; a person in the Step

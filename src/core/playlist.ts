@@ -154,3 +154,102 @@ export function assertPlaylist(text: string): PlaylistCheck {
   }
   return check;
 }
+
+/** One variant of a multivariant playlist: a rung's media playlist and what it is. */
+export interface Variant {
+  /** Relative URI of its media playlist. */
+  uri: string;
+  /** Peak and average bit rates of its segments, in bits per second (RFC 8216 §4.3.4.2). */
+  bandwidth: number;
+  averageBandwidth: number;
+  /** RFC 6381 codecs of its streams ("avc1.64001f,mp4a.40.2"). */
+  codecs: string;
+  width: number;
+  height: number;
+  frameRate?: number | undefined;
+}
+
+/** Peak (the largest segment's bit rate) and average bit rate of a rung's segments, in bits per second. */
+export function measuredBandwidth(segments: readonly Pick<PlaylistSegment, 'length' | 'duration'>[]): {
+  bandwidth: number;
+  averageBandwidth: number;
+} {
+  const seconds = segments.reduce((sum, s) => sum + s.duration, 0);
+  const bytes = segments.reduce((sum, s) => sum + s.length, 0);
+  const peak = Math.max(0, ...segments.filter((s) => s.duration > 0).map((s) => (s.length * 8) / s.duration));
+  return { bandwidth: Math.ceil(peak), averageBandwidth: Math.ceil(seconds > 0 ? (bytes * 8) / seconds : 0) };
+}
+
+/**
+ * A multivariant playlist (RFC 8216 §4.3.4.2): one EXT-X-STREAM-INF per variant, in the order
+ * given (a player that does not measure first starts with the first listed), each with the
+ * attributes Apple's HLS authoring spec asks of every variant (9.1–9.4, 9.13–9.15).
+ */
+export function renderMultivariant(variants: readonly Variant[]): string {
+  if (variants.length === 0) throw new PlaylistInvalid('a multivariant playlist needs at least one variant');
+  const lines = ['#EXTM3U', `#EXT-X-VERSION:${PLAYLIST_VERSION}`, '#EXT-X-INDEPENDENT-SEGMENTS'];
+  for (const v of variants) {
+    const attributes = [
+      `BANDWIDTH=${v.bandwidth}`,
+      `AVERAGE-BANDWIDTH=${v.averageBandwidth}`,
+      `CODECS="${v.codecs}"`,
+      `RESOLUTION=${v.width}x${v.height}`,
+      ...(v.frameRate ? [`FRAME-RATE=${v.frameRate.toFixed(3)}`] : []),
+    ];
+    lines.push(`#EXT-X-STREAM-INF:${attributes.join(',')}`, v.uri);
+  }
+  lines.push('');
+  return lines.join('\n');
+}
+
+const STREAM_INF = /^#EXT-X-STREAM-INF:(.*)$/;
+const PLAYLIST_URI = /^[^#\s/][^\s]*\.m3u8$/;
+
+/** An attribute list (RFC 8216 §4.2) as names and values, quotes removed; undefined when malformed. */
+export function attributeList(text: string): Map<string, string> | undefined {
+  const attributes = new Map<string, string>();
+  const pattern = /([A-Z0-9-]+)=("[^"\r\n]*"|[^",\s]*)(,|$)/y;
+  let at = 0;
+  while (at < text.length) {
+    pattern.lastIndex = at;
+    const match = pattern.exec(text);
+    if (!match) return undefined;
+    attributes.set(match[1]!, match[2]!.replace(/^"|"$/g, ''));
+    at = pattern.lastIndex;
+  }
+  return attributes;
+}
+
+/**
+ * Checks a multivariant playlist: every EXT-X-STREAM-INF well formed, with BANDWIDTH (RFC 8216
+ * §4.3.4.2 REQUIRED), the attributes Apple asks for, and a relative playlist URI on the next line.
+ */
+export function checkMultivariant(text: string): { variants: { attributes: Map<string, string>; uri: string }[]; problems: string[] } {
+  const problems: string[] = [];
+  const lines = text.split('\n').filter((l) => l !== '');
+  if (lines[0] !== '#EXTM3U') problems.push('line 1: the first line must be #EXTM3U');
+  const variants: { attributes: Map<string, string>; uri: string }[] = [];
+  lines.forEach((line, i) => {
+    const match = STREAM_INF.exec(line);
+    if (!match) return;
+    const attributes = attributeList(match[1]!);
+    const uri = lines[i + 1] ?? '';
+    if (!attributes) {
+      problems.push(`line ${i + 1}: malformed attribute list: ${line}`);
+      return;
+    }
+    for (const name of ['BANDWIDTH', 'AVERAGE-BANDWIDTH', 'CODECS', 'RESOLUTION'])
+      if (!attributes.has(name)) problems.push(`line ${i + 1}: EXT-X-STREAM-INF without ${name}`);
+    if (!/^[1-9][0-9]*$/.test(attributes.get('BANDWIDTH') ?? '')) problems.push(`line ${i + 1}: BANDWIDTH must be a whole number`);
+    if (!/^[0-9]+x[0-9]+$/.test(attributes.get('RESOLUTION') ?? '')) problems.push(`line ${i + 1}: RESOLUTION must be WxH`);
+    if (!PLAYLIST_URI.test(uri)) problems.push(`line ${i + 2}: a variant's URI must follow its EXT-X-STREAM-INF: ${uri}`);
+    variants.push({ attributes, uri });
+  });
+  if (variants.length === 0) problems.push('no variants');
+  return { variants, problems };
+}
+
+export function assertMultivariant(text: string): void {
+  const { problems } = checkMultivariant(text);
+  if (problems.length > 0) throw new PlaylistInvalid(`generated multivariant playlist breaks RFC 8216: ${problems.slice(0, 3).join('; ')}`);
+}

@@ -80,3 +80,36 @@ export function renditionNamed(name: RenditionName): Rendition & { name: Renditi
 export function describeRenditions(): string {
   return RENDITIONS.map((r) => `${r.name}: ${r.summary}`).join('; ');
 }
+
+// The ladder: the rungs an adaptive stream is made of, from the top down. Sizes are the short
+// side of the picture (the height of a landscape source, the width of a portrait one), the long
+// side following the source's aspect; rates are for 16:9 at up to 30 fps (libx264 veryfast, after
+// Apple's HLS authoring spec's example ladder) and scale with the picture's area and frame rate.
+// The lowest is the cellular rung (Apple 9.21: a variant at or below 192 kbit/s), with its own
+// sound at a low rate.
+
+/** One rung of the ladder table. */
+export interface LadderRung {
+  /** Its short side in pixels: the `--ladder` value and the name's number (`720p`). */
+  height: number;
+  /** Average video bit rate for 16:9 at up to 30 fps, in kbit/s; the peak is capped at 110 % of it. */
+  kbps: number;
+  profile: 'baseline' | 'main' | 'high';
+  /** The rung's sound: the ladder's shared sound, or the cellular rung's own at a low rate. */
+  audio: 'shared' | 'low';
+}
+
+export const LADDER: readonly LadderRung[] = [
+  { height: 1080, kbps: 5000, profile: 'high', audio: 'shared' },
+  { height: 720, kbps: 2800, profile: 'high', audio: 'shared' },
+  { height: 480, kbps: 1400, profile: 'main', audio: 'shared' },
+  { height: 360, kbps: 800, profile: 'main', audio: 'shared' },
+  { height: 234, kbps: 96, profile: 'main', audio: 'low' },
+];
+
+/** The ladder's shared sound and the cellular rung's, AAC-LC stereo, in kbit/s. */
+export const LADDER_AUDIO_KBPS = { shared: 128, low: 48 } as const;
+
+/** The peak (VBV maximum rate) over the average, and the VBV buffer in seconds of the peak. */
+export const LADDER_PEAK_RATIO = 1.1;
+export const LADDER_BUFFER_SECONDS = 1.5;

@@ -9,7 +9,7 @@ const SYNC = 0x47;
 const NULL_PID = 0x1fff;
 
 /** Each packet with payload: its offset in the buffer and its PID. */
-function* payloadPackets(ts: Uint8Array): Generator<{ at: number; pid: number }> {
+export function* payloadPackets(ts: Uint8Array): Generator<{ at: number; pid: number }> {
   for (let at = 0; at + PACKET <= ts.length; at += PACKET) {
     if (ts[at] !== SYNC) throw new RangeError(`not MPEG-TS: no sync byte at ${at}`);
     const pid = ((ts[at + 1]! & 0x1f) << 8) | ts[at + 2]!;

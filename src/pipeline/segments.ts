@@ -2,7 +2,8 @@
 // scratch folder, segments stored in the work bucket with their checksums, a run checked complete
 // against the input's duration, and the finishing — the last sliver merged, sizes checked, packages
 // planned and reserved, the manifest and batch plans written.
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
+import { segmentCodecs } from '../core/ts-codecs';
 import { forEachChunk } from '../file-chunks';
 import { processTag } from '../process-identity';
 import { CONTROL_PLANE_RETRY, retryTransient, type RetryOptions } from '../core/retry';
@@ -108,12 +109,35 @@ export async function storeSegments(
   records: SegmentRecord[] = [],
 ): Promise<SegmentRecord[]> {
   for await (const file of stream) {
-    const key = keys.segment(job.videoId, job.revision, file.index);
+    const key = keys.segment(job.videoId, job.revision, file.index, file.rendition);
     const crc = await crc32File(file.path);
+    // A ladder's variants declare their CODECS: read from the first segment of each rung.
+    const codecs = file.rendition !== undefined && file.index === 0 ? segmentCodecs(await headOf(file.path)) : undefined;
     await ports.objects.moveFile('work', key, file.path, 'video/mp2t');
-    records.push({ index: file.index, key, bytes: file.bytes, crc32: crc, start: file.start, duration: file.duration });
+    records.push({
+      index: file.index,
+      ...(file.rendition !== undefined && { rendition: file.rendition }),
+      key,
+      bytes: file.bytes,
+      crc32: crc,
+      start: file.start,
+      duration: file.duration,
+      ...(codecs && { codecs }),
+    });
   }
   return records;
+}
+
+/** A segment's first 256 KB (whole packets): its parameter sets and first sound. */
+async function headOf(path: string): Promise<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(188 * 1394);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    return head.subarray(0, bytesRead - (bytesRead % 188));
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Where the segments' media ends, in seconds. */
@@ -155,6 +179,37 @@ async function mergeSliver(segments: SegmentRecord[], ports: Pick<Ports, 'object
 }
 
 /**
+ * Each rung's segments (one list without a ladder), the last sliver merged in each, checked to
+ * cut at the same times in every rung (a player switches rungs at any boundary), and numbered
+ * across the rungs, rung after rung — so packing, packages and offsets need not know of rungs; a
+ * segment's `position` is its number within its rung.
+ */
+async function joinRungs(
+  plan: EncodingPlan,
+  segments: SegmentRecord[],
+  ports: Pick<Ports, 'objects'>,
+  segmentSeconds: number,
+): Promise<SegmentRecord[][]> {
+  if (plan.video !== 'ladder') {
+    await mergeSliver(segments, ports, segmentSeconds);
+    return [segments];
+  }
+  const rungs = plan.rungs.map((rung) => segments.filter((s) => s.rendition === rung.name));
+  for (const rung of rungs) await mergeSliver(rung, ports, segmentSeconds);
+  const [top, ...others] = rungs;
+  for (const [r, rung] of others.entries()) {
+    const apart = rung.findIndex((s, i) => !top![i] || Math.abs(s.start - top![i]!.start) > 0.001);
+    if (rung.length !== top!.length || apart !== -1) {
+      throw new SegmentationFailed(
+        `the ${plan.rungs[r + 1]!.name} rung has ${rung.length} segments and the ${plan.rungs[0]!.name} rung ${top!.length}${apart === -1 ? '' : `, apart from segment ${apart}`}: the rungs are not cut at the same times`,
+      );
+    }
+  }
+  let index = 0;
+  return rungs.map((rung) => rung.map((s) => ({ ...s, index: index++, position: s.index })));
+}
+
+/**
  * The segments are all in the work bucket: checked against the package limits and the free code
  * storage (before any function is created), packed, and the manifest and each batch's plan written.
  */
@@ -170,7 +225,8 @@ export async function finishSegmentation(
   extra: Pick<SegmentationResult, 'warnings' | 'ffmpeg' | 'chunks'>,
 ): Promise<SegmentationResult> {
   const { videoId, revision } = job;
-  await mergeSliver(segments, ports, job.options.segmentSeconds);
+  const rungs = await joinRungs(plan, segments, ports, job.options.segmentSeconds);
+  segments = rungs.flat();
   const manifest: SegmentManifest = { videoId, revision, plan, segments };
   // Limits before money: both checks run before any function is created.
   checkSegmentSizes(manifest, settings.maxPackageBytes, job.options.segmentSeconds);
@@ -213,7 +269,7 @@ export async function finishSegmentation(
     manifestKey,
     segmentCount: manifest.segments.length,
     packageCount: packages.length,
-    durationSeconds: manifest.segments.reduce((sum, s) => sum + s.duration, 0),
+    durationSeconds: rungs[0]!.reduce((sum, s) => sum + s.duration, 0),
     plan,
     ...(extra.warnings?.length && { warnings: extra.warnings }),
     batches: batches.map((b) => b.batch),

@@ -97,6 +97,8 @@ export const URL_REFRESH_MARGIN_MS = 60_000;
 const MAX_PATH = 200;
 // `/v/<id>/index.m3u8`, `/v/<id>/<revision>/<n>.ts`, or `/v/<id>/<n>.ts` (playlists written before revisions were named).
 const ROUTE = /^\/v\/([a-z0-9-]{1,64})\/(?:(index\.m3u8)|(?:([a-z0-9]{4,16})\/)?(0|[1-9][0-9]{0,4})\.ts)$/;
+// `/v/<id>/<revision>/<rung>.m3u8`: a ladder's rung's media playlist, as its multivariant playlist names it.
+const RENDITION_PLAYLIST = /^\/v\/([a-z0-9-]{1,64})\/([a-z0-9]{4,16})\/([1-9][0-9]{1,3}p)\.m3u8$/;
 
 export const CORS = {
   'Access-Control-Allow-Origin': '*',
@@ -139,11 +141,14 @@ export const gone = () => text(410, 'gone: this video was converted again; load 
 
 /** A playback path, parsed: a playlist request, or a segment's package (`revision` absent on old URIs). */
 export type PlaybackTarget =
-  | { videoId: string; playlist: true }
+  | { videoId: string; playlist: true; rendition?: undefined }
+  | { videoId: string; playlist: true; revision: string; rendition: string }
   | { videoId: string; playlist: false; revision: string | undefined; packageIndex: number };
 
 /** Only the exact shapes we publish: anything encoded, dotted or overlong never reaches a store. */
 export function playbackTarget(path: string): PlaybackTarget | undefined {
+  const rung = path.length <= MAX_PATH ? RENDITION_PLAYLIST.exec(path) : null;
+  if (rung) return isVideoId(rung[1]!) ? { videoId: rung[1]!, playlist: true, revision: rung[2]!, rendition: rung[3]! } : undefined;
   const match = path.length <= MAX_PATH ? ROUTE.exec(path) : null;
   if (!match || !isVideoId(match[1]!)) return undefined;
   const videoId = match[1]!;
@@ -166,6 +171,24 @@ export function playlistText(key: string, ports: ServeSegmentPorts, { records }:
     );
   if (!records) return read();
   return records.playlists.fresh(key) ?? records.playlists.get(key, read);
+}
+
+/**
+ * The key of the playlist a playlist request names: the route's own (its multivariant playlist,
+ * with a ladder), or a rung's media playlist of the route's revision or of a retired one within its
+ * grace ('gone' after it); undefined when there is none such.
+ */
+export function playlistKeyOf(
+  route: RouteRecord,
+  target: Extract<PlaybackTarget, { playlist: true }>,
+  now: number,
+): string | 'gone' | undefined {
+  if (target.rendition === undefined) return route.playlistKey;
+  const served = answeredRevision(route, target.revision, now);
+  if (!served || served === 'gone') return served;
+  // Only a ladder's rungs have playlists of their own: a single rendition's is the route's own.
+  const rung = served.renditions?.find((r) => r.rendition === target.rendition && r.playlistKey !== served.playlistKey);
+  return rung?.playlistKey;
 }
 
 /**

@@ -75,7 +75,7 @@ export async function computeOffsets(
   if (packed.length !== manifest.segments.length || packed.some((index, i) => index !== i)) {
     throw new PackageMismatch(`${manifest.segments.length} segments, but the packages hold ${packed.length} entries`);
   }
-  const durations = new Map(manifest.segments.map((s) => [s.index, s.duration]));
+  const byIndex = new Map(manifest.segments.map((s) => [s.index, s]));
 
   // Every call is retried on its own on throttling and transient faults, at the control plane's
   // pace: one bad call out of hundreds must not throw away the whole Task's work (the ASL Retry
@@ -106,13 +106,16 @@ export async function computeOffsets(
           `package ${receipt.functionName} holds ${header.name} (${header.compressedSize} bytes), expected ${entry.name} (${entry.bytes} bytes)`,
         );
       }
+      const segment = byIndex.get(entry.index);
       offsets.push({
         index: entry.index,
+        ...(segment?.rendition !== undefined && { rendition: segment.rendition, position: segment.position ?? 0 }),
+        ...(segment?.codecs !== undefined && { codecs: segment.codecs }),
         package: receipt.package,
         functionName: receipt.functionName,
         offset: at + header.headerLength,
         length: header.compressedSize,
-        duration: durations.get(entry.index) ?? 0,
+        duration: segment?.duration ?? 0,
       });
       at += header.headerLength + header.compressedSize;
     }

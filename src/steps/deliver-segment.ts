@@ -21,6 +21,7 @@ import {
   gone,
   PackageUrlCache,
   playbackTarget,
+  playlistKeyOf,
   playlistResponse,
   playlistText,
   routeOf,
@@ -57,7 +58,8 @@ const DELIVERY_CORS = {
   'Access-Control-Expose-Headers': 'Content-Length, Content-Range, Accept-Ranges',
 };
 
-const SEGMENT = /^\/v\/([a-z0-9-]{1,64})\/([a-z0-9]{4,16})\/s(0|[1-9][0-9]{0,5})\.ts$/;
+// `/v/<id>/<revision>/s<i>.ts`, or a ladder's rung's `/v/<id>/<revision>/<rung>/s<i>.ts`.
+const SEGMENT = /^\/v\/([a-z0-9-]{1,64})\/([a-z0-9]{4,16})\/(?:([1-9][0-9]{1,3}p)\/)?s(0|[1-9][0-9]{0,5})\.ts$/;
 
 function withCors(answer: ServeResponse): DeliverResponse {
   return { ...answer, headers: { ...answer.headers, ...DELIVERY_CORS } };
@@ -65,14 +67,20 @@ function withCors(answer: ServeResponse): DeliverResponse {
 
 const refuse = (status: number, why: string, extra: Record<string, string> = {}) => withCors(text(status, `${why}\n`, extra));
 
-/** The redirect playlist's segments as resources of their own: `<revision>/s<i>.ts`, no byte ranges. */
-export function proxiedPlaylist(redirectPlaylist: string, revision: string): string {
+/**
+ * The redirect playlist's segments as resources of their own, no byte ranges: `<prefix>/s<i>.ts`
+ * — the revision's for the route's own playlist, the rung's for a ladder's media playlist (which
+ * sits in its revision's folder already). A multivariant playlist goes as it is: its variants'
+ * URIs are the same on either origin.
+ */
+export function proxiedPlaylist(redirectPlaylist: string, prefix: string): string {
+  if (redirectPlaylist.includes('#EXT-X-STREAM-INF:')) return redirectPlaylist;
   let index = 0;
   const lines: string[] = [];
   for (const line of redirectPlaylist.split('\n')) {
     if (line.startsWith('#EXT-X-BYTERANGE:')) continue;
     if (line.startsWith('#EXT-X-VERSION:')) lines.push('#EXT-X-VERSION:3');
-    else if (line !== '' && !line.startsWith('#')) lines.push(`${revision}/s${index++}.ts`);
+    else if (line !== '' && !line.startsWith('#')) lines.push(`${prefix}/s${index++}.ts`);
     else lines.push(line);
   }
   return lines.join('\n');
@@ -92,21 +100,27 @@ export async function deliverSegment(request: ServeRequest, ports: ServeSegmentP
   if (!route) return refuse(404, 'not found');
 
   if (!segmentMatch) {
-    const playlist = await playlistText(route.playlistKey, ports, caches);
-    return playlist ? withCors(await playlistResponse(proxiedPlaylist(playlist, route.revision), request)) : refuse(404, 'not found');
+    const key = playlistTarget?.playlist ? playlistKeyOf(route, playlistTarget, now) : undefined;
+    if (key === 'gone') return withCors(gone());
+    const playlist = key && (await playlistText(key, ports, caches));
+    const prefix = (playlistTarget?.playlist && playlistTarget.rendition) || route.revision;
+    return playlist ? withCors(await playlistResponse(proxiedPlaylist(playlist, prefix), request)) : refuse(404, 'not found');
   }
 
-  // Segment i of the revision's own playlist: its package and its bytes inside it.
-  const served = answeredRevision(route, segmentMatch[2]!, now);
+  // Segment i of the revision's own playlist (or of its rung's): its package and its bytes inside it.
+  const [, , revision, rung, number] = segmentMatch;
+  const served = answeredRevision(route, revision!, now);
   if (served === 'gone') return withCors(gone());
   if (!served) return refuse(404, 'not found');
-  const { playlistKey } = served;
+  const playlistKey = rung === undefined ? served.playlistKey : served.renditions?.find((r) => r.rendition === rung)?.playlistKey;
+  if (playlistKey === undefined || (rung !== undefined && playlistKey === served.playlistKey)) return refuse(404, 'not found');
   const segments = await caches.segments.get(playlistKey, async () => {
     const playlist = await playlistText(playlistKey, ports, caches);
     return playlist === undefined ? undefined : checkPlaylist(playlist).segments;
   });
-  const segment = segments?.[Number(segmentMatch[3])];
-  const target = segment && playbackTarget(`/v/${videoId}/${segment.uri}`);
+  const segment = segments?.[Number(number)];
+  // A rung's playlist names its packages beside it (`<n>.ts`), the route's own under its revision.
+  const target = segment && playbackTarget(`/v/${videoId}/${rung === undefined ? '' : `${revision}/`}${segment.uri}`);
   const functionName = target && !target.playlist ? served.packages[target.packageIndex] : undefined;
   if (!segment || !functionName) return refuse(404, 'not found');
 

@@ -10,6 +10,7 @@ import type { Ports } from '../ports';
 import { readDocument } from '../read-document';
 import { round2, storeSegments, withInput } from '../pipeline/segments';
 import { entry } from './entry';
+import { hasLowAudio, LOW_AUDIO } from '../core/ladder';
 
 import { parseEncodeChunkInput } from '../core/parse';
 
@@ -30,8 +31,10 @@ export async function encodeChunk(input: EncodeChunkInput, ports: EncodeChunkPor
   const job = { videoId, revision, source: document.source };
   let seconds = 0;
   const records = await withInput(job, ports, settings.scratchDir, async (location, outDir) => {
-    const audio =
-      chunk < document.audioChunks ? await ports.objects.readableLocation('work', keys.chunkAudio(videoId, revision, chunk)) : undefined;
+    const sound = (name?: string) =>
+      chunk < document.audioChunks ? ports.objects.readableLocation('work', keys.chunkAudio(videoId, revision, chunk, name)) : undefined;
+    const audio = await sound();
+    const lowAudio = hasLowAudio(document.plan) ? await sound(LOW_AUDIO) : undefined;
     const stream = await ports.media.encodeChunk({
       input: location,
       format: FORMAT_OF[supportedExtension(document.source.key)],
@@ -42,6 +45,7 @@ export async function encodeChunk(input: EncodeChunkInput, ports: EncodeChunkPor
       start: part.start,
       end: part.end,
       audio,
+      lowAudio,
       outDir,
       timeOffset: document.timeOffset,
       sourceStart: document.sourceStart,

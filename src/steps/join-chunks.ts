@@ -12,6 +12,7 @@ import type { Ports } from '../ports';
 import { readDocument } from '../read-document';
 import { checkComplete, finishSegmentation, type SegmentMediaSettings } from '../pipeline/segments';
 import { entry, segmentationProgress } from './entry';
+import { hasLowAudio, LOW_AUDIO } from '../core/ladder';
 
 import { parseJoinChunksInput } from '../core/parse';
 
@@ -65,29 +66,43 @@ export async function joinChunks(
   const document = await readDocument(ports.objects, 'work', keys.chunks(videoId, revision), parseChunkDocument);
   const segments: SegmentRecord[] = [];
   const seconds: number[] = [];
-  // The continuity counters each PID ended with in the chunk before (undefined before the first).
-  let ended: Map<number, number> | undefined;
+  const made = [];
   for (const chunk of document.chunks) {
-    const made = await readDocument(ports.objects, 'work', keys.chunkManifest(videoId, revision, chunk.chunk), parseChunkManifest);
-    seconds.push(made.seconds);
-    made.records.forEach((record, i) => {
-      const due = segments.length + i;
-      if (record.index !== due) {
-        throw new SegmentationFailed(
-          `chunk ${chunk.chunk} made segment ${record.index} where segment ${due} was due: the chunks do not join up`,
-        );
-      }
-    });
-    const joined = await continueCounters(made.records, ended, ports);
-    segments.push(...joined.records);
-    ended = joined.ended;
+    const manifest = await readDocument(ports.objects, 'work', keys.chunkManifest(videoId, revision, chunk.chunk), parseChunkManifest);
+    seconds.push(manifest.seconds);
+    made.push(manifest);
+  }
+  // Each rung (one, without a ladder) is its own transport stream across the chunks, rung after rung.
+  const rungs = document.plan.video === 'ladder' ? document.plan.rungs.map((r) => r.name) : [undefined];
+  for (const rung of rungs) {
+    const named = rung === undefined ? '' : ` of ${rung}`;
+    let count = 0;
+    // The continuity counters each PID ended with in the chunk before (undefined before the first).
+    let ended: Map<number, number> | undefined;
+    for (const [c, manifest] of made.entries()) {
+      const records = manifest.records.filter((r) => r.rendition === rung);
+      records.forEach((record, i) => {
+        const due = count + i;
+        if (record.index !== due) {
+          throw new SegmentationFailed(
+            `chunk ${c} made segment ${record.index}${named} where segment ${due} was due: the chunks do not join up`,
+          );
+        }
+      });
+      const joined = await continueCounters(records, ended, ports);
+      segments.push(...joined.records);
+      count += records.length;
+      ended = joined.ended;
+    }
   }
   checkComplete(job, segments);
   const result = await finishSegmentation(job, document.plan, segments, ports, settings, {
     chunks: { count: document.chunks.length, seconds },
   });
   // The audio parts are in the segments now.
-  for (let chunk = 0; chunk < document.audioChunks; chunk++) await ports.objects.delete('work', keys.chunkAudio(videoId, revision, chunk));
+  const sounds = hasLowAudio(document.plan) ? [undefined, LOW_AUDIO] : [undefined];
+  for (let chunk = 0; chunk < document.audioChunks; chunk++)
+    for (const sound of sounds) await ports.objects.delete('work', keys.chunkAudio(videoId, revision, chunk, sound));
   return result;
 }
 

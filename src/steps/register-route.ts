@@ -3,9 +3,9 @@
 import { parseOffsets } from '../core/documents';
 import { InputNotFound, InvalidRequest, VideoDeleted } from '../core/errors';
 import { isInGrace, retiredInGrace } from '../core/grace';
-import { numberAt, objectAt, parseJob, stringAt } from '../core/parse';
-import type { Job, OffsetsDocument, RetiredRevision, RouteRecord } from '../core/model';
-import { keys, playbackPath } from '../core/naming';
+import { arrayAt, numberAt, objectAt, parseJob, renditionOrRungAt, stringAt } from '../core/parse';
+import type { Job, OffsetsDocument, RenditionResult, RetiredRevision, RouteRecord } from '../core/model';
+import { keys, playbackPath, renditionPlaybackPath } from '../core/naming';
 import type { Ports } from '../ports';
 import { readDocument } from '../read-document';
 import type { RetryOptions } from '../core/retry';
@@ -27,7 +27,7 @@ export interface RegisterRouteSettings {
 
 export interface RegisterRouteInput {
   job: Job;
-  playlist: { playlistKey: string; durationSeconds: number };
+  playlist: { playlistKey: string; durationSeconds: number; renditions?: RenditionResult[] };
   offsetsKey: string;
 }
 
@@ -39,6 +39,7 @@ export function parseRegisterRouteInput(event: unknown): RegisterRouteInput {
     playlist: {
       playlistKey: stringAt(playlist.playlistKey, 'playlist.playlistKey'),
       durationSeconds: numberAt(playlist.durationSeconds, 'playlist.durationSeconds'),
+      ...(playlist.renditions !== undefined && { renditions: renditionResultsAt(playlist.renditions, 'playlist.renditions') }),
     },
     offsetsKey: stringAt(raw.offsetsKey, 'offsetsKey'),
   };
@@ -52,6 +53,36 @@ export interface RouteResult {
   segmentCount: number;
   durationSeconds: number;
   packages: number;
+  /** A ladder's rungs: each one's variant and the path of its media playlist. */
+  renditions?: RenditionRoute[];
+}
+
+/** A rung as `convert` reports it (RouteResult.renditions). */
+export interface RenditionRoute {
+  name: string;
+  width: number;
+  height: number;
+  bandwidth: number;
+  averageBandwidth: number;
+  codecs: string;
+  /** Its media playlist's playback path (`/v/<id>/<revision>/<rung>.m3u8`). */
+  playlist: string;
+}
+
+function renditionResultsAt(value: unknown, path: string): RenditionResult[] {
+  return arrayAt(value, path).map((item, i) => {
+    const r = objectAt(item, `${path}[${i}]`);
+    const at = (name: string) => `${path}[${i}].${name}`;
+    return {
+      name: renditionOrRungAt(r.name, at('name')),
+      width: numberAt(r.width, at('width')),
+      height: numberAt(r.height, at('height')),
+      bandwidth: numberAt(r.bandwidth, at('bandwidth')),
+      averageBandwidth: numberAt(r.averageBandwidth, at('averageBandwidth')),
+      codecs: stringAt(r.codecs, at('codecs')),
+      playlistKey: stringAt(r.playlistKey, at('playlistKey')),
+    };
+  });
 }
 
 export async function registerRoute(
@@ -137,12 +168,15 @@ function newRecord(
     kind: job.source.kind,
     playlistKey: playlist.playlistKey,
     durationSeconds: playlist.durationSeconds,
-    segmentCount: offsets.segments.length,
+    // A ladder's count is one rung's: each rung has the same segments.
+    segmentCount: offsets.segments.filter((s) => s.rendition === offsets.segments[0]?.rendition).length,
     packages,
     registeredAt: new Date(now).toISOString(),
     addressing: 'revision',
     ...(job.upload && { upload: job.upload }),
-    renditions: [{ rendition: job.options.profile, playlistKey: playlist.playlistKey }],
+    renditions: playlist.renditions?.map(({ name, playlistKey, ...variant }) => ({ rendition: name, playlistKey, ...variant })) ?? [
+      { rendition: job.options.profile, playlistKey: playlist.playlistKey },
+    ],
   };
   const retired = [
     ...(previous
@@ -188,6 +222,17 @@ function resultOf(record: RouteRecord): RouteResult {
     segmentCount: record.segmentCount,
     durationSeconds: record.durationSeconds,
     packages: record.packages.length,
+    ...(record.renditions?.some((r) => r.bandwidth !== undefined) && {
+      renditions: record.renditions.map((r) => ({
+        name: r.rendition,
+        width: r.width ?? 0,
+        height: r.height ?? 0,
+        bandwidth: r.bandwidth ?? 0,
+        averageBandwidth: r.averageBandwidth ?? 0,
+        codecs: r.codecs ?? '',
+        playlist: renditionPlaybackPath(record.videoId, record.revision, r.rendition),
+      })),
+    }),
   };
 }
 

@@ -101,9 +101,10 @@ async function startTranscode(
         timeOffset,
         sourceStart,
       });
+      // A ladder's cellular rung's own sound comes beside the shared one, cut at the same times.
       for await (const part of stream) {
-        await ports.objects.moveFile('work', keys.chunkAudio(videoId, revision, part.index), part.path, 'video/mp2t');
-        audioChunks = Math.max(audioChunks, part.index + 1);
+        await ports.objects.moveFile('work', keys.chunkAudio(videoId, revision, part.index, part.rendition), part.path, 'video/mp2t');
+        if (part.rendition === undefined) audioChunks = Math.max(audioChunks, part.index + 1);
       }
       timing = stream.timing?.();
     });

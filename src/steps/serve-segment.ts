@@ -20,6 +20,7 @@ import {
   gone,
   playbackTarget,
   routeOf,
+  playlistKeyOf,
   playlistText,
   packageOf,
   playlistResponse,
@@ -38,7 +39,9 @@ export async function serveSegment(request: ServeRequest, ports: ServeSegmentPor
   if (!route) return notFound();
 
   if (target.playlist) {
-    const playlist = await playlistText(route.playlistKey, ports, caches);
+    const key = playlistKeyOf(route, target, now);
+    if (key === 'gone') return gone();
+    const playlist = key && (await playlistText(key, ports, caches));
     return playlist ? playlistResponse(playlist, request) : notFound();
   }
 

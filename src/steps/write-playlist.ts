@@ -4,7 +4,9 @@ import { parseOffsets } from '../core/documents';
 import { objectAt, parseJob, stringAt } from '../core/parse';
 import type { Job } from '../core/model';
 import { keys } from '../core/naming';
-import { assertPlaylist, renderPlaylist } from '../core/playlist';
+import { PlaylistInvalid } from '../core/errors';
+import type { RenditionResult, RungPlan, SegmentOffset } from '../core/model';
+import { assertMultivariant, assertPlaylist, measuredBandwidth, renderMultivariant, renderPlaylist } from '../core/playlist';
 import type { Ports } from '../ports';
 import { readDocument } from '../read-document';
 import { refusePublished } from '../registry/routes';
@@ -27,7 +29,12 @@ export interface PlaylistResult {
   segmentCount: number;
   durationSeconds: number;
   targetDuration: number;
+  /** A ladder's rungs, from the top down: `playlistKey` is then the multivariant playlist naming their media playlists. */
+  renditions?: RenditionResult[];
 }
+
+/** A player that does not measure first starts with the first variant listed: the highest at or below this peak. */
+export const FIRST_VARIANT_MAX_BANDWIDTH = 2_000_000;
 
 /**
  * Package n of a revision is addressed as `<revision>/<n>.ts`, relative to the playlist, so any
@@ -42,6 +49,7 @@ export async function writePlaylist({ job, offsetsKey }: WritePlaylistInput, por
   // A published revision's playlist is what players hold: never written again (ValidateInput refused such a run already).
   await refusePublished(ports.objects, job.videoId, job.revision);
   const offsets = await readDocument(ports.objects, 'work', offsetsKey, parseOffsets);
+  if (job.plan?.video === 'ladder') return writeLadder(job, job.plan.rungs, offsets.segments, ports);
   const segments = [...offsets.segments].sort((a, b) => a.index - b.index);
   const text = renderPlaylist(
     segments.map((s) => ({ duration: s.duration, uri: packageUri(job.revision, s.package), length: s.length, offset: s.offset })),
@@ -54,6 +62,55 @@ export async function writePlaylist({ job, offsetsKey }: WritePlaylistInput, por
     segmentCount: segments.length,
     durationSeconds: segments.reduce((sum, s) => sum + s.duration, 0),
     targetDuration: checked.targetDuration,
+  };
+}
+
+/**
+ * A ladder's playlists: each rung's media playlist (`<revision>/<rung>.m3u8`, its segments'
+ * URIs `<package>.ts` beside it), checked as a single rendition's is and cut at the same times in
+ * every rung; then the multivariant playlist at the revision's playlist key, naming them with
+ * their measured bit rates and the CODECS read from their first segment.
+ */
+async function writeLadder(
+  job: Job,
+  rungs: readonly RungPlan[],
+  offsets: readonly SegmentOffset[],
+  ports: WritePlaylistPorts,
+): Promise<PlaylistResult> {
+  const renditions: RenditionResult[] = [];
+  let reference: { name: string; durations: string } | undefined;
+  let targetDuration = 0;
+  for (const rung of rungs) {
+    const segments = offsets.filter((s) => s.rendition === rung.name).sort((a, b) => (a.position ?? 0) - (b.position ?? 0));
+    const entries = segments.map((s) => ({ duration: s.duration, uri: `${s.package}.ts`, length: s.length, offset: s.offset }));
+    const text = renderPlaylist(entries);
+    const checked = assertPlaylist(text);
+    // A player switches rungs at any segment boundary: every rung's EXTINF list is the same.
+    const durations = entries.map((e) => e.duration.toFixed(6)).join(',');
+    reference ??= { name: rung.name, durations };
+    if (durations !== reference.durations)
+      throw new PlaylistInvalid(`the ${rung.name} rung's segments are not cut where the ${reference.name} rung's are`);
+    targetDuration = Math.max(targetDuration, checked.targetDuration);
+    const codecs = segments[0]?.codecs;
+    if (!codecs) throw new PlaylistInvalid(`the ${rung.name} rung's first segment has no codecs recorded`);
+    const playlistKey = keys.renditionPlaylist(job.videoId, job.revision, rung.name);
+    await ports.objects.put('output', playlistKey, text, 'application/vnd.apple.mpegurl');
+    renditions.push({ name: rung.name, width: rung.width, height: rung.height, ...measuredBandwidth(entries), codecs, playlistKey });
+  }
+  const first = renditions.find((r) => r.bandwidth <= FIRST_VARIANT_MAX_BANDWIDTH) ?? renditions.at(-1)!;
+  const ordered = [first, ...renditions.filter((r) => r !== first)];
+  const frameRate = job.media.video?.frameRate;
+  const text = renderMultivariant(ordered.map((r) => ({ ...r, uri: `${job.revision}/${r.name}.m3u8`, frameRate })));
+  assertMultivariant(text);
+  const playlistKey = keys.playlist(job.videoId, job.revision);
+  await ports.objects.put('output', playlistKey, text, 'application/vnd.apple.mpegurl');
+  const top = offsets.filter((s) => s.rendition === rungs[0]!.name);
+  return {
+    playlistKey,
+    segmentCount: top.length,
+    durationSeconds: top.reduce((sum, s) => sum + s.duration, 0),
+    targetDuration,
+    renditions,
   };
 }
 

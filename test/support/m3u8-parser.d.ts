@@ -12,6 +12,14 @@ declare module 'm3u8-parser' {
     playlistType?: string;
     endList?: boolean;
     segments: ParsedSegment[];
+    /** A multivariant playlist's variants (EXT-X-STREAM-INF), attributes parsed (RESOLUTION as width and height). */
+    playlists: ParsedVariant[];
+    /** EXT-X-I-FRAME-STREAM-INF lines. */
+    iFramePlaylists?: ParsedVariant[];
+  }
+  export interface ParsedVariant {
+    uri: string;
+    attributes: Record<string, string | number | { width: number; height: number }>;
   }
   export class Parser {
     manifest: ParsedManifest;

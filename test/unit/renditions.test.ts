@@ -58,6 +58,8 @@ describe('the rendition table', () => {
   it('refuses an encoded picture without its rendition, and a rendition that is not in the table', () => {
     expect(() => parseEncodingPlan({ video: 'encode', audio: 'aac' }, 'plan')).toThrow(/plan\.rendition must be one of source, 360p/);
     expect(() => parseEncodingPlan({ video: 'encode', rendition: '4k', audio: 'aac' }, 'plan')).toThrow(/plan\.rendition/);
-    expect(() => parseEncodingPlan({ video: 'h265', audio: 'aac' }, 'plan')).toThrow('plan.video must be one of copy, encode, none');
+    expect(() => parseEncodingPlan({ video: 'h265', audio: 'aac' }, 'plan')).toThrow(
+      'plan.video must be one of copy, encode, ladder, none',
+    );
   });
 });

@@ -2,10 +2,11 @@
 // protocol), the picture's and the sound's encoding, and the segment muxer's output — for a run
 // that segments a whole input, a transcode's chunk, and a transcode's audio.
 import { join } from 'node:path';
-import type { ColourPlan, EncodingPlan, HdrTransfer } from '../../core/model';
+import type { ColourPlan, EncodingPlan, HdrTransfer, RungPlan } from '../../core/model';
 import type { MediaFormat } from '../../core/naming';
-import { DEFAULT_AUDIO_KBPS, type Rendition, renditionNamed } from '../../core/renditions';
+import { DEFAULT_AUDIO_KBPS, LADDER_AUDIO_KBPS, type Rendition, renditionNamed } from '../../core/renditions';
 import type { AudioSplitRequest, ChunkRequest, SegmentRequest } from '../../ports';
+import { hasLowAudio, LOW_AUDIO } from '../../core/ladder';
 import { needsLoopback } from './loopback';
 import { DEFAULT_LIMITS, type MediaLimits } from './process';
 
@@ -98,6 +99,8 @@ function videoArgs(plan: EncodingPlan, keyframes: string[], filters: string[] = 
       return ['-vn'];
     case 'encode':
       return encodeArgs(renditionNamed(plan.rendition), plan, keyframes, filters);
+    case 'ladder':
+      throw new Error('a ladder is encoded by ladderChunkArgs, one output per rung');
   }
 }
 
@@ -138,17 +141,20 @@ function audioArgs(plan: EncodingPlan): string[] {
     case 'copy':
       return ['-c:a', 'copy'];
     case 'aac':
-      return [
-        '-c:a',
-        'aac',
-        '-b:a',
-        `${plan.video === 'encode' ? renditionNamed(plan.rendition).audioKbps : DEFAULT_AUDIO_KBPS}k`,
-        '-ac',
-        '2',
-      ];
+      return aacArgs(
+        plan.video === 'encode'
+          ? renditionNamed(plan.rendition).audioKbps
+          : plan.video === 'ladder'
+            ? LADDER_AUDIO_KBPS.shared
+            : DEFAULT_AUDIO_KBPS,
+      );
     case 'none':
       return ['-an'];
   }
+}
+
+function aacArgs(kbps: number): string[] {
+  return ['-c:a', 'aac', '-b:a', `${kbps}k`, '-ac', '2'];
 }
 
 /**
@@ -240,11 +246,9 @@ function timeline(request: Pick<ChunkRequest | AudioSplitRequest, 'timeOffset' |
  * (a seek: over HTTP, a ranged read), decoded from there, and trimmed exactly.
  */
 export function chunkArgs(request: ChunkRequest, limits: MediaLimits = DEFAULT_LIMITS): string[] {
-  const { plan, segmentSeconds, timeOffset } = request;
-  const start = request.start + timeOffset;
-  const end = request.end === undefined ? undefined : request.end + timeOffset;
-  const boundaries = Array.from({ length: request.segmentCount }, (_, i) => time(start + i * segmentSeconds));
-  const keyframes = keyframeTimes(start, request.segmentCount * segmentSeconds, segmentSeconds).map(time);
+  if (request.plan.video === 'ladder') return ladderChunkArgs(request, request.plan.rungs, limits);
+  const { plan } = request;
+  const { start, end, boundaries, keyframes } = chunkTimes(request);
   const seek = request.start > 0 ? ['-ss', time(request.start)] : [];
   return [
     ...COMMON,
@@ -270,6 +274,93 @@ export function chunkArgs(request: ChunkRequest, limits: MediaLimits = DEFAULT_L
   ];
 }
 
+/** The folder a ladder's rung (or a sound) writes its segments and list in, inside the run's. */
+export function outputDir(outDir: string, name: string): string {
+  return join(outDir, name);
+}
+
+/**
+ * The MPEG-TS muxer repeats PAT and PMT every 0.1 s by default: 30 kbit/s, a sixth of the cellular
+ * rung (Apple 9.21: at most 192 kbit/s in all). It also writes them before every video keyframe,
+ * which is all a picture's segments (each starts with one) and its I-frames (every 2 s) need; so
+ * a rung repeats them only at its keyframes, and the SDT every 2 s.
+ */
+const SPARSE_TABLES = ['-segment_format_options', `pat_period=${KEYFRAME_SECONDS + 1}:sdt_period=${KEYFRAME_SECONDS}`];
+
+/** Where a chunk starts and ends on the output's timeline, its boundaries and its forced keyframes. */
+function chunkTimes(request: ChunkRequest) {
+  const { segmentSeconds, timeOffset } = request;
+  const start = request.start + timeOffset;
+  const end = request.end === undefined ? undefined : request.end + timeOffset;
+  const boundaries = Array.from({ length: request.segmentCount }, (_, i) => time(start + i * segmentSeconds));
+  const keyframes = keyframeTimes(start, request.segmentCount * segmentSeconds, segmentSeconds).map(time);
+  return { start, end, boundaries, keyframes };
+}
+
+/**
+ * One chunk of a ladder: decoded once, trimmed as chunkArgs trims, split, and each copy scaled and
+ * encoded as its rung says into a segment muxer of its own (outputDir(outDir, rung.name)), every
+ * rung with keyframes forced and cut at the same times — so rungs switch at any boundary. The
+ * shared sound (and the cellular rung's own) is copied into each rung from splitAudio's parts.
+ */
+export function ladderChunkArgs(request: ChunkRequest, rungs: readonly RungPlan[], limits: MediaLimits = DEFAULT_LIMITS): string[] {
+  const { plan } = request;
+  const { start, end, boundaries, keyframes } = chunkTimes(request);
+  const seek = request.start > 0 ? ['-ss', time(request.start)] : [];
+  const inputs = [request.audio, request.lowAudio];
+  const audioInput = (rung: RungPlan): number | undefined => {
+    const wanted = rung.audio === 'low' && request.lowAudio ? request.lowAudio : request.audio;
+    return wanted === undefined ? undefined : 1 + inputs.filter((a) => a !== undefined).indexOf(wanted);
+  };
+  const head = [`trim=start=${time(start)}${end === undefined ? '' : `:end=${time(end)}`}`, ...toneMapFilters(plan.toneMap)];
+  const graph = [
+    `[0:v:0]${[...head, `split=${rungs.length}`].join(',')}${rungs.map((_, i) => `[s${i}]`).join('')}`,
+    ...rungs.map((rung, i) => `[s${i}]scale=${rung.width}:${rung.height}${colourScale(plan.colour)},format=yuv420p,setsar=1[v${i}]`),
+  ].join(';');
+  return [
+    ...COMMON,
+    '-copyts',
+    ...inputArgs(request.input, request.format, limits, ['-noaccurate_seek', ...seek, ...timeline(request)]),
+    ...inputs.flatMap((audio) => (audio ? inputArgs(audio, 'mpegts', limits) : [])),
+    '-filter_complex',
+    graph,
+    // Every frame of the source once, at its own time: no frame rate imposed.
+    '-vsync',
+    'vfr',
+    ...rungs.flatMap((rung, i) => {
+      const audio = audioInput(rung);
+      return [
+        '-map',
+        `[v${i}]`,
+        ...(audio !== undefined ? ['-map', `${audio}:a:0`, '-c:a', 'copy'] : ['-an']),
+        '-c:v',
+        'libx264',
+        '-profile:v',
+        rung.profile,
+        '-preset',
+        'veryfast',
+        '-b:v',
+        `${rung.kbps}k`,
+        '-maxrate',
+        `${rung.maxKbps}k`,
+        '-bufsize',
+        `${rung.bufferKbps}k`,
+        '-pix_fmt',
+        'yuv420p',
+        ...colourTags(plan),
+        '-force_key_frames',
+        keyframes.join(','),
+        ...segmentOutput(outputDir(request.outDir, rung.name), [
+          ...(boundaries.length > 1 ? ['-segment_times', boundaries.slice(1).join(',')] : NO_CUTS),
+          '-segment_start_number',
+          String(request.firstSegment),
+          ...SPARSE_TABLES,
+        ]),
+      ];
+    }),
+  ];
+}
+
 /**
  * The audio track encoded (or copied) once for every chunk of a transcode, cut at the chunks'
  * starts into one MPEG-TS file each. Audio packets are cut whole, so each chunk gets exactly its
@@ -278,18 +369,23 @@ export function chunkArgs(request: ChunkRequest, limits: MediaLimits = DEFAULT_L
  */
 export function audioSplitArgs(request: AudioSplitRequest, limits: MediaLimits = DEFAULT_LIMITS): string[] {
   const cuts = request.cuts.map((cut) => time(cut + request.timeOffset));
-  return [
-    ...COMMON,
-    '-copyts',
-    ...inputArgs(request.input, request.format, limits, timeline(request)),
+  const output = (codec: string[], dir: string) => [
     '-map',
     '0:a:0',
     '-vn',
-    ...audioArgs(request.plan),
+    ...codec,
     '-muxdelay',
     '0',
     '-muxpreload',
     '0',
-    ...segmentOutput(request.outDir, cuts.length > 0 ? ['-segment_times', cuts.join(',')] : NO_CUTS),
+    ...segmentOutput(dir, cuts.length > 0 ? ['-segment_times', cuts.join(',')] : NO_CUTS),
+  ];
+  return [
+    ...COMMON,
+    '-copyts',
+    ...inputArgs(request.input, request.format, limits, timeline(request)),
+    ...output(audioArgs(request.plan), request.outDir),
+    // A ladder's cellular rung gets its own sound at a low rate, from the same decode.
+    ...(hasLowAudio(request.plan) ? output(aacArgs(LADDER_AUDIO_KBPS.low), outputDir(request.outDir, LOW_AUDIO)) : []),
   ];
 }

@@ -10,12 +10,13 @@
 //
 // Its parts: ./binaries.ts (which binaries), ./probe.ts (ffprobe's output read), ./arguments.ts
 // (each run's arguments), ./process.ts (running and supervising the processes).
-import { open } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import { earliestVideoPts } from '../../core/ts-continuity';
 import { NotMedia } from '../../core/errors';
 import type { ProbeResult } from '../../core/model';
 import type { MediaTool } from '../../ports';
-import { asFfmpegInput, audioSplitArgs, chunkArgs, inputArgs, segmentArgs } from './arguments';
+import { hasLowAudio, LOW_AUDIO } from '../../core/ladder';
+import { asFfmpegInput, audioSplitArgs, chunkArgs, inputArgs, outputDir, segmentArgs } from './arguments';
 import { type BinaryPaths, type Binaries, resolveBinary } from './binaries';
 import { loopbackFor } from './loopback';
 import { checkIndex, GOP_SCAN, hasLeadingPictures, parseProbe, unreadable } from './probe';
@@ -77,26 +78,39 @@ export function ffmpegMediaTool(paths: BinaryPaths = {}, limits: MediaLimits = D
     },
 
     async encodeChunk(request) {
-      const inputs = request.audio ? [request.input, request.audio] : [request.input];
+      const sounds = [request.audio, request.lowAudio].filter((a) => a !== undefined);
       // Back on the 0-based timeline; the list's first start is where the muxer began (0), the chunk's is its own.
       const place = (entry: SegmentListEntry, position: number) => {
         const start = position === 0 ? request.start : entry.start - request.timeOffset;
         return { index: request.firstSegment + position, start, duration: Math.max(0, entry.end - request.timeOffset - start) };
       };
-      return runThroughLoopbacks(inputs, ([input, audio]) =>
-        streamSegments(binary('ffmpeg'), chunkArgs({ ...request, input: input!, audio }, limits), { ...request, place }, limits),
-      );
+      // A ladder's rungs each have their segment muxer, in a folder of its own.
+      const outputs =
+        request.plan.video === 'ladder'
+          ? request.plan.rungs.map((r) => ({ dir: outputDir(request.outDir, r.name), rendition: r.name }))
+          : undefined;
+      for (const output of outputs ?? []) await mkdir(output.dir, { recursive: true });
+      return runThroughLoopbacks([request.input, ...sounds], ([input, ...relayed]) => {
+        const audio = request.audio === undefined ? undefined : relayed[0];
+        const lowAudio = request.lowAudio === undefined ? undefined : relayed[sounds.length - 1];
+        const args = chunkArgs({ ...request, input: input!, audio, lowAudio }, limits);
+        return streamSegments(binary('ffmpeg'), args, { ...request, place, ...(outputs && { outputs }) }, limits);
+      });
     },
 
     async splitAudio(request) {
       // ffmpeg's position is on the output's timeline; progress counts from the source's start.
       const { onProgress } = request;
       const progress = onProgress && ((seconds: number) => onProgress(Math.max(0, seconds - request.timeOffset)));
+      // A ladder's cellular rung's own sound is cut beside the shared one, in a folder of its own.
+      const low = hasLowAudio(request.plan) ? outputDir(request.outDir, LOW_AUDIO) : undefined;
+      if (low) await mkdir(low, { recursive: true });
+      const outputs = low ? [{ dir: request.outDir }, { dir: low, rendition: LOW_AUDIO }] : undefined;
       return runThroughLoopbacks([request.input], ([input]) =>
         streamSegments(
           binary('ffmpeg'),
           audioSplitArgs({ ...request, input: input! }, limits),
-          { ...request, onProgress: progress },
+          { ...request, onProgress: progress, ...(outputs && { outputs }) },
           limits,
         ),
       );

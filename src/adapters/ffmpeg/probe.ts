@@ -98,6 +98,7 @@ interface FfprobeStream {
   channels?: number;
   sample_rate?: string;
   avg_frame_rate?: string;
+  bit_rate?: string;
   r_frame_rate?: string;
   duration?: string;
   nb_frames?: string;
@@ -151,6 +152,7 @@ export function parseProbe(json: string): ProbeResult {
         width: video.width ?? 0,
         height: video.height ?? 0,
         ...optional('frameRate', frameRate),
+        ...optional('bitRate', Number(video.bit_rate) > 0 ? Number(video.bit_rate) : undefined),
         ...optional('profile', known(video.profile)),
         ...optional('level', typeof video.level === 'number' && video.level > 0 ? video.level : undefined),
         ...optional('pixelFormat', known(video.pix_fmt)),

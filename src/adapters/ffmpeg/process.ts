@@ -218,9 +218,14 @@ export type SegmentListEntry = ReturnType<typeof parseSegmentList>[number];
 /** What a run's stream needs besides ffmpeg's arguments. */
 export interface StreamOptions {
   outDir: string;
+  /**
+   * The run's segment muxers, each writing its segments and its `segments.csv` in its own folder
+   * (a ladder's rungs); unset, one, in `outDir`. A file is handed over with its output's name.
+   */
+  outputs?: { dir: string; rendition?: string }[];
   onProgress?: ((seconds: number) => void) | undefined;
   signal?: AbortSignal | undefined;
-  /** A listed file's index, start and duration (default: its position, and the list's own times). */
+  /** A listed file's index, start and duration (default: its position in its list, and the list's own times). */
   place?: (entry: SegmentListEntry, position: number) => Pick<SegmentFile, 'index' | 'start' | 'duration'>;
   /**
    * Where the first segment's picture really starts, read from its bytes: the segment muxer lists
@@ -284,14 +289,18 @@ export async function streamSegments(ffmpeg: string, args: string[], request: St
     child.once('spawn', resolve);
     child.once('error', (error) => reject(new SegmentationFailed(`cannot run ${ffmpeg}: ${error.message}`)));
   });
-  const listPath = join(request.outDir, 'segments.csv');
+  const lists = (request.outputs ?? [{ dir: request.outDir }]).map((output) => ({
+    ...output,
+    path: join(output.dir, 'segments.csv'),
+    count: 0,
+    listBytes: 0, // how much of the CSV has been read
+    partial: '',
+    /** Listed segments not yet known to be whole (see poll). */
+    held: [] as SegmentListEntry[],
+  }));
   const queue: SegmentFile[] = [];
   let queuedBytes = 0;
   let count = 0;
-  let listBytes = 0; // how much of the CSV has been read
-  let partial = '';
-  /** Listed segments not yet known to be whole (see poll). */
-  const held: SegmentListEntry[] = [];
   let running = true;
   let paused = false;
   let pausedAt = 0;
@@ -331,44 +340,48 @@ export async function streamSegments(ffmpeg: string, args: string[], request: St
     () => (running = false),
   );
 
-  /** Reads the lines ffmpeg has added to its list since the last look. */
-  const poll = async () => {
+  /** Reads the lines ffmpeg has added to one list since the last look. */
+  const pollList = async (list: (typeof lists)[number]) => {
     let handle: Awaited<ReturnType<typeof open>>;
     try {
-      handle = await open(listPath, 'r');
+      handle = await open(list.path, 'r');
     } catch {
       return; // not written yet
     }
     try {
       const done = !running;
       const { size } = await handle.stat();
-      if (size > listBytes) {
-        const fresh = Buffer.alloc(size - listBytes);
-        await handle.read(fresh, 0, fresh.length, listBytes);
-        listBytes = size;
-        const text = partial + fresh.toString('utf8');
-        partial = text.slice(text.lastIndexOf('\n') + 1);
-        held.push(...parseSegmentList(text.slice(0, text.length - partial.length)));
+      if (size > list.listBytes) {
+        const fresh = Buffer.alloc(size - list.listBytes);
+        await handle.read(fresh, 0, fresh.length, list.listBytes);
+        list.listBytes = size;
+        const text = list.partial + fresh.toString('utf8');
+        list.partial = text.slice(text.lastIndexOf('\n') + 1);
+        list.held.push(...parseSegmentList(text.slice(0, text.length - list.partial.length)));
       }
       // ffmpeg's segment muxer lists a segment before it closes the segment's file (its last bytes
       // may still be in ffmpeg's buffer): the newest entry is whole once a later one is listed, or
       // once ffmpeg has exited.
-      const whole = done ? held.splice(0) : held.splice(0, Math.max(0, held.length - 1));
+      const whole = done ? list.held.splice(0) : list.held.splice(0, Math.max(0, list.held.length - 1));
       for (const entry of whole) {
-        const path = join(request.outDir, entry.file);
+        const path = join(list.dir, entry.file);
         const { size: bytes } = await stat(path);
-        let placed = place(entry, count);
-        const first = count === 0 && request.firstStart ? await request.firstStart(path) : undefined;
+        let placed = place(entry, list.count);
+        const first = list.count === 0 && request.firstStart ? await request.firstStart(path) : undefined;
         if (first !== undefined && first > placed.start && first < entry.end)
           placed = { ...placed, start: first, duration: entry.end - first };
+        list.count++;
         count++;
-        queue.push({ ...placed, path, bytes });
+        queue.push({ ...placed, ...(list.rendition !== undefined && { rendition: list.rendition }), path, bytes });
         queuedBytes += bytes;
       }
-      listedSignal?.();
     } finally {
       await handle.close();
     }
+  };
+  const poll = async () => {
+    for (const list of lists) await pollList(list);
+    listedSignal?.();
     if (queuedBytes >= limits.pendingBytes) pause(true);
   };
   // Looks in the background, so ffmpeg is paused even while the caller is busy with a segment.
