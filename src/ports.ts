@@ -154,10 +154,15 @@ export interface SegmentRequest {
   onProgress?: (seconds: number) => void;
   /** When aborted, ffmpeg is stopped (resumed first if paused) and the segments end with Interrupted. */
   signal?: AbortSignal;
+  /**
+   * A ladder's copied top rung: its timestamps put on the timeline of the encoded rungs (as their
+   * chunks put theirs), and its segments' times told on it from 0; absent, the copy's own.
+   */
+  timeline?: Timeline;
 }
 
 /** Where a transcode's chunks and its audio put their timestamps (see timelineOffset). */
-interface Timeline {
+export interface Timeline {
   /** Output time = source time − sourceStart + timeOffset. */
   timeOffset: number;
   sourceStart: number;
@@ -174,6 +179,8 @@ export interface ChunkRequest extends Timeline {
   /** The chunk's frames are those of [start, end) on the output's timeline (0 = the source's start); no end: to the last. */
   start: number;
   end?: number | undefined;
+  /** Where its segments start, when they are not every segmentSeconds (a ladder cut where its copied top rung is). */
+  cuts?: number[] | undefined;
   /** The chunk's audio, encoded once by splitAudio; none for a chunk past the audio's end. */
   audio?: string | undefined;
   /** A ladder's cellular rung's own sound (splitAudio's `low` output), where the ladder has that rung. */

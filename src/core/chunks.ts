@@ -31,6 +31,8 @@ export const ENCODE_SAFETY = 2;
 export const TASK_OVERHEAD_SECONDS = 30;
 /** Shorter chunks gain little from parallelism and pay the fixed cost more often. */
 export const MIN_CHUNK_SECONDS = 30;
+/** Decoding a picture costs about this share of encoding it (libx264 veryfast); a ladder's copied top rung only decodes. */
+const DECODE_SHARE = 0.25;
 /** Tone mapping (float RGB through zimg) costs about as much again as encoding. */
 const TONE_MAP_COST = 2;
 /** ConvertVideo's TimeoutSeconds and history limit (25,000 events), and what the rest of a run needs of them. */
@@ -80,17 +82,30 @@ function seconds(value: number): string {
  * the encoding function's timeout, the audio past SegmentMedia's, the whole Map past the
  * execution's timeout, or more iterations than its history holds.
  */
-export function planChunks(job: Pick<Job, 'media' | 'options' | 'source'>, plan: EncodingPlan, limits: EncodeLimits): Chunking {
+export function planChunks(
+  job: Pick<Job, 'media' | 'options' | 'source'>,
+  plan: EncodingPlan,
+  limits: EncodeLimits,
+  /** Where segments start when they are cut where a copy is (a ladder's copied top rung), not every segmentSeconds. */
+  cuts?: readonly number[],
+): Chunking {
   const { media, options } = job;
-  const segmentSeconds = options.segmentSeconds;
   const duration = media.durationSeconds;
-  const segmentCount = Math.max(1, Math.ceil(duration / segmentSeconds - 1e-9));
+  const segmentCount = cuts ? cuts.length : Math.max(1, Math.ceil(duration / options.segmentSeconds - 1e-9));
+  // Copied cuts fall at the source's keyframes: sized by the longest segment.
+  const segmentSeconds = cuts
+    ? Math.max(options.segmentSeconds, ...cuts.map((c, i) => (cuts[i + 1] ?? duration) - c))
+    : options.segmentSeconds;
+  const startOf = (segment: number) => (cuts ? cuts[segment]! : segment * segmentSeconds);
   const video = media.video;
   // Unknown frame rate: assume 60, the costliest a phone records at length.
   const fps = video?.frameRate ?? 60;
   // A ladder's chunk decodes once and encodes every rung: its cost is the rungs' pixels together.
+  // A ladder's chunk decodes once and encodes every rung: its cost is the rungs' pixels together. A
+  // copied top rung is not encoded, but its source is still decoded.
+  const source = (video?.width ?? 1920) * (video?.height ?? 1080);
   const pixels =
-    plan.video === 'ladder' ? plan.rungs.reduce((sum, r) => sum + r.width * r.height, 0) : (video?.width ?? 1920) * (video?.height ?? 1080);
+    plan.video === 'ladder' ? plan.rungs.reduce((sum, r) => sum + (r.copy ? source * DECODE_SHARE : r.width * r.height), 0) : source;
   const cost = plan.toneMap ? TONE_MAP_COST : 1;
   const perVideoSecond = (fps * pixels * cost) / (limits.speedMegapixels * 1e6 * limits.cpus);
   const describe = `${video ? `${video.width}x${video.height} at ${fps.toFixed(fps % 1 ? 2 : 0)} fps` : 'this video'}`;
@@ -119,8 +134,8 @@ export function planChunks(job: Pick<Job, 'media' | 'options' | 'source'>, plan:
       chunk: chunks.length,
       firstSegment: first,
       segmentCount: count,
-      start: first * segmentSeconds,
-      ...(!last && { end: (first + count) * segmentSeconds }),
+      start: startOf(first),
+      ...(!last && { end: startOf(first + count) }),
     });
   }
 

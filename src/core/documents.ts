@@ -97,6 +97,7 @@ export const parseChunkDocument: DocumentParser<ChunkDocument> = (value, path) =
       start: numberAt(chunk.start, `${at}.start`),
       ...(chunk.end !== undefined && { end: numberAt(chunk.end, `${at}.end`) }),
     })),
+    ...(raw.cuts !== undefined && { cuts: arrayAt(raw.cuts, `${path}.cuts`).map((c, i) => numberAt(c, `${path}.cuts[${i}]`)) }),
   };
 };
 

@@ -2,7 +2,7 @@
 // only. H.264 is copied only when every HLS player can decode it as it is and copying keeps what
 // the source shows; anything else is encoded, upright, trimmed as the source plays, even-sized
 // and SDR.
-import type { ColourPlan, EncodingPlan, HdrTransfer, Job, SourceMatrix, VideoStream } from './model';
+import type { ColourPlan, EncodingPlan, HdrTransfer, Job, RungPlan, SourceMatrix, VideoStream } from './model';
 import { describeLadder, planLadder } from './ladder';
 import { renditionNamed } from './renditions';
 
@@ -79,19 +79,13 @@ export function planEncoding(job: Pick<Job, 'source' | 'media' | 'options'>): En
   // Tone mapping makes its own BT.709 (toneMapFilters); every other transcode keeps its colour right here.
   const colour = hdr ? {} : { colour: planColour(video) };
   const rendition = renditionNamed(options.profile);
-  if (options.ladder) {
-    const rungs = planLadder(video, options.ladder);
-    const asked = options.ladder === 'auto' ? '--ladder auto' : `--ladder ${options.ladder.join(',')}`;
-    return {
-      video: 'ladder',
-      rungs,
+  if (options.ladder)
+    return planLadderEncoding(video, options.ladder, {
       audio: media.audio ? (playableAudio(media.audio) && trimmed === 0 ? 'copy' : 'aac') : 'none',
-      ...toneMap,
-      ...colour,
-      reasons: [`${asked}: ${describeLadder(rungs)}`, ...corrected],
-      warnings,
-    };
-  }
+      copyable: undecodable.length === 0 && corrected.length === 0 && !options.transcode && video.width % 2 === 0 && video.height % 2 === 0,
+      stream: { ...toneMap, ...colour, warnings },
+      corrected,
+    });
   if (!rendition.copiesPlayableSource) {
     return {
       video: 'encode',
@@ -126,6 +120,40 @@ export function planEncoding(job: Pick<Job, 'source' | 'media' | 'options'>): En
   const [width, height] = video.rotation === 90 || video.rotation === 270 ? [video.height, video.width] : [video.width, video.height];
   if (width % 2 || height % 2) encode.push(`odd frame size ${width}x${height}: scaled to ${width - (width % 2)}x${height - (height % 2)}`);
   return { video: 'encode', rendition: rendition.name, audio, ...toneMap, ...colour, reasons: [...encode, ...audioReason], warnings };
+}
+
+/**
+ * A ladder's plan: every rung encoded, or — when every player decodes the source as it is — the
+ * source copied as the top rung and only the rungs below it encoded (cut where the copy is cut).
+ * With heights asked for, the copy is the top rung only where one of them is the source's own.
+ */
+function planLadderEncoding(
+  video: VideoStream,
+  option: 'auto' | number[],
+  how: {
+    audio: EncodingPlan['audio'];
+    copyable: boolean;
+    stream: Pick<EncodingPlan, 'toneMap' | 'colour' | 'warnings'>;
+    corrected: string[];
+  },
+): EncodingPlan {
+  const asked = option === 'auto' ? '--ladder auto' : `--ladder ${option.join(',')}`;
+  const short = Math.min(video.width, video.height);
+  const copies = how.copyable && (option === 'auto' || option.includes(short));
+  const below = copies ? planLadder(video, option).filter((r) => Math.min(r.width, r.height) < short) : planLadder(video, option);
+  const rungs: RungPlan[] = copies ? [copiedRung(video), ...below] : below;
+  const what = copies
+    ? `copying the source as its ${rungs[0]!.name} rung, encoding ${below.map((r) => r.name).join(', ') || 'no other'}`
+    : describeLadder(rungs);
+  return { video: 'ladder', rungs, audio: how.audio, ...how.stream, reasons: [`${asked}: ${what}`, ...how.corrected] };
+}
+
+/** The source as a ladder's top rung, copied: its own size and bit rate (where the file says). */
+function copiedRung(video: VideoStream): RungPlan {
+  const kbps = Math.max(1, Math.round((video.bitRate ?? 0) / 1000));
+  const profile = video.profile === 'High' ? 'high' : video.profile === 'Main' ? 'main' : 'baseline';
+  const name = `${Math.min(video.width, video.height)}p`;
+  return { name, width: video.width, height: video.height, kbps, maxKbps: kbps, bufferKbps: kbps, profile, audio: 'shared', copy: true };
 }
 
 /** AAC profiles (ffprobe's names) every HLS player decodes, MSE in browsers included. */
@@ -180,7 +208,8 @@ export function describePlan(plan: EncodingPlan): string {
   const reasons = plan.reasons ?? [];
   if (plan.video === 'copy') return reasons.join('; ');
   if (plan.video === 'none') return reasons.join('; ') || 'audio only';
-  if (plan.video === 'ladder') return `transcoding to a ladder of ${plan.rungs.length} rungs: ${reasons.join('; ')}`;
+  if (plan.video === 'ladder')
+    return `${plan.rungs[0]?.copy ? 'a ladder' : 'transcoding to a ladder'} of ${plan.rungs.length} rungs: ${reasons.join('; ')}`;
   const target = renditionNamed(plan.rendition).label;
   return `transcoding to ${target}${reasons.length > 0 ? `: ${reasons.join('; ')}` : ''}`;
 }

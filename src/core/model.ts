@@ -143,6 +143,11 @@ export interface RungPlan {
   profile: 'baseline' | 'main' | 'high';
   /** The ladder's shared sound, or the cellular rung's own (./renditions.ts LADDER_AUDIO_KBPS). */
   audio: 'shared' | 'low';
+  /**
+   * The source's own H.264, copied as it is (a ladder's top rung, when every player decodes the
+   * source): its rates are the source's, and the other rungs are cut where it is.
+   */
+  copy?: true;
 }
 
 /** What an EncodingPlan says besides the picture's treatment. */
@@ -255,6 +260,11 @@ export interface ChunkDocument {
   /** Chunks whose audio SegmentMedia encoded (keys.chunkAudio); the rest have none (a shorter audio track). */
   audioChunks: number;
   chunks: ChunkPlan[];
+  /**
+   * Where every segment starts on the output's timeline, when not every segmentSeconds: a ladder
+   * whose top rung is copied is cut where the copy is (its segments at keys.copiedRung).
+   */
+  cuts?: number[];
 }
 
 /** One EncodeChunk task's input (its Map item with the run's names). */

@@ -231,6 +231,8 @@ export const keys = {
   /** Chunk n's audio, encoded once for all by SegmentMedia (MPEG-TS on the output's timeline). */
   chunkAudio: (videoId: string, revision: string, chunk: number, sound?: string) =>
     `${videoId}/${revision}/chunks/${String(chunk).padStart(5, '0')}-audio${sound === undefined ? '' : `-${sound}`}.ts`,
+  /** A ladder's copied top rung: its segments as SegmentMedia stored them (a ChunkManifest of chunk 0's shape). */
+  copiedRung: (videoId: string, revision: string) => `${videoId}/${revision}/chunks/copied.json`,
   /** What chunk n's EncodeChunk made (a ChunkManifest). */
   chunkManifest: (videoId: string, revision: string, chunk: number) =>
     `${videoId}/${revision}/chunks/${String(chunk).padStart(5, '0')}.json`,

@@ -151,6 +151,7 @@ function rungAt(value: unknown, path: string): RungPlan {
   if (profile !== 'baseline' && profile !== 'main' && profile !== 'high') fail(`${path}.profile`, 'baseline, main or high');
   const audio = stringAt(raw.audio, `${path}.audio`);
   if (audio !== 'shared' && audio !== 'low') fail(`${path}.audio`, 'shared or low');
+  if (raw.copy !== undefined && raw.copy !== true) fail(`${path}.copy`, 'true, or absent');
   return {
     name: renditionOrRungAt(raw.name, `${path}.name`),
     width: whole(raw.width, `${path}.width`),
@@ -160,6 +161,7 @@ function rungAt(value: unknown, path: string): RungPlan {
     bufferKbps: whole(raw.bufferKbps, `${path}.bufferKbps`),
     profile,
     audio,
+    ...(raw.copy === true && { copy: true as const }),
   };
 }
 

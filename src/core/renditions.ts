@@ -104,7 +104,7 @@ export const LADDER: readonly LadderRung[] = [
   { height: 720, kbps: 2800, profile: 'high', audio: 'shared' },
   { height: 480, kbps: 1400, profile: 'main', audio: 'shared' },
   { height: 360, kbps: 800, profile: 'main', audio: 'shared' },
-  { height: 234, kbps: 96, profile: 'main', audio: 'low' },
+  { height: 234, kbps: 80, profile: 'main', audio: 'low' },
 ];
 
 /** The ladder's shared sound and the cellular rung's, AAC-LC stereo, in kbit/s. */

@@ -107,8 +107,11 @@ export async function storeSegments(
   job: { videoId: string; revision: string },
   ports: Pick<Ports, 'objects'>,
   records: SegmentRecord[] = [],
+  /** The rung every segment of the stream belongs to, where the stream does not say (a ladder's copied top rung). */
+  rung?: string,
 ): Promise<SegmentRecord[]> {
-  for await (const file of stream) {
+  for await (const made of stream) {
+    const file = rung === undefined ? made : { ...made, rendition: rung };
     const key = keys.segment(job.videoId, job.revision, file.index, file.rendition);
     const crc = await crc32File(file.path);
     // A ladder's variants declare their CODECS: read from the first segment of each rung.
@@ -198,15 +201,19 @@ async function joinRungs(
   for (const rung of rungs) await mergeSliver(rung, ports, segmentSeconds);
   const [top, ...others] = rungs;
   for (const [r, rung] of others.entries()) {
-    const apart = rung.findIndex((s, i) => !top![i] || Math.abs(s.start - top![i]!.start) > 0.001);
+    // A copied top rung's first segment starts where its first frame shows, the encoded ones' at 0.
+    const apart = rung.findIndex((s, i) => !top![i] || (i > 0 && Math.abs(s.start - top![i]!.start) > 0.001));
     if (rung.length !== top!.length || apart !== -1) {
       throw new SegmentationFailed(
         `the ${plan.rungs[r + 1]!.name} rung has ${rung.length} segments and the ${plan.rungs[0]!.name} rung ${top!.length}${apart === -1 ? '' : `, apart from segment ${apart}`}: the rungs are not cut at the same times`,
       );
     }
   }
+  // Each segment holds the same frames in every rung: its time is the top rung's (the EXTINF every rung declares).
   let index = 0;
-  return rungs.map((rung) => rung.map((s) => ({ ...s, index: index++, position: s.index })));
+  return rungs.map((rung) =>
+    rung.map((s, i) => ({ ...s, index: index++, position: s.index, start: top![i]!.start, duration: top![i]!.duration })),
+  );
 }
 
 /**

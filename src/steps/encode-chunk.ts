@@ -44,6 +44,7 @@ export async function encodeChunk(input: EncodeChunkInput, ports: EncodeChunkPor
       segmentCount: part.segmentCount,
       start: part.start,
       end: part.end,
+      cuts: document.cuts?.slice(part.firstSegment, part.firstSegment + part.segmentCount),
       audio,
       lowAudio,
       outDir,

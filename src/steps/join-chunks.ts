@@ -72,8 +72,14 @@ export async function joinChunks(
     seconds.push(manifest.seconds);
     made.push(manifest);
   }
-  // Each rung (one, without a ladder) is its own transport stream across the chunks, rung after rung.
-  const rungs = document.plan.video === 'ladder' ? document.plan.rungs.map((r) => r.name) : [undefined];
+  // Each rung (one, without a ladder) is its own transport stream across the chunks, rung after rung;
+  // a copied top rung is one already, made by SegmentMedia in one run.
+  const ladder = document.plan.video === 'ladder' ? document.plan.rungs : [];
+  if (ladder[0]?.copy) {
+    const copied = await readDocument(ports.objects, 'work', keys.copiedRung(videoId, revision), parseChunkManifest);
+    segments.push(...copied.records);
+  }
+  const rungs = document.plan.video === 'ladder' ? ladder.filter((r) => !r.copy).map((r) => r.name) : [undefined];
   for (const rung of rungs) {
     const named = rung === undefined ? '' : ` of ${rung}`;
     let count = 0;

@@ -1,10 +1,18 @@
 import { CONTROL_PLANE_RETRY, retryTransient } from '../core/retry';
 import { TruncatedInput } from '../core/errors';
 import { chunkConcurrencyFor, describeChunking, encodeLimitsOf, isChunked, planChunks, timelineOffset } from '../core/chunks';
-import type { ChunkDocument, ChunkedSegmentation, EncodingPlan, Job, SegmentationResult, SegmentRecord } from '../core/model';
+import type {
+  ChunkDocument,
+  ChunkedSegmentation,
+  ChunkManifest,
+  EncodingPlan,
+  Job,
+  SegmentationResult,
+  SegmentRecord,
+} from '../core/model';
 import { FORMAT_OF, keys, supportedExtension } from '../core/naming';
 import { planEncoding } from '../core/encoding';
-import type { SegmentTiming } from '../ports';
+import type { SegmentTiming, Timeline } from '../ports';
 import { entry, ENCODE_VARIABLES, segmentationProgress } from './entry';
 import { describeFfmpegRun } from '../core/media-limits';
 import { isChunkedSegmentation } from '../core/model';
@@ -84,9 +92,11 @@ async function startTranscode(
   const account = await retryTransient(() => ports.code.quota(), { ...CONTROL_PLANE_RETRY, ...settings.retry });
   const limits = encodeLimitsOf(settings);
   const fit = chunkConcurrencyFor(limits.concurrency, account.unreservedConcurrency);
-  const chunking = planChunks(job, plan, { ...limits, concurrency: fit.concurrency });
   const timeOffset = timelineOffset(job.media.video?.frameRate);
   const sourceStart = job.media.startSeconds ?? 0;
+  // A ladder whose top rung is the source copied: that rung first, in one run; the others are cut where it is.
+  const cuts = await copyTopRung(job, plan, ports, settings, { timeOffset, sourceStart });
+  const chunking = planChunks(job, plan, { ...limits, concurrency: fit.concurrency }, cuts);
   let audioChunks = 0;
   let timing: SegmentTiming | undefined;
   if (plan.audio !== 'none') {
@@ -119,6 +129,7 @@ async function startTranscode(
     sourceStart,
     audioChunks,
     chunks: chunking.chunks,
+    ...(cuts && { cuts }),
   };
   await ports.objects.put('work', keys.chunks(videoId, revision), JSON.stringify(document), 'application/json');
   return {
@@ -129,6 +140,47 @@ async function startTranscode(
     chunking: fit.note ? `${describeChunking(chunking)} (${fit.note})` : describeChunking(chunking),
     ...(timing && { ffmpeg: { seconds: round2(timing.seconds), pausedSeconds: round2(timing.pausedSeconds) } }),
   };
+}
+
+/**
+ * A ladder's copied top rung: the source's picture (and sound) cut at its own keyframes in one run,
+ * on the encoded rungs' timeline, its segments stored as that rung's and listed at keys.copiedRung
+ * for JoinChunks. Returns where its segments start (the first at 0), where the other rungs are cut;
+ * undefined when the ladder copies nothing.
+ */
+async function copyTopRung(
+  job: Job,
+  plan: EncodingPlan,
+  ports: SegmentMediaPorts,
+  settings: SegmentMediaSettings,
+  timeline: Timeline,
+): Promise<number[] | undefined> {
+  const top = plan.video === 'ladder' ? plan.rungs[0] : undefined;
+  if (!top?.copy) return undefined;
+  const records: SegmentRecord[] = [];
+  let seconds = 0;
+  try {
+    await withInput(job, ports, settings.scratchDir, async (input, outDir) => {
+      const stream = await ports.media.segment({
+        input,
+        format: FORMAT_OF[supportedExtension(job.source.key)],
+        plan,
+        segmentSeconds: job.options.segmentSeconds,
+        outDir,
+        durationSeconds: job.media.durationSeconds,
+        timeline,
+      });
+      await storeSegments(stream, job, ports, records, top.name);
+      seconds = stream.timing?.().seconds ?? 0;
+    });
+  } catch (error) {
+    if (error instanceof TruncatedInput) throw cutShort(job, records);
+    throw error;
+  }
+  checkComplete(job, records);
+  const copied: ChunkManifest = { chunk: 0, segments: records.length, seconds: round2(seconds), records };
+  await ports.objects.put('work', keys.copiedRung(job.videoId, job.revision), JSON.stringify(copied), 'application/json');
+  return records.map((r, i) => (i === 0 ? 0 : r.start));
 }
 
 /** segmentMedia's entry in the step table. */

@@ -34,7 +34,7 @@ export interface PlaylistResult {
 }
 
 /** A player that does not measure first starts with the first variant listed: the highest at or below this peak. */
-export const FIRST_VARIANT_MAX_BANDWIDTH = 2_000_000;
+export const FIRST_VARIANT_MAX_BANDWIDTH = 1_200_000;
 
 /**
  * Package n of a revision is addressed as `<revision>/<n>.ts`, relative to the playlist, so any

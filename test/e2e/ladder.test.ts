@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Parser } from 'm3u8-parser';
 import { cliIn, serveHome } from '../support/cli';
 import { makeVideo, rotateMp4 } from '../support/fixtures';
-import { continuityFailures, decoded, decoderScratch, lines, segmentsAlone, soundIsWhole } from '../support/outside-checks';
+import { continuityFailures, DECODER, decoded, decoderScratch, lines, segmentsAlone, soundIsWhole } from '../support/outside-checks';
 import { PLAYER } from '../support/player';
 
 const scratch = decoderScratch('ladder', 'the ladder');
@@ -84,6 +84,7 @@ function playedFile(ladder: Ladder, rung: Rung): string {
 const FPS = 25;
 let landscape: Ladder;
 let portrait: Ladder;
+let camera: Ladder;
 
 beforeAll(() => {
   const { dir } = scratch;
@@ -94,24 +95,68 @@ beforeAll(() => {
   });
   expect(landscape.json.stats.chunks).toBe(4);
   portrait = converted(rotateMp4(makeVideo(join(dir, 'phone.mp4'), { seconds: 9, size: '640x360', rate: FPS }), 90), ['--transcode']);
+  // H.264 every player decodes, a keyframe every 2 s: copied as the top rung, the rungs below cut where it is.
+  camera = converted(makeVideo(join(dir, 'camera.mp4'), { seconds: 11, size: '854x480', rate: FPS, gop: 2 * FPS }), []);
 }, 600_000);
+
+/** The first video presentation time of each of a rung's segments (Debian's ffprobe, each segment alone). */
+async function segmentStarts(rung: Rung): Promise<number[]> {
+  const starts: number[] = [];
+  for (const [n, bytes] of rung.segments.entries()) {
+    const file = join(scratch.dir, `start-${rung.name}-${n}.ts`);
+    writeFileSync(file, bytes);
+    const times = await lines(PLAYER, [
+      '-v',
+      'error',
+      '-select_streams',
+      'v:0',
+      '-show_entries',
+      'packet=pts_time',
+      '-of',
+      'csv=p=0',
+      file,
+    ]);
+    starts.push(Math.min(...times.map(Number)));
+  }
+  return starts;
+}
 
 test('the rungs are chosen from the source: never above its size, its aspect kept (a portrait source gets a portrait ladder)', () => {
   const sizes = (ladder: Ladder) => ladder.rungs.map((r) => [r.name, r.attributes.RESOLUTION]);
-  // Listed with the highest rung at or below 2 Mbit/s first (a player that does not measure starts there), then from the top.
+  // Listed with the highest rung at or below 1.2 Mbit/s first (a player that does not measure starts there), then from the top.
   expect(sizes(landscape)).toEqual([
-    ['480p', { width: 854, height: 480 }],
     ['360p', { width: 640, height: 360 }],
+    ['480p', { width: 854, height: 480 }],
     ['234p', { width: 416, height: 234 }],
   ]);
   expect(sizes(portrait)).toEqual([
     ['360p', { width: 360, height: 640 }],
     ['234p', { width: 234, height: 416 }],
   ]);
+  expect(camera.rungs.map((r) => r.name).sort()).toEqual(['234p', '360p', '480p']);
 });
 
+test('an H.264 source every player decodes is the top rung as it is: its frames bit for bit; only the rungs below are encoded', async () => {
+  const top = camera.rungs.find((r) => r.name === '480p')!;
+  const hashes = async (file: string) =>
+    (await lines(DECODER, ['-v', 'error', '-i', file, '-map', '0:v:0', '-f', 'framemd5', '-']))
+      .filter((l) => !l.startsWith('#'))
+      .map((l) => l.split(',').at(-1));
+  expect(await hashes(playedFile(camera, top))).toEqual(await hashes(camera.file));
+  // Its segments are cut at the source's keyframes (every 2 s, 4-s segments asked): 4, 4, 3.
+  expect(top.durations).toEqual([4, 4, 3]);
+});
+
+test("a player switching rungs at a boundary finds the same time there: every rung's segments start at the same presentation time", async () => {
+  for (const ladder of [landscape, camera]) {
+    const [top, ...others] = ladder.rungs;
+    const expected = await segmentStarts(top!);
+    for (const rung of others) expect([rung.name, await segmentStarts(rung)]).toEqual([rung.name, expected]);
+  }
+}, 120_000);
+
 test('every rung decodes every frame of the source and all of its sound, with no error', async () => {
-  for (const ladder of [landscape, portrait]) {
+  for (const ladder of [landscape, portrait, camera]) {
     const { frames } = await decoded(ladder.file);
     for (const rung of ladder.rungs) {
       const file = playedFile(ladder, rung);
@@ -136,7 +181,7 @@ test('every rung decodes every frame of the source and all of its sound, with no
 }, 300_000);
 
 test('the rungs are cut at the same times: identical EXTINF lists, and every segment decodes alone (it starts with an IDR)', async () => {
-  for (const ladder of [landscape, portrait]) {
+  for (const ladder of [landscape, portrait, camera]) {
     const [top, ...others] = ladder.rungs;
     for (const rung of others) expect([rung.name, rung.durations]).toEqual([rung.name, top!.durations]);
     for (const rung of ladder.rungs) {

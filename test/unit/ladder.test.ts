@@ -1,6 +1,7 @@
 // Which rungs a source gets (./src/core/ladder.ts): never above its size or its bit rate, its
 // aspect kept, the cellular rung always there; and the option's forms.
 import { InvalidRequest } from '../../src/core/errors';
+import { describePlan, planEncoding } from '../../src/core/encoding';
 import { parseLadder, planLadder } from '../../src/core/ladder';
 import { parseOptions } from '../../src/core/parse';
 
@@ -15,7 +16,7 @@ describe('the ladder of a source', () => {
       '720p 1280x720 2800k',
       '480p 854x480 1401k',
       '360p 640x360 800k',
-      '234p 416x234 96k',
+      '234p 416x234 80k',
     ]);
     expect(rungs.map((r) => r.audio)).toEqual(['shared', 'shared', 'shared', 'shared', 'low']);
     expect(rungs.every((r) => r.width % 2 === 0 && r.height % 2 === 0)).toBe(true);
@@ -45,14 +46,14 @@ describe('the ladder of a source', () => {
     expect(sizes(planLadder({ ...hd, bitRate: 1_000_000 }, 'auto'))).toEqual([
       '1080p 1920x1080 1000k',
       '360p 640x360 800k',
-      '234p 416x234 96k',
+      '234p 416x234 80k',
     ]);
   });
 
   test('heights asked for are honoured within the source; a source below every rung asked gets one at its own size', () => {
     expect(planLadder(hd, [720, 234]).map((r) => r.name)).toEqual(['720p', '234p']);
     expect(planLadder({ ...hd, width: 1280, height: 720 }, [1080, 720]).map((r) => r.name)).toEqual(['720p']);
-    expect(sizes(planLadder({ ...hd, width: 320, height: 180 }, 'auto'))).toEqual(['180p 320x180 57k']);
+    expect(sizes(planLadder({ ...hd, width: 320, height: 180 }, 'auto'))).toEqual(['180p 320x180 47k']);
   });
 });
 
@@ -75,5 +76,47 @@ describe('the ladder option', () => {
       'options.ladder must be rung heights of the ladder (1080, 720, 480, 360, 234), not 700',
     );
     expect(() => parseOptions({ ladder: 'all' })).toThrow(/options\.ladder must be "auto", "source", or a list/);
+  });
+});
+
+describe('a ladder of an H.264 source every player decodes', () => {
+  const job = (ladder: 'auto' | number[], transcode = false) => ({
+    source: { key: 'in/a.mp4', bytes: 1, extension: '.mp4', kind: 'video' as const },
+    media: {
+      formatName: 'mov',
+      durationSeconds: 60,
+      video: { ...hd, profile: 'High', level: 40, pixelFormat: 'yuv420p', bitRate: 8_000_000 },
+      audio: { codec: 'aac', channels: 2, sampleRate: 48_000, profile: 'LC' },
+    },
+    options: { segmentSeconds: 6, profile: 'source' as const, ladder, ...(transcode && { transcode: true as const }) },
+  });
+
+  test('copies the source as its top rung and encodes only the rungs below it, its sound copied', () => {
+    const plan = planEncoding(job('auto'));
+    expect(plan.video).toBe('ladder');
+    const rungs = plan.video === 'ladder' ? plan.rungs : [];
+    expect(rungs.map((r) => [r.name, r.copy ?? false])).toEqual([
+      ['1080p', true],
+      ['720p', false],
+      ['480p', false],
+      ['360p', false],
+      ['234p', false],
+    ]);
+    expect(rungs[0]).toMatchObject({ width: 1920, height: 1080, kbps: 8000, profile: 'high' });
+    expect(plan.audio).toBe('copy');
+    expect(describePlan(plan)).toBe(
+      'a ladder of 5 rungs: --ladder auto: copying the source as its 1080p rung, encoding 720p, 480p, 360p, 234p',
+    );
+  });
+
+  test('encodes every rung with --transcode, or when the heights asked leave out the source’s own', () => {
+    for (const plan of [planEncoding(job('auto', true)), planEncoding(job([720, 360]))]) {
+      expect(plan.video === 'ladder' && plan.rungs.some((r) => r.copy)).toBe(false);
+    }
+    const own = planEncoding(job([1080, 360]));
+    expect(own.video === 'ladder' && own.rungs.map((r) => [r.name, r.copy ?? false])).toEqual([
+      ['1080p', true],
+      ['360p', false],
+    ]);
   });
 });

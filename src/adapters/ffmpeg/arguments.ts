@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { ColourPlan, EncodingPlan, HdrTransfer, RungPlan } from '../../core/model';
 import type { MediaFormat } from '../../core/naming';
 import { DEFAULT_AUDIO_KBPS, LADDER_AUDIO_KBPS, type Rendition, renditionNamed } from '../../core/renditions';
-import type { AudioSplitRequest, ChunkRequest, SegmentRequest } from '../../ports';
+import type { AudioSplitRequest, ChunkRequest, SegmentRequest, Timeline } from '../../ports';
 import { hasLowAudio, LOW_AUDIO } from '../../core/ladder';
 import { needsLoopback } from './loopback';
 import { DEFAULT_LIMITS, type MediaLimits } from './process';
@@ -100,7 +100,9 @@ function videoArgs(plan: EncodingPlan, keyframes: string[], filters: string[] = 
     case 'encode':
       return encodeArgs(renditionNamed(plan.rendition), plan, keyframes, filters);
     case 'ladder':
-      throw new Error('a ladder is encoded by ladderChunkArgs, one output per rung');
+      // Only its copied top rung is made in one run; the rest by ladderChunkArgs, one output per rung.
+      if (!plan.rungs[0]?.copy) throw new Error('a ladder is encoded by ladderChunkArgs, one output per rung');
+      return videoArgs({ ...plan, video: 'copy', rungs: undefined }, keyframes, filters);
   }
 }
 
@@ -191,19 +193,22 @@ function segmentOutput(outDir: string, cuts: string[]): string[] {
 export function segmentArgs(request: SegmentRequest, limits: MediaLimits = DEFAULT_LIMITS): string[] {
   const { plan, segmentSeconds, outDir } = request;
   if (plan.video === 'encode') throw new Error('an encoded picture is made in chunks (chunkArgs), not in one run');
+  // A ladder's copied top rung keeps its timestamps on the encoded rungs' timeline (timeline()).
+  const onTimeline = request.timeline ? ['-copyts'] : [];
   return [
     ...COMMON,
-    ...inputArgs(request.input, request.format, limits),
+    ...onTimeline,
+    ...inputArgs(request.input, request.format, limits, request.timeline ? timeline(request.timeline) : []),
     ...(plan.video !== 'none' ? ['-map', '0:v:0'] : []),
     ...(plan.audio !== 'none' ? ['-map', '0:a:0'] : []),
     ...videoArgs(plan, []),
     ...audioArgs(plan),
     // No mux delay: the stream's timestamps are the segment list's timeline, so a segment's own
-    // first presentation time (firstStart) reads on it directly.
-    '-muxdelay',
-    '0',
-    '-muxpreload',
-    '0',
+    // first presentation time (firstStart) reads on it directly. A ladder's copied top rung keeps the
+    // muxer's delay, as its encoded rungs do (ladderChunkArgs): their timestamps then agree, and the
+    // muxer gathers audio frames into PES packets of several (one per frame cost the cellular rung
+    // 22 kbit/s of its 48).
+    ...(request.timeline ? [] : ['-muxdelay', '0', '-muxpreload', '0']),
     ...segmentOutput(outDir, ['-segment_time', String(segmentSeconds)]),
   ];
 }
@@ -234,7 +239,7 @@ function time(seconds: number): string {
  * Chunk and audio runs keep the input's timestamps (-copyts) and move them onto the output's
  * timeline themselves: output = source − its start + the timeline offset, as every chunk does.
  */
-function timeline(request: Pick<ChunkRequest | AudioSplitRequest, 'timeOffset' | 'sourceStart'>): string[] {
+function timeline(request: Timeline): string[] {
   return ['-itsoffset', time(request.timeOffset - request.sourceStart)];
 }
 
@@ -292,6 +297,15 @@ function chunkTimes(request: ChunkRequest) {
   const { segmentSeconds, timeOffset } = request;
   const start = request.start + timeOffset;
   const end = request.end === undefined ? undefined : request.end + timeOffset;
+  if (request.cuts) {
+    // Cut where a copied rung is: a keyframe at each cut, and every KEYFRAME_SECONDS up to the next.
+    const cuts = request.cuts.map((c) => c + timeOffset);
+    const keyframes = cuts.flatMap((cut, i) => {
+      const next = cuts[i + 1] ?? end ?? cut + segmentSeconds;
+      return keyframeTimes(cut, next - cut, next - cut);
+    });
+    return { start, end, boundaries: cuts.map(time), keyframes: keyframes.map(time) };
+  }
   const boundaries = Array.from({ length: request.segmentCount }, (_, i) => time(start + i * segmentSeconds));
   const keyframes = keyframeTimes(start, request.segmentCount * segmentSeconds, segmentSeconds).map(time);
   return { start, end, boundaries, keyframes };
@@ -303,11 +317,13 @@ function chunkTimes(request: ChunkRequest) {
  * rung with keyframes forced and cut at the same times — so rungs switch at any boundary. The
  * shared sound (and the cellular rung's own) is copied into each rung from splitAudio's parts.
  */
-export function ladderChunkArgs(request: ChunkRequest, rungs: readonly RungPlan[], limits: MediaLimits = DEFAULT_LIMITS): string[] {
+export function ladderChunkArgs(request: ChunkRequest, ladder: readonly RungPlan[], limits: MediaLimits = DEFAULT_LIMITS): string[] {
   const { plan } = request;
   const { start, end, boundaries, keyframes } = chunkTimes(request);
   const seek = request.start > 0 ? ['-ss', time(request.start)] : [];
   const inputs = [request.audio, request.lowAudio];
+  // A copied top rung is made by the copy's own run (segmentArgs), not here.
+  const rungs = ladder.filter((r) => !r.copy);
   const audioInput = (rung: RungPlan): number | undefined => {
     const wanted = rung.audio === 'low' && request.lowAudio ? request.lowAudio : request.audio;
     return wanted === undefined ? undefined : 1 + inputs.filter((a) => a !== undefined).indexOf(wanted);

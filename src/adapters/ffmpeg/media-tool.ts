@@ -70,10 +70,28 @@ export function ffmpegMediaTool(paths: BinaryPaths = {}, limits: MediaLimits = D
     },
 
     async segment(request) {
-      // A copied picture's first segment starts where its first frame shows (the list says 0).
-      const firstStart = request.plan.video === 'copy' ? async (path: string) => earliestVideoPts(await leadingPackets(path)) : undefined;
+      // A copied picture's first segment starts where its first frame shows (the list says 0). On a
+      // ladder's timeline (a copied top rung), its times are told from the timeline's 0.
+      const shift = request.timeline?.timeOffset ?? 0;
+      // On a ladder's timeline its first segment starts at 0, as the encoded rungs' do (and their EXTINF are the same).
+      const firstStart =
+        request.plan.video === 'copy' && !request.timeline
+          ? async (path: string) => earliestVideoPts(await leadingPackets(path))
+          : undefined;
+      const place = request.timeline
+        ? (entry: SegmentListEntry, position: number) => ({
+            index: position,
+            start: Math.max(0, entry.start - shift),
+            duration: Math.max(0, entry.end - Math.max(shift, entry.start)),
+          })
+        : undefined;
       return runThroughLoopbacks([request.input], ([input]) =>
-        streamSegments(binary('ffmpeg'), segmentArgs({ ...request, input: input! }, limits), { ...request, firstStart }, limits),
+        streamSegments(
+          binary('ffmpeg'),
+          segmentArgs({ ...request, input: input! }, limits),
+          { ...request, firstStart, ...(place && { place }) },
+          limits,
+        ),
       );
     },
 
@@ -87,7 +105,7 @@ export function ffmpegMediaTool(paths: BinaryPaths = {}, limits: MediaLimits = D
       // A ladder's rungs each have their segment muxer, in a folder of its own.
       const outputs =
         request.plan.video === 'ladder'
-          ? request.plan.rungs.map((r) => ({ dir: outputDir(request.outDir, r.name), rendition: r.name }))
+          ? request.plan.rungs.filter((r) => !r.copy).map((r) => ({ dir: outputDir(request.outDir, r.name), rendition: r.name }))
           : undefined;
       for (const output of outputs ?? []) await mkdir(output.dir, { recursive: true });
       return runThroughLoopbacks([request.input, ...sounds], ([input, ...relayed]) => {
