@@ -39,11 +39,19 @@ function stringsAt(value: unknown, path: string): string[] {
 }
 
 /** A ladder's segment's rung, its number within it and (its first) its CODECS; absent with one rendition. */
-function rungPlaceAt(segment: Record<string, unknown>, at: string): Pick<SegmentRecord, 'rendition' | 'position' | 'codecs'> {
+function rungPlaceAt(segment: Record<string, unknown>, at: string): Pick<SegmentRecord, 'rendition' | 'position' | 'codecs' | 'keyframes'> {
+  const triple = (value: unknown, where: string) => {
+    const items = arrayAt(value, where).map((n, i) => numberAt(n, `${where}[${i}]`));
+    if (items.length !== 3) throw new InvalidRequest(`${where} must be [offset, length, seconds]`);
+    return items;
+  };
   return {
     ...(segment.rendition !== undefined && { rendition: renditionOrRungAt(segment.rendition, `${at}.rendition`) }),
     ...(segment.position !== undefined && { position: numberAt(segment.position, `${at}.position`) }),
     ...(segment.codecs !== undefined && { codecs: stringAt(segment.codecs, `${at}.codecs`) }),
+    ...(segment.keyframes !== undefined && {
+      keyframes: arrayAt(segment.keyframes, `${at}.keyframes`).map((k, i) => triple(k, `${at}.keyframes[${i}]`)),
+    }),
   };
 }
 
@@ -220,6 +228,7 @@ function renditionPlaylistsAt(value: unknown, path: string): RenditionPlaylist[]
       ...number('bandwidth'),
       ...number('averageBandwidth'),
       ...(r.codecs !== undefined && { codecs: stringAt(r.codecs, `${at}.codecs`) }),
+      ...(r.iFramesKey !== undefined && { iFramesKey: stringAt(r.iFramesKey, `${at}.iFramesKey`) }),
     };
   });
 }

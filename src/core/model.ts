@@ -194,6 +194,8 @@ export interface SegmentRecord {
   duration: number;
   /** A rung's first segment: the CODECS its variant declares, read from its bytes (./ts-codecs.ts). */
   codecs?: string;
+  /** A ladder's segment: each keyframe as [offset, length, seconds] inside its bytes (./ts-keyframes.ts), for I-frame playlists. */
+  keyframes?: number[][];
 }
 
 export interface SegmentManifest {
@@ -329,6 +331,7 @@ export interface SegmentOffset {
   rendition?: string;
   position?: number;
   codecs?: string;
+  keyframes?: number[][];
   /** The package's number: the segment's URI in the playlist is `<package>.ts`. */
   package: number;
   functionName: string;
@@ -382,6 +385,8 @@ export interface RenditionResult {
   averageBandwidth: number;
   codecs: string;
   playlistKey: string;
+  /** Its I-frame playlist (its keyframes by byte range). */
+  iFramesKey?: string;
 }
 
 /** A rendition's media playlist, as a route record names it. */
@@ -395,6 +400,8 @@ export interface RenditionPlaylist {
   bandwidth?: number;
   averageBandwidth?: number;
   codecs?: string;
+  /** A ladder's rung's I-frame playlist. */
+  iFramesKey?: string;
 }
 
 /**

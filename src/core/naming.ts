@@ -241,6 +241,8 @@ export const keys = {
   playlist: (videoId: string, revision: string) => `v/${videoId}/${revision}/index.m3u8`,
   /** A ladder's rung's media playlist, beside the multivariant playlist at `playlist`. */
   renditionPlaylist: (videoId: string, revision: string, rendition: string) => `v/${videoId}/${revision}/${rendition}.m3u8`,
+  /** A ladder's rung's I-frame playlist, beside its media playlist. */
+  iFramePlaylist: (videoId: string, revision: string, rendition: string) => `v/${videoId}/${revision}/${rendition}-iframes.m3u8`,
   route: (videoId: string) => `routes/${videoId}.json`,
   routesPrefix: 'routes/',
 } as const;

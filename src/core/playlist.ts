@@ -24,8 +24,11 @@ function formatDuration(seconds: number): string {
   return seconds.toFixed(6);
 }
 
-/** A VOD playlist with one EXT-X-BYTERANGE:<len>@<offset> per segment. */
-export function renderPlaylist(segments: readonly PlaylistSegment[]): string {
+/**
+ * A VOD playlist with one EXT-X-BYTERANGE:<len>@<offset> per segment; an I-frame playlist (RFC 8216
+ * §4.3.3.6: each range one keyframe, its EXTINF the time until the next) with `iFramesOnly`.
+ */
+export function renderPlaylist(segments: readonly PlaylistSegment[], options: { iFramesOnly?: boolean } = {}): string {
   if (segments.length === 0) throw new PlaylistInvalid('a playlist needs at least one segment');
   const lines = [
     '#EXTM3U',
@@ -33,7 +36,7 @@ export function renderPlaylist(segments: readonly PlaylistSegment[]): string {
     `#EXT-X-TARGETDURATION:${targetDurationFor(segments.map((s) => s.duration))}`,
     '#EXT-X-MEDIA-SEQUENCE:0',
     '#EXT-X-PLAYLIST-TYPE:VOD',
-    '#EXT-X-INDEPENDENT-SEGMENTS',
+    options.iFramesOnly ? '#EXT-X-I-FRAMES-ONLY' : '#EXT-X-INDEPENDENT-SEGMENTS',
   ];
   for (const segment of segments) {
     lines.push(`#EXTINF:${formatDuration(segment.duration)},`);
@@ -155,6 +158,9 @@ export function assertPlaylist(text: string): PlaylistCheck {
   return check;
 }
 
+/** What a rung's I-frame playlist's name adds to the rung's (`720p-iframes.m3u8`). */
+export const I_FRAMES_SUFFIX = '-iframes';
+
 /** One variant of a multivariant playlist: a rung's media playlist and what it is. */
 export interface Variant {
   /** Relative URI of its media playlist. */
@@ -185,19 +191,21 @@ export function measuredBandwidth(segments: readonly Pick<PlaylistSegment, 'leng
  * given (a player that does not measure first starts with the first listed), each with the
  * attributes Apple's HLS authoring spec asks of every variant (9.1–9.4, 9.13–9.15).
  */
-export function renderMultivariant(variants: readonly Variant[]): string {
+export function renderMultivariant(variants: readonly Variant[], iFrames: readonly Omit<Variant, 'frameRate'>[] = []): string {
   if (variants.length === 0) throw new PlaylistInvalid('a multivariant playlist needs at least one variant');
   const lines = ['#EXTM3U', `#EXT-X-VERSION:${PLAYLIST_VERSION}`, '#EXT-X-INDEPENDENT-SEGMENTS'];
+  const common = (v: Omit<Variant, 'frameRate'>) => [
+    `BANDWIDTH=${v.bandwidth}`,
+    `AVERAGE-BANDWIDTH=${v.averageBandwidth}`,
+    `CODECS="${v.codecs}"`,
+    `RESOLUTION=${v.width}x${v.height}`,
+  ];
   for (const v of variants) {
-    const attributes = [
-      `BANDWIDTH=${v.bandwidth}`,
-      `AVERAGE-BANDWIDTH=${v.averageBandwidth}`,
-      `CODECS="${v.codecs}"`,
-      `RESOLUTION=${v.width}x${v.height}`,
-      ...(v.frameRate ? [`FRAME-RATE=${v.frameRate.toFixed(3)}`] : []),
-    ];
+    const attributes = [...common(v), ...(v.frameRate ? [`FRAME-RATE=${v.frameRate.toFixed(3)}`] : [])];
     lines.push(`#EXT-X-STREAM-INF:${attributes.join(',')}`, v.uri);
   }
+  // RFC 8216 §4.3.4.3: each I-frame playlist, its URI an attribute (Apple 6.1, and 9.1–9.4 on them too).
+  for (const v of iFrames) lines.push(`#EXT-X-I-FRAME-STREAM-INF:${[...common(v), `URI="${v.uri}"`].join(',')}`);
   lines.push('');
   return lines.join('\n');
 }
@@ -244,6 +252,14 @@ export function checkMultivariant(text: string): { variants: { attributes: Map<s
     if (!/^[0-9]+x[0-9]+$/.test(attributes.get('RESOLUTION') ?? '')) problems.push(`line ${i + 1}: RESOLUTION must be WxH`);
     if (!PLAYLIST_URI.test(uri)) problems.push(`line ${i + 2}: a variant's URI must follow its EXT-X-STREAM-INF: ${uri}`);
     variants.push({ attributes, uri });
+  });
+  lines.forEach((line, i) => {
+    if (!line.startsWith('#EXT-X-I-FRAME-STREAM-INF:')) return;
+    const attributes = attributeList(line.slice('#EXT-X-I-FRAME-STREAM-INF:'.length));
+    if (!attributes) problems.push(`line ${i + 1}: malformed attribute list: ${line}`);
+    else
+      for (const name of ['BANDWIDTH', 'CODECS', 'RESOLUTION', 'URI'])
+        if (!attributes.has(name)) problems.push(`line ${i + 1}: EXT-X-I-FRAME-STREAM-INF without ${name}`);
   });
   if (variants.length === 0) problems.push('no variants');
   return { variants, problems };

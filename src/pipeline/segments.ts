@@ -4,6 +4,7 @@
 // planned and reserved, the manifest and batch plans written.
 import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import { segmentCodecs } from '../core/ts-codecs';
+import { type Keyframe, keyframeScanner } from '../core/ts-keyframes';
 import { forEachChunk } from '../file-chunks';
 import { processTag } from '../process-identity';
 import { CONTROL_PLANE_RETRY, retryTransient, type RetryOptions } from '../core/retry';
@@ -59,12 +60,15 @@ export function longSegmentWarning(plan: EncodingPlan, durations: readonly numbe
   return `segments are up to ${longest.toFixed(1)} s long, not the ${segmentSeconds} s asked: copying cuts only at the source's keyframes; --transcode (options.transcode) cuts every ${segmentSeconds} s`;
 }
 
-async function crc32File(path: string): Promise<number> {
+/** A segment file's CRC-32, and (a ladder's rung) where its keyframes are, in one read. */
+async function readSegment(path: string, withKeyframes: boolean): Promise<{ crc: number; keyframes?: Keyframe[] }> {
   let crc = 0;
+  const scanner = withKeyframes ? keyframeScanner() : undefined;
   await forEachChunk(path, (chunk) => {
     crc = crc32(chunk, crc);
+    scanner?.push(chunk);
   });
-  return crc;
+  return { crc, ...(scanner && { keyframes: scanner.keyframes() }) };
 }
 
 /** A step's scratch folder, named by this process (pid and start), so gc can tell a killed run's folder from a running one's. */
@@ -113,7 +117,8 @@ export async function storeSegments(
   for await (const made of stream) {
     const file = rung === undefined ? made : { ...made, rendition: rung };
     const key = keys.segment(job.videoId, job.revision, file.index, file.rendition);
-    const crc = await crc32File(file.path);
+    // A ladder's rungs have I-frame playlists: each keyframe's range is read with the CRC-32.
+    const { crc, keyframes } = await readSegment(file.path, file.rendition !== undefined);
     // A ladder's variants declare their CODECS: read from the first segment of each rung.
     const codecs = file.rendition !== undefined && file.index === 0 ? segmentCodecs(await headOf(file.path)) : undefined;
     await ports.objects.moveFile('work', key, file.path, 'video/mp2t');
@@ -126,6 +131,7 @@ export async function storeSegments(
       start: file.start,
       duration: file.duration,
       ...(codecs && { codecs }),
+      ...(keyframes && { keyframes: keyframes.map((k) => [k.offset, k.length, Math.round(k.pts * 1e6) / 1e6]) }),
     });
   }
   return records;
@@ -178,7 +184,15 @@ async function mergeSliver(segments: SegmentRecord[], ports: Pick<Ports, 'object
   const joined = Buffer.concat([await ports.objects.get('work', before.key), await ports.objects.get('work', last.key)]);
   await ports.objects.put('work', before.key, joined, 'video/mp2t');
   await ports.objects.delete('work', last.key);
-  segments.splice(-2, 2, { ...before, bytes: joined.length, crc32: crc32(joined), duration: before.duration + last.duration });
+  // A ladder's keyframes of the sliver now sit after the segment before's bytes.
+  const keyframes = before.keyframes && [...before.keyframes, ...(last.keyframes ?? []).map(([o, l, t]) => [o! + before.bytes, l!, t!])];
+  segments.splice(-2, 2, {
+    ...before,
+    bytes: joined.length,
+    crc32: crc32(joined),
+    duration: before.duration + last.duration,
+    ...(keyframes && { keyframes }),
+  });
 }
 
 /**

@@ -98,7 +98,8 @@ const MAX_PATH = 200;
 // `/v/<id>/index.m3u8`, `/v/<id>/<revision>/<n>.ts`, or `/v/<id>/<n>.ts` (playlists written before revisions were named).
 const ROUTE = /^\/v\/([a-z0-9-]{1,64})\/(?:(index\.m3u8)|(?:([a-z0-9]{4,16})\/)?(0|[1-9][0-9]{0,4})\.ts)$/;
 // `/v/<id>/<revision>/<rung>.m3u8`: a ladder's rung's media playlist, as its multivariant playlist names it.
-const RENDITION_PLAYLIST = /^\/v\/([a-z0-9-]{1,64})\/([a-z0-9]{4,16})\/([1-9][0-9]{1,3}p)\.m3u8$/;
+// `/v/<id>/<revision>/<rung>-iframes.m3u8`: its I-frame playlist.
+const RENDITION_PLAYLIST = /^\/v\/([a-z0-9-]{1,64})\/([a-z0-9]{4,16})\/([1-9][0-9]{1,3}p)(-iframes)?\.m3u8$/;
 
 export const CORS = {
   'Access-Control-Allow-Origin': '*',
@@ -142,13 +143,16 @@ export const gone = () => text(410, 'gone: this video was converted again; load 
 /** A playback path, parsed: a playlist request, or a segment's package (`revision` absent on old URIs). */
 export type PlaybackTarget =
   | { videoId: string; playlist: true; rendition?: undefined }
-  | { videoId: string; playlist: true; revision: string; rendition: string }
+  | { videoId: string; playlist: true; revision: string; rendition: string; iFrames: boolean }
   | { videoId: string; playlist: false; revision: string | undefined; packageIndex: number };
 
 /** Only the exact shapes we publish: anything encoded, dotted or overlong never reaches a store. */
 export function playbackTarget(path: string): PlaybackTarget | undefined {
   const rung = path.length <= MAX_PATH ? RENDITION_PLAYLIST.exec(path) : null;
-  if (rung) return isVideoId(rung[1]!) ? { videoId: rung[1]!, playlist: true, revision: rung[2]!, rendition: rung[3]! } : undefined;
+  if (rung)
+    return isVideoId(rung[1]!)
+      ? { videoId: rung[1]!, playlist: true, revision: rung[2]!, rendition: rung[3]!, iFrames: rung[4] !== undefined }
+      : undefined;
   const match = path.length <= MAX_PATH ? ROUTE.exec(path) : null;
   if (!match || !isVideoId(match[1]!)) return undefined;
   const videoId = match[1]!;
@@ -188,7 +192,7 @@ export function playlistKeyOf(
   if (!served || served === 'gone') return served;
   // Only a ladder's rungs have playlists of their own: a single rendition's is the route's own.
   const rung = served.renditions?.find((r) => r.rendition === target.rendition && r.playlistKey !== served.playlistKey);
-  return rung?.playlistKey;
+  return target.iFrames ? rung?.iFramesKey : rung?.playlistKey;
 }
 
 /**

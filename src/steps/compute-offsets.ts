@@ -111,6 +111,7 @@ export async function computeOffsets(
         index: entry.index,
         ...(segment?.rendition !== undefined && { rendition: segment.rendition, position: segment.position ?? 0 }),
         ...(segment?.codecs !== undefined && { codecs: segment.codecs }),
+        ...(segment?.keyframes !== undefined && { keyframes: segment.keyframes }),
         package: receipt.package,
         functionName: receipt.functionName,
         offset: at + header.headerLength,

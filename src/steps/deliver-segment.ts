@@ -86,6 +86,27 @@ export function proxiedPlaylist(redirectPlaylist: string, prefix: string): strin
   return lines.join('\n');
 }
 
+/**
+ * A rung's I-frame playlist on the delivery route: each keyframe's range is inside one of the
+ * rung's segments, so it names that segment's resource (`<rung>/s<i>.ts`) and its range within it
+ * (the route answers a Range within a segment). `media` is the rung's media playlist's segments.
+ */
+export function proxiedIFramePlaylist(iFramePlaylist: string, media: readonly PlaylistSegment[], prefix: string): string | undefined {
+  const lines: string[] = [];
+  let range: { length: number; offset: number } | undefined;
+  for (const line of iFramePlaylist.split('\n')) {
+    const match = /^#EXT-X-BYTERANGE:(\d+)@(\d+)$/.exec(line);
+    if (match) range = { length: Number(match[1]), offset: Number(match[2]) };
+    else if (line !== '' && !line.startsWith('#')) {
+      const at = range;
+      const i = at ? media.findIndex((s) => s.uri === line && s.offset <= at.offset && at.offset + at.length <= s.offset + s.length) : -1;
+      if (!at || i === -1) return undefined;
+      lines.push(`#EXT-X-BYTERANGE:${at.length}@${at.offset - media[i]!.offset}`, `${prefix}/s${i}.ts`);
+    } else lines.push(line);
+  }
+  return lines.join('\n');
+}
+
 export async function deliverSegment(request: ServeRequest, ports: ServeSegmentPorts, caches: DeliverCaches): Promise<DeliverResponse> {
   const now = ports.clock();
   const playlistTarget = playbackTarget(request.path);
@@ -103,8 +124,16 @@ export async function deliverSegment(request: ServeRequest, ports: ServeSegmentP
     const key = playlistTarget?.playlist ? playlistKeyOf(route, playlistTarget, now) : undefined;
     if (key === 'gone') return withCors(gone());
     const playlist = key && (await playlistText(key, ports, caches));
+    if (!playlist) return refuse(404, 'not found');
     const prefix = (playlistTarget?.playlist && playlistTarget.rendition) || route.revision;
-    return playlist ? withCors(await playlistResponse(proxiedPlaylist(playlist, prefix), request)) : refuse(404, 'not found');
+    if (playlistTarget?.playlist && playlistTarget.rendition !== undefined && playlistTarget.iFrames) {
+      // Its keyframes are ranges of the rung's segments: mapped onto the segments' own resources.
+      const mediaKey = playlistKeyOf(route, { ...playlistTarget, iFrames: false }, now);
+      const media = typeof mediaKey === 'string' ? await playlistText(mediaKey, ports, caches) : undefined;
+      const proxied = media === undefined ? undefined : proxiedIFramePlaylist(playlist, checkPlaylist(media).segments, prefix);
+      return proxied ? withCors(await playlistResponse(proxied, request)) : refuse(404, 'not found');
+    }
+    return withCors(await playlistResponse(proxiedPlaylist(playlist, prefix), request));
   }
 
   // Segment i of the revision's own playlist (or of its rung's): its package and its bytes inside it.

@@ -81,6 +81,7 @@ function renditionResultsAt(value: unknown, path: string): RenditionResult[] {
       averageBandwidth: numberAt(r.averageBandwidth, at('averageBandwidth')),
       codecs: stringAt(r.codecs, at('codecs')),
       playlistKey: stringAt(r.playlistKey, at('playlistKey')),
+      ...(r.iFramesKey !== undefined && { iFramesKey: stringAt(r.iFramesKey, at('iFramesKey')) }),
     };
   });
 }

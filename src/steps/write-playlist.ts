@@ -6,7 +6,16 @@ import type { Job } from '../core/model';
 import { keys } from '../core/naming';
 import { PlaylistInvalid } from '../core/errors';
 import type { RenditionResult, RungPlan, SegmentOffset } from '../core/model';
-import { assertMultivariant, assertPlaylist, measuredBandwidth, renderMultivariant, renderPlaylist } from '../core/playlist';
+import {
+  assertMultivariant,
+  assertPlaylist,
+  I_FRAMES_SUFFIX,
+  measuredBandwidth,
+  type PlaylistSegment,
+  renderMultivariant,
+  renderPlaylist,
+  type Variant,
+} from '../core/playlist';
 import type { Ports } from '../ports';
 import { readDocument } from '../read-document';
 import { refusePublished } from '../registry/routes';
@@ -78,6 +87,7 @@ async function writeLadder(
   ports: WritePlaylistPorts,
 ): Promise<PlaylistResult> {
   const renditions: RenditionResult[] = [];
+  const iFrames: Omit<Variant, 'frameRate'>[] = [];
   let reference: { name: string; durations: string } | undefined;
   let targetDuration = 0;
   for (const rung of rungs) {
@@ -95,12 +105,28 @@ async function writeLadder(
     if (!codecs) throw new PlaylistInvalid(`the ${rung.name} rung's first segment has no codecs recorded`);
     const playlistKey = keys.renditionPlaylist(job.videoId, job.revision, rung.name);
     await ports.objects.put('output', playlistKey, text, 'application/vnd.apple.mpegurl');
-    renditions.push({ name: rung.name, width: rung.width, height: rung.height, ...measuredBandwidth(entries), codecs, playlistKey });
+    // Its keyframes, each a range inside its segment's: the I-frame playlist trick play and scrubbing read.
+    const keyframes = iFrameEntries(segments);
+    const iFramesKey = keys.iFramePlaylist(job.videoId, job.revision, rung.name);
+    const iFrameText = renderPlaylist(keyframes, { iFramesOnly: true });
+    assertPlaylist(iFrameText);
+    await ports.objects.put('output', iFramesKey, iFrameText, 'application/vnd.apple.mpegurl');
+    const variant = { name: rung.name, width: rung.width, height: rung.height, codecs };
+    renditions.push({ ...variant, ...measuredBandwidth(entries), playlistKey, iFramesKey });
+    iFrames.push({
+      ...variant,
+      codecs: codecs.split(',')[0]!,
+      ...measuredBandwidth(keyframes),
+      uri: `${job.revision}/${rung.name}${I_FRAMES_SUFFIX}.m3u8`,
+    });
   }
   const first = renditions.find((r) => r.bandwidth <= FIRST_VARIANT_MAX_BANDWIDTH) ?? renditions.at(-1)!;
   const ordered = [first, ...renditions.filter((r) => r !== first)];
   const frameRate = job.media.video?.frameRate;
-  const text = renderMultivariant(ordered.map((r) => ({ ...r, uri: `${job.revision}/${r.name}.m3u8`, frameRate })));
+  const text = renderMultivariant(
+    ordered.map((r) => ({ ...r, uri: `${job.revision}/${r.name}.m3u8`, frameRate })),
+    iFrames,
+  );
   assertMultivariant(text);
   const playlistKey = keys.playlist(job.videoId, job.revision);
   await ports.objects.put('output', playlistKey, text, 'application/vnd.apple.mpegurl');
@@ -112,6 +138,26 @@ async function writeLadder(
     targetDuration,
     renditions,
   };
+}
+
+/**
+ * A rung's keyframes as I-frame playlist entries: each one's range inside its package (its
+ * segment's offset and its own inside the segment), and its time until the next keyframe (the
+ * last's, until the rung's end).
+ */
+export function iFrameEntries(segments: readonly SegmentOffset[]): PlaylistSegment[] {
+  const total = segments.reduce((sum, s) => sum + s.duration, 0);
+  const frames = segments.flatMap((s) =>
+    (s.keyframes ?? []).map(([offset, length, pts]) => ({ s, offset: offset!, length: length!, pts: pts! })),
+  );
+  if (frames.length === 0) throw new PlaylistInvalid('a rung has no keyframes recorded');
+  const first = frames[0]!.pts;
+  return frames.map((f, i) => ({
+    duration: Math.max(0, (frames[i + 1]?.pts ?? first + total) - f.pts),
+    uri: `${f.s.package}.ts`,
+    length: f.length,
+    offset: f.s.offset + f.offset,
+  }));
 }
 
 /** writePlaylist's entry in the step table. */

@@ -17,6 +17,9 @@ const scratch = decoderScratch('ladder', 'the ladder');
 
 interface Rung {
   name: string;
+  /** Its I-frame playlist's entries: each keyframe's bytes, as a player scrubbing reads them. */
+  iFrames: Buffer[];
+  iFrameAttributes: Record<string, unknown>;
   attributes: Record<string, string | number | { width: number; height: number }>;
   uri: string;
   durations: number[];
@@ -55,20 +58,28 @@ function converted(file: string, args: string[], env: Record<string, string> = {
   };
   const output = (key: string) => readFileSync(join(home, 'buckets', 'output', ...key.split('/')), 'utf8');
   const multivariant = output(route.playlistKey);
+  const folder = route.playlistKey.replace(/index\.m3u8$/, '');
+  const bytesOf = (s: { uri: string; byterange?: { offset: number; length: number } }) => {
+    const zip = readFileSync(join(home, 'functions', route.packages[Number(s.uri.replace(/\.ts$/, ''))]!, 'code.zip'));
+    return zip.subarray(s.byterange!.offset, s.byterange!.offset + s.byterange!.length);
+  };
+  const iFrameVariants = parse(multivariant).iFramePlaylists ?? [];
   const rungs = parse(multivariant).playlists.map((variant) => {
     // `<revision>/<rung>.m3u8`, beside the multivariant playlist's key; its segments `<package>.ts` beside it.
     const [revision, playlist] = variant.uri.split('/');
     expect(revision).toBe(route.revision);
-    const media = parse(output(`${route.playlistKey.replace(/index\.m3u8$/, '')}${playlist}`));
+    const media = parse(output(`${folder}${playlist}`));
+    const name = playlist!.replace(/\.m3u8$/, '');
+    const iFrameVariant = iFrameVariants.find((v) => v.uri === `${revision}/${name}-iframes.m3u8`);
+    const iFrames = parse(output(`${folder}${name}-iframes.m3u8`));
     return {
-      name: playlist!.replace(/\.m3u8$/, ''),
+      name,
       attributes: variant.attributes,
       uri: variant.uri,
       durations: media.segments.map((s) => s.duration),
-      segments: media.segments.map((s) => {
-        const zip = readFileSync(join(home, 'functions', route.packages[Number(s.uri.replace(/\.ts$/, ''))]!, 'code.zip'));
-        return zip.subarray(s.byterange!.offset, s.byterange!.offset + s.byterange!.length);
-      }),
+      segments: media.segments.map(bytesOf),
+      iFrames: iFrames.segments.map(bytesOf),
+      iFrameAttributes: iFrameVariant?.attributes ?? {},
     };
   });
   return { file, videoId: json.videoId, revision: route.revision, json, multivariant, rungs };
@@ -239,6 +250,37 @@ test('the cellular rung is at or below 192 kbit/s in all, sound included (Apple 
   expect(Number(cellular.attributes.BANDWIDTH)).toBeLessThanOrEqual(192_000);
 });
 
+test('each rung has an I-frame playlist by byte range: every entry decodes alone to one frame, and they are all the keyframes (Apple 6.1)', async () => {
+  for (const ladder of [landscape, camera]) {
+    for (const rung of ladder.rungs) {
+      const keyframes = (
+        await lines(PLAYER, [
+          '-v',
+          'error',
+          '-select_streams',
+          'v:0',
+          '-show_entries',
+          'packet=flags',
+          '-of',
+          'csv=p=0',
+          playedFile(ladder, rung),
+        ])
+      ).filter((flags) => flags.startsWith('K')).length;
+      expect([rung.name, rung.iFrames.length]).toEqual([rung.name, keyframes]);
+      const alone = await segmentsAlone(rung.iFrames, scratch.dir);
+      expect([rung.name, alone.map((a) => [a.frames, a.errors.length])]).toEqual([rung.name, alone.map(() => [1, 0])]);
+      // Declared as a variant of its own, with the picture's CODECS and size (Apple 9.1–9.4 on I-frame variants too).
+      expect(rung.iFrameAttributes).toMatchObject({
+        CODECS: String(rung.attributes.CODECS).split(',')[0],
+        RESOLUTION: rung.attributes.RESOLUTION,
+      });
+      expect(Number(rung.iFrameAttributes.BANDWIDTH)).toBeGreaterThan(0);
+    }
+  }
+  // Encoded rungs have a keyframe every 2 s (Apple 1.13): 13 s of video, 7 of them.
+  expect(landscape.rungs.map((r) => r.iFrames.length)).toEqual([7, 7, 7]);
+}, 300_000);
+
 test('convert --json lists each rung with what its variant declares (additive)', () => {
   const declared = landscape.rungs.map((r) => r.name);
   expect(landscape.json.renditions?.map((r) => r.name).sort()).toEqual([...declared].sort());
@@ -271,6 +313,16 @@ test('served: the multivariant playlist at the URL users have (gzip when asked),
       await (await fetch(`${baseUrl}/proxy/v/${landscape.videoId}/${landscape.revision}/${rung.name}/s1.ts`)).arrayBuffer(),
     );
     expect(bytes.equals(rung.segments[1]!)).toBe(true);
+    // Its I-frame playlist on the delivery route: each keyframe a range of its segment's own resource.
+    const iFrames = parse(
+      await (await fetch(`${baseUrl}/proxy/v/${landscape.videoId}/${landscape.revision}/${rung.name}-iframes.m3u8`)).text(),
+    );
+    expect(iFrames.segments.length).toBe(rung.iFrames.length);
+    const last = iFrames.segments.at(-1)!;
+    const ranged = await fetch(`${baseUrl}/proxy/v/${landscape.videoId}/${landscape.revision}/${last.uri}`, {
+      headers: { Range: `bytes=${last.byterange!.offset}-${last.byterange!.offset + last.byterange!.length - 1}` },
+    });
+    expect(Buffer.from(await ranged.arrayBuffer()).equals(rung.iFrames.at(-1)!)).toBe(true);
     // A rung this ladder does not have, and a revision it is not: 404.
     expect((await fetch(`${baseUrl}/v/${landscape.videoId}/${landscape.revision}/1080p.m3u8`)).status).toBe(404);
     expect((await fetch(`${baseUrl}/v/${landscape.videoId}/zzzz9999/360p.m3u8`)).status).toBe(404);
