@@ -26,7 +26,9 @@ export function playerPage(options: PlayerPageOptions = { codeCrossOrigin: false
   audio { background: transparent; }
   #stage { background: #fff; border-radius: 8px; padding: 14px; box-shadow: 0 1px 3px #0002; }
   #title { font-weight: 600; margin: 0 0 8px; min-height: 1.2em; }
-  #status { margin-top: 8px; font-size: .9rem; color: #555; min-height: 1.2em; }
+  .bar { display: flex; gap: 12px; align-items: center; justify-content: space-between; margin-top: 8px; }
+  #status { font-size: .9rem; color: #555; min-height: 1.2em; }
+  #quality { font: inherit; font-size: .85rem; }
   #status.error { color: #b00020; font-weight: 600; }
   ul { list-style: none; margin: 0; padding: 0; }
   li button { width: 100%; text-align: left; border: 0; background: #fff; border-radius: 8px; padding: 10px 12px;
@@ -47,7 +49,7 @@ export function playerPage(options: PlayerPageOptions = { codeCrossOrigin: false
     <p id="title">Choose a video</p>
     <video id="video" controls playsinline hidden></video>
     <audio id="audio" controls hidden></audio>
-    <div id="status" role="status" aria-live="polite"></div>
+    <div class="bar"><div id="status" role="status" aria-live="polite"></div><select id="quality" aria-label="Quality" hidden></select></div>
   </section>
   <aside><ul id="videos"><li class="empty">Loading…</li></ul></aside>
 </main>
@@ -83,11 +85,15 @@ export function playerPage(options: PlayerPageOptions = { codeCrossOrigin: false
     state.current = v.videoId;
     state.element = el;
     say('Loading ' + v.segments + ' segments…', false);
-    window.LambdaHlsPlayer.follow(el, say, function () { return state.fatal !== null; });
+    var switched = window.LambdaHlsPlayer.follow(el, say, function () { return state.fatal !== null; }, function () {
+      return state.rung ? state.rung() : '';
+    });
+    state.rung = null;
     hls = window.LambdaHlsPlayer.attach(el, v, {
       codeCrossOrigin: options.codeCrossOrigin, force: force, say: say, onFatal: function (code) { state.fatal = code; }
     });
     state.choice = hls;
+    state.rung = window.LambdaHlsPlayer.qualities(hls, document.getElementById('quality'), switched);
     if (!hls) return;
     var p = el.play();
     if (p && p.catch) p.catch(function () { say('Press play to start.', false); });

@@ -181,7 +181,7 @@ function functionRole(functionName, statements) {
  * Each function's environment: exactly the variables its step's ports and the step itself read
  * (src/composition), with the values this stack gives them.
  */
-function environments({ buckets, functionPrefix, segmentRuntime, videoIdSecret, encoding, packaging }) {
+function environments({ buckets, functionPrefix, segmentRuntime, videoIdSecret, appleRedirects, encoding, packaging }) {
   const values = {
     INPUT_BUCKET: buckets.input,
     WORK_BUCKET: buckets.work,
@@ -192,6 +192,7 @@ function environments({ buckets, functionPrefix, segmentRuntime, videoIdSecret, 
     LAMBDA_HLS_FUNCTION_PREFIX: functionPrefix,
     LAMBDA_HLS_SEGMENT_RUNTIME: segmentRuntime,
     LAMBDA_HLS_VIDEO_ID_SECRET: videoIdSecret,
+    LAMBDA_HLS_APPLE_REDIRECTS: appleRedirects ? 'true' : 'false',
     // How transcodes are split: the encodeChunk function's timeout and memory, the Map's concurrency.
     LAMBDA_HLS_ENCODE_TIMEOUT_SECONDS: String(encoding.timeout),
     LAMBDA_HLS_ENCODE_MEMORY_MB: String(encoding.memorySize),
@@ -273,6 +274,7 @@ async function describe({ resolveVariable }) {
   const limits = await playbackLimits(resolveVariable);
   // Optional: mixed into video ids, so a stream cannot be found from its file name.
   const videoIdSecret = String((await resolveVariable('param:videoIdSecret')) ?? '');
+  const appleRedirects = String((await resolveVariable('param:appleRedirects')) ?? 'false') === 'true';
   if (videoIdSecret && videoIdSecret.length < 16)
     throw new Error('param videoIdSecret must be at least 16 characters (a random one: openssl rand -hex 16)');
   const functionPrefix = await resolveVariable('self:custom.functionPrefix');
@@ -415,7 +417,7 @@ async function describe({ resolveVariable }) {
 
   return {
     bucketNames: buckets,
-    environment: environments({ buckets, functionPrefix, segmentRuntime, videoIdSecret, encoding, packaging }),
+    environment: environments({ buckets, functionPrefix, segmentRuntime, videoIdSecret, appleRedirects, encoding, packaging }),
     resources: { Resources: resources, Outputs: outputs, extensions },
   };
 }

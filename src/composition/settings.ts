@@ -52,6 +52,8 @@ export interface Settings {
   stateMachineArn: string | undefined;
   /** Where the delivery route (deliver-segment's function URL) answers: the hosted page's proxied playlist. */
   deliveryUrl: string | undefined;
+  /** The hosted page sends Safari and iOS to the redirect playlist (param appleRedirects), not the delivery route. */
+  appleRedirects: boolean;
   /** Buckets the function may read but not list: S3 answers a missing key there with 403, which then means missing. */
   unlistedBuckets: Bucket[];
   /** Runtime CreateFunction gives segment functions (never invoked: only accepted). */
@@ -382,6 +384,18 @@ export const SETTINGS = [
     help: "the delivery route's function URL, which the hosted player page's web players read",
     parse: optional,
   } satisfies Spec<'deliveryUrl'>,
+  {
+    name: 'LAMBDA_HLS_APPLE_REDIRECTS',
+    key: 'appleRedirects',
+    scope: 'stack',
+    shown: 'false',
+    help: "the hosted page gives Safari and iOS the redirect playlist (param appleRedirects) instead of the delivery route, which Apple's HLS authoring 8.18 asks for",
+    parse: (raw) => {
+      if (raw === undefined || raw === '' || raw === 'false') return false;
+      if (raw === 'true') return true;
+      throw new InvalidSetting(`LAMBDA_HLS_APPLE_REDIRECTS must be true or false, got ${JSON.stringify(raw)}`);
+    },
+  } satisfies Spec<'appleRedirects'>,
   {
     name: 'UNLISTED_BUCKETS',
     key: 'unlistedBuckets',

@@ -137,11 +137,14 @@ export async function storeSegments(
   return records;
 }
 
-/** A segment's first 256 KB (whole packets): its parameter sets and first sound. */
+/**
+ * A segment's first 8 MB (whole packets): its parameter sets and its first sound, which the
+ * muxer's delay puts ~0.7 s in (at 8 Mbit/s, 700 KB after the first picture).
+ */
 async function headOf(path: string): Promise<Buffer> {
   const handle = await open(path, 'r');
   try {
-    const head = Buffer.alloc(188 * 1394);
+    const head = Buffer.alloc(188 * 44_620);
     const { bytesRead } = await handle.read(head, 0, head.length, 0);
     return head.subarray(0, bytesRead - (bytesRead % 188));
   } finally {

@@ -75,6 +75,8 @@ export interface PageOptions {
   deliveryBase: string;
   /** The package URLs are on an origin without CORS (AWS's code bucket): web players need the delivery route. */
   codeCrossOrigin: boolean;
+  /** Safari and iOS get the redirect playlist (no Lambda time per segment) rather than the delivery route Apple's 8.18 asks for. */
+  appleRedirects?: boolean;
 }
 
 let scriptText: string | undefined;
@@ -121,15 +123,21 @@ export async function servePage(
     },
     HLS_SCRIPT_PATH,
     options.codeCrossOrigin,
+    options.appleRedirects ?? false,
   );
   return html(200, page);
 }
 
 /** The deployed routes: the hosted page, or serveSegment, with this container's caches, in the HTTP API's shape. */
-export async function servePlayback(request: ServeRequest, ports: ServeSegmentPorts, deliveryUrl: string | undefined) {
+export async function servePlayback(
+  request: ServeRequest,
+  ports: ServeSegmentPorts,
+  deliveryUrl: string | undefined,
+  appleRedirects = false,
+) {
   containerCaches ??= { urls: new PackageUrlCache(ports.clock), records: new ServeRecordCache(ports.clock) };
   const page = deliveryUrl
-    ? await servePage(request, ports, containerCaches, { deliveryBase: deliveryUrl, codeCrossOrigin: true })
+    ? await servePage(request, ports, containerCaches, { deliveryBase: deliveryUrl, codeCrossOrigin: true, appleRedirects })
     : undefined;
   return toHttpApiResult(page ?? (await serveSegment(request, ports, containerCaches)));
 }
@@ -139,10 +147,10 @@ export const serveSegmentStep = entry({
   invokedBy: 'HTTP API',
   ports: ['objects', 'code', 'clock'],
   // Its role reads the output bucket but may not list it (a public function must not list every video).
-  variables: ['DELIVERY_URL', 'UNLISTED_BUCKETS'],
+  variables: ['DELIVERY_URL', 'LAMBDA_HLS_APPLE_REDIRECTS', 'UNLISTED_BUCKETS'],
   // The route and playlist, and each package's code URL. No list: a public function that could list
   // the output bucket would hand out every video id (UNLISTED_BUCKETS: a 403 is missing).
   access: { objects: { output: ['get'] }, code: ['read'] },
   parse: parseHttpApiEvent,
-  run: (request, ports, settings) => servePlayback(request, ports, settings.deliveryUrl),
+  run: (request, ports, settings) => servePlayback(request, ports, settings.deliveryUrl, settings.appleRedirects),
 });

@@ -103,6 +103,9 @@ async function writeLadder(
     targetDuration = Math.max(targetDuration, checked.targetDuration);
     const codecs = segments[0]?.codecs;
     if (!codecs) throw new PlaylistInvalid(`the ${rung.name} rung's first segment has no codecs recorded`);
+    // A variant declaring no sound would be taken for a picture alone (hls.js keeps such a rung apart from the others).
+    if (job.plan?.audio !== 'none' && !codecs.includes('mp4a.'))
+      throw new PlaylistInvalid(`the ${rung.name} rung's first segment has no sound to declare (CODECS ${codecs})`);
     const playlistKey = keys.renditionPlaylist(job.videoId, job.revision, rung.name);
     await ports.objects.put('output', playlistKey, text, 'application/vnd.apple.mpegurl');
     // Its keyframes, each a range inside its segment's: the I-frame playlist trick play and scrubbing read.

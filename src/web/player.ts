@@ -7,8 +7,10 @@
 // only a player that reads media outside the page's fetch can follow it: Apple's native HLS
 // (Safari, iOS). Every other browser player — hls.js, and Chromium's own HLS player — is refused
 // the bytes, so it gets the proxied playlist: the same text, served by the delivery route, whose
-// segment answers carry the bytes with CORS. Where the package URLs send CORS (the local server),
-// the redirect playlist plays everywhere.
+// segment answers carry the bytes with CORS. Apple's HLS authoring 8.18 says media requests MUST
+// NOT be redirected, so Safari gets the proxied playlist too, unless the operator chose the
+// redirect playlist for it (param appleRedirects: no Lambda time per segment). Where the package
+// URLs send CORS (the local server), the redirect playlist plays everywhere.
 
 /** Where both pages load hls.js from (their own origin). */
 export const HLS_SCRIPT_PATH = '/player/hls.min.js';
@@ -45,7 +47,9 @@ export const PLAYER_SCRIPT = `
       : native && (apple || !mse) ? 'native'
       : mse ? 'hls.js' : null;
     if (!engine) return null;
-    var viaRedirect = !cross || (engine === 'native' && apple);
+    // Apple's HLS authoring 8.18: no redirected media requests, so Safari too gets the delivery
+    // route, unless the operator chose the redirect playlist for Apple (opts.appleRedirects).
+    var viaRedirect = !cross || (engine === 'native' && apple && !!opts.appleRedirects);
     return { engine: engine, source: viaRedirect ? 'redirect' : 'proxied', playlist: viaRedirect ? v.playlist : v.proxiedPlaylist };
   }
   // Plays v on el; reports through opts.say(text, isError) and opts.onFatal(code). Returns the choice, with destroy().
@@ -92,13 +96,49 @@ export const PLAYER_SCRIPT = `
   // What the element is doing, in the status line: Buffering… while it waits for data it has not got
   // (a stall, or a seek not yet filled; before the first frame the page's Loading… stays), Playing.,
   // Finished. An error said stays said.
-  function follow(el, say, failed) {
-    var started = false;
-    el.onwaiting = function () { if (started && !failed()) say('Buffering…', false); };
-    el.onplaying = function () { started = true; if (!failed()) say('Playing.', false); };
-    el.onended = function () { if (!failed()) say('Finished.', false); };
+  // With a ladder, the rung playing goes after it: "Playing · 720p (auto)." rung() names it, or ''.
+  function follow(el, say, failed, rung) {
+    var started = false, playing = false;
+    var at = function () { var r = rung ? rung() : ''; return r ? ' · ' + r : ''; };
+    el.onwaiting = function () { playing = false; if (started && !failed()) say('Buffering…' + at(), false); };
+    el.onplaying = function () { started = true; playing = true; if (!failed()) say('Playing' + at() + '.', false); };
+    el.onpause = function () { playing = false; };
+    el.onended = function () { playing = false; if (!failed()) say('Finished.', false); };
+    // Said again when hls.js switches rungs while it plays.
+    return function () { if (playing && !failed()) say('Playing' + at() + '.', false); };
   }
-  window.LambdaHlsPlayer = { attach: attach, choose: choose, describe: describe, statusLine: statusLine, follow: follow };
+  // A rung's name as the ladder's (its short side): 720p, a portrait one's too.
+  function rungName(level) { return Math.min(level.width || 0, level.height || 0) + 'p'; }
+  // The quality menu of an hls.js choice: Auto and each rung, from the top; choosing one holds it
+  // (hls.js's ABR picks again on Auto). Hidden with one rung or native HLS (Safari picks itself).
+  // onSwitch() is called when the rung playing changes. Returns what the status says of the rung.
+  function qualities(choice, select, onSwitch) {
+    var hls = choice && choice.hls, Hls = window.Hls;
+    select.hidden = true;
+    if (!hls) return function () { return ''; };
+    var playing = -1;
+    hls.on(Hls.Events.MANIFEST_PARSED, function () {
+      select.innerHTML = '';
+      if (hls.levels.length < 2) return;
+      var add = function (label, value) {
+        var o = document.createElement('option'); o.textContent = label; o.value = String(value); select.appendChild(o);
+      };
+      add('Auto', -1);
+      hls.levels.map(function (l, i) { return { l: l, i: i }; })
+        .sort(function (a, b) { return b.l.bitrate - a.l.bitrate; })
+        .forEach(function (x) { add(rungName(x.l) + ' · ' + Math.round(x.l.bitrate / 1000) + ' kbit/s', x.i); });
+      select.value = '-1';
+      select.hidden = false;
+    });
+    select.onchange = function () { hls.currentLevel = Number(select.value); };
+    hls.on(Hls.Events.LEVEL_SWITCHED, function (_e, data) { playing = data.level; onSwitch(); });
+    return function () {
+      var level = hls.levels[playing];
+      if (!level || hls.levels.length < 2) return '';
+      return rungName(level) + (hls.autoLevelEnabled ? ' (auto)' : '');
+    };
+  }
+  window.LambdaHlsPlayer = { attach: attach, choose: choose, describe: describe, statusLine: statusLine, follow: follow, qualities: qualities };
 })();
 `;
 
@@ -126,7 +166,7 @@ export function scriptJson(value: unknown): string {
 }
 
 /** The hosted page of one video: the shareable link `convert --stage` prints. */
-export function watchPage(video: WatchPageVideo, hlsScriptPath: string, codeCrossOrigin: boolean): string {
+export function watchPage(video: WatchPageVideo, hlsScriptPath: string, codeCrossOrigin: boolean, appleRedirects = false): string {
   const media =
     video.kind === 'audio'
       ? '<audio id="media" controls preload="auto"></audio>'
@@ -143,7 +183,9 @@ export function watchPage(video: WatchPageVideo, hlsScriptPath: string, codeCros
   h1 { font-size: 1.2rem; margin: 0 0 12px; overflow-wrap: anywhere; }
   video, audio { width: 100%; border-radius: 6px; }
   video { background: #000; }
-  #status { margin-top: 8px; font-size: .9rem; color: #555; min-height: 1.2em; }
+  .bar { display: flex; gap: 12px; align-items: center; justify-content: space-between; margin-top: 8px; }
+  #status { font-size: .9rem; color: #555; min-height: 1.2em; }
+  #quality { font: inherit; font-size: .85rem; }
   #status.error { color: #b00020; font-weight: 600; }
   details { margin-top: 16px; font-size: .85rem; color: #555; }
   code { background: #e8eaef; padding: 1px 4px; border-radius: 4px; overflow-wrap: anywhere; }
@@ -152,7 +194,7 @@ export function watchPage(video: WatchPageVideo, hlsScriptPath: string, codeCros
 <body>
 <h1>${escapeHtml(video.name)}</h1>
 ${media}
-<div id="status" role="status" aria-live="polite"></div>
+<div class="bar"><div id="status" role="status" aria-live="polite"></div><select id="quality" aria-label="Quality" hidden></select></div>
 <details><summary>Play it elsewhere</summary>
 <p>VLC, ffmpeg, Safari and apps: <code>${escapeHtml(video.playlist)}</code></p>
 <p>Web players on other pages (CORS): <code>${escapeHtml(video.proxiedPlaylist)}</code></p>
@@ -169,10 +211,12 @@ ${media}
   var force = new URLSearchParams(location.search).get('engine') || '';
   // Absolute, so a playlist on this origin resolves as the player fetches it.
   video.playlist = new URL(video.playlist, location.href).href;
-  window.LambdaHlsPlayer.follow(el, say, function () { return state.fatal !== null; });
+  var rung = function () { return state.rung ? state.rung() : ''; };
+  var switched = window.LambdaHlsPlayer.follow(el, say, function () { return state.fatal !== null; }, rung);
   state.choice = window.LambdaHlsPlayer.attach(el, video, {
-    codeCrossOrigin: ${codeCrossOrigin}, force: force, say: say, onFatal: function (code) { state.fatal = code; }
+    codeCrossOrigin: ${codeCrossOrigin}, appleRedirects: ${appleRedirects}, force: force, say: say, onFatal: function (code) { state.fatal = code; }
   });
+  state.rung = window.LambdaHlsPlayer.qualities(state.choice, document.getElementById('quality'), switched);
   if (state.choice) {
     say('Loading…', false);
     var p = el.play();
