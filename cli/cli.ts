@@ -100,10 +100,8 @@ export function buildProgram(): Command {
     .addOption(
       new Option(
         '--ladder <rungs>',
-        `an adaptive stream: auto (rungs chosen from the source, never above it), or rung heights such as 720,360,234 (of ${LADDER_HEIGHTS.join(', ')}); source: one rendition, as --profile says`,
-      )
-        .argParser(ladderOption)
-        .default('source'),
+        `the adaptive stream's rungs: auto (the default: chosen from the source, never above it; a copyable H.264 source is the top rung as it is), or heights such as 720,360,234 (of ${LADDER_HEIGHTS.join(', ')}); source: one rendition, as --profile says (--profile 360p implies it)`,
+      ).argParser(ladderOption),
     )
     .action(
       async (
@@ -120,8 +118,11 @@ export function buildProgram(): Command {
           segmentSeconds: flags.segmentSeconds,
           profile: flags.profile,
           ...(flags.transcode && { transcode: true as const }),
-          ...(flags.ladder !== 'source' && { ladder: flags.ladder }),
+          // --profile 360p is one rendition: the ladder is off unless asked for (and then refused).
+          ladder: flags.ladder ?? (flags.profile === DEFAULT_OPTIONS.profile ? DEFAULT_OPTIONS.ladder : 'source'),
         };
+        if (flags.profile !== DEFAULT_OPTIONS.profile && flags.ladder !== undefined && flags.ladder !== 'source')
+          throw new InvalidArgumentError(`--profile ${flags.profile} is one rendition; --ladder makes its own rungs: give one of them`);
         process.exitCode = await command.convert().runConvertAll(await targetOf(flags), files, options, Boolean(flags.json));
       },
     );

@@ -79,13 +79,6 @@ export function planEncoding(job: Pick<Job, 'source' | 'media' | 'options'>): En
   // Tone mapping makes its own BT.709 (toneMapFilters); every other transcode keeps its colour right here.
   const colour = hdr ? {} : { colour: planColour(video) };
   const rendition = renditionNamed(options.profile);
-  if (options.ladder)
-    return planLadderEncoding(video, options.ladder, {
-      audio: media.audio ? (playableAudio(media.audio) && trimmed === 0 ? 'copy' : 'aac') : 'none',
-      copyable: undecodable.length === 0 && corrected.length === 0 && !options.transcode && video.width % 2 === 0 && video.height % 2 === 0,
-      stream: { ...toneMap, ...colour, warnings },
-      corrected,
-    });
   if (!rendition.copiesPlayableSource) {
     return {
       video: 'encode',
@@ -113,12 +106,21 @@ export function planEncoding(job: Pick<Job, 'source' | 'media' | 'options'>): En
         ];
   const encode = [...undecodable, ...corrected];
   if (encode.length === 0 && options.transcode) encode.push('--transcode: segments cut where asked');
-  if (encode.length === 0) {
-    const what = ['H.264', video.profile, video.level !== undefined ? level(video.level) : undefined].filter(Boolean).join(' ');
-    return { video: 'copy', audio, reasons: [`copying ${what}`, ...audioReason], warnings };
-  }
   const [width, height] = video.rotation === 90 || video.rotation === 270 ? [video.height, video.width] : [video.width, video.height];
-  if (width % 2 || height % 2) encode.push(`odd frame size ${width}x${height}: scaled to ${width - (width % 2)}x${height - (height % 2)}`);
+  if (encode.length > 0 && (width % 2 || height % 2))
+    encode.push(`odd frame size ${width}x${height}: scaled to ${width - (width % 2)}x${height - (height % 2)}`);
+  const copied = ['H.264', video.profile, video.level !== undefined ? level(video.level) : undefined].filter(Boolean).join(' ');
+  const ladder =
+    options.ladder !== undefined && options.ladder !== 'source'
+      ? planLadderEncoding(video, options.ladder, {
+          audio,
+          copies: encode.length === 0 ? copied : undefined,
+          stream: { ...toneMap, ...colour, warnings },
+          reasons: [...encode, ...audioReason],
+        })
+      : undefined;
+  if (ladder) return ladder;
+  if (encode.length === 0) return { video: 'copy', audio, reasons: [`copying ${copied}`, ...audioReason], warnings };
   return { video: 'encode', rendition: rendition.name, audio, ...toneMap, ...colour, reasons: [...encode, ...audioReason], warnings };
 }
 
@@ -132,20 +134,24 @@ function planLadderEncoding(
   option: 'auto' | number[],
   how: {
     audio: EncodingPlan['audio'];
-    copyable: boolean;
+    /** What the source is, when every player decodes it as it is ("H.264 High 4.0"). */
+    copies: string | undefined;
     stream: Pick<EncodingPlan, 'toneMap' | 'colour' | 'warnings'>;
-    corrected: string[];
+    /** Why the picture is encoded (none for a copy), and what is done to the sound. */
+    reasons: string[];
   },
-): EncodingPlan {
+): EncodingPlan | undefined {
   const asked = option === 'auto' ? '--ladder auto' : `--ladder ${option.join(',')}`;
   const short = Math.min(video.width, video.height);
-  const copies = how.copyable && (option === 'auto' || option.includes(short));
+  const copies = how.copies !== undefined && (option === 'auto' || option.includes(short));
   const below = copies ? planLadder(video, option).filter((r) => Math.min(r.width, r.height) < short) : planLadder(video, option);
+  // No rung below a copyable source (it is as small as the cellular rung): it is copied, one rendition.
+  if (copies && below.length === 0) return undefined;
   const rungs: RungPlan[] = copies ? [copiedRung(video), ...below] : below;
-  const what = copies
-    ? `copying the source as its ${rungs[0]!.name} rung, encoding ${below.map((r) => r.name).join(', ') || 'no other'}`
-    : describeLadder(rungs);
-  return { video: 'ladder', rungs, audio: how.audio, ...how.stream, reasons: [`${asked}: ${what}`, ...how.corrected] };
+  const reasons = copies
+    ? [`copying ${how.copies} as its ${rungs[0]!.name} rung`, `${asked}: encoding ${describeLadder(below)}`, ...how.reasons]
+    : [...how.reasons, `${asked}: ${describeLadder(rungs)}`];
+  return { video: 'ladder', rungs, audio: how.audio, ...how.stream, reasons };
 }
 
 /** The source as a ladder's top rung, copied: its own size and bit rate (where the file says). */
@@ -208,8 +214,8 @@ export function describePlan(plan: EncodingPlan): string {
   const reasons = plan.reasons ?? [];
   if (plan.video === 'copy') return reasons.join('; ');
   if (plan.video === 'none') return reasons.join('; ') || 'audio only';
-  if (plan.video === 'ladder')
-    return `${plan.rungs[0]?.copy ? 'a ladder' : 'transcoding to a ladder'} of ${plan.rungs.length} rungs: ${reasons.join('; ')}`;
+  // A ladder: its top rung copied ("copying H.264 High 4.0 as its 1080p rung; --ladder auto: encoding …"), or every rung encoded.
+  if (plan.video === 'ladder') return plan.rungs[0]?.copy ? reasons.join('; ') : `transcoding to H.264: ${reasons.join('; ')}`;
   const target = renditionNamed(plan.rendition).label;
   return `transcoding to ${target}${reasons.length > 0 ? `: ${reasons.join('; ')}` : ''}`;
 }

@@ -3,7 +3,7 @@
 // source (its short side), never faster than the source's own bit rate, and keeps the source's
 // aspect: a portrait source gets a portrait ladder.
 import { InvalidRequest } from './errors';
-import type { EncodingPlan, RungPlan, VideoStream } from './model';
+import type { EncodingPlan, LadderOption, RungPlan, VideoStream } from './model';
 import { LADDER, LADDER_BUFFER_SECONDS, LADDER_PEAK_RATIO, type LadderRung } from './renditions';
 
 /** The heights `--ladder` accepts: the table's. */
@@ -57,12 +57,22 @@ export function planLadder(video: VideoStream, option: 'auto' | readonly number[
   const asked = option === 'auto' ? LADDER : option.map((height) => rungOfHeight(height));
   const fitting = [...asked].sort((a, b) => b.height - a.height).filter((r) => r.height <= short);
   if (fitting.length === 0) {
-    // Smaller than every rung asked: the source's own size, at the smallest rung's rate per pixel.
-    const smallest = [...asked].sort((a, b) => a.height - b.height)[0] ?? LADDER.at(-1)!;
+    // Smaller than every rung asked: the source's own size, at the smallest rung's rate per pixel
+    // (not the cellular rung's, which is made for a link, not for a picture this size).
+    const byHeight = [...asked].sort((a, b) => a.height - b.height);
+    const smallest = byHeight.find((r) => r.audio === 'shared') ?? byHeight[0] ?? LADDER.at(-1)!;
     const reference = rungFor(smallest, upright, fps);
     const kbps = Math.max(1, Math.round((reference.kbps * upright.width * upright.height) / (reference.width * reference.height)));
     const own = { name: `${short}p`, width: upright.width, height: upright.height, profile: smallest.profile, audio: smallest.audio };
     return [capped(rate(own, kbps), video)];
+  }
+  // A source between the table's sizes keeps its own as the top rung (a 1280x536 film is not cut
+  // down to 480 lines), at the next rung up's rate per pixel.
+  const above = [...LADDER].reverse().find((r) => r.height > short);
+  if (option === 'auto' && above && !fitting.some((r) => r.height === short)) {
+    const reference = rungFor(above, upright, fps);
+    const kbps = Math.round((reference.kbps * upright.width * upright.height) / (reference.width * reference.height));
+    fitting.unshift({ ...above, height: short, kbps: Math.round((kbps * (16 * short * short)) / 9 / (upright.width * upright.height)) });
   }
   const rungs: RungPlan[] = [];
   for (const rung of fitting) {
@@ -88,7 +98,7 @@ function rungOfHeight(height: number): LadderRung {
 }
 
 /** `--ladder`'s value: `auto`, `source`, or heights separated by commas (`720,360,234`). */
-export function parseLadder(text: string): 'source' | 'auto' | number[] {
+export function parseLadder(text: string): LadderOption {
   const value = text.trim().toLowerCase();
   if (value === 'auto' || value === 'source') return value;
   const heights = value.split(',').map((part) => part.trim().replace(/p$/, ''));

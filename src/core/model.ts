@@ -16,13 +16,18 @@ export interface ConversionOptions {
    */
   transcode?: true;
   /**
-   * An adaptive ladder instead of one rendition: `auto` (rungs chosen from the source, ./ladder.ts)
-   * or the rungs' heights. Absent: one rendition, as `profile` says (`--ladder source`).
+   * An adaptive ladder (./ladder.ts): `auto`, the rungs chosen from the source (the default every
+   * input gets: CLI, S3 trigger, console), or the rungs' heights; `source`, one rendition as
+   * `profile` says (what `--profile 360p` implies). Absent in a job written before the ladder: one
+   * rendition, as it was then.
    */
-  ladder?: 'auto' | number[];
+  ladder?: LadderOption;
 }
 
-export const DEFAULT_OPTIONS: ConversionOptions = { segmentSeconds: 10, profile: DEFAULT_RENDITION };
+export type LadderOption = 'auto' | 'source' | number[];
+
+/** Apple's HLS authoring 7.5: a 6-s target duration; a ladder (9.9). */
+export const DEFAULT_OPTIONS: ConversionOptions = { segmentSeconds: 6, profile: DEFAULT_RENDITION, ladder: 'auto' };
 
 /** What starts an execution: the S3 trigger, `lambda-hls convert`, or a person by hand. */
 export interface ExecutionInput {

@@ -10,6 +10,7 @@ import type {
   ExecutionInput,
   HdrTransfer,
   Job,
+  LadderOption,
   ProbeResult,
   RungPlan,
   StreamPlan,
@@ -165,10 +166,18 @@ function rungAt(value: unknown, path: string): RungPlan {
   };
 }
 
-/** The `ladder` option: absent or `source` (one rendition), `auto`, or rung heights of the table. */
-function ladderAt(value: unknown, path: string): 'auto' | number[] | undefined {
-  if (value === undefined || value === 'source') return undefined;
-  if (value === 'auto') return 'auto';
+/**
+ * The `ladder` option: `auto`, `source` (one rendition), or rung heights of the table. Absent, the
+ * default (a ladder) — one rendition with `profile` 360p, which is one rendition by its nature.
+ */
+function ladderAt(value: unknown, path: string, profile: RenditionName): LadderOption {
+  if (profile !== DEFAULT_OPTIONS.profile) {
+    if (value !== undefined && value !== 'source')
+      fail(path, `"source" with "profile": "${profile}" (a profile is one rendition; a ladder makes its own rungs)`);
+    return 'source';
+  }
+  if (value === undefined) return DEFAULT_OPTIONS.ladder ?? 'auto';
+  if (value === 'auto' || value === 'source') return value;
   if (!Array.isArray(value) || value.length === 0) fail(path, `"auto", "source", or a list of rung heights (${LADDER_HEIGHTS.join(', ')})`);
   const heights = (value as unknown[]).map((h, i) => numberAt(h, `${path}[${i}]`));
   const unknown = heights.find((h) => !LADDER_HEIGHTS.includes(h));
@@ -176,7 +185,11 @@ function ladderAt(value: unknown, path: string): 'auto' | number[] | undefined {
   return [...new Set(heights)].sort((a, b) => b - a);
 }
 
-export function parseOptions(value: unknown, path = 'options'): ConversionOptions {
+/**
+ * Conversion options, the defaults filled in — but a stored job's (`stored`) keeps an absent
+ * ladder absent: written before the ladder, it meant one rendition.
+ */
+export function parseOptions(value: unknown, path = 'options', stored = false): ConversionOptions {
   if (value === undefined || value === null) return { ...DEFAULT_OPTIONS };
   const raw = objectAt(value, path);
   const segmentSeconds =
@@ -184,7 +197,7 @@ export function parseOptions(value: unknown, path = 'options'): ConversionOption
   if (segmentSeconds < 1 || segmentSeconds > 60) fail(`${path}.segmentSeconds`, 'between 1 and 60');
   const profile = raw.profile === undefined ? DEFAULT_OPTIONS.profile : renditionAt(raw.profile, `${path}.profile`);
   if (raw.transcode !== undefined && typeof raw.transcode !== 'boolean') fail(`${path}.transcode`, 'true or false');
-  const ladder = ladderAt(raw.ladder, `${path}.ladder`);
+  const ladder = stored && raw.ladder === undefined ? undefined : ladderAt(raw.ladder, `${path}.ladder`, profile);
   return { segmentSeconds, profile, ...(raw.transcode === true && { transcode: true as const }), ...(ladder && { ladder }) };
 }
 
@@ -250,7 +263,7 @@ export function parseJob(value: unknown, path = 'job'): Job {
       kind,
     },
     media: media as unknown as ProbeResult,
-    options: parseOptions(raw.options, `${path}.options`),
+    options: parseOptions(raw.options, `${path}.options`, true),
     ...(raw.plan !== undefined && { plan: parseEncodingPlan(raw.plan, `${path}.plan`) }),
     ...(typeof raw.execution === 'string' && { execution: raw.execution }),
     ...(raw.upload !== undefined && { upload: uploadAt(raw.upload, `${path}.upload`) }),

@@ -54,7 +54,8 @@ export function truncationTolerance(declaredSeconds: number): number {
  * asked (a long-GOP source), say so, with the real length and the option that honours it.
  */
 export function longSegmentWarning(plan: EncodingPlan, durations: readonly number[], segmentSeconds: number): string | undefined {
-  if (plan.video !== 'copy') return undefined;
+  // A copy, or a ladder whose top rung is one (its other rungs are cut where it is).
+  if (plan.video !== 'copy' && !(plan.video === 'ladder' && plan.rungs[0]?.copy)) return undefined;
   const longest = Math.max(0, ...durations);
   if (longest <= segmentSeconds * 1.5) return undefined;
   return `segments are up to ${longest.toFixed(1)} s long, not the ${segmentSeconds} s asked: copying cuts only at the source's keyframes; --transcode (options.transcode) cuts every ${segmentSeconds} s`;

@@ -10,7 +10,7 @@ import { continuation, firstCounters, lastCounters, shiftCounters } from '../cor
 import { crc32 } from '../core/zip';
 import type { Ports } from '../ports';
 import { readDocument } from '../read-document';
-import { checkComplete, finishSegmentation, type SegmentMediaSettings } from '../pipeline/segments';
+import { checkComplete, finishSegmentation, longSegmentWarning, type SegmentMediaSettings } from '../pipeline/segments';
 import { entry, segmentationProgress } from './entry';
 import { hasLowAudio, LOW_AUDIO } from '../core/ladder';
 
@@ -102,8 +102,16 @@ export async function joinChunks(
     }
   }
   checkComplete(job, segments);
+  // A copied top rung is cut at the source's keyframes: said when that makes its segments long.
+  const top = segments.filter((s) => s.rendition === ladder[0]?.name);
+  const warning = longSegmentWarning(
+    document.plan,
+    top.map((s) => s.duration),
+    job.options.segmentSeconds,
+  );
   const result = await finishSegmentation(job, document.plan, segments, ports, settings, {
     chunks: { count: document.chunks.length, seconds },
+    ...(warning && { warnings: [warning] }),
   });
   // The audio parts are in the segments now.
   const sounds = hasLowAudio(document.plan) ? [undefined, LOW_AUDIO] : [undefined];

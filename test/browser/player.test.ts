@@ -49,7 +49,7 @@ beforeAll(async () => {
   longSource = makeVideo(join(dir, 'two minutes.mp4'), { seconds: 120, size: '320x180' });
   // Small packages, so the video spans several and a seek must fetch a later one.
   ports = freshBackend({ packageBytes: 400_000 });
-  const options = { segmentSeconds: 2, profile: 'source' as const };
+  const options = { segmentSeconds: 2, profile: 'source' as const, ladder: 'source' as const };
   video = await convertFile(videoSource, { backend: ports, options });
   song = await convertFile(songSource, { backend: ports, options });
   long = await convertFile(longSource, { backend: ports, options });
@@ -164,7 +164,7 @@ describe('the player page in chromium', () => {
     // fails to load the manifest, and the page says so.
     const broken = await convertFile(makeMp3(join(tempDir('browser'), 'broken.mp3'), 2), {
       backend: ports,
-      options: { segmentSeconds: 2, profile: 'source' },
+      options: { segmentSeconds: 2, profile: 'source', ladder: 'source' },
     });
     await ports.objects.delete('output', (await readRoute(ports.objects, broken.videoId))!.playlistKey);
     await page.reload();

@@ -617,7 +617,7 @@ const JOB = {
   revision: 'abcd1234',
   source: { key: 'clip.mp4', bytes: 1, extension: '.mp4', kind: 'video' },
   media: { formatName: 'mov,mp4', durationSeconds: 1 },
-  options: { segmentSeconds: 10, profile: 'source' },
+  options: { segmentSeconds: 10, profile: 'source', ladder: 'source' },
 };
 /** For each function, an event of the shape its caller sends (the state machine, the HTTP API, the input bucket). */
 const WELL_FORMED: Record<FunctionKey, unknown> = {

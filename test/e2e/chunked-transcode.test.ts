@@ -288,7 +288,7 @@ describe("a transcode's sound", () => {
       const convert = cliIn(scratch.home, ['convert', source, ...options, '--json'], env);
       const result = JSON.parse(convert.stdout) as { status: string; videoId: string; segments: number };
       expect(result.status).toBe('SUCCEEDED');
-      expect(result.segments).toBe(Math.ceil(length.picture / Number(options[1] ?? 10)));
+      expect(result.segments).toBe(Math.ceil(length.picture / Number(options[1] ?? 6)));
       const stream = join(scratch.dir, `${result.videoId}.ts`);
       writeFileSync(stream, playedStream(scratch.home, result.videoId));
       expect(await packetTimes(stream, 'v:0')).toHaveLength(length.picture * FPS);

@@ -18,7 +18,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { checkPlaylist } from '../../src/core/playlist';
+import { checkMultivariant, checkPlaylist } from '../../src/core/playlist';
 import { buildCli, CLI, cliAsync, cliIn, localKeyOf, localVideoIdOf, serveHome } from '../support/cli';
 import { checkEveryPlaylist } from '../support/independent-playlist';
 import { boxOf, declaringSamples, rewriteBoxes } from '../support/mp4-boxes';
@@ -54,6 +54,7 @@ function convertJson(file: string, extra: string[] = []) {
     executionName: string;
     playlist: string | null;
     segments: number;
+    renditions?: { name: string; playlist: string }[];
     error?: { state: string; error: string; cause: string };
   };
   return { ...run, json };
@@ -151,10 +152,15 @@ describe('lambda-hls convert, serve and an independent player', () => {
 
   it('writes every playlist by RFC 8216 with byte ranges inside their packages', async () => {
     for (const video of Object.values(converted)) {
-      const check = checkPlaylist(require('node:fs').readFileSync(video.playlist!, 'utf8') as string);
-      expect(check.problems).toEqual([]);
-      expect(check.version).toBeGreaterThanOrEqual(4);
-      expect(check.segments).toHaveLength(video.segments);
+      // A ladder: its multivariant playlist, and each rung's media playlist as one rendition's is.
+      const media = video.renditions ? video.renditions.map((r) => r.playlist) : [video.playlist!];
+      if (video.renditions) expect(checkMultivariant(readFileSync(video.playlist!, 'utf8')).problems).toEqual([]);
+      for (const playlist of media) {
+        const check = checkPlaylist(readFileSync(playlist, 'utf8'));
+        expect(check.problems).toEqual([]);
+        expect(check.version).toBeGreaterThanOrEqual(4);
+        expect(check.segments).toHaveLength(video.segments);
+      }
     }
     // And by a parser we did not write, with every range inside its package's bytes on disk.
     expect(checkEveryPlaylist(home)).toEqual({ checked: Object.keys(converted).length, problems: {} });

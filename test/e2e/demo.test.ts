@@ -38,7 +38,7 @@ describe('lambda-hls demo', () => {
         });
         void exited.then(() => reject(new Error(`demo exited: ${said}`)));
       });
-      const videoId = /lambda-hls: (\S+) is ready: 3 segments/.exec(said)?.[1];
+      const videoId = /lambda-hls: (\S+) is ready: 5 segments in each of 4 rungs/.exec(said)?.[1];
       expect(videoId).toMatch(/^lambda-hls-demo-[0-9a-f]+$/);
       // Port 0: the hint cannot name the port yet, and says where to look instead of naming 8080.
       expect(said).toContain(`play it   lambda-hls serve --port 0, then open /watch/${videoId} at the address it prints`);
@@ -57,7 +57,10 @@ describe('lambda-hls demo', () => {
 
   it('stops after converting with --no-serve, naming the default port in its hint', () => {
     const run = cliIn(join(home, 'converted'), ['demo', '--no-serve'], {}, 180_000);
-    expect({ code: run.code, stderr: run.stderr }).toMatchObject({ code: 0, stderr: expect.stringMatching(/is ready: 3 segments/) });
+    expect({ code: run.code, stderr: run.stderr }).toMatchObject({
+      code: 0,
+      stderr: expect.stringMatching(/is ready: 5 segments in each of 4 rungs/),
+    });
     expect(run.stderr).toContain('play it   lambda-hls serve, then open http://127.0.0.1:8080/watch/lambda-hls-demo-');
   }, 240_000);
 });

@@ -85,7 +85,10 @@ describe('real-world inputs, judged by what a player shows', () => {
     const file = rotateMp4(makeVideo(join(dir, 'portrait.mp4'), { seconds: 4, size: '320x180' }), 90);
     expect(await seen(file)).toMatchObject({ width: 320, height: 180 }); // as coded: the player turns it
     const run = convert(file);
-    expect(run).toMatchObject({ status: 'SUCCEEDED', encoding: 'transcoding to H.264: rotated 90°: turned upright' });
+    expect(run).toMatchObject({
+      status: 'SUCCEEDED',
+      encoding: 'transcoding to H.264: rotated 90°: turned upright; --ladder auto: 180p 180x320 200k',
+    });
     expect(await seen(stream(run.videoId))).toMatchObject({ width: 180, height: 320, frames: 100 });
   });
 
@@ -158,14 +161,19 @@ describe('real-world inputs, judged by what a player shows', () => {
   it.each([
     ['High 10', 'yuv420p10le'],
     ['High 4:4:4 Predictive', 'yuv444p'],
-  ])('re-encodes H.264 %s, which Safari and hardware decoders cannot play, as 8-bit 4:2:0 High', async (profile, pixelFormat) => {
-    const file = join(dir, `${pixelFormat}.mp4`);
-    ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25', '-t', '2', '-c:v', 'libx264', '-pix_fmt', pixelFormat, file]);
-    expect(await seen(file)).toMatchObject({ profile });
-    const run = convert(file);
-    expect(run.encoding).toBe(`transcoding to H.264: H.264 ${profile} is not widely playable`);
-    expect(await seen(stream(run.videoId))).toMatchObject({ profile: 'High', pixelFormat: 'yuv420p', frames: 50 });
-  });
+  ])(
+    're-encodes H.264 %s, which Safari and hardware decoders cannot play, as 8-bit 4:2:0 (Main: the ladder’s rungs below 720p are)',
+    async (profile, pixelFormat) => {
+      const file = join(dir, `${pixelFormat}.mp4`);
+      ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25', '-t', '2', '-c:v', 'libx264', '-pix_fmt', pixelFormat, file]);
+      expect(await seen(file)).toMatchObject({ profile });
+      const run = convert(file);
+      expect(run.encoding).toMatch(
+        new RegExp(`^transcoding to H\\.264: H\\.264 ${profile} is not widely playable; --ladder auto: 180p 320x180 `),
+      );
+      expect(await seen(stream(run.videoId))).toMatchObject({ profile: 'Main', pixelFormat: 'yuv420p', frames: 50 });
+    },
+  );
 
   it('copies what players play as it is, and says so', async () => {
     const run = convert(makeVideo(join(dir, 'plain.mp4'), { seconds: 2, size: '320x180' }));
@@ -207,7 +215,7 @@ describe('real-world inputs, judged by what a player shows', () => {
       status: 'SUCCEEDED',
       encoding: expect.stringMatching(/^copying H\.264/),
       warnings: [
-        "segments are up to 30.0 s long, not the 10 s asked: copying cuts only at the source's keyframes; --transcode (options.transcode) cuts every 10 s",
+        "segments are up to 30.0 s long, not the 6 s asked: copying cuts only at the source's keyframes; --transcode (options.transcode) cuts every 6 s",
       ],
     });
     expect(cliIn(home, ['history', copied.videoId]).stdout).toMatch(
@@ -220,12 +228,14 @@ describe('real-world inputs, judged by what a player shows', () => {
     const transcoded = JSON.parse(run.stdout) as Converted;
     expect(transcoded).toMatchObject({
       status: 'SUCCEEDED',
-      encoding: 'transcoding to H.264: --transcode: segments cut where asked',
+      encoding: 'transcoding to H.264: --transcode: segments cut where asked; --ladder auto: 180p 320x180 200k',
       warnings: [],
     });
     const cut = durations(transcoded.videoId);
-    expect(cut).toHaveLength(4);
-    for (const d of cut) expect(d).toBeCloseTo(10, 0);
+    // 40 s in the default 6-s segments: six of 6 s and the last 4 s.
+    expect(cut).toHaveLength(7);
+    for (const d of cut.slice(0, -1)) expect(d).toBeCloseTo(6, 0);
+    expect(cut.at(-1)).toBeCloseTo(4, 0);
   });
 
   it('shows how far SegmentMedia has got while ffmpeg works, from its own progress, on the same progress lines', () => {

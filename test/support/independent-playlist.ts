@@ -40,10 +40,39 @@ export function independentPlaylistProblems(text: string, packageBytes: (uri: st
   return problems;
 }
 
-/** The function a segment URI of a route's playlist names: `<revision>/<n>.ts`, of the route's own revision only. */
-export function packageOfUri(route: { revision: string; packages: string[] }, uri: string): string | undefined {
-  const match = /^([a-z0-9]{4,16})\/(0|[1-9]\d*)\.ts$/.exec(uri);
-  return match && match[1] === route.revision ? route.packages[Number(match[2])] : undefined;
+/**
+ * The function a segment URI of a route's playlist names: `<revision>/<n>.ts`, of the route's own
+ * revision only; in a ladder's rung playlist (which sits in the revision's folder) `<n>.ts`.
+ */
+export function packageOfUri(
+  route: { revision: string; packages: string[]; renditions?: { bandwidth?: number }[] },
+  uri: string,
+): string | undefined {
+  const match = /^(?:([a-z0-9]{4,16})\/)?(0|[1-9]\d*)\.ts$/.exec(uri);
+  if (!match) return undefined;
+  if (match[1] === undefined ? isLadder(route) : match[1] === route.revision) return route.packages[Number(match[2])];
+  return undefined;
+}
+
+function isLadder(route: { renditions?: { bandwidth?: number }[] }): boolean {
+  return (route.renditions ?? []).some((r) => r.bandwidth !== undefined);
+}
+
+interface RouteOnDisk {
+  videoId: string;
+  revision: string;
+  playlistKey: string;
+  packages: string[];
+  renditions?: { rendition: string; playlistKey: string; bandwidth?: number }[];
+}
+
+/**
+ * The media playlist a player that stays on one rendition plays: the route's own playlist, or with
+ * a ladder (a multivariant playlist there) its top rung's — the source's size, as a single rendition
+ * was.
+ */
+export function mediaPlaylistKey(route: RouteOnDisk): string {
+  return isLadder(route) ? route.renditions![0]!.playlistKey : route.playlistKey;
 }
 
 /** Every registered video's playlist in a LAMBDA_HLS_HOME, checked; problems by video id. */
@@ -58,18 +87,18 @@ export function checkEveryPlaylist(home: string): { checked: number; problems: R
     return { checked, problems };
   }
   for (const name of names) {
-    const route = JSON.parse(readFileSync(join(routes, name), 'utf8')) as {
-      videoId: string;
-      revision: string;
-      playlistKey: string;
-      packages: string[];
-    };
-    const text = readFileSync(join(home, 'buckets', 'output', ...route.playlistKey.split('/')), 'utf8');
+    const route = JSON.parse(readFileSync(join(routes, name), 'utf8')) as RouteOnDisk;
     const sizeOf = (uri: string) => {
       const fn = packageOfUri(route, uri);
       return fn ? statSync(join(home, 'functions', fn, 'code.zip')).size : undefined;
     };
-    const found = independentPlaylistProblems(text, sizeOf);
+    // Every media playlist of the route: its own, or each rung's of a ladder.
+    const keys = isLadder(route) ? route.renditions!.map((r) => r.playlistKey) : [route.playlistKey];
+    const found = keys.flatMap((key) =>
+      independentPlaylistProblems(readFileSync(join(home, 'buckets', 'output', ...key.split('/')), 'utf8'), sizeOf).map(
+        (p) => `${key}: ${p}`,
+      ),
+    );
     if (found.length > 0) problems[route.videoId] = found;
     checked++;
   }
@@ -78,12 +107,8 @@ export function checkEveryPlaylist(home: string): { checked: number; problems: R
 
 /** A registered video's route record and the text of the playlist it serves, from a LAMBDA_HLS_HOME. */
 export function servedPlaylist(home: string, videoId: string) {
-  const route = JSON.parse(readFileSync(join(home, 'buckets', 'output', 'routes', `${videoId}.json`), 'utf8')) as {
-    revision: string;
-    playlistKey: string;
-    packages: string[];
-  };
-  return { route, text: readFileSync(join(home, 'buckets', 'output', ...route.playlistKey.split('/')), 'utf8') };
+  const route = JSON.parse(readFileSync(join(home, 'buckets', 'output', 'routes', `${videoId}.json`), 'utf8')) as RouteOnDisk;
+  return { route, text: readFileSync(join(home, 'buckets', 'output', ...mediaPlaylistKey(route).split('/')), 'utf8') };
 }
 
 /** Each segment a player reads for a registered video, in play order: its range out of its package on disk. */

@@ -101,7 +101,8 @@ async function pictureSize(input: string): Promise<{ width: number; height: numb
  * The video frames VLC decodes playing a URL or file to its end: its own demuxers (HLS, MPEG-TS)
  * and decoders, their pictures written raw (I420) by its stream output as fast as they come, so
  * nothing is paced, dropped or cut short for display (its window, at 8×, lost frames at the end
- * on a busy machine). As a non-root user. (Its --start-time is not honoured for HLS in VLC 3.0, so
+ * on a busy machine), each at the first variant's size (VLC switches a ladder's rungs as it likes:
+ * frames of several sizes in one raw file cannot be counted). As a non-root user. (Its --start-time is not honoured for HLS in VLC 3.0, so
  * seeking is checked in the browsers.)
  */
 export async function vlcFrames(input: string): Promise<number> {
@@ -111,7 +112,9 @@ export async function vlcFrames(input: string): Promise<number> {
   try {
     const { width, height } = await pictureSize(input);
     const user = playerUser();
-    const vlc = [VLC, '-q', input, '--sout', `#transcode{vcodec=I420,acodec=none}:std{access=file,mux=raw,dst=${out}}`, 'vlc://quit'];
+    // Every picture scaled to one size, so frames are counted by bytes whichever rung of a ladder VLC plays.
+    const sout = `#transcode{vcodec=I420,width=${width},height=${height},acodec=none}:std{access=file,mux=raw,dst=${out}}`;
+    const vlc = [VLC, '-q', input, '--sout', sout, 'vlc://quit'];
     const [command, ...args] = user ? ['runuser', '-u', user, '--', 'env', `HOME=${dir}`, ...vlc] : vlc;
     await run(command!, args, { timeout: 60_000 });
     const frameBytes = width * height + 2 * Math.ceil(width / 2) * Math.ceil(height / 2);

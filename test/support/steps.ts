@@ -46,7 +46,11 @@ export async function uploadedClip(
     ports,
     media,
     key,
-    request: { source: { key }, revision: 'abcd1234', options: { segmentSeconds: 10, profile: 'source' as const } } as ConversionRequest,
+    request: {
+      source: { key },
+      revision: 'abcd1234',
+      options: { segmentSeconds: 10, profile: 'source' as const, ladder: 'source' as const },
+    } as ConversionRequest,
   };
 }
 

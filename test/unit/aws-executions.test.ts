@@ -440,7 +440,7 @@ describe('stack outputs', () => {
       const seen: string[] = [];
       const started: string[] = [];
       const result = await convertRemote(file, ports, {
-        options: { segmentSeconds: 10, profile: 'source' },
+        options: { segmentSeconds: 6, profile: 'source', ladder: 'auto' },
         pollMs: 1,
         onEvent: (e) => seen.push(`${e.type}:${e.state ?? ''}`),
         onStart: (name, how) => started.push(`${how} ${name}`),
@@ -525,7 +525,9 @@ describe('stack outputs', () => {
       const file = join(dir, 'clip.mp4');
       writeFileSync(file, 'x');
       const ports = await connectStage({ stage: 'dev' });
-      await expect(convertRemote(file, ports, { options: { segmentSeconds: 4, profile: 'source' } })).rejects.toThrow(/default options/);
+      await expect(convertRemote(file, ports, { options: { segmentSeconds: 4, profile: 'source', ladder: 'source' } })).rejects.toThrow(
+        /default options/,
+      );
       expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(0);
     });
   });

@@ -15,7 +15,7 @@ function phoneVideo(seconds: number, bytes = 10 * 1024 ** 3): Pick<Job, 'media' 
   };
   return {
     media,
-    options: { segmentSeconds: 10, profile: 'source' },
+    options: { segmentSeconds: 10, profile: 'source', ladder: 'source' },
     source: { key: 'phone.mp4', bytes, extension: '.mp4', kind: 'video' },
   };
 }
@@ -62,7 +62,7 @@ describe('chunk planning', () => {
     // One 60-s segment of 8K at 120 fps is past the timeout whatever the split.
     const eightK = phoneVideo(600, 1e9);
     eightK.media.video = { codec: 'hevc', width: 7680, height: 4320, frameRate: 120 };
-    eightK.options = { segmentSeconds: 60, profile: 'source' };
+    eightK.options = { segmentSeconds: 60, profile: 'source', ladder: 'source' };
     expect(() => plan(eightK)).toThrow(
       expect.objectContaining({ name: 'TranscodeTooLarge', message: expect.stringMatching(/one 60-s segment of 7680x4320 at 120 fps/) }),
     );

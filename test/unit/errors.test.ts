@@ -138,13 +138,22 @@ describe('execution input', () => {
   it('keeps transcode only when true, so the revisions of other runs do not change', () => {
     const options = (transcode: boolean) =>
       parseExecutionInput({ source: { key: 'a.mp4' }, revision: 'abcd1234', options: { transcode } }).options;
-    expect(options(true)).toEqual({ segmentSeconds: 10, profile: 'source', transcode: true });
-    expect(options(false)).toEqual({ segmentSeconds: 10, profile: 'source' });
+    expect(options(true)).toEqual({ segmentSeconds: 6, profile: 'source', transcode: true, ladder: 'auto' });
+    expect(options(false)).toEqual({ segmentSeconds: 6, profile: 'source', ladder: 'auto' });
   });
-  it('fills in the default options', () => {
+  it('fills in the default options: 6-s segments (Apple 7.5), a ladder (9.9); --profile 360p is one rendition', () => {
     expect(parseExecutionInput({ source: { key: 'a.mp4' }, revision: 'abcd1234' }).options).toEqual({
-      segmentSeconds: 10,
+      segmentSeconds: 6,
       profile: 'source',
+      ladder: 'auto',
     });
+    expect(parseExecutionInput({ source: { key: 'a.mp4' }, revision: 'abcd1234', options: { profile: '360p' } }).options).toEqual({
+      segmentSeconds: 6,
+      profile: '360p',
+      ladder: 'source',
+    });
+    expect(() => parseExecutionInput({ source: { key: 'a.mp4' }, options: { profile: '360p', ladder: 'auto' } })).toThrow(
+      'options.ladder must be "source" with "profile": "360p" (a profile is one rendition; a ladder makes its own rungs)',
+    );
   });
 });

@@ -24,6 +24,13 @@ describe('the ladder of a source', () => {
     expect([rungs[1]!.maxKbps, rungs[1]!.bufferKbps]).toEqual([3080, 4620]);
   });
 
+  test('a source between the table’s sizes keeps its own as the top rung, at the next rung’s rate per pixel (480p, as fast here, is left out)', () => {
+    expect(sizes(planLadder({ ...hd, width: 1280, height: 536 }, 'auto')).slice(0, 2)).toEqual([
+      '536p 1280x536 2085k',
+      '360p 860x360 1075k',
+    ]);
+  });
+
   test('never above the source: a 720p source starts at 720p, a 4K one at 1080p', () => {
     expect(planLadder({ ...hd, width: 1280, height: 720 }, 'auto').map((r) => r.name)).toEqual(['720p', '480p', '360p', '234p']);
     expect(planLadder({ ...hd, width: 3840, height: 2160 }, 'auto')[0]!.name).toBe('1080p');
@@ -53,7 +60,7 @@ describe('the ladder of a source', () => {
   test('heights asked for are honoured within the source; a source below every rung asked gets one at its own size', () => {
     expect(planLadder(hd, [720, 234]).map((r) => r.name)).toEqual(['720p', '234p']);
     expect(planLadder({ ...hd, width: 1280, height: 720 }, [1080, 720]).map((r) => r.name)).toEqual(['720p']);
-    expect(sizes(planLadder({ ...hd, width: 320, height: 180 }, 'auto'))).toEqual(['180p 320x180 47k']);
+    expect(sizes(planLadder({ ...hd, width: 320, height: 180 }, 'auto'))).toEqual(['180p 320x180 200k']);
   });
 });
 
@@ -67,9 +74,10 @@ describe('the ladder option', () => {
     expect(() => parseLadder('big')).toThrow(/--ladder takes auto, source, or heights/);
   });
 
-  test('options.ladder in the console input: absent or "source" is one rendition (and keeps its revision), else as asked', () => {
-    expect(parseOptions({}).ladder).toBeUndefined();
-    expect('ladder' in parseOptions({ ladder: 'source' })).toBe(false);
+  test('options.ladder in the console input: absent, the default ladder; "source", one rendition; else as asked; a stored job from before the ladder keeps one rendition', () => {
+    expect(parseOptions({}).ladder).toBe('auto');
+    expect(parseOptions({ ladder: 'source' }).ladder).toBe('source');
+    expect('ladder' in parseOptions({ segmentSeconds: 10, profile: 'source' }, 'job.options', true)).toBe(false);
     expect(parseOptions({ ladder: 'auto' }).ladder).toBe('auto');
     expect(parseOptions({ ladder: [234, 720] }).ladder).toEqual([720, 234]);
     expect(() => parseOptions({ ladder: [700] })).toThrow(
@@ -105,7 +113,7 @@ describe('a ladder of an H.264 source every player decodes', () => {
     expect(rungs[0]).toMatchObject({ width: 1920, height: 1080, kbps: 8000, profile: 'high' });
     expect(plan.audio).toBe('copy');
     expect(describePlan(plan)).toBe(
-      'a ladder of 5 rungs: --ladder auto: copying the source as its 1080p rung, encoding 720p, 480p, 360p, 234p',
+      'copying H.264 High 4.0 as its 1080p rung; --ladder auto: encoding 720p 1280x720 2800k, 480p 854x480 1401k, 360p 640x360 800k, 234p 416x234 80k',
     );
   });
 

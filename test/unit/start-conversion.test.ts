@@ -32,7 +32,10 @@ describe('start-conversion', () => {
     expect(call.stateMachineArn).toBe(ARN);
     expect(call.name).toBe(outcome!.executionName);
     expect(call.name).toMatch(new RegExp(`^${videoIdFor('lecture 1.MP4')}-[0-9a-f]{8}$`));
-    expect(JSON.parse(call.input!)).toMatchObject({ source: { key: 'lecture 1.MP4' }, options: { segmentSeconds: 10, profile: 'source' } });
+    expect(JSON.parse(call.input!)).toMatchObject({
+      source: { key: 'lecture 1.MP4' },
+      options: { segmentSeconds: 6, profile: 'source', ladder: 'auto' },
+    });
   });
 
   it('gives a redelivered event the same name, and treats the existing execution as success', async () => {

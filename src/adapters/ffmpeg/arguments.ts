@@ -209,8 +209,19 @@ export function segmentArgs(request: SegmentRequest, limits: MediaLimits = DEFAU
     // muxer gathers audio frames into PES packets of several (one per frame cost the cellular rung
     // 22 kbit/s of its 48).
     ...(request.timeline ? [] : ['-muxdelay', '0', '-muxpreload', '0']),
-    ...segmentOutput(outDir, ['-segment_time', String(segmentSeconds)]),
+    ...segmentOutput(outDir, request.timeline ? timelineCuts(request, request.timeline) : ['-segment_time', String(segmentSeconds)]),
   ];
+}
+
+/**
+ * A copy on a ladder's timeline is cut every segmentSeconds from the timeline's start (its offset),
+ * as the encoded rungs' chunks are: `-segment_time` counts from timestamp 0, a second early.
+ */
+function timelineCuts(request: Pick<SegmentRequest, 'segmentSeconds' | 'durationSeconds'>, timeline: Timeline): string[] {
+  const cuts: string[] = [];
+  for (let at = request.segmentSeconds; at < request.durationSeconds - 1e-6; at += request.segmentSeconds)
+    cuts.push(time(timeline.timeOffset + at));
+  return cuts.length > 0 ? ['-segment_times', cuts.join(',')] : NO_CUTS;
 }
 
 /** Apple HLS authoring 1.13: an IDR frame at least every 2 s, for seeking and (with a ladder) switching. */
@@ -324,6 +335,7 @@ export function ladderChunkArgs(request: ChunkRequest, ladder: readonly RungPlan
   const inputs = [request.audio, request.lowAudio];
   // A copied top rung is made by the copy's own run (segmentArgs), not here.
   const rungs = ladder.filter((r) => !r.copy);
+  if (rungs.length === 0) throw new Error('a ladder chunk needs a rung to encode');
   const audioInput = (rung: RungPlan): number | undefined => {
     const wanted = rung.audio === 'low' && request.lowAudio ? request.lowAudio : request.audio;
     return wanted === undefined ? undefined : 1 + inputs.filter((a) => a !== undefined).indexOf(wanted);

@@ -219,7 +219,7 @@ describe('a transcode in chunks: SegmentMedia, EncodeChunk, JoinChunks', () => {
       probe: { ...MP4, durationSeconds: 600, video: { codec: 'hevc', width: 7680, height: 4320, frameRate: 120 } },
     });
     await expect(
-      validateInput({ ...clip.request, options: { segmentSeconds: 60, profile: 'source' } }, clip.ports, settings),
+      validateInput({ ...clip.request, options: { segmentSeconds: 60, profile: 'source', ladder: 'source' } }, clip.ports, settings),
     ).rejects.toMatchObject({
       name: 'TranscodeTooLarge',
     });

@@ -24,8 +24,8 @@ describe('ValidateInput', () => {
     const { ports } = await uploadedClip();
     const input = parseValidateInput({ key: 'clip.mp4', options: { segmentSeconds: 4 } });
     const job = await validateInput(input, ports, settings);
-    expect(job).toMatchObject({ videoId: videoIdFor('clip.mp4'), options: { segmentSeconds: 4, profile: 'source' } });
-    expect(job.revision).toBe(revisionFor('unversioned', { segmentSeconds: 4, profile: 'source' }));
+    expect(job).toMatchObject({ videoId: videoIdFor('clip.mp4'), options: { segmentSeconds: 4, profile: 'source', ladder: 'auto' } });
+    expect(job.revision).toBe(revisionFor('unversioned', { segmentSeconds: 4, profile: 'source', ladder: 'auto' }));
   });
 
   it("says what to type when started with the console's default input", () => {
