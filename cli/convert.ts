@@ -6,8 +6,9 @@ import { realpath } from 'node:fs/promises';
 import { forEachChunk } from '../src/file-chunks';
 import { basename, dirname, resolve } from 'node:path';
 import { conversionFor } from '../src/core/conversion';
-import type { ConversionOptions, ExecutionInput, RenditionPlaylist, RouteRecord } from '../src/core/model';
+import type { ConversionOptions, ExecutionInput } from '../src/core/model';
 import type { RenditionJson } from './commands/contracts';
+import { renditionsOf } from './commands/output';
 import { localSourceKey, videoIdFor } from '../src/core/naming';
 import { asNoSpace, Interrupted, NoSpace, oneLineCause } from '../src/core/errors';
 import { readRouteTolerant } from '../src/registry/routes';
@@ -70,29 +71,6 @@ export interface ConvertResult {
   /** What the run did not honour or keep. */
   warnings: string[];
   error?: FailureSummary;
-}
-
-/**
- * A ladder's rungs as `convert --json` and `list --json` give them, from a route record (none
- * with one rendition), each rung's playlist where `playlistOf` puts it.
- */
-export function renditionsOf(
-  route: Pick<RouteRecord, 'renditions'> | RouteRecord,
-  playlistOf: (rendition: RenditionPlaylist) => string,
-): { renditions?: RenditionJson[] } {
-  const rungs = (route.renditions ?? []).filter((r) => r.bandwidth !== undefined);
-  if (rungs.length === 0) return {};
-  return {
-    renditions: rungs.map((r) => ({
-      name: r.rendition,
-      width: r.width ?? 0,
-      height: r.height ?? 0,
-      bandwidth: r.bandwidth ?? 0,
-      averageBandwidth: r.averageBandwidth ?? 0,
-      codecs: r.codecs ?? '',
-      playlist: playlistOf(r),
-    })),
-  };
 }
 
 /** Free space a run needs to begin: its history record, the first segments' list. */

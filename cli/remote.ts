@@ -9,7 +9,14 @@ import { connectStage, type StageBackend, type StageTarget } from '../src/compos
 import { conversionNotes, executionStats, failedState, summarizeStates, type FailureSummary, type StoredEvent } from '../src/core/history';
 import { conversionFor } from '../src/core/conversion';
 import { DEFAULT_OPTIONS, type ConversionOptions, type ExecutionInput } from '../src/core/model';
-import { isSupportedKey, parseExecutionName, playbackPath, videoIdFor, videoIdSecretCheck } from '../src/core/naming';
+import {
+  isSupportedKey,
+  parseExecutionName,
+  playbackPath,
+  renditionPlaybackPath,
+  videoIdFor,
+  videoIdSecretCheck,
+} from '../src/core/naming';
 import { settings } from '../src/composition/settings';
 import type { ConvertResult } from './convert';
 import { deleteVideo } from '../src/registry/deletion';
@@ -288,6 +295,8 @@ export async function stageTarget(target: StageTarget): Promise<Target> {
     removeVideo: (videoId) =>
       deleteVideo({ objects: stage.objects, code: stage.code, functionPrefix: stage.functionPrefix }, videoId, Date.now()),
     playlistOf: (route) => playlistUrl(stage.stack, route.videoId),
+    renditionPlaylistOf: (route, rendition) =>
+      `${stage.stack.playbackBaseUrl.replace(/\/$/, '')}${renditionPlaybackPath(route.videoId, route.revision, rendition.rendition)}`,
     linksOf: (videoId) => stageLinks(stage.stack, videoId),
     convert: (file, options, report) =>
       convertRemote(file, stage, {

@@ -14,7 +14,7 @@ import {
   type StateSummary,
   type StoredEvent,
 } from '../src/core/history';
-import type { ConversionOptions, RouteRecord } from '../src/core/model';
+import type { ConversionOptions, RenditionPlaylist, RouteRecord } from '../src/core/model';
 import { videoIdFor } from '../src/core/naming';
 import { deleteVideo, type OwnedStores, type Removed } from '../src/registry/deletion';
 import type { Leftovers, RunningExecutions } from '../src/registry/gc';
@@ -70,6 +70,8 @@ export interface Target {
   removeVideo(videoId: string, note: (text: string) => void): Promise<Removed>;
   /** Where a video's playlist is played from: its path on disk, or its URL under the stack's PlaybackBaseUrl. */
   playlistOf(route: RouteRecord): string;
+  /** A ladder's rung's media playlist, where playlistOf puts the route's. */
+  renditionPlaylistOf(route: RouteRecord, rendition: RenditionPlaylist): string;
   /** A deployed video's hosted page and proxied playlist (a stage only). */
   linksOf?(videoId: string): StageLinks;
   convert(file: string, options: ConversionOptions, report: ConvertReport): Promise<ConvertResult>;
@@ -120,6 +122,7 @@ export function localTarget(backend: LocalBackend = localBackend(settings()), se
       }
     },
     playlistOf: (route) => backend.objects.pathOf('output', route.playlistKey),
+    renditionPlaylistOf: (_route, rendition) => backend.objects.pathOf('output', rendition.playlistKey),
     convert: (file, options, report) =>
       // The engine and everything a run needs load only when one runs.
       (require('./convert') as typeof import('./convert')).convertFile(file, {
