@@ -10,12 +10,16 @@
 //   functions     packages made per hour of 8 Mbit/s video vs total bytes / 45 MiB, rounded up
 //   transcode     `convert --transcode` of a minute of 1080p in 4 chunks at once vs one ffmpeg doing
 //                 the same transcode in one run: wall time
+//   ladder        `convert` with the default ladder of that minute (the copy and 4 encoded rungs) vs
+//                 ffmpeg's own one-process multi-output ladder command, same rungs and presets; and
+//                 the AWS estimate of time to ready for an hour of 1080p (src/core/estimate.ts)
 //   serve route   `lambda-hls serve` (warm caches) vs a bare Node server giving the same answer: the
 //                 segment 302 and the playlist, under autocannon in a process of its own; requests per
 //                 second, server CPU per request, p99 latency; code-store look-ups per 100,000 requests
 //   start-up      `lambda-hls --version`, `--help`, `list`, `history` vs `node -e 0`, interleaved
 //
-// BENCH_QUICK=1 shortens everything (a smoke run, not figures to quote); BENCH_LONG=1 adds 60 minutes.
+// BENCH_QUICK=1 shortens everything (a smoke run, not figures to quote); BENCH_LONG=1 adds 60 minutes;
+// BENCH_ONLY=ladder (or copy, transcode, serve, startup; several with commas) runs only those.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
@@ -32,6 +36,9 @@ const FFMPEG = process.env.FFMPEG_PATH || (await import('@ffmpeg-installer/ffmpe
 const work = mkdtempSync(join(process.env.BENCH_DIR || tmpdir(), 'lambda-hls-bench-'));
 const MiB = 1024 * 1024;
 const RUNS = QUICK ? 1 : 3;
+/** BENCH_ONLY=ladder,transcode…: only those figures (copy, transcode, ladder, serve, startup). */
+const ONLY = process.env.BENCH_ONLY?.split(',').map((name) => name.trim());
+const want = (name) => !ONLY || ONLY.includes(name) || (name === 'copy' && ONLY.includes('serve'));
 
 function log(text) {
   process.stderr.write(`${text}\n`);
@@ -177,7 +184,7 @@ function minutes(n) {
   ffmpeg(['-stream_loop', String(n - 1), '-i', one, '-c', 'copy', path]);
   return path;
 }
-const lengths = [2, 10, ...(LONG ? [60] : [])];
+const lengths = want('copy') || want('serve') ? [2, 10, ...(LONG ? [60] : [])] : [];
 const inputs = new Map(lengths.map((n) => [n, minutes(n)]));
 log(
   `  inputs: 1080p H.264 8 Mbit/s, 1 minute made in ${(Number(process.hrtime.bigint() - genStart) / 1e9).toFixed(1)} s, looped to ${lengths.join(', ')}`,
@@ -221,7 +228,8 @@ for (const n of lengths) {
     rmSync(out, { recursive: true, force: true });
     const home = join(work, `copy-${n}-${i}`);
     settle();
-    const run = await measured(process.execPath, [CLI, 'convert', input, '--json'], {
+    // The copy path alone (one rendition, 10-s segments as the baseline cuts): the ladder is its own figure (2c).
+    const run = await measured(process.execPath, [CLI, 'convert', input, '--ladder', 'source', '--segment-seconds', '10', '--json'], {
       env: { LAMBDA_HLS_HOME: home },
       watch: home,
       skip: `${dev}:${ino}`,
@@ -303,7 +311,7 @@ for (const n of lengths) {
 }
 
 // Peak RSS: flat in the input's length.
-{
+if (want('copy')) {
   const rss = (n) => median(copyRuns.get(n).ours.map((r) => r.rssBytes));
   const small = rss(2);
   for (const n of lengths.slice(1)) {
@@ -323,7 +331,7 @@ for (const n of lengths) {
 }
 
 // --- 2. functions per hour ------------------------------------------------------------------
-{
+if (want('copy')) {
   const { ours, inputBytes } = copyRuns.get(10);
   const seconds = minute * 10;
   const packages = ours[0].result.stats.packages;
@@ -341,9 +349,13 @@ for (const n of lengths) {
     `${packages} packages for ${(inputBytes / MiB).toFixed(0)} MiB over ${(seconds / 60).toFixed(1)} min`,
   );
   const homeBig = join(work, 'big-packages');
-  const big = await measured(process.execPath, [CLI, 'convert', inputs.get(10), '--json'], {
-    env: { LAMBDA_HLS_HOME: homeBig, LAMBDA_HLS_PACKAGE_BYTES: '250000000' },
-  });
+  const big = await measured(
+    process.execPath,
+    [CLI, 'convert', inputs.get(10), '--ladder', 'source', '--segment-seconds', '10', '--json'],
+    {
+      env: { LAMBDA_HLS_HOME: homeBig, LAMBDA_HLS_PACKAGE_BYTES: '250000000' },
+    },
+  );
   rmSync(homeBig, { recursive: true, force: true });
   const bigPackages = JSON.parse(big.stdout).stats.packages;
   report(
@@ -363,7 +375,7 @@ for (const n of lengths) {
 // The same minute of 1080p (10 s quick), `convert --transcode` with its Map running 4 chunks at
 // once (LAMBDA_HLS_ENCODE_CONCURRENCY=4, chunks of a quarter), against one ffmpeg doing the
 // single-run transcode the product ran before chunks (same filters, encoder, keyframes, audio).
-{
+if (want('transcode')) {
   const segment = QUICK ? 1 : 5;
   const chunk = QUICK ? 3 : 15;
   const floors = [];
@@ -383,9 +395,13 @@ for (const n of lengths) {
     rmSync(out, { recursive: true, force: true });
     const home = join(work, `transcode-${i}`);
     settle();
-    const run = await measured(process.execPath, [CLI, 'convert', one, '--transcode', '--segment-seconds', String(segment), '--json'], {
-      env: { LAMBDA_HLS_HOME: home, LAMBDA_HLS_ENCODE_CONCURRENCY: '4', LAMBDA_HLS_CHUNK_SECONDS: String(chunk) },
-    });
+    const run = await measured(
+      process.execPath,
+      [CLI, 'convert', one, '--transcode', '--ladder', 'source', '--segment-seconds', String(segment), '--json'],
+      {
+        env: { LAMBDA_HLS_HOME: home, LAMBDA_HLS_ENCODE_CONCURRENCY: '4', LAMBDA_HLS_CHUNK_SECONDS: String(chunk) },
+      },
+    );
     run.result = JSON.parse(run.stdout);
     ours.push(run);
     rmSync(home, { recursive: true, force: true });
@@ -405,6 +421,132 @@ for (const n of lengths) {
     cpus().length >= 4 ? wall / floor < 1 : null,
     `median of ${RUNS}; min ratio ${minRatio.toFixed(2)}×; ${cpus().length} CPUs; the whole convert (audio once, packaging) against ffmpeg alone; chunk times ${ours[0].result.stats.chunkSeconds.map((t) => t.toFixed(1)).join(', ')} s`,
   );
+}
+
+// --- 2c. the ladder vs ffmpeg's own one-process multi-output ladder --------------------------
+// The same minute of 1080p H.264, `convert` with the default ladder (the source copied as its
+// 1080p rung, 720p/480p/360p/234p encoded from one decode per chunk, 6-s segments) against one
+// ffmpeg making the same rungs in one process: the copy segmented beside a split into the same
+// scalers and encoders (libx264 veryfast, the same rates, profiles, VBV and keyframes every 2 s),
+// the sound copied into each and the cellular rung's own at 48 kbit/s. Interleaved, min and median.
+if (want('ladder')) {
+  const rungs = [
+    { name: '720p', size: '1280:720', kbps: 2800, max: 3080, buf: 4620, profile: 'high' },
+    { name: '480p', size: '854:480', kbps: 1401, max: 1541, buf: 2312, profile: 'main' },
+    { name: '360p', size: '640:360', kbps: 800, max: 880, buf: 1320, profile: 'main' },
+    { name: '234p', size: '416:234', kbps: 80, max: 88, buf: 132, profile: 'main', low: true },
+  ];
+  const segmentArgs = (dir) => ['-f', 'segment', '-segment_time', '6', '-segment_format', 'mpegts', join(dir, '%05d.ts')];
+  const floorArgs = (out) => {
+    const graph = [
+      `[0:v:0]split=${rungs.length}${rungs.map((_, i) => `[s${i}]`).join('')}`,
+      ...rungs.map((r, i) => `[s${i}]scale=${r.size},format=yuv420p,setsar=1[v${i}]`),
+    ].join(';');
+    for (const name of ['1080p', ...rungs.map((r) => r.name)]) mkdirSync(join(out, name), { recursive: true });
+    return [
+      ...['-hide_banner', '-loglevel', 'error', '-y', '-i', one, '-filter_complex', graph],
+      ...['-map', '0:v:0', '-map', '0:a:0', '-c', 'copy', ...segmentArgs(join(out, '1080p'))],
+      ...rungs.flatMap((r, i) => [
+        ...['-map', `[v${i}]`, '-map', '0:a:0', ...(r.low ? ['-c:a', 'aac', '-b:a', '48k', '-ac', '2'] : ['-c:a', 'copy'])],
+        ...['-c:v', 'libx264', '-profile:v', r.profile, '-preset', 'veryfast', '-b:v', `${r.kbps}k`, '-maxrate', `${r.max}k`],
+        ...['-bufsize', `${r.buf}k`, '-pix_fmt', 'yuv420p', '-force_key_frames', 'expr:gte(t,n_forced*2)'],
+        ...segmentArgs(join(out, r.name)),
+      ]),
+    ];
+  };
+  const floors = [];
+  const ours = [];
+  for (let i = 0; i < RUNS; i++) {
+    const out = join(work, `ladder-floor-${i}`);
+    settle();
+    floors.push(await measured(FFMPEG, floorArgs(out)));
+    rmSync(out, { recursive: true, force: true });
+    const home = join(work, `ladder-${i}`);
+    settle();
+    const run = await measured(process.execPath, [CLI, 'convert', one, '--json'], { env: { LAMBDA_HLS_HOME: home } });
+    run.result = JSON.parse(run.stdout);
+    if (run.result.renditions?.length !== rungs.length + 1) throw new Error(`the ladder bench expected 5 rungs: ${run.stdout}`);
+    ours.push(run);
+    rmSync(home, { recursive: true, force: true });
+  }
+  const floor = median(floors.map((r) => r.seconds));
+  const wall = median(ours.map((r) => r.seconds));
+  const minRatio = Math.min(...ours.map((r) => r.seconds)) / Math.min(...floors.map((r) => r.seconds));
+  report(
+    `ladder transcode (1080p copied + 4 rungs) vs ffmpeg's one-process multi-output ladder, ${minute} s`,
+    wall,
+    's',
+    floor,
+    's (one ffmpeg, same rungs and presets)',
+    wall / floor,
+    '≤ 1.1×',
+    wall / floor <= 1.1,
+    `median of ${RUNS} interleaved; min ratio ${minRatio.toFixed(2)}× (min ${Math.min(...ours.map((r) => r.seconds)).toFixed(1)} s vs ${Math.min(...floors.map((r) => r.seconds)).toFixed(1)} s); the whole convert (the copy's run, the sound, ${ours[0].result.stats.chunks} chunk(s), packaging) against ffmpeg alone`,
+  );
+}
+
+// --- 2d. AWS: time to ready for an hour of 1080p, estimated by the planners --------------------
+// Not measured (no AWS here): src/core/estimate.ts, the planners a run uses with the deployed
+// shape (serverless.yml, the ASL), printed with what it assumes.
+if (want('ladder')) {
+  const { build } = await import('esbuild');
+  const bundled = await build({
+    entryPoints: [join(ROOT, 'src', 'core', 'estimate.ts')],
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    write: false,
+  });
+  const { estimateReady } = await import(`data:text/javascript;base64,${Buffer.from(bundled.outputFiles[0].text).toString('base64')}`);
+  const hour = 3600;
+  const job = (copyable) => ({
+    source: { key: 'hour.mp4', bytes: (8_000_000 * hour) / 8, extension: '.mp4', kind: 'video' },
+    media: {
+      formatName: 'mov,mp4,m4a,3gp,3g2,mj2',
+      durationSeconds: hour,
+      video: {
+        codec: copyable ? 'h264' : 'hevc',
+        width: 1920,
+        height: 1080,
+        frameRate: 30,
+        profile: copyable ? 'High' : 'Main',
+        level: 40,
+        pixelFormat: 'yuv420p',
+        bitRate: 7_800_000,
+      },
+      audio: { codec: 'aac', channels: 2, sampleRate: 48_000, profile: 'LC' },
+    },
+    options: { segmentSeconds: 6, profile: 'source', ladder: 'auto' },
+  });
+  const deployed = {
+    encodeConcurrency: 10,
+    encodeSpeedMegapixels: 45,
+    encodeTimeoutSeconds: 900,
+    encodeMemoryMb: 3008,
+    packagingConcurrency: 4,
+    packageTimeoutSeconds: 300,
+  };
+  for (const [what, copyable] of [
+    ['H.264 copied as its top rung + 4 encoded', true],
+    ['HEVC, all 5 rungs encoded', false],
+  ]) {
+    const e = estimateReady(job(copyable), deployed);
+    const min = (s) => (s / 60).toFixed(1);
+    log(
+      `  AWS estimate, an hour of 1080p30 at 8 Mbit/s (${what}): ready in ~${min(e.totalSeconds)} min — SegmentMedia ${min(e.segmentSeconds)}, EncodeChunks ${min(e.mapSeconds)} (${e.chunks} chunks, ${e.chunkConcurrency} at once), PackageSegments ${min(e.packagingSeconds)} (${e.packages} packages); ${(e.storedBytes / 1e9).toFixed(1)} GB of code storage`,
+    );
+    report(
+      `AWS estimate: an hour of 1080p to ready, ${what}`,
+      e.totalSeconds / 60,
+      'min',
+      60,
+      'min (the video)',
+      e.totalSeconds / 60 / 60,
+      'faster than real time',
+      e.totalSeconds < hour,
+      `estimated, not measured: ${e.assumptions.join('; ')}`,
+    );
+  }
 }
 
 // --- 3. serve route vs a bare Node server -----------------------------------------------------
@@ -450,7 +592,7 @@ function load(server, paths, seconds, expect, workers = 1) {
   };
 }
 
-{
+if (want('serve')) {
   const seconds = QUICK ? 2 : 6;
   const serveHome = copyRuns.get('serveHome');
   const video = copyRuns.get(10).ours[0].result.videoId;
@@ -565,7 +707,7 @@ function load(server, paths, seconds, expect, workers = 1) {
 }
 
 // --- 4. start-up: only what the command needs is loaded ---------------------------------------
-{
+if (want('startup')) {
   const rounds = QUICK ? 3 : 11;
   const home = join(work, 'startup');
   const commands = [['--version'], ['--help'], ['list'], ['history', 'none-such']];
@@ -622,6 +764,6 @@ for (const row of rows) process.stdout.write(`${row.map((cell, i) => cell.padEnd
 process.stdout.write('\n');
 const lines = results.map((r) => JSON.stringify({ ...r, machine, quick: QUICK, long: LONG }));
 for (const line of lines) process.stdout.write(`${line}\n`);
-if (!QUICK) writeFileSync(join(ROOT, 'bench', 'latest.jsonl'), `${lines.join('\n')}\n`);
+if (!QUICK && !ONLY) writeFileSync(join(ROOT, 'bench', 'latest.jsonl'), `${lines.join('\n')}\n`);
 rmSync(work, { recursive: true, force: true });
 if (existsSync(work)) log(`could not remove ${work}`);

@@ -117,12 +117,12 @@ export async function runConvert(
     if (result.reused) say(`  already converted: nothing to do (execution ${result.executionName})`);
     const ladder = result.renditions ? ` in each of ${result.renditions.length} rungs` : '';
     say(`lambda-hls: ${result.videoId} is ready: ${result.segments} segments${ladder}`);
-    say(`  playlist  ${result.playlist}${links ? '  (302s: Safari, iOS, VLC, ffmpeg, apps)' : ''}`);
+    say(`  playlist  ${result.playlist}${links ? '  (302s: VLC, ffmpeg, GStreamer, apps)' : ''}`);
     for (const r of result.renditions ?? [])
       say(
         `  ${r.name.padEnd(8)}  ${r.width}x${r.height}, ${Math.round(r.averageBandwidth / 1000)} kbit/s (peak ${Math.round(r.bandwidth / 1000)}), ${r.codecs}`,
       );
-    if (links) say(`  web       ${links.proxiedPlaylist}  (the bytes, with CORS: hls.js, Shaka, video.js on other pages)`);
+    if (links) say(`  web       ${links.proxiedPlaylist}  (the bytes, with CORS: hls.js, Shaka, video.js on other pages; Safari and iOS, by Apple's 8.18)`);
     say(`  ${target.playHint(result)}`);
     for (const warning of result.warnings) say(`  warning   ${warning}`);
   } else if (result.status === 'ABORTED') {

@@ -360,7 +360,8 @@ describe('the deployed functions on emulated AWS', () => {
     const key = 'Lecture 1.MP4';
     const { described, events } = await convertByUpload(key, makeVideo(join(scratch, 'lecture.mp4'), { seconds: 30, size: '320x180' }));
     expect({ status: described.status, failure: failedState(events) }).toEqual({ status: 'SUCCEEDED', failure: undefined });
-    expect(JSON.parse(described.output!)).toMatchObject({ videoId: videoIdFor(key), segmentCount: 3, packages: 1 });
+    // 30 s in the default 6-s segments; 320x180 is below every rung but the cellular one: copied, one rendition.
+    expect(JSON.parse(described.output!)).toMatchObject({ videoId: videoIdFor(key), segmentCount: 5, packages: 1 });
     expect(events.filter((e) => e.type === 'StateEntered' && e.index === undefined).map((e) => e.state)).toEqual(CONVERSION_STATES);
     const created = [...lambda.functions.values()].map((f) => f.configuration);
     const { revision } = JSON.parse(described.output!) as { revision: string };
@@ -713,7 +714,7 @@ describe('the deployed functions on emulated AWS', () => {
 
   it('transcodes in chunks: SegmentMedia encodes the audio once, the EncodeChunks Map runs a task per chunk from its bundle, each reading its part of the presigned input, and a player decodes every frame', async () => {
     const key = 'long lecture.mp4';
-    // 90 s of 10-s segments: chunks of 30 s (the shortest worth a task of its own), so three.
+    // 90 s of 6-s segments: chunks of 30 s (the shortest worth a task of its own), so three.
     const file = makeVideo(join(scratch, 'long lecture.mp4'), { seconds: 90, size: '160x90', videoCodec: 'mpeg4' });
     const { described, events, history } = await convertByUpload(key, file);
     expect(described.status).toBe('SUCCEEDED');
@@ -721,10 +722,40 @@ describe('the deployed functions on emulated AWS', () => {
     const encoded = summarizeStates(events).find((s) => s.state === 'EncodeChunks');
     expect(encoded).toMatchObject({ iterations: { started: 3, succeeded: 3, failed: 0 } });
     expect(encoded?.chunkSeconds).toHaveLength(3);
-    expect(executionStats(events, history.length)).toMatchObject({ chunks: 3, segments: 9 });
+    expect(executionStats(events, history.length)).toMatchObject({ chunks: 3, segments: 15 });
     await expectEveryFramePlayed(key, file);
     // The chunks' audio parts are gone once joined; the segments and lists go with the work prefix.
     expect((await leftIn(buckets.work, `${videoIdFor(key)}/`)).filter((k) => k.includes('-audio.ts'))).toEqual([]);
+  });
+
+  it('makes the default ladder through the deployed bundles (the copy as its top rung, the rungs below encoded in chunks) and plays every rung through both routes', async () => {
+    const key = 'ladder/talk.mp4';
+    const file = makeVideo(join(scratch, 'ladder talk.mp4'), { seconds: 14, size: '854x480' });
+    const { described } = await convertByUpload(key, file);
+    expect(described.status).toBe('SUCCEEDED');
+    const route = JSON.parse(described.output!) as { revision: string; renditions: { name: string; playlist: string; codecs: string }[] };
+    expect(route.renditions.map((r) => r.name)).toEqual(['480p', '360p', '234p']);
+    const frames = await framesOf(PLAYER, file);
+    const videoId = videoIdFor(key);
+    for (const base of [playbackBaseUrl(), deliveryBaseUrl()]) {
+      const master = await (await fetch(`${base.replace(/\/$/, '')}/v/${videoId}/index.m3u8`)).text();
+      expect(master.match(/#EXT-X-STREAM-INF:/g)).toHaveLength(3);
+      expect(master.match(/#EXT-X-I-FRAME-STREAM-INF:/g)).toHaveLength(3);
+    }
+    for (const rung of route.renditions) {
+      // Every rung decodes every frame through the API's 302s to the code URLs (Debian's ffprobe follows them)…
+      const redirected = `${playbackBaseUrl().replace(/\/$/, '')}/v/${videoId}/${route.revision}/${rung.name}.m3u8`;
+      expect(['302s', rung.name, await framesOf(PLAYER, redirected)]).toEqual(['302s', rung.name, frames]);
+      // …and through the delivery route's bytes, each segment as a player fetches it (ffprobe cannot
+      // resolve the emulated function URL's host name; Node can): the rung's segments in a row.
+      const root = `${deliveryBaseUrl().replace(/\/$/, '')}/v/${videoId}/${route.revision}`;
+      const proxied = await (await fetch(`${root}/${rung.name}.m3u8`)).text();
+      const uris = proxied.split('\n').filter((line) => line.endsWith('.ts'));
+      const bytes = await Promise.all(uris.map(async (uri) => Buffer.from(await (await fetch(`${root}/${uri}`)).arrayBuffer())));
+      const played = join(scratch, `ladder-${rung.name}.ts`);
+      writeFileSync(played, Buffer.concat(bytes));
+      expect(['delivery route', rung.name, await framesOf(PLAYER, played)]).toEqual(['delivery route', rung.name, frames]);
+    }
   });
 
   it("turns a portrait HDR phone clip upright and tone-maps it with the layer's ffmpeg, and the history says why", async () => {
@@ -738,8 +769,11 @@ describe('the deployed functions on emulated AWS', () => {
     rotateMp4(file, 90);
     const { described, events } = await convertByUpload(key, file);
     expect(described.status).toBe('SUCCEEDED');
+    // Below every rung but the cellular one: one rung at its own size, at most the source's own bit rate.
     expect(summarizeStates(events).find((s) => s.state === 'ValidateInput')?.notes).toEqual([
-      'transcoding to H.264: the source is HEVC; rotated 90°: turned upright; HDR (HLG): tone-mapped to SDR BT.709',
+      expect.stringMatching(
+        /^transcoding to H\.264: the source is HEVC; rotated 90°: turned upright; HDR \(HLG\): tone-mapped to SDR BT\.709; --ladder auto: 180p 180x320 \d+k$/,
+      ),
     ]);
     expect(await videoStreamOf(PLAYER, `${playbackBaseUrl()}/v/${videoIdFor(key)}/index.m3u8`)).toMatchObject({
       width: 180,
@@ -1075,7 +1109,7 @@ describe('lambda-hls --stage rehearsal, on the rehearsed stack', () => {
     const run = await cli(['convert', file, '--json']);
     expect({ code: run.code, stderr: run.code === 0 ? '' : run.stderr }).toEqual({ code: 0, stderr: '' });
     const json = JSON.parse(run.stdout) as { status: string; videoId: string; playlist: string; segments: number } & Record<string, string>;
-    expect(json).toMatchObject({ status: 'SUCCEEDED', videoId: videoIdFor('Talk 2.MP4'), segments: 3 });
+    expect(json).toMatchObject({ status: 'SUCCEEDED', videoId: videoIdFor('Talk 2.MP4'), segments: 5 });
     expect(json.playlist).toBe(`${api.endpoint}/v/${json.videoId}/index.m3u8`);
     expect(json.watch).toBe(`${api.endpoint}/watch/${json.videoId}`);
     expect(json.proxiedPlaylist).toBe(`${deliveryBaseUrl()}v/${json.videoId}/index.m3u8`);
@@ -1282,16 +1316,17 @@ describe('a new account: 10 concurrent executions in all', () => {
   it('converts a transcode in chunks, no more at once than half the account leaves unreserved, and the history says so', async () => {
     const key = 'new account/transcode.mp4';
     const file = makeVideo(join(scratch, 'new-account-transcode.mp4'), { seconds: 90, size: '160x90', videoCodec: 'mpeg4' });
-    // Nine 10-s chunks, as a user may set LAMBDA_HLS_CHUNK_SECONDS; encodeConcurrency stays the default 10.
+    // Fifteen chunks of one 6-s segment (LAMBDA_HLS_CHUNK_SECONDS=10 rounds down to whole segments), as a
+    // user may set it; encodeConcurrency stays the default 10.
     const restore = runner.configure('segmentMedia', { LAMBDA_HLS_CHUNK_SECONDS: '10' });
     try {
       const encodeChunk = runner.find('encodeChunk').name;
       concurrency.peak.delete(encodeChunk);
       const { described, events } = await convertByUpload(key, file);
       expect(described.status).toBe('SUCCEEDED');
-      expect(summarizeStates(events).find((s) => s.state === 'EncodeChunks')).toMatchObject({ iterations: { started: 9, succeeded: 9 } });
+      expect(summarizeStates(events).find((s) => s.state === 'EncodeChunks')).toMatchObject({ iterations: { started: 15, succeeded: 15 } });
       expect(JSON.stringify(events)).toContain(
-        'encoding in 9 chunks of 10 s, 5 at a time (at most 5 chunks at once, not 10: the account has 10 unreserved concurrent executions',
+        'encoding in 15 chunks of 6 s, 5 at a time (at most 5 chunks at once, not 10: the account has 10 unreserved concurrent executions',
       );
       expect(concurrency.peak.get(encodeChunk)).toBeLessThanOrEqual(5);
       expect(concurrency.throttled.get(encodeChunk) ?? 0).toBe(0);
@@ -1326,14 +1361,15 @@ function failSecondParts(until: (aborted: string[]) => boolean) {
 describe("S3's faults", () => {
   it("retries SegmentMedia when a segment's part upload keeps failing: the multipart upload is aborted (its grant used) and the next attempt converts", async () => {
     const key = 'hd clip.mp4';
-    // One 10 s segment of 720p is over lib-storage's 5 MB part size: a multipart upload of two parts.
-    const file = makeVideo(join(scratch, 'hd clip.mp4'), { seconds: 10, size: '1280x720' });
+    // One 6-s segment of 1080p (the ladder's copied top rung) is over lib-storage's 5 MB part size: a
+    // multipart upload of two parts. The encoded rungs' segments are smaller.
+    const file = makeVideo(join(scratch, 'hd clip.mp4'), { seconds: 10, size: '1920x1080' });
     const fault = failSecondParts((aborted) => aborted.length > 0);
     try {
       const { described, events } = await convertByUpload(key, file);
       expect(described.status).toBe('SUCCEEDED');
       const { revision } = JSON.parse(described.output!) as { revision: string };
-      expect(fault.aborted).toEqual([`${videoIdFor(key)}/${revision}/segments/00000.ts`]);
+      expect(fault.aborted).toEqual([`${videoIdFor(key)}/${revision}/segments/1080p/00000.ts`]);
       expect(summarizeStates(events).find((s) => s.state === 'SegmentMedia')).toMatchObject({ status: 'SUCCEEDED', retries: 1 });
       expect(events.find((e) => e.type === 'StateFailed' && e.state === 'SegmentMedia')).toMatchObject({
         error: 'TransientNetworkError',
