@@ -122,7 +122,10 @@ export async function runConvert(
       say(
         `  ${r.name.padEnd(8)}  ${r.width}x${r.height}, ${Math.round(r.averageBandwidth / 1000)} kbit/s (peak ${Math.round(r.bandwidth / 1000)}), ${r.codecs}`,
       );
-    if (links) say(`  web       ${links.proxiedPlaylist}  (the bytes, with CORS: hls.js, Shaka, video.js on other pages; Safari and iOS, by Apple's 8.18)`);
+    if (links)
+      say(
+        `  web       ${links.proxiedPlaylist}  (the bytes, with CORS: hls.js, Shaka, video.js on other pages; Safari and iOS, by Apple's 8.18)`,
+      );
     say(`  ${target.playHint(result)}`);
     for (const warning of result.warnings) say(`  warning   ${warning}`);
   } else if (result.status === 'ABORTED') {
