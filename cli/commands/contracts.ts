@@ -1,7 +1,7 @@
 // The JSON the commands print with --json: the shapes scripts rely on (README: CLI). Changing one
 // is changing a contract.
 import type { ExecutionStats, FailureSummary, StateSummary } from '../../src/core/history';
-import type { MediaKind } from '../../src/core/model';
+import type { MediaKind, RenditionVariant } from '../../src/core/model';
 
 /** `convert --json` */
 export interface ConvertJson {
@@ -31,16 +31,8 @@ export interface ConvertJson {
   error?: FailureSummary;
 }
 
-/** One rung of a ladder in `convert --json` (and `list --json`). */
-export interface RenditionJson {
-  name: string;
-  width: number;
-  height: number;
-  bandwidth: number;
-  averageBandwidth: number;
-  codecs: string;
-  playlist: string;
-}
+/** One rung of a ladder in `convert --json` (and `list --json`): its variant, and its media playlist (a path, or a URL with --stage). */
+export type RenditionJson = RenditionVariant & { playlist: string };
 
 /** One state in `history --json`: its summary, with times as a person reads them. */
 export type HistoryStateJson = Omit<StateSummary, 'type' | 'startedAt' | 'stoppedAt'> & {

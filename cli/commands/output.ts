@@ -1,5 +1,5 @@
 // What every command shares: where it writes, its exit codes, and how numbers read.
-import type { RenditionPlaylist, RouteRecord } from '../../src/core/model';
+import { ladderVariants, type RenditionPlaylist } from '../../src/core/model';
 import type { RenditionJson } from './contracts';
 
 export const EXIT_OK = 0;
@@ -30,25 +30,11 @@ export function duration(seconds: number): string {
   return s === 60 ? `${m + 1}:00` : `${m}:${String(s).padStart(2, '0')}`;
 }
 
-/**
- * A ladder's rungs as `convert --json` and `list --json` give them, from a route record (none
- * with one rendition), each rung's playlist where `playlistOf` puts it.
- */
+/** A ladder's rungs as `convert --json` and `list --json` give them (./contracts.ts), each rung's playlist where `playlistOf` puts it. */
 export function renditionsOf(
-  route: Pick<RouteRecord, 'renditions'> | RouteRecord,
+  route: { renditions?: RenditionPlaylist[] | undefined },
   playlistOf: (rendition: RenditionPlaylist) => string,
 ): { renditions?: RenditionJson[] } {
-  const rungs = (route.renditions ?? []).filter((r) => r.bandwidth !== undefined);
-  if (rungs.length === 0) return {};
-  return {
-    renditions: rungs.map((r) => ({
-      name: r.rendition,
-      width: r.width ?? 0,
-      height: r.height ?? 0,
-      bandwidth: r.bandwidth ?? 0,
-      averageBandwidth: r.averageBandwidth ?? 0,
-      codecs: r.codecs ?? '',
-      playlist: playlistOf(r),
-    })),
-  };
+  const renditions = ladderVariants(route, playlistOf);
+  return renditions ? { renditions } : {};
 }

@@ -381,17 +381,42 @@ export interface RouteRecord {
   renditions?: RenditionPlaylist[];
 }
 
-/** A rung as its variant declares it (bit rates measured from its stored segments). */
-export interface RenditionResult {
+/** A ladder's rung as its variant declares it (bit rates in bits per second, measured from its stored segments). */
+export interface RenditionVariant {
   name: string;
   width: number;
   height: number;
   bandwidth: number;
   averageBandwidth: number;
   codecs: string;
+}
+
+/** WritePlaylist's record of a rung: its variant and its playlists' keys. */
+export interface RenditionResult extends RenditionVariant {
   playlistKey: string;
   /** Its I-frame playlist (its keyframes by byte range). */
   iFramesKey?: string;
+}
+
+/**
+ * A route record's ladder as its rungs' variants (none with one rendition), each with where its
+ * media playlist is played from: what RegisterRoute, `convert --json` and `list --json` report.
+ */
+export function ladderVariants(
+  route: { renditions?: RenditionPlaylist[] | undefined },
+  playlistOf: (rendition: RenditionPlaylist) => string,
+): (RenditionVariant & { playlist: string })[] | undefined {
+  const rungs = (route.renditions ?? []).filter((r) => r.bandwidth !== undefined);
+  if (rungs.length === 0) return undefined;
+  return rungs.map((r) => ({
+    name: r.rendition,
+    width: r.width ?? 0,
+    height: r.height ?? 0,
+    bandwidth: r.bandwidth ?? 0,
+    averageBandwidth: r.averageBandwidth ?? 0,
+    codecs: r.codecs ?? '',
+    playlist: playlistOf(r),
+  }));
 }
 
 /** A rendition's media playlist, as a route record names it. */

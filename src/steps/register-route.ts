@@ -4,7 +4,15 @@ import { parseOffsets } from '../core/documents';
 import { InputNotFound, InvalidRequest, VideoDeleted } from '../core/errors';
 import { isInGrace, retiredInGrace } from '../core/grace';
 import { arrayAt, numberAt, objectAt, parseJob, renditionOrRungAt, stringAt } from '../core/parse';
-import type { Job, OffsetsDocument, RenditionResult, RetiredRevision, RouteRecord } from '../core/model';
+import {
+  type Job,
+  ladderVariants,
+  type OffsetsDocument,
+  type RenditionResult,
+  type RenditionVariant,
+  type RetiredRevision,
+  type RouteRecord,
+} from '../core/model';
 import { keys, playbackPath, renditionPlaybackPath } from '../core/naming';
 import type { Ports } from '../ports';
 import { readDocument } from '../read-document';
@@ -57,17 +65,8 @@ export interface RouteResult {
   renditions?: RenditionRoute[];
 }
 
-/** A rung as `convert` reports it (RouteResult.renditions). */
-export interface RenditionRoute {
-  name: string;
-  width: number;
-  height: number;
-  bandwidth: number;
-  averageBandwidth: number;
-  codecs: string;
-  /** Its media playlist's playback path (`/v/<id>/<revision>/<rung>.m3u8`). */
-  playlist: string;
-}
+/** A rung as `convert` reports it (RouteResult.renditions): its variant and its media playlist's playback path. */
+export type RenditionRoute = RenditionVariant & { playlist: string };
 
 function renditionResultsAt(value: unknown, path: string): RenditionResult[] {
   return arrayAt(value, path).map((item, i) => {
@@ -215,6 +214,7 @@ async function finishCleanUp(ports: OwnedStores, record: RouteRecord, now: numbe
 }
 
 function resultOf(record: RouteRecord): RouteResult {
+  const ladder = ladderVariants(record, (r) => renditionPlaybackPath(record.videoId, record.revision, r.rendition));
   return {
     videoId: record.videoId,
     revision: record.revision,
@@ -223,17 +223,7 @@ function resultOf(record: RouteRecord): RouteResult {
     segmentCount: record.segmentCount,
     durationSeconds: record.durationSeconds,
     packages: record.packages.length,
-    ...(record.renditions?.some((r) => r.bandwidth !== undefined) && {
-      renditions: record.renditions.map((r) => ({
-        name: r.rendition,
-        width: r.width ?? 0,
-        height: r.height ?? 0,
-        bandwidth: r.bandwidth ?? 0,
-        averageBandwidth: r.averageBandwidth ?? 0,
-        codecs: r.codecs ?? '',
-        playlist: renditionPlaybackPath(record.videoId, record.revision, r.rendition),
-      })),
-    }),
+    ...(ladder && { renditions: ladder }),
   };
 }
 

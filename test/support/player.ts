@@ -43,29 +43,24 @@ export const VLC = process.env.E2E_CVLC ?? '/usr/bin/cvlc';
 
 /**
  * The video frames GStreamer decodes from a playlist URL: one `chain` message per decoded frame
- * reaching the sink. uridecodebin is decodebin2, which runs the classic hlsdemux (hlsdemux2, though
- * ranked higher, refuses a bin that is not streams-aware: "Element requires a streams-aware
- * context"). A stream with sound has its sound decoded into a sink of its own: with only the video
- * linked, decodebin2 now and then exposes the decoded audio on a pad nothing links, and then the
- * pipeline never posts EOS though its sink has every frame and the EOS event (gdb: every thread
- * idle, the main loop waiting on the bus) — 5 of 550 runs in the rehearsal on a loaded 2-core
- * machine, one of them a CI run's 120 s timeout.
+ * reaching the sink. playbin, as a GStreamer application plays: it decodes the sound into a sink of
+ * its own (with only the video linked, decodebin2 now and then left the decoded audio on a pad
+ * nothing linked, and the pipeline never posted EOS — 5 of 550 rehearsal runs), and it links the
+ * new pads hlsdemux exposes when it switches a ladder's rungs (a static uridecodebin pipeline
+ * stopped there: "streaming stopped, reason not-linked"). Its HLS is the classic hlsdemux
+ * (hlsdemux2 needs a streams-aware bin: playbin3).
  */
 export async function gstreamerFrames(input: string): Promise<number> {
-  const args = ['-v', 'uridecodebin', `uri=${input}`, 'name=d', 'd.', '!', 'queue', '!', 'video/x-raw', '!'];
-  args.push('fakesink', 'name=frames', 'silent=false', 'sync=false');
-  if (await hasSound(input)) args.push('d.', '!', 'queue', '!', 'audio/x-raw', '!', 'fakesink', 'name=sound', 'sync=false');
+  const args = [
+    '-v',
+    'playbin',
+    `uri=${input}`,
+    'video-sink=fakesink name=frames silent=false sync=false',
+    'audio-sink=fakesink name=sound sync=false',
+  ];
   const { stdout } = await run(GSTREAMER, args, { timeout: 60_000, maxBuffer: 256 * 1024 * 1024 });
   if (!stdout.includes('Got EOS')) throw new Error(`GStreamer did not reach the end of ${input}:\n${stdout.slice(-2000)}`);
   return stdout.split('\n').filter((line) => line.includes('frames: last-message = chain')).length;
-}
-
-/** Whether a URL or file has an audio stream, as Debian's ffprobe reads it. */
-async function hasSound(input: string): Promise<boolean> {
-  const { stdout } = await run(PLAYER, ['-v', 'error', '-select_streams', 'a', '-show_entries', 'stream=index', '-of', 'csv=p=0', input], {
-    timeout: 60_000,
-  });
-  return stdout.trim() !== '';
 }
 
 const PLAYER_USER = 'lambdahls-player';
@@ -105,7 +100,7 @@ async function pictureSize(input: string): Promise<{ width: number; height: numb
  * frames of several sizes in one raw file cannot be counted). As a non-root user. (Its --start-time is not honoured for HLS in VLC 3.0, so
  * seeking is checked in the browsers.)
  */
-export async function vlcFrames(input: string): Promise<number> {
+export async function vlcFrames(input: string, options: string[] = []): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'lambda-hls-vlc-'));
   chmodSync(dir, 0o777);
   const out = join(dir, 'frames.yuv');
@@ -114,7 +109,7 @@ export async function vlcFrames(input: string): Promise<number> {
     const user = playerUser();
     // Every picture scaled to one size, so frames are counted by bytes whichever rung of a ladder VLC plays.
     const sout = `#transcode{vcodec=I420,width=${width},height=${height},acodec=none}:std{access=file,mux=raw,dst=${out}}`;
-    const vlc = [VLC, '-q', input, '--sout', sout, 'vlc://quit'];
+    const vlc = [VLC, '-q', ...options, input, '--sout', sout, 'vlc://quit'];
     const [command, ...args] = user ? ['runuser', '-u', user, '--', 'env', `HOME=${dir}`, ...vlc] : vlc;
     await run(command!, args, { timeout: 60_000 });
     const frameBytes = width * height + 2 * Math.ceil(width / 2) * Math.ceil(height / 2);
