@@ -181,10 +181,17 @@ export const SLIVER_SECONDS = 1;
  * 1,316 bytes) joins the one before: one run's segments are one transport stream (continuity
  * counters go on, the sliver starts with PAT/PMT), so their bytes in a row are a valid segment.
  */
-async function mergeSliver(segments: SegmentRecord[], ports: Pick<Ports, 'objects'>, segmentSeconds: number): Promise<void> {
+async function mergeSliver(
+  segments: SegmentRecord[],
+  ports: Pick<Ports, 'objects'>,
+  segmentSeconds: number,
+  /** Decided already (by a ladder's top rung, for every rung alike): merged whatever the last's length. */
+  decided?: boolean,
+): Promise<void> {
   const last = segments.at(-1);
   const before = segments.at(-2);
-  if (!last || !before || last.duration >= Math.min(SLIVER_SECONDS, segmentSeconds / 2)) return;
+  if (!last || !before) return;
+  if (!(decided ?? last.duration < Math.min(SLIVER_SECONDS, segmentSeconds / 2))) return;
   const joined = Buffer.concat([await ports.objects.get('work', before.key), await ports.objects.get('work', last.key)]);
   await ports.objects.put('work', before.key, joined, 'video/mp2t');
   await ports.objects.delete('work', last.key);
@@ -216,7 +223,10 @@ async function joinRungs(
     return [segments];
   }
   const rungs = plan.rungs.map((rung) => segments.filter((s) => s.rendition === rung.name));
-  for (const rung of rungs) await mergeSliver(rung, ports, segmentSeconds);
+  // The top rung decides for all: each rung's last segment holds the same frames, its measured length may differ by a frame.
+  const last = rungs[0]?.at(-1);
+  const sliver = last !== undefined && (rungs[0]?.length ?? 0) > 1 && last.duration < Math.min(SLIVER_SECONDS, segmentSeconds / 2);
+  for (const rung of rungs) await mergeSliver(rung, ports, segmentSeconds, sliver);
   const [top, ...others] = rungs;
   for (const [r, rung] of others.entries()) {
     // A copied top rung's first segment starts where its first frame shows, the encoded ones' at 0.
