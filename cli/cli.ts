@@ -111,7 +111,7 @@ export function buildProgram(): Command {
           segmentSeconds: number;
           profile: Profile;
           transcode?: boolean;
-          ladder: ReturnType<typeof parseLadder>;
+          ladder?: ReturnType<typeof parseLadder>;
         },
       ) => {
         const options = {
@@ -122,7 +122,9 @@ export function buildProgram(): Command {
           ladder: flags.ladder ?? (flags.profile === DEFAULT_OPTIONS.profile ? DEFAULT_OPTIONS.ladder : 'source'),
         };
         if (flags.profile !== DEFAULT_OPTIONS.profile && flags.ladder !== undefined && flags.ladder !== 'source')
-          throw new InvalidArgumentError(`--profile ${flags.profile} is one rendition; --ladder makes its own rungs: give one of them`);
+          convert.error(`error: --profile ${flags.profile} is one rendition; --ladder makes its own rungs: give one of them`, {
+            exitCode: 2,
+          });
         process.exitCode = await command.convert().runConvertAll(await targetOf(flags), files, options, Boolean(flags.json));
       },
     );

@@ -354,3 +354,16 @@ test('served: the multivariant playlist at the URL users have (gzip when asked),
     await stop();
   }
 }, 60_000);
+
+test('--profile 360p is one rendition: a ladder beside it, or a rung the table lacks, is bad usage (exit 2) with the reason', () => {
+  const beside = cliIn(scratch.home, ['convert', 'x.mp4', '--profile', '360p', '--ladder', 'auto']);
+  expect([beside.code, beside.stderr]).toEqual([
+    2,
+    expect.stringContaining('--profile 360p is one rendition; --ladder makes its own rungs'),
+  ]);
+  const unknown = cliIn(scratch.home, ['convert', 'x.mp4', '--ladder', '700']);
+  expect([unknown.code, unknown.stderr]).toEqual([
+    2,
+    expect.stringContaining('no 700p rung in the ladder: the rungs are 1080, 720, 480, 360, 234'),
+  ]);
+});
