@@ -475,7 +475,8 @@ describe('ConvertVideo under faults injected by LAMBDA_HLS_FAULTS', () => {
     const packaging = summarizeStates(events).find((s) => s.state === 'PackageSegments')!;
     expect(packaging.status).toBe('SUCCEEDED');
     expect(packaging.callRetries).toBeGreaterThan(0);
-    expect(events.filter((e) => e.type === 'StateRetried')).toEqual([]);
+    // A Task that failed and was retried shows its error here (seen once under a loaded full run: a PackageBatch retried).
+    expect(events.filter((e) => e.type === 'StateRetried' || e.type === 'StateFailed')).toEqual([]);
   });
 
   it('succeeds with transient object-store faults and slow media calls as well', async () => {
