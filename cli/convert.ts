@@ -8,7 +8,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { conversionFor } from '../src/core/conversion';
 import type { ConversionOptions, ExecutionInput } from '../src/core/model';
 import type { RenditionJson } from './commands/contracts';
-import { renditionsOf } from './commands/output';
+import { picturesOf, renditionsOf } from './commands/output';
 import { localSourceKey, videoIdFor } from '../src/core/naming';
 import { asNoSpace, Interrupted, NoSpace, oneLineCause } from '../src/core/errors';
 import { readRouteTolerant } from '../src/registry/routes';
@@ -62,6 +62,9 @@ export interface ConvertResult {
   segments: number;
   /** A ladder's rungs, their playlists where `playlist` is. */
   renditions?: RenditionJson[];
+  /** The poster and the storyboard track, where `playlist` is. */
+  poster?: string;
+  storyboard?: string;
   /** True when an identical earlier conversion was found and nothing was run. */
   reused: boolean;
   /** Segments, packages, largest state payload and history events (AWS's count) of the run. */
@@ -171,6 +174,7 @@ export async function convertFile(file: string, options: ConvertOptions): Promis
         playlist: backend.objects.pathOf('output', route.playlistKey),
         segments: route.segmentCount,
         ...renditionsOf(route, (r) => backend.objects.pathOf('output', r.playlistKey)),
+        ...picturesOf(route, (key) => backend.objects.pathOf('output', key)),
         stats: executionStats(store.events(done.executionName)),
         ...conversionNotes(store.events(done.executionName)),
       };
@@ -224,6 +228,8 @@ function withRunControls(ports: Ports, { onSegmenting, signal }: Pick<ConvertOpt
       // Chunks count as they finish (the Map's progress); the audio's ffmpeg shows its position.
       encodeChunk: (request) => media.encodeChunk({ ...request, ...(signal && { signal }) }),
       splitAudio: (request) => media.splitAudio(followed(request)),
+      poster: (request) => media.poster({ ...request, ...(signal && { signal }) }),
+      storyboard: (request) => media.storyboard({ ...request, ...(signal && { signal }) }),
       testClip: (path, seconds) => media.testClip(path, seconds),
     },
   };
@@ -327,6 +333,7 @@ async function execute(conversion: Conversion): Promise<ConvertResult> {
       playlist: output?.playlistKey ? backend.objects.pathOf('output', output.playlistKey) : null,
       segments: output?.segmentCount ?? 0,
       ...(route?.revision === revision && renditionsOf(route, (r) => backend.objects.pathOf('output', r.playlistKey))),
+      ...(route?.revision === revision && picturesOf(route, (key) => backend.objects.pathOf('output', key))),
       stats: executionStats(events),
       ...conversionNotes(events),
       ...(historyFull && {

@@ -13,7 +13,9 @@ import {
   isSupportedKey,
   parseExecutionName,
   playbackPath,
+  posterPath,
   renditionPlaybackPath,
+  storyboardPath,
   videoIdFor,
   videoIdSecretCheck,
 } from '../src/core/naming';
@@ -28,6 +30,7 @@ import { Interrupted } from '../src/core/errors';
 import { conversionProgress } from './progress';
 import type { RenditionRoute } from '../src/steps/register-route';
 import type { HistoryView, Target } from './targets';
+import { picturesOf } from './commands/output';
 
 export function playlistUrl(stack: StackOutputs, videoId: string): string {
   return `${stack.playbackBaseUrl.replace(/\/$/, '')}${playbackPath(videoId)}`;
@@ -129,7 +132,9 @@ function resultOf(
   events: StoredEvent[],
   historyEvents: number,
 ): ConvertResult {
-  const output = description.output as { segmentCount?: number; renditions?: RenditionRoute[] } | undefined;
+  const output = description.output as
+    | { segmentCount?: number; renditions?: RenditionRoute[]; poster?: string; storyboard?: string }
+    | undefined;
   const succeeded = description.status === 'SUCCEEDED';
   const base = stack.playbackBaseUrl.replace(/\/$/, '');
   const error = failureOf(description, events);
@@ -140,6 +145,8 @@ function resultOf(
     playlist: succeeded ? playlistUrl(stack, videoId) : null,
     segments: output?.segmentCount ?? 0,
     ...(succeeded && output?.renditions && { renditions: output.renditions.map((r) => ({ ...r, playlist: `${base}${r.playlist}` })) }),
+    ...(succeeded && output?.poster && { poster: `${base}${output.poster}` }),
+    ...(succeeded && output?.storyboard && { storyboard: `${base}${output.storyboard}` }),
     reused: false,
     // AWS numbers its events from one: the last id is the history's length.
     stats: executionStats(events, historyEvents),
@@ -297,6 +304,11 @@ export async function stageTarget(target: StageTarget): Promise<Target> {
     playlistOf: (route) => playlistUrl(stage.stack, route.videoId),
     renditionPlaylistOf: (route, rendition) =>
       `${stage.stack.playbackBaseUrl.replace(/\/$/, '')}${renditionPlaybackPath(route.videoId, route.revision, rendition.rendition)}`,
+    picturesOf: (route) =>
+      picturesOf(route, (_key, picture) => {
+        const base = stage.stack.playbackBaseUrl.replace(/\/$/, '');
+        return `${base}${picture === 'poster' ? posterPath(route.videoId) : storyboardPath(route.videoId, route.revision)}`;
+      }),
     linksOf: (videoId) => stageLinks(stage.stack, videoId),
     convert: (file, options, report) =>
       convertRemote(file, stage, {

@@ -233,7 +233,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       // `/hls.min.js`: where pages loaded before this version look for it.
       const path = rawPath === '/hls.min.js' ? HLS_SCRIPT_PATH : rawPath;
       const options = { deliveryBase: PROXY_PREFIX, codeCrossOrigin: codeServer !== undefined };
-      const answer = await servePage({ method: req.method ?? 'GET', path }, backend, caches, options);
+      const answer = await servePage(serveRequest(req.method, path, req.headers), backend, caches, options);
       if (answer) send(res, answer.status, answer.headers, answer.body, head);
       else send(res, 404, { 'Content-Type': 'text/plain' }, 'not found\n', head);
     } else if (rawPath === '/api/stats') {

@@ -16,6 +16,7 @@ import {
 } from '../src/core/history';
 import type { ConversionOptions, RenditionPlaylist, RouteRecord } from '../src/core/model';
 import { videoIdFor } from '../src/core/naming';
+import { picturesOf } from './commands/output';
 import { deleteVideo, type OwnedStores, type Removed } from '../src/registry/deletion';
 import type { Leftovers, RunningExecutions } from '../src/registry/gc';
 import type { ConvertResult } from './convert';
@@ -72,6 +73,8 @@ export interface Target {
   playlistOf(route: RouteRecord): string;
   /** A ladder's rung's media playlist, where playlistOf puts the route's. */
   renditionPlaylistOf(route: RouteRecord, rendition: RenditionPlaylist): string;
+  /** The video's poster and storyboard track, where playlistOf puts the playlist. */
+  picturesOf(route: RouteRecord): { poster?: string; storyboard?: string };
   /** A deployed video's hosted page and proxied playlist (a stage only). */
   linksOf?(videoId: string): StageLinks;
   convert(file: string, options: ConversionOptions, report: ConvertReport): Promise<ConvertResult>;
@@ -123,6 +126,7 @@ export function localTarget(backend: LocalBackend = localBackend(settings()), se
     },
     playlistOf: (route) => backend.objects.pathOf('output', route.playlistKey),
     renditionPlaylistOf: (_route, rendition) => backend.objects.pathOf('output', rendition.playlistKey),
+    picturesOf: (route) => picturesOf(route, (key) => backend.objects.pathOf('output', key)),
     convert: (file, options, report) =>
       // The engine and everything a run needs load only when one runs.
       (require('./convert') as typeof import('./convert')).convertFile(file, {

@@ -2,7 +2,7 @@
 // provides all of them, built on first use; a step never knows which backend it got.
 import type { Readable } from 'node:stream';
 import type { ExecutionStatus } from './core/history';
-import type { EncodingPlan, ProbeResult } from './core/model';
+import type { EncodingPlan, HdrTransfer, ProbeResult } from './core/model';
 import type { MediaFormat } from './core/naming';
 
 /** Logical buckets; each adapter maps them to real buckets or folders. */
@@ -203,6 +203,45 @@ export interface AudioSplitRequest extends Timeline {
   signal?: AbortSignal;
 }
 
+/** A poster candidate: the most representative frame of a few seconds from `at`. */
+export interface PosterRequest {
+  input: string;
+  format: MediaFormat;
+  /** Seconds from the stream's start where the frames looked at begin. */
+  at: number;
+  /** The container's first timestamp (ProbeResult.startSeconds): the frame's time is told from the stream's start. */
+  startSeconds: number;
+  /** Frames looked at (a few seconds' worth). */
+  frames: number;
+  width: number;
+  height: number;
+  /** An HDR source's transfer: the picture is tone-mapped to SDR as the rungs are. */
+  toneMap?: HdrTransfer | undefined;
+  /** The JPEG to write. */
+  output: string;
+  signal?: AbortSignal;
+}
+
+/** The frame a poster run chose: its time from the stream's start, and its mean luma (0–255). */
+export interface PosterFrame {
+  seconds: number;
+  meanLuma: number;
+}
+
+/** A storyboard sprite: one tile per keyframe at or after each turn of `intervalSeconds`, in rows of `columns`. */
+export interface StoryboardRequest {
+  input: string;
+  format: MediaFormat;
+  intervalSeconds: number;
+  tileWidth: number;
+  tileHeight: number;
+  columns: number;
+  rows: number;
+  toneMap?: HdrTransfer | undefined;
+  output: string;
+  signal?: AbortSignal;
+}
+
 export interface MediaTool {
   /**
    * Streams and duration, read as `format` (the demuxer is never guessed from the content). Throws
@@ -225,6 +264,10 @@ export interface MediaTool {
   encodeChunk(request: ChunkRequest): Promise<SegmentStream>;
   /** Encodes the audio once into one MPEG-TS part per chunk (index = chunk), handed over as `segment` does. */
   splitAudio(request: AudioSplitRequest): Promise<SegmentStream>;
+  /** Writes a poster candidate (JPEG) and says which frame it is. */
+  poster(request: PosterRequest): Promise<PosterFrame>;
+  /** Writes a storyboard sprite (JPEG); returns each tile's frame time (seconds from the stream's start), in order. */
+  storyboard(request: StoryboardRequest): Promise<number[]>;
   /** Writes a 720p H.264/AAC test pattern with a tone, `seconds` long (the demo's clip). */
   testClip(path: string, seconds: number): Promise<void>;
 }

@@ -23,6 +23,12 @@ export interface ConvertJson {
    * top down. `playlist` is then their multivariant playlist. Absent with one rendition.
    */
   renditions?: RenditionJson[];
+  /**
+   * The poster image and the storyboard's WebVTT track (additive; a path on disk locally, a URL with
+   * --stage). Absent for a sound file, or when ffmpeg could not make them (a warning says why).
+   */
+  poster?: string;
+  storyboard?: string;
   stats: ExecutionStats;
   /** How the source was encoded and why ("copying H.264 High 4.0", "transcoding to H.264: rotated 90°: turned upright"); absent when ValidateInput did not finish. */
   encoding?: string;
@@ -67,6 +73,9 @@ export interface VideoJson {
   playlist: string;
   /** A ladder's rungs (additive), as `convert --json` gives them. */
   renditions?: RenditionJson[];
+  /** The poster and the storyboard track (additive), as `convert --json` gives them. */
+  poster?: string;
+  storyboard?: string;
   /** With --stage: the hosted page and the playlist on the delivery route. */
   watch?: string;
   proxiedPlaylist?: string;

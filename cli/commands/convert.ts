@@ -107,6 +107,8 @@ export async function runConvert(
       ...(links && links),
       segments: result.segments,
       ...(result.renditions && { renditions: result.renditions }),
+      ...(result.poster && { poster: result.poster }),
+      ...(result.storyboard && { storyboard: result.storyboard }),
       stats: result.stats,
       ...(result.encoding && { encoding: result.encoding }),
       warnings: result.warnings,
@@ -122,6 +124,7 @@ export async function runConvert(
       say(
         `  ${r.name.padEnd(8)}  ${r.width}x${r.height}, ${Math.round(r.averageBandwidth / 1000)} kbit/s (peak ${Math.round(r.bandwidth / 1000)}), ${r.codecs}`,
       );
+    if (result.poster) say(`  poster    ${result.poster}`);
     if (links)
       say(
         `  web       ${links.proxiedPlaylist}  (the bytes, with CORS: hls.js, Shaka, video.js on other pages; Safari and iOS, by Apple's 8.18)`,

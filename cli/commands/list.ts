@@ -17,6 +17,7 @@ export async function runList(target: Target, json: boolean): Promise<number> {
           ...routeSummary(r),
           playlist: target.playlistOf(r),
           ...renditionsOf(r, (rung) => target.renditionPlaylistOf(r, rung)),
+          ...target.picturesOf(r),
           ...target.linksOf?.(r.videoId),
         }),
       ),

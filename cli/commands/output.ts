@@ -1,5 +1,5 @@
 // What every command shares: where it writes, its exit codes, and how numbers read.
-import { ladderVariants, type RenditionPlaylist } from '../../src/core/model';
+import { ladderVariants, type RenditionPlaylist, type RouteRecord } from '../../src/core/model';
 import type { RenditionJson } from './contracts';
 
 export const EXIT_OK = 0;
@@ -37,4 +37,16 @@ export function renditionsOf(
 ): { renditions?: RenditionJson[] } {
   const renditions = ladderVariants(route, playlistOf);
   return renditions ? { renditions } : {};
+}
+
+/** A video's poster and storyboard track as `convert --json` and `list --json` give them: where `locate` puts each (a path on disk locally, a URL with --stage). */
+export function picturesOf(
+  route: { pictures?: RouteRecord['pictures'] },
+  locate: (key: string, picture: 'poster' | 'storyboard') => string,
+): { poster?: string; storyboard?: string } {
+  const { posterKey, storyboardKey } = route.pictures ?? {};
+  return {
+    ...(posterKey && { poster: locate(posterKey, 'poster') }),
+    ...(storyboardKey && { storyboard: locate(storyboardKey, 'storyboard') }),
+  };
 }

@@ -9,6 +9,7 @@ import { joinChunksStep } from '../steps/join-chunks';
 import { packageBatchStep } from '../steps/package-batch';
 import { computeOffsetsStep } from '../steps/compute-offsets';
 import { writePlaylistStep } from '../steps/write-playlist';
+import { makePreviewsStep } from '../steps/make-previews';
 import { registerRouteStep } from '../steps/register-route';
 import { cleanUpStep } from '../steps/clean-up';
 import { serveSegmentStep } from '../steps/serve-segment';
@@ -28,6 +29,7 @@ export const STEPS = {
   packageBatch: packageBatchStep,
   computeOffsets: computeOffsetsStep,
   writePlaylist: writePlaylistStep,
+  makePreviews: makePreviewsStep,
   registerRoute: registerRouteStep,
   cleanUp: cleanUpStep,
   serveSegment: serveSegmentStep,

@@ -1,6 +1,7 @@
 // The JSON documents the steps keep in buckets, checked field by field when they are read back:
 // a document of the wrong shape fails with InvalidRequest naming the field, never as a cast that
 // breaks three calls later.
+import type { RoutePictures } from './previews';
 import { InvalidRequest } from './errors';
 import { arrayAt, numberAt, objectAt, parseEncodingPlan, renditionOrRungAt, revisionAt, stringAt, videoIdAt } from './parse';
 import type {
@@ -184,6 +185,7 @@ export const parseRoute: DocumentParser<RouteRecord> = (value, path) => {
           until: stringAt(r.until, `${at}.until`),
           ...(r.addressing === 'revision' && { addressing: 'revision' as const }),
           ...(r.renditions !== undefined && { renditions: renditionPlaylistsAt(r.renditions, `${at}.renditions`) }),
+          ...(r.pictures !== undefined && { pictures: routePicturesAt(r.pictures, `${at}.pictures`) }),
         }));
   // Records written before retirement had `replaced`: a revision already past its grace.
   if (raw.replaced !== undefined) {
@@ -212,8 +214,23 @@ export const parseRoute: DocumentParser<RouteRecord> = (value, path) => {
     ...(retired.length > 0 && { retired }),
     ...(upload && { upload: { sequencer: stringAt(upload.sequencer, `${path}.upload.sequencer`) } }),
     ...(raw.renditions !== undefined && { renditions: renditionPlaylistsAt(raw.renditions, `${path}.renditions`) }),
+    ...(raw.pictures !== undefined && { pictures: routePicturesAt(raw.pictures, `${path}.pictures`) }),
   };
 };
+
+/** A revision's pictures in a route record: keys under its own output prefix only (a record names nothing else to serve). */
+function routePicturesAt(value: unknown, path: string): RoutePictures {
+  const raw = objectAt(value, path);
+  const pictures: RoutePictures = {};
+  for (const name of ['posterKey', 'storyboardKey', 'storyboardImageKey'] as const) {
+    if (raw[name] === undefined) continue;
+    const key = stringAt(raw[name], `${path}.${name}`);
+    if (!/^v\/[a-z0-9-]{1,64}\/[a-z0-9]{4,16}\/[a-z0-9.]+$/.test(key))
+      throw new InvalidRequest(`${path}.${name} is not a revision's picture key`);
+    pictures[name] = key;
+  }
+  return pictures;
+}
 
 /** A route record's renditions: each a rendition of the table or a ladder's rung, its media playlist's key, and a rung's variant. */
 function renditionPlaylistsAt(value: unknown, path: string): RenditionPlaylist[] {

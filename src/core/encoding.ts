@@ -13,6 +13,11 @@ const PLAYABLE_PIXEL_FORMATS = new Set(['yuv420p', 'yuvj420p']);
 /** Level 5.2: 4K at 60 fps, the highest the HLS authoring spec lists for H.264. */
 const MAX_H264_LEVEL = 52;
 const HDR_TRANSFERS: Record<string, HdrTransfer> = { 'arib-std-b67': 'hlg', smpte2084: 'pq' };
+
+/** An HDR picture's transfer (HLG or PQ), which SDR output tone-maps; undefined for SDR. */
+export function hdrTransferOf(video: VideoStream): HdrTransfer | undefined {
+  return video.transfer ? HDR_TRANSFERS[video.transfer] : undefined;
+}
 const CODEC_NAMES: Record<string, string> = {
   h264: 'H.264',
   hevc: 'HEVC',
@@ -73,7 +78,7 @@ export function planEncoding(job: Pick<Job, 'source' | 'media' | 'options'>): En
   }
   const video = media.video;
   const trimmed = editListTrim(video, media.durationSeconds);
-  const hdr = video.transfer ? HDR_TRANSFERS[video.transfer] : undefined;
+  const hdr = hdrTransferOf(video);
   const toneMap = hdr ? { toneMap: hdr } : {};
   const { undecodable, corrected } = reasonsToEncode(video, hdr, trimmed);
   // Tone mapping makes its own BT.709 (toneMapFilters); every other transcode keeps its colour right here.

@@ -97,6 +97,13 @@ export class TruncatedInput extends InputError {
 export class SegmentationFailed extends InputError {
   override readonly name = 'SegmentationFailed' as const;
 }
+/**
+ * ffmpeg could not make a video's poster or storyboard from the file. MakePreviews says so in its
+ * result and the video is published without them: they are not worth losing the video over.
+ */
+export class PreviewFailed extends InputError {
+  override readonly name = 'PreviewFailed' as const;
+}
 /** One segment is larger than a code package may hold. */
 export class SegmentTooLarge extends InputError {
   override readonly name = 'SegmentTooLarge' as const;
@@ -163,6 +170,7 @@ const INPUT_ERROR_CLASSES = [
   SegmentationFailed,
   SegmentTooLarge,
   TranscodeTooLarge,
+  PreviewFailed,
 ] satisfies (new (
   message: string,
 ) => InputError)[];

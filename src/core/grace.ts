@@ -15,7 +15,7 @@ export function answeredRevision(
   route: RouteRecord,
   revision: string,
   now: number,
-): Pick<RetiredRevision, 'packages' | 'playlistKey' | 'renditions'> | 'gone' | undefined {
+): Pick<RetiredRevision, 'packages' | 'playlistKey' | 'renditions' | 'pictures'> | 'gone' | undefined {
   if (revision === route.revision) return route;
   const retired = route.retired?.find((r) => r.revision === revision);
   if (!retired) return undefined;

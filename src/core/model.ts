@@ -1,5 +1,6 @@
 // The data that flows between the states of ConvertVideo. Every shape here is JSON.
 import { DEFAULT_RENDITION, type RenditionName } from './renditions';
+import type { RoutePictures } from './previews';
 
 export type MediaKind = 'video' | 'audio';
 /** The `profile` option: the rendition a conversion makes (./renditions.ts). */
@@ -379,6 +380,8 @@ export interface RouteRecord {
    * naming them. Absent in records written before the rendition table: one rendition, at `playlistKey`.
    */
   renditions?: RenditionPlaylist[];
+  /** The revision's poster and storyboard (./previews.ts); absent when it has none (a sound file, or records from before). */
+  pictures?: RoutePictures;
 }
 
 /** A ladder's rung as its variant declares it (bit rates in bits per second, measured from its stored segments). */
@@ -456,6 +459,8 @@ export interface RetiredRevision {
   addressing?: 'revision';
   /** The replaced record's renditions, when it named them. */
   renditions?: RenditionPlaylist[];
+  /** The replaced record's pictures: a page loaded before the switch still shows its storyboard. */
+  pictures?: RoutePictures;
 }
 
 /** One chunk of a transcode, as SegmentMedia planned it (./chunks.ts) for an EncodeChunk task. */

@@ -243,9 +243,26 @@ export const keys = {
   renditionPlaylist: (videoId: string, revision: string, rendition: string) => `v/${videoId}/${revision}/${rendition}.m3u8`,
   /** A ladder's rung's I-frame playlist, beside its media playlist. */
   iFramePlaylist: (videoId: string, revision: string, rendition: string) => `v/${videoId}/${revision}/${rendition}-iframes.m3u8`,
+  /** The revision's pictures (src/core/previews.ts): its poster, and its storyboard's track and sprite. */
+  poster: (videoId: string, revision: string) => `v/${videoId}/${revision}/${POSTER_FILE}`,
+  storyboard: (videoId: string, revision: string) => `v/${videoId}/${revision}/${STORYBOARD_FILE}`,
+  storyboardImage: (videoId: string, revision: string) => `v/${videoId}/${revision}/${STORYBOARD_IMAGE_FILE}`,
   route: (videoId: string) => `routes/${videoId}.json`,
   routesPrefix: 'routes/',
 } as const;
+
+export const POSTER_FILE = 'poster.jpg';
+export const STORYBOARD_FILE = 'storyboard.vtt';
+export const STORYBOARD_IMAGE_FILE = 'storyboard.jpg';
+
+/** A video's poster as pages and link previews fetch it (the served revision's). */
+export function posterPath(videoId: string): string {
+  return `/v/${videoId}/${POSTER_FILE}`;
+}
+/** A revision's storyboard track; its cues name the sprite beside it. */
+export function storyboardPath(videoId: string, revision: string): string {
+  return `/v/${videoId}/${revision}/${STORYBOARD_FILE}`;
+}
 
 export function playbackPath(videoId: string): string {
   return `/v/${videoId}/index.m3u8`;

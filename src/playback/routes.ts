@@ -17,6 +17,8 @@ export interface ServeRequest {
   range?: string;
   /** The Accept-Encoding header, when the request has one: playlists go gzip-encoded when it takes gzip. */
   acceptEncoding?: string;
+  /** `https://<host>` as the request names it (Host, X-Forwarded-Proto): the hosted page's link preview names its poster by it. */
+  origin?: string;
 }
 
 export interface ServeResponse {
@@ -101,6 +103,9 @@ const ROUTE = /^\/v\/([a-z0-9-]{1,64})\/(?:(index\.m3u8)|(?:([a-z0-9]{4,16})\/)?
 // `/v/<id>/<revision>/<rung>-iframes.m3u8`: its I-frame playlist.
 const RENDITION_PLAYLIST = /^\/v\/([a-z0-9-]{1,64})\/([a-z0-9]{4,16})\/([1-9][0-9]{1,3}p)(-iframes)?\.m3u8$/;
 
+// `/v/<id>/poster.jpg` (the served revision's), `/v/<id>/<revision>/storyboard.vtt` and the sprite its cues name beside it.
+const PICTURE = /^\/v\/([a-z0-9-]{1,64})\/(?:(poster\.jpg)|([a-z0-9]{4,16})\/(storyboard\.vtt|storyboard\.jpg))$/;
+
 export const CORS = {
   'Access-Control-Allow-Origin': '*',
   'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
@@ -158,6 +163,50 @@ export function playbackTarget(path: string): PlaybackTarget | undefined {
   const videoId = match[1]!;
   if (match[2]) return { videoId, playlist: true };
   return { videoId, playlist: false, revision: match[3], packageIndex: Number(match[4]) };
+}
+
+/** A picture's path, parsed: the served revision's poster, or a revision's storyboard track or sprite. */
+export type PictureTarget =
+  | { videoId: string; picture: 'poster'; revision?: undefined }
+  | { videoId: string; picture: 'storyboard' | 'storyboardImage'; revision: string };
+
+export function pictureTarget(path: string): PictureTarget | undefined {
+  const match = path.length <= MAX_PATH ? PICTURE.exec(path) : null;
+  if (!match || !isVideoId(match[1]!)) return undefined;
+  if (match[2]) return { videoId: match[1]!, picture: 'poster' };
+  return { videoId: match[1]!, picture: match[4] === 'storyboard.vtt' ? 'storyboard' : 'storyboardImage', revision: match[3]! };
+}
+
+/**
+ * A picture's answer, from the output bucket: the served revision's poster (short-lived: a
+ * conversion replaces it), a revision's storyboard for as long as the revision is answered (it
+ * never changes). 404 when the video has none.
+ */
+export async function pictureResponse(
+  route: RouteRecord,
+  target: PictureTarget,
+  ports: ServeSegmentPorts,
+  now: number,
+): Promise<ServeResponse> {
+  let key: string | undefined;
+  if (target.picture === 'poster') key = route.pictures?.posterKey;
+  else {
+    const served = answeredRevision(route, target.revision, now);
+    if (served === 'gone') return gone();
+    key = target.picture === 'storyboard' ? served?.pictures?.storyboardKey : served?.pictures?.storyboardImageKey;
+  }
+  if (!key) return notFound();
+  const body = await ports.objects.get('output', key).catch(() => undefined);
+  if (!body) return notFound();
+  return {
+    status: 200,
+    headers: {
+      ...CORS,
+      'Content-Type': target.picture === 'storyboard' ? 'text/vtt; charset=utf-8' : 'image/jpeg',
+      'Cache-Control': target.picture === 'poster' ? 'public, max-age=10' : 'public, max-age=86400, immutable',
+    },
+    body: target.picture === 'storyboard' ? body.toString('utf8') : body,
+  };
 }
 
 /** The route record of a video, through the cache when there is one. */
@@ -272,12 +321,18 @@ export interface HttpApiEvent {
  * Node, API Gateway 2.0 and function URLs give them): the headers they act on and no others.
  */
 export function serveRequest(method: string | undefined, path: string, headers: Record<string, unknown> = {}): ServeRequest {
-  const { range, 'accept-encoding': acceptEncoding } = headers;
+  const { range, 'accept-encoding': acceptEncoding, host, 'x-forwarded-proto': proto } = headers;
+  // Only a host name and port: anything else is not named back in a page.
+  const origin =
+    typeof host === 'string' && /^[a-z0-9.-]{1,253}(:\d{1,5})?$/i.test(host)
+      ? `${proto === 'http' || proto === 'https' ? proto : 'http'}://${host}`
+      : undefined;
   return {
     method: typeof method === 'string' ? method : 'GET',
     path,
     ...(typeof range === 'string' && { range }),
     ...(typeof acceptEncoding === 'string' && { acceptEncoding }),
+    ...(origin && { origin }),
   };
 }
 

@@ -13,7 +13,8 @@ import {
   type RetiredRevision,
   type RouteRecord,
 } from '../core/model';
-import { keys, playbackPath, renditionPlaybackPath } from '../core/naming';
+import { keys, playbackPath, posterPath, renditionPlaybackPath, storyboardPath } from '../core/naming';
+import { parsePreviewsResult, type PreviewsResult, routePictures } from '../core/previews';
 import type { Ports } from '../ports';
 import { readDocument } from '../read-document';
 import type { RetryOptions } from '../core/retry';
@@ -37,6 +38,8 @@ export interface RegisterRouteInput {
   job: Job;
   playlist: { playlistKey: string; durationSeconds: number; renditions?: RenditionResult[] };
   offsetsKey: string;
+  /** MakePreviews's result (absent from a run of the state machine before it). */
+  previews?: PreviewsResult;
 }
 
 export function parseRegisterRouteInput(event: unknown): RegisterRouteInput {
@@ -50,6 +53,7 @@ export function parseRegisterRouteInput(event: unknown): RegisterRouteInput {
       ...(playlist.renditions !== undefined && { renditions: renditionResultsAt(playlist.renditions, 'playlist.renditions') }),
     },
     offsetsKey: stringAt(raw.offsetsKey, 'offsetsKey'),
+    ...(raw.previews !== undefined && { previews: parsePreviewsResult(raw.previews) }),
   };
 }
 
@@ -63,6 +67,9 @@ export interface RouteResult {
   packages: number;
   /** A ladder's rungs: each one's variant and the path of its media playlist. */
   renditions?: RenditionRoute[];
+  /** The poster's and the storyboard track's playback paths, when the video has them. */
+  poster?: string;
+  storyboard?: string;
 }
 
 /** A rung as `convert` reports it (RouteResult.renditions): its variant and its media playlist's playback path. */
@@ -120,7 +127,7 @@ export async function registerRoute(
         if (error instanceof InputNotFound) refuseIfDeleted(job, await readRouteState(ports.objects, job.videoId));
         throw error;
       }
-      const record = newRecord(job, input.playlist, offsets, previous, now, settings);
+      const record = newRecord(job, input, offsets, previous, now, settings);
       // Those retired before and past their grace, the record left out; they go once it is written.
       const expiredBefore = (previous?.retired ?? []).filter((r) => !isInGrace(r, now));
       return { body: JSON.stringify(record), result: { record, now, expiredBefore } };
@@ -150,7 +157,7 @@ function refuseIfDeleted(job: Job, seen: RouteState): void {
  */
 function newRecord(
   job: Job,
-  playlist: RegisterRouteInput['playlist'],
+  { playlist, previews }: Pick<RegisterRouteInput, 'playlist' | 'previews'>,
   offsets: OffsetsDocument,
   previous: RouteRecord | undefined,
   now: number,
@@ -178,6 +185,8 @@ function newRecord(
       { rendition: job.options.profile, playlistKey: playlist.playlistKey },
     ],
   };
+  const pictures = routePictures(previews);
+  if (pictures) record.pictures = pictures;
   const retired = [
     ...(previous
       ? [
@@ -188,6 +197,7 @@ function newRecord(
             until: new Date(now + settings.revisionGraceSeconds * 1000).toISOString(),
             ...(previous.addressing && { addressing: previous.addressing }),
             ...(previous.renditions && { renditions: previous.renditions }),
+            ...(previous.pictures && { pictures: previous.pictures }),
           },
         ]
       : []),
@@ -224,6 +234,8 @@ function resultOf(record: RouteRecord): RouteResult {
     durationSeconds: record.durationSeconds,
     packages: record.packages.length,
     ...(ladder && { renditions: ladder }),
+    ...(record.pictures?.posterKey && { poster: posterPath(record.videoId) }),
+    ...(record.pictures?.storyboardKey && { storyboard: storyboardPath(record.videoId, record.revision) }),
   };
 }
 

@@ -2,7 +2,7 @@
 // `GET /v/<id>/<revision>/<n>.ts` answers 302 to that revision's package n's signed code URL, and
 // the player's Range request goes straight to the storage behind it. A revision replaced by a new
 // conversion is answered for its grace period, then 410. Used by `lambda-hls serve` and API Gateway.
-import { baseName, isVideoId, playbackPath } from '../core/naming';
+import { baseName, isVideoId, playbackPath, posterPath, storyboardPath } from '../core/naming';
 import { hlsScript } from '../web/assets';
 import { HLS_SCRIPT_PATH, watchPage } from '../web/player';
 import { entry } from './entry';
@@ -18,6 +18,8 @@ import {
   text,
   notFound,
   gone,
+  pictureResponse,
+  pictureTarget,
   playbackTarget,
   routeOf,
   playlistKeyOf,
@@ -30,13 +32,15 @@ import {
 
 export async function serveSegment(request: ServeRequest, ports: ServeSegmentPorts, caches: ServeCaches): Promise<ServeResponse> {
   const now = ports.clock();
-  const target = playbackTarget(request.path);
+  const picture = pictureTarget(request.path);
+  const target = picture ?? playbackTarget(request.path);
   if (!target) return notFound();
   if (request.method === 'OPTIONS') return { status: 204, headers: { ...CORS, 'Access-Control-Max-Age': '600' }, body: '' };
   if (request.method !== 'GET' && request.method !== 'HEAD') return text(405, 'method not allowed\n', { Allow: 'GET, HEAD, OPTIONS' });
 
   const route = await routeOf(target.videoId, ports, caches);
   if (!route) return notFound();
+  if ('picture' in target) return pictureResponse(route, target, ports, now);
 
   if (target.playlist) {
     const key = playlistKeyOf(route, target, now);
@@ -120,10 +124,13 @@ export async function servePage(
       durationSeconds: route.durationSeconds,
       playlist: playbackPath(route.videoId),
       proxiedPlaylist: `${options.deliveryBase.replace(/\/+$/, '')}${playbackPath(route.videoId)}`,
+      ...(route.pictures?.posterKey && { poster: posterPath(route.videoId) }),
+      ...(route.pictures?.storyboardKey && { storyboard: storyboardPath(route.videoId, route.revision) }),
     },
     HLS_SCRIPT_PATH,
     options.codeCrossOrigin,
     options.appleRedirects ?? false,
+    request.origin,
   );
   return html(200, page);
 }

@@ -138,7 +138,74 @@ export const PLAYER_SCRIPT = `
       return rungName(level) + (hls.autoLevelEnabled ? ' (auto)' : '');
     };
   }
-  window.LambdaHlsPlayer = { attach: attach, choose: choose, describe: describe, statusLine: statusLine, follow: follow, qualities: qualities };
+  // A storyboard's WebVTT track (src/core/previews.ts): its cues, each a tile's rectangle of a sprite.
+  function parseStoryboard(text, base) {
+    var cues = [], lines = text.split(/\\r?\\n/);
+    var seconds = function (t) {
+      var p = t.trim().split(':').map(Number);
+      return p.length === 3 ? p[0] * 3600 + p[1] * 60 + p[2] : p[0] * 60 + p[1];
+    };
+    for (var i = 0; i < lines.length; i++) {
+      var m = /^(\\S+)\\s+-->\\s+(\\S+)/.exec(lines[i]);
+      var ref = m && /^(.*)#xywh=(\\d+),(\\d+),(\\d+),(\\d+)$/.exec((lines[i + 1] || '').trim());
+      if (!ref) continue;
+      cues.push({ start: seconds(m[1]), end: seconds(m[2]), url: new URL(ref[1], base).href,
+        x: +ref[2], y: +ref[3], w: +ref[4], h: +ref[5] });
+    }
+    return cues;
+  }
+  // The scrub bar under the picture: where the pointer is, the storyboard's tile for that moment and
+  // the time, above it; pressing or dragging seeks there. Returns the bar's state ({ cues, at(t) }).
+  function scrubber(el, bar, fill, box, label, url) {
+    var state = { cues: [], shown: null };
+    var format = function (t) {
+      var m = Math.floor(t / 60), s = Math.floor(t % 60);
+      return m + ':' + (s < 10 ? '0' : '') + s;
+    };
+    state.at = function (t) {
+      for (var i = 0; i < state.cues.length; i++) if (t >= state.cues[i].start && t < state.cues[i].end) return state.cues[i];
+      return state.cues[state.cues.length - 1] || null;
+    };
+    var duration = function () { return isFinite(el.duration) && el.duration > 0 ? el.duration : 0; };
+    var timeAt = function (event) {
+      var r = bar.getBoundingClientRect();
+      return Math.max(0, Math.min(1, (event.clientX - r.left) / r.width)) * duration();
+    };
+    var show = function (event) {
+      var d = duration();
+      if (!d) return;
+      var t = timeAt(event), cue = state.at(t), r = bar.getBoundingClientRect();
+      label.textContent = format(t);
+      if (cue) {
+        box.style.width = cue.w + 'px'; box.style.height = cue.h + 'px';
+        box.style.backgroundImage = 'url("' + cue.url + '")';
+        box.style.backgroundPosition = -cue.x + 'px ' + -cue.y + 'px';
+      }
+      var w = cue ? cue.w : 48;
+      box.style.left = Math.max(0, Math.min(r.width - w, (t / d) * r.width - w / 2)) + 'px';
+      box.hidden = false;
+      state.shown = { time: t, cue: cue };
+    };
+    var dragging = false;
+    bar.addEventListener('pointermove', function (e) { show(e); if (dragging) el.currentTime = timeAt(e); });
+    bar.addEventListener('pointerdown', function (e) {
+      dragging = true; bar.setPointerCapture && bar.setPointerCapture(e.pointerId); show(e); el.currentTime = timeAt(e);
+    });
+    bar.addEventListener('pointerup', function () { dragging = false; });
+    bar.addEventListener('pointerleave', function () { if (!dragging) { box.hidden = true; state.shown = null; } });
+    el.addEventListener('timeupdate', function () {
+      var d = duration();
+      fill.style.width = (d ? (100 * el.currentTime) / d : 0) + '%';
+    });
+    bar.hidden = false;
+    if (url) {
+      fetch(url).then(function (r) { return r.ok ? r.text() : ''; }).then(function (text) {
+        state.cues = parseStoryboard(text, new URL(url, location.href).href);
+      }).catch(function () { state.cues = []; });
+    }
+    return state;
+  }
+  window.LambdaHlsPlayer = { attach: attach, choose: choose, describe: describe, statusLine: statusLine, follow: follow, qualities: qualities, scrubber: scrubber, parseStoryboard: parseStoryboard };
 })();
 `;
 
@@ -151,6 +218,10 @@ export interface WatchPageVideo {
   playlist: string;
   /** The same playlist on the delivery route, whose segment answers carry the bytes with CORS. */
   proxiedPlaylist: string;
+  /** Its poster (on the page's origin), when it has one. */
+  poster?: string | undefined;
+  /** Its storyboard's WebVTT track, for the preview while scrubbing. */
+  storyboard?: string | undefined;
 }
 
 function escapeHtml(value: string): string {
@@ -165,18 +236,41 @@ export function scriptJson(value: unknown): string {
     .replace(/\u2029/g, '\\u2029');
 }
 
+/**
+ * The tags a link preview reads (Open Graph, as Slack, iMessage, Facebook and LinkedIn do; Twitter's
+ * card): the title, and the poster by its absolute URL when the page knows its own origin.
+ */
+function previewTags(video: WatchPageVideo, origin: string | undefined): string {
+  const tags = [
+    ['og:type', 'video.other'],
+    ['og:title', video.name],
+    ...(video.poster && origin ? [['og:image', new URL(video.poster, origin).href]] : []),
+    ['twitter:card', video.poster && origin ? 'summary_large_image' : 'summary'],
+  ];
+  return tags.map(([property, content]) => `<meta property="${property}" content="${escapeHtml(content!)}">`).join('\n');
+}
+
 /** The hosted page of one video: the shareable link `convert --stage` prints. */
-export function watchPage(video: WatchPageVideo, hlsScriptPath: string, codeCrossOrigin: boolean, appleRedirects = false): string {
+export function watchPage(
+  video: WatchPageVideo,
+  hlsScriptPath: string,
+  codeCrossOrigin: boolean,
+  appleRedirects = false,
+  origin?: string,
+): string {
+  const poster = video.poster ? ` poster="${escapeHtml(video.poster)}"` : '';
   const media =
     video.kind === 'audio'
       ? '<audio id="media" controls preload="auto"></audio>'
-      : '<video id="media" controls playsinline preload="auto"></video>';
+      : `<video id="media" controls playsinline preload="auto"${poster}></video>
+<div id="scrub" class="scrub" hidden><div id="scrub-fill"></div><div id="preview" hidden><span id="preview-time"></span></div></div>`;
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(video.name)}</title>
+${previewTags(video, origin)}
 <style>
   :root { font-family: system-ui, sans-serif; color: #1d2330; background: #f5f6f8; }
   body { margin: 0 auto; max-width: 960px; padding: 24px; }
@@ -187,6 +281,10 @@ export function watchPage(video: WatchPageVideo, hlsScriptPath: string, codeCros
   #status { font-size: .9rem; color: #555; min-height: 1.2em; }
   #quality { font: inherit; font-size: .85rem; }
   #status.error { color: #b00020; font-weight: 600; }
+  .scrub { position: relative; height: 10px; margin-top: 6px; background: #d5d9e0; border-radius: 5px; cursor: pointer; touch-action: none; }
+  #scrub-fill { height: 100%; width: 0; background: #3b6fd8; border-radius: 5px; pointer-events: none; }
+  #preview { position: absolute; bottom: 16px; min-width: 48px; min-height: 20px; background: #000 no-repeat; border: 2px solid #fff; border-radius: 4px; box-shadow: 0 2px 8px rgba(0,0,0,.4); pointer-events: none; }
+  #preview-time { position: absolute; bottom: 2px; left: 0; right: 0; text-align: center; color: #fff; font-size: .75rem; text-shadow: 0 1px 2px #000; }
   details { margin-top: 16px; font-size: .85rem; color: #555; }
   code { background: #e8eaef; padding: 1px 4px; border-radius: 4px; overflow-wrap: anywhere; }
 </style>
@@ -217,6 +315,11 @@ ${media}
     codeCrossOrigin: ${codeCrossOrigin}, appleRedirects: ${appleRedirects}, force: force, say: say, onFatal: function (code) { state.fatal = code; }
   });
   state.rung = window.LambdaHlsPlayer.qualities(state.choice, document.getElementById('quality'), switched);
+  var bar = document.getElementById('scrub');
+  if (bar && state.choice) {
+    state.scrub = window.LambdaHlsPlayer.scrubber(el, bar, document.getElementById('scrub-fill'), document.getElementById('preview'),
+      document.getElementById('preview-time'), video.storyboard || '');
+  }
   if (state.choice) {
     say('Loading…', false);
     var p = el.play();

@@ -105,6 +105,7 @@ const FUNCTIONS = [
   'packageBatch',
   'computeOffsets',
   'writePlaylist',
+  'makePreviews',
   'registerRoute',
   'cleanUp',
   'serveSegment',
@@ -365,7 +366,7 @@ describe('serverless package (offline) compiles the whole product', () => {
     expect(`${run.stdout}${run.stderr}`).toContain('stage "dev-seg-x" cannot be deployed');
   }, 120_000);
 
-  it("attaches the ffmpeg layer to ValidateInput, SegmentMedia and EncodeChunk only, with both binaries, within Lambda's size limit", () => {
+  it("attaches the ffmpeg layer to ValidateInput, SegmentMedia, EncodeChunk and MakePreviews only, with both binaries, within Lambda's size limit", () => {
     const withLayer = resourcesOfType('AWS::Lambda::Function')
       .filter(([, p]) => p.Layers)
       .map(([id, p]) => [id, p.Layers]);
@@ -373,6 +374,7 @@ describe('serverless package (offline) compiles the whole product', () => {
       ['ValidateInputLambdaFunction', [{ Ref: 'FfmpegLambdaLayer' }]],
       ['SegmentMediaLambdaFunction', [{ Ref: 'FfmpegLambdaLayer' }]],
       ['EncodeChunkLambdaFunction', [{ Ref: 'FfmpegLambdaLayer' }]],
+      ['MakePreviewsLambdaFunction', [{ Ref: 'FfmpegLambdaLayer' }]],
     ]);
     // One layer per stage: a plain "ffmpeg" would be shared by every stage of the account.
     expect(template.Resources.FfmpegLambdaLayer!.Properties.LayerName).toBe(`${SERVICE}-${STAGE}-ffmpeg`);
@@ -413,7 +415,7 @@ describe('serverless package (offline) compiles the whole product', () => {
       const functionTimeout = template.Resources[`${state}LambdaFunction`]!.Properties.Timeout as number;
       expect({ state, enough: seconds >= functionTimeout }).toEqual({ state, enough: true });
     }
-    expect(tasks).toHaveLength(9);
+    expect(tasks).toHaveLength(10);
   });
 
   it('gives each function exactly the variables its step and its ports read, and nothing else', () => {
@@ -528,6 +530,13 @@ describe('IAM: least privilege, statement by statement', () => {
         's3:ListBucket': [bucket('work'), bucket('output')],
         's3:PutObject': [PLAYLISTS],
       },
+      // The source read by ffmpeg; the pictures under v/* only (deleted again when one could not be made), never a route record.
+      makePreviews: {
+        's3:GetObject': [objects('input'), ROUTES],
+        's3:ListBucket': [bucket('input'), bucket('output')],
+        's3:PutObject': [PLAYLISTS],
+        's3:DeleteObject': [PLAYLISTS],
+      },
       // The route record read and written; retired revisions' playlists deleted.
       registerRoute: {
         's3:GetObject': [ROUTES, objects('work')],
@@ -628,6 +637,7 @@ const WELL_FORMED: Record<FunctionKey, unknown> = {
   packageBatch: { videoId: VIDEO, revision: 'abcd1234', batch: 0 },
   computeOffsets: { job: JOB, manifestKey: `${VIDEO}/abcd1234/manifest.json`, batches: [0] },
   writePlaylist: { job: JOB, offsetsKey: `${VIDEO}/abcd1234/offsets.json` },
+  makePreviews: { job: JOB },
   registerRoute: {
     job: JOB,
     playlist: { playlistKey: 'v/x/index.m3u8', durationSeconds: 1 },

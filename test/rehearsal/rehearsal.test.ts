@@ -586,6 +586,25 @@ describe('the deployed functions on emulated AWS', () => {
       // Every byte came through the delivery route; the code bucket was never asked.
       expect(requested.some((url) => url.startsWith(`${deliveryBaseUrl()}v/${videoId}/`) && url.endsWith('.ts'))).toBe(true);
       expect(requested.filter((url) => url.includes(CODE_BUCKET))).toEqual([]);
+      // MakePreviews's pictures, through API Gateway (base64-encoded bytes): the poster the page shows, and the storyboard it loaded.
+      const poster = await page.evaluate(async () => {
+        type Picture = { src: string; naturalWidth: number; decode(): Promise<void> };
+        const scope = globalThis as unknown as { lambdaHls: { element: { poster: string } }; Image: new () => Picture };
+        const el = scope.lambdaHls.element;
+        const image = new scope.Image();
+        image.src = el.poster;
+        await image.decode();
+        return { path: new URL(el.poster).pathname, width: image.naturalWidth };
+      });
+      expect(poster).toEqual({ path: `/v/${videoId}/poster.jpg`, width: expect.any(Number) });
+      expect(poster.width).toBeGreaterThan(100);
+      const cues = await page.evaluate(
+        () => (globalThis as unknown as { lambdaHls: { scrub: { cues: unknown[] } } }).lambdaHls.scrub.cues.length,
+      );
+      expect(cues).toBeGreaterThan(10);
+      const answerOf = await fetch(`${playbackBaseUrl()}/v/${videoId}/poster.jpg`);
+      expect([answerOf.status, answerOf.headers.get('content-type')]).toEqual([200, 'image/jpeg']);
+      expect((await answerOf.arrayBuffer()).byteLength).toBeGreaterThan(1000);
       // An unknown video gets a page that says so.
       const missing = await page.goto(`${playbackBaseUrl()}/watch/${videoIdFor('never uploaded.mp4')}`);
       expect([missing?.status(), await page.textContent('body')]).toEqual([404, expect.stringContaining('No video has this address')]);

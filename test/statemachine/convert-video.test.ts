@@ -93,9 +93,16 @@ describe('ConvertVideo, happy paths', () => {
     const check = checkPlaylist(playlist);
     expect(check.problems).toEqual([]);
     expect(check.segments.reduce((s, x) => s + x.duration, 0)).toBeCloseTo(5, 0);
-    // Only the packages and the playlist remain: work files and the input copy are gone.
+    // Only the packages, the playlist and the pictures remain: work files and the input copy are gone.
+    const { revision } = route!;
     expect(leftovers(ports.settings.home).filter((f) => f.startsWith('buckets/'))).toEqual(
-      [`buckets/output/${route!.playlistKey}`, `buckets/output/${keys.route(result.videoId)}`].sort(),
+      [
+        `buckets/output/${route!.playlistKey}`,
+        `buckets/output/${keys.route(result.videoId)}`,
+        `buckets/output/${keys.poster(result.videoId, revision)}`,
+        `buckets/output/${keys.storyboard(result.videoId, revision)}`,
+        `buckets/output/${keys.storyboardImage(result.videoId, revision)}`,
+      ].sort(),
     );
   });
 

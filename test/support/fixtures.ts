@@ -18,6 +18,7 @@ export const CONVERSION_STATES = [
   'PackageSegments',
   'ComputeOffsets',
   'WritePlaylist',
+  'MakePreviews',
   'RegisterRoute',
 ];
 export const TRANSCODE_STATES = [
@@ -29,6 +30,7 @@ export const TRANSCODE_STATES = [
   'PackageSegments',
   'ComputeOffsets',
   'WritePlaylist',
+  'MakePreviews',
   'RegisterRoute',
 ];
 

@@ -22,6 +22,9 @@ import type {
   SegmentRequest,
   ChunkRequest,
   AudioSplitRequest,
+  PosterFrame,
+  PosterRequest,
+  StoryboardRequest,
   TaggedObject,
   WriteCondition,
 } from '../../src/ports';
@@ -177,6 +180,7 @@ export class ScriptedMediaTool implements MediaTool {
 
   readonly chunked: ChunkRequest[] = [];
   readonly audioSplits: AudioSplitRequest[] = [];
+  readonly posters: PosterRequest[] = [];
 
   /** The scripted segments firstSegment … firstSegment + segmentCount − 1, as one chunk would make them. */
   async encodeChunk(request: ChunkRequest): Promise<SegmentStream> {
@@ -216,6 +220,19 @@ export class ScriptedMediaTool implements MediaTool {
         yield { index, path, bytes: 188, start, duration: end - start };
       }
     })();
+  }
+
+  /** A poster of a few bytes at the time asked for: a JPEG's markers, not a picture. */
+  async poster(request: PosterRequest): Promise<PosterFrame> {
+    this.posters.push(request);
+    await writeFile(request.output, Buffer.from([0xff, 0xd8, 0xff, 0xd9]));
+    return { seconds: request.at, meanLuma: 100 };
+  }
+
+  /** A sprite of a few bytes with a tile at each turn of the interval. */
+  async storyboard(request: StoryboardRequest): Promise<number[]> {
+    await writeFile(request.output, Buffer.from([0xff, 0xd8, 0xff, 0xd9]));
+    return Array.from({ length: request.columns * request.rows }, (_, i) => i * request.intervalSeconds);
   }
 
   async testClip(): Promise<void> {

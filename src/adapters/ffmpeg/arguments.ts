@@ -54,7 +54,7 @@ export function asFfmpegInput(location: string): string {
  * then BT.709's transfer and matrix in limited range — zimg (`zscale`) and `tonemap`, which the
  * layer's ffmpeg has.
  */
-function toneMapFilters(transfer: HdrTransfer | undefined): string[] {
+export function toneMapFilters(transfer: HdrTransfer | undefined): string[] {
   if (!transfer) return [];
   const input = transfer === 'hlg' ? 'arib-std-b67' : 'smpte2084';
   return [
