@@ -533,7 +533,7 @@ if (want('ladder')) {
     const e = estimateReady(job(copyable), deployed);
     const min = (s) => (s / 60).toFixed(1);
     log(
-      `  AWS estimate, an hour of 1080p30 at 8 Mbit/s (${what}): ready in ~${min(e.totalSeconds)} min — SegmentMedia ${min(e.segmentSeconds)}, EncodeChunks ${min(e.mapSeconds)} (${e.chunks} chunks, ${e.chunkConcurrency} at once), PackageSegments ${min(e.packagingSeconds)} (${e.packages} packages); ${(e.storedBytes / 1e9).toFixed(1)} GB of code storage`,
+      `  AWS estimate, an hour of 1080p30 at 8 Mbit/s (${what}): ready in ~${min(e.totalSeconds)} min — SegmentMedia ${min(e.segmentSeconds)}, EncodeChunks ${min(e.mapSeconds)} (${e.chunks} chunks, ${e.chunkConcurrency} at once), PackageSegments ${min(e.packagingSeconds)} (${e.packages} packages), MakePreviews ${min(e.previewsSeconds)}; ${(e.storedBytes / 1e9).toFixed(1)} GB of code storage`,
     );
     report(
       `AWS estimate: an hour of 1080p to ready, ${what}`,

@@ -20,10 +20,11 @@ export interface DeployedShape extends EncodeSettings {
 
 export interface ReadyEstimate {
   plan: EncodingPlan;
-  /** Seconds: SegmentMedia (a copy's run and the sound), the EncodeChunks Map, PackageSegments, in all. */
+  /** Seconds: SegmentMedia (a copy's run and the sound), the EncodeChunks Map, PackageSegments, MakePreviews, in all. */
   segmentSeconds: number;
   mapSeconds: number;
   packagingSeconds: number;
+  previewsSeconds: number;
   totalSeconds: number;
   chunks: number;
   chunkConcurrency: number;
@@ -66,12 +67,15 @@ export function estimateReady(job: Pick<Job, 'source' | 'media' | 'options'>, de
       CREATE_FUNCTION_BUDGET.activeSeconds,
   );
   const packagingSeconds = Math.ceil(batches.length / deployed.packagingConcurrency) * Math.max(0, ...batchSeconds);
+  // MakePreviews: the storyboard demuxes the whole input (decoding its keyframes only), the poster a few seconds.
+  const previewsSeconds = job.media.video ? TASK_OVERHEAD_SECONDS + read : 0;
   return {
     plan,
     segmentSeconds,
     mapSeconds,
     packagingSeconds,
-    totalSeconds: segmentSeconds + mapSeconds + packagingSeconds,
+    previewsSeconds,
+    totalSeconds: segmentSeconds + mapSeconds + packagingSeconds + previewsSeconds,
     chunks: chunking?.chunks.length ?? 0,
     chunkConcurrency: chunking?.concurrency ?? 0,
     packages: packages.length,

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { TooManyRequestsException } from '../../src/core/errors';
+import { InvalidRequest, TooManyRequestsException } from '../../src/core/errors';
 import { CONTROL_PLANE_RETRY } from '../../src/core/retry';
 import { faultSetup, InvalidFaultSpec, parseFaults } from '../../src/adapters/local/faults';
 import { checkPlaylist } from '../../src/core/playlist';
@@ -406,6 +406,26 @@ describe('ConvertVideo, faults after packages exist', () => {
       return { ...p, code };
     });
     expectFailed(result, 'ComputeOffsets', 'PackageMismatch');
+    expect(leftovers(ports.settings.home)).toEqual([]);
+  });
+
+  it('removes the pictures MakePreviews wrote when a later state fails, leaving nothing', async () => {
+    let pictures = 0;
+    const { ports, result } = await convert(mp4, {}, (p) => {
+      const objects = Object.create(p.objects) as Ports['objects'];
+      objects.putFile = async (bucket, key, path, type) => {
+        if (type === 'image/jpeg') pictures++;
+        return p.objects.putFile(bucket, key, path, type);
+      };
+      // The route record cannot be written: RegisterRoute fails, after the pictures were stored.
+      objects.putIf = async (bucket, key, body, condition, type) => {
+        if (key.startsWith(keys.routesPrefix)) throw new InvalidRequest('the route store refuses this record (test)');
+        return p.objects.putIf(bucket, key, body, condition, type);
+      };
+      return { ...p, objects };
+    });
+    expect(pictures).toBe(2);
+    expectFailed(result, 'RegisterRoute', 'InvalidRequest');
     expect(leftovers(ports.settings.home)).toEqual([]);
   });
 

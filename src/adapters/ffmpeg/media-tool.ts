@@ -19,7 +19,7 @@ import { hasLowAudio, LOW_AUDIO } from '../../core/ladder';
 import { asFfmpegInput, audioSplitArgs, chunkArgs, inputArgs, outputDir, segmentArgs } from './arguments';
 import { type BinaryPaths, type Binaries, resolveBinary } from './binaries';
 import { loopbackFor } from './loopback';
-import { POSTER_TIMEOUT_MS, posterArgs, runPicture, STORYBOARD_TIMEOUT_MS, storyboardArgs } from './previews';
+import { runPicture } from './previews';
 import { checkIndex, GOP_SCAN, hasLeadingPictures, parseProbe, unreadable } from './probe';
 import { DEFAULT_LIMITS, lastLine, type MediaLimits, run, runThroughLoopbacks, type SegmentListEntry, streamSegments } from './process';
 
@@ -136,30 +136,12 @@ export function ffmpegMediaTool(paths: BinaryPaths = {}, limits: MediaLimits = D
     },
 
     async poster(request) {
-      const frames = await runPicture(
-        binary('ffmpeg'),
-        'poster',
-        request.input,
-        (location) => posterArgs(request, location, limits),
-        limits,
-        POSTER_TIMEOUT_MS,
-        request.signal,
-      );
-      const frame = frames[0]!;
-      return { seconds: Math.max(0, frame.seconds - request.startSeconds), meanLuma: frame.meanLuma };
+      const [frame] = await runPicture(binary('ffmpeg'), 'poster', request, limits);
+      return { seconds: Math.max(0, frame!.seconds - request.startSeconds), meanLuma: frame!.meanLuma };
     },
 
     async storyboard(request) {
-      const frames = await runPicture(
-        binary('ffmpeg'),
-        'storyboard',
-        request.input,
-        (location) => storyboardArgs(request, location, limits),
-        limits,
-        STORYBOARD_TIMEOUT_MS,
-        request.signal,
-      );
-      return frames.map((f) => f.seconds);
+      return (await runPicture(binary('ffmpeg'), 'storyboard', request, limits)).map((f) => f.seconds);
     },
 
     async testClip(path, seconds) {

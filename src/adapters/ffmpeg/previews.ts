@@ -58,23 +58,23 @@ export function storyboardArgs(request: StoryboardRequest, location: string, lim
   ];
 }
 
-/** A poster run reads a few seconds; a storyboard reads the whole input (an hour's over HTTP: about a minute). */
-export const POSTER_TIMEOUT_MS = 60_000;
-export const STORYBOARD_TIMEOUT_MS = 600_000;
+/** Each picture's arguments, and its time limit: a poster run reads a few seconds, a storyboard the whole input (an hour's over HTTP: about a minute). */
+const RUNS = {
+  poster: { args: posterArgs, timeoutMs: 60_000 },
+  storyboard: { args: storyboardArgs, timeoutMs: 600_000 },
+};
 
-/** Runs one picture's ffmpeg on the input (through its relay when it is a URL); its printed frames. */
-export async function runPicture(
+/** Runs one picture's ffmpeg on the input (through its relay when it is a URL); its printed frames, at least one. */
+export async function runPicture<W extends keyof typeof RUNS>(
   ffmpeg: string,
-  what: string,
-  input: string,
-  args: (location: string) => string[],
+  what: W,
+  request: Parameters<(typeof RUNS)[W]['args']>[0],
   limits: MediaLimits,
-  timeoutMs: number,
-  signal?: AbortSignal,
 ): Promise<PosterFrame[]> {
-  const loopback = await loopbackFor(input);
+  const loopback = await loopbackFor(request.input);
   try {
-    const result = await run(ffmpeg, args(loopback.location), limits, timeoutMs, signal);
+    const args = (RUNS[what].args as (r: typeof request, location: string, l: MediaLimits) => string[])(request, loopback.location, limits);
+    const result = await run(ffmpeg, args, limits, RUNS[what].timeoutMs, request.signal);
     if (outOfMemory(result, limits)) throw tooDemanding('ffmpeg', limits);
     if (result.timedOut) throw new PreviewFailed(`ffmpeg took too long making the ${what}`);
     const frames = parseFramePrint(result.stdout);

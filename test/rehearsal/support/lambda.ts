@@ -57,6 +57,11 @@ export interface LambdaEmulator {
   functions: Map<string, StoredFunction>;
   /** Requests refused for the rate, by action. */
   throttled: Map<string, number>;
+  /**
+   * The control plane's requests a second (AWS's 15, from the options): a test of the throttling
+   * lowers it, so that it is outpaced whatever this machine's speed (a slow one made fewer than 15).
+   */
+  controlRate: number;
   /** The account's code storage (default Lambda's 300 GB): set it low to fill the account. */
   codeStorageBytes: number | undefined;
   /** How CreateFunction behaves: its latency, transfer rate and Pending time (CREATE_PROFILES). */
@@ -66,13 +71,14 @@ export interface LambdaEmulator {
   close(): Promise<void>;
 }
 
-/** A token bucket: `rate` requests a second, bursts up to `rate`. */
-function rateLimit(rate: number, now: () => number) {
-  let tokens = rate;
+/** A token bucket: `rate()` requests a second, bursts up to that many. */
+function rateLimit(rateOf: () => number, now: () => number) {
+  let tokens: number | undefined; // full at the first request
   let at = now();
   return (): boolean => {
     const t = now();
-    tokens = Math.min(rate, tokens + ((t - at) / 1000) * rate);
+    const rate = rateOf();
+    tokens = Math.min(rate, (tokens ?? rate) + ((t - at) / 1000) * rate);
     at = t;
     if (tokens < 1) return false;
     tokens--;
@@ -117,13 +123,15 @@ export async function startLambda(options: {
   const s3 = new S3Client({ region: options.region, endpoint: options.s3Endpoint, credentials: options.credentials, forcePathStyle: true });
   const functions = new Map<string, StoredFunction>();
   const throttled = new Map<string, number>();
-  const control = rateLimit(options.rates?.control ?? 15, now);
-  const getFunction = rateLimit(options.rates?.getFunction ?? 100, now);
+  const control = rateLimit(() => emulator.controlRate, now);
+  const getFunctionRate = options.rates?.getFunction ?? 100;
+  const getFunction = rateLimit(() => getFunctionRate, now);
 
   const emulator: LambdaEmulator = {
     endpoint: '',
     functions,
     throttled,
+    controlRate: options.rates?.control ?? 15,
     codeStorageBytes: undefined,
     createProfile: CREATE_PROFILES.aws,
     pendingReads: new Map(),
