@@ -81,6 +81,8 @@ export function playerPage(options: PlayerPageOptions = { codeCrossOrigin: false
     (v.kind === 'audio' ? video : audio).hidden = true;
     (v.kind === 'audio' ? video : audio).pause();
     el.hidden = false;
+    // Its poster until the first frame (none for a sound file, or a video converted before posters).
+    if (v.kind !== 'audio') { if (v.poster) el.poster = v.poster; else el.removeAttribute('poster'); }
     title.textContent = v.name;
     state.current = v.videoId;
     state.element = el;

@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream';
 import { type DeliverResponse, deliverSegment, newDeliverCaches } from '../src/steps/deliver-segment';
 import { PackageUrlCache, ServeRecordCache, serveRequest } from '../src/playback/routes';
 import { servePage, serveSegment } from '../src/steps/serve-segment';
-import { playbackPath } from '../src/core/naming';
+import { playbackPath, posterPath } from '../src/core/naming';
 import type { LocalBackend } from '../src/composition/backends/local';
 import { byNewest, listRoutes, routeSummary } from '../src/registry/routes';
 import { parseRange } from '../src/core/byte-range';
@@ -246,6 +246,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         ...routeSummary(r),
         playlist: playbackPath(r.videoId),
         proxiedPlaylist: `${PROXY_PREFIX}${playbackPath(r.videoId)}`,
+        ...(r.pictures?.posterKey && { poster: posterPath(r.videoId) }),
       }));
       send(res, 200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }, JSON.stringify(videos), head);
     } else {

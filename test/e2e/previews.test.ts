@@ -138,6 +138,9 @@ describe('a video fading in from black', () => {
       const page = await (await fetch(`${server.baseUrl}/watch/${json.videoId}`)).text();
       expect(page).toContain(`poster="/v/${json.videoId}/poster.jpg"`);
       expect(page).toContain(`<meta property="og:image" content="${server.baseUrl}/v/${json.videoId}/poster.jpg">`);
+      // The `serve` page's list gives each video's poster, which it shows until the first frame.
+      const listed = (await (await fetch(`${server.baseUrl}/api/videos`)).json()) as { videoId: string; poster?: string }[];
+      expect(listed.find((v) => v.videoId === json.videoId)?.poster).toBe(`/v/${json.videoId}/poster.jpg`);
       // Only what is registered: another revision's storyboard is not there.
       expect((await fetch(`${server.baseUrl}/v/${json.videoId}/abcd1234/storyboard.vtt`)).status).toBe(404);
     } finally {
