@@ -39,7 +39,8 @@ beforeAll(async () => {
   server = await startServer({ backend });
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
-  await page.goto(`${server.url}/watch/${video.videoId}`);
+  // ?autoplay=0: the page waits for a press of play, showing the poster (a page that plays by itself shows the first frame).
+  await page.goto(`${server.url}/watch/${video.videoId}?autoplay=0`);
   await page.waitForFunction(() => (window as unknown as PreviewWindow).lambdaHls?.ready === true);
 }, 300_000);
 
@@ -51,7 +52,6 @@ afterAll(async () => {
 it('shows the poster before the video plays', async () => {
   const poster = await page.evaluate(async () => {
     const el = (window as unknown as PreviewWindow).lambdaHls.element;
-    el.pause();
     const image = new Image();
     image.src = el.poster;
     await image.decode();
@@ -61,11 +61,13 @@ it('shows the poster before the video plays', async () => {
 });
 
 it('shows the tile of the moment under the pointer on the scrub bar, and seeks where it is pressed', async () => {
+  const bar = (await page.locator('#scrub').boundingBox())!;
+  // The track is fetched when the first frame is there or the pointer reaches the bar.
+  await page.mouse.move(bar.x + 2, bar.y + bar.height / 2);
   await page.waitForFunction(() => {
     const s = (window as unknown as PreviewWindow).lambdaHls;
     return (s.scrub?.cues.length ?? 0) > 0 && s.element.duration > 0;
   });
-  const bar = (await page.locator('#scrub').boundingBox())!;
   const duration = await page.evaluate(() => (window as unknown as PreviewWindow).lambdaHls.element.duration);
   // 25 % of the way along: the cue holding that moment, its rectangle of the sprite.
   await page.mouse.move(bar.x + bar.width * 0.25, bar.y + bar.height / 2);

@@ -136,7 +136,7 @@ describe('a video fading in from black', () => {
       expect([sprite.status, sprite.headers.get('content-type')]).toEqual([200, 'image/jpeg']);
       // The hosted page shows the poster and names it for link previews by its absolute URL.
       const page = await (await fetch(`${server.baseUrl}/watch/${json.videoId}`)).text();
-      expect(page).toContain(`poster="/v/${json.videoId}/poster.jpg"`);
+      expect(page).toContain(`"poster":"/v/${json.videoId}/poster.jpg"`);
       expect(page).toContain(`<meta property="og:image" content="${server.baseUrl}/v/${json.videoId}/poster.jpg">`);
       // The `serve` page's list gives each video's poster, which it shows until the first frame.
       const listed = (await (await fetch(`${server.baseUrl}/api/videos`)).json()) as { videoId: string; poster?: string }[];

@@ -589,12 +589,12 @@ describe('the deployed functions on emulated AWS', () => {
       // MakePreviews's pictures, through API Gateway (base64-encoded bytes): the poster the page shows, and the storyboard it loaded.
       const poster = await page.evaluate(async () => {
         type Picture = { src: string; naturalWidth: number; decode(): Promise<void> };
-        const scope = globalThis as unknown as { lambdaHls: { element: { poster: string } }; Image: new () => Picture };
-        const el = scope.lambdaHls.element;
+        const scope = globalThis as unknown as { lambdaHls: { video: { poster: string } }; Image: new () => Picture; location: string };
+        const url = new URL(scope.lambdaHls.video.poster, String(scope.location)).href;
         const image = new scope.Image();
-        image.src = el.poster;
+        image.src = url;
         await image.decode();
-        return { path: new URL(el.poster).pathname, width: image.naturalWidth };
+        return { path: new URL(url).pathname, width: image.naturalWidth };
       });
       expect(poster).toEqual({ path: `/v/${videoId}/poster.jpg`, width: expect.any(Number) });
       expect(poster.width).toBeGreaterThan(100);
