@@ -2,6 +2,7 @@
 // `GET /v/<id>/<revision>/<n>.ts` answers 302 to that revision's package n's signed code URL, and
 // the player's Range request goes straight to the storage behind it. A revision replaced by a new
 // conversion is answered for its grace period, then 410. Used by `lambda-hls serve` and API Gateway.
+import { gzipSync } from 'node:zlib';
 import { baseName, isVideoId, playbackPath, posterPath, storyboardPath } from '../core/naming';
 import { hlsScript } from '../web/assets';
 import { HLS_SCRIPT_PATH, watchPage } from '../web/player';
@@ -14,6 +15,7 @@ import {
   ServeRecordCache,
   URL_REFRESH_MARGIN_MS,
   CORS,
+  acceptsGzip,
   PackageUrlCache,
   text,
   notFound,
@@ -84,6 +86,7 @@ export interface PageOptions {
 }
 
 let scriptText: string | undefined;
+let scriptGzip: Buffer | undefined;
 
 /**
  * `GET /watch/<videoId>`: the hosted page of one video, and `GET /player/hls.min.js`, the hls.js it
@@ -96,12 +99,15 @@ export async function servePage(
   options: PageOptions,
 ): Promise<ServeResponse | undefined> {
   if (request.path === HLS_SCRIPT_PATH) {
+    const headers = { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'public, max-age=86400', Vary: 'Accept-Encoding' };
+    // 624 KB as it is, 190 KB gzip-encoded: at 1.5 Mbit/s that is 2.3 s sooner to the first frame
+    // (neither API Gateway's HTTP APIs nor the local server compress by themselves).
+    if (acceptsGzip(request.acceptEncoding)) {
+      scriptGzip ??= gzipSync(hlsScript());
+      return { status: 200, headers: { ...headers, 'Content-Encoding': 'gzip' }, body: scriptGzip };
+    }
     scriptText ??= hlsScript().toString('utf8');
-    return {
-      status: 200,
-      headers: { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'public, max-age=86400' },
-      body: scriptText,
-    };
+    return { status: 200, headers, body: scriptText };
   }
   const match = WATCH.exec(request.path);
   if (!match) return undefined;
