@@ -103,10 +103,16 @@ export function buildProgram(): Command {
         `the adaptive stream's rungs: auto (the default: chosen from the source, never above it; a copyable H.264 source is the top rung as it is), or heights such as 720,360,234 (of ${LADDER_HEIGHTS.join(', ')}); source: one rendition, as --profile says (--profile 360p implies it)`,
       ).argParser(ladderOption),
     )
+    .option(
+      '--captions <file>',
+      'a caption file (.srt or .vtt, UTF-8) to add as subtitles, its language from its name (lecture.en.srt: English); again for more. Files named <video>.<language>.srt|vtt beside the video are added without it',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .action(
       async (
         files: string[],
         flags: StageFlags & {
+          captions?: string[];
           json?: boolean;
           segmentSeconds: number;
           profile: Profile;
@@ -125,7 +131,16 @@ export function buildProgram(): Command {
           convert.error(`error: --profile ${flags.profile} is one rendition; --ladder makes its own rungs: give one of them`, {
             exitCode: 2,
           });
-        process.exitCode = await command.convert().runConvertAll(await targetOf(flags), files, options, Boolean(flags.json));
+        if (flags.captions && files.length > 1)
+          convert.error(
+            'error: --captions goes with one file (captions named <video>.<language>.srt beside each video are found for each)',
+            {
+              exitCode: 2,
+            },
+          );
+        process.exitCode = await command
+          .convert()
+          .runConvertAll(await targetOf(flags), files, options, Boolean(flags.json), flags.captions ?? []);
       },
     );
   stageOptions(convert);

@@ -1,14 +1,15 @@
 // `lambda-hls convert <file>` on the embedded default: put the file in the local input bucket,
 // run ConvertVideo on the local engine, record its history, and take the input's link away again.
 import { createHash } from 'node:crypto';
-import { existsSync, statfsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync, statfsSync, statSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { forEachChunk } from '../src/file-chunks';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, extname, resolve } from 'node:path';
+import { CAPTION_EXTENSIONS, languageName, languageTag, sidecarsOf, UNDETERMINED } from '../src/core/captions';
 import { conversionFor } from '../src/core/conversion';
 import type { ConversionOptions, ExecutionInput } from '../src/core/model';
-import type { RenditionJson } from './commands/contracts';
-import { picturesOf, renditionsOf } from './commands/output';
+import type { CaptionJson, RenditionJson } from './commands/contracts';
+import { captionsOf, picturesOf, renditionsOf } from './commands/output';
 import { localSourceKey, videoIdFor } from '../src/core/naming';
 import { asNoSpace, Interrupted, NoSpace, oneLineCause } from '../src/core/errors';
 import { readRouteTolerant } from '../src/registry/routes';
@@ -28,7 +29,7 @@ import { faultSetup, injectFaults, type FaultCounts, type FaultSetup } from '../
 import type { LocalBackend } from '../src/composition/backends/local';
 import { bindSteps } from '../src/composition/steps';
 import type { Ports } from '../src/ports';
-import { checkIsFile } from './errors';
+import { checkIsFile, CliError } from './errors';
 import { conversionProgress } from './progress';
 import { startServer } from './server';
 
@@ -52,6 +53,40 @@ export interface ConvertOptions {
   loaded?: LoadedDefinition;
   /** Ctrl-C, SIGTERM, SIGHUP: ffmpeg is stopped, its scratch removed, the execution left ABORTED. */
   signal?: AbortSignal;
+  /** Caption files given with --captions, besides those found beside the file (`<name>.<language>.srt|vtt`). */
+  captions?: string[];
+}
+
+/** A caption file and the key it gets beside the source in the input bucket (`<base>.<language>.<srt|vtt>`). */
+interface CaptionLink {
+  path: string;
+  key: string;
+}
+
+/**
+ * The caption files of a conversion: those beside the file (`lecture.en.srt` for `lecture.mp4`,
+ * the extension in any case) and those given, each keyed beside the source as an upload beside it
+ * would be — its language from its own name (`subs.de.vtt` → de), `und` when it names none.
+ */
+export function captionLinks(path: string, sourceKey: string, given: readonly string[]): CaptionLink[] {
+  const folder = dirname(path);
+  const beside = sidecarsOf(basename(path), readdirSync(folder)).map((c) => resolve(folder, c.file));
+  const base = sourceKey.replace(/\.[^./]*$/, '');
+  const links = new Map<string, CaptionLink>();
+  for (const file of [...beside, ...given.map((g) => resolve(g))]) {
+    const name = basename(file);
+    const format = CAPTION_EXTENSIONS[extname(name).toLowerCase()];
+    if (!format) throw new CliError(`${name} is not a caption file: give a .srt or .vtt`);
+    checkIsFile(file);
+    const tag = /\.([^./]+)\.[^./]+$/.exec(name)?.[1];
+    const language = (tag && languageTag(tag)) || UNDETERMINED;
+    const key = `${base}.${language}.${format}`;
+    const other = links.get(key);
+    if (other && realpathSync(other.path) !== realpathSync(file))
+      throw new CliError(`${basename(other.path)} and ${name} are both ${languageName(language)} (${language}) captions: give one of them`);
+    links.set(key, { path: file, key });
+  }
+  return [...links.values()];
 }
 
 export interface ConvertResult {
@@ -65,6 +100,8 @@ export interface ConvertResult {
   /** The poster and the storyboard track, where `playlist` is. */
   poster?: string;
   storyboard?: string;
+  /** The subtitle renditions, their playlists where `playlist` is. */
+  captions?: CaptionJson[];
   /** True when an identical earlier conversion was found and nothing was run. */
   reused: boolean;
   /** Segments, packages, largest state payload and history events (AWS's count) of the run. */
@@ -144,7 +181,11 @@ export async function convertFile(file: string, options: ConvertOptions): Promis
   // A file over the size limit is not read at all (hashing 12 GB takes most of a minute): it is
   // named by its state instead, and ValidateInput refuses it (InputTooLarge) before anything is made.
   const tooLarge = statSync(path).size > settings.maxInputBytes;
-  const version = tooLarge ? `unread ${read}` : await sha256File(path);
+  const captions = captionLinks(path, sourceKey, options.captions ?? []);
+  // The captions are part of what is converted: other captions make another revision.
+  const captionHashes = await Promise.all(captions.map(async (c) => `${c.key}=${await sha256File(c.path)}`));
+  const content = tooLarge ? `unread ${read}` : await sha256File(path);
+  const version = captionHashes.length > 0 ? `${content} captions ${captionHashes.join(' ')}` : content;
   const { input, executionName: baseName } = conversionFor(sourceKey, version, options.options, scheme);
   const { revision } = input;
   const store = new ExecutionStore(settings.home);
@@ -175,11 +216,12 @@ export async function convertFile(file: string, options: ConvertOptions): Promis
         segments: route.segmentCount,
         ...renditionsOf(route, (r) => backend.objects.pathOf('output', r.playlistKey)),
         ...picturesOf(route, (key) => backend.objects.pathOf('output', key)),
+        ...captionsOf(route, (key) => backend.objects.pathOf('output', key)),
         stats: executionStats(store.events(done.executionName)),
         ...conversionNotes(store.events(done.executionName)),
       };
     }
-    const result = await execute({ backend, options, store, faults, path, sourceKey, videoId, baseName, input });
+    const result = await execute({ backend, options, store, faults, path, sourceKey, videoId, baseName, input, captions });
     if (fileState(path) !== read) {
       result.warnings.push(
         `${basename(path)} changed while it was being converted: this rendition may mix old and new content; convert it again`,
@@ -202,6 +244,8 @@ interface Conversion {
   videoId: string;
   baseName: string;
   input: ExecutionInput;
+  /** Caption files linked beside the source for the run. */
+  captions: CaptionLink[];
 }
 
 /**
@@ -230,6 +274,7 @@ function withRunControls(ports: Ports, { onSegmenting, signal }: Pick<ConvertOpt
       splitAudio: (request) => media.splitAudio(followed(request)),
       poster: (request) => media.poster({ ...request, ...(signal && { signal }) }),
       storyboard: (request) => media.storyboard({ ...request, ...(signal && { signal }) }),
+      textTrack: (request) => media.textTrack({ ...request, ...(signal && { signal }) }),
       testClip: (path, seconds) => media.testClip(path, seconds),
     },
   };
@@ -237,7 +282,7 @@ function withRunControls(ports: Ports, { onSegmenting, signal }: Pick<ConvertOpt
 
 /** One execution of ConvertVideo on the local engine, recorded in the history as it runs. */
 async function execute(conversion: Conversion): Promise<ConvertResult> {
-  const { backend, options, store, faults, path, sourceKey, videoId, baseName, input } = conversion;
+  const { backend, options, store, faults, path, sourceKey, videoId, baseName, input, captions } = conversion;
   const { revision } = input;
   const executionName = store.freshName(baseName);
   const record: ExecutionRecord = {
@@ -274,6 +319,8 @@ async function execute(conversion: Conversion): Promise<ConvertResult> {
   try {
     // The input bucket's object is the user's file itself (a link): read in place, never copied.
     await backend.objects.linkFile('input', sourceKey, path);
+    // Its captions beside it, as files uploaded beside it would be (ValidateInput finds them there).
+    for (const caption of captions) await backend.objects.linkFile('input', caption.key, caption.path);
     // LAMBDA_HLS_FAULTS: what the steps see may throttle, fail or stall; the CLI's own calls do not.
     const stepPorts = withRunControls(
       injectFaults(backend, faults, {
@@ -334,6 +381,7 @@ async function execute(conversion: Conversion): Promise<ConvertResult> {
       segments: output?.segmentCount ?? 0,
       ...(route?.revision === revision && renditionsOf(route, (r) => backend.objects.pathOf('output', r.playlistKey))),
       ...(route?.revision === revision && picturesOf(route, (key) => backend.objects.pathOf('output', key))),
+      ...(route?.revision === revision && captionsOf(route, (key) => backend.objects.pathOf('output', key))),
       stats: executionStats(events),
       ...conversionNotes(events),
       ...(historyFull && {
@@ -352,6 +400,7 @@ async function execute(conversion: Conversion): Promise<ConvertResult> {
   } finally {
     // The input bucket held a link for this run only; the user's own file was never touched.
     await backend.objects.delete('input', sourceKey).catch(() => undefined);
+    for (const caption of captions) await backend.objects.delete('input', caption.key).catch(() => undefined);
     await server.close();
   }
 }

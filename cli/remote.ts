@@ -30,7 +30,7 @@ import { Interrupted } from '../src/core/errors';
 import { conversionProgress } from './progress';
 import type { RenditionRoute } from '../src/steps/register-route';
 import type { HistoryView, Target } from './targets';
-import { picturesOf } from './commands/output';
+import { captionsOf, picturesOf } from './commands/output';
 
 export function playlistUrl(stack: StackOutputs, videoId: string): string {
   return `${stack.playbackBaseUrl.replace(/\/$/, '')}${playbackPath(videoId)}`;
@@ -304,19 +304,30 @@ export async function stageTarget(target: StageTarget): Promise<Target> {
     playlistOf: (route) => playlistUrl(stage.stack, route.videoId),
     renditionPlaylistOf: (route, rendition) =>
       `${stage.stack.playbackBaseUrl.replace(/\/$/, '')}${renditionPlaybackPath(route.videoId, route.revision, rendition.rendition)}`,
-    picturesOf: (route) =>
-      picturesOf(route, (_key, picture) => {
-        const base = stage.stack.playbackBaseUrl.replace(/\/$/, '');
-        return `${base}${picture === 'poster' ? posterPath(route.videoId) : storyboardPath(route.videoId, route.revision)}`;
-      }),
+    picturesOf: (route) => {
+      const base = stage.stack.playbackBaseUrl.replace(/\/$/, '');
+      return {
+        ...picturesOf(
+          route,
+          (_key, picture) => `${base}${picture === 'poster' ? posterPath(route.videoId) : storyboardPath(route.videoId, route.revision)}`,
+        ),
+        // A caption's key is its path under the playback base (`v/<id>/<revision>/subtitles-<set>/<n>.m3u8`).
+        ...captionsOf(route, (key) => `${base}/${key}`),
+      };
+    },
     linksOf: (videoId) => stageLinks(stage.stack, videoId),
-    convert: (file, options, report) =>
-      convertRemote(file, stage, {
+    convert: (file, options, report) => {
+      if (report.captions?.length)
+        throw new CliError(
+          `--captions with --stage: upload them beside the video in the input bucket (${basename(report.captions[0]!)} beside it as <video>.<language>.srt) before the video`,
+        );
+      return convertRemote(file, stage, {
         options,
         onEvent: report.onEvent,
         onStart: (name, how) => report.note(`  ${STARTED[how]} execution ${name}`),
         ...(report.signal && { signal: report.signal }),
-      }),
+      });
+    },
     playHint: (result) => `share     ${stageLinks(stage.stack, result.videoId).watch}  (its page plays in every browser)`,
     history: (id) => remoteHistory(stage, id),
     failedUploads: () => {

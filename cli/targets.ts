@@ -16,7 +16,8 @@ import {
 } from '../src/core/history';
 import type { ConversionOptions, RenditionPlaylist, RouteRecord } from '../src/core/model';
 import { videoIdFor } from '../src/core/naming';
-import { picturesOf } from './commands/output';
+import { captionsOf, picturesOf } from './commands/output';
+import type { CaptionJson } from './commands/contracts';
 import { deleteVideo, type OwnedStores, type Removed } from '../src/registry/deletion';
 import type { Leftovers, RunningExecutions } from '../src/registry/gc';
 import type { ConvertResult } from './convert';
@@ -45,6 +46,8 @@ export interface ConvertReport {
   note(text: string): void;
   /** Ctrl-C, SIGTERM or SIGHUP: a local run stops (ABORTED), a stage's is no longer followed. */
   signal?: AbortSignal;
+  /** Caption files given with --captions. */
+  captions?: string[];
 }
 
 /** Where else a deployed video plays (see cli/remote.ts stageLinks). */
@@ -73,8 +76,8 @@ export interface Target {
   playlistOf(route: RouteRecord): string;
   /** A ladder's rung's media playlist, where playlistOf puts the route's. */
   renditionPlaylistOf(route: RouteRecord, rendition: RenditionPlaylist): string;
-  /** The video's poster and storyboard track, where playlistOf puts the playlist. */
-  picturesOf(route: RouteRecord): { poster?: string; storyboard?: string };
+  /** The video's poster and storyboard track, and its subtitle playlists, where playlistOf puts the playlist. */
+  picturesOf(route: RouteRecord): { poster?: string; storyboard?: string; captions?: CaptionJson[] };
   /** A deployed video's hosted page and proxied playlist (a stage only). */
   linksOf?(videoId: string): StageLinks;
   convert(file: string, options: ConversionOptions, report: ConvertReport): Promise<ConvertResult>;
@@ -126,7 +129,10 @@ export function localTarget(backend: LocalBackend = localBackend(settings()), se
     },
     playlistOf: (route) => backend.objects.pathOf('output', route.playlistKey),
     renditionPlaylistOf: (_route, rendition) => backend.objects.pathOf('output', rendition.playlistKey),
-    picturesOf: (route) => picturesOf(route, (key) => backend.objects.pathOf('output', key)),
+    picturesOf: (route) => {
+      const locate = (key: string) => backend.objects.pathOf('output', key);
+      return { ...picturesOf(route, locate), ...captionsOf(route, locate) };
+    },
     convert: (file, options, report) =>
       // The engine and everything a run needs load only when one runs.
       (require('./convert') as typeof import('./convert')).convertFile(file, {
@@ -135,6 +141,7 @@ export function localTarget(backend: LocalBackend = localBackend(settings()), se
         onEvent: report.onEvent,
         ...(report.onSegmenting && { onSegmenting: report.onSegmenting }),
         ...(report.signal && { signal: report.signal }),
+        ...(report.captions && { captions: report.captions }),
         onWait: (pid, lockPath) => report.note(`  waiting: another lambda-hls (pid ${pid}) is converting this file (lock ${lockPath})`),
         onReplace: (videoId, previous) =>
           report.note(

@@ -242,6 +242,15 @@ export interface StoryboardRequest {
   signal?: AbortSignal;
 }
 
+/** A text stream of the source, to be read as WebVTT. */
+export interface TextTrackRequest {
+  input: string;
+  format: MediaFormat;
+  /** Its index among the input's streams (TextTrack.stream). */
+  stream: number;
+  signal?: AbortSignal;
+}
+
 export interface MediaTool {
   /**
    * Streams and duration, read as `format` (the demuxer is never guessed from the content). Throws
@@ -268,6 +277,8 @@ export interface MediaTool {
   poster(request: PosterRequest): Promise<PosterFrame>;
   /** Writes a storyboard sprite (JPEG); returns each tile's frame time (seconds from the stream's start), in order. */
   storyboard(request: StoryboardRequest): Promise<number[]>;
+  /** A text stream as WebVTT, its times from the input's start; CaptionInvalid when ffmpeg cannot read it. */
+  textTrack(request: TextTrackRequest): Promise<string>;
   /** Writes a 720p H.264/AAC test pattern with a tone, `seconds` long (the demo's clip). */
   testClip(path: string, seconds: number): Promise<void>;
 }

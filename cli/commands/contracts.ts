@@ -29,12 +29,21 @@ export interface ConvertJson {
    */
   poster?: string;
   storyboard?: string;
+  /** Its subtitle renditions (additive): each track's language, name and subtitle playlist. Absent when it has none. */
+  captions?: CaptionJson[];
   stats: ExecutionStats;
   /** How the source was encoded and why ("copying H.264 High 4.0", "transcoding to H.264: rotated 90°: turned upright"); absent when ValidateInput did not finish. */
   encoding?: string;
   /** What was not honoured or kept (segments longer than asked, dropped audio tracks); empty when nothing. */
   warnings: string[];
   error?: FailureSummary;
+}
+
+/** One subtitle rendition in `convert --json` (and `list --json`): its language tag (`und` when unknown), its name, its playlist (a path, or a URL with --stage). */
+export interface CaptionJson {
+  language: string;
+  name: string;
+  playlist: string;
 }
 
 /** One rung of a ladder in `convert --json` (and `list --json`): its variant, and its media playlist (a path, or a URL with --stage). */
@@ -76,6 +85,8 @@ export interface VideoJson {
   /** The poster and the storyboard track (additive), as `convert --json` gives them. */
   poster?: string;
   storyboard?: string;
+  /** Its subtitle renditions (additive), as `convert --json` gives them. */
+  captions?: CaptionJson[];
   /** With --stage: the hosted page and the playlist on the delivery route. */
   watch?: string;
   proxiedPlaylist?: string;

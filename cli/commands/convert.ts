@@ -10,7 +10,13 @@ import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, printJson, plural, say } from './outp
  * Each file in turn, with its own progress and result (with --json, one object per line); the exit
  * status is the worst of them. Names that are not files stop it before anything is converted.
  */
-export async function runConvertAll(target: Target, files: string[], options: ConversionOptions, json: boolean): Promise<number> {
+export async function runConvertAll(
+  target: Target,
+  files: string[],
+  options: ConversionOptions,
+  json: boolean,
+  captions: string[] = [],
+): Promise<number> {
   // An s3:// URL is the stage's to check.
   const wrong = files
     .filter((file) => !/^s3:\/\//i.test(file))
@@ -24,7 +30,7 @@ export async function runConvertAll(target: Target, files: string[], options: Co
     for (const file of files) {
       let code: number;
       try {
-        code = await runConvert(target, file, options, json, interrupt.signal);
+        code = await runConvert(target, file, options, json, interrupt.signal, captions);
       } catch (error) {
         if (files.length === 1 && !interrupt.signal.aborted) throw error;
         // One file's trouble does not stop the others; main() would have said the same.
@@ -85,6 +91,7 @@ export async function runConvert(
   options: ConversionOptions,
   json: boolean,
   signal?: AbortSignal,
+  captions: string[] = [],
 ): Promise<number> {
   if (!json) say(`lambda-hls: converting ${file}${target.where}`);
   const progress = progressReporter(process.stderr);
@@ -95,6 +102,7 @@ export async function runConvert(
       if (!json) say(text);
     },
     ...(signal && { signal }),
+    ...(captions.length > 0 && { captions }),
   });
   const links = result.status === 'SUCCEEDED' ? target.linksOf?.(result.videoId) : undefined;
   if (json) {
@@ -109,6 +117,7 @@ export async function runConvert(
       ...(result.renditions && { renditions: result.renditions }),
       ...(result.poster && { poster: result.poster }),
       ...(result.storyboard && { storyboard: result.storyboard }),
+      ...(result.captions && { captions: result.captions }),
       stats: result.stats,
       ...(result.encoding && { encoding: result.encoding }),
       warnings: result.warnings,
@@ -125,6 +134,7 @@ export async function runConvert(
         `  ${r.name.padEnd(8)}  ${r.width}x${r.height}, ${Math.round(r.averageBandwidth / 1000)} kbit/s (peak ${Math.round(r.bandwidth / 1000)}), ${r.codecs}`,
       );
     if (result.poster) say(`  poster    ${result.poster}`);
+    for (const c of result.captions ?? []) say(`  captions  ${c.name} (${c.language}): ${c.playlist}`);
     if (links)
       say(
         `  web       ${links.proxiedPlaylist}  (the bytes, with CORS: hls.js, Shaka, video.js on other pages; Safari and iOS, by Apple's 8.18)`,

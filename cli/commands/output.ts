@@ -1,6 +1,6 @@
 // What every command shares: where it writes, its exit codes, and how numbers read.
 import { ladderVariants, type RenditionPlaylist, type RouteRecord } from '../../src/core/model';
-import type { RenditionJson } from './contracts';
+import type { CaptionJson, RenditionJson } from './contracts';
 
 export const EXIT_OK = 0;
 /** The conversion failed, or what was asked for does not exist. */
@@ -49,4 +49,11 @@ export function picturesOf(
     ...(posterKey && { poster: locate(posterKey, 'poster') }),
     ...(storyboardKey && { storyboard: locate(storyboardKey, 'storyboard') }),
   };
+}
+
+/** A video's subtitle renditions as `convert --json` and `list --json` give them, each playlist where `locate` puts its key. */
+export function captionsOf(route: { captions?: RouteRecord['captions'] }, locate: (key: string) => string): { captions?: CaptionJson[] } {
+  const tracks = route.captions?.tracks ?? [];
+  if (tracks.length === 0) return {};
+  return { captions: tracks.map((t) => ({ language: t.language, name: t.name, playlist: locate(t.playlistKey) })) };
 }

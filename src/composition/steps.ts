@@ -8,6 +8,7 @@ import { encodeChunkStep } from '../steps/encode-chunk';
 import { joinChunksStep } from '../steps/join-chunks';
 import { packageBatchStep } from '../steps/package-batch';
 import { computeOffsetsStep } from '../steps/compute-offsets';
+import { makeCaptionsStep } from '../steps/make-captions';
 import { writePlaylistStep } from '../steps/write-playlist';
 import { makePreviewsStep } from '../steps/make-previews';
 import { registerRouteStep } from '../steps/register-route';
@@ -28,6 +29,7 @@ export const STEPS = {
   joinChunks: joinChunksStep,
   packageBatch: packageBatchStep,
   computeOffsets: computeOffsetsStep,
+  makeCaptions: makeCaptionsStep,
   writePlaylist: writePlaylistStep,
   makePreviews: makePreviewsStep,
   registerRoute: registerRouteStep,

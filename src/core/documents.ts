@@ -2,6 +2,7 @@
 // a document of the wrong shape fails with InvalidRequest naming the field, never as a cast that
 // breaks three calls later.
 import type { RoutePictures } from './previews';
+import type { RouteCaptions } from './captions';
 import { InvalidRequest } from './errors';
 import { arrayAt, numberAt, objectAt, parseEncodingPlan, renditionOrRungAt, revisionAt, stringAt, videoIdAt } from './parse';
 import type {
@@ -215,8 +216,29 @@ export const parseRoute: DocumentParser<RouteRecord> = (value, path) => {
     ...(upload && { upload: { sequencer: stringAt(upload.sequencer, `${path}.upload.sequencer`) } }),
     ...(raw.renditions !== undefined && { renditions: renditionPlaylistsAt(raw.renditions, `${path}.renditions`) }),
     ...(raw.pictures !== undefined && { pictures: routePicturesAt(raw.pictures, `${path}.pictures`) }),
+    ...(raw.captions !== undefined && { captions: routeCaptionsAt(raw.captions, `${path}.captions`) }),
   };
 };
+
+/** A revision's captions in a route record: its set and each track, their keys in the set's own folder. */
+function routeCaptionsAt(value: unknown, path: string): RouteCaptions {
+  const raw = objectAt(value, path);
+  const set = stringAt(raw.set, `${path}.set`);
+  if (!/^[0-9a-f]{8}$/.test(set)) throw new InvalidRequest(`${path}.set is not a caption set`);
+  const inSet = new RegExp(`^v/[a-z0-9-]{1,64}/[a-z0-9]{4,16}/subtitles-${set}/[0-9]{1,2}\\.(m3u8|vtt)$`);
+  const tracks = objectsAt(raw.tracks, `${path}.tracks`, (t, at) => {
+    const [playlistKey, trackKey] = [stringAt(t.playlistKey, `${at}.playlistKey`), stringAt(t.trackKey, `${at}.trackKey`)];
+    if (!inSet.test(playlistKey) || !inSet.test(trackKey)) throw new InvalidRequest(`${at} names a file outside its caption set`);
+    return {
+      id: numberAt(t.id, `${at}.id`),
+      language: stringAt(t.language, `${at}.language`),
+      name: stringAt(t.name, `${at}.name`),
+      playlistKey,
+      trackKey,
+    };
+  });
+  return { set, tracks };
+}
 
 /** A revision's pictures in a route record: keys under its own output prefix only (a record names nothing else to serve). */
 function routePicturesAt(value: unknown, path: string): RoutePictures {

@@ -104,6 +104,14 @@ export class SegmentationFailed extends InputError {
 export class PreviewFailed extends InputError {
   override readonly name = 'PreviewFailed' as const;
 }
+/**
+ * A caption file (or a source's text track) that cannot be shown: not UTF-8, not SubRip or
+ * WebVTT, or no cue in the video's time. MakeCaptions leaves that track out and says why; the
+ * video is published with the others.
+ */
+export class CaptionInvalid extends InputError {
+  override readonly name = 'CaptionInvalid' as const;
+}
 /** One segment is larger than a code package may hold. */
 export class SegmentTooLarge extends InputError {
   override readonly name = 'SegmentTooLarge' as const;
@@ -171,6 +179,7 @@ const INPUT_ERROR_CLASSES = [
   SegmentTooLarge,
   TranscodeTooLarge,
   PreviewFailed,
+  CaptionInvalid,
 ] satisfies (new (
   message: string,
 ) => InputError)[];

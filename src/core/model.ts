@@ -1,6 +1,7 @@
 // The data that flows between the states of ConvertVideo. Every shape here is JSON.
 import { DEFAULT_RENDITION, type RenditionName } from './renditions';
 import type { RoutePictures } from './previews';
+import type { CaptionSource, RouteCaptions } from './captions';
 
 export type MediaKind = 'video' | 'audio';
 /** The `profile` option: the rendition a conversion makes (./renditions.ts). */
@@ -67,6 +68,16 @@ export interface ProbeResult {
   audio?: { codec: string; channels: number; sampleRate: number; profile?: string };
   /** Audio tracks in the file: only the first is converted. */
   audioTracks?: number;
+  /** Its text streams (an mp4's mov_text): each becomes a subtitle rendition (./captions.ts). */
+  textTracks?: TextTrack[];
+}
+
+/** A text stream of the source, as ffprobe names it: its index among all streams, its codec, its language tag. */
+export interface TextTrack {
+  stream: number;
+  codec: string;
+  language?: string;
+  title?: string;
 }
 
 /** The first video stream, as far as the encoding plan needs it. */
@@ -119,6 +130,8 @@ export interface Job {
    * RegisterRoute compares: a record deleted meanwhile (`lambda-hls delete`) is not brought back.
    */
   basis?: { routeEtag?: string };
+  /** The captions ValidateInput found: sidecar files beside the source and its own text streams (MakeCaptions reads them). */
+  captions?: CaptionSource[];
 }
 
 /**
@@ -382,6 +395,8 @@ export interface RouteRecord {
   renditions?: RenditionPlaylist[];
   /** The revision's poster and storyboard (./previews.ts); absent when it has none (a sound file, or records from before). */
   pictures?: RoutePictures;
+  /** The revision's subtitle renditions (./captions.ts); absent when it has none. */
+  captions?: RouteCaptions;
 }
 
 /** A ladder's rung as its variant declares it (bit rates in bits per second, measured from its stored segments). */

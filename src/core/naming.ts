@@ -247,9 +247,19 @@ export const keys = {
   poster: (videoId: string, revision: string) => `v/${videoId}/${revision}/${POSTER_FILE}`,
   storyboard: (videoId: string, revision: string) => `v/${videoId}/${revision}/${STORYBOARD_FILE}`,
   storyboardImage: (videoId: string, revision: string) => `v/${videoId}/${revision}/${STORYBOARD_IMAGE_FILE}`,
+  /** A caption set's track (./captions.ts): its subtitle playlist, and the whole track its segments are cut from. */
+  subtitlePlaylist: (videoId: string, revision: string, set: string, track: number) =>
+    `v/${videoId}/${revision}/${subtitlesFolder(set)}/${track}.m3u8`,
+  subtitleTrack: (videoId: string, revision: string, set: string, track: number) =>
+    `v/${videoId}/${revision}/${subtitlesFolder(set)}/${track}.vtt`,
   route: (videoId: string) => `routes/${videoId}.json`,
   routesPrefix: 'routes/',
 } as const;
+
+/** A caption set's folder in its revision's: `subtitles-<set>` (a set never changes; another set is another folder). */
+export function subtitlesFolder(set: string): string {
+  return `subtitles-${set}`;
+}
 
 export const POSTER_FILE = 'poster.jpg';
 export const STORYBOARD_FILE = 'storyboard.vtt';

@@ -1,5 +1,6 @@
 // Parsing untrusted JSON — an execution input, a step's event — into the model's shapes, with an
 // InvalidRequest that names the field and what it should be.
+import type { CaptionSource, CaptionsResult } from './captions';
 import { InvalidRequest } from './errors';
 import { isRevision, isVideoId } from './naming';
 import type {
@@ -268,7 +269,56 @@ export function parseJob(value: unknown, path = 'job'): Job {
     ...(typeof raw.execution === 'string' && { execution: raw.execution }),
     ...(raw.upload !== undefined && { upload: uploadAt(raw.upload, `${path}.upload`) }),
     ...(raw.basis !== undefined && { basis: basisAt(raw.basis, `${path}.basis`) }),
+    ...(raw.captions !== undefined && {
+      captions: arrayAt(raw.captions, `${path}.captions`).map((c, i) => captionSourceAt(c, `${path}.captions[${i}]`)),
+    }),
   };
+}
+
+function captionSourceAt(value: unknown, path: string): CaptionSource {
+  const raw = objectAt(value, path);
+  const language = stringAt(raw.language, `${path}.language`);
+  if (raw.file !== undefined) {
+    const format = stringAt(raw.format, `${path}.format`);
+    if (format !== 'srt' && format !== 'vtt') fail(`${path}.format`, 'srt or vtt');
+    return { file: stringAt(raw.file, `${path}.file`), format, language };
+  }
+  const stream = numberAt(raw.stream, `${path}.stream`);
+  if (!Number.isInteger(stream) || stream < 0) fail(`${path}.stream`, 'a stream index');
+  return {
+    stream,
+    codec: stringAt(raw.codec, `${path}.codec`),
+    language,
+    ...(typeof raw.title === 'string' && { title: raw.title }),
+  };
+}
+
+const CAPTION_SET = /^[0-9a-f]{8}$/;
+
+/** MakeCaptions' result as WritePlaylist and RegisterRoute get it: a set of tracks, or none. */
+export function captionsResultAt(value: unknown, path: string): CaptionsResult {
+  if (value === undefined || value === null) return {};
+  const raw = objectAt(value, path);
+  const warnings =
+    raw.warnings === undefined ? [] : arrayAt(raw.warnings, `${path}.warnings`).map((w, i) => stringAt(w, `${path}.warnings[${i}]`));
+  if (raw.set === undefined) return warnings.length > 0 ? { warnings } : {};
+  const set = stringAt(raw.set, `${path}.set`);
+  if (!CAPTION_SET.test(set)) fail(`${path}.set`, 'a caption set (8 hexadecimal digits)');
+  const tracks = arrayAt(raw.tracks, `${path}.tracks`).map((t, i) => {
+    const track = objectAt(t, `${path}.tracks[${i}]`);
+    const id = numberAt(track.id, `${path}.tracks[${i}].id`);
+    if (!Number.isInteger(id) || id < 0 || id > 99) fail(`${path}.tracks[${i}].id`, 'a track number 0-99');
+    return {
+      id,
+      language: stringAt(track.language, `${path}.tracks[${i}].language`),
+      name: stringAt(track.name, `${path}.tracks[${i}].name`),
+      from: stringAt(track.from, `${path}.tracks[${i}].from`),
+      cues: numberAt(track.cues, `${path}.tracks[${i}].cues`),
+      playlistKey: stringAt(track.playlistKey, `${path}.tracks[${i}].playlistKey`),
+      trackKey: stringAt(track.trackKey, `${path}.tracks[${i}].trackKey`),
+    };
+  });
+  return { set, tracks, ...(warnings.length > 0 && { warnings }) };
 }
 
 function basisAt(value: unknown, path: string): { routeEtag?: string } {

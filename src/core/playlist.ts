@@ -186,14 +186,48 @@ export function measuredBandwidth(segments: readonly Pick<PlaylistSegment, 'leng
   return { bandwidth: Math.ceil(peak), averageBandwidth: Math.ceil(seconds > 0 ? (bytes * 8) / seconds : 0) };
 }
 
+/** A subtitle rendition (RFC 8216 §4.3.4.1): its media playlist's URI, its language tag and its name in a menu. */
+export interface SubtitleRendition {
+  uri: string;
+  language: string;
+  name: string;
+}
+
+/** The one group of subtitle renditions every variant names. */
+export const SUBTITLES_GROUP = 'subs';
+
+/** An attribute's quoted-string value (RFC 8216 §4.2: no double quote, CR or LF inside). */
+function quoted(value: string): string {
+  return `"${value.replace(/["\r\n]/g, ' ')}"`;
+}
+
 /**
  * A multivariant playlist (RFC 8216 §4.3.4.2): one EXT-X-STREAM-INF per variant, in the order
  * given (a player that does not measure first starts with the first listed), each with the
- * attributes Apple's HLS authoring spec asks of every variant (9.1–9.4, 9.13–9.15).
+ * attributes Apple's HLS authoring spec asks of every variant (9.1–9.4, 9.13–9.15); with subtitle
+ * renditions, an EXT-X-MEDIA per track in one group that every variant names (§4.3.4.2.1).
  */
-export function renderMultivariant(variants: readonly Variant[], iFrames: readonly Omit<Variant, 'frameRate'>[] = []): string {
+export function renderMultivariant(
+  variants: readonly Variant[],
+  iFrames: readonly Omit<Variant, 'frameRate'>[] = [],
+  subtitles: readonly SubtitleRendition[] = [],
+): string {
   if (variants.length === 0) throw new PlaylistInvalid('a multivariant playlist needs at least one variant');
   const lines = ['#EXTM3U', `#EXT-X-VERSION:${PLAYLIST_VERSION}`, '#EXT-X-INDEPENDENT-SEGMENTS'];
+  // Not DEFAULT (a viewer turns them on), AUTOSELECT (a player may pick one for the viewer's language); none forced.
+  for (const s of subtitles) {
+    const attributes = [
+      'TYPE=SUBTITLES',
+      `GROUP-ID="${SUBTITLES_GROUP}"`,
+      `NAME=${quoted(s.name)}`,
+      ...(s.language === 'und' ? [] : [`LANGUAGE=${quoted(s.language)}`]),
+      'DEFAULT=NO',
+      'AUTOSELECT=YES',
+      'FORCED=NO',
+      `URI=${quoted(s.uri)}`,
+    ];
+    lines.push(`#EXT-X-MEDIA:${attributes.join(',')}`);
+  }
   const common = (v: Omit<Variant, 'frameRate'>) => [
     `BANDWIDTH=${v.bandwidth}`,
     `AVERAGE-BANDWIDTH=${v.averageBandwidth}`,
@@ -201,7 +235,11 @@ export function renderMultivariant(variants: readonly Variant[], iFrames: readon
     `RESOLUTION=${v.width}x${v.height}`,
   ];
   for (const v of variants) {
-    const attributes = [...common(v), ...(v.frameRate ? [`FRAME-RATE=${v.frameRate.toFixed(3)}`] : [])];
+    const attributes = [
+      ...common(v),
+      ...(v.frameRate ? [`FRAME-RATE=${v.frameRate.toFixed(3)}`] : []),
+      ...(subtitles.length > 0 ? [`SUBTITLES="${SUBTITLES_GROUP}"`] : []),
+    ];
     lines.push(`#EXT-X-STREAM-INF:${attributes.join(',')}`, v.uri);
   }
   // RFC 8216 §4.3.4.3: each I-frame playlist, its URI an attribute (Apple 6.1, and 9.1–9.4 on them too).
@@ -261,6 +299,28 @@ export function checkMultivariant(text: string): { variants: { attributes: Map<s
       for (const name of ['BANDWIDTH', 'CODECS', 'RESOLUTION', 'URI'])
         if (!attributes.has(name)) problems.push(`line ${i + 1}: EXT-X-I-FRAME-STREAM-INF without ${name}`);
   });
+  // RFC 8216 §4.3.4.2.1: a SUBTITLES value MUST match the GROUP-ID of an EXT-X-MEDIA of TYPE=SUBTITLES;
+  // §4.3.4.1.1: within a group, no two renditions share a NAME.
+  const groups = new Map<string, string[]>();
+  lines.forEach((line, i) => {
+    if (!line.startsWith('#EXT-X-MEDIA:')) return;
+    const attributes = attributeList(line.slice('#EXT-X-MEDIA:'.length));
+    if (!attributes) {
+      problems.push(`line ${i + 1}: malformed attribute list: ${line}`);
+      return;
+    }
+    for (const name of ['TYPE', 'GROUP-ID', 'NAME']) if (!attributes.has(name)) problems.push(`line ${i + 1}: EXT-X-MEDIA without ${name}`);
+    // §4.3.4.1: URI is REQUIRED for SUBTITLES.
+    if (attributes.get('TYPE') === 'SUBTITLES' && !attributes.has('URI')) problems.push(`line ${i + 1}: SUBTITLES without URI`);
+    const key = `${attributes.get('TYPE')}/${attributes.get('GROUP-ID')}`;
+    const names = groups.get(key) ?? [];
+    if (names.includes(attributes.get('NAME') ?? '')) problems.push(`line ${i + 1}: NAME ${attributes.get('NAME')} twice in a group`);
+    groups.set(key, [...names, attributes.get('NAME') ?? '']);
+  });
+  for (const { attributes } of variants) {
+    const group = attributes.get('SUBTITLES');
+    if (group !== undefined && !groups.has(`SUBTITLES/${group}`)) problems.push(`SUBTITLES="${group}" names no EXT-X-MEDIA group`);
+  }
   if (variants.length === 0) problems.push('no variants');
   return { variants, problems };
 }

@@ -67,24 +67,33 @@ export function continuityBreaks(ts: Uint8Array): { pid: number; at: number; exp
   return breaks;
 }
 
+/** PES stream ids (ISO/IEC 13818-1 table 2-22): MPEG audio streams 0xC0-0xDF, video 0xE0-0xEF. */
+export const VIDEO_STREAMS = (id: number) => id >= 0xe0 && id <= 0xef;
+export const AUDIO_OR_VIDEO_STREAMS = (id: number) => id >= 0xc0 && id <= 0xef;
+
 /**
- * The earliest presentation time (seconds, on the stream's 90 kHz clock) of a video PES in the
- * buffer: where its picture starts showing (the first frame in decode order may show later than a
- * B-frame that follows it). Undefined without a video PES that carries a PTS.
+ * The earliest presentation time (seconds, on the stream's 90 kHz clock) of a PES in the buffer
+ * whose stream id `accept` takes. Of video, where its picture starts showing (the first frame in
+ * decode order may show later than a B-frame that follows it); of audio and video, where a player
+ * like hls.js puts its timeline's 0. Undefined without such a PES that carries a PTS.
  */
-export function earliestVideoPts(ts: Uint8Array): number | undefined {
+export function earliestPts(ts: Uint8Array, accept: (streamId: number) => boolean): number | undefined {
   let earliest: number | undefined;
   for (const { at } of payloadPackets(ts)) {
     if ((ts[at + 1]! & 0x40) === 0) continue; // not the start of a PES
     const adaptation = (ts[at + 3]! & 0x20) !== 0 ? 1 + ts[at + 4]! : 0;
     const pes = at + 4 + adaptation;
     if (pes + 14 > at + PACKET || ts[pes] !== 0 || ts[pes + 1] !== 0 || ts[pes + 2] !== 1) continue;
-    const streamId = ts[pes + 3]!;
-    if (streamId < 0xe0 || streamId > 0xef || (ts[pes + 7]! & 0x80) === 0) continue;
+    if (!accept(ts[pes + 3]!) || (ts[pes + 7]! & 0x80) === 0) continue;
     const b = ts.subarray(pes + 9, pes + 14);
     const pts = ((b[0]! >> 1) & 0x07) * 2 ** 30 + (b[1]! << 22) + ((b[2]! >> 1) << 15) + (b[3]! << 7) + (b[4]! >> 1);
     const seconds = pts / 90_000;
     if (earliest === undefined || seconds < earliest) earliest = seconds;
   }
   return earliest;
+}
+
+/** The earliest presentation time of a video PES in the buffer (see earliestPts). */
+export function earliestVideoPts(ts: Uint8Array): number | undefined {
+  return earliestPts(ts, VIDEO_STREAMS);
 }

@@ -3,7 +3,8 @@
 // answer shapes, a container's caches of route records and package URLs, CORS, the paths they
 // answer, and API Gateway's and function URLs' events. No page and no hls.js: those are the page's.
 import { gzipSync } from 'node:zlib';
-import { isVideoId } from '../core/naming';
+import { isVideoId, keys } from '../core/naming';
+import { parseStoredTrack, playlistDurations, webVttSegment } from '../core/captions';
 import { answeredRevision } from '../core/grace';
 import type { RouteRecord } from '../core/model';
 import type { Clock, CodeStore, PackageLocation, Ports } from '../ports';
@@ -106,6 +107,11 @@ const RENDITION_PLAYLIST = /^\/v\/([a-z0-9-]{1,64})\/([a-z0-9]{4,16})\/([1-9][0-
 // `/v/<id>/poster.jpg` (the served revision's), `/v/<id>/<revision>/storyboard.vtt` and the sprite its cues name beside it.
 const PICTURE = /^\/v\/([a-z0-9-]{1,64})\/(?:(poster\.jpg)|([a-z0-9]{4,16})\/(storyboard\.vtt|storyboard\.jpg))$/;
 
+// `/v/<id>/<revision>/subtitles-<set>/<track>.m3u8` (a subtitle rendition's playlist), `<track>.vtt`
+// (the whole track) and `<track>/<n>.vtt` (its segment n, cut from the track when asked).
+const CAPTION =
+  /^\/v\/([a-z0-9-]{1,64})\/([a-z0-9]{4,16})\/subtitles-([0-9a-f]{8})\/(0|[1-9][0-9]?)(?:\.(m3u8|vtt)|\/(0|[1-9][0-9]{0,5})\.vtt)$/;
+
 export const CORS = {
   'Access-Control-Allow-Origin': '*',
   'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
@@ -207,6 +213,61 @@ export async function pictureResponse(
     },
     body: target.picture === 'storyboard' ? body.toString('utf8') : body,
   };
+}
+
+/** A caption path, parsed: a subtitle playlist, a whole track, or a track's segment n. */
+export interface CaptionTarget {
+  videoId: string;
+  revision: string;
+  set: string;
+  track: number;
+  file: 'playlist' | 'track' | 'segment';
+  segment?: number;
+}
+
+export function captionTarget(path: string): CaptionTarget | undefined {
+  const match = path.length <= MAX_PATH ? CAPTION.exec(path) : null;
+  if (!match || !isVideoId(match[1]!)) return undefined;
+  const at = { videoId: match[1]!, revision: match[2]!, set: match[3]!, track: Number(match[4]) };
+  if (match[6] !== undefined) return { ...at, file: 'segment', segment: Number(match[6]) };
+  return { ...at, file: match[5] === 'm3u8' ? 'playlist' : 'track' };
+}
+
+/** Stored tracks read back (cues and MPEGTS) by key: a track never changes, and each of its segments is cut from it. */
+const TRACKS = new TtlCache<ReturnType<typeof parseStoredTrack>>(Number.POSITIVE_INFINITY, Date.now, 32);
+
+/**
+ * A caption file's answer, from the output bucket, for as long as its revision is answered (410
+ * after its grace): a subtitle playlist (gzip-encoded when taken), a whole track, or segment n cut
+ * from the track at the playlist's n-th cut. 404 when there is none such. A set's files never
+ * change (another set is another folder), so the tracks and segments are cached for a day.
+ */
+export async function captionResponse(
+  route: RouteRecord,
+  target: CaptionTarget,
+  request: Pick<ServeRequest, 'acceptEncoding'>,
+  ports: ServeSegmentPorts,
+  caches: ServeCaches,
+  now: number,
+): Promise<ServeResponse> {
+  const served = answeredRevision(route, target.revision, now);
+  if (served === 'gone') return gone();
+  if (!served) return notFound();
+  const { videoId, revision, set, track } = target;
+  const playlist = await playlistText(keys.subtitlePlaylist(videoId, revision, set, track), ports, caches);
+  if (playlist === undefined) return notFound();
+  if (target.file === 'playlist') return playlistResponse(playlist, request);
+  const trackKey = keys.subtitleTrack(videoId, revision, set, track);
+  const text = await playlistText(trackKey, ports, caches);
+  if (text === undefined) return notFound();
+  let body: string | undefined = text;
+  if (target.file === 'segment') {
+    const parsed = await TRACKS.get(trackKey, async () => parseStoredTrack(text));
+    body = parsed && webVttSegment(parsed, playlistDurations(playlist), target.segment!);
+  }
+  if (body === undefined) return notFound();
+  const headers = { ...CORS, 'Content-Type': 'text/vtt; charset=utf-8', 'Cache-Control': 'public, max-age=86400, immutable' };
+  return { status: 200, headers, body };
 }
 
 /** The route record of a video, through the cache when there is one. */

@@ -18,6 +18,8 @@ import { checkPlaylist, type PlaylistSegment } from '../core/playlist';
 import type { PackageLocation } from '../ports';
 import {
   CORS,
+  captionResponse,
+  captionTarget,
   gone,
   PackageUrlCache,
   playbackTarget,
@@ -109,9 +111,10 @@ export function proxiedIFramePlaylist(iFramePlaylist: string, media: readonly Pl
 
 export async function deliverSegment(request: ServeRequest, ports: ServeSegmentPorts, caches: DeliverCaches): Promise<DeliverResponse> {
   const now = ports.clock();
+  const caption = captionTarget(request.path);
   const playlistTarget = playbackTarget(request.path);
   const segmentMatch = SEGMENT.exec(request.path);
-  const videoId = playlistTarget?.playlist ? playlistTarget.videoId : segmentMatch?.[1];
+  const videoId = caption?.videoId ?? (playlistTarget?.playlist ? playlistTarget.videoId : segmentMatch?.[1]);
   if (!videoId || !isVideoId(videoId)) return refuse(404, 'not found');
   if (request.method === 'OPTIONS') {
     return { status: 204, headers: { ...DELIVERY_CORS, 'Access-Control-Max-Age': '600' }, body: '' };
@@ -119,6 +122,8 @@ export async function deliverSegment(request: ServeRequest, ports: ServeSegmentP
   if (request.method !== 'GET' && request.method !== 'HEAD') return refuse(405, 'method not allowed', { Allow: 'GET, HEAD, OPTIONS' });
   const route = await routeOf(videoId, ports, caches);
   if (!route) return refuse(404, 'not found');
+  // Subtitles are text from the output bucket on either origin: a web player reads them here beside the segments.
+  if (caption) return withCors(await captionResponse(route, caption, request, ports, caches, now));
 
   if (!segmentMatch) {
     const key = playlistTarget?.playlist ? playlistKeyOf(route, playlistTarget, now) : undefined;

@@ -3,7 +3,8 @@
 import { parseOffsets } from '../core/documents';
 import { InputNotFound, InvalidRequest, VideoDeleted } from '../core/errors';
 import { isInGrace, retiredInGrace } from '../core/grace';
-import { arrayAt, numberAt, objectAt, parseJob, renditionOrRungAt, stringAt } from '../core/parse';
+import { arrayAt, captionsResultAt, numberAt, objectAt, parseJob, renditionOrRungAt, stringAt } from '../core/parse';
+import type { CaptionsResult } from '../core/captions';
 import {
   type Job,
   ladderVariants,
@@ -40,6 +41,8 @@ export interface RegisterRouteInput {
   offsetsKey: string;
   /** MakePreviews's result (absent from a run of the state machine before it). */
   previews?: PreviewsResult;
+  /** MakeCaptions' result (absent from a run of the state machine before it). */
+  captions?: CaptionsResult;
 }
 
 export function parseRegisterRouteInput(event: unknown): RegisterRouteInput {
@@ -54,6 +57,7 @@ export function parseRegisterRouteInput(event: unknown): RegisterRouteInput {
     },
     offsetsKey: stringAt(raw.offsetsKey, 'offsetsKey'),
     ...(raw.previews !== undefined && { previews: parsePreviewsResult(raw.previews) }),
+    ...(raw.captions !== undefined && { captions: captionsResultAt(raw.captions, 'captions') }),
   };
 }
 
@@ -157,7 +161,7 @@ function refuseIfDeleted(job: Job, seen: RouteState): void {
  */
 function newRecord(
   job: Job,
-  { playlist, previews }: Pick<RegisterRouteInput, 'playlist' | 'previews'>,
+  { playlist, previews, captions }: Pick<RegisterRouteInput, 'playlist' | 'previews' | 'captions'>,
   offsets: OffsetsDocument,
   previous: RouteRecord | undefined,
   now: number,
@@ -187,6 +191,11 @@ function newRecord(
   };
   const pictures = routePictures(previews);
   if (pictures) record.pictures = pictures;
+  if (captions?.set && captions.tracks?.length)
+    record.captions = {
+      set: captions.set,
+      tracks: captions.tracks.map(({ id, language, name, playlistKey, trackKey }) => ({ id, language, name, playlistKey, trackKey })),
+    };
   const retired = [
     ...(previous
       ? [

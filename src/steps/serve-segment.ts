@@ -20,6 +20,8 @@ import {
   text,
   notFound,
   gone,
+  captionResponse,
+  captionTarget,
   pictureResponse,
   pictureTarget,
   playbackTarget,
@@ -35,7 +37,8 @@ import {
 export async function serveSegment(request: ServeRequest, ports: ServeSegmentPorts, caches: ServeCaches): Promise<ServeResponse> {
   const now = ports.clock();
   const picture = pictureTarget(request.path);
-  const target = picture ?? playbackTarget(request.path);
+  const caption = picture ? undefined : captionTarget(request.path);
+  const target = picture ?? caption ?? playbackTarget(request.path);
   if (!target) return notFound();
   if (request.method === 'OPTIONS') return { status: 204, headers: { ...CORS, 'Access-Control-Max-Age': '600' }, body: '' };
   if (request.method !== 'GET' && request.method !== 'HEAD') return text(405, 'method not allowed\n', { Allow: 'GET, HEAD, OPTIONS' });
@@ -43,6 +46,7 @@ export async function serveSegment(request: ServeRequest, ports: ServeSegmentPor
   const route = await routeOf(target.videoId, ports, caches);
   if (!route) return notFound();
   if ('picture' in target) return pictureResponse(route, target, ports, now);
+  if ('set' in target) return captionResponse(route, target, request, ports, caches, now);
 
   if (target.playlist) {
     const key = playlistKeyOf(route, target, now);
@@ -132,6 +136,10 @@ export async function servePage(
       proxiedPlaylist: `${options.deliveryBase.replace(/\/+$/, '')}${playbackPath(route.videoId)}`,
       ...(route.pictures?.posterKey && { poster: posterPath(route.videoId) }),
       ...(route.pictures?.storyboardKey && { storyboard: storyboardPath(route.videoId, route.revision) }),
+      // A track's key is its path on this origin (`v/<id>/<revision>/subtitles-<set>/<n>.vtt`).
+      ...(route.captions && {
+        captions: route.captions.tracks.map((t) => ({ language: t.language, name: t.name, src: `/${t.trackKey}` })),
+      }),
     },
     HLS_SCRIPT_PATH,
     options.codeCrossOrigin,

@@ -2,7 +2,8 @@
 // ffprobe, so a 4 GB .avi is refused without reading a byte of it.
 import { EmptyInput, InputNotFound, InputTooLarge, NotMedia, TruncatedInput } from '../core/errors';
 import type { ConversionRequest } from '../core/parse';
-import type { Job } from '../core/model';
+import type { Job, ProbeResult } from '../core/model';
+import { type CaptionSource, describeCaptionSources, languageTag, sidecarsOf, UNDETERMINED } from '../core/captions';
 import { baseName, checkNamesFit, FORMAT_OF, revisionFor, supportedExtension, videoIdFor } from '../core/naming';
 import { encodeLimitsOf, isChunked, planChunks, type EncodeSettings } from '../core/chunks';
 import { planEncoding } from '../core/encoding';
@@ -76,6 +77,7 @@ export async function validateInput(input: ConversionRequest, ports: ValidateInp
   const plan = planEncoding({ source, media, options: input.options });
   // Limits before money: a transcode that cannot fit even in chunks fails here (TranscodeTooLarge).
   if (isChunked(plan)) planChunks({ source, media, options: input.options }, plan, encodeLimitsOf(settings));
+  const captions = await captionsOf(key, media, ports);
   return {
     videoId,
     revision,
@@ -83,11 +85,31 @@ export async function validateInput(input: ConversionRequest, ports: ValidateInp
     media,
     options: input.options,
     plan,
+    ...(captions.length > 0 && { captions }),
     ...(input.execution && { execution: input.execution }),
     ...(input.upload && { upload: input.upload }),
     // What RegisterRoute compares the record with, to tell a deletion since from a later run's write.
     basis: seen.etag === undefined ? {} : { routeEtag: seen.etag },
   };
+}
+
+/**
+ * The source's captions: the sidecar files beside it in the input bucket (`lecture.en.srt` for
+ * `lecture.mp4`), then its own text streams. MakeCaptions reads them; a bad one is left out there.
+ */
+async function captionsOf(key: string, media: ProbeResult, ports: ValidateInputPorts): Promise<CaptionSource[]> {
+  const base = key.replace(/\.[^./]*$/, '');
+  const files = sidecarsOf(
+    key,
+    (await ports.objects.list('input', `${base}.`)).map((o) => o.key),
+  );
+  const streams = (media.textTracks ?? []).map((t) => ({
+    stream: t.stream,
+    codec: t.codec,
+    language: (t.language && languageTag(t.language)) || UNDETERMINED,
+    ...(t.title && { title: t.title }),
+  }));
+  return [...files, ...streams];
 }
 
 /** validateInput's entry in the step table. */
@@ -99,5 +121,11 @@ export const validateInputStep = entry({
   access: { objects: { input: ['get', 'list'], 'output/routes': ['get'], output: ['list'] } },
   parse: parseValidateInput,
   run: validateInput,
-  progress: ({ plan }) => (plan ? { notes: [describePlan(plan)], ...(plan.warnings?.length && { warnings: plan.warnings }) } : {}),
+  progress: ({ plan, captions }) =>
+    plan
+      ? {
+          notes: [describePlan(plan), ...(captions ? [describeCaptionSources(captions)] : [])],
+          ...(plan.warnings?.length && { warnings: plan.warnings }),
+        }
+      : {},
 });

@@ -1,9 +1,9 @@
 // WritePlaylist: a VOD playlist with one EXT-X-BYTERANGE per segment (each pointing into its
 // package, `<revision>/<package>.ts`), checked against RFC 8216 before it is written.
 import { parseOffsets } from '../core/documents';
-import { objectAt, parseJob, stringAt } from '../core/parse';
+import { captionsResultAt, objectAt, parseJob, stringAt } from '../core/parse';
 import type { Job } from '../core/model';
-import { keys } from '../core/naming';
+import { keys, subtitlesFolder } from '../core/naming';
 import { PlaylistInvalid } from '../core/errors';
 import type { RenditionResult, RungPlan, SegmentOffset } from '../core/model';
 import {
@@ -14,8 +14,10 @@ import {
   type PlaylistSegment,
   renderMultivariant,
   renderPlaylist,
+  type SubtitleRendition,
   type Variant,
 } from '../core/playlist';
+import type { CaptionsResult } from '../core/captions';
 import type { Ports } from '../ports';
 import { readDocument } from '../read-document';
 import { refusePublished } from '../registry/routes';
@@ -26,11 +28,14 @@ export type WritePlaylistPorts = Pick<Ports, 'objects'>;
 export interface WritePlaylistInput {
   job: Job;
   offsetsKey: string;
+  /** MakeCaptions' result: its tracks become the multivariant playlist's subtitle renditions. */
+  captions?: CaptionsResult;
 }
 
 export function parseWritePlaylistInput(event: unknown): WritePlaylistInput {
   const raw = objectAt(event, 'input');
-  return { job: parseJob(raw.job), offsetsKey: stringAt(raw.offsetsKey, 'offsetsKey') };
+  const captions = captionsResultAt(raw.captions, 'captions');
+  return { job: parseJob(raw.job), offsetsKey: stringAt(raw.offsetsKey, 'offsetsKey'), ...(captions.set && { captions }) };
 }
 
 export interface PlaylistResult {
@@ -54,11 +59,11 @@ export function packageUri(revision: string, packageIndex: number): string {
   return `${revision}/${packageIndex}.ts`;
 }
 
-export async function writePlaylist({ job, offsetsKey }: WritePlaylistInput, ports: WritePlaylistPorts): Promise<PlaylistResult> {
+export async function writePlaylist({ job, offsetsKey, captions }: WritePlaylistInput, ports: WritePlaylistPorts): Promise<PlaylistResult> {
   // A published revision's playlist is what players hold: never written again (ValidateInput refused such a run already).
   await refusePublished(ports.objects, job.videoId, job.revision);
   const offsets = await readDocument(ports.objects, 'work', offsetsKey, parseOffsets);
-  if (job.plan?.video === 'ladder') return writeLadder(job, job.plan.rungs, offsets.segments, ports);
+  if (job.plan?.video === 'ladder') return writeLadder(job, job.plan.rungs, offsets.segments, ports, subtitlesOf(job, captions));
   const segments = [...offsets.segments].sort((a, b) => a.index - b.index);
   const text = renderPlaylist(
     segments.map((s) => ({ duration: s.duration, uri: packageUri(job.revision, s.package), length: s.length, offset: s.offset })),
@@ -85,6 +90,7 @@ async function writeLadder(
   rungs: readonly RungPlan[],
   offsets: readonly SegmentOffset[],
   ports: WritePlaylistPorts,
+  subtitles: SubtitleRendition[],
 ): Promise<PlaylistResult> {
   const renditions: RenditionResult[] = [];
   const iFrames: Omit<Variant, 'frameRate'>[] = [];
@@ -129,6 +135,7 @@ async function writeLadder(
   const text = renderMultivariant(
     ordered.map((r) => ({ ...r, uri: `${job.revision}/${r.name}.m3u8`, frameRate })),
     iFrames,
+    subtitles,
   );
   assertMultivariant(text);
   const playlistKey = keys.playlist(job.videoId, job.revision);
@@ -141,6 +148,13 @@ async function writeLadder(
     targetDuration,
     renditions,
   };
+}
+
+/** The caption set's tracks as subtitle renditions, their URIs relative to the multivariant playlist's (`/v/<id>/`). */
+function subtitlesOf(job: Job, captions: CaptionsResult | undefined): SubtitleRendition[] {
+  const { set, tracks = [] } = captions ?? {};
+  if (!set) return [];
+  return tracks.map((t) => ({ uri: `${job.revision}/${subtitlesFolder(set)}/${t.id}.m3u8`, language: t.language, name: t.name }));
 }
 
 /**

@@ -138,6 +138,21 @@ export const PLAYER_SCRIPT = `
       return rungName(level) + (hls.autoLevelEnabled ? ' (auto)' : '');
     };
   }
+  // Captions for a native engine that shows no subtitle renditions of its own (Chromium's built-in
+  // HLS; Safari shows them, as the element's text tracks, and gets nothing added): each track whole,
+  // as a <track> of the element, once its metadata is there. hls.js shows the renditions itself.
+  function nativeCaptions(el, choice, captions) {
+    if (!choice || choice.engine === 'hls.js' || !captions || captions.length === 0) return;
+    el.addEventListener('loadedmetadata', function () {
+      if (el.textTracks.length > 0) return;
+      captions.forEach(function (c) {
+        var track = document.createElement('track');
+        track.kind = 'subtitles'; track.label = c.name; track.src = c.src;
+        if (c.language !== 'und') track.srclang = c.language;
+        el.appendChild(track);
+      });
+    }, { once: true });
+  }
   // A storyboard's WebVTT track (src/core/previews.ts): its cues, each a tile's rectangle of a sprite.
   function parseStoryboard(text, base) {
     var cues = [], lines = text.split(/\\r?\\n/);
@@ -212,7 +227,7 @@ export const PLAYER_SCRIPT = `
     if (el.readyState >= 2) load();
     return state;
   }
-  window.LambdaHlsPlayer = { attach: attach, choose: choose, describe: describe, statusLine: statusLine, follow: follow, qualities: qualities, scrubber: scrubber, parseStoryboard: parseStoryboard };
+  window.LambdaHlsPlayer = { attach: attach, choose: choose, describe: describe, statusLine: statusLine, follow: follow, qualities: qualities, scrubber: scrubber, parseStoryboard: parseStoryboard, nativeCaptions: nativeCaptions };
 })();
 `;
 
@@ -229,6 +244,8 @@ export interface WatchPageVideo {
   poster?: string | undefined;
   /** Its storyboard's WebVTT track, for the preview while scrubbing. */
   storyboard?: string | undefined;
+  /** Its subtitle renditions' whole tracks (on the page's origin), for a native engine that does not show the renditions. */
+  captions?: { language: string; name: string; src: string }[] | undefined;
 }
 
 function escapeHtml(value: string): string {
@@ -321,6 +338,7 @@ ${media}
     codeCrossOrigin: ${codeCrossOrigin}, appleRedirects: ${appleRedirects}, force: force, say: say, onFatal: function (code) { state.fatal = code; }
   });
   state.rung = window.LambdaHlsPlayer.qualities(state.choice, document.getElementById('quality'), switched);
+  window.LambdaHlsPlayer.nativeCaptions(el, state.choice, video.captions);
   var bar = document.getElementById('scrub');
   if (bar && state.choice) {
     state.scrub = window.LambdaHlsPlayer.scrubber(el, bar, document.getElementById('scrub-fill'), document.getElementById('preview'),

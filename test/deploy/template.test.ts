@@ -104,6 +104,7 @@ const FUNCTIONS = [
   'joinChunks',
   'packageBatch',
   'computeOffsets',
+  'makeCaptions',
   'writePlaylist',
   'makePreviews',
   'registerRoute',
@@ -252,11 +253,13 @@ describe('serverless package (offline) compiles the whole product', () => {
     expect(render(template.Outputs.FailedUploadsQueueUrl!.Value)).toBe('<FailedUploadsQueue>');
   });
 
-  it('routes both playback paths and the hosted player page of the HTTP API to serve-segment, with CORS', () => {
+  it('routes both playback paths, the subtitle renditions and the hosted player page of the HTTP API to serve-segment, with CORS', () => {
     const routes = resourcesOfType('AWS::ApiGatewayV2::Route').map(([, r]) => r);
     expect(routes.map((r) => r.RouteKey).sort()).toEqual([
       'GET /player/hls.min.js',
       'GET /v/{videoId}/index.m3u8',
+      'GET /v/{videoId}/{revision}/{captionSet}/{file}',
+      'GET /v/{videoId}/{revision}/{captionSet}/{track}/{segment}',
       'GET /v/{videoId}/{revision}/{segment}',
       'GET /v/{videoId}/{segment}',
       'GET /watch/{videoId}',
@@ -366,7 +369,7 @@ describe('serverless package (offline) compiles the whole product', () => {
     expect(`${run.stdout}${run.stderr}`).toContain('stage "dev-seg-x" cannot be deployed');
   }, 120_000);
 
-  it("attaches the ffmpeg layer to ValidateInput, SegmentMedia, EncodeChunk and MakePreviews only, with both binaries, within Lambda's size limit", () => {
+  it("attaches the ffmpeg layer to ValidateInput, SegmentMedia, EncodeChunk, MakeCaptions and MakePreviews only, with both binaries, within Lambda's size limit", () => {
     const withLayer = resourcesOfType('AWS::Lambda::Function')
       .filter(([, p]) => p.Layers)
       .map(([id, p]) => [id, p.Layers]);
@@ -374,6 +377,7 @@ describe('serverless package (offline) compiles the whole product', () => {
       ['ValidateInputLambdaFunction', [{ Ref: 'FfmpegLambdaLayer' }]],
       ['SegmentMediaLambdaFunction', [{ Ref: 'FfmpegLambdaLayer' }]],
       ['EncodeChunkLambdaFunction', [{ Ref: 'FfmpegLambdaLayer' }]],
+      ['MakeCaptionsLambdaFunction', [{ Ref: 'FfmpegLambdaLayer' }]],
       ['MakePreviewsLambdaFunction', [{ Ref: 'FfmpegLambdaLayer' }]],
     ]);
     // One layer per stage: a plain "ffmpeg" would be shared by every stage of the account.
@@ -415,7 +419,7 @@ describe('serverless package (offline) compiles the whole product', () => {
       const functionTimeout = template.Resources[`${state}LambdaFunction`]!.Properties.Timeout as number;
       expect({ state, enough: seconds >= functionTimeout }).toEqual({ state, enough: true });
     }
-    expect(tasks).toHaveLength(10);
+    expect(tasks).toHaveLength(11);
   });
 
   it('gives each function exactly the variables its step and its ports read, and nothing else', () => {
@@ -522,6 +526,14 @@ describe('IAM: least privilege, statement by statement', () => {
         's3:GetObject': [objects('work')],
         's3:PutObject': [objects('work')],
         's3:ListBucket': [bucket('work')],
+        'lambda:GetFunction': [SEGMENT_FUNCTIONS],
+      },
+      // The sidecars and the source (ffmpeg reads its text streams), the offsets, the first package by
+      // range (its first timestamps); the tracks and their playlists under v/* only, never a route record.
+      makeCaptions: {
+        's3:GetObject': [objects('input'), objects('work'), ROUTES],
+        's3:ListBucket': [bucket('input'), bucket('work'), bucket('output')],
+        's3:PutObject': [PLAYLISTS],
         'lambda:GetFunction': [SEGMENT_FUNCTIONS],
       },
       // Playlists only (v/*): never a route record.
@@ -636,6 +648,10 @@ const WELL_FORMED: Record<FunctionKey, unknown> = {
   joinChunks: { job: JOB },
   packageBatch: { videoId: VIDEO, revision: 'abcd1234', batch: 0 },
   computeOffsets: { job: JOB, manifestKey: `${VIDEO}/abcd1234/manifest.json`, batches: [0] },
+  makeCaptions: {
+    job: { ...JOB, captions: [{ file: 'clip.en.srt', format: 'srt', language: 'en' }] },
+    offsetsKey: `${VIDEO}/abcd1234/offsets.json`,
+  },
   writePlaylist: { job: JOB, offsetsKey: `${VIDEO}/abcd1234/offsets.json` },
   makePreviews: { job: JOB },
   registerRoute: {

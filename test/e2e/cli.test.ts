@@ -387,7 +387,7 @@ describe('lambda-hls convert, serve and an independent player', () => {
       segments: 3,
       packages: 1,
       maxStatePayloadBytes: expect.any(Number),
-      historyEvents: 38 + 7, // 6 Tasks × 5 events, Map 4, the Choice 2, execution 2; 7 for the one batch
+      historyEvents: 43 + 7, // 7 Tasks × 5 events, Map 4, the Choice 2, execution 2; 7 for the one batch
       ffmpegSeconds: expect.any(Number),
       ffmpegPausedSeconds: expect.any(Number),
     });
@@ -743,7 +743,7 @@ describe('a 24-hour video at 10-second segments fits one execution', () => {
     expect(result.stats.maxStatePayloadBytes).toBeLessThanOrEqual(262_144);
     expect(result.stats.historyEvents).toBeLessThanOrEqual(25_000);
     // 6 Tasks × 5 events, Map 4, the Choice 2, execution 2, and 7 per batch of at most 8 packages.
-    expect(result.stats.historyEvents).toBe(38 + 7 * Math.ceil(SEGMENTS / 8));
+    expect(result.stats.historyEvents).toBe(43 + 7 * Math.ceil(SEGMENTS / 8));
   });
 
   it('writes a valid playlist of 8,640 byte ranges, one package each', () => {

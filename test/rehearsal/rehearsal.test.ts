@@ -34,6 +34,7 @@ import {
   TRANSCODE_STATES,
   dashManifest,
   ffmpeg,
+  makeCaptionedVideo,
   makeMp3,
   makeVideo,
   recordingListener,
@@ -351,7 +352,7 @@ describe('the deployed functions on emulated AWS', () => {
     expect([runner.nodeMajor, nodeMajor(lambdaNode())]).toEqual([24, 24]);
     // A stack on another runtime than the rehearsal's Node is refused, not rehearsed on the wrong one.
     expect(() => checkRuntime(['nodejs22.x'], lambdaNode())).toThrow("the stack deploys nodejs22.x but the rehearsal's Node is 24");
-    expect(runner.functions.size).toBe(13);
+    expect(runner.functions.size).toBe(14);
     // A malformed event is refused by name, as the state machine sees it.
     await expect(runner.invoke('writePlaylist', {})).rejects.toMatchObject({ name: 'InvalidRequest' });
   });
@@ -610,6 +611,55 @@ describe('the deployed functions on emulated AWS', () => {
       expect([missing?.status(), await page.textContent('body')]).toEqual([404, expect.stringContaining('No video has this address')]);
     } finally {
       await browser.close();
+    }
+  });
+
+  it("adds captions: a SubRip file uploaded before its video and the video's own mov_text track, as subtitle renditions served through API Gateway and the delivery route", async () => {
+    // 640x360: a ladder (its copy and 234p), whose multivariant playlist names the subtitles.
+    const source = makeCaptionedVideo(join(scratch, 'captioned.mp4'), {
+      seconds: 8,
+      size: '640x360',
+      srt: '1\n00:00:03,000 --> 00:00:04,000\nGuten Tag\n',
+      language: 'deu',
+    });
+    // The sidecar first: its own notification starts nothing (not a video).
+    const before = notifications.length;
+    await user.send(
+      new PutObjectCommand({
+        Bucket: buckets.input,
+        Key: 'talks/captioned.en.srt',
+        Body: '1\r\n00:00:01,000 --> 00:00:02,500\r\nHello\r\n',
+      }),
+    );
+    while (notifications.length === before) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(await notifications[before]).toEqual([expect.objectContaining({ result: 'ignored' })]);
+    const { described, events } = await convertByUpload('talks/captioned.mp4', source);
+    expect({ status: described.status, failure: failedState(events) }).toEqual({ status: 'SUCCEEDED', failure: undefined });
+    const made = events.find((e) => e.type === 'StateExited' && e.state === 'MakeCaptions');
+    expect(made).toBeDefined();
+    const videoId = videoIdFor('talks/captioned.mp4');
+    const multivariant = await (await fetch(`${playbackBaseUrl()}/v/${videoId}/index.m3u8`)).text();
+    const uris = [...multivariant.matchAll(/TYPE=SUBTITLES,GROUP-ID="subs",NAME="([^"]+)",LANGUAGE="([^"]+)".*URI="([^"]+)"/g)];
+    expect(uris.map((m) => [m[1], m[2]])).toEqual([
+      ['English', 'en'],
+      ['Deutsch', 'de'],
+    ]);
+    for (const [base, name] of [
+      [`${playbackBaseUrl()}/`, 'API Gateway'],
+      [deliveryBaseUrl(), 'the delivery route'],
+    ] as const) {
+      const texts: string[] = [];
+      for (const m of uris) {
+        const playlist = await fetch(`${base}v/${videoId}/${m[3]}`);
+        expect([name, playlist.status]).toEqual([name, 200]);
+        const first = `${base}v/${videoId}/${m[3]!.replace(/\.m3u8$/, '/0.vtt')}`;
+        const segment = await fetch(first);
+        expect([name, segment.status, segment.headers.get('content-type')]).toEqual([name, 200, 'text/vtt; charset=utf-8']);
+        texts.push(await segment.text());
+      }
+      expect(texts[0]).toContain('00:00:01.000 --> 00:00:02.500\nHello');
+      expect(texts[1]).toContain('00:00:03.000 --> 00:00:04.000\nGuten Tag');
+      expect(texts[0]).toMatch(/^WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:\d+,LOCAL:00:00:00\.000\n/);
     }
   });
 

@@ -17,6 +17,7 @@ export const CONVERSION_STATES = [
   'EncodeOrPackage',
   'PackageSegments',
   'ComputeOffsets',
+  'MakeCaptions',
   'WritePlaylist',
   'MakePreviews',
   'RegisterRoute',
@@ -29,6 +30,7 @@ export const TRANSCODE_STATES = [
   'JoinChunks',
   'PackageSegments',
   'ComputeOffsets',
+  'MakeCaptions',
   'WritePlaylist',
   'MakePreviews',
   'RegisterRoute',
@@ -89,6 +91,32 @@ export function makeVideo(path: string, options: ClipOptions): string {
     '-shortest',
     path,
   ]);
+  return path;
+}
+
+/**
+ * A test-pattern video with a tone and a text track of its own (mp4's mov_text, as phone and editor
+ * exports carry them): `srt` (SubRip text) muxed in as its one subtitle stream, tagged `language`.
+ */
+export function makeCaptionedVideo(path: string, options: { seconds: number; size: string; srt: string; language: string }): string {
+  const srt = writeText(`${path}.track.srt`, options.srt);
+  ffmpeg([
+    ...[
+      '-f',
+      'lavfi',
+      '-i',
+      `testsrc2=size=${options.size}:rate=25`,
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=frequency=440:sample_rate=48000',
+      '-i',
+      srt,
+    ],
+    ...['-t', String(options.seconds), '-map', '0:v', '-map', '1:a', '-map', '2:s', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50'],
+    ...['-pix_fmt', 'yuv420p', '-c:a', 'aac', '-c:s', 'mov_text', '-metadata:s:s:0', `language=${options.language}`, path],
+  ]);
+  rmSync(srt);
   return path;
 }
 

@@ -9,6 +9,7 @@ import { collectBytes } from '../../src/adapters/streams';
 import { InvalidRequest, NotMedia, SegmentationFailed, TruncatedInput } from '../../src/core/errors';
 import type { ProbeResult } from '../../src/core/model';
 import type {
+  TextTrackRequest,
   Bucket,
   CodeStore,
   MediaTool,
@@ -164,6 +165,8 @@ export class ScriptedMediaTool implements MediaTool {
       failAfter?: number;
       /** Ends as ffmpeg does when the file stops inside media its index lists. */
       truncated?: boolean;
+      /** Each text stream's WebVTT by stream index, or the error reading it throws. */
+      textTracks?: Record<number, string | Error>;
     } = {},
   ) {}
 
@@ -233,6 +236,13 @@ export class ScriptedMediaTool implements MediaTool {
   async storyboard(request: StoryboardRequest): Promise<number[]> {
     await writeFile(request.output, Buffer.from([0xff, 0xd8, 0xff, 0xd9]));
     return Array.from({ length: request.columns * request.rows }, (_, i) => i * request.intervalSeconds);
+  }
+
+  /** A text stream's WebVTT as the script gives it (one cue at 1 s otherwise). */
+  async textTrack(request: TextTrackRequest): Promise<string> {
+    const text = this.script.textTracks?.[request.stream];
+    if (text instanceof Error) throw text;
+    return text ?? 'WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nstream text\n';
   }
 
   async testClip(): Promise<void> {

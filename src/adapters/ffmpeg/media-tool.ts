@@ -19,6 +19,7 @@ import { hasLowAudio, LOW_AUDIO } from '../../core/ladder';
 import { asFfmpegInput, audioSplitArgs, chunkArgs, inputArgs, outputDir, segmentArgs } from './arguments';
 import { type BinaryPaths, type Binaries, resolveBinary } from './binaries';
 import { loopbackFor } from './loopback';
+import { runTextTrack } from './text-tracks';
 import { runPicture } from './previews';
 import { checkIndex, GOP_SCAN, hasLeadingPictures, parseProbe, unreadable } from './probe';
 import { DEFAULT_LIMITS, lastLine, type MediaLimits, run, runThroughLoopbacks, type SegmentListEntry, streamSegments } from './process';
@@ -142,6 +143,10 @@ export function ffmpegMediaTool(paths: BinaryPaths = {}, limits: MediaLimits = D
 
     async storyboard(request) {
       return (await runPicture(binary('ffmpeg'), 'storyboard', request, limits)).map((f) => f.seconds);
+    },
+
+    textTrack(request) {
+      return runTextTrack(binary('ffmpeg'), request, limits);
     },
 
     async testClip(path, seconds) {

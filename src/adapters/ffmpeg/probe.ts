@@ -4,7 +4,7 @@
 import { open } from 'node:fs/promises';
 import { describeContent, SNIFF_BYTES } from '../../core/content';
 import { NotMedia, TruncatedInput } from '../../core/errors';
-import type { ProbeResult } from '../../core/model';
+import type { ProbeResult, TextTrack } from '../../core/model';
 import { checkMp4Index, type ReadAt } from '../../core/mp4-index';
 import type { MediaFormat } from '../../core/naming';
 import { readRange } from '../http-range';
@@ -88,6 +88,7 @@ function parseRate(rate: unknown): number | undefined {
 }
 
 interface FfprobeStream {
+  index?: number;
   codec_type?: string;
   codec_name?: string;
   profile?: string;
@@ -110,8 +111,11 @@ interface FfprobeStream {
   /** ffprobe ≥ 5: the display matrix's rotation, counter-clockwise (-90 = a quarter turn clockwise). */
   side_data_list?: { side_data_type?: string; rotation?: number }[];
   /** ffprobe < 5: `rotate`, clockwise degrees. */
-  tags?: { rotate?: string };
+  tags?: { rotate?: string; language?: string; title?: string; handler_name?: string };
 }
+
+/** Text codecs ffmpeg turns into WebVTT (an mp4's mov_text; SubRip, WebVTT and ASS from other containers). */
+const TEXT_CODECS = new Set(['mov_text', 'subrip', 'webvtt', 'ass', 'ssa', 'text']);
 
 /** Degrees clockwise a player turns the picture (0, 90, 180 or 270). */
 function rotationOf(stream: FfprobeStream): number {
@@ -165,6 +169,7 @@ export function parseProbe(json: string): ProbeResult {
       },
     }),
     ...(audioStreams.length > 1 && { audioTracks: audioStreams.length }),
+    ...optional('textTracks', textTracksOf(streams)),
     ...(audio && {
       audio: {
         codec: audio.codec_name ?? 'unknown',
@@ -174,6 +179,19 @@ export function parseProbe(json: string): ProbeResult {
       },
     }),
   };
+}
+
+/** The text streams a player could show as subtitles, or undefined when there are none. */
+function textTracksOf(streams: readonly FfprobeStream[]): TextTrack[] | undefined {
+  const tracks = streams
+    .filter((s) => s.codec_type === 'subtitle' && TEXT_CODECS.has(s.codec_name ?? '') && typeof s.index === 'number')
+    .map((s) => ({
+      stream: s.index!,
+      codec: s.codec_name!,
+      ...(known(s.tags?.language) && s.tags?.language !== 'und' && { language: s.tags!.language! }),
+      ...(s.tags?.title && { title: s.tags.title }),
+    }));
+  return tracks.length > 0 ? tracks : undefined;
 }
 
 /** The first video stream's packets in its first GOP_SCAN_SECONDS: presentation time, decoding time, flags, one per line. */
