@@ -2,6 +2,7 @@
 // the video id and the upload (the object's version and the event's sequencer), so a redelivered
 // S3 event starts nothing new, even after its run failed; each new upload of the key, the same
 // bytes included (after a delete, or after another upload replaced them), is converted anew.
+import { CAPTION_EXTENSIONS } from '../core/captions';
 import { conversionFor } from '../core/conversion';
 import { extensionOf, isSupportedKey } from '../core/naming';
 import type { Ports } from '../ports';
@@ -82,7 +83,11 @@ export async function startConversion(
     }
     if (!isSupportedKey(key)) {
       const ext = extensionOf(key);
-      outcomes.push({ key, result: 'ignored', reason: `extension ${ext || '(none)'} is not .mp4 or .mp3` });
+      // A caption file is read by its video's conversion (ValidateInput lists the files beside it).
+      const reason = CAPTION_EXTENSIONS[ext]
+        ? 'a caption file: it is added when the video beside it is converted (upload it first; one uploaded after its video is not added yet)'
+        : `extension ${ext || '(none)'} is not .mp4 or .mp3`;
+      outcomes.push({ key, result: 'ignored', reason });
       continue;
     }
     const scheme = { secret: settings.videoIdSecret, functionPrefix: settings.functionPrefix };

@@ -93,6 +93,19 @@ describe('start-conversion', () => {
     expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
   });
 
+  it('starts nothing for a caption file, and says it is read when the video beside it is converted', async () => {
+    const outcomes = await startConversion(event('talks/lecture.EN.SRT'), ports());
+    expect(outcomes).toEqual([
+      {
+        key: 'talks/lecture.EN.SRT',
+        result: 'ignored',
+        reason:
+          'a caption file: it is added when the video beside it is converted (upload it first; one uploaded after its video is not added yet)',
+      },
+    ]);
+    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
   it('starts nothing for a notification that is not an upload (a delete, a restore), and an upload as before', async () => {
     sfnMock.on(StartExecutionCommand).resolves({});
     const records = (eventName: string) => parseS3Event({ Records: [{ eventName, s3: { object: { key: 'a.mp4', eTag: 'abc123' } } }] });
