@@ -95,14 +95,15 @@ export const PLAYER_SCRIPT = `
   }
   // What the element is doing, in the status line: Buffering… while it waits for data it has not got
   // (a stall, or a seek not yet filled; before the first frame the page's Loading… stays), Playing.,
-  // Finished. An error said stays said.
+  // Paused., Finished. An error said stays said.
   // With a ladder, the rung playing goes after it: "Playing · 720p (auto)." rung() names it, or ''.
   function follow(el, say, failed, rung) {
     var started = false, playing = false;
     var at = function () { var r = rung ? rung() : ''; return r ? ' · ' + r : ''; };
     el.onwaiting = function () { playing = false; if (started && !failed()) say('Buffering…' + at(), false); };
     el.onplaying = function () { started = true; playing = true; if (!failed()) say('Playing' + at() + '.', false); };
-    el.onpause = function () { playing = false; };
+    // (At the end the element pauses, then ends: Finished. follows.)
+    el.onpause = function () { playing = false; if (started && !el.ended && !failed()) say('Paused' + at() + '.', false); };
     el.onended = function () { playing = false; if (!failed()) say('Finished.', false); };
     // Said again when hls.js switches rungs while it plays.
     return function () { if (playing && !failed()) say('Playing' + at() + '.', false); };

@@ -206,6 +206,8 @@ it('hls.js on the hosted page shows each cue while its moment plays, and names b
     undefined,
     { timeout: 30_000, polling: 250 },
   );
+  // Paused by the test, and the status line says so (it said Playing. while paused before).
+  expect(await page.locator('#status').textContent()).toMatch(/^Paused( · \d+p( \(auto\))?)?\.$/);
   // The page as a viewer sees it: the cue over the picture, and the storyboard's tile above the scrub bar under the pointer.
   const bar = (await page.locator('#scrub').boundingBox())!;
   await page.mouse.move(bar.x + bar.width * 0.3, bar.y + bar.height / 2);
