@@ -300,6 +300,8 @@ export interface RouteCaptions {
 export interface CaptionsResult {
   set?: string;
   tracks?: CaptionTrack[];
+  /** One rendition's CODECS, read from its first segment: its variant in the multivariant playlist the subtitles need. */
+  codecs?: string;
   warnings?: string[];
 }
 

@@ -318,7 +318,8 @@ export function captionsResultAt(value: unknown, path: string): CaptionsResult {
       trackKey: stringAt(track.trackKey, `${path}.tracks[${i}].trackKey`),
     };
   });
-  return { set, tracks, ...(warnings.length > 0 && { warnings }) };
+  const codecs = raw.codecs === undefined ? undefined : stringAt(raw.codecs, `${path}.codecs`);
+  return { set, tracks, ...(codecs && { codecs }), ...(warnings.length > 0 && { warnings }) };
 }
 
 function basisAt(value: unknown, path: string): { routeEtag?: string } {

@@ -170,6 +170,7 @@ export interface Variant {
   averageBandwidth: number;
   /** RFC 6381 codecs of its streams ("avc1.64001f,mp4a.40.2"). */
   codecs: string;
+  /** Its picture's size; 0 for sound alone (no RESOLUTION: RFC 8216 §4.3.4.2 makes it OPTIONAL, for video only). */
   width: number;
   height: number;
   frameRate?: number | undefined;
@@ -232,7 +233,7 @@ export function renderMultivariant(
     `BANDWIDTH=${v.bandwidth}`,
     `AVERAGE-BANDWIDTH=${v.averageBandwidth}`,
     `CODECS="${v.codecs}"`,
-    `RESOLUTION=${v.width}x${v.height}`,
+    ...(v.width > 0 && v.height > 0 ? [`RESOLUTION=${v.width}x${v.height}`] : []),
   ];
   for (const v of variants) {
     const attributes = [
@@ -284,10 +285,13 @@ export function checkMultivariant(text: string): { variants: { attributes: Map<s
       problems.push(`line ${i + 1}: malformed attribute list: ${line}`);
       return;
     }
-    for (const name of ['BANDWIDTH', 'AVERAGE-BANDWIDTH', 'CODECS', 'RESOLUTION'])
+    // Apple's 9.1-9.4: RESOLUTION for a variant with a picture (a sound-only one has none to declare).
+    const picture = /(^|,)(avc1|avc3|hvc1|hev1)\./.test(attributes.get('CODECS') ?? '');
+    for (const name of ['BANDWIDTH', 'AVERAGE-BANDWIDTH', 'CODECS', ...(picture ? ['RESOLUTION'] : [])])
       if (!attributes.has(name)) problems.push(`line ${i + 1}: EXT-X-STREAM-INF without ${name}`);
     if (!/^[1-9][0-9]*$/.test(attributes.get('BANDWIDTH') ?? '')) problems.push(`line ${i + 1}: BANDWIDTH must be a whole number`);
-    if (!/^[0-9]+x[0-9]+$/.test(attributes.get('RESOLUTION') ?? '')) problems.push(`line ${i + 1}: RESOLUTION must be WxH`);
+    if (attributes.has('RESOLUTION') && !/^[0-9]+x[0-9]+$/.test(attributes.get('RESOLUTION')!))
+      problems.push(`line ${i + 1}: RESOLUTION must be WxH`);
     if (!PLAYLIST_URI.test(uri)) problems.push(`line ${i + 2}: a variant's URI must follow its EXT-X-STREAM-INF: ${uri}`);
     variants.push({ attributes, uri });
   });

@@ -102,7 +102,8 @@ const MAX_PATH = 200;
 const ROUTE = /^\/v\/([a-z0-9-]{1,64})\/(?:(index\.m3u8)|(?:([a-z0-9]{4,16})\/)?(0|[1-9][0-9]{0,4})\.ts)$/;
 // `/v/<id>/<revision>/<rung>.m3u8`: a ladder's rung's media playlist, as its multivariant playlist names it.
 // `/v/<id>/<revision>/<rung>-iframes.m3u8`: its I-frame playlist.
-const RENDITION_PLAYLIST = /^\/v\/([a-z0-9-]{1,64})\/([a-z0-9]{4,16})\/([1-9][0-9]{1,3}p)(-iframes)?\.m3u8$/;
+// `/v/<id>/<revision>/source.m3u8`: one rendition's media playlist, when subtitles made its playlist a multivariant one.
+const RENDITION_PLAYLIST = /^\/v\/([a-z0-9-]{1,64})\/([a-z0-9]{4,16})\/([1-9][0-9]{1,3}p|source)(-iframes)?\.m3u8$/;
 
 // `/v/<id>/poster.jpg` (the served revision's), `/v/<id>/<revision>/storyboard.vtt` and the sprite its cues name beside it.
 const PICTURE = /^\/v\/([a-z0-9-]{1,64})\/(?:(poster\.jpg)|([a-z0-9]{4,16})\/(storyboard\.vtt|storyboard\.jpg))$/;

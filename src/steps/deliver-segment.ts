@@ -61,7 +61,8 @@ const DELIVERY_CORS = {
 };
 
 // `/v/<id>/<revision>/s<i>.ts`, or a ladder's rung's `/v/<id>/<revision>/<rung>/s<i>.ts`.
-const SEGMENT = /^\/v\/([a-z0-9-]{1,64})\/([a-z0-9]{4,16})\/(?:([1-9][0-9]{1,3}p)\/)?s(0|[1-9][0-9]{0,5})\.ts$/;
+// (And one rendition's, `/v/<id>/<revision>/source/s<i>.ts`, when subtitles gave it a media playlist of its own.)
+const SEGMENT = /^\/v\/([a-z0-9-]{1,64})\/([a-z0-9]{4,16})\/(?:([1-9][0-9]{1,3}p|source)\/)?s(0|[1-9][0-9]{0,5})\.ts$/;
 
 function withCors(answer: ServeResponse): DeliverResponse {
   return { ...answer, headers: { ...answer.headers, ...DELIVERY_CORS } };

@@ -36,6 +36,7 @@ import type { Job, SegmentOffset } from '../core/model';
 import { FORMAT_OF, keys, supportedExtension } from '../core/naming';
 import { objectAt, parseJob, stringAt } from '../core/parse';
 import { AUDIO_OR_VIDEO_STREAMS, earliestPts, VIDEO_STREAMS } from '../core/ts-continuity';
+import { segmentCodecs } from '../core/ts-codecs';
 import type { Ports } from '../ports';
 import { readDocument } from '../read-document';
 import { refusePublished } from '../registry/routes';
@@ -68,16 +69,12 @@ export async function makeCaptions({ job, offsetsKey }: MakeCaptionsInput, ports
   if (sources.length === 0) return {};
   // A published revision's files are what players hold: never written again.
   await refusePublished(ports.objects, job.videoId, job.revision);
-  // Subtitles are a rendition of a multivariant playlist: a ladder's. One rendition's playlist is played as it is.
-  if (job.plan?.video !== 'ladder') {
-    const why = job.plan?.video === 'none' ? 'a sound file' : 'a single rendition (--profile or --ladder source)';
-    return { warnings: [`captions are not added to ${why} yet: ${sources.map(captionLabel).join(', ')} left out`] };
-  }
   const offsets = await readDocument(ports.objects, 'work', offsetsKey, parseOffsets);
   const segments = referenceSegments(job, offsets.segments);
   const durations = segments.map((s) => s.duration);
   const duration = durations.reduce((sum, d) => sum + d, 0);
-  const mpegts = mpegTimestamp(await firstTimestamp(segments[0], ports));
+  const first = await firstSegment(segments[0], ports);
+  const mpegts = mpegTimestamp(first.pts);
 
   const warnings: string[] = [];
   const read: { source: CaptionSource; parsed: ParsedCaptions }[] = [];
@@ -117,7 +114,9 @@ export async function makeCaptions({ job, offsetsKey }: MakeCaptionsInput, ports
     await ports.objects.put('output', playlistKey, renderSubtitlePlaylist(durations, String(track.id)), 'application/vnd.apple.mpegurl');
     made.push({ ...track, playlistKey, trackKey });
   }
-  return { set, tracks: made, ...(warnings.length > 0 && { warnings }) };
+  // One rendition's variant, which WritePlaylist then declares beside the subtitles, needs its CODECS (a ladder's rungs have theirs).
+  const codecs = job.plan?.video === 'ladder' ? undefined : first.codecs;
+  return { set, tracks: made, ...(codecs && { codecs }), ...(warnings.length > 0 && { warnings }) };
 }
 
 /** A sidecar's text from the input bucket, or a text stream's from the source through ffmpeg. */
@@ -133,15 +132,19 @@ async function captionText(job: Job, source: CaptionSource, ports: MakeCaptionsP
   return ports.media.textTrack({ input, format: FORMAT_OF[supportedExtension(job.source.key)], stream: source.stream });
 }
 
-/** The first segment's earliest picture timestamp (of its sound, without a picture), in seconds on the 90 kHz clock, read from its package. */
-async function firstTimestamp(first: SegmentOffset | undefined, ports: MakeCaptionsPorts): Promise<number> {
+/**
+ * The first segment's earliest picture timestamp (of its sound, without a picture), in seconds on
+ * the 90 kHz clock, and the CODECS its streams declare, read from its package.
+ */
+async function firstSegment(first: SegmentOffset | undefined, ports: MakeCaptionsPorts): Promise<{ pts: number; codecs?: string }> {
   if (!first) throw new PackageMismatch('the video has no segments to put captions on');
   const location = await ports.code.describe(first.functionName);
   if (!location) throw new PackageMismatch(`function ${first.functionName} does not exist`);
   const bytes = await ports.code.readRange(location.url, first.offset, first.offset + Math.min(first.length, FIRST_BYTES) - 1);
   const pts = earliestPts(bytes, VIDEO_STREAMS) ?? earliestPts(bytes, AUDIO_OR_VIDEO_STREAMS);
   if (pts === undefined) throw new PackageMismatch(`the first segment (${first.functionName}) has no timestamp in its first bytes`);
-  return pts;
+  const codecs = segmentCodecs(bytes);
+  return { pts, ...(codecs && { codecs }) };
 }
 
 /** makeCaptions's entry in the step table. */

@@ -37,7 +37,7 @@ export interface RegisterRouteSettings {
 
 export interface RegisterRouteInput {
   job: Job;
-  playlist: { playlistKey: string; durationSeconds: number; renditions?: RenditionResult[] };
+  playlist: { playlistKey: string; durationSeconds: number; renditions?: RenditionResult[]; mediaPlaylistKey?: string };
   offsetsKey: string;
   /** MakePreviews's result (absent from a run of the state machine before it). */
   previews?: PreviewsResult;
@@ -54,6 +54,9 @@ export function parseRegisterRouteInput(event: unknown): RegisterRouteInput {
       playlistKey: stringAt(playlist.playlistKey, 'playlist.playlistKey'),
       durationSeconds: numberAt(playlist.durationSeconds, 'playlist.durationSeconds'),
       ...(playlist.renditions !== undefined && { renditions: renditionResultsAt(playlist.renditions, 'playlist.renditions') }),
+      ...(playlist.mediaPlaylistKey !== undefined && {
+        mediaPlaylistKey: stringAt(playlist.mediaPlaylistKey, 'playlist.mediaPlaylistKey'),
+      }),
     },
     offsetsKey: stringAt(raw.offsetsKey, 'offsetsKey'),
     ...(raw.previews !== undefined && { previews: parsePreviewsResult(raw.previews) }),
@@ -185,8 +188,9 @@ function newRecord(
     registeredAt: new Date(now).toISOString(),
     addressing: 'revision',
     ...(job.upload && { upload: job.upload }),
+    // One rendition: its own playlist, or (with subtitles) the media playlist its multivariant playlist names.
     renditions: playlist.renditions?.map(({ name, playlistKey, ...variant }) => ({ rendition: name, playlistKey, ...variant })) ?? [
-      { rendition: job.options.profile, playlistKey: playlist.playlistKey },
+      { rendition: job.options.profile, playlistKey: playlist.mediaPlaylistKey ?? playlist.playlistKey },
     ],
   };
   const pictures = routePictures(previews);

@@ -5,7 +5,9 @@ import { captionsResultAt, objectAt, parseJob, stringAt } from '../core/parse';
 import type { Job } from '../core/model';
 import { keys, subtitlesFolder } from '../core/naming';
 import { PlaylistInvalid } from '../core/errors';
-import type { RenditionResult, RungPlan, SegmentOffset } from '../core/model';
+import type { EncodingPlan, RenditionResult, RungPlan, SegmentOffset, VideoStream } from '../core/model';
+import { uprightSize } from '../core/ladder';
+import { renditionNamed } from '../core/renditions';
 import {
   assertMultivariant,
   assertPlaylist,
@@ -45,6 +47,8 @@ export interface PlaylistResult {
   targetDuration: number;
   /** A ladder's rungs, from the top down: `playlistKey` is then the multivariant playlist naming their media playlists. */
   renditions?: RenditionResult[];
+  /** One rendition with subtitles: its media playlist, which the multivariant playlist at `playlistKey` names. */
+  mediaPlaylistKey?: string;
 }
 
 /** A player that does not measure first starts with the first variant listed: the highest at or below this peak. */
@@ -65,6 +69,8 @@ export async function writePlaylist({ job, offsetsKey, captions }: WritePlaylist
   const offsets = await readDocument(ports.objects, 'work', offsetsKey, parseOffsets);
   if (job.plan?.video === 'ladder') return writeLadder(job, job.plan.rungs, offsets.segments, ports, subtitlesOf(job, captions));
   const segments = [...offsets.segments].sort((a, b) => a.index - b.index);
+  const subtitles = subtitlesOf(job, captions);
+  if (subtitles.length > 0) return writeOneWithSubtitles(job, segments, subtitles, captions?.codecs, ports);
   const text = renderPlaylist(
     segments.map((s) => ({ duration: s.duration, uri: packageUri(job.revision, s.package), length: s.length, offset: s.offset })),
   );
@@ -77,6 +83,58 @@ export async function writePlaylist({ job, offsetsKey, captions }: WritePlaylist
     durationSeconds: segments.reduce((sum, s) => sum + s.duration, 0),
     targetDuration: checked.targetDuration,
   };
+}
+
+/**
+ * One rendition with subtitles: a subtitle rendition is named by a multivariant playlist, so the
+ * revision's playlist is one, naming the rendition's media playlist (`<revision>/<profile>.m3u8`,
+ * its segments' URIs `<package>.ts` beside it, as a rung's are) with its measured bit rates, the
+ * CODECS read from its first segment and its picture's size (none for sound alone).
+ */
+async function writeOneWithSubtitles(
+  job: Job,
+  segments: readonly SegmentOffset[],
+  subtitles: SubtitleRendition[],
+  codecs: string | undefined,
+  ports: WritePlaylistPorts,
+): Promise<PlaylistResult> {
+  if (!codecs) throw new PlaylistInvalid('the first segment has no codecs recorded for its variant');
+  const name = job.options.profile;
+  const entries = segments.map((s) => ({ duration: s.duration, uri: `${s.package}.ts`, length: s.length, offset: s.offset }));
+  const text = renderPlaylist(entries);
+  const checked = assertPlaylist(text);
+  const mediaPlaylistKey = keys.renditionPlaylist(job.videoId, job.revision, name);
+  await ports.objects.put('output', mediaPlaylistKey, text, 'application/vnd.apple.mpegurl');
+  const size = job.plan && job.media.video ? outputSize(job.plan, job.media.video) : { width: 0, height: 0 };
+  const variant = {
+    uri: `${job.revision}/${name}.m3u8`,
+    codecs,
+    ...size,
+    ...measuredBandwidth(entries),
+    frameRate: job.plan?.video === 'none' ? undefined : job.media.video?.frameRate,
+  };
+  const multivariant = renderMultivariant([variant], [], subtitles);
+  assertMultivariant(multivariant);
+  const playlistKey = keys.playlist(job.videoId, job.revision);
+  await ports.objects.put('output', playlistKey, multivariant, 'application/vnd.apple.mpegurl');
+  return {
+    playlistKey,
+    mediaPlaylistKey,
+    segmentCount: segments.length,
+    durationSeconds: segments.reduce((sum, s) => sum + s.duration, 0),
+    targetDuration: checked.targetDuration,
+  };
+}
+
+/** One rendition's picture as it is made: the source's (upright), or its rendition's box; none for sound alone. */
+export function outputSize(plan: EncodingPlan, video: VideoStream): { width: number; height: number } {
+  if (plan.video === 'none' || plan.video === 'ladder') return { width: 0, height: 0 };
+  const upright = uprightSize(video);
+  if (plan.video === 'copy') return upright;
+  const { size } = renditionNamed(plan.rendition);
+  // Fitted into the box and padded to it; the source's size made even (4:2:0).
+  if (size.fit === 'box') return { width: size.width, height: size.height };
+  return { width: Math.trunc(upright.width / 2) * 2, height: Math.trunc(upright.height / 2) * 2 };
 }
 
 /**

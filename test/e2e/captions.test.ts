@@ -8,7 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliIn, serveHome } from '../support/cli';
-import { makeCaptionedVideo } from '../support/fixtures';
+import { makeCaptionedVideo, makeMp3, makeVideo } from '../support/fixtures';
+import { framesOf, PLAYER } from '../support/player';
 import { DECODER, decoderScratch } from '../support/outside-checks';
 
 const scratch = decoderScratch('captions', 'the caption checks');
@@ -166,4 +167,55 @@ it('refuses --captions that is not a caption file, and two files of one language
     2,
     'lambda-hls: lecture.en.srt and other.en.srt are both English (en) captions: give one of them',
   ]);
+});
+
+it('gives one rendition (a source under 640x360) and a sound file their subtitles in a multivariant playlist of one variant, every frame still played', async () => {
+  const small = makeVideo(join(scratch.dir, 'clip.mp4'), { seconds: 8, size: '320x180' });
+  writeFileSync(join(scratch.dir, 'clip.en.srt'), '1\n00:00:01,000 --> 00:00:02,000\nSmall\n');
+  const podcast = makeMp3(join(scratch.dir, 'episode.mp3'), 8);
+  writeFileSync(join(scratch.dir, 'episode.en.vtt'), 'WEBVTT\n\n00:00:03.000 --> 00:00:04.000\nSpoken\n');
+  const server = await serveHome(scratch.home);
+  try {
+    for (const [file, cue, codecs] of [
+      [small, [1, 2, 'Small'], /^avc1\.[0-9a-f]{6},mp4a\.40\.2$/],
+      [podcast, [3, 4, 'Spoken'], /^mp4a\.40\.2$/],
+    ] as const) {
+      const run = cliIn(scratch.home, ['convert', file, '--json'], {}, 300_000);
+      const out = JSON.parse(run.stdout) as ConvertOutput & { renditions?: unknown };
+      expect([out.status, out.warnings, out.captions?.map((c) => c.language), out.renditions]).toEqual([
+        'SUCCEEDED',
+        [],
+        ['en'],
+        undefined,
+      ]);
+      const multivariant = await (await fetch(`${server.baseUrl}/v/${out.videoId}/index.m3u8`)).text();
+      const variants = multivariant.split('\n').filter((l) => l.startsWith('#EXT-X-STREAM-INF:'));
+      expect(variants).toHaveLength(1);
+      expect(/CODECS="([^"]+)"/.exec(variants[0]!)![1]).toMatch(codecs);
+      // A picture's size for the video (as it is: copied), none for the sound.
+      expect(/RESOLUTION=(\d+x\d+)/.exec(variants[0]!)?.[1]).toBe(file === small ? '320x180' : undefined);
+      const uri = /TYPE=SUBTITLES,.*URI="([^"]+)"/.exec(multivariant)![1]!;
+      for (const base of [`${server.baseUrl}/v/${out.videoId}`, `${server.baseUrl}/proxy/v/${out.videoId}`])
+        expect([base, cuesOf(`${base}/${uri}`)]).toEqual([base, [cue]]);
+      if (file === small) {
+        // Every frame through the 302s and through the delivery route, as before the playlist had a variant.
+        const frames = await framesOf(PLAYER, file);
+        expect(await framesOf(PLAYER, `${server.baseUrl}/v/${out.videoId}/index.m3u8`)).toBe(frames);
+        expect(await framesOf(PLAYER, `${server.baseUrl}/proxy/v/${out.videoId}/index.m3u8`)).toBe(frames);
+      } else {
+        // The sound decodes to its end from the multivariant playlist.
+        const probe = spawnSync(
+          DECODER,
+          ['-v', 'error', '-i', `${server.baseUrl}/v/${out.videoId}/index.m3u8`, '-map', '0:a', '-f', 'null', '-'],
+          {
+            encoding: 'utf8',
+            timeout: 60_000,
+          },
+        );
+        expect([probe.status, probe.stderr]).toEqual([0, '']);
+      }
+    }
+  } finally {
+    await server.stop();
+  }
 });

@@ -180,6 +180,18 @@ describe('subtitle renditions (RFC 8216 §3.5)', () => {
     ]);
   });
 
+  it('declares a sound-only variant without RESOLUTION (RFC 8216 §4.3.4.2: OPTIONAL, for video), and still wants it of a picture', () => {
+    const sound = { uri: 'r/source.m3u8', bandwidth: 130_000, averageBandwidth: 128_000, codecs: 'mp4a.40.2', width: 0, height: 0 };
+    const text = renderMultivariant([sound], [], [{ uri: 'r/subtitles-0a1b2c3d/0.m3u8', language: 'en', name: 'English' }]);
+    expect(text).toContain(
+      '#EXT-X-STREAM-INF:BANDWIDTH=130000,AVERAGE-BANDWIDTH=128000,CODECS="mp4a.40.2",SUBTITLES="subs"\nr/source.m3u8',
+    );
+    expect(checkMultivariant(text).problems).toEqual([]);
+    expect(checkMultivariant(text.replace('mp4a.40.2', 'avc1.64001f,mp4a.40.2')).problems).toEqual([
+      'line 5: EXT-X-STREAM-INF without RESOLUTION',
+    ]);
+  });
+
   it('answers only the exact caption paths it publishes', () => {
     const base = '/v/talk-1a2b3c/0a1b2c3d/subtitles-deadbeef';
     expect(captionTarget(`${base}/0.m3u8`)).toEqual({

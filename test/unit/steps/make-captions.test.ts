@@ -5,8 +5,8 @@ import { makeCaptions } from '../../../src/steps/make-captions';
 import { memoryPorts, ScriptedMediaTool } from '../../support/memory';
 import { MP4 } from '../../support/steps';
 
-/** One MPEG-TS packet starting a PES of `streamId` with a presentation time of `pts` (90 kHz). */
-function pesPacket(pid: number, streamId: number, pts: number): Buffer {
+/** One MPEG-TS packet starting a PES of `streamId` with a presentation time of `pts` (90 kHz), `payload` after its header. */
+function pesPacket(pid: number, streamId: number, pts: number, payload: number[] = []): Buffer {
   const packet = Buffer.alloc(188, 0xff);
   packet.set([0x47, 0x40 | (pid >> 8), pid & 0xff, 0x10]);
   const high = Math.floor(pts / 2 ** 30) & 0x07;
@@ -30,8 +30,13 @@ function pesPacket(pid: number, streamId: number, pts: number): Buffer {
     ],
     4,
   );
+  packet.set(payload, 18);
   return packet;
 }
+
+/** An H.264 sequence parameter set (High, level 3.0) and an ADTS header (AAC-LC), as a segment's first PES carry them. */
+const SPS = [0, 0, 0, 1, 0x67, 0x64, 0x00, 0x1e];
+const ADTS = [0xff, 0xf1, 0x50, 0x80];
 
 const RUNG = {
   name: '360p',
@@ -63,7 +68,7 @@ async function ladderJob(captions: Job['captions'], plan: Job['plan'] = { video:
     captions,
   } as Job;
   await ports.objects.put('input', 'f/talk.mp4', 'mp4');
-  const segment = Buffer.concat([pesPacket(0x101, 0xc0, 208_800), pesPacket(0x100, 0xe0, 216_000), Buffer.alloc(188 * 3, 0x47)]);
+  const segment = Buffer.concat([pesPacket(0x101, 0xc0, 208_800, ADTS), pesPacket(0x100, 0xe0, 216_000, SPS), Buffer.alloc(188 * 3, 0x47)]);
   const zip = Buffer.concat([Buffer.alloc(100), segment]);
   await ports.code.createPackage('lhls-talk-1a2b3c-abcd1234-0', {
     size: zip.length,
@@ -129,14 +134,14 @@ describe('MakeCaptions', () => {
     expect(await ports.objects.list('output', 'v/')).toEqual([]);
   });
 
-  it('says a single rendition gets no captions yet, reading nothing', async () => {
+  it("gives one rendition's CODECS, read from its first segment, for the variant its multivariant playlist then declares", async () => {
     const { ports, job, offsetsKey } = await ladderJob([{ file: 'f/talk.en.srt', format: 'srt', language: 'en' }], {
       video: 'copy',
       audio: 'copy',
     });
-    expect(await makeCaptions({ job, offsetsKey }, ports)).toEqual({
-      warnings: ['captions are not added to a single rendition (--profile or --ladder source) yet: talk.en.srt left out'],
-    });
+    await ports.objects.put('input', 'f/talk.en.srt', '1\n00:00:01,000 --> 00:00:02,000\nHello\n');
+    const result = await makeCaptions({ job, offsetsKey }, ports);
+    expect([result.tracks?.length, result.codecs]).toEqual([1, 'avc1.64001e,mp4a.40.2']);
   });
 
   it("throws the stores' faults for the state machine to retry, rather than publish without captions", async () => {
