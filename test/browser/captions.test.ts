@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { convertFile, type ConvertResult } from '../../cli/convert';
 import { startServer } from '../../cli/server';
-import { launchChromium } from '../support/browser';
+import { launchChromium, shakaPage } from '../support/browser';
 import { freshBackend, makeCaptionedVideo, tempDir } from '../support/fixtures';
 
 /** The cues a text track of the page's <video> holds, and those it shows now. */
@@ -60,7 +60,10 @@ beforeAll(async () => {
   const shaka = readFileSync(require.resolve('shaka-player/dist/shaka-player.compiled.js'));
   players = createServer((req, res) => {
     if (req.url === '/shaka-player.js') res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(shaka);
-    else res.writeHead(200, { 'Content-Type': 'text/html' }).end(shakaPage(`${server.url}/proxy/v/${video.videoId}/index.m3u8`));
+    else
+      res
+        .writeHead(200, { 'Content-Type': 'text/html' })
+        .end(shakaPage(`${server.url}/proxy/v/${video.videoId}/index.m3u8`, { play: false }));
   });
   await new Promise<void>((resolve) => players.listen(0, '127.0.0.1', resolve));
   playersUrl = `http://127.0.0.1:${(players.address() as AddressInfo).port}`;
@@ -72,21 +75,6 @@ afterAll(async () => {
   await server?.close();
   await new Promise((resolve) => players?.close(resolve));
 });
-
-function shakaPage(src: string): string {
-  return `<!doctype html><meta charset="utf-8"><video id="v" muted style="width:640px"></video>
-<script src="/shaka-player.js"></script><script>
-var el = document.getElementById('v'), state = { element: el, fatal: null };
-window.lambdaHls = state;
-shaka.polyfill.installAll();
-var player = new shaka.Player();
-state.shaka = player;
-player.addEventListener('error', function (e) { state.fatal = 'shaka:' + e.detail.code; });
-player.attach(el).then(function () { return player.load(${JSON.stringify(src)}); })
-  .then(function () { state.ready = true; })
-  .catch(function (e) { state.fatal = 'shaka:' + (e.code || e.message); state.ready = true; });
-</script>`;
-}
 
 /** Every text track of the page's <video>: its label, language, cues and the cues it shows now. */
 function tracksOf(page: Page): Promise<TrackView[]> {

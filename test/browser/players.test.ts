@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { convertFile, type ConvertResult } from '../../cli/convert';
 import { startServer } from '../../cli/server';
-import { launchChromium, playedToEnd, type PlayerState, seekAndResume } from '../support/browser';
+import { launchChromium, shakaPage, playedToEnd, type PlayerState, seekAndResume } from '../support/browser';
 import { framesOf, PLAYER } from '../support/player';
 import { freshBackend, makeVideo, tempDir } from '../support/fixtures';
 
@@ -30,21 +30,6 @@ const LIBRARIES: Record<string, string> = {
   '/shaka-player.js': require.resolve('shaka-player/dist/shaka-player.compiled.js'),
   '/video.js': require.resolve('video.js/dist/video.min.js'),
 };
-
-/** A page that plays `src` with Shaka Player, exposing `window.lambdaHls` as the product's pages do. */
-function shakaPage(src: string): string {
-  return `<!doctype html><meta charset="utf-8"><video id="v" controls muted style="width:640px"></video>
-<script src="/shaka-player.js"></script><script>
-var el = document.getElementById('v'), state = { element: el, fatal: null };
-window.lambdaHls = state;
-shaka.polyfill.installAll();
-var player = new shaka.Player();
-player.addEventListener('error', function (e) { state.fatal = 'shaka:' + e.detail.code; });
-player.attach(el).then(function () { return player.load(${JSON.stringify(src)}); })
-  .then(function () { state.ready = true; return el.play(); })
-  .catch(function (e) { state.fatal = 'shaka:' + (e.code || e.message); state.ready = true; });
-</script>`;
-}
 
 /** A page that plays `src` with video.js and its VHS engine (not the browser's native HLS). */
 function videojsPage(src: string): string {

@@ -106,3 +106,22 @@ export function seekAndResume(page: Page, at: number): Promise<{ seekedAt: numbe
     at,
   );
 }
+
+/**
+ * A page that plays `src` with Shaka Player (served at /shaka-player.js), exposing `window.lambdaHls`
+ * as the product's pages do, the player as its `shaka`; with `play`, it starts once loaded.
+ */
+export function shakaPage(src: string, { play = true }: { play?: boolean } = {}): string {
+  return `<!doctype html><meta charset="utf-8"><video id="v" controls muted style="width:640px"></video>
+<script src="/shaka-player.js"></script><script>
+var el = document.getElementById('v'), state = { element: el, fatal: null };
+window.lambdaHls = state;
+shaka.polyfill.installAll();
+var player = new shaka.Player();
+state.shaka = player;
+player.addEventListener('error', function (e) { state.fatal = 'shaka:' + e.detail.code; });
+player.attach(el).then(function () { return player.load(${JSON.stringify(src)}); })
+  .then(function () { state.ready = true; ${play ? 'return el.play();' : ''} })
+  .catch(function (e) { state.fatal = 'shaka:' + (e.code || e.message); state.ready = true; });
+</script>`;
+}
