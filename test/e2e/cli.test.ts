@@ -394,7 +394,7 @@ describe('lambda-hls convert, serve and an independent player', () => {
     expect(history.stats.ffmpegPausedSeconds).toBeLessThanOrEqual(history.stats.ffmpegSeconds!);
     const text = cli(['history', converted.h264!.videoId]).stdout;
     expect(text).toMatch(/PackageSegments +SUCCEEDED .*1\/1 batch, 1 package/);
-    expect(text).toMatch(/size +3 segments, 1 package, largest state \d+ bytes \(limit 262144\), 45 history events \(limit 25000\)/);
+    expect(text).toMatch(/size +3 segments, 1 package, largest state \d+ bytes \(limit 262144\), 50 history events \(limit 25000\)/);
   });
 
   it('fails a bad input with exit 1, a named error in history, and nothing left behind', () => {
