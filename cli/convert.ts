@@ -5,7 +5,7 @@ import { existsSync, readdirSync, realpathSync, statfsSync, statSync } from 'nod
 import { realpath } from 'node:fs/promises';
 import { forEachChunk } from '../src/file-chunks';
 import { basename, dirname, extname, resolve } from 'node:path';
-import { CAPTION_EXTENSIONS, languageName, languageTag, sidecarsOf, UNDETERMINED } from '../src/core/captions';
+import { CAPTION_EXTENSIONS, languageName, languageTag, sidecarKey, sidecarsOf, UNDETERMINED } from '../src/core/captions';
 import { conversionFor } from '../src/core/conversion';
 import type { ConversionOptions, ExecutionInput } from '../src/core/model';
 import type { CaptionJson, RenditionJson } from './commands/contracts';
@@ -71,7 +71,6 @@ interface CaptionLink {
 export function captionLinks(path: string, sourceKey: string, given: readonly string[]): CaptionLink[] {
   const folder = dirname(path);
   const beside = sidecarsOf(basename(path), readdirSync(folder)).map((c) => resolve(folder, c.file));
-  const base = sourceKey.replace(/\.[^./]*$/, '');
   const links = new Map<string, CaptionLink>();
   for (const file of [...beside, ...given.map((g) => resolve(g))]) {
     const name = basename(file);
@@ -80,7 +79,7 @@ export function captionLinks(path: string, sourceKey: string, given: readonly st
     checkIsFile(file);
     const tag = /\.([^./]+)\.[^./]+$/.exec(name)?.[1];
     const language = (tag && languageTag(tag)) || UNDETERMINED;
-    const key = `${base}.${language}.${format}`;
+    const key = sidecarKey(sourceKey, language, format);
     const other = links.get(key);
     if (other && realpathSync(other.path) !== realpathSync(file))
       throw new CliError(`${basename(other.path)} and ${name} are both ${languageName(language)} (${language}) captions: give one of them`);

@@ -58,17 +58,27 @@ export function languageName(language: string): string {
   }
 }
 
+/** What every sidecar key of a source starts with: its name without its extension, and a dot (`f/lecture.`). */
+export function sidecarPrefix(sourceKey: string): string {
+  return `${sourceKey.replace(/\.[^./]*$/, '')}.`;
+}
+
+/** The key a caption of `language` gets beside its source, as an upload beside it would have (`f/lecture.en.srt`). */
+export function sidecarKey(sourceKey: string, language: string, format: CaptionFormat): string {
+  return `${sidecarPrefix(sourceKey)}${language}.${format}`;
+}
+
 /**
  * The sidecar files of a source among keys of its folder: `<base>.srt`, `<base>.vtt` (language
  * `und`) and `<base>.<language>.srt|vtt`, the extension in any case (`lecture.EN.SRT`). Others
  * (`lecture.en.sdh.txt`, another video's) are not its captions.
  */
 export function sidecarsOf(sourceKey: string, keys: readonly string[]): Extract<CaptionSource, { file: string }>[] {
-  const base = sourceKey.replace(/\.[^./]*$/, '');
+  const prefix = sidecarPrefix(sourceKey);
   const found: Extract<CaptionSource, { file: string }>[] = [];
   for (const key of keys) {
-    if (!key.startsWith(`${base}.`)) continue;
-    const rest = key.slice(base.length + 1);
+    if (!key.startsWith(prefix)) continue;
+    const rest = key.slice(prefix.length);
     const match = /^(?:([^./]+)\.)?(srt|vtt)$/i.exec(rest);
     if (!match) continue;
     const language = match[1] === undefined ? UNDETERMINED : languageTag(match[1]);

@@ -31,7 +31,7 @@ import {
   uniqueNames,
 } from '../core/captions';
 import { parseOffsets } from '../core/documents';
-import { CaptionInvalid, PackageMismatch } from '../core/errors';
+import { CaptionInvalid, InputNotFound, PackageMismatch } from '../core/errors';
 import type { Job, SegmentOffset } from '../core/model';
 import { FORMAT_OF, keys, supportedExtension } from '../core/naming';
 import { objectAt, parseJob, stringAt } from '../core/parse';
@@ -123,7 +123,7 @@ export async function makeCaptions({ job, offsetsKey }: MakeCaptionsInput, ports
 async function captionText(job: Job, source: CaptionSource, ports: MakeCaptionsPorts): Promise<string> {
   if (source.file !== undefined) {
     const bytes = await ports.objects.get('input', source.file).catch((error: unknown) => {
-      if (error instanceof Error && error.name === 'InputNotFound') throw new CaptionInvalid('it was deleted from the input bucket');
+      if (error instanceof InputNotFound) throw new CaptionInvalid('it was deleted from the input bucket');
       throw error;
     });
     return decodeCaptions(bytes);

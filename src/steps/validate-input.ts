@@ -3,7 +3,7 @@
 import { EmptyInput, InputNotFound, InputTooLarge, NotMedia, TruncatedInput } from '../core/errors';
 import type { ConversionRequest } from '../core/parse';
 import type { Job, ProbeResult } from '../core/model';
-import { type CaptionSource, describeCaptionSources, languageTag, sidecarsOf, UNDETERMINED } from '../core/captions';
+import { type CaptionSource, describeCaptionSources, languageTag, sidecarPrefix, sidecarsOf, UNDETERMINED } from '../core/captions';
 import { baseName, checkNamesFit, FORMAT_OF, revisionFor, supportedExtension, videoIdFor } from '../core/naming';
 import { encodeLimitsOf, isChunked, planChunks, type EncodeSettings } from '../core/chunks';
 import { planEncoding } from '../core/encoding';
@@ -98,10 +98,9 @@ export async function validateInput(input: ConversionRequest, ports: ValidateInp
  * `lecture.mp4`), then its own text streams. MakeCaptions reads them; a bad one is left out there.
  */
 async function captionsOf(key: string, media: ProbeResult, ports: ValidateInputPorts): Promise<CaptionSource[]> {
-  const base = key.replace(/\.[^./]*$/, '');
   const files = sidecarsOf(
     key,
-    (await ports.objects.list('input', `${base}.`)).map((o) => o.key),
+    (await ports.objects.list('input', sidecarPrefix(key))).map((o) => o.key),
   );
   const streams = (media.textTracks ?? []).map((t) => ({
     stream: t.stream,
